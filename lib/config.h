@@ -1,0 +1,96 @@
+/* SPDX-License-Identifier: AGPL-3.0-or-later */
+/* config.h: libconfig file + command line + environment -> one options struct. */
+#ifndef MBH_CONFIG_H
+#define MBH_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "error.h"
+#include "log.h"
+
+typedef enum mbh_policy {
+	MBH_POLICY_AUTO = 0,   /* best secondary by the design's order */
+	MBH_POLICY_LOCAL,      /* the member on this host */
+	MBH_POLICY_MEMBER      /* exactly selection.member (still checked) */
+} mbh_policy;
+
+typedef struct mbh_tag {
+	char *key;
+	char *value;
+} mbh_tag;
+
+/*
+ * Every option of the product.  Fields start "unset" (NULL / -1) after
+ * mbh_config_new; mbh_config_finish fills the defaults.  Booleans are ints
+ * so that -1 can mean unset.  All strings are owned by the struct.
+ */
+typedef struct mbh_config {
+	char *source;            /* config file path or "<string>", for messages */
+	char *uri;               /* connection string; may hold a password: never log it */
+	char *username;
+	char *password_file;
+	char *password;          /* read from password_file by finish(); wiped on free */
+	int connect_timeout_ms;  /* default 5000 */
+	struct {
+		mbh_policy policy;   /* default auto; -1 unset */
+		char *member;        /* "host:port" when policy is member */
+		int max_lag_seconds; /* default 30 */
+		int allow_delayed;   /* default 0 */
+		mbh_tag *tags;
+		size_t ntags;
+	} selection;
+	struct {
+		int max_seconds;          /* default 7200; watchdog deadline */
+		int refuse_if_locked;     /* default 1 */
+		int allow_majority_stall; /* default 0 */
+	} lock;
+	char *state_dir;         /* default /var/lib/mongo-backup */
+	struct {
+		char **backup;       /* NULL-terminated argv template, or NULL */
+		char **restore;
+		int timeout;         /* seconds, default 7200; 0 = none */
+	} script;
+	struct {
+		int syslog;          /* default 0 */
+		int level;           /* an mbh_log_level, default info */
+	} log;
+} mbh_config;
+
+/* Allocate an all-unset config.  Returns 0, or -1 (EX_OSERR) on no memory. */
+int mbh_config_new(mbh_config **out, mbh_error *err);
+
+/*
+ * Read a libconfig file into cfg; only keys set in the file are touched.
+ * Unknown keys, wrong types and out-of-range values fail with EX_CONFIG and
+ * "FILE:LINE: ..." ; a missing/unreadable file fails with EX_CONFIG (EX_NOINPUT
+ * is not used) naming the path.
+ */
+int mbh_config_load_file(mbh_config *cfg, const char *path, mbh_error *err);
+
+/* Same, from memory; name is used in messages in place of the file name. */
+int mbh_config_load_string(mbh_config *cfg, const char *text, const char *name, mbh_error *err);
+
+/*
+ * Command-line override of one key, named as in the file with dots for groups
+ * ("uri", "selection.max_lag_seconds", "lock.max_seconds", "state_dir", ...).
+ * Bad values fail with EX_USAGE: "--KEY: ...".
+ */
+int mbh_config_set(mbh_config *cfg, const char *key, const char *value, mbh_error *err);
+
+/*
+ * Complete the config: the URI falls back to $MONGO_BACKUP_URI, defaults are
+ * filled, the password file is checked (regular file, mode 0600 or stricter,
+ * else EX_CONFIG) and read, and the whole is validated.  After success the
+ * password (wherever it came from, file or URI) is registered with
+ * mbh_log_add_secret.
+ */
+int mbh_config_finish(mbh_config *cfg, mbh_error *err);
+
+/* Free cfg and everything it owns; the password is wiped.  NULL is fine. */
+void mbh_config_free(mbh_config *cfg);
+
+/* Free a NULL-terminated string vector.  NULL is fine. */
+void mbh_strv_free(char **v);
+
+#endif

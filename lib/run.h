@@ -1,0 +1,67 @@
+/* SPDX-License-Identifier: AGPL-3.0-or-later */
+/* run.h: run the backup/restore command: argv (no shell), environment, timeout, cancel. */
+#ifndef MBH_RUN_H
+#define MBH_RUN_H
+
+#include <stdbool.h>
+
+#include "error.h"
+
+typedef struct mbh_child mbh_child;
+
+/* Values for the %-escapes of a command template. */
+typedef struct mbh_run_vars {
+	const char *host; /* %h */
+	const char *port; /* %p */
+	const char *set;  /* %s */
+	const char *job;  /* %j */
+} mbh_run_vars;
+
+/*
+ * Expand a NULL-terminated argv template: %h %p %s %j and %% ; any other
+ * escape fails with EX_CONFIG "unknown escape %x in ...".  Caller owns *out
+ * (free with mbh_strv_free).
+ */
+int mbh_run_expand(char ***out, const char *const *templ, const mbh_run_vars *vars, mbh_error *err);
+
+#define MBH_RUN_PIPE_STDOUT 0x1 /* the child's stdout is a pipe read with mbh_child_stdout_fd */
+#define MBH_RUN_PIPE_STDIN  0x2 /* the child's stdin is a pipe written with mbh_child_stdin_fd */
+
+/*
+ * Start argv[0] (PATH search, no shell) in its own process group.  Its
+ * environment is ours minus every MONGO_BACKUP_* variable (they may hold
+ * secrets), plus set_env ("NAME=value" strings, may be NULL).  A command that
+ * cannot be executed fails here with EX_UNAVAILABLE (not found: EX_CONFIG is
+ * not used) naming it.  Caller owns *out.
+ */
+int mbh_child_spawn(mbh_child **out, const char *const *argv, const char *const *set_env, int flags, mbh_error *err);
+
+int mbh_child_stdout_fd(const mbh_child *c); /* -1 without MBH_RUN_PIPE_STDOUT; borrowed */
+int mbh_child_stdin_fd(const mbh_child *c);  /* -1 without MBH_RUN_PIPE_STDIN; borrowed; close with mbh_child_close_stdin */
+void mbh_child_close_stdin(mbh_child *c);
+long mbh_child_pid(const mbh_child *c);
+
+/*
+ * Wait for the child without polling (pidfd + poll).  timeout_s 0 = none; on
+ * timeout the group gets SIGTERM, then SIGKILL 5 s later, and this fails with
+ * EX_TEMPFAIL "... timed out after N s".  If cancel_fd >= 0 becomes readable
+ * the child is stopped the same way and this fails with EX_TEMPFAIL
+ * "... cancelled".  On normal exit *status is the exit code, or 128+signal.
+ */
+int mbh_child_wait(mbh_child *c, int timeout_s, int cancel_fd, int *status, mbh_error *err);
+
+/* Send sig to the child's process group (if still running). */
+void mbh_child_kill(mbh_child *c, int sig);
+
+/* Kill (SIGKILL) and reap a child that is still running, close pipes, free.  NULL is fine. */
+void mbh_child_free(mbh_child *c);
+
+/*
+ * A self-pipe for SIGINT/SIGTERM/SIGHUP: after this, those signals make
+ * the returned fd readable (pass it as cancel_fd) and mbh_signal_received()
+ * returns the first signal number seen.  Returns the fd or -1.
+ */
+int mbh_signal_pipe(void);
+int mbh_signal_received(void);
+
+#endif

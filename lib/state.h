@@ -1,0 +1,75 @@
+/* SPDX-License-Identifier: AGPL-3.0-or-later */
+/* state.h: the lock state file of one replica set: flock, atomic write, parse, validate. */
+#ifndef MBH_STATE_H
+#define MBH_STATE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "error.h"
+
+/*
+ * Files, for a replica set named SET in directory DIR (mode 0700, created):
+ *   DIR/SET.lock   empty; flock()ed for the whole of every run (invariant 4).
+ *   DIR/SET.state  the record below, mode 0600, replaced atomically
+ *                  (temp file, fsync, rename, fsync DIR), opened O_NOFOLLOW.
+ * The record never holds a password.
+ */
+typedef enum mbh_phase {
+	MBH_PHASE_LOCKING = 1, /* intent: the fsync lock may or may not have been taken */
+	MBH_PHASE_LOCKED = 2   /* the lock is held; lock_count is what the server returned */
+} mbh_phase;
+
+typedef struct mbh_state_rec {
+	char set_name[128];
+	char member[262];        /* host:port */
+	mbh_phase phase;
+	int64_t lock_count;      /* returned by our fsync lock; 0 while LOCKING */
+	int64_t since;           /* unix seconds when the intent was written */
+	int64_t deadline;        /* unix seconds when the watchdog unlocks; 0 = none */
+	long pid;                /* the process that locked */
+	char hostname[256];      /* where that process ran */
+	char job[128];           /* Bacula job name/id or "" */
+	char mode[16];           /* "hooks", "exec" or "plugin" */
+	long watchdog_pid;       /* 0 = none */
+	uint64_t watchdog_start; /* /proc/PID/stat starttime of the watchdog, against pid reuse */
+	bool frozen;             /* we sent replSetFreeze and must undo it */
+} mbh_state_rec;
+
+typedef struct mbh_state mbh_state;
+
+/*
+ * Open DIR/SET.lock (creating DIR 0700 if needed) and take an exclusive flock.
+ * wait=false: if another run holds it, fail with EX_TEMPFAIL "another run for
+ * SET holds DIR/SET.lock (pid N)" (pid read from the record when there is one).
+ * A DIR that is a symlink, not ours or group/other-writable fails with
+ * EX_NOPERM; creation failures with EX_CANTCREAT.  Caller owns *out.
+ */
+int mbh_state_open(mbh_state **out, const char *dir, const char *set_name, bool wait, mbh_error *err);
+
+/* Read the record.  *present=false (and 0 returned) when there is none; a corrupt file fails with EX_DATAERR naming the path. */
+int mbh_state_read(mbh_state *st, mbh_state_rec *out, bool *present, mbh_error *err);
+
+/* Replace the record atomically and durably. */
+int mbh_state_write(mbh_state *st, const mbh_state_rec *rec, mbh_error *err);
+
+/* Remove the record (durably); no record is not an error. */
+int mbh_state_remove(mbh_state *st, mbh_error *err);
+
+/* Path of the state file, for messages.  Borrowed. */
+const char *mbh_state_path(const mbh_state *st);
+
+/* Release the flock and free.  NULL is fine. */
+void mbh_state_free(mbh_state *st);
+
+/* Pure: render rec as the file's text ("key=value\n" lines).  Returns bytes written or -1 if len is too small. */
+int mbh_state_format(const mbh_state_rec *rec, char *buf, size_t len);
+
+/* Pure: parse the file's text; unknown keys, missing keys or bad values fail with EX_DATAERR "line N: ...". */
+int mbh_state_parse(mbh_state_rec *out, const char *text, mbh_error *err);
+
+/* Read /proc/PID/stat's starttime; 0 if the process does not exist. */
+uint64_t mbh_proc_starttime(long pid);
+
+#endif

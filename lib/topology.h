@@ -1,0 +1,70 @@
+/* SPDX-License-Identifier: AGPL-3.0-or-later */
+/* topology.h: replSetGetConfig + replSetGetStatus -> the member table. */
+#ifndef MBH_TOPOLOGY_H
+#define MBH_TOPOLOGY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <bson/bson.h>
+#include <mongoc/mongoc.h>
+
+#include "config.h"
+#include "error.h"
+
+/* Member states as replSetGetStatus reports them (member_state.h). */
+enum {
+	MBH_RS_STARTUP = 0, MBH_RS_PRIMARY = 1, MBH_RS_SECONDARY = 2, MBH_RS_RECOVERING = 3,
+	MBH_RS_STARTUP2 = 5, MBH_RS_UNKNOWN = 6, MBH_RS_ARBITER = 7, MBH_RS_DOWN = 8,
+	MBH_RS_ROLLBACK = 9, MBH_RS_REMOVED = 10
+};
+
+typedef struct mbh_member {
+	int id;                   /* config _id */
+	char *host;               /* "host:port" exactly as configured */
+	double priority;
+	int votes;
+	bool hidden;
+	bool arbiter;
+	bool build_indexes;
+	int64_t delay_secs;       /* secondaryDelaySecs (or slaveDelay) */
+	mbh_tag *tags;
+	size_t ntags;
+	/* from replSetGetStatus; a member missing there is health 0, state UNKNOWN */
+	int health;               /* 1 up, 0 down */
+	int state;
+	char *state_str;
+	int64_t optime_ms;        /* optimeDate in ms; 0 for arbiters/unknown */
+	char *sync_source;        /* "" when none */
+} mbh_member;
+
+typedef struct mbh_topology {
+	char *set_name;
+	int64_t config_version;
+	int write_majority_count; /* from replSetGetStatus; computed from votes if absent */
+	mbh_member *members;      /* config order */
+	size_t nmembers;
+	int primary;              /* index of the PRIMARY, -1 if none */
+	int64_t date_ms;          /* replSetGetStatus date */
+} mbh_topology;
+
+/*
+ * Pure: build the table from the two command replies (the whole reply
+ * documents).  Malformed replies fail with EX_PROTOCOL naming the field.
+ */
+int mbh_topology_from_replies(mbh_topology **out, const bson_t *config_reply, const bson_t *status_reply, mbh_error *err);
+
+/*
+ * Run replSetGetConfig and replSetGetStatus (primaryPreferred) on client.
+ * Unreachable set: EX_UNAVAILABLE; auth failure: EX_NOPERM; command refused
+ * as unauthorized: EX_NOPERM naming the missing privilege.
+ */
+int mbh_topology_fetch(mbh_topology **out, mongoc_client_t *client, mbh_error *err);
+
+/* Lag of member i behind the primary (or the newest member when there is no primary), seconds, >= 0. */
+int64_t mbh_topology_lag_seconds(const mbh_topology *t, size_t i);
+
+void mbh_topology_free(mbh_topology *t);
+
+#endif

@@ -1,0 +1,3 @@
+#!/bin/sh
+echo "demo: not yet"
+exit 1
