@@ -93,4 +93,12 @@ void mbh_config_free(mbh_config *cfg);
 /* Free a NULL-terminated string vector.  NULL is fine. */
 void mbh_strv_free(char **v);
 
+/*
+ * Pure, no parsing by the driver: 1 if the userinfo of uri (mongodb:// or
+ * mongodb+srv://) carries a password ("user:pw@"; an empty password after
+ * ':' counts too), else 0.  Works on invalid strings.  The programs use it
+ * to refuse a password on the command line.
+ */
+int mbh_config_uri_has_password(const char *uri);
+
 #endif
