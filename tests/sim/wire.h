@@ -64,4 +64,17 @@ uint8_t *sim_wire_encode_reply(const sim_msg *req, int32_t request_id, const bso
 /* Encode a request (for tests and the fuzzer's seeds): OP_MSG with one kind-0 section. */
 uint8_t *sim_wire_encode_msg(int32_t request_id, uint32_t flags, const bson_t *body, size_t *outlen);
 
+/*
+ * Additions (not used by the server):
+ * sim_wire_encode_msg appends a CRC-32C when flags has SIM_MSG_CHECKSUM_PRESENT;
+ * sim_wire_decode verifies a present checksum with sim_wire_crc32c.
+ * sim_wire_encode_query builds an OP_QUERY (numberToSkip 0, numberToReturn -1).
+ * Note: bson_t is 128-byte aligned (BSON_EXTRA_ALIGN), so a sim_msg must live
+ * on the stack, in static storage or in aligned_alloc(128, ...) memory, not in
+ * plain malloc memory (UBSan reports misaligned access).
+ */
+uint32_t sim_wire_crc32c(const uint8_t *buf, size_t len);
+uint8_t *sim_wire_encode_query(int32_t request_id, uint32_t flags, const char *ns, const bson_t *query,
+                               size_t *outlen);
+
 #endif
