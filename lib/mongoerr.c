@@ -1,0 +1,71 @@
+/* SPDX-License-Identifier: AGPL-3.0-or-later */
+/* mongoerr.c: map libmongoc errors to sysexits codes and messages that say what to do. */
+#include "autoconfig.h"
+
+#include <string.h>
+
+#include "mongoerr.h"
+#include "uri.h"
+
+/* The privilege (action) each command needs, and a built-in role that has it. */
+static const struct {
+	const char *command;
+	const char *action;
+	const char *role;
+} privileges[] = {
+	{ "replSetGetConfig", "replSetGetConfig", "clusterMonitor" },
+	{ "replSetGetStatus", "replSetGetStatus", "clusterMonitor" },
+	{ "currentOp", "inprog", "clusterMonitor" },
+	{ "fsync", "fsync", "hostManager" },
+	{ "fsyncUnlock", "unlock", "hostManager" },
+	{ "replSetFreeze", "replSetStateChange", "clusterManager" },
+};
+
+/* Is e a server's reply? */
+bool
+mbh_mongo_error_is_server(const bson_error_t *e)
+{
+	return e->domain == MONGOC_ERROR_SERVER || e->domain == MONGOC_ERROR_QUERY ||
+	       e->domain == MONGOC_ERROR_WRITE_CONCERN;
+}
+
+/* Map e to err; always returns -1. */
+int
+mbh_mongo_error(mbh_error *err, const bson_error_t *e, mongoc_client_t *client, const char *command,
+		const char *target)
+{
+	const mongoc_uri_t *uri = client != NULL ? mongoc_client_get_uri(client) : NULL;
+	const char *user = uri != NULL ? mongoc_uri_get_username(uri) : NULL;
+	char where[512];
+	size_t i;
+
+	if (target != NULL)
+		snprintf(where, sizeof(where), "%s", target);
+	else if (uri != NULL)
+		mbh_uri_redact(mongoc_uri_get_string(uri), where, sizeof(where));
+	else
+		snprintf(where, sizeof(where), "the replica set");
+
+	if (e->domain == MONGOC_ERROR_CLIENT && e->code == MONGOC_ERROR_CLIENT_AUTHENTICATE)
+		return mbh_error_set(err, EX_NOPERM, "authentication failed for user %s: check username/password_file",
+				     user != NULL ? user : "(none)");
+	if (mbh_mongo_error_is_server(e) && e->code == 13) {
+		for (i = 0; i < sizeof(privileges) / sizeof(privileges[0]); i++) {
+			if (strcmp(privileges[i].command, command) == 0)
+				return mbh_error_set(err, EX_NOPERM,
+						     "user %s is not authorized to run %s on %s: grant it the "
+						     "\"%s\" privilege on the cluster (built-in role %s)",
+						     user != NULL ? user : "(none)", command, where, privileges[i].action,
+						     privileges[i].role);
+		}
+		return mbh_error_set(err, EX_NOPERM, "user %s is not authorized to run %s on %s: %s",
+				     user != NULL ? user : "(none)", command, where, e->message);
+	}
+	if (e->domain == MONGOC_ERROR_SERVER_SELECTION || e->domain == MONGOC_ERROR_STREAM ||
+	    (e->domain == MONGOC_ERROR_CLIENT && e->code != MONGOC_ERROR_CLIENT_AUTHENTICATE))
+		return mbh_error_set(err, EX_UNAVAILABLE, "cannot reach %s: %s", where, e->message);
+	if (mbh_mongo_error_is_server(e))
+		return mbh_error_set(err, EX_UNAVAILABLE, "%s on %s failed: %s (code %u)", command, where, e->message,
+				     e->code);
+	return mbh_error_set(err, EX_UNAVAILABLE, "%s on %s failed: %s", command, where, e->message);
+}

@@ -1,0 +1,26 @@
+/* SPDX-License-Identifier: AGPL-3.0-or-later */
+/* mongoerr.h: turn a libmongoc command failure into a one-line mbh_error with a sysexits code. */
+#ifndef MBH_MONGOERR_H
+#define MBH_MONGOERR_H
+
+#include <bson/bson.h>
+#include <mongoc/mongoc.h>
+
+#include "error.h"
+
+/*
+ * Fill err from the driver error e of command `command` sent through client
+ * to `target` (a host:port, or NULL for the client's redacted URI) and
+ * return -1.  The client should use error API 2.  Mapping:
+ *   authentication failure              EX_NOPERM  "authentication failed for user X: check username/password_file"
+ *   server code 13 (Unauthorized)       EX_NOPERM  naming the missing privilege and a built-in role granting it
+ *   server selection / network          EX_UNAVAILABLE "cannot reach TARGET: ..."
+ *   any other server error              EX_UNAVAILABLE "COMMAND on TARGET failed: ... (code N)"
+ */
+int mbh_mongo_error(mbh_error *err, const bson_error_t *e, mongoc_client_t *client, const char *command,
+		    const char *target);
+
+/* True if e is a server's reply (the command reached the server and was refused), not a transport failure. */
+bool mbh_mongo_error_is_server(const bson_error_t *e);
+
+#endif
