@@ -1,0 +1,66 @@
+#!/bin/bash
+# hooks-watchdog.sh: a lock never outlives lock.max_seconds: the detached watchdog unlocks, clears the
+# record and says so in DIR/SET.events; mongo-postbackup stops the watchdog when it unlocks.
+# SPDX-License-Identifier: AGPL-3.0-or-later
+[ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"
+. "${top_srcdir:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/integration/simlib.sh"
+t_init
+
+CONF=$T_DIR/rs0.conf
+SF=$T_STATE/rs0.state
+EV=$T_STATE/rs0.events
+
+t_topology "$T_DIR/topo.conf" '{ port = 0; state = "PRIMARY"; }, { port = 0; }, { port = 0; priority = 0.0; }'
+sim_start "$T_DIR/topo.conf" || { tap_fail "the simulator starts"; tap_done; exit 1; }
+H2=$(sim_member_host 2)
+
+# watchdog_fires NAME [PRE-ARGS...]: pre, then wait (bounded) for the watchdog pid to exit on its own.
+watchdog_fires() {
+	local name=$1 wd dl now
+	shift
+	t_run "$name" "$MBH_PRE" -c "$CONF" --job "$name" "$@"
+	t_rc_is 0 "$name: pre exits 0" "$name"
+	tap_is "$(sim_lockcount 2)" 1 "$name: member 2 is locked"
+	wd=$(state_get "$SF" watchdog_pid)
+	dl=$(state_get "$SF" deadline)
+	now=$(date +%s)
+	if [ -n "$dl" ] && [ "$dl" -ge "$now" ] && [ "$dl" -le $((now + 3)) ]; then
+		tap_pass "$name: the record's deadline is max_seconds away ($dl)"
+	else
+		tap_fail "$name: the record's deadline is max_seconds away"
+		tap_diag "  deadline=$dl now=$now"
+	fi
+	tap_ok "$(t_is_ours "$wd" && echo 0 || echo 1)" "$name: the watchdog ($wd) runs"
+	tap_ok "$(t_pid_gone "$wd" 1500 && echo 0 || echo 1)" "$name: the watchdog exits by itself (within 30 s)"
+	t_assert_unlocked "$name: the watchdog unlocked the member"
+	t_assert_no_state "$name: the watchdog removed the record"
+	tap_like "$EV" "$H2" "$name: $EV has a line naming the member"
+	t_run "$name-post" "$MBH_POST" -c "$CONF"
+	t_rc_is 0 "$name: post afterwards exits 0" "$name-post"
+	tap_like "$T_OUT/$name-post.err" "nothing to unlock" "$name: post afterwards says nothing to unlock"
+	t_assert_unlocked "$name: still unlocked"
+}
+
+t_config "$CONF"
+watchdog_fires opt --max-lock-seconds 2
+lines1=$(wc -l <"$EV" 2>/dev/null)
+t_config "$CONF" 'lock = { max_seconds = 2; };'
+watchdog_fires cfg
+tap_is "$(wc -l <"$EV" 2>/dev/null)" "$((lines1 + 1))" "events: one more line for the second expiry"
+tap_unlike "$EV" "$T_PASS" "events: no password"
+
+# post stops the watchdog
+t_config "$CONF"
+t_run pre "$MBH_PRE" -c "$CONF" --job keep
+t_rc_is 0 "post kills the watchdog: pre exits 0" pre
+WD=$(state_get "$SF" watchdog_pid)
+tap_ok "$(t_is_ours "$WD" && echo 0 || echo 1)" "post kills the watchdog: the watchdog ($WD) runs"
+tap_is "$(awk '{ print $7 }' "/proc/$WD/stat" 2>/dev/null)" 0 "post kills the watchdog: the watchdog has no controlling terminal"
+tap_isnt "$(ps -o sid= -p "$WD" 2>/dev/null | tr -d ' ')" "$(ps -o sid= -p $$ | tr -d ' ')" "post kills the watchdog: the watchdog is in its own session"
+t_run post "$MBH_POST" -c "$CONF"
+t_rc_is 0 "post kills the watchdog: post exits 0" post
+tap_ok "$(t_pid_gone "$WD" 250 && echo 0 || echo 1)" "post kills the watchdog: its pid is gone"
+t_assert_unlocked "post kills the watchdog: unlocked"
+
+sim_stop
+tap_done
