@@ -1,3 +1,858 @@
 /* SPDX-License-Identifier: AGPL-3.0-or-later */
-/* config.c: placeholder until the module lands. */
+/* config.c: libconfig file + command line + environment -> one mbh_config, driven by a key table. */
 #include "autoconfig.h"
+
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <libconfig.h>
+#include <limits.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "log.h"
+#include "uri.h"
+
+#define DEFAULT_STATE_DIR "/var/lib/mongo-backup"
+#define PASSWORD_MAX 4096
+
+typedef enum key_type {
+	KT_GROUP,
+	KT_STRING,
+	KT_PATH,     /* a string that must be an absolute path */
+	KT_HOSTPORT, /* a string "host:port" */
+	KT_INT,
+	KT_BOOL,
+	KT_POLICY,
+	KT_LEVEL,
+	KT_STRV,
+	KT_TAGS
+} key_type;
+
+/* One key of the file (and of mbh_config_set), named with dots for groups. */
+typedef struct key_spec {
+	const char *name;
+	key_type type;
+	long min, max;  /* KT_INT */
+	size_t off;     /* where the value lives in mbh_config; unused for groups */
+} key_spec;
+
+#define OFF(field) offsetof(mbh_config, field)
+
+static const key_spec keys[] = {
+	{ "uri", KT_STRING, 0, 0, OFF(uri) },
+	{ "username", KT_STRING, 0, 0, OFF(username) },
+	{ "password_file", KT_STRING, 0, 0, OFF(password_file) },
+	{ "connect_timeout_ms", KT_INT, 1, 600000, OFF(connect_timeout_ms) },
+	{ "selection", KT_GROUP, 0, 0, 0 },
+	{ "selection.policy", KT_POLICY, 0, 0, OFF(selection.policy) },
+	{ "selection.member", KT_HOSTPORT, 0, 0, OFF(selection.member) },
+	{ "selection.max_lag_seconds", KT_INT, 0, 86400, OFF(selection.max_lag_seconds) },
+	{ "selection.allow_delayed", KT_BOOL, 0, 0, OFF(selection.allow_delayed) },
+	{ "selection.tags", KT_TAGS, 0, 0, 0 },
+	{ "lock", KT_GROUP, 0, 0, 0 },
+	{ "lock.max_seconds", KT_INT, 1, 604800, OFF(lock.max_seconds) },
+	{ "lock.refuse_if_locked", KT_BOOL, 0, 0, OFF(lock.refuse_if_locked) },
+	{ "lock.allow_majority_stall", KT_BOOL, 0, 0, OFF(lock.allow_majority_stall) },
+	{ "state_dir", KT_PATH, 0, 0, OFF(state_dir) },
+	{ "script", KT_GROUP, 0, 0, 0 },
+	{ "script.backup", KT_STRV, 0, 0, OFF(script.backup) },
+	{ "script.restore", KT_STRV, 0, 0, OFF(script.restore) },
+	{ "script.timeout", KT_INT, 0, 604800, OFF(script.timeout) },
+	{ "log", KT_GROUP, 0, 0, 0 },
+	{ "log.syslog", KT_BOOL, 0, 0, OFF(log.syslog) },
+	{ "log.level", KT_LEVEL, 0, 0, OFF(log.level) },
+};
+
+#define NKEYS (sizeof(keys) / sizeof(keys[0]))
+
+static const char *const policy_names[] = { "auto", "local", "member" };
+static const char *const level_names[] = { "error", "warning", "notice", "info", "debug" };
+
+/*
+ * What mbh_config_new hands out: the public struct plus where every key was
+ * last set ("FILE:LINE" or "command line"), for semantic errors in finish.
+ */
+typedef struct cfg_impl {
+	mbh_config pub;
+	char *where[NKEYS];
+} cfg_impl;
+
+static cfg_impl *
+impl(mbh_config *cfg)
+{
+	return (cfg_impl *)((char *)cfg - offsetof(cfg_impl, pub));
+}
+
+static const key_spec *
+find_key(const char *name, size_t *idx)
+{
+	size_t i;
+
+	for (i = 0; i < NKEYS; i++) {
+		if (strcmp(keys[i].name, name) == 0) {
+			if (idx != NULL)
+				*idx = i;
+			return &keys[i];
+		}
+	}
+	return NULL;
+}
+
+/* "a, b, c": the keys directly inside group prefix ("" for the top level). */
+static void
+known_keys(const char *prefix, char *buf, size_t len)
+{
+	size_t i, plen = strlen(prefix), used = 0;
+	const char *rest;
+	int n;
+
+	buf[0] = '\0';
+	for (i = 0; i < NKEYS; i++) {
+		if (plen > 0) {
+			if (strncmp(keys[i].name, prefix, plen) != 0 || keys[i].name[plen] != '.')
+				continue;
+			rest = keys[i].name + plen + 1;
+		} else {
+			rest = keys[i].name;
+		}
+		if (strchr(rest, '.') != NULL)
+			continue;
+		n = snprintf(buf + used, len - used, "%s%s", used ? ", " : "", rest);
+		if (n < 0 || (size_t)n >= len - used)
+			return;
+		used += (size_t)n;
+	}
+}
+
+/* The rule a value broke, as "must be ..." text. */
+static void
+type_phrase(const key_spec *k, char *buf, size_t len)
+{
+	switch (k->type) {
+	case KT_GROUP:
+		snprintf(buf, len, "must be a group: %s = { ... };", k->name);
+		break;
+	case KT_STRING:
+		snprintf(buf, len, "must be a non-empty string");
+		break;
+	case KT_PATH:
+		snprintf(buf, len, "must be an absolute path");
+		break;
+	case KT_HOSTPORT:
+		snprintf(buf, len, "must be \"HOST:PORT\"");
+		break;
+	case KT_INT:
+		snprintf(buf, len, "must be an integer between %ld and %ld", k->min, k->max);
+		break;
+	case KT_BOOL:
+		snprintf(buf, len, "must be true or false");
+		break;
+	case KT_POLICY:
+		snprintf(buf, len, "must be one of auto, local, member");
+		break;
+	case KT_LEVEL:
+		snprintf(buf, len, "must be one of error, warning, notice, info, debug");
+		break;
+	case KT_STRV:
+		snprintf(buf, len, "must be a non-empty list of strings, e.g. [ \"/path/to/script\", \"%%h\" ]");
+		break;
+	case KT_TAGS:
+		snprintf(buf, len, "must be a group of strings, e.g. tags = { dc = \"east\"; };");
+		break;
+	}
+}
+
+static int
+name_index(const char *const *names, size_t n, const char *s)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (strcmp(names[i], s) == 0)
+			return (int)i;
+	return -1;
+}
+
+/* Is s acceptable for a string-typed key k? */
+static bool
+string_ok(const key_spec *k, const char *s)
+{
+	char host[256];
+	int port;
+
+	if (s == NULL || s[0] == '\0')
+		return false;
+	if (k->type == KT_PATH)
+		return s[0] == '/';
+	if (k->type == KT_HOSTPORT)
+		return mbh_hostport_split(s, host, sizeof(host), &port) == 0;
+	return true;
+}
+
+/* Replace a string field with a copy of value. */
+static int
+set_string(char **field, const char *value)
+{
+	char *copy = strdup(value);
+
+	if (copy == NULL)
+		return -1;
+	free(*field);
+	*field = copy;
+	return 0;
+}
+
+/* Add or replace one tag. */
+static int
+tag_put(mbh_config *cfg, const char *key, size_t keylen, const char *value)
+{
+	mbh_tag *nt;
+	char *k = NULL, *v = NULL;
+	size_t i;
+
+	v = strdup(value);
+	if (v == NULL)
+		return -1;
+	for (i = 0; i < cfg->selection.ntags; i++) {
+		if (strlen(cfg->selection.tags[i].key) == keylen &&
+		    strncmp(cfg->selection.tags[i].key, key, keylen) == 0) {
+			free(cfg->selection.tags[i].value);
+			cfg->selection.tags[i].value = v;
+			return 0;
+		}
+	}
+	k = strndup(key, keylen);
+	nt = k ? realloc(cfg->selection.tags, (cfg->selection.ntags + 1) * sizeof(*nt)) : NULL;
+	if (nt == NULL) {
+		free(k);
+		free(v);
+		return -1;
+	}
+	cfg->selection.tags = nt;
+	nt[cfg->selection.ntags].key = k;
+	nt[cfg->selection.ntags].value = v;
+	cfg->selection.ntags++;
+	return 0;
+}
+
+static int
+set_where(cfg_impl *ci, size_t idx, const char *file, int line)
+{
+	char buf[PATH_MAX + 32];
+	char *copy;
+
+	if (file != NULL)
+		snprintf(buf, sizeof(buf), "%s:%d", file, line);
+	else
+		snprintf(buf, sizeof(buf), "command line (--%s)", keys[idx].name);
+	copy = strdup(buf);
+	if (copy == NULL)
+		return -1;
+	free(ci->where[idx]);
+	ci->where[idx] = copy;
+	return 0;
+}
+
+/* Where key name was set, for messages ("the defaults" when nowhere). */
+static const char *
+where_of(cfg_impl *ci, const char *name)
+{
+	size_t idx;
+
+	if (find_key(name, &idx) == NULL || ci->where[idx] == NULL)
+		return "default";
+	return ci->where[idx];
+}
+
+static int
+oom(mbh_error *err)
+{
+	return mbh_error_set(err, EX_OSERR, "out of memory");
+}
+
+/* Apply one libconfig setting (already matched to k). */
+static int apply_group(cfg_impl *ci, config_setting_t *grp, const char *prefix, const char *src, mbh_error *err);
+
+static int
+apply_setting(cfg_impl *ci, const key_spec *k, size_t idx, config_setting_t *s, const char *file, int line,
+              mbh_error *err)
+{
+	mbh_config *cfg = &ci->pub;
+	char *field_base = (char *)cfg + k->off;
+	char phrase[160];
+	const char *str;
+	char **v = NULL;
+	long long iv;
+	int n, i, type = config_setting_type(s);
+	config_setting_t *e;
+
+	switch (k->type) {
+	case KT_GROUP:
+		if (type != CONFIG_TYPE_GROUP)
+			goto bad;
+		return apply_group(ci, s, k->name, file, err);
+	case KT_STRING:
+	case KT_PATH:
+	case KT_HOSTPORT:
+		str = config_setting_get_string(s);
+		if (type != CONFIG_TYPE_STRING || !string_ok(k, str))
+			goto bad;
+		if (set_string((char **)field_base, str) != 0)
+			return oom(err);
+		break;
+	case KT_INT:
+		if (type != CONFIG_TYPE_INT && type != CONFIG_TYPE_INT64)
+			goto bad;
+		iv = config_setting_get_int64(s);
+		if (iv < k->min || iv > k->max)
+			goto bad;
+		*(int *)field_base = (int)iv;
+		break;
+	case KT_BOOL:
+		if (type != CONFIG_TYPE_BOOL)
+			goto bad;
+		*(int *)field_base = config_setting_get_bool(s) ? 1 : 0;
+		break;
+	case KT_POLICY:
+	case KT_LEVEL:
+		str = config_setting_get_string(s);
+		if (type != CONFIG_TYPE_STRING || str == NULL)
+			goto bad;
+		n = k->type == KT_POLICY ? name_index(policy_names, 3, str) : name_index(level_names, 5, str);
+		if (n < 0)
+			goto bad;
+		if (k->type == KT_POLICY)
+			*(mbh_policy *)field_base = (mbh_policy)n;
+		else
+			*(int *)field_base = n;
+		break;
+	case KT_STRV:
+		if (type != CONFIG_TYPE_ARRAY && type != CONFIG_TYPE_LIST)
+			goto bad;
+		n = config_setting_length(s);
+		if (n < 1)
+			goto bad;
+		for (i = 0; i < n; i++) {
+			e = config_setting_get_elem(s, (unsigned)i);
+			if (config_setting_type(e) != CONFIG_TYPE_STRING || (i == 0 && config_setting_get_string(e)[0] == '\0'))
+				goto bad;
+		}
+		v = calloc((size_t)n + 1, sizeof(*v));
+		if (v == NULL)
+			return oom(err);
+		for (i = 0; i < n; i++) {
+			v[i] = strdup(config_setting_get_string(config_setting_get_elem(s, (unsigned)i)));
+			if (v[i] == NULL) {
+				mbh_strv_free(v);
+				return oom(err);
+			}
+		}
+		mbh_strv_free(*(char ***)field_base);
+		*(char ***)field_base = v;
+		break;
+	case KT_TAGS:
+		if (type != CONFIG_TYPE_GROUP)
+			goto bad;
+		n = config_setting_length(s);
+		for (i = 0; i < n; i++) {
+			e = config_setting_get_elem(s, (unsigned)i);
+			str = config_setting_get_string(e);
+			if (config_setting_type(e) != CONFIG_TYPE_STRING)
+				return mbh_error_set(err, EX_CONFIG, "%s:%d: 'selection.tags.%s' must be a string",
+				                     config_setting_source_file(e) ? config_setting_source_file(e) : file,
+				                     config_setting_source_line(e), config_setting_name(e));
+			if (tag_put(cfg, config_setting_name(e), strlen(config_setting_name(e)), str) != 0)
+				return oom(err);
+		}
+		break;
+	}
+	if (set_where(ci, idx, file, line) != 0)
+		return oom(err);
+	return 0;
+bad:
+	type_phrase(k, phrase, sizeof(phrase));
+	return mbh_error_set(err, EX_CONFIG, "%s:%d: '%s' %s", file, line, k->name, phrase);
+}
+
+/* Walk one group of the file against the key table. */
+static int
+apply_group(cfg_impl *ci, config_setting_t *grp, const char *prefix, const char *src, mbh_error *err)
+{
+	char full[256], known[512];
+	config_setting_t *s;
+	const key_spec *k;
+	const char *file;
+	size_t idx;
+	int i, n, line;
+
+	n = config_setting_length(grp);
+	for (i = 0; i < n; i++) {
+		s = config_setting_get_elem(grp, (unsigned)i);
+		file = config_setting_source_file(s) ? config_setting_source_file(s) : src;
+		line = config_setting_source_line(s);
+		snprintf(full, sizeof(full), "%s%s%s", prefix, prefix[0] ? "." : "", config_setting_name(s));
+		k = find_key(full, &idx);
+		if (k == NULL) {
+			known_keys(prefix, known, sizeof(known));
+			return mbh_error_set(err, EX_CONFIG, "%s:%d: unknown key '%s' (known: %s)", file, line, full, known);
+		}
+		if (apply_setting(ci, k, idx, s, file, line, err) != 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* Parse with libconfig and apply; path NULL means text. */
+static int
+load(mbh_config *cfg, const char *path, const char *text, const char *name, mbh_error *err)
+{
+	config_t lc;
+	char *dir = NULL, *slash;
+	int fd, rc = -1, saved;
+
+	config_init(&lc);
+	if (path != NULL) {
+		/* Our own open first, for an errno libconfig does not keep. */
+		fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+		if (fd < 0) {
+			saved = errno;
+			mbh_error_set(err, EX_CONFIG, "%s: cannot read the config file: %s", path, strerror(saved));
+			goto out;
+		}
+		close(fd);
+		/* @include "x" is relative to the file's directory. */
+		dir = strdup(path);
+		if (dir == NULL) {
+			oom(err);
+			goto out;
+		}
+		slash = strrchr(dir, '/');
+		if (slash != NULL) {
+			slash[slash == dir ? 1 : 0] = '\0';
+			config_set_include_dir(&lc, dir);
+		}
+		if (config_read_file(&lc, path) != CONFIG_TRUE) {
+			if (config_error_type(&lc) == CONFIG_ERR_FILE_IO)
+				mbh_error_set(err, EX_CONFIG, "%s: cannot read the config file", path);
+			else
+				mbh_error_set(err, EX_CONFIG, "%s:%d: %s",
+				              config_error_file(&lc) ? config_error_file(&lc) : path,
+				              config_error_line(&lc), config_error_text(&lc));
+			goto out;
+		}
+	} else if (config_read_string(&lc, text) != CONFIG_TRUE) {
+		mbh_error_set(err, EX_CONFIG, "%s:%d: %s", config_error_file(&lc) ? config_error_file(&lc) : name,
+		              config_error_line(&lc), config_error_text(&lc));
+		goto out;
+	}
+	if (set_string(&cfg->source, path ? path : name) != 0) {
+		oom(err);
+		goto out;
+	}
+	/* Every string is copied while walking: libconfig frees its own in config_destroy. */
+	rc = apply_group(impl(cfg), config_root_setting(&lc), "", path ? path : name, err);
+out:
+	config_destroy(&lc);
+	free(dir);
+	return rc;
+}
+
+/* Allocate an all-unset config. */
+int
+mbh_config_new(mbh_config **out, mbh_error *err)
+{
+	cfg_impl *ci;
+	mbh_config *c;
+
+	*out = NULL;
+	ci = calloc(1, sizeof(*ci));
+	if (ci == NULL)
+		return oom(err);
+	c = &ci->pub;
+	c->connect_timeout_ms = -1;
+	c->selection.policy = (mbh_policy)-1;
+	c->selection.max_lag_seconds = -1;
+	c->selection.allow_delayed = -1;
+	c->lock.max_seconds = -1;
+	c->lock.refuse_if_locked = -1;
+	c->lock.allow_majority_stall = -1;
+	c->script.timeout = -1;
+	c->log.syslog = -1;
+	c->log.level = -1;
+	*out = c;
+	return 0;
+}
+
+/* Read a libconfig file. */
+int
+mbh_config_load_file(mbh_config *cfg, const char *path, mbh_error *err)
+{
+	if (path == NULL)
+		return mbh_error_set(err, EX_SOFTWARE, "no config file name");
+	return load(cfg, path, NULL, path, err);
+}
+
+/* Read libconfig text. */
+int
+mbh_config_load_string(mbh_config *cfg, const char *text, const char *name, mbh_error *err)
+{
+	return load(cfg, NULL, text ? text : "", name ? name : "<string>", err);
+}
+
+/* Parse a boolean the way a command line writes it. */
+static int
+parse_bool(const char *s, int *out)
+{
+	static const char *const yes[] = { "true", "yes", "on", "1" };
+	static const char *const no[] = { "false", "no", "off", "0" };
+	size_t i;
+
+	for (i = 0; i < 4; i++) {
+		if (strcmp(s, yes[i]) == 0) {
+			*out = 1;
+			return 0;
+		}
+		if (strcmp(s, no[i]) == 0) {
+			*out = 0;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+/* Command-line override of one key. */
+int
+mbh_config_set(mbh_config *cfg, const char *key, const char *value, mbh_error *err)
+{
+	cfg_impl *ci = impl(cfg);
+	const key_spec *k;
+	char *field_base, phrase[160], *end;
+	const char *eq;
+	size_t idx, pidx;
+	long lv;
+	int n;
+
+	k = key ? find_key(key, &idx) : NULL;
+	if (k == NULL || k->type == KT_GROUP)
+		return mbh_error_set(err, EX_USAGE, "--%s: no such setting", key ? key : "");
+	if (value == NULL)
+		goto bad;
+	field_base = (char *)cfg + k->off;
+	switch (k->type) {
+	case KT_GROUP:
+		goto bad;
+	case KT_STRING:
+	case KT_PATH:
+	case KT_HOSTPORT:
+		if (!string_ok(k, value))
+			goto bad;
+		if (set_string((char **)field_base, value) != 0)
+			return oom(err);
+		/* --member implies policy member. */
+		if (k->type == KT_HOSTPORT) {
+			cfg->selection.policy = MBH_POLICY_MEMBER;
+			if (find_key("selection.policy", &pidx) == NULL || set_where(ci, pidx, NULL, 0) != 0)
+				return oom(err);
+		}
+		break;
+	case KT_INT:
+		errno = 0;
+		lv = strtol(value, &end, 10);
+		if (value[0] == '\0' || *end != '\0' || errno != 0 || lv < k->min || lv > k->max)
+			goto bad;
+		*(int *)field_base = (int)lv;
+		break;
+	case KT_BOOL:
+		if (parse_bool(value, (int *)field_base) != 0)
+			goto bad;
+		break;
+	case KT_POLICY:
+	case KT_LEVEL:
+		n = k->type == KT_POLICY ? name_index(policy_names, 3, value) : name_index(level_names, 5, value);
+		if (n < 0)
+			goto bad;
+		if (k->type == KT_POLICY)
+			*(mbh_policy *)field_base = (mbh_policy)n;
+		else
+			*(int *)field_base = n;
+		break;
+	case KT_STRV:
+		return mbh_error_set(err, EX_USAGE, "--%s: set it in the config file", k->name);
+	case KT_TAGS:
+		eq = strchr(value, '=');
+		if (eq == NULL || eq == value)
+			return mbh_error_set(err, EX_USAGE, "--%s: expected KEY=VALUE, got '%s'", k->name, value);
+		if (tag_put(cfg, value, (size_t)(eq - value), eq + 1) != 0)
+			return oom(err);
+		break;
+	}
+	if (set_where(ci, idx, NULL, 0) != 0)
+		return oom(err);
+	return 0;
+bad:
+	type_phrase(k, phrase, sizeof(phrase));
+	return mbh_error_set(err, EX_USAGE, "--%s: %s", k->name, phrase);
+}
+
+/*
+ * Read the first line of a password file after checking it cannot have been
+ * swapped or read by someone else: no symlink, a regular file, ours or
+ * root's, no group/other bits.
+ */
+static int
+read_password_file(const char *path, char **out, mbh_error *err)
+{
+	char buf[PASSWORD_MAX + 1];
+	size_t used = 0, linelen;
+	struct stat st;
+	ssize_t r;
+	int fd, rc = -1;
+	char *nl;
+
+	*out = NULL;
+	fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	if (fd < 0) {
+		if (errno == ELOOP)
+			return mbh_error_set(err, EX_CONFIG, "%s: password file must not be a symbolic link", path);
+		return mbh_error_set(err, EX_CONFIG, "%s: cannot open the password file: %s", path, strerror(errno));
+	}
+	if (fstat(fd, &st) != 0) {
+		mbh_error_set(err, EX_CONFIG, "%s: cannot stat the password file: %s", path, strerror(errno));
+		goto out;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		mbh_error_set(err, EX_CONFIG, "%s: password file is not a regular file", path);
+		goto out;
+	}
+	if (st.st_uid != geteuid() && st.st_uid != 0) {
+		mbh_error_set(err, EX_CONFIG, "%s: password file must be owned by uid %u or root (chown %u %s)", path,
+		              (unsigned)geteuid(), (unsigned)geteuid(), path);
+		goto out;
+	}
+	if ((st.st_mode & 077) != 0) {
+		mbh_error_set(err, EX_CONFIG, "%s: password file must not be readable by others (chmod 600 %s)", path, path);
+		goto out;
+	}
+	while (used < sizeof(buf) - 1) {
+		r = read(fd, buf + used, sizeof(buf) - 1 - used);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) {
+			mbh_error_set(err, EX_CONFIG, "%s: cannot read the password file: %s", path, strerror(errno));
+			goto out;
+		}
+		if (r == 0)
+			break;
+		used += (size_t)r;
+		if (memchr(buf, '\n', used) != NULL)
+			break;
+	}
+	buf[used] = '\0';
+	nl = memchr(buf, '\n', used);
+	if (nl == NULL && used == sizeof(buf) - 1) {
+		mbh_error_set(err, EX_CONFIG, "%s: the password (first line) is longer than %d bytes", path, PASSWORD_MAX);
+		goto out;
+	}
+	linelen = nl ? (size_t)(nl - buf) : used;
+	if (linelen > 0 && buf[linelen - 1] == '\r')
+		linelen--;
+	if (memchr(buf, '\0', linelen) != NULL) {
+		mbh_error_set(err, EX_CONFIG, "%s: the password contains a NUL byte", path);
+		goto out;
+	}
+	if (linelen == 0) {
+		mbh_error_set(err, EX_CONFIG, "%s: password file is empty (its first line is the password)", path);
+		goto out;
+	}
+	*out = strndup(buf, linelen);
+	if (*out == NULL) {
+		oom(err);
+		goto out;
+	}
+	rc = 0;
+out:
+	explicit_bzero(buf, sizeof(buf));
+	close(fd);
+	return rc;
+}
+
+/* Register the URI's own password (decoded and as written) as log secrets. */
+static int
+register_uri_password(const char *uri)
+{
+	mbh_uri_userinfo ui;
+	char *raw, *dec;
+
+	mbh_uri_find_userinfo(uri, strlen(uri), &ui);
+	if (!ui.has_password || ui.pw_len == 0)
+		return 0;
+	raw = strndup(uri + ui.pw_off, ui.pw_len);
+	dec = mbh_uri_unescape(uri + ui.pw_off, ui.pw_len);
+	if (raw != NULL)
+		mbh_log_add_secret(raw);
+	if (dec != NULL)
+		mbh_log_add_secret(dec);
+	if (raw != NULL)
+		explicit_bzero(raw, strlen(raw));
+	if (dec != NULL)
+		explicit_bzero(dec, strlen(dec));
+	free(raw);
+	free(dec);
+	return 0;
+}
+
+/* Complete and validate. */
+int
+mbh_config_finish(mbh_config *cfg, mbh_error *err)
+{
+	cfg_impl *ci = impl(cfg);
+	mongoc_uri_t *uri = NULL;
+	mbh_uri_userinfo ui;
+	const char *env, *keypw;
+	int rc = -1;
+
+	/* Connection string: the file or --uri, else the environment. */
+	if (cfg->uri == NULL) {
+		env = getenv("MONGO_BACKUP_URI");
+		if (env != NULL && env[0] != '\0' && set_string(&cfg->uri, env) != 0) {
+			oom(err);
+			goto out;
+		}
+	}
+	if (cfg->uri == NULL) {
+		mbh_error_set(err, EX_CONFIG, "no connection string: set uri in the config file or MONGO_BACKUP_URI");
+		goto out;
+	}
+	register_uri_password(cfg->uri);
+
+	if (cfg->selection.policy == (mbh_policy)-1)
+		cfg->selection.policy = cfg->selection.member ? MBH_POLICY_MEMBER : MBH_POLICY_AUTO;
+	if (cfg->selection.max_lag_seconds < 0)
+		cfg->selection.max_lag_seconds = 30;
+	if (cfg->selection.allow_delayed < 0)
+		cfg->selection.allow_delayed = 0;
+	if (cfg->lock.max_seconds < 0)
+		cfg->lock.max_seconds = 7200;
+	if (cfg->lock.refuse_if_locked < 0)
+		cfg->lock.refuse_if_locked = 1;
+	if (cfg->lock.allow_majority_stall < 0)
+		cfg->lock.allow_majority_stall = 0;
+	if (cfg->state_dir == NULL && set_string(&cfg->state_dir, DEFAULT_STATE_DIR) != 0) {
+		oom(err);
+		goto out;
+	}
+	if (cfg->script.timeout < 0)
+		cfg->script.timeout = 7200;
+	if (cfg->log.syslog < 0)
+		cfg->log.syslog = 0;
+	if (cfg->log.level < 0)
+		cfg->log.level = MBH_LOG_INFO;
+
+	if (cfg->selection.policy == MBH_POLICY_MEMBER && cfg->selection.member == NULL) {
+		mbh_error_set(err, EX_CONFIG, "%s: selection.policy is \"member\" but selection.member is not set",
+		              where_of(ci, "selection.policy"));
+		goto out;
+	}
+	if (cfg->selection.policy != MBH_POLICY_MEMBER && cfg->selection.member != NULL) {
+		mbh_error_set(err, EX_CONFIG, "%s: selection.member is set but selection.policy is \"%s\" (use \"member\")",
+		              where_of(ci, "selection.member"), policy_names[cfg->selection.policy]);
+		goto out;
+	}
+
+	if (cfg->password_file != NULL) {
+		if (cfg->password != NULL) {
+			explicit_bzero(cfg->password, strlen(cfg->password));
+			free(cfg->password);
+			cfg->password = NULL;
+		}
+		if (read_password_file(cfg->password_file, &cfg->password, err) != 0)
+			goto out;
+		mbh_log_add_secret(cfg->password);
+		mbh_uri_find_userinfo(cfg->uri, strlen(cfg->uri), &ui);
+		if (cfg->username == NULL && (!ui.present || ui.user_len == 0)) {
+			mbh_error_set(err, EX_CONFIG, "%s: password_file is set but there is no user name: set username "
+			              "or put the user in the URI", where_of(ci, "password_file"));
+			goto out;
+		}
+	}
+
+	/* Validate the connection string now, so --check-config catches it. */
+	if (mbh_uri_build(&uri, cfg, err) != 0)
+		goto out;
+	keypw = mongoc_uri_get_option_as_utf8(uri, MONGOC_URI_TLSCERTIFICATEKEYFILEPASSWORD, NULL);
+	if (keypw != NULL)
+		mbh_log_add_secret(keypw);
+	if (cfg->connect_timeout_ms < 0)
+		cfg->connect_timeout_ms = mongoc_uri_get_option_as_int32(uri, MONGOC_URI_CONNECTTIMEOUTMS, 5000);
+	rc = 0;
+out:
+	mongoc_uri_destroy(uri);
+	return rc;
+}
+
+/* 1 if the URI's userinfo has a password. */
+int
+mbh_config_uri_has_password(const char *uri)
+{
+	mbh_uri_userinfo ui;
+
+	if (uri == NULL)
+		return 0;
+	mbh_uri_find_userinfo(uri, strlen(uri), &ui);
+	return ui.has_password ? 1 : 0;
+}
+
+/* Free a NULL-terminated string vector. */
+void
+mbh_strv_free(char **v)
+{
+	size_t i;
+
+	if (v == NULL)
+		return;
+	for (i = 0; v[i] != NULL; i++)
+		free(v[i]);
+	free(v);
+}
+
+/* Free everything, wiping the password. */
+void
+mbh_config_free(mbh_config *cfg)
+{
+	cfg_impl *ci;
+	size_t i;
+
+	if (cfg == NULL)
+		return;
+	ci = impl(cfg);
+	free(cfg->source);
+	if (cfg->uri != NULL) {
+		explicit_bzero(cfg->uri, strlen(cfg->uri));
+		free(cfg->uri);
+	}
+	free(cfg->username);
+	free(cfg->password_file);
+	if (cfg->password != NULL) {
+		explicit_bzero(cfg->password, strlen(cfg->password));
+		free(cfg->password);
+	}
+	free(cfg->selection.member);
+	for (i = 0; i < cfg->selection.ntags; i++) {
+		free(cfg->selection.tags[i].key);
+		free(cfg->selection.tags[i].value);
+	}
+	free(cfg->selection.tags);
+	free(cfg->state_dir);
+	mbh_strv_free(cfg->script.backup);
+	mbh_strv_free(cfg->script.restore);
+	for (i = 0; i < NKEYS; i++)
+		free(ci->where[i]);
+	free(ci);
+}

@@ -4,6 +4,7 @@
 #define MBH_LOG_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 typedef enum mbh_log_level {
 	MBH_LOG_ERROR = 0,
@@ -35,6 +36,14 @@ void mbh_log_clear_secrets(void);
 
 /* Log one line (no trailing newline needed). */
 void mbh_log(mbh_log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/*
+ * Copy in to out (NUL-terminated, truncated to outlen) with every registered
+ * secret and every password of a connection string replaced by "*****", and
+ * line breaks turned into spaces.  For messages that do not go through
+ * mbh_log (mbh_error texts built from driver errors).
+ */
+void mbh_log_redact(const char *in, char *out, size_t outlen);
 
 /* Parse "error", "warning", "notice", "info", "debug"; returns 0 or -1. */
 int mbh_log_level_parse(const char *name, mbh_log_level *out);

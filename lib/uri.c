@@ -1,3 +1,488 @@
 /* SPDX-License-Identifier: AGPL-3.0-or-later */
-/* uri.c: placeholder until the module lands. */
+/* uri.c: connection strings: validate, apply credentials and timeouts, per-member URIs, redaction. */
 #include "autoconfig.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "log.h"
+#include "uri.h"
+
+#define MASK "*****"
+
+/* Timeouts for a backup hook when the URI says nothing (milliseconds). */
+#define DEFAULT_CONNECT_TIMEOUT_MS 5000
+#define DEFAULT_SERVER_SELECTION_TIMEOUT_MS 10000
+/* fsync with lock:true flushes everything first: give it time before the socket gives up. */
+#define DEFAULT_SOCKET_TIMEOUT_MS 120000
+#define APPNAME "mongo-backup-hooks"
+
+/* Options of the query whose values are secrets, lower case. */
+static const char *const secret_options[] = {
+	"tlscertificatekeyfilepassword=",
+	"sslclientcertificatekeypassword=",
+};
+
+/* Options a per-member URI must not inherit (or gets through a dedicated setter). */
+static const char *const member_skip_options[] = {
+	MONGOC_URI_REPLICASET, MONGOC_URI_DIRECTCONNECTION, MONGOC_URI_LOADBALANCED,
+	MONGOC_URI_SRVSERVICENAME, MONGOC_URI_SRVMAXHOSTS, MONGOC_URI_APPNAME,
+	MONGOC_URI_READPREFERENCE, MONGOC_URI_READPREFERENCETAGS, MONGOC_URI_MAXSTALENESSSECONDS,
+	MONGOC_URI_W, MONGOC_URI_WTIMEOUTMS, MONGOC_URI_JOURNAL, MONGOC_URI_SAFE,
+	MONGOC_URI_READCONCERNLEVEL,
+};
+
+/* Last occurrence of c in s[from..to), or -1. */
+static long
+last_char(const char *s, size_t from, size_t to, char c)
+{
+	size_t i;
+
+	for (i = to; i > from; i--)
+		if (s[i - 1] == c)
+			return (long)(i - 1);
+	return -1;
+}
+
+/* Locate user and password; see uri.h. */
+void
+mbh_uri_find_userinfo(const char *uri, size_t len, mbh_uri_userinfo *out)
+{
+	const char *scheme_end, *q;
+	size_t start = 0, qend, i;
+	long at;
+
+	memset(out, 0, sizeof(*out));
+	if (uri == NULL)
+		return;
+	scheme_end = memmem(uri, len, "://", 3);
+	if (scheme_end != NULL)
+		start = (size_t)(scheme_end - uri) + 3;
+	q = memchr(uri + start, '?', len - start);
+	qend = q ? (size_t)(q - uri) : len;
+	at = last_char(uri, start, qend, '@');
+	/* An unescaped '?' in the password hides the '@': look further rather than leak it. */
+	if (at < 0)
+		at = last_char(uri, start, len, '@');
+	if (at < 0)
+		return;
+	out->present = true;
+	out->at_off = (size_t)at;
+	out->user_off = start;
+	out->user_len = (size_t)at - start;
+	for (i = start; i < (size_t)at; i++) {
+		if (uri[i] == ':') {
+			out->has_password = true;
+			out->user_len = i - start;
+			out->pw_off = i + 1;
+			out->pw_len = (size_t)at - (i + 1);
+			break;
+		}
+	}
+}
+
+static int
+hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/* Percent-decode; see uri.h. */
+char *
+mbh_uri_unescape(const char *src, size_t len)
+{
+	char *out;
+	size_t i, o = 0;
+
+	out = malloc(len + 1);
+	if (out == NULL)
+		return NULL;
+	for (i = 0; i < len; i++) {
+		if (src[i] == '%' && i + 2 < len && hexval(src[i + 1]) >= 0 && hexval(src[i + 2]) >= 0) {
+			out[o++] = (char)(hexval(src[i + 1]) * 16 + hexval(src[i + 2]));
+			i += 2;
+		} else {
+			out[o++] = src[i];
+		}
+	}
+	out[o] = '\0';
+	return out;
+}
+
+/* Mask the values of secret query options in s (in place: the result is built into a new string). */
+static char *
+mask_secret_options(char *s, size_t from)
+{
+	size_t i, k, klen, vend, slen = strlen(s);
+	char *n;
+
+	for (i = from; i < slen; i++) {
+		if (i > 0 && s[i - 1] != '?' && s[i - 1] != '&')
+			continue;
+		for (k = 0; k < sizeof(secret_options) / sizeof(secret_options[0]); k++) {
+			klen = strlen(secret_options[k]);
+			if (strncasecmp(s + i, secret_options[k], klen) != 0)
+				continue;
+			vend = i + klen;
+			while (vend < slen && s[vend] != '&')
+				vend++;
+			if (vend - (i + klen) == 5 && strncmp(s + i + klen, MASK, 5) == 0)
+				continue;
+			n = malloc(slen - (vend - (i + klen)) + strlen(MASK) + 1);
+			if (n == NULL) {
+				free(s);
+				return NULL;
+			}
+			memcpy(n, s, i + klen);
+			memcpy(n + i + klen, MASK, strlen(MASK));
+			memcpy(n + i + klen + strlen(MASK), s + vend, slen - vend + 1);
+			free(s);
+			s = n;
+			slen = strlen(s);
+		}
+	}
+	return s;
+}
+
+/* Redact into a new string; see uri.h. */
+char *
+mbh_uri_redact_dup(const char *uri, size_t len)
+{
+	mbh_uri_userinfo ui;
+	char *out;
+	size_t o;
+
+	if (uri == NULL)
+		return strdup("");
+	mbh_uri_find_userinfo(uri, len, &ui);
+	out = malloc(len + strlen(MASK) + 1);
+	if (out == NULL)
+		return NULL;
+	if (ui.has_password) {
+		memcpy(out, uri, ui.pw_off);
+		memcpy(out + ui.pw_off, MASK, strlen(MASK));
+		o = ui.pw_off + strlen(MASK);
+		memcpy(out + o, uri + ui.at_off, len - ui.at_off);
+		out[o + len - ui.at_off] = '\0';
+	} else {
+		memcpy(out, uri, len);
+		out[len] = '\0';
+	}
+	return mask_secret_options(out, ui.present ? ui.pw_off : 0);
+}
+
+/* Redact into a caller's buffer. */
+void
+mbh_uri_redact(const char *uri, char *out, size_t outlen)
+{
+	char *r;
+
+	if (out == NULL || outlen == 0)
+		return;
+	r = mbh_uri_redact_dup(uri, uri ? strlen(uri) : 0);
+	snprintf(out, outlen, "%s", r ? r : "(connection string withheld)");
+	free(r);
+}
+
+/* Replace every occurrence of needle in buf (NUL-terminated, size buflen) by MASK. */
+static void
+mask_in_place(char *buf, size_t buflen, const char *needle)
+{
+	char tmp[MBH_ERRMSG_LEN];
+	size_t nlen, o = 0;
+	const char *p;
+
+	if (needle == NULL || needle[0] == '\0')
+		return;
+	nlen = strlen(needle);
+	p = buf;
+	while (*p != '\0' && o + 1 < sizeof(tmp)) {
+		if (strncmp(p, needle, nlen) == 0) {
+			o += (size_t)snprintf(tmp + o, sizeof(tmp) - o, "%s", MASK);
+			if (o >= sizeof(tmp))
+				o = sizeof(tmp) - 1;
+			p += nlen;
+		} else {
+			tmp[o++] = *p++;
+		}
+	}
+	tmp[o] = '\0';
+	snprintf(buf, buflen, "%s", tmp);
+}
+
+/* The driver's parse error without anything secret: it may quote the password. */
+static void
+clean_driver_message(const char *uri, const char *msg, char *out, size_t outlen)
+{
+	char buf[MBH_ERRMSG_LEN];
+	mbh_uri_userinfo ui;
+	char *raw = NULL, *dec = NULL;
+
+	snprintf(buf, sizeof(buf), "%s", msg);
+	mbh_uri_find_userinfo(uri, strlen(uri), &ui);
+	if (ui.has_password && ui.pw_len > 0) {
+		raw = strndup(uri + ui.pw_off, ui.pw_len);
+		dec = mbh_uri_unescape(uri + ui.pw_off, ui.pw_len);
+		if (raw == NULL || dec == NULL) {
+			snprintf(buf, sizeof(buf), "(driver message withheld)");
+		} else {
+			mask_in_place(buf, sizeof(buf), raw);
+			mask_in_place(buf, sizeof(buf), dec);
+		}
+	}
+	mbh_log_redact(buf, out, outlen);
+	if (raw != NULL)
+		explicit_bzero(raw, strlen(raw));
+	if (dec != NULL)
+		explicit_bzero(dec, strlen(dec));
+	free(raw);
+	free(dec);
+}
+
+/* Parse cfg->uri and apply the config on top; see uri.h. */
+int
+mbh_uri_build(mongoc_uri_t **out, const mbh_config *cfg, mbh_error *err)
+{
+	mongoc_uri_t *uri = NULL;
+	bson_error_t berr;
+	char red[MBH_ERRMSG_LEN / 2], dmsg[MBH_ERRMSG_LEN / 2];
+	int rc = -1;
+
+	*out = NULL;
+	if (cfg == NULL || cfg->uri == NULL || cfg->uri[0] == '\0') {
+		mbh_error_set(err, EX_CONFIG, "no connection string: set uri in the config file or MONGO_BACKUP_URI");
+		goto out;
+	}
+	memset(&berr, 0, sizeof(berr));
+	uri = mongoc_uri_new_with_error(cfg->uri, &berr);
+	if (uri == NULL) {
+		mbh_uri_redact(cfg->uri, red, sizeof(red));
+		clean_driver_message(cfg->uri, berr.message, dmsg, sizeof(dmsg));
+		mbh_error_set(err, EX_USAGE, "invalid connection string %s: %s", red, dmsg);
+		goto out;
+	}
+	if (cfg->username != NULL && !mongoc_uri_set_username(uri, cfg->username)) {
+		mbh_error_set(err, EX_CONFIG, "username is not valid UTF-8");
+		goto out;
+	}
+	/* A password from password_file wins over one in the URI. */
+	if (cfg->password != NULL && !mongoc_uri_set_password(uri, cfg->password)) {
+		mbh_error_set(err, EX_CONFIG, "the password in %s is not valid UTF-8",
+		              cfg->password_file ? cfg->password_file : "the password file");
+		goto out;
+	}
+	if (cfg->connect_timeout_ms > 0)
+		mongoc_uri_set_option_as_int32(uri, MONGOC_URI_CONNECTTIMEOUTMS, cfg->connect_timeout_ms);
+	else if (!mongoc_uri_has_option(uri, MONGOC_URI_CONNECTTIMEOUTMS))
+		mongoc_uri_set_option_as_int32(uri, MONGOC_URI_CONNECTTIMEOUTMS, DEFAULT_CONNECT_TIMEOUT_MS);
+	if (!mongoc_uri_has_option(uri, MONGOC_URI_SERVERSELECTIONTIMEOUTMS))
+		mongoc_uri_set_option_as_int32(uri, MONGOC_URI_SERVERSELECTIONTIMEOUTMS,
+		                               DEFAULT_SERVER_SELECTION_TIMEOUT_MS);
+	if (!mongoc_uri_has_option(uri, MONGOC_URI_SOCKETTIMEOUTMS))
+		mongoc_uri_set_option_as_int32(uri, MONGOC_URI_SOCKETTIMEOUTMS, DEFAULT_SOCKET_TIMEOUT_MS);
+	if (mongoc_uri_get_appname(uri) == NULL)
+		mongoc_uri_set_appname(uri, APPNAME);
+	*out = uri;
+	uri = NULL;
+	rc = 0;
+out:
+	mongoc_uri_destroy(uri);
+	return rc;
+}
+
+static bool
+member_skips(const char *key)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(member_skip_options) / sizeof(member_skip_options[0]); i++)
+		if (strcasecmp(key, member_skip_options[i]) == 0)
+			return true;
+	return false;
+}
+
+/* Copy the general options (TLS, timeouts, ...) of base onto m. */
+static int
+copy_options(mongoc_uri_t *m, const mongoc_uri_t *base, mbh_error *err)
+{
+	const bson_t *opts = mongoc_uri_get_options(base);
+	bson_iter_t it;
+	const char *key;
+	bool ok;
+
+	if (opts == NULL || !bson_iter_init(&it, opts))
+		return 0;
+	while (bson_iter_next(&it)) {
+		key = bson_iter_key(&it);
+		if (member_skips(key))
+			continue;
+		ok = true;
+		if (BSON_ITER_HOLDS_BOOL(&it) && mongoc_uri_option_is_bool(key))
+			ok = mongoc_uri_set_option_as_bool(m, key, bson_iter_bool(&it));
+		else if (BSON_ITER_HOLDS_INT32(&it) && mongoc_uri_option_is_int32(key))
+			ok = mongoc_uri_set_option_as_int32(m, key, bson_iter_int32(&it));
+		else if ((BSON_ITER_HOLDS_INT32(&it) || BSON_ITER_HOLDS_INT64(&it)) &&
+		         mongoc_uri_option_is_int64(key))
+			ok = mongoc_uri_set_option_as_int64(m, key, bson_iter_as_int64(&it));
+		else if (BSON_ITER_HOLDS_UTF8(&it) && mongoc_uri_option_is_utf8(key))
+			ok = mongoc_uri_set_option_as_utf8(m, key, bson_iter_utf8(&it, NULL));
+		if (!ok)
+			return mbh_error_set(err, EX_SOFTWARE, "cannot copy the option %s to a member's connection string", key);
+	}
+	return 0;
+}
+
+/* Copy user, password, auth source, mechanism and its properties. */
+static int
+copy_credentials(mongoc_uri_t *m, const mongoc_uri_t *base, mbh_error *err)
+{
+	const char *user = mongoc_uri_get_username(base);
+	const char *pw = mongoc_uri_get_password(base);
+	const char *mech = mongoc_uri_get_auth_mechanism(base);
+	const char *db = mongoc_uri_get_database(base);
+	bson_t props;
+
+	if (db != NULL && !mongoc_uri_set_database(m, db))
+		goto fail;
+	if (user != NULL && !mongoc_uri_set_username(m, user))
+		goto fail;
+	if (pw != NULL && !mongoc_uri_set_password(m, pw))
+		goto fail;
+	if (mech != NULL && !mongoc_uri_set_auth_mechanism(m, mech))
+		goto fail;
+	/* Where the user is defined: explicit, or implied by database and mechanism. */
+	if ((user != NULL || mech != NULL) && !mongoc_uri_set_auth_source(m, mongoc_uri_get_auth_source(base)))
+		goto fail;
+	if (mongoc_uri_get_mechanism_properties(base, &props)) {
+		if (!mongoc_uri_set_mechanism_properties(m, &props))
+			goto fail;
+	}
+	return 0;
+fail:
+	return mbh_error_set(err, EX_SOFTWARE, "cannot copy the credentials to a member's connection string");
+}
+
+/* Copy the compressor list ("snappy,zlib"). */
+static int
+copy_compressors(mongoc_uri_t *m, const mongoc_uri_t *base, mbh_error *err)
+{
+	const bson_t *comp = mongoc_uri_get_compressors(base);
+	char list[256];
+	size_t used = 0;
+	bson_iter_t it;
+	int n;
+
+	list[0] = '\0';
+	if (comp == NULL || !bson_iter_init(&it, comp))
+		return 0;
+	while (bson_iter_next(&it)) {
+		n = snprintf(list + used, sizeof(list) - used, "%s%s", used ? "," : "", bson_iter_key(&it));
+		if (n < 0 || (size_t)n >= sizeof(list) - used)
+			return mbh_error_set(err, EX_SOFTWARE, "too many compressors in the connection string");
+		used += (size_t)n;
+	}
+	if (used > 0 && !mongoc_uri_set_compressors(m, list))
+		return mbh_error_set(err, EX_SOFTWARE, "cannot copy the compressors to a member's connection string");
+	return 0;
+}
+
+/* A direct-connection URI for one member; see uri.h. */
+int
+mbh_uri_for_member(mongoc_uri_t **out, const mongoc_uri_t *base, const char *host_port, mbh_error *err)
+{
+	mongoc_uri_t *m = NULL;
+	char host[256], str[300];
+	bson_error_t berr;
+	const char *appname;
+	int port, rc = -1;
+
+	*out = NULL;
+	if (mbh_hostport_split(host_port, host, sizeof(host), &port) != 0) {
+		mbh_error_set(err, EX_DATAERR, "invalid member address '%s': expected HOST:PORT",
+		              host_port ? host_port : "");
+		goto out;
+	}
+	snprintf(str, sizeof(str), strchr(host, ':') ? "mongodb://[%s]:%d/" : "mongodb://%s:%d/", host, port);
+	memset(&berr, 0, sizeof(berr));
+	m = mongoc_uri_new_with_error(str, &berr);
+	if (m == NULL) {
+		mbh_error_set(err, EX_DATAERR, "invalid member address '%s': %s", host_port, berr.message);
+		goto out;
+	}
+	if (copy_options(m, base, err) != 0 || copy_credentials(m, base, err) != 0 ||
+	    copy_compressors(m, base, err) != 0)
+		goto out;
+	appname = mongoc_uri_get_appname(base);
+	if (!mongoc_uri_set_appname(m, appname ? appname : APPNAME)) {
+		mbh_error_set(err, EX_SOFTWARE, "cannot set the appname of a member's connection string");
+		goto out;
+	}
+	mongoc_uri_set_read_prefs_t(m, mongoc_uri_get_read_prefs_t(base));
+	mongoc_uri_set_read_concern(m, mongoc_uri_get_read_concern(base));
+	mongoc_uri_set_write_concern(m, mongoc_uri_get_write_concern(base));
+	if (!mongoc_uri_set_option_as_bool(m, MONGOC_URI_DIRECTCONNECTION, true)) {
+		mbh_error_set(err, EX_SOFTWARE, "cannot set directConnection on a member's connection string");
+		goto out;
+	}
+	*out = m;
+	m = NULL;
+	rc = 0;
+out:
+	mongoc_uri_destroy(m);
+	return rc;
+}
+
+/* Split "host:port" / "[v6]:port" / "host" (port 27017); see uri.h. */
+int
+mbh_hostport_split(const char *host_port, char *host, size_t hostlen, int *port)
+{
+	const char *h, *portstr = NULL, *close;
+	size_t hlen;
+	char *end;
+	long p = 27017;
+
+	if (host_port == NULL || host_port[0] == '\0' || host == NULL || hostlen == 0 || port == NULL)
+		return -1;
+	if (host_port[0] == '[') {
+		close = strchr(host_port, ']');
+		if (close == NULL)
+			return -1;
+		h = host_port + 1;
+		hlen = (size_t)(close - h);
+		if (close[1] == ':')
+			portstr = close + 2;
+		else if (close[1] != '\0')
+			return -1;
+	} else {
+		h = host_port;
+		close = strchr(host_port, ':');
+		if (close != NULL && strchr(close + 1, ':') != NULL)
+			return -1; /* an IPv6 address needs brackets */
+		hlen = close ? (size_t)(close - h) : strlen(h);
+		if (close != NULL)
+			portstr = close + 1;
+	}
+	if (hlen == 0 || hlen >= hostlen || strcspn(h, "/@?,# \t\r\n") < hlen)
+		return -1;
+	if (portstr != NULL) {
+		if (*portstr < '0' || *portstr > '9')
+			return -1;
+		errno = 0;
+		p = strtol(portstr, &end, 10);
+		if (errno != 0 || *end != '\0' || p < 1 || p > 65535)
+			return -1;
+	}
+	memcpy(host, h, hlen);
+	host[hlen] = '\0';
+	*port = (int)p;
+	return 0;
+}

@@ -3,6 +3,7 @@
 #ifndef MBH_URI_H
 #define MBH_URI_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include <mongoc/mongoc.h>
@@ -16,6 +17,9 @@
  * quote them.  Always NUL-terminates; truncates to outlen.
  */
 void mbh_uri_redact(const char *uri, char *out, size_t outlen);
+
+/* Same as mbh_uri_redact for uri[0..len), into a new string the caller frees (free()); NULL on no memory. */
+char *mbh_uri_redact_dup(const char *uri, size_t len);
 
 /*
  * Parse and validate cfg->uri (mongodb:// or mongodb+srv://), apply
@@ -31,6 +35,24 @@ int mbh_uri_build(mongoc_uri_t **out, const mbh_config *cfg, mbh_error *err);
  * owns *out.
  */
 int mbh_uri_for_member(mongoc_uri_t **out, const mongoc_uri_t *base, const char *host_port, mbh_error *err);
+
+/*
+ * Pure: where the userinfo of uri is.  The userinfo runs from after "://" (or
+ * the start when there is none) to the LAST '@' before the query; the user is
+ * what comes before its first ':', the password what comes after.  Offsets
+ * index uri; the bytes are still percent-encoded.  Works on invalid strings.
+ */
+typedef struct mbh_uri_userinfo {
+	bool present;      /* an '@' was found */
+	bool has_password; /* the userinfo has a ':' (an empty password counts) */
+	size_t user_off, user_len;
+	size_t pw_off, pw_len;
+	size_t at_off;     /* the '@' */
+} mbh_uri_userinfo;
+void mbh_uri_find_userinfo(const char *uri, size_t len, mbh_uri_userinfo *out);
+
+/* Percent-decode src[0..len) into a new string (invalid escapes are kept as they are).  NULL on no memory. */
+char *mbh_uri_unescape(const char *src, size_t len);
 
 /* Split "host:port" (or "[v6]:port") into host (NUL-terminated) and port. Returns 0 or -1. */
 int mbh_hostport_split(const char *host_port, char *host, size_t hostlen, int *port);
