@@ -31,6 +31,7 @@ ok(bool cond, const char *fmt, ...)
 	vprintf(fmt, ap);
 	va_end(ap);
 	printf("\n");
+	fflush(stdout);
 	if (!cond)
 		failures++;
 }
@@ -165,6 +166,7 @@ test_vectors(void)
 	sim_scram_conv *c = NULL;
 	char *sf = NULL;
 	char *sfin = NULL;
+	char *sf2 = NULL;
 	int r;
 
 	sl = b64_dec(salt, "rQ9ZY3MntBeuP3E1TDVC4w==");
@@ -197,9 +199,10 @@ test_vectors(void)
 	ok(sfin != NULL && strcmp(sfin, "v=6rriTRBi23WpRR/wtup+mMhUZUn/dB5nLTJRsjl95G4=") == 0,
 	   "SHA-256 vector: server-final is the RFC's");
 	r = finish(c, "c=biws,r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,p=dHzbZapWIk4jUhN+Ute9ytag9zjfMHgsqmmiz7AndVQ=",
-	           &sf);
-	ok(r == -1, "a second client-final on a finished conversation is refused");
+	           &sf2);
+	ok(r == -1 && sf2 == NULL, "a second client-final on a finished conversation is refused");
 	sim_scram_conv_free(c);
+	free(sf);
 	free(sfin);
 	c = NULL;
 	sfin = NULL;
