@@ -1,3 +1,525 @@
 /* SPDX-License-Identifier: AGPL-3.0-or-later */
-/* run.c: placeholder until the module lands. */
+/* run.c: run the backup/restore command: argv (no shell), scrubbed environment, timeout, cancel. */
 #include "autoconfig.h"
+
+#include <sys/syscall.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#ifdef HAVE_PIDFD_OPEN
+#include <sys/pidfd.h>
+#endif
+
+#include "config.h"
+#include "run.h"
+
+#define KILL_GRACE_S 5
+#define ENV_PREFIX "MONGO_BACKUP_"
+
+extern char **environ;
+
+struct mbh_child {
+	pid_t pid;
+	int pidfd;      /* -1 when the kernel has no pidfd_open */
+	int out_fd;
+	int in_fd;
+	bool reaped;
+	char *name;     /* argv[0], for messages */
+};
+
+/* Grow-as-needed string for one expanded argument. */
+typedef struct abuf {
+	char *p;
+	size_t len, cap;
+} abuf;
+
+static int
+ab_add(abuf *b, const char *s, size_t n)
+{
+	char *np;
+	size_t ncap;
+
+	if (b->len + n + 1 > b->cap) {
+		ncap = b->cap ? b->cap * 2 : 64;
+		while (ncap < b->len + n + 1)
+			ncap *= 2;
+		np = realloc(b->p, ncap);
+		if (np == NULL)
+			return -1;
+		b->p = np;
+		b->cap = ncap;
+	}
+	memcpy(b->p + b->len, s, n);
+	b->len += n;
+	b->p[b->len] = '\0';
+	return 0;
+}
+
+/* Expand one template argument. */
+static int
+expand_one(char **out, const char *templ, const mbh_run_vars *vars, mbh_error *err)
+{
+	abuf b = { 0 };
+	const char *t, *v;
+	int rc = -1;
+
+	*out = NULL;
+	if (ab_add(&b, "", 0) != 0)
+		goto nomem;
+	for (t = templ; *t != '\0'; t++) {
+		if (*t != '%') {
+			if (ab_add(&b, t, 1) != 0)
+				goto nomem;
+			continue;
+		}
+		switch (t[1]) {
+		case 'h':
+			v = vars ? vars->host : NULL;
+			break;
+		case 'p':
+			v = vars ? vars->port : NULL;
+			break;
+		case 's':
+			v = vars ? vars->set : NULL;
+			break;
+		case 'j':
+			v = vars ? vars->job : NULL;
+			break;
+		case '%':
+			v = "%";
+			break;
+		case '\0':
+			mbh_error_set(err, EX_CONFIG, "unknown escape %% at the end of '%s' (write %%%% for a %%)", templ);
+			goto out;
+		default:
+			mbh_error_set(err, EX_CONFIG, "unknown escape %%%c in '%s' (known: %%h %%p %%s %%j %%%%)", t[1], templ);
+			goto out;
+		}
+		if (v != NULL && ab_add(&b, v, strlen(v)) != 0)
+			goto nomem;
+		t++;
+	}
+	*out = b.p;
+	b.p = NULL;
+	rc = 0;
+	goto out;
+nomem:
+	mbh_error_set(err, EX_OSERR, "out of memory");
+out:
+	free(b.p);
+	return rc;
+}
+
+/* Expand an argv template. */
+int
+mbh_run_expand(char ***out, const char *const *templ, const mbh_run_vars *vars, mbh_error *err)
+{
+	char **v = NULL;
+	size_t n = 0, i;
+	int rc = -1;
+
+	*out = NULL;
+	if (templ == NULL || templ[0] == NULL)
+		return mbh_error_set(err, EX_CONFIG, "empty command");
+	while (templ[n] != NULL)
+		n++;
+	v = calloc(n + 1, sizeof(*v));
+	if (v == NULL)
+		return mbh_error_set(err, EX_OSERR, "out of memory");
+	for (i = 0; i < n; i++)
+		if (expand_one(&v[i], templ[i], vars, err) != 0)
+			goto out;
+	*out = v;
+	v = NULL;
+	rc = 0;
+out:
+	mbh_strv_free(v);
+	return rc;
+}
+
+/* Does env entry e set the variable named by s ("NAME=..." or "NAME")? */
+static bool
+same_name(const char *e, const char *s)
+{
+	size_t n = strcspn(s, "=");
+
+	return strncmp(e, s, n) == 0 && e[n] == '=';
+}
+
+/* Our environment minus MONGO_BACKUP_* and anything set_env replaces, plus set_env.  Strings are borrowed. */
+static char **
+child_env(const char *const *set_env)
+{
+	size_t n = 0, m = 0, i, j, o = 0;
+	char **env;
+	bool drop;
+
+	while (environ && environ[n])
+		n++;
+	while (set_env && set_env[m])
+		m++;
+	env = calloc(n + m + 1, sizeof(*env));
+	if (env == NULL)
+		return NULL;
+	for (i = 0; i < n; i++) {
+		drop = strncmp(environ[i], ENV_PREFIX, strlen(ENV_PREFIX)) == 0;
+		for (j = 0; !drop && j < m; j++)
+			drop = same_name(environ[i], set_env[j]);
+		if (!drop)
+			env[o++] = environ[i];
+	}
+	for (j = 0; j < m; j++)
+		if (strchr(set_env[j], '=') != NULL)
+			env[o++] = (char *)set_env[j];
+	env[o] = NULL;
+	return env;
+}
+
+static int
+open_pidfd(pid_t pid)
+{
+#ifdef HAVE_PIDFD_OPEN
+	return pidfd_open(pid, 0);
+#elif defined(SYS_pidfd_open)
+	return (int)syscall(SYS_pidfd_open, pid, 0);
+#else
+	errno = ENOSYS;
+	return -1;
+#endif
+}
+
+/* In the child, between fork and exec: only async-signal-safe calls. */
+static void __attribute__((noreturn))
+child_exec(const char *const *argv, char **env, int in_fd, int out_fd, int errfd)
+{
+	struct sigaction sa;
+	sigset_t empty;
+	int sig, e;
+
+	setpgid(0, 0);
+	/* Handlers and ignores of the parent (Bacula ignores SIGPIPE) must not leak into the script. */
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = SIG_DFL;
+	sigemptyset(&sa.sa_mask);
+	for (sig = 1; sig < NSIG; sig++)
+		sigaction(sig, &sa, NULL);
+	if (in_fd >= 0 && in_fd != 0) {
+		if (dup2(in_fd, 0) < 0)
+			goto fail;
+	}
+	if (out_fd >= 0 && out_fd != 1) {
+		if (dup2(out_fd, 1) < 0)
+			goto fail;
+	}
+	/* Nothing of ours (sockets to mongod, the state file) reaches the script. */
+	if (close_range(3, ~0U, CLOSE_RANGE_CLOEXEC) != 0) {
+		for (e = 3; e < 65536; e++)
+			if (e != errfd)
+				fcntl(e, F_SETFD, FD_CLOEXEC);
+	}
+	sigemptyset(&empty);
+	sigprocmask(SIG_SETMASK, &empty, NULL);
+	execvpe(argv[0], (char *const *)argv, env);
+fail:
+	e = errno;
+	if (write(errfd, &e, sizeof(e)) < 0)
+		e = 0;
+	_exit(127);
+}
+
+/* Start the command; see run.h. */
+int
+mbh_child_spawn(mbh_child **out, const char *const *argv, const char *const *set_env, int flags, mbh_error *err)
+{
+	int outp[2] = { -1, -1 }, inp[2] = { -1, -1 }, errp[2] = { -1, -1 };
+	sigset_t all, old;
+	mbh_child *c = NULL;
+	char **env = NULL;
+	ssize_t r;
+	int rc = -1, child_errno = 0, status;
+	pid_t pid;
+
+	*out = NULL;
+	if (argv == NULL || argv[0] == NULL || argv[0][0] == '\0')
+		return mbh_error_set(err, EX_CONFIG, "empty command");
+	c = calloc(1, sizeof(*c));
+	if (c == NULL)
+		return mbh_error_set(err, EX_OSERR, "out of memory");
+	c->pid = -1;
+	c->pidfd = c->out_fd = c->in_fd = -1;
+	c->name = strdup(argv[0]);
+	env = child_env(set_env);
+	if (c->name == NULL || env == NULL) {
+		mbh_error_set(err, EX_OSERR, "out of memory");
+		goto out;
+	}
+	if (((flags & MBH_RUN_PIPE_STDOUT) && pipe2(outp, O_CLOEXEC) != 0) ||
+	    ((flags & MBH_RUN_PIPE_STDIN) && pipe2(inp, O_CLOEXEC) != 0) || pipe2(errp, O_CLOEXEC) != 0) {
+		mbh_error_set(err, EX_OSERR, "cannot run %s: pipe: %s", argv[0], strerror(errno));
+		goto out;
+	}
+	/* No handler of ours may run in the child before it resets them. */
+	sigfillset(&all);
+	sigprocmask(SIG_SETMASK, &all, &old);
+	pid = fork();
+	if (pid == 0)
+		child_exec(argv, env, inp[0], outp[1], errp[1]);
+	sigprocmask(SIG_SETMASK, &old, NULL);
+	if (pid < 0) {
+		mbh_error_set(err, EX_OSERR, "cannot run %s: fork: %s", argv[0], strerror(errno));
+		goto out;
+	}
+	c->pid = pid;
+	/* Also here, so a kill right after spawn reaches the group. */
+	setpgid(pid, pid);
+	close(errp[1]);
+	errp[1] = -1;
+	do {
+		r = read(errp[0], &child_errno, sizeof(child_errno));
+	} while (r < 0 && errno == EINTR);
+	if (r == (ssize_t)sizeof(child_errno)) {
+		while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+			;
+		c->reaped = true;
+		mbh_error_set(err, EX_UNAVAILABLE, "cannot run %s: %s", argv[0], strerror(child_errno));
+		goto out;
+	}
+	c->pidfd = open_pidfd(pid);
+	if (flags & MBH_RUN_PIPE_STDOUT) {
+		c->out_fd = outp[0];
+		outp[0] = -1;
+	}
+	if (flags & MBH_RUN_PIPE_STDIN) {
+		c->in_fd = inp[1];
+		inp[1] = -1;
+	}
+	*out = c;
+	c = NULL;
+	rc = 0;
+out:
+	for (int i = 0; i < 2; i++) {
+		if (outp[i] >= 0)
+			close(outp[i]);
+		if (inp[i] >= 0)
+			close(inp[i]);
+		if (errp[i] >= 0)
+			close(errp[i]);
+	}
+	free(env);
+	mbh_child_free(c);
+	return rc;
+}
+
+int
+mbh_child_stdout_fd(const mbh_child *c)
+{
+	return c ? c->out_fd : -1;
+}
+
+int
+mbh_child_stdin_fd(const mbh_child *c)
+{
+	return c ? c->in_fd : -1;
+}
+
+/* Close our end of the child's stdin (it sees EOF). */
+void
+mbh_child_close_stdin(mbh_child *c)
+{
+	if (c != NULL && c->in_fd >= 0) {
+		close(c->in_fd);
+		c->in_fd = -1;
+	}
+}
+
+long
+mbh_child_pid(const mbh_child *c)
+{
+	return c ? (long)c->pid : -1;
+}
+
+static int64_t
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Has the child exited (without reaping it, so its group id stays reserved)? */
+static bool
+child_exited(mbh_child *c)
+{
+	siginfo_t si;
+
+	memset(&si, 0, sizeof(si));
+	if (waitid(P_PID, (id_t)c->pid, &si, WEXITED | WNOHANG | WNOWAIT) != 0)
+		return errno == ECHILD;
+	return si.si_pid == c->pid;
+}
+
+/* Wait for the child; see run.h. */
+int
+mbh_child_wait(mbh_child *c, int timeout_s, int cancel_fd, int *status, mbh_error *err)
+{
+	enum { RUNNING, TERMINATING, KILLED } phase = RUNNING;
+	enum { NONE, TIMEOUT, CANCEL } why = NONE;
+	int64_t deadline = -1, left;
+	struct pollfd pfd[2];
+	int nfds, pr, wst, tmo;
+	pid_t w;
+
+	if (status != NULL)
+		*status = -1;
+	if (c == NULL || c->reaped)
+		return mbh_error_set(err, EX_SOFTWARE, "no child to wait for");
+	if (timeout_s > 0)
+		deadline = now_ms() + (int64_t)timeout_s * 1000;
+	while (!child_exited(c)) {
+		nfds = 0;
+		if (c->pidfd >= 0) {
+			pfd[nfds].fd = c->pidfd;
+			pfd[nfds].events = POLLIN;
+			nfds++;
+		}
+		if (cancel_fd >= 0 && phase == RUNNING) {
+			pfd[nfds].fd = cancel_fd;
+			pfd[nfds].events = POLLIN;
+			nfds++;
+		}
+		tmo = -1;
+		if (deadline >= 0) {
+			left = deadline - now_ms();
+			tmo = left < 0 ? 0 : left > INT32_MAX ? INT32_MAX : (int)left;
+		}
+		/* Without a pidfd (old kernel) fall back to a coarse tick. */
+		if (c->pidfd < 0 && (tmo < 0 || tmo > 100))
+			tmo = 100;
+		pr = poll(pfd, (nfds_t)nfds, tmo);
+		if (pr < 0 && errno != EINTR)
+			return mbh_error_set(err, EX_OSERR, "waiting for %s: poll: %s", c->name, strerror(errno));
+		if (pr > 0 && cancel_fd >= 0 && phase == RUNNING) {
+			if (pfd[nfds - 1].revents != 0) {
+				why = CANCEL;
+				mbh_child_kill(c, SIGTERM);
+				phase = TERMINATING;
+				deadline = now_ms() + KILL_GRACE_S * 1000;
+				continue;
+			}
+		}
+		if (deadline >= 0 && now_ms() >= deadline) {
+			if (phase == RUNNING) {
+				why = TIMEOUT;
+				mbh_child_kill(c, SIGTERM);
+				phase = TERMINATING;
+				deadline = now_ms() + KILL_GRACE_S * 1000;
+			} else if (phase == TERMINATING) {
+				mbh_child_kill(c, SIGKILL);
+				phase = KILLED;
+				deadline = -1;
+			}
+		}
+	}
+	/* Stopped by us: take the rest of its group down with it. */
+	if (why != NONE)
+		mbh_child_kill(c, SIGKILL);
+	do {
+		w = waitpid(c->pid, &wst, 0);
+	} while (w < 0 && errno == EINTR);
+	c->reaped = true;
+	if (w < 0)
+		return mbh_error_set(err, EX_OSERR, "waiting for %s: %s", c->name, strerror(errno));
+	if (status != NULL)
+		*status = WIFEXITED(wst) ? WEXITSTATUS(wst) : WIFSIGNALED(wst) ? 128 + WTERMSIG(wst) : 255;
+	if (why == TIMEOUT)
+		return mbh_error_set(err, EX_TEMPFAIL, "%s timed out after %d s", c->name, timeout_s);
+	if (why == CANCEL)
+		return mbh_error_set(err, EX_TEMPFAIL, "%s cancelled", c->name);
+	return 0;
+}
+
+/* Signal the child's process group. */
+void
+mbh_child_kill(mbh_child *c, int sig)
+{
+	/* The group id stays ours until the leader is reaped. */
+	if (c != NULL && c->pid > 0 && !c->reaped)
+		killpg(c->pid, sig);
+}
+
+/* Kill, reap, close, free. */
+void
+mbh_child_free(mbh_child *c)
+{
+	if (c == NULL)
+		return;
+	if (c->pid > 0 && !c->reaped) {
+		killpg(c->pid, SIGKILL);
+		while (waitpid(c->pid, NULL, 0) < 0 && errno == EINTR)
+			;
+	}
+	if (c->pidfd >= 0)
+		close(c->pidfd);
+	if (c->out_fd >= 0)
+		close(c->out_fd);
+	if (c->in_fd >= 0)
+		close(c->in_fd);
+	free(c->name);
+	free(c);
+}
+
+static int sig_fds[2] = { -1, -1 };
+static volatile sig_atomic_t sig_first;
+
+static void
+on_signal(int sig)
+{
+	int saved = errno;
+	char b = (char)sig;
+
+	if (sig_first == 0)
+		sig_first = sig;
+	if (write(sig_fds[1], &b, 1) < 0)
+		b = 0;
+	errno = saved;
+}
+
+/* Install the self-pipe handlers; see run.h. */
+int
+mbh_signal_pipe(void)
+{
+	static const int sigs[] = { SIGINT, SIGTERM, SIGHUP };
+	struct sigaction sa;
+	size_t i;
+
+	if (sig_fds[0] >= 0)
+		return sig_fds[0];
+	if (pipe2(sig_fds, O_NONBLOCK | O_CLOEXEC) != 0) {
+		sig_fds[0] = sig_fds[1] = -1;
+		return -1;
+	}
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	/* No SA_RESTART: a blocking call returns EINTR and the caller looks at the pipe. */
+	sa.sa_flags = 0;
+	for (i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
+		sigaction(sigs[i], &sa, NULL);
+	return sig_fds[0];
+}
+
+int
+mbh_signal_received(void)
+{
+	return (int)sig_first;
+}

@@ -1,3 +1,620 @@
 /* SPDX-License-Identifier: AGPL-3.0-or-later */
-/* state.c: placeholder until the module lands. */
+/* state.c: the lock state file of one replica set: flock, atomic durable write, strict parse. */
 #include "autoconfig.h"
+
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "state.h"
+
+#define STATE_HEADER "# mongo-backup-hooks state v1"
+#define STATE_MAX 65536
+
+struct mbh_state {
+	char *dir;
+	char *set;
+	char *lock_name;   /* "SET.lock", relative to dirfd */
+	char *state_name;  /* "SET.state" */
+	char *state_path;  /* "DIR/SET.state", for messages */
+	char *lock_path;
+	int dirfd;
+	int lockfd;
+};
+
+/* The record's keys, in file order. */
+enum {
+	K_SET, K_MEMBER, K_PHASE, K_LOCK_COUNT, K_SINCE, K_DEADLINE, K_PID, K_HOSTNAME,
+	K_JOB, K_MODE, K_WATCHDOG_PID, K_WATCHDOG_START, K_FROZEN, K_COUNT
+};
+static const char *const key_names[K_COUNT] = {
+	"set", "member", "phase", "lock_count", "since", "deadline", "pid", "hostname",
+	"job", "mode", "watchdog_pid", "watchdog_start", "frozen",
+};
+
+/* Set names become file names: a safe alphabet keeps them inside DIR. */
+static bool
+set_name_ok(const char *s)
+{
+	size_t n;
+
+	if (s == NULL)
+		return false;
+	n = strlen(s);
+	if (n < 1 || n > 127 || strcmp(s, ".") == 0 || strcmp(s, "..") == 0)
+		return false;
+	return strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-") == n;
+}
+
+/* A value that fits one "key=value" line. */
+static bool
+value_ok(const char *s)
+{
+	for (; *s != '\0'; s++)
+		if (iscntrl((unsigned char)*s))
+			return false;
+	return true;
+}
+
+static bool
+mode_ok(const char *s)
+{
+	return strcmp(s, "hooks") == 0 || strcmp(s, "exec") == 0 || strcmp(s, "plugin") == 0;
+}
+
+static char *
+join(const char *a, const char *b, const char *c)
+{
+	size_t n = strlen(a) + strlen(b) + strlen(c) + 1;
+	char *p = malloc(n);
+
+	if (p != NULL)
+		snprintf(p, n, "%s%s%s", a, b, c);
+	return p;
+}
+
+/* Refuse a directory others could use to swap our files. */
+static int
+check_dir(int dirfd, const char *dir, mbh_error *err)
+{
+	struct stat st;
+
+	if (fstat(dirfd, &st) != 0)
+		return mbh_error_set(err, EX_CANTCREAT, "cannot stat state directory %s: %s", dir, strerror(errno));
+	if (st.st_uid != geteuid())
+		return mbh_error_set(err, EX_NOPERM, "state directory %s is owned by uid %u, not by us (uid %u): "
+		                     "chown %u %s or choose another state_dir", dir, (unsigned)st.st_uid,
+		                     (unsigned)geteuid(), (unsigned)geteuid(), dir);
+	if ((st.st_mode & 022) != 0)
+		return mbh_error_set(err, EX_NOPERM, "state directory %s is writable by group or others: chmod 700 %s",
+		                     dir, dir);
+	return 0;
+}
+
+/* Open DIR (creating it 0700), refusing a symlink. */
+static int
+open_dir(const char *dir, int *out, mbh_error *err)
+{
+	struct stat lst;
+	int fd;
+
+	*out = -1;
+	if (mkdir(dir, 0700) != 0 && errno != EEXIST)
+		return mbh_error_set(err, EX_CANTCREAT, "cannot create state directory %s: %s", dir, strerror(errno));
+	fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0) {
+		if ((errno == ELOOP || errno == ENOTDIR) && lstat(dir, &lst) == 0 && S_ISLNK(lst.st_mode))
+			return mbh_error_set(err, EX_NOPERM, "state directory %s is a symbolic link: "
+			                     "set state_dir to the real directory", dir);
+		return mbh_error_set(err, EX_CANTCREAT, "cannot open state directory %s: %s", dir, strerror(errno));
+	}
+	if (check_dir(fd, dir, err) != 0) {
+		close(fd);
+		return -1;
+	}
+	*out = fd;
+	return 0;
+}
+
+/* The pid written into the lock file by whoever holds it; 0 if unknown. */
+static long
+lock_holder_pid(int lockfd)
+{
+	char buf[32];
+	ssize_t n;
+	char *end;
+	long pid;
+
+	n = pread(lockfd, buf, sizeof(buf) - 1, 0);
+	if (n <= 0)
+		return 0;
+	buf[n] = '\0';
+	errno = 0;
+	pid = strtol(buf, &end, 10);
+	if (errno != 0 || end == buf || (*end != '\n' && *end != '\0') || pid <= 0)
+		return 0;
+	return pid;
+}
+
+/* Open and flock; see state.h. */
+int
+mbh_state_open(mbh_state **out, const char *dir, const char *set_name, bool wait, mbh_error *err)
+{
+	mbh_state *st = NULL;
+	mbh_state_rec rec;
+	struct stat lst;
+	char pidline[32];
+	bool present;
+	long pid;
+	int rc = -1, n;
+
+	*out = NULL;
+	if (!set_name_ok(set_name))
+		return mbh_error_set(err, EX_DATAERR, "invalid replica set name '%s': use 1 to 127 letters, digits, "
+		                     "'_', '.' or '-'", set_name ? set_name : "");
+	if (dir == NULL || dir[0] == '\0')
+		return mbh_error_set(err, EX_CONFIG, "no state directory");
+	st = calloc(1, sizeof(*st));
+	if (st == NULL)
+		return mbh_error_set(err, EX_OSERR, "out of memory");
+	st->dirfd = -1;
+	st->lockfd = -1;
+	st->dir = strdup(dir);
+	st->set = strdup(set_name);
+	st->lock_name = join(set_name, ".lock", "");
+	st->state_name = join(set_name, ".state", "");
+	st->lock_path = join(dir, "/", st->lock_name ? st->lock_name : "");
+	st->state_path = join(dir, "/", st->state_name ? st->state_name : "");
+	if (!st->dir || !st->set || !st->lock_name || !st->state_name || !st->lock_path || !st->state_path) {
+		mbh_error_set(err, EX_OSERR, "out of memory");
+		goto out;
+	}
+	if (open_dir(dir, &st->dirfd, err) != 0)
+		goto out;
+	st->lockfd = openat(st->dirfd, st->lock_name, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY, 0600);
+	if (st->lockfd < 0) {
+		if (errno == ELOOP && fstatat(st->dirfd, st->lock_name, &lst, AT_SYMLINK_NOFOLLOW) == 0)
+			mbh_error_set(err, EX_NOPERM, "%s is a symbolic link: remove it", st->lock_path);
+		else
+			mbh_error_set(err, EX_CANTCREAT, "cannot create %s: %s", st->lock_path, strerror(errno));
+		goto out;
+	}
+	while (flock(st->lockfd, LOCK_EX | (wait ? 0 : LOCK_NB)) != 0) {
+		if (errno == EWOULDBLOCK) {
+			pid = lock_holder_pid(st->lockfd);
+			if (pid == 0 && mbh_state_read(st, &rec, &present, NULL) == 0 && present)
+				pid = rec.pid;
+			if (pid > 0)
+				mbh_error_set(err, EX_TEMPFAIL, "another run for %s holds %s (pid %ld)", set_name,
+				              st->lock_path, pid);
+			else
+				mbh_error_set(err, EX_TEMPFAIL, "another run for %s holds %s", set_name, st->lock_path);
+			goto out;
+		}
+		if (errno == EINTR) {
+			mbh_error_set(err, EX_TEMPFAIL, "interrupted while waiting for %s", st->lock_path);
+			goto out;
+		}
+		mbh_error_set(err, EX_CANTCREAT, "cannot lock %s: %s", st->lock_path, strerror(errno));
+		goto out;
+	}
+	/* Who holds it, for the message another run prints. */
+	n = snprintf(pidline, sizeof(pidline), "%ld\n", (long)getpid());
+	/* Informational only (the flock is what protects): a failure here is ignored. */
+	if (ftruncate(st->lockfd, 0) == 0 && pwrite(st->lockfd, pidline, (size_t)n, 0) < 0)
+		pid = 0;
+	*out = st;
+	st = NULL;
+	rc = 0;
+out:
+	mbh_state_free(st);
+	return rc;
+}
+
+/* Read and parse the record. */
+int
+mbh_state_read(mbh_state *st, mbh_state_rec *out, bool *present, mbh_error *err)
+{
+	char *buf = NULL;
+	struct stat sb;
+	size_t used = 0;
+	ssize_t r;
+	int fd, rc = -1;
+
+	*present = false;
+	fd = openat(st->dirfd, st->state_name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	if (fd < 0) {
+		if (errno == ENOENT)
+			return 0;
+		if (errno == ELOOP)
+			return mbh_error_set(err, EX_NOPERM, "%s is a symbolic link: remove it", st->state_path);
+		return mbh_error_set(err, EX_DATAERR, "cannot open %s: %s", st->state_path, strerror(errno));
+	}
+	if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
+		mbh_error_set(err, EX_DATAERR, "%s is not a regular file: remove it", st->state_path);
+		goto out;
+	}
+	if (sb.st_size > STATE_MAX) {
+		mbh_error_set(err, EX_DATAERR, "%s: too large to be a state file (%jd bytes)", st->state_path,
+		              (intmax_t)sb.st_size);
+		goto out;
+	}
+	buf = malloc(STATE_MAX + 1);
+	if (buf == NULL) {
+		mbh_error_set(err, EX_OSERR, "out of memory");
+		goto out;
+	}
+	for (;;) {
+		r = read(fd, buf + used, STATE_MAX - used);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) {
+			mbh_error_set(err, EX_DATAERR, "cannot read %s: %s", st->state_path, strerror(errno));
+			goto out;
+		}
+		if (r == 0 || used + (size_t)r >= STATE_MAX) {
+			used += (size_t)r;
+			break;
+		}
+		used += (size_t)r;
+	}
+	buf[used] = '\0';
+	if (memchr(buf, '\0', used) != NULL) {
+		mbh_error_set(err, EX_DATAERR, "%s: corrupt state file (NUL byte): check it, then remove it",
+		              st->state_path);
+		goto out;
+	}
+	if (mbh_state_parse(out, buf, err) != 0) {
+		mbh_error_prefix(err, "%s", st->state_path);
+		goto out;
+	}
+	*present = true;
+	rc = 0;
+out:
+	free(buf);
+	close(fd);
+	return rc;
+}
+
+/* Replace the record: temp file, fsync, rename, fsync DIR. */
+int
+mbh_state_write(mbh_state *st, const mbh_state_rec *rec, mbh_error *err)
+{
+	char buf[4096], tmp[192];
+	size_t off = 0;
+	ssize_t w;
+	int fd = -1, len, rc = -1, tries;
+
+	if (!value_ok(rec->job))
+		return mbh_error_set(err, EX_USAGE, "job name contains a control character: use a plain job name");
+	if (!value_ok(rec->hostname) || !value_ok(rec->member) || !set_name_ok(rec->set_name) ||
+	    !mode_ok(rec->mode) || rec->member[0] == '\0')
+		return mbh_error_set(err, EX_SOFTWARE, "refusing to write an invalid record to %s", st->state_path);
+	len = mbh_state_format(rec, buf, sizeof(buf));
+	if (len < 0)
+		return mbh_error_set(err, EX_SOFTWARE, "refusing to write an invalid record to %s", st->state_path);
+	snprintf(tmp, sizeof(tmp), ".%s.tmp.%ld", st->state_name, (long)getpid());
+	for (tries = 0; tries < 2; tries++) {
+		fd = openat(st->dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY, 0600);
+		if (fd >= 0 || errno != EEXIST)
+			break;
+		/* A leftover of a crashed run with our pid. */
+		unlinkat(st->dirfd, tmp, 0);
+	}
+	if (fd < 0) {
+		mbh_error_set(err, EX_CANTCREAT, "cannot create a temporary file in %s: %s", st->dir, strerror(errno));
+		goto out;
+	}
+	while (off < (size_t)len) {
+		w = write(fd, buf + off, (size_t)len - off);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0) {
+			mbh_error_set(err, EX_CANTCREAT, "cannot write %s: %s", st->state_path, strerror(errno));
+			goto out;
+		}
+		off += (size_t)w;
+	}
+	if (fsync(fd) != 0) {
+		mbh_error_set(err, EX_CANTCREAT, "cannot write %s: fsync: %s", st->state_path, strerror(errno));
+		goto out;
+	}
+	if (close(fd) != 0) {
+		fd = -1;
+		mbh_error_set(err, EX_CANTCREAT, "cannot write %s: %s", st->state_path, strerror(errno));
+		goto out;
+	}
+	fd = -1;
+	if (renameat(st->dirfd, tmp, st->dirfd, st->state_name) != 0) {
+		mbh_error_set(err, EX_CANTCREAT, "cannot replace %s: %s", st->state_path, strerror(errno));
+		goto out;
+	}
+	tmp[0] = '\0';
+	if (fsync(st->dirfd) != 0) {
+		mbh_error_set(err, EX_CANTCREAT, "cannot write %s: fsync of %s: %s", st->state_path, st->dir,
+		              strerror(errno));
+		goto out;
+	}
+	rc = 0;
+out:
+	if (fd >= 0)
+		close(fd);
+	if (rc != 0 && tmp[0] != '\0')
+		unlinkat(st->dirfd, tmp, 0);
+	explicit_bzero(buf, sizeof(buf));
+	return rc;
+}
+
+/* Remove the record durably. */
+int
+mbh_state_remove(mbh_state *st, mbh_error *err)
+{
+	if (unlinkat(st->dirfd, st->state_name, 0) != 0) {
+		if (errno == ENOENT)
+			return 0;
+		return mbh_error_set(err, EX_CANTCREAT, "cannot remove %s: %s", st->state_path, strerror(errno));
+	}
+	if (fsync(st->dirfd) != 0)
+		return mbh_error_set(err, EX_CANTCREAT, "cannot remove %s: fsync of %s: %s", st->state_path, st->dir,
+		                     strerror(errno));
+	return 0;
+}
+
+/* Path of the state file. */
+const char *
+mbh_state_path(const mbh_state *st)
+{
+	return st ? st->state_path : "";
+}
+
+/*
+ * Close without an explicit LOCK_UN: in a forked child (the watchdog) the
+ * descriptor shares the parent's open file description, and an unlock there
+ * would release the parent's lock too.  Closing the last descriptor releases it.
+ */
+void
+mbh_state_free(mbh_state *st)
+{
+	if (st == NULL)
+		return;
+	if (st->lockfd >= 0)
+		close(st->lockfd);
+	if (st->dirfd >= 0)
+		close(st->dirfd);
+	free(st->dir);
+	free(st->set);
+	free(st->lock_name);
+	free(st->state_name);
+	free(st->lock_path);
+	free(st->state_path);
+	free(st);
+}
+
+static const char *
+phase_name(mbh_phase p)
+{
+	return p == MBH_PHASE_LOCKED ? "LOCKED" : p == MBH_PHASE_LOCKING ? "LOCKING" : NULL;
+}
+
+/* Render the record. */
+int
+mbh_state_format(const mbh_state_rec *rec, char *buf, size_t len)
+{
+	const char *phase = phase_name(rec->phase);
+	int n;
+
+	if (phase == NULL || !value_ok(rec->set_name) || !value_ok(rec->member) || !value_ok(rec->hostname) ||
+	    !value_ok(rec->job) || !value_ok(rec->mode))
+		return -1;
+	n = snprintf(buf, len,
+	             STATE_HEADER "\n"
+	             "set=%s\nmember=%s\nphase=%s\nlock_count=%" PRId64 "\nsince=%" PRId64 "\ndeadline=%" PRId64 "\n"
+	             "pid=%ld\nhostname=%s\njob=%s\nmode=%s\nwatchdog_pid=%ld\nwatchdog_start=%" PRIu64 "\n"
+	             "frozen=%d\n",
+	             rec->set_name, rec->member, phase, rec->lock_count, rec->since, rec->deadline, rec->pid,
+	             rec->hostname, rec->job, rec->mode, rec->watchdog_pid, rec->watchdog_start, rec->frozen ? 1 : 0);
+	if (n < 0 || (size_t)n >= len)
+		return -1;
+	return n;
+}
+
+static int
+parse_i64(const char *s, int64_t min, int64_t max, int64_t *out)
+{
+	long long v;
+	char *end;
+
+	if (s[0] == '\0' || isspace((unsigned char)s[0]))
+		return -1;
+	errno = 0;
+	v = strtoll(s, &end, 10);
+	if (errno != 0 || *end != '\0' || v < min || v > max)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+/* Copy a string value into a fixed field; -1 if it does not fit. */
+static int
+copy_field(char *dst, size_t dstlen, const char *v)
+{
+	size_t n = strlen(v);
+
+	if (n >= dstlen)
+		return -1;
+	memcpy(dst, v, n + 1);
+	return 0;
+}
+
+/* Parse one value into rec; -1 if it is bad. */
+static int
+parse_value(mbh_state_rec *rec, int key, const char *v)
+{
+	int64_t i;
+	char *end;
+	unsigned long long u;
+
+	switch (key) {
+	case K_SET:
+		return set_name_ok(v) ? copy_field(rec->set_name, sizeof(rec->set_name), v) : -1;
+	case K_MEMBER:
+		return v[0] && !strpbrk(v, " \t") ? copy_field(rec->member, sizeof(rec->member), v) : -1;
+	case K_PHASE:
+		if (strcmp(v, "LOCKING") == 0)
+			rec->phase = MBH_PHASE_LOCKING;
+		else if (strcmp(v, "LOCKED") == 0)
+			rec->phase = MBH_PHASE_LOCKED;
+		else
+			return -1;
+		return 0;
+	case K_LOCK_COUNT:
+		return parse_i64(v, 0, INT64_MAX, &rec->lock_count);
+	case K_SINCE:
+		return parse_i64(v, 0, INT64_MAX, &rec->since);
+	case K_DEADLINE:
+		return parse_i64(v, 0, INT64_MAX, &rec->deadline);
+	case K_PID:
+		if (parse_i64(v, 1, LONG_MAX, &i) != 0)
+			return -1;
+		rec->pid = (long)i;
+		return 0;
+	case K_HOSTNAME:
+		return copy_field(rec->hostname, sizeof(rec->hostname), v);
+	case K_JOB:
+		return copy_field(rec->job, sizeof(rec->job), v);
+	case K_MODE:
+		return mode_ok(v) ? copy_field(rec->mode, sizeof(rec->mode), v) : -1;
+	case K_WATCHDOG_PID:
+		if (parse_i64(v, 0, LONG_MAX, &i) != 0)
+			return -1;
+		rec->watchdog_pid = (long)i;
+		return 0;
+	case K_WATCHDOG_START:
+		if (v[0] < '0' || v[0] > '9')
+			return -1;
+		errno = 0;
+		u = strtoull(v, &end, 10);
+		if (errno != 0 || *end != '\0')
+			return -1;
+		rec->watchdog_start = (uint64_t)u;
+		return 0;
+	case K_FROZEN:
+		if (strcmp(v, "0") != 0 && strcmp(v, "1") != 0)
+			return -1;
+		rec->frozen = v[0] == '1';
+		return 0;
+	default:
+		return -1;
+	}
+}
+
+/* Parse the file's text. */
+int
+mbh_state_parse(mbh_state_rec *out, const char *text, mbh_error *err)
+{
+	bool seen[K_COUNT] = { false };
+	char line[1024];
+	const char *p = text, *nl, *eq;
+	size_t len;
+	int lineno = 0, k;
+	bool header = false;
+	char *v;
+
+	memset(out, 0, sizeof(*out));
+	while (*p != '\0') {
+		lineno++;
+		nl = strchr(p, '\n');
+		len = nl ? (size_t)(nl - p) : strlen(p);
+		if (len >= sizeof(line))
+			return mbh_error_set(err, EX_DATAERR, "line %d: too long", lineno);
+		memcpy(line, p, len);
+		line[len] = '\0';
+		p += len + (nl ? 1 : 0);
+		if (!header) {
+			if (strcmp(line, STATE_HEADER) != 0)
+				return mbh_error_set(err, EX_DATAERR, "line %d: not a state file (expected \"%s\")",
+				                     lineno, STATE_HEADER);
+			header = true;
+			continue;
+		}
+		if (line[0] == '\0' || line[0] == '#')
+			continue;
+		eq = strchr(line, '=');
+		if (eq == NULL)
+			return mbh_error_set(err, EX_DATAERR, "line %d: expected key=value", lineno);
+		line[eq - line] = '\0';
+		v = line + (eq - line) + 1;
+		for (k = 0; k < K_COUNT; k++)
+			if (strcmp(line, key_names[k]) == 0)
+				break;
+		if (k == K_COUNT)
+			return mbh_error_set(err, EX_DATAERR, "line %d: unknown key '%s'", lineno, line);
+		if (seen[k])
+			return mbh_error_set(err, EX_DATAERR, "line %d: duplicate key '%s'", lineno, line);
+		seen[k] = true;
+		if (!value_ok(v) || parse_value(out, k, v) != 0)
+			return mbh_error_set(err, EX_DATAERR, "line %d: bad value for '%s': '%s'", lineno, line, v);
+	}
+	if (!header)
+		return mbh_error_set(err, EX_DATAERR, "line 1: empty state file (expected \"%s\")", STATE_HEADER);
+	for (k = 0; k < K_COUNT; k++)
+		if (!seen[k])
+			return mbh_error_set(err, EX_DATAERR, "line %d: missing key '%s'", lineno + 1, key_names[k]);
+	return 0;
+}
+
+/* Field 22 of /proc/PID/stat. */
+uint64_t
+mbh_proc_starttime(long pid)
+{
+	char path[64], buf[4096];
+	unsigned long long v;
+	const char *p;
+	ssize_t n;
+	char *end;
+	int fd, field;
+
+	if (pid <= 0)
+		return 0;
+	snprintf(path, sizeof(path), "/proc/%ld/stat", pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = '\0';
+	/* comm (field 2) may hold spaces and ')': fields 3.. start after the last ')'. */
+	p = strrchr(buf, ')');
+	if (p == NULL)
+		return 0;
+	p++;
+	for (field = 3; field <= 22; field++) {
+		while (*p == ' ')
+			p++;
+		if (*p == '\0')
+			return 0;
+		if (field == 22)
+			break;
+		p = strchr(p, ' ');
+		if (p == NULL)
+			return 0;
+	}
+	if (*p < '0' || *p > '9')
+		return 0;
+	errno = 0;
+	v = strtoull(p, &end, 10);
+	if (errno != 0 || (*end != ' ' && *end != '\0' && *end != '\n'))
+		return 0;
+	return (uint64_t)v;
+}
