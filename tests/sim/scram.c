@@ -33,6 +33,8 @@ struct sim_scram_conv {
 	sim_scram_creds creds;
 };
 
+static void set_err(char *errbuf, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
 /* Write a one-line reason; errbuf may be NULL. */
 static void
 set_err(char *errbuf, size_t errlen, const char *fmt, ...)

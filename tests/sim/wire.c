@@ -18,6 +18,8 @@
  */
 #define SIM_WIRE_MAX_DEPTH 100
 
+static void set_err(char *errbuf, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
 /* Write a one-line reason; errbuf may be NULL. */
 static void
 set_err(char *errbuf, size_t errlen, const char *fmt, ...)
@@ -82,46 +84,98 @@ sim_wire_crc32c(const uint8_t *buf, size_t len)
 	return crc ^ 0xffffffffu;
 }
 
-/* Reject documents nested deeper than SIM_WIRE_MAX_DEPTH; libbson's iterator is bounds-checked. */
+/* UTF-8 check of a string that may hold NUL bytes (BSON strings are length-prefixed). */
+static bool
+utf8_ok(const char *s, size_t len, bool allow_nul)
+{
+	return s != NULL && bson_utf8_validate(s, len, allow_nul);
+}
+
+/*
+ * Walk every element: bounds (bson_iter_next), UTF-8 of keys and of every
+ * string-like value, and nesting depth (*why names the first problem).  bson_validate alone is not enough
+ * with libbson 1.23: its walker stops at a non-UTF-8 string value without
+ * reporting it, so such a document "validates".  Returns 0 or -1.
+ */
 static int
-check_depth(const bson_t *doc, int depth)
+walk_doc(const bson_t *doc, int depth, const char **why)
 {
 	bson_iter_t it;
-	bson_t scope;
+	bson_t sub;
 	const uint8_t *data;
 	uint32_t len;
-	const char *code;
-	uint32_t code_len;
+	uint32_t slen;
+	const char *str;
+	const char *opts;
+	const char *key;
+	const bson_oid_t *oid;
 
+	*why = "nested too deep";
 	if (depth > SIM_WIRE_MAX_DEPTH)
 		return -1;
+	*why = "corrupt BSON";
 	if (!bson_iter_init(&it, doc))
 		return -1;
 	while (bson_iter_next(&it)) {
+		key = bson_iter_key(&it);
+		*why = "a key that is not UTF-8";
+		if (!utf8_ok(key, strlen(key), false))
+			return -1;
+		*why = "a string that is not UTF-8";
 		switch (bson_iter_type(&it)) {
 		case BSON_TYPE_DOCUMENT:
 		case BSON_TYPE_ARRAY:
+			data = NULL;
 			if (BSON_ITER_HOLDS_DOCUMENT(&it))
 				bson_iter_document(&it, &len, &data);
 			else
 				bson_iter_array(&it, &len, &data);
-			if (data == NULL || !bson_init_static(&scope, data, len))
+			if (data == NULL || !bson_init_static(&sub, data, len) || walk_doc(&sub, depth + 1, why) != 0)
 				return -1;
-			if (check_depth(&scope, depth + 1) != 0)
+			break;
+		case BSON_TYPE_UTF8:
+			str = bson_iter_utf8(&it, &slen);
+			if (!utf8_ok(str, slen, true))
+				return -1;
+			break;
+		case BSON_TYPE_SYMBOL:
+			str = bson_iter_symbol(&it, &slen);
+			if (!utf8_ok(str, slen, true))
+				return -1;
+			break;
+		case BSON_TYPE_CODE:
+			str = bson_iter_code(&it, &slen);
+			if (!utf8_ok(str, slen, true))
 				return -1;
 			break;
 		case BSON_TYPE_CODEWSCOPE:
-			code = bson_iter_codewscope(&it, &code_len, &len, &data);
-			if (code == NULL || data == NULL || !bson_init_static(&scope, data, len))
+			data = NULL;
+			str = bson_iter_codewscope(&it, &slen, &len, &data);
+			if (!utf8_ok(str, slen, true) || data == NULL || !bson_init_static(&sub, data, len) ||
+			    walk_doc(&sub, depth + 1, why) != 0)
 				return -1;
-			if (check_depth(&scope, depth + 1) != 0)
+			break;
+		case BSON_TYPE_DBPOINTER:
+			str = NULL;
+			bson_iter_dbpointer(&it, &slen, &str, &oid);
+			if (!utf8_ok(str, slen, true))
+				return -1;
+			break;
+		case BSON_TYPE_REGEX:
+			opts = NULL;
+			str = bson_iter_regex(&it, &opts);
+			if (str == NULL || opts == NULL || !utf8_ok(str, strlen(str), false) ||
+			    !utf8_ok(opts, strlen(opts), false))
 				return -1;
 			break;
 		default:
 			break;
 		}
 	}
-	/* Corruption stops the walk early; bson_validate reports it next. */
+	/* bson_iter_next stops early on corruption and records where in err_off. */
+	*why = "corrupt BSON";
+	if (it.err_off != 0)
+		return -1;
 	return 0;
 }
 
@@ -135,6 +189,7 @@ read_doc(bson_t *doc, const uint8_t *buf, size_t *pos, size_t end, const char *w
 {
 	int32_t dlen;
 	size_t off = 0;
+	const char *why = "";
 
 	if (end < *pos || end - *pos < 4) {
 		set_err(errbuf, errlen, "truncated %s: no room for the BSON length", what);
@@ -154,9 +209,8 @@ read_doc(bson_t *doc, const uint8_t *buf, size_t *pos, size_t end, const char *w
 		set_err(errbuf, errlen, "invalid %s: BSON is not terminated", what);
 		return -1;
 	}
-	if (check_depth(doc, 1) != 0) {
-		set_err(errbuf, errlen, "invalid %s: corrupt BSON or nested deeper than %d", what,
-		        SIM_WIRE_MAX_DEPTH);
+	if (walk_doc(doc, 1, &why) != 0) {
+		set_err(errbuf, errlen, "invalid %s: %s", what, why);
 		return -1;
 	}
 	if (!bson_validate(doc, BSON_VALIDATE_UTF8, &off)) {
@@ -253,6 +307,11 @@ read_sequence(const uint8_t *buf, size_t *pos, size_t end, const char **ident, s
 	}
 	if (nul == buf + p) {
 		set_err(errbuf, errlen, "invalid OP_MSG: empty kind-1 identifier");
+		return -1;
+	}
+	/* The identifier becomes a key of the body, so it must be UTF-8 like any key. */
+	if (!bson_utf8_validate((const char *)(buf + p), (size_t)(nul - (buf + p)), false)) {
+		set_err(errbuf, errlen, "invalid OP_MSG: kind-1 identifier is not UTF-8");
 		return -1;
 	}
 	*ident = (const char *)(buf + p);

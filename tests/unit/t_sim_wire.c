@@ -10,7 +10,7 @@
 
 #include "wire.h"
 
-#define PLAN 74
+#define PLAN 76
 
 static int test_no;
 static int failures;
@@ -419,6 +419,17 @@ test_kind1(void)
 	fix_len(&b);
 	expect_fail("empty kind-1 identifier", b.b, b.n);
 
+	/* Found by the fuzzer: the identifier becomes a key, so it must be UTF-8. */
+	header(&b, 3, SIM_OP_MSG);
+	put_i32(&b, 0);
+	put_u8(&b, 0);
+	put_doc(&b, body);
+	at = begin_seq(&b, "\x96\x90" "cuments");
+	put_doc(&b, d1);
+	end_seq(&b, at);
+	fix_len(&b);
+	expect_fail("kind-1 identifier that is not UTF-8", b.b, b.n);
+
 	header(&b, 3, SIM_OP_MSG);
 	put_i32(&b, 0);
 	put_u8(&b, 0);
@@ -503,23 +514,27 @@ test_malformed(void)
 	/* { "a": <type 0x55> 1 } : an unknown element type */
 	static const uint8_t bad_type[] = { 12, 0, 0, 0, 0x55, 'a', 0, 1, 0, 0, 0, 0 };
 	/* { "a": "\xc3" } : a string value that is not UTF-8 */
-	static const uint8_t bad_str[] = { 15, 0, 0, 0, 0x02, 'a', 0, 2, 0, 0, 0, 0xc3, 0, 0 };
+	static const uint8_t bad_str[] = { 14, 0, 0, 0, 0x02, 'a', 0, 2, 0, 0, 0, 0xc3, 0, 0 };
 	/* declared length 12, but the element needs more */
 	static const uint8_t bad_inner[] = { 12, 0, 0, 0, 0x02, 'a', 0, 20, 0, 0, 0, 0 };
 	/* not terminated by a NUL byte */
 	static const uint8_t bad_term[] = { 12, 0, 0, 0, 0x10, 'a', 0, 1, 0, 0, 0, 7 };
 	static const uint8_t tiny[] = { 4, 0, 0, 0 };
+	/* { "a": { "b": "\xff" } } : the bad string one level down */
+	static const uint8_t nested_str[] = { 22, 0, 0, 0, 0x03, 'a', 0, 14, 0, 0, 0, 0x02, 'b', 0, 2, 0, 0, 0, 0xff, 0, 0, 0 };
 	static const struct {
 		const uint8_t *doc;
 		size_t len;
 		const char *name;
+		const char *want;
 	} docs[] = {
-		{ bad_key, sizeof bad_key, "body with a non-UTF-8 key" },
-		{ bad_type, sizeof bad_type, "body with an unknown type byte" },
-		{ bad_str, sizeof bad_str, "body with a non-UTF-8 string" },
-		{ bad_inner, sizeof bad_inner, "body whose element overruns the document" },
-		{ bad_term, sizeof bad_term, "body not NUL-terminated" },
-		{ tiny, sizeof tiny, "body with BSON length 4" },
+		{ bad_key, sizeof bad_key, "body with a non-UTF-8 key", "key that is not UTF-8" },
+		{ bad_type, sizeof bad_type, "body with an unknown type byte", "corrupt BSON" },
+		{ bad_str, sizeof bad_str, "body with a non-UTF-8 string", "string that is not UTF-8" },
+		{ bad_inner, sizeof bad_inner, "body whose element overruns the document", "corrupt BSON" },
+		{ bad_term, sizeof bad_term, "body not NUL-terminated", "not terminated" },
+		{ tiny, sizeof tiny, "body with BSON length 4", "below 5" },
+		{ nested_str, sizeof nested_str, "body with a non-UTF-8 string in a subdocument", "string that is not UTF-8" },
 	};
 
 	for (k = 0; k < sizeof docs / sizeof docs[0]; k++) {
@@ -528,7 +543,10 @@ test_malformed(void)
 		put_u8(&b, 0);
 		put_bytes(&b, docs[k].doc, docs[k].len);
 		fix_len(&b);
-		expect_fail(docs[k].name, b.b, b.n);
+		err[0] = '\0';
+		rc = decode(&m, b.b, b.n, err, sizeof err);
+		ok(rc == -1 && strstr(err, docs[k].want) != NULL && !m.has_body, "malformed: %s => -1 (%s)", docs[k].name,
+		   err);
 	}
 
 	/* The same bad key in a kind-1 document and in an OP_QUERY. */
@@ -651,7 +669,6 @@ test_malformed(void)
 	/* A NULL errbuf is allowed. */
 	rc = sim_wire_decode(&m, b.b, b.n, NULL, 0);
 	ok(rc == -1 && !m.has_body, "a NULL errbuf is accepted");
-	(void)err;
 	bson_destroy(body);
 }
 
