@@ -1,10 +1,126 @@
 /* SPDX-License-Identifier: AGPL-3.0-or-later */
-/* mongo-prebackup.c: placeholder until the program lands. */
+/* mongo-prebackup.c: choose a secondary, fsync-lock it and record the lock (or run a command under it). */
 #include "autoconfig.h"
+
+#include <stdio.h>
+#include <stdlib.h>
 #include <sysexits.h>
-int main(void);
+
+#include <mongoc/mongoc.h>
+
+#include "cli.h"
+#include "config.h"
+#include "job.h"
+#include "log.h"
+#include "run.h"
+
+#define PROG "mongo-prebackup"
+
+static const cli_option options[] = {
+	{ "config", 'c', true, CLI_CONFIG, NULL, NULL, "FILE", "libconfig file (see mongo-backup.conf(5))" },
+	{ "uri", 0, true, CLI_URI, NULL, NULL, "URI", "connection string (no password here)" },
+	{ "username", 'u', true, CLI_KEY, "username", NULL, "NAME", "user to authenticate as" },
+	{ "password-file", 0, true, CLI_KEY, "password_file", NULL, "FILE", "file holding the password (mode 0600)" },
+	{ "state-dir", 0, true, CLI_KEY, "state_dir", NULL, "DIR", "state directory (default /var/lib/mongo-backup)" },
+	{ "job", 'j', true, CLI_JOB, NULL, NULL, "NAME", "Bacula job name (%j), recorded in the state file" },
+	{ "policy", 0, true, CLI_KEY, "selection.policy", NULL, "POLICY", "auto, local or member" },
+	{ "member", 0, true, CLI_KEY, "selection.member", NULL, "HOST:PORT", "lock this member (implies --policy member)" },
+	{ "max-lag", 0, true, CLI_KEY, "selection.max_lag_seconds", NULL, "SECONDS", "refuse members lagging more" },
+	{ "allow-delayed", 0, false, CLI_KEY, "selection.allow_delayed", "true", NULL, "delayed members may be chosen" },
+	{ "tag", 0, true, CLI_KEY, "selection.tags", NULL, "KEY=VALUE", "required member tag (repeatable)" },
+	{ "max-lock-seconds", 0, true, CLI_KEY, "lock.max_seconds", NULL, "N", "the watchdog unlocks after N seconds" },
+	{ "allow-locked", 0, false, CLI_KEY, "lock.refuse_if_locked", "false", NULL,
+	  "lock a member someone else already fsync-locked" },
+	{ "allow-majority-stall", 0, false, CLI_KEY, "lock.allow_majority_stall", "true", NULL,
+	  "lock even if majority writes would stall" },
+	{ "dry-run", 'n', false, CLI_DRY_RUN, NULL, NULL, NULL, "print every member with a verdict; lock nothing" },
+	{ "exec", 0, false, CLI_EXEC, NULL, NULL, NULL, "-- CMD [ARGS...]: lock, run CMD, always unlock" },
+	{ "check-config", 0, false, CLI_CHECK, NULL, NULL, NULL, "validate the configuration and exit" },
+	{ "verbose", 'v', false, CLI_VERBOSE, NULL, NULL, NULL, "debug messages too" },
+	{ "quiet", 'q', false, CLI_QUIET, NULL, NULL, NULL, "only warnings and errors" },
+	{ "syslog", 0, false, CLI_KEY, "log.syslog", "true", NULL, "also log to syslog" },
+	{ "help", 'h', false, CLI_HELP, NULL, NULL, NULL, "show this help and exit" },
+	{ "version", 'V', false, CLI_VERSION, NULL, NULL, NULL, "show the version and exit" },
+};
+
+#define NOPTIONS (sizeof(options) / sizeof(options[0]))
+
 int
-main(void)
+main(int argc, char **argv)
 {
-	return EX_SOFTWARE;
+	cli_args args;
+	mbh_config *cfg = NULL;
+	mbh_job *job = NULL;
+	mbh_job_params params = { .cancel_fd = -1 };
+	mbh_error err;
+	char *text = NULL;
+	int rc = EX_SOFTWARE, status = 0, sigfd;
+
+	mbh_error_init(&err);
+	mongoc_init();
+	mbh_log_setup(PROG, MBH_LOG_INFO, true, false);
+	if (cli_parse(&args, PROG, options, NOPTIONS, argc, argv, &err) != 0)
+		goto done;
+	if (args.help) {
+		cli_usage(stdout, PROG, "[OPTIONS] [--dry-run | --exec -- CMD [ARGS...]]",
+			  "Choose a secondary of a MongoDB replica set, fsync-lock it for a file-level backup\n"
+			  "and record the lock for mongo-postbackup (or run CMD under the lock).",
+			  options, NOPTIONS);
+		rc = 0;
+		goto done;
+	}
+	if (args.version) {
+		printf("%s (%s) %s\n", PROG, PACKAGE_NAME, PACKAGE_VERSION);
+		rc = 0;
+		goto done;
+	}
+	mbh_log_setup(PROG, cli_log_level(&args, NULL), true, false);
+	if (cli_config(&cfg, &args, &err) != 0)
+		goto done;
+	mbh_log_setup(PROG, cli_log_level(&args, cfg), true, cfg->log.syslog > 0);
+	if (args.check) {
+		printf("config ok\n");
+		rc = 0;
+		goto done;
+	}
+	params.cfg = cfg;
+	params.job_name = args.job;
+	params.mode = args.exec ? "exec" : "hooks";
+	params.watchdog = !args.dry_run;
+	params.watchdog_ident = PROG;
+	if (args.exec) {
+		if ((sigfd = mbh_signal_pipe()) < 0) {
+			mbh_error_set(&err, EX_OSERR, "cannot set up signal handling");
+			goto done;
+		}
+		params.cancel_fd = sigfd;
+	}
+	if (mbh_job_new(&job, &params, &err) != 0)
+		goto done;
+	if (args.dry_run) {
+		if (mbh_job_dry_run(job, &text, &err) != 0 && text == NULL)
+			goto done;
+		fputs(text, stdout);
+		if (err.code != 0)
+			goto done;
+	} else if (args.exec) {
+		if (mbh_job_exec(job, (const char *const *)args.command, &status, &err) != 0)
+			goto done;
+		rc = status;
+		goto done;
+	} else if (mbh_job_lock(job, &err) != 0) {
+		goto done;
+	}
+	rc = 0;
+done:
+	if (err.code != 0) {
+		mbh_log(MBH_LOG_ERROR, "%s", err.msg);
+		rc = err.code;
+	}
+	free(text);
+	mbh_job_free(job);
+	mbh_config_free(cfg);
+	cli_args_free(&args);
+	mongoc_cleanup();
+	return rc;
 }

@@ -1,3 +1,223 @@
 /* SPDX-License-Identifier: AGPL-3.0-or-later */
-/* lock.c: placeholder until the module lands. */
+/* lock.c: fsync lock / check / unlock on one member over a direct connection. */
 #include "autoconfig.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <sysexits.h>
+
+#include "lock.h"
+#include "mongoerr.h"
+#include "uri.h"
+
+struct mbh_lock_session {
+	mongoc_client_t *client;
+	char *host;
+};
+
+/* Open a session (no I/O yet). */
+int
+mbh_lock_session_new(mbh_lock_session **out, const mongoc_uri_t *base, const char *host_port, mbh_error *err)
+{
+	mbh_lock_session *s = NULL;
+	mongoc_uri_t *uri = NULL;
+	bson_error_t e;
+	int rc = -1;
+
+	*out = NULL;
+	if ((s = calloc(1, sizeof(*s))) == NULL || (s->host = strdup(host_port)) == NULL) {
+		mbh_error_set(err, EX_OSERR, "out of memory");
+		goto out;
+	}
+	if (mbh_uri_for_member(&uri, base, host_port, err) != 0)
+		goto out;
+	if ((s->client = mongoc_client_new_from_uri_with_error(uri, &e)) == NULL) {
+		mbh_error_set(err, EX_USAGE, "cannot use the connection string for %s: %s", host_port, e.message);
+		goto out;
+	}
+	mongoc_client_set_error_api(s->client, MONGOC_ERROR_API_VERSION_2);
+	*out = s;
+	s = NULL;
+	rc = 0;
+out:
+	mongoc_uri_destroy(uri);
+	mbh_lock_session_free(s);
+	return rc;
+}
+
+/* The member's host:port. */
+const char *
+mbh_lock_session_host(const mbh_lock_session *s)
+{
+	return s->host;
+}
+
+/* Run {command: value, extra...} on admin; reply always initialised. */
+static bool
+run(mbh_lock_session *s, const bson_t *cmd, bson_t *reply, bson_error_t *e)
+{
+	return mongoc_client_command_simple(s->client, "admin", cmd, NULL, reply, e);
+}
+
+static bool
+reply_bool(const bson_t *reply, const char *key)
+{
+	bson_iter_t it;
+
+	return bson_iter_init_find(&it, reply, key) && bson_iter_as_bool(&it);
+}
+
+/* lockCount from an fsync/fsyncUnlock reply; 0 if absent. */
+static int64_t
+reply_lock_count(const bson_t *reply)
+{
+	bson_iter_t it;
+
+	if (bson_iter_init_find(&it, reply, "lockCount") && BSON_ITER_HOLDS_NUMBER(&it))
+		return bson_iter_as_int64(&it);
+	return 0;
+}
+
+/* hello, or isMaster on servers that predate it. */
+int
+mbh_lock_hello(mbh_lock_session *s, mbh_hello *out, mbh_error *err)
+{
+	bson_t *cmd = BCON_NEW("hello", BCON_INT32(1));
+	bson_t reply;
+	bson_error_t e;
+	bson_iter_t it;
+	int rc = -1;
+
+	memset(out, 0, sizeof(*out));
+	if (!run(s, cmd, &reply, &e)) {
+		if (!(mbh_mongo_error_is_server(&e) && e.code == 59)) {
+			mbh_mongo_error(err, &e, s->client, "hello", s->host);
+			goto out;
+		}
+		bson_destroy(&reply);
+		bson_destroy(cmd);
+		cmd = BCON_NEW("isMaster", BCON_INT32(1));
+		if (!run(s, cmd, &reply, &e)) {
+			mbh_mongo_error(err, &e, s->client, "isMaster", s->host);
+			goto out;
+		}
+	}
+	out->writable_primary = reply_bool(&reply, "isWritablePrimary") || reply_bool(&reply, "ismaster");
+	out->secondary = reply_bool(&reply, "secondary");
+	if (bson_iter_init_find(&it, &reply, "setName") && BSON_ITER_HOLDS_UTF8(&it))
+		snprintf(out->set_name, sizeof(out->set_name), "%s", bson_iter_utf8(&it, NULL));
+	rc = 0;
+out:
+	bson_destroy(&reply);
+	bson_destroy(cmd);
+	return rc;
+}
+
+/* currentOp's top-level fsyncLock flag. */
+int
+mbh_lock_is_fsync_locked(mbh_lock_session *s, bool *locked, mbh_error *err)
+{
+	bson_t *cmd = BCON_NEW("currentOp", BCON_INT32(1));
+	bson_t reply;
+	bson_error_t e;
+	int rc = -1;
+
+	*locked = false;
+	if (!run(s, cmd, &reply, &e)) {
+		mbh_mongo_error(err, &e, s->client, "currentOp", s->host);
+		goto out;
+	}
+	*locked = reply_bool(&reply, "fsyncLock");
+	rc = 0;
+out:
+	bson_destroy(&reply);
+	bson_destroy(cmd);
+	return rc;
+}
+
+/* replSetFreeze. */
+int
+mbh_lock_freeze(mbh_lock_session *s, int seconds, mbh_error *err)
+{
+	bson_t *cmd = BCON_NEW("replSetFreeze", BCON_INT32(seconds));
+	bson_t reply;
+	bson_error_t e;
+	int rc = 0;
+
+	if (!run(s, cmd, &reply, &e))
+		rc = mbh_mongo_error(err, &e, s->client, "replSetFreeze", s->host);
+	bson_destroy(&reply);
+	bson_destroy(cmd);
+	return rc;
+}
+
+/* fsync {lock: true}. */
+int
+mbh_lock_fsync_lock(mbh_lock_session *s, int64_t *lock_count, bool *definite, mbh_error *err)
+{
+	bson_t *cmd = BCON_NEW("fsync", BCON_INT32(1), "lock", BCON_BOOL(true));
+	bson_t reply;
+	bson_error_t e;
+	int rc = -1;
+
+	*lock_count = 0;
+	*definite = true;
+	if (!run(s, cmd, &reply, &e)) {
+		*definite = mbh_mongo_error_is_server(&e);
+		mbh_mongo_error(err, &e, s->client, "fsync", s->host);
+		goto out;
+	}
+	*lock_count = reply_lock_count(&reply);
+	rc = 0;
+out:
+	bson_destroy(&reply);
+	bson_destroy(cmd);
+	return rc;
+}
+
+/* "fsyncUnlock called when not locked": 20 (7.0+), 125 (3.x), or only the text (4.4 era). */
+bool
+mbh_lock_is_not_locked_error(uint32_t code, const char *errmsg)
+{
+	return code == 20 || code == 125 || (errmsg != NULL && strstr(errmsg, "not locked") != NULL);
+}
+
+/* fsyncUnlock. */
+int
+mbh_lock_fsync_unlock(mbh_lock_session *s, int64_t *lock_count, bool *was_locked, mbh_error *err)
+{
+	bson_t *cmd = BCON_NEW("fsyncUnlock", BCON_INT32(1));
+	bson_t reply;
+	bson_error_t e;
+	int rc = -1;
+
+	*lock_count = 0;
+	*was_locked = true;
+	if (!run(s, cmd, &reply, &e)) {
+		if (mbh_mongo_error_is_server(&e) && e.code != 13 && mbh_lock_is_not_locked_error(e.code, e.message)) {
+			*was_locked = false;
+			rc = 0;
+			goto out;
+		}
+		mbh_mongo_error(err, &e, s->client, "fsyncUnlock", s->host);
+		goto out;
+	}
+	*lock_count = reply_lock_count(&reply);
+	rc = 0;
+out:
+	bson_destroy(&reply);
+	bson_destroy(cmd);
+	return rc;
+}
+
+/* Close and free. */
+void
+mbh_lock_session_free(mbh_lock_session *s)
+{
+	if (s == NULL)
+		return;
+	if (s->client != NULL)
+		mongoc_client_destroy(s->client);
+	free(s->host);
+	free(s);
+}

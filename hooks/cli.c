@@ -1,0 +1,213 @@
+/* SPDX-License-Identifier: AGPL-3.0-or-later */
+/* cli.c: the option table, --help and config assembly shared by the two programs. */
+#include "autoconfig.h"
+
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sysexits.h>
+
+#include "cli.h"
+
+/* getopt_long's value for a table row without a short name. */
+#define LONG_BASE 256
+
+/* Parse argv. */
+int
+cli_parse(cli_args *out, const char *prog, const cli_option *opts, size_t nopts, int argc, char **argv, mbh_error *err)
+{
+	struct option *longopts = NULL;
+	char shortopts[128];
+	size_t i, used = 0;
+	int c, idx, rc = -1;
+	const cli_option *o;
+
+	memset(out, 0, sizeof(*out));
+	if ((longopts = calloc(nopts + 1, sizeof(*longopts))) == NULL ||
+	    (out->overrides = calloc((size_t)argc + 1, sizeof(*out->overrides))) == NULL) {
+		mbh_error_set(err, EX_OSERR, "out of memory");
+		goto out;
+	}
+	/* '+': stop at the first operand, so "--exec ls -l" leaves -l to ls; ':': report missing arguments */
+	shortopts[used++] = '+';
+	shortopts[used++] = ':';
+	for (i = 0; i < nopts; i++) {
+		longopts[i].name = opts[i].name;
+		longopts[i].has_arg = opts[i].has_arg ? required_argument : no_argument;
+		longopts[i].val = opts[i].short_name != 0 ? opts[i].short_name : LONG_BASE + (int)i;
+		if (opts[i].short_name != 0 && used + 3 < sizeof(shortopts)) {
+			shortopts[used++] = (char)opts[i].short_name;
+			if (opts[i].has_arg)
+				shortopts[used++] = ':';
+		}
+	}
+	shortopts[used] = '\0';
+	opterr = 0;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, shortopts, longopts, &idx)) != -1) {
+		if (c == '?') {
+			if (optopt != 0 && optopt < LONG_BASE)
+				mbh_error_set(err, EX_USAGE, "unknown option -%c; try --help", optopt);
+			else
+				mbh_error_set(err, EX_USAGE, "unknown option %s; try --help", argv[optind - 1]);
+			goto out;
+		}
+		if (c == ':') {
+			mbh_error_set(err, EX_USAGE, "option %s needs an argument; try --help", argv[optind - 1]);
+			goto out;
+		}
+		o = NULL;
+		for (i = 0; i < nopts && o == NULL; i++)
+			if ((opts[i].short_name != 0 && c == opts[i].short_name) || c == LONG_BASE + (int)i)
+				o = &opts[i];
+		if (o == NULL) {
+			mbh_error_set(err, EX_SOFTWARE, "option table error; try --help");
+			goto out;
+		}
+		switch (o->id) {
+		case CLI_URI:
+			if (mbh_config_uri_has_password(optarg)) {
+				mbh_error_set(err, EX_USAGE, "do not put the password on the command line: use "
+							     "password_file or MONGO_BACKUP_URI");
+				goto out;
+			}
+			out->overrides[out->noverrides].key = "uri";
+			out->overrides[out->noverrides++].value = optarg;
+			break;
+		case CLI_KEY:
+			out->overrides[out->noverrides].key = o->key;
+			out->overrides[out->noverrides++].value = o->has_arg ? optarg : o->value;
+			break;
+		case CLI_CONFIG:
+			out->config = optarg;
+			break;
+		case CLI_JOB:
+			out->job = optarg;
+			break;
+		case CLI_SET:
+			out->set = optarg;
+			break;
+		case CLI_CHECK:
+			out->check = true;
+			break;
+		case CLI_VERBOSE:
+			out->verbosity = 1;
+			break;
+		case CLI_QUIET:
+			out->verbosity = -1;
+			break;
+		case CLI_HELP:
+			out->help = true;
+			break;
+		case CLI_VERSION:
+			out->version = true;
+			break;
+		case CLI_DRY_RUN:
+			out->dry_run = true;
+			break;
+		case CLI_EXEC:
+			out->exec = true;
+			break;
+		case CLI_STATUS:
+			out->status = true;
+			break;
+		}
+	}
+	if (out->help || out->version) {
+		rc = 0;
+		goto out;
+	}
+	if (out->exec) {
+		if (optind >= argc) {
+			mbh_error_set(err, EX_USAGE, "--exec needs a command: --exec -- CMD [ARGS...]; try --help");
+			goto out;
+		}
+		out->command = &argv[optind];
+	} else if (optind < argc) {
+		mbh_error_set(err, EX_USAGE, "unexpected argument '%s'; try --help", argv[optind]);
+		goto out;
+	}
+	if (out->exec && out->dry_run) {
+		mbh_error_set(err, EX_USAGE, "--exec and --dry-run exclude each other; try --help");
+		goto out;
+	}
+	rc = 0;
+out:
+	free(longopts);
+	(void)prog;
+	return rc;
+}
+
+/* Usage from the table. */
+void
+cli_usage(FILE *f, const char *prog, const char *synopsis, const char *about, const cli_option *opts, size_t nopts)
+{
+	char left[64];
+	size_t i;
+
+	fprintf(f, "Usage: %s %s\n%s\n\nOptions:\n", prog, synopsis, about);
+	for (i = 0; i < nopts; i++) {
+		if (opts[i].short_name != 0)
+			snprintf(left, sizeof(left), "-%c, --%s%s%s", opts[i].short_name, opts[i].name,
+				 opts[i].has_arg ? " " : "", opts[i].has_arg ? opts[i].arg : "");
+		else
+			snprintf(left, sizeof(left), "    --%s%s%s", opts[i].name, opts[i].has_arg ? " " : "",
+				 opts[i].has_arg ? opts[i].arg : "");
+		fprintf(f, "  %-28s %s\n", left, opts[i].help);
+	}
+	fprintf(f, "\nEnvironment: MONGO_BACKUP_URI (used when neither --uri nor the config file gives one).\n"
+		   "Exit status: 0 ok, 64 usage, 65 bad state file, 69 unavailable, 70 internal error, 73 cannot\n"
+		   "create state, 75 temporary failure (try again), 77 permission, 78 configuration.\n"
+		   "See %s(1).\n",
+		prog);
+}
+
+/* File, overrides, finish. */
+int
+cli_config(mbh_config **out, const cli_args *a, mbh_error *err)
+{
+	mbh_config *cfg = NULL;
+	size_t i;
+	int rc = -1;
+
+	*out = NULL;
+	if (mbh_config_new(&cfg, err) != 0)
+		goto out;
+	if (a->config != NULL && mbh_config_load_file(cfg, a->config, err) != 0)
+		goto out;
+	for (i = 0; i < a->noverrides; i++)
+		if (mbh_config_set(cfg, a->overrides[i].key, a->overrides[i].value, err) != 0)
+			goto out;
+	if (mbh_config_finish(cfg, err) != 0)
+		goto out;
+	*out = cfg;
+	cfg = NULL;
+	rc = 0;
+out:
+	mbh_config_free(cfg);
+	return rc;
+}
+
+/* -v / -q win over log.level. */
+mbh_log_level
+cli_log_level(const cli_args *a, const mbh_config *cfg)
+{
+	if (a->verbosity > 0)
+		return MBH_LOG_DEBUG;
+	if (a->verbosity < 0)
+		return MBH_LOG_WARNING;
+	if (cfg != NULL && cfg->log.level >= 0)
+		return (mbh_log_level)cfg->log.level;
+	return MBH_LOG_INFO;
+}
+
+/* Free what cli_parse allocated. */
+void
+cli_args_free(cli_args *a)
+{
+	if (a == NULL)
+		return;
+	free(a->overrides);
+	a->overrides = NULL;
+}

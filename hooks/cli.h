@@ -1,0 +1,78 @@
+/* SPDX-License-Identifier: AGPL-3.0-or-later */
+/* cli.h: the option table, --help and config assembly shared by the two programs. */
+#ifndef MBH_CLI_H
+#define MBH_CLI_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+
+#include "config.h"
+#include "error.h"
+
+typedef enum cli_id {
+	CLI_KEY,      /* sets config key `key` to the argument, or to `value` for a flag */
+	CLI_URI,      /* "uri", refused when it holds a password */
+	CLI_CONFIG,
+	CLI_JOB,
+	CLI_SET,
+	CLI_CHECK,
+	CLI_VERBOSE,
+	CLI_QUIET,
+	CLI_HELP,
+	CLI_VERSION,
+	CLI_DRY_RUN,
+	CLI_EXEC,
+	CLI_STATUS
+} cli_id;
+
+/* One row of a program's option table: parsing and --help come from it. */
+typedef struct cli_option {
+	const char *name;  /* long name */
+	int short_name;    /* 0 = none */
+	bool has_arg;
+	cli_id id;
+	const char *key;   /* CLI_KEY: the config key */
+	const char *value; /* CLI_KEY flags: the value set */
+	const char *arg;   /* argument name in --help */
+	const char *help;
+} cli_option;
+
+typedef struct cli_override {
+	const char *key;
+	const char *value;
+} cli_override;
+
+/* What the command line asked for.  Strings are borrowed from argv. */
+typedef struct cli_args {
+	const char *config;
+	const char *job;
+	const char *set;
+	bool check, dry_run, exec, status, help, version;
+	int verbosity;            /* -1 quiet, 0, 1 verbose */
+	char **command;           /* --exec: argv of the command, in argv */
+	cli_override *overrides;  /* in command-line order */
+	size_t noverrides;
+} cli_args;
+
+/*
+ * Parse argv against the table.  Unknown options, missing arguments, stray
+ * operands and a password in --uri fail with EX_USAGE.  Caller frees with
+ * cli_args_free (also on failure).
+ */
+int cli_parse(cli_args *out, const char *prog, const cli_option *opts, size_t nopts, int argc, char **argv,
+	      mbh_error *err);
+
+/* Print the usage text from the table. */
+void cli_usage(FILE *f, const char *prog, const char *synopsis, const char *about, const cli_option *opts,
+	       size_t nopts);
+
+/* The config: file (if any), then the overrides, then mbh_config_finish.  Caller owns *out. */
+int cli_config(mbh_config **out, const cli_args *a, mbh_error *err);
+
+/* The log level the command line and config ask for. */
+mbh_log_level cli_log_level(const cli_args *a, const mbh_config *cfg);
+
+void cli_args_free(cli_args *a);
+
+#endif
