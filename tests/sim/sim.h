@@ -1,0 +1,248 @@
+/* SPDX-License-Identifier: AGPL-3.0-or-later */
+/* sim.h: the simulator's shared model (members, oplog, connections) and its module interfaces. */
+#ifndef SIM_SIM_H
+#define SIM_SIM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include <bson/bson.h>
+#include <openssl/ssl.h>
+
+#include "scram.h"
+#include "wire.h"
+
+/* Member states, numbered as the server's MemberState. */
+enum {
+	SIM_ST_STARTUP = 0,
+	SIM_ST_PRIMARY = 1,
+	SIM_ST_SECONDARY = 2,
+	SIM_ST_RECOVERING = 3,
+	SIM_ST_STARTUP2 = 5,
+	SIM_ST_ARBITER = 7,
+	SIM_ST_DOWN = 8
+};
+
+/* Privileges, as bits (roles expand to these). */
+enum {
+	SIM_ACT_RS_STATUS = 1u << 0,
+	SIM_ACT_RS_CONFIG = 1u << 1,
+	SIM_ACT_SERVER_STATUS = 1u << 2,
+	SIM_ACT_INPROG = 1u << 3,
+	SIM_ACT_BUILDINFO = 1u << 4,
+	SIM_ACT_FSYNC = 1u << 5,
+	SIM_ACT_UNLOCK = 1u << 6,
+	SIM_ACT_STATE_CHANGE = 1u << 7,
+	SIM_ACT_INSERT = 1u << 8,
+	SIM_ACT_FIND = 1u << 9,
+	SIM_ACT_ALL = 0xffffffffu
+};
+
+/* One-shot fault actions for `arm`. */
+enum { SIM_ARM_NONE = 0, SIM_ARM_ELECT, SIM_ARM_KILL, SIM_ARM_PARTITION };
+
+typedef struct sim_optime {
+	uint32_t t, i;      /* Timestamp(t, i) */
+	int64_t term;
+	int64_t wall_ms;
+} sim_optime;
+
+/* One oplog entry (noop or insert). */
+typedef struct sim_entry {
+	sim_optime op;
+	bool noop;
+	char *ns;           /* "db.coll" for inserts, NULL for noops */
+	bson_t *doc;        /* the inserted document (with _id), or the noop's o */
+} sim_entry;
+
+typedef struct sim_counter {
+	char name[48];
+	uint64_t count;
+} sim_counter;
+
+/* A member's data directory (see datadir.c). */
+typedef struct sim_datadir {
+	char *path;         /* DIR/<_id>, NULL when not persisting */
+	int data_fd;
+	uint64_t records;
+	uint64_t bytes;
+	uint64_t hash;      /* FNV-1a 64 of the data file */
+	sim_optime last;
+} sim_datadir;
+
+typedef struct sim_member {
+	int id;
+	int port;           /* the bound port */
+	char host[32];      /* "127.0.0.1:PORT" */
+	double priority;
+	int votes;
+	bool hidden, arbiter, build_indexes;
+	int delay_secs;
+	bson_t tags;
+	int state;
+	bool up, partitioned;
+	int64_t lock_count;
+	int lag_secs;
+	int slow_ms;
+	int64_t frozen_until_ms;
+	size_t applied;         /* oplog entries applied (prefix length) */
+	int64_t start_ms;       /* for uptime */
+	int64_t election_ms;
+	sim_optime election_op;
+	int listen_fd;          /* bound socket; listening only while up */
+	char arm_cmd[48];
+	int arm_action;
+	sim_counter *counters;
+	size_t n_counters;
+	uint64_t held_ctl_writes;   /* ctl writes waiting for the lock to go */
+	sim_datadir dd;
+} sim_member;
+
+typedef struct sim_user {
+	char *name;
+	char *db;
+	bool has_sha1, has_sha256;
+	sim_scram_creds sha1, sha256;
+	uint32_t actions;
+} sim_user;
+
+/* A queued reply chunk, released at a given time (slow members). */
+typedef struct sim_out {
+	struct sim_out *next;
+	int64_t release_ms;
+	uint8_t *data;
+	size_t len, off;
+} sim_out;
+
+enum { SIM_CONN_MEMBER = 1, SIM_CONN_CTL };
+
+typedef struct sim_conn {
+	struct sim_conn *next;
+	int kind;
+	int fd;
+	int member;             /* index, for SIM_CONN_MEMBER */
+	int64_t id;             /* connectionId */
+	SSL *ssl;
+	bool tls_done;
+	bool want_write;        /* TLS needs POLLOUT to progress */
+	uint8_t *in;
+	size_t in_len, in_cap;
+	sim_out *out_head, *out_tail;
+	bool held;              /* a write waits for the member's fsync lock */
+	bool redispatch;        /* the held request runs again (do not count it twice) */
+	bool close_after_flush;
+	bool dead;
+	/* authentication */
+	int user;               /* authenticated user index, -1 none */
+	sim_scram_conv *conv;
+	int conv_user_db_ok;
+	int conv_step;          /* 0 none, 1 server-first sent, 2 server-final sent (no skip) */
+	bool conv_skip_empty;
+	char conv_db[64];
+} sim_conn;
+
+typedef struct sim {
+	char *topo_path;
+	char *set_name;
+	int max_wire;
+	bool auth;
+	int noop_interval_ms;
+	char *data_dir;
+	bool tls;
+	char *tls_cert, *tls_key, *tls_ca;
+	bool tls_require_client_cert;
+	SSL_CTX *ssl_ctx;
+	sim_member *members;
+	size_t n_members;
+	sim_user *users;
+	size_t n_users;
+	int config_version;
+	int64_t term;
+	int primary;            /* index or -1 */
+	sim_entry *oplog;
+	size_t n_oplog, cap_oplog;
+	sim_optime committed;
+	int64_t next_noop_ms;
+	sim_conn *conns;
+	int64_t next_conn_id;
+	int32_t next_request_id;
+	int ctl_fd;
+	char *ctl_path;
+	FILE *log;
+	int verbose;
+	char *seed_uri;
+	volatile int stop;
+	int64_t start_ms;
+	bson_oid_t replica_set_id;
+} sim;
+
+/* util (loop.c) */
+int64_t sim_now_ms(void);
+void sim_logf(sim *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* topology.c: parse FILE into s (members, users, settings).  Returns 0, or -1
+ * with "FILE:LINE: message" in err. */
+int sim_topology_load(sim *s, const char *path, char *err, size_t errlen);
+void sim_topology_free(sim *s);
+uint32_t sim_role_actions(const char *role, bool *known);
+int sim_action_parse(const char *name, uint32_t *out);
+
+/* rs.c: the replica-set model. */
+void sim_rs_init(sim *s);
+const char *sim_state_str(int state);
+sim_optime sim_rs_optime(const sim *s, const sim_member *m);
+bool sim_rs_reachable(const sim *s, int idx);
+bool sim_rs_electable(const sim *s, int idx, int64_t now);
+int sim_rs_write(sim *s, const char *ns, const bson_t *doc, bool noop);
+void sim_rs_elect(sim *s, int idx);
+int sim_rs_best_electable(const sim *s, int exclude, int64_t now);
+void sim_rs_stepdown(sim *s, int idx);
+void sim_rs_kill(sim *s, int idx);
+int sim_rs_revive(sim *s, int idx, char *err, size_t errlen);
+void sim_rs_unlock_effects(sim *s, int idx);
+void sim_rs_tick(sim *s, int64_t now);
+int64_t sim_rs_next_deadline(const sim *s, int64_t now);
+void sim_rs_update_commit(sim *s);
+int sim_rs_majority_vote_count(const sim *s);
+int sim_rs_write_majority_count(const sim *s);
+int sim_rs_voting_count(const sim *s);
+int sim_rs_writable_voting_count(const sim *s);
+int sim_rs_find_member(const sim *s, const char *spec);
+void sim_rs_count(sim_member *m, const char *cmd);
+void sim_rs_free(sim *s);
+
+/* commands.c: answer one request.  Fills reply (initialised by the caller).
+ * Returns 0 = reply ready, 1 = hold (write on a locked primary), 2 = no reply
+ * (moreToCome), 3 = close the connection now (arm kill). */
+int sim_cmd_dispatch(sim *s, sim_conn *c, const sim_msg *req, bson_t *reply);
+void sim_cmd_error(bson_t *reply, int code, const char *code_name, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+/* auth.c */
+bool sim_auth_allowed(const sim *s, const sim_conn *c, const char *cmd, uint32_t *need);
+void sim_auth_hello_extras(sim *s, sim_conn *c, const bson_t *req, bson_t *reply);
+int sim_auth_sasl_start(sim *s, sim_conn *c, const bson_t *body, const char *db, bson_t *reply);
+int sim_auth_sasl_continue(sim *s, sim_conn *c, const bson_t *body, bson_t *reply);
+void sim_auth_conn_reset(sim_conn *c);
+
+/* loop.c */
+int sim_loop_listen_member(sim *s, int idx, bool listen_now, int port, char *err, size_t errlen);
+int sim_loop_run(sim *s);
+void sim_loop_close_member_conns(sim *s, int idx);
+void sim_loop_release_held(sim *s, int idx);
+int sim_tls_init(sim *s, char *err, size_t errlen);
+
+/* ctl.c */
+int sim_ctl_listen(sim *s, char *err, size_t errlen);
+void sim_ctl_handle_line(sim *s, const char *line, char **out, size_t *outlen);
+int sim_ctl_client(int argc, char **argv);
+
+/* datadir.c */
+int sim_datadir_open(sim *s, sim_member *m, char *err, size_t errlen);
+int sim_datadir_append(sim *s, sim_member *m, size_t from, size_t to);
+void sim_datadir_close(sim_member *m);
+int sim_datadir_verify(const char *dir);
+
+#endif
