@@ -79,7 +79,7 @@ static const char *config_44 =
 	"   \"priority\": 2.0, \"tags\": {\"dc\": \"east\"}, \"slaveDelay\": {\"$numberLong\": \"0\"}, \"votes\": 1},"
 	"  {\"_id\": 1, \"host\": \"db2:27017\", \"priority\": 1, \"votes\": 1, \"tags\": {}},"
 	"  {\"_id\": 2, \"host\": \"db3:27017\", \"hidden\": true, \"priority\": 0, \"votes\": 0,"
-	"   \"slaveDelay\": 3620, \"buildIndexes\": false},"
+	"   \"slaveDelay\": 3600, \"buildIndexes\": false},"
 	"  {\"_id\": 5, \"host\": \"arb:27017\", \"arbiterOnly\": true, \"votes\": {\"$numberLong\": \"1\"}},"
 	"  {\"_id\": 6, \"host\": \"gone:27017\", \"priority\": 0.0, \"votes\": 1.0}"
 	" ]}, \"ok\": 1.0}";
@@ -126,12 +126,12 @@ test_44(void)
 	is_int(t->members[1].state, MBH_RS_SECONDARY, "state as int64");
 	is_int(mbh_topology_lag_seconds(t, 1), 12, "lag from optimeDate");
 	ok(t->members[2].hidden, "hidden member present");
-	is_int(t->members[2].delay_secs, 3620, "slaveDelay read as the delay");
+	is_int(t->members[2].delay_secs, 3600, "slaveDelay read as the delay");
 	ok(!t->members[2].build_indexes, "buildIndexes false");
 	is_int(t->members[2].votes, 0, "votes 0");
 	is_int(t->members[2].state, MBH_RS_SECONDARY, "state as double");
 	is_int(t->members[2].optime_ms, 1699996500000LL, "optime.ts when there is no optimeDate");
-	is_int(mbh_topology_lag_seconds(t, 2), 3620, "lag of the delayed member");
+	is_int(mbh_topology_lag_seconds(t, 2), 3600, "lag of the delayed member");
 	ok(t->members[3].arbiter, "arbiter");
 	ok(t->members[3].priority == 0, "arbiter priority defaults to 0");
 	is_int(t->members[3].id, 5, "config _id kept");
