@@ -220,7 +220,10 @@ still_held(mbh_error *err, const mbh_state_rec *rec, bool may)
 
 	if (err->code != EX_UNAVAILABLE)
 		return -1; /* auth or permission: keep that message and code */
-	snprintf(why, sizeof(why), "%s", err->msg);
+	/* the driver's words only: the message names the member already */
+	snprintf(why, sizeof(why), "%s",
+		 strncmp(err->msg, "cannot reach ", 13) == 0 && strstr(err->msg, ": ") != NULL ? strstr(err->msg, ": ") + 2
+											   : err->msg);
 	if (rec->deadline > 0) {
 		fmt_time(rec->deadline, deadline, sizeof(deadline));
 		return mbh_error_set(err, EX_TEMPFAIL,
@@ -680,7 +683,7 @@ mbh_job_exec(mbh_job *j, const char *const *argv, int *status, mbh_error *err)
 	} else {
 		mbh_log(MBH_LOG_DEBUG, "running %s (pid %ld)", argv[0], mbh_child_pid(child));
 		if (mbh_child_wait(child, timeout, j->cancel_fd, status, &run_err) != 0) {
-			mbh_log(MBH_LOG_ERROR, "%s", run_err.msg);
+			mbh_log(MBH_LOG_WARNING, "%s", run_err.msg);
 			if (mbh_signal_received() > 0)
 				*status = 128 + mbh_signal_received();
 			else
