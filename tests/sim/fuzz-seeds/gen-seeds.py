@@ -53,6 +53,11 @@ SEEDS = {
     "msg-checksum.bin": msg({"fsync": 1, "lock": True, "$db": "admin"}, flags=1),
     "msg-sasl.bin": msg({"saslStart": 1, "mechanism": "SCRAM-SHA-256",
                          "payload": bson.Binary(b"n,,n=backup,r=abcdefghijklmnopqrstuvwx"), "$db": "admin"}, flags=0x10000),
+    "msg-types.bin": msg({"find": "c", "$db": "sim", "t": [bson.Code("f()"), bson.Code("g(x)", {"x": 1}),
+                                                         bson.Regex("^a.*", "im"), bson.MinKey(), bson.MaxKey(),
+                                                         bson.Timestamp(1, 2), bson.ObjectId(b"0123456789ab"),
+                                                         bson.Decimal128("1.5"), True, b"\x00\x01",
+                                                         {"nested": {"deeper": ["\u00e9t\u00e9"]}}]}),
     "msg-nested.bin": msg({"find": "c", "filter": {"a": [1, 2.5, {"b": None, "c": bson.Int64(7)}]}, "$db": "sim"}),
 }
 
