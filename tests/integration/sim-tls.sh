@@ -5,7 +5,7 @@
 
 command -v openssl >/dev/null 2>&1 || tap_skip_all "openssl is not installed"
 simt_init
-tap_plan 15
+tap_plan 16
 
 P=$T_DIR/pki
 mkdir -m 0700 "$P"
@@ -64,6 +64,7 @@ tap_like "$T_OUT/rs.out" '"set" : "rst"' "the status names the set"
 
 simt_probe noca "$(simt_direct_uri 1 "tls=true&tlsCertificateKeyFile=$P/client-bundle.pem&connectTimeoutMS=2000")" '{"ping": 1}'
 t_rc_is 1 "without tlsCAFile the server certificate is not trusted: the client fails" noca
+tap_like "$T_OUT/noca.err" 'certificate verify failed' "the failure is the certificate check"
 
 simt_probe nocert "$(simt_direct_uri 1 "tls=true&tlsCAFile=$P/ca.pem&connectTimeoutMS=2000&socketTimeoutMS=2000")" '{"ping": 1}'
 t_rc_is 1 "without a client certificate the server refuses the handshake" nocert
