@@ -82,6 +82,7 @@ static const char *const level_names[] = { "error", "warning", "notice", "info",
 typedef struct cfg_impl {
 	mbh_config pub;
 	char *where[NKEYS];
+	const char *incdir; /* during a file load: where @include names are relative to */
 } cfg_impl;
 
 static cfg_impl *
@@ -271,6 +272,21 @@ where_of(cfg_impl *ci, const char *name)
 	return ci->where[idx];
 }
 
+/* The file a setting came from: @include names are relative to the main file's directory. */
+static const char *
+source_of(cfg_impl *ci, const config_setting_t *s, const char *src, char *buf, size_t len)
+{
+	const char *f = config_setting_source_file(s);
+
+	if (f == NULL)
+		return src;
+	if (f[0] != '/' && ci->incdir != NULL && strcmp(f, src) != 0) {
+		snprintf(buf, len, "%s/%s", ci->incdir, f);
+		return buf;
+	}
+	return f;
+}
+
 static int
 oom(mbh_error *err)
 {
@@ -286,7 +302,7 @@ apply_setting(cfg_impl *ci, const key_spec *k, size_t idx, config_setting_t *s, 
 {
 	mbh_config *cfg = &ci->pub;
 	char *field_base = (char *)cfg + k->off;
-	char phrase[160];
+	char phrase[160], fbuf[PATH_MAX];
 	const char *str;
 	char **v = NULL;
 	long long iv;
@@ -366,7 +382,7 @@ apply_setting(cfg_impl *ci, const key_spec *k, size_t idx, config_setting_t *s, 
 			str = config_setting_get_string(e);
 			if (config_setting_type(e) != CONFIG_TYPE_STRING)
 				return mbh_error_set(err, EX_CONFIG, "%s:%d: 'selection.tags.%s' must be a string",
-				                     config_setting_source_file(e) ? config_setting_source_file(e) : file,
+				                     source_of(ci, e, file, fbuf, sizeof(fbuf)),
 				                     config_setting_source_line(e), config_setting_name(e));
 			if (tag_put(cfg, config_setting_name(e), strlen(config_setting_name(e)), str) != 0)
 				return oom(err);
@@ -385,7 +401,7 @@ bad:
 static int
 apply_group(cfg_impl *ci, config_setting_t *grp, const char *prefix, const char *src, mbh_error *err)
 {
-	char full[256], known[512];
+	char full[256], known[512], fbuf[PATH_MAX];
 	config_setting_t *s;
 	const key_spec *k;
 	const char *file;
@@ -395,7 +411,7 @@ apply_group(cfg_impl *ci, config_setting_t *grp, const char *prefix, const char 
 	n = config_setting_length(grp);
 	for (i = 0; i < n; i++) {
 		s = config_setting_get_elem(grp, (unsigned)i);
-		file = config_setting_source_file(s) ? config_setting_source_file(s) : src;
+		file = source_of(ci, s, src, fbuf, sizeof(fbuf));
 		line = config_setting_source_line(s);
 		snprintf(full, sizeof(full), "%s%s%s", prefix, prefix[0] ? "." : "", config_setting_name(s));
 		k = find_key(full, &idx);
@@ -457,7 +473,9 @@ load(mbh_config *cfg, const char *path, const char *text, const char *name, mbh_
 		goto out;
 	}
 	/* Every string is copied while walking: libconfig frees its own in config_destroy. */
+	impl(cfg)->incdir = config_get_include_dir(&lc);
 	rc = apply_group(impl(cfg), config_root_setting(&lc), "", path ? path : name, err);
+	impl(cfg)->incdir = NULL;
 out:
 	config_destroy(&lc);
 	free(dir);

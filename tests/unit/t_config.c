@@ -1,0 +1,522 @@
+/* SPDX-License-Identifier: AGPL-3.0-or-later */
+/* t_config.c: the config module: every key, every type error with file:line, overrides, env, password files (TAP). */
+#include "autoconfig.h"
+
+#include <sys/stat.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "log.h"
+#include "core_tap.h"
+
+static char tmpdir[256];
+
+/* A config loaded from text; NULL (and err filled) on failure. */
+static mbh_config *
+from_text(const char *text, mbh_error *err)
+{
+	mbh_config *c = NULL;
+
+	mbh_error_init(err);
+	if (mbh_config_new(&c, err) != 0)
+		return NULL;
+	if (mbh_config_load_string(c, text, "t.conf", err) != 0) {
+		mbh_config_free(c);
+		return NULL;
+	}
+	return c;
+}
+
+/* Load text, expect failure with exactly this code and message. */
+static void
+load_fails(const char *text, int code, const char *want)
+{
+	mbh_config *c;
+	mbh_error err;
+
+	c = from_text(text, &err);
+	ok(c == NULL && err.code == code, "load fails with %d: %.60s", code, want);
+	is_str(err.msg, want, "  message");
+	mbh_config_free(c);
+}
+
+static void
+write_file(const char *path, const char *text, mode_t mode)
+{
+	int fd;
+
+	unlink(path);
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	if (fd < 0 || write(fd, text, strlen(text)) != (ssize_t)strlen(text)) {
+		printf("Bail out! cannot write %s\n", path);
+		exit(1);
+	}
+	close(fd);
+	chmod(path, mode);
+}
+
+static const char *
+fixture(const char *name)
+{
+	static char path[PATH_MAX];
+	const char *src = getenv("top_srcdir");
+
+	snprintf(path, sizeof(path), "%s/tests/fixtures/config/%s", src ? src : ".", name);
+	return path;
+}
+
+static void
+test_full_file(void)
+{
+	mbh_config *c = NULL;
+	mbh_error err;
+	int r;
+
+	mbh_error_init(&err);
+	mbh_config_new(&c, &err);
+	r = mbh_config_load_file(c, fixture("full.conf"), &err);
+	if (!ok(r == 0, "full.conf loads")) {
+		diag("%s", err.msg);
+		mbh_config_free(c);
+		return;
+	}
+	is_str(c->uri, "mongodb://h1:27017,h2:27017,h3:27017/admin?replicaSet=rs0", "uri");
+	is_str(c->username, "backup", "username");
+	is_int(c->connect_timeout_ms, 2500, "connect_timeout_ms");
+	is_int(c->selection.policy, MBH_POLICY_MEMBER, "selection.policy");
+	is_str(c->selection.member, "h3:27017", "selection.member");
+	is_int(c->selection.max_lag_seconds, 45, "selection.max_lag_seconds");
+	is_int(c->selection.allow_delayed, 1, "selection.allow_delayed");
+	is_int((long long)c->selection.ntags, 2, "two tags");
+	if (c->selection.ntags == 2) {
+		is_str(c->selection.tags[0].key, "dc", "tag 0 key");
+		is_str(c->selection.tags[0].value, "east", "tag 0 value");
+		is_str(c->selection.tags[1].key, "rack", "tag 1 key");
+		is_str(c->selection.tags[1].value, "r2", "tag 1 value");
+	}
+	is_int(c->lock.max_seconds, 600, "lock.max_seconds");
+	is_int(c->lock.refuse_if_locked, 0, "lock.refuse_if_locked");
+	is_int(c->lock.allow_majority_stall, 1, "lock.allow_majority_stall");
+	is_str(c->state_dir, "/tmp/mbh-state", "state_dir");
+	ok(c->script.backup && c->script.backup[0] && c->script.backup[1] && c->script.backup[2] &&
+	   !c->script.backup[3], "script.backup has 3 words");
+	if (c->script.backup && c->script.backup[0] && c->script.backup[1] && c->script.backup[2]) {
+		is_str(c->script.backup[0], "/usr/local/lib/mongo-backup/dump.sh", "script.backup[0]");
+		is_str(c->script.backup[1], "%h", "script.backup[1]");
+	}
+	ok(c->script.restore && c->script.restore[0] && !c->script.restore[1], "script.restore (a list) has 1 word");
+	is_int(c->script.timeout, 900, "script.timeout");
+	is_int(c->log.syslog, 1, "log.syslog");
+	is_int(c->log.level, MBH_LOG_DEBUG, "log.level");
+	is_str(c->source, fixture("full.conf"), "source is the path");
+	mbh_config_free(c);
+}
+
+static void
+test_file_errors(void)
+{
+	mbh_config *c = NULL;
+	mbh_error err;
+	char want[PATH_MAX + 128];
+	int r;
+
+	mbh_error_init(&err);
+	mbh_config_new(&c, &err);
+	r = mbh_config_load_file(c, "/nonexistent/rs0.conf", &err);
+	ok(r != 0 && err.code == EX_CONFIG, "missing file: EX_CONFIG");
+	is_str(err.msg, "/nonexistent/rs0.conf: cannot read the config file: No such file or directory",
+	       "missing file: message");
+	mbh_config_free(c);
+
+	mbh_config_new(&c, &err);
+	r = mbh_config_load_file(c, fixture("include-main.conf"), &err);
+	snprintf(want, sizeof(want), "%s:3: 'lock.max_seconds' must be an integer between 1 and 604800",
+	         fixture("include-part.conf"));
+	ok(r != 0 && err.code == EX_CONFIG, "error in an @include file: EX_CONFIG");
+	is_str(err.msg, want, "error in an @include file names that file and line");
+	mbh_config_free(c);
+}
+
+static void
+test_key_errors(void)
+{
+	static const struct {
+		const char *text;
+		const char *msg;
+	} cases[] = {
+		{ "uri = \"mongodb://h/\";\nbogus = 1;\n",
+		  "t.conf:2: unknown key 'bogus' (known: uri, username, password_file, connect_timeout_ms, "
+		  "selection, lock, state_dir, script, log)" },
+		{ "password = \"x\";\n",
+		  "t.conf:1: unknown key 'password' (known: uri, username, password_file, connect_timeout_ms, "
+		  "selection, lock, state_dir, script, log)" },
+		{ "selection = {\n  polcy = \"auto\";\n};\n",
+		  "t.conf:2: unknown key 'selection.polcy' (known: policy, member, max_lag_seconds, allow_delayed, tags)" },
+		{ "lock = { max_second = 5; };\n",
+		  "t.conf:1: unknown key 'lock.max_second' (known: max_seconds, refuse_if_locked, allow_majority_stall)" },
+		{ "\nscript = { backups = [\"x\"]; };\n",
+		  "t.conf:2: unknown key 'script.backups' (known: backup, restore, timeout)" },
+		{ "log = { facility = \"daemon\"; };\n", "t.conf:1: unknown key 'log.facility' (known: syslog, level)" },
+		{ "uri = 5;\n", "t.conf:1: 'uri' must be a non-empty string" },
+		{ "uri = \"\";\n", "t.conf:1: 'uri' must be a non-empty string" },
+		{ "username = true;\n", "t.conf:1: 'username' must be a non-empty string" },
+		{ "password_file = [\"a\"];\n", "t.conf:1: 'password_file' must be a non-empty string" },
+		{ "connect_timeout_ms = \"5000\";\n", "t.conf:1: 'connect_timeout_ms' must be an integer between 1 and 600000" },
+		{ "connect_timeout_ms = 0;\n", "t.conf:1: 'connect_timeout_ms' must be an integer between 1 and 600000" },
+		{ "connect_timeout_ms = 5.5;\n", "t.conf:1: 'connect_timeout_ms' must be an integer between 1 and 600000" },
+		{ "selection = \"auto\";\n", "t.conf:1: 'selection' must be a group: selection = { ... };" },
+		{ "selection = { policy = \"best\"; };\n", "t.conf:1: 'selection.policy' must be one of auto, local, member" },
+		{ "selection = { policy = 1; };\n", "t.conf:1: 'selection.policy' must be one of auto, local, member" },
+		{ "selection = { member = \"h:notaport\"; };\n", "t.conf:1: 'selection.member' must be \"HOST:PORT\"" },
+		{ "selection = { max_lag_seconds = -1; };\n",
+		  "t.conf:1: 'selection.max_lag_seconds' must be an integer between 0 and 86400" },
+		{ "selection = { max_lag_seconds = 86401; };\n",
+		  "t.conf:1: 'selection.max_lag_seconds' must be an integer between 0 and 86400" },
+		{ "selection = { allow_delayed = \"yes\"; };\n", "t.conf:1: 'selection.allow_delayed' must be true or false" },
+		{ "selection = { tags = \"dc=east\"; };\n",
+		  "t.conf:1: 'selection.tags' must be a group of strings, e.g. tags = { dc = \"east\"; };" },
+		{ "selection = {\n tags = {\n  dc = 1;\n };\n};\n", "t.conf:3: 'selection.tags.dc' must be a string" },
+		{ "lock = 7200;\n", "t.conf:1: 'lock' must be a group: lock = { ... };" },
+		{ "lock = {\n  max_seconds = 604801;\n};\n",
+		  "t.conf:2: 'lock.max_seconds' must be an integer between 1 and 604800" },
+		{ "lock = { max_seconds = 0; };\n", "t.conf:1: 'lock.max_seconds' must be an integer between 1 and 604800" },
+		{ "lock = { max_seconds = 10000000000L; };\n",
+		  "t.conf:1: 'lock.max_seconds' must be an integer between 1 and 604800" },
+		{ "lock = { refuse_if_locked = 1; };\n", "t.conf:1: 'lock.refuse_if_locked' must be true or false" },
+		{ "lock = { allow_majority_stall = \"no\"; };\n",
+		  "t.conf:1: 'lock.allow_majority_stall' must be true or false" },
+		{ "state_dir = \"relative/dir\";\n", "t.conf:1: 'state_dir' must be an absolute path" },
+		{ "state_dir = 1;\n", "t.conf:1: 'state_dir' must be an absolute path" },
+		{ "script = { backup = \"/bin/dump.sh\"; };\n",
+		  "t.conf:1: 'script.backup' must be a non-empty list of strings, e.g. [ \"/path/to/script\", \"%h\" ]" },
+		{ "script = { backup = [ ]; };\n",
+		  "t.conf:1: 'script.backup' must be a non-empty list of strings, e.g. [ \"/path/to/script\", \"%h\" ]" },
+		{ "script = { restore = ( \"/bin/restore\", 1 ); };\n",
+		  "t.conf:1: 'script.restore' must be a non-empty list of strings, e.g. [ \"/path/to/script\", \"%h\" ]" },
+		{ "script = { backup = [ \"\" ]; };\n",
+		  "t.conf:1: 'script.backup' must be a non-empty list of strings, e.g. [ \"/path/to/script\", \"%h\" ]" },
+		{ "script = { timeout = -1; };\n", "t.conf:1: 'script.timeout' must be an integer between 0 and 604800" },
+		{ "log = { syslog = \"true\"; };\n", "t.conf:1: 'log.syslog' must be true or false" },
+		{ "log = { level = \"verbose\"; };\n",
+		  "t.conf:1: 'log.level' must be one of error, warning, notice, info, debug" },
+		{ "log = \"info\";\n", "t.conf:1: 'log' must be a group: log = { ... };" },
+		{ "uri = \"mongodb://h/\";\nlock = { max_seconds = ; };\n", "t.conf:2: syntax error" },
+		{ "uri = \"mongodb://h/\";\nuri = \"mongodb://other/\";\n", "t.conf:2: duplicate setting name" },
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		load_fails(cases[i].text, EX_CONFIG, cases[i].msg);
+}
+
+static void
+test_set(void)
+{
+	static const struct {
+		const char *key, *value, *msg;
+	} bad[] = {
+		{ "lock.max_seconds", "0", "--lock.max_seconds: must be an integer between 1 and 604800" },
+		{ "lock.max_seconds", "12x", "--lock.max_seconds: must be an integer between 1 and 604800" },
+		{ "lock.max_seconds", "", "--lock.max_seconds: must be an integer between 1 and 604800" },
+		{ "selection.max_lag_seconds", "99999999999999999999",
+		  "--selection.max_lag_seconds: must be an integer between 0 and 86400" },
+		{ "selection.policy", "best", "--selection.policy: must be one of auto, local, member" },
+		{ "selection.allow_delayed", "maybe", "--selection.allow_delayed: must be true or false" },
+		{ "selection.member", "a:b:c", "--selection.member: must be \"HOST:PORT\"" },
+		{ "selection.tags", "novalue", "--selection.tags: expected KEY=VALUE, got 'novalue'" },
+		{ "selection.tags", "=v", "--selection.tags: expected KEY=VALUE, got '=v'" },
+		{ "state_dir", "rel", "--state_dir: must be an absolute path" },
+		{ "log.level", "loud", "--log.level: must be one of error, warning, notice, info, debug" },
+		{ "script.backup", "/bin/true", "--script.backup: set it in the config file" },
+		{ "bogus", "1", "--bogus: no such setting" },
+		{ "lock", "1", "--lock: no such setting" },
+	};
+	mbh_config *c;
+	mbh_error err;
+	size_t i;
+	int r;
+
+	c = from_text("uri = \"mongodb://h/?replicaSet=rs0\";\nlock = { max_seconds = 100; };\n"
+	              "selection = { tags = { dc = \"east\"; }; };\n", &err);
+	if (!ok(c != NULL, "base config for overrides loads"))
+		return;
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		mbh_error_init(&err);
+		r = mbh_config_set(c, bad[i].key, bad[i].value, &err);
+		ok(r != 0 && err.code == EX_USAGE, "set %s=%s fails with EX_USAGE", bad[i].key, bad[i].value);
+		is_str(err.msg, bad[i].msg, "  message");
+	}
+	ok(mbh_config_set(c, "lock.max_seconds", "300", &err) == 0 && c->lock.max_seconds == 300,
+	   "command line overrides the file (lock.max_seconds)");
+	ok(mbh_config_set(c, "uri", "mongodb://x/?replicaSet=rs1", &err) == 0 &&
+	   strcmp(c->uri, "mongodb://x/?replicaSet=rs1") == 0, "--uri overrides the file");
+	ok(mbh_config_set(c, "lock.refuse_if_locked", "false", &err) == 0 && c->lock.refuse_if_locked == 0,
+	   "boolean false");
+	ok(mbh_config_set(c, "selection.allow_delayed", "yes", &err) == 0 && c->selection.allow_delayed == 1,
+	   "boolean yes");
+	ok(mbh_config_set(c, "selection.tags", "rack=r1", &err) == 0 && c->selection.ntags == 2 &&
+	   strcmp(c->selection.tags[1].key, "rack") == 0 && strcmp(c->selection.tags[1].value, "r1") == 0,
+	   "--tag appends");
+	ok(mbh_config_set(c, "selection.tags", "dc=west", &err) == 0 && c->selection.ntags == 2 &&
+	   strcmp(c->selection.tags[0].value, "west") == 0, "--tag with a known key replaces its value");
+	ok(mbh_config_set(c, "selection.tags", "k=a=b", &err) == 0 && c->selection.ntags == 3 &&
+	   strcmp(c->selection.tags[2].value, "a=b") == 0, "--tag splits at the first '='");
+	ok(mbh_config_set(c, "selection.member", "[::1]:27018", &err) == 0 &&
+	   c->selection.policy == MBH_POLICY_MEMBER, "--member implies policy member");
+	ok(mbh_config_set(c, "log.level", "warning", &err) == 0 && c->log.level == MBH_LOG_WARNING, "log level");
+	ok(mbh_config_set(c, "state_dir", "/tmp/x", &err) == 0 && strcmp(c->state_dir, "/tmp/x") == 0, "state_dir");
+	mbh_config_free(c);
+}
+
+/* finish() on text with MONGO_BACKUP_URI set or not; returns the config or NULL with err. */
+static mbh_config *
+finished(const char *text, const char *env_uri, mbh_error *err)
+{
+	mbh_config *c = from_text(text, err);
+
+	if (c == NULL)
+		return NULL;
+	if (env_uri)
+		setenv("MONGO_BACKUP_URI", env_uri, 1);
+	else
+		unsetenv("MONGO_BACKUP_URI");
+	if (mbh_config_finish(c, err) != 0) {
+		mbh_config_free(c);
+		c = NULL;
+	}
+	unsetenv("MONGO_BACKUP_URI");
+	return c;
+}
+
+static void
+test_finish(void)
+{
+	mbh_config *c;
+	mbh_error err;
+
+	c = finished("", NULL, &err);
+	ok(c == NULL && err.code == EX_CONFIG, "no URI anywhere: EX_CONFIG");
+	is_str(err.msg, "no connection string: set uri in the config file or MONGO_BACKUP_URI", "no URI: message");
+	mbh_config_free(c);
+
+	c = finished("", "mongodb://envhost/?replicaSet=rs0", &err);
+	ok(c != NULL && strcmp(c->uri, "mongodb://envhost/?replicaSet=rs0") == 0, "URI from MONGO_BACKUP_URI");
+	if (c != NULL) {
+		is_int(c->connect_timeout_ms, 5000, "default connect_timeout_ms");
+		is_int(c->selection.policy, MBH_POLICY_AUTO, "default policy auto");
+		is_int(c->selection.max_lag_seconds, 30, "default max_lag_seconds");
+		is_int(c->selection.allow_delayed, 0, "default allow_delayed");
+		is_int(c->lock.max_seconds, 7200, "default lock.max_seconds");
+		is_int(c->lock.refuse_if_locked, 1, "default refuse_if_locked");
+		is_int(c->lock.allow_majority_stall, 0, "default allow_majority_stall");
+		is_str(c->state_dir, "/var/lib/mongo-backup", "default state_dir");
+		is_int(c->script.timeout, 7200, "default script.timeout");
+		is_int(c->log.syslog, 0, "default log.syslog");
+		is_int(c->log.level, MBH_LOG_INFO, "default log.level");
+		ok(c->script.backup == NULL && c->password == NULL, "no script, no password");
+	}
+	mbh_config_free(c);
+
+	c = finished("uri = \"mongodb://filehost/\";\n", "mongodb://envhost/", &err);
+	ok(c != NULL && strcmp(c->uri, "mongodb://filehost/") == 0, "the file's URI beats MONGO_BACKUP_URI");
+	mbh_config_free(c);
+
+	c = finished("uri = \"mongodb://h/?connectTimeoutMS=1234\";\n", NULL, &err);
+	ok(c != NULL && c->connect_timeout_ms == 1234, "connectTimeoutMS from the URI when the file has none");
+	mbh_config_free(c);
+
+	c = finished("uri = \"mongodb://h/?connectTimeoutMS=1234\";\nconnect_timeout_ms = 999;\n", NULL, &err);
+	ok(c != NULL && c->connect_timeout_ms == 999, "connect_timeout_ms from the file beats the URI");
+	mbh_config_free(c);
+
+	c = finished("uri = \"mongodb://h/\";\nselection = {\n  policy = \"member\";\n};\n", NULL, &err);
+	ok(c == NULL && err.code == EX_CONFIG, "policy member without member: EX_CONFIG");
+	is_str(err.msg, "t.conf:3: selection.policy is \"member\" but selection.member is not set",
+	       "policy member without member: message");
+	mbh_config_free(c);
+
+	c = finished("uri = \"mongodb://h/\";\nselection = { member = \"h2:27017\"; };\n", NULL, &err);
+	ok(c != NULL && c->selection.policy == MBH_POLICY_MEMBER, "member alone implies policy member");
+	mbh_config_free(c);
+
+	c = finished("uri = \"mongodb://h/\";\nselection = { policy = \"local\";\n member = \"h2:27017\"; };\n",
+	             NULL, &err);
+	ok(c == NULL && err.code == EX_CONFIG, "member with policy local: EX_CONFIG");
+	is_str(err.msg, "t.conf:3: selection.member is set but selection.policy is \"local\" (use \"member\")",
+	       "member with policy local: message");
+	mbh_config_free(c);
+
+	c = finished("uri = \"mongodb://u:in:pw@h/\";\n", NULL, &err);
+	ok(c == NULL && err.code == EX_USAGE, "a bad URI fails finish with EX_USAGE");
+	ok(strstr(err.msg, "in:pw") == NULL && strstr(err.msg, "invalid connection string mongodb://u:*****@h/") == err.msg,
+	   "a bad URI: redacted message");
+	diag("%s", err.msg);
+	mbh_config_free(c);
+
+	c = finished("uri = \"mongodb://bob:p%40ss%3Aw@h/\";\n", NULL, &err);
+	ok(c != NULL, "a URI with a password is accepted in the file");
+	{
+		char out[128];
+
+		mbh_log_redact("decoded p@ss:w and raw p%40ss%3Aw", out, sizeof(out));
+		is_str(out, "decoded ***** and raw *****", "the URI's password (decoded and raw) is a log secret");
+	}
+	mbh_log_clear_secrets();
+	mbh_config_free(c);
+}
+
+static void
+test_password_file(void)
+{
+	char pwpath[PATH_MAX], link[PATH_MAX], text[PATH_MAX * 2], want[PATH_MAX * 3], out[128];
+	mbh_config *c;
+	mbh_error err;
+
+	snprintf(pwpath, sizeof(pwpath), "%s/rs0.secret", tmpdir);
+	snprintf(link, sizeof(link), "%s/link.secret", tmpdir);
+	snprintf(text, sizeof(text), "uri = \"mongodb://h/?replicaSet=rs0\";\nusername = \"backup\";\n"
+	         "password_file = \"%s\";\n", pwpath);
+
+	write_file(pwpath, "Sekr3t pass\nsecond line\n", 0600);
+	c = finished(text, NULL, &err);
+	ok(c != NULL, "password file 0600 accepted");
+	if (c == NULL)
+		diag("%s", err.msg);
+	is_str(c ? c->password : NULL, "Sekr3t pass", "password is the first line without its newline");
+	mbh_log_redact("login with Sekr3t pass failed", out, sizeof(out));
+	is_str(out, "login with ***** failed", "the file's password is a log secret");
+	mbh_log_clear_secrets();
+	mbh_config_free(c);
+
+	write_file(pwpath, "nonl", 0400);
+	c = finished(text, NULL, &err);
+	is_str(c ? c->password : NULL, "nonl", "mode 0400, no trailing newline");
+	mbh_config_free(c);
+
+	write_file(pwpath, "crlf\r\n", 0600);
+	c = finished(text, NULL, &err);
+	is_str(c ? c->password : NULL, "crlf", "a CRLF line ending is stripped");
+	mbh_config_free(c);
+
+	write_file(pwpath, "pw\n", 0640);
+	c = finished(text, NULL, &err);
+	snprintf(want, sizeof(want), "%s: password file must not be readable by others (chmod 600 %s)", pwpath, pwpath);
+	ok(c == NULL && err.code == EX_CONFIG, "password file 0640 refused with EX_CONFIG");
+	is_str(err.msg, want, "0640: message");
+	mbh_config_free(c);
+
+	write_file(pwpath, "pw\n", 0644);
+	c = finished(text, NULL, &err);
+	ok(c == NULL && err.code == EX_CONFIG, "password file 0644 refused with EX_CONFIG");
+	is_str(err.msg, want, "0644: message");
+	mbh_config_free(c);
+
+	write_file(pwpath, "pw\n", 0602);
+	c = finished(text, NULL, &err);
+	ok(c == NULL && err.code == EX_CONFIG, "password file 0602 (other-writable) refused");
+	mbh_config_free(c);
+
+	write_file(pwpath, "pw\n", 0600);
+	unlink(link);
+	if (symlink(pwpath, link) != 0)
+		diag("symlink: %s", strerror(errno));
+	snprintf(text, sizeof(text), "uri = \"mongodb://h/\";\nusername = \"backup\";\npassword_file = \"%s\";\n", link);
+	c = finished(text, NULL, &err);
+	snprintf(want, sizeof(want), "%s: password file must not be a symbolic link", link);
+	ok(c == NULL && err.code == EX_CONFIG, "symlinked password file refused with EX_CONFIG");
+	is_str(err.msg, want, "symlink: message");
+	mbh_config_free(c);
+
+	snprintf(text, sizeof(text), "uri = \"mongodb://h/\";\nusername = \"backup\";\npassword_file = \"%s\";\n", pwpath);
+	write_file(pwpath, "\nsecond\n", 0600);
+	c = finished(text, NULL, &err);
+	snprintf(want, sizeof(want), "%s: password file is empty (its first line is the password)", pwpath);
+	ok(c == NULL && err.code == EX_CONFIG, "empty first line refused");
+	is_str(err.msg, want, "empty: message");
+	mbh_config_free(c);
+
+	snprintf(text, sizeof(text), "uri = \"mongodb://h/\";\nusername = \"backup\";\npassword_file = \"%s\";\n", tmpdir);
+	c = finished(text, NULL, &err);
+	snprintf(want, sizeof(want), "%s: password file is not a regular file", tmpdir);
+	ok(c == NULL && err.code == EX_CONFIG, "a directory as password file refused");
+	is_str(err.msg, want, "directory: message");
+	mbh_config_free(c);
+
+	snprintf(text, sizeof(text), "uri = \"mongodb://h/\";\nusername = \"backup\";\npassword_file = \"%s/none\";\n",
+	         tmpdir);
+	c = finished(text, NULL, &err);
+	snprintf(want, sizeof(want), "%s/none: cannot open the password file: No such file or directory", tmpdir);
+	ok(c == NULL && err.code == EX_CONFIG, "a missing password file: EX_CONFIG");
+	is_str(err.msg, want, "missing: message");
+	mbh_config_free(c);
+
+	write_file(pwpath, "pw\n", 0600);
+	snprintf(text, sizeof(text), "uri = \"mongodb://h/\";\n\npassword_file = \"%s\";\n", pwpath);
+	c = finished(text, NULL, &err);
+	ok(c == NULL && err.code == EX_CONFIG, "a password file but no user name: EX_CONFIG");
+	is_str(err.msg, "t.conf:3: password_file is set but there is no user name: set username or put the user in the URI",
+	       "no user name: message");
+	mbh_config_free(c);
+
+	snprintf(text, sizeof(text), "uri = \"mongodb://bob:uripw@h/\";\npassword_file = \"%s\";\n", pwpath);
+	c = finished(text, NULL, &err);
+	ok(c != NULL && strcmp(c->password, "pw") == 0, "user from the URI, password from the file (no error)");
+	mbh_log_clear_secrets();
+	mbh_config_free(c);
+	unlink(link);
+	unlink(pwpath);
+}
+
+static void
+test_uri_has_password(void)
+{
+	static const struct {
+		const char *uri;
+		int want;
+	} cases[] = {
+		{ "mongodb://u:p@h/", 1 },
+		{ "mongodb://u:@h/", 1 },
+		{ "mongodb://u@h/", 0 },
+		{ "mongodb://h:27017/", 0 },
+		{ "mongodb+srv://u:p%40x@cluster.example.com/", 1 },
+		{ "mongodb://u:p@ss@h1,h2/?replicaSet=rs0", 1 },
+		{ "mongodb://h/?tlsCertificateKeyFilePassword=x", 0 },
+		{ "", 0 },
+		{ "garbage:with@colon", 1 },
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		is_int(mbh_config_uri_has_password(cases[i].uri), cases[i].want, cases[i].uri[0] ? cases[i].uri : "(empty)");
+	is_int(mbh_config_uri_has_password(NULL), 0, "NULL");
+}
+
+int
+main(void)
+{
+	char tmpl[] = "/tmp/t_config.XXXXXX";
+
+	tap_init();
+	mbh_log_setup("t_config", MBH_LOG_ERROR, false, false);
+	if (mkdtemp(tmpl) == NULL) {
+		printf("Bail out! mkdtemp: %s\n", strerror(errno));
+		return 1;
+	}
+	snprintf(tmpdir, sizeof(tmpdir), "%s", tmpl);
+	test_full_file();
+	test_file_errors();
+	test_key_errors();
+	test_set();
+	test_finish();
+	test_password_file();
+	test_uri_has_password();
+	rmdir(tmpdir);
+	mbh_config_free(NULL);
+	return tap_done();
+}
