@@ -74,7 +74,8 @@ uint8_t *sim_wire_encode_msg(int32_t request_id, uint32_t flags, const bson_t *b
  * sim_wire_decode checks every element itself (bounds, UTF-8 of keys, kind-1
  * identifiers and string values, nesting at most 100 deep) before
  * bson_validate, which in libbson 1.23 lets non-UTF-8 string values through.
- * Duplicate keys inside one document are not rejected (mongod accepts them too).
+ * Duplicate keys inside one document are not rejected here; only a kind-1
+ * identifier that repeats a body key (or another identifier) is.
  * Note: bson_t is 128-byte aligned (BSON_EXTRA_ALIGN), so a sim_msg must live
  * on the stack, in static storage or in aligned_alloc(128, ...) memory, not in
  * plain malloc memory (UBSan reports misaligned access).
