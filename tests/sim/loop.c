@@ -432,8 +432,12 @@ static void accept_all(sim *s, int lfd, int kind, int member)
 		int fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC), one = 1;
 		sim_conn *c;
 
-		if (fd < 0)
+		if (fd < 0) {
+			/* Out of descriptors: stop accepting for a while instead of spinning on a readable listener. */
+			if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM)
+				s->accept_paused_until_ms = sim_now_ms() + 100;
 			return;
+		}
 		if (kind == SIM_CONN_MEMBER)
 			setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
 		c = conn_new(s, kind, fd, member);
@@ -544,16 +548,18 @@ int sim_loop_run(sim *s)
 			cap = nc;
 		}
 		next = sim_rs_next_deadline(s, now);
+		if (s->accept_paused_until_ms > now && s->accept_paused_until_ms < next)
+			next = s->accept_paused_until_ms;
 		for (size_t i = 0; i < s->n_members; i++) {
 			sim_member *m = &s->members[i];
 
-			if (!m->up || m->listen_fd < 0)
+			if (!m->up || m->listen_fd < 0 || s->accept_paused_until_ms > now)
 				continue;
 			pfd[n] = (struct pollfd){.fd = m->listen_fd, .events = POLLIN};
 			ptr[n] = m;
 			kind[n++] = PF_MEMBER_LISTEN;
 		}
-		if (s->ctl_fd >= 0) {
+		if (s->ctl_fd >= 0 && s->accept_paused_until_ms <= now) {
 			pfd[n] = (struct pollfd){.fd = s->ctl_fd, .events = POLLIN};
 			ptr[n] = NULL;
 			kind[n++] = PF_CTL_LISTEN;

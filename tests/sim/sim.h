@@ -167,6 +167,7 @@ typedef struct sim {
 	int64_t next_noop_ms;
 	sim_conn *conns;
 	int64_t next_conn_id;
+	int64_t accept_paused_until_ms;   /* out of descriptors: listeners rest until then */
 	int32_t next_request_id;
 	int ctl_fd;
 	char *ctl_path;
