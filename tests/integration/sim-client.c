@@ -10,7 +10,7 @@
 
 #include "sim-harness.h"
 
-#define PLAN 117
+#define PLAN 136
 
 static const char *topology_main =
 	"set_name = \"rs0\";\n"
@@ -40,6 +40,22 @@ static const char *topology_old =
 	"members = (\n"
 	"  { port = 0; state = \"PRIMARY\"; },\n"
 	"  { port = 0; }\n"
+	");\n";
+
+/* Delayed, buildIndexes:false, RECOVERING, STARTUP2, DOWN and non-voting members. */
+static const char *topology_special =
+	"set_name = \"rsx\";\n"
+	"max_wire_version = 21;\n"
+	"auth = false;\n"
+	"noop_interval_ms = 100;\n"
+	"members = (\n"
+	"  { port = 0; state = \"PRIMARY\"; },\n"
+	"  { port = 0; secondary_delay_secs = 3600; priority = 0.0; hidden = true; },\n"
+	"  { port = 0; build_indexes = false; priority = 0.0; },\n"
+	"  { port = 0; state = \"RECOVERING\"; },\n"
+	"  { port = 0; state = \"STARTUP2\"; },\n"
+	"  { port = 0; state = \"DOWN\"; },\n"
+	"  { port = 0; priority = 0.0; votes = 0; }\n"
 	");\n";
 
 #define NMEMBERS 5
@@ -719,6 +735,166 @@ test_old_server(void)
 	tap_is_int(sim_stop(s), 0, "and its exit status is 0");
 }
 
+/* The hello libmongoc saw from member id of s over a direct connection (empty when unreachable). */
+static void
+direct_hello(sim *s, int id, bson_t *out, const char **type)
+{
+	char *uri = sim_direct_uri(s, id, NULL, OPTS);
+	mongoc_client_t *c = uri ? th_client(uri) : NULL;
+	mongoc_server_description_t **sds = NULL;
+	size_t n = 0;
+	bson_t r;
+	bson_error_t err;
+	static char tbuf[32];
+
+	bson_init(out);
+	snprintf(tbuf, sizeof tbuf, "(none)");
+	*type = tbuf;
+	if (c != NULL && th_cmd(c, "admin", &r, &err, "{\"ping\": 1}")) {
+		sds = mongoc_client_get_server_descriptions(c, &n);
+		if (n == 1) {
+			bson_destroy(out);
+			bson_copy_to(mongoc_server_description_hello_response(sds[0]), out);
+			snprintf(tbuf, sizeof tbuf, "%s", mongoc_server_description_type(sds[0]));
+		}
+		mongoc_server_descriptions_destroy_all(sds, n);
+	}
+	if (c != NULL)
+		bson_destroy(&r);
+	mongoc_client_destroy(c);
+	free(uri);
+}
+
+static void
+test_special_members(void)
+{
+	sim *s = sim_start(topology_special, NULL);
+	char *h[7] = { NULL };
+	bson_t r, hello;
+	bson_error_t err;
+	const char *type = NULL, *str = NULL;
+	int64_t v = -1, w = -1;
+	bool ok, b = false;
+	int64_t deadline;
+
+	if (!tap_ok(s != NULL, "a simulator with delayed/buildIndexes:false/RECOVERING/STARTUP2/DOWN members starts")) {
+		for (int i = 0; i < 18; i++)
+			tap_ok(false, "skipped: no simulator");
+		return;
+	}
+	for (int i = 0; i < 7; i++)
+		h[i] = sim_host(s, i);
+	{
+		const char *u = sim_uri(s);
+		bool in = true;
+		for (int i = 0; i < 7; i++)
+			if (i != 1)
+				in = in && h[i] && strstr(u, h[i]) != NULL;
+		tap_ok(in && h[1] && strstr(u, h[1]) == NULL,
+		       "seed URI: every member but the delayed one (the DOWN one has a port too)");
+	}
+	ok = direct_cmd(s, 5, NULL, "connectTimeoutMS=1000", &r, &err, "{\"ping\": 1}");
+	tap_ok(!ok && strstr(err.message, "connection refused") != NULL, "a member configured DOWN refuses connections");
+	bson_destroy(&r);
+
+	ok = direct_cmd(s, 0, NULL, NULL, &r, &err, "{\"replSetGetStatus\": 1}");
+	tap_ok(ok && th_get_int(&r, "members.3.state", &v) && v == 3 && th_get_str(&r, "members.3.stateStr", &str) &&
+	       strcmp(str, "RECOVERING") == 0,
+	       "status: member 3 state 3 RECOVERING");
+	tap_ok(ok && th_get_int(&r, "members.4.state", &v) && v == 5 && th_get_str(&r, "members.4.stateStr", &str) &&
+	       strcmp(str, "STARTUP2") == 0,
+	       "status: member 4 state 5 STARTUP2");
+	tap_ok(ok && th_get_int(&r, "members.5.state", &v) && v == 8 && th_get_int(&r, "members.5.health", &w) &&
+	       w == 0 && th_get_str(&r, "members.5.stateStr", &str) && strcmp(str, "(not reachable/healthy)") == 0,
+	       "status: member 5 state 8, health 0, \"(not reachable/healthy)\"");
+	tap_ok(ok && th_get_int(&r, "votingMembersCount", &v) && v == 6 && th_get_int(&r, "majorityVoteCount", &w) &&
+	       w == 4,
+	       "status: votingMembersCount 6 (one votes:0), majorityVoteCount 4");
+	bson_destroy(&r);
+
+	ok = direct_cmd(s, 0, NULL, NULL, &r, &err, "{\"replSetGetConfig\": 1}");
+	tap_ok(ok && th_get_int(&r, "config.members.1.secondaryDelaySecs", &v) && v == 3600 &&
+	       th_get_bool(&r, "config.members.1.hidden", &b) && b,
+	       "config: member 1 secondaryDelaySecs 3600, hidden");
+	tap_ok(ok && th_get_bool(&r, "config.members.2.buildIndexes", &b) && !b, "config: member 2 buildIndexes false");
+	tap_ok(ok && th_get_int(&r, "config.members.6.votes", &v) && v == 0, "config: member 6 votes 0");
+	bson_destroy(&r);
+
+	direct_hello(s, 1, &hello, &type);
+	tap_ok(th_get_int(&hello, "secondaryDelaySecs", &v) && v == 3600 && th_get_bool(&hello, "hidden", &b) && b,
+	       "delayed member's hello: secondaryDelaySecs 3600, hidden");
+	bson_destroy(&hello);
+	direct_hello(s, 2, &hello, &type);
+	tap_ok(th_get_bool(&hello, "buildIndexes", &b) && !b, "buildIndexes:false member's hello says so");
+	bson_destroy(&hello);
+	direct_hello(s, 3, &hello, &type);
+	tap_ok(th_get_bool(&hello, "ismaster", &b) && !b && th_get_bool(&hello, "secondary", &b) && !b &&
+	       strcmp(type, "RSOther") == 0,
+	       "RECOVERING member's hello: neither primary nor secondary (libmongoc: RSOther)");
+	bson_destroy(&hello);
+
+	/* The delayed member applies nothing recent; the others do. */
+	ok = sim_ctl(s, NULL, "write 5") == 0;
+	deadline = th_now_ms() + 10000;
+	{
+		uint64_t p = 0, d = 0, q = 0;
+		bool caught = false;
+		while (ok && th_now_ms() < deadline) {
+			bson_iter_t it, f;
+			uint32_t t, i;
+			ok = direct_cmd(s, 0, NULL, NULL, &r, &err, "{\"replSetGetStatus\": 1}");
+			if (ok && bson_iter_init(&it, &r) && bson_iter_find_descendant(&it, "members.0.optime.ts", &f)) {
+				bson_iter_timestamp(&f, &t, &i);
+				p = (uint64_t)t << 32 | i;
+			}
+			if (ok && bson_iter_init(&it, &r) && bson_iter_find_descendant(&it, "members.1.optime.ts", &f)) {
+				bson_iter_timestamp(&f, &t, &i);
+				d = (uint64_t)t << 32 | i;
+			}
+			if (ok && bson_iter_init(&it, &r) && bson_iter_find_descendant(&it, "members.2.optime.ts", &f)) {
+				bson_iter_timestamp(&f, &t, &i);
+				q = (uint64_t)t << 32 | i;
+			}
+			bson_destroy(&r);
+			if (q > d && p >= q) {
+				caught = true;
+				break;
+			}
+			th_pause_ms(50);
+		}
+		tap_ok(caught, "after ctl write the buildIndexes:false member moves past the 3600 s delayed member");
+	}
+
+	{
+		char *uri = sim_seed_uri(s, NULL, OPTS);
+		mongoc_client_t *c = uri ? th_client(uri) : NULL;
+		mongoc_server_description_t **sds = NULL;
+		size_t n = 0;
+		ok = c && th_cmd_rp(c, "admin", MONGOC_READ_PRIMARY, &r, &err, "{\"ping\": 1}");
+		bson_destroy(&r);
+		if (c)
+			sds = mongoc_client_get_server_descriptions(c, &n);
+		tap_ok(ok && strcmp(sd_type(sds, n, h[0]), "RSPrimary") == 0 &&
+		       strcmp(sd_type(sds, n, h[2]), "RSSecondary") == 0 &&
+		       strcmp(sd_type(sds, n, h[6]), "RSSecondary") == 0,
+		       "discovery: primary, and the buildIndexes:false and non-voting members as secondaries");
+		tap_ok(strcmp(sd_type(sds, n, h[3]), "RSOther") == 0 && strcmp(sd_type(sds, n, h[4]), "RSOther") == 0 &&
+		       strcmp(sd_type(sds, n, h[5]), "(absent)") == 0 && strcmp(sd_type(sds, n, h[1]), "(absent)") == 0,
+		       "discovery: RECOVERING and STARTUP2 are RSOther; DOWN and delayed are absent");
+		mongoc_server_descriptions_destroy_all(sds, n);
+		mongoc_client_destroy(c);
+		free(uri);
+	}
+	tap_ok(sim_ctl(s, NULL, "revive 5") == 0 && sim_wait_status(s, 5, "state", "SECONDARY", 2000),
+	       "ctl revive of the DOWN member: SECONDARY");
+	ok = direct_cmd(s, 5, NULL, NULL, &r, &err, "{\"ping\": 1}");
+	tap_ok(ok, "and it answers");
+	bson_destroy(&r);
+	tap_is_int(sim_stop(s), 0, "the simulator exits 0 on SIGTERM");
+	for (int i = 0; i < 7; i++)
+		free(h[i]);
+}
+
 int
 main(void)
 {
@@ -745,6 +921,7 @@ main(void)
 	tap_ok(sim_all_unlocked(s), "no member is left locked");
 	tap_is_int(sim_stop(s), 0, "the simulator exits 0 on SIGTERM");
 	test_old_server();
+	test_special_members();
 	for (int i = 0; i < NMEMBERS; i++)
 		free(host[i]);
 	mongoc_cleanup();
