@@ -1,0 +1,402 @@
+/* SPDX-License-Identifier: AGPL-3.0-or-later */
+/* t_state.c: the state file: round trip, parse errors, flock between processes, modes, refusals (TAP). */
+#include "autoconfig.h"
+
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "state.h"
+#include "core_tap.h"
+
+static char base[128];
+
+static void
+sample(mbh_state_rec *r)
+{
+	memset(r, 0, sizeof(*r));
+	snprintf(r->set_name, sizeof(r->set_name), "rs0");
+	snprintf(r->member, sizeof(r->member), "db3.example.com:27019");
+	r->phase = MBH_PHASE_LOCKED;
+	r->lock_count = 1;
+	r->since = 1700000000;
+	r->deadline = 1700007200;
+	r->pid = 4242;
+	snprintf(r->hostname, sizeof(r->hostname), "backup-host");
+	snprintf(r->job, sizeof(r->job), "NightlyMongo.2024-01-01_00.00.00_01");
+	snprintf(r->mode, sizeof(r->mode), "hooks");
+	r->watchdog_pid = 4243;
+	r->watchdog_start = 123456789012ULL;
+	r->frozen = true;
+}
+
+static const char sample_text[] =
+    "# mongo-backup-hooks state v1\n"
+    "set=rs0\n"
+    "member=db3.example.com:27019\n"
+    "phase=LOCKED\n"
+    "lock_count=1\n"
+    "since=1700000000\n"
+    "deadline=1700007200\n"
+    "pid=4242\n"
+    "hostname=backup-host\n"
+    "job=NightlyMongo.2024-01-01_00.00.00_01\n"
+    "mode=hooks\n"
+    "watchdog_pid=4243\n"
+    "watchdog_start=123456789012\n"
+    "frozen=1\n";
+
+static void
+test_format_parse(void)
+{
+	mbh_state_rec r, p;
+	mbh_error err;
+	char buf[2048];
+	int n;
+
+	sample(&r);
+	n = mbh_state_format(&r, buf, sizeof(buf));
+	ok(n == (int)strlen(sample_text), "format returns the length");
+	is_str(buf, sample_text, "format: exact text");
+	ok(mbh_state_format(&r, buf, 20) == -1, "format: too small a buffer is -1");
+	mbh_error_init(&err);
+	ok(mbh_state_parse(&p, sample_text, &err) == 0, "parse the formatted text");
+	ok(memcmp(&r, &p, sizeof(r)) == 0 || (strcmp(r.member, p.member) == 0 && r.lock_count == p.lock_count &&
+	   r.watchdog_start == p.watchdog_start && r.frozen == p.frozen && strcmp(r.job, p.job) == 0 &&
+	   r.phase == p.phase && r.pid == p.pid && r.deadline == p.deadline),
+	   "round trip keeps every field");
+	r.phase = MBH_PHASE_LOCKING;
+	r.job[0] = '\0';
+	r.frozen = false;
+	n = mbh_state_format(&r, buf, sizeof(buf));
+	ok(n > 0 && mbh_state_parse(&p, buf, &err) == 0 && p.phase == MBH_PHASE_LOCKING && p.job[0] == '\0' &&
+	   !p.frozen, "LOCKING, empty job, frozen=0 round trip");
+	snprintf(r.job, sizeof(r.job), "bad\njob");
+	ok(mbh_state_format(&r, buf, sizeof(buf)) == -1, "format refuses a newline in a value");
+}
+
+static void
+parse_fails(const char *text, const char *want)
+{
+	mbh_state_rec p;
+	mbh_error err;
+
+	mbh_error_init(&err);
+	ok(mbh_state_parse(&p, text, &err) != 0 && err.code == EX_DATAERR, "parse fails: %s", want);
+	is_str(err.msg, want, "  message");
+}
+
+/* sample_text with one line replaced (or dropped with repl ""). */
+static char *
+variant(const char *key, const char *repl)
+{
+	static char buf[2048];
+	const char *p = sample_text, *nl;
+	size_t o = 0, klen = strlen(key);
+
+	while (*p) {
+		nl = strchr(p, '\n');
+		if (strncmp(p, key, klen) == 0 && p[klen] == '=') {
+			o += (size_t)snprintf(buf + o, sizeof(buf) - o, "%s", repl);
+		} else {
+			memcpy(buf + o, p, (size_t)(nl - p) + 1);
+			o += (size_t)(nl - p) + 1;
+		}
+		p = nl + 1;
+	}
+	buf[o] = '\0';
+	return buf;
+}
+
+static void
+test_parse_errors(void)
+{
+	parse_fails("", "line 1: empty state file (expected \"# mongo-backup-hooks state v1\")");
+	parse_fails("set=rs0\n", "line 1: not a state file (expected \"# mongo-backup-hooks state v1\")");
+	parse_fails("# mongo-backup-hooks state v2\n", "line 1: not a state file (expected \"# mongo-backup-hooks state v1\")");
+	parse_fails(variant("member", "colour=blue\n"), "line 3: unknown key 'colour'");
+	parse_fails(variant("member", "member=a:1\nmember=b:2\n"), "line 4: duplicate key 'member'");
+	parse_fails(variant("member", "garbage\n"), "line 3: expected key=value");
+	parse_fails(variant("lock_count", "lock_count=abc\n"), "line 5: bad value for 'lock_count': 'abc'");
+	parse_fails(variant("lock_count", "lock_count=-1\n"), "line 5: bad value for 'lock_count': '-1'");
+	parse_fails(variant("lock_count", "lock_count=99999999999999999999\n"),
+	            "line 5: bad value for 'lock_count': '99999999999999999999'");
+	parse_fails(variant("phase", "phase=UNLOCKED\n"), "line 4: bad value for 'phase': 'UNLOCKED'");
+	parse_fails(variant("pid", "pid=0\n"), "line 8: bad value for 'pid': '0'");
+	parse_fails(variant("pid", "pid= 12\n"), "line 8: bad value for 'pid': ' 12'");
+	parse_fails(variant("mode", "mode=cron\n"), "line 11: bad value for 'mode': 'cron'");
+	parse_fails(variant("frozen", "frozen=yes\n"), "line 14: bad value for 'frozen': 'yes'");
+	parse_fails(variant("set", "set=../etc\n"), "line 2: bad value for 'set': '../etc'");
+	parse_fails(variant("job", "job=a\tb\n"), "line 10: bad value for 'job': 'a\tb'");
+	parse_fails(variant("watchdog_start", "watchdog_start=-5\n"), "line 13: bad value for 'watchdog_start': '-5'");
+	parse_fails(variant("deadline", ""), "line 14: missing key 'deadline'");
+}
+
+/* Create DIR/name fresh; returns the path. */
+static const char *
+path_in(const char *name)
+{
+	static char p[256];
+
+	snprintf(p, sizeof(p), "%s/%s", base, name);
+	return p;
+}
+
+static void
+test_files(void)
+{
+	char dir[256], want[512];
+	mbh_state *st = NULL;
+	mbh_state_rec r, got;
+	struct stat sb;
+	mbh_error err;
+	bool present = true;
+
+	snprintf(dir, sizeof(dir), "%s", path_in("state"));
+	mbh_error_init(&err);
+	ok(mbh_state_open(&st, dir, "rs0", false, &err) == 0 && st != NULL, "open creates the directory");
+	if (st == NULL) {
+		diag("%s", err.msg);
+		return;
+	}
+	ok(stat(dir, &sb) == 0 && (sb.st_mode & 07777) == 0700, "directory mode 0700");
+	snprintf(want, sizeof(want), "%s/rs0.state", dir);
+	is_str(mbh_state_path(st), want, "state path");
+	ok(mbh_state_read(st, &got, &present, &err) == 0 && !present, "no record yet");
+	sample(&r);
+	ok(mbh_state_write(st, &r, &err) == 0, "write a record");
+	ok(stat(want, &sb) == 0 && (sb.st_mode & 07777) == 0600, "state file mode 0600");
+	ok(mbh_state_read(st, &got, &present, &err) == 0 && present && got.lock_count == 1 &&
+	   strcmp(got.member, r.member) == 0 && got.watchdog_start == r.watchdog_start, "read it back");
+	r.lock_count = 2;
+	r.phase = MBH_PHASE_LOCKING;
+	ok(mbh_state_write(st, &r, &err) == 0 && mbh_state_read(st, &got, &present, &err) == 0 &&
+	   got.lock_count == 2 && got.phase == MBH_PHASE_LOCKING, "a second write replaces the record");
+	snprintf(r.job, sizeof(r.job), "evil\njob=x");
+	mbh_error_init(&err);
+	ok(mbh_state_write(st, &r, &err) != 0 && err.code == EX_USAGE, "a job name with a newline is refused");
+	is_str(err.msg, "job name contains a control character: use a plain job name", "  message");
+	ok(mbh_state_read(st, &got, &present, &err) == 0 && present && got.lock_count == 2,
+	   "the refused write left the record alone");
+	ok(mbh_state_remove(st, &err) == 0 && stat(want, &sb) != 0 && errno == ENOENT, "remove deletes the record");
+	ok(mbh_state_remove(st, &err) == 0, "remove without a record is fine");
+	ok(mbh_state_read(st, &got, &present, &err) == 0 && !present, "no record after remove");
+
+	/* A corrupt record names the file. */
+	{
+		FILE *f = fopen(want, "w");
+
+		fputs("set=rs0\n", f);
+		fclose(f);
+	}
+	mbh_error_init(&err);
+	ok(mbh_state_read(st, &got, &present, &err) != 0 && err.code == EX_DATAERR && !present, "corrupt: EX_DATAERR");
+	snprintf(want, sizeof(want), "%s/rs0.state: line 1: not a state file (expected \"# mongo-backup-hooks state v1\")",
+	         dir);
+	is_str(err.msg, want, "  message names the file");
+
+	/* A symlinked state file is never followed. */
+	snprintf(want, sizeof(want), "%s/rs0.state", dir);
+	unlink(want);
+	if (symlink("/etc/passwd", want) != 0)
+		diag("symlink: %s", strerror(errno));
+	mbh_error_init(&err);
+	ok(mbh_state_read(st, &got, &present, &err) != 0 && err.code == EX_NOPERM, "symlinked state file refused");
+	snprintf(want, sizeof(want), "%s/rs0.state is a symbolic link: remove it", dir);
+	is_str(err.msg, want, "  message");
+	sample(&r);
+	ok(mbh_state_write(st, &r, &err) == 0, "a write replaces the symlink itself (rename)");
+	snprintf(want, sizeof(want), "%s/rs0.state", dir);
+	ok(lstat(want, &sb) == 0 && S_ISREG(sb.st_mode), "  and leaves a regular file");
+	ok(stat("/etc/passwd", &sb) == 0 && sb.st_size > 0, "  the symlink's target is untouched");
+	mbh_state_remove(st, &err);
+	mbh_state_free(st);
+	mbh_state_free(NULL);
+}
+
+static void
+test_refusals(void)
+{
+	char dir[256], link[256], want[700];
+	mbh_state *st = NULL;
+	mbh_error err;
+
+	mbh_error_init(&err);
+	ok(mbh_state_open(&st, path_in("state"), "../etc", false, &err) != 0 && err.code == EX_DATAERR,
+	   "a set name with '/' is refused");
+	is_str(err.msg, "invalid replica set name '../etc': use 1 to 127 letters, digits, '_', '.' or '-'", "  message");
+	ok(mbh_state_open(&st, path_in("state"), "..", false, &err) != 0, "'..' refused");
+	ok(mbh_state_open(&st, path_in("state"), "", false, &err) != 0, "empty set name refused");
+
+	snprintf(dir, sizeof(dir), "%s", path_in("gw"));
+	mkdir(dir, 0700);
+	chmod(dir, 0770);
+	mbh_error_init(&err);
+	ok(mbh_state_open(&st, dir, "rs0", false, &err) != 0 && err.code == EX_NOPERM, "group-writable dir refused");
+	snprintf(want, sizeof(want), "state directory %s is writable by group or others: chmod 700 %s", dir, dir);
+	is_str(err.msg, want, "  message");
+	chmod(dir, 0755);
+	ok(mbh_state_open(&st, dir, "rs0", false, &err) == 0, "a 0755 dir is accepted (only writability matters)");
+	mbh_state_free(st);
+	st = NULL;
+
+	snprintf(link, sizeof(link), "%s", path_in("link"));
+	if (symlink(dir, link) != 0)
+		diag("symlink: %s", strerror(errno));
+	mbh_error_init(&err);
+	ok(mbh_state_open(&st, link, "rs0", false, &err) != 0 && err.code == EX_NOPERM, "symlinked dir refused");
+	snprintf(want, sizeof(want), "state directory %s is a symbolic link: set state_dir to the real directory", link);
+	is_str(err.msg, want, "  message");
+
+	mbh_error_init(&err);
+	ok(mbh_state_open(&st, "/nonexistent/deeper/dir", "rs0", false, &err) != 0 && err.code == EX_CANTCREAT,
+	   "uncreatable dir: EX_CANTCREAT");
+	is_str(err.msg, "cannot create state directory /nonexistent/deeper/dir: No such file or directory", "  message");
+
+	if (geteuid() == 0) {
+		if (chown(dir, 12345, 12345) != 0)
+			diag("chown: %s", strerror(errno));
+		mbh_error_init(&err);
+		ok(mbh_state_open(&st, dir, "rs0", false, &err) != 0 && err.code == EX_NOPERM, "a dir not ours refused");
+		snprintf(want, sizeof(want), "state directory %s is owned by uid 12345, not by us (uid 0): "
+		         "chown 0 %s or choose another state_dir", dir, dir);
+		is_str(err.msg, want, "  message");
+	} else {
+		skip("a dir owned by someone else needs root to set up");
+		skip("a dir owned by someone else needs root to set up");
+	}
+	mbh_state_free(st);
+}
+
+static void
+test_flock(void)
+{
+	char dir[256], want[512];
+	int ready[2], release[2];
+	mbh_state *st = NULL;
+	mbh_error err;
+	pid_t child;
+	char c = 0;
+	int status;
+
+	snprintf(dir, sizeof(dir), "%s", path_in("state"));
+	if (pipe(ready) != 0 || pipe(release) != 0) {
+		ok(0, "pipes");
+		return;
+	}
+	child = fork();
+	if (child == 0) {
+		mbh_state *cst = NULL;
+		mbh_error cerr;
+
+		close(ready[0]);
+		close(release[1]);
+		c = mbh_state_open(&cst, dir, "rs0", false, &cerr) == 0 ? 'y' : 'n';
+		if (write(ready[1], &c, 1) != 1 || read(release[0], &c, 1) < 0)
+			c = 0;
+		mbh_state_free(cst);
+		_exit(0);
+	}
+	close(ready[1]);
+	close(release[0]);
+	ok(read(ready[0], &c, 1) == 1 && c == 'y', "a child process holds the flock");
+	mbh_error_init(&err);
+	ok(mbh_state_open(&st, dir, "rs0", false, &err) != 0 && st == NULL && err.code == EX_TEMPFAIL,
+	   "a second run is refused with EX_TEMPFAIL");
+	snprintf(want, sizeof(want), "another run for rs0 holds %s/rs0.lock (pid %ld)", dir, (long)child);
+	is_str(err.msg, want, "  message names the holder's pid");
+	ok(mbh_state_open(&st, dir, "rs1", false, &err) == 0, "another set is independent");
+	mbh_state_free(st);
+	st = NULL;
+	if (write(release[1], "x", 1) != 1)
+		diag("write: %s", strerror(errno));
+	ok(mbh_state_open(&st, dir, "rs0", true, &err) == 0, "wait=true gets the lock once the child lets go");
+	waitpid(child, &status, 0);
+	close(ready[0]);
+	close(release[1]);
+
+	/* A forked copy (the watchdog) freeing its inherited state must not unlock the parent. */
+	child = fork();
+	if (child == 0) {
+		mbh_state_free(st);
+		_exit(0);
+	}
+	waitpid(child, &status, 0);
+	{
+		mbh_state *other = NULL;
+
+		mbh_error_init(&err);
+		ok(mbh_state_open(&other, dir, "rs0", false, &err) != 0 && err.code == EX_TEMPFAIL,
+		   "a child freeing the inherited state leaves the parent's flock held");
+		mbh_state_free(other);
+	}
+	mbh_state_free(st);
+}
+
+static void
+test_starttime(void)
+{
+	int to_child[2], to_parent[2];
+	uint64_t before, after;
+	pid_t child;
+	char c = 0;
+
+	ok(mbh_proc_starttime((long)getpid()) > 0, "our own start time");
+	ok(mbh_proc_starttime(0) == 0 && mbh_proc_starttime(-1) == 0, "pid 0 and -1: 0");
+	ok(mbh_proc_starttime(999999999) == 0, "no such process: 0");
+	if (pipe(to_child) != 0 || pipe(to_parent) != 0)
+		return;
+	child = fork();
+	if (child == 0) {
+		if (read(to_child[0], &c, 1) != 1)
+			_exit(1);
+		/* A comm that breaks naive parsers: spaces, ')' and digits. */
+		prctl(PR_SET_NAME, "a) 1 2 (b", 0, 0, 0);
+		if (write(to_parent[1], "x", 1) != 1 || read(to_child[0], &c, 1) < 0)
+			_exit(1);
+		_exit(0);
+	}
+	before = mbh_proc_starttime((long)child);
+	if (write(to_child[1], "x", 1) != 1 || read(to_parent[0], &c, 1) != 1)
+		diag("pipe: %s", strerror(errno));
+	after = mbh_proc_starttime((long)child);
+	ok(before > 0 && before == after, "a comm with ') 1 2 (' does not confuse the parser");
+	if (write(to_child[1], "x", 1) != 1)
+		diag("pipe: %s", strerror(errno));
+	waitpid(child, NULL, 0);
+	close(to_child[0]);
+	close(to_child[1]);
+	close(to_parent[0]);
+	close(to_parent[1]);
+}
+
+int
+main(void)
+{
+	char tmpl[] = "/tmp/t_state.XXXXXX";
+	char cmd[256];
+
+	tap_init();
+	if (mkdtemp(tmpl) == NULL) {
+		printf("Bail out! mkdtemp: %s\n", strerror(errno));
+		return 1;
+	}
+	snprintf(base, sizeof(base), "%s", tmpl);
+	test_format_parse();
+	test_parse_errors();
+	test_files();
+	test_refusals();
+	test_flock();
+	test_starttime();
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", base);
+	if (system(cmd) != 0)
+		diag("cannot remove %s", base);
+	return tap_done();
+}
