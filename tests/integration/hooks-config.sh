@@ -13,6 +13,7 @@ t_topology "$T_DIR/topo.conf" '{ port = 0; state = "PRIMARY"; }, { port = 0; }, 
 sim_start "$T_DIR/topo.conf" || { tap_fail "the simulator starts"; tap_done; exit 1; }
 URIPW="Uri-pw-$$-k2"
 URI_WITH_PW=$(printf '%s' "$SIM_URI" | sed "s|^mongodb://|mongodb://backup:$URIPW@|")
+URI_GOOD=$(printf '%s' "$SIM_URI" | sed "s|^mongodb://|mongodb://backup:$T_PASS@|")
 
 for prog in "$MBH_PRE" "$MBH_POST"; do
 	p=$(basename "$prog")
@@ -79,10 +80,13 @@ for prog in "$MBH_PRE" "$MBH_POST"; do
 	if [ "$prog" = "$MBH_PRE" ]; then
 		MONGO_BACKUP_URI=$SIM_URI t_run envuri "$prog" -c "$CONF" --dry-run
 		t_rc_is 0 "$p: MONGO_BACKUP_URI (no uri in the file): --dry-run works" envuri
-		MONGO_BACKUP_URI=$URI_WITH_PW CFG_URI=none CFG_USER=none CFG_PWFILE=none t_config "$CONF"
-		MONGO_BACKUP_URI=$URI_WITH_PW t_run envuripw "$prog" -c "$CONF" --dry-run
+		CFG_URI=none CFG_USER=none CFG_PWFILE=none t_config "$CONF"
+		MONGO_BACKUP_URI=$URI_GOOD t_run envuripw "$prog" -c "$CONF" --dry-run
 		t_rc_is 0 "$p: MONGO_BACKUP_URI with user and password: --dry-run works" envuripw
-		MONGO_BACKUP_URI=$URI_WITH_PW t_run envonly "$prog" --state-dir "$T_STATE" --dry-run
+		MONGO_BACKUP_URI=$URI_WITH_PW t_run envbadpw "$prog" -c "$CONF" --dry-run
+		t_rc_is 77 "$p: MONGO_BACKUP_URI with a wrong password: 77" envbadpw
+		tap_unlike "$T_OUT/envbadpw.err" "$URIPW" "$p: MONGO_BACKUP_URI with a wrong password: not printed"
+		MONGO_BACKUP_URI=$URI_GOOD t_run envonly "$prog" --state-dir "$T_STATE" --dry-run
 		t_rc_is 0 "$p: MONGO_BACKUP_URI alone (no config file): --dry-run works" envonly
 		CFG_URI=none t_config "$CONF"
 		MONGO_BACKUP_URI="mongodb://127.0.0.1:1/?replicaSet=rs0" t_run override "$prog" -c "$CONF" --uri "$SIM_URI" --dry-run

@@ -135,7 +135,7 @@ if scenario "a lagging member is skipped" "$P, $H0, $S0, $S0"; then
 	sim_ctl lag 1 3600 >/dev/null
 	if sim_wait_lag 1 0 3; then
 		dry_choice "lag --max-lag 2" 2 --max-lag 2
-		reason_like "lag: the lagging member's row names the lag" 1 'lag'
+		reason_like "lag: the lagging member's row names the lag limit" 1 'lag.*(exceed|max)'
 		real_choice "lag --max-lag 2" 2 --max-lag 2
 		sim_ctl lag 1 0 >/dev/null
 	else

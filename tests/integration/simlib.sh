@@ -157,7 +157,7 @@ t_is_ours() {
 	local cmd
 	[ -n "$1" ] && [ "$1" -gt 1 ] 2>/dev/null || return 1
 	[ -r "/proc/$1/cmdline" ] || return 1
-	cmd=$(tr '\0' ' ' <"/proc/$1/cmdline" 2>/dev/null)
+	cmd=$({ tr '\0' ' ' <"/proc/$1/cmdline"; } 2>/dev/null)
 	case $cmd in
 	*mongo-prebackup* | *mongo-postbackup* | *mongo-rs-sim*) return 0 ;;
 	esac
