@@ -682,12 +682,12 @@ mbh_job_exec(mbh_job *j, const char *const *argv, int *status, mbh_error *err)
 		*status = run_err.code;
 	} else {
 		mbh_log(MBH_LOG_DEBUG, "running %s (pid %ld)", argv[0], mbh_child_pid(child));
+		*status = -1;
 		if (mbh_child_wait(child, timeout, j->cancel_fd, status, &run_err) != 0) {
+			/* stopped (cancel or lock.max_seconds): its status is still what we exit with */
 			mbh_log(MBH_LOG_WARNING, "%s", run_err.msg);
-			if (mbh_signal_received() > 0)
-				*status = 128 + mbh_signal_received();
-			else
-				*status = run_err.code != 0 ? run_err.code : EX_SOFTWARE;
+			if (*status < 0)
+				*status = mbh_signal_received() > 0 ? 128 + mbh_signal_received() : EX_TEMPFAIL;
 		}
 	}
 	/* always unlock, whatever happened to the command */
