@@ -49,10 +49,15 @@ mbh_error_prefix(mbh_error *err, const char *fmt, ...)
 	va_end(ap);
 	used = strlen(err->msg);
 	if (used + 2 < sizeof(err->msg)) {
-		memcpy(err->msg + used, ": ", 3);
+		size_t room = sizeof(err->msg) - used - 3;
+		size_t len = strnlen(old, sizeof(old));
+
+		memcpy(err->msg + used, ": ", 2);
 		used += 2;
-		old[sizeof(old) - 1] = '\0';
-		strncat(err->msg + used, old, sizeof(err->msg) - used - 1);
+		if (len > room)
+			len = room;
+		memcpy(err->msg + used, old, len);
+		err->msg[used + len] = '\0';
 	}
 	return -1;
 }
