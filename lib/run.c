@@ -184,6 +184,56 @@ child_env(const char *const *set_env)
 	return env;
 }
 
+/* The PATH of the child's environment (what a shell would use), or a safe default. */
+static const char *
+env_path(char **env)
+{
+	size_t i;
+
+	for (i = 0; env[i] != NULL; i++)
+		if (strncmp(env[i], "PATH=", 5) == 0)
+			return env[i] + 5;
+	return "/usr/local/bin:/usr/bin:/bin";
+}
+
+/* Full paths to try for cmd: itself when it has a '/', else one per PATH entry. */
+static char **
+exec_candidates(const char *cmd, const char *path)
+{
+	size_t n = 1, o = 0, len;
+	const char *p, *colon;
+	char **v;
+
+	for (p = path; *p; p++)
+		if (*p == ':')
+			n++;
+	v = calloc(n + 2, sizeof(*v));
+	if (v == NULL)
+		return NULL;
+	if (strchr(cmd, '/') != NULL) {
+		v[0] = strdup(cmd);
+		if (v[0] == NULL)
+			goto nomem;
+		return v;
+	}
+	for (p = path;; p = colon + 1) {
+		colon = strchr(p, ':');
+		len = colon ? (size_t)(colon - p) : strlen(p);
+		/* An empty entry means the current directory, as in execvp. */
+		if (asprintf(&v[o], "%.*s%s%s", (int)len, p, len ? "/" : "./", cmd) < 0) {
+			v[o] = NULL;
+			goto nomem;
+		}
+		o++;
+		if (colon == NULL)
+			break;
+	}
+	return v;
+nomem:
+	mbh_strv_free(v);
+	return NULL;
+}
+
 static int
 open_pidfd(pid_t pid)
 {
@@ -199,8 +249,11 @@ open_pidfd(pid_t pid)
 
 /* In the child, between fork and exec: only async-signal-safe calls. */
 static void __attribute__((noreturn))
-child_exec(const char *const *argv, char **env, int in_fd, int out_fd, int errfd)
+child_exec(const char *const *argv, char **paths, char **env, int in_fd, int out_fd, int errfd)
 {
+	size_t i;
+	int first_err = 0;
+
 	struct sigaction sa;
 	sigset_t empty;
 	int sig, e;
@@ -228,7 +281,19 @@ child_exec(const char *const *argv, char **env, int in_fd, int out_fd, int errfd
 	}
 	sigemptyset(&empty);
 	sigprocmask(SIG_SETMASK, &empty, NULL);
-	execvpe(argv[0], (char *const *)argv, env);
+	/*
+	 * execve over the candidates computed before fork: unlike execvp, a file
+	 * without a #! line is an error, never handed to /bin/sh.  The first
+	 * candidate found but not runnable (EACCES) is what gets reported.
+	 */
+	for (i = 0; paths[i] != NULL; i++) {
+		execve(paths[i], (char *const *)argv, env);
+		if (errno != ENOENT && errno != ENOTDIR && errno != EACCES)
+			goto fail;
+		if (first_err == 0 || first_err == ENOENT || first_err == ENOTDIR)
+			first_err = errno;
+	}
+	errno = first_err ? first_err : ENOENT;
 fail:
 	e = errno;
 	if (write(errfd, &e, sizeof(e)) < 0)
@@ -243,7 +308,7 @@ mbh_child_spawn(mbh_child **out, const char *const *argv, const char *const *set
 	int outp[2] = { -1, -1 }, inp[2] = { -1, -1 }, errp[2] = { -1, -1 };
 	sigset_t all, old;
 	mbh_child *c = NULL;
-	char **env = NULL;
+	char **env = NULL, **paths = NULL;
 	ssize_t r;
 	int rc = -1, child_errno = 0, status;
 	pid_t pid;
@@ -258,7 +323,8 @@ mbh_child_spawn(mbh_child **out, const char *const *argv, const char *const *set
 	c->pidfd = c->out_fd = c->in_fd = -1;
 	c->name = strdup(argv[0]);
 	env = child_env(set_env);
-	if (c->name == NULL || env == NULL) {
+	paths = env ? exec_candidates(argv[0], env_path(env)) : NULL;
+	if (c->name == NULL || env == NULL || paths == NULL) {
 		mbh_error_set(err, EX_OSERR, "out of memory");
 		goto out;
 	}
@@ -272,7 +338,7 @@ mbh_child_spawn(mbh_child **out, const char *const *argv, const char *const *set
 	sigprocmask(SIG_SETMASK, &all, &old);
 	pid = fork();
 	if (pid == 0)
-		child_exec(argv, env, inp[0], outp[1], errp[1]);
+		child_exec(argv, paths, env, inp[0], outp[1], errp[1]);
 	sigprocmask(SIG_SETMASK, &old, NULL);
 	if (pid < 0) {
 		mbh_error_set(err, EX_OSERR, "cannot run %s: fork: %s", argv[0], strerror(errno));
@@ -315,6 +381,7 @@ out:
 			close(errp[i]);
 	}
 	free(env);
+	mbh_strv_free(paths);
 	mbh_child_free(c);
 	return rc;
 }

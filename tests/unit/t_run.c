@@ -1,0 +1,269 @@
+/* SPDX-License-Identifier: AGPL-3.0-or-later */
+/* t_run.c: running the backup command: expansion, status, signals, timeout, cancel, environment, fds (TAP). */
+#include "autoconfig.h"
+
+#include <sys/stat.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "run.h"
+#include "core_tap.h"
+
+static void
+test_expand(void)
+{
+	const char *t1[] = { "/usr/local/bin/dump.sh", "--host=%h", "%p", "%s/%j", "100%%", "%h%p%%%s", NULL };
+	const char *t2[] = { "dump", "a%xb", NULL };
+	const char *t3[] = { "dump", "50%", NULL };
+	const char *t4[] = { NULL };
+	mbh_run_vars vars = { .host = "db3", .port = "27019", .set = "rs0", .job = "Nightly.1" };
+	char **out = NULL;
+	mbh_error err;
+
+	mbh_error_init(&err);
+	ok(mbh_run_expand(&out, t1, &vars, &err) == 0 && out != NULL, "expand a template");
+	if (out != NULL) {
+		is_str(out[0], "/usr/local/bin/dump.sh", "plain word kept");
+		is_str(out[1], "--host=db3", "%h");
+		is_str(out[2], "27019", "%p");
+		is_str(out[3], "rs0/Nightly.1", "%s and %j");
+		is_str(out[4], "100%", "%% is one %");
+		is_str(out[5], "db327019%rs0", "escapes side by side");
+		ok(out[6] == NULL, "NULL-terminated");
+	}
+	mbh_strv_free(out);
+	out = NULL;
+	ok(mbh_run_expand(&out, t2, &vars, &err) != 0 && out == NULL && err.code == EX_CONFIG, "unknown escape: EX_CONFIG");
+	is_str(err.msg, "unknown escape %x in 'a%xb' (known: %h %p %s %j %%)", "  message");
+	ok(mbh_run_expand(&out, t3, &vars, &err) != 0 && err.code == EX_CONFIG, "a trailing %% is EX_CONFIG");
+	is_str(err.msg, "unknown escape % at the end of '50%' (write %% for a %)", "  message");
+	ok(mbh_run_expand(&out, t4, &vars, &err) != 0 && err.code == EX_CONFIG, "empty template refused");
+	vars.job = NULL;
+	{
+		const char *t5[] = { "x", "[%j]", NULL };
+
+		ok(mbh_run_expand(&out, t5, &vars, &err) == 0 && strcmp(out[1], "[]") == 0, "an unset value is empty");
+		mbh_strv_free(out);
+	}
+}
+
+/* Run argv to the end; returns wait's result, status in *status, err filled. */
+static int
+run(const char *const *argv, const char *const *env, int timeout, int cancel_fd, int *status, mbh_error *err)
+{
+	mbh_child *c = NULL;
+	int r;
+
+	mbh_error_init(err);
+	*status = -1;
+	if (mbh_child_spawn(&c, argv, env, 0, err) != 0)
+		return -2;
+	r = mbh_child_wait(c, timeout, cancel_fd, status, err);
+	mbh_child_free(c);
+	return r;
+}
+
+/* Run argv with a stdout pipe and collect the output. */
+static int
+capture(const char *const *argv, const char *const *env, char *buf, size_t len, int *status)
+{
+	mbh_child *c = NULL;
+	mbh_error err;
+	size_t used = 0;
+	ssize_t n;
+	int r;
+
+	buf[0] = '\0';
+	if (mbh_child_spawn(&c, argv, env, MBH_RUN_PIPE_STDOUT, &err) != 0)
+		return -1;
+	while (used + 1 < len && (n = read(mbh_child_stdout_fd(c), buf + used, len - 1 - used)) > 0)
+		used += (size_t)n;
+	buf[used] = '\0';
+	r = mbh_child_wait(c, 30, -1, status, &err);
+	mbh_child_free(c);
+	return r;
+}
+
+static void
+test_status(void)
+{
+	const char *exit3[] = { "/bin/sh", "-c", "exit 3", NULL };
+	const char *exit0[] = { "true", NULL };
+	const char *killself[] = { "/bin/sh", "-c", "kill -TERM $$", NULL };
+	const char *segv[] = { "/bin/sh", "-c", "kill -SEGV $$", NULL };
+	const char *missing[] = { "/nonexistent/dump.sh", NULL };
+	const char *notinpath[] = { "mbh-no-such-command", "x", NULL };
+	char script[] = "/tmp/t_run.XXXXXX", want[128];
+	const char *noexec[] = { script, NULL };
+	mbh_child *c = NULL;
+	mbh_error err;
+	int status, fd;
+
+	fd = mkstemp(script);
+	if (fd < 0 || write(fd, "touch /tmp/t_run.ran\n", 20) != 20)
+		diag("mkstemp: %s", strerror(errno));
+	close(fd);
+	chmod(script, 0644);
+
+	ok(run(exit0, NULL, 0, -1, &status, &err) == 0 && status == 0, "true: status 0 (PATH search)");
+	ok(run(exit3, NULL, 0, -1, &status, &err) == 0 && status == 3, "exit 3: status 3");
+	ok(run(killself, NULL, 0, -1, &status, &err) == 0 && status == 128 + SIGTERM, "killed by SIGTERM: 143");
+	ok(run(segv, NULL, 0, -1, &status, &err) == 0 && status == 128 + SIGSEGV, "killed by SIGSEGV: 139");
+
+	mbh_error_init(&err);
+	ok(mbh_child_spawn(&c, missing, NULL, 0, &err) != 0 && c == NULL && err.code == EX_UNAVAILABLE,
+	   "a missing command fails in spawn with EX_UNAVAILABLE");
+	is_str(err.msg, "cannot run /nonexistent/dump.sh: No such file or directory", "  message");
+	mbh_error_init(&err);
+	ok(mbh_child_spawn(&c, notinpath, NULL, 0, &err) != 0 && err.code == EX_UNAVAILABLE, "not in PATH");
+	is_str(err.msg, "cannot run mbh-no-such-command: No such file or directory", "  message");
+	mbh_error_init(&err);
+	ok(mbh_child_spawn(&c, noexec, NULL, 0, &err) != 0 && err.code == EX_UNAVAILABLE, "not executable (0644)");
+	snprintf(want, sizeof(want), "cannot run %s: Permission denied", script);
+	is_str(err.msg, want, "  message");
+	chmod(script, 0755);
+	mbh_error_init(&err);
+	ok(mbh_child_spawn(&c, noexec, NULL, 0, &err) != 0 && err.code == EX_UNAVAILABLE,
+	   "a script without #! is not handed to /bin/sh");
+	snprintf(want, sizeof(want), "cannot run %s: Exec format error", script);
+	is_str(err.msg, want, "  message");
+	unlink(script);
+}
+
+static void
+test_timeout_cancel(void)
+{
+	const char *sleeper[] = { "/bin/sh", "-c", "sleep 30", NULL };
+	const char *stubborn[] = { "/bin/sh", "-c", "trap '' TERM; sleep 30", NULL };
+	mbh_child *c = NULL;
+	mbh_error err;
+	int status, p[2];
+
+	ok(run(sleeper, NULL, 1, -1, &status, &err) != 0 && err.code == EX_TEMPFAIL, "timeout: EX_TEMPFAIL");
+	is_str(err.msg, "/bin/sh timed out after 1 s", "  message");
+	is_int(status, 128 + SIGTERM, "  stopped by SIGTERM");
+	ok(run(stubborn, NULL, 1, -1, &status, &err) != 0 && err.code == EX_TEMPFAIL, "a child ignoring SIGTERM");
+	is_int(status, 128 + SIGKILL, "  is killed with SIGKILL after the grace period");
+
+	if (pipe(p) != 0)
+		return;
+	if (write(p[1], "x", 1) != 1)
+		diag("write: %s", strerror(errno));
+	ok(run(sleeper, NULL, 0, p[0], &status, &err) != 0 && err.code == EX_TEMPFAIL, "cancel_fd readable: EX_TEMPFAIL");
+	is_str(err.msg, "/bin/sh cancelled", "  message");
+	is_int(status, 128 + SIGTERM, "  stopped by SIGTERM");
+	close(p[0]);
+	close(p[1]);
+
+	/* The whole group goes: a grandchild holding the pipe open must not keep it open. */
+	{
+		const char *tree[] = { "/bin/sh", "-c", "sleep 60 & sleep 60", NULL };
+		char b;
+
+		mbh_error_init(&err);
+		if (mbh_child_spawn(&c, tree, NULL, MBH_RUN_PIPE_STDOUT, &err) == 0) {
+			ok(getpgid((pid_t)mbh_child_pid(c)) == (pid_t)mbh_child_pid(c), "the child leads its own process group");
+			mbh_child_wait(c, 1, -1, &status, &err);
+			ok(read(mbh_child_stdout_fd(c), &b, 1) == 0, "after a timeout the whole group is gone (EOF on stdout)");
+			mbh_child_free(c);
+			c = NULL;
+		} else {
+			ok(0, "spawn a process tree: %s", err.msg);
+			ok(0, "spawn a process tree");
+		}
+	}
+}
+
+static void
+test_env_fds(void)
+{
+	const char *envcmd[] = { "env", NULL };
+	const char *setenv_[] = { "MONGO_BACKUP_HOST=db3", "MONGO_BACKUP_PORT=27019", "MBH_T_REPLACED=new", NULL };
+	const char *fds[] = { "/bin/sh", "-c", "ls /proc/$$/fd", NULL };
+	const char *cat[] = { "cat", NULL };
+	char out[16384];
+	mbh_child *c = NULL;
+	mbh_error err;
+	int status, leak;
+	ssize_t n;
+
+	setenv("MONGO_BACKUP_URI", "mongodb://u:secret@h/", 1);
+	setenv("MONGO_BACKUP_PASSWORD", "secret", 1);
+	setenv("MBH_T_KEEP", "kept", 1);
+	setenv("MBH_T_REPLACED", "old", 1);
+	ok(capture(envcmd, setenv_, out, sizeof(out), &status) == 0 && status == 0, "run env with a stdout pipe");
+	ok(strstr(out, "MONGO_BACKUP_URI") == NULL, "the child does not see MONGO_BACKUP_URI");
+	ok(strstr(out, "secret") == NULL, "  nor any MONGO_BACKUP_* secret");
+	ok(strstr(out, "MONGO_BACKUP_HOST=db3\n") != NULL && strstr(out, "MONGO_BACKUP_PORT=27019\n") != NULL,
+	   "it sees MONGO_BACKUP_HOST/PORT from set_env");
+	ok(strstr(out, "MBH_T_KEEP=kept\n") != NULL, "other variables pass through");
+	ok(strstr(out, "MBH_T_REPLACED=new\n") != NULL && strstr(out, "MBH_T_REPLACED=old") == NULL,
+	   "set_env replaces a variable of ours");
+	unsetenv("MONGO_BACKUP_URI");
+	unsetenv("MONGO_BACKUP_PASSWORD");
+
+	/* A descriptor we opened without O_CLOEXEC must not reach the script. */
+	leak = dup2(STDERR_FILENO, 57);
+	ok(capture(fds, NULL, out, sizeof(out), &status) == 0, "list the child's descriptors");
+	ok(leak == 57 && strstr(out, "57\n") == NULL, "no descriptor of ours leaks into the child");
+	close(57);
+
+	mbh_error_init(&err);
+	if (mbh_child_spawn(&c, cat, NULL, MBH_RUN_PIPE_STDIN | MBH_RUN_PIPE_STDOUT, &err) == 0) {
+		ok(write(mbh_child_stdin_fd(c), "restore-bytes", 13) == 13, "write to the child's stdin");
+		mbh_child_close_stdin(c);
+		ok(mbh_child_stdin_fd(c) == -1, "stdin closed");
+		n = read(mbh_child_stdout_fd(c), out, sizeof(out) - 1);
+		out[n > 0 ? n : 0] = '\0';
+		is_str(out, "restore-bytes", "the bytes come back through stdout");
+		ok(mbh_child_wait(c, 10, -1, &status, &err) == 0 && status == 0, "cat exits 0 on EOF");
+		mbh_child_free(c);
+	} else {
+		ok(0, "spawn cat: %s", err.msg);
+	}
+	ok(mbh_child_stdout_fd(NULL) == -1 && mbh_child_stdin_fd(NULL) == -1, "NULL child has no fds");
+	mbh_child_free(NULL);
+}
+
+static void
+test_signal_pipe(void)
+{
+	const char *sleeper[] = { "/bin/sh", "-c", "sleep 30", NULL };
+	struct pollfd pfd;
+	mbh_error err;
+	int fd, status;
+
+	ok(mbh_signal_received() == 0, "no signal yet");
+	fd = mbh_signal_pipe();
+	ok(fd >= 0 && (fcntl(fd, F_GETFL) & O_NONBLOCK) && (fcntl(fd, F_GETFD) & FD_CLOEXEC),
+	   "signal pipe: non-blocking and close-on-exec");
+	ok(mbh_signal_pipe() == fd, "a second call returns the same pipe");
+	raise(SIGTERM);
+	pfd.fd = fd;
+	pfd.events = POLLIN;
+	ok(poll(&pfd, 1, 0) == 1, "SIGTERM makes it readable");
+	is_int(mbh_signal_received(), SIGTERM, "mbh_signal_received says SIGTERM");
+	raise(SIGINT);
+	is_int(mbh_signal_received(), SIGTERM, "the first signal is kept");
+	ok(run(sleeper, NULL, 0, fd, &status, &err) != 0 && err.code == EX_TEMPFAIL &&
+	   strcmp(err.msg, "/bin/sh cancelled") == 0, "the signal pipe cancels a running command");
+}
+
+int
+main(void)
+{
+	tap_init();
+	test_expand();
+	test_status();
+	test_timeout_cancel();
+	test_env_fds();
+	test_signal_pipe();
+	return tap_done();
+}
