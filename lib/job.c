@@ -342,18 +342,19 @@ watchdog_main(mbh_job *j, mbh_state_rec want)
 	}
 	if (!present || !same_lock(&rec, &want))
 		goto out; /* unlocked in time */
-	if (mbh_lock_session_new(&session, j->uri, rec.member, &err) != 0)
-		goto fail;
-	if (rec.phase == MBH_PHASE_LOCKING && mbh_lock_is_fsync_locked(session, &locked, &err) != 0)
-		goto fail;
-	if (locked) {
-		if (mbh_lock_fsync_unlock(session, &left, &locked, &err) != 0)
-			goto fail;
+	if (mbh_lock_session_new(&session, j->uri, rec.member, &err) != 0 ||
+	    (rec.phase == MBH_PHASE_LOCKING && mbh_lock_is_fsync_locked(session, &locked, &err) != 0) ||
+	    (locked && mbh_lock_fsync_unlock(session, &left, &locked, &err) != 0)) {
+		snprintf(line, sizeof(line),
+			 "watchdog: could not unlock %s (set %s) after lock.max_seconds: %s; run mongo-postbackup",
+			 rec.member, rec.set_name, err.msg);
+		mbh_log(MBH_LOG_ERROR, "%s", line);
+		append_event(j->cfg->state_dir, rec.set_name, line);
+		goto out;
 	}
 	if (rec.frozen) {
-		mbh_error e;
-		mbh_error_init(&e);
-		mbh_lock_freeze(session, 0, &e);
+		mbh_error_init(&err);
+		mbh_lock_freeze(session, 0, &err);
 	}
 	clear_record(st);
 	snprintf(line, sizeof(line),
@@ -361,13 +362,6 @@ watchdog_main(mbh_job *j, mbh_state_rec want)
 		 "(lockCount now %lld)",
 		 rec.member, rec.set_name, rec.job[0] != '\0' ? rec.job : "-", rec.pid,
 		 locked ? "unlocked it" : "it was no longer locked", (long long)left);
-	mbh_log(MBH_LOG_ERROR, "%s", line);
-	append_event(j->cfg->state_dir, rec.set_name, line);
-	goto out;
-fail:
-	snprintf(line, sizeof(line),
-		 "watchdog: could not unlock %s (set %s) after lock.max_seconds: %s; run mongo-postbackup", rec.member,
-		 rec.set_name, err.msg);
 	mbh_log(MBH_LOG_ERROR, "%s", line);
 	append_event(j->cfg->state_dir, rec.set_name, line);
 out:
@@ -487,7 +481,8 @@ mbh_job_lock(mbh_job *j, mbh_error *err)
 	mbh_state_rec old;
 	const mbh_member *m;
 	mbh_hello hello;
-	bool present = false, fsync_locked = false, definite = true;
+	mbh_error e;
+	bool present = false, fsync_locked = false, definite = true, intent = false, froze = false;
 	char since[64], deadline[64];
 	int64_t count = 0;
 	int rc = -1;
@@ -532,46 +527,49 @@ mbh_job_lock(mbh_job *j, mbh_error *err)
 	j->rec.frozen = m->priority > 0;
 	if (mbh_state_write(j->state, &j->rec, err) != 0)
 		goto out;
+	intent = true;
 
-	if (mbh_lock_session_new(&j->session, j->uri, m->host, err) != 0)
-		goto clear;
-	if (mbh_lock_hello(j->session, &hello, err) != 0)
-		goto clear;
+	if (mbh_lock_session_new(&j->session, j->uri, m->host, err) != 0 || mbh_lock_hello(j->session, &hello, err) != 0)
+		goto out;
 	if (hello.writable_primary || !hello.secondary) {
 		mbh_error_set(err, EX_TEMPFAIL, "%s is no longer a secondary (%s); nothing was locked; run again",
 			      m->host, hello.writable_primary ? "it is primary now" : "hello says not secondary");
-		goto clear;
+		goto out;
 	}
 	if (mbh_lock_is_fsync_locked(j->session, &fsync_locked, err) != 0)
-		goto clear;
+		goto out;
 	if (fsync_locked) {
 		if (j->cfg->lock.refuse_if_locked != 0) {
 			mbh_error_set(err, EX_TEMPFAIL,
 				      "%s is already fsync-locked by someone else (currentOp shows fsyncLock); find who "
 				      "holds it, or run with --allow-locked to lock it once more",
 				      m->host);
-			goto clear;
+			goto out;
 		}
 		mbh_log(MBH_LOG_WARNING, "%s is already fsync-locked by someone else; locking it once more", m->host);
 	}
 	if (j->rec.frozen) {
+		/* invariant 1: an electable member must not seek election while locked */
 		if (mbh_lock_freeze(j->session, j->cfg->lock.max_seconds, err) != 0) {
 			mbh_error_prefix(err, "cannot freeze %s (priority %g) before locking it", m->host, m->priority);
-			goto clear;
+			goto out;
 		}
+		froze = true;
 	}
 	if (mbh_lock_fsync_lock(j->session, &count, &definite, err) != 0) {
 		if (!definite) {
+			/* keep the intent: post finds out with currentOp */
+			intent = froze = false;
 			mbh_error_set(err, EX_TEMPFAIL,
 				      "the fsync lock on %s may or may not have been taken (%s); run mongo-postbackup to "
 				      "check and clear it",
 				      m->host, err->msg);
-			goto out;
 		}
-		goto unfreeze;
+		goto out;
 	}
 	j->rec.lock_count = count;
 	j->held = true;
+	intent = froze = false; /* from here undo_lock cleans up */
 	mbh_log(MBH_LOG_DEBUG, "fsync lock on %s returned lockCount %lld", m->host, (long long)count);
 
 	/* invariant 1: re-check after locking */
@@ -579,20 +577,13 @@ mbh_job_lock(mbh_job *j, mbh_error *err)
 		if (err->code == 0)
 			mbh_error_set(err, EX_TEMPFAIL, "%s became primary right after the lock; unlocked it again; run again",
 				      m->host);
-		undo_lock(j);
-		j->held = false;
 		goto out;
 	}
-	if (j->watchdog && start_watchdog(j, &j->rec, &j->rec.watchdog_pid, &j->rec.watchdog_start, err) != 0) {
-		undo_lock(j);
-		j->held = false;
+	if (j->watchdog && start_watchdog(j, &j->rec, &j->rec.watchdog_pid, &j->rec.watchdog_start, err) != 0)
 		goto out;
-	}
 	j->rec.phase = MBH_PHASE_LOCKED;
 	if (mbh_state_write(j->state, &j->rec, err) != 0) {
 		mbh_error_prefix(err, "cannot record the lock on %s, so it was released", m->host);
-		undo_lock(j);
-		j->held = false;
 		goto out;
 	}
 	fmt_time(j->rec.deadline, deadline, sizeof(deadline));
@@ -603,17 +594,18 @@ mbh_job_lock(mbh_job *j, mbh_error *err)
 		mbh_log(MBH_LOG_INFO, "locked %s (lockCount %lld); %s at %s", m->host, (long long)count,
 			j->watchdog ? "watchdog unlocks" : "lock.max_seconds ends", deadline);
 	rc = 0;
-	goto out;
-unfreeze:
-	if (j->rec.frozen) {
-		mbh_error e;
+out:
+	if (rc != 0 && j->held) {
+		undo_lock(j);
+		j->held = false;
+	}
+	if (froze) {
 		mbh_error_init(&e);
 		mbh_lock_freeze(j->session, 0, &e);
 	}
-clear:
-	clear_record(j->state);
-out:
-	if (rc != 0 && !j->held) {
+	if (intent)
+		clear_record(j->state);
+	if (rc != 0) {
 		mbh_lock_session_free(j->session);
 		j->session = NULL;
 	}

@@ -113,7 +113,7 @@ parse_config_member(mbh_member *m, const bson_iter_t *member_it, size_t index, m
 				goto bad;
 			free(m->host);
 			if ((m->host = dup_utf8(&it)) == NULL)
-				goto nomem;
+				return mbh_error_set(err, EX_OSERR, "out of memory");
 		} else if (strcmp(key, "priority") == 0) {
 			if (iter_number(&it, &d) != 0 || d < 0)
 				goto bad;
@@ -144,7 +144,7 @@ parse_config_member(mbh_member *m, const bson_iter_t *member_it, size_t index, m
 			if (ntags == 0)
 				continue;
 			if ((m->tags = calloc(ntags, sizeof(*m->tags))) == NULL)
-				goto nomem;
+				return mbh_error_set(err, EX_OSERR, "out of memory");
 			bson_iter_recurse(&it, &tags);
 			while (bson_iter_next(&tags) && m->ntags < ntags) {
 				if (!BSON_ITER_HOLDS_UTF8(&tags))
@@ -155,7 +155,7 @@ parse_config_member(mbh_member *m, const bson_iter_t *member_it, size_t index, m
 				m->tags[m->ntags].value = dup_utf8(&tags);
 				m->ntags++;
 				if (m->tags[m->ntags - 1].key == NULL || m->tags[m->ntags - 1].value == NULL)
-					goto nomem;
+					return mbh_error_set(err, EX_OSERR, "out of memory");
 			}
 		}
 	}
@@ -169,8 +169,6 @@ parse_config_member(mbh_member *m, const bson_iter_t *member_it, size_t index, m
 bad:
 	return mbh_error_set(err, EX_PROTOCOL, "replSetGetConfig: config.members[%zu].%s has a bad value or type", index,
 			     key);
-nomem:
-	return mbh_error_set(err, EX_OSERR, "out of memory");
 }
 
 /* Fill the status fields of the member whose host (or _id) matches one replSetGetStatus members[] entry. */
