@@ -10,7 +10,7 @@
 
 #include "sim-harness.h"
 
-#define PLAN 79
+#define PLAN 90
 
 static const char *topology =
 	"set_name = \"rsf\";\n"
@@ -261,6 +261,12 @@ test_locked_secondary_optime(void)
 	ok = c1 && th_cmd(c1, "admin", &r, &err, "{\"fsync\": 1, \"lock\": true}");
 	tap_ok(ok, "fsync lock secondary 1");
 	bson_destroy(&r);
+	{
+		bool fl = false;
+		bool cok = c1 && th_cmd(c1, "admin", &r, &err, "{\"currentOp\": 1, \"$ownOps\": true}");
+		tap_ok(cok && th_get_bool(&r, "fsyncLock", &fl) && fl, "currentOp with $ownOps still shows fsyncLock");
+		bson_destroy(&r);
+	}
 	ok = optime_of(1, 1, &o1);
 	st1 = sim_status(S, 1, "optime");
 	tap_ok(p && insert_doc(p, "f2", &err) && wait_find(2, "f2", 10000),
@@ -651,6 +657,93 @@ test_arm(void)
 	tap_ok(ok && sim_status_long(S, 2, "lockCount") == 0, "heal 2 (and unlock it if the fsync ran)");
 }
 
+static void
+test_primary_down(void)
+{
+	mongoc_client_t *c;
+	bson_t r, hello;
+	bson_error_t err;
+	int64_t health = -1;
+	char ss[64];
+	bool ok, b = true;
+
+	tap_ok(ctl_ok("kill 0") && sim_wait_status(S, 0, "state", "DOWN", 2000), "ctl kill of the primary");
+	hello_of(1, &hello);
+	tap_ok(th_type(&hello, "primary") == BSON_TYPE_EOD && th_get_bool(&hello, "ismaster", &b) && !b &&
+	       th_get_bool(&hello, "secondary", &b) && b,
+	       "a secondary's hello has no primary field any more");
+	bson_destroy(&hello);
+	ok = health_of(1, 0, &health, ss, sizeof ss);
+	tap_ok(ok && health == 0 && strcmp(ss, "(not reachable/healthy)") == 0,
+	       "the secondary's replSetGetStatus shows the primary unreachable");
+	c = seed(SHORT);
+	ok = c && th_cmd_rp(c, "admin", MONGOC_READ_PRIMARY, &r, &err, "{\"ping\": 1}");
+	bson_destroy(&r);
+	tap_ok(!ok && err.domain == MONGOC_ERROR_SERVER_SELECTION, "a replica-set client finds no primary (server selection error)");
+	mongoc_client_destroy(c);
+	c = seed(SHORT);
+	ok = c && th_cmd_rp(c, "admin", MONGOC_READ_PRIMARY_PREFERRED, &r, &err, "{\"replSetGetStatus\": 1}");
+	bson_destroy(&r);
+	tap_ok(ok, "primaryPreferred still reaches a secondary");
+	mongoc_client_destroy(c);
+	tap_ok(ctl_ok("revive 0") && sim_wait_status(S, 0, "state", "SECONDARY", 2000),
+	       "the revived old primary comes back as SECONDARY");
+	tap_ok(ctl_ok("elect 0") && sim_wait_status(S, 0, "state", "PRIMARY", 2000), "ctl elect 0 makes it primary again");
+	c = seed(NULL);
+	ok = c && insert_doc(c, "after-down", &err);
+	tap_ok(ok, "a replica-set client writes to it again");
+	mongoc_client_destroy(c);
+}
+
+static void
+test_insert_many(void)
+{
+	mongoc_client_t *c = seed(NULL);
+	mongoc_collection_t *coll = c ? mongoc_client_get_collection(c, "mbhtest", "many") : NULL;
+	bson_t *docs[1000];
+	bson_t reply;
+	bson_error_t err;
+	int64_t n = -1;
+	bool ok = false;
+
+	for (int i = 0; i < 1000; i++) {
+		char id[16];
+		snprintf(id, sizeof id, "m%d", i);
+		docs[i] = BCON_NEW("_id", BCON_UTF8(id), "pad", BCON_UTF8("xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"));
+	}
+	bson_init(&reply);
+	if (coll != NULL) {
+		bson_destroy(&reply);
+		ok = mongoc_collection_insert_many(coll, (const bson_t **)docs, 1000, NULL, &reply, &err);
+	}
+	tap_ok(ok && th_get_int(&reply, "insertedCount", &n) && n == 1000,
+	       "insert_many of 1000 documents (one OP_MSG document sequence): insertedCount 1000");
+	if (!ok)
+		diag_err("insert_many", &err);
+	bson_destroy(&reply);
+	for (int i = 0; i < 1000; i++)
+		bson_destroy(docs[i]);
+	{
+		mongoc_client_t *s2 = direct(2, NULL);
+		char json[] = "{\"find\": \"many\", \"filter\": {\"_id\": \"m999\"}}";
+		int64_t deadline = th_now_ms() + 10000;
+		const char *got = NULL;
+		bool found = false;
+		while (s2 && !found && th_now_ms() < deadline) {
+			bson_t r;
+			found = th_cmd(s2, "mbhtest", &r, &err, json) && th_get_str(&r, "cursor.firstBatch.0._id", &got) &&
+			        strcmp(got, "m999") == 0;
+			bson_destroy(&r);
+			if (!found)
+				th_pause_ms(50);
+		}
+		tap_ok(found, "the last of them replicates to a secondary");
+		mongoc_client_destroy(s2);
+	}
+	mongoc_collection_destroy(coll);
+	mongoc_client_destroy(c);
+}
+
 int
 main(void)
 {
@@ -677,6 +770,8 @@ main(void)
 	test_lag_slow();
 	test_reconfig();
 	test_arm();
+	test_primary_down();
+	test_insert_many();
 	tap_ok(sim_all_unlocked(S), "no member is left locked");
 	tap_ok(sim_alive(S), "the simulator is still running");
 	tap_is_int(sim_stop(S), 0, "the simulator exits 0 on SIGTERM");
