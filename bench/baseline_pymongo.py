@@ -3,8 +3,12 @@
 """baseline_pymongo.py: the bench baseline: what mongo-prebackup --exec does, written the obvious way
 with Debian's python3-pymongo (the seed's approach): discover, choose, lock, run, unlock.
 
-usage: /usr/bin/python3 baseline_pymongo.py --uri SEED-URI --username U --password-file F -- CMD [ARGS...]
+usage: /usr/bin/python3 baseline_pymongo.py [--os-exit] --uri SEED-URI --username U --password-file F -- CMD [ARGS...]
+
+--os-exit leaves with os._exit() once the work is done: PyMongo 3.11's atexit hook joins its monitor
+threads, which sleep up to 0.5 s; the bench reports that variant for information only.
 """
+import os
 import argparse
 import subprocess
 import sys
@@ -14,6 +18,7 @@ from pymongo import MongoClient
 
 def main():
     ap = argparse.ArgumentParser()
+    ap.add_argument("--os-exit", action="store_true")
     ap.add_argument("--uri", required=True)
     ap.add_argument("--username", required=True)
     ap.add_argument("--password-file", required=True)
@@ -62,6 +67,10 @@ def main():
     finally:
         member.admin.command("fsyncUnlock")
         member.close()
+    if args.os_exit:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(rc)
     return rc
 
 
