@@ -10,7 +10,7 @@
 
 #include "sim-harness.h"
 
-#define PLAN 136
+#define PLAN 138
 
 static const char *topology_main =
 	"set_name = \"rs0\";\n"
@@ -502,6 +502,32 @@ test_auth(sim *s)
 	ok = direct_cmd(s, 1, "monitor:m0n", NULL, &r, &err, "{\"fsyncUnlock\": 1}");
 	tap_ok(!ok && err.code == 13, "clusterMonitor user: fsyncUnlock -> 13");
 	bson_destroy(&r);
+	/* A real mongod runs these only against admin: Unauthorized "<cmd> may only be run against the admin database." */
+	{
+		char *uri = sim_direct_uri(s, 1, CREDS, OPTS);
+		mongoc_client_t *c = uri ? th_client(uri) : NULL;
+		ok = c && th_cmd(c, "test", &r, &err, "{\"fsync\": 1, \"lock\": true}");
+		tap_ok(!ok && err.code == 13 && strstr(err.message, "only be run against the admin database") != NULL &&
+		       sim_status_long(s, 1, "lockCount") == 0,
+		       "fsync lock against a non-admin database: 13 \"...only be run against the admin database\", no lock");
+		if (ok)
+			tap_diag("  it succeeded: lockCount is now %ld", sim_status_long(s, 1, "lockCount"));
+		else if (err.code != 13)
+			diag_err("fsync on db test", &err);
+		bson_destroy(&r);
+		for (int i = 0; i < 4 && sim_status_long(s, 1, "lockCount") > 0; i++)
+			sim_ctl(s, NULL, "unlock 1");
+		ok = c && th_cmd(c, "test", &r, &err, "{\"replSetGetStatus\": 1}");
+		tap_ok(!ok && err.code == 13 && strstr(err.message, "only be run against the admin database") != NULL,
+		       "replSetGetStatus against a non-admin database: 13");
+		if (ok)
+			tap_diag("  it succeeded");
+		else if (err.code != 13)
+			diag_err("replSetGetStatus on db test", &err);
+		bson_destroy(&r);
+		mongoc_client_destroy(c);
+		free(uri);
+	}
 	ok = direct_cmd(s, 1, CREDS, NULL, &r, &err, "{\"noSuchCommand\": 1}");
 	tap_ok(!ok && err.code == 59 && strcmp(err.message, "no such command: 'noSuchCommand'") == 0,
 	       "unknown command: 59 \"no such command: 'noSuchCommand'\"");
