@@ -118,6 +118,29 @@ test_full_file(void)
 	mbh_config_free(c);
 }
 
+/* The shipped example must stay valid: it documents every key. */
+static void
+test_example(void)
+{
+	char path[PATH_MAX];
+	const char *src = getenv("top_srcdir");
+	mbh_config *c = NULL;
+	mbh_error err;
+	int r;
+
+	snprintf(path, sizeof(path), "%s/conf/mongo-backup.conf.example", src ? src : ".");
+	mbh_error_init(&err);
+	mbh_config_new(&c, &err);
+	r = mbh_config_load_file(c, path, &err);
+	ok(r == 0, "conf/mongo-backup.conf.example loads");
+	if (r != 0)
+		diag("%s", err.msg);
+	ok(c->uri && c->username && c->password_file && c->selection.policy == MBH_POLICY_AUTO &&
+	   c->lock.max_seconds == 7200 && c->script.backup && c->log.level == MBH_LOG_INFO,
+	   "  and sets the documented values");
+	mbh_config_free(c);
+}
+
 static void
 test_file_errors(void)
 {
@@ -511,6 +534,7 @@ main(void)
 	snprintf(tmpdir, sizeof(tmpdir), "%s", tmpl);
 	test_full_file();
 	test_file_errors();
+	test_example();
 	test_key_errors();
 	test_set();
 	test_finish();
