@@ -57,7 +57,11 @@ typedef struct mbh_config {
 	} log;
 } mbh_config;
 
-/* Allocate an all-unset config.  Returns 0, or -1 (EX_OSERR) on no memory. */
+/*
+ * Allocate an all-unset config.  Returns 0, or -1 (EX_OSERR) on no memory.
+ * load/set/finish/free need a config from here (it carries hidden
+ * bookkeeping: where each key was set); mbh_uri_build accepts any struct.
+ */
 int mbh_config_new(mbh_config **out, mbh_error *err);
 
 /*

@@ -60,7 +60,11 @@ int mbh_state_remove(mbh_state *st, mbh_error *err);
 /* Path of the state file, for messages.  Borrowed. */
 const char *mbh_state_path(const mbh_state *st);
 
-/* Release the flock and free.  NULL is fine. */
+/*
+ * Release the flock and free.  NULL is fine.  Only closes the descriptor (no
+ * LOCK_UN): a forked child (the watchdog) must call this on the state it
+ * inherited, right after fork, without releasing the parent's lock.
+ */
 void mbh_state_free(mbh_state *st);
 
 /* Pure: render rec as the file's text ("key=value\n" lines).  Returns bytes written or -1 if len is too small. */
