@@ -62,5 +62,22 @@ t_rc_is 0 "post kills the watchdog: post exits 0" post
 tap_ok "$(t_pid_gone "$WD" 250 && echo 0 || echo 1)" "post kills the watchdog: its pid is gone"
 t_assert_unlocked "post kills the watchdog: unlocked"
 
+# A watchdog unlocks only the lock it guards: its record was cleared by hand and a new run locked since.
+t_run old "$MBH_PRE" -c "$CONF" --job old --max-lock-seconds 2
+t_rc_is 0 "stale watchdog: the first pre exits 0" old
+WD=$(state_get "$SF" watchdog_pid)
+sim_ctl unlock 2 >/dev/null
+rm -f "$SF"
+t_run new "$MBH_PRE" -c "$CONF" --job new
+t_rc_is 0 "stale watchdog: a second pre (the record gone) exits 0" new
+lines2=$(wc -l <"$EV" 2>/dev/null)
+tap_ok "$(t_pid_gone "$WD" 1500 && echo 0 || echo 1)" "stale watchdog: the first watchdog ends at its deadline"
+tap_is "$(sim_lockcount 2)" 1 "stale watchdog: the second run's lock is left alone"
+tap_like "$SF" "new" "stale watchdog: the second run's record is left alone"
+tap_is "$(wc -l <"$EV" 2>/dev/null)" "$lines2" "stale watchdog: no events line for a lock it did not unlock"
+t_run newpost "$MBH_POST" -c "$CONF"
+t_rc_is 0 "stale watchdog: post for the second run exits 0" newpost
+t_assert_unlocked "stale watchdog: unlocked"
+
 sim_stop
 tap_done
