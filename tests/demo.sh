@@ -25,7 +25,8 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+if [ -t 1 ]; then bold=$(printf '\033[1m'); plain=$(printf '\033[0m'); else bold=""; plain=""; fi
+say() { printf '\n%s== %s%s\n' "$bold" "$*" "$plain"; }
 
 # The demo set: a primary, an electable secondary and a passive (priority 0) secondary,
 # SCRAM authentication on, each data-bearing member persisting what it applies under data/.
@@ -57,6 +58,8 @@ lock = { max_seconds = 600; };
 state_dir = "$work/state";
 CONF
 
+"$sim" ctl "$work/ctl" write 100 >/dev/null   # some data before the backup
+
 say "mongo-prebackup --dry-run: every member, its verdict and why"
 "$pre" -c "$work/rs0.conf" --dry-run
 
@@ -67,16 +70,25 @@ say "mongo-prebackup: choose, freeze if electable, fsync-lock, record (as a Bacu
 member=$(sed -n 's/^member=//p' "$work/state/"*.state)
 member_id=$("$sim" ctl "$work/ctl" status | sed -n "s/^id=\([0-9]*\) host=$member .*/\1/p")
 say "backup script: copy the locked member's data directory ($member, dbPath $work/data/$member_id)"
+at_lock=$("$sim" verify "$work/data/$member_id")
+echo "member at lock time:   $at_lock"
 "$sim" ctl "$work/ctl" write 50 >/dev/null   # the primary keeps taking writes during the backup
 cp -a "$work/data/$member_id" "$work/backup"
 "$sim" ctl "$work/ctl" write 50 >/dev/null
 echo "copied: $(ls "$work/backup" | tr '\n' ' ')"
-"$sim" verify "$work/backup"
+copy=$("$sim" verify "$work/backup")
+echo "the copy:              $copy"
+if [ "$copy" != "$at_lock" ]; then
+	echo "demo: the copy differs from the member's state at lock time" >&2
+	exit 70
+fi
+echo "the copy is whole and equals the member's state at lock time, though the primary took 100 writes meanwhile"
 
 say "mongo-postbackup: unlock exactly what was locked (as a Bacula RunScript After, RunsOnFailure = yes)"
 "$post" -c "$work/rs0.conf" --job demo-job
 
 say "afterwards"
+echo "member after unlock:   $("$sim" verify "$work/data/$member_id") (caught up with the primary)"
 "$post" -c "$work/rs0.conf" --status
 "$sim" ctl "$work/ctl" status
 locked=$("$sim" ctl "$work/ctl" status | grep -vc 'lockCount=0' || true)
