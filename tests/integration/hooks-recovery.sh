@@ -157,6 +157,8 @@ e=$(date +%s)
 t_config "$CONF"
 tap_isnt "$T_RC" 124 "partitioned at fsync: pre gives up within 30 s with socketTimeoutMS=3000 (exit $T_RC after $((e - s)) s)"
 tap_isnt "$T_RC" 0 "partitioned at fsync: pre fails"
+tap_like "$T_OUT/armpart.err" "^mongo-prebackup: error: .*mongo-postbackup" "partitioned at fsync: the error says to run mongo-postbackup"
+tap_is "$(grep '^mongo-prebackup: error: ' "$T_OUT/armpart.err" | grep -o "$H2" | wc -l)" 1 "partitioned at fsync: the error line names the member once (not garbled)"
 sim_ctl heal 2 >/dev/null
 t_run armpartpost "$MBH_POST" -c "$CONF"
 t_rc_is 0 "partitioned at fsync, healed: post exits 0" armpartpost
