@@ -1,25 +1,22 @@
 #!/bin/bash
 # hooks-secrets.sh: invariant 7: the password never appears in output, logs, the state and events files,
 # the argv or environment of the backup command or the watchdog, nor in the simulator's log -- with
-# the password in a password file and in MONGO_BACKUP_URI, on success and failure paths, verbose.
+# the password in a password file, in MONGO_BACKUP_URI and in the config file's uri, plain and
+# percent-encoded, on success and failure paths, verbose.
 # SPDX-License-Identifier: AGPL-3.0-or-later
 [ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"
 . "${top_srcdir:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/integration/simlib.sh"
 t_init
 
-PW="Zq9-unique-PW-7731"
-T_PASS=$PW
 CONF=$T_DIR/rs0.conf
 SF=$T_STATE/rs0.state
-t_topology "$T_DIR/topo.conf" '{ port = 0; state = "PRIMARY"; }, { port = 0; }, { port = 0; priority = 0.0; }'
-sim_start "$T_DIR/topo.conf" -v || { tap_fail "the simulator starts"; tap_done; exit 1; }
 
-# has_pw FILE...: list the files that contain the password (none: status 1).
+# has_pw FILE...: list the files that contain the password, raw or percent-encoded (none: status 1).
 has_pw() {
 	local f found=1
 	for f in "$@"; do
 		[ -f "$f" ] || continue
-		if grep -Faq -- "$PW" "$f"; then
+		if grep -Faq -e "$PW" -e "$PW_ENC" -- "$f"; then
 			echo "$f"
 			found=0
 		fi
@@ -53,7 +50,7 @@ exercise() {
 	wd=$(state_get "$SF" watchdog_pid)
 	if [ -n "$wd" ] && t_is_ours "$wd"; then
 		cp "/proc/$wd/cmdline" "$T_OUT/watchdog.cmdline"
-		[ "$v" = file ] && cp "/proc/$wd/environ" "$T_OUT/watchdog.environ"
+		case $v in *-env) ;; *) cp "/proc/$wd/environ" "$T_OUT/watchdog.environ" ;; esac
 	fi
 	t_run second "$MBH_PRE" -c "$CONF" -v --job "sec2-$v"
 	t_rc_is 75 "$v: a second pre -v is refused" second
@@ -94,24 +91,43 @@ exercise() {
 	else
 		tap_fail "$v: the watchdog's cmdline could be read"
 	fi
-	if [ "$v" = file ]; then
-		no_pw "$v: not in the watchdog's environment" "$T_OUT/watchdog.environ"
-	fi
+	case $v in
+	*-env) ;;
+	*) no_pw "$v: not in the watchdog's environment" "$T_OUT/watchdog.environ" ;;
+	esac
 }
 
-# 1: the password in a 0600 file.
-t_config "$CONF"
-exercise file
+# Two passwords: a plain one and one that must be percent-encoded in a URI.
+n=0
+for PW in "Zq9-unique-PW-7731" "Zq9@uniq:PW/77%31+x"; do
+	n=$((n + 1))
+	PW_ENC=$(/usr/bin/python3 -c 'import sys, urllib.parse; print(urllib.parse.quote(sys.argv[1], safe=""))' "$PW")
+	T_PASS=$PW
+	tap_diag "password $n: $PW (in a URI: $PW_ENC)"
+	t_topology "$T_DIR/topo$n.conf" '{ port = 0; state = "PRIMARY"; }, { port = 0; }, { port = 0; priority = 0.0; }'
+	sim_start "$T_DIR/topo$n.conf" -v || { tap_fail "the simulator starts"; continue; }
+	URIPW=$(printf '%s' "$SIM_URI" | sed "s|^mongodb://|mongodb://backup:$PW_ENC@|")
 
-# 2: the password in MONGO_BACKUP_URI (the config names neither user nor file).
-CFG_URI=none CFG_USER=none CFG_PWFILE=none t_config "$CONF"
-MONGO_BACKUP_URI=$(printf '%s' "$SIM_URI" | sed "s|^mongodb://|mongodb://backup:$PW@|")
-export MONGO_BACKUP_URI
-exercise uri
-unset MONGO_BACKUP_URI
+	# a: the password in a 0600 file.
+	t_config "$CONF"
+	exercise "pw$n-file"
 
-sim_stop
-no_pw "not in the simulator's log (-v) or output" "$SIM_LOG" "$SIM_DIR/stdout" "$SIM_DIR/stderr"
-tap_ok "$([ -s "$SIM_LOG" ] && echo 0 || echo 1)" "the simulator's log is not empty (so the check means something)"
+	# b: the password in MONGO_BACKUP_URI (the config names neither user nor file).
+	CFG_URI=none CFG_USER=none CFG_PWFILE=none t_config "$CONF"
+	export MONGO_BACKUP_URI=$URIPW
+	exercise "pw$n-env"
+	unset MONGO_BACKUP_URI
+
+	# c: the password in the config file's uri.
+	CFG_URI=$URIPW CFG_USER=none CFG_PWFILE=none t_config "$CONF"
+	t_run "checkcfg$n" "$MBH_PRE" -c "$CONF" --check-config -v
+	t_rc_is 0 "pw$n: --check-config -v with the password in the file's uri" "checkcfg$n"
+	exercise "pw$n-conf"
+	no_pw "pw$n: not in --check-config -v output" "$T_OUT/checkcfg$n.out" "$T_OUT/checkcfg$n.err"
+
+	sim_stop
+	no_pw "pw$n: not in the simulator's log (-v) or output" "$SIM_LOG" "$SIM_DIR/stdout" "$SIM_DIR/stderr"
+	tap_ok "$([ -s "$SIM_LOG" ] && echo 0 || echo 1)" "pw$n: the simulator's log is not empty (so the check means something)"
+done
 T_OUT=$T_DIR/out
 tap_done

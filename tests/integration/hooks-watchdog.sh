@@ -62,6 +62,20 @@ t_rc_is 0 "post kills the watchdog: post exits 0" post
 tap_ok "$(t_pid_gone "$WD" 250 && echo 0 || echo 1)" "post kills the watchdog: its pid is gone"
 t_assert_unlocked "post kills the watchdog: unlocked"
 
+# Bacula reads the hook's output through a pipe until EOF: the watchdog must not hold it open.
+timeout -k 5 20 sh -c '"$1" -c "$2" --job pipe 2>&1 | cat >"$3"' sh "$MBH_PRE" "$CONF" "$T_OUT/pipe.out"
+rc=$?
+t_note_watchdogs
+tap_is "$rc" 0 "pipe: pre's output pipe reaches EOF at once although the watchdog runs (no hang)"
+tap_like "$T_OUT/pipe.out" "locked $H2" "pipe: the output came through the pipe"
+WD=$(state_get "$SF" watchdog_pid)
+for fd in 0 1 2; do
+	tgt=$(readlink "/proc/$WD/fd/$fd" 2>/dev/null)
+	tap_is "$tgt" /dev/null "pipe: the watchdog's fd $fd is /dev/null"
+done
+t_run pipepost "$MBH_POST" -c "$CONF"
+t_rc_is 0 "pipe: post exits 0" pipepost
+
 # A watchdog unlocks only the lock it guards: its record was cleared by hand and a new run locked since.
 t_run old "$MBH_PRE" -c "$CONF" --job old --max-lock-seconds 2
 t_rc_is 0 "stale watchdog: the first pre exits 0" old
