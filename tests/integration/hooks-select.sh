@@ -130,6 +130,23 @@ if scenario "PSA: locking the only other data-bearing voter stalls the majority"
 	tap_is "$(sim_status_field 1 frozen)" 0 "psa --allow-majority-stall: unfrozen by mongo-postbackup"
 fi
 
+if scenario "members not fit to back up are skipped" "$P,
+	{ port = 0; priority = 0.0; votes = 0; state = \"RECOVERING\"; },
+	{ port = 0; priority = 0.0; votes = 0; hidden = true; build_indexes = false; },
+	{ port = 0; priority = 0.0; votes = 0; state = \"STARTUP2\"; },
+	$S0, $S0"; then
+	dry_choice unfit 4
+	reason_like "unfit: the RECOVERING member's row says so" 1 'RECOVERING'
+	reason_like "unfit: the buildIndexes:false member's row says so" 2 'buildIndexes'
+	reason_like "unfit: the STARTUP2 member's row says so" 3 'STARTUP2'
+	real_choice unfit 4
+	# With voter 4 down, locking voter 5 would leave the primary alone: the majority stalls.
+	sim_ctl kill 4 >/dev/null
+	refused "unfit, voter 4 down"
+	reason_like "unfit: the killed member's row says down" 4 'down|unreach|health'
+	reason_like "unfit: the last voter's row names the majority" 5 'majorit'
+fi
+
 TOPO_NOOP_MS=200
 if scenario "a lagging member is skipped" "$P, $H0, $S0, $S0"; then
 	sim_ctl lag 1 3600 >/dev/null
