@@ -104,6 +104,30 @@ t_assert_no_state "foreign lock --allow-locked: no record left"
 sim_ctl unlock 2 >/dev/null
 t_assert_unlocked "foreign lock: the foreign lock released by its owner"
 
+# ---- someone locks on top of ours: post takes only ours and warns about the count
+t_run pre10 "$MBH_PRE" -c "$CONF" --job J10
+t_rc_is 0 "lock on top: pre exits 0" pre10
+sim_ctl lock 2 >/dev/null
+t_run post10 "$MBH_POST" -c "$CONF"
+t_rc_is 0 "lock on top: post exits 0" post10
+tap_like "$T_OUT/post10.err" "^mongo-postbackup: warning: .*lockCount" "lock on top: a warning about the unexpected lockCount"
+tap_is "$(sim_lockcount 2)" 1 "lock on top: the other lock is left (lockCount 1)"
+t_assert_no_state "lock on top: the record is cleared"
+sim_ctl unlock 2 >/dev/null
+
+# ---- --quiet and --verbose
+t_run preq "$MBH_PRE" -c "$CONF" -q --job Q
+t_rc_is 0 "--quiet: pre exits 0" preq
+tap_is "$(wc -c <"$T_OUT/preq.err")" 0 "--quiet: pre prints nothing on success"
+t_run postq "$MBH_POST" -c "$CONF" --quiet
+t_rc_is 0 "--quiet: post exits 0" postq
+tap_is "$(wc -c <"$T_OUT/postq.err")" 0 "--quiet: post prints nothing on success"
+t_run prev "$MBH_PRE" -c "$CONF" -v --job V
+tap_like "$T_OUT/prev.err" "^mongo-prebackup: debug: " "--verbose: debug lines"
+t_run postv "$MBH_POST" -c "$CONF" --verbose
+tap_like "$T_OUT/postv.err" "^mongo-postbackup: debug: " "--verbose: post too"
+t_assert_unlocked "--quiet/--verbose: unlocked"
+
 # ---- concurrent pre-backups: exactly one wins
 pids=""
 for i in 1 2 3 4; do
