@@ -686,6 +686,68 @@ static bool known(const char *name)
 	return false;
 }
 
+/* Append the mongo-shell rendering of a document ({ fsync: 1, lock: true, $db: "admin" }) to buf. */
+static void shell_doc(const bson_t *b, bool array, char *buf, size_t cap)
+{
+	bson_iter_t it;
+	bool first = true;
+	size_t len = strlen(buf);
+
+	snprintf(buf + len, cap - len, "%s", array ? "[ " : "{ ");
+	if (!bson_iter_init(&it, b))
+		return;
+	while (bson_iter_next(&it)) {
+		len = strlen(buf);
+		if (len + 8 >= cap)
+			return;
+		if (array)
+			snprintf(buf + len, cap - len, "%s", first ? "" : ", ");
+		else
+			snprintf(buf + len, cap - len, "%s%s: ", first ? "" : ", ", bson_iter_key(&it));
+		first = false;
+		len = strlen(buf);
+		if (BSON_ITER_HOLDS_DOCUMENT(&it) || BSON_ITER_HOLDS_ARRAY(&it)) {
+			const uint8_t *data;
+			uint32_t dl;
+			bson_t sub;
+
+			if (BSON_ITER_HOLDS_DOCUMENT(&it))
+				bson_iter_document(&it, &dl, &data);
+			else
+				bson_iter_array(&it, &dl, &data);
+			if (bson_init_static(&sub, data, dl))
+				shell_doc(&sub, BSON_ITER_HOLDS_ARRAY(&it), buf, cap);
+			continue;
+		}
+		switch (bson_iter_type(&it)) {
+		case BSON_TYPE_UTF8: snprintf(buf + len, cap - len, "\"%s\"", bson_iter_utf8(&it, NULL)); break;
+		case BSON_TYPE_INT32: snprintf(buf + len, cap - len, "%d", bson_iter_int32(&it)); break;
+		case BSON_TYPE_INT64: snprintf(buf + len, cap - len, "%lld", (long long)bson_iter_int64(&it)); break;
+		case BSON_TYPE_DOUBLE: snprintf(buf + len, cap - len, "%g", bson_iter_double(&it)); break;
+		case BSON_TYPE_BOOL: snprintf(buf + len, cap - len, "%s", bson_iter_bool(&it) ? "true" : "false"); break;
+		case BSON_TYPE_NULL: snprintf(buf + len, cap - len, "null"); break;
+		case BSON_TYPE_BINARY: {
+			bson_subtype_t st;
+			uint32_t bl;
+			const uint8_t *bd;
+
+			bson_iter_binary(&it, &st, &bl, &bd);
+			if (st == BSON_SUBTYPE_UUID && bl == 16)
+				snprintf(buf + len, cap - len,
+				         "UUID(\"%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x\")", bd[0],
+				         bd[1], bd[2], bd[3], bd[4], bd[5], bd[6], bd[7], bd[8], bd[9], bd[10], bd[11], bd[12],
+				         bd[13], bd[14], bd[15]);
+			else
+				snprintf(buf + len, cap - len, "BinData(%d, ...)", (int)st);
+			break;
+		}
+		default: snprintf(buf + len, cap - len, "..."); break;
+		}
+	}
+	len = strlen(buf);
+	snprintf(buf + len, cap - len, "%s", array ? " ]" : " }");
+}
+
 /* Apply an armed fault; returns 3 if the member died. */
 static int fire_arm(sim *s, sim_conn *c, const char *name)
 {
@@ -768,11 +830,10 @@ int sim_cmd_dispatch(sim *s, sim_conn *c, const sim_msg *req, bson_t *r)
 		if (c->user < 0)
 			sim_cmd_error(r, 13, "Unauthorized", "command %s requires authentication", name);
 		else {
-			char *json = bson_as_relaxed_extended_json(b, NULL);
+			char shown[768] = "";
 
-			sim_cmd_error(r, 13, "Unauthorized", "not authorized on %s to execute command %s", db,
-			              json ? json : name);
-			bson_free(json);
+			shell_doc(b, false, shown, sizeof shown);
+			sim_cmd_error(r, 13, "Unauthorized", "not authorized on %s to execute command %s", db, shown);
 		}
 		goto done;
 	}
