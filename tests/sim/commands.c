@@ -671,6 +671,19 @@ static const char *const known_cmds[] = {
 	"fsync",         "fsyncUnlock",     "currentOp",   "insert",         "find",
 	"replSetFreeze", "replSetStepDown", "saslStart",   "saslContinue",   NULL};
 
+/* Commands a real mongod runs only against the admin database. */
+static bool admin_only(const char *name)
+{
+	static const char *const admin_cmds[] = {"fsync",         "fsyncUnlock",     "replSetGetStatus",
+	                                         "replSetGetConfig", "replSetFreeze", "replSetStepDown",
+	                                         "currentOp",     NULL};
+
+	for (const char *const *a = admin_cmds; *a; a++)
+		if (strcmp(*a, name) == 0)
+			return true;
+	return false;
+}
+
 static bool is_hello(const char *name)
 {
 	return strcasecmp(name, "hello") == 0 || strcasecmp(name, "ismaster") == 0;
@@ -826,6 +839,10 @@ int sim_cmd_dispatch(sim *s, sim_conn *c, const sim_msg *req, bson_t *r)
 	}
 	if (!redispatch && (rc = fire_arm(s, c, name)) != 0)
 		return rc;
+	if (admin_only(name) && strcmp(db, "admin") != 0) {
+		sim_cmd_error(r, 13, "Unauthorized", "%s may only be run against the admin database.", name);
+		goto done;
+	}
 	if (!sim_auth_allowed(s, c, name, &need)) {
 		if (c->user < 0)
 			sim_cmd_error(r, 13, "Unauthorized", "command %s requires authentication", name);
