@@ -520,6 +520,11 @@ int sim_loop_run(sim *s)
 		for (sim_conn *c = s->conns; c; c = c->next) {
 			if (c->dead || !c->tls_done)
 				continue;
+			/* TLS may hold decrypted bytes the socket will never signal again. */
+			if (c->ssl && !c->held && SSL_pending(c->ssl) > 0 && !conn_read(s, c)) {
+				conn_kill(c);
+				continue;
+			}
 			if (c->kind == SIM_CONN_MEMBER)
 				process_member_input(s, c);
 			if (!c->dead && c->out_head && !conn_write(s, c, now))
