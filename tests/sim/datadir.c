@@ -212,8 +212,10 @@ int sim_datadir_verify(const char *dir)
 			goto out;
 		}
 		*nl = '\0';
-		if (!(eq = strchr(line, '=')))
-			goto bad_manifest;
+		if (!(eq = strchr(line, '='))) {
+			got = 0;
+			break;
+		}
 		*eq++ = '\0';
 		if (strcmp(line, "records") == 0 && parse_u64(eq, &records) == 0)
 			got |= 1;
@@ -222,25 +224,33 @@ int sim_datadir_verify(const char *dir)
 		else if (strcmp(line, "last_optime") == 0) {
 			char *colon = strchr(eq, ':');
 
-			if (!colon)
-				goto bad_manifest;
-			*colon = '\0';
-			if (parse_u64(eq, &ot) != 0 || parse_u64(colon + 1, &oi) != 0)
-				goto bad_manifest;
-			got |= 4;
+			if (colon)
+				*colon = '\0';
+			if (colon && parse_u64(eq, &ot) == 0 && parse_u64(colon + 1, &oi) == 0)
+				got |= 4;
+			else {
+				got = 0;
+				break;
+			}
 		} else if (strcmp(line, "checksum") == 0 && strncmp(eq, "fnv1a64:", 8) == 0) {
 			char *end;
 
 			errno = 0;
 			hash = strtoull(eq + 8, &end, 16);
-			if (errno || *end || end == eq + 8)
-				goto bad_manifest;
+			if (errno || *end || end == eq + 8) {
+				got = 0;
+				break;
+			}
 			got |= 8;
-		} else
-			goto bad_manifest;
+		} else {
+			got = 0;
+			break;
+		}
 	}
-	if (got != 15)
-		goto bad_manifest;
+	if (got != 15) {
+		fprintf(stderr, "mongo-rs-sim verify: %s/MANIFEST: malformed\n", dir);
+		goto out;
+	}
 	snprintf(path, sizeof path, "%s/data", dir);
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0 || fstat(fd, &st) != 0) {
 		fprintf(stderr, "mongo-rs-sim verify: %s: cannot open: %s\n", path, strerror(errno));
@@ -293,9 +303,6 @@ int sim_datadir_verify(const char *dir)
 	}
 	printf("ok records=%llu last_optime=%llu:%llu\n", records, ot, oi);
 	rc = 0;
-	goto out;
-bad_manifest:
-	fprintf(stderr, "mongo-rs-sim verify: %s/MANIFEST: malformed\n", dir);
 out:
 	if (fd >= 0)
 		close(fd);
