@@ -3,6 +3,7 @@
 #ifndef SIM_SIM_H
 #define SIM_SIM_H
 
+#include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -174,7 +175,7 @@ typedef struct sim {
 	FILE *log;
 	int verbose;
 	char *seed_uri;
-	volatile int stop;
+	volatile sig_atomic_t stop;
 	int64_t start_ms;
 	bson_oid_t replica_set_id;
 } sim;
