@@ -211,6 +211,10 @@ t_cleanup() {
 		for p in $(cat "$T_DIR/.watchdogs" "$T_DIR/.bg" 2>/dev/null); do
 			t_is_ours "$p" && t_kill "$p"
 		done
+		# Watchdogs whose record is gone (a leak) still carry this test's unique dir in their argv.
+		for p in $(pgrep -f -- "$T_DIR/" 2>/dev/null); do
+			[ "$p" != $$ ] && t_is_ours "$p" && t_kill "$p"
+		done
 		for p in $(cat "$T_DIR/.sims" 2>/dev/null); do
 			t_kill "$p"
 		done
