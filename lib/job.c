@@ -378,6 +378,7 @@ start_watchdog(mbh_job *j, const mbh_state_rec *want, long *pid, uint64_t *start
 {
 	int fds[2] = { -1, -1 };
 	pid_t child, grandchild = -1;
+	sigset_t stop, saved;
 	ssize_t r;
 	int status, rc = -1;
 
@@ -386,7 +387,19 @@ start_watchdog(mbh_job *j, const mbh_state_rec *want, long *pid, uint64_t *start
 	if (pipe2(fds, O_CLOEXEC) != 0)
 		return mbh_error_set(err, EX_OSERR, "cannot start the watchdog: pipe: %s", strerror(errno));
 	fflush(NULL);
+	/*
+	 * Block the stop signals across the fork: until watchdog_main restores
+	 * their default action, our handlers would swallow the SIGTERM that
+	 * post (or a quick --exec) sends, and the watchdog would sleep on.
+	 */
+	sigemptyset(&stop);
+	sigaddset(&stop, SIGTERM);
+	sigaddset(&stop, SIGINT);
+	sigaddset(&stop, SIGHUP);
+	sigprocmask(SIG_BLOCK, &stop, &saved);
 	child = fork();
+	if (child != 0)
+		sigprocmask(SIG_SETMASK, &saved, NULL);
 	if (child < 0) {
 		mbh_error_set(err, EX_OSERR, "cannot start the watchdog: fork: %s", strerror(errno));
 		goto out;
@@ -558,12 +571,16 @@ mbh_job_lock(mbh_job *j, mbh_error *err)
 	}
 	if (mbh_lock_fsync_lock(j->session, &count, &definite, err) != 0) {
 		if (!definite) {
+			char why[MBH_ERRMSG_LEN];
+
 			/* keep the intent: post finds out with currentOp */
 			intent = froze = false;
+			memcpy(why, err->msg, sizeof(why));
+			/* why names the member already */
 			mbh_error_set(err, EX_TEMPFAIL,
-				      "the fsync lock on %s may or may not have been taken (%s); run mongo-postbackup to "
+				      "the fsync lock may or may not have been taken (%s); run mongo-postbackup to "
 				      "check and clear it",
-				      m->host, err->msg);
+				      why);
 		}
 		goto out;
 	}
