@@ -211,3 +211,35 @@ cli_args_free(cli_args *a)
 	free(a->overrides);
 	a->overrides = NULL;
 }
+
+/* Parse, answer --help/--version/--check-config, log, config; see cli.h. */
+int
+cli_start(cli_args *args, mbh_config **cfg, const cli_program *prog, int argc, char **argv, int *rc,
+	  mbh_error *err)
+{
+	*cfg = NULL;
+	*rc = EX_SOFTWARE;
+	mbh_log_setup(prog->name, MBH_LOG_INFO, true, false);
+	if (cli_parse(args, prog->name, prog->options, prog->noptions, argc, argv, err) != 0)
+		return -1;
+	if (args->help) {
+		cli_usage(stdout, prog->name, prog->synopsis, prog->about, prog->options, prog->noptions);
+		*rc = 0;
+		return 1;
+	}
+	if (args->version) {
+		printf("%s (%s) %s\n", prog->name, PACKAGE_NAME, PACKAGE_VERSION);
+		*rc = 0;
+		return 1;
+	}
+	mbh_log_setup(prog->name, cli_log_level(args, NULL), true, false);
+	if (cli_config(cfg, args, err) != 0)
+		return -1;
+	mbh_log_setup(prog->name, cli_log_level(args, *cfg), true, (*cfg)->log.syslog > 0);
+	if (args->check) {
+		printf("config ok\n");
+		*rc = 0;
+		return 1;
+	}
+	return 0;
+}

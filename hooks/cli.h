@@ -75,4 +75,23 @@ mbh_log_level cli_log_level(const cli_args *a, const mbh_config *cfg);
 
 void cli_args_free(cli_args *a);
 
+/* What --help says about a program, and its option table. */
+typedef struct cli_program {
+	const char *name;
+	const char *synopsis;
+	const char *about;
+	const cli_option *options;
+	size_t noptions;
+} cli_program;
+
+/*
+ * Everything a program does before its one library call: parse argv, answer
+ * --help, --version and --check-config, set up the log, build the config.
+ * Returns 1 when the program is done (*rc is its exit status), 0 to go on
+ * (*cfg holds the finished config, caller owns it), -1 on error (err filled).
+ * Free *args with cli_args_free in every case.
+ */
+int cli_start(cli_args *args, mbh_config **cfg, const cli_program *prog, int argc, char **argv, int *rc,
+	      mbh_error *err);
+
 #endif

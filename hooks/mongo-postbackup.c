@@ -32,7 +32,14 @@ static const cli_option options[] = {
 	{ "version", 'V', false, CLI_VERSION, NULL, NULL, NULL, "show the version and exit" },
 };
 
-#define NOPTIONS (sizeof(options) / sizeof(options[0]))
+static const cli_program program = {
+	.name = PROG,
+	.synopsis = "[OPTIONS] [--status]",
+	.about = "Release the fsync lock mongo-prebackup took on a MongoDB replica-set member, using\n"
+		 "the state file; or show what is locked.",
+	.options = options,
+	.noptions = sizeof(options) / sizeof(options[0]),
+};
 
 int
 main(int argc, char **argv)
@@ -47,31 +54,8 @@ main(int argc, char **argv)
 
 	mbh_error_init(&err);
 	mongoc_init();
-	mbh_log_setup(PROG, MBH_LOG_INFO, true, false);
-	if (cli_parse(&args, PROG, options, NOPTIONS, argc, argv, &err) != 0)
+	if (cli_start(&args, &cfg, &program, argc, argv, &rc, &err) != 0)
 		goto done;
-	if (args.help) {
-		cli_usage(stdout, PROG, "[OPTIONS] [--status]",
-			  "Release the fsync lock mongo-prebackup took on a MongoDB replica-set member, using\n"
-			  "the state file; or show what is locked.",
-			  options, NOPTIONS);
-		rc = 0;
-		goto done;
-	}
-	if (args.version) {
-		printf("%s (%s) %s\n", PROG, PACKAGE_NAME, PACKAGE_VERSION);
-		rc = 0;
-		goto done;
-	}
-	mbh_log_setup(PROG, cli_log_level(&args, NULL), true, false);
-	if (cli_config(&cfg, &args, &err) != 0)
-		goto done;
-	mbh_log_setup(PROG, cli_log_level(&args, cfg), true, cfg->log.syslog > 0);
-	if (args.check) {
-		printf("config ok\n");
-		rc = 0;
-		goto done;
-	}
 	params.cfg = cfg;
 	params.job_name = args.job;
 	params.set_name = args.set;
