@@ -13,7 +13,7 @@
 
 #include "config.h"
 #include "log.h"
-#include "core_tap.h"
+#include "tap.h"
 
 static char tmpdir[256];
 

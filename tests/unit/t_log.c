@@ -12,7 +12,7 @@
 #include <mongoc/mongoc.h>
 
 #include "log.h"
-#include "core_tap.h"
+#include "tap.h"
 
 /* What the sink saw last. */
 static char last_line[1024];

@@ -14,7 +14,7 @@
 
 #include "config.h"
 #include "run.h"
-#include "core_tap.h"
+#include "tap.h"
 
 static void
 test_expand(void)

@@ -8,41 +8,7 @@
 #include <string.h>
 
 #include "select.h"
-
-static int test_num;
-static int failures;
-
-static void
-ok(int cond, const char *fmt, ...)
-{
-	va_list ap;
-
-	printf("%sok %d - ", cond ? "" : "not ", ++test_num);
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	printf("\n");
-	if (!cond)
-		failures++;
-}
-
-static void
-is_str(const char *got, const char *want, const char *name)
-{
-	int same = got != NULL && strcmp(got, want) == 0;
-
-	ok(same, "%s", name);
-	if (!same)
-		printf("#   got:  \"%s\"\n#   want: \"%s\"\n", got != NULL ? got : "(null)", want);
-}
-
-static void
-is_int(long long got, long long want, const char *name)
-{
-	ok(got == want, "%s", name);
-	if (got != want)
-		printf("#   got:  %lld\n#   want: %lld\n", got, want);
-}
+#include "tap.h"
 
 #define BASE_MS 1700000000000LL
 
@@ -432,7 +398,7 @@ test_sync_warning(void)
 int
 main(void)
 {
-	printf("1..69\n");
+	tap_init();
 	test_basic_psh();
 	test_states();
 	test_tags();
@@ -440,7 +406,5 @@ main(void)
 	test_policies();
 	test_majority();
 	test_sync_warning();
-	if (test_num != 69)
-		printf("# planned 69, ran %d\n", test_num);
-	return failures > 0 ? 1 : 0;
+	return tap_done();
 }

@@ -13,28 +13,7 @@
 #include <openssl/rand.h>
 
 #include "scram.h"
-
-#define PLAN 68
-
-static int test_no;
-static int failures;
-
-/* Print one TAP line. */
-static void
-ok(bool cond, const char *fmt, ...)
-{
-	va_list ap;
-
-	test_no++;
-	printf("%s %d - ", cond ? "ok" : "not ok", test_no);
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	printf("\n");
-	fflush(stdout);
-	if (!cond)
-		failures++;
-}
+#include "tap.h"
 
 /* The creds the lookup hands out: one user per mechanism table. */
 struct users {
@@ -417,7 +396,7 @@ test_derive(void)
 int
 main(void)
 {
-	printf("1..%d\n", PLAN);
+	tap_init();
 	test_vectors();
 	test_client(SIM_SCRAM_SHA1, "backup", "backup", "n,,", "biws");
 	test_client(SIM_SCRAM_SHA256, "backup", "backup", "n,,", "biws");
@@ -430,7 +409,5 @@ main(void)
 	test_bad_first();
 	test_bad_final();
 	test_derive();
-	if (test_no != PLAN)
-		printf("# ran %d tests, planned %d\n", test_no, PLAN);
-	return failures == 0 && test_no == PLAN ? 0 : 1;
+	return tap_done();
 }

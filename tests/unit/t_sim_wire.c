@@ -9,28 +9,7 @@
 #include <string.h>
 
 #include "wire.h"
-
-#define PLAN 76
-
-static int test_no;
-static int failures;
-
-/* Print one TAP line. */
-static void
-ok(bool cond, const char *fmt, ...)
-{
-	va_list ap;
-
-	test_no++;
-	printf("%s %d - ", cond ? "ok" : "not ok", test_no);
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	printf("\n");
-	fflush(stdout);
-	if (!cond)
-		failures++;
-}
+#include "tap.h"
 
 /* A growable byte buffer to build frames by hand. */
 struct buf {
@@ -760,7 +739,7 @@ test_mutations(void)
 int
 main(void)
 {
-	printf("1..%d\n", PLAN);
+	tap_init();
 	test_query_roundtrip();
 	test_msg_roundtrip();
 	test_kind1();
@@ -768,7 +747,5 @@ main(void)
 	test_malformed();
 	test_depth();
 	test_mutations();
-	if (test_no != PLAN)
-		printf("# ran %d tests, planned %d\n", test_no, PLAN);
-	return failures == 0 && test_no == PLAN ? 0 : 1;
+	return tap_done();
 }

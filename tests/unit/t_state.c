@@ -14,7 +14,7 @@
 #include <unistd.h>
 
 #include "state.h"
-#include "core_tap.h"
+#include "tap.h"
 
 static char base[128];
 

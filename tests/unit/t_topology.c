@@ -8,41 +8,7 @@
 #include <string.h>
 
 #include "topology.h"
-
-static int test_num;
-static int failures;
-
-static void
-ok(int cond, const char *fmt, ...)
-{
-	va_list ap;
-
-	printf("%sok %d - ", cond ? "" : "not ", ++test_num);
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	printf("\n");
-	if (!cond)
-		failures++;
-}
-
-static void
-is_str(const char *got, const char *want, const char *name)
-{
-	int same = got != NULL && strcmp(got, want) == 0;
-
-	ok(same, "%s", name);
-	if (!same)
-		printf("#   got:  \"%s\"\n#   want: \"%s\"\n", got != NULL ? got : "(null)", want);
-}
-
-static void
-is_int(long long got, long long want, const char *name)
-{
-	ok(got == want, "%s", name);
-	if (got != want)
-		printf("#   got:  %lld\n#   want: %lld\n", got, want);
-}
+#include "tap.h"
 
 static bson_t *
 json(const char *text)
@@ -107,7 +73,7 @@ test_44(void)
 
 	is_int(parse(&t, config_44, status_44, &err), 0, "4.4 replies parse");
 	if (t == NULL) {
-		printf("# %s\n", err.msg);
+		diag("%s", err.msg);
 		return;
 	}
 	is_str(t->set_name, "rs0", "set name");
@@ -163,7 +129,7 @@ test_70(void)
 
 	is_int(parse(&t, config, status, &err), 0, "7.0 replies parse");
 	if (t == NULL) {
-		printf("# %s\n", err.msg);
+		diag("%s", err.msg);
 		return;
 	}
 	is_int(t->members[1].delay_secs, 120, "secondaryDelaySecs");
@@ -222,11 +188,9 @@ test_malformed(void)
 int
 main(void)
 {
-	printf("1..62\n");
+	tap_init();
 	test_44();
 	test_70();
 	test_malformed();
-	if (test_num != 62)
-		printf("# planned 62, ran %d\n", test_num);
-	return failures > 0 ? 1 : 0;
+	return tap_done();
 }

@@ -9,7 +9,7 @@
 #include "config.h"
 #include "log.h"
 #include "uri.h"
-#include "core_tap.h"
+#include "tap.h"
 
 static void
 test_redact(void)

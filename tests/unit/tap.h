@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: AGPL-3.0-or-later */
-/* core_tap.h: a tiny TAP producer for the core unit tests (plan first, output buffered until the end). */
-#ifndef MBH_CORE_TAP_H
-#define MBH_CORE_TAP_H
+/* tap.h: a tiny TAP producer for the unit tests (plan first, output buffered until the end). */
+#ifndef MBH_TAP_H
+#define MBH_TAP_H
 
 #include <stdarg.h>
 #include <stdio.h>
