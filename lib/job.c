@@ -435,6 +435,49 @@ out:
 	return rc;
 }
 
+/*
+ * The discovery client's server id for host_port if its topology shows it as
+ * a secondary, else 0.  Hidden and delayed members never appear in hello, so
+ * the topology does not know them: they get a direct connection.
+ */
+static uint32_t
+known_secondary(mongoc_client_t *client, const char *host_port)
+{
+	mongoc_server_description_t **sds;
+	const mongoc_host_list_t *h;
+	size_t n = 0, i;
+	uint32_t id = 0;
+
+	if (client == NULL || (sds = mongoc_client_get_server_descriptions(client, &n)) == NULL)
+		return 0;
+	for (i = 0; i < n && id == 0; i++) {
+		h = mongoc_server_description_host(sds[i]);
+		if (h != NULL && strcasecmp(h->host_and_port, host_port) == 0 &&
+		    strcmp(mongoc_server_description_type(sds[i]), "RSSecondary") == 0)
+			id = mongoc_server_description_id(sds[i]);
+	}
+	mongoc_server_descriptions_destroy_all(sds, n);
+	return id;
+}
+
+/*
+ * The member session for the lock: on the discovery client when it already
+ * talks to the member (one connection, one SCRAM conversation: libmongoc
+ * caches the salted password per client), else a direct connection.
+ */
+static int
+open_session(mbh_job *j, const char *host_port, mbh_error *err)
+{
+	uint32_t id = known_secondary(j->client, host_port);
+
+	if (id != 0) {
+		mbh_log(MBH_LOG_DEBUG, "locking %s over the discovery connection", host_port);
+		return mbh_lock_session_new_shared(&j->session, j->client, id, host_port, err);
+	}
+	mbh_log(MBH_LOG_DEBUG, "locking %s over a direct connection", host_port);
+	return mbh_lock_session_new(&j->session, j->uri, host_port, err);
+}
+
 /* Undo a fresh lock that must not stay (became primary, record write failed). */
 static void
 undo_lock(mbh_job *j)
@@ -485,9 +528,55 @@ mbh_job_new(mbh_job **out, const mbh_job_params *p, mbh_error *err)
 	return 0;
 }
 
-/* The pre-backup flow. */
-int
-mbh_job_lock(mbh_job *j, mbh_error *err)
+/* The MONGO_BACKUP_* environment of an --exec command (the member, the set). */
+typedef struct exec_env {
+	char host[300], port[40], set[160];
+	const char *env[4];
+} exec_env;
+
+static void
+exec_env_fill(exec_env *x, const mbh_state_rec *rec)
+{
+	char host[262];
+	int port = 0;
+
+	if (mbh_hostport_split(rec->member, host, sizeof(host), &port) != 0)
+		snprintf(host, sizeof(host), "%s", rec->member);
+	snprintf(x->host, sizeof(x->host), "MONGO_BACKUP_HOST=%s", host);
+	snprintf(x->port, sizeof(x->port), "MONGO_BACKUP_PORT=%d", port);
+	snprintf(x->set, sizeof(x->set), "MONGO_BACKUP_SET=%s", rec->set_name);
+	x->env[0] = x->host;
+	x->env[1] = x->port;
+	x->env[2] = x->set;
+	x->env[3] = NULL;
+}
+
+/*
+ * The pre-backup flow; with argv (--exec) it also starts the command under
+ * the lock: *child is the running command, or NULL with *run_err saying why
+ * it could not start (the lock is then held and recorded all the same, and
+ * the caller unlocks).
+ *
+ * Order, and why it is safe (invariant 2: never a lock without a durable
+ * record):
+ *   watchdog  forked first, outside the lock window, with the deadline of
+ *             the record; a watchdog that wakes to a LOCKING record checks
+ *             currentOp, one that finds no record (or another lock) exits;
+ *   LOCKING   the intent, with the watchdog's pid, written durably before
+ *             the fsync lock is sent: a crash at any later instant leaves a
+ *             record that post and the watchdog act on;
+ *   lock      hello, currentOp, freeze, fsync lock, hello again;
+ *   command   (--exec) started right after that re-check, so the lock
+ *             window holds no disk I/O of ours before it;
+ *   LOCKED    written (durably) while the command runs and before anyone
+ *             can unlock: the caller waits for the command and unlocks only
+ *             after this returns, so the unlock's count is checked against
+ *             the recorded lockCount.  Until it is on disk the LOCKING
+ *             intent already covers a crash.
+ * Every failure path that removes the record also stops the watchdog.
+ */
+static int
+lock_flow(mbh_job *j, const char *const *argv, mbh_child **child, mbh_error *run_err, mbh_error *err)
 {
 	mbh_topology *t = NULL;
 	mbh_selection *sel = NULL;
@@ -495,11 +584,15 @@ mbh_job_lock(mbh_job *j, mbh_error *err)
 	const mbh_member *m;
 	mbh_hello hello;
 	mbh_error e;
+	exec_env xenv;
 	bool present = false, fsync_locked = false, definite = true, intent = false, froze = false;
+	bool watchdog = false;
 	char since[64], deadline[64];
 	int64_t count = 0;
 	int rc = -1;
 
+	if (child != NULL)
+		*child = NULL;
 	if (j->held)
 		return mbh_error_set(err, EX_SOFTWARE, "this job already holds a lock on %s", j->rec.member);
 	if (discover(j, &t, err) != 0)
@@ -524,7 +617,6 @@ mbh_job_lock(mbh_job *j, mbh_error *err)
 	if (sel->warning[0] != '\0')
 		mbh_log(MBH_LOG_WARNING, "%s", sel->warning);
 
-	/* invariant 2: the intent is durable before the lock command is sent */
 	memset(&j->rec, 0, sizeof(j->rec));
 	snprintf(j->rec.set_name, sizeof(j->rec.set_name), "%s", t->set_name);
 	snprintf(j->rec.member, sizeof(j->rec.member), "%s", m->host);
@@ -538,11 +630,21 @@ mbh_job_lock(mbh_job *j, mbh_error *err)
 	snprintf(j->rec.job, sizeof(j->rec.job), "%s", j->job_name);
 	snprintf(j->rec.mode, sizeof(j->rec.mode), "%s", j->mode);
 	j->rec.frozen = m->priority > 0;
+	if (argv != NULL)
+		exec_env_fill(&xenv, &j->rec);
+
+	/* the watchdog before the lock (see above); it identifies the lock by member, since and pid */
+	if (j->watchdog) {
+		if (start_watchdog(j, &j->rec, &j->rec.watchdog_pid, &j->rec.watchdog_start, err) != 0)
+			goto out;
+		watchdog = true;
+	}
+	/* invariant 2: the intent is durable before the lock command is sent */
 	if (mbh_state_write(j->state, &j->rec, err) != 0)
 		goto out;
 	intent = true;
 
-	if (mbh_lock_session_new(&j->session, j->uri, m->host, err) != 0 || mbh_lock_hello(j->session, &hello, err) != 0)
+	if (open_session(j, m->host, err) != 0 || mbh_lock_hello(j->session, &hello, err) != 0)
 		goto out;
 	if (hello.writable_primary || !hello.secondary) {
 		mbh_error_set(err, EX_TEMPFAIL, "%s is no longer a secondary (%s); nothing was locked; run again",
@@ -573,8 +675,8 @@ mbh_job_lock(mbh_job *j, mbh_error *err)
 		if (!definite) {
 			char why[MBH_ERRMSG_LEN];
 
-			/* keep the intent: post finds out with currentOp */
-			intent = froze = false;
+			/* keep the intent and the watchdog: post (or the watchdog) finds out with currentOp */
+			intent = froze = watchdog = false;
 			memcpy(why, err->msg, sizeof(why));
 			/* why names the member already */
 			mbh_error_set(err, EX_TEMPFAIL,
@@ -586,8 +688,7 @@ mbh_job_lock(mbh_job *j, mbh_error *err)
 	}
 	j->rec.lock_count = count;
 	j->held = true;
-	intent = froze = false; /* from here undo_lock cleans up */
-	mbh_log(MBH_LOG_DEBUG, "fsync lock on %s returned lockCount %lld", m->host, (long long)count);
+	intent = froze = watchdog = false; /* from here undo_lock cleans up */
 
 	/* invariant 1: re-check after locking */
 	if (mbh_lock_hello(j->session, &hello, err) != 0 || hello.writable_primary || !hello.secondary) {
@@ -596,13 +697,23 @@ mbh_job_lock(mbh_job *j, mbh_error *err)
 				      m->host);
 		goto out;
 	}
-	if (j->watchdog && start_watchdog(j, &j->rec, &j->rec.watchdog_pid, &j->rec.watchdog_start, err) != 0)
-		goto out;
+	/* --exec: the command starts now; the LOCKED record is written while it runs */
+	if (argv != NULL && mbh_child_spawn(child, argv, xenv.env, 0, run_err) != 0)
+		*child = NULL;
 	j->rec.phase = MBH_PHASE_LOCKED;
 	if (mbh_state_write(j->state, &j->rec, err) != 0) {
-		mbh_error_prefix(err, "cannot record the lock on %s, so it was released", m->host);
+		if (child != NULL && *child != NULL) {
+			/* no record of the lock, so no command under it */
+			mbh_child_free(*child);
+			*child = NULL;
+			mbh_error_prefix(err, "cannot record the lock on %s, so %s was stopped and the lock released",
+					 m->host, argv[0]);
+		} else {
+			mbh_error_prefix(err, "cannot record the lock on %s, so it was released", m->host);
+		}
 		goto out;
 	}
+	mbh_log(MBH_LOG_DEBUG, "fsync lock on %s returned lockCount %lld", m->host, (long long)count);
 	fmt_time(j->rec.deadline, deadline, sizeof(deadline));
 	if (j->job_name[0] != '\0')
 		mbh_log(MBH_LOG_INFO, "locked %s (lockCount %lld) for job %s; %s at %s", m->host, (long long)count,
@@ -613,7 +724,7 @@ mbh_job_lock(mbh_job *j, mbh_error *err)
 	rc = 0;
 out:
 	if (rc != 0 && j->held) {
-		undo_lock(j);
+		undo_lock(j); /* stops the watchdog when it removes the record */
 		j->held = false;
 	}
 	if (froze) {
@@ -622,6 +733,8 @@ out:
 	}
 	if (intent)
 		clear_record(j->state);
+	if (watchdog) /* no record (never written, or just removed): the watchdog has nothing to guard */
+		stop_watchdog(&j->rec);
 	if (rc != 0) {
 		mbh_lock_session_free(j->session);
 		j->session = NULL;
@@ -629,6 +742,13 @@ out:
 	mbh_selection_free(sel);
 	mbh_topology_free(t);
 	return rc;
+}
+
+/* The pre-backup flow. */
+int
+mbh_job_lock(mbh_job *j, mbh_error *err)
+{
+	return lock_flow(j, NULL, NULL, NULL, err);
 }
 
 const char *
@@ -666,28 +786,17 @@ int
 mbh_job_exec(mbh_job *j, const char *const *argv, int *status, mbh_error *err)
 {
 	mbh_child *child = NULL;
-	char host[262], env_host[300], env_port[40], env_set[160];
-	const char *env[4];
 	mbh_error run_err;
-	int port = 0, timeout, rc = -1;
+	int timeout, rc = -1;
 
 	*status = EX_SOFTWARE;
 	mbh_error_init(&run_err);
-	if (mbh_job_lock(j, err) != 0)
+	if (lock_flow(j, argv, &child, &run_err, err) != 0)
 		return -1;
-	if (mbh_hostport_split(j->rec.member, host, sizeof(host), &port) != 0)
-		snprintf(host, sizeof(host), "%s", j->rec.member);
-	snprintf(env_host, sizeof(env_host), "MONGO_BACKUP_HOST=%s", host);
-	snprintf(env_port, sizeof(env_port), "MONGO_BACKUP_PORT=%d", port);
-	snprintf(env_set, sizeof(env_set), "MONGO_BACKUP_SET=%s", j->rec.set_name);
-	env[0] = env_host;
-	env[1] = env_port;
-	env[2] = env_set;
-	env[3] = NULL;
 	timeout = (int)(j->rec.deadline - (int64_t)time(NULL));
 	if (timeout < 1)
 		timeout = 1;
-	if (mbh_child_spawn(&child, argv, env, 0, &run_err) != 0) {
+	if (child == NULL) {
 		*status = run_err.code;
 	} else {
 		mbh_log(MBH_LOG_DEBUG, "running %s (pid %ld)", argv[0], mbh_child_pid(child));

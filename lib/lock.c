@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: AGPL-3.0-or-later */
-/* lock.c: fsync lock / check / unlock on one member over a direct connection. */
+/* lock.c: fsync lock / check / unlock on one member (direct connection, or a discovery client's server). */
 #include "autoconfig.h"
 
 #include <stdlib.h>
@@ -13,6 +13,9 @@
 struct mbh_lock_session {
 	mongoc_client_t *client;
 	char *host;
+	uint32_t server_id;          /* 0: a direct client of our own; else a server of a borrowed client */
+	mongoc_read_prefs_t *prefs;  /* primaryPreferred, for the borrowed client's secondary */
+	bool borrowed;               /* client is not ours to destroy */
 };
 
 /* Open a session (no I/O yet). */
@@ -45,6 +48,26 @@ out:
 	return rc;
 }
 
+/* A session on a server that a borrowed client already knows (see lock.h). */
+int
+mbh_lock_session_new_shared(mbh_lock_session **out, mongoc_client_t *client, uint32_t server_id,
+			    const char *host_port, mbh_error *err)
+{
+	mbh_lock_session *s = NULL;
+
+	*out = NULL;
+	if ((s = calloc(1, sizeof(*s))) == NULL || (s->host = strdup(host_port)) == NULL ||
+	    (s->prefs = mongoc_read_prefs_new(MONGOC_READ_PRIMARY_PREFERRED)) == NULL) {
+		mbh_lock_session_free(s);
+		return mbh_error_set(err, EX_OSERR, "out of memory");
+	}
+	s->client = client;
+	s->borrowed = true;
+	s->server_id = server_id;
+	*out = s;
+	return 0;
+}
+
 /* The member's host:port. */
 const char *
 mbh_lock_session_host(const mbh_lock_session *s)
@@ -56,6 +79,13 @@ mbh_lock_session_host(const mbh_lock_session *s)
 static bool
 run(mbh_lock_session *s, const bson_t *cmd, bson_t *reply, bson_error_t *e)
 {
+	/*
+	 * primaryPreferred on the borrowed client's secondary: the driver then
+	 * sends $readPreference, as it does on a direct connection.
+	 */
+	if (s->server_id != 0)
+		return mongoc_client_command_simple_with_server_id(s->client, "admin", cmd, s->prefs, s->server_id,
+								   reply, e);
 	return mongoc_client_command_simple(s->client, "admin", cmd, NULL, reply, e);
 }
 
@@ -216,8 +246,9 @@ mbh_lock_session_free(mbh_lock_session *s)
 {
 	if (s == NULL)
 		return;
-	if (s->client != NULL)
+	if (s->client != NULL && !s->borrowed)
 		mongoc_client_destroy(s->client);
+	mongoc_read_prefs_destroy(s->prefs);
 	free(s->host);
 	free(s);
 }

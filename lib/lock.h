@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: AGPL-3.0-or-later */
-/* lock.h: fsync lock / check / unlock on one member over a direct connection. */
+/* lock.h: fsync lock / check / unlock on one member (direct connection, or a discovery client's server). */
 #ifndef MBH_LOCK_H
 #define MBH_LOCK_H
 
@@ -31,6 +31,19 @@ typedef struct mbh_hello {
  * network I/O yet: the first command connects).  Caller owns *out.
  */
 int mbh_lock_session_new(mbh_lock_session **out, const mongoc_uri_t *base, const char *host_port, mbh_error *err);
+
+/*
+ * A session on server_id of a client that already discovered the set (a
+ * replica-set client whose topology shows host_port as a secondary): no new
+ * connection and no second authentication (libmongoc's SCRAM cache is per
+ * client).  Commands go to that server only, with a primaryPreferred read
+ * preference so $readPreference is sent as on a direct connection.  client
+ * is borrowed: it must outlive the session, which never destroys it.  A
+ * server the topology has since dropped fails the command (a transport
+ * error: the outcome of an fsync lock is then unknown).  Caller owns *out.
+ */
+int mbh_lock_session_new_shared(mbh_lock_session **out, mongoc_client_t *client, uint32_t server_id,
+				const char *host_port, mbh_error *err);
 
 /* The member this session talks to ("host:port").  Borrowed. */
 const char *mbh_lock_session_host(const mbh_lock_session *s);
