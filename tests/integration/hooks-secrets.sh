@@ -79,7 +79,11 @@ exercise() {
 	t_run wd "$MBH_PRE" -c "$CONF" -v --max-lock-seconds 1 --job "wd-$v"
 	t_rc_is 0 "$v: pre with a 1 s watchdog works" wd
 	wd=$(state_get "$SF" watchdog_pid)
-	tap_ok "$(t_pid_gone "$wd" 1500 && echo 0 || echo 1)" "$v: the watchdog fires"
+	tap_ok "$(t_pid_gone "$wd" 1500 && echo 0 || echo 1)" "$v: the watchdog fires" || {
+		t_diag_proc "$wd"
+		tap_diag_file "$T_STATE/rs0.events" "events"
+		tap_diag "  locks: $(sim_lockcounts)  state file: $([ -e "$SF" ] && echo present || echo gone)"
+	}
 	t_assert_unlocked "$v: unlocked at the end"
 	cp "$T_STATE/rs0.events" "$T_OUT/events.copy" 2>/dev/null
 

@@ -194,6 +194,14 @@ t_pid_gone() {
 	return 1
 }
 
+# t_diag_proc PID: why a process is still there (state, what it waits in, its last syscall), as comments.
+t_diag_proc() {
+	[ -r "/proc/$1/stat" ] || { tap_diag "  pid $1 is gone"; return 0; }
+	tap_diag "  pid $1: $(tr '\0' ' ' <"/proc/$1/cmdline" 2>/dev/null)" \
+		"  $(grep -E '^(State|PPid|SigBlk|SigCgt):' "/proc/$1/status" 2>/dev/null | tr '\n' ' ')" \
+		"  wchan: $(cat "/proc/$1/wchan" 2>/dev/null)  syscall: $(cat "/proc/$1/syscall" 2>/dev/null)"
+}
+
 # t_kill PID: TERM, then KILL if it does not go.
 t_kill() {
 	kill -TERM "$1" 2>/dev/null || return 0
