@@ -42,7 +42,11 @@ static uint32_t action_of(const char *cmd)
 	           {"serverStatus", SIM_ACT_SERVER_STATUS}, {"currentOp", SIM_ACT_INPROG},
 	           {"fsync", SIM_ACT_FSYNC},                {"fsyncUnlock", SIM_ACT_UNLOCK},
 	           {"replSetFreeze", SIM_ACT_STATE_CHANGE}, {"replSetStepDown", SIM_ACT_STATE_CHANGE},
-	           {"insert", SIM_ACT_INSERT},              {"find", SIM_ACT_FIND}};
+	           {"insert", SIM_ACT_INSERT},              {"find", SIM_ACT_FIND},
+	           {"getParameter", SIM_ACT_GET_PARAMETER}, {"getLog", SIM_ACT_GET_LOG},
+	           {"hostInfo", SIM_ACT_HOST_INFO},         {"getCmdLineOpts", SIM_ACT_CMD_LINE_OPTS},
+	           /* checked per namespace or stage by the command itself */
+	           {"aggregate", 0},                        {"listDatabases", 0}};
 
 	for (size_t i = 0; i < sizeof tab / sizeof tab[0]; i++)
 		if (strcmp(tab[i].cmd, cmd) == 0)
@@ -53,8 +57,9 @@ static uint32_t action_of(const char *cmd)
 /* May connection c run cmd?  *need receives the action it takes. */
 bool sim_auth_allowed(const sim *s, const sim_conn *c, const char *cmd, uint32_t *need)
 {
-	static const char *const open_cmds[] = {"saslStart", "saslContinue", "ping", "buildInfo",
-	                                        "buildinfo", "endSessions",  NULL};
+	static const char *const open_cmds[] = {"saslStart",   "saslContinue",     "ping", "buildInfo",
+	                                        "buildinfo",   "endSessions",      "connectionStatus",
+	                                        NULL};
 
 	*need = 0;
 	if (strcasecmp(cmd, "hello") == 0 || strcasecmp(cmd, "ismaster") == 0)
@@ -68,6 +73,16 @@ bool sim_auth_allowed(const sim *s, const sim_conn *c, const char *cmd, uint32_t
 	if (c->user < 0)
 		return false;
 	return (s->users[c->user].actions & *need) == *need;
+}
+
+/* Does connection c hold every one of these actions (everything without auth)? */
+bool sim_auth_has(const sim *s, const sim_conn *c, uint32_t actions)
+{
+	if (!s->auth)
+		return true;
+	if (c->user < 0)
+		return false;
+	return (s->users[c->user].actions & actions) == actions;
 }
 
 /* Forget the connection's SCRAM conversation. */

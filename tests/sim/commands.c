@@ -6,7 +6,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 #include <unistd.h>
+
+#include <sys/utsname.h>
 
 #include "sim.h"
 
@@ -527,12 +530,18 @@ static bool secondary_ok(const sim_msg *req, const bson_t *body)
 	return false;
 }
 
+static bool id_taken(const sim *s, const sim_member *m, const char *ns, const bson_iter_t *id);
+static void append_dup_error(bson_t *arr, int32_t index, const char *ns, const bson_iter_t *id);
+
+/* insert: every document gets an _id; a duplicate _id is a write error 11000 (ordered: the batch stops). */
 static int cmd_insert(sim *s, sim_conn *c, const bson_t *body, const char *db, bson_t *r)
 {
 	sim_member *m = &s->members[c->member];
 	bson_iter_t it, docs;
 	char ns[512];
 	int32_t n = 0;
+	bool ordered = true;
+	bson_t errors;
 
 	if (!bson_iter_init_find(&it, body, "insert") || !BSON_ITER_HOLDS_UTF8(&it)) {
 		sim_cmd_error(r, 73, "InvalidNamespace", "insert: collection name must be a string");
@@ -550,7 +559,10 @@ static int cmd_insert(sim *s, sim_conn *c, const bson_t *body, const char *db, b
 		sim_cmd_error(r, 9, "FailedToParse", "insert: 'documents' must be an array");
 		return 0;
 	}
-	while (bson_iter_next(&docs)) {
+	if (bson_iter_init_find(&it, body, "ordered"))
+		ordered = truthy(&it);
+	bson_init(&errors);
+	for (int32_t index = 0; bson_iter_next(&docs); index++) {
 		const uint8_t *data;
 		uint32_t len;
 		bson_t d, copy;
@@ -561,6 +573,12 @@ static int cmd_insert(sim *s, sim_conn *c, const bson_t *body, const char *db, b
 		bson_iter_document(&docs, &len, &data);
 		if (!bson_init_static(&d, data, len))
 			continue;
+		if (bson_iter_init_find(&idit, &d, "_id") && id_taken(s, m, ns, &idit)) {
+			append_dup_error(&errors, index, ns, &idit);
+			if (ordered)
+				break;
+			continue;
+		}
 		bson_init(&copy);
 		if (!bson_iter_init_find(&idit, &d, "_id")) {
 			bson_oid_t oid;
@@ -574,6 +592,9 @@ static int cmd_insert(sim *s, sim_conn *c, const bson_t *body, const char *db, b
 		bson_destroy(&copy);
 	}
 	BSON_APPEND_INT32(r, "n", n);
+	if (!bson_empty(&errors))
+		BSON_APPEND_ARRAY(r, "writeErrors", &errors);
+	bson_destroy(&errors);
 	BSON_APPEND_DOUBLE(r, "ok", 1.0);
 	return 0;
 }
@@ -669,14 +690,17 @@ static const char *const known_cmds[] = {
 	"hello",         "isMaster",        "ismaster",    "ping",           "buildInfo",
 	"buildinfo",     "serverStatus",    "endSessions", "replSetGetStatus", "replSetGetConfig",
 	"fsync",         "fsyncUnlock",     "currentOp",   "insert",         "find",
-	"replSetFreeze", "replSetStepDown", "saslStart",   "saslContinue",   NULL};
+	"replSetFreeze", "replSetStepDown", "saslStart",   "saslContinue",   "connectionStatus",
+	"getParameter",  "getLog",          "listDatabases", "getCmdLineOpts", "hostInfo",
+	"aggregate",     NULL};
 
 /* Commands a real mongod runs only against the admin database. */
 static bool admin_only(const char *name)
 {
 	static const char *const admin_cmds[] = {"fsync",         "fsyncUnlock",     "replSetGetStatus",
 	                                         "replSetGetConfig", "replSetFreeze", "replSetStepDown",
-	                                         "currentOp",     NULL};
+	                                         "currentOp",     "getParameter",    "getLog",
+	                                         "listDatabases", "getCmdLineOpts",  "hostInfo",   NULL};
 
 	for (const char *const *a = admin_cmds; *a; a++)
 		if (strcmp(*a, name) == 0)
@@ -739,6 +763,13 @@ static void shell_doc(const bson_t *b, bool array, char *buf, size_t cap)
 		case BSON_TYPE_DOUBLE: snprintf(buf + len, cap - len, "%g", bson_iter_double(&it)); break;
 		case BSON_TYPE_BOOL: snprintf(buf + len, cap - len, "%s", bson_iter_bool(&it) ? "true" : "false"); break;
 		case BSON_TYPE_NULL: snprintf(buf + len, cap - len, "null"); break;
+		case BSON_TYPE_OID: {
+			char hex[25];
+
+			bson_oid_to_string(bson_iter_oid(&it), hex);
+			snprintf(buf + len, cap - len, "ObjectId('%s')", hex);
+			break;
+		}
 		case BSON_TYPE_BINARY: {
 			bson_subtype_t st;
 			uint32_t bl;
@@ -759,6 +790,698 @@ static void shell_doc(const bson_t *b, bool array, char *buf, size_t cap)
 	}
 	len = strlen(buf);
 	snprintf(buf + len, cap - len, "%s", array ? " ]" : " }");
+}
+
+/* -vv: the request and the reply as JSON (SCRAM payloads left out; long lines are cut). */
+static void log_bodies(sim *s, const bson_t *req, const bson_t *reply)
+{
+	bson_t shown;
+	char *j;
+
+	bson_init(&shown);
+	bson_copy_to_excluding_noinit(req, &shown, "payload", "speculativeAuthenticate", NULL);
+	j = bson_as_relaxed_extended_json(&shown, NULL);
+	sim_logf(s, "  <- %s", j ? j : "(bad BSON)");
+	bson_free(j);
+	bson_destroy(&shown);
+	bson_init(&shown);
+	bson_copy_to_excluding_noinit(reply, &shown, "payload", "speculativeAuthenticate", NULL);
+	j = bson_as_relaxed_extended_json(&shown, NULL);
+	sim_logf(s, "  -> %s", j ? j : "(bad BSON)");
+	bson_free(j);
+	bson_destroy(&shown);
+}
+
+/* Is there an applied document in ns whose _id equals id's value? */
+static bool id_taken(const sim *s, const sim_member *m, const char *ns, const bson_iter_t *id)
+{
+	for (size_t k = 0; k < m->applied && k < s->n_oplog; k++) {
+		const sim_entry *e = &s->oplog[k];
+		bson_iter_t other;
+
+		if (e->noop || !e->ns || strcmp(e->ns, ns) != 0)
+			continue;
+		if (bson_iter_init_find(&other, e->doc, "_id") && value_eq(id, &other))
+			return true;
+	}
+	return false;
+}
+
+/* A writeErrors entry for a duplicate _id, worded as the server words it. */
+static void append_dup_error(bson_t *arr, int32_t index, const char *ns, const bson_iter_t *id)
+{
+	bson_t e, kp, kv;
+	char key[16], shown[512] = "";
+
+	bson_init(&kv);
+	bson_append_iter(&kv, "_id", -1, id);
+	shell_doc(&kv, false, shown, sizeof shown);
+	snprintf(key, sizeof key, "%u", bson_count_keys(arr));
+	BSON_APPEND_DOCUMENT_BEGIN(arr, key, &e);
+	BSON_APPEND_INT32(&e, "index", index);
+	BSON_APPEND_INT32(&e, "code", 11000);
+	BSON_APPEND_DOCUMENT_BEGIN(&e, "keyPattern", &kp);
+	BSON_APPEND_INT32(&kp, "_id", 1);
+	bson_append_document_end(&e, &kp);
+	BSON_APPEND_DOCUMENT(&e, "keyValue", &kv);
+	{
+		char msg[700];
+
+		snprintf(msg, sizeof msg, "E11000 duplicate key error collection: %s index: _id_ dup key: %s", ns, shown);
+		BSON_APPEND_UTF8(&e, "errmsg", msg);
+	}
+	bson_append_document_end(arr, &e);
+	bson_destroy(&kv);
+}
+
+/* connectionStatus: who is authenticated on this connection (no authentication needed). */
+static void cmd_connection_status(sim *s, sim_conn *c, const bson_t *body, bson_t *r)
+{
+	bson_t ai, users, roles, privs, u;
+	bson_iter_t it;
+	bool show_privs = bson_iter_init_find(&it, body, "showPrivileges") && truthy(&it);
+
+	BSON_APPEND_DOCUMENT_BEGIN(r, "authInfo", &ai);
+	BSON_APPEND_ARRAY_BEGIN(&ai, "authenticatedUsers", &users);
+	if (c->user >= 0) {
+		BSON_APPEND_DOCUMENT_BEGIN(&users, "0", &u);
+		BSON_APPEND_UTF8(&u, "user", s->users[c->user].name);
+		BSON_APPEND_UTF8(&u, "db", s->users[c->user].db);
+		bson_append_document_end(&users, &u);
+	}
+	bson_append_array_end(&ai, &users);
+	if (c->user >= 0 && s->users[c->user].roles)
+		BSON_APPEND_ARRAY(&ai, "authenticatedUserRoles", s->users[c->user].roles);
+	else {
+		BSON_APPEND_ARRAY_BEGIN(&ai, "authenticatedUserRoles", &roles);
+		bson_append_array_end(&ai, &roles);
+	}
+	if (show_privs) {
+		/* The simulator's actions are not scoped: show them all on the cluster resource. */
+		static const char *const names[] = {
+			"replSetGetStatus", "replSetGetConfig", "serverStatus", "inprog", "buildInfo", "fsync", "unlock",
+			"replSetStateChange", "insert", "find", "getParameter", "getLog", "listDatabases", "hostInfo",
+			"getCmdLineOpts"};
+		bson_t p, res, acts;
+		uint32_t have = c->user >= 0 ? s->users[c->user].actions : 0;
+		int n = 0;
+		char key[16];
+
+		BSON_APPEND_ARRAY_BEGIN(&ai, "authenticatedUserPrivileges", &privs);
+		if (have) {
+			BSON_APPEND_DOCUMENT_BEGIN(&privs, "0", &p);
+			BSON_APPEND_DOCUMENT_BEGIN(&p, "resource", &res);
+			BSON_APPEND_BOOL(&res, "cluster", true);
+			bson_append_document_end(&p, &res);
+			BSON_APPEND_ARRAY_BEGIN(&p, "actions", &acts);
+			for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+				if (have & (1u << i)) {
+					snprintf(key, sizeof key, "%d", n++);
+					BSON_APPEND_UTF8(&acts, key, names[i]);
+				}
+			bson_append_array_end(&p, &acts);
+			bson_append_document_end(&privs, &p);
+		}
+		bson_append_array_end(&ai, &privs);
+	}
+	bson_append_document_end(r, &ai);
+	BSON_APPEND_DOUBLE(r, "ok", 1.0);
+}
+
+/* getParameter: the few parameters clients ask for; anything else is "no option found to get". */
+static void cmd_get_parameter(sim *s, const bson_t *body, bson_t *r)
+{
+	int32_t v[4];
+	char fcv[16];
+	bool all = false;
+	int found = 0;
+	bson_iter_t it;
+
+	server_version(s, v);
+	snprintf(fcv, sizeof fcv, "%d.%d", v[0], v[1]);
+	if (bson_iter_init(&it, body) && bson_iter_next(&it)) {
+		if (BSON_ITER_HOLDS_UTF8(&it))
+			all = strcmp(bson_iter_utf8(&it, NULL), "*") == 0;
+		else if (BSON_ITER_HOLDS_DOCUMENT(&it)) {
+			bson_iter_t o;
+
+			all = bson_iter_recurse(&it, &o) && bson_iter_find(&o, "allParameters") && truthy(&o);
+		}
+	}
+	if (all || bson_has_field(body, "authenticationMechanisms")) {
+		bson_t a;
+
+		BSON_APPEND_ARRAY_BEGIN(r, "authenticationMechanisms", &a);
+		BSON_APPEND_UTF8(&a, "0", "SCRAM-SHA-1");
+		BSON_APPEND_UTF8(&a, "1", "SCRAM-SHA-256");
+		bson_append_array_end(r, &a);
+		found++;
+	}
+	if (all || bson_has_field(body, "featureCompatibilityVersion")) {
+		bson_t f;
+
+		BSON_APPEND_DOCUMENT_BEGIN(r, "featureCompatibilityVersion", &f);
+		BSON_APPEND_UTF8(&f, "version", fcv);
+		bson_append_document_end(r, &f);
+		found++;
+	}
+	if (all || bson_has_field(body, "logLevel")) {
+		BSON_APPEND_INT32(r, "logLevel", 0);
+		found++;
+	}
+	if (all || bson_has_field(body, "quiet")) {
+		BSON_APPEND_BOOL(r, "quiet", false);
+		found++;
+	}
+	if (!found) {
+		sim_cmd_error(r, 72, "InvalidOptions", "no option found to get");
+		return;
+	}
+	BSON_APPEND_DOUBLE(r, "ok", 1.0);
+}
+
+/* getLog: the simulator keeps no server log lines, so both logs are empty. */
+static void cmd_get_log(const bson_t *body, bson_t *r)
+{
+	bson_iter_t it;
+	const char *name;
+	bson_t a;
+
+	if (!bson_iter_init_find(&it, body, "getLog") || !BSON_ITER_HOLDS_UTF8(&it)) {
+		sim_cmd_error(r, 14, "TypeMismatch", "Argument to getLog must be of type String");
+		return;
+	}
+	name = bson_iter_utf8(&it, NULL);
+	if (strcmp(name, "*") == 0) {
+		BSON_APPEND_ARRAY_BEGIN(r, "names", &a);
+		BSON_APPEND_UTF8(&a, "0", "global");
+		BSON_APPEND_UTF8(&a, "1", "startupWarnings");
+		bson_append_array_end(r, &a);
+	} else if (strcmp(name, "global") == 0 || strcmp(name, "startupWarnings") == 0) {
+		BSON_APPEND_INT64(r, "totalLinesWritten", 0);
+		BSON_APPEND_ARRAY_BEGIN(r, "log", &a);
+		bson_append_array_end(r, &a);
+	} else {
+		sim_cmd_error(r, 2, "BadValue", "no RamLog named: %s", name);
+		return;
+	}
+	BSON_APPEND_DOUBLE(r, "ok", 1.0);
+}
+
+/* listDatabases: admin, config, local and every database member m has applied an insert to. */
+static void cmd_list_databases(sim *s, sim_conn *c, const bson_t *body, bson_t *r)
+{
+	sim_member *m = &s->members[c->member];
+	char names[64][64];
+	int64_t sizes[64];
+	size_t n = 0;
+	bson_iter_t it;
+	bool name_only = bson_iter_init_find(&it, body, "nameOnly") && truthy(&it);
+	bool see = sim_auth_has(s, c, SIM_ACT_LIST_DATABASES) || sim_auth_has(s, c, SIM_ACT_FIND);
+	bson_t filter, arr, d;
+	bool have_filter = false;
+	int64_t total = 0;
+	int shown = 0;
+
+	if (bson_iter_init_find(&it, body, "filter") && BSON_ITER_HOLDS_DOCUMENT(&it)) {
+		const uint8_t *data;
+		uint32_t len;
+
+		bson_iter_document(&it, &len, &data);
+		have_filter = bson_init_static(&filter, data, len);
+	}
+	snprintf(names[n], sizeof names[n], "admin");
+	sizes[n++] = 40960;
+	snprintf(names[n], sizeof names[n], "config");
+	sizes[n++] = 12288;
+	snprintf(names[n], sizeof names[n], "local");
+	sizes[n++] = 40960;
+	for (size_t k = 0; k < m->applied && k < s->n_oplog; k++) {
+		const sim_entry *e = &s->oplog[k];
+		const char *dot;
+		size_t l, j;
+
+		if (e->noop || !e->ns || !(dot = strchr(e->ns, '.')))
+			continue;
+		l = (size_t)(dot - e->ns);
+		for (j = 0; j < n; j++)
+			if (strlen(names[j]) == l && strncmp(names[j], e->ns, l) == 0)
+				break;
+		if (j == n) {
+			if (n == sizeof sizes / sizeof sizes[0] || l >= sizeof names[0])
+				continue;
+			snprintf(names[n], sizeof names[n], "%.*s", (int)l, e->ns);
+			sizes[n++] = 8192;
+		}
+		sizes[j] += e->doc->len;
+	}
+	/* sorted by name, as the server lists them */
+	for (size_t i = 1; i < n; i++)
+		for (size_t j = i; j > 0 && strcmp(names[j - 1], names[j]) > 0; j--) {
+			char t[64];
+			int64_t z = sizes[j];
+
+			memcpy(t, names[j], sizeof t);
+			memcpy(names[j], names[j - 1], sizeof t);
+			memcpy(names[j - 1], t, sizeof t);
+			sizes[j] = sizes[j - 1];
+			sizes[j - 1] = z;
+		}
+	BSON_APPEND_ARRAY_BEGIN(r, "databases", &arr);
+	for (size_t i = 0; see && i < n; i++) {
+		char key[16];
+
+		bson_init(&d);
+		BSON_APPEND_UTF8(&d, "name", names[i]);
+		if (!name_only) {
+			sizes[i] = (sizes[i] + 4095) / 4096 * 4096;
+			BSON_APPEND_INT64(&d, "sizeOnDisk", sizes[i]);
+			BSON_APPEND_BOOL(&d, "empty", false);
+		}
+		if (!have_filter || matches(&d, &filter)) {
+			snprintf(key, sizeof key, "%d", shown++);
+			BSON_APPEND_DOCUMENT(&arr, key, &d);
+			total += sizes[i];
+		}
+		bson_destroy(&d);
+	}
+	bson_append_array_end(r, &arr);
+	if (!name_only) {
+		BSON_APPEND_INT64(r, "totalSize", total);
+		BSON_APPEND_INT64(r, "totalSizeMb", total / (1024 * 1024));
+	}
+	BSON_APPEND_DOUBLE(r, "ok", 1.0);
+}
+
+/* getCmdLineOpts: the options a mongod serving this member would have been started with. */
+static void cmd_get_cmd_line_opts(sim *s, sim_conn *c, bson_t *r)
+{
+	sim_member *m = &s->members[c->member];
+	bson_t argv, parsed, net, repl, sec, tls;
+	char port[16];
+	int n = 0;
+	char key[16];
+	const char *args[12];
+
+	snprintf(port, sizeof port, "%d", m->port);
+	args[n++] = "mongod";
+	args[n++] = "--replSet";
+	args[n++] = s->set_name;
+	args[n++] = "--bind_ip";
+	args[n++] = "127.0.0.1";
+	args[n++] = "--port";
+	args[n++] = port;
+	if (s->auth)
+		args[n++] = "--auth";
+	if (s->tls) {
+		args[n++] = "--tlsMode";
+		args[n++] = "requireTLS";
+	}
+	BSON_APPEND_ARRAY_BEGIN(r, "argv", &argv);
+	for (int i = 0; i < n; i++) {
+		snprintf(key, sizeof key, "%d", i);
+		BSON_APPEND_UTF8(&argv, key, args[i]);
+	}
+	bson_append_array_end(r, &argv);
+	BSON_APPEND_DOCUMENT_BEGIN(r, "parsed", &parsed);
+	BSON_APPEND_DOCUMENT_BEGIN(&parsed, "net", &net);
+	BSON_APPEND_UTF8(&net, "bindIp", "127.0.0.1");
+	BSON_APPEND_INT32(&net, "port", m->port);
+	if (s->tls) {
+		BSON_APPEND_DOCUMENT_BEGIN(&net, "tls", &tls);
+		BSON_APPEND_UTF8(&tls, "mode", "requireTLS");
+		bson_append_document_end(&net, &tls);
+	}
+	bson_append_document_end(&parsed, &net);
+	BSON_APPEND_DOCUMENT_BEGIN(&parsed, "replication", &repl);
+	BSON_APPEND_UTF8(&repl, "replSet", s->set_name);
+	bson_append_document_end(&parsed, &repl);
+	if (s->auth) {
+		BSON_APPEND_DOCUMENT_BEGIN(&parsed, "security", &sec);
+		BSON_APPEND_UTF8(&sec, "authorization", "enabled");
+		bson_append_document_end(&parsed, &sec);
+	}
+	bson_append_document_end(r, &parsed);
+	BSON_APPEND_DOUBLE(r, "ok", 1.0);
+}
+
+/* hostInfo: the machine the simulator runs on. */
+static void cmd_host_info(sim *s, sim_conn *c, bson_t *r)
+{
+	struct utsname u;
+	bson_t sys, os, extra;
+	long pages = sysconf(_SC_PHYS_PAGES), psize = sysconf(_SC_PAGESIZE), cores = sysconf(_SC_NPROCESSORS_ONLN);
+	int64_t mem_mb = pages > 0 && psize > 0 ? (int64_t)pages * psize / (1024 * 1024) : 0;
+
+	if (uname(&u) != 0)
+		memset(&u, 0, sizeof u);
+	BSON_APPEND_DOCUMENT_BEGIN(r, "system", &sys);
+	BSON_APPEND_DATE_TIME(&sys, "currentTime", sim_now_ms());
+	BSON_APPEND_UTF8(&sys, "hostname", s->members[c->member].host);
+	BSON_APPEND_INT32(&sys, "cpuAddrSize", (int32_t)(sizeof(void *) * 8));
+	BSON_APPEND_INT64(&sys, "memSizeMB", mem_mb);
+	BSON_APPEND_INT64(&sys, "memLimitMB", mem_mb);
+	BSON_APPEND_INT32(&sys, "numCores", cores > 0 ? (int32_t)cores : 1);
+	BSON_APPEND_UTF8(&sys, "cpuArch", u.machine);
+	BSON_APPEND_BOOL(&sys, "numaEnabled", false);
+	bson_append_document_end(r, &sys);
+	BSON_APPEND_DOCUMENT_BEGIN(r, "os", &os);
+	BSON_APPEND_UTF8(&os, "type", u.sysname[0] ? u.sysname : "Linux");
+	BSON_APPEND_UTF8(&os, "name", "mongo-rs-sim");
+	BSON_APPEND_UTF8(&os, "version", u.release);
+	bson_append_document_end(r, &os);
+	BSON_APPEND_DOCUMENT_BEGIN(r, "extra", &extra);
+	BSON_APPEND_UTF8(&extra, "versionString", u.version);
+	BSON_APPEND_INT64(&extra, "pageSize", psize > 0 ? psize : 4096);
+	bson_append_document_end(r, &extra);
+	BSON_APPEND_DOUBLE(r, "ok", 1.0);
+}
+
+/* A growing list of owned documents (an aggregation's stream). */
+typedef struct doc_list {
+	bson_t **v;
+	size_t n, cap;
+} doc_list;
+
+static void docs_push(doc_list *l, bson_t *d)
+{
+	if (l->n == l->cap) {
+		size_t cap = l->cap ? l->cap * 2 : 16;
+		bson_t **nv = realloc(l->v, cap * sizeof *nv);
+
+		if (!nv) {
+			bson_destroy(d);
+			return;
+		}
+		l->v = nv;
+		l->cap = cap;
+	}
+	l->v[l->n++] = d;
+}
+
+static void docs_clear(doc_list *l)
+{
+	for (size_t i = 0; i < l->n; i++)
+		bson_destroy(l->v[i]);
+	free(l->v);
+	l->v = NULL;
+	l->n = l->cap = 0;
+}
+
+/* Keep only the documents for which keep[i] is true (others are freed). */
+static void docs_filter(doc_list *l, const bool *keep)
+{
+	size_t w = 0;
+
+	for (size_t i = 0; i < l->n; i++) {
+		if (keep[i])
+			l->v[w++] = l->v[i];
+		else
+			bson_destroy(l->v[i]);
+	}
+	l->n = w;
+}
+
+static bool sub_doc(const bson_iter_t *it, bson_t *out)
+{
+	const uint8_t *data;
+	uint32_t len;
+
+	if (!BSON_ITER_HOLDS_DOCUMENT(it))
+		return false;
+	bson_iter_document(it, &len, &data);
+	return bson_init_static(out, data, len);
+}
+
+/* $group with a constant _id and {$sum: NUMBER} accumulators (what countDocuments sends). */
+static int stage_group(doc_list *l, const bson_iter_t *spec, bson_t *r)
+{
+	bson_t g, *out;
+	bson_iter_t f, acc;
+
+	if (!sub_doc(spec, &g) || !bson_iter_init(&f, &g)) {
+		sim_cmd_error(r, 15947, "Location15947", "a group's fields must be specified in an object");
+		return -1;
+	}
+	out = bson_new();
+	while (bson_iter_next(&f)) {
+		const char *k = bson_iter_key(&f);
+
+		if (strcmp(k, "_id") == 0) {
+			if (BSON_ITER_HOLDS_UTF8(&f) && bson_iter_utf8(&f, NULL)[0] == '$')
+				goto unsupported;
+			bson_append_iter(out, "_id", -1, &f);
+			continue;
+		}
+		if (!BSON_ITER_HOLDS_DOCUMENT(&f) || !bson_iter_recurse(&f, &acc) || !bson_iter_next(&acc) ||
+		    strcmp(bson_iter_key(&acc), "$sum") != 0 || !BSON_ITER_HOLDS_NUMBER(&acc))
+			goto unsupported;
+		if (BSON_ITER_HOLDS_DOUBLE(&acc)) {
+			BSON_APPEND_DOUBLE(out, k, bson_iter_double(&acc) * (double)l->n);
+		} else {
+			int64_t sum = bson_iter_as_int64(&acc) * (int64_t)l->n;
+
+			if (sum >= INT32_MIN && sum <= INT32_MAX)
+				BSON_APPEND_INT32(out, k, (int32_t)sum);
+			else
+				BSON_APPEND_INT64(out, k, sum);
+		}
+	}
+	if (!bson_has_field(out, "_id")) {
+		bson_destroy(out);
+		sim_cmd_error(r, 15955, "Location15955", "a group specification must include an _id");
+		return -1;
+	}
+	/* no input documents: no group at all (countDocuments then reads 0) */
+	if (l->n > 0) {
+		docs_clear(l);
+		docs_push(l, out);
+	} else
+		bson_destroy(out);
+	return 0;
+unsupported:
+	bson_destroy(out);
+	sim_cmd_error(r, 2, "BadValue", "mongo-rs-sim: $group supports only a constant _id and {$sum: NUMBER}");
+	return -1;
+}
+
+/* The one operation $currentOp reports: this aggregate itself. */
+static void current_op_doc(sim *s, sim_conn *c, const bson_t *body, doc_list *l)
+{
+	bson_t *d = bson_new(), shown;
+	char desc[32], stamp[40];
+	time_t now = time(NULL);
+	struct tm tm;
+	static int32_t opid = 1000;
+
+	gmtime_r(&now, &tm);
+	strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%S.000+00:00", &tm);
+	snprintf(desc, sizeof desc, "conn%lld", (long long)c->id);
+	BSON_APPEND_UTF8(d, "type", "op");
+	BSON_APPEND_UTF8(d, "host", s->members[c->member].host);
+	BSON_APPEND_UTF8(d, "desc", desc);
+	BSON_APPEND_INT64(d, "connectionId", c->id);
+	BSON_APPEND_BOOL(d, "active", true);
+	BSON_APPEND_UTF8(d, "currentOpTime", stamp);
+	BSON_APPEND_INT32(d, "opid", opid++);
+	BSON_APPEND_INT64(d, "secs_running", 0);
+	BSON_APPEND_INT64(d, "microsecs_running", 0);
+	BSON_APPEND_UTF8(d, "op", "command");
+	BSON_APPEND_UTF8(d, "ns", "admin.$cmd.aggregate");
+	bson_init(&shown);
+	bson_copy_to_excluding_noinit(body, &shown, "lsid", "$clusterTime", NULL);
+	BSON_APPEND_DOCUMENT(d, "command", &shown);
+	bson_destroy(&shown);
+	BSON_APPEND_INT32(d, "numYields", 0);
+	BSON_APPEND_BOOL(d, "waitingForLock", false);
+	docs_push(l, d);
+}
+
+static void not_authorized(bson_t *r, const char *db, const bson_t *body)
+{
+	char shown[768] = "";
+
+	shell_doc(body, false, shown, sizeof shown);
+	sim_cmd_error(r, 13, "Unauthorized", "not authorized on %s to execute command %s", db, shown);
+}
+
+/* aggregate: $match (equality), $limit, $skip, $count, $group (counting) over a collection's applied
+ * inserts or local.system.replset; {aggregate: 1} on admin with a leading $currentOp. */
+static void cmd_aggregate(sim *s, sim_conn *c, const sim_msg *req, const bson_t *body, const char *db, bson_t *r)
+{
+	sim_member *m = &s->members[c->member];
+	doc_list l = {0};
+	bson_iter_t it, pipe, st;
+	bson_t cur, batch;
+	char ns[512], key[24];
+	const char *coll = NULL;
+	bool first = true;
+	size_t bytes = 0, n = 0;
+
+	if (!bson_iter_init_find(&it, body, "aggregate"))
+		return;
+	if (BSON_ITER_HOLDS_UTF8(&it))
+		coll = bson_iter_utf8(&it, NULL);
+	else if (!BSON_ITER_HOLDS_NUMBER(&it) || bson_iter_as_int64(&it) != 1) {
+		sim_cmd_error(r, 73, "InvalidNamespace", "Invalid value for aggregate: must be a collection name or 1");
+		return;
+	}
+	if (!bson_iter_init_find(&pipe, body, "pipeline") || !BSON_ITER_HOLDS_ARRAY(&pipe) ||
+	    !bson_iter_recurse(&pipe, &st)) {
+		sim_cmd_error(r, 14, "TypeMismatch", "'pipeline' option must be specified as an array");
+		return;
+	}
+	if (!bson_has_field(body, "cursor") && !bson_has_field(body, "explain")) {
+		sim_cmd_error(r, 9, "FailedToParse",
+		              "The 'cursor' option is required, except for aggregate with the explain argument");
+		return;
+	}
+	if (m->state != SIM_ST_PRIMARY && m->state != SIM_ST_SECONDARY) {
+		sim_cmd_error(r, 13436, "NotPrimaryOrSecondary", "node is not in primary or recovering state");
+		return;
+	}
+	if (m->state == SIM_ST_SECONDARY && !secondary_ok(req, body)) {
+		sim_cmd_error(r, 13435, "NotPrimaryNoSecondaryOk", "not primary and secondaryOk=false");
+		return;
+	}
+	if (coll)
+		snprintf(ns, sizeof ns, "%s.%s", db, coll);
+	else
+		snprintf(ns, sizeof ns, "%s.$cmd.aggregate", db);
+	if (coll && strcmp(ns, "local.system.replset") == 0) {
+		bson_t cfg;
+		bson_iter_t ci;
+
+		if (!sim_auth_has(s, c, SIM_ACT_RS_CONFIG) && !sim_auth_has(s, c, SIM_ACT_FIND)) {
+			not_authorized(r, db, body);
+			return;
+		}
+		bson_init(&cfg);
+		build_config(s, &cfg);
+		if (bson_iter_init_find(&ci, &cfg, "config") && BSON_ITER_HOLDS_DOCUMENT(&ci)) {
+			bson_t sub;
+
+			if (sub_doc(&ci, &sub))
+				docs_push(&l, bson_copy(&sub));
+		}
+		bson_destroy(&cfg);
+	} else if (coll) {
+		if (!sim_auth_has(s, c, SIM_ACT_FIND)) {
+			not_authorized(r, db, body);
+			return;
+		}
+		for (size_t k = 0; k < m->applied && k < s->n_oplog; k++) {
+			const sim_entry *e = &s->oplog[k];
+
+			if (!e->noop && e->ns && strcmp(e->ns, ns) == 0)
+				docs_push(&l, bson_copy(e->doc));
+		}
+	}
+	while (bson_iter_next(&st)) {
+		bson_t stage;
+		bson_iter_t si;
+		const char *name;
+
+		if (!sub_doc(&st, &stage) || !bson_iter_init(&si, &stage) || !bson_iter_next(&si)) {
+			sim_cmd_error(r, 40323, "Location40323",
+			              "A pipeline stage specification object must contain exactly one field.");
+			goto out;
+		}
+		name = bson_iter_key(&si);
+		if (strcmp(name, "$currentOp") == 0) {
+			bson_t opts;
+			bson_iter_t o;
+			bool all_users = false;
+
+			if (!first || coll || strcmp(db, "admin") != 0) {
+				sim_cmd_error(r, 73, "InvalidNamespace",
+				              "$currentOp must be run against the 'admin' database with {aggregate: 1}");
+				goto out;
+			}
+			if (sub_doc(&si, &opts) && bson_iter_init_find(&o, &opts, "allUsers"))
+				all_users = truthy(&o);
+			if (all_users && !sim_auth_has(s, c, SIM_ACT_INPROG)) {
+				not_authorized(r, db, body);
+				goto out;
+			}
+			current_op_doc(s, c, body, &l);
+		} else if (!coll && first) {
+			sim_cmd_error(r, 73, "InvalidNamespace",
+			              "{aggregate: 1} is not valid for '%s'; a collection is required.", name);
+			goto out;
+		} else if (strcmp(name, "$match") == 0) {
+			bson_t f;
+			bool *keep;
+
+			if (!sub_doc(&si, &f)) {
+				sim_cmd_error(r, 15959, "Location15959", "the match filter must be an expression in an object");
+				goto out;
+			}
+			keep = calloc(l.n ? l.n : 1, sizeof *keep);
+			if (!keep)
+				goto out;
+			for (size_t i = 0; i < l.n; i++)
+				keep[i] = matches(l.v[i], &f);
+			docs_filter(&l, keep);
+			free(keep);
+		} else if (strcmp(name, "$limit") == 0 || strcmp(name, "$skip") == 0) {
+			bool limit = name[1] == 'l';
+			int64_t v = BSON_ITER_HOLDS_NUMBER(&si) ? bson_iter_as_int64(&si) : -1;
+			bool *keep;
+
+			if (v < (limit ? 1 : 0)) {
+				sim_cmd_error(r, limit ? 15958 : 15956, limit ? "Location15958" : "Location15956",
+				              limit ? "the limit must be positive" : "the number to skip cannot be negative");
+				goto out;
+			}
+			keep = calloc(l.n ? l.n : 1, sizeof *keep);
+			if (!keep)
+				goto out;
+			for (size_t i = 0; i < l.n; i++)
+				keep[i] = limit ? (int64_t)i < v : (int64_t)i >= v;
+			docs_filter(&l, keep);
+			free(keep);
+		} else if (strcmp(name, "$count") == 0) {
+			bson_t *d;
+
+			if (!BSON_ITER_HOLDS_UTF8(&si) || !bson_iter_utf8(&si, NULL)[0]) {
+				sim_cmd_error(r, 40156, "Location40156", "the count field must be a non-empty string");
+				goto out;
+			}
+			d = bson_new();
+			BSON_APPEND_INT32(d, bson_iter_utf8(&si, NULL), (int32_t)l.n);
+			if (l.n) {
+				docs_clear(&l);
+				docs_push(&l, d);
+			} else
+				bson_destroy(d);
+		} else if (strcmp(name, "$group") == 0) {
+			if (stage_group(&l, &si, r) != 0)
+				goto out;
+		} else {
+			sim_cmd_error(r, 40324, "Location40324", "Unrecognized pipeline stage name: '%s'", name);
+			goto out;
+		}
+		first = false;
+	}
+	if (!coll && first) {
+		sim_cmd_error(r, 73, "InvalidNamespace", "{aggregate: 1} is not valid for an empty pipeline.");
+		goto out;
+	}
+	BSON_APPEND_DOCUMENT_BEGIN(r, "cursor", &cur);
+	BSON_APPEND_ARRAY_BEGIN(&cur, "firstBatch", &batch);
+	for (size_t i = 0; i < l.n && bytes + l.v[i]->len <= 8 * 1024 * 1024; i++) {
+		snprintf(key, sizeof key, "%zu", n++);
+		BSON_APPEND_DOCUMENT(&batch, key, l.v[i]);
+		bytes += l.v[i]->len;
+	}
+	bson_append_array_end(&cur, &batch);
+	BSON_APPEND_INT64(&cur, "id", 0);
+	BSON_APPEND_UTF8(&cur, "ns", ns);
+	bson_append_document_end(r, &cur);
+	BSON_APPEND_DOUBLE(r, "ok", 1.0);
+out:
+	docs_clear(&l);
 }
 
 /* Apply an armed fault; returns 3 if the member died. */
@@ -883,6 +1606,20 @@ int sim_cmd_dispatch(sim *s, sim_conn *c, const sim_msg *req, bson_t *r)
 		cmd_freeze(s, c, b, name, r);
 	else if (strcmp(name, "replSetStepDown") == 0)
 		cmd_stepdown(s, c, b, name, r);
+	else if (strcmp(name, "connectionStatus") == 0)
+		cmd_connection_status(s, c, b, r);
+	else if (strcmp(name, "getParameter") == 0)
+		cmd_get_parameter(s, b, r);
+	else if (strcmp(name, "getLog") == 0)
+		cmd_get_log(b, r);
+	else if (strcmp(name, "listDatabases") == 0)
+		cmd_list_databases(s, c, b, r);
+	else if (strcmp(name, "getCmdLineOpts") == 0)
+		cmd_get_cmd_line_opts(s, c, r);
+	else if (strcmp(name, "hostInfo") == 0)
+		cmd_host_info(s, c, r);
+	else if (strcmp(name, "aggregate") == 0)
+		cmd_aggregate(s, c, req, b, db, r);
 	else if (strcmp(name, "saslStart") == 0)
 		sim_auth_sasl_start(s, c, b, db, r);
 	else if (strcmp(name, "saslContinue") == 0)
@@ -896,6 +1633,8 @@ done:
 		sim_logf(s, "request member=%d conn=%lld cmd=%s db=%s ok=%d code=%d", m->id, (long long)c->id, name,
 		         db, okv ? 1 : 0, codev);
 	}
+	if (s->verbose >= 2)
+		log_bodies(s, b, r);
 	if (req->opcode == SIM_OP_MSG && (req->flags & SIM_MSG_MORE_TO_COME))
 		return 2;
 	return 0;

@@ -38,7 +38,7 @@ int64_t sim_now_ms(void)
 /* One line to the log file (and stderr with -v). */
 void sim_logf(sim *s, const char *fmt, ...)
 {
-	char msg[1024], stamp[32];
+	char msg[4096], stamp[32];
 	struct timeval tv;
 	struct tm tm;
 	va_list ap;

@@ -26,7 +26,7 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 	        "usage: mongo-rs-sim --topology FILE [--ready-file PATH] [--ctl SOCKET] [--data-dir DIR]\n"
-	        "                    [--tls-cert PEM --tls-key PEM [--tls-ca PEM]] [--log FILE] [-v]\n"
+	        "                    [--tls-cert PEM --tls-key PEM [--tls-ca PEM]] [--log FILE] [-v[v]]\n"
 	        "       mongo-rs-sim ctl SOCKET COMMAND [ARGS...]\n"
 	        "       mongo-rs-sim verify DBPATH\n"
 	        "       mongo-rs-sim --help | --version\n"

@@ -38,6 +38,11 @@ enum {
 	SIM_ACT_STATE_CHANGE = 1u << 7,
 	SIM_ACT_INSERT = 1u << 8,
 	SIM_ACT_FIND = 1u << 9,
+	SIM_ACT_GET_PARAMETER = 1u << 10,
+	SIM_ACT_GET_LOG = 1u << 11,
+	SIM_ACT_LIST_DATABASES = 1u << 12,
+	SIM_ACT_HOST_INFO = 1u << 13,
+	SIM_ACT_CMD_LINE_OPTS = 1u << 14,
 	SIM_ACT_ALL = 0xffffffffu
 };
 
@@ -107,6 +112,7 @@ typedef struct sim_user {
 	bool has_sha1, has_sha256;
 	sim_scram_creds sha1, sha256;
 	uint32_t actions;
+	bson_t *roles;          /* [{role, db}] as connectionStatus shows them (NULL: none) */
 } sim_user;
 
 /* A queued reply chunk, released at a given time (slow members). */
@@ -224,6 +230,7 @@ void sim_cmd_error(bson_t *reply, int code, const char *code_name, const char *f
 
 /* auth.c */
 bool sim_auth_allowed(const sim *s, const sim_conn *c, const char *cmd, uint32_t *need);
+bool sim_auth_has(const sim *s, const sim_conn *c, uint32_t actions);
 void sim_auth_hello_extras(sim *s, sim_conn *c, const bson_t *req, bson_t *reply);
 int sim_auth_sasl_start(sim *s, sim_conn *c, const bson_t *body, const char *db, bson_t *reply);
 int sim_auth_sasl_continue(sim *s, sim_conn *c, const bson_t *body, bson_t *reply);

@@ -16,13 +16,14 @@ static const struct {
 } role_table[] = {
 	{"root", SIM_ACT_ALL},
 	{"clusterMonitor", SIM_ACT_RS_STATUS | SIM_ACT_RS_CONFIG | SIM_ACT_SERVER_STATUS | SIM_ACT_INPROG |
-	                       SIM_ACT_BUILDINFO},
+	                       SIM_ACT_BUILDINFO | SIM_ACT_GET_PARAMETER | SIM_ACT_GET_LOG |
+	                       SIM_ACT_LIST_DATABASES | SIM_ACT_HOST_INFO | SIM_ACT_CMD_LINE_OPTS},
 	{"hostManager", SIM_ACT_FSYNC | SIM_ACT_UNLOCK | SIM_ACT_SERVER_STATUS},
 	{"clusterManager", SIM_ACT_STATE_CHANGE},
 	{"readWrite", SIM_ACT_INSERT | SIM_ACT_FIND},
-	{"readWriteAnyDatabase", SIM_ACT_INSERT | SIM_ACT_FIND},
+	{"readWriteAnyDatabase", SIM_ACT_INSERT | SIM_ACT_FIND | SIM_ACT_LIST_DATABASES},
 	{"read", SIM_ACT_FIND},
-	{"readAnyDatabase", SIM_ACT_FIND},
+	{"readAnyDatabase", SIM_ACT_FIND | SIM_ACT_LIST_DATABASES},
 };
 
 static const struct {
@@ -34,6 +35,9 @@ static const struct {
 	{"buildInfo", SIM_ACT_BUILDINFO},        {"fsync", SIM_ACT_FSYNC},
 	{"unlock", SIM_ACT_UNLOCK},              {"replSetStateChange", SIM_ACT_STATE_CHANGE},
 	{"insert", SIM_ACT_INSERT},              {"find", SIM_ACT_FIND},
+	{"getParameter", SIM_ACT_GET_PARAMETER}, {"getLog", SIM_ACT_GET_LOG},
+	{"listDatabases", SIM_ACT_LIST_DATABASES}, {"hostInfo", SIM_ACT_HOST_INFO},
+	{"getCmdLineOpts", SIM_ACT_CMD_LINE_OPTS},
 };
 
 /* The actions a built-in role grants; *known false for an unknown role. */
@@ -311,6 +315,18 @@ static int parse_user(tctx *t, sim *s, config_setting_t *g, sim_user *u)
 				goto out;
 			}
 			u->actions |= a;
+			if (!u->roles)
+				u->roles = bson_new();
+			{
+				char key[16];
+				bson_t r;
+
+				snprintf(key, sizeof key, "%d", i);
+				BSON_APPEND_DOCUMENT_BEGIN(u->roles, key, &r);
+				BSON_APPEND_UTF8(&r, "role", v);
+				BSON_APPEND_UTF8(&r, "db", u->db ? u->db : "admin");
+				bson_append_document_end(u->roles, &r);
+			}
 		}
 	}
 	if ((l = config_setting_get_member(g, "actions"))) {
@@ -447,6 +463,7 @@ void sim_topology_free(sim *s)
 	for (size_t i = 0; s->users && i < s->n_users; i++) {
 		free(s->users[i].name);
 		free(s->users[i].db);
+		bson_destroy(s->users[i].roles);
 		OPENSSL_cleanse(&s->users[i].sha1, sizeof s->users[i].sha1);
 		OPENSSL_cleanse(&s->users[i].sha256, sizeof s->users[i].sha256);
 	}
