@@ -10,7 +10,7 @@
 
 #include "sim-harness.h"
 
-#define PLAN 138
+#define PLAN 156
 
 static const char *topology_main =
 	"set_name = \"rs0\";\n"
@@ -704,6 +704,109 @@ test_replication(sim *s)
 	free(u2);
 }
 
+/* One command's reply; false (and a diagnostic) when the command itself failed. */
+static bool
+cmd_reply(mongoc_client_t *c, const char *db, bson_t *r, bson_error_t *err, const char *json)
+{
+	bool ok = c && th_cmd_rp(c, db, MONGOC_READ_PRIMARY, r, err, json);
+
+	if (!ok && c)
+		diag_err(json, err);
+	return ok;
+}
+
+/* What another client (mongosh, the Node.js driver) sends beyond the product's commands, and a
+ * duplicate _id, answered as a 7.0 mongod answers them. */
+static void
+test_other_clients(sim *s)
+{
+	char *uri = sim_seed_uri(s, CREDS, OPTS);
+	mongoc_client_t *c = uri ? th_client(uri) : NULL;
+	bson_t r;
+	bson_error_t err;
+	int64_t v = -1;
+	const char *str = NULL;
+	bool ok;
+
+	ok = cmd_reply(c, "mbhtest", &r, &err, "{\"insert\": \"c\", \"documents\": [{\"_id\": \"r1\", \"v\": 9}]}");
+	tap_ok(ok && th_get_int(&r, "n", &v) && v == 0 && th_get_int(&r, "writeErrors.0.code", &v) && v == 11000 &&
+	       th_get_int(&r, "writeErrors.0.index", &v) && v == 0,
+	       "duplicate _id: ok 1, n 0, writeErrors [{index 0, code 11000}]");
+	tap_is_str(th_get_str(&r, "writeErrors.0.errmsg", &str) ? str : "(none)",
+	           "E11000 duplicate key error collection: mbhtest.c index: _id_ dup key: { _id: \"r1\" }",
+	           "duplicate _id: the server's errmsg");
+	tap_ok(th_get_int(&r, "writeErrors.0.keyPattern._id", &v) && v == 1 &&
+	       th_get_str(&r, "writeErrors.0.keyValue._id", &str) && strcmp(str, "r1") == 0,
+	       "duplicate _id: keyPattern {_id: 1}, keyValue {_id: \"r1\"}");
+	bson_destroy(&r);
+	ok = cmd_reply(c, "mbhtest", &r, &err,
+	               "{\"insert\": \"c\", \"documents\": [{\"_id\": \"d1\"}, {\"_id\": \"d1\"}, {\"_id\": \"d2\"}]}");
+	tap_ok(ok && th_get_int(&r, "n", &v) && v == 1 && th_get_int(&r, "writeErrors.0.index", &v) && v == 1,
+	       "ordered batch with a duplicate inside: n 1, the error at index 1");
+	bson_destroy(&r);
+	tap_ok(c && find_id(c, "d1") && !find_id(c, "d2"), "ordered batch: stops at the duplicate");
+	ok = cmd_reply(c, "mbhtest", &r, &err,
+	               "{\"insert\": \"c\", \"ordered\": false, \"documents\": [{\"_id\": \"d1\"}, {\"_id\": \"d3\"}]}");
+	tap_ok(ok && th_get_int(&r, "n", &v) && v == 1 && th_get_int(&r, "writeErrors.0.index", &v) && v == 0 &&
+	       c && find_id(c, "d3"),
+	       "unordered batch: the duplicate is skipped, the rest is written");
+	bson_destroy(&r);
+
+	ok = cmd_reply(c, "admin", &r, &err, "{\"connectionStatus\": 1}");
+	tap_ok(ok && th_get_str(&r, "authInfo.authenticatedUsers.0.user", &str) && strcmp(str, "backup") == 0 &&
+	       th_get_str(&r, "authInfo.authenticatedUserRoles.0.role", &str),
+	       "connectionStatus: the authenticated user and its roles");
+	bson_destroy(&r);
+	ok = cmd_reply(c, "admin", &r, &err, "{\"getParameter\": 1, \"featureCompatibilityVersion\": 1}");
+	tap_ok(ok && th_get_str(&r, "featureCompatibilityVersion.version", &str) && strcmp(str, "7.0") == 0,
+	       "getParameter featureCompatibilityVersion: 7.0");
+	bson_destroy(&r);
+	ok = c && th_cmd(c, "admin", &r, &err, "{\"getParameter\": \"foo\"}");
+	tap_ok(!ok && err.code == 72, "getParameter of nothing known: 72 InvalidOptions");
+	bson_destroy(&r);
+	ok = c && th_cmd(c, "admin", &r, &err, "{\"atlasVersion\": 1}");
+	tap_ok(!ok && err.code == 59 && strstr(err.message, "no such command: 'atlasVersion'"),
+	       "atlasVersion: 59 no such command");
+	bson_destroy(&r);
+	ok = cmd_reply(c, "admin", &r, &err, "{\"getLog\": \"startupWarnings\"}");
+	tap_ok(ok && th_get_int(&r, "totalLinesWritten", &v) && v == 0, "getLog startupWarnings: an empty log");
+	bson_destroy(&r);
+	ok = cmd_reply(c, "admin", &r, &err, "{\"listDatabases\": 1, \"nameOnly\": true}");
+	tap_ok(ok && th_get_str(&r, "databases.0.name", &str) && strcmp(str, "admin") == 0 &&
+	       th_get_str(&r, "databases.3.name", &str) && strcmp(str, "mbhtest") == 0,
+	       "listDatabases: admin, config, local and the written database, sorted");
+	bson_destroy(&r);
+	ok = cmd_reply(c, "admin", &r, &err, "{\"getCmdLineOpts\": 1}");
+	tap_ok(ok && th_get_str(&r, "parsed.replication.replSet", &str) && strcmp(str, "rs0") == 0,
+	       "getCmdLineOpts: parsed.replication.replSet");
+	bson_destroy(&r);
+	ok = cmd_reply(c, "admin", &r, &err, "{\"hostInfo\": 1}");
+	tap_ok(ok && th_get_str(&r, "os.type", &str) && th_get_int(&r, "system.numCores", &v) && v > 0,
+	       "hostInfo: os and system");
+	bson_destroy(&r);
+	/* what the Node.js driver's countDocuments sends */
+	ok = cmd_reply(c, "mbhtest", &r, &err,
+	               "{\"aggregate\": \"c\", \"pipeline\": [{\"$match\": {\"_id\": \"d1\"}}, "
+	               "{\"$group\": {\"_id\": 1, \"n\": {\"$sum\": 1}}}], \"cursor\": {}}");
+	tap_ok(ok && th_get_int(&r, "cursor.firstBatch.0.n", &v) && v == 1, "aggregate $match + $group count: 1");
+	bson_destroy(&r);
+	ok = cmd_reply(c, "local", &r, &err,
+	               "{\"aggregate\": \"system.replset\", \"pipeline\": [{\"$count\": \"n\"}], \"cursor\": {}}");
+	tap_ok(ok && th_get_int(&r, "cursor.firstBatch.0.n", &v) && v == 1, "local.system.replset holds the config");
+	bson_destroy(&r);
+	ok = c && th_cmd(c, "mbhtest", &r, &err, "{\"aggregate\": \"c\", \"pipeline\": [{\"$bogus\": {}}], \"cursor\": {}}");
+	tap_ok(!ok && err.code == 40324, "aggregate with an unknown stage: 40324");
+	bson_destroy(&r);
+	ok = cmd_reply(c, "admin", &r, &err,
+	               "{\"aggregate\": 1, \"pipeline\": [{\"$currentOp\": {\"allUsers\": true}}], \"cursor\": {}}");
+	tap_ok(ok && th_get_str(&r, "cursor.firstBatch.0.op", &str) && strcmp(str, "command") == 0,
+	       "aggregate $currentOp: this operation");
+	bson_destroy(&r);
+
+	mongoc_client_destroy(c);
+	free(uri);
+}
+
 static void
 test_old_server(void)
 {
@@ -944,6 +1047,7 @@ main(void)
 	test_auth(s);
 	test_locks(s);
 	test_replication(s);
+	test_other_clients(s);
 	tap_ok(sim_all_unlocked(s), "no member is left locked");
 	tap_is_int(sim_stop(s), 0, "the simulator exits 0 on SIGTERM");
 	test_old_server();
