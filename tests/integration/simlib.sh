@@ -181,13 +181,19 @@ t_bg_register() {
 	echo "$1" >>"$T_DIR/.bg"
 }
 
-# t_pid_gone PID [TRIES]: wait (bounded, 20 ms steps) until PID no longer exists or is a zombie.
+# t_pid_gone PID [TRIES]: wait (bounded, 20 ms steps) until PID no longer exists or is a zombie.  The
+# process is identified by its start time when first seen, so a recycled PID (pid_max can be 32768 and
+# a busy `make -j check` goes round it in seconds) does not count as the same process.
 t_pid_gone() {
-	local n=0 st
+	local n=0 st start="" now
 	while [ "$n" -lt "${2:-250}" ]; do
 		[ -r "/proc/$1/stat" ] || return 0
-		st=$(sed 's/^.*) \(.\).*/\1/' "/proc/$1/stat" 2>/dev/null)
-		[ -z "$st" ] || [ "$st" = Z ] && return 0
+		st=$(sed 's/^.*) //' "/proc/$1/stat" 2>/dev/null)
+		[ -n "$st" ] || return 0
+		now=$(echo "$st" | awk '{ print $20 }')
+		[ -n "$start" ] || start=$now
+		[ "$now" = "$start" ] || return 0
+		[ "${st%% *}" = Z ] && return 0
 		sleep 0.02
 		n=$((n + 1))
 	done
