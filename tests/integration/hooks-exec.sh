@@ -80,7 +80,7 @@ for sig in TERM INT; do
 		t_kill "$PRE"
 		continue
 	fi
-	echo "$CHILD" >>"$T_DIR/.bg"
+	t_remember .bg "$CHILD"
 	t_note_watchdogs
 	tap_is "$(sim_lockcount 2)" 1 "SIG$sig: member 2 is locked while the command runs"
 	kill "-$sig" "$PRE"

@@ -73,7 +73,7 @@ mkdir -m 0700 "$T_DIR/t"
 TMPDIR=$T_DIR/t "$MBH_SIM" --topology "$T_DIR/good.conf" --ready-file "$T_DIR/default.ready" \
 	</dev/null >"$T_OUT/default.out" 2>"$T_OUT/default.err" &
 DPID=$!
-echo "$DPID" >>"$T_DIR/.sims"
+t_remember .sims "$DPID"
 n=0
 while [ "$(wc -l <"$T_DIR/default.ready" 2>/dev/null || echo 0)" -lt 3 ] && kill -0 "$DPID" 2>/dev/null &&
 	[ "$n" -lt 400 ]; do

@@ -171,14 +171,35 @@ t_note_watchdogs() {
 	for f in "${1:-$T_STATE}"/*.state; do
 		[ -f "$f" ] || continue
 		w=$(state_get "$f" watchdog_pid)
-		[ -n "$w" ] && [ "$w" != 0 ] && echo "$w" >>"$T_DIR/.watchdogs"
+		[ -n "$w" ] && [ "$w" != 0 ] && echo "$w:$(state_get "$f" watchdog_start)" >>"$T_DIR/.watchdogs"
 	done
 	return 0
 }
 
 # t_bg_register PID: a background process of the test that the cleanup must stop.
 t_bg_register() {
-	echo "$1" >>"$T_DIR/.bg"
+	t_remember .bg "$1"
+}
+
+# t_starttime PID: the process's start time (field 22 of /proc/PID/stat), empty when it is gone.
+t_starttime() {
+	sed 's/^.*) //' "/proc/$1/stat" 2>/dev/null | awk '{ print $20 }'
+}
+
+# t_remember LIST PID: note PID (with its start time) in $T_DIR/LIST for the cleanup.
+t_remember() {
+	echo "$2:$(t_starttime "$2")" >>"$T_DIR/$1"
+}
+
+# t_alive_entries LIST: the pids of LIST whose process is still the one noted (same start time).
+t_alive_entries() {
+	local e p t
+	for e in $(cat "$T_DIR/$1" 2>/dev/null); do
+		p=${e%%:*}
+		t=${e#*:}
+		[ -n "$p" ] && [ "$e" != "$p" ] && [ -n "$t" ] && [ "$(t_starttime "$p")" = "$t" ] && echo "$p"
+	done
+	return 0
 }
 
 # t_pid_gone PID [TRIES]: wait (bounded, 20 ms steps) until PID no longer exists or is a zombie.  The
@@ -222,14 +243,15 @@ t_cleanup() {
 	trap - EXIT
 	if [ -n "$T_DIR" ] && [ -d "$T_DIR" ]; then
 		t_note_watchdogs "$T_STATE" 2>/dev/null
-		for p in $(cat "$T_DIR/.watchdogs" "$T_DIR/.bg" 2>/dev/null); do
+		# only processes that are still the ones noted: pids are recycled quickly under make -j
+		for p in $(t_alive_entries .watchdogs) $(t_alive_entries .bg); do
 			t_is_ours "$p" && t_kill "$p"
 		done
 		# Watchdogs whose record is gone (a leak) still carry this test's unique dir in their argv.
 		for p in $(pgrep -f -- "$T_DIR/" 2>/dev/null); do
 			[ "$p" != $$ ] && t_is_ours "$p" && t_kill "$p"
 		done
-		for p in $(cat "$T_DIR/.sims" 2>/dev/null); do
+		for p in $(t_alive_entries .sims); do
 			t_kill "$p"
 		done
 		if [ -n "${MBH_KEEP_TMP:-}" ]; then
@@ -350,7 +372,7 @@ sim_start() {
 	"$MBH_SIM" --topology "$topo" --ready-file "$SIM_DIR/ready" --ctl "$SIM_DIR/ctl" \
 		--log "$SIM_LOG" "$@" </dev/null >"$SIM_DIR/stdout" 2>"$SIM_DIR/stderr" &
 	SIM_PID=$!
-	echo "$SIM_PID" >>"$T_DIR/.sims"
+	t_remember .sims "$SIM_PID"
 	while [ ! -s "$SIM_DIR/ready" ] || [ "$(wc -l <"$SIM_DIR/ready")" -lt 3 ]; do
 		if ! kill -0 "$SIM_PID" 2>/dev/null || [ "$(sed 's/^.*) \(.\).*/\1/' "/proc/$SIM_PID/stat" 2>/dev/null)" = Z ]; then
 			wait "$SIM_PID"
