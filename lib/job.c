@@ -30,7 +30,6 @@
 #include "topology.h"
 #include "uri.h"
 
-#define STATE_MAX 65536
 #define MAX_LOCAL_HOSTS 64
 
 struct mbh_job {
@@ -1032,49 +1031,6 @@ out:
 	return rc;
 }
 
-/* Read DIR/SET.state without the flock (it is replaced atomically). */
-static int
-read_record(const mbh_job *j, mbh_state_rec *rec, bool *present, mbh_error *err)
-{
-	char path[4096], *buf = NULL;
-	ssize_t r;
-	size_t used = 0;
-	int fd, rc = -1;
-
-	*present = false;
-	snprintf(path, sizeof(path), "%s/%s.state", j->cfg->state_dir, j->set);
-	if ((fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) < 0) {
-		if (errno == ENOENT)
-			return 0;
-		return mbh_error_set(err, errno == EACCES ? EX_NOPERM : EX_DATAERR, "cannot read %s: %s", path,
-				     strerror(errno));
-	}
-	if ((buf = malloc(STATE_MAX + 1)) == NULL) {
-		mbh_error_set(err, EX_OSERR, "out of memory");
-		goto out;
-	}
-	while (used < STATE_MAX && (r = read(fd, buf + used, STATE_MAX - used)) != 0) {
-		if (r < 0) {
-			if (errno == EINTR)
-				continue;
-			mbh_error_set(err, EX_DATAERR, "cannot read %s: %s", path, strerror(errno));
-			goto out;
-		}
-		used += (size_t)r;
-	}
-	buf[used] = '\0';
-	if (mbh_state_parse(rec, buf, err) != 0) {
-		mbh_error_prefix(err, "%s", path);
-		goto out;
-	}
-	*present = true;
-	rc = 0;
-out:
-	free(buf);
-	close(fd);
-	return rc;
-}
-
 /* --status. */
 int
 mbh_job_status(mbh_job *j, char **text, mbh_error *err)
@@ -1090,7 +1046,7 @@ mbh_job_status(mbh_job *j, char **text, mbh_error *err)
 	*text = NULL;
 	if (resolve_set(j, &found, err) != 0)
 		return -1;
-	if (found && read_record(j, &rec, &present, err) != 0)
+	if (found && mbh_state_peek(j->cfg->state_dir, j->set, &rec, &present, err) != 0)
 		return -1;
 	if ((f = open_memstream(&buf, &len)) == NULL)
 		return mbh_error_set(err, EX_OSERR, "out of memory");

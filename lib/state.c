@@ -220,9 +220,9 @@ out:
 	return rc;
 }
 
-/* Read and parse the record. */
-int
-mbh_state_read(mbh_state *st, mbh_state_rec *out, bool *present, mbh_error *err)
+/* Read and parse the record NAME in DIRFD (PATH for messages); no record is *present = false. */
+static int
+read_record(int dirfd, const char *name, const char *path, mbh_state_rec *out, bool *present, mbh_error *err)
 {
 	char *buf = NULL;
 	struct stat sb;
@@ -231,20 +231,20 @@ mbh_state_read(mbh_state *st, mbh_state_rec *out, bool *present, mbh_error *err)
 	int fd, rc = -1;
 
 	*present = false;
-	fd = openat(st->dirfd, st->state_name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
 	if (fd < 0) {
 		if (errno == ENOENT)
 			return 0;
 		if (errno == ELOOP)
-			return mbh_error_set(err, EX_NOPERM, "%s is a symbolic link: remove it", st->state_path);
-		return mbh_error_set(err, EX_DATAERR, "cannot open %s: %s", st->state_path, strerror(errno));
+			return mbh_error_set(err, EX_NOPERM, "%s is a symbolic link: remove it", path);
+		return mbh_error_set(err, EX_DATAERR, "cannot open %s: %s", path, strerror(errno));
 	}
 	if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
-		mbh_error_set(err, EX_DATAERR, "%s is not a regular file: remove it", st->state_path);
+		mbh_error_set(err, EX_DATAERR, "%s is not a regular file: remove it", path);
 		goto out;
 	}
 	if (sb.st_size > STATE_MAX) {
-		mbh_error_set(err, EX_DATAERR, "%s: too large to be a state file (%jd bytes)", st->state_path,
+		mbh_error_set(err, EX_DATAERR, "%s: too large to be a state file (%jd bytes)", path,
 		              (intmax_t)sb.st_size);
 		goto out;
 	}
@@ -258,7 +258,7 @@ mbh_state_read(mbh_state *st, mbh_state_rec *out, bool *present, mbh_error *err)
 		if (r < 0 && errno == EINTR)
 			continue;
 		if (r < 0) {
-			mbh_error_set(err, EX_DATAERR, "cannot read %s: %s", st->state_path, strerror(errno));
+			mbh_error_set(err, EX_DATAERR, "cannot read %s: %s", path, strerror(errno));
 			goto out;
 		}
 		if (r == 0 || used + (size_t)r >= STATE_MAX) {
@@ -270,11 +270,11 @@ mbh_state_read(mbh_state *st, mbh_state_rec *out, bool *present, mbh_error *err)
 	buf[used] = '\0';
 	if (memchr(buf, '\0', used) != NULL) {
 		mbh_error_set(err, EX_DATAERR, "%s: corrupt state file (NUL byte): check it, then remove it",
-		              st->state_path);
+		              path);
 		goto out;
 	}
 	if (mbh_state_parse(out, buf, err) != 0) {
-		mbh_error_prefix(err, "%s", st->state_path);
+		mbh_error_prefix(err, "%s", path);
 		goto out;
 	}
 	*present = true;
@@ -282,6 +282,34 @@ mbh_state_read(mbh_state *st, mbh_state_rec *out, bool *present, mbh_error *err)
 out:
 	free(buf);
 	close(fd);
+	return rc;
+}
+
+/* Read and parse the record (under the flock). */
+int
+mbh_state_read(mbh_state *st, mbh_state_rec *out, bool *present, mbh_error *err)
+{
+	return read_record(st->dirfd, st->state_name, st->state_path, out, present, err);
+}
+
+/* Read the record without the flock: it is replaced by rename, so this sees a whole old or new one. */
+int
+mbh_state_peek(const char *dir, const char *set_name, mbh_state_rec *out, bool *present, mbh_error *err)
+{
+	char *name = NULL, *path = NULL;
+	int rc = -1;
+
+	*present = false;
+	if (!set_name_ok(set_name))
+		return mbh_error_set(err, EX_DATAERR, "invalid replica set name '%s'", set_name);
+	if ((name = join(set_name, ".state", "")) == NULL || (path = join(dir, "/", name)) == NULL) {
+		mbh_error_set(err, EX_OSERR, "out of memory");
+		goto out;
+	}
+	rc = read_record(AT_FDCWD, path, path, out, present, err);
+out:
+	free(name);
+	free(path);
 	return rc;
 }
 

@@ -51,6 +51,13 @@ int mbh_state_open(mbh_state **out, const char *dir, const char *set_name, bool 
 /* Read the record.  *present=false (and 0 returned) when there is none; a corrupt file fails with EX_DATAERR naming the path. */
 int mbh_state_read(mbh_state *st, mbh_state_rec *out, bool *present, mbh_error *err);
 
+/*
+ * Read DIR/SET.state without taking the flock (for --status while a run
+ * holds it): the record is replaced by rename, so this sees a whole record.
+ * Same results as mbh_state_read.
+ */
+int mbh_state_peek(const char *dir, const char *set_name, mbh_state_rec *out, bool *present, mbh_error *err);
+
 /* Replace the record atomically and durably. */
 int mbh_state_write(mbh_state *st, const mbh_state_rec *rec, mbh_error *err);
 

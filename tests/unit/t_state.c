@@ -175,6 +175,12 @@ test_files(void)
 	ok(stat(want, &sb) == 0 && (sb.st_mode & 07777) == 0600, "state file mode 0600");
 	ok(mbh_state_read(st, &got, &present, &err) == 0 && present && got.lock_count == 1 &&
 	   strcmp(got.member, r.member) == 0 && got.watchdog_start == r.watchdog_start, "read it back");
+	memset(&got, 0, sizeof(got));
+	ok(mbh_state_peek(dir, "rs0", &got, &present, &err) == 0 && present && got.lock_count == 1 &&
+	   strcmp(got.member, r.member) == 0, "peek reads it without the flock (held here)");
+	ok(mbh_state_peek(dir, "rs1", &got, &present, &err) == 0 && !present, "peek: no record of another set");
+	ok(mbh_state_peek(dir, "../rs0", &got, &present, &err) != 0 && err.code == EX_DATAERR,
+	   "peek: a set name that leaves the directory is refused");
 	r.lock_count = 2;
 	r.phase = MBH_PHASE_LOCKING;
 	ok(mbh_state_write(st, &r, &err) == 0 && mbh_state_read(st, &got, &present, &err) == 0 &&
