@@ -16,20 +16,11 @@
 #define PROG "mongo-postbackup"
 
 static const cli_option options[] = {
-	{ "config", 'c', true, CLI_CONFIG, NULL, NULL, "FILE", "libconfig file (see mongo-backup.conf(5))" },
-	{ "uri", 0, true, CLI_URI, NULL, NULL, "URI", "connection string (no password here)" },
-	{ "username", 'u', true, CLI_KEY, "username", NULL, "NAME", "user to authenticate as" },
-	{ "password-file", 0, true, CLI_KEY, "password_file", NULL, "FILE", "file holding the password (mode 0600)" },
-	{ "state-dir", 0, true, CLI_KEY, "state_dir", NULL, "DIR", "state directory (default /var/lib/mongo-backup)" },
+	CLI_CONNECTION_OPTIONS,
 	{ "job", 'j', true, CLI_JOB, NULL, NULL, "NAME", "Bacula job name (%j): only unlock this job's lock" },
 	{ "set", 0, true, CLI_SET, NULL, NULL, "NAME", "replica set, when the URI has no replicaSet=" },
 	{ "status", 0, false, CLI_STATUS, NULL, NULL, NULL, "show what is locked; change nothing" },
-	{ "check-config", 0, false, CLI_CHECK, NULL, NULL, NULL, "validate the configuration and exit" },
-	{ "verbose", 'v', false, CLI_VERBOSE, NULL, NULL, NULL, "debug messages too" },
-	{ "quiet", 'q', false, CLI_QUIET, NULL, NULL, NULL, "only warnings and errors" },
-	{ "syslog", 0, false, CLI_KEY, "log.syslog", "true", NULL, "also log to syslog" },
-	{ "help", 'h', false, CLI_HELP, NULL, NULL, NULL, "show this help and exit" },
-	{ "version", 'V', false, CLI_VERSION, NULL, NULL, NULL, "show the version and exit" },
+	CLI_OUTPUT_OPTIONS,
 };
 
 static const cli_program program = {

@@ -17,11 +17,7 @@
 #define PROG "mongo-prebackup"
 
 static const cli_option options[] = {
-	{ "config", 'c', true, CLI_CONFIG, NULL, NULL, "FILE", "libconfig file (see mongo-backup.conf(5))" },
-	{ "uri", 0, true, CLI_URI, NULL, NULL, "URI", "connection string (no password here)" },
-	{ "username", 'u', true, CLI_KEY, "username", NULL, "NAME", "user to authenticate as" },
-	{ "password-file", 0, true, CLI_KEY, "password_file", NULL, "FILE", "file holding the password (mode 0600)" },
-	{ "state-dir", 0, true, CLI_KEY, "state_dir", NULL, "DIR", "state directory (default /var/lib/mongo-backup)" },
+	CLI_CONNECTION_OPTIONS,
 	{ "job", 'j', true, CLI_JOB, NULL, NULL, "NAME", "Bacula job name (%j), recorded in the state file" },
 	{ "policy", 0, true, CLI_KEY, "selection.policy", NULL, "POLICY", "auto, local or member" },
 	{ "member", 0, true, CLI_KEY, "selection.member", NULL, "HOST:PORT", "lock this member (implies --policy member)" },
@@ -35,12 +31,7 @@ static const cli_option options[] = {
 	  "lock even if majority writes would stall" },
 	{ "dry-run", 'n', false, CLI_DRY_RUN, NULL, NULL, NULL, "print every member with a verdict; lock nothing" },
 	{ "exec", 0, false, CLI_EXEC, NULL, NULL, NULL, "-- CMD [ARGS...]: lock, run CMD, always unlock" },
-	{ "check-config", 0, false, CLI_CHECK, NULL, NULL, NULL, "validate the configuration and exit" },
-	{ "verbose", 'v', false, CLI_VERBOSE, NULL, NULL, NULL, "debug messages too" },
-	{ "quiet", 'q', false, CLI_QUIET, NULL, NULL, NULL, "only warnings and errors" },
-	{ "syslog", 0, false, CLI_KEY, "log.syslog", "true", NULL, "also log to syslog" },
-	{ "help", 'h', false, CLI_HELP, NULL, NULL, NULL, "show this help and exit" },
-	{ "version", 'V', false, CLI_VERSION, NULL, NULL, NULL, "show the version and exit" },
+	CLI_OUTPUT_OPTIONS,
 };
 
 static const cli_program program = {
