@@ -207,6 +207,7 @@ t_alive_entries() {
 # a busy `make -j check` goes round it in seconds) does not count as the same process.
 t_pid_gone() {
 	local n=0 st start="" now
+	[ -n "$1" ] || return 2 # no pid: nothing to wait for, and /proc//stat is /proc/stat
 	while [ "$n" -lt "${2:-250}" ]; do
 		[ -r "/proc/$1/stat" ] || return 0
 		st=$(sed 's/^.*) //' "/proc/$1/stat" 2>/dev/null)
