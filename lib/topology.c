@@ -398,14 +398,19 @@ out:
 
 /* Run one admin command with primaryPreferred; the reply is always initialised. */
 static int
-run_admin(mongoc_client_t *client, const char *command, bson_t *reply, mbh_error *err)
+run_admin(mongoc_client_t *client, uint32_t server_id, const char *command, bson_t *reply, mbh_error *err)
 {
 	mongoc_read_prefs_t *prefs = mongoc_read_prefs_new(MONGOC_READ_PRIMARY_PREFERRED);
 	bson_t *cmd = BCON_NEW(command, BCON_INT32(1));
 	bson_error_t e;
+	bool ok;
 	int rc = 0;
 
-	if (!mongoc_client_command_simple(client, "admin", cmd, prefs, reply, &e))
+	if (server_id != 0)
+		ok = mongoc_client_command_simple_with_server_id(client, "admin", cmd, prefs, server_id, reply, &e);
+	else
+		ok = mongoc_client_command_simple(client, "admin", cmd, prefs, reply, &e);
+	if (!ok)
 		rc = mbh_mongo_error(err, &e, client, command, NULL);
 	bson_destroy(cmd);
 	mongoc_read_prefs_destroy(prefs);
@@ -416,15 +421,22 @@ run_admin(mongoc_client_t *client, const char *command, bson_t *reply, mbh_error
 int
 mbh_topology_fetch(mbh_topology **out, mongoc_client_t *client, mbh_error *err)
 {
+	return mbh_topology_fetch_from(out, client, 0, err);
+}
+
+/* The same from one member (server_id from the client's topology; 0 = primaryPreferred). */
+int
+mbh_topology_fetch_from(mbh_topology **out, mongoc_client_t *client, uint32_t server_id, mbh_error *err)
+{
 	bson_t config_reply, status_reply;
 	int rc = -1;
 
 	*out = NULL;
 	bson_init(&status_reply);
-	if (run_admin(client, "replSetGetConfig", &config_reply, err) != 0)
+	if (run_admin(client, server_id, "replSetGetConfig", &config_reply, err) != 0)
 		goto out;
 	bson_destroy(&status_reply);
-	if (run_admin(client, "replSetGetStatus", &status_reply, err) != 0)
+	if (run_admin(client, server_id, "replSetGetStatus", &status_reply, err) != 0)
 		goto out;
 	rc = mbh_topology_from_replies(out, &config_reply, &status_reply, err);
 out:

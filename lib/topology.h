@@ -62,6 +62,13 @@ int mbh_topology_from_replies(mbh_topology **out, const bson_t *config_reply, co
  */
 int mbh_topology_fetch(mbh_topology **out, mongoc_client_t *client, mbh_error *err);
 
+/*
+ * The same, asking one member: server_id is a server of client's topology
+ * (0 = primaryPreferred, as mbh_topology_fetch).  A secondary answers from
+ * its own view (other members' optimes as of the last heartbeat, <= 2 s old).
+ */
+int mbh_topology_fetch_from(mbh_topology **out, mongoc_client_t *client, uint32_t server_id, mbh_error *err);
+
 /* Lag of member i behind the primary (or the newest member when there is no primary), seconds, >= 0. */
 int64_t mbh_topology_lag_seconds(const mbh_topology *t, size_t i);
 

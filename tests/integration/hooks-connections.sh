@@ -1,0 +1,53 @@
+#!/bin/bash
+# hooks-connections.sh: what mongo-prebackup --exec puts on the wire.  Discovery asks the member it
+# will probably lock, the lock reuses that authenticated connection, and no endSessions is sent to
+# the primary: one SCRAM conversation per run (libmongoc 1.23 derives the key once per connection).
+# A wrong guess (a hidden member is chosen) costs one more conversation and still works.
+# SPDX-License-Identifier: AGPL-3.0-or-later
+[ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"
+. "${top_srcdir:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/integration/simlib.sh"
+t_init
+CONF=$T_DIR/rs0.conf
+
+# auths N...: SCRAM conversations the members got (saslStart + saslContinue, counted as the
+# simulator counts requests; a speculative conversation is completed by one saslContinue).
+auths() {
+	local m t=0
+	for m in "$@"; do
+		t=$((t + $(sim_counter "$m" saslStart) + $(sim_counter "$m" saslContinue)))
+	done
+	echo "$t"
+}
+
+# ---- P, S, passive S: the passive member is guessed, asked and locked
+t_topology "$T_DIR/pss.conf" '{ port = 0; state = "PRIMARY"; }, { port = 0; }, { port = 0; priority = 0.0; }'
+sim_start "$T_DIR/pss.conf" || exit 1
+t_config "$CONF"
+t_run exec "$MBH_PRE" -c "$CONF" --exec -- true
+t_rc_is 0 "passive chosen: --exec -- true works" exec
+tap_is "$(auths 0 1 2)" 1 "passive chosen: one SCRAM conversation in the whole run"
+tap_is "$(sim_counter 2 replSetGetStatus)" 1 "passive chosen: discovery asked the member it then locked"
+tap_is "$(sim_counter 0 replSetGetStatus)" 0 "passive chosen: the primary was not asked"
+tap_is "$(sim_counter 2 fsync)/$(sim_counter 2 fsyncUnlock)" 1/1 "passive chosen: lock and unlock on that member"
+tap_is "$(sim_counter 0 endSessions)" 0 "passive chosen: no endSessions to the primary"
+t_assert_unlocked "passive chosen: unlocked"
+sim_stop
+
+# ---- P, S, hidden: the guess (the visible secondary) is wrong; the hidden member is locked anyway
+t_topology "$T_DIR/psh.conf" \
+	'{ port = 0; state = "PRIMARY"; }, { port = 0; }, { port = 0; priority = 0.0; hidden = true; votes = 0; }'
+sim_start "$T_DIR/psh.conf" || exit 1
+t_config "$CONF"
+t_run exec2 "$MBH_PRE" -c "$CONF" --exec -- true
+t_rc_is 0 "hidden chosen: --exec -- true works" exec2
+tap_is "$(sim_counter 2 fsync)/$(sim_counter 2 fsyncUnlock)" 1/1 "hidden chosen: the hidden member was locked and unlocked"
+tap_is "$(auths 0 1 2)" 2 "hidden chosen: two SCRAM conversations (the guessed member, the hidden one)"
+t_assert_unlocked "hidden chosen: unlocked"
+
+# ---- the guessed member does not answer discovery: the primary is asked instead
+sim_ctl arm 1 replSetGetConfig kill >/dev/null
+t_run exec3 "$MBH_PRE" -c "$CONF" --exec -- true
+t_rc_is 0 "guessed member dies during discovery: the run still works (asks the primary)" exec3
+tap_is "$(sim_counter 0 replSetGetStatus)" 1 "guessed member dies: the primary answered discovery"
+t_assert_unlocked "guessed member dies: unlocked"
+tap_done
