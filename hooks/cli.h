@@ -58,6 +58,7 @@ typedef struct cli_option {
 typedef struct cli_override {
 	const char *key;
 	const char *value;
+	const char *option; /* the long option that set it, for messages */
 } cli_override;
 
 /* What the command line asked for.  Strings are borrowed from argv. */

@@ -103,23 +103,15 @@ hello_has_tags(const bson_t *hello, const mbh_config *cfg)
 static uint32_t
 likely_member(mbh_job *j)
 {
-	mongoc_read_prefs_t *prefs = mongoc_read_prefs_new(MONGOC_READ_PRIMARY_PREFERRED);
-	mongoc_server_description_t *sd, **sds = NULL;
+	mongoc_server_description_t **sds = NULL;
 	const mongoc_host_list_t *h;
 	const bson_t *hello;
 	bson_iter_t it, lw;
-	bson_error_t e;
 	size_t n = 0, i;
 	uint32_t best = 0;
 	int64_t best_write = -1, write;
 	int best_score = -1, score;
 
-	/* the first scan: every member's hello, no authentication yet */
-	sd = mongoc_client_select_server(j->client, false, prefs, &e);
-	mongoc_read_prefs_destroy(prefs);
-	if (sd == NULL)
-		return 0;
-	mongoc_server_description_destroy(sd);
 	if ((sds = mongoc_client_get_server_descriptions(j->client, &n)) == NULL)
 		return 0;
 	for (i = 0; i < n; i++) {
@@ -154,6 +146,8 @@ likely_member(mbh_job *j)
 static int
 discover(mbh_job *j, mbh_topology **out, mbh_error *err)
 {
+	mongoc_read_prefs_t *prefs;
+	mongoc_server_description_t *sd;
 	bson_error_t e;
 	mbh_error e2;
 	uint32_t id;
@@ -166,6 +160,17 @@ discover(mbh_job *j, mbh_topology **out, mbh_error *err)
 			return mbh_error_set(err, EX_USAGE, "cannot use the connection string: %s", e.message);
 		mongoc_client_set_error_api(j->client, MONGOC_ERROR_API_VERSION_2);
 	}
+	/*
+	 * The first scan (every member's hello, no authentication yet).  Its
+	 * failure is the one to report: a second try inside libmongoc's 5 s
+	 * cooldown would only say "No servers yet eligible for rescan".
+	 */
+	prefs = mongoc_read_prefs_new(MONGOC_READ_PRIMARY_PREFERRED);
+	sd = mongoc_client_select_server(j->client, false, prefs, &e);
+	mongoc_read_prefs_destroy(prefs);
+	if (sd == NULL)
+		return mbh_mongo_error(err, &e, j->client, "hello", NULL);
+	mongoc_server_description_destroy(sd);
 	id = likely_member(j);
 	if (id != 0) {
 		mbh_error_init(&e2);

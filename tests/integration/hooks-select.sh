@@ -207,6 +207,7 @@ if scenario "all members down" "$P, $S, $S0"; then
 	t_run pre "$MBH_PRE" -c "$CONF"
 	t_rc_is 69 "all down: mongo-prebackup exits 69" pre
 	tap_like "$T_OUT/pre.err" '^mongo-prebackup: error: ' "all down: one error line prefixed with the program name"
+	tap_like "$T_OUT/pre.err" 'cannot reach .*connection refused' "all down: the error says why (connection refused), not a retry cooldown"
 	t_assert_no_state "all down: no state record left"
 fi
 
