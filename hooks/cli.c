@@ -261,3 +261,13 @@ cli_start(cli_args *args, mbh_config **cfg, const cli_program *prog, int argc, c
 	}
 	return 0;
 }
+
+/* err's code after logging it, or rc. */
+int
+cli_status(int rc, const mbh_error *err)
+{
+	if (err->code == 0)
+		return rc;
+	mbh_log(MBH_LOG_ERROR, "%s", err->msg);
+	return err->code;
+}

@@ -93,6 +93,9 @@ mbh_log_level cli_log_level(const cli_args *a, const mbh_config *cfg);
 
 void cli_args_free(cli_args *a);
 
+/* The exit status: when err is set, its code (and its message is logged as the one error line), else rc. */
+int cli_status(int rc, const mbh_error *err);
+
 /* What --help says about a program, and its option table. */
 typedef struct cli_program {
 	const char *name;

@@ -88,10 +88,7 @@ main(int argc, char **argv)
 	}
 	rc = 0;
 done:
-	if (err.code != 0) {
-		mbh_log(MBH_LOG_ERROR, "%s", err.msg);
-		rc = err.code;
-	}
+	rc = cli_status(rc, &err);
 	free(text);
 	mbh_job_free(job);
 	mbh_config_free(cfg);
