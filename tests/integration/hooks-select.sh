@@ -230,4 +230,19 @@ if scenario "a 50-member set" "$M50"; then
 fi
 
 sim_stop
+# policy local: the members look like three hosts (127.0.0.2, 127.0.0.3 and this one, 127.0.0.1);
+# only the one on this host may be chosen, even though another is the better candidate
+if scenario "policy local" '{ host = "127.0.0.2"; port = 0; state = "PRIMARY"; }, { host = "127.0.0.3"; port = 0; priority = 0.0; }, { port = 0; }'; then
+	dry_choice "auto (for contrast)" 1
+	dry_choice "policy local" 2 --policy local
+	tap_like "$T_OUT/dry.out" "^$(sim_member_host 1) .*not on this host" "policy local: the passive member on another host is 'not on this host'"
+	real_choice "policy local" 2 --policy local
+	scenario "policy local, nothing on this host" '{ host = "127.0.0.2"; port = 0; state = "PRIMARY"; }, { host = "127.0.0.3"; port = 0; }, { host = "127.0.0.4"; port = 0; priority = 0.0; }' && {
+		t_run pre "$MBH_PRE" -c "$CONF" --policy local
+		t_rc_is 69 "policy local, nothing on this host: exits 69" pre
+		t_assert_unlocked "policy local, nothing on this host: nothing locked"
+		t_assert_no_state "policy local, nothing on this host: no state left"
+	}
+fi
+
 tap_done

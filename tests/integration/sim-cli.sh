@@ -4,7 +4,7 @@
 . "${top_srcdir:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/integration/sim-harness.sh"
 
 simt_init
-tap_plan 28
+tap_plan 29
 
 t_run help "$MBH_SIM" --help
 t_rc_is 0 "--help exits 0" help
@@ -41,6 +41,8 @@ bad_topology() {
 	fi
 }
 
+bad_topology not_loopback 2 "set_name = \"rsc\";
+members = ( { host = \"10.0.0.1\"; port = 0; state = \"PRIMARY\"; } );" "a member host outside 127.0.0.0/8"
 bad_topology unknown_key 3 "set_name = \"rsc\";
 max_wire_version = 21;
 bogus_key = 1;

@@ -80,16 +80,17 @@ int sim_loop_listen_member(sim *s, int idx, bool listen_now, int port, char *err
 	memset(&sa, 0, sizeof sa);
 	sa.sin_family = AF_INET;
 	sa.sin_port = htons((uint16_t)port);
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (inet_pton(AF_INET, m->addr, &sa.sin_addr) != 1)
+		sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	if (bind(fd, (struct sockaddr *)&sa, sizeof sa) != 0 || (listen_now && listen(fd, 128) != 0) ||
 	    getsockname(fd, (struct sockaddr *)&sa, &sl) != 0) {
-		snprintf(err, errlen, "member %d: cannot listen on 127.0.0.1:%d: %s", idx, port, strerror(errno));
+		snprintf(err, errlen, "member %d: cannot listen on %s:%d: %s", idx, m->addr, port, strerror(errno));
 		close(fd);
 		return -1;
 	}
 	m->listen_fd = fd;
 	m->port = ntohs(sa.sin_port);
-	snprintf(m->host, sizeof m->host, "127.0.0.1:%d", m->port);
+	snprintf(m->host, sizeof m->host, "%s:%d", m->addr, m->port);
 	return 0;
 }
 

@@ -81,7 +81,8 @@ typedef struct sim_datadir {
 typedef struct sim_member {
 	int id;
 	int port;           /* the bound port */
-	char host[32];      /* "127.0.0.1:PORT" */
+	char addr[16];      /* the loopback address it listens on, "127.0.0.1" unless the topology says */
+	char host[32];      /* "ADDR:PORT" */
 	double priority;
 	int votes;
 	bool hidden, arbiter, build_indexes;

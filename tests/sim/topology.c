@@ -2,6 +2,9 @@
 /* topology.c: read the simulator's libconfig topology file into the model, with FILE:LINE errors. */
 #include "autoconfig.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -171,14 +174,14 @@ static int get_str(tctx *t, const config_setting_t *g, const char *key, char **o
 	return *out ? 0 : fail(t, c, "out of memory");
 }
 
-static const char *const member_keys[] = {"port",   "priority",  "votes",    "state",
+static const char *const member_keys[] = {"host", "port",   "priority",  "votes",    "state",
                                           "tags",   "hidden",    "arbiter",  "secondary_delay_secs",
                                           "build_indexes", NULL};
 
 static int parse_member(tctx *t, sim *s, config_setting_t *g, int idx)
 {
 	sim_member *m = &s->members[idx];
-	char *state = NULL;
+	char *state = NULL, *host = NULL;
 	config_setting_t *tags;
 	int rc = -1;
 
@@ -207,6 +210,21 @@ static int parse_member(tctx *t, sim *s, config_setting_t *g, int idx)
 	if (m->votes == 0 && m->priority > 0) {
 		fail(t, g, "member %d: a member with votes 0 must have priority 0", idx);
 		goto out;
+	}
+	/* any address of 127.0.0.0/8, so members can look like different hosts; never anything else */
+	snprintf(m->addr, sizeof m->addr, "127.0.0.1");
+	if (get_str(t, g, "host", &host) != 0)
+		goto out;
+	if (host != NULL) {
+		struct in_addr a;
+
+		if (inet_pton(AF_INET, host, &a) != 1 || (ntohl(a.s_addr) >> 24) != 127) {
+			fail(t, config_setting_get_member(g, "host"),
+			     "member %d: host '%s' must be a loopback address (127.0.0.0/8), e.g. \"127.0.0.2\"", idx,
+			     host);
+			goto out;
+		}
+		inet_ntop(AF_INET, &a, m->addr, sizeof m->addr);
 	}
 	m->state = m->arbiter ? SIM_ST_ARBITER : SIM_ST_SECONDARY;
 	m->up = true;
@@ -251,6 +269,7 @@ static int parse_member(tctx *t, sim *s, config_setting_t *g, int idx)
 	rc = 0;
 out:
 	free(state);
+	free(host);
 	return rc;
 }
 
