@@ -389,7 +389,7 @@ append_event(const char *dir, const char *set, const char *line)
  * then unlock if the record still describes our lock.  Never returns.
  */
 static void __attribute__((noreturn))
-watchdog_main(mbh_job *j, mbh_state_rec want)
+watchdog_main(mbh_job *j, mbh_state_rec want, int ready_fd)
 {
 	struct timespec ts = { .tv_sec = (time_t)want.deadline, .tv_nsec = 0 };
 	mbh_state *st = NULL;
@@ -400,10 +400,18 @@ watchdog_main(mbh_job *j, mbh_state_rec want)
 	bool present = false, locked = true;
 	char line[MBH_ERRMSG_LEN + 1024];
 	int64_t left = 0;
-	int r, fd;
+	int r, fd, keep;
 
-	/* nothing of the parent's: no flock fd, no driver sockets, no Bacula pipes */
-	close_range(3, ~0U, 0);
+	/*
+	 * Nothing of the parent's: no driver sockets, no Bacula pipes, and above
+	 * all no copy of the state flock's descriptor, or the set would stay
+	 * "held by another run" after the parent exits.  Closing ready_fd last
+	 * tells the parent that this is done.
+	 */
+	keep = ready_fd >= 3 ? ready_fd : fcntl(ready_fd, F_DUPFD, 3);
+	if (keep > 3)
+		close_range(3, (unsigned int)keep - 1, 0);
+	close_range((unsigned int)keep + 1, ~0U, 0);
 	if ((fd = open("/dev/null", O_RDWR)) >= 0) {
 		dup2(fd, 0);
 		dup2(fd, 1);
@@ -411,6 +419,7 @@ watchdog_main(mbh_job *j, mbh_state_rec want)
 		if (fd > 2)
 			close(fd);
 	}
+	close(keep);
 	signal(SIGTERM, SIG_DFL);
 	signal(SIGINT, SIG_DFL);
 	signal(SIGHUP, SIG_IGN);
@@ -466,7 +475,8 @@ start_watchdog(mbh_job *j, const mbh_state_rec *want, long *pid, uint64_t *start
 	int fds[2] = { -1, -1 };
 	pid_t child, grandchild = -1;
 	sigset_t stop, saved;
-	ssize_t r;
+	ssize_t r, eof;
+	char c;
 	int status, rc = -1;
 
 	*pid = 0;
@@ -496,7 +506,7 @@ start_watchdog(mbh_job *j, const mbh_state_rec *want, long *pid, uint64_t *start
 		setsid();
 		grandchild = fork();
 		if (grandchild == 0)
-			watchdog_main(j, *want);
+			watchdog_main(j, *want, fds[1]);
 		r = write(fds[1], &grandchild, sizeof(grandchild));
 		_exit(r == (ssize_t)sizeof(grandchild) ? 0 : 1);
 	}
@@ -505,6 +515,10 @@ start_watchdog(mbh_job *j, const mbh_state_rec *want, long *pid, uint64_t *start
 	do
 		r = read(fds[0], &grandchild, sizeof(grandchild));
 	while (r < 0 && errno == EINTR);
+	/* EOF once the watchdog has closed what it inherited (the flock's descriptor among them) */
+	do
+		eof = read(fds[0], &c, 1);
+	while (eof < 0 && errno == EINTR);
 	while (waitpid(child, &status, 0) < 0 && errno == EINTR)
 		;
 	if (r != (ssize_t)sizeof(grandchild) || grandchild <= 0) {

@@ -185,6 +185,16 @@ tap_is "$(sim_status_field 1 frozen)" 0 "elected at the lock: not left frozen"
 t_assert_no_state "elected at the lock: no state left"
 t_run dry9 "$MBH_PRE" -c "$CONF" --dry-run
 tap_ok "$(awk -v h="$H1" '$1 == h' "$T_OUT/dry9.out" | grep -q CHOSEN && echo 1 || echo 0)" "elected at the lock: the new primary is not chosen afterwards"
+
+# ---- a post-backup right after the pre-backup always gets the flock: the watchdog the pre-backup
+# forked must not keep a copy of it (it closes it before the pre-backup goes on)
+bad=0
+for i in $(seq 1 25); do
+	"$MBH_PRE" -c "$CONF" -q --job "quick$i" </dev/null >/dev/null 2>>"$T_OUT/quick.err" || bad=$((bad + 1))
+	"$MBH_POST" -c "$CONF" -q --job "quick$i" </dev/null >/dev/null 2>>"$T_OUT/quick.err" || bad=$((bad + 1))
+done
+tap_is "$bad" 0 "25 x pre then post at once: every run exits 0" || tap_diag_file "$T_OUT/quick.err" "their errors"
+t_assert_unlocked "25 x pre then post at once: unlocked"
 sim_stop
 
 tap_done
