@@ -323,6 +323,22 @@ still_held(mbh_error *err, const mbh_state_rec *rec, bool may)
 			     rec->member, may ? "may be" : "is", why);
 }
 
+/* After the member is unlocked: unfreeze it if we froze it, stop the watchdog, remove the record. */
+static void
+release_record(mbh_lock_session *session, mbh_state *st, const mbh_state_rec *rec)
+{
+	mbh_error e;
+
+	if (rec->frozen) {
+		mbh_error_init(&e);
+		if (mbh_lock_freeze(session, 0, &e) != 0)
+			mbh_log(MBH_LOG_WARNING, "could not unfreeze %s (it may stay unelectable for up to %d s): %s",
+				rec->member, (int)(rec->deadline > rec->since ? rec->deadline - rec->since : 0), e.msg);
+	}
+	stop_watchdog(rec);
+	clear_record(st);
+}
+
 /*
  * Unlock the lock rec describes over session: fsyncUnlock (count checked),
  * unfreeze, stop the watchdog, remove the record.  On an unlock failure the
@@ -333,7 +349,6 @@ unlock_recorded(mbh_lock_session *session, mbh_state *st, const mbh_state_rec *r
 {
 	int64_t left = 0;
 	bool was_locked = true;
-	mbh_error e;
 
 	if (mbh_lock_fsync_unlock(session, &left, &was_locked, err) != 0)
 		return still_held(err, rec, false);
@@ -346,14 +361,7 @@ unlock_recorded(mbh_lock_session *session, mbh_state *st, const mbh_state_rec *r
 			"fsyncUnlock on %s left lockCount %lld, expected %lld (our lock returned %lld): someone else "
 			"locked or unlocked it meanwhile; check with db.currentOp().fsyncLock",
 			rec->member, (long long)left, (long long)(rec->lock_count - 1), (long long)rec->lock_count);
-	if (rec->frozen) {
-		mbh_error_init(&e);
-		if (mbh_lock_freeze(session, 0, &e) != 0)
-			mbh_log(MBH_LOG_WARNING, "could not unfreeze %s (it may stay unelectable for up to %d s): %s",
-				rec->member, (int)(rec->deadline > rec->since ? rec->deadline - rec->since : 0), e.msg);
-	}
-	stop_watchdog(rec);
-	clear_record(st);
+	release_record(session, st, rec);
 	if (was_locked)
 		mbh_log(MBH_LOG_INFO, "unlocked %s (lockCount now %lld)", rec->member, (long long)left);
 	return 0;
@@ -596,12 +604,7 @@ undo_lock(mbh_job *j)
 		mbh_state_write(j->state, &j->rec, &e);
 		return;
 	}
-	if (j->rec.frozen) {
-		mbh_error_init(&e);
-		mbh_lock_freeze(j->session, 0, &e);
-	}
-	stop_watchdog(&j->rec);
-	clear_record(j->state);
+	release_record(j->session, j->state, &j->rec);
 }
 
 /* Copy params. */
@@ -1068,7 +1071,6 @@ mbh_job_post(mbh_job *j, mbh_error *err)
 	bool present = false, found = false, locked = false, was = true;
 	char since[64];
 	int64_t left = 0;
-	mbh_error e;
 	int rc = -1;
 
 	if (resolve_set(j, &found, err) != 0)
@@ -1117,13 +1119,7 @@ mbh_job_post(mbh_job *j, mbh_error *err)
 		mbh_log(MBH_LOG_INFO, "a run (pid %ld) died while locking %s; it is not locked; clearing the record",
 			rec.pid, rec.member);
 	}
-	if (rec.frozen) {
-		mbh_error_init(&e);
-		if (mbh_lock_freeze(j->session, 0, &e) != 0)
-			mbh_log(MBH_LOG_WARNING, "could not unfreeze %s: %s", rec.member, e.msg);
-	}
-	stop_watchdog(&rec);
-	clear_record(j->state);
+	release_record(j->session, j->state, &rec);
 	rc = 0;
 out:
 	mbh_lock_session_free(j->session);
