@@ -171,16 +171,18 @@ out:
 	return rc;
 }
 
-/* Kill the command (if any) and forget it; caller holds j->mu. */
+/*
+ * Kill the command (if any) and wait until it has ended; caller holds j->mu.
+ * It is not reaped or freed here: the owner thread may be waiting on it in
+ * mbh_job_wait (which reaps it), else mbh_job_spawn or mbh_job_free do.
+ */
 static void
-drop_command(mbh_job *j)
+stop_command(mbh_job *j)
 {
-	if (j->child == NULL)
+	if (j->child == NULL || j->child_pgid == 0)
 		return;
 	j->child_pgid = 0;
 	mbh_child_kill_wait(j->child, 3000);
-	mbh_child_free(j->child);
-	j->child = NULL;
 	j->rec.command_pid = 0;
 	j->rec.command_start = 0;
 }
@@ -193,7 +195,7 @@ release_held(mbh_job *j, mbh_error *err)
 	long wd = j->rec.watchdog_pid;
 	int rc;
 
-	drop_command(j);
+	stop_command(j);
 	MBH_CRASH("unlock-before");
 	rc = mbh_release(j->log, j->session, j->cfg->state_dir, &j->rec, MBH_RELEASER_RUN, &released, err);
 	if (rc == 0 || released) {
@@ -468,10 +470,13 @@ mbh_job_spawn(mbh_job *j, const char *const *templ, int flags, mbh_child **out, 
 		mbh_error_set(err, EX_SOFTWARE, "no lock is held, so no command may run");
 		goto out;
 	}
-	if (j->child != NULL) {
+	if (j->child != NULL && j->child_pgid != 0) {
 		mbh_error_set(err, EX_SOFTWARE, "a command already runs under this lock");
 		goto out;
 	}
+	/* an earlier command that was stopped but never waited for */
+	mbh_child_free(j->child);
+	j->child = NULL;
 	if (mbh_job_cancelled(j)) {
 		mbh_error_set(err, EX_TEMPFAIL, "cancelled; the command was not started");
 		goto out;
@@ -479,7 +484,7 @@ mbh_job_spawn(mbh_job *j, const char *const *templ, int flags, mbh_child **out, 
 	if (start_command(j, templ, true, flags, err) != 0)
 		goto out;
 	if (mbh_state_write(j->state, &j->rec, err) != 0) {
-		drop_command(j);
+		stop_command(j);
 		mbh_error_prefix(err, "cannot record the command under the lock on %s, so it was stopped",
 				 j->rec.member);
 		goto out;
@@ -516,17 +521,15 @@ mbh_job_wait(mbh_job *j, int *status, mbh_error *err)
 	if (j->child == NULL)
 		return mbh_error_set(err, EX_SOFTWARE, "no command runs under this lock");
 	mbh_error_init(&e);
+	/* only this thread reaps and frees the child; an unlock elsewhere only kills it */
 	rc = mbh_child_await(j->child, command_timeout(j), j->cancel_pipe[0], j->cancel_fd, &e);
 	pthread_mutex_lock(&j->mu);
-	/* an unlock from another thread may have reaped it already */
-	if (j->child != NULL) {
-		j->child_pgid = 0;
-		mbh_child_reap(j->child, status, NULL);
-		mbh_child_free(j->child);
-		j->child = NULL;
-	} else if (rc == 0) {
+	if (rc == 0 && j->child_pgid == 0)
 		rc = mbh_error_set(&e, EX_TEMPFAIL, "the command was stopped by the unlock");
-	}
+	j->child_pgid = 0;
+	mbh_child_reap(j->child, status, NULL);
+	mbh_child_free(j->child);
+	j->child = NULL;
 	pthread_mutex_unlock(&j->mu);
 	if (rc != 0)
 		*err = e;
