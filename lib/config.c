@@ -17,9 +17,11 @@
 
 #include "config.h"
 #include "log.h"
+#include "run.h"
 #include "uri.h"
 
 #define DEFAULT_STATE_DIR "/var/lib/mongo-backup"
+#define DEFAULT_SNAPSHOT_TIMEOUT 60
 #define PASSWORD_MAX 4096
 
 typedef enum key_type {
@@ -65,6 +67,10 @@ static const key_spec keys[] = {
 	{ "script.backup", KT_STRV, 0, 0, OFF(script.backup) },
 	{ "script.restore", KT_STRV, 0, 0, OFF(script.restore) },
 	{ "script.timeout", KT_INT, 0, 604800, OFF(script.timeout) },
+	{ "snapshot", KT_GROUP, 0, 0, 0 },
+	{ "snapshot.create", KT_STRV, 0, 0, OFF(snapshot.create) },
+	{ "snapshot.remove", KT_STRV, 0, 0, OFF(snapshot.remove) },
+	{ "snapshot.timeout", KT_INT, 1, 86400, OFF(snapshot.timeout) },
 	{ "log", KT_GROUP, 0, 0, 0 },
 	{ "log.syslog", KT_BOOL, 0, 0, OFF(log.syslog) },
 	{ "log.level", KT_LEVEL, 0, 0, OFF(log.level) },
@@ -313,7 +319,9 @@ apply_setting(cfg_impl *ci, const key_spec *k, size_t idx, config_setting_t *s, 
 	case KT_GROUP:
 		if (type != CONFIG_TYPE_GROUP)
 			goto bad;
-		return apply_group(ci, s, k->name, file, err);
+		if (apply_group(ci, s, k->name, file, err) != 0)
+			return -1;
+		break;
 	case KT_STRING:
 	case KT_PATH:
 	case KT_HOSTPORT:
@@ -502,6 +510,7 @@ mbh_config_new(mbh_config **out, mbh_error *err)
 	c->lock.refuse_if_locked = -1;
 	c->lock.allow_majority_stall = -1;
 	c->script.timeout = -1;
+	c->snapshot.timeout = -1;
 	c->log.syslog = -1;
 	c->log.level = -1;
 	*out = c;
@@ -748,6 +757,55 @@ register_uri_password(mbh_config *cfg, const char *uri)
 	return 0;
 }
 
+/* One command template's escapes; %S only where snapshot allows it (0 never, 1 in snapshot mode, 2 always). */
+static int
+check_template(cfg_impl *ci, const char *key, char *const *templ, int snapshot, mbh_error *err)
+{
+	bool uses = false;
+	mbh_error e;
+
+	if (templ == NULL)
+		return 0;
+	mbh_error_init(&e);
+	if (mbh_run_check((const char *const *)templ, &uses, &e) != 0)
+		return mbh_error_set(err, EX_CONFIG, "%s: '%s': %s", where_of(ci, key), key, e.msg);
+	if (!uses || snapshot == 2 || (snapshot == 1 && ci->pub.snapshot.create != NULL))
+		return 0;
+	if (snapshot == 1)
+		return mbh_error_set(err, EX_CONFIG, "%s: '%s' uses %%S, the snapshot's path, but there is no snapshot "
+				     "group: add snapshot = { create = [ ... ]; remove = [ ... ]; } or drop the %%S",
+				     where_of(ci, key), key);
+	if (strcmp(key, "snapshot.create") == 0)
+		return mbh_error_set(err, EX_CONFIG, "%s: 'snapshot.create' cannot use %%S: the snapshot's path is what "
+				     "it prints", where_of(ci, key));
+	return mbh_error_set(err, EX_CONFIG, "%s: '%s' cannot use %%S: no snapshot is involved", where_of(ci, key),
+			     key);
+}
+
+/* Snapshot mode: create and remove both or neither, a timeout inside the lock's, every escape known. */
+static int
+check_commands(cfg_impl *ci, mbh_error *err)
+{
+	mbh_config *cfg = &ci->pub;
+	size_t idx;
+
+	if (find_key("snapshot", &idx) != NULL && ci->where[idx] != NULL &&
+	    (cfg->snapshot.create == NULL || cfg->snapshot.remove == NULL))
+		return mbh_error_set(err, EX_CONFIG, "%s: the snapshot group needs both create = [ ... ] (prints the "
+				     "snapshot's path) and remove = [ ... ] (removes %%S)",
+				     where_of(ci, "snapshot"));
+	if (cfg->snapshot.create != NULL && cfg->snapshot.timeout >= cfg->lock.max_seconds)
+		return mbh_error_set(err, EX_CONFIG, "%s: 'snapshot.timeout' (%d s) must be shorter than lock.max_seconds "
+				     "(%d s): the member stays locked while snapshot.create runs",
+				     where_of(ci, "snapshot.timeout"), cfg->snapshot.timeout, cfg->lock.max_seconds);
+	if (check_template(ci, "script.backup", cfg->script.backup, 1, err) != 0 ||
+	    check_template(ci, "script.restore", cfg->script.restore, 0, err) != 0 ||
+	    check_template(ci, "snapshot.create", cfg->snapshot.create, 0, err) != 0 ||
+	    check_template(ci, "snapshot.remove", cfg->snapshot.remove, 2, err) != 0)
+		return -1;
+	return 0;
+}
+
 /* Complete and validate. */
 int
 mbh_config_finish(mbh_config *cfg, mbh_error *err)
@@ -790,6 +848,8 @@ mbh_config_finish(mbh_config *cfg, mbh_error *err)
 	}
 	if (cfg->script.timeout < 0)
 		cfg->script.timeout = 7200;
+	if (cfg->snapshot.timeout < 0)
+		cfg->snapshot.timeout = DEFAULT_SNAPSHOT_TIMEOUT;
 	if (cfg->log.syslog < 0)
 		cfg->log.syslog = 0;
 	if (cfg->log.level < 0)
@@ -805,6 +865,8 @@ mbh_config_finish(mbh_config *cfg, mbh_error *err)
 		              where_of(ci, "selection.member"), policy_names[cfg->selection.policy]);
 		goto out;
 	}
+	if (check_commands(ci, err) != 0)
+		goto out;
 
 	if (cfg->password_file != NULL) {
 		if (cfg->password != NULL) {
@@ -894,6 +956,8 @@ mbh_config_free(mbh_config *cfg)
 	free(cfg->state_dir);
 	mbh_strv_free(cfg->script.backup);
 	mbh_strv_free(cfg->script.restore);
+	mbh_strv_free(cfg->snapshot.create);
+	mbh_strv_free(cfg->snapshot.remove);
 	for (i = 0; i < NKEYS; i++)
 		free(ci->where[i]);
 	free(ci);

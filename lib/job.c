@@ -113,10 +113,10 @@ cancelled_error(mbh_error *err, const char *what)
 	return mbh_error_set(err, EX_TEMPFAIL, "cancelled %s; nothing is locked", what);
 }
 
-/* The environment of a command under the lock: the member, the set, the job.  Nothing secret. */
+/* The environment of a command under the lock: the member, the set, the job, the snapshot.  Nothing secret. */
 typedef struct cmd_env {
-	char host[300], port[40], set[160], job[160];
-	const char *env[5];
+	char host[300], port[40], set[160], job[160], snapshot[MBH_SNAPSHOT_MAX + 32];
+	const char *env[6];
 	char hostname[262], portnum[16];
 } cmd_env;
 
@@ -137,6 +137,11 @@ cmd_env_fill(cmd_env *x, const mbh_state_rec *rec)
 	x->env[2] = x->set;
 	x->env[3] = x->job;
 	x->env[4] = NULL;
+	if (rec->snapshot[0] != '\0') {
+		snprintf(x->snapshot, sizeof(x->snapshot), "MONGO_BACKUP_SNAPSHOT=%s", rec->snapshot);
+		x->env[4] = x->snapshot;
+		x->env[5] = NULL;
+	}
 }
 
 /*
@@ -157,6 +162,7 @@ start_command(mbh_job *j, const char *const *templ, bool expand, int flags, mbh_
 	vars.port = x.portnum;
 	vars.set = j->rec.set_name;
 	vars.job = j->rec.job;
+	vars.snapshot = j->rec.snapshot[0] != '\0' ? j->rec.snapshot : NULL;
 	if (expand && mbh_run_expand(&argv, templ, &vars, err) != 0)
 		goto out;
 	if (mbh_child_spawn(&j->child, expand ? (const char *const *)argv : templ, x.env, flags, err) != 0)
@@ -210,6 +216,31 @@ release_held(mbh_job *j, mbh_error *err)
 }
 
 /*
+ * Snapshot mode, under the lock just taken (caller holds j->mu): snapshot,
+ * unlock, then (--exec) start templ against the snapshot and record it.  A
+ * command that cannot start leaves the snapshot held (run_err says why); one
+ * that cannot be recorded is stopped (err).
+ */
+static int
+snapshot_then_command(mbh_job *j, const char *const *templ, bool expand, mbh_error *run_err, mbh_error *err)
+{
+	if (mbh_job_snapshot_take(j, err) != 0)
+		return -1;
+	if (templ == NULL)
+		return 0;
+	if (start_command(j, templ, expand, 0, run_err) != 0) {
+		mbh_logf(j->log, MBH_LOG_DEBUG, "the command did not start: %s", run_err->msg);
+		return 0;
+	}
+	if (mbh_state_write(j->state, &j->rec, err) != 0) {
+		stop_command(j);
+		return mbh_error_prefix(err, "cannot record the command reading the snapshot %s, so it was stopped",
+					j->rec.snapshot);
+	}
+	return 0;
+}
+
+/*
  * The lock flow; with templ (--exec) it also starts the command under the
  * lock, before the LOCKED record is written (the lock window holds no disk
  * I/O of ours before the command starts).  Caller holds j->mu.
@@ -242,6 +273,8 @@ lock_flow(mbh_job *j, const char *const *templ, bool expand, mbh_error *run_err,
 
 	if (j->held)
 		return mbh_error_set(err, EX_SOFTWARE, "this job already holds a lock on %s", j->rec.member);
+	if (j->snap)
+		return mbh_error_set(err, EX_SOFTWARE, "this job still holds the snapshot %s", j->rec.snapshot);
 	if (mbh_job_cancelled(j))
 		return cancelled_error(err, "before discovery");
 	if (mbh_job_discover(j, &t, err) != 0)
@@ -255,6 +288,15 @@ lock_flow(mbh_job *j, const char *const *templ, bool expand, mbh_error *run_err,
 		goto out;
 	if (mbh_state_read(j->state, &old, &present, err) != 0)
 		goto out;
+	if (present && old.phase == MBH_PHASE_SNAPSHOT) {
+		mbh_fmt_time(old.snapshot_since, since, sizeof(since));
+		mbh_error_set(err, EX_TEMPFAIL,
+			      "%s still has the snapshot %s of job %s (pid %ld on %s, member %s, taken %s); run "
+			      "mongo-postbackup first to remove it",
+			      old.set_name, old.snapshot, old.job[0] != '\0' ? old.job : "-", old.pid, old.hostname,
+			      old.member, since);
+		goto out;
+	}
 	if (present) {
 		mbh_fmt_time(old.since, since, sizeof(since));
 		mbh_error_set(err, EX_TEMPFAIL,
@@ -377,6 +419,10 @@ lock_flow(mbh_job *j, const char *const *templ, bool expand, mbh_error *run_err,
 		mbh_error_set(err, EX_TEMPFAIL, "cancelled right after locking %s; unlocked it again", m->host);
 		goto out;
 	}
+	if (j->cfg->snapshot.create != NULL) {
+		rc = snapshot_then_command(j, templ, expand, run_err, err);
+		goto out;
+	}
 	if (templ != NULL && start_command(j, templ, expand, 0, run_err) != 0)
 		mbh_logf(j->log, MBH_LOG_DEBUG, "the command did not start: %s", run_err->msg);
 	MBH_CRASH("pre-command");
@@ -417,7 +463,7 @@ out:
 	}
 	/* a watchdog that never got "go" exits when its pipe closes */
 	mbh_watchdog_free(wd);
-	if (rc != 0 && !j->held) {
+	if (rc != 0 && !j->held && !j->snap) {
 		mbh_lock_session_free(j->session);
 		j->session = NULL;
 		mbh_state_free(j->state);
@@ -458,6 +504,12 @@ mbh_job_lock_count(const mbh_job *j)
 	return j->rec.lock_count;
 }
 
+const char *
+mbh_job_snapshot(const mbh_job *j)
+{
+	return j->snap ? j->rec.snapshot : "";
+}
+
 /* Start a command under the held lock and record it. */
 int
 mbh_job_spawn(mbh_job *j, const char *const *templ, int flags, mbh_child **out, mbh_error *err)
@@ -466,7 +518,7 @@ mbh_job_spawn(mbh_job *j, const char *const *templ, int flags, mbh_child **out, 
 
 	*out = NULL;
 	pthread_mutex_lock(&j->mu);
-	if (!j->held) {
+	if (!j->held && !j->snap) {
 		mbh_error_set(err, EX_SOFTWARE, "no lock is held, so no command may run");
 		goto out;
 	}
@@ -485,8 +537,12 @@ mbh_job_spawn(mbh_job *j, const char *const *templ, int flags, mbh_child **out, 
 		goto out;
 	if (mbh_state_write(j->state, &j->rec, err) != 0) {
 		stop_command(j);
-		mbh_error_prefix(err, "cannot record the command under the lock on %s, so it was stopped",
-				 j->rec.member);
+		if (j->snap)
+			mbh_error_prefix(err, "cannot record the command reading the snapshot %s, so it was stopped",
+					 j->rec.snapshot);
+		else
+			mbh_error_prefix(err, "cannot record the command under the lock on %s, so it was stopped",
+					 j->rec.member);
 		goto out;
 	}
 	*out = j->child;
@@ -509,6 +565,11 @@ command_timeout(const mbh_job *j, bool *by_deadline)
 	int64_t left = j->rec.deadline - (int64_t)time(NULL);
 	int t = j->cfg->script.timeout;
 
+	if (j->snap) {
+		/* it reads the snapshot: the lock's deadline is not its own */
+		*by_deadline = false;
+		return t;
+	}
 	left = left > 4 ? left - 2 : left > 1 ? left : 1;
 	*by_deadline = t <= 0 || left < t;
 	return *by_deadline ? (int)left : t;
@@ -531,7 +592,7 @@ mbh_job_wait(mbh_job *j, int *status, mbh_error *err)
 	if (rc != 0 && by_deadline && !mbh_job_cancelled(j))
 		mbh_error_set(&e, EX_TEMPFAIL, "the command was stopped: the lock's time (lock.max_seconds = %d s) ran out",
 			      j->cfg->lock.max_seconds);
-	else if (rc == 0 && (int64_t)time(NULL) >= j->rec.deadline)
+	else if (rc == 0 && !j->snap && (int64_t)time(NULL) >= j->rec.deadline)
 		rc = mbh_error_set(&e, EX_TEMPFAIL, "the command ended as the lock's time (lock.max_seconds = %d s) ran out",
 				   j->cfg->lock.max_seconds);
 	pthread_mutex_lock(&j->mu);
@@ -547,6 +608,22 @@ mbh_job_wait(mbh_job *j, int *status, mbh_error *err)
 	return rc;
 }
 
+/* Snapshot mode's undo (caller holds j->mu): stop the command reading the snapshot, remove it, its record, the flock. */
+static int
+release_snapshot(mbh_job *j, mbh_error *err)
+{
+	stop_command(j);
+	MBH_CRASH("unlock-before");
+	if (mbh_job_snapshot_remove(j, &j->rec, err) != 0)
+		return -1;
+	j->snap = false;
+	mbh_lock_session_free(j->session);
+	j->session = NULL;
+	mbh_state_free(j->state);
+	j->state = NULL;
+	return 0;
+}
+
 /* Unlock what mbh_job_lock took; any thread. */
 int
 mbh_job_unlock(mbh_job *j, mbh_error *err)
@@ -556,6 +633,8 @@ mbh_job_unlock(mbh_job *j, mbh_error *err)
 	pthread_mutex_lock(&j->mu);
 	if (j->held)
 		rc = release_held(j, err);
+	else if (j->snap)
+		rc = release_snapshot(j, err);
 	pthread_mutex_unlock(&j->mu);
 	return rc;
 }
@@ -578,8 +657,13 @@ mbh_job_exec(mbh_job *j, const char *const *templ, int *status, mbh_error *err)
 	pthread_mutex_lock(&j->mu);
 	lrc = lock_flow(j, templ, expand, &run_err, err);
 	pthread_mutex_unlock(&j->mu);
-	if (lrc != 0)
+	if (lrc != 0) {
+		/* snapshot mode: a snapshot made before the failure is removed like after a run */
+		mbh_error_init(&unlock_err);
+		if (j->snap && mbh_job_unlock(j, &unlock_err) != 0)
+			mbh_logf(j->log, MBH_LOG_ERROR, "%s", unlock_err.msg);
 		return -1;
+	}
 	if (j->child == NULL) {
 		*status = run_err.code != 0 ? run_err.code : EX_SOFTWARE;
 	} else if (mbh_job_wait(j, status, &run_err) != 0) {
@@ -605,6 +689,28 @@ out:
 	return rc;
 }
 
+/* --dry-run's lines about snapshot mode after the member table (*text grows). */
+static int
+append_snapshot_plan(mbh_job *j, const mbh_topology *t, const mbh_selection *sel, char **text, mbh_error *err)
+{
+	char *plan = NULL, *both = NULL;
+	int rc = -1;
+
+	if (mbh_job_render_snapshot(&plan, j, sel->chosen >= 0 ? t->members[sel->chosen].host : NULL, t->set_name,
+				    err) != 0)
+		return -1;
+	if (asprintf(&both, "%s%s", *text, plan) < 0) {
+		mbh_error_set(err, EX_OSERR, "out of memory");
+		goto out;
+	}
+	free(*text);
+	*text = both;
+	rc = 0;
+out:
+	free(plan);
+	return rc;
+}
+
 /* --dry-run. */
 int
 mbh_job_dry_run(mbh_job *j, char **text, mbh_error *err)
@@ -624,6 +730,8 @@ mbh_job_dry_run(mbh_job *j, char **text, mbh_error *err)
 		goto out;
 	}
 	if (mbh_job_render_choice(text, t, sel, err) != 0)
+		goto out;
+	if (append_snapshot_plan(j, t, sel, text, err) != 0)
 		goto out;
 	if (sel_rc != 0) {
 		*err = sel_err;

@@ -33,6 +33,7 @@ struct mbh_job {
 	mbh_lock_session *session;
 	mbh_state_rec rec;       /* what is recorded */
 	bool held;               /* rec describes a lock we hold */
+	bool snap;               /* snapshot mode: rec describes a snapshot we made (phase SNAPSHOT), the member is unlocked */
 	mbh_child *child;        /* the command under the lock, until reaped */
 	char set[128];
 };
@@ -58,5 +59,27 @@ int mbh_job_render_choice(char **text, const mbh_topology *t, const mbh_selectio
 /* The --status text of rec (present or not).  *stale = its watchdog is gone or its deadline passed.  Caller frees. */
 int mbh_job_render_status(char **text, const char *set, const char *state_dir, const mbh_state_rec *rec,
 			  bool present, bool *stale, mbh_error *err);
+
+/*
+ * Snapshot mode (job_snapshot.c).  Under the lock just taken and re-checked
+ * (caller holds j->mu, j->held, the flock, and the intent is on disk): run
+ * snapshot.create, record its path (LOCKED, durable before the unlock), unlock
+ * at once (mbh_release: the record becomes SNAPSHOT), and leave j->snap set
+ * with the flock still held.  On failure the member is unlocked again and what
+ * create made (if it printed a path) removed; j->held stays set only when the
+ * unlock itself failed.
+ */
+int mbh_job_snapshot_take(mbh_job *j, mbh_error *err);
+
+/*
+ * Remove the snapshot rec names: kill the command recorded as reading it,
+ * run snapshot.remove (bounded by snapshot.timeout, not cancellable), then
+ * remove the record (the caller holds the flock, j->state).  On failure the
+ * snapshot and its record stay (EX_TEMPFAIL, or the spawn's code).
+ */
+int mbh_job_snapshot_remove(mbh_job *j, const mbh_state_rec *rec, mbh_error *err);
+
+/* --dry-run: whether snapshot mode is on and the commands it would run for member host_port.  Caller frees. */
+int mbh_job_render_snapshot(char **text, const mbh_job *j, const char *host_port, const char *set, mbh_error *err);
 
 #endif
