@@ -191,10 +191,10 @@ test_key_errors(void)
 	} cases[] = {
 		{ "uri = \"mongodb://h/\";\nbogus = 1;\n",
 		  "t.conf:2: unknown key 'bogus' (known: uri, username, password_file, connect_timeout_ms, "
-		  "selection, lock, state_dir, script, log)" },
+		  "selection, lock, state_dir, script, snapshot, log)" },
 		{ "password = \"x\";\n",
 		  "t.conf:1: unknown key 'password' (known: uri, username, password_file, connect_timeout_ms, "
-		  "selection, lock, state_dir, script, log)" },
+		  "selection, lock, state_dir, script, snapshot, log)" },
 		{ "selection = {\n  polcy = \"auto\";\n};\n",
 		  "t.conf:2: unknown key 'selection.polcy' (known: policy, member, max_lag_seconds, allow_delayed, tags)" },
 		{ "lock = { max_second = 5; };\n",
@@ -202,6 +202,14 @@ test_key_errors(void)
 		{ "\nscript = { backups = [\"x\"]; };\n",
 		  "t.conf:2: unknown key 'script.backups' (known: backup, restore, timeout)" },
 		{ "log = { facility = \"daemon\"; };\n", "t.conf:1: unknown key 'log.facility' (known: syslog, level)" },
+		{ "snapshot = { make = [ \"x\" ]; };\n", "t.conf:1: unknown key 'snapshot.make' (known: create, remove, timeout)" },
+		{ "snapshot = [ \"x\" ];\n", "t.conf:1: 'snapshot' must be a group: snapshot = { ... };" },
+		{ "snapshot = {\n  create = \"/bin/snap\";\n};\n",
+		  "t.conf:2: 'snapshot.create' must be a non-empty list of strings, e.g. [ \"/path/to/script\", \"%h\" ]" },
+		{ "snapshot = { remove = [ ]; };\n",
+		  "t.conf:1: 'snapshot.remove' must be a non-empty list of strings, e.g. [ \"/path/to/script\", \"%h\" ]" },
+		{ "snapshot = { timeout = 0; };\n", "t.conf:1: 'snapshot.timeout' must be an integer between 1 and 86400" },
+		{ "snapshot = { timeout = 86401; };\n", "t.conf:1: 'snapshot.timeout' must be an integer between 1 and 86400" },
 		{ "uri = 5;\n", "t.conf:1: 'uri' must be a non-empty string" },
 		{ "uri = \"\";\n", "t.conf:1: 'uri' must be a non-empty string" },
 		{ "username = true;\n", "t.conf:1: 'username' must be a non-empty string" },
@@ -333,6 +341,84 @@ finished(const char *text, const char *env_uri, mbh_error *err)
 	return c;
 }
 
+/* Snapshot mode: both commands, a timeout inside the lock's, escapes checked where they are used. */
+static void
+test_finish_snapshot(void)
+{
+	static const struct {
+		const char *text;
+		const char *msg;
+	} bad[] = {
+		{ "\nsnapshot = {\n  create = [ \"/s\", \"create\" ];\n};\n",
+		  "t.conf:2: the snapshot group needs both create = [ ... ] (prints the snapshot's path) and remove = "
+		  "[ ... ] (removes %S)" },
+		{ "snapshot = { };\n",
+		  "t.conf:1: the snapshot group needs both create = [ ... ] (prints the snapshot's path) and remove = "
+		  "[ ... ] (removes %S)" },
+		{ "snapshot = { create = [ \"/s\" ];\n remove = [ \"/s\", \"%S\" ];\n timeout = 7200; };\n",
+		  "t.conf:3: 'snapshot.timeout' (7200 s) must be shorter than lock.max_seconds (7200 s): the member "
+		  "stays locked while snapshot.create runs" },
+		{ "snapshot = { create = [ \"/s\", \"%S\" ];\n remove = [ \"/s\", \"%S\" ]; };\n",
+		  "t.conf:1: 'snapshot.create' cannot use %S: the snapshot's path is what it prints" },
+		{ "snapshot = { create = [ \"/s\", \"%x\" ];\n remove = [ \"/s\", \"%S\" ]; };\n",
+		  "t.conf:1: 'snapshot.create': unknown escape %x in '%x' (known: %h %p %s %j %S %%)" },
+		{ "snapshot = { create = [ \"/s\" ];\n remove = [ \"/s\", \"50%\" ]; };\n",
+		  "t.conf:2: 'snapshot.remove': unknown escape % at the end of '50%' (write %% for a %)" },
+		{ "script = {\n  backup = [ \"/b\", \"%S\" ];\n};\n",
+		  "t.conf:2: 'script.backup' uses %S, the snapshot's path, but there is no snapshot group: add snapshot "
+		  "= { create = [ ... ]; remove = [ ... ]; } or drop the %S" },
+		{ "script = { backup = [ \"/b\", \"%q\" ]; };\n",
+		  "t.conf:1: 'script.backup': unknown escape %q in '%q' (known: %h %p %s %j %S %%)" },
+		{ "script = { restore = [ \"/r\", \"%S\" ]; };\nsnapshot = { create = [ \"/s\" ]; remove = [ \"/s\" ]; };\n",
+		  "t.conf:1: 'script.restore' cannot use %S: no snapshot is involved" },
+	};
+	mbh_config *c;
+	mbh_error err;
+	size_t i;
+
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		c = finished(bad[i].text, "mongodb://h/", &err);
+		ok(c == NULL && err.code == EX_CONFIG, "snapshot: finish fails with 78: %.50s", bad[i].msg);
+		is_str(err.msg, bad[i].msg, "  message");
+		mbh_config_free(c);
+	}
+
+	c = finished("", "mongodb://h/", &err);
+	ok(c != NULL && c->snapshot.create == NULL && c->snapshot.remove == NULL && c->snapshot.timeout == 60,
+	   "no snapshot group: snapshot mode off, default snapshot.timeout 60");
+	mbh_config_free(c);
+
+	c = finished("snapshot = { create = [ \"/s\", \"create\", \"%s-%j\" ];\n remove = [ \"/s\", \"remove\", \"%S\" ];"
+		     "\n timeout = 20; };\nscript = { backup = [ \"/b\", \"%S/db\", \"100%%\" ]; };\n",
+		     "mongodb://h/", &err);
+	ok(c != NULL && c->snapshot.create != NULL && c->snapshot.remove != NULL && c->snapshot.timeout == 20 &&
+	   strcmp(c->snapshot.remove[2], "%S") == 0 && strcmp(c->script.backup[1], "%S/db") == 0,
+	   "a snapshot group with %%S in remove and script.backup is accepted");
+	if (c == NULL)
+		diag("%s", err.msg);
+	mbh_config_free(c);
+
+	c = finished("snapshot = { create = [ \"/s\" ]; remove = [ \"/s\", \"%S\" ]; timeout = 5; };\n"
+		     "lock = { max_seconds = 5; };\n", "mongodb://h/", &err);
+	ok(c == NULL && err.code == EX_CONFIG, "snapshot.timeout equal to lock.max_seconds: EX_CONFIG");
+	mbh_config_free(c);
+
+	mbh_config_new(&c, &err);
+	ok(mbh_config_load_string(c, "snapshot = { create = [ \"/s\" ]; remove = [ \"/s\", \"%S\" ]; timeout = 30; };\n",
+				  "t.conf", &err) == 0 && mbh_config_set(c, "lock.max_seconds", "20", &err) == 0 &&
+	   mbh_config_set(c, "uri", "mongodb://h/", &err) == 0 && mbh_config_finish(c, &err) != 0 &&
+	   err.code == EX_CONFIG, "--max-lock-seconds below snapshot.timeout: EX_CONFIG");
+	is_str(err.msg, "t.conf:1: 'snapshot.timeout' (30 s) must be shorter than lock.max_seconds (20 s): the member "
+	       "stays locked while snapshot.create runs", "  message");
+	mbh_config_free(c);
+	mbh_config_new(&c, &err);
+	ok(mbh_config_set(c, "snapshot.create", "/s", &err) != 0 && err.code == EX_USAGE,
+	   "snapshot.create cannot be set on the command line");
+	ok(mbh_config_set(c, "snapshot.timeout", "9", &err) == 0 && c->snapshot.timeout == 9,
+	   "snapshot.timeout can");
+	mbh_config_free(c);
+}
+
 static void
 test_finish(void)
 {
@@ -397,6 +483,8 @@ test_finish(void)
 	   "a bad URI: redacted message");
 	diag("%s", err.msg);
 	mbh_config_free(c);
+
+	test_finish_snapshot();
 
 	c = finished("uri = \"mongodb://bob:p%40ss%3Aw@h/\";\n", NULL, &err);
 	ok(c != NULL, "a URI with a password is accepted in the file");

@@ -45,7 +45,7 @@ test_expand(void)
 	mbh_strv_free(out);
 	out = NULL;
 	ok(mbh_run_expand(&out, t2, &vars, &err) != 0 && out == NULL && err.code == EX_CONFIG, "unknown escape: EX_CONFIG");
-	is_str(err.msg, "unknown escape %x in 'a%xb' (known: %h %p %s %j %%)", "  message");
+	is_str(err.msg, "unknown escape %x in 'a%xb' (known: %h %p %s %j %S %%)", "  message");
 	ok(mbh_run_expand(&out, t3, &vars, &err) != 0 && err.code == EX_CONFIG, "a trailing %% is EX_CONFIG");
 	is_str(err.msg, "unknown escape % at the end of '50%' (write %% for a %)", "  message");
 	ok(mbh_run_expand(&out, t4, &vars, &err) != 0 && err.code == EX_CONFIG, "empty template refused");
@@ -56,6 +56,100 @@ test_expand(void)
 		ok(mbh_run_expand(&out, t5, &vars, &err) == 0 && strcmp(out[1], "[]") == 0, "an unset value is empty");
 		mbh_strv_free(out);
 	}
+}
+
+/* %S: the snapshot's path, only where there is one; the config's check of a template. */
+static void
+test_expand_snapshot(void)
+{
+	const char *t[] = { "/x/snapshot", "remove", "%S", "--dir=%S/db", NULL };
+	const char *plain[] = { "/x/dump", "%h:%p", "100%%", NULL };
+	const char *bad[] = { "/x/dump", "%Z", NULL };
+	mbh_run_vars vars = { .host = "db3", .port = "27019", .set = "rs0", .job = "j", .snapshot = "/snap/rs0-1" };
+	char **out = NULL;
+	mbh_error err;
+	bool uses = true;
+
+	mbh_error_init(&err);
+	ok(mbh_run_expand(&out, t, &vars, &err) == 0 && out != NULL && strcmp(out[2], "/snap/rs0-1") == 0 &&
+	   strcmp(out[3], "--dir=/snap/rs0-1/db") == 0, "%%S expands to the snapshot's path");
+	mbh_strv_free(out);
+	out = NULL;
+	vars.snapshot = NULL;
+	ok(mbh_run_expand(&out, t, &vars, &err) != 0 && out == NULL && err.code == EX_CONFIG,
+	   "%%S without a snapshot: EX_CONFIG (never an empty path handed to remove)");
+	is_str(err.msg, "%S in '%S': no snapshot was taken (snapshot mode is off)", "  message");
+	ok(mbh_run_check(t, &uses, &err) == 0 && uses, "check: a template with %%S is fine and says so");
+	ok(mbh_run_check(plain, &uses, &err) == 0 && !uses, "check: a template without %%S");
+	ok(mbh_run_check(bad, NULL, &err) != 0 && err.code == EX_CONFIG, "check: an unknown escape");
+	is_str(err.msg, "unknown escape %Z in '%Z' (known: %h %p %s %j %S %%)", "  message");
+}
+
+/* Capture: stdout kept (first bytes), the status, a timeout, a cancel, a descendant holding the pipe. */
+static void
+test_capture(void)
+{
+	const char *two[] = { "/bin/sh", "-c", "echo /snap/one; echo second line; exit 2", NULL };
+	const char *big[] = { "/bin/sh", "-c", "echo /snap/big; head -c 300000 /dev/zero | tr '\\0' x; exit 0", NULL };
+	const char *hang[] = { "/bin/sh", "-c", "echo /snap/partial; exec sleep 30", NULL };
+	const char *orphan[] = { "/bin/sh", "-c", "echo /snap/orphan; sleep 30 & exit 0", NULL };
+	const char *ignore[] = { "/bin/sh", "-c", "trap '' TERM; echo started; while :; do sleep 0.05; done", NULL };
+	mbh_child *c = NULL;
+	mbh_error err;
+	char buf[64];
+	int status, pipefd[2];
+	time_t t0;
+
+	mbh_error_init(&err);
+	ok(mbh_child_spawn(&c, two, NULL, MBH_RUN_PIPE_STDOUT, &err) == 0 &&
+	   mbh_child_capture(c, 10, -1, -1, buf, sizeof(buf), &status, &err) == 0 && status == 2,
+	   "capture: runs to the end, status 2");
+	is_str(buf, "/snap/one\nsecond line\n", "  the output");
+	mbh_child_free(c);
+	c = NULL;
+	ok(mbh_child_spawn(&c, big, NULL, MBH_RUN_PIPE_STDOUT, &err) == 0 &&
+	   mbh_child_capture(c, 10, -1, -1, buf, sizeof(buf), &status, &err) == 0 && status == 0,
+	   "capture: 300 kB of output are read (the child never blocks) and status 0");
+	ok(strlen(buf) == sizeof(buf) - 1 && strncmp(buf, "/snap/big\n", 10) == 0, "  only the first 63 bytes kept");
+	mbh_child_free(c);
+	c = NULL;
+	t0 = time(NULL);
+	ok(mbh_child_spawn(&c, hang, NULL, MBH_RUN_PIPE_STDOUT, &err) == 0 &&
+	   mbh_child_capture(c, 1, -1, -1, buf, sizeof(buf), &status, &err) != 0 && err.code == EX_TEMPFAIL &&
+	   status == 128 + SIGTERM, "capture: timed out after 1 s, SIGTERM");
+	is_str(err.msg, "/bin/sh timed out after 1 s", "  message");
+	is_str(buf, "/snap/partial\n", "  what it printed before is kept");
+	ok(time(NULL) - t0 <= 4, "  within the timeout and the grace");
+	mbh_child_free(c);
+	c = NULL;
+	t0 = time(NULL);
+	ok(mbh_child_spawn(&c, orphan, NULL, MBH_RUN_PIPE_STDOUT, &err) == 0 &&
+	   mbh_child_capture(c, 20, -1, -1, buf, sizeof(buf), &status, &err) == 0 && status == 0 &&
+	   time(NULL) - t0 <= 3, "capture: a descendant holding stdout open is not waited for");
+	is_str(buf, "/snap/orphan\n", "  the output");
+	mbh_child_kill(c, SIGKILL);
+	mbh_child_free(c);
+	c = NULL;
+	t0 = time(NULL);
+	ok(mbh_child_spawn(&c, ignore, NULL, MBH_RUN_PIPE_STDOUT, &err) == 0 &&
+	   mbh_child_capture(c, 1, -1, -1, buf, sizeof(buf), &status, &err) != 0 && err.code == EX_TEMPFAIL &&
+	   status == 128 + SIGKILL && time(NULL) - t0 <= 5,
+	   "capture: a child that ignores SIGTERM gets SIGKILL after the grace");
+	mbh_child_free(c);
+	c = NULL;
+	if (pipe(pipefd) != 0)
+		diag("pipe: %s", strerror(errno));
+	if (write(pipefd[1], "x", 1) != 1)
+		diag("write: %s", strerror(errno));
+	ok(mbh_child_spawn(&c, hang, NULL, MBH_RUN_PIPE_STDOUT, &err) == 0 &&
+	   mbh_child_capture(c, 0, -1, pipefd[0], buf, sizeof(buf), &status, &err) != 0 && err.code == EX_TEMPFAIL,
+	   "capture: cancelled through the second cancel fd");
+	is_str(err.msg, "/bin/sh cancelled", "  message");
+	mbh_child_free(c);
+	close(pipefd[0]);
+	close(pipefd[1]);
+	ok(mbh_child_capture(NULL, 1, -1, -1, buf, sizeof(buf), &status, &err) != 0 && err.code == EX_SOFTWARE,
+	   "capture without a child: EX_SOFTWARE");
 }
 
 /* Run argv to the end; returns wait's result, status in *status, err filled. */
@@ -291,6 +385,8 @@ main(void)
 {
 	tap_init();
 	test_expand();
+	test_expand_snapshot();
+	test_capture();
 	test_status();
 	test_timeout_cancel();
 	test_env_fds();
