@@ -162,13 +162,19 @@ mbh_job_snapshot_take(mbh_job *j, mbh_error *err)
 	create_ms = elapsed_ms(&t0);
 	MBH_CRASH("pre-snapshot-created");
 
-	/* the path is durable before the unlock: from here on a crash leaves a record that names it */
+	/*
+	 * The path is on record before the unlock: from here on the death of this
+	 * process leaves a record that names the snapshot.  Not fsynced: the lock
+	 * would wait for the disk, and the durable intent already covers the lock;
+	 * only a crash of this machine in the next milliseconds forgets the snapshot
+	 * (the release writes the SNAPSHOT record durably right after the unlock).
+	 */
 	j->rec.phase = MBH_PHASE_LOCKED;
 	if (path[0] != '\0') {
 		snprintf(j->rec.snapshot, sizeof(j->rec.snapshot), "%s", path);
 		j->rec.snapshot_since = (int64_t)time(NULL);
 	}
-	if (mbh_state_write(j->state, &j->rec, &e) == 0) {
+	if (mbh_state_write_volatile(j->state, &j->rec, &e) == 0) {
 		recorded = path[0] != '\0';
 	} else {
 		j->rec.snapshot[0] = '\0';

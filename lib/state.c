@@ -332,12 +332,12 @@ out:
 }
 
 /*
- * Replace the record NAME in DIRFD: temp file, fsync, rename, fsync DIR.
- * dir and path are for messages.
+ * Replace the record NAME in DIRFD: temp file, fsync, rename, fsync DIR
+ * (without the fsyncs when !durable).  dir and path are for messages.
  */
 static int
 write_record(int dirfd, const char *dir, const char *name, const char *path, const mbh_state_rec *rec,
-	     mbh_error *err)
+	     bool durable, mbh_error *err)
 {
 	char buf[4096], tmp[192];
 	size_t off = 0;
@@ -374,7 +374,7 @@ write_record(int dirfd, const char *dir, const char *name, const char *path, con
 		}
 		off += (size_t)w;
 	}
-	if (fsync(fd) != 0) {
+	if (durable && fsync(fd) != 0) {
 		mbh_error_set(err, EX_CANTCREAT, "cannot write %s: fsync: %s", path, strerror(errno));
 		goto out;
 	}
@@ -389,7 +389,7 @@ write_record(int dirfd, const char *dir, const char *name, const char *path, con
 		goto out;
 	}
 	tmp[0] = '\0';
-	if (fsync(dirfd) != 0) {
+	if (durable && fsync(dirfd) != 0) {
 		mbh_error_set(err, EX_CANTCREAT, "cannot write %s: fsync of %s: %s", path, dir, strerror(errno));
 		goto out;
 	}
@@ -407,7 +407,14 @@ out:
 int
 mbh_state_write(mbh_state *st, const mbh_state_rec *rec, mbh_error *err)
 {
-	return write_record(st->dirfd, st->dir, st->state_name, st->state_path, rec, err);
+	return write_record(st->dirfd, st->dir, st->state_name, st->state_path, rec, true, err);
+}
+
+/* Replace the record without the fsyncs (under the flock). */
+int
+mbh_state_write_volatile(mbh_state *st, const mbh_state_rec *rec, mbh_error *err)
+{
+	return write_record(st->dirfd, st->dir, st->state_name, st->state_path, rec, false, err);
 }
 
 /* Replace DIR/SET.state without the run's flock (the unlock claim orders it). */
@@ -427,7 +434,7 @@ mbh_state_put(const char *dir, const mbh_state_rec *rec, mbh_error *err)
 		mbh_error_set(err, EX_CANTCREAT, "cannot write %s: %s", path, strerror(errno));
 		goto out;
 	}
-	rc = write_record(dfd, dir, name, path, rec, err);
+	rc = write_record(dfd, dir, name, path, rec, true, err);
 out:
 	free(name);
 	free(path);

@@ -72,6 +72,14 @@ int mbh_state_peek(const char *dir, const char *set_name, mbh_state_rec *out, bo
 /* Replace the record atomically and durably. */
 int mbh_state_write(mbh_state *st, const mbh_state_rec *rec, mbh_error *err);
 
+/*
+ * Replace the record atomically but not durably (no fsync): the new record
+ * survives the death of this process, not a crash of the machine, which may
+ * bring back the one before.  For a step that a durable write follows at once
+ * and that must not wait for the disk (snapshot mode, under the lock).
+ */
+int mbh_state_write_volatile(mbh_state *st, const mbh_state_rec *rec, mbh_error *err);
+
 /* Remove the record (durably); no record is not an error. */
 int mbh_state_remove(mbh_state *st, mbh_error *err);
 
