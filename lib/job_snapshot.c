@@ -134,7 +134,7 @@ mbh_job_snapshot_take(mbh_job *j, mbh_error *err)
 	struct timespec t0;
 	bool released = false, recorded = false;
 	long wd = j->rec.watchdog_pid;
-	int64_t count = j->rec.lock_count, create_ms, locked_ms;
+	int64_t count = j->rec.lock_count, create_ms;
 	int status = -1, rrc;
 
 	mbh_error_init(&cause);
@@ -198,7 +198,6 @@ mbh_job_snapshot_take(mbh_job *j, mbh_error *err)
 			mbh_error_prefix(err, "the snapshot %s was taken and recorded, but", path);
 		return -1;
 	}
-	locked_ms = elapsed_ms(&t0);
 	j->held = false;
 	mbh_watchdog_reap(wd, WATCHDOG_REAP_MS);
 	mbh_lock_session_free(j->session);
@@ -209,11 +208,9 @@ mbh_job_snapshot_take(mbh_job *j, mbh_error *err)
 	if (cause.code == 0) {
 		as_snapshot_record(&j->rec, path);
 		j->snap = true;
-		mbh_logf(j->log, MBH_LOG_INFO,
-			 "snapshot %s of %s taken in %lld ms; unlocked it at once (locked %lld ms since the re-check, "
-			 "lockCount %lld)%s%s",
-			 path, member, (long long)create_ms, (long long)locked_ms, (long long)count,
-			 j->job_name[0] != '\0' ? " for job " : "", j->job_name);
+		mbh_logf(j->log, MBH_LOG_INFO, "snapshot %s of %s taken in %lld ms, then unlocked at once (lockCount %lld)%s%s",
+			 path, member, (long long)create_ms, (long long)count, j->job_name[0] != '\0' ? "; job " : "",
+			 j->job_name);
 		return 0;
 	}
 

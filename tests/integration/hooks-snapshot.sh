@@ -83,7 +83,8 @@ tap_like "$SNAPTEST_LOG" "^status: .*id=2:1 " "create ran while member 2 was loc
 tap_like "$SNAPTEST_LOG" "^create .* env SNAPSHOT= JOB=nightly\\.1 HOST=127\\.0\\.0\\.1 PORT=$P2 SET=rs0\$" \
 	"create saw the member, the set and the job in its environment"
 tap_is "$(state_get "$SF" watchdog_pid)" 0 "pre: the SNAPSHOT record names no watchdog (nothing is locked)"
-tap_like "$T_OUT/pre.err" "snapshot $SNAP of $H2 taken in [0-9]+ ms; unlocked it at once" "pre: says it took the snapshot and unlocked"
+tap_like "$T_OUT/pre.err" "snapshot $SNAP of $H2 taken in [0-9]+ ms, then unlocked at once \\(lockCount 1\\); job nightly\\.1\$" \
+	"pre: says it took the snapshot and unlocked"
 t_run status "$MBH_POST" -c "$CONF" --status
 t_rc_is 0 "--status: exits 0 (a SNAPSHOT record needs no watchdog)" status
 tap_like "$T_OUT/status.out" "^phase: +SNAPSHOT\$" "--status: the phase"
