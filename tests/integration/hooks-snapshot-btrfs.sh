@@ -134,6 +134,19 @@ tap_ok "$([ "$W" -ge 0 ] && [ "$W" -le 1000 ] && echo 0 || echo 1)" "--exec: the
 t_assert_no_state "--exec: no record"
 t_assert_unlocked "--exec: nothing locked"
 
+# ---- snapshot-btrfs create fails (not a subvolume): unlocked again, nothing left
+t_config "$T_DIR/bad.conf" \
+	"snapshot = { create = [ \"$SNAP_BTRFS\", \"create\", \"$DATA/0\", \"$SNAPS\", \"%s-%j\" ];
+	  remove = [ \"$SNAP_BTRFS\", \"remove\", \"%S\" ]; timeout = 30; };"
+t_run bad "$MBH_PRE" -c "$T_DIR/bad.conf" --job bad
+t_rc_is 75 "create on a directory that is no subvolume: exits 75" bad
+tap_like "$T_OUT/bad.err" "^mongo-prebackup: error: unlocked $H2 again: snapshot\\.create \\(.*snapshot-btrfs\\) failed \\(exit 1\\)\$" \
+	"  the error says create failed and the member is unlocked"
+tap_like "$T_OUT/bad.err" "^ERROR: " "  btrfs's own message says why"
+t_assert_unlocked "  nothing locked"
+t_assert_no_state "  no record"
+tap_is "$(ls "$SNAPS" | wc -l)" 0 "  nothing left in $SNAPS"
+
 # ---- snapshot-btrfs remove deletes snapshots only, and is idempotent
 t_run refuse "$SNAP_BTRFS" remove "$DATA/2"
 t_rc_is 65 "snapshot-btrfs remove refuses a subvolume that is not a read-only snapshot" refuse
