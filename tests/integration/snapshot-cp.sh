@@ -8,8 +8,8 @@
 #
 # The test steers it through the environment (mongo-prebackup passes everything but MONGO_BACKUP_*):
 #   SNAPTEST_LOG    a file: one line per call: "create|remove ARGS... env SNAPSHOT=... JOB=..." and,
-#                   when SNAPTEST_SIM and SNAPTEST_CTL are set, "status:" with every member's lockCount
-#                   at that moment
+#                   for create when SNAPTEST_SIM and SNAPTEST_CTL are set, "status:" with every member's
+#                   lockCount at that moment
 #   SNAPTEST_FAULT  create-fail         exit 3, print nothing
 #                   create-fail-after   copy, print the path, then exit 4
 #                   create-hang         print nothing, sleep (until killed)
@@ -26,7 +26,7 @@ log() {
 	{
 		printf '%s env SNAPSHOT=%s JOB=%s HOST=%s PORT=%s SET=%s\n' "$*" "${MONGO_BACKUP_SNAPSHOT:-}" \
 			"${MONGO_BACKUP_JOB:-}" "${MONGO_BACKUP_HOST:-}" "${MONGO_BACKUP_PORT:-}" "${MONGO_BACKUP_SET:-}"
-		if [ -n "${SNAPTEST_SIM:-}" ] && [ -n "${SNAPTEST_CTL:-}" ]; then
+		if [ "${1%% *}" = create ] && [ -n "${SNAPTEST_SIM:-}" ] && [ -n "${SNAPTEST_CTL:-}" ]; then
 			printf 'status: %s\n' "$("$SNAPTEST_SIM" ctl "$SNAPTEST_CTL" status | sed 's/ .*lockCount=/:/; s/ .*//' | tr '\n' ' ')"
 		fi
 	} >>"$SNAPTEST_LOG"
