@@ -135,7 +135,7 @@ mbh_job_snapshot_take(mbh_job *j, mbh_error *err)
 	bool released = false, recorded = false;
 	long wd = j->rec.watchdog_pid;
 	int64_t count = j->rec.lock_count, create_ms;
-	int status = -1, rrc;
+	int status = -1, rrc, rc = -1;
 
 	mbh_error_init(&cause);
 	mbh_error_init(&e);
@@ -196,7 +196,7 @@ mbh_job_snapshot_take(mbh_job *j, mbh_error *err)
 		*err = e;
 		if (recorded)
 			mbh_error_prefix(err, "the snapshot %s was taken and recorded, but", path);
-		return -1;
+		goto out;
 	}
 	j->held = false;
 	mbh_watchdog_reap(wd, WATCHDOG_REAP_MS);
@@ -211,7 +211,8 @@ mbh_job_snapshot_take(mbh_job *j, mbh_error *err)
 		mbh_logf(j->log, MBH_LOG_INFO, "snapshot %s of %s taken in %lld ms, then unlocked at once (lockCount %lld)%s%s",
 			 path, member, (long long)create_ms, (long long)count, j->job_name[0] != '\0' ? "; job " : "",
 			 j->job_name);
-		return 0;
+		rc = 0;
+		goto out;
 	}
 
 	/* create failed: what it made (when it said) goes, then the error */
@@ -228,7 +229,8 @@ mbh_job_snapshot_take(mbh_job *j, mbh_error *err)
 	}
 	*err = cause;
 	mbh_error_prefix(err, "unlocked %s again", member);
-	return -1;
+out:
+	return rc;
 }
 
 /* Remove a snapshot and its record; see jobint.h. */
