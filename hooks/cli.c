@@ -2,13 +2,26 @@
 /* cli.c: the option table, --help and config assembly shared by the two programs. */
 #include "autoconfig.h"
 
+#include <errno.h>
 #include <getopt.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sysexits.h>
+#include <syslog.h>
+
+#include <mongoc/mongoc.h>
 
 #include "cli.h"
+#include "mongoerr.h"
+
+/* The program's logger (a front end may hold process state; the library may not). */
+mbh_logger *cli_log;
+
+/* The job the signal handlers cancel, and the first signal seen. */
+static mbh_job *volatile signal_job;
+static volatile sig_atomic_t signal_first;
 
 /* getopt_long's value for a table row without a short name. */
 #define LONG_BASE 256
@@ -114,6 +127,9 @@ cli_parse(cli_args *out, const char *prog, const cli_option *opts, size_t nopts,
 		case CLI_STATUS:
 			out->status = true;
 			break;
+		case CLI_FORGET:
+			out->forget = true;
+			break;
 		}
 	}
 	if (out->help || out->version) {
@@ -121,11 +137,8 @@ cli_parse(cli_args *out, const char *prog, const cli_option *opts, size_t nopts,
 		goto out;
 	}
 	if (out->exec) {
-		if (optind >= argc) {
-			mbh_error_set(err, EX_USAGE, "--exec needs a command: --exec -- CMD [ARGS...]; try --help");
-			goto out;
-		}
-		out->command = &argv[optind];
+		/* no command: script.backup of the config */
+		out->command = optind < argc ? &argv[optind] : NULL;
 	} else if (optind < argc) {
 		mbh_error_set(err, EX_USAGE, "unexpected argument '%s'; try --help", argv[optind]);
 		goto out;
@@ -235,9 +248,15 @@ int
 cli_start(cli_args *args, mbh_config **cfg, const cli_program *prog, int argc, char **argv, int *rc,
 	  mbh_error *err)
 {
+	size_t i;
+
 	*cfg = NULL;
 	*rc = EX_SOFTWARE;
-	mbh_log_setup(prog->name, MBH_LOG_INFO, true, false);
+	/* a lost log pipe (`| head`) must never cost an unlock */
+	signal(SIGPIPE, SIG_IGN);
+	if (mbh_logger_new(&cli_log, prog->name, MBH_LOG_INFO, MBH_LOG_STDERR, NULL, NULL) != 0)
+		return mbh_error_set(err, EX_OSERR, "out of memory");
+	mongoc_log_set_handler(mbh_log_driver, cli_log);
 	if (cli_parse(args, prog->name, prog->options, prog->noptions, argc, argv, err) != 0)
 		return -1;
 	if (args->help) {
@@ -250,10 +269,15 @@ cli_start(cli_args *args, mbh_config **cfg, const cli_program *prog, int argc, c
 		*rc = 0;
 		return 1;
 	}
-	mbh_log_setup(prog->name, cli_log_level(args, NULL), true, false);
+	mbh_logger_configure(cli_log, cli_log_level(args, NULL), MBH_LOG_STDERR);
 	if (cli_config(cfg, args, err) != 0)
 		return -1;
-	mbh_log_setup(prog->name, cli_log_level(args, *cfg), true, (*cfg)->log.syslog > 0);
+	for (i = 0; (*cfg)->secrets != NULL && (*cfg)->secrets[i] != NULL; i++)
+		mbh_logger_add_secret(cli_log, (*cfg)->secrets[i]);
+	if ((*cfg)->log.syslog > 0)
+		openlog(prog->name, LOG_PID, LOG_DAEMON);
+	mbh_logger_configure(cli_log, cli_log_level(args, *cfg),
+			     MBH_LOG_STDERR | ((*cfg)->log.syslog > 0 ? MBH_LOG_SYSLOG : 0));
 	if (args->check) {
 		printf("config ok\n");
 		*rc = 0;
@@ -268,6 +292,61 @@ cli_status(int rc, const mbh_error *err)
 {
 	if (err->code == 0)
 		return rc;
-	mbh_log(MBH_LOG_ERROR, "%s", err->msg);
+	if (cli_log != NULL)
+		mbh_logf(cli_log, MBH_LOG_ERROR, "%s", err->msg);
 	return err->code;
+}
+
+/* Cancel the job: async-signal-safe (mbh_job_cancel is). */
+static void
+on_stop_signal(int sig)
+{
+	int saved = errno;
+
+	if (signal_first == 0)
+		signal_first = sig;
+	if (signal_job != NULL)
+		mbh_job_cancel(signal_job);
+	errno = saved;
+}
+
+/* SIGINT, SIGTERM, SIGHUP cancel job. */
+void
+cli_signals(mbh_job *job)
+{
+	static const int sigs[] = { SIGINT, SIGTERM, SIGHUP };
+	struct sigaction sa;
+	size_t i;
+
+	signal_job = job;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_stop_signal;
+	sigemptyset(&sa.sa_mask);
+	for (i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
+		sigaction(sigs[i], &sa, NULL);
+}
+
+/* The first stop signal seen, 0 if none. */
+int
+cli_signal_received(void)
+{
+	return (int)signal_first;
+}
+
+/* The watchdog program: $MONGO_BACKUP_WATCHDOG (tests, unusual installs), else the installed one. */
+const char *
+cli_watchdog_path(void)
+{
+	const char *p = getenv("MONGO_BACKUP_WATCHDOG");
+
+	return p != NULL && p[0] != '\0' ? p : MBH_WATCHDOG_PATH;
+}
+
+/* Free the logger. */
+void
+cli_end(void)
+{
+	mongoc_log_set_handler(NULL, NULL);
+	mbh_logger_free(cli_log);
+	cli_log = NULL;
 }

@@ -9,6 +9,11 @@
 
 #include "config.h"
 #include "error.h"
+#include "job.h"
+#include "log.h"
+
+/* The program's logger, made by cli_start; freed by cli_end. */
+extern mbh_logger *cli_log;
 
 typedef enum cli_id {
 	CLI_KEY,      /* sets config key `key` to the argument, or to `value` for a flag */
@@ -23,7 +28,8 @@ typedef enum cli_id {
 	CLI_VERSION,
 	CLI_DRY_RUN,
 	CLI_EXEC,
-	CLI_STATUS
+	CLI_STATUS,
+	CLI_FORGET
 } cli_id;
 
 /* One row of a program's option table: parsing and --help come from it. */
@@ -66,7 +72,7 @@ typedef struct cli_args {
 	const char *config;
 	const char *job;
 	const char *set;
-	bool check, dry_run, exec, status, help, version;
+	bool check, dry_run, exec, status, forget, help, version;
 	int verbosity;            /* -1 quiet, 0, 1 verbose */
 	char **command;           /* --exec: argv of the command, in argv */
 	cli_override *overrides;  /* in command-line order */
@@ -114,5 +120,17 @@ typedef struct cli_program {
  */
 int cli_start(cli_args *args, mbh_config **cfg, const cli_program *prog, int argc, char **argv, int *rc,
 	      mbh_error *err);
+
+/* From now on SIGINT, SIGTERM and SIGHUP cancel job (mbh_job_cancel) instead of killing the program. */
+void cli_signals(mbh_job *job);
+
+/* The first of those signals seen, 0 if none. */
+int cli_signal_received(void);
+
+/* Where the watchdog program is. */
+const char *cli_watchdog_path(void);
+
+/* Free what cli_start set up (the logger). */
+void cli_end(void);
 
 #endif

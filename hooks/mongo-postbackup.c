@@ -20,12 +20,14 @@ static const cli_option options[] = {
 	{ "job", 'j', true, CLI_JOB, NULL, NULL, "NAME", "Bacula job name (%j): only unlock this job's lock" },
 	{ "set", 0, true, CLI_SET, NULL, NULL, "NAME", "replica set, when the URI has no replicaSet=" },
 	{ "status", 0, false, CLI_STATUS, NULL, NULL, NULL, "show what is locked; change nothing" },
+	{ "forget", 0, false, CLI_FORGET, NULL, NULL, NULL,
+	  "discard the record of a member that no longer answers (it is NOT unlocked)" },
 	CLI_OUTPUT_OPTIONS,
 };
 
 static const cli_program program = {
 	.name = PROG,
-	.synopsis = "[OPTIONS] [--status]",
+	.synopsis = "[OPTIONS] [--status | --forget]",
 	.about = "Release the fsync lock mongo-prebackup took on a MongoDB replica-set member, using\n"
 		 "the state file; or show what is locked.",
 	.options = options,
@@ -50,12 +52,24 @@ main(int argc, char **argv)
 	params.cfg = cfg;
 	params.job_name = args.job;
 	params.set_name = args.set;
+	params.log = cli_log;
 	if (mbh_job_new(&job, &params, &err) != 0)
 		goto done;
-	if (args.status) {
-		if (mbh_job_status(job, &text, &err) != 0)
+	/* a post-backup finishes its unlock whatever signal comes: the handlers only note it */
+	cli_signals(job);
+	if (args.status && args.forget) {
+		mbh_error_set(&err, EX_USAGE, "--status and --forget exclude each other; try --help");
+		goto done;
+	}
+	if (args.forget) {
+		if (mbh_job_forget(job, &err) != 0)
+			goto done;
+	} else if (args.status) {
+		if (mbh_job_status(job, &text, &err) != 0 && text == NULL)
 			goto done;
 		fputs(text, stdout);
+		if (err.code != 0)
+			goto done;
 	} else if (mbh_job_post(job, &err) != 0) {
 		goto done;
 	}
@@ -66,6 +80,7 @@ done:
 	mbh_job_free(job);
 	mbh_config_free(cfg);
 	cli_args_free(&args);
+	cli_end();
 	mongoc_cleanup();
 	return rc;
 }

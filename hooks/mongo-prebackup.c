@@ -12,7 +12,6 @@
 #include "config.h"
 #include "job.h"
 #include "log.h"
-#include "run.h"
 
 #define PROG "mongo-prebackup"
 
@@ -30,7 +29,7 @@ static const cli_option options[] = {
 	{ "allow-majority-stall", 0, false, CLI_KEY, "lock.allow_majority_stall", "true", NULL,
 	  "lock even if majority writes would stall" },
 	{ "dry-run", 'n', false, CLI_DRY_RUN, NULL, NULL, NULL, "print every member with a verdict; lock nothing" },
-	{ "exec", 0, false, CLI_EXEC, NULL, NULL, NULL, "-- CMD [ARGS...]: lock, run CMD, always unlock" },
+	{ "exec", 0, false, CLI_EXEC, NULL, NULL, NULL, "[-- CMD [ARGS...]]: lock, run CMD (default script.backup), always unlock" },
 	CLI_OUTPUT_OPTIONS,
 };
 
@@ -52,7 +51,7 @@ main(int argc, char **argv)
 	mbh_job_params params = { .cancel_fd = -1 };
 	mbh_error err;
 	char *text = NULL;
-	int rc = EX_SOFTWARE, status = 0, sigfd;
+	int rc = EX_SOFTWARE, status = 0;
 
 	mbh_error_init(&err);
 	mongoc_init();
@@ -61,17 +60,11 @@ main(int argc, char **argv)
 	params.cfg = cfg;
 	params.job_name = args.job;
 	params.mode = args.exec ? "exec" : "hooks";
-	params.watchdog = !args.dry_run;
-	params.watchdog_ident = PROG;
-	if (args.exec) {
-		if ((sigfd = mbh_signal_pipe()) < 0) {
-			mbh_error_set(&err, EX_OSERR, "cannot set up signal handling");
-			goto done;
-		}
-		params.cancel_fd = sigfd;
-	}
+	params.log = cli_log;
+	params.watchdog_path = args.dry_run ? NULL : cli_watchdog_path();
 	if (mbh_job_new(&job, &params, &err) != 0)
 		goto done;
+	cli_signals(job);
 	if (args.dry_run) {
 		if (mbh_job_dry_run(job, &text, &err) != 0 && text == NULL)
 			goto done;
@@ -93,6 +86,7 @@ done:
 	mbh_job_free(job);
 	mbh_config_free(cfg);
 	cli_args_free(&args);
+	cli_end();
 	mongoc_cleanup();
 	return rc;
 }

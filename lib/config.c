@@ -701,9 +701,33 @@ out:
 	return rc;
 }
 
-/* Register the URI's own password (decoded and as written) as log secrets. */
+/* Keep a copy of a secret in cfg->secrets (for the loggers of whoever uses cfg). */
+static void
+add_secret(mbh_config *cfg, const char *secret)
+{
+	char **nv, *copy;
+	size_t n = 0;
+
+	if (secret == NULL || secret[0] == '\0')
+		return;
+	for (; cfg->secrets != NULL && cfg->secrets[n] != NULL; n++)
+		if (strcmp(cfg->secrets[n], secret) == 0)
+			return;
+	if ((copy = strdup(secret)) == NULL)
+		return;
+	if ((nv = realloc(cfg->secrets, (n + 2) * sizeof(*nv))) == NULL) {
+		explicit_bzero(copy, strlen(copy));
+		free(copy);
+		return;
+	}
+	nv[n] = copy;
+	nv[n + 1] = NULL;
+	cfg->secrets = nv;
+}
+
+/* Keep the URI's own password (decoded and as written) as secrets. */
 static int
-register_uri_password(const char *uri)
+register_uri_password(mbh_config *cfg, const char *uri)
 {
 	mbh_uri_userinfo ui;
 	char *raw, *dec;
@@ -713,10 +737,8 @@ register_uri_password(const char *uri)
 		return 0;
 	raw = strndup(uri + ui.pw_off, ui.pw_len);
 	dec = mbh_uri_unescape(uri + ui.pw_off, ui.pw_len);
-	if (raw != NULL)
-		mbh_log_add_secret(raw);
-	if (dec != NULL)
-		mbh_log_add_secret(dec);
+	add_secret(cfg, raw);
+	add_secret(cfg, dec);
 	if (raw != NULL)
 		explicit_bzero(raw, strlen(raw));
 	if (dec != NULL)
@@ -748,7 +770,7 @@ mbh_config_finish(mbh_config *cfg, mbh_error *err)
 		mbh_error_set(err, EX_CONFIG, "no connection string: set uri in the config file or MONGO_BACKUP_URI");
 		goto out;
 	}
-	register_uri_password(cfg->uri);
+	register_uri_password(cfg, cfg->uri);
 
 	if (cfg->selection.policy == (mbh_policy)-1)
 		cfg->selection.policy = cfg->selection.member ? MBH_POLICY_MEMBER : MBH_POLICY_AUTO;
@@ -792,7 +814,7 @@ mbh_config_finish(mbh_config *cfg, mbh_error *err)
 		}
 		if (read_password_file(cfg->password_file, &cfg->password, err) != 0)
 			goto out;
-		mbh_log_add_secret(cfg->password);
+		add_secret(cfg, cfg->password);
 		mbh_uri_find_userinfo(cfg->uri, strlen(cfg->uri), &ui);
 		if (cfg->username == NULL && (!ui.present || ui.user_len == 0)) {
 			mbh_error_set(err, EX_CONFIG, "%s: password_file is set but there is no user name: set username "
@@ -805,8 +827,7 @@ mbh_config_finish(mbh_config *cfg, mbh_error *err)
 	if (mbh_uri_build(&uri, cfg, err) != 0)
 		goto out;
 	keypw = mongoc_uri_get_option_as_utf8(uri, MONGOC_URI_TLSCERTIFICATEKEYFILEPASSWORD, NULL);
-	if (keypw != NULL)
-		mbh_log_add_secret(keypw);
+	add_secret(cfg, keypw);
 	if (cfg->connect_timeout_ms < 0)
 		cfg->connect_timeout_ms = mongoc_uri_get_option_as_int32(uri, MONGOC_URI_CONNECTTIMEOUTMS, 5000);
 	rc = 0;
@@ -861,6 +882,9 @@ mbh_config_free(mbh_config *cfg)
 		explicit_bzero(cfg->password, strlen(cfg->password));
 		free(cfg->password);
 	}
+	for (i = 0; cfg->secrets != NULL && cfg->secrets[i] != NULL; i++)
+		explicit_bzero(cfg->secrets[i], strlen(cfg->secrets[i]));
+	mbh_strv_free(cfg->secrets);
 	free(cfg->selection.member);
 	for (i = 0; i < cfg->selection.ntags; i++) {
 		free(cfg->selection.tags[i].key);

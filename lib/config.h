@@ -55,6 +55,7 @@ typedef struct mbh_config {
 		int syslog;          /* default 0 */
 		int level;           /* an mbh_log_level, default info */
 	} log;
+	char **secrets;          /* NULL-terminated: every password and key passphrase met, for loggers; wiped on free */
 } mbh_config;
 
 /*
@@ -86,8 +87,8 @@ int mbh_config_set(mbh_config *cfg, const char *key, const char *value, mbh_erro
  * Complete the config: the URI falls back to $MONGO_BACKUP_URI, defaults are
  * filled, the password file is checked (regular file, mode 0600 or stricter,
  * else EX_CONFIG) and read, and the whole is validated.  After success the
- * password (wherever it came from, file or URI) is registered with
- * mbh_log_add_secret.
+ * password (wherever it came from, file or URI) is in cfg->secrets, for
+ * every logger that may see text about this config.
  */
 int mbh_config_finish(mbh_config *cfg, mbh_error *err);
 

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: AGPL-3.0-or-later */
-/* job.h: the flows: lock (pre), unlock (post), exec, status, dry run, and the watchdog. */
+/* job.h: one job against one replica set: lock, run a command under the lock, unlock, cancel. */
 #ifndef MBH_JOB_H
 #define MBH_JOB_H
 
@@ -8,39 +8,45 @@
 
 #include "config.h"
 #include "error.h"
+#include "log.h"
+#include "run.h"
 
 /*
- * One run against one replica set.  Everything a flow needs lives in the
- * mbh_job (no globals), so a long-lived process (the Bacula file daemon
- * plugin) can hold one per job.  Messages go through mbh_log (lib/log.h):
- * the caller chooses the sink.  The job never prints.
+ * A job holds everything one run needs (no globals), so a long-lived process
+ * (the Bacula file daemon) can hold one per Bacula job, several at once.
+ * Threads: the owner thread drives lock/spawn/wait; mbh_job_cancel and
+ * mbh_job_unlock may be called from any other thread at any time (Bacula's
+ * cancel thread, freePlugin) and serialise with the owner.
  */
 typedef struct mbh_job mbh_job;
 
+#define MBH_JOB_NAME_MAX 127 /* bytes of a job name; longer is EX_USAGE, never cut */
+
 typedef struct mbh_job_params {
-	const mbh_config *cfg;  /* borrowed; finished (mbh_config_finish); must outlive the job */
-	const char *job_name;   /* Bacula job name (%j), recorded; NULL = none */
-	const char *mode;       /* "hooks", "exec" or "plugin", recorded; NULL = "hooks" */
-	const char *set_name;   /* post/status: the set when the URI has no replicaSet=; NULL = find it */
-	int cancel_fd;          /* readable = stop (exec child, plugin cancel); -1 = none */
-	bool watchdog;          /* start the detached watchdog after locking.  It is forked: only for
-				   single-threaded callers (the programs), not inside bacula-fd */
-	const char *watchdog_ident; /* syslog ident of the watchdog; NULL = "mongo-backup-watchdog" */
+	const mbh_config *cfg;     /* borrowed; finished (mbh_config_finish); must outlive the job */
+	mbh_logger *log;           /* borrowed; NULL = silent.  The job adds the config's secrets to it */
+	const char *job_name;      /* Bacula job name (%j), recorded; NULL = none; see MBH_JOB_NAME_MAX */
+	const char *mode;          /* "hooks", "exec" or "plugin", recorded; NULL = "hooks" */
+	const char *set_name;      /* post/status: the set when the URI has no replicaSet=; NULL = find it */
+	const char *watchdog_path; /* the watchdog program, started before every lock; NULL = no watchdog */
+	int cancel_fd;             /* readable = stop (the programs' signal pipe); -1 = none */
 } mbh_job_params;
 
-/* Copy the parameters (strings too) into a new job.  No I/O.  Caller owns *out. */
+/* Copy the parameters (strings too) into a new job.  No I/O.  Bad job name: EX_USAGE.  Caller owns *out. */
 int mbh_job_new(mbh_job **out, const mbh_job_params *params, mbh_error *err);
 
 /*
- * The pre-backup flow: discover the set, take the state flock, refuse when a
- * record exists, choose the member, write the intent (LOCKING), check the
- * member (hello: secondary; currentOp: not fsync-locked unless allowed),
- * freeze it if electable, fsync-lock it, check it is still not primary,
- * start the watchdog (if asked), write the LOCKED record.  On success the
- * lock is held and recorded, and the job keeps its member session and the
- * flock until mbh_job_unlock or mbh_job_free.  On failure nothing is held
- * (or, when the outcome is unknown, the record says LOCKING and the message
- * says to run mongo-postbackup).
+ * Discover the set, take the state flock, refuse when a record exists,
+ * choose the member, start the watchdog, write the intent (LOCKING), check
+ * the member (secondary; not fsync-locked unless allowed), freeze it if
+ * electable, fsync-lock it, re-check it is not primary, write the LOCKED
+ * record.  On success the lock is held and recorded, and the job keeps its
+ * member session and the flock until mbh_job_unlock.  On failure nothing is
+ * held (or, when the outcome is unknown, the record says LOCKING and the
+ * message says to run mongo-postbackup).  Cancellation (mbh_job_cancel or
+ * cancel_fd) is checked between steps; a driver call in progress finishes
+ * first (bounded by the connection's timeouts).  A job may lock again after
+ * mbh_job_unlock.
  */
 int mbh_job_lock(mbh_job *job, mbh_error *err);
 
@@ -50,20 +56,47 @@ const char *mbh_job_member(const mbh_job *job);
 int64_t mbh_job_lock_count(const mbh_job *job);
 
 /*
- * Undo mbh_job_lock on the same session: fsyncUnlock (checking the count),
- * unfreeze, stop the watchdog, remove the record.  Idempotent: 0 when
- * nothing is held.  An unreachable member keeps the record (EX_TEMPFAIL).
+ * Under a held lock: expand templ (%h %p %s %j %%), start it (no shell, own
+ * process group, killed if this thread dies) with MONGO_BACKUP_HOST, _PORT,
+ * _SET and _JOB in its environment and nothing secret, and record its process
+ * group so that whoever unlocks kills it first (invariant 8).  flags:
+ * MBH_RUN_PIPE_STDOUT / MBH_RUN_PIPE_STDIN.  The job owns the child; *out is
+ * borrowed (valid until mbh_job_wait or mbh_job_unlock).
+ */
+int mbh_job_spawn(mbh_job *job, const char *const *templ, int flags, mbh_child **out, mbh_error *err);
+
+/*
+ * Wait for the job's command to end: until it exits, script.timeout (when
+ * set) or the lock's deadline passes, or the job is cancelled (then its group
+ * gets SIGTERM, SIGKILL 2 s later).  *status = exit code, or 128+signal.
+ * Returns 0 when it ended by itself (whatever its status), else -1
+ * (EX_TEMPFAIL "... timed out" / "... cancelled").  Does not unlock.
+ */
+int mbh_job_wait(mbh_job *job, int *status, mbh_error *err);
+
+/*
+ * Undo mbh_job_lock: kill the command's group if it still runs, then (under
+ * the state directory's unlock claim) fsyncUnlock checking the count,
+ * unfreeze, stop the watchdog, remove the record, release the flock and the
+ * member session.  Exactly one fsyncUnlock per lock, whatever the number of
+ * threads calling.  Idempotent: 0 when nothing is held.  An unreachable
+ * member keeps the record (EX_TEMPFAIL, the watchdog keeps trying); a record
+ * that cannot be removed after a successful unlock is EX_CANTCREAT naming it.
  */
 int mbh_job_unlock(mbh_job *job, mbh_error *err);
 
+/* Any thread, any time, async: stop what the job is doing (lock flow, command).  Does not unlock. */
+void mbh_job_cancel(mbh_job *job);
+
+/* True once mbh_job_cancel was called or cancel_fd became readable. */
+bool mbh_job_cancelled(mbh_job *job);
+
 /*
- * --exec: mbh_job_lock, run argv (no shell) with MONGO_BACKUP_HOST,
- * MONGO_BACKUP_PORT and MONGO_BACKUP_SET in its environment until it ends,
- * lock.max_seconds pass or cancel_fd becomes readable, then mbh_job_unlock on
- * every path.  *status = the command's exit status (128+N for signal N).
- * Returns 0 when the lock and unlock worked (whatever the status), else -1.
+ * --exec: lock, run templ under the lock (verbatim; NULL = script.backup of
+ * the config, with its escapes expanded), wait (mbh_job_wait), always unlock.  *status = the command's exit
+ * status.  Returns 0 when the lock and unlock worked (whatever the status).
  */
-int mbh_job_exec(mbh_job *job, const char *const *argv, int *status, mbh_error *err);
+int mbh_job_exec(mbh_job *job, const char *const *templ, int *status, mbh_error *err);
 
 /*
  * --dry-run: discover and choose, lock nothing.  *text = the member table
@@ -74,12 +107,21 @@ int mbh_job_dry_run(mbh_job *job, char **text, mbh_error *err);
 
 /*
  * The post-backup flow from the state file: no record -> 0 ("nothing to
- * unlock"); LOCKED -> fsyncUnlock and the rest of mbh_job_unlock; LOCKING (a
+ * unlock", naming other sets' records in the directory); LOCKED -> kill the
+ * recorded command, fsyncUnlock and the rest of mbh_job_unlock; LOCKING (a
  * run died mid-lock) -> currentOp, one fsyncUnlock if locked, clear.  A
- * record of another job (params job_name given and different) is left
- * alone: EX_TEMPFAIL.  Unreachable member: the record stays, EX_TEMPFAIL.
+ * record of another job (job_name given and different) is left alone:
+ * EX_TEMPFAIL.  Unreachable member: the record stays, EX_TEMPFAIL.  The
+ * unlock never needs a writable state directory.
  */
 int mbh_job_post(mbh_job *job, mbh_error *err);
+
+/*
+ * --forget: discard the record of a member that will never come back.  Only
+ * after trying the member: if it answers, refuse (EX_TEMPFAIL: run
+ * mongo-postbackup).  Stops the watchdog; logs loudly what was discarded.
+ */
+int mbh_job_forget(mbh_job *job, mbh_error *err);
 
 /* --status: *text = what is locked (or "nothing is locked for SET"); caller frees.  Takes no flock. */
 int mbh_job_status(mbh_job *job, char **text, mbh_error *err);

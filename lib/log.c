@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: AGPL-3.0-or-later */
-/* log.c: one logger for the process: stderr, syslog and an extra sink, secrets masked. */
+/* log.c: one job's logger: stderr, syslog and an extra sink, that job's secrets masked. */
 #include "autoconfig.h"
 
 #include <pthread.h>
@@ -10,33 +10,24 @@
 #include <strings.h>
 #include <syslog.h>
 
-#include <mongoc/mongoc.h>
-
 #include "log.h"
 #include "uri.h"
 
 #define MASK "*****"
 
 /*
- * Process-wide: the plugin logs from the job thread and from Bacula's cancel
- * thread, so every field is read and written under mu.
+ * One job's logger.  The plugin logs from the job thread and from Bacula's
+ * cancel thread, so every field is read and written under mu.
  */
-static struct {
+struct mbh_logger {
 	pthread_mutex_t mu;
 	char ident[64];
 	mbh_log_level max_level;
-	bool to_stderr;
-	bool to_syslog;
-	bool syslog_open;
+	unsigned flags;
 	mbh_log_sink sink;
 	void *sink_ctx;
 	char **secrets;   /* longest first, so a secret containing another is masked whole */
 	size_t nsecrets;
-} L = {
-	.mu = PTHREAD_MUTEX_INITIALIZER,
-	.ident = "mongo-backup-hooks",
-	.max_level = MBH_LOG_INFO,
-	.to_stderr = true,
 };
 
 /* A growable string; on allocation failure it stays NULL and every append is a no-op. */
@@ -73,9 +64,9 @@ sb_append(sbuf *b, const char *s, size_t n)
 	b->p[b->len] = '\0';
 }
 
-/* Replace every registered secret; caller holds L.mu.  Returns a new string or NULL. */
+/* Replace every registered secret; caller holds lg->mu (lg may be NULL).  Returns a new string or NULL. */
 static char *
-mask_secrets(const char *in)
+mask_secrets(const mbh_logger *lg, const char *in)
 {
 	sbuf b = { 0 };
 	const char *p = in;
@@ -83,14 +74,14 @@ mask_secrets(const char *in)
 
 	sb_append(&b, "", 0);
 	while (*p != '\0') {
-		for (i = 0; i < L.nsecrets; i++) {
-			slen = strlen(L.secrets[i]);
-			if (strncmp(p, L.secrets[i], slen) == 0)
+		for (i = 0; lg != NULL && i < lg->nsecrets; i++) {
+			slen = strlen(lg->secrets[i]);
+			if (strncmp(p, lg->secrets[i], slen) == 0)
 				break;
 		}
-		if (i < L.nsecrets) {
+		if (lg != NULL && i < lg->nsecrets) {
 			sb_append(&b, MASK, strlen(MASK));
-			p += strlen(L.secrets[i]);
+			p += strlen(lg->secrets[i]);
 		} else {
 			sb_append(&b, p, 1);
 			p++;
@@ -119,7 +110,7 @@ mask_uris(const char *in)
 {
 	sbuf b = { 0 };
 	const char *p = in;
-	char *red;
+	char *red, esc[8];
 	size_t n;
 
 	sb_append(&b, "", 0);
@@ -136,22 +127,27 @@ mask_uris(const char *in)
 			p += n;
 			continue;
 		}
-		if (*p == '\n' || *p == '\r')
+		if (*p == '\n' || *p == '\r') {
 			sb_append(&b, " ", 1);
-		else
+		} else if ((unsigned char)*p < 0x20 || *p == 0x7f) {
+			/* a terminal must never get raw control characters from a config or URI */
+			snprintf(esc, sizeof(esc), "\\x%02x", (unsigned)(unsigned char)*p);
+			sb_append(&b, esc, strlen(esc));
+		} else {
 			sb_append(&b, p, 1);
+		}
 		p++;
 	}
 	return b.p;
 }
 
-/* Both maskings; caller holds L.mu.  Returns a new string or NULL. */
+/* Both maskings; caller holds lg->mu.  Returns a new string or NULL. */
 static char *
-mask_line(const char *in)
+mask_line(const mbh_logger *lg, const char *in)
 {
 	char *a, *b;
 
-	a = mask_secrets(in);
+	a = mask_secrets(lg, in);
 	if (a == NULL)
 		return NULL;
 	b = mask_uris(a);
@@ -191,118 +187,102 @@ syslog_priority(mbh_log_level level)
 	}
 }
 
-/* libmongoc's own messages: its warnings and errors are ours, the rest is debug. */
-static void
-driver_log(mongoc_log_level_t dlevel, const char *domain, const char *message, void *ctx)
+/* A new logger. */
+int
+mbh_logger_new(mbh_logger **out, const char *ident, mbh_log_level max_level, unsigned flags, mbh_log_sink sink,
+	       void *sink_ctx)
 {
-	mbh_log_level level;
+	mbh_logger *lg;
 
-	(void)ctx;
-	if (dlevel == MONGOC_LOG_LEVEL_TRACE)
+	*out = NULL;
+	if ((lg = calloc(1, sizeof(*lg))) == NULL)
+		return -1;
+	pthread_mutex_init(&lg->mu, NULL);
+	snprintf(lg->ident, sizeof(lg->ident), "%s", ident != NULL ? ident : "mongo-backup-hooks");
+	lg->max_level = max_level;
+	lg->flags = flags;
+	lg->sink = sink;
+	lg->sink_ctx = sink_ctx;
+	*out = lg;
+	return 0;
+}
+
+/* New level and destinations. */
+void
+mbh_logger_configure(mbh_logger *lg, mbh_log_level max_level, unsigned flags)
+{
+	if (lg == NULL)
 		return;
-	if (dlevel == MONGOC_LOG_LEVEL_ERROR || dlevel == MONGOC_LOG_LEVEL_CRITICAL ||
-	    dlevel == MONGOC_LOG_LEVEL_WARNING)
-		level = MBH_LOG_WARNING;
-	else
-		level = MBH_LOG_DEBUG;
-	mbh_log(level, "driver: %s: %s", domain ? domain : "mongoc", message ? message : "");
-}
-
-/* Configure the logger; see log.h. */
-void
-mbh_log_setup(const char *ident, mbh_log_level max_level, bool to_stderr, bool to_syslog)
-{
-	pthread_mutex_lock(&L.mu);
-	if (ident != NULL)
-		snprintf(L.ident, sizeof(L.ident), "%s", ident);
-	L.max_level = max_level;
-	L.to_stderr = to_stderr;
-	/* openlog keeps the ident pointer: L.ident lives as long as the process. */
-	if (L.syslog_open && (!to_syslog || ident != NULL)) {
-		closelog();
-		L.syslog_open = false;
-	}
-	if (to_syslog && !L.syslog_open) {
-		openlog(L.ident, LOG_PID, LOG_DAEMON);
-		L.syslog_open = true;
-	}
-	L.to_syslog = to_syslog;
-	pthread_mutex_unlock(&L.mu);
-	mongoc_log_set_handler(driver_log, NULL);
-}
-
-/* Install or remove the extra sink. */
-void
-mbh_log_set_sink(mbh_log_sink fn, void *ctx)
-{
-	pthread_mutex_lock(&L.mu);
-	L.sink = fn;
-	L.sink_ctx = fn ? ctx : NULL;
-	pthread_mutex_unlock(&L.mu);
+	pthread_mutex_lock(&lg->mu);
+	lg->max_level = max_level;
+	lg->flags = flags;
+	pthread_mutex_unlock(&lg->mu);
 }
 
 /* Remember a secret (a copy), keeping the list longest first. */
 void
-mbh_log_add_secret(const char *secret)
+mbh_logger_add_secret(mbh_logger *lg, const char *secret)
 {
 	char **nv, *copy;
 	size_t i, pos, slen;
 
-	if (secret == NULL || secret[0] == '\0')
+	if (lg == NULL || secret == NULL || secret[0] == '\0')
 		return;
 	slen = strlen(secret);
-	pthread_mutex_lock(&L.mu);
-	for (i = 0; i < L.nsecrets; i++)
-		if (strcmp(L.secrets[i], secret) == 0)
+	pthread_mutex_lock(&lg->mu);
+	for (i = 0; i < lg->nsecrets; i++)
+		if (strcmp(lg->secrets[i], secret) == 0)
 			goto out;
 	copy = strdup(secret);
 	if (copy == NULL)
 		goto out;
-	nv = realloc(L.secrets, (L.nsecrets + 1) * sizeof(*nv));
+	nv = realloc(lg->secrets, (lg->nsecrets + 1) * sizeof(*nv));
 	if (nv == NULL) {
 		explicit_bzero(copy, slen);
 		free(copy);
 		goto out;
 	}
-	L.secrets = nv;
-	for (pos = 0; pos < L.nsecrets; pos++)
-		if (strlen(L.secrets[pos]) < slen)
+	lg->secrets = nv;
+	for (pos = 0; pos < lg->nsecrets; pos++)
+		if (strlen(lg->secrets[pos]) < slen)
 			break;
-	memmove(&L.secrets[pos + 1], &L.secrets[pos], (L.nsecrets - pos) * sizeof(*nv));
-	L.secrets[pos] = copy;
-	L.nsecrets++;
+	memmove(&lg->secrets[pos + 1], &lg->secrets[pos], (lg->nsecrets - pos) * sizeof(*nv));
+	lg->secrets[pos] = copy;
+	lg->nsecrets++;
 out:
-	pthread_mutex_unlock(&L.mu);
+	pthread_mutex_unlock(&lg->mu);
 }
 
-/* Forget (and wipe) every secret. */
+/* Wipe and free. */
 void
-mbh_log_clear_secrets(void)
+mbh_logger_free(mbh_logger *lg)
 {
 	size_t i;
 
-	pthread_mutex_lock(&L.mu);
-	for (i = 0; i < L.nsecrets; i++) {
-		explicit_bzero(L.secrets[i], strlen(L.secrets[i]));
-		free(L.secrets[i]);
+	if (lg == NULL)
+		return;
+	for (i = 0; i < lg->nsecrets; i++) {
+		explicit_bzero(lg->secrets[i], strlen(lg->secrets[i]));
+		free(lg->secrets[i]);
 	}
-	free(L.secrets);
-	L.secrets = NULL;
-	L.nsecrets = 0;
-	pthread_mutex_unlock(&L.mu);
+	free(lg->secrets);
+	pthread_mutex_destroy(&lg->mu);
+	free(lg);
 }
 
-/* Mask a message for use outside mbh_log. */
+/* Mask a message for use outside mbh_logf. */
 void
-mbh_log_redact(const char *in, char *out, size_t outlen)
+mbh_logger_redact(mbh_logger *lg, const char *in, char *out, size_t outlen)
 {
 	char *m;
 
 	if (out == NULL || outlen == 0)
 		return;
-	pthread_mutex_lock(&L.mu);
-	m = mask_line(in ? in : "");
-	pthread_mutex_unlock(&L.mu);
+	if (lg != NULL)
+		pthread_mutex_lock(&lg->mu);
+	m = mask_line(lg, in ? in : "");
+	if (lg != NULL)
+		pthread_mutex_unlock(&lg->mu);
 	/* Never hand back the unmasked text, even when memory is short. */
 	snprintf(out, outlen, "%s", m ? m : "(message withheld: out of memory)");
 	free(m);
@@ -310,7 +290,7 @@ mbh_log_redact(const char *in, char *out, size_t outlen)
 
 /* Log one line. */
 void
-mbh_log(mbh_log_level level, const char *fmt, ...)
+mbh_logf(mbh_logger *lg, mbh_log_level level, const char *fmt, ...)
 {
 	char stackbuf[512], *raw = stackbuf, *line = NULL;
 	const char *text;
@@ -319,12 +299,14 @@ mbh_log(mbh_log_level level, const char *fmt, ...)
 	va_list ap;
 	int n;
 
-	pthread_mutex_lock(&L.mu);
-	if (level > L.max_level) {
-		pthread_mutex_unlock(&L.mu);
+	if (lg == NULL)
+		return;
+	pthread_mutex_lock(&lg->mu);
+	if (level > lg->max_level) {
+		pthread_mutex_unlock(&lg->mu);
 		return;
 	}
-	pthread_mutex_unlock(&L.mu);
+	pthread_mutex_unlock(&lg->mu);
 
 	va_start(ap, fmt);
 	n = vsnprintf(stackbuf, sizeof(stackbuf), fmt, ap);
@@ -340,16 +322,16 @@ mbh_log(mbh_log_level level, const char *fmt, ...)
 		va_end(ap);
 	}
 
-	pthread_mutex_lock(&L.mu);
-	line = mask_line(raw);
+	pthread_mutex_lock(&lg->mu);
+	line = mask_line(lg, raw);
 	text = line ? line : "(message withheld: out of memory)";
-	if (L.to_stderr)
-		fprintf(stderr, "%s: %s%s\n", L.ident, level_word(level), text);
-	if (L.to_syslog)
+	if (lg->flags & MBH_LOG_STDERR)
+		fprintf(stderr, "%s: %s%s\n", lg->ident, level_word(level), text);
+	if (lg->flags & MBH_LOG_SYSLOG)
 		syslog(syslog_priority(level), "%s%s", level_word(level), text);
-	sink = L.sink;
-	sink_ctx = L.sink_ctx;
-	pthread_mutex_unlock(&L.mu);
+	sink = lg->sink;
+	sink_ctx = lg->sink_ctx;
+	pthread_mutex_unlock(&lg->mu);
 
 	/* Outside the lock: a sink may log again. */
 	if (sink != NULL)

@@ -69,3 +69,19 @@ mbh_mongo_error(mbh_error *err, const bson_error_t *e, mongoc_client_t *client, 
 				     e->code);
 	return mbh_error_set(err, EX_UNAVAILABLE, "%s on %s failed: %s", command, where, e->message);
 }
+
+/* libmongoc's own messages: its warnings and errors are ours, the rest is debug. */
+void
+mbh_log_driver(mongoc_log_level_t dlevel, const char *domain, const char *message, void *logger)
+{
+	mbh_log_level level;
+
+	if (dlevel == MONGOC_LOG_LEVEL_TRACE)
+		return;
+	if (dlevel == MONGOC_LOG_LEVEL_ERROR || dlevel == MONGOC_LOG_LEVEL_CRITICAL ||
+	    dlevel == MONGOC_LOG_LEVEL_WARNING)
+		level = MBH_LOG_WARNING;
+	else
+		level = MBH_LOG_DEBUG;
+	mbh_logf(logger, level, "driver: %s: %s", domain ? domain : "mongoc", message ? message : "");
+}

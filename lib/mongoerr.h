@@ -7,6 +7,7 @@
 #include <mongoc/mongoc.h>
 
 #include "error.h"
+#include "log.h"
 
 /*
  * Fill err from the driver error e of command `command` sent through client
@@ -22,5 +23,12 @@ int mbh_mongo_error(mbh_error *err, const bson_error_t *e, mongoc_client_t *clie
 
 /* True if e is a server's reply (the command reached the server and was refused), not a transport failure. */
 bool mbh_mongo_error_is_server(const bson_error_t *e);
+
+/*
+ * A libmongoc log handler for mongoc_log_set_handler(mbh_log_driver, logger):
+ * driver warnings and errors at warning level, the rest at debug.  The
+ * handler is process-wide, so only a program installs it (never the plugin).
+ */
+void mbh_log_driver(mongoc_log_level_t level, const char *domain, const char *message, void *logger);
 
 #endif

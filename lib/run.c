@@ -2,12 +2,14 @@
 /* run.c: run the backup/restore command: argv (no shell), scrubbed environment, timeout, cancel. */
 #include "autoconfig.h"
 
+#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -22,7 +24,7 @@
 #include "config.h"
 #include "run.h"
 
-#define KILL_GRACE_S 5
+#define KILL_GRACE_S 2
 #define ENV_PREFIX "MONGO_BACKUP_"
 
 extern char **environ;
@@ -249,7 +251,7 @@ open_pidfd(pid_t pid)
 
 /* In the child, between fork and exec: only async-signal-safe calls. */
 static void __attribute__((noreturn))
-child_exec(const char *const *argv, char **paths, char **env, int in_fd, int out_fd, int errfd)
+child_exec(const char *const *argv, char **paths, char **env, int in_fd, int out_fd, int errfd, pid_t parent)
 {
 	size_t i;
 	int first_err = 0;
@@ -259,6 +261,12 @@ child_exec(const char *const *argv, char **paths, char **env, int in_fd, int out
 	int sig, e;
 
 	setpgid(0, 0);
+	/*
+	 * Die with the thread that started us: a command must never go on
+	 * reading a member after whoever holds its lock is gone (invariant 8).
+	 */
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != parent)
+		goto fail;
 	/* Handlers and ignores of the parent (Bacula ignores SIGPIPE) must not leak into the script. */
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = SIG_DFL;
@@ -280,7 +288,7 @@ child_exec(const char *const *argv, char **paths, char **env, int in_fd, int out
 				fcntl(e, F_SETFD, FD_CLOEXEC);
 	}
 	sigemptyset(&empty);
-	sigprocmask(SIG_SETMASK, &empty, NULL);
+	pthread_sigmask(SIG_SETMASK, &empty, NULL);
 	/*
 	 * execve over the candidates computed before fork: unlike execvp, a file
 	 * without a #! line is an error, never handed to /bin/sh.  The first
@@ -311,7 +319,7 @@ mbh_child_spawn(mbh_child **out, const char *const *argv, const char *const *set
 	char **env = NULL, **paths = NULL;
 	ssize_t r;
 	int rc = -1, child_errno = 0, status;
-	pid_t pid;
+	pid_t pid, parent;
 
 	*out = NULL;
 	if (argv == NULL || argv[0] == NULL || argv[0][0] == '\0')
@@ -335,11 +343,12 @@ mbh_child_spawn(mbh_child **out, const char *const *argv, const char *const *set
 	}
 	/* No handler of ours may run in the child before it resets them. */
 	sigfillset(&all);
-	sigprocmask(SIG_SETMASK, &all, &old);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	parent = getpid();
 	pid = fork();
 	if (pid == 0)
-		child_exec(argv, paths, env, inp[0], outp[1], errp[1]);
-	sigprocmask(SIG_SETMASK, &old, NULL);
+		child_exec(argv, paths, env, inp[0], outp[1], errp[1], parent);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (pid < 0) {
 		mbh_error_set(err, EX_OSERR, "cannot run %s: fork: %s", argv[0], strerror(errno));
 		goto out;
@@ -423,6 +432,27 @@ now_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* Is PID a zombie (state Z or X in /proc/PID/stat)? */
+static bool
+proc_is_zombie(long pid)
+{
+	char path[64], buf[512], *p;
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%ld/stat", pid);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return true;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return true;
+	buf[n] = '\0';
+	if ((p = strrchr(buf, ')')) == NULL || p[1] != ' ')
+		return false;
+	return p[2] == 'Z' || p[2] == 'X';
+}
+
 /* Has the child exited (without reaping it, so its group id stays reserved)? */
 static bool
 child_exited(mbh_child *c)
@@ -435,19 +465,16 @@ child_exited(mbh_child *c)
 	return si.si_pid == c->pid;
 }
 
-/* Wait for the child; see run.h. */
+/* Wait for the child to end, without reaping it; see run.h. */
 int
-mbh_child_wait(mbh_child *c, int timeout_s, int cancel_fd, int *status, mbh_error *err)
+mbh_child_await(mbh_child *c, int timeout_s, int cancel_fd, int cancel_fd2, mbh_error *err)
 {
 	enum { RUNNING, TERMINATING, KILLED } phase = RUNNING;
 	enum { NONE, TIMEOUT, CANCEL } why = NONE;
 	int64_t deadline = -1, left;
-	struct pollfd pfd[2];
-	int nfds, pr, wst, tmo;
-	pid_t w;
+	struct pollfd pfd[3];
+	int nfds, ncancel, pr, tmo, k;
 
-	if (status != NULL)
-		*status = -1;
 	if (c == NULL || c->reaped)
 		return mbh_error_set(err, EX_SOFTWARE, "no child to wait for");
 	if (timeout_s > 0)
@@ -459,10 +486,18 @@ mbh_child_wait(mbh_child *c, int timeout_s, int cancel_fd, int *status, mbh_erro
 			pfd[nfds].events = POLLIN;
 			nfds++;
 		}
-		if (cancel_fd >= 0 && phase == RUNNING) {
-			pfd[nfds].fd = cancel_fd;
-			pfd[nfds].events = POLLIN;
-			nfds++;
+		ncancel = 0;
+		if (phase == RUNNING) {
+			if (cancel_fd >= 0) {
+				pfd[nfds].fd = cancel_fd;
+				pfd[nfds++].events = POLLIN;
+				ncancel++;
+			}
+			if (cancel_fd2 >= 0) {
+				pfd[nfds].fd = cancel_fd2;
+				pfd[nfds++].events = POLLIN;
+				ncancel++;
+			}
 		}
 		tmo = -1;
 		if (deadline >= 0) {
@@ -475,15 +510,16 @@ mbh_child_wait(mbh_child *c, int timeout_s, int cancel_fd, int *status, mbh_erro
 		pr = poll(pfd, (nfds_t)nfds, tmo);
 		if (pr < 0 && errno != EINTR)
 			return mbh_error_set(err, EX_OSERR, "waiting for %s: poll: %s", c->name, strerror(errno));
-		if (pr > 0 && cancel_fd >= 0 && phase == RUNNING) {
-			if (pfd[nfds - 1].revents != 0) {
+		for (k = nfds - ncancel; pr > 0 && k < nfds; k++) {
+			if (pfd[k].revents != 0 && phase == RUNNING) {
 				why = CANCEL;
 				mbh_child_kill(c, SIGTERM);
 				phase = TERMINATING;
 				deadline = now_ms() + KILL_GRACE_S * 1000;
-				continue;
 			}
 		}
+		if (why == CANCEL && phase == TERMINATING && pr > 0 && ncancel > 0)
+			continue;
 		if (deadline >= 0 && now_ms() >= deadline) {
 			if (phase == RUNNING) {
 				why = TIMEOUT;
@@ -500,6 +536,24 @@ mbh_child_wait(mbh_child *c, int timeout_s, int cancel_fd, int *status, mbh_erro
 	/* Stopped by us: take the rest of its group down with it. */
 	if (why != NONE)
 		mbh_child_kill(c, SIGKILL);
+	if (why == TIMEOUT)
+		return mbh_error_set(err, EX_TEMPFAIL, "%s timed out after %d s", c->name, timeout_s);
+	if (why == CANCEL)
+		return mbh_error_set(err, EX_TEMPFAIL, "%s cancelled", c->name);
+	return 0;
+}
+
+/* Reap an ended child; see run.h. */
+int
+mbh_child_reap(mbh_child *c, int *status, mbh_error *err)
+{
+	int wst;
+	pid_t w;
+
+	if (status != NULL)
+		*status = -1;
+	if (c == NULL || c->reaped)
+		return mbh_error_set(err, EX_SOFTWARE, "no child to reap");
 	do {
 		w = waitpid(c->pid, &wst, 0);
 	} while (w < 0 && errno == EINTR);
@@ -508,11 +562,57 @@ mbh_child_wait(mbh_child *c, int timeout_s, int cancel_fd, int *status, mbh_erro
 		return mbh_error_set(err, EX_OSERR, "waiting for %s: %s", c->name, strerror(errno));
 	if (status != NULL)
 		*status = WIFEXITED(wst) ? WEXITSTATUS(wst) : WIFSIGNALED(wst) ? 128 + WTERMSIG(wst) : 255;
-	if (why == TIMEOUT)
-		return mbh_error_set(err, EX_TEMPFAIL, "%s timed out after %d s", c->name, timeout_s);
-	if (why == CANCEL)
-		return mbh_error_set(err, EX_TEMPFAIL, "%s cancelled", c->name);
 	return 0;
+}
+
+/* Await, then reap; see run.h. */
+int
+mbh_child_wait(mbh_child *c, int timeout_s, int cancel_fd, int *status, mbh_error *err)
+{
+	mbh_error e;
+	int rc;
+
+	mbh_error_init(&e);
+	rc = mbh_child_await(c, timeout_s, cancel_fd, -1, &e);
+	if (c != NULL && !c->reaped && mbh_child_reap(c, status, err) != 0)
+		return -1;
+	if (rc != 0 && err != NULL)
+		*err = e;
+	return rc;
+}
+
+/* SIGKILL the group and wait (no reaping) until the leader is gone; see run.h. */
+void
+mbh_child_kill_wait(mbh_child *c, int timeout_ms)
+{
+	struct timespec tick = { 0, 5 * 1000 * 1000 };
+	int waited = 0;
+
+	if (c == NULL || c->reaped)
+		return;
+	killpg(c->pid, SIGKILL);
+	while (!child_exited(c) && waited < timeout_ms) {
+		nanosleep(&tick, NULL);
+		waited += 5;
+	}
+}
+
+/* Kill a recorded group whose leader is not our child; see run.h. */
+bool
+mbh_run_kill_group(long pgid, uint64_t start, uint64_t (*starttime)(long), int timeout_ms)
+{
+	struct timespec tick = { 0, 5 * 1000 * 1000 };
+	int waited = 0;
+
+	if (pgid <= 1 || start == 0 || starttime(pgid) != start)
+		return false; /* gone already, or the pid now names someone else */
+	killpg((pid_t)pgid, SIGKILL);
+	/* a zombie keeps its starttime: /proc/PID/stat's state tells it apart */
+	while (starttime(pgid) == start && !proc_is_zombie(pgid) && waited < timeout_ms) {
+		nanosleep(&tick, NULL);
+		waited += 5;
+	}
+	return true;
 }
 
 /* Signal the child's process group. */
@@ -543,50 +643,4 @@ mbh_child_free(mbh_child *c)
 		close(c->in_fd);
 	free(c->name);
 	free(c);
-}
-
-static int sig_fds[2] = { -1, -1 };
-static volatile sig_atomic_t sig_first;
-
-static void
-on_signal(int sig)
-{
-	int saved = errno;
-	char b = (char)sig;
-
-	if (sig_first == 0)
-		sig_first = sig;
-	if (write(sig_fds[1], &b, 1) < 0)
-		b = 0;
-	errno = saved;
-}
-
-/* Install the self-pipe handlers; see run.h. */
-int
-mbh_signal_pipe(void)
-{
-	static const int sigs[] = { SIGINT, SIGTERM, SIGHUP };
-	struct sigaction sa;
-	size_t i;
-
-	if (sig_fds[0] >= 0)
-		return sig_fds[0];
-	if (pipe2(sig_fds, O_NONBLOCK | O_CLOEXEC) != 0) {
-		sig_fds[0] = sig_fds[1] = -1;
-		return -1;
-	}
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_signal;
-	sigemptyset(&sa.sa_mask);
-	/* No SA_RESTART: a blocking call returns EINTR and the caller looks at the pipe. */
-	sa.sa_flags = 0;
-	for (i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
-		sigaction(sigs[i], &sa, NULL);
-	return sig_fds[0];
-}
-
-int
-mbh_signal_received(void)
-{
-	return (int)sig_first;
 }

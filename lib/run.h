@@ -4,6 +4,7 @@
 #define MBH_RUN_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "error.h"
 
@@ -28,7 +29,8 @@ int mbh_run_expand(char ***out, const char *const *templ, const mbh_run_vars *va
 #define MBH_RUN_PIPE_STDIN  0x2 /* the child's stdin is a pipe written with mbh_child_stdin_fd */
 
 /*
- * Start argv[0] (PATH search, no shell) in its own process group.  Its
+ * Start argv[0] (PATH search, no shell) in its own process group; it gets
+ * SIGKILL when the calling thread ends (PR_SET_PDEATHSIG).  Its
  * environment is ours minus every MONGO_BACKUP_* variable (they may hold
  * secrets), plus set_env ("NAME=value" strings, may be NULL).  A command that
  * cannot be executed fails here with EX_UNAVAILABLE (not found: EX_CONFIG is
@@ -42,26 +44,36 @@ void mbh_child_close_stdin(mbh_child *c);
 long mbh_child_pid(const mbh_child *c);
 
 /*
- * Wait for the child without polling (pidfd + poll).  timeout_s 0 = none; on
- * timeout the group gets SIGTERM, then SIGKILL 5 s later, and this fails with
- * EX_TEMPFAIL "... timed out after N s".  If cancel_fd >= 0 becomes readable
- * the child is stopped the same way and this fails with EX_TEMPFAIL
- * "... cancelled".  On normal exit *status is the exit code, or 128+signal.
+ * Wait for the child to end without polling (pidfd + poll), and without
+ * reaping it (its process group id stays ours until mbh_child_reap).
+ * timeout_s 0 = none; on timeout the group gets SIGTERM, then SIGKILL 2 s
+ * later, and this fails with EX_TEMPFAIL "... timed out after N s".  If a
+ * cancel fd (>= 0) becomes readable the child is stopped the same way and
+ * this fails with EX_TEMPFAIL "... cancelled".
  */
+int mbh_child_await(mbh_child *c, int timeout_s, int cancel_fd, int cancel_fd2, mbh_error *err);
+
+/* Reap an ended child: *status = its exit code, or 128+signal. */
+int mbh_child_reap(mbh_child *c, int *status, mbh_error *err);
+
+/* mbh_child_await with one cancel fd, then mbh_child_reap (the status is filled on a timeout too). */
 int mbh_child_wait(mbh_child *c, int timeout_s, int cancel_fd, int *status, mbh_error *err);
 
-/* Send sig to the child's process group (if still running). */
+/* Send sig to the child's process group (if not reaped yet). */
 void mbh_child_kill(mbh_child *c, int sig);
+
+/* SIGKILL the child's group and wait up to timeout_ms until it has ended (not reaped). */
+void mbh_child_kill_wait(mbh_child *c, int timeout_ms);
+
+/*
+ * SIGKILL the process group pgid of a command someone else started (a
+ * recorded one), if its leader is still the process that started at `start`
+ * (starttime(pid) reads that; mbh_proc_starttime), and wait up to
+ * timeout_ms until the leader is dead.  Returns whether it was still there.
+ */
+bool mbh_run_kill_group(long pgid, uint64_t start, uint64_t (*starttime)(long), int timeout_ms);
 
 /* Kill (SIGKILL) and reap a child that is still running, close pipes, free.  NULL is fine. */
 void mbh_child_free(mbh_child *c);
-
-/*
- * A self-pipe for SIGINT/SIGTERM/SIGHUP: after this, those signals make
- * the returned fd readable (pass it as cancel_fd) and mbh_signal_received()
- * returns the first signal number seen.  Returns the fd or -1.
- */
-int mbh_signal_pipe(void);
-int mbh_signal_received(void);
 
 #endif

@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -13,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "state.h"
@@ -34,11 +36,15 @@ struct mbh_state {
 /* The record's keys, in file order. */
 enum {
 	K_SET, K_MEMBER, K_PHASE, K_LOCK_COUNT, K_SINCE, K_DEADLINE, K_PID, K_HOSTNAME,
-	K_JOB, K_MODE, K_WATCHDOG_PID, K_WATCHDOG_START, K_FROZEN, K_COUNT
+	K_JOB, K_MODE, K_WATCHDOG_PID, K_WATCHDOG_START, K_FROZEN,
+	K_TOKEN, K_COMMAND_PID, K_COMMAND_START, K_COUNT
 };
+/* Keys from K_FIRST_OPTIONAL on may be absent (a record written by an earlier version). */
+#define K_FIRST_OPTIONAL K_TOKEN
 static const char *const key_names[K_COUNT] = {
 	"set", "member", "phase", "lock_count", "since", "deadline", "pid", "hostname",
 	"job", "mode", "watchdog_pid", "watchdog_start", "frozen",
+	"token", "command_pid", "command_start",
 };
 
 /* Set names become file names: a safe alphabet keeps them inside DIR. */
@@ -63,6 +69,15 @@ value_ok(const char *s)
 		if (iscntrl((unsigned char)*s))
 			return false;
 	return true;
+}
+
+/* "" or 32 lower-case hex digits. */
+static bool
+token_ok(const char *s)
+{
+	size_t n = strlen(s);
+
+	return n == 0 || (n == MBH_TOKEN_LEN && strspn(s, "0123456789abcdef") == n);
 }
 
 static bool
@@ -108,7 +123,7 @@ open_dir(const char *dir, int *out, mbh_error *err)
 	int fd;
 
 	*out = -1;
-	if (mkdir(dir, 0700) != 0 && errno != EEXIST)
+	if (mkdir(dir, 0700) != 0 && errno != EEXIST && errno != EROFS)
 		return mbh_error_set(err, EX_CANTCREAT, "cannot create state directory %s: %s", dir, strerror(errno));
 	fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0) {
@@ -181,6 +196,9 @@ mbh_state_open(mbh_state **out, const char *dir, const char *set_name, bool wait
 	if (open_dir(dir, &st->dirfd, err) != 0)
 		goto out;
 	st->lockfd = openat(st->dirfd, st->lock_name, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY, 0600);
+	/* a read-only state filesystem must not keep anyone from unlocking: flock needs no write access */
+	if (st->lockfd < 0 && (errno == EROFS || errno == EACCES))
+		st->lockfd = openat(st->dirfd, st->lock_name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY);
 	if (st->lockfd < 0) {
 		if (errno == ELOOP && fstatat(st->dirfd, st->lock_name, &lst, AT_SYMLINK_NOFOLLOW) == 0)
 			mbh_error_set(err, EX_NOPERM, "%s is a symbolic link: remove it", st->lock_path);
@@ -397,6 +415,108 @@ mbh_state_remove(mbh_state *st, mbh_error *err)
 	return 0;
 }
 
+/* Take the unlock claim: flock on the directory itself, so it needs no file and no write access. */
+int
+mbh_state_claim(int *out_fd, const char *dir, int timeout_ms, mbh_error *err)
+{
+	struct timespec tick = { 0, 10 * 1000 * 1000 };
+	int fd, waited = 0;
+
+	*out_fd = -1;
+	fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return mbh_error_set(err, EX_CANTCREAT, "cannot open state directory %s: %s", dir, strerror(errno));
+	while (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+		if ((errno != EWOULDBLOCK && errno != EINTR) || waited >= timeout_ms) {
+			close(fd);
+			return mbh_error_set(err, EX_TEMPFAIL, "someone else is unlocking a member recorded in %s; "
+			                     "run mongo-postbackup --status", dir);
+		}
+		nanosleep(&tick, NULL);
+		waited += 10;
+	}
+	*out_fd = fd;
+	return 0;
+}
+
+/* Release the claim. */
+void
+mbh_state_unclaim(int fd)
+{
+	if (fd >= 0)
+		close(fd);
+}
+
+/* The sets with a record in DIR; see state.h. */
+int
+mbh_state_list(char ***out, const char *dir, mbh_error *err)
+{
+	char **v = NULL, **nv;
+	struct dirent *de;
+	size_t n = 0, len;
+	DIR *d;
+
+	*out = NULL;
+	if ((v = calloc(1, sizeof(*v))) == NULL)
+		return mbh_error_set(err, EX_OSERR, "out of memory");
+	if ((d = opendir(dir)) == NULL) {
+		if (errno == ENOENT) {
+			*out = v;
+			return 0;
+		}
+		free(v);
+		return mbh_error_set(err, EX_NOPERM, "cannot read the state directory %s: %s", dir, strerror(errno));
+	}
+	while ((de = readdir(d)) != NULL) {
+		len = strlen(de->d_name);
+		if (len <= 6 || strcmp(de->d_name + len - 6, ".state") != 0 || de->d_name[0] == '.')
+			continue;
+		if ((nv = realloc(v, (n + 2) * sizeof(*v))) == NULL)
+			break;
+		v = nv;
+		if ((v[n] = strndup(de->d_name, len - 6)) == NULL)
+			break;
+		v[++n] = NULL;
+	}
+	closedir(d);
+	*out = v;
+	return 0;
+}
+
+/* Remove DIR/SET.state durably, without the run's flock (the unlock claim orders it). */
+int
+mbh_state_unlink(const char *dir, const char *set_name, mbh_error *err)
+{
+	char *name = NULL;
+	int dfd = -1, rc = -1;
+
+	if (!set_name_ok(set_name))
+		return mbh_error_set(err, EX_DATAERR, "invalid replica set name '%s'", set_name);
+	if ((name = join(set_name, ".state", "")) == NULL) {
+		mbh_error_set(err, EX_OSERR, "out of memory");
+		goto out;
+	}
+	if ((dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
+		mbh_error_set(err, EX_CANTCREAT, "cannot remove %s/%s: %s", dir, name, strerror(errno));
+		goto out;
+	}
+	if (unlinkat(dfd, name, 0) != 0 && errno != ENOENT) {
+		mbh_error_set(err, EX_CANTCREAT, "cannot remove %s/%s: %s", dir, name, strerror(errno));
+		goto out;
+	}
+	if (fsync(dfd) != 0 && errno != EROFS && errno != EINVAL) {
+		mbh_error_set(err, EX_CANTCREAT, "cannot remove %s/%s: fsync of %s: %s", dir, name, dir,
+			      strerror(errno));
+		goto out;
+	}
+	rc = 0;
+out:
+	free(name);
+	if (dfd >= 0)
+		close(dfd);
+	return rc;
+}
+
 /* Path of the state file. */
 const char *
 mbh_state_path(const mbh_state *st)
@@ -441,15 +561,16 @@ mbh_state_format(const mbh_state_rec *rec, char *buf, size_t len)
 	int n;
 
 	if (phase == NULL || !value_ok(rec->set_name) || !value_ok(rec->member) || !value_ok(rec->hostname) ||
-	    !value_ok(rec->job) || !value_ok(rec->mode))
+	    !value_ok(rec->job) || !value_ok(rec->mode) || !token_ok(rec->token))
 		return -1;
 	n = snprintf(buf, len,
 	             STATE_HEADER "\n"
 	             "set=%s\nmember=%s\nphase=%s\nlock_count=%" PRId64 "\nsince=%" PRId64 "\ndeadline=%" PRId64 "\n"
 	             "pid=%ld\nhostname=%s\njob=%s\nmode=%s\nwatchdog_pid=%ld\nwatchdog_start=%" PRIu64 "\n"
-	             "frozen=%d\n",
+	             "frozen=%d\ntoken=%s\ncommand_pid=%ld\ncommand_start=%" PRIu64 "\n",
 	             rec->set_name, rec->member, phase, rec->lock_count, rec->since, rec->deadline, rec->pid,
-	             rec->hostname, rec->job, rec->mode, rec->watchdog_pid, rec->watchdog_start, rec->frozen ? 1 : 0);
+	             rec->hostname, rec->job, rec->mode, rec->watchdog_pid, rec->watchdog_start, rec->frozen ? 1 : 0,
+	             rec->token, rec->command_pid, rec->command_start);
 	if (n < 0 || (size_t)n >= len)
 		return -1;
 	return n;
@@ -527,13 +648,21 @@ parse_value(mbh_state_rec *rec, int key, const char *v)
 		rec->watchdog_pid = (long)i;
 		return 0;
 	case K_WATCHDOG_START:
+	case K_COMMAND_START:
 		if (v[0] < '0' || v[0] > '9')
 			return -1;
 		errno = 0;
 		u = strtoull(v, &end, 10);
 		if (errno != 0 || *end != '\0')
 			return -1;
-		rec->watchdog_start = (uint64_t)u;
+		*(key == K_WATCHDOG_START ? &rec->watchdog_start : &rec->command_start) = (uint64_t)u;
+		return 0;
+	case K_TOKEN:
+		return token_ok(v) ? copy_field(rec->token, sizeof(rec->token), v) : -1;
+	case K_COMMAND_PID:
+		if (parse_i64(v, 0, LONG_MAX, &i) != 0)
+			return -1;
+		rec->command_pid = (long)i;
 		return 0;
 	case K_FROZEN:
 		if (strcmp(v, "0") != 0 && strcmp(v, "1") != 0)
@@ -594,7 +723,7 @@ mbh_state_parse(mbh_state_rec *out, const char *text, mbh_error *err)
 	}
 	if (!header)
 		return mbh_error_set(err, EX_DATAERR, "line 1: empty state file (expected \"%s\")", STATE_HEADER);
-	for (k = 0; k < K_COUNT; k++)
+	for (k = 0; k < K_FIRST_OPTIONAL; k++)
 		if (!seen[k])
 			return mbh_error_set(err, EX_DATAERR, "line %d: missing key '%s'", lineno + 1, key_names[k]);
 	return 0;

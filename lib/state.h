@@ -16,6 +16,8 @@
  *                  (temp file, fsync, rename, fsync DIR), opened O_NOFOLLOW.
  * The record never holds a password.
  */
+#define MBH_TOKEN_LEN 32
+
 typedef enum mbh_phase {
 	MBH_PHASE_LOCKING = 1, /* intent: the fsync lock may or may not have been taken */
 	MBH_PHASE_LOCKED = 2   /* the lock is held; lock_count is what the server returned */
@@ -35,6 +37,9 @@ typedef struct mbh_state_rec {
 	long watchdog_pid;       /* 0 = none */
 	uint64_t watchdog_start; /* /proc/PID/stat starttime of the watchdog, against pid reuse */
 	bool frozen;             /* we sent replSetFreeze and must undo it */
+	char token[MBH_TOKEN_LEN + 1]; /* random, hex: ties the run, its watchdog and this record together */
+	long command_pid;        /* the command run under the lock (its process group); 0 = none */
+	uint64_t command_start;  /* its /proc starttime, against pid reuse */
 } mbh_state_rec;
 
 typedef struct mbh_state mbh_state;
@@ -64,13 +69,27 @@ int mbh_state_write(mbh_state *st, const mbh_state_rec *rec, mbh_error *err);
 /* Remove the record (durably); no record is not an error. */
 int mbh_state_remove(mbh_state *st, mbh_error *err);
 
+/*
+ * The unlock claim: an exclusive flock on DIR itself (no file to create, so
+ * it works on a read-only filesystem), held only while one member is being
+ * unlocked.  Whoever unlocks (post, the run, the watchdog) takes it, then
+ * re-reads the record, so one lock gets one fsyncUnlock.  Waits up to
+ * timeout_ms, then EX_TEMPFAIL.  *out_fd is released with mbh_state_unclaim.
+ */
+int mbh_state_claim(int *out_fd, const char *dir, int timeout_ms, mbh_error *err);
+void mbh_state_unclaim(int fd);
+
+/* The names of the sets with a record (SET.state) in DIR; a missing DIR is an empty list.  Free with mbh_strv_free. */
+int mbh_state_list(char ***out, const char *dir, mbh_error *err);
+
+/* Remove DIR/SET.state (durably) without holding the run's flock: for whoever holds the unlock claim. */
+int mbh_state_unlink(const char *dir, const char *set_name, mbh_error *err);
+
 /* Path of the state file, for messages.  Borrowed. */
 const char *mbh_state_path(const mbh_state *st);
 
 /*
- * Release the flock and free.  NULL is fine.  Only closes the descriptor (no
- * LOCK_UN): a forked child (the watchdog) must call this on the state it
- * inherited, right after fork, without releasing the parent's lock.
+ * Release the flock and free.  NULL is fine.
  */
 void mbh_state_free(mbh_state *st);
 

@@ -8,7 +8,6 @@
 #include <string.h>
 #include <strings.h>
 
-#include "log.h"
 #include "uri.h"
 
 #define MASK "*****"
@@ -239,7 +238,16 @@ clean_driver_message(const char *uri, const char *msg, char *out, size_t outlen)
 			mask_in_place(buf, sizeof(buf), dec);
 		}
 	}
-	mbh_log_redact(buf, out, outlen);
+	/* one line, no raw control characters */
+	for (char *c = buf; *c != '\0'; c++)
+		if ((unsigned char)*c < 0x20 || *c == 0x7f)
+			*c = ' ';
+	if (outlen > 0) {
+		size_t n = strnlen(buf, outlen - 1);
+
+		memcpy(out, buf, n);
+		out[n] = '\0';
+	}
 	if (raw != NULL)
 		explicit_bzero(raw, strlen(raw));
 	if (dec != NULL)

@@ -159,7 +159,7 @@ t_is_ours() {
 	[ -r "/proc/$1/cmdline" ] || return 1
 	cmd=$({ tr '\0' ' ' <"/proc/$1/cmdline"; } 2>/dev/null)
 	case $cmd in
-	*mongo-prebackup* | *mongo-postbackup* | *mongo-rs-sim*) return 0 ;;
+	*mongo-prebackup* | *mongo-postbackup* | *mongo-backup-watchdog* | *mongo-rs-sim*) return 0 ;;
 	esac
 	return 1
 }

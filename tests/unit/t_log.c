@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,7 +13,11 @@
 #include <mongoc/mongoc.h>
 
 #include "log.h"
+#include "mongoerr.h"
 #include "tap.h"
+
+/* The logger under test. */
+static mbh_logger *L;
 
 /* What the sink saw last. */
 static char last_line[1024];
@@ -49,15 +54,15 @@ test_stderr_format(void)
 		ok(0, "redirect stderr");
 		return;
 	}
-	mbh_log_setup("mongo-prebackup", MBH_LOG_DEBUG, true, false);
-	mbh_log(MBH_LOG_ERROR, "cannot reach %s", "h1:27017");
-	mbh_log(MBH_LOG_WARNING, "lockCount %d, expected %d", 2, 1);
-	mbh_log(MBH_LOG_NOTICE, "watchdog armed");
-	mbh_log(MBH_LOG_INFO, "locked %s", "h3:27019");
-	mbh_log(MBH_LOG_DEBUG, "hello sent");
-	mbh_log_setup("mongo-prebackup", MBH_LOG_WARNING, true, false);
-	mbh_log(MBH_LOG_INFO, "dropped at warning level");
-	mbh_log(MBH_LOG_WARNING, "two\nlines");
+	mbh_logger_new(&L, "mongo-prebackup", MBH_LOG_DEBUG, MBH_LOG_STDERR, NULL, NULL);
+	mbh_logf(L, MBH_LOG_ERROR, "cannot reach %s", "h1:27017");
+	mbh_logf(L, MBH_LOG_WARNING, "lockCount %d, expected %d", 2, 1);
+	mbh_logf(L, MBH_LOG_NOTICE, "watchdog armed");
+	mbh_logf(L, MBH_LOG_INFO, "locked %s", "h3:27019");
+	mbh_logf(L, MBH_LOG_DEBUG, "hello sent");
+	mbh_logger_configure(L, MBH_LOG_WARNING, MBH_LOG_STDERR);
+	mbh_logf(L, MBH_LOG_INFO, "dropped at warning level");
+	mbh_logf(L, MBH_LOG_WARNING, "two\nlines");
 	fflush(stderr);
 	dup2(saved, STDERR_FILENO);
 	close(saved);
@@ -73,6 +78,7 @@ test_stderr_format(void)
 	       "stderr lines: 'IDENT: level: message', no level word for info/notice, one line each");
 	close(fd);
 	unlink(path);
+	mbh_logger_free(L);
 }
 
 static void
@@ -80,63 +86,128 @@ test_sink_and_masking(void)
 {
 	char out[256], big[3000];
 
-	mbh_log_setup("t_log", MBH_LOG_INFO, false, false);
-	mbh_log_set_sink(sink, NULL);
+	mbh_logger_new(&L, "t_log", MBH_LOG_INFO, 0, sink, NULL);
 	reset();
-	mbh_log(MBH_LOG_INFO, "plain %d", 1);
+	mbh_logf(L, MBH_LOG_INFO, "plain %d", 1);
 	is_str(last_line, "plain 1", "the sink gets the message without ident");
 	is_int(last_level, MBH_LOG_INFO, "  and its level");
 	reset();
-	mbh_log(MBH_LOG_DEBUG, "too verbose");
+	mbh_logf(L, MBH_LOG_DEBUG, "too verbose");
 	is_int(sink_calls, 0, "lines above max_level are dropped");
 
-	mbh_log_add_secret("s3cr3t");
-	mbh_log_add_secret("abc");
-	mbh_log_add_secret("abcdef");
-	mbh_log_add_secret("");
-	mbh_log_add_secret(NULL);
+	mbh_logger_add_secret(L, "s3cr3t");
+	mbh_logger_add_secret(L, "abc");
+	mbh_logger_add_secret(L, "abcdef");
+	mbh_logger_add_secret(L, "");
+	mbh_logger_add_secret(L, NULL);
 	reset();
-	mbh_log(MBH_LOG_WARNING, "auth with s3cr3t failed, s3cr3t!");
+	mbh_logf(L, MBH_LOG_WARNING, "auth with s3cr3t failed, s3cr3t!");
 	is_str(last_line, "auth with ***** failed, *****!", "every occurrence of a secret is masked");
 	reset();
-	mbh_log(MBH_LOG_INFO, "xabcdefx abcx");
+	mbh_logf(L, MBH_LOG_INFO, "xabcdefx abcx");
 	is_str(last_line, "x*****x *****x", "a secret containing another is masked whole");
 	reset();
-	mbh_log(MBH_LOG_INFO, "connecting to mongodb://backup:hunter2@h1:27017,h2/?replicaSet=rs0 now");
+	mbh_logf(L, MBH_LOG_INFO, "connecting to mongodb://backup:hunter2@h1:27017,h2/?replicaSet=rs0 now");
 	is_str(last_line, "connecting to mongodb://backup:*****@h1:27017,h2/?replicaSet=rs0 now",
 	       "an unregistered URI password is masked");
 	reset();
-	mbh_log(MBH_LOG_INFO, "uri \"mongodb+srv://u:p%%40w@c.example.com/\" and 'MONGODB://a:b@h'");
+	mbh_logf(L, MBH_LOG_INFO, "uri \"mongodb+srv://u:p%%40w@c.example.com/\" and 'MONGODB://a:b@h'");
 	is_str(last_line, "uri \"mongodb+srv://u:*****@c.example.com/\" and 'MONGODB://a:*****@h'",
 	       "srv and upper-case schemes, quoted");
 	reset();
-	mbh_log(MBH_LOG_INFO, "user@example.com: a:b is not a URI");
+	mbh_logf(L, MBH_LOG_INFO, "user@example.com: a:b is not a URI");
 	is_str(last_line, "user@example.com: a:b is not a URI", "text without a scheme is left alone");
-	mbh_log_redact("key s3cr3t\nnext", out, sizeof(out));
-	is_str(out, "key ***** next", "mbh_log_redact masks and flattens");
-	mbh_log_redact("s3cr3t s3cr3t", out, 8);
-	is_str(out, "***** *", "mbh_log_redact truncates after masking");
+	mbh_logger_redact(L, "key s3cr3t\nnext", out, sizeof(out));
+	is_str(out, "key ***** next", "mbh_logger_redact masks and flattens");
+	mbh_logger_redact(L, "s3cr3t s3cr3t", out, 8);
+	is_str(out, "***** *", "mbh_logger_redact truncates after masking");
 	memset(big, 'a', sizeof(big) - 8);
 	memcpy(big + sizeof(big) - 8, "s3cr3t", 7);
 	reset();
-	mbh_log(MBH_LOG_INFO, "%s", big);
+	mbh_logf(L, MBH_LOG_INFO, "%s", big);
 	ok(strlen(last_line) > 0 && strstr(last_line, "s3cr3t") == NULL, "a long line is masked too");
-	mbh_log_clear_secrets();
+	mbh_logger_redact(L, "esc \x1b[31m bell \a", out, sizeof(out));
+	is_str(out, "esc \\x1b[31m bell \\x07", "control characters are escaped, never sent raw");
+	mbh_logger_free(L);
+	L = NULL;
 	reset();
-	mbh_log(MBH_LOG_INFO, "s3cr3t");
-	is_str(last_line, "s3cr3t", "after clear_secrets nothing is masked");
-	mbh_log_set_sink(NULL, NULL);
-	reset();
-	mbh_log(MBH_LOG_ERROR, "no sink");
-	is_int(sink_calls, 0, "sink removed");
+	mbh_logf(L, MBH_LOG_ERROR, "no logger");
+	is_int(sink_calls, 0, "a NULL logger logs nothing");
+}
+
+/* Two jobs' loggers in one process: each its own sink and secrets. */
+typedef struct rec_sink {
+	char last[256];
+	int calls;
+} rec_sink;
+
+static void
+rec(void *ctx, mbh_log_level level, const char *line)
+{
+	rec_sink *r = ctx;
+
+	(void)level;
+	snprintf(r->last, sizeof(r->last), "%s", line);
+	r->calls++;
+}
+
+typedef struct writer {
+	mbh_logger *lg;
+	const char *word;
+} writer;
+
+static void *
+write_many(void *arg)
+{
+	writer *w = arg;
+	int i;
+
+	for (i = 0; i < 2000; i++)
+		mbh_logf(w->lg, MBH_LOG_INFO, "%s %d", w->word, i);
+	return NULL;
+}
+
+static void
+test_two_loggers(void)
+{
+	mbh_logger *a = NULL, *b = NULL;
+	rec_sink ra = { "", 0 }, rb = { "", 0 };
+	pthread_t ta, tb;
+	writer wa, wb;
+
+	mbh_logger_new(&a, "job-a", MBH_LOG_INFO, 0, rec, &ra);
+	mbh_logger_new(&b, "job-b", MBH_LOG_INFO, 0, rec, &rb);
+	mbh_logger_add_secret(a, "alpha-pw");
+	mbh_logger_add_secret(b, "beta-pw");
+	mbh_logf(a, MBH_LOG_INFO, "a sees alpha-pw and beta-pw");
+	is_str(ra.last, "a sees ***** and beta-pw", "a logger masks its own secrets only");
+	is_int(rb.calls, 0, "  and writes into its own sink only");
+	mbh_logger_free(a);
+	a = NULL;
+	mbh_logf(b, MBH_LOG_INFO, "b still masks beta-pw");
+	is_str(rb.last, "b still masks *****", "freeing one job's logger does not wipe another's secrets");
+	mbh_logger_new(&a, "job-a", MBH_LOG_INFO, 0, rec, &ra);
+	ra.calls = rb.calls = 0;
+	wa.lg = a;
+	wa.word = "from-a";
+	wb.lg = b;
+	wb.word = "from-b";
+	pthread_create(&ta, NULL, write_many, &wa);
+	pthread_create(&tb, NULL, write_many, &wb);
+	pthread_join(ta, NULL);
+	pthread_join(tb, NULL);
+	ok(ra.calls == 2000 && rb.calls == 2000 && strncmp(ra.last, "from-a", 6) == 0 && strncmp(rb.last, "from-b", 6) == 0,
+	   "two threads, two loggers: every line in its own sink (%d, %d)", ra.calls, rb.calls);
+	mbh_logger_free(a);
+	mbh_logger_free(b);
 }
 
 static void
 test_driver(void)
 {
-	mbh_log_setup("t_log", MBH_LOG_INFO, false, false);
-	mbh_log_set_sink(sink, NULL);
-	mbh_log_add_secret("drvpw");
+	mbh_logger_new(&L, "t_log", MBH_LOG_INFO, 0, sink, NULL);
+	mbh_logger_add_secret(L, "drvpw");
+	mongoc_log_set_handler(mbh_log_driver, L);
 	reset();
 	mongoc_log(MONGOC_LOG_LEVEL_WARNING, "cluster", "Unsupported URI option \"%s\"", "bogus");
 	is_str(last_line, "driver: cluster: Unsupported URI option \"bogus\"", "a driver warning is logged");
@@ -148,12 +219,13 @@ test_driver(void)
 	reset();
 	mongoc_log(MONGOC_LOG_LEVEL_INFO, "cluster", "chatter");
 	is_int(sink_calls, 0, "driver info is debug: dropped at info");
-	mbh_log_setup("t_log", MBH_LOG_DEBUG, false, false);
+	mbh_logger_configure(L, MBH_LOG_DEBUG, 0);
 	reset();
 	mongoc_log(MONGOC_LOG_LEVEL_MESSAGE, "cluster", "chatter");
 	is_int(last_level, MBH_LOG_DEBUG, "driver message: debug level");
-	mbh_log_set_sink(NULL, NULL);
-	mbh_log_clear_secrets();
+	mongoc_log_set_handler(NULL, NULL);
+	mbh_logger_free(L);
+	L = NULL;
 }
 
 static void
@@ -170,14 +242,6 @@ test_levels(void)
 	ok(mbh_log_level_parse(NULL, &l) != 0, "NULL refused");
 }
 
-static void
-test_syslog_setup(void)
-{
-	/* openlog/closelog only: the lines themselves go to the system's logger, not checked here. */
-	mbh_log_setup("t_log", MBH_LOG_ERROR, false, true);
-	mbh_log_setup("t_log", MBH_LOG_ERROR, false, false);
-	ok(1, "syslog can be switched on and off");
-}
 
 int
 main(void)
@@ -187,6 +251,6 @@ main(void)
 	test_sink_and_masking();
 	test_driver();
 	test_levels();
-	test_syslog_setup();
+	test_two_loggers();
 	return tap_done();
 }

@@ -2,10 +2,13 @@
 /* t_run.c: running the backup command: expansion, status, signals, timeout, cancel, environment, fds (TAP). */
 #include "autoconfig.h"
 
+#include <sys/wait.h>
+
 #include <sys/stat.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +17,7 @@
 
 #include "config.h"
 #include "run.h"
+#include "state.h"
 #include "tap.h"
 
 static void
@@ -232,28 +236,53 @@ test_env_fds(void)
 	mbh_child_free(NULL);
 }
 
-static void
-test_signal_pipe(void)
+/* A command dies with the thread that started it (invariant 8: never a reader without its lock holder). */
+static void *
+spawn_and_leave(void *arg)
 {
-	const char *sleeper[] = { "/bin/sh", "-c", "sleep 30", NULL };
-	struct pollfd pfd;
+	const char *sleeper[] = { "/bin/sleep", "30", NULL };
+	mbh_child *c = NULL;
 	mbh_error err;
-	int fd, status;
 
-	ok(mbh_signal_received() == 0, "no signal yet");
-	fd = mbh_signal_pipe();
-	ok(fd >= 0 && (fcntl(fd, F_GETFL) & O_NONBLOCK) && (fcntl(fd, F_GETFD) & FD_CLOEXEC),
-	   "signal pipe: non-blocking and close-on-exec");
-	ok(mbh_signal_pipe() == fd, "a second call returns the same pipe");
-	raise(SIGTERM);
-	pfd.fd = fd;
-	pfd.events = POLLIN;
-	ok(poll(&pfd, 1, 0) == 1, "SIGTERM makes it readable");
-	is_int(mbh_signal_received(), SIGTERM, "mbh_signal_received says SIGTERM");
-	raise(SIGINT);
-	is_int(mbh_signal_received(), SIGTERM, "the first signal is kept");
-	ok(run(sleeper, NULL, 0, fd, &status, &err) != 0 && err.code == EX_TEMPFAIL &&
-	   strcmp(err.msg, "/bin/sh cancelled") == 0, "the signal pipe cancels a running command");
+	mbh_error_init(&err);
+	if (mbh_child_spawn(&c, sleeper, NULL, 0, &err) == 0)
+		*(long *)arg = mbh_child_pid(c);
+	/* leak c on purpose: the thread ends with the child unreaped */
+	return NULL;
+}
+
+static void
+test_dies_with_parent(void)
+{
+	pthread_t t;
+	long pid = 0;
+	int status = -1, i;
+	uint64_t start;
+
+	pthread_create(&t, NULL, spawn_and_leave, &pid);
+	pthread_join(t, NULL);
+	ok(pid > 0, "a thread started a command");
+	for (i = 0; i < 200 && waitpid((pid_t)pid, &status, WNOHANG) == 0; i++)
+		usleep(10000);
+	ok(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL, "it got SIGKILL when that thread ended (status %d)",
+	   status);
+
+	{
+		const char *sleeper[] = { "/bin/sh", "-c", "sleep 30 & sleep 30", NULL };
+		mbh_child *c = NULL;
+		mbh_error err;
+
+		mbh_error_init(&err);
+		ok(mbh_child_spawn(&c, sleeper, NULL, 0, &err) == 0, "a command with a child of its own");
+		start = mbh_proc_starttime(mbh_child_pid(c));
+		ok(!mbh_run_kill_group(mbh_child_pid(c), start + 1, mbh_proc_starttime, 1000),
+		   "kill_group spares a pid whose start time differs (pid reuse)");
+		ok(mbh_run_kill_group(mbh_child_pid(c), start, mbh_proc_starttime, 3000),
+		   "kill_group kills the recorded group");
+		ok(mbh_child_reap(c, &status, &err) == 0 && status == 128 + SIGKILL, "  its leader died of SIGKILL");
+		ok(kill(-(pid_t)mbh_child_pid(c), 0) != 0, "  and nothing of its group is left");
+		mbh_child_free(c);
+	}
 }
 
 int
@@ -264,6 +293,6 @@ main(void)
 	test_status();
 	test_timeout_cancel();
 	test_env_fds();
-	test_signal_pipe();
+	test_dies_with_parent();
 	return tap_done();
 }

@@ -305,7 +305,6 @@ int
 main(void)
 {
 	tap_init();
-	mbh_log_setup("t_uri", MBH_LOG_ERROR, false, false);
 	mongoc_init();
 	test_redact();
 	test_userinfo();

@@ -1,0 +1,164 @@
+/* SPDX-License-Identifier: AGPL-3.0-or-later */
+/* job_post.c: the flows that start from the state file: post-backup, --forget, --status. */
+#include "autoconfig.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sysexits.h>
+
+#include "jobint.h"
+#include "release.h"
+
+/* Say which other sets have a record here: a wrong replicaSet= must not look like "all clear". */
+static void
+name_other_records(mbh_job *j)
+{
+	char **sets = NULL;
+	mbh_state_rec rec;
+	mbh_error e;
+	bool present;
+	size_t i;
+
+	mbh_error_init(&e);
+	if (mbh_state_list(&sets, j->cfg->state_dir, &e) != 0)
+		return;
+	for (i = 0; sets[i] != NULL; i++) {
+		if (strcmp(sets[i], j->set) == 0)
+			continue;
+		mbh_error_init(&e);
+		if (mbh_state_peek(j->cfg->state_dir, sets[i], &rec, &present, &e) == 0 && present)
+			mbh_logf(j->log, MBH_LOG_WARNING,
+				 "but %s holds a lock record of replica set %s (member %s, job %s): if that is the set "
+				 "you meant, check replicaSet= in the URI or use --set %s",
+				 j->cfg->state_dir, rec.set_name, rec.member, rec.job[0] != '\0' ? rec.job : "-",
+				 rec.set_name);
+	}
+	mbh_strv_free(sets);
+}
+
+/*
+ * The record of the set post acts on, under the run's flock.  *present false:
+ * nothing to do (logged).  A read-only state directory still works: the flock
+ * needs no write access.
+ */
+static int
+open_record(mbh_job *j, mbh_state_rec *rec, bool *present, mbh_error *err)
+{
+	bool found = false;
+
+	*present = false;
+	if (mbh_job_resolve_set(j, &found, err) != 0)
+		return -1;
+	if (!found) {
+		mbh_logf(j->log, MBH_LOG_INFO, "nothing to unlock in %s", j->cfg->state_dir);
+		return 0;
+	}
+	if (mbh_state_open(&j->state, j->cfg->state_dir, j->set, false, err) != 0 ||
+	    mbh_state_read(j->state, rec, present, err) != 0)
+		return -1;
+	if (!*present) {
+		mbh_logf(j->log, MBH_LOG_INFO, "nothing to unlock for %s", j->set);
+		name_other_records(j);
+	}
+	return 0;
+}
+
+/* The post-backup flow. */
+int
+mbh_job_post(mbh_job *j, mbh_error *err)
+{
+	mbh_state_rec rec;
+	bool present = false, released = false;
+	char since[64];
+	int rc = -1;
+
+	if (open_record(j, &rec, &present, err) != 0)
+		goto out;
+	if (!present) {
+		rc = 0;
+		goto out;
+	}
+	if (j->job_name[0] != '\0' && rec.job[0] != '\0' && strcmp(j->job_name, rec.job) != 0) {
+		mbh_fmt_time(rec.since, since, sizeof(since));
+		mbh_error_set(err, EX_TEMPFAIL,
+			      "the lock on %s belongs to job %s (pid %ld on %s, since %s), not to job %s: left alone; "
+			      "run mongo-postbackup without --job to release it anyway",
+			      rec.member, rec.job, rec.pid, rec.hostname, since, j->job_name);
+		goto out;
+	}
+	if (mbh_job_uri(j, err) != 0 || mbh_lock_session_new(&j->session, j->uri, rec.member, err) != 0)
+		goto out;
+	rc = mbh_release(j->log, j->session, j->cfg->state_dir, &rec, MBH_RELEASER_POST, &released, err);
+out:
+	mbh_lock_session_free(j->session);
+	j->session = NULL;
+	mbh_state_free(j->state);
+	j->state = NULL;
+	return rc;
+}
+
+/* --forget. */
+int
+mbh_job_forget(mbh_job *j, mbh_error *err)
+{
+	mbh_state_rec rec;
+	mbh_hello hello;
+	mbh_error e;
+	bool present = false;
+	int rc = -1;
+
+	if (open_record(j, &rec, &present, err) != 0)
+		goto out;
+	if (!present) {
+		rc = 0;
+		goto out;
+	}
+	if (mbh_job_uri(j, err) != 0 || mbh_lock_session_new(&j->session, j->uri, rec.member, err) != 0)
+		goto out;
+	mbh_error_init(&e);
+	if (mbh_lock_hello(j->session, &hello, &e) == 0 || e.code != EX_UNAVAILABLE) {
+		mbh_error_set(err, EX_TEMPFAIL,
+			      "%s answers, so its lock can still be released: run mongo-postbackup (without --forget)",
+			      rec.member);
+		goto out;
+	}
+	mbh_release_stop_watchdog(j->log, &rec);
+	if (mbh_state_remove(j->state, err) != 0)
+		goto out;
+	mbh_logf(j->log, MBH_LOG_WARNING,
+		 "FORGOT the %s record of %s (set %s, lockCount %lld, job %s) without unlocking it: %s does not "
+		 "answer (%s); if it comes back still fsync-locked, run db.fsyncUnlock() on it by hand",
+		 rec.phase == MBH_PHASE_LOCKED ? "LOCKED" : "LOCKING", rec.member, rec.set_name,
+		 (long long)rec.lock_count, rec.job[0] != '\0' ? rec.job : "-", rec.member, e.msg);
+	rc = 0;
+out:
+	mbh_lock_session_free(j->session);
+	j->session = NULL;
+	mbh_state_free(j->state);
+	j->state = NULL;
+	return rc;
+}
+
+/* --status. */
+int
+mbh_job_status(mbh_job *j, char **text, mbh_error *err)
+{
+	mbh_state_rec rec;
+	bool present = false, found = false, stale = false;
+
+	*text = NULL;
+	memset(&rec, 0, sizeof(rec));
+	if (mbh_job_resolve_set(j, &found, err) != 0)
+		return -1;
+	if (found && mbh_state_peek(j->cfg->state_dir, j->set, &rec, &present, err) != 0)
+		return -1;
+	if (mbh_job_render_status(text, found ? j->set : NULL, j->cfg->state_dir, &rec, present, &stale, err) != 0)
+		return -1;
+	if (stale)
+		return mbh_error_set(err, EX_UNAVAILABLE,
+				     "no watchdog guards the lock on %s (it is not running): run mongo-postbackup to "
+				     "release it",
+				     rec.member);
+	return 0;
+}

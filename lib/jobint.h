@@ -1,0 +1,62 @@
+/* SPDX-License-Identifier: AGPL-3.0-or-later */
+/* jobint.h: the job's insides, shared by the job*.c files (not part of the library's contract). */
+#ifndef MBH_JOBINT_H
+#define MBH_JOBINT_H
+
+#include <pthread.h>
+#include <signal.h>
+#include <stdbool.h>
+
+#include <mongoc/mongoc.h>
+
+#include "job.h"
+#include "lock.h"
+#include "select.h"
+#include "state.h"
+#include "topology.h"
+
+struct mbh_job {
+	const mbh_config *cfg;
+	mbh_logger *log;
+	char *job_name;          /* "" when none */
+	char *mode;
+	char *set_override;      /* NULL when none */
+	char *watchdog_path;     /* NULL: no watchdog */
+	int cancel_fd;           /* the caller's; -1 */
+	int cancel_pipe[2];      /* mbh_job_cancel writes [1]; waits poll [0] */
+	volatile sig_atomic_t cancelled;
+	volatile sig_atomic_t child_pgid; /* the running command's group, for mbh_job_cancel; 0 = none */
+	pthread_mutex_t mu;      /* the lock flow, the unlock and the reaping of the command run under it */
+	mongoc_uri_t *uri;       /* built once, holds the credentials */
+	mongoc_client_t *client; /* discovery */
+	mbh_state *state;        /* flock held while not NULL */
+	mbh_lock_session *session;
+	mbh_state_rec rec;       /* what is recorded */
+	bool held;               /* rec describes a lock we hold */
+	mbh_child *child;        /* the command under the lock, until reaped */
+	char set[128];
+};
+
+/* Build the URI once (it validates and applies the credentials). */
+int mbh_job_uri(mbh_job *j, mbh_error *err);
+
+/* Connect for discovery and read the member table.  Caller owns *out. */
+int mbh_job_discover(mbh_job *j, mbh_topology **out, mbh_error *err);
+
+/* Choose the member with the options of the config.  *out is filled even on failure (for --dry-run). */
+int mbh_job_choose(mbh_job *j, const mbh_topology *t, mbh_selection **out, mbh_error *err);
+
+/* Open j->session to host_port: over the discovery client when it already talks to it, else directly. */
+int mbh_job_open_session(mbh_job *j, const char *host_port, mbh_error *err);
+
+/* Which set post/status act on: --set, the URI's replicaSet=, else the only record in the state directory. */
+int mbh_job_resolve_set(mbh_job *j, bool *found, mbh_error *err);
+
+/* The --dry-run table for t and sel.  Caller frees *text. */
+int mbh_job_render_choice(char **text, const mbh_topology *t, const mbh_selection *sel, mbh_error *err);
+
+/* The --status text of rec (present or not).  *stale = its watchdog is gone or its deadline passed.  Caller frees. */
+int mbh_job_render_status(char **text, const char *set, const char *state_dir, const mbh_state_rec *rec,
+			  bool present, bool *stale, mbh_error *err);
+
+#endif

@@ -1,0 +1,163 @@
+/* SPDX-License-Identifier: AGPL-3.0-or-later */
+/* release.c: release one recorded lock: kill its command, unlock, unfreeze, stop its watchdog, clear the record. */
+#include "autoconfig.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "release.h"
+#include "run.h"
+
+/* How long a release waits for another releaser's claim (it only covers a few commands to one member). */
+#define CLAIM_WAIT_MS 30000
+#define KILL_WAIT_MS 3000
+
+/* Format a time for messages. */
+void
+mbh_fmt_time(int64_t t, char *buf, size_t len)
+{
+	time_t tt = (time_t)t;
+	struct tm tm;
+
+	if (localtime_r(&tt, &tm) == NULL || strftime(buf, len, "%Y-%m-%d %H:%M:%S %z", &tm) == 0)
+		snprintf(buf, len, "@%lld", (long long)t);
+}
+
+/* Same lock? */
+bool
+mbh_release_same_lock(const mbh_state_rec *a, const mbh_state_rec *want)
+{
+	if (a->token[0] != '\0' || want->token[0] != '\0')
+		return strcmp(a->token, want->token) == 0;
+	return strcmp(a->member, want->member) == 0 && a->since == want->since && a->pid == want->pid;
+}
+
+/* Stop the watchdog. */
+void
+mbh_release_stop_watchdog(mbh_logger *lg, const mbh_state_rec *rec)
+{
+	uint64_t start;
+
+	if (rec->watchdog_pid <= 0)
+		return;
+	start = mbh_proc_starttime(rec->watchdog_pid);
+	if (start != 0 && start == rec->watchdog_start) {
+		if (kill((pid_t)rec->watchdog_pid, SIGTERM) == 0)
+			mbh_logf(lg, MBH_LOG_DEBUG, "stopped the watchdog (pid %ld)", rec->watchdog_pid);
+	} else {
+		mbh_logf(lg, MBH_LOG_DEBUG, "the watchdog (pid %ld) is no longer running", rec->watchdog_pid);
+	}
+}
+
+/* An unreachable member: say the lock is still held and what happens next. */
+int
+mbh_release_still_held(mbh_error *err, const mbh_state_rec *rec, bool may)
+{
+	char deadline[64], why[MBH_ERRMSG_LEN];
+
+	if (err->code != EX_UNAVAILABLE)
+		return -1; /* auth or permission: keep that message and code */
+	/* the driver's words only: the message names the member already */
+	snprintf(why, sizeof(why), "%s",
+		 strncmp(err->msg, "cannot reach ", 13) == 0 && strstr(err->msg, ": ") != NULL ? strstr(err->msg, ": ") + 2
+											   : err->msg);
+	if (rec->deadline > 0) {
+		mbh_fmt_time(rec->deadline, deadline, sizeof(deadline));
+		return mbh_error_set(err, EX_TEMPFAIL,
+				     "cannot reach %s; the lock %s still held; run mongo-postbackup again when it is back "
+				     "(the watchdog keeps trying from %s) (%s)",
+				     rec->member, may ? "may be" : "is", deadline, why);
+	}
+	return mbh_error_set(err, EX_TEMPFAIL,
+			     "cannot reach %s; the lock %s still held; run mongo-postbackup again when it is back (%s)",
+			     rec->member, may ? "may be" : "is", why);
+}
+
+/* The unlock itself, under the claim, on a record known to be ours. */
+static int
+unlock_member(mbh_logger *lg, mbh_lock_session *session, const mbh_state_rec *rec, mbh_releaser who,
+	      mbh_error *err)
+{
+	int64_t left = 0;
+	bool locked = true, was_locked = true;
+
+	if (rec->phase == MBH_PHASE_LOCKING) {
+		/* a run died between the intent and the record of the lock: was it taken? */
+		if (mbh_lock_is_fsync_locked(session, &locked, err) != 0)
+			return mbh_release_still_held(err, rec, true);
+		if (!locked) {
+			mbh_logf(lg, MBH_LOG_INFO, "a run (pid %ld) stopped while locking %s; it is not locked", rec->pid,
+				 rec->member);
+			return 0;
+		}
+	}
+	if (mbh_lock_fsync_unlock(session, &left, &was_locked, err) != 0)
+		return mbh_release_still_held(err, rec, rec->phase == MBH_PHASE_LOCKING);
+	if (!was_locked)
+		mbh_logf(lg, MBH_LOG_WARNING,
+			 "%s was no longer locked (restarted, or unlocked by someone else); clearing the record",
+			 rec->member);
+	else if (rec->phase == MBH_PHASE_LOCKING)
+		mbh_logf(lg, MBH_LOG_WARNING, "a run (pid %ld) stopped while locking %s; unlocked it once (lockCount now %lld)",
+			 rec->pid, rec->member, (long long)left);
+	else if (rec->lock_count > 0 && left != rec->lock_count - 1)
+		mbh_logf(lg, MBH_LOG_WARNING,
+			 "fsyncUnlock on %s left lockCount %lld, expected %lld (our lock returned %lld): someone else "
+			 "locked or unlocked it meanwhile; check with db.currentOp().fsyncLock",
+			 rec->member, (long long)left, (long long)(rec->lock_count - 1), (long long)rec->lock_count);
+	if (was_locked && who != MBH_RELEASER_WATCHDOG)
+		mbh_logf(lg, MBH_LOG_INFO, "unlocked %s (lockCount now %lld)", rec->member, (long long)left);
+	return 0;
+}
+
+/* Release; see release.h. */
+int
+mbh_release(mbh_logger *lg, mbh_lock_session *session, const char *state_dir, const mbh_state_rec *want,
+	    mbh_releaser who, bool *released, mbh_error *err)
+{
+	mbh_state_rec rec;
+	mbh_error e;
+	bool present = false;
+	int claim = -1, rc = -1;
+
+	*released = false;
+	mbh_error_init(&e);
+	if (mbh_state_claim(&claim, state_dir, CLAIM_WAIT_MS, &e) != 0) {
+		/* a releaser stuck (stopped) with the claim must not keep the member locked forever */
+		mbh_logf(lg, MBH_LOG_WARNING, "%s; going ahead without it", e.msg);
+	}
+	if (mbh_state_peek(state_dir, want->set_name, &rec, &present, err) != 0)
+		goto out;
+	if (!present || !mbh_release_same_lock(&rec, want)) {
+		mbh_logf(lg, MBH_LOG_DEBUG, "the lock on %s was released by someone else", want->member);
+		rc = 0;
+		goto out;
+	}
+	if (rec.command_pid > 0 &&
+	    mbh_run_kill_group(rec.command_pid, rec.command_start, mbh_proc_starttime, KILL_WAIT_MS))
+		mbh_logf(lg, MBH_LOG_WARNING, "killed the command still running under the lock on %s (pid %ld)",
+			 rec.member, rec.command_pid);
+	if (unlock_member(lg, session, &rec, who, err) != 0)
+		goto out;
+	*released = true;
+	if (rec.frozen) {
+		mbh_error_init(&e);
+		if (mbh_lock_freeze(session, 0, &e) != 0)
+			mbh_logf(lg, MBH_LOG_WARNING, "could not unfreeze %s (it may stay unelectable for up to %lld s): %s",
+				 rec.member, (long long)(rec.deadline > rec.since ? rec.deadline - rec.since : 0), e.msg);
+	}
+	if (who != MBH_RELEASER_WATCHDOG)
+		mbh_release_stop_watchdog(lg, &rec);
+	if (mbh_state_unlink(state_dir, rec.set_name, err) != 0) {
+		mbh_error_prefix(err, "%s is unlocked, but its record stays (%s/%s.state): remove that file once the "
+				 "state directory is writable",
+				 rec.member, state_dir, rec.set_name);
+		goto out;
+	}
+	rc = 0;
+out:
+	mbh_state_unclaim(claim);
+	return rc;
+}

@@ -1,0 +1,60 @@
+/* SPDX-License-Identifier: AGPL-3.0-or-later */
+/* watchdog.h: start the watchdog program for one lock and hand it what it needs to unlock. */
+#ifndef MBH_WATCHDOG_H
+#define MBH_WATCHDOG_H
+
+#include <stdint.h>
+
+#include "config.h"
+#include "error.h"
+
+/*
+ * The watchdog is its own program (libexec/mongo-backup-watchdog), never a
+ * fork of the library: a library hosted in bacula-fd must not fork a copy of
+ * the daemon that lives for hours.  It is started before the intent record
+ * is written, in its own session, with nothing inherited but a pipe on its
+ * stdin.  Over that pipe (never argv or environment) it gets the connection
+ * settings with the credentials, the state directory, the set and the lock's
+ * token, then "go" once the intent is on disk.  A pipe closed without "go"
+ * means there is nothing to guard: it exits at once.
+ *
+ * From "go" on it re-reads the record (never taking the run's flock) until
+ * the record is gone or holds another token (exit), or the deadline passes:
+ * then it kills the recorded command's process group and releases the lock
+ * (mbh_release), retrying with backoff until the member answers, logging
+ * each failure to syslog and DIR/SET.events.  SIGTERM (sent by whoever
+ * released the lock) makes it exit.
+ */
+typedef struct mbh_watchdog mbh_watchdog;
+
+/* Stream field names (NUL-terminated "name=value" items). */
+#define MBH_WD_URI "uri"
+#define MBH_WD_USERNAME "username"
+#define MBH_WD_PASSWORD "password"
+#define MBH_WD_CONNECT_TIMEOUT "connect_timeout_ms"
+#define MBH_WD_STATE_DIR "state_dir"
+#define MBH_WD_SET "set"
+#define MBH_WD_TOKEN "token"
+#define MBH_WD_GO "go"
+
+/* Start path and send it the settings (everything but "go").  Caller owns *out. */
+int mbh_watchdog_start(mbh_watchdog **out, const char *path, const mbh_config *cfg, const char *set,
+		       const char *token, mbh_error *err);
+
+/* The watchdog's pid and /proc starttime, for the record. */
+long mbh_watchdog_pid(const mbh_watchdog *w);
+uint64_t mbh_watchdog_starttime(const mbh_watchdog *w);
+
+/* The intent is durable: send "go" and close the pipe. */
+int mbh_watchdog_go(mbh_watchdog *w, mbh_error *err);
+
+/* Close the pipe (without "go" the watchdog exits) and free; the process itself lives on.  NULL is fine. */
+void mbh_watchdog_free(mbh_watchdog *w);
+
+/* Reap pid if it is our child and has exited within timeout_ms (a stopped watchdog of a long-lived host). */
+void mbh_watchdog_reap(long pid, int timeout_ms);
+
+/* Fill buf with a fresh random token (MBH_TOKEN_LEN hex digits + NUL).  Returns 0 or -1. */
+int mbh_token_new(char *buf, size_t len);
+
+#endif

@@ -1,0 +1,250 @@
+/* SPDX-License-Identifier: AGPL-3.0-or-later */
+/* mongo-backup-watchdog.c: unlock one recorded fsync lock once lock.max_seconds have passed, however long it takes. */
+#include "autoconfig.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <mongoc/mongoc.h>
+
+#include "config.h"
+#include "crash.h"
+#include "lock.h"
+#include "log.h"
+#include "release.h"
+#include "state.h"
+#include "uri.h"
+#include "watchdog.h"
+
+#define IDENT "mongo-backup-watchdog"
+#define SETTINGS_MAX 65536
+#define POLL_S 1
+#define BACKOFF_MAX_S 60
+
+static volatile sig_atomic_t stop_requested;
+
+static void
+on_term(int sig)
+{
+	(void)sig;
+	stop_requested = 1;
+}
+
+/* What the starting run sent on stdin. */
+typedef struct settings {
+	char buf[SETTINGS_MAX + 1];
+	const char *uri, *username, *password, *state_dir, *set, *token;
+	int connect_timeout_ms;
+	bool go;
+} settings;
+
+/* Read the NUL-separated "name=value" items until EOF. */
+static int
+read_settings(settings *s)
+{
+	size_t used = 0;
+	ssize_t r;
+	char *p, *next, *eq, *end;
+
+	memset(s, 0, sizeof(*s));
+	while (used < SETTINGS_MAX) {
+		r = read(0, s->buf + used, SETTINGS_MAX - used);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			break;
+		used += (size_t)r;
+	}
+	s->buf[used] = '\0';
+	for (p = s->buf, end = s->buf + used; p < end; p = next) {
+		next = p + strlen(p) + 1;
+		if ((eq = strchr(p, '=')) == NULL)
+			return -1;
+		*eq++ = '\0';
+		if (strcmp(p, MBH_WD_URI) == 0)
+			s->uri = eq;
+		else if (strcmp(p, MBH_WD_USERNAME) == 0)
+			s->username = eq;
+		else if (strcmp(p, MBH_WD_PASSWORD) == 0)
+			s->password = eq;
+		else if (strcmp(p, MBH_WD_CONNECT_TIMEOUT) == 0)
+			s->connect_timeout_ms = (int)strtol(eq, NULL, 10);
+		else if (strcmp(p, MBH_WD_STATE_DIR) == 0)
+			s->state_dir = eq;
+		else if (strcmp(p, MBH_WD_SET) == 0)
+			s->set = eq;
+		else if (strcmp(p, MBH_WD_TOKEN) == 0)
+			s->token = eq;
+		else if (strcmp(p, MBH_WD_GO) == 0)
+			s->go = true;
+	}
+	return s->uri != NULL && s->state_dir != NULL && s->set != NULL && s->token != NULL ? 0 : -1;
+}
+
+/* Log a line loudly: syslog (through the logger) and DIR/SET.events (0600, no symlinks). */
+static void
+event(mbh_logger *lg, mbh_log_level level, const settings *s, const char *line)
+{
+	char path[4096], buf[2048], now[64];
+	int fd, n;
+
+	mbh_logf(lg, level, "%s", line);
+	snprintf(path, sizeof(path), "%s/%s.events", s->state_dir, s->set);
+	fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return; /* a read-only state directory: syslog has it */
+	mbh_fmt_time(time(NULL), now, sizeof(now));
+	mbh_logger_redact(lg, line, buf, sizeof(buf) - 100);
+	n = snprintf(path, sizeof(path), "%s %s\n", now, buf);
+	if (n > 0 && write(fd, path, (size_t)n < sizeof(path) ? (size_t)n : sizeof(path) - 1) < 0)
+		n = -1;
+	close(fd);
+}
+
+/* Sleep up to seconds, waking early on SIGTERM. */
+static void
+nap(int seconds)
+{
+	struct timespec ts = { .tv_sec = seconds, .tv_nsec = 0 };
+
+	if (!stop_requested)
+		nanosleep(&ts, NULL);
+}
+
+/* One try at releasing the lock rec describes.  Returns 0 when nothing is locked any more. */
+static int
+try_release(mbh_logger *lg, const settings *s, const mongoc_uri_t *uri, const mbh_state_rec *rec, int attempt)
+{
+	mbh_lock_session *session = NULL;
+	char line[MBH_ERRMSG_LEN + 512];
+	bool released = false;
+	mbh_error err;
+	int rc = -1;
+
+	mbh_error_init(&err);
+	MBH_CRASH("watchdog-release");
+	if (mbh_lock_session_new(&session, uri, rec->member, &err) == 0 &&
+	    mbh_release(lg, session, s->state_dir, rec, MBH_RELEASER_WATCHDOG, &released, &err) == 0) {
+		snprintf(line, sizeof(line),
+			 "the fsync lock on %s (set %s, job %s, pid %ld) outlived lock.max_seconds; %s",
+			 rec->member, rec->set_name, rec->job[0] != '\0' ? rec->job : "-", rec->pid,
+			 released ? "the watchdog unlocked it" : "it was released meanwhile");
+		event(lg, released ? MBH_LOG_ERROR : MBH_LOG_INFO, s, line);
+		rc = 0;
+	} else if (released) {
+		/* unlocked; only the record could not be removed */
+		snprintf(line, sizeof(line), "watchdog: %s", err.msg);
+		event(lg, MBH_LOG_ERROR, s, line);
+		rc = 0;
+	} else {
+		snprintf(line, sizeof(line),
+			 "watchdog: could not unlock %s (set %s) after lock.max_seconds, try %d: %s; trying again",
+			 rec->member, rec->set_name, attempt, err.msg);
+		event(lg, MBH_LOG_ERROR, s, line);
+	}
+	mbh_lock_session_free(session);
+	return rc;
+}
+
+/* Guard the lock until it is released, by someone else or by us. */
+static int
+guard(mbh_logger *lg, const settings *s, const mongoc_uri_t *uri)
+{
+	mbh_state_rec rec, cur, want;
+	mbh_error err;
+	bool present = false, fired = false;
+	int backoff = 1, attempt = 0;
+	time_t now;
+
+	memset(&want, 0, sizeof(want));
+	snprintf(want.token, sizeof(want.token), "%s", s->token);
+	while (!stop_requested) {
+		mbh_error_init(&err);
+		if (mbh_state_peek(s->state_dir, s->set, &cur, &present, &err) != 0) {
+			/* unreadable for now (being replaced, a full disk): keep guarding what we know */
+			mbh_logf(lg, MBH_LOG_WARNING, "watchdog: %s", err.msg);
+			if (!fired) {
+				nap(POLL_S);
+				continue;
+			}
+		} else if (!present || !mbh_release_same_lock(&cur, &want)) {
+			return 0; /* released in time, or by someone else */
+		} else {
+			rec = cur;
+		}
+		now = time(NULL);
+		if (!fired && now < (time_t)rec.deadline) {
+			nap((time_t)rec.deadline - now < POLL_S ? (int)((time_t)rec.deadline - now) : POLL_S);
+			continue;
+		}
+		fired = true;
+		MBH_CRASH("watchdog-fired");
+		if (try_release(lg, s, uri, &rec, ++attempt) == 0)
+			return 0;
+		nap(backoff);
+		backoff = backoff * 2 > BACKOFF_MAX_S ? BACKOFF_MAX_S : backoff * 2;
+	}
+	return 0;
+}
+
+int
+main(void)
+{
+	static settings s;
+	mongoc_uri_t *uri = NULL;
+	mbh_logger *lg = NULL;
+	struct sigaction sa;
+	mbh_config cfg;
+	mbh_error err;
+	int rc = 1, fd;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_term;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	signal(SIGHUP, SIG_IGN);
+	signal(SIGPIPE, SIG_IGN);
+	openlog(IDENT, LOG_PID, LOG_DAEMON);
+	if (read_settings(&s) != 0 || !s.go) {
+		rc = 0; /* the run stopped before its intent was on disk: nothing to guard */
+		goto out;
+	}
+	/* the pipe is spent: hold nothing of the run that started us */
+	if ((fd = open("/dev/null", O_RDONLY | O_CLOEXEC)) >= 0) {
+		dup2(fd, 0);
+		close(fd);
+	}
+	mongoc_init();
+	if (mbh_logger_new(&lg, IDENT, MBH_LOG_INFO, MBH_LOG_SYSLOG, NULL, NULL) != 0)
+		goto out;
+	mbh_logger_add_secret(lg, s.password);
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.uri = (char *)s.uri;
+	cfg.username = (char *)s.username;
+	cfg.password = (char *)s.password;
+	cfg.connect_timeout_ms = s.connect_timeout_ms;
+	mbh_error_init(&err);
+	if (mbh_uri_build(&uri, &cfg, &err) != 0) {
+		mbh_logf(lg, MBH_LOG_ERROR, "watchdog: %s", err.msg);
+		goto out;
+	}
+	MBH_CRASH("watchdog-go");
+	rc = guard(lg, &s, uri);
+out:
+	mongoc_uri_destroy(uri);
+	mbh_logger_free(lg);
+	explicit_bzero(&s, sizeof(s));
+	if (lg != NULL)
+		mongoc_cleanup();
+	closelog();
+	return rc;
+}
