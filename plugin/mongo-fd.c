@@ -29,6 +29,7 @@
 #include "job.h"
 #include "log.h"
 #include "run.h"
+#include "state.h"
 
 /*
  * An adapter and nothing more: bacula-fd's calls are mapped onto one
@@ -82,6 +83,7 @@ typedef struct fdjob {
 	/* Owner thread only below. */
 	bool locked;               /* this thread's lock is (as far as it knows) held */
 	bool failed;               /* an M_FATAL was sent for the current command */
+	bool running;              /* backup: script.backup was started and not yet waited for */
 	int rfd;                   /* backup: our copy of the command's stdout */
 	char *fname;               /* the virtual file's name */
 	const char *script;        /* borrowed from cfg: the basename of the command */
@@ -348,6 +350,7 @@ command_reset(fdjob *f)
 	f->fname = f->ofname = f->vset = f->vhost = f->vport = NULL;
 	f->script = NULL;
 	f->failed = false;
+	f->running = false;
 	f->locked = false;
 	f->bytes = 0;
 	f->read_deadline_ms = 0;
@@ -396,6 +399,7 @@ command_load(fdjob *f, const char *text, fd_mode mode)
 	mbh_error err;
 	mbh_log_level level;
 	unsigned flags = 0;
+	size_t i;
 	int rc = -1;
 
 	mbh_error_init(&err);
@@ -409,7 +413,7 @@ command_load(fdjob *f, const char *text, fd_mode mode)
 	    (f->cmd->member != NULL && mbh_config_set(f->cfg, "selection.member", f->cmd->member, &err) != 0) ||
 	    (f->cmd->policy != NULL && mbh_config_set(f->cfg, "selection.policy", f->cmd->policy, &err) != 0) ||
 	    mbh_config_finish(f->cfg, &err) != 0) {
-		fatal(f, "%s (check it with: mongo-prebackup -c %s --dry-run)", err.msg, f->cmd->config);
+		fatal(f, "%s; fix it (mongo-prebackup -c %s --dry-run checks it)", err.msg, f->cmd->config);
 		goto out;
 	}
 	level = (mbh_log_level)f->cfg->log.level;
@@ -417,10 +421,43 @@ command_load(fdjob *f, const char *text, fd_mode mode)
 	if (f->cfg->log.syslog)
 		flags |= MBH_LOG_SYSLOG;
 	mbh_logger_configure(f->log, MBH_LOG_DEBUG, flags);
-	mbh_logger_add_secret(f->log, f->cfg->password);
+	for (i = 0; f->cfg->secrets != NULL && f->cfg->secrets[i] != NULL; i++)
+		mbh_logger_add_secret(f->log, f->cfg->secrets[i]);
 	rc = 0;
 out:
 	return rc;
+}
+
+/*
+ * When another run holds the set's flock ("another run for SET holds ...",
+ * state.h) it may be another job of this very bacula-fd (same pid): name it
+ * from the set's record, so the message says which job to wait for.  Returns
+ * the text to append ("" when there is nothing to add).
+ */
+static const char *
+holder(fdjob *f, const char *msg, char *buf, size_t len)
+{
+	static const char prefix[] = "another run for ";
+	mbh_state_rec rec;
+	char set[128];
+	const char *end;
+	bool present = false;
+
+	buf[0] = '\0';
+	if (strncmp(msg, prefix, sizeof(prefix) - 1) != 0)
+		return buf;
+	msg += sizeof(prefix) - 1;
+	if ((end = strchr(msg, ' ')) == NULL || (size_t)(end - msg) >= sizeof(set))
+		return buf;
+	memcpy(set, msg, (size_t)(end - msg));
+	set[end - msg] = '\0';
+	if (mbh_state_peek(f->cfg->state_dir, set, &rec, &present, NULL) == 0 && present)
+		snprintf(buf, len, "; it is job %s, which locked %s (%s); run this job again once it has ended",
+		         rec.job[0] != '\0' ? rec.job : "-", rec.member,
+		         rec.phase == MBH_PHASE_LOCKED ? "LOCKED" : "LOCKING");
+	else
+		snprintf(buf, len, "; run this job again once that run has ended");
+	return buf;
 }
 
 /* bEventBackupCommand: load, choose and lock.  The only place anything gets locked. */
@@ -430,7 +467,7 @@ backup_command(fdjob *f, const char *text)
 	mbh_job_params params = { .cancel_fd = -1 };
 	mbh_error err;
 	mbh_job *job = NULL;
-	char *name = NULL;
+	char *name = NULL, who[700];
 	bRC rc = bRC_Error;
 
 	mbh_error_init(&err);
@@ -458,7 +495,10 @@ backup_command(fdjob *f, const char *text)
 	if (atomic_load(&f->cancelled))
 		goto out;
 	if (mbh_job_lock(f->job, &err) != 0) {
-		fatal(f, "nothing was locked: %s", err.msg);
+		if (atomic_load(&f->cancelled))
+			jmsg(f, M_INFO, "%s", err.msg);
+		else
+			fatal(f, "nothing was locked: %s%s", err.msg, holder(f, err.msg, who, sizeof(who)));
 		goto out;
 	}
 	f->locked = true;
@@ -475,9 +515,7 @@ backup_command(fdjob *f, const char *text)
 	}
 	f->fname = name;
 	name = NULL;
-	jmsg(f, M_INFO, "%s of %s locked (lockCount %lld) for %s; the stream will be %s", mbh_job_member(f->job),
-	     mbh_job_set(f->job), (long long)mbh_job_lock_count(f->job), params.job_name ? params.job_name : "-",
-	     f->fname);
+	jmsg(f, M_INFO, "the output of %s goes into the backup as %s", f->script, f->fname);
 	rc = bRC_OK;
 out:
 	mbh_job_free(job);
@@ -571,6 +609,7 @@ backup_open(fdjob *f, struct io_pkt *io)
 			deadline = lock_end;
 	}
 	f->read_deadline_ms = deadline;
+	f->running = true;
 	jmsg(f, M_INFO, "started %s (pid %ld) under the lock", f->cfg->script.backup[0], mbh_child_pid(child));
 	io->status = 0;
 	io->io_errno = 0;
@@ -645,7 +684,16 @@ backup_close(fdjob *f, struct io_pkt *io)
 	if (f->rfd >= 0)
 		close(f->rfd);
 	f->rfd = -1;
-	if (f->job == NULL || atomic_load(&f->cancelled)) {
+	if (f->job == NULL)
+		return;
+	if (!f->running) {
+		unlock_now(f, "after a failure");
+		return;
+	}
+	f->running = false;
+	if (atomic_load(&f->cancelled)) {
+		/* the cancel killed it; this thread reaps it (only the waiting thread may) */
+		mbh_job_wait(f->job, &status, &err);
 		unlock_now(f, "after the cancel");
 		return;
 	}

@@ -26,12 +26,16 @@
  *   fakefd [-v] PLUGIN.so info
  *   fakefd [-v] PLUGIN.so JOB [-- JOB]...
  * where JOB is one of
- *   backup   --cmd STRING [--out FILE] [--cancel-after BYTES] [--cancel-at-ms MS]
+ *   backup   --cmd STRING [--cmd STRING]... [--out FILE] [--cancel-after BYTES] [--cancel-at-ms MS]
+ *            [--skip-io] [--skip-endjob]
  *   restore  --cmd STRING --in FILE --fname NAME [--where DIR]
  *   estimate --cmd STRING
  *   console
  * plus, for any job: --jobid N, --name NAME, --wait-for FILE (start once it
- * exists), --touch-done FILE (create it when the job has ended).
+ * exists), --touch-done FILE (create it when the job has ended).  --skip-io
+ * plays a daemon that fails between startBackupFile and IO_OPEN (the storage
+ * daemon went away); --skip-endjob one that never sends EndBackupJob (so
+ * only freePlugin is left to clean up).
  *
  * Every job runs in its own thread, all at once, each with its own plugin
  * instance, in the order of calls bacula-fd 9.6.7 makes (the research note's
@@ -57,7 +61,9 @@ typedef struct job {
 	int jobid;
 	char name[128];
 	char unique[192];
-	const char *cmd;
+	const char *cmd;         /* the (first) plugin string */
+	const char *cmds[8];     /* backup: one per Plugin= line, run in turn */
+	int ncmds;
 	const char *out;
 	const char *in;
 	const char *where;
@@ -66,6 +72,8 @@ typedef struct job {
 	const char *touch_done;
 	long long cancel_after;  /* bytes; -1 = never */
 	long cancel_at_ms;       /* ms after the command event; -1 = never */
+	bool skip_io;
+	bool skip_endjob;
 	bpContext ctx;
 	pthread_t thread;
 	pthread_t self;          /* the job's thread, as seen by itself */
@@ -363,7 +371,7 @@ wait_for(job *j)
 
 /* One Plugin= line of a backup: BackupCommand, startBackupFile, pluginIO, endBackupFile (again on bRC_More). */
 static void
-backup_command(job *j, FILE *out)
+backup_command(job *j, const char *cmd, FILE *out)
 {
 	struct save_pkt sp;
 	struct io_pkt io;
@@ -372,7 +380,7 @@ backup_command(job *j, FILE *out)
 
 	if (j->cancel_at_ms >= 0)
 		start_canceller(j);
-	if ((rc = event(j, bEventBackupCommand, (void *)j->cmd)) != bRC_OK)
+	if ((rc = event(j, bEventBackupCommand, (void *)cmd)) != bRC_OK)
 		return; /* bacula-fd stops this command silently: only an M_FATAL fails the job */
 	if ((buf = malloc(IO_COUNT)) == NULL)
 		return;
@@ -381,7 +389,7 @@ backup_command(job *j, FILE *out)
 		sp.pkt_size = sizeof(sp);
 		sp.pkt_end = sizeof(sp);
 		sp.portable = true;
-		sp.cmd = (char *)j->cmd;
+		sp.cmd = (char *)cmd;
 		rc = pf->startBackupFile(&j->ctx, &sp);
 		trace(j, "startBackupFile -> %d fname=%s type=%d", (int)rc, sp.fname ? sp.fname : "(null)", sp.type);
 		if (rc != bRC_OK)
@@ -392,7 +400,11 @@ backup_command(job *j, FILE *out)
 			break;
 		}
 		snprintf(j->saved_fname, sizeof(j->saved_fname), "%s", sp.fname);
-		if (sp.type == FT_REG && !sp.no_read) {
+		if (sp.type == FT_REG && !sp.no_read && j->skip_io) {
+			atomic_fetch_add(&j->fatals, 1);
+			say("job %d: M_FATAL: fakefd: the storage daemon went away before %s was opened", j->jobid,
+			    sp.fname);
+		} else if (sp.type == FT_REG && !sp.no_read) {
 			memset(&io, 0, sizeof(io));
 			io.pkt_size = sizeof(io);
 			io.pkt_end = sizeof(io);
@@ -457,19 +469,23 @@ static void
 run_backup(job *j)
 {
 	FILE *out = NULL;
+	int i;
 
 	if (j->out != NULL && (out = fopen(j->out, "w")) == NULL) {
 		fd_error(j, "cannot write %s: %s", j->out, strerror(errno));
 		return;
 	}
 	event(j, bEventLevel, (void *)(intptr_t)'F');
-	event(j, bEventPluginCommand, (void *)j->cmd);
+	for (i = 0; i < j->ncmds; i++)
+		event(j, bEventPluginCommand, (void *)j->cmds[i]);
 	event(j, bEventEndFileSet, NULL);
 	event(j, bEventStartBackupJob, NULL);
-	backup_command(j, out);
+	for (i = 0; i < j->ncmds && !atomic_load(&j->cancelled); i++)
+		backup_command(j, j->cmds[i], out);
 	if (out != NULL)
 		fclose(out);
-	event(j, bEventEndBackupJob, NULL);
+	if (!j->skip_endjob)
+		event(j, bEventEndBackupJob, NULL);
 }
 
 static void
@@ -707,11 +723,21 @@ parse_job(job *j, int n, char **argv, int *i)
 	for ((*i)++; *i < n && strcmp(argv[*i], "--") != 0; (*i)++) {
 		const char *o = argv[*i], *v = *i + 1 < n ? argv[*i + 1] : NULL;
 
+		if (strcmp(o, "--skip-io") == 0 || strcmp(o, "--skip-endjob") == 0) {
+			*(strcmp(o, "--skip-io") == 0 ? &j->skip_io : &j->skip_endjob) = true;
+			continue;
+		}
+
 		if (v == NULL)
 			return -1;
 		(*i)++;
-		if (strcmp(o, "--cmd") == 0)
-			j->cmd = v;
+		if (strcmp(o, "--cmd") == 0) {
+			if (j->ncmds == 8)
+				return -1;
+			j->cmds[j->ncmds++] = v;
+			if (j->cmd == NULL)
+				j->cmd = v;
+		}
 		else if (strcmp(o, "--out") == 0)
 			j->out = v;
 		else if (strcmp(o, "--in") == 0)
@@ -748,9 +774,8 @@ main(int argc, char **argv)
 	job *jobs = NULL;
 	void *handle = NULL;
 	bfd_unload_plugin_fn unloadp;
-	int a = 1, i, njobs = 0, rc = 2;
-
 	struct sigaction sa;
+	int a = 1, i, njobs = 0, rc = 2;
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	memset(&sa, 0, sizeof(sa));
