@@ -10,7 +10,7 @@
 . "${top_srcdir:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/bacula/baculalib.sh"
 t_init
 bacula_init
-tap_plan 38
+tap_plan 44
 SECONDS=0
 
 # ---- the replica set: primary, electable secondary, passive secondary (the one auto picks), data dirs
@@ -43,14 +43,25 @@ records() {
 	echo "$VERIFY_RECORDS"
 }
 
-# wait_records DIR N: wait (bounded, polling) until DIR holds at least N records.
+# live_records DIR: the record count of a directory that is being written (the primary's): verify
+# reads it file by file and can catch it between two writes, so retry (bounded, 10 s) until it is whole.
+live_records() {
+	local deadline=$((SECONDS + 10)) r
+	while [ "$SECONDS" -lt "$deadline" ]; do
+		r=$(records "$1")
+		[ -n "$r" ] && { echo "$r"; return 0; }
+		sleep 0.02
+	done
+	return 1
+}
+
+# wait_records DIR N [SECONDS]: wait (bounded by time, default 15 s, polling) until DIR holds at least N records.
 wait_records() {
-	local n=0 r
-	while [ "$n" -lt 400 ]; do
+	local deadline=$((SECONDS + ${3:-15})) r
+	while [ "$SECONDS" -lt "$deadline" ]; do
 		r=$(records "$1")
 		[ -n "$r" ] && [ "$r" -ge "$2" ] && return 0
 		sleep 0.05
-		n=$((n + 1))
 	done
 	return 1
 }
@@ -73,8 +84,8 @@ runscript() {
 	echo "    Command = \"$2\""
 	echo "  }"
 }
-# hooks_job NAME CONFIG [OBSERVER]: the README's job, OBSERVER run right after the pre-backup and
-# right before the post-backup when given.
+# hooks_job NAME CONFIG [BEFORE [AFTER]]: the README's job; BEFORE runs right after the pre-backup
+# and AFTER right before the post-backup, when given.
 hooks_job() {
 	echo "Job {"
 	echo "  Name = \"$1\""
@@ -82,7 +93,7 @@ hooks_job() {
 	echo "  FileSet = \"mongo-member2\""
 	runscript Before "$MBH_PRE -c $2 --job %j"
 	[ -z "${3:-}" ] || runscript Before "$3"
-	[ -z "${3:-}" ] || runscript After "$3"
+	[ -z "${4:-}" ] || runscript After "$4"
 	runscript After "$MBH_POST -c $2 --job %j"
 	echo "}"
 }
@@ -98,8 +109,10 @@ FileSet {
   }
 }
 EOF
-	hooks_job mongo-hooks "$CONF" "$STATUS_CMD"
+	hooks_job mongo-hooks "$CONF" "$STATUS_CMD" "$STATUS_CMD"
 	hooks_job mongo-noone "$NOONE"
+	# the job fails after the lock was taken (a later Before script fails)
+	hooks_job mongo-fails "$CONF" "/bin/sh -c 'echo the backup breaks after the lock; exit 3'"
 } >"$BACULA_ETC/jobs.conf"
 
 if ! bacula_start; then
@@ -109,7 +122,7 @@ fi
 tap_pass "bacula-sd, bacula-fd and bacula-dir listen on 127.0.0.1:$BACULA_SD_PORT, :$BACULA_FD_PORT, :$BACULA_DIR_PORT"
 
 # ---- a writer keeps the primary busy from before the job until after the restore (bounded: 120 s)
-R0=$(records "$DATA/0")
+R0=$(live_records "$DATA/0")
 (
 	end=$((SECONDS + 120))
 	while [ ! -e "$T_DIR/stop-writer" ] && [ "$SECONDS" -lt "$end" ]; do
@@ -151,7 +164,7 @@ verify_dir "$WHERE$DATA/2"
 COPY_RECORDS=$VERIFY_RECORDS
 tap_is "$VERIFY_RC" 0 "mongo-rs-sim verify: the restored copy of member 2 is whole" || tap_diag "$VERIFY_OUT"
 tap_is "$VERIFY_OPTIME" "$LOCK_OPTIME" "the restored copy ends at the optime member 2 had while locked"
-P_RECORDS=$(records "$DATA/0")
+P_RECORDS=$(live_records "$DATA/0")
 tap_ok "$([ -n "$COPY_RECORDS" ] && [ -n "$P_RECORDS" ] && [ "$P_RECORDS" -gt "$COPY_RECORDS" ] && echo 0 || echo 1)" \
 	"the primary took writes after the lock (${P_RECORDS:-?} records, the copy ${COPY_RECORDS:-?})"
 wait_records "$DATA/2" "$P_RECORDS"
@@ -176,7 +189,18 @@ tap_is "$FILES2" 0 "the failed job saved no file"
 t_assert_unlocked "after the failed job no member is locked (ctl status)"
 t_assert_no_state "after the failed job no state record is left"
 
-# ---- case 3: another tool holds an fsync lock on the passive member.  The pre-backup refuses (that
+# ---- case 3: the job fails after the member was locked: RunsOnFailure = yes still unlocks it
+JOB4=$(bacula_run_job mongo-fails)
+tap_ok $? "job mongo-fails runs to its end (JobId ${JOB4:-none})"
+JOBLOG4=$T_OUT/job-fails.log
+bacula_job_log "$JOB4" >"$JOBLOG4"
+tap_is "$(bacula_job_status "$JOB4")" f "a job that breaks after the lock ends with JobStatus f" || bacula_diag_job "$JOB4"
+tap_like "$JOBLOG4" "ClientBeforeJob: .*locked $H2 " "ClientBeforeJob: the pre-backup locked $H2 first"
+tap_like "$JOBLOG4" "ClientAfterJob: .*unlocked $H2 " "ClientAfterJob: the post-backup (RunsOnFailure = yes) unlocked it"
+t_assert_unlocked "after the broken job no member is locked (ctl status)"
+t_assert_no_state "after the broken job no state record is left"
+
+# ---- case 4: another tool holds an fsync lock on the passive member.  The pre-backup refuses (that
 # member is held by someone else: 75; or, were the electable one chosen instead, locking it too would
 # stall majority writes: 69), the job fails, and the post-backup (RunsOnFailure) leaves that lock alone.
 sim_ctl lock 2 >/dev/null
