@@ -496,18 +496,22 @@ out:
 	return rc;
 }
 
-/* Seconds until the command must end: script.timeout and the lock's deadline, whichever is first. */
+/*
+ * Seconds until the command gets SIGTERM: script.timeout or the lock's
+ * deadline, whichever is first.  For the deadline, the SIGTERM goes out the
+ * kill grace (2 s) early, so that the SIGKILL lands on the deadline itself and
+ * even a command that ignores SIGTERM holds the lock no longer than
+ * lock.max_seconds.  *by_deadline tells which one it is.
+ */
 static int
-command_timeout(const mbh_job *j)
+command_timeout(const mbh_job *j, bool *by_deadline)
 {
 	int64_t left = j->rec.deadline - (int64_t)time(NULL);
 	int t = j->cfg->script.timeout;
 
-	if (left < 1)
-		left = 1;
-	if (t <= 0 || left < t)
-		t = (int)left;
-	return t;
+	left = left > 4 ? left - 2 : left > 1 ? left : 1;
+	*by_deadline = t <= 0 || left < t;
+	return *by_deadline ? (int)left : t;
 }
 
 /* Wait for the command. */
@@ -515,6 +519,7 @@ int
 mbh_job_wait(mbh_job *j, int *status, mbh_error *err)
 {
 	mbh_error e;
+	bool by_deadline = false;
 	int rc;
 
 	*status = -1;
@@ -522,7 +527,13 @@ mbh_job_wait(mbh_job *j, int *status, mbh_error *err)
 		return mbh_error_set(err, EX_SOFTWARE, "no command runs under this lock");
 	mbh_error_init(&e);
 	/* only this thread reaps and frees the child; an unlock elsewhere only kills it */
-	rc = mbh_child_await(j->child, command_timeout(j), j->cancel_pipe[0], j->cancel_fd, &e);
+	rc = mbh_child_await(j->child, command_timeout(j, &by_deadline), j->cancel_pipe[0], j->cancel_fd, &e);
+	if (rc != 0 && by_deadline && !mbh_job_cancelled(j))
+		mbh_error_set(&e, EX_TEMPFAIL, "the command was stopped: the lock's time (lock.max_seconds = %d s) ran out",
+			      j->cfg->lock.max_seconds);
+	else if (rc == 0 && (int64_t)time(NULL) >= j->rec.deadline)
+		rc = mbh_error_set(&e, EX_TEMPFAIL, "the command ended as the lock's time (lock.max_seconds = %d s) ran out",
+				   j->cfg->lock.max_seconds);
 	pthread_mutex_lock(&j->mu);
 	if (rc == 0 && j->child_pgid == 0)
 		rc = mbh_error_set(&e, EX_TEMPFAIL, "the command was stopped by the unlock");

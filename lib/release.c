@@ -107,7 +107,7 @@ unlock_member(mbh_logger *lg, mbh_lock_session *session, const mbh_state_rec *re
 			 "fsyncUnlock on %s left lockCount %lld, expected %lld (our lock returned %lld): someone else "
 			 "locked or unlocked it meanwhile; check with db.currentOp().fsyncLock",
 			 rec->member, (long long)left, (long long)(rec->lock_count - 1), (long long)rec->lock_count);
-	if (was_locked && who != MBH_RELEASER_WATCHDOG)
+	if (was_locked && who != MBH_RELEASER_WATCHDOG && rec->phase == MBH_PHASE_LOCKED)
 		mbh_logf(lg, MBH_LOG_INFO, "unlocked %s (lockCount now %lld)", rec->member, (long long)left);
 	return 0;
 }

@@ -246,8 +246,8 @@ spawn_and_leave(void *arg)
 
 	mbh_error_init(&err);
 	if (mbh_child_spawn(&c, sleeper, NULL, 0, &err) == 0)
-		*(long *)arg = mbh_child_pid(c);
-	/* leak c on purpose: the thread ends with the child unreaped */
+		*(mbh_child **)arg = c;
+	/* the thread ends with the child running */
 	return NULL;
 }
 
@@ -255,17 +255,18 @@ static void
 test_dies_with_parent(void)
 {
 	pthread_t t;
-	long pid = 0;
-	int status = -1, i;
+	mbh_child *left = NULL;
+	mbh_error e;
+	int status = -1;
 	uint64_t start;
 
-	pthread_create(&t, NULL, spawn_and_leave, &pid);
+	pthread_create(&t, NULL, spawn_and_leave, &left);
 	pthread_join(t, NULL);
-	ok(pid > 0, "a thread started a command");
-	for (i = 0; i < 200 && waitpid((pid_t)pid, &status, WNOHANG) == 0; i++)
-		usleep(10000);
-	ok(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL, "it got SIGKILL when that thread ended (status %d)",
-	   status);
+	ok(left != NULL, "a thread started a command");
+	mbh_error_init(&e);
+	ok(left != NULL && mbh_child_await(left, 10, -1, -1, &e) == 0 && mbh_child_reap(left, &status, &e) == 0 &&
+	   status == 128 + SIGKILL, "it got SIGKILL when that thread ended (status %d)", status);
+	mbh_child_free(left);
 
 	{
 		const char *sleeper[] = { "/bin/sh", "-c", "sleep 30 & sleep 30", NULL };
