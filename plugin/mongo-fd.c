@@ -603,8 +603,10 @@ backup_open(fdjob *f, struct io_pkt *io)
 	if (f->cfg->script.timeout > 0)
 		deadline = now_ms() + (int64_t)f->cfg->script.timeout * 1000;
 	if (f->cfg->lock.max_seconds > 0) {
+		/* like mbh_job_wait: stop it 2 s early, so its SIGKILL lands by the lock's deadline */
 		int64_t lock_end = now_ms() + (int64_t)f->cfg->lock.max_seconds * 1000 -
-		                   (int64_t)(seconds_since(&f->t_locked) * 1000);
+		                   (int64_t)(seconds_since(&f->t_locked) * 1000) -
+		                   (f->cfg->lock.max_seconds > 4 ? 2000 : 0);
 		if (deadline == 0 || lock_end < deadline)
 			deadline = lock_end;
 	}
