@@ -65,7 +65,12 @@ tap_ok "$( [ ! -e "$T_STATE/rs0.state" ] && echo 0 || echo 1)" "failures before 
 
 # ---------------------------------------------------------------- the fake host itself, on a real plugin
 BPIPE=/usr/lib/bacula/bpipe-fd.so
-if [ -f "$BPIPE" ] && [ -f /usr/lib/bacula/libbac.so ]; then
+if [ "${MBH_SANITIZERS:-no}" = yes ]; then
+	# libbac.so preloaded ahead of the ASan runtime: ASan refuses to start
+	for i in 1 2 3 4; do
+		tap_ok 0 "# SKIP a sanitizer build cannot preload Debian's libbac.so for bpipe-fd.so"
+	done
+elif [ -f "$BPIPE" ] && [ -f /usr/lib/bacula/libbac.so ]; then
 	MBH_PLUGIN=$BPIPE LD_PRELOAD=/usr/lib/bacula/libbac.so fd_run bpipe \
 		backup --cmd "bpipe:/MYDB/dump.txt:printf 'hello from bpipe\\n':cat >$T_OUT/bpipe.restored" \
 		--out "$T_OUT/bpipe.data"
