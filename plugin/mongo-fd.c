@@ -568,53 +568,54 @@ out:
 
 /* ---------------------------------------------------------------- backup stream */
 
-/* IO_OPEN: start script.backup under the lock. */
+/* IO_OPEN: start script.backup under the lock.  On failure the member is unlocked at once. */
 static void
 backup_open(fdjob *f, struct io_pkt *io)
 {
 	mbh_error err;
 	mbh_child *child = NULL;
-	int64_t deadline = 0;
+	int64_t deadline = 0, lock_end;
+	bool undo = false;
 
 	mbh_error_init(&err);
 	io->status = -1;
-	io->io_errno = EIO;
-	if (f->job == NULL || !f->locked || atomic_load(&f->cancelled)) {
-		io->io_errno = atomic_load(&f->cancelled) ? EINTR : EIO;
-		return;
-	}
+	io->io_errno = atomic_load(&f->cancelled) ? EINTR : EIO;
+	if (f->job == NULL || !f->locked || atomic_load(&f->cancelled))
+		goto out;
+	undo = true;
 	if (wake_open(f) != 0) {
 		fatal(f, "cannot create a pipe: %s; the member is being unlocked", strerror(errno));
-		unlock_now(f, "after a failure");
-		return;
+		goto out;
 	}
 	clock_gettime(CLOCK_MONOTONIC, &f->t_started);
 	if (mbh_job_spawn(f->job, (const char *const *)f->cfg->script.backup, MBH_RUN_PIPE_STDOUT, &child, &err) != 0) {
 		fatal(f, "the backup command did not start: %s; the member is being unlocked", err.msg);
-		unlock_now(f, "after a failure");
-		return;
+		goto out;
 	}
+	/* our own descriptor: a cancel on another thread may end the child's while IO_READ waits on it */
 	if ((f->rfd = fcntl(mbh_child_stdout_fd(child), F_DUPFD_CLOEXEC, 3)) < 0) {
 		fatal(f, "cannot read the backup command's output: %s; the member is being unlocked", strerror(errno));
 		mbh_job_cancel(f->job);
-		unlock_now(f, "after a failure");
-		return;
+		goto out;
 	}
 	if (f->cfg->script.timeout > 0)
 		deadline = now_ms() + (int64_t)f->cfg->script.timeout * 1000;
 	if (f->cfg->lock.max_seconds > 0) {
 		/* like mbh_job_wait: stop it 2 s early, so its SIGKILL lands by the lock's deadline */
-		int64_t lock_end = now_ms() + (int64_t)f->cfg->lock.max_seconds * 1000 -
-		                   (int64_t)(seconds_since(&f->t_locked) * 1000) -
-		                   (f->cfg->lock.max_seconds > 4 ? 2000 : 0);
+		lock_end = now_ms() + (int64_t)f->cfg->lock.max_seconds * 1000 -
+		           (int64_t)(seconds_since(&f->t_locked) * 1000) - (f->cfg->lock.max_seconds > 4 ? 2000 : 0);
 		if (deadline == 0 || lock_end < deadline)
 			deadline = lock_end;
 	}
 	f->read_deadline_ms = deadline;
 	f->running = true;
+	undo = false;
 	jmsg(f, M_INFO, "started %s (pid %ld) under the lock", f->cfg->script.backup[0], mbh_child_pid(child));
 	io->status = 0;
 	io->io_errno = 0;
+out:
+	if (undo)
+		unlock_now(f, "after a failure");
 }
 
 /* IO_READ: the next bytes of the command's stdout; 0 at its end; -1 on cancel, timeout or error. */
@@ -682,38 +683,30 @@ backup_close(fdjob *f, struct io_pkt *io)
 	bool ok = false;
 
 	mbh_error_init(&err);
-	io->status = 0;
 	if (f->rfd >= 0)
 		close(f->rfd);
 	f->rfd = -1;
-	if (f->job == NULL)
-		return;
-	if (!f->running) {
-		unlock_now(f, "after a failure");
-		return;
-	}
+	if (f->job == NULL || !f->running)
+		goto out;
 	f->running = false;
-	if (atomic_load(&f->cancelled)) {
-		/* the cancel killed it; this thread reaps it (only the waiting thread may) */
-		mbh_job_wait(f->job, &status, &err);
-		unlock_now(f, "after the cancel");
-		return;
-	}
-	if (mbh_job_wait(f->job, &status, &err) != 0)
+	if (atomic_load(&f->cancelled))
+		mbh_job_wait(f->job, &status, &err); /* the cancel killed it; only this thread may reap it */
+	else if (mbh_job_wait(f->job, &status, &err) != 0)
 		fatal(f, "the backup command %s: %s; the member is being unlocked", f->script, err.msg);
-	else if (status != 0 && status > 128)
+	else if (status > 128)
 		fatal(f, "the backup command %s was killed by signal %d; the backup is incomplete; the member is "
 		      "being unlocked", f->script, status - 128);
 	else if (status != 0)
-		fatal(f, "the backup command %s exited with status %d; the backup is incomplete; run it by hand "
-		      "(mongo-prebackup -c %s --exec -- ...) to see why", f->script, status, f->cmd->config);
+		fatal(f, "the backup command %s exited with status %d; the backup is incomplete; see its error output "
+		      "with: mongo-prebackup -c %s --exec >/dev/null", f->script, status, f->cmd->config);
 	else
 		ok = !f->failed;
 	if (ok)
 		jmsg(f, M_INFO, "%s ended (status 0) after %.3f s", f->script, seconds_since(&f->t_started));
-	unlock_now(f, "after the stream");
-	if (!ok)
-		io->status = -1;
+out:
+	/* the stream has ended, however: unlock now, not at the end of the job */
+	unlock_now(f, ok ? "after the stream" : "after a failure");
+	io->status = ok || atomic_load(&f->cancelled) ? 0 : -1;
 }
 
 /* ---------------------------------------------------------------- restore */

@@ -34,7 +34,7 @@ tap_ok $? "job mongo-fails runs to its end (JobId ${JOB:-none}, $((SECONDS - t0)
 LOG=$T_OUT/fails.log
 bacula_job_log "$JOB" >"$LOG"
 tap_is "$(bacula_job_status "$JOB")" f "a failing backup command: JobStatus f" || bacula_diag_job "$JOB"
-tap_like "$LOG" "Fatal error: .*mongo-fd: the backup command fails.sh exited with status 3; the backup is incomplete; run it by hand" \
+tap_like "$LOG" "Fatal error: .*mongo-fd: the backup command fails.sh exited with status 3; the backup is incomplete; see its error output with: mongo-prebackup -c [^ ]+ --exec >/dev/null" \
 	"the job log has the reason as a fatal error, with what to do"
 tap_like "$LOG" "Termination: +\\*\\*\\* Backup Error \\*\\*\\*" "the job report says Backup Error"
 tap_like "$LOG" "mongo-fd: locked $H2 \\(lockCount 1\\)" "the member was locked first"

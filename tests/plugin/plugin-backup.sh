@@ -81,7 +81,7 @@ fails() {
 	after "$1"
 }
 fails exit3 'printf partial; exit 3' \
-	'the backup command exit3.sh exited with status 3; the backup is incomplete; run it by hand'
+	'the backup command exit3.sh exited with status 3; the backup is incomplete; see its error output with: mongo-prebackup -c [^ ]+ --exec >/dev/null$'
 fails killed 'printf partial; kill -KILL $$' 'the backup command killed.sh was killed by signal 9'
 fails silent-exit 'exit 1' 'the backup command silent-exit.sh exited with status 1'
 t_config "$CONF" "script = { backup = [ \"$T_DIR/no-such-script\" ]; };"
