@@ -10,7 +10,7 @@
 . "${top_srcdir:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/bacula/baculalib.sh"
 t_init
 bacula_init
-tap_plan 44
+tap_plan 45
 SECONDS=0
 
 # ---- the replica set: primary, electable secondary, passive secondary (the one auto picks), data dirs
@@ -115,11 +115,15 @@ EOF
 	hooks_job mongo-fails "$CONF" "/bin/sh -c 'echo the backup breaks after the lock; exit 3'"
 } >"$BACULA_ETC/jobs.conf"
 
+# the file daemon's environment is the test's plus what it asks for (the RunScripts inherit it)
+BACULA_FD_ENV=(MBH_TEST_FD_ENV=hooks-job)
 if ! bacula_start; then
 	echo "Bail out! the Bacula daemons do not start"
 	exit 1
 fi
 tap_pass "bacula-sd, bacula-fd and bacula-dir listen on 127.0.0.1:$BACULA_SD_PORT, :$BACULA_FD_PORT, :$BACULA_DIR_PORT"
+tap_ok "$(tr '\0' '\n' <"/proc/$BACULA_FD_PID/environ" 2>/dev/null | grep -qx 'MBH_TEST_FD_ENV=hooks-job' && echo 0 || echo 1)" \
+	"bacula-fd runs with the environment the test chose (BACULA_FD_ENV)"
 
 # ---- a writer keeps the primary busy from before the job until after the restore (bounded: 120 s)
 R0=$(live_records "$DATA/0")
