@@ -34,7 +34,8 @@ BACULA_HOME=""
 BACULA_ETC=""
 BACULA_JOBLOG=""
 BACULA_DB=""
-BACULA_CLIENT=t-fd
+BACULA_CLIENT=t-fd # the Client (and FileDaemon) name
+export BACULA_CLIENT
 BACULA_DIR_PORT=""
 BACULA_FD_PORT=""
 BACULA_SD_PORT=""
@@ -76,7 +77,10 @@ bacula_require() {
 # bacula_init: after t_init.  The Bacula tree under $T_DIR/bacula (etc/ dir/ sd/ fd/ vol/ log/
 # plugins/), an empty etc/jobs.conf for the test to fill, and a cleanup that stops the daemons first.
 bacula_init() {
-	[ -n "$T_DIR" ] && [ -d "$T_DIR" ] || { echo "Bail out! bacula_init needs t_init first"; exit 1; }
+	if [ -z "$T_DIR" ] || [ ! -d "$T_DIR" ]; then
+		echo "Bail out! bacula_init needs t_init first"
+		exit 1
+	fi
 	bacula_require
 	case $T_DIR in
 	*[[:space:]\"\'\\]*) tap_skip_all "the temp dir $T_DIR has a space or quote; Bacula's configs cannot hold it (set TMPDIR)" ;;
@@ -184,21 +188,20 @@ bacula_pid_listens() {
 # ephemeral range (ip_local_port_range), where outgoing connections never land; never Bacula's
 # defaults 9101-9103.  Another test may take a port in between: bacula_start then tries new ones.
 bacula_pick_ports() {
-	local lo=10000 hi eph picked="" p tries=0
+	local lo=10000 hi eph p tries=0 picked=()
 	eph=$(awk '{ print $1 }' /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null)
 	hi=$((${eph:-32768} - 1))
 	[ "$hi" -gt $((lo + 1000)) ] || hi=65000
-	while [ "$(echo $picked | wc -w)" -lt 3 ]; do
+	while [ "${#picked[@]}" -lt 3 ]; do
 		tries=$((tries + 1))
 		[ "$tries" -le 1000 ] || { bacula_diag "bacula: no free port found in $lo-$hi"; return 1; }
 		p=$((lo + (RANDOM * 32768 + RANDOM) % (hi - lo + 1)))
-		case " $picked " in *" $p "*) continue ;; esac
-		bacula_port_free "$p" && picked="$picked $p"
+		case " ${picked[*]} " in *" $p "*) continue ;; esac
+		bacula_port_free "$p" && picked+=("$p")
 	done
-	set -- $picked
-	BACULA_DIR_PORT=$1
-	BACULA_FD_PORT=$2
-	BACULA_SD_PORT=$3
+	BACULA_DIR_PORT=${picked[0]}
+	BACULA_FD_PORT=${picked[1]}
+	BACULA_SD_PORT=${picked[2]}
 	export BACULA_DIR_PORT BACULA_FD_PORT BACULA_SD_PORT
 }
 
@@ -439,9 +442,9 @@ bacula_wait_listen() {
 # bacula-fd (under `env "${BACULA_FD_ENV[@]}"`) and bacula-dir in the foreground (-f) as background
 # processes of the test, and wait until each listens.  Up to 3 attempts when a port is taken.
 bacula_start() {
-	local attempt rc dbg=()
+	local rc dbg=()
 	[ -n "${BACULA_FD_DEBUG:-}" ] && dbg=(-d "$BACULA_FD_DEBUG" -dt)
-	for attempt in 1 2 3; do
+	for _ in 1 2 3; do
 		bacula_pick_ports || return 1
 		bacula_write_configs || return 1
 		bacula_create_catalog || return 1
@@ -548,7 +551,7 @@ bacula_run_job() {
 # its end; prints the restore's JobId.
 bacula_restore() {
 	local out id
-	out=$(bacula_console "restore jobid=$(($1)) client=t-fd restoreclient=t-fd where=$2 all done yes")
+	out=$(bacula_console "restore jobid=$(($1)) client=$BACULA_CLIENT restoreclient=$BACULA_CLIENT where=$2 all done yes")
 	id=$(printf '%s\n' "$out" | bacula_queued_jobid)
 	if [ -z "$id" ]; then
 		bacula_diag "bacula: the restore of job $1 was not queued:" "$out"

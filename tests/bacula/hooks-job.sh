@@ -3,14 +3,15 @@
 # `mongo-prebackup -c CONF --job %j`, RunScript After (RunsOnSuccess and RunsOnFailure) `mongo-postbackup
 # -c CONF --job %j`, and a FileSet with the locked member's data directory, on a simulated replica set
 # whose primary takes writes throughout.  The job ends T, its restore is a whole copy of the member at
-# lock time, and nothing stays locked; when the pre-backup fails the job ends f, the reason is in the
-# job's log, and nothing is locked.
+# lock time, and nothing stays locked.  When the pre-backup fails (no eligible member; the member held
+# by another tool) the job ends f, the reason is in the job's log, and the job locks and unlocks
+# nothing; when the job breaks after the lock, the post-backup (RunsOnFailure) still unlocks.
 # SPDX-License-Identifier: AGPL-3.0-or-later
 [ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"
 . "${top_srcdir:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/bacula/baculalib.sh"
 t_init
 bacula_init
-tap_plan 44
+tap_plan 45
 SECONDS=0
 
 # ---- the replica set: primary, electable secondary, passive secondary (the one auto picks), data dirs
@@ -115,13 +116,17 @@ EOF
 	hooks_job mongo-fails "$CONF" "/bin/sh -c 'echo the backup breaks after the lock; exit 3'"
 } >"$BACULA_ETC/jobs.conf"
 
+# the file daemon's environment is the test's plus what it asks for (the RunScripts inherit it)
+BACULA_FD_ENV=(MBH_TEST_FD_ENV=hooks-job)
 if ! bacula_start; then
 	echo "Bail out! the Bacula daemons do not start"
 	exit 1
 fi
 tap_pass "bacula-sd, bacula-fd and bacula-dir listen on 127.0.0.1:$BACULA_SD_PORT, :$BACULA_FD_PORT, :$BACULA_DIR_PORT"
+tap_ok "$(tr '\0' '\n' <"/proc/$BACULA_FD_PID/environ" 2>/dev/null | grep -qx 'MBH_TEST_FD_ENV=hooks-job' && echo 0 || echo 1)" \
+	"bacula-fd runs with the environment the test chose (BACULA_FD_ENV)"
 
-# ---- a writer keeps the primary busy from before the job until after the restore (bounded: 120 s)
+# ---- a writer keeps the primary busy from before the first job to the end (bounded: 120 s)
 R0=$(live_records "$DATA/0")
 (
 	end=$((SECONDS + 120))
