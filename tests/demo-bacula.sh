@@ -27,6 +27,7 @@ command -v sqlite3 >/dev/null 2>&1 || die "sqlite3 is missing: tools/install-dep
 t_init >/dev/null
 bacula_init >/dev/null
 bacula_add_plugin "$MBH_PLUGIN" || die "cannot copy $MBH_PLUGIN"
+# shellcheck disable=SC2034 # read by bacula_start
 BACULA_FD_ENV=(MONGO_BACKUP_WATCHDOG="$MONGO_BACKUP_WATCHDOG" MONGOC_DISABLE_SHM=1)
 SECONDS=0
 

@@ -25,6 +25,7 @@ fp_init() {
 	[ -x "$MONGO_BACKUP_WATCHDOG" ] || tap_skip_all "$MONGO_BACKUP_WATCHDOG is not built"
 	bacula_init
 	bacula_add_plugin "$MBH_PLUGIN" || { echo "Bail out! cannot copy $MBH_PLUGIN"; exit 1; }
+	# shellcheck disable=SC2034 # read by bacula_start
 	BACULA_FD_ENV=(MONGO_BACKUP_WATCHDOG="$MONGO_BACKUP_WATCHDOG" MONGOC_DISABLE_SHM=1)
 }
 

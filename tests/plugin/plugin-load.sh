@@ -67,7 +67,7 @@ tap_ok "$( [ ! -e "$T_STATE/rs0.state" ] && echo 0 || echo 1)" "failures before 
 BPIPE=/usr/lib/bacula/bpipe-fd.so
 if [ "${MBH_SANITIZERS:-no}" = yes ]; then
 	# libbac.so preloaded ahead of the ASan runtime: ASan refuses to start
-	for i in 1 2 3 4; do
+	for _ in 1 2 3 4; do
 		tap_ok 0 "# SKIP a sanitizer build cannot preload Debian's libbac.so for bpipe-fd.so"
 	done
 elif [ -f "$BPIPE" ] && [ -f /usr/lib/bacula/libbac.so ]; then
@@ -82,7 +82,7 @@ elif [ -f "$BPIPE" ] && [ -f /usr/lib/bacula/libbac.so ]; then
 	fd_status_is bpipe-r 1 T "fakefd + bpipe-fd.so: restore T"
 	tap_is "$(cat "$T_OUT/bpipe.restored" 2>/dev/null)" "hello from bpipe" "fakefd + bpipe-fd.so: the writer got the bytes"
 else
-	for i in 1 2 3 4; do
+	for _ in 1 2 3 4; do
 		tap_ok 0 "# SKIP $BPIPE (Debian's bacula-fd) is not installed"
 	done
 fi
