@@ -717,6 +717,10 @@ restore_vars(fdjob *f, const char *ofname)
 {
 	const char *p = strstr(ofname, FNAME_PREFIX), *set, *member, *end, *colon;
 
+	free(f->vset);
+	free(f->vhost);
+	free(f->vport);
+	f->vset = f->vhost = f->vport = NULL;
 	if (p == NULL)
 		return;
 	set = p + strlen(FNAME_PREFIX);
