@@ -245,11 +245,12 @@ local_hosts(void)
 	return list;
 }
 
-/* Choose the member with the options of the config. */
+/* Choose the member with the options of the config; all: settle every verdict (--dry-run). */
 static int
-choose(mbh_job *j, const mbh_topology *t, mbh_selection **out, mbh_error *err)
+choose(mbh_job *j, mbh_topology *t, bool all, mbh_selection **out, mbh_error *err)
 {
 	mbh_select_opts o;
+	mbh_fsync_asker asker = { j->client, j->uri };
 	char **local = NULL;
 	int rc;
 
@@ -261,6 +262,10 @@ choose(mbh_job *j, const mbh_topology *t, mbh_selection **out, mbh_error *err)
 	o.tags = j->cfg->selection.tags;
 	o.ntags = j->cfg->selection.ntags;
 	o.allow_majority_stall = j->cfg->lock.allow_majority_stall > 0;
+	o.allow_locked = j->cfg->lock.refuse_if_locked == 0;
+	o.ask_fsync = mbh_topology_ask_fsync;
+	o.ask_ctx = &asker;
+	o.all_verdicts = all;
 	if (o.policy == MBH_POLICY_LOCAL) {
 		if ((local = local_hosts()) == NULL)
 			return mbh_error_set(err, EX_OSERR, "out of memory");
@@ -714,7 +719,7 @@ lock_flow(mbh_job *j, const char *const *argv, mbh_child **child, mbh_error *run
 			      old.phase == MBH_PHASE_LOCKED ? "LOCKED" : "LOCKING");
 		goto out;
 	}
-	if (choose(j, t, &sel, err) != 0)
+	if (choose(j, t, false, &sel, err) != 0)
 		goto out;
 	m = &t->members[sel->chosen];
 	mbh_log(MBH_LOG_INFO, "chose %s", sel->summary);
@@ -954,7 +959,7 @@ mbh_job_dry_run(mbh_job *j, char **text, mbh_error *err)
 	mbh_error_init(&sel_err);
 	if (discover(j, &t, err) != 0)
 		goto out;
-	sel_rc = choose(j, t, &sel, &sel_err);
+	sel_rc = choose(j, t, true, &sel, &sel_err);
 	if (sel == NULL) {
 		*err = sel_err;
 		goto out;
