@@ -806,6 +806,13 @@ lock_flow(mbh_job *j, const char *const *argv, mbh_child **child, mbh_error *run
 				      m->host);
 		goto out;
 	}
+	/* invariant 6: re-check after locking (a run choosing at the same instant may have locked a member we counted) */
+	if (j->cfg->lock.allow_majority_stall <= 0) {
+		mbh_fsync_asker asker = { j->client, j->uri };
+
+		if (mbh_select_recheck(t, (size_t)sel->chosen, mbh_topology_ask_fsync, &asker, err) != 0)
+			goto out;
+	}
 	/* --exec: the command starts now; the LOCKED record is written while it runs */
 	if (argv != NULL && mbh_child_spawn(child, argv, xenv.env, 0, run_err) != 0)
 		*child = NULL;

@@ -307,16 +307,16 @@ append_reasons(char *buf, size_t len, const mbh_topology *t, const mbh_selection
 	}
 }
 
-/* Ask member j with opts->ask_fsync and record the answer in the table. */
+/* Ask member j and record the answer in the table. */
 static int
-ask_member(mbh_topology *t, size_t j, const mbh_select_opts *opts, mbh_error *err)
+ask_member(mbh_topology *t, size_t j, mbh_fsync_ask_fn ask, void *ctx, mbh_error *err)
 {
 	mbh_member *m = &t->members[j];
 	mbh_error e;
 	bool locked = false;
 
 	mbh_error_init(&e);
-	if (opts->ask_fsync(opts->ask_ctx, m, &locked, &e) == 0) {
+	if (ask(ctx, m, &locked, &e) == 0) {
 		m->fsync = locked ? MBH_FSYNC_LOCKED : MBH_FSYNC_UNLOCKED;
 		return 0;
 	}
@@ -407,7 +407,7 @@ mbh_select(mbh_selection **out, mbh_topology *t, const mbh_select_opts *opts, mb
 				break;
 		if (j == t->nmembers)
 			break; /* cannot happen */
-		if (ask_member(t, j, opts, err) != 0)
+		if (ask_member(t, j, opts->ask_fsync, opts->ask_ctx, err) != 0)
 			goto out;
 	}
 
@@ -465,6 +465,40 @@ out:
 	free(unsettled);
 	mbh_selection_free(s);
 	return rc;
+}
+
+/* Invariant 6 after the lock: has someone locked a member the choice counted on? */
+int
+mbh_select_recheck(mbh_topology *t, size_t chosen, mbh_fsync_ask_fn ask, void *ctx, mbh_error *err)
+{
+	char note[200];
+	int left, unasked;
+	size_t j;
+
+	if (chosen >= t->nmembers || t->members[chosen].votes == 0)
+		return 0;
+	/* what was seen unlocked may be locked now; locked and silent members already count as not applying */
+	for (j = 0; j < t->nmembers; j++)
+		if (j != chosen && t->members[j].fsync == MBH_FSYNC_UNLOCKED)
+			t->members[j].fsync = MBH_FSYNC_NOT_ASKED;
+	for (;;) {
+		if (stalls_majority(t, chosen, &left, &unasked)) {
+			not_applying_note(t, chosen, note, sizeof(note));
+			return mbh_error_set(err, EX_TEMPFAIL,
+					     "with %s locked, majority writes would stall (%d of %d needed%s): a member "
+					     "was locked since the choice (another run at the same time?); run again",
+					     t->members[chosen].host, left, t->write_majority_count, note);
+		}
+		if (left - unasked >= t->write_majority_count)
+			return 0;
+		for (j = 0; j < t->nmembers; j++)
+			if (j != chosen && askable(&t->members[j]))
+				break;
+		if (j == t->nmembers)
+			return 0; /* cannot happen: unasked > 0 */
+		if (ask_member(t, j, ask, ctx, err) != 0)
+			return -1;
+	}
 }
 
 /* Free a selection; NULL is fine. */

@@ -64,6 +64,18 @@ typedef struct mbh_selection {
  */
 int mbh_select(mbh_selection **out, mbh_topology *t, const mbh_select_opts *opts, mbh_error *err);
 
+/*
+ * Invariant 6 again, right after the chosen member was locked: another run
+ * choosing at the same instant (two hosts' policy-local jobs) may have
+ * locked a member this choice counted as applying, after it was asked.  The
+ * members seen unlocked are asked again (as few as settle it, as in
+ * mbh_select); a member with votes 0 needs nothing.  0: the majority is
+ * still reached; -1 with EX_TEMPFAIL naming the members (the caller then
+ * releases its lock: when both runs see the other's lock, both back off,
+ * which is the safe side).  Skip it when the stall is allowed.
+ */
+int mbh_select_recheck(mbh_topology *t, size_t chosen, mbh_fsync_ask_fn ask, void *ctx, mbh_error *err);
+
 void mbh_selection_free(mbh_selection *s);
 
 #endif

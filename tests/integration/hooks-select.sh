@@ -189,6 +189,33 @@ if scenario "two policy-local jobs at once" '{ host = "127.0.0.2"; port = 0; sta
 	t_run otherpost "$MBH_POST" -c "$CONF" --state-dir "$T_DIR/state-other" --job other
 	t_rc_is 0 "two local jobs: the other job's post-backup" otherpost
 	real_choice "two local jobs, the other one done" 2 --policy local
+	# Both start at the same instant: the other lock lands after this run asked member 1 and before
+	# its own lock on member 2 is answered (held back with ctl slow).  The re-check after the lock
+	# finds it: this run releases its lock (75) rather than stall majority writes.
+	sim_ctl slow 2 1500 >/dev/null
+	f0=$(sim_counter 2 fsync)
+	timeout -k 5 "$T_TIMEOUT" "$MBH_PRE" -c "$CONF" --job race --policy local </dev/null >"$T_OUT/race.out" 2>"$T_OUT/race.err" &
+	RACE=$!
+	t_bg_register "$RACE"
+	n=0
+	while [ "$(sim_counter 2 fsync)" -le "$f0" ] && [ "$n" -lt 1500 ]; do
+		sleep 0.02
+		n=$((n + 1))
+	done
+	t_run other2 "$MBH_PRE" -c "$CONF" --state-dir "$T_DIR/state-other" --job other2 --member "$H1" --allow-majority-stall
+	sim_ctl slow 2 0 >/dev/null
+	wait "$RACE"
+	T_RC=$?
+	t_note_watchdogs
+	t_rc_is 75 "two local jobs at the same instant: this run backs off with 75" race
+	tap_like "$T_OUT/race.err" "majority writes would stall \\(1 of 2 needed; $H1 is fsync-locked by someone else\\): a member was locked since the choice" \
+		"two local jobs at the same instant: the error says why"
+	tap_is "$(sim_lockcounts)" "0:0 1:1 2:0" "two local jobs at the same instant: this run's lock released, the other kept"
+	tap_is "$(sim_status_field 2 frozen)" 0 "two local jobs at the same instant: nothing left frozen"
+	t_assert_no_state "two local jobs at the same instant: no state record here"
+	t_run otherpost2 "$MBH_POST" -c "$CONF" --state-dir "$T_DIR/state-other" --job other2
+	t_rc_is 0 "two local jobs at the same instant: the other job's post-backup" otherpost2
+	t_assert_unlocked "two local jobs at the same instant: all unlocked"
 fi
 
 if scenario "members not fit to back up are skipped" "$P,

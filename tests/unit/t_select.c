@@ -661,6 +661,72 @@ test_fsync_asking(void)
 	mbh_topology_free(t);
 }
 
+/* After the lock: the members the choice counted on are asked again, as few as settle it. */
+static void
+test_fsync_recheck(void)
+{
+	mbh_topology *t;
+	mbh_select_opts o = defaults();
+	mbh_selection *s = NULL;
+	mbh_error err;
+	fake_asker a;
+
+	o.ask_fsync = fake_ask;
+	o.ask_ctx = &a;
+
+	/* nobody locked anything meanwhile: s1:1 asked again, fine */
+	memset(&a, 0, sizeof(a));
+	t = pss_passive();
+	is_int(run(&s, t, &o, &err), 0, "recheck: chosen");
+	memset(&a, 0, sizeof(a));
+	mbh_error_init(&err);
+	is_int(mbh_select_recheck(t, (size_t)s->chosen, fake_ask, &a, &err), 0, "recheck, nothing new: 0");
+	is_str(a.asked, "s1:1", "recheck, nothing new: s1:1 asked again");
+
+	/* another run locked s1:1 after it was asked */
+	memset(&a, 0, sizeof(a));
+	a.locked[0] = "s1:1";
+	mbh_error_init(&err);
+	is_int(mbh_select_recheck(t, (size_t)s->chosen, fake_ask, &a, &err), -1, "recheck, s1:1 locked meanwhile: -1");
+	is_int(err.code, 75, "recheck, s1:1 locked meanwhile: EX_TEMPFAIL (run again)");
+	is_str(err.msg,
+	       "with s2:1 locked, majority writes would stall (1 of 2 needed; s1:1 is fsync-locked by someone else): a "
+	       "member was locked since the choice (another run at the same time?); run again",
+	       "recheck, s1:1 locked meanwhile: the message");
+
+	/* s1:1 stops answering: the safe side */
+	memset(&a, 0, sizeof(a));
+	t->members[1].fsync = MBH_FSYNC_UNLOCKED;
+	a.silent[0] = "s1:1";
+	mbh_error_init(&err);
+	is_int(mbh_select_recheck(t, (size_t)s->chosen, fake_ask, &a, &err), -1, "recheck, s1:1 silent: -1");
+	mbh_selection_free(s);
+	mbh_topology_free(t);
+
+	/* a votes-0 choice never needs it */
+	memset(&a, 0, sizeof(a));
+	t = pss_passive();
+	add(t, "h:1", MBH_RS_SECONDARY, 0, 0)->hidden = true;
+	mbh_error_init(&err);
+	is_int(mbh_select_recheck(t, 3, fake_ask, &a, &err), 0, "recheck, votes 0: 0");
+	is_int(a.calls, 0, "recheck, votes 0: nobody asked");
+	mbh_topology_free(t);
+
+	/* five voters: asked until the margin is certain again */
+	memset(&a, 0, sizeof(a));
+	t = topo_new(3);
+	add(t, "p:1", MBH_RS_PRIMARY, 1, 1);
+	add(t, "s1:1", MBH_RS_SECONDARY, 1, 1)->fsync = MBH_FSYNC_UNLOCKED;
+	add(t, "s2:1", MBH_RS_SECONDARY, 1, 1)->fsync = MBH_FSYNC_UNLOCKED;
+	add(t, "s3:1", MBH_RS_SECONDARY, 1, 1);
+	add(t, "s4:1", MBH_RS_SECONDARY, 0, 1);
+	a.locked[0] = "s1:1";
+	mbh_error_init(&err);
+	is_int(mbh_select_recheck(t, 4, fake_ask, &a, &err), 0, "recheck, 5 voters, one locked meanwhile: still fine");
+	is_str(a.asked, "s1:1 s2:1 s3:1", "recheck, 5 voters: asked until certain");
+	mbh_topology_free(t);
+}
+
 static void
 test_sync_warning(void)
 {
@@ -692,6 +758,7 @@ main(void)
 	test_majority();
 	test_fsync_locked_table();
 	test_fsync_asking();
+	test_fsync_recheck();
 	test_sync_warning();
 	return tap_done();
 }
