@@ -28,7 +28,7 @@ t_config "$CONF"
 t_run exec "$MBH_PRE" -c "$CONF" --exec -- true
 t_rc_is 0 "passive chosen: --exec -- true works" exec
 tap_is "$(auths 0 1 2)" 2 "passive chosen: two SCRAM conversations (the member it locks, the electable voter it asks)"
-tap_is "$(auths 1)/$(sim_counter 1 currentOp)" 1/1 "passive chosen: the electable voter was asked currentOp, once"
+tap_is "$(auths 1)/$(sim_counter 1 currentOp)" 1/2 "passive chosen: the electable voter was asked currentOp before the choice and right after the lock, on one authenticated connection"
 tap_is "$(sim_counter 2 currentOp)" 1 "passive chosen: the locked member was asked currentOp once (by the lock step)"
 tap_is "$(sim_counter 2 replSetGetStatus)" 1 "passive chosen: discovery asked the member it then locked"
 tap_is "$(sim_counter 0 replSetGetStatus)" 0 "passive chosen: the primary was not asked"
