@@ -485,8 +485,8 @@ mbh_select_recheck(mbh_topology *t, size_t chosen, mbh_fsync_ask_fn ask, void *c
 		if (stalls_majority(t, chosen, &left, &unasked)) {
 			not_applying_note(t, chosen, note, sizeof(note));
 			return mbh_error_set(err, EX_TEMPFAIL,
-					     "with %s locked, majority writes would stall (%d of %d needed%s): a member "
-					     "was locked since the choice (another run at the same time?); run again",
+					     "with %s locked, majority writes would stall (%d of %d needed%s): that changed "
+					     "since the choice (another run at the same time?); run again",
 					     t->members[chosen].host, left, t->write_majority_count, note);
 		}
 		if (left - unasked >= t->write_majority_count)

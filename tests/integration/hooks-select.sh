@@ -208,7 +208,7 @@ if scenario "two policy-local jobs at once" '{ host = "127.0.0.2"; port = 0; sta
 	T_RC=$?
 	t_note_watchdogs
 	t_rc_is 75 "two local jobs at the same instant: this run backs off with 75" race
-	tap_like "$T_OUT/race.err" "majority writes would stall \\(1 of 2 needed; $H1 is fsync-locked by someone else\\): a member was locked since the choice" \
+	tap_like "$T_OUT/race.err" "majority writes would stall \\(1 of 2 needed; $H1 is fsync-locked by someone else\\): that changed since the choice" \
 		"two local jobs at the same instant: the error says why"
 	tap_is "$(sim_lockcounts)" "0:0 1:1 2:0" "two local jobs at the same instant: this run's lock released, the other kept"
 	tap_is "$(sim_status_field 2 frozen)" 0 "two local jobs at the same instant: nothing left frozen"

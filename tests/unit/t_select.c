@@ -690,8 +690,8 @@ test_fsync_recheck(void)
 	is_int(mbh_select_recheck(t, (size_t)s->chosen, fake_ask, &a, &err), -1, "recheck, s1:1 locked meanwhile: -1");
 	is_int(err.code, 75, "recheck, s1:1 locked meanwhile: EX_TEMPFAIL (run again)");
 	is_str(err.msg,
-	       "with s2:1 locked, majority writes would stall (1 of 2 needed; s1:1 is fsync-locked by someone else): a "
-	       "member was locked since the choice (another run at the same time?); run again",
+	       "with s2:1 locked, majority writes would stall (1 of 2 needed; s1:1 is fsync-locked by someone else): that "
+	       "changed since the choice (another run at the same time?); run again",
 	       "recheck, s1:1 locked meanwhile: the message");
 
 	/* s1:1 stops answering: the safe side */
