@@ -135,9 +135,10 @@ mbh_job_discover(mbh_job *j, mbh_topology **out, mbh_error *err)
 
 /* Choose the member with the options of the config. */
 int
-mbh_job_choose(mbh_job *j, const mbh_topology *t, mbh_selection **out, mbh_error *err)
+mbh_job_choose(mbh_job *j, mbh_topology *t, bool all, mbh_selection **out, mbh_error *err)
 {
 	mbh_select_opts o;
+	mbh_fsync_asker asker = { j->client, j->uri };
 	char **local = NULL;
 	int rc;
 
@@ -149,6 +150,10 @@ mbh_job_choose(mbh_job *j, const mbh_topology *t, mbh_selection **out, mbh_error
 	o.tags = j->cfg->selection.tags;
 	o.ntags = j->cfg->selection.ntags;
 	o.allow_majority_stall = j->cfg->lock.allow_majority_stall > 0;
+	o.allow_locked = j->cfg->lock.refuse_if_locked == 0;
+	o.ask_fsync = mbh_topology_ask_fsync;
+	o.ask_ctx = &asker;
+	o.all_verdicts = all;
 	if (o.policy == MBH_POLICY_LOCAL) {
 		if ((local = mbh_host_names()) == NULL)
 			return mbh_error_set(err, EX_OSERR, "out of memory");
