@@ -8,7 +8,6 @@
 #include <strings.h>
 #include <sysexits.h>
 
-#include "lock.h"
 #include "mongoerr.h"
 #include "topology.h"
 
@@ -490,22 +489,33 @@ client_secondary(mongoc_client_t *client, const char *host_port)
 	return id;
 }
 
+/* A session to one member: over the client when it can, else direct. */
+int
+mbh_topology_session(mbh_lock_session **out, mongoc_client_t *client, const mongoc_uri_t *uri,
+		     const char *host_port, bool *shared, mbh_error *err)
+{
+	uint32_t id = client_secondary(client, host_port);
+
+	*out = NULL;
+	*shared = id != 0;
+	if (id != 0)
+		return mbh_lock_session_new_shared(out, client, id, host_port, err);
+	if (uri == NULL)
+		return mbh_error_set(err, EX_SOFTWARE, "no connection to %s", host_port);
+	return mbh_lock_session_new(out, uri, host_port, err);
+}
+
 /* currentOp on one member: is it fsync-locked (by anyone)? */
 int
 mbh_topology_ask_fsync(void *asker, const mbh_member *m, bool *locked, mbh_error *err)
 {
 	const mbh_fsync_asker *a = asker;
 	mbh_lock_session *s = NULL;
-	uint32_t id = client_secondary(a->client, m->host);
+	bool shared;
 	int rc;
 
 	*locked = false;
-	if (id != 0)
-		rc = mbh_lock_session_new_shared(&s, a->client, id, m->host, err);
-	else if (a->uri != NULL)
-		rc = mbh_lock_session_new(&s, a->uri, m->host, err);
-	else
-		rc = mbh_error_set(err, EX_SOFTWARE, "no connection to %s to ask currentOp", m->host);
+	rc = mbh_topology_session(&s, a->client, a->uri, m->host, &shared, err);
 	if (rc == 0)
 		rc = mbh_lock_is_fsync_locked(s, locked, err);
 	mbh_lock_session_free(s);

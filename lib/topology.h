@@ -12,6 +12,7 @@
 
 #include "config.h"
 #include "error.h"
+#include "lock.h"
 
 /* Member states as replSetGetStatus reports them (member_state.h). */
 enum {
@@ -100,6 +101,15 @@ int64_t mbh_topology_lag_seconds(const mbh_topology *t, size_t i);
  * unless the run talks to that member anyway.  Matches mbh_fsync_ask_fn
  * (select.h) with ctx a mbh_fsync_asker.  Errors name the member.
  */
+/*
+ * A session to host_port: on client's connection when its topology shows the
+ * member as a secondary (no new connection, no second SCRAM conversation),
+ * else a direct connection built from uri (hidden and delayed members never
+ * appear in hello).  *shared says which.  Caller owns *out.
+ */
+int mbh_topology_session(mbh_lock_session **out, mongoc_client_t *client, const mongoc_uri_t *uri,
+			 const char *host_port, bool *shared, mbh_error *err);
+
 typedef struct mbh_fsync_asker {
 	mongoc_client_t *client;    /* the discovery client (borrowed) */
 	const mongoc_uri_t *uri;    /* its URI, for direct connections (borrowed) */
