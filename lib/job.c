@@ -264,7 +264,7 @@ lock_flow(mbh_job *j, const char *const *templ, bool expand, mbh_error *run_err,
 			      old.phase == MBH_PHASE_LOCKED ? "LOCKED" : "LOCKING");
 		goto out;
 	}
-	if (mbh_job_choose(j, t, &sel, err) != 0)
+	if (mbh_job_choose(j, t, false, &sel, err) != 0)
 		goto out;
 	m = &t->members[sel->chosen];
 	mbh_logf(j->log, MBH_LOG_INFO, "chose %s", sel->summary);
@@ -371,6 +371,13 @@ lock_flow(mbh_job *j, const char *const *templ, bool expand, mbh_error *run_err,
 			mbh_error_set(err, EX_TEMPFAIL, "%s became primary right after the lock; unlocked it again; run again",
 				      m->host);
 		goto out;
+	}
+	/* invariant 6: re-check after locking (a run choosing at the same instant may have locked a member we counted) */
+	if (j->cfg->lock.allow_majority_stall <= 0) {
+		mbh_fsync_asker asker = { j->client, j->uri };
+
+		if (mbh_select_recheck(t, (size_t)sel->chosen, mbh_topology_ask_fsync, &asker, err) != 0)
+			goto out;
 	}
 	/* a stop asked for during the lock must not start the command */
 	if (mbh_job_cancelled(j)) {
@@ -618,7 +625,7 @@ mbh_job_dry_run(mbh_job *j, char **text, mbh_error *err)
 	mbh_error_init(&sel_err);
 	if (mbh_job_discover(j, &t, err) != 0)
 		goto out;
-	sel_rc = mbh_job_choose(j, t, &sel, &sel_err);
+	sel_rc = mbh_job_choose(j, t, true, &sel, &sel_err);
 	if (sel == NULL) {
 		*err = sel_err;
 		goto out;
