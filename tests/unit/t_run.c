@@ -283,6 +283,33 @@ test_dies_with_parent(void)
 		ok(kill(-(pid_t)mbh_child_pid(c), 0) != 0, "  and nothing of its group is left");
 		mbh_child_free(c);
 	}
+	{
+		/* the leader is gone (killed with its parent, reaped), a copy in the background goes on */
+		const char *orphan[] = { "/bin/sh", "-c", "sleep 30 & echo $!", NULL };
+		mbh_child *c = NULL;
+		mbh_error err;
+		char line[32] = "";
+		long leader = 0, bg = 0;
+		uint64_t bg_start = 0;
+		ssize_t n;
+
+		mbh_error_init(&err);
+		ok(mbh_child_spawn(&c, orphan, NULL, MBH_RUN_PIPE_STDOUT, &err) == 0, "a command that leaves a child behind");
+		leader = mbh_child_pid(c);
+		start = mbh_proc_starttime(leader);
+		n = read(mbh_child_stdout_fd(c), line, sizeof(line) - 1);
+		bg = n > 0 ? strtol(line, NULL, 10) : 0;
+		bg_start = mbh_proc_starttime(bg);
+		ok(mbh_child_wait(c, 10, -1, &status, &err) == 0 && status == 0 && mbh_proc_starttime(leader) == 0,
+		   "  its leader exited and was reaped");
+		ok(bg > 0 && mbh_proc_running(bg, bg_start), "  its background child (%ld) runs on", bg);
+		ok(mbh_run_kill_group(leader, start, mbh_proc_starttime, 3000),
+		   "kill_group kills what is left of a group whose leader is gone");
+		ok(!mbh_proc_running(bg, bg_start), "  the background child is dead when it returns");
+		if (mbh_proc_running(bg, bg_start))
+			kill((pid_t)bg, SIGKILL);
+		mbh_child_free(c);
+	}
 }
 
 int
