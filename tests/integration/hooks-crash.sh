@@ -9,15 +9,12 @@
 . "${top_srcdir:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/integration/simlib.sh"
 t_init
 T_TIMEOUT=30
-MONGO_BACKUP_WATCHDOG=${MONGO_BACKUP_WATCHDOG:-$top_builddir/watchdog/mongo-backup-watchdog}
-export MONGO_BACKUP_WATCHDOG
 
 CONF=$T_DIR/rs0.conf
 SF=$T_STATE/rs0.state
 # Every product process of this test runs (env -C) in RUN, and the watchdogs and commands they start
 # inherit it: a process whose cwd is RUN is ours, whatever its pid, and nothing else is.
-RUN=$T_DIR/run
-mkdir "$RUN"
+RUN=$(t_run_dir run) || { echo "Bail out! cannot make $T_DIR/run"; exit 1; }
 
 # P, S, S: whichever secondary is chosen is electable, so it is frozen while locked.
 t_topology "$T_DIR/topo.conf" '{ port = 0; state = "PRIMARY"; }, { port = 0; }, { port = 0; }'
@@ -44,43 +41,6 @@ case $T_RC in
 	;;
 esac
 
-# ours: the pids of the processes running in RUN (none of the test's own shells run there).
-ours() {
-	local d
-	for d in /proc/[0-9]*; do
-		[ "$d/cwd" -ef "$RUN" ] && echo "${d#/proc/}"
-	done
-	return 0
-}
-
-# wait_none_ours TRIES: wait (20 ms steps) until no process runs in RUN.
-wait_none_ours() {
-	local n=0
-	while [ -n "$(ours)" ] && [ "$n" -lt "$1" ]; do
-		sleep 0.02
-		n=$((n + 1))
-	done
-	[ -z "$(ours)" ]
-}
-
-# set_state: "locked:IDS frozen:IDS" from one `ctl status`: the members with a lockCount, and those
-# frozen (replSetFreeze in force); "locked: frozen:" is a set left clean.
-set_state() {
-	sim_ctl status | awk '{ id = ""; c = ""; f = ""
-		for (i = 1; i <= NF; i++) { p = index($i, "="); k = substr($i, 1, p - 1); v = substr($i, p + 1)
-			if (k == "id") id = v; if (k == "lockCount") c = v; if (k == "frozen") f = v }
-		if (c != "0") l = l " " id "=" c; if (f != "0") z = z " " id }
-		END { print "locked:" l " frozen:" z }'
-}
-
-# same_alive PID START: PID is still the process that started at START.
-same_alive() {
-	local st
-	[ -n "$1" ] && [ -n "$2" ] || return 1
-	st=$(sed 's/^.*) //' "/proc/$1/stat" 2>/dev/null) # one read: state and start time of one moment
-	[ -n "$st" ] && [ "${st%% *}" != Z ] && [ "$(echo "$st" | awk '{ print $20 }')" = "$2" ]
-}
-
 # The command of the --exec cases: notes "PID STARTTIME", then runs SECONDS.
 CMDPID=$T_OUT/cmd.pid
 CMD=(sh -c 'echo "$$ $(sed "s/^.*) //" /proc/$$/stat | cut -d" " -f20)" >"$1.tmp"; mv "$1.tmp" "$1"; exec sleep "$2"' sh "$CMDPID")
@@ -88,12 +48,12 @@ CMD=(sh -c 'echo "$$ $(sed "s/^.*) //" /proc/$$/stat | cut -d" " -f20)" >"$1.tmp
 # aftermath NAME WDPID WDSTART: the common checks after the crash and the clean-up.
 aftermath() {
 	local n=$1 left cpid cstart
-	tap_is "$(set_state)" "locked: frozen:" "$n: every lockCount is 0 and no member is left frozen"
+	tap_is "$(sim_set_state)" "locked: frozen:" "$n: every lockCount is 0 and no member is left frozen"
 	t_assert_no_state "$n: the record is gone"
-	wait_none_ours 250
-	left=$(ours | tr '\n' ' ')
+	t_wait_no_procs_in "$RUN"
+	left=$(t_procs_in "$RUN" | tr '\n' ' ')
 	read -r cpid cstart 2>/dev/null <"$CMDPID"
-	if [ -z "$left" ] && ! same_alive "$2" "$3" && ! same_alive "$cpid" "$cstart"; then
+	if [ -z "$left" ] && ! t_same_alive "$2" "$3" && ! t_same_alive "$cpid" "$cstart"; then
 		tap_pass "$n: no process of the run is left (watchdog ${2:--}, command ${cpid:--})"
 	else
 		tap_fail "$n: no process of the run is left"
@@ -111,7 +71,7 @@ aftermath() {
 	post "$n-again-post"
 	t_rc_is 0 "$n: ... and its post-backup exits 0" "$n-again-post"
 	tap_is "$(sim_lock_total):$([ -e "$SF" ] && echo record)" "0:" "$n: ... and unlocks it, leaving no record"
-	wait_none_ours 250
+	t_wait_no_procs_in "$RUN"
 }
 
 # wd_of_record: "PID START" of the watchdog the record names (empty without a record).
@@ -189,11 +149,11 @@ for pt in watchdog-go watchdog-fired watchdog-release; do
 		read -r wd ws <<<"$(wd_of_record)"
 		# the watchdog ends (its point, or its work done) within a few seconds of the deadline
 		k=0
-		while same_alive "$wd" "$ws" && [ "$k" -lt 400 ]; do
+		while t_same_alive "$wd" "$ws" && [ "$k" -lt 400 ]; do
 			sleep 0.02
 			k=$((k + 1))
 		done
-		if same_alive "$wd" "$ws"; then
+		if t_same_alive "$wd" "$ws"; then
 			tap_fail "$n: the watchdog ($wd) ended within 8 s"
 			t_diag_proc "$wd"
 		else
