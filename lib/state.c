@@ -729,9 +729,9 @@ mbh_state_parse(mbh_state_rec *out, const char *text, mbh_error *err)
 	return 0;
 }
 
-/* Field 22 of /proc/PID/stat. */
-uint64_t
-mbh_proc_starttime(long pid)
+/* Field 22 of /proc/PID/stat (0: no such process); *state = field 3 ('R', 'S', 'Z', ...). */
+static uint64_t
+proc_stat(long pid, char *state)
 {
 	char path[64], buf[4096];
 	unsigned long long v;
@@ -753,8 +753,9 @@ mbh_proc_starttime(long pid)
 	buf[n] = '\0';
 	/* comm (field 2) may hold spaces and ')': fields 3.. start after the last ')'. */
 	p = strrchr(buf, ')');
-	if (p == NULL)
+	if (p == NULL || p[1] != ' ')
 		return 0;
+	*state = p[2];
 	p++;
 	for (field = 3; field <= 22; field++) {
 		while (*p == ' ')
@@ -774,4 +775,22 @@ mbh_proc_starttime(long pid)
 	if (errno != 0 || (*end != ' ' && *end != '\0' && *end != '\n'))
 		return 0;
 	return (uint64_t)v;
+}
+
+/* Field 22 of /proc/PID/stat. */
+uint64_t
+mbh_proc_starttime(long pid)
+{
+	char state = '?';
+
+	return proc_stat(pid, &state);
+}
+
+/* Still the process that started at start, and not a zombie (dead, waiting for its parent to reap it)? */
+bool
+mbh_proc_running(long pid, uint64_t start)
+{
+	char state = '?';
+
+	return start != 0 && proc_stat(pid, &state) == start && state != 'Z' && state != 'X';
 }

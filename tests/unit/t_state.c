@@ -371,6 +371,7 @@ test_starttime(void)
 {
 	int to_child[2], to_parent[2];
 	uint64_t before, after;
+	siginfo_t si;
 	pid_t child;
 	char c = 0;
 
@@ -394,9 +395,17 @@ test_starttime(void)
 		diag("pipe: %s", strerror(errno));
 	after = mbh_proc_starttime((long)child);
 	ok(before > 0 && before == after, "a comm with ') 1 2 (' does not confuse the parser");
+	ok(mbh_proc_running((long)child, after), "a live process with its start time is running");
+	ok(!mbh_proc_running((long)child, after + 1) && !mbh_proc_running((long)child, 0),
+	   "another start time (a reused pid), or none: not running");
 	if (write(to_child[1], "x", 1) != 1)
 		diag("pipe: %s", strerror(errno));
+	/* exited, not reaped yet: a zombie keeps its start time, but nothing of it runs */
+	waitid(P_PID, (id_t)child, &si, WEXITED | WNOWAIT);
+	ok(mbh_proc_starttime((long)child) == after && !mbh_proc_running((long)child, after),
+	   "a zombie keeps its start time but is not running");
 	waitpid(child, NULL, 0);
+	ok(!mbh_proc_running((long)child, after), "a reaped process is not running");
 	close(to_child[0]);
 	close(to_child[1]);
 	close(to_parent[0]);
