@@ -105,7 +105,7 @@ mbh_job_discover(mbh_job *j, mbh_topology **out, mbh_error *err)
 		return -1;
 	if (j->client == NULL) {
 		if ((j->client = mongoc_client_new_from_uri_with_error(j->uri, &e)) == NULL)
-			return mbh_error_set(err, EX_USAGE, "cannot use the connection string: %s", e.message);
+			return mbh_mongo_client_error(err, &e);
 		mongoc_client_set_error_api(j->client, MONGOC_ERROR_API_VERSION_2);
 	}
 	/*
