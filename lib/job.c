@@ -595,6 +595,12 @@ mbh_job_exec(mbh_job *j, const char *const *templ, int *status, mbh_error *err)
 		if (*status < 0)
 			*status = EX_TEMPFAIL;
 		mbh_error_init(&run_err);
+	} else if (*status == 128 + SIGKILL && (int64_t)time(NULL) >= j->rec.deadline) {
+		/* the watchdog reached the deadline first: it killed the command's group, then unlocked */
+		mbh_logf(j->log, MBH_LOG_WARNING,
+			 "the command was still running at the lock's deadline (lock.max_seconds %d): the watchdog "
+			 "killed it and released %s",
+			 j->cfg->lock.max_seconds, j->rec.member);
 	}
 	MBH_CRASH("exec-ended");
 	/* always unlock, whatever happened to the command */
