@@ -164,7 +164,7 @@ if wait_file "$CMDPID" && wait_locked_record; then
 	fi
 	tap_unlike "$T_OUT/stopped.err" "could not unlock" "stopped run, continued: no error about the unlock the watchdog did"
 	# its own timer and the watchdog both end the command at the deadline: either way it says why
-	tap_like "$T_OUT/stopped.err" "^mongo-prebackup: warning: .*(timed out|deadline.*watchdog killed it)" \
+	tap_like "$T_OUT/stopped.err" "^mongo-prebackup: warning: .*(timed out|lock's time .*ran out|deadline.*watchdog killed it)" \
 		"stopped run, continued: it says the command was stopped at the deadline"
 else
 	tap_fail "stopped run: the command started and the lock was recorded"
