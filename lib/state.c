@@ -209,9 +209,15 @@ mbh_state_open(mbh_state **out, const char *dir, const char *set_name, bool wait
 	while (flock(st->lockfd, LOCK_EX | (wait ? 0 : LOCK_NB)) != 0) {
 		if (errno == EWOULDBLOCK) {
 			pid = lock_holder_pid(st->lockfd);
-			if (pid == 0 && mbh_state_read(st, &rec, &present, NULL) == 0 && present)
+			if (mbh_state_read(st, &rec, &present, NULL) != 0)
+				present = false;
+			if (pid == 0 && present)
 				pid = rec.pid;
-			if (pid > 0)
+			/* in one process (the plugin, several jobs) the pid names no one: the record's job does */
+			if (pid > 0 && present && rec.pid == pid && rec.job[0] != '\0')
+				mbh_error_set(err, EX_TEMPFAIL, "another run for %s holds %s (pid %ld, job %s)", set_name,
+				              st->lock_path, pid, rec.job);
+			else if (pid > 0)
 				mbh_error_set(err, EX_TEMPFAIL, "another run for %s holds %s (pid %ld)", set_name,
 				              st->lock_path, pid);
 			else
