@@ -22,6 +22,7 @@
 #include "watchdog.h"
 
 #define WATCHDOG_REAP_MS 1000
+#define WATCHDOG_STRAY_MS 3000 /* mbh_job_free: a watchdog stopped a while ago has had time to go */
 
 static char *
 dup_or_empty(const char *s)
@@ -185,6 +186,24 @@ drop_command(mbh_job *j)
 	j->rec.command_start = 0;
 }
 
+/*
+ * Reap the watchdog pid we just stopped, waiting up to ms; one slower than
+ * that is remembered and reaped at the next lock or at mbh_job_free, so a
+ * long-lived host (bacula-fd) is never left with a zombie per job.  Caller
+ * holds j->mu (or owns j).  pid 0: only try the remembered one again.
+ */
+static void
+reap_watchdog(mbh_job *j, long pid, int ms)
+{
+	if (j->stray_watchdog > 0 && mbh_watchdog_reap(j->stray_watchdog, 0))
+		j->stray_watchdog = 0;
+	if (pid <= 0 || mbh_watchdog_reap(pid, ms))
+		return;
+	if (j->stray_watchdog > 0)
+		mbh_watchdog_reap(j->stray_watchdog, ms); /* one slot: the older one gets one last bounded wait */
+	j->stray_watchdog = pid;
+}
+
 /* Release what j holds (caller holds j->mu): the command, the lock, the record, the flock. */
 static int
 release_held(mbh_job *j, mbh_error *err)
@@ -198,7 +217,7 @@ release_held(mbh_job *j, mbh_error *err)
 	rc = mbh_release(j->log, j->session, j->cfg->state_dir, &j->rec, MBH_RELEASER_RUN, &released, err);
 	if (rc == 0 || released) {
 		j->held = false;
-		mbh_watchdog_reap(wd, WATCHDOG_REAP_MS);
+		reap_watchdog(j, wd, WATCHDOG_REAP_MS);
 		mbh_lock_session_free(j->session);
 		j->session = NULL;
 		mbh_state_free(j->state);
@@ -240,6 +259,7 @@ lock_flow(mbh_job *j, const char *const *templ, bool expand, mbh_error *run_err,
 
 	if (j->held)
 		return mbh_error_set(err, EX_SOFTWARE, "this job already holds a lock on %s", j->rec.member);
+	reap_watchdog(j, 0, 0); /* the previous lock's watchdog, if it was slow to exit */
 	if (mbh_job_cancelled(j))
 		return cancelled_error(err, "before discovery");
 	if (mbh_job_discover(j, &t, err) != 0)
@@ -411,7 +431,7 @@ out:
 		if (mbh_state_remove(j->state, &e) != 0)
 			mbh_logf(j->log, MBH_LOG_WARNING, "%s", e.msg);
 		mbh_release_stop_watchdog(j->log, &j->rec);
-		mbh_watchdog_reap(j->rec.watchdog_pid, WATCHDOG_REAP_MS);
+		reap_watchdog(j, j->rec.watchdog_pid, WATCHDOG_REAP_MS);
 	}
 	/* a watchdog that never got "go" exits when its pipe closes */
 	mbh_watchdog_free(wd);
@@ -628,6 +648,8 @@ mbh_job_free(mbh_job *j)
 {
 	if (j == NULL)
 		return;
+	if (j->stray_watchdog > 0)
+		mbh_watchdog_reap(j->stray_watchdog, WATCHDOG_STRAY_MS);
 	mbh_child_free(j->child);
 	mbh_lock_session_free(j->session);
 	mbh_state_free(j->state);

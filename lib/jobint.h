@@ -34,6 +34,7 @@ struct mbh_job {
 	mbh_state_rec rec;       /* what is recorded */
 	bool held;               /* rec describes a lock we hold */
 	mbh_child *child;        /* the command under the lock, until reaped */
+	long stray_watchdog;     /* a watchdog we stopped that was slow to exit: reaped later, never left a zombie */
 	char set[128];
 };
 
