@@ -172,18 +172,34 @@ out:
 	return rc;
 }
 
-/* Kill the command (if any) and forget it; caller holds j->mu. */
+/*
+ * Kill the command (if any) and wait until it is dead; caller holds j->mu.
+ * Any thread: the child is not freed here, because the owner thread may be
+ * in mbh_job_wait on it or reading its stdout (freeing it would close that
+ * descriptor under the reader and free what mbh_child_await polls).  Only
+ * the owner reaps and frees it (forget_stopped_command, mbh_job_wait).
+ */
 static void
 drop_command(mbh_job *j)
 {
-	if (j->child == NULL)
+	if (j->child == NULL || j->child_stopped)
 		return;
 	j->child_pgid = 0;
 	mbh_child_kill_wait(j->child, 3000);
-	mbh_child_free(j->child);
-	j->child = NULL;
+	j->child_stopped = true;
 	j->rec.command_pid = 0;
 	j->rec.command_start = 0;
+}
+
+/* Reap and free a command an unlock stopped; the owner thread only (it is not waiting for it). */
+static void
+forget_stopped_command(mbh_job *j)
+{
+	if (j->child == NULL || !j->child_stopped)
+		return;
+	mbh_child_free(j->child);
+	j->child = NULL;
+	j->child_stopped = false;
 }
 
 /*
@@ -259,7 +275,8 @@ lock_flow(mbh_job *j, const char *const *templ, bool expand, mbh_error *run_err,
 
 	if (j->held)
 		return mbh_error_set(err, EX_SOFTWARE, "this job already holds a lock on %s", j->rec.member);
-	reap_watchdog(j, 0, 0); /* the previous lock's watchdog, if it was slow to exit */
+	forget_stopped_command(j); /* the command of the previous lock, stopped by its unlock */
+	reap_watchdog(j, 0, 0);    /* and its watchdog, if it was slow to exit */
 	if (mbh_job_cancelled(j))
 		return cancelled_error(err, "before discovery");
 	if (mbh_job_discover(j, &t, err) != 0)
@@ -421,6 +438,8 @@ out:
 		if (release_held(j, &e) != 0)
 			mbh_logf(j->log, MBH_LOG_ERROR, "could not unlock %s again: %s", j->rec.member, e.msg);
 	}
+	if (rc != 0)
+		forget_stopped_command(j); /* --exec: a command started under a lock that failed */
 	if (froze) {
 		mbh_error_init(&e);
 		mbh_lock_freeze(j->session, 0, &e);
@@ -488,6 +507,7 @@ mbh_job_spawn(mbh_job *j, const char *const *templ, int flags, mbh_child **out, 
 		mbh_error_set(err, EX_SOFTWARE, "no lock is held, so no command may run");
 		goto out;
 	}
+	forget_stopped_command(j);
 	if (j->child != NULL) {
 		mbh_error_set(err, EX_SOFTWARE, "a command already runs under this lock");
 		goto out;
@@ -500,6 +520,7 @@ mbh_job_spawn(mbh_job *j, const char *const *templ, int flags, mbh_child **out, 
 		goto out;
 	if (mbh_state_write(j->state, &j->rec, err) != 0) {
 		drop_command(j);
+		forget_stopped_command(j);
 		mbh_error_prefix(err, "cannot record the command under the lock on %s, so it was stopped",
 				 j->rec.member);
 		goto out;
@@ -525,7 +546,11 @@ command_timeout(const mbh_job *j)
 	return t;
 }
 
-/* Wait for the command. */
+/*
+ * Wait for the command.  The owner thread: only it sets or clears j->child,
+ * so the child stays valid here even when another thread unlocks meanwhile
+ * (that unlock kills it and marks it stopped; this reaps and frees it).
+ */
 int
 mbh_job_wait(mbh_job *j, int *status, mbh_error *err)
 {
@@ -538,15 +563,16 @@ mbh_job_wait(mbh_job *j, int *status, mbh_error *err)
 	mbh_error_init(&e);
 	rc = mbh_child_await(j->child, command_timeout(j), j->cancel_pipe[0], j->cancel_fd, &e);
 	pthread_mutex_lock(&j->mu);
-	/* an unlock from another thread may have reaped it already */
-	if (j->child != NULL) {
-		j->child_pgid = 0;
-		mbh_child_reap(j->child, status, NULL);
-		mbh_child_free(j->child);
-		j->child = NULL;
-	} else if (rc == 0) {
+	j->child_pgid = 0;
+	mbh_child_reap(j->child, status, NULL);
+	mbh_child_free(j->child);
+	j->child = NULL;
+	if (j->child_stopped && rc == 0)
 		rc = mbh_error_set(&e, EX_TEMPFAIL, "the command was stopped by the unlock");
-	}
+	else if (rc == 0 && *status > 128 && mbh_job_cancelled(j))
+		/* mbh_job_cancel's own SIGTERM ended it before the await began: that is a cancel too */
+		rc = mbh_error_set(&e, EX_TEMPFAIL, "the command was cancelled");
+	j->child_stopped = false;
 	pthread_mutex_unlock(&j->mu);
 	if (rc != 0)
 		*err = e;

@@ -33,8 +33,9 @@ struct mbh_job {
 	mbh_lock_session *session;
 	mbh_state_rec rec;       /* what is recorded */
 	bool held;               /* rec describes a lock we hold */
-	mbh_child *child;        /* the command under the lock, until reaped */
+	mbh_child *child;        /* the command under the lock, until the owner thread reaps it */
 	long stray_watchdog;     /* a watchdog we stopped that was slow to exit: reaped later, never left a zombie */
+	bool child_stopped;      /* an unlock killed child; only the owner (wait, spawn, lock, free) reaps and frees it */
 	char set[128];
 };
 

@@ -606,6 +606,11 @@ mbh_run_kill_group(long pgid, uint64_t start, uint64_t (*starttime)(long), int t
 
 	if (pgid <= 1 || start == 0 || starttime(pgid) != start)
 		return false; /* gone already, or the pid now names someone else */
+	if (proc_is_zombie(pgid)) {
+		/* ended already (its starter stopped it and has not reaped it yet): only stragglers of its group */
+		killpg((pid_t)pgid, SIGKILL);
+		return false;
+	}
 	killpg((pid_t)pgid, SIGKILL);
 	/* a zombie keeps its starttime: /proc/PID/stat's state tells it apart */
 	while (starttime(pgid) == start && !proc_is_zombie(pgid) && waited < timeout_ms) {

@@ -69,7 +69,9 @@ void mbh_child_kill_wait(mbh_child *c, int timeout_ms);
  * SIGKILL the process group pgid of a command someone else started (a
  * recorded one), if its leader is still the process that started at `start`
  * (starttime(pid) reads that; mbh_proc_starttime), and wait up to
- * timeout_ms until the leader is dead.  Returns whether it was still there.
+ * timeout_ms until the leader is dead.  Returns whether it was still
+ * running (a leader that ended but is not reaped yet is not: its group
+ * still gets the SIGKILL, for stragglers).
  */
 bool mbh_run_kill_group(long pgid, uint64_t start, uint64_t (*starttime)(long), int timeout_ms);
 
