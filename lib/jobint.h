@@ -33,7 +33,8 @@ struct mbh_job {
 	mbh_lock_session *session;
 	mbh_state_rec rec;       /* what is recorded */
 	bool held;               /* rec describes a lock we hold */
-	mbh_child *child;        /* the command under the lock, until reaped */
+	mbh_child *child;        /* the command under the lock, until the owner thread reaps it (child_pgid 0: an unlock stopped it) */
+	long stray_watchdog;     /* a watchdog we stopped that was slow to exit: reaped later, never left a zombie */
 	char set[128];
 };
 

@@ -193,7 +193,7 @@ mbh_watchdog_free(mbh_watchdog *w)
 }
 
 /* Reap an exited child watchdog. */
-void
+bool
 mbh_watchdog_reap(long pid, int timeout_ms)
 {
 	struct timespec tick = { 0, 5 * 1000 * 1000 };
@@ -201,11 +201,13 @@ mbh_watchdog_reap(long pid, int timeout_ms)
 	pid_t r;
 
 	if (pid <= 0)
-		return;
+		return true;
 	for (;;) {
 		r = waitpid((pid_t)pid, NULL, WNOHANG);
-		if (r != 0 || waited >= timeout_ms)
-			return; /* reaped, not our child (ECHILD), or still running */
+		if (r > 0 || (r < 0 && errno != EINTR))
+			return true; /* reaped, or not our child (ECHILD) */
+		if (waited >= timeout_ms)
+			return false; /* still running */
 		nanosleep(&tick, NULL);
 		waited += 5;
 	}

@@ -31,7 +31,7 @@
 #include "run.h"
 #include "sim-harness.h"
 
-#define PLAN 115
+#define PLAN 125
 
 /* Two sets, each with its own password: nothing of one may reach the other's logger. */
 #define SET_A "alpha-rs"
@@ -68,6 +68,7 @@ static const char *topology_b = "set_name = \"" SET_B "\";\n"
 				");\n" USERS(PW_B);
 
 static sim *SA, *SB;
+static int slow_factor = 1;   /* time bounds are multiplied by this under valgrind (10x slower) */
 static char tmpdir[256];      /* password files and the state directory */
 static char state_dir[300];   /* shared by every job, as in one bacula-fd */
 static const char *watchdog_path;
@@ -385,7 +386,7 @@ nothing_left(sim *s, const char *set, const char *what)
 {
 	tap_ok(sim_all_unlocked(s), "%s: every member of %s has lockCount 0", what, set);
 	tap_ok(!record_exists(set), "%s: no record of %s is left", what, set);
-	tap_ok(no_children_alive(3000), "%s: no watchdog or command of ours is left running", what);
+	tap_ok(no_children_alive(3000 * slow_factor), "%s: no watchdog or command of ours is left running", what);
 }
 
 static void
@@ -625,7 +626,7 @@ test_cancel(void)
 	rc = mbh_job_lock(t.job, &err);
 	tap_ok(rc != 0 && err.code == EX_TEMPFAIL && strstr(err.msg, "cancelled") != NULL,
 	       "cancel before the start: the lock fails at once with EX_TEMPFAIL (%s)", err.msg);
-	tap_ok(th_now_ms() - t0 < 1000, "cancel before the start: within 1 s (%lld ms)", (long long)(th_now_ms() - t0));
+	tap_ok(th_now_ms() - t0 < 1000 * slow_factor, "cancel before the start: within 1 s (%lld ms)", (long long)(th_now_ms() - t0));
 	tap_ok(mbh_job_cancelled(t.job), "mbh_job_cancelled says so");
 	tjob_close(&t);
 	nothing_left(SA, SET_A, "cancel before the start");
@@ -643,8 +644,8 @@ test_cancel(void)
 	if (!tap_ok(rc != 0 && err.code == EX_TEMPFAIL && strstr(err.msg, "cancelled") != NULL,
 		    "cancel during discovery: EX_TEMPFAIL, cancelled (%s)", err.msg))
 		recorder_diag(&t.rec, "cancel during discovery");
-	tap_ok(after < 5000, "cancel during discovery: the lock returned %lld ms after the cancel (bound 5 s)",
-	       (long long)after);
+	tap_ok(after < 5000 * slow_factor, "cancel during discovery: the lock returned %lld ms after the cancel (bound %d s)",
+	       (long long)after, 5 * slow_factor);
 	tap_ok(!recorder_has(&t.rec, "chose "), "cancel during discovery: no member was chosen");
 	tjob_close(&t);
 	nothing_left(SA, SET_A, "cancel during discovery");
@@ -661,8 +662,8 @@ test_cancel(void)
 	if (!tap_ok(rc != 0 && err.code == EX_TEMPFAIL && strstr(err.msg, "cancelled") != NULL,
 		    "cancel during the lock: EX_TEMPFAIL, cancelled (%s)", err.msg))
 		recorder_diag(&t.rec, "cancel during the lock");
-	tap_ok(after < 8000, "cancel during the lock: the lock returned %lld ms after the cancel (bound 8 s)",
-	       (long long)after);
+	tap_ok(after < 8000 * slow_factor, "cancel during the lock: the lock returned %lld ms after the cancel (bound %d s)",
+	       (long long)after, 8 * slow_factor);
 	tap_is_int(counter(SA, PASSIVE_A, "fsyncUnlock") - unlocks, 1,
 		   "cancel during the lock: exactly one fsyncUnlock reached the member");
 	tap_is_int(mbh_job_unlock(t.job, &err), 0, "cancel during the lock: a later unlock is a no-op");
@@ -746,12 +747,12 @@ test_cancel_streaming(void)
 	tap_ok(c.fired, "cancel while streaming: cancelled after %zu bytes", (size_t)atomic_load(&s.streamed));
 	if (!tap_is_int(c.unlock_rc, 0, "cancel while streaming: the canceller's unlock returns 0"))
 		diag_err("unlock", &c.unlock_err);
-	tap_ok(s.read_done - c.at < 5000, "cancel while streaming: the owner's read ended %lld ms after the cancel",
+	tap_ok(s.read_done - c.at < 5000 * slow_factor, "cancel while streaming: the owner's read ended %lld ms after the cancel",
 	       (long long)(s.read_done - c.at));
 	if (!tap_ok(s.wait_rc == -1 && s.wait_err.code == EX_TEMPFAIL,
 		    "cancel while streaming: mbh_job_wait says the command was stopped (EX_TEMPFAIL)"))
 		diag_err("wait", &s.wait_err);
-	tap_ok(s.wait_done - s.read_done < 3000, "cancel while streaming: the wait returned in %lld ms",
+	tap_ok(s.wait_done - s.read_done < 3000 * slow_factor, "cancel while streaming: the wait returned in %lld ms",
 	       (long long)(s.wait_done - s.read_done));
 	tap_ok(s.pid > 0 && group_alive(s.pid) == 0, "cancel while streaming: the command's group is gone");
 	tap_ok(!recorder_has(&t.rec, PW_A), "cancel while streaming: no password in the sink");
@@ -961,7 +962,7 @@ test_spawn_and_wait(void)
 	done = th_now_ms();
 	pthread_join(th, NULL);
 	tap_ok(rc != 0 && err.code == EX_TEMPFAIL, "wait vs unlock: the wait reports the command stopped (%s)", err.msg);
-	tap_ok(done - l.at < 4000, "wait vs unlock: the wait returned %lld ms after the unlock started",
+	tap_ok(done - l.at < 4000 * slow_factor, "wait vs unlock: the wait returned %lld ms after the unlock started",
 	       (long long)(done - l.at));
 	if (!tap_is_int(l.rc, 0, "wait vs unlock: the other thread's unlock returns 0"))
 		diag_err("unlock", &l.err);
@@ -970,8 +971,85 @@ test_spawn_and_wait(void)
 	mbh_error_init(&err);
 	rc = mbh_job_spawn(t.job, quick, 0, &child, &err);
 	tap_ok(rc != 0 && child == NULL && err.code == EX_SOFTWARE, "spawn after the unlock is refused (%s)", err.msg);
+
+	/* an unlock from another thread kills a command nobody waits for; the next lock runs a new one */
+	mbh_error_init(&err);
+	rc = mbh_job_lock(t.job, &err);
+	mbh_error_init(&err);
+	rc = rc == 0 ? mbh_job_spawn(t.job, sleeper, 0, &child, &err) : rc;
+	if (!tap_is_int(rc, 0, "unwaited command: locked, sleep 30 started"))
+		diag_err("lock/spawn", &err);
+	pid = mbh_child_pid(child);
+	memset(&l, 0, sizeof(l));
+	l.job = t.job;
+	pthread_create(&th, NULL, late_unlock_thread, &l);
+	pthread_join(th, NULL);
+	if (!tap_is_int(l.rc, 0, "unwaited command: the other thread's unlock returns 0"))
+		diag_err("unlock", &l.err);
+	tap_ok(pid > 0 && group_alive(pid) == 0, "unwaited command: sleep is gone");
+	mbh_error_init(&err);
+	rc = mbh_job_lock(t.job, &err);
+	mbh_error_init(&err);
+	rc = rc == 0 ? mbh_job_spawn(t.job, quick, 0, &child, &err) : rc;
+	if (!tap_is_int(rc, 0, "unwaited command: the next lock runs a new command"))
+		diag_err("lock/spawn", &err);
+	mbh_error_init(&err);
+	tap_ok(rc == 0 && mbh_job_wait(t.job, &status, &err) == 0 && status == 0, "unwaited command: it ends with 0");
+	mbh_error_init(&err);
+	tap_is_int(mbh_job_unlock(t.job, &err), 0, "unwaited command: unlocked");
 	tjob_close(&t);
 	nothing_left(SA, SET_A, "spawn and wait");
+}
+
+/*
+ * The owner's wait and another thread's unlock, started together, many
+ * times with the unlock a few milliseconds earlier or later: however they
+ * interleave, the wait reports the command stopped, the unlock returns 0 and
+ * nothing is left (under ASan: no use of the freed command).
+ */
+static void
+test_wait_unlock_race(void)
+{
+	const char *const sleeper[] = { "sleep", "30", NULL };
+	mbh_child *child = NULL;
+	late_unlock l;
+	pthread_t th;
+	tjob t;
+	mbh_error err;
+	int rounds = 12, bad = 0, status, rc;
+	long pid;
+
+	tjob_open(&t, CFG_A, "job-race");
+	for (int i = 0; i < rounds; i++) {
+		mbh_error_init(&err);
+		rc = mbh_job_lock(t.job, &err);
+		if (rc == 0)
+			rc = mbh_job_spawn(t.job, sleeper, 0, &child, &err);
+		if (rc != 0) {
+			diag_err("race: lock/spawn", &err);
+			bad++;
+			mbh_job_unlock(t.job, &err);
+			continue;
+		}
+		pid = mbh_child_pid(child);
+		memset(&l, 0, sizeof(l));
+		l.job = t.job;
+		l.delay_ms = i % 4; /* 0..3 ms: the unlock lands before, at and after the wait's start */
+		pthread_create(&th, NULL, late_unlock_thread, &l);
+		/* and twice the owner comes only once the unlock is surely over */
+		th_pause_ms(i % 6 == 5 ? 1200 * slow_factor : i % 3);
+		mbh_error_init(&err);
+		rc = mbh_job_wait(t.job, &status, &err);
+		pthread_join(th, NULL);
+		if (rc != -1 || err.code != EX_TEMPFAIL || l.rc != 0 || group_alive(pid) != 0) {
+			tap_diag("race round %d: wait %d (code %d: %s), unlock %d (%s), group alive %d", i, rc, err.code,
+				 err.msg, l.rc, l.err.msg, group_alive(pid));
+			bad++;
+		}
+	}
+	tap_is_int(bad, 0, "wait vs unlock, %d rounds: every wait says stopped, every unlock returns 0", rounds);
+	tjob_close(&t);
+	nothing_left(SA, SET_A, "wait vs unlock race");
 }
 
 /* ---------------------------------------------------------------- main */
@@ -985,7 +1063,9 @@ main(void)
 
 	mongoc_init();
 	th_quiet_mongoc_log();
-	th_watchdog(600);
+	th_watchdog(900);
+	if (getenv("LD_PRELOAD") != NULL && strstr(getenv("LD_PRELOAD"), "vgpreload") != NULL)
+		slow_factor = 10;
 	watchdog_path = getenv("MONGO_BACKUP_WATCHDOG");
 	if (watchdog_path == NULL || access(watchdog_path, X_OK) != 0)
 		tap_skip_all("MONGO_BACKUP_WATCHDOG is not set to the built watchdog (run through make check)");
@@ -1016,6 +1096,7 @@ main(void)
 	test_relock();
 	test_refused();
 	test_spawn_and_wait();
+	test_wait_unlock_race();
 
 	tap_ok(sim_all_unlocked(SA) && sim_all_unlocked(SB), "at the end no member of either set is locked");
 	tap_ok(children_left(true) == 0, "at the end no child of ours is left, not even a zombie");
