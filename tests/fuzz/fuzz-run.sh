@@ -46,6 +46,7 @@ for f in "$seeds"/*; do
 	esac
 	[ -f "$f" ] && cp "$f" "$work/corpus/"
 done
+nseeds=$(ls "$work/corpus" | wc -l)
 
 "$bin" "$work/corpus" -max_total_time="$secs" -rss_limit_mb=2048 -timeout=10 -print_final_stats=1 \
 	-artifact_prefix="$work/artifacts/" 2>"$work/fuzz.log"
@@ -53,7 +54,7 @@ rc=$?
 grep -E '^(#[0-9]+.*(DONE|INITED)|stat::number_of_executed_units|stat::average_exec_per_sec|stat::peak_rss_mb)' \
 	"$work/fuzz.log" || true
 execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$work/fuzz.log" | tail -n 1)
-echo "$name: ${execs:-?} executions in ${secs} s, corpus $(ls "$seeds" | wc -l) seeds -> $(ls "$work/corpus" | wc -l) inputs"
+echo "$name: ${execs:-?} executions in ${secs} s, corpus $nseeds seeds -> $(ls "$work/corpus" | wc -l) inputs"
 
 found=$(ls "$work/artifacts" 2>/dev/null)
 if [ "$rc" -ne 0 ] || [ -n "$found" ]; then
