@@ -17,6 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "escape.h"
 #include "state.h"
 
 #define STATE_HEADER "# mongo-backup-hooks state v1"
@@ -685,7 +686,7 @@ int
 mbh_state_parse(mbh_state_rec *out, const char *text, mbh_error *err)
 {
 	bool seen[K_COUNT] = { false };
-	char line[1024];
+	char line[1024], ek[256], ev[256]; /* the file's bytes are escaped before they reach a message */
 	const char *p = text, *nl, *eq;
 	size_t len;
 	int lineno = 0, k;
@@ -720,12 +721,15 @@ mbh_state_parse(mbh_state_rec *out, const char *text, mbh_error *err)
 			if (strcmp(line, key_names[k]) == 0)
 				break;
 		if (k == K_COUNT)
-			return mbh_error_set(err, EX_DATAERR, "line %d: unknown key '%s'", lineno, line);
+			return mbh_error_set(err, EX_DATAERR, "line %d: unknown key '%s'", lineno,
+			                     mbh_escape(line, ek, sizeof(ek)));
 		if (seen[k])
-			return mbh_error_set(err, EX_DATAERR, "line %d: duplicate key '%s'", lineno, line);
+			return mbh_error_set(err, EX_DATAERR, "line %d: duplicate key '%s'", lineno,
+			                     mbh_escape(line, ek, sizeof(ek)));
 		seen[k] = true;
 		if (!value_ok(v) || parse_value(out, k, v) != 0)
-			return mbh_error_set(err, EX_DATAERR, "line %d: bad value for '%s': '%s'", lineno, line, v);
+			return mbh_error_set(err, EX_DATAERR, "line %d: bad value for '%s': '%s'", lineno,
+			                     mbh_escape(line, ek, sizeof(ek)), mbh_escape(v, ev, sizeof(ev)));
 	}
 	if (!header)
 		return mbh_error_set(err, EX_DATAERR, "line 1: empty state file (expected \"%s\")", STATE_HEADER);

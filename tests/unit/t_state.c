@@ -140,7 +140,10 @@ test_parse_errors(void)
 	parse_fails(variant("mode", "mode=cron\n"), "line 11: bad value for 'mode': 'cron'");
 	parse_fails(variant("frozen", "frozen=yes\n"), "line 14: bad value for 'frozen': 'yes'");
 	parse_fails(variant("set", "set=../etc\n"), "line 2: bad value for 'set': '../etc'");
-	parse_fails(variant("job", "job=a\tb\n"), "line 10: bad value for 'job': 'a\tb'");
+	parse_fails(variant("job", "job=a\tb\n"), "line 10: bad value for 'job': 'a\\x09b'");
+	/* the file's bytes never reach a message (a terminal, a Bacula job log) raw */
+	parse_fails(variant("member", "col\x1b[2Jour=1\n"), "line 3: unknown key 'col\\x1b[2Jour'");
+	parse_fails(variant("mode", "mode=\x1b]0;x\x07\n"), "line 11: bad value for 'mode': '\\x1b]0;x\\x07'");
 	parse_fails(variant("watchdog_start", "watchdog_start=-5\n"), "line 13: bad value for 'watchdog_start': '-5'");
 	parse_fails(variant("deadline", ""), "line 17: missing key 'deadline'");
 	parse_fails(variant("token", "token=XYZ\n"), "line 15: bad value for 'token': 'XYZ'");
