@@ -592,8 +592,13 @@ backup_open(fdjob *f, struct io_pkt *io)
 		fatal(f, "the backup command did not start: %s; the member is being unlocked", err.msg);
 		goto out;
 	}
-	/* our own descriptor: a cancel on another thread may end the child's while IO_READ waits on it */
-	if ((f->rfd = fcntl(mbh_child_stdout_fd(child), F_DUPFD_CLOEXEC, 3)) < 0) {
+	/*
+	 * Our own descriptor: a cancel on another thread may end the child's
+	 * while IO_READ waits on it.  Non-blocking: IO_READ reads until the
+	 * buffer is full and waits (poll) only when the pipe is empty.
+	 */
+	if ((f->rfd = fcntl(mbh_child_stdout_fd(child), F_DUPFD_CLOEXEC, 3)) < 0 ||
+	    fcntl(f->rfd, F_SETFL, fcntl(f->rfd, F_GETFL) | O_NONBLOCK) != 0) {
 		fatal(f, "cannot read the backup command's output: %s; the member is being unlocked", strerror(errno));
 		mbh_job_cancel(f->job);
 		goto out;
@@ -618,12 +623,20 @@ out:
 		unlock_now(f, "after a failure");
 }
 
-/* IO_READ: the next bytes of the command's stdout; 0 at its end; -1 on cancel, timeout or error. */
+/*
+ * IO_READ: fill the buffer with the command's stdout (short only at its end,
+ * like bpipe's fread): bacula-fd makes one record, one signature update and
+ * one network write per IO_READ, so a pipe's partial reads would cost more
+ * of each per byte.  0 at the end; -1 on cancel, timeout or error.  The pipe
+ * is non-blocking: poll only when it is empty, watching the cancel's wake-up
+ * and the deadline.
+ */
 static void
 backup_read(fdjob *f, struct io_pkt *io)
 {
 	struct pollfd pf[2];
-	int64_t left;
+	size_t want = (size_t)io->count, got = 0;
+	int64_t left = -1;
 	ssize_t n;
 	int r;
 
@@ -633,13 +646,12 @@ backup_read(fdjob *f, struct io_pkt *io)
 		io->io_errno = atomic_load(&f->cancelled) ? EINTR : EBADF;
 		return;
 	}
-	for (;;) {
+	while (got < want) {
 		if (atomic_load(&f->cancelled)) {
 			io->io_errno = EINTR;
 			return;
 		}
-		left = f->read_deadline_ms > 0 ? f->read_deadline_ms - now_ms() : -1;
-		if (f->read_deadline_ms > 0 && left <= 0) {
+		if (f->read_deadline_ms > 0 && (left = f->read_deadline_ms - now_ms()) <= 0) {
 			fatal(f, "the backup command %s did not finish within %s (%d s): stopping it and unlocking",
 			      f->script, f->cfg->script.timeout > 0 ? "script.timeout" : "lock.max_seconds",
 			      f->cfg->script.timeout > 0 ? f->cfg->script.timeout : f->cfg->lock.max_seconds);
@@ -647,6 +659,21 @@ backup_read(fdjob *f, struct io_pkt *io)
 			io->io_errno = ETIMEDOUT;
 			return;
 		}
+		n = read(f->rfd, io->buf + got, want - got);
+		if (n > 0) {
+			got += (size_t)n;
+			continue;
+		}
+		if (n == 0)
+			break; /* the end of the stream */
+		if (errno == EINTR)
+			continue;
+		if (errno != EAGAIN && errno != EWOULDBLOCK) {
+			fatal(f, "reading the backup command's output failed: %s", strerror(errno));
+			io->io_errno = errno;
+			return;
+		}
+		/* the pipe is empty: wait for more, the end, a cancel or the deadline */
 		pf[0].fd = f->rfd;
 		pf[0].events = POLLIN;
 		pf[1].fd = f->wake[0];
@@ -657,21 +684,10 @@ backup_read(fdjob *f, struct io_pkt *io)
 			io->io_errno = errno;
 			return;
 		}
-		if (r <= 0 || (pf[1].revents & POLLIN))
-			continue;
-		n = read(f->rfd, io->buf, (size_t)io->count);
-		if (n < 0 && (errno == EINTR || errno == EAGAIN))
-			continue;
-		if (n < 0) {
-			fatal(f, "reading the backup command's output failed: %s", strerror(errno));
-			io->io_errno = errno;
-			return;
-		}
-		f->bytes += n;
-		io->status = (int32_t)n;
-		io->io_errno = 0;
-		return;
 	}
+	f->bytes += (long long)got;
+	io->status = (int32_t)got;
+	io->io_errno = 0;
 }
 
 /* IO_CLOSE: reap the command, unlock at once, report how it ended. */

@@ -44,6 +44,8 @@
  * connection does.  Output on stdout, one line each:
  *   job N: M_TYPE: TEXT            every JobMessage the plugin sent
  *   job N: status=S files=F bytes=B errors=E fname=NAME
+ *   job N: reads=R short=S         (backups that read data) IO_READs that returned
+ *                                  data, and how many of them less than asked
  * S is what the Director would record: A cancelled, f an M_FATAL was sent,
  * else T (errors counts M_ERROR messages and failed reads/writes).  -v
  * traces every call on stderr.  Exit status: 0 when every job could be
@@ -83,6 +85,7 @@ typedef struct job {
 	atomic_int fatals;
 	atomic_int errors;
 	long long bytes;
+	long long reads, short_reads;
 	int files;
 	char saved_fname[2048];
 } job;
@@ -438,6 +441,9 @@ backup_command(job *j, const char *cmd, FILE *out)
 						         IO_COUNT);
 						break;
 					}
+					j->reads++;
+					if (io.status < IO_COUNT)
+						j->short_reads++;
 					if (out != NULL)
 						fwrite(buf, 1, (size_t)io.status, out);
 					j->bytes += io.status;
@@ -645,6 +651,8 @@ run_job(void *arg)
 	trace(j, "freePlugin -> %d", (int)rc);
 	say("job %d: status=%c files=%d bytes=%lld errors=%d fname=%s", j->jobid, status, j->files, j->bytes,
 	    atomic_load(&j->errors), j->saved_fname[0] ? j->saved_fname : "-");
+	if (j->reads > 0)
+		say("job %d: reads=%lld short=%lld", j->jobid, j->reads, j->short_reads);
 	if (j->touch_done != NULL)
 		close(open(j->touch_done, O_WRONLY | O_CREAT, 0600));
 	return NULL;

@@ -137,6 +137,28 @@ fd_run noend backup --cmd "$CMD" --skip-io --skip-endjob
 tap_like "$T_OUT/noend.out" "unlocked $H2 \\(lockCount now 0\\)" "no EndBackupJob: freePlugin unlocks"
 after "no EndBackupJob"
 
+# A command that writes in small pieces with pauses (like a dump tool): every IO_READ but the last
+# returns a full buffer, as bpipe's fread does (bacula-fd makes a record, a signature update and a
+# network write per IO_READ, so short reads cost CPU per byte).
+cat >"$T_DIR/trickle.sh" <<'EOF'
+#!/bin/sh
+i=0
+while [ $i -lt 40 ]; do
+	head -c 5000 /dev/zero
+	sleep 0.005
+	i=$((i + 1))
+done
+EOF
+chmod +x "$T_DIR/trickle.sh"
+t_config "$CONF" "script = { backup = [ \"$T_DIR/trickle.sh\" ]; };"
+fd_run trickle backup --cmd "$CMD"
+fd_status_is trickle 1 T "trickle: T"
+tap_is "$(fd_field trickle 1 bytes)" 200000 "trickle: 200000 bytes"
+tap_is "$(sed -n 's/^job 1: reads=\([0-9]*\) short=\([0-9]*\)$/\1 \2/p' "$T_OUT/trickle.out")" "4 1" \
+	"trickle: 4 IO_READs, only the last one short (full 64 KiB buffers)"
+after "trickle"
+t_config "$CONF" "script = { backup = [ \"$T_DIR/dump.sh\" ]; };"
+
 # Two Plugin= lines in one job, run in turn: each locks, streams and unlocks.
 fd_run twice backup --cmd "$CMD" --cmd "$CMD:member=$H1" --out "$T_OUT/twice.data"
 fd_status_is twice 1 T "two Plugin= lines: T"
