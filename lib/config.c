@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "escape.h"
 #include "log.h"
 #include "run.h"
 #include "uri.h"
@@ -138,10 +139,12 @@ known_keys(const char *prefix, char *buf, size_t len)
 	}
 }
 
-/* The rule a value broke, as "must be ..." text. */
+/* The rule a value broke, as "must be ..." text; value (may be NULL) is the string given, for details. */
 static void
-type_phrase(const key_spec *k, char *buf, size_t len)
+type_phrase(const key_spec *k, const char *value, char *buf, size_t len)
 {
+	char why[128];
+
 	switch (k->type) {
 	case KT_GROUP:
 		snprintf(buf, len, "must be a group: %s = { ... };", k->name);
@@ -153,7 +156,10 @@ type_phrase(const key_spec *k, char *buf, size_t len)
 		snprintf(buf, len, "must be an absolute path");
 		break;
 	case KT_HOSTPORT:
-		snprintf(buf, len, "must be \"HOST:PORT\"");
+		if (value == NULL || mbh_hostport_check(value, why, sizeof(why)) == 0)
+			snprintf(why, sizeof(why), "not a string");
+		snprintf(buf, len, "must be \"HOST:PORT\" (%s), as in the replica set config, e.g. "
+		         "\"db2.example.net:27017\"", why);
 		break;
 	case KT_INT:
 		snprintf(buf, len, "must be an integer between %ld and %ld", k->min, k->max);
@@ -187,19 +193,45 @@ name_index(const char *const *names, size_t n, const char *s)
 	return -1;
 }
 
+/*
+ * Check the %-escapes of one argument of a command template: %h host, %p
+ * port, %s set, %j job, %S snapshot path and %% are known (the runner
+ * expands them).  Returns 0, or -1 with why filled.
+ */
+static int
+template_check(const char *arg, char *why, size_t len)
+{
+	char bad[2], q[16];
+	const char *p;
+
+	for (p = strchr(arg, '%'); p != NULL; p = strchr(p + 2, '%')) {
+		if (p[1] == '\0') {
+			snprintf(why, len, "ends in a lone %% (write %%%% for a percent sign)");
+			return -1;
+		}
+		if (strchr("hpsjS%", p[1]) == NULL) {
+			bad[0] = p[1];
+			bad[1] = '\0';
+			snprintf(why, len, "has the unknown escape %%%s (known: %%h %%p %%s %%j %%S, and %%%% for a "
+			         "percent sign)", mbh_escape(bad, q, sizeof(q)));
+			return -1;
+		}
+	}
+	return 0;
+}
+
 /* Is s acceptable for a string-typed key k? */
 static bool
 string_ok(const key_spec *k, const char *s)
 {
-	char host[256];
-	int port;
+	char why[128];
 
 	if (s == NULL || s[0] == '\0')
 		return false;
 	if (k->type == KT_PATH)
 		return s[0] == '/';
 	if (k->type == KT_HOSTPORT)
-		return mbh_hostport_split(s, host, sizeof(host), &port) == 0;
+		return mbh_hostport_check(s, why, sizeof(why)) == 0;
 	return true;
 }
 
@@ -278,19 +310,23 @@ where_of(cfg_impl *ci, const char *name)
 	return ci->where[idx];
 }
 
-/* The file a setting came from: @include names are relative to the main file's directory. */
+/*
+ * The file a setting came from, for messages (control characters escaped):
+ * @include names are relative to the main file's directory.  Returns buf.
+ */
 static const char *
 source_of(cfg_impl *ci, const config_setting_t *s, const char *src, char *buf, size_t len)
 {
 	const char *f = config_setting_source_file(s);
+	char joined[PATH_MAX];
 
 	if (f == NULL)
-		return src;
+		f = src;
 	if (f[0] != '/' && ci->incdir != NULL && strcmp(f, src) != 0) {
-		snprintf(buf, len, "%s/%s", ci->incdir, f);
-		return buf;
+		snprintf(joined, sizeof(joined), "%s/%s", ci->incdir, f);
+		f = joined;
 	}
-	return f;
+	return mbh_escape(f, buf, len);
 }
 
 static int
@@ -308,7 +344,7 @@ apply_setting(cfg_impl *ci, const key_spec *k, size_t idx, config_setting_t *s, 
 {
 	mbh_config *cfg = &ci->pub;
 	char *field_base = (char *)cfg + k->off;
-	char phrase[160], fbuf[PATH_MAX];
+	char phrase[320], fbuf[PATH_MAX], quoted[128];
 	const char *str;
 	char **v = NULL;
 	long long iv;
@@ -368,6 +404,15 @@ apply_setting(cfg_impl *ci, const key_spec *k, size_t idx, config_setting_t *s, 
 			if (config_setting_type(e) != CONFIG_TYPE_STRING || (i == 0 && config_setting_get_string(e)[0] == '\0'))
 				goto bad;
 		}
+		for (i = 0; i < n; i++) {
+			e = config_setting_get_elem(s, (unsigned)i);
+			if (template_check(config_setting_get_string(e), phrase, sizeof(phrase)) != 0)
+				return mbh_error_set(err, EX_CONFIG, "%s:%d: '%s' argument %d \"%s\" %s",
+				                     source_of(ci, e, file, fbuf, sizeof(fbuf)),
+				                     config_setting_source_line(e) > 0 ? (int)config_setting_source_line(e) : line,
+				                     k->name, i + 1,
+				                     mbh_escape(config_setting_get_string(e), quoted, sizeof(quoted)), phrase);
+		}
 		v = calloc((size_t)n + 1, sizeof(*v));
 		if (v == NULL)
 			return oom(err);
@@ -401,7 +446,7 @@ apply_setting(cfg_impl *ci, const key_spec *k, size_t idx, config_setting_t *s, 
 		return oom(err);
 	return 0;
 bad:
-	type_phrase(k, phrase, sizeof(phrase));
+	type_phrase(k, type == CONFIG_TYPE_STRING ? config_setting_get_string(s) : NULL, phrase, sizeof(phrase));
 	return mbh_error_set(err, EX_CONFIG, "%s:%d: '%s' %s", file, line, k->name, phrase);
 }
 
@@ -433,24 +478,78 @@ apply_group(cfg_impl *ci, config_setting_t *grp, const char *prefix, const char 
 	return 0;
 }
 
-/* Parse with libconfig and apply; path NULL means text. */
+/* What a non-regular file is, for messages. */
+static const char *
+file_kind(mode_t mode)
+{
+	if (S_ISDIR(mode))
+		return "a directory";
+	if (S_ISFIFO(mode))
+		return "a FIFO";
+	if (S_ISCHR(mode))
+		return "a character device";
+	if (S_ISBLK(mode))
+		return "a block device";
+	if (S_ISSOCK(mode))
+		return "a socket";
+	return "not a regular file";
+}
+
+/*
+ * Open the config file for reading, refusing anything but a regular file (a
+ * symbolic link to one is fine): a FIFO would block forever, a device never
+ * end.  O_NONBLOCK keeps the open itself from waiting for a FIFO's writer.
+ * qpath is the path escaped for messages.  Caller closes *out.
+ */
+static int
+open_config_file(FILE **out, const char *path, const char *qpath, mbh_error *err)
+{
+	struct stat st;
+	int fd, flags;
+
+	*out = NULL;
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	if (fd < 0)
+		return mbh_error_set(err, EX_CONFIG, "%s: cannot read the config file: %s", qpath, strerror(errno));
+	if (fstat(fd, &st) != 0) {
+		mbh_error_set(err, EX_CONFIG, "%s: cannot read the config file: %s", qpath, strerror(errno));
+		close(fd);
+		return -1;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		mbh_error_set(err, EX_CONFIG, "%s: the config file is %s, not a regular file: give the path of a "
+		              "regular file", qpath, file_kind(st.st_mode));
+		close(fd);
+		return -1;
+	}
+	flags = fcntl(fd, F_GETFL);
+	if (flags >= 0)
+		fcntl(fd, F_SETFL, flags & ~O_NONBLOCK);
+	if ((*out = fdopen(fd, "r")) == NULL) {
+		mbh_error_set(err, EX_CONFIG, "%s: cannot read the config file: %s", qpath, strerror(errno));
+		close(fd);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Parse with libconfig and apply; path NULL means text.  The file is read
+ * through our own descriptor, so what is parsed is what was checked.
+ */
 static int
 load(mbh_config *cfg, const char *path, const char *text, const char *name, mbh_error *err)
 {
 	config_t lc;
-	char *dir = NULL, *slash;
-	int fd, rc = -1, saved;
+	char *dir = NULL, *slash, qpath[PATH_MAX], qfile[PATH_MAX], qtext[256];
+	FILE *fp = NULL;
+	int rc = -1, ok;
 
 	config_init(&lc);
+	mbh_escape(path ? path : name, qpath, sizeof(qpath));
 	if (path != NULL) {
-		/* Our own open first, for an errno libconfig does not keep. */
-		fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-		if (fd < 0) {
-			saved = errno;
-			mbh_error_set(err, EX_CONFIG, "%s: cannot read the config file: %s", path, strerror(saved));
+		if (open_config_file(&fp, path, qpath, err) != 0)
 			goto out;
-		}
-		close(fd);
 		/* @include "x" is relative to the file's directory. */
 		dir = strdup(path);
 		if (dir == NULL) {
@@ -462,18 +561,19 @@ load(mbh_config *cfg, const char *path, const char *text, const char *name, mbh_
 			slash[slash == dir ? 1 : 0] = '\0';
 			config_set_include_dir(&lc, dir);
 		}
-		if (config_read_file(&lc, path) != CONFIG_TRUE) {
-			if (config_error_type(&lc) == CONFIG_ERR_FILE_IO)
-				mbh_error_set(err, EX_CONFIG, "%s: cannot read the config file", path);
-			else
-				mbh_error_set(err, EX_CONFIG, "%s:%d: %s",
-				              config_error_file(&lc) ? config_error_file(&lc) : path,
-				              config_error_line(&lc), config_error_text(&lc));
-			goto out;
-		}
-	} else if (config_read_string(&lc, text) != CONFIG_TRUE) {
-		mbh_error_set(err, EX_CONFIG, "%s:%d: %s", config_error_file(&lc) ? config_error_file(&lc) : name,
-		              config_error_line(&lc), config_error_text(&lc));
+		ok = config_read(&lc, fp);
+	} else {
+		ok = config_read_string(&lc, text);
+	}
+	if (ok != CONFIG_TRUE) {
+		/* An @include that cannot be read is a file error naming the main file. */
+		if (config_error_type(&lc) == CONFIG_ERR_FILE_IO)
+			mbh_error_set(err, EX_CONFIG, "%s: cannot read the config file", qpath);
+		else
+			mbh_error_set(err, EX_CONFIG, "%s:%d: %s",
+			              config_error_file(&lc) ? mbh_escape(config_error_file(&lc), qfile, sizeof(qfile))
+			                                     : qpath,
+			              config_error_line(&lc), mbh_escape(config_error_text(&lc), qtext, sizeof(qtext)));
 		goto out;
 	}
 	if (set_string(&cfg->source, path ? path : name) != 0) {
@@ -486,6 +586,8 @@ load(mbh_config *cfg, const char *path, const char *text, const char *name, mbh_
 	impl(cfg)->incdir = NULL;
 out:
 	config_destroy(&lc);
+	if (fp != NULL)
+		fclose(fp);
 	free(dir);
 	return rc;
 }
@@ -560,7 +662,7 @@ mbh_config_set(mbh_config *cfg, const char *key, const char *value, mbh_error *e
 {
 	cfg_impl *ci = impl(cfg);
 	const key_spec *k;
-	char *field_base, phrase[160], *end;
+	char *field_base, phrase[320], quoted[128], *end;
 	const char *eq;
 	size_t idx, pidx;
 	long lv;
@@ -568,7 +670,7 @@ mbh_config_set(mbh_config *cfg, const char *key, const char *value, mbh_error *e
 
 	k = key ? find_key(key, &idx) : NULL;
 	if (k == NULL || k->type == KT_GROUP)
-		return mbh_error_set(err, EX_USAGE, "--%s: no such setting", key ? key : "");
+		return mbh_error_set(err, EX_USAGE, "--%s: no such setting", mbh_escape(key, quoted, sizeof(quoted)));
 	if (value == NULL)
 		goto bad;
 	field_base = (char *)cfg + k->off;
@@ -615,7 +717,8 @@ mbh_config_set(mbh_config *cfg, const char *key, const char *value, mbh_error *e
 	case KT_TAGS:
 		eq = strchr(value, '=');
 		if (eq == NULL || eq == value)
-			return mbh_error_set(err, EX_USAGE, "--%s: expected KEY=VALUE, got '%s'", k->name, value);
+			return mbh_error_set(err, EX_USAGE, "--%s: expected KEY=VALUE, got '%s'", k->name,
+			                     mbh_escape(value, quoted, sizeof(quoted)));
 		if (tag_put(cfg, value, (size_t)(eq - value), eq + 1) != 0)
 			return oom(err);
 		break;
@@ -624,7 +727,7 @@ mbh_config_set(mbh_config *cfg, const char *key, const char *value, mbh_error *e
 		return oom(err);
 	return 0;
 bad:
-	type_phrase(k, phrase, sizeof(phrase));
+	type_phrase(k, value, phrase, sizeof(phrase));
 	return mbh_error_set(err, EX_USAGE, "--%s: %s", k->name, phrase);
 }
 
@@ -636,7 +739,8 @@ bad:
 static int
 read_password_file(const char *path, char **out, mbh_error *err)
 {
-	char buf[PASSWORD_MAX + 1];
+	char buf[PASSWORD_MAX + 1], q[PATH_MAX];
+	const char *qpath = mbh_escape(path, q, sizeof(q));
 	size_t used = 0, linelen;
 	struct stat st;
 	ssize_t r;
@@ -647,24 +751,25 @@ read_password_file(const char *path, char **out, mbh_error *err)
 	fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
 	if (fd < 0) {
 		if (errno == ELOOP)
-			return mbh_error_set(err, EX_CONFIG, "%s: password file must not be a symbolic link", path);
-		return mbh_error_set(err, EX_CONFIG, "%s: cannot open the password file: %s", path, strerror(errno));
+			return mbh_error_set(err, EX_CONFIG, "%s: password file must not be a symbolic link", qpath);
+		return mbh_error_set(err, EX_CONFIG, "%s: cannot open the password file: %s", qpath, strerror(errno));
 	}
 	if (fstat(fd, &st) != 0) {
-		mbh_error_set(err, EX_CONFIG, "%s: cannot stat the password file: %s", path, strerror(errno));
+		mbh_error_set(err, EX_CONFIG, "%s: cannot stat the password file: %s", qpath, strerror(errno));
 		goto out;
 	}
 	if (!S_ISREG(st.st_mode)) {
-		mbh_error_set(err, EX_CONFIG, "%s: password file is not a regular file", path);
+		mbh_error_set(err, EX_CONFIG, "%s: the password file is %s, not a regular file: give the path of a "
+		              "regular file (mode 0600)", qpath, file_kind(st.st_mode));
 		goto out;
 	}
 	if (st.st_uid != geteuid() && st.st_uid != 0) {
-		mbh_error_set(err, EX_CONFIG, "%s: password file must be owned by uid %u or root (chown %u %s)", path,
-		              (unsigned)geteuid(), (unsigned)geteuid(), path);
+		mbh_error_set(err, EX_CONFIG, "%s: password file must be owned by uid %u or root (chown %u %s)", qpath,
+		              (unsigned)geteuid(), (unsigned)geteuid(), qpath);
 		goto out;
 	}
 	if ((st.st_mode & 077) != 0) {
-		mbh_error_set(err, EX_CONFIG, "%s: password file must not be readable by others (chmod 600 %s)", path, path);
+		mbh_error_set(err, EX_CONFIG, "%s: password file must not be readable by others (chmod 600 %s)", qpath, qpath);
 		goto out;
 	}
 	while (used < sizeof(buf) - 1) {
@@ -672,7 +777,7 @@ read_password_file(const char *path, char **out, mbh_error *err)
 		if (r < 0 && errno == EINTR)
 			continue;
 		if (r < 0) {
-			mbh_error_set(err, EX_CONFIG, "%s: cannot read the password file: %s", path, strerror(errno));
+			mbh_error_set(err, EX_CONFIG, "%s: cannot read the password file: %s", qpath, strerror(errno));
 			goto out;
 		}
 		if (r == 0)
@@ -684,18 +789,18 @@ read_password_file(const char *path, char **out, mbh_error *err)
 	buf[used] = '\0';
 	nl = memchr(buf, '\n', used);
 	if (nl == NULL && used == sizeof(buf) - 1) {
-		mbh_error_set(err, EX_CONFIG, "%s: the password (first line) is longer than %d bytes", path, PASSWORD_MAX);
+		mbh_error_set(err, EX_CONFIG, "%s: the password (first line) is longer than %d bytes", qpath, PASSWORD_MAX);
 		goto out;
 	}
 	linelen = nl ? (size_t)(nl - buf) : used;
 	if (linelen > 0 && buf[linelen - 1] == '\r')
 		linelen--;
 	if (memchr(buf, '\0', linelen) != NULL) {
-		mbh_error_set(err, EX_CONFIG, "%s: the password contains a NUL byte", path);
+		mbh_error_set(err, EX_CONFIG, "%s: the password contains a NUL byte", qpath);
 		goto out;
 	}
 	if (linelen == 0) {
-		mbh_error_set(err, EX_CONFIG, "%s: password file is empty (its first line is the password)", path);
+		mbh_error_set(err, EX_CONFIG, "%s: password file is empty (its first line is the password)", qpath);
 		goto out;
 	}
 	*out = strndup(buf, linelen);

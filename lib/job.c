@@ -22,6 +22,7 @@
 #include "watchdog.h"
 
 #define WATCHDOG_REAP_MS 1000
+#define WATCHDOG_STRAY_MS 3000 /* mbh_job_free: a watchdog stopped a while ago has had time to go */
 
 static char *
 dup_or_empty(const char *s)
@@ -179,8 +180,10 @@ out:
 
 /*
  * Kill the command (if any) and wait until it has ended; caller holds j->mu.
- * It is not reaped or freed here: the owner thread may be waiting on it in
- * mbh_job_wait (which reaps it), else mbh_job_spawn or mbh_job_free do.
+ * Any thread: the child is not reaped or freed here, because the owner thread
+ * may be in mbh_job_wait on it or reading its stdout (freeing it would close
+ * that descriptor under the reader).  child_pgid 0 marks it stopped; only the
+ * owner reaps and frees it (forget_stopped_command, mbh_job_wait).
  */
 static void
 stop_command(mbh_job *j)
@@ -191,6 +194,34 @@ stop_command(mbh_job *j)
 	mbh_child_kill_wait(j->child, 3000);
 	j->rec.command_pid = 0;
 	j->rec.command_start = 0;
+}
+
+/* Reap and free a command an unlock stopped; the owner thread only (it is not waiting for it). */
+static void
+forget_stopped_command(mbh_job *j)
+{
+	if (j->child == NULL || j->child_pgid != 0)
+		return;
+	mbh_child_free(j->child);
+	j->child = NULL;
+}
+
+/*
+ * Reap the watchdog pid we just stopped, waiting up to ms; one slower than
+ * that is remembered and reaped at the next lock or at mbh_job_free, so a
+ * long-lived host (bacula-fd) is never left with a zombie per job.  Caller
+ * holds j->mu (or owns j).  pid 0: only try the remembered one again.
+ */
+static void
+reap_watchdog(mbh_job *j, long pid, int ms)
+{
+	if (j->stray_watchdog > 0 && mbh_watchdog_reap(j->stray_watchdog, 0))
+		j->stray_watchdog = 0;
+	if (pid <= 0 || mbh_watchdog_reap(pid, ms))
+		return;
+	if (j->stray_watchdog > 0)
+		mbh_watchdog_reap(j->stray_watchdog, ms); /* one slot: the older one gets one last bounded wait */
+	j->stray_watchdog = pid;
 }
 
 /* Release what j holds (caller holds j->mu): the command, the lock, the record, the flock. */
@@ -206,7 +237,7 @@ release_held(mbh_job *j, mbh_error *err)
 	rc = mbh_release(j->log, j->session, j->cfg->state_dir, &j->rec, MBH_RELEASER_RUN, &released, err);
 	if (rc == 0 || released) {
 		j->held = false;
-		mbh_watchdog_reap(wd, WATCHDOG_REAP_MS);
+		reap_watchdog(j, wd, WATCHDOG_REAP_MS);
 		mbh_lock_session_free(j->session);
 		j->session = NULL;
 		mbh_state_free(j->state);
@@ -275,6 +306,8 @@ lock_flow(mbh_job *j, const char *const *templ, bool expand, mbh_error *run_err,
 		return mbh_error_set(err, EX_SOFTWARE, "this job already holds a lock on %s", j->rec.member);
 	if (j->snap)
 		return mbh_error_set(err, EX_SOFTWARE, "this job still holds the snapshot %s", j->rec.snapshot);
+	forget_stopped_command(j); /* the command of the previous lock, stopped by its unlock */
+	reap_watchdog(j, 0, 0);    /* and its watchdog, if it was slow to exit */
 	if (mbh_job_cancelled(j))
 		return cancelled_error(err, "before discovery");
 	if (mbh_job_discover(j, &t, err) != 0)
@@ -306,7 +339,7 @@ lock_flow(mbh_job *j, const char *const *templ, bool expand, mbh_error *run_err,
 			      old.phase == MBH_PHASE_LOCKED ? "LOCKED" : "LOCKING");
 		goto out;
 	}
-	if (mbh_job_choose(j, t, &sel, err) != 0)
+	if (mbh_job_choose(j, t, false, &sel, err) != 0)
 		goto out;
 	m = &t->members[sel->chosen];
 	mbh_logf(j->log, MBH_LOG_INFO, "chose %s", sel->summary);
@@ -414,6 +447,13 @@ lock_flow(mbh_job *j, const char *const *templ, bool expand, mbh_error *run_err,
 				      m->host);
 		goto out;
 	}
+	/* invariant 6: re-check after locking (a run choosing at the same instant may have locked a member we counted) */
+	if (j->cfg->lock.allow_majority_stall <= 0) {
+		mbh_fsync_asker asker = { j->client, j->uri };
+
+		if (mbh_select_recheck(t, (size_t)sel->chosen, mbh_topology_ask_fsync, &asker, err) != 0)
+			goto out;
+	}
 	/* a stop asked for during the lock must not start the command */
 	if (mbh_job_cancelled(j)) {
 		mbh_error_set(err, EX_TEMPFAIL, "cancelled right after locking %s; unlocked it again", m->host);
@@ -449,6 +489,8 @@ out:
 		if (release_held(j, &e) != 0)
 			mbh_logf(j->log, MBH_LOG_ERROR, "could not unlock %s again: %s", j->rec.member, e.msg);
 	}
+	if (rc != 0)
+		forget_stopped_command(j); /* --exec: a command started under a lock that failed */
 	if (froze) {
 		mbh_error_init(&e);
 		mbh_lock_freeze(j->session, 0, &e);
@@ -459,7 +501,7 @@ out:
 		if (mbh_state_remove(j->state, &e) != 0)
 			mbh_logf(j->log, MBH_LOG_WARNING, "%s", e.msg);
 		mbh_release_stop_watchdog(j->log, &j->rec);
-		mbh_watchdog_reap(j->rec.watchdog_pid, WATCHDOG_REAP_MS);
+		reap_watchdog(j, j->rec.watchdog_pid, WATCHDOG_REAP_MS);
 	}
 	/* a watchdog that never got "go" exits when its pipe closes */
 	mbh_watchdog_free(wd);
@@ -522,13 +564,11 @@ mbh_job_spawn(mbh_job *j, const char *const *templ, int flags, mbh_child **out, 
 		mbh_error_set(err, EX_SOFTWARE, "no lock is held, so no command may run");
 		goto out;
 	}
-	if (j->child != NULL && j->child_pgid != 0) {
+	forget_stopped_command(j);
+	if (j->child != NULL) {
 		mbh_error_set(err, EX_SOFTWARE, "a command already runs under this lock");
 		goto out;
 	}
-	/* an earlier command that was stopped but never waited for */
-	mbh_child_free(j->child);
-	j->child = NULL;
 	if (mbh_job_cancelled(j)) {
 		mbh_error_set(err, EX_TEMPFAIL, "cancelled; the command was not started");
 		goto out;
@@ -537,6 +577,7 @@ mbh_job_spawn(mbh_job *j, const char *const *templ, int flags, mbh_child **out, 
 		goto out;
 	if (mbh_state_write(j->state, &j->rec, err) != 0) {
 		stop_command(j);
+		forget_stopped_command(j);
 		if (j->snap)
 			mbh_error_prefix(err, "cannot record the command reading the snapshot %s, so it was stopped",
 					 j->rec.snapshot);
@@ -575,7 +616,11 @@ command_timeout(const mbh_job *j, bool *by_deadline)
 	return *by_deadline ? (int)left : t;
 }
 
-/* Wait for the command. */
+/*
+ * Wait for the command.  The owner thread: only it sets or clears j->child,
+ * so the child stays valid here even when another thread unlocks meanwhile
+ * (that unlock kills it and marks it stopped; this reaps and frees it).
+ */
 int
 mbh_job_wait(mbh_job *j, int *status, mbh_error *err)
 {
@@ -596,10 +641,13 @@ mbh_job_wait(mbh_job *j, int *status, mbh_error *err)
 		rc = mbh_error_set(&e, EX_TEMPFAIL, "the command ended as the lock's time (lock.max_seconds = %d s) ran out",
 				   j->cfg->lock.max_seconds);
 	pthread_mutex_lock(&j->mu);
+	mbh_child_reap(j->child, status, NULL);
 	if (rc == 0 && j->child_pgid == 0)
 		rc = mbh_error_set(&e, EX_TEMPFAIL, "the command was stopped by the unlock");
+	else if (rc == 0 && *status > 128 && mbh_job_cancelled(j))
+		/* mbh_job_cancel's own SIGTERM ended it before the await began: that is a cancel too */
+		rc = mbh_error_set(&e, EX_TEMPFAIL, "the command was cancelled");
 	j->child_pgid = 0;
-	mbh_child_reap(j->child, status, NULL);
 	mbh_child_free(j->child);
 	j->child = NULL;
 	pthread_mutex_unlock(&j->mu);
@@ -672,6 +720,12 @@ mbh_job_exec(mbh_job *j, const char *const *templ, int *status, mbh_error *err)
 		if (*status < 0)
 			*status = EX_TEMPFAIL;
 		mbh_error_init(&run_err);
+	} else if (*status == 128 + SIGKILL && (int64_t)time(NULL) >= j->rec.deadline) {
+		/* the watchdog reached the deadline first: it killed the command's group, then unlocked */
+		mbh_logf(j->log, MBH_LOG_WARNING,
+			 "the command was still running at the lock's deadline (lock.max_seconds %d): the watchdog "
+			 "killed it and released %s",
+			 j->cfg->lock.max_seconds, j->rec.member);
 	}
 	MBH_CRASH("exec-ended");
 	/* always unlock, whatever happened to the command */
@@ -724,7 +778,7 @@ mbh_job_dry_run(mbh_job *j, char **text, mbh_error *err)
 	mbh_error_init(&sel_err);
 	if (mbh_job_discover(j, &t, err) != 0)
 		goto out;
-	sel_rc = mbh_job_choose(j, t, &sel, &sel_err);
+	sel_rc = mbh_job_choose(j, t, true, &sel, &sel_err);
 	if (sel == NULL) {
 		*err = sel_err;
 		goto out;
@@ -750,6 +804,8 @@ mbh_job_free(mbh_job *j)
 {
 	if (j == NULL)
 		return;
+	if (j->stray_watchdog > 0)
+		mbh_watchdog_reap(j->stray_watchdog, WATCHDOG_STRAY_MS);
 	mbh_child_free(j->child);
 	mbh_lock_session_free(j->session);
 	mbh_state_free(j->state);

@@ -74,7 +74,10 @@ const char *mbh_job_snapshot(const mbh_job *job);
  * record its process group so that whoever unlocks (or removes the snapshot)
  * kills it first (invariant 8).  flags:
  * MBH_RUN_PIPE_STDOUT / MBH_RUN_PIPE_STDIN.  The job owns the child; *out is
- * borrowed (valid until mbh_job_wait or mbh_job_unlock).
+ * borrowed, valid until the owner's mbh_job_wait (or its next lock or spawn,
+ * or mbh_job_free).  An unlock from another thread kills the command but
+ * leaves *out valid: a reader of its stdout sees EOF, never a descriptor
+ * closed under it.
  */
 int mbh_job_spawn(mbh_job *job, const char *const *templ, int flags, mbh_child **out, mbh_error *err);
 
@@ -84,7 +87,9 @@ int mbh_job_spawn(mbh_job *job, const char *const *templ, int flags, mbh_child *
  * unlocked already), or the job is cancelled (then its group
  * gets SIGTERM, SIGKILL 2 s later).  *status = exit code, or 128+signal.
  * Returns 0 when it ended by itself (whatever its status), else -1
- * (EX_TEMPFAIL "... timed out" / "... cancelled").  Does not unlock.
+ * (EX_TEMPFAIL "... timed out" / "... cancelled" / "... stopped by the
+ * unlock" when another thread's mbh_job_unlock killed it).  The owner thread
+ * only; it reaps and frees the child.  Does not unlock.
  */
 int mbh_job_wait(mbh_job *job, int *status, mbh_error *err);
 

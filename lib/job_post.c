@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sysexits.h>
 
+#include "crash.h"
 #include "jobint.h"
 #include "release.h"
 
@@ -114,6 +115,7 @@ mbh_job_post(mbh_job *j, mbh_error *err)
 	}
 	if (mbh_job_uri(j, err) != 0 || mbh_lock_session_new(&j->session, j->uri, rec.member, err) != 0)
 		goto out;
+	MBH_CRASH("unlock-before");
 	rc = mbh_release(j->log, j->session, j->cfg->state_dir, &rec, MBH_RELEASER_POST, &released, err);
 	if (rc == 0 && rec.snapshot[0] != '\0')
 		rc = remove_left_snapshot(j, &rec, err);

@@ -104,7 +104,6 @@ mbh_job_render_status(char **text, const char *set, const char *state_dir, const
 {
 	char *buf = NULL, since[64], deadline[64];
 	size_t len = 0;
-	uint64_t start;
 	bool running;
 	FILE *f;
 
@@ -136,8 +135,8 @@ mbh_job_render_status(char **text, const char *set, const char *state_dir, const
 			fprintf(f, "command:   pid %ld (%s)\n", rec->command_pid,
 				mbh_proc_starttime(rec->command_pid) == rec->command_start ? "running" : "gone");
 		mbh_fmt_time(rec->deadline, deadline, sizeof(deadline));
-		start = rec->watchdog_pid > 0 ? mbh_proc_starttime(rec->watchdog_pid) : 0;
-		running = start != 0 && start == rec->watchdog_start;
+		/* a dead watchdog may be a zombie for a while (its parent, bacula-fd or init, reaps it late) */
+		running = rec->watchdog_pid > 0 && mbh_proc_running(rec->watchdog_pid, rec->watchdog_start);
 		if (rec->watchdog_pid > 0 && running)
 			fprintf(f, "watchdog:  pid %ld (running), unlocks at %s%s\n", rec->watchdog_pid, deadline,
 				rec->deadline < (int64_t)time(NULL) ? " (passed: it keeps trying)" : "");

@@ -34,7 +34,8 @@ struct mbh_job {
 	mbh_state_rec rec;       /* what is recorded */
 	bool held;               /* rec describes a lock we hold */
 	bool snap;               /* snapshot mode: rec describes a snapshot we made (phase SNAPSHOT), the member is unlocked */
-	mbh_child *child;        /* the command under the lock, until reaped */
+	mbh_child *child;        /* the command under the lock, until the owner thread reaps it (child_pgid 0: an unlock stopped it) */
+	long stray_watchdog;     /* a watchdog we stopped that was slow to exit: reaped later, never left a zombie */
 	char set[128];
 };
 
@@ -44,8 +45,12 @@ int mbh_job_uri(mbh_job *j, mbh_error *err);
 /* Connect for discovery and read the member table.  Caller owns *out. */
 int mbh_job_discover(mbh_job *j, mbh_topology **out, mbh_error *err);
 
-/* Choose the member with the options of the config.  *out is filled even on failure (for --dry-run). */
-int mbh_job_choose(mbh_job *j, const mbh_topology *t, mbh_selection **out, mbh_error *err);
+/*
+ * Choose the member with the options of the config (asking members whose
+ * fsync lock matters, recorded in t); all: settle every verdict (--dry-run).
+ * *out is filled even on failure.
+ */
+int mbh_job_choose(mbh_job *j, mbh_topology *t, bool all, mbh_selection **out, mbh_error *err);
 
 /* Open j->session to host_port: over the discovery client when it already talks to it, else directly. */
 int mbh_job_open_session(mbh_job *j, const char *host_port, mbh_error *err);

@@ -6,6 +6,7 @@
 #include <sys/syscall.h>
 #include <sys/types.h>
 #include <sys/wait.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -465,27 +466,6 @@ now_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* Is PID a zombie (state Z or X in /proc/PID/stat)? */
-static bool
-proc_is_zombie(long pid)
-{
-	char path[64], buf[512], *p;
-	ssize_t n;
-	int fd;
-
-	snprintf(path, sizeof(path), "/proc/%ld/stat", pid);
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
-		return true;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return true;
-	buf[n] = '\0';
-	if ((p = strrchr(buf, ')')) == NULL || p[1] != ' ')
-		return false;
-	return p[2] == 'Z' || p[2] == 'X';
-}
-
 /* Has the child exited (without reaping it, so its group id stays reserved)? */
 static bool
 child_exited(mbh_child *c)
@@ -756,18 +736,62 @@ mbh_child_kill_wait(mbh_child *c, int timeout_ms)
 	}
 }
 
+/* Does a process of group pgid still run (zombies do not count)? */
+static bool
+group_alive(long pgid)
+{
+	char path[300], buf[512], *p, state;
+	struct dirent *e;
+	long pgrp;
+	bool alive = false;
+	ssize_t n;
+	DIR *d;
+	int fd;
+
+	if ((d = opendir("/proc")) == NULL)
+		return false;
+	while (!alive && (e = readdir(d)) != NULL) {
+		if (e->d_name[0] < '1' || e->d_name[0] > '9')
+			continue;
+		snprintf(path, sizeof(path), "/proc/%s/stat", e->d_name);
+		if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+			continue;
+		n = read(fd, buf, sizeof(buf) - 1);
+		close(fd);
+		if (n <= 0)
+			continue;
+		buf[n] = '\0';
+		/* after the comm: state, ppid, pgrp */
+		if ((p = strrchr(buf, ')')) == NULL || sscanf(p + 1, " %c %*d %ld", &state, &pgrp) != 2)
+			continue;
+		alive = pgrp == pgid && state != 'Z' && state != 'X';
+	}
+	closedir(d);
+	return alive;
+}
+
 /* Kill a recorded group whose leader is not our child; see run.h. */
 bool
 mbh_run_kill_group(long pgid, uint64_t start, uint64_t (*starttime)(long), int timeout_ms)
 {
 	struct timespec tick = { 0, 5 * 1000 * 1000 };
+	uint64_t now;
 	int waited = 0;
 
-	if (pgid <= 1 || start == 0 || starttime(pgid) != start)
-		return false; /* gone already, or the pid now names someone else */
-	killpg((pid_t)pgid, SIGKILL);
-	/* a zombie keeps its starttime: /proc/PID/stat's state tells it apart */
-	while (starttime(pgid) == start && !proc_is_zombie(pgid) && waited < timeout_ms) {
+	if (pgid <= 1 || start == 0)
+		return false;
+	now = starttime(pgid);
+	if (now != 0 && now != start)
+		return false; /* the pid names another process now: our group ended before the pid was reused */
+	/*
+	 * The leader may be gone (killed with its parent, reaped) while the rest
+	 * of its group (a pipeline, a copy in the background) goes on reading the
+	 * member.  The kernel does not reuse a pid while a process group of that
+	 * number exists, so whatever is still in group pgid is the command's.
+	 */
+	if (killpg((pid_t)pgid, SIGKILL) != 0)
+		return false; /* nothing is left in the group */
+	while (group_alive(pgid) && waited < timeout_ms) {
 		nanosleep(&tick, NULL);
 		waited += 5;
 	}

@@ -88,9 +88,12 @@ void mbh_child_kill_wait(mbh_child *c, int timeout_ms);
 
 /*
  * SIGKILL the process group pgid of a command someone else started (a
- * recorded one), if its leader is still the process that started at `start`
- * (starttime(pid) reads that; mbh_proc_starttime), and wait up to
- * timeout_ms until the leader is dead.  Returns whether it was still there.
+ * recorded one), unless its leader's pid now names another process (start
+ * is the leader's start time; starttime(pid) reads it: mbh_proc_starttime).
+ * A group whose leader is gone is killed too: what is left of it (a
+ * pipeline, a copy in the background) is the command's, since the kernel
+ * reuses no pid while its process group exists.  Waits up to timeout_ms
+ * until no process of the group runs.  Returns whether anything was left.
  */
 bool mbh_run_kill_group(long pgid, uint64_t start, uint64_t (*starttime)(long), int timeout_ms);
 

@@ -17,6 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "escape.h"
 #include "state.h"
 
 #define STATE_HEADER "# mongo-backup-hooks state v1"
@@ -209,9 +210,15 @@ mbh_state_open(mbh_state **out, const char *dir, const char *set_name, bool wait
 	while (flock(st->lockfd, LOCK_EX | (wait ? 0 : LOCK_NB)) != 0) {
 		if (errno == EWOULDBLOCK) {
 			pid = lock_holder_pid(st->lockfd);
-			if (pid == 0 && mbh_state_read(st, &rec, &present, NULL) == 0 && present)
+			present = false;
+			if (mbh_state_read(st, &rec, &present, NULL) != 0)
+				present = false;
+			if (pid == 0 && present)
 				pid = rec.pid;
-			if (pid > 0)
+			if (present && rec.job[0] != '\0')
+				mbh_error_set(err, EX_TEMPFAIL, "another run for %s holds %s (pid %ld, job %s)", set_name,
+				              st->lock_path, pid, rec.job);
+			else if (pid > 0)
 				mbh_error_set(err, EX_TEMPFAIL, "another run for %s holds %s (pid %ld)", set_name,
 				              st->lock_path, pid);
 			else
@@ -767,7 +774,7 @@ int
 mbh_state_parse(mbh_state_rec *out, const char *text, mbh_error *err)
 {
 	bool seen[K_COUNT] = { false };
-	char line[1024];
+	char line[1024], ek[256], ev[256]; /* the file's bytes are escaped before they reach a message */
 	const char *p = text, *nl, *eq;
 	size_t len;
 	int lineno = 0, k;
@@ -802,12 +809,15 @@ mbh_state_parse(mbh_state_rec *out, const char *text, mbh_error *err)
 			if (strcmp(line, key_names[k]) == 0)
 				break;
 		if (k == K_COUNT)
-			return mbh_error_set(err, EX_DATAERR, "line %d: unknown key '%s'", lineno, line);
+			return mbh_error_set(err, EX_DATAERR, "line %d: unknown key '%s'", lineno,
+			                     mbh_escape(line, ek, sizeof(ek)));
 		if (seen[k])
-			return mbh_error_set(err, EX_DATAERR, "line %d: duplicate key '%s'", lineno, line);
+			return mbh_error_set(err, EX_DATAERR, "line %d: duplicate key '%s'", lineno,
+			                     mbh_escape(line, ek, sizeof(ek)));
 		seen[k] = true;
 		if (!value_ok(v) || parse_value(out, k, v) != 0)
-			return mbh_error_set(err, EX_DATAERR, "line %d: bad value for '%s': '%s'", lineno, line, v);
+			return mbh_error_set(err, EX_DATAERR, "line %d: bad value for '%s': '%s'", lineno,
+			                     mbh_escape(line, ek, sizeof(ek)), mbh_escape(v, ev, sizeof(ev)));
 	}
 	if (!header)
 		return mbh_error_set(err, EX_DATAERR, "line 1: empty state file (expected \"%s\")", STATE_HEADER);
@@ -822,9 +832,9 @@ mbh_state_parse(mbh_state_rec *out, const char *text, mbh_error *err)
 	return 0;
 }
 
-/* Field 22 of /proc/PID/stat. */
-uint64_t
-mbh_proc_starttime(long pid)
+/* Field 22 of /proc/PID/stat (0: no such process); *state = field 3 ('R', 'S', 'Z', ...). */
+static uint64_t
+proc_stat(long pid, char *state)
 {
 	char path[64], buf[4096];
 	unsigned long long v;
@@ -846,8 +856,9 @@ mbh_proc_starttime(long pid)
 	buf[n] = '\0';
 	/* comm (field 2) may hold spaces and ')': fields 3.. start after the last ')'. */
 	p = strrchr(buf, ')');
-	if (p == NULL)
+	if (p == NULL || p[1] != ' ')
 		return 0;
+	*state = p[2];
 	p++;
 	for (field = 3; field <= 22; field++) {
 		while (*p == ' ')
@@ -867,4 +878,22 @@ mbh_proc_starttime(long pid)
 	if (errno != 0 || (*end != ' ' && *end != '\0' && *end != '\n'))
 		return 0;
 	return (uint64_t)v;
+}
+
+/* Field 22 of /proc/PID/stat. */
+uint64_t
+mbh_proc_starttime(long pid)
+{
+	char state = '?';
+
+	return proc_stat(pid, &state);
+}
+
+/* Still the process that started at start, and not a zombie (dead, waiting for its parent to reap it)? */
+bool
+mbh_proc_running(long pid, uint64_t start)
+{
+	char state = '?';
+
+	return start != 0 && proc_stat(pid, &state) == start && state != 'Z' && state != 'X';
 }

@@ -140,7 +140,10 @@ test_parse_errors(void)
 	parse_fails(variant("mode", "mode=cron\n"), "line 11: bad value for 'mode': 'cron'");
 	parse_fails(variant("frozen", "frozen=yes\n"), "line 14: bad value for 'frozen': 'yes'");
 	parse_fails(variant("set", "set=../etc\n"), "line 2: bad value for 'set': '../etc'");
-	parse_fails(variant("job", "job=a\tb\n"), "line 10: bad value for 'job': 'a\tb'");
+	parse_fails(variant("job", "job=a\tb\n"), "line 10: bad value for 'job': 'a\\x09b'");
+	/* the file's bytes never reach a message (a terminal, a Bacula job log) raw */
+	parse_fails(variant("member", "col\x1b[2Jour=1\n"), "line 3: unknown key 'col\\x1b[2Jour'");
+	parse_fails(variant("mode", "mode=\x1b]0;x\x07\n"), "line 11: bad value for 'mode': '\\x1b]0;x\\x07'");
 	parse_fails(variant("watchdog_start", "watchdog_start=-5\n"), "line 13: bad value for 'watchdog_start': '-5'");
 	parse_fails(variant("deadline", ""), "line 17: missing key 'deadline'");
 	parse_fails(variant("token", "token=XYZ\n"), "line 15: bad value for 'token': 'XYZ'");
@@ -482,6 +485,7 @@ test_starttime(void)
 {
 	int to_child[2], to_parent[2];
 	uint64_t before, after;
+	siginfo_t si;
 	pid_t child;
 	char c = 0;
 
@@ -505,9 +509,17 @@ test_starttime(void)
 		diag("pipe: %s", strerror(errno));
 	after = mbh_proc_starttime((long)child);
 	ok(before > 0 && before == after, "a comm with ') 1 2 (' does not confuse the parser");
+	ok(mbh_proc_running((long)child, after), "a live process with its start time is running");
+	ok(!mbh_proc_running((long)child, after + 1) && !mbh_proc_running((long)child, 0),
+	   "another start time (a reused pid), or none: not running");
 	if (write(to_child[1], "x", 1) != 1)
 		diag("pipe: %s", strerror(errno));
+	/* exited, not reaped yet: a zombie keeps its start time, but nothing of it runs */
+	waitid(P_PID, (id_t)child, &si, WEXITED | WNOWAIT);
+	ok(mbh_proc_starttime((long)child) == after && !mbh_proc_running((long)child, after),
+	   "a zombie keeps its start time but is not running");
 	waitpid(child, NULL, 0);
+	ok(!mbh_proc_running((long)child, after), "a reaped process is not running");
 	close(to_child[0]);
 	close(to_child[1]);
 	close(to_parent[0]);

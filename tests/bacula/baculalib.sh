@@ -1,0 +1,573 @@
+# baculalib.sh: real Bacula 9.6 daemons (director with a SQLite catalog, storage daemon, file daemon)
+# for end-to-end tests, started from the test's temp dir on free loopback ports and stopped by pid.
+# Built on simlib.sh (TAP, temp dir, cleanup, simulator).  Source it from bash:
+#   . "$top_srcdir/tests/bacula/baculalib.sh"
+# SPDX-License-Identifier: AGPL-3.0-or-later
+#
+# A test:
+#   t_init                     # simlib: temp dir T_DIR, cleanup trap
+#   bacula_init                # skips the test (TAP) when Debian's Bacula packages are missing
+#   cat >"$BACULA_ETC/jobs.conf" <<EOF ... EOF    # its own FileSets and Jobs (JobDefs = t-defs)
+#   BACULA_FD_ENV=(VAR=VALUE ...)                 # optional: env(1) arguments for bacula-fd
+#   bacula_start || ...
+#   jobid=$(bacula_run_job NAME); bacula_job_status "$jobid"; bacula_job_log "$jobid"
+#   rid=$(bacula_restore "$jobid" "$T_DIR/where")
+#
+# What the base config provides (bacula_write_configs): Director t-dir, Client t-fd, Storage t-file
+# (Device t-dev, file volumes in $BACULA_HOME/vol, auto-labelled), Pool Default, Messages Standard (job
+# messages appended to $BACULA_JOBLOG and to the catalog), FileSet t-empty, JobDefs t-defs (Backup,
+# Full, t-fd, t-file, Default, Standard), Job t-restore (the one Restore job), and a last line
+# `@$BACULA_ETC/jobs.conf`.  Maximum Concurrent Jobs is 5 or more everywhere.
+#
+# Environment: BACULA_TIMEOUT (seconds for one console session, default 60), BACULA_FD_DEBUG (a -d
+# level for bacula-fd, output in $BACULA_HOME/log/fd.out), MBH_KEEP_TMP=1 keeps the temp dir.
+
+top_builddir=${top_builddir:-$(pwd)}
+top_srcdir=${top_srcdir:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
+# shellcheck source=../integration/simlib.sh
+. "$top_srcdir/tests/integration/simlib.sh"
+
+BACULA_TIMEOUT=${BACULA_TIMEOUT:-60}
+BACULA_SCHEMA=${BACULA_SCHEMA:-/usr/share/dbconfig-common/data/bacula-director-sqlite3/install/sqlite3}
+BACULA_FD_ENV=()
+BACULA_HOME=""
+BACULA_ETC=""
+BACULA_JOBLOG=""
+BACULA_DB=""
+BACULA_CLIENT=t-fd # the Client (and FileDaemon) name
+export BACULA_CLIENT
+BACULA_DIR_PORT=""
+BACULA_FD_PORT=""
+BACULA_SD_PORT=""
+BACULA_DIR_PID=""
+BACULA_FD_PID=""
+BACULA_SD_PID=""
+
+# bacula_diag TEXT...: diagnostics as TAP comments on stderr (the helpers are used inside $(...),
+# whose stdout is a value; the test driver puts stderr in the test's log).
+bacula_diag() {
+	tap_diag "$@" >&2
+}
+
+# bacula_bin NAME: the path of a Bacula program (PATH, then /usr/sbin where Debian puts them).
+bacula_bin() {
+	local p
+	p=$(command -v "$1" 2>/dev/null) && [ -x "$p" ] && { echo "$p"; return 0; }
+	[ -x "/usr/sbin/$1" ] && { echo "/usr/sbin/$1"; return 0; }
+	return 1
+}
+
+# bacula_require: skip the whole test (TAP "1..0 # SKIP") unless every program and the catalog schema
+# are there.  tools/install-deps installs them.
+bacula_require() {
+	local b missing=""
+	for b in bacula-dir bacula-sd bacula-fd bconsole; do
+		bacula_bin "$b" >/dev/null || missing="$missing $b"
+	done
+	command -v sqlite3 >/dev/null 2>&1 || missing="$missing sqlite3"
+	[ -r "$BACULA_SCHEMA" ] || missing="$missing $BACULA_SCHEMA"
+	[ -z "$missing" ] ||
+		tap_skip_all "Bacula 9.6 is not installed (missing:$missing): tools/install-deps installs it"
+	BACULA_DIR_BIN=$(bacula_bin bacula-dir)
+	BACULA_SD_BIN=$(bacula_bin bacula-sd)
+	BACULA_FD_BIN=$(bacula_bin bacula-fd)
+	BACULA_CONSOLE_BIN=$(bacula_bin bconsole)
+}
+
+# bacula_init: after t_init.  The Bacula tree under $T_DIR/bacula (etc/ dir/ sd/ fd/ vol/ log/
+# plugins/), an empty etc/jobs.conf for the test to fill, and a cleanup that stops the daemons first.
+bacula_init() {
+	if [ -z "$T_DIR" ] || [ ! -d "$T_DIR" ]; then
+		echo "Bail out! bacula_init needs t_init first"
+		exit 1
+	fi
+	bacula_require
+	case $T_DIR in
+	*[[:space:]\"\'\\]*) tap_skip_all "the temp dir $T_DIR has a space or quote; Bacula's configs cannot hold it (set TMPDIR)" ;;
+	esac
+	BACULA_HOME=$T_DIR/bacula
+	BACULA_ETC=$BACULA_HOME/etc
+	BACULA_JOBLOG=$BACULA_HOME/log/jobs.log
+	BACULA_DB=$BACULA_HOME/dir/bacula.db
+	mkdir -p "$BACULA_ETC" "$BACULA_HOME/dir" "$BACULA_HOME/sd" "$BACULA_HOME/fd" "$BACULA_HOME/vol" \
+		"$BACULA_HOME/log" "$BACULA_HOME/plugins" "$BACULA_HOME/restore" || { echo "Bail out! mkdir failed"; exit 1; }
+	chmod 0700 "$BACULA_HOME"
+	: >"$BACULA_ETC/jobs.conf"
+	: >"$BACULA_ETC/query.sql"
+	: >"$BACULA_ETC/empty"
+	: >"$BACULA_JOBLOG"
+	: >"$T_DIR/.bacula"
+	: >"$T_DIR/.bacula-bg"
+	export BACULA_HOME BACULA_ETC BACULA_JOBLOG BACULA_DB
+	trap bacula_cleanup EXIT
+}
+
+# bacula_add_plugin FILE...: copy plugins into the Plugin Directory (the file daemon loads only
+# regular files named *-fd.so: symlinks are skipped, so these are real copies).
+bacula_add_plugin() {
+	local f
+	for f in "$@"; do
+		cp --dereference "$f" "$BACULA_HOME/plugins/" || return 1
+	done
+}
+
+# bacula_bg_add PID: a background process of the test (e.g. a writer loop), stopped by pid at exit.
+bacula_bg_add() {
+	t_remember .bacula-bg "$1"
+}
+
+# bacula_stop_pid PID: TERM, wait (bounded), KILL if needed, reap.
+bacula_stop_pid() {
+	kill -TERM "$1" 2>/dev/null || { wait "$1" 2>/dev/null; return 0; }
+	if ! t_pid_gone "$1" 500; then
+		bacula_diag "pid $1 ($(tr '\0' ' ' <"/proc/$1/cmdline" 2>/dev/null)) did not stop on SIGTERM within 10 s: killing it"
+		kill -KILL "$1" 2>/dev/null
+		t_pid_gone "$1" 250
+	fi
+	wait "$1" 2>/dev/null
+	return 0
+}
+
+# bacula_stop: stop the daemons this test started (all signalled at once, then each waited for).
+bacula_stop() {
+	local p pids
+	pids=$(t_alive_entries .bacula)
+	for p in $pids; do
+		kill -TERM "$p" 2>/dev/null
+	done
+	for p in $pids; do
+		bacula_stop_pid "$p"
+	done
+	BACULA_DIR_PID=""
+	BACULA_FD_PID=""
+	BACULA_SD_PID=""
+}
+
+# bacula_cleanup: the EXIT trap: daemons, then the test's background processes, then simlib's cleanup.
+bacula_cleanup() {
+	local rc=$? p
+	trap - EXIT
+	if [ -n "$T_DIR" ] && [ -d "$T_DIR" ]; then
+		bacula_stop
+		for p in $(t_alive_entries .bacula-bg); do
+			bacula_stop_pid "$p"
+		done
+	fi
+	(exit "$rc")
+	t_cleanup
+}
+
+# ---------------------------------------------------------------- ports
+
+# bacula_port_inodes PORT [STATE]: socket inodes bound to local TCP port PORT (IPv4 and IPv6), only
+# those in STATE (hex, 0A = LISTEN) when given.
+bacula_port_inodes() {
+	awk -v p="$(printf '%04X' "$1")" -v s="${2:-}" '
+		FNR > 1 { n = split($2, a, ":"); if (a[n] == p && (s == "" || $4 == s)) print $10 }' \
+		/proc/net/tcp /proc/net/tcp6 2>/dev/null
+}
+
+# bacula_port_free PORT: no socket uses the port at all.
+bacula_port_free() {
+	[ -z "$(bacula_port_inodes "$1")" ]
+}
+
+# bacula_pid_listens PID PORT: PID holds a socket listening on PORT.
+bacula_pid_listens() {
+	local i links
+	links=$(cd "/proc/$1/fd" 2>/dev/null && for f in *; do readlink "$f"; done 2>/dev/null)
+	[ -n "$links" ] || return 1
+	for i in $(bacula_port_inodes "$2" 0A); do
+		printf '%s\n' "$links" | grep -qxF "socket:[$i]" && return 0
+	done
+	return 1
+}
+
+# bacula_pick_ports: three distinct free ports for the director, file and storage daemons.  Like the
+# simulator's members (which bind port 0), the choice is the system's free ports, but taken below the
+# ephemeral range (ip_local_port_range), where outgoing connections never land; never Bacula's
+# defaults 9101-9103.  Another test may take a port in between: bacula_start then tries new ones.
+bacula_pick_ports() {
+	local lo=10000 hi eph p tries=0 picked=()
+	eph=$(awk '{ print $1 }' /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null)
+	hi=$((${eph:-32768} - 1))
+	[ "$hi" -gt $((lo + 1000)) ] || hi=65000
+	while [ "${#picked[@]}" -lt 3 ]; do
+		tries=$((tries + 1))
+		[ "$tries" -le 1000 ] || { bacula_diag "bacula: no free port found in $lo-$hi"; return 1; }
+		p=$((lo + (RANDOM * 32768 + RANDOM) % (hi - lo + 1)))
+		case " ${picked[*]} " in *" $p "*) continue ;; esac
+		bacula_port_free "$p" && picked+=("$p")
+	done
+	BACULA_DIR_PORT=${picked[0]}
+	BACULA_FD_PORT=${picked[1]}
+	BACULA_SD_PORT=${picked[2]}
+	export BACULA_DIR_PORT BACULA_FD_PORT BACULA_SD_PORT
+}
+
+# ---------------------------------------------------------------- configs
+
+# bacula_password: 32 random hex digits.
+bacula_password() {
+	od -An -tx1 -N16 /dev/urandom | tr -d ' \n'
+}
+
+# bacula_write_configs: the four configs in $BACULA_ETC for the current ports, new random passwords.
+bacula_write_configs() {
+	local b=$BACULA_HOME e=$BACULA_ETC dpw fpw spw
+	dpw=$(bacula_password)
+	fpw=$(bacula_password)
+	spw=$(bacula_password)
+	(
+		umask 077
+		cat >"$e/bacula-dir.conf" <<EOF
+# written by baculalib.sh for $(basename "$0")
+Director {
+  Name = t-dir
+  DIRport = $BACULA_DIR_PORT
+  DirAddress = 127.0.0.1
+  QueryFile = "$e/query.sql"
+  WorkingDirectory = "$b/dir"
+  PidDirectory = "$b/dir"
+  Maximum Concurrent Jobs = 10
+  Password = "$dpw"
+  Messages = Daemon
+}
+Catalog {
+  Name = MyCatalog
+  dbname = "bacula"
+  dbuser = ""
+  dbpassword = ""
+}
+Client {
+  Name = t-fd
+  Address = 127.0.0.1
+  FDPort = $BACULA_FD_PORT
+  Catalog = MyCatalog
+  Password = "$fpw"
+  AutoPrune = no
+  Maximum Concurrent Jobs = 10
+}
+Storage {
+  Name = t-file
+  Address = 127.0.0.1
+  SDPort = $BACULA_SD_PORT
+  Password = "$spw"
+  Device = t-dev
+  Media Type = File
+  Maximum Concurrent Jobs = 10
+}
+Pool {
+  Name = Default
+  Pool Type = Backup
+  Label Format = "Vol-"
+  Maximum Volume Jobs = 100
+  Volume Retention = 365 days
+  AutoPrune = no
+}
+Messages {
+  Name = Standard
+  console = all, !skipped, !saved
+  append = "$BACULA_JOBLOG" = all, !skipped
+  catalog = all, !skipped, !saved
+}
+Messages {
+  Name = Daemon
+  console = all, !skipped, !saved
+  append = "$b/log/dir.log" = all, !skipped
+}
+FileSet {
+  Name = "t-empty"
+  Include {
+    File = "$e/empty"
+  }
+}
+JobDefs {
+  Name = "t-defs"
+  Type = Backup
+  Level = Full
+  Client = t-fd
+  FileSet = "t-empty"
+  Storage = t-file
+  Pool = Default
+  Messages = Standard
+  Write Bootstrap = "$b/dir/%n.bsr"
+  Maximum Concurrent Jobs = 5
+}
+Job {
+  Name = "t-restore"
+  Type = Restore
+  Client = t-fd
+  FileSet = "t-empty"
+  Storage = t-file
+  Pool = Default
+  Messages = Standard
+  Where = "$b/restore"
+  Maximum Concurrent Jobs = 5
+}
+# the test's own FileSets and Jobs
+@$e/jobs.conf
+EOF
+		cat >"$e/bacula-fd.conf" <<EOF
+# written by baculalib.sh for $(basename "$0")
+Director {
+  Name = t-dir
+  Password = "$fpw"
+}
+FileDaemon {
+  Name = t-fd
+  FDport = $BACULA_FD_PORT
+  FDAddress = 127.0.0.1
+  WorkingDirectory = "$b/fd"
+  Pid Directory = "$b/fd"
+  Plugin Directory = "$b/plugins"
+  Maximum Concurrent Jobs = 20
+}
+Messages {
+  Name = Standard
+  director = t-dir = all, !skipped, !restored
+  append = "$b/log/fd.log" = all, !skipped, !restored
+}
+EOF
+		cat >"$e/bacula-sd.conf" <<EOF
+# written by baculalib.sh for $(basename "$0")
+Storage {
+  Name = t-sd
+  SDPort = $BACULA_SD_PORT
+  SDAddress = 127.0.0.1
+  WorkingDirectory = "$b/sd"
+  Pid Directory = "$b/sd"
+  Maximum Concurrent Jobs = 20
+}
+Director {
+  Name = t-dir
+  Password = "$spw"
+}
+Device {
+  Name = t-dev
+  Media Type = File
+  Archive Device = "$b/vol"
+  LabelMedia = yes
+  Random Access = yes
+  AutomaticMount = yes
+  RemovableMedia = no
+  AlwaysOpen = no
+  Maximum Concurrent Jobs = 5
+}
+Messages {
+  Name = Standard
+  director = t-dir = all
+  append = "$b/log/sd.log" = all
+}
+EOF
+		cat >"$e/bconsole.conf" <<EOF
+# written by baculalib.sh for $(basename "$0")
+Director {
+  Name = t-dir
+  DIRport = $BACULA_DIR_PORT
+  Address = 127.0.0.1
+  Password = "$dpw"
+}
+EOF
+	)
+}
+
+# bacula_check_configs: each daemon's -t config test; the first failure is shown and returns 1.
+bacula_check_configs() {
+	local d bin out
+	for d in dir sd fd; do
+		case $d in
+		dir) bin=$BACULA_DIR_BIN ;;
+		sd) bin=$BACULA_SD_BIN ;;
+		fd) bin=$BACULA_FD_BIN ;;
+		esac
+		if ! out=$(timeout -k 2 30 "$bin" -t -c "$BACULA_ETC/bacula-$d.conf" 2>&1 </dev/null); then
+			bacula_diag "bacula: bacula-$d rejects its config ($BACULA_ETC/bacula-$d.conf):"
+			bacula_diag "$out"
+			return 1
+		fi
+	done
+	return 0
+}
+
+# bacula_create_catalog: an empty SQLite catalog in the director's working directory (dbname.db).
+bacula_create_catalog() {
+	rm -f "$BACULA_DB"
+	if ! out=$(sqlite3 "$BACULA_DB" <"$BACULA_SCHEMA" 2>&1); then
+		bacula_diag "bacula: cannot create the catalog $BACULA_DB from $BACULA_SCHEMA:" "$out"
+		return 1
+	fi
+}
+
+# ---------------------------------------------------------------- daemons
+
+# bacula_spawn NAME PIDVAR CMD...: start one daemon in the background with its output in
+# log/NAME.out; its pid goes to PIDVAR and to the cleanup list.
+bacula_spawn() {
+	local name=$1 var=$2
+	shift 2
+	"$@" </dev/null >"$BACULA_HOME/log/$name.out" 2>&1 &
+	printf -v "$var" '%s' "$!"
+	t_remember .bacula "$!"
+}
+
+# bacula_wait_listen NAME PID PORT: wait (bounded, 10 s) until PID listens on 127.0.0.1:PORT.
+# Returns 0 when it does, 2 when the port is taken by someone else, 1 when the daemon died or hangs.
+bacula_wait_listen() {
+	local name=$1 pid=$2 port=$3 n=0
+	while ! bacula_pid_listens "$pid" "$port"; do
+		if ! kill -0 "$pid" 2>/dev/null || [ "$(sed 's/^.*) \(.\).*/\1/' "/proc/$pid/stat" 2>/dev/null)" = Z ]; then
+			wait "$pid"
+			bacula_diag "bacula: $name exited ($?) before it listened on 127.0.0.1:$port"
+			tap_diag_file "$BACULA_HOME/log/$name.out" "$name output" >&2
+			tap_diag_file "$BACULA_HOME/log/$name.log" "$name log" >&2
+			return 1
+		fi
+		if grep -qs 'Cannot bind port' "$BACULA_HOME/log/$name.out" "$BACULA_HOME/log/$name.log"; then
+			bacula_diag "bacula: port $port is taken (another process bound it first); trying other ports"
+			return 2
+		fi
+		n=$((n + 1))
+		if [ "$n" -gt 500 ]; then
+			bacula_diag "bacula: $name does not listen on 127.0.0.1:$port after 10 s"
+			tap_diag_file "$BACULA_HOME/log/$name.out" "$name output" >&2
+			return 1
+		fi
+		sleep 0.02
+	done
+	return 0
+}
+
+# bacula_start: pick ports, write the configs, create the catalog, check the configs, start bacula-sd,
+# bacula-fd (under `env "${BACULA_FD_ENV[@]}"`) and bacula-dir in the foreground (-f) as background
+# processes of the test, and wait until each listens.  Up to 3 attempts when a port is taken.
+bacula_start() {
+	local rc dbg=()
+	[ -n "${BACULA_FD_DEBUG:-}" ] && dbg=(-d "$BACULA_FD_DEBUG" -dt)
+	for _ in 1 2 3; do
+		bacula_pick_ports || return 1
+		bacula_write_configs || return 1
+		bacula_create_catalog || return 1
+		bacula_check_configs || return 1
+		rm -f "$BACULA_HOME"/log/*.out "$BACULA_HOME"/log/{sd,fd,dir}.log
+		bacula_spawn sd BACULA_SD_PID "$BACULA_SD_BIN" -f -c "$BACULA_ETC/bacula-sd.conf"
+		bacula_spawn fd BACULA_FD_PID env "${BACULA_FD_ENV[@]}" "$BACULA_FD_BIN" -f -c "$BACULA_ETC/bacula-fd.conf" "${dbg[@]}"
+		bacula_spawn dir BACULA_DIR_PID "$BACULA_DIR_BIN" -f -c "$BACULA_ETC/bacula-dir.conf"
+		rc=0
+		bacula_wait_listen sd "$BACULA_SD_PID" "$BACULA_SD_PORT" &&
+			bacula_wait_listen fd "$BACULA_FD_PID" "$BACULA_FD_PORT" &&
+			bacula_wait_listen dir "$BACULA_DIR_PID" "$BACULA_DIR_PORT" || rc=$?
+		if [ "$rc" = 0 ]; then
+			export BACULA_DIR_PID BACULA_FD_PID BACULA_SD_PID
+			return 0
+		fi
+		bacula_stop
+		[ "$rc" = 2 ] || return 1
+	done
+	bacula_diag "bacula: gave up after 3 attempts to find free ports"
+	return 1
+}
+
+# ---------------------------------------------------------------- console and catalog
+
+# bacula_console CMD...: one bconsole session, one command per argument; its output on stdout (and
+# appended to log/console.log).  Bounded by BACULA_TIMEOUT; the status is bconsole's (124 on timeout).
+bacula_console() {
+	local out rc
+	out=$(printf '%s\n' "$@" | timeout -k 5 "$BACULA_TIMEOUT" "$BACULA_CONSOLE_BIN" -n -c "$BACULA_ETC/bconsole.conf" 2>&1)
+	rc=$?
+	{ printf '>>> %s\n' "$@"; printf '%s\n' "$out"; } >>"$BACULA_HOME/log/console.log"
+	[ "$rc" = 124 ] && bacula_diag "bacula: bconsole timed out after $BACULA_TIMEOUT s: $*"
+	printf '%s\n' "$out"
+	return "$rc"
+}
+
+# bacula_sql QUERY: one catalog query (read while the director runs: wait up to 10 s for its locks).
+bacula_sql() {
+	sqlite3 -cmd '.timeout 10000' "$BACULA_DB" "$1"
+}
+
+# bacula_job_status JOBID: the job's JobStatus in the catalog (T ok, f fatal, A canceled, E error, R running, ...).
+bacula_job_status() {
+	bacula_sql "SELECT JobStatus FROM Job WHERE JobId = $(($1));"
+}
+
+# bacula_job_log JOBID: the job's messages from $BACULA_JOBLOG.  A message starts with
+# "DD-Mon[-YYYY] HH:MM NAME JobId N: " and runs until the next message (the end-of-job report has many lines).
+bacula_job_log() {
+	awk -v id="$(($1))" '
+		/^[0-9][0-9]-[A-Z][a-z][a-z](-[0-9][0-9][0-9][0-9])? [0-9][0-9]:[0-9][0-9] [^ ]+ / {
+			keep = ($4 == "JobId" && $5 == id ":") }
+		keep' "$BACULA_JOBLOG"
+}
+
+# bacula_wait_job JOBID: wait for the job to end (bconsole wait), then until its end-of-job report is
+# in the log (bounded).  On a timeout the job is cancelled and 1 returned.
+bacula_wait_job() {
+	local id=$1 n=0
+	if ! bacula_console "wait jobid=$id" >/dev/null; then
+		bacula_diag "bacula: waiting for job $id failed; cancelling it"
+		bacula_cancel "$id" >/dev/null
+		return 1
+	fi
+	case $(bacula_job_status "$id") in
+	C | R | B | F | S | m | M | s | j | c | d | t | p | a | i | "")
+		bacula_diag "bacula: job $id still has status '$(bacula_job_status "$id")' after wait"
+		return 1
+		;;
+	esac
+	while ! bacula_job_log "$id" | grep -q 'Termination:'; do
+		n=$((n + 1))
+		if [ "$n" -gt 250 ]; then
+			bacula_diag "bacula: job $id has no end-of-job report in $BACULA_JOBLOG after 5 s"
+			return 1
+		fi
+		sleep 0.02
+	done
+	return 0
+}
+
+# bacula_queued_jobid: the JobId in bconsole's "Job queued. JobId=N" (stdin: bconsole's output).
+bacula_queued_jobid() {
+	sed -n 's/.*Job queued\. JobId=\([0-9][0-9]*\).*/\1/p' | head -n 1
+}
+
+# bacula_run_job NAME [RUN-ARGS...]: run the job (extra `run` arguments such as level=Full), wait for
+# its end; prints its JobId.  Returns 1 (with diagnostics) when it was not queued or did not end.
+bacula_run_job() {
+	local name=$1 out id
+	shift
+	out=$(bacula_console "run job=$name $* yes")
+	id=$(printf '%s\n' "$out" | bacula_queued_jobid)
+	if [ -z "$id" ]; then
+		bacula_diag "bacula: run job=$name was not queued:" "$out"
+		return 1
+	fi
+	echo "$id"
+	bacula_wait_job "$id"
+}
+
+# bacula_restore JOBID WHERE: restore every file of backup JOBID under WHERE with t-restore, wait for
+# its end; prints the restore's JobId.
+bacula_restore() {
+	local out id
+	out=$(bacula_console "restore jobid=$(($1)) client=$BACULA_CLIENT restoreclient=$BACULA_CLIENT where=$2 all done yes")
+	id=$(printf '%s\n' "$out" | bacula_queued_jobid)
+	if [ -z "$id" ]; then
+		bacula_diag "bacula: the restore of job $1 was not queued:" "$out"
+		return 1
+	fi
+	echo "$id"
+	bacula_wait_job "$id"
+}
+
+# bacula_cancel JOBID: cancel a running job; bconsole's output on stdout.
+bacula_cancel() {
+	bacula_console "cancel jobid=$(($1)) yes"
+}
+
+# bacula_diag_job JOBID: the job's log lines as TAP comments (for failures).
+bacula_diag_job() {
+	echo "# --- bacula job $1 log"
+	bacula_job_log "$1" | head -n 80 | sed 's/^/#   /'
+}
