@@ -88,6 +88,7 @@ typedef struct fdjob {
 	char *fname;               /* the virtual file's name */
 	const char *script;        /* borrowed from cfg: the basename of the command */
 	long long bytes;
+	bool snap;                 /* snapshot mode: the member was unlocked at once, the command reads a snapshot */
 	struct timespec t_locked, t_started;
 	int64_t read_deadline_ms;  /* monotonic; 0 = none */
 	mbh_child *rchild;         /* restore: the restore command */
@@ -286,6 +287,7 @@ unlock_now(fdjob *f, const char *when)
 	mbh_error err;
 	mbh_job *job;
 	bool was_locked = f->locked && !atomic_load(&f->cancelled);
+	char snapshot[MBH_SNAPSHOT_MAX + 1] = "";
 
 	mbh_error_init(&err);
 	pthread_mutex_lock(&f->mu);
@@ -296,9 +298,14 @@ unlock_now(fdjob *f, const char *when)
 	if (job == NULL)
 		return;
 	f->locked = false;
+	snprintf(snapshot, sizeof(snapshot), "%s", mbh_job_snapshot(job));
 	if (mbh_job_unlock(job, &err) != 0)
-		jmsg(f, atomic_load(&f->cancelled) ? M_ERROR : M_FATAL, "unlocking %s %s failed: %s",
+		jmsg(f, atomic_load(&f->cancelled) ? M_ERROR : M_FATAL, "%s %s %s failed: %s",
+		     snapshot[0] != '\0' ? "removing the snapshot of" : "unlocking",
 		     mbh_job_member(job) ? mbh_job_member(job) : "the member", when, err.msg);
+	else if (was_locked && snapshot[0] != '\0')
+		jmsg(f, M_INFO, "%lld bytes streamed from the snapshot %s of %s, which is removed", f->bytes, snapshot,
+		     mbh_job_member(job));
 	else if (was_locked)
 		jmsg(f, M_INFO, "%s was locked for %.3f s; %lld bytes streamed", mbh_job_member(job),
 		     seconds_since(&f->t_locked), f->bytes);
@@ -352,6 +359,7 @@ command_reset(fdjob *f)
 	f->failed = false;
 	f->running = false;
 	f->locked = false;
+	f->snap = false;
 	f->bytes = 0;
 	f->read_deadline_ms = 0;
 	f->mode = FD_IDLE;
@@ -502,6 +510,7 @@ backup_command(fdjob *f, const char *text)
 		goto out;
 	}
 	f->locked = true;
+	f->snap = mbh_job_snapshot(f->job)[0] != '\0';
 	clock_gettime(CLOCK_MONOTONIC, &f->t_locked);
 	if (atomic_load(&f->cancelled)) {
 		unlock_now(f, "after the cancel");
@@ -568,7 +577,18 @@ out:
 
 /* ---------------------------------------------------------------- backup stream */
 
-/* IO_OPEN: start script.backup under the lock.  On failure the member is unlocked at once. */
+/* What a failure before the end of the stream undoes. */
+static const char *
+undoing(const fdjob *f)
+{
+	return f->snap ? "the snapshot is being removed" : "the member is being unlocked";
+}
+
+/*
+ * IO_OPEN: start script.backup under the lock (snapshot mode: reading the
+ * snapshot, the member already unlocked).  On failure the member is unlocked
+ * (the snapshot removed) at once.
+ */
 static void
 backup_open(fdjob *f, struct io_pkt *io)
 {
@@ -584,12 +604,12 @@ backup_open(fdjob *f, struct io_pkt *io)
 		goto out;
 	undo = true;
 	if (wake_open(f) != 0) {
-		fatal(f, "cannot create a pipe: %s; the member is being unlocked", strerror(errno));
+		fatal(f, "cannot create a pipe: %s; %s", strerror(errno), undoing(f));
 		goto out;
 	}
 	clock_gettime(CLOCK_MONOTONIC, &f->t_started);
 	if (mbh_job_spawn(f->job, (const char *const *)f->cfg->script.backup, MBH_RUN_PIPE_STDOUT, &child, &err) != 0) {
-		fatal(f, "the backup command did not start: %s; the member is being unlocked", err.msg);
+		fatal(f, "the backup command did not start: %s; %s", err.msg, undoing(f));
 		goto out;
 	}
 	/*
@@ -599,13 +619,13 @@ backup_open(fdjob *f, struct io_pkt *io)
 	 */
 	if ((f->rfd = fcntl(mbh_child_stdout_fd(child), F_DUPFD_CLOEXEC, 3)) < 0 ||
 	    fcntl(f->rfd, F_SETFL, fcntl(f->rfd, F_GETFL) | O_NONBLOCK) != 0) {
-		fatal(f, "cannot read the backup command's output: %s; the member is being unlocked", strerror(errno));
+		fatal(f, "cannot read the backup command's output: %s; %s", strerror(errno), undoing(f));
 		mbh_job_cancel(f->job);
 		goto out;
 	}
 	if (f->cfg->script.timeout > 0)
 		deadline = now_ms() + (int64_t)f->cfg->script.timeout * 1000;
-	if (f->cfg->lock.max_seconds > 0) {
+	if (f->cfg->lock.max_seconds > 0 && !f->snap) {
 		/* like mbh_job_wait: stop it 2 s early, so its SIGKILL lands by the lock's deadline */
 		lock_end = now_ms() + (int64_t)f->cfg->lock.max_seconds * 1000 -
 		           (int64_t)(seconds_since(&f->t_locked) * 1000) - (f->cfg->lock.max_seconds > 4 ? 2000 : 0);
@@ -615,7 +635,11 @@ backup_open(fdjob *f, struct io_pkt *io)
 	f->read_deadline_ms = deadline;
 	f->running = true;
 	undo = false;
-	jmsg(f, M_INFO, "started %s (pid %ld) under the lock", f->cfg->script.backup[0], mbh_child_pid(child));
+	if (f->snap)
+		jmsg(f, M_INFO, "started %s (pid %ld) reading the snapshot %s", f->cfg->script.backup[0],
+		     mbh_child_pid(child), mbh_job_snapshot(f->job));
+	else
+		jmsg(f, M_INFO, "started %s (pid %ld) under the lock", f->cfg->script.backup[0], mbh_child_pid(child));
 	io->status = 0;
 	io->io_errno = 0;
 out:
@@ -708,10 +732,10 @@ backup_close(fdjob *f, struct io_pkt *io)
 	if (atomic_load(&f->cancelled))
 		mbh_job_wait(f->job, &status, &err); /* the cancel killed it; only this thread may reap it */
 	else if (mbh_job_wait(f->job, &status, &err) != 0)
-		fatal(f, "the backup command %s: %s; the member is being unlocked", f->script, err.msg);
+		fatal(f, "the backup command %s: %s; %s", f->script, err.msg, undoing(f));
 	else if (status > 128)
-		fatal(f, "the backup command %s was killed by signal %d; the backup is incomplete; the member is "
-		      "being unlocked", f->script, status - 128);
+		fatal(f, "the backup command %s was killed by signal %d; the backup is incomplete; %s", f->script,
+		      status - 128, undoing(f));
 	else if (status != 0)
 		fatal(f, "the backup command %s exited with status %d; the backup is incomplete; see its error output "
 		      "with: mongo-prebackup -c %s --exec >/dev/null", f->script, status, f->cmd->config);
@@ -1005,7 +1029,8 @@ fd_handle_event(bpContext *ctx, bEvent *event, void *value)
 		return bRC_OK;
 	case bEventEndBackupJob:
 		if (f->locked && !atomic_load(&f->cancelled))
-			jmsg(f, M_WARNING, "the job ended with %s still locked: unlocking it now",
+			jmsg(f, M_WARNING, f->snap ? "the job ended with the snapshot of %s still there: removing it now"
+			                           : "the job ended with %s still locked: unlocking it now",
 			     f->job != NULL && mbh_job_member(f->job) ? mbh_job_member(f->job) : "the member");
 		command_reset(f);
 		return bRC_OK;

@@ -164,7 +164,8 @@ t_rc_is 78 "--check-config: a lone % in script.restore: exits 78" esc2
 tap_like "$T_OUT/esc2.err" "esc2.conf:6: 'script.restore' argument 2 \"100%\" ends in a lone %" \
 	"--check-config: a lone %: file:line"
 t_config "$T_DIR/esc3.conf" \
-	'script = { backup = [ "/bin/dump", "%h", "%p", "%s", "%j", "%S", "100%%" ]; timeout = 604800; };'
+	'script = { backup = [ "/bin/dump", "%h", "%p", "%s", "%j", "%S", "100%%" ]; timeout = 604800; };' \
+	'snapshot = { create = [ "/bin/snap", "create", "%s", "%j" ]; remove = [ "/bin/snap", "remove", "%S" ]; };'
 t_run esc3 "$MBH_PRE" -c "$T_DIR/esc3.conf" --check-config
 t_rc_is 0 "--check-config: every known escape (%h %p %s %j %S %%) and the longest timeout pass" esc3
 t_config "$T_DIR/tmo.conf" 'script = {' '  timeout = 604801; };'

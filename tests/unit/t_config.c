@@ -392,14 +392,14 @@ test_finish_snapshot(void)
 		{ "snapshot = { create = [ \"/s\", \"%S\" ];\n remove = [ \"/s\", \"%S\" ]; };\n",
 		  "t.conf:1: 'snapshot.create' cannot use %S: the snapshot's path is what it prints" },
 		{ "snapshot = { create = [ \"/s\", \"%x\" ];\n remove = [ \"/s\", \"%S\" ]; };\n",
-		  "t.conf:1: 'snapshot.create': unknown escape %x in '%x' (known: %h %p %s %j %S %%)" },
+		  "t.conf:1: 'snapshot.create' argument 2 \"%x\" has the unknown escape %x (known: %h %p %s %j %S, and %% for a percent sign)" },
 		{ "snapshot = { create = [ \"/s\" ];\n remove = [ \"/s\", \"50%\" ]; };\n",
-		  "t.conf:2: 'snapshot.remove': unknown escape % at the end of '50%' (write %% for a %)" },
+		  "t.conf:2: 'snapshot.remove' argument 2 \"50%\" ends in a lone % (write %% for a percent sign)" },
 		{ "script = {\n  backup = [ \"/b\", \"%S\" ];\n};\n",
 		  "t.conf:2: 'script.backup' uses %S, the snapshot's path, but there is no snapshot group: add snapshot "
 		  "= { create = [ ... ]; remove = [ ... ]; } or drop the %S" },
 		{ "script = { backup = [ \"/b\", \"%q\" ]; };\n",
-		  "t.conf:1: 'script.backup': unknown escape %q in '%q' (known: %h %p %s %j %S %%)" },
+		  "t.conf:1: 'script.backup' argument 2 \"%q\" has the unknown escape %q (known: %h %p %s %j %S, and %% for a percent sign)" },
 		{ "script = { restore = [ \"/r\", \"%S\" ]; };\nsnapshot = { create = [ \"/s\" ]; remove = [ \"/s\" ]; };\n",
 		  "t.conf:1: 'script.restore' cannot use %S: no snapshot is involved" },
 	};
