@@ -575,7 +575,12 @@ mbh_job_spawn(mbh_job *j, const char *const *templ, int flags, mbh_child **out, 
 	}
 	if (start_command(j, templ, true, flags, err) != 0)
 		goto out;
-	if (mbh_state_write(j->state, &j->rec, err) != 0) {
+	/*
+	 * Not fsynced (the lock window waits for no disk): the command's pid
+	 * matters only while processes live, and a crash of the machine, which
+	 * may bring back the durable record without it, ends the command too.
+	 */
+	if (mbh_state_write_volatile(j->state, &j->rec, err) != 0) {
 		stop_command(j);
 		forget_stopped_command(j);
 		if (j->snap)
