@@ -114,17 +114,11 @@ cancelled_error(mbh_error *err, const char *what)
 	return mbh_error_set(err, EX_TEMPFAIL, "cancelled %s; nothing is locked", what);
 }
 
-/* The environment of a command under the lock: the member, the set, the job, the snapshot.  Nothing secret. */
-typedef struct cmd_env {
-	char host[300], port[40], set[160], job[160], snapshot[MBH_SNAPSHOT_MAX + 32];
-	const char *env[6];
-	char hostname[262], portnum[16];
-} cmd_env;
-
-static void
-cmd_env_fill(cmd_env *x, const mbh_state_rec *rec)
+/* See jobint.h. */
+void
+mbh_cmd_env_fill(mbh_cmd_env *x, const mbh_state_rec *rec)
 {
-	int port = 0;
+	int port = 0, n = 0;
 
 	if (mbh_hostport_split(rec->member, x->hostname, sizeof(x->hostname), &port) != 0)
 		snprintf(x->hostname, sizeof(x->hostname), "%s", rec->member);
@@ -133,16 +127,21 @@ cmd_env_fill(cmd_env *x, const mbh_state_rec *rec)
 	snprintf(x->port, sizeof(x->port), "MONGO_BACKUP_PORT=%d", port);
 	snprintf(x->set, sizeof(x->set), "MONGO_BACKUP_SET=%s", rec->set_name);
 	snprintf(x->job, sizeof(x->job), "MONGO_BACKUP_JOB=%s", rec->job);
-	x->env[0] = x->host;
-	x->env[1] = x->port;
-	x->env[2] = x->set;
-	x->env[3] = x->job;
-	x->env[4] = NULL;
+	x->env[n++] = x->host;
+	x->env[n++] = x->port;
+	x->env[n++] = x->set;
+	x->env[n++] = x->job;
 	if (rec->snapshot[0] != '\0') {
 		snprintf(x->snapshot, sizeof(x->snapshot), "MONGO_BACKUP_SNAPSHOT=%s", rec->snapshot);
-		x->env[4] = x->snapshot;
-		x->env[5] = NULL;
+		x->env[n++] = x->snapshot;
 	}
+	x->env[n] = NULL;
+	memset(&x->vars, 0, sizeof(x->vars));
+	x->vars.host = x->hostname;
+	x->vars.port = x->portnum;
+	x->vars.set = rec->set_name;
+	x->vars.job = rec->job;
+	x->vars.snapshot = rec->snapshot[0] != '\0' ? rec->snapshot : NULL;
 }
 
 /*
@@ -153,18 +152,12 @@ cmd_env_fill(cmd_env *x, const mbh_state_rec *rec)
 static int
 start_command(mbh_job *j, const char *const *templ, bool expand, int flags, mbh_error *err)
 {
-	mbh_run_vars vars;
-	cmd_env x;
+	mbh_cmd_env x;
 	char **argv = NULL;
 	int rc = -1;
 
-	cmd_env_fill(&x, &j->rec);
-	vars.host = x.hostname;
-	vars.port = x.portnum;
-	vars.set = j->rec.set_name;
-	vars.job = j->rec.job;
-	vars.snapshot = j->rec.snapshot[0] != '\0' ? j->rec.snapshot : NULL;
-	if (expand && mbh_run_expand(&argv, templ, &vars, err) != 0)
+	mbh_cmd_env_fill(&x, &j->rec);
+	if (expand && mbh_run_expand(&argv, templ, &x.vars, err) != 0)
 		goto out;
 	if (mbh_child_spawn(&j->child, expand ? (const char *const *)argv : templ, x.env, flags, err) != 0)
 		goto out;

@@ -19,47 +19,6 @@
 #define WATCHDOG_REAP_MS 1000
 #define KILL_WAIT_MS 3000
 
-/*
- * The escapes' values and the environment of a snapshot command, from a
- * record: MONGO_BACKUP_HOST, _PORT, _SET, _JOB and, once there is one,
- * _SNAPSHOT.  Nothing secret.  (The same variables as the backup command's.)
- */
-typedef struct snap_env {
-	char hostname[262], portnum[16];
-	char host[300], port[40], set[160], job[160], snapshot[MBH_SNAPSHOT_MAX + 32];
-	const char *env[6];
-	mbh_run_vars vars;
-} snap_env;
-
-static void
-snap_env_fill(snap_env *x, const mbh_state_rec *rec)
-{
-	int port = 0, n = 0;
-
-	if (mbh_hostport_split(rec->member, x->hostname, sizeof(x->hostname), &port) != 0)
-		snprintf(x->hostname, sizeof(x->hostname), "%s", rec->member);
-	snprintf(x->portnum, sizeof(x->portnum), "%d", port);
-	snprintf(x->host, sizeof(x->host), "MONGO_BACKUP_HOST=%s", x->hostname);
-	snprintf(x->port, sizeof(x->port), "MONGO_BACKUP_PORT=%d", port);
-	snprintf(x->set, sizeof(x->set), "MONGO_BACKUP_SET=%s", rec->set_name);
-	snprintf(x->job, sizeof(x->job), "MONGO_BACKUP_JOB=%s", rec->job);
-	x->env[n++] = x->host;
-	x->env[n++] = x->port;
-	x->env[n++] = x->set;
-	x->env[n++] = x->job;
-	if (rec->snapshot[0] != '\0') {
-		snprintf(x->snapshot, sizeof(x->snapshot), "MONGO_BACKUP_SNAPSHOT=%s", rec->snapshot);
-		x->env[n++] = x->snapshot;
-	}
-	x->env[n] = NULL;
-	memset(&x->vars, 0, sizeof(x->vars));
-	x->vars.host = x->hostname;
-	x->vars.port = x->portnum;
-	x->vars.set = rec->set_name;
-	x->vars.job = rec->job;
-	x->vars.snapshot = rec->snapshot[0] != '\0' ? rec->snapshot : NULL;
-}
-
 static int64_t
 elapsed_ms(const struct timespec *t0)
 {
@@ -79,12 +38,12 @@ run_create(mbh_job *j, char *out, size_t len, int *status, mbh_error *err)
 {
 	mbh_child *c = NULL;
 	char **argv = NULL;
-	snap_env x;
+	mbh_cmd_env x;
 	int rc = -1;
 
 	*status = -1;
 	out[0] = '\0';
-	snap_env_fill(&x, &j->rec);
+	mbh_cmd_env_fill(&x, &j->rec);
 	if (mbh_run_expand(&argv, (const char *const *)j->cfg->snapshot.create, &x.vars, err) != 0)
 		goto out;
 	if (mbh_child_spawn(&c, (const char *const *)argv, x.env, MBH_RUN_PIPE_STDOUT, err) != 0)
@@ -240,7 +199,7 @@ mbh_job_snapshot_remove(mbh_job *j, const mbh_state_rec *rec, mbh_error *err)
 	mbh_child *c = NULL;
 	char **argv = NULL;
 	mbh_error e;
-	snap_env x;
+	mbh_cmd_env x;
 	int status = -1, rc = -1;
 
 	if (rec->command_pid > 0 &&
@@ -252,7 +211,7 @@ mbh_job_snapshot_remove(mbh_job *j, const mbh_state_rec *rec, mbh_error *err)
 				     "the record of %s names the snapshot %s, but %s has no snapshot.remove: use the config "
 				     "that made it (with its snapshot group), then run mongo-postbackup again",
 				     rec->set_name, rec->snapshot, j->cfg->source != NULL ? j->cfg->source : "the config");
-	snap_env_fill(&x, rec);
+	mbh_cmd_env_fill(&x, rec);
 	if (mbh_run_expand(&argv, (const char *const *)j->cfg->snapshot.remove, &x.vars, err) != 0)
 		goto out;
 	if (mbh_child_spawn(&c, (const char *const *)argv, x.env, 0, err) != 0) {
@@ -316,13 +275,13 @@ static int
 plan_line(FILE *f, const char *label, char *const *templ, const mbh_state_rec *rec, mbh_error *err)
 {
 	char **argv = NULL;
-	snap_env x;
+	mbh_cmd_env x;
 
 	fprintf(f, "  %s: ", label);
 	if (rec == NULL) {
 		print_argv(f, templ);
 	} else {
-		snap_env_fill(&x, rec);
+		mbh_cmd_env_fill(&x, rec);
 		if (mbh_run_expand(&argv, (const char *const *)templ, &x.vars, err) != 0)
 			return -1;
 		print_argv(f, argv);
