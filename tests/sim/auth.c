@@ -33,46 +33,14 @@ static const sim_scram_creds *lookup(void *ctx, const char *user, sim_scram_mech
 	return l->s->users[u].has_sha1 ? &l->s->users[u].sha1 : NULL;
 }
 
-static uint32_t action_of(const char *cmd)
+/* May connection c run command e?  (Its privilege and openness are in the command table.) */
+bool sim_auth_allowed(const sim *s, const sim_conn *c, const sim_cmd_entry *e)
 {
-	static const struct {
-		const char *cmd;
-		uint32_t act;
-	} tab[] = {{"replSetGetStatus", SIM_ACT_RS_STATUS}, {"replSetGetConfig", SIM_ACT_RS_CONFIG},
-	           {"serverStatus", SIM_ACT_SERVER_STATUS}, {"currentOp", SIM_ACT_INPROG},
-	           {"fsync", SIM_ACT_FSYNC},                {"fsyncUnlock", SIM_ACT_UNLOCK},
-	           {"replSetFreeze", SIM_ACT_STATE_CHANGE}, {"replSetStepDown", SIM_ACT_STATE_CHANGE},
-	           {"insert", SIM_ACT_INSERT},              {"find", SIM_ACT_FIND},
-	           {"getParameter", SIM_ACT_GET_PARAMETER}, {"getLog", SIM_ACT_GET_LOG},
-	           {"hostInfo", SIM_ACT_HOST_INFO},         {"getCmdLineOpts", SIM_ACT_CMD_LINE_OPTS},
-	           /* checked per namespace or stage by the command itself */
-	           {"aggregate", 0},                        {"listDatabases", 0}};
-
-	for (size_t i = 0; i < sizeof tab / sizeof tab[0]; i++)
-		if (strcmp(tab[i].cmd, cmd) == 0)
-			return tab[i].act;
-	return SIM_ACT_ALL;
-}
-
-/* May connection c run cmd?  *need receives the action it takes. */
-bool sim_auth_allowed(const sim *s, const sim_conn *c, const char *cmd, uint32_t *need)
-{
-	static const char *const open_cmds[] = {"saslStart",   "saslContinue",     "ping", "buildInfo",
-	                                        "buildinfo",   "endSessions",      "connectionStatus",
-	                                        NULL};
-
-	*need = 0;
-	if (strcasecmp(cmd, "hello") == 0 || strcasecmp(cmd, "ismaster") == 0)
+	if (e->open || !s->auth)
 		return true;
-	for (const char *const *o = open_cmds; *o; o++)
-		if (strcmp(*o, cmd) == 0)
-			return true;
-	if (!s->auth)
-		return true;
-	*need = action_of(cmd);
 	if (c->user < 0)
 		return false;
-	return (s->users[c->user].actions & *need) == *need;
+	return (s->users[c->user].actions & e->action) == e->action;
 }
 
 /* Does connection c hold every one of these actions (everything without auth)? */

@@ -157,6 +157,8 @@ static void conn_free(sim_conn *c)
 		free(o);
 	}
 	sim_auth_conn_reset(c);
+	if (c->op_body)
+		bson_destroy(c->op_body);
 	free(c->in);
 	free(c);
 }

@@ -140,6 +140,12 @@ typedef struct sim_conn {
 	sim_out *out_head, *out_tail;
 	bool held;              /* a write waits for the member's fsync lock */
 	bool redispatch;        /* the held request runs again (do not count it twice) */
+	bson_t *op_body;        /* the held request, as $currentOp shows it (NULL: none) */
+	char op_db[64];
+	int64_t op_start_ms;
+	bool awaiting;          /* held: an awaitable hello waiting for a topology change */
+	int64_t await_until_ms; /* ... or for its maxAwaitTimeMS to run out */
+	bool await_done;        /* the wait is over: answer at once */
 	bool close_after_flush;
 	bool dead;
 	/* authentication */
@@ -187,6 +193,37 @@ typedef struct sim {
 	bson_oid_t replica_set_id;
 } sim;
 
+/* One argument of a command, as the server's IDL declares it. */
+typedef struct sim_arg {
+	const char *name;
+	const char *types;      /* accepted BSON types, by the server's names in its order ("bool,long,int"); NULL: any */
+	bool required;
+	bool checked;           /* type checked even when the command is not strict (hand-parsed by the server) */
+	int min_wire, max_wire; /* known from / until this wire version (0: always / still) */
+} sim_arg;
+
+struct sim_cmd_entry;
+typedef int (*sim_cmd_fn)(sim *s, sim_conn *c, const sim_msg *req, const bson_t *body, const char *db,
+                          const char *name, bson_t *r);
+
+/* One command: every fact about it in one place (commands.c's table). */
+typedef struct sim_cmd_entry {
+	const char *name;
+	int min_wire, max_wire;  /* the server versions that have it (0: always / still) */
+	bool admin_only;         /* only against the admin database */
+	bool open;               /* needs no authentication */
+	uint32_t action;         /* the privilege it takes (0: the handler checks) */
+	int strict_wire;         /* unknown fields refused from this wire version on (0: never) */
+	const sim_arg *args;
+	sim_cmd_fn fn;
+} sim_cmd_entry;
+
+/* args.c */
+bool sim_args_generic(const char *name);
+const char *sim_bson_type_name(bson_type_t t);
+int sim_args_check(const sim *s, const char *cmd, const sim_arg *args, int strict_wire, const bson_t *body,
+                   bson_t *r);
+
 /* util (loop.c) */
 int64_t sim_now_ms(void);
 void sim_logf(sim *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -230,7 +267,7 @@ void sim_cmd_error(bson_t *reply, int code, const char *code_name, const char *f
 	__attribute__((format(printf, 4, 5)));
 
 /* auth.c */
-bool sim_auth_allowed(const sim *s, const sim_conn *c, const char *cmd, uint32_t *need);
+bool sim_auth_allowed(const sim *s, const sim_conn *c, const sim_cmd_entry *e);
 bool sim_auth_has(const sim *s, const sim_conn *c, uint32_t actions);
 void sim_auth_hello_extras(sim *s, sim_conn *c, const bson_t *req, bson_t *reply);
 int sim_auth_sasl_start(sim *s, sim_conn *c, const bson_t *body, const char *db, bson_t *reply);

