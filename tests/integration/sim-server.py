@@ -15,7 +15,7 @@ import tempfile
 import threading
 import time
 
-PLAN = 18
+PLAN = 27
 
 
 def topology(wire, name, election_ms=None, members=None):
@@ -208,6 +208,88 @@ def test_current_op(sim_bin, tmp, MongoClient, SON):
     return [s]
 
 
+def op_msg(sock, doc, req_id=1):
+    """Send one OP_MSG (kind 0) and return the decoded reply, or None on timeout."""
+    import bson
+    body = bson.BSON.encode(doc)
+    payload = struct.pack("<I", 0) + b"\x00" + body
+    sock.sendall(struct.pack("<iiii", 16 + len(payload), req_id, 0, 2013) + payload)
+    try:
+        head = b""
+        while len(head) < 16:
+            chunk = sock.recv(16 - len(head))
+            if not chunk:
+                return None
+            head += chunk
+        length = struct.unpack("<i", head[:4])[0]
+        rest = b""
+        while len(rest) < length - 16:
+            chunk = sock.recv(length - 16 - len(rest))
+            if not chunk:
+                return None
+            rest += chunk
+    except socket.timeout:
+        return None
+    return bson.BSON(rest[5:]).decode()
+
+
+def test_monitoring(sim_bin, tmp, MongoClient, SON):
+    s = Sim(sim_bin, tmp, topology(9, "rs44"))
+    s36 = Sim(sim_bin, tmp, topology(6, "rs36"))
+    if not ok(s.uri and s36.uri, "4.4 (wire 9) and 3.6 (wire 6) sets start"):
+        return [s, s36]
+    host, port = s.status(1, "host").split(":")
+    sock = socket.create_connection((host, int(port)), timeout=5)
+    h = op_msg(sock, {"hello": 1, "$db": "admin"})
+    tv = h.get("topologyVersion") or {}
+    ok(isinstance(tv.get("counter"), int) and tv.get("processId") is not None and "$clusterTime" in h and
+       "operationTime" in h, "4.4 hello: topologyVersion {processId, counter}, $clusterTime, operationTime", h)
+    code = op_msg(sock, {"hello": 1, "maxAwaitTimeMS": 100, "$db": "admin"}).get("code")
+    ok(code == 31368, "maxAwaitTimeMS without topologyVersion: 31368", code)
+    t0 = time.monotonic()
+    h2 = op_msg(sock, {"hello": 1, "topologyVersion": tv, "maxAwaitTimeMS": 300, "$db": "admin"})
+    waited = time.monotonic() - t0
+    ok(h2 and 0.25 <= waited < 2 and h2["topologyVersion"] == tv,
+       "awaitable hello with the current topologyVersion waits maxAwaitTimeMS (%.2f s), then answers" % waited)
+    sock.settimeout(0.3)
+    none = op_msg(sock, {"hello": 1, "topologyVersion": tv, "maxAwaitTimeMS": 10000, "$db": "admin"})
+    ok(none is None, "a waiting hello has no answer yet")
+    sock.settimeout(5)
+    t0 = time.monotonic()
+    s.ctl("elect", "1")
+    import bson
+    head = sock.recv(16)
+    length = struct.unpack("<i", head[:4])[0]
+    rest = b""
+    while len(rest) < length - 16:
+        rest += sock.recv(length - 16 - len(rest))
+    h3 = bson.BSON(rest[5:]).decode()
+    waited = time.monotonic() - t0
+    ok(waited < 1 and h3.get("isWritablePrimary") is True and h3["topologyVersion"]["counter"] > tv["counter"],
+       "ctl elect answers it at once (%.2f s): primary now, counter grew" % waited, h3)
+    sock.close()
+    c = MongoClient(s.uri, replicaSet="rs44", heartbeatFrequencyMS=60000, **KW)
+    c.admin.command("ping")
+    first = c.primary
+    s.ctl("elect", "2")
+    want = tuple(s.status(2, "host").split(":"))
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and c.primary != (want[0], int(want[1])):
+        time.sleep(0.02)
+    ok(c.primary == (want[0], int(want[1])) and first != c.primary,
+       "pymongo's streaming monitor (heartbeat 60 s) sees the new primary at once", (first, c.primary))
+    c.close()
+    host, port = s36.status(0, "host").split(":")
+    sock = socket.create_connection((host, int(port)), timeout=5)
+    h = op_msg(sock, {"isMaster": 1, "helloOk": True, "$db": "admin"})
+    ok("topologyVersion" not in h and "helloOk" not in h and h.get("ismaster") is True and "$clusterTime" in h,
+       "3.6 isMaster: no topologyVersion, no helloOk, $clusterTime", h)
+    code = op_msg(sock, {"hello": 1, "$db": "admin"}).get("code")
+    ok(code == 59, "3.6 has no hello command: 59 CommandNotFound", code)
+    sock.close()
+    return [s, s36]
+
+
 def main():
     try:
         import pymongo
@@ -249,7 +331,7 @@ def main():
     return 0 if failed == 0 and count == PLAN else 1
 
 
-TESTS = [test_strict, test_current_op]
+TESTS = [test_strict, test_current_op, test_monitoring]
 
 if __name__ == "__main__":
     sys.exit(main())

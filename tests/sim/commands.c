@@ -95,6 +95,15 @@ static void build_hello(sim *s, sim_conn *c, const bson_t *req, bool hello_name,
 	/* helloOk came with hello (4.4.2, 5.0): older servers never echo it. */
 	if (s->max_wire >= 9 && bson_iter_init_find(&it, req, "helloOk") && truthy(&it))
 		BSON_APPEND_BOOL(r, "helloOk", true);
+	/* 4.4 added topologyVersion to every hello (the awaitable hello's key). */
+	if (s->max_wire >= 9) {
+		bson_t tv;
+
+		BSON_APPEND_DOCUMENT_BEGIN(r, "topologyVersion", &tv);
+		BSON_APPEND_OID(&tv, "processId", &m->tv_process_id);
+		BSON_APPEND_INT64(&tv, "counter", m->tv_counter);
+		bson_append_document_end(r, &tv);
+	}
 	BSON_APPEND_ARRAY_BEGIN(r, "hosts", &hosts);
 	for (size_t i = 0; i < s->n_members; i++) {
 		const sim_member *o = &s->members[i];
@@ -1560,12 +1569,72 @@ static int fire_arm(sim *s, sim_conn *c, const char *name)
 	}
 }
 
+/* Replies of a replica-set member (3.6 on) carry $clusterTime and operationTime, errors too.
+ * The signature is the all-zero one of a server without keys (never checked by drivers). */
+static void append_cluster_time(sim *s, sim_conn *c, bson_t *r)
+{
+	const sim_member *m = &s->members[c->member];
+	bson_t ct, sig;
+	uint8_t zero[20] = {0};
+	sim_optime last, mine;
+
+	if (s->max_wire < 6 || m->arbiter || s->n_oplog == 0 || bson_has_field(r, "$clusterTime"))
+		return;
+	last = s->oplog[s->n_oplog - 1].op;
+	mine = sim_rs_optime(s, m);
+	BSON_APPEND_DOCUMENT_BEGIN(r, "$clusterTime", &ct);
+	BSON_APPEND_TIMESTAMP(&ct, "clusterTime", last.t, last.i);
+	BSON_APPEND_DOCUMENT_BEGIN(&ct, "signature", &sig);
+	BSON_APPEND_BINARY(&sig, "hash", BSON_SUBTYPE_BINARY, zero, sizeof zero);
+	BSON_APPEND_INT64(&sig, "keyId", 0);
+	bson_append_document_end(&ct, &sig);
+	bson_append_document_end(r, &ct);
+	BSON_APPEND_TIMESTAMP(r, "operationTime", mine.t, mine.i);
+}
+
 /* ---- the command table ---- */
 
+/* hello / isMaster; from 4.4 an awaitable one (topologyVersion + maxAwaitTimeMS) waits while the
+ * client's topologyVersion is current: until the topology changes or maxAwaitTimeMS runs out. */
 static int h_hello(sim *s, sim_conn *c, const sim_msg *req, const bson_t *b, const char *db, const char *name, bson_t *r)
 {
+	sim_member *m = &s->members[c->member];
+	bson_iter_t tv, mat, f;
+	bool has_tv, has_mat;
+
 	(void)req;
 	(void)db;
+	has_tv = s->max_wire >= 9 && bson_iter_init_find(&tv, b, "topologyVersion") && BSON_ITER_HOLDS_DOCUMENT(&tv);
+	has_mat = s->max_wire >= 9 && bson_iter_init_find(&mat, b, "maxAwaitTimeMS") && BSON_ITER_HOLDS_NUMBER(&mat);
+	if (has_tv != has_mat) {
+		sim_cmd_error(r, 31368, "Location31368", "%s",
+		              has_tv ? "A request with a 'topologyVersion' must include 'maxAwaitTimeMS'"
+		                     : "A request with 'maxAwaitTimeMS' must include a 'topologyVersion'");
+		return 0;
+	}
+	if (has_tv && bson_iter_as_int64(&mat) < 0) {
+		sim_cmd_error(r, 31373, "Location31373", "maxAwaitTimeMS must be a non-negative integer");
+		return 0;
+	}
+	if (has_tv && !c->await_done) {
+		bson_iter_t t = tv;
+		bool same_process = bson_iter_recurse(&t, &f) && bson_iter_find(&f, "processId") &&
+		                    BSON_ITER_HOLDS_OID(&f) && bson_oid_equal(bson_iter_oid(&f), &m->tv_process_id);
+		int64_t counter = -1;
+
+		t = tv;
+		if (bson_iter_recurse(&t, &f) && bson_iter_find(&f, "counter") && BSON_ITER_HOLDS_NUMBER(&f))
+			counter = bson_iter_as_int64(&f);
+		if (same_process && counter == m->tv_counter) {
+			if (!c->awaiting) {
+				c->awaiting = true;
+				c->await_until_ms = sim_now_ms() + bson_iter_as_int64(&mat);
+			}
+			return 1;
+		}
+	}
+	c->awaiting = false;
+	c->await_done = false;
 	build_hello(s, c, b, strcmp(name, "hello") == 0, r);
 	return 0;
 }
@@ -1972,6 +2041,7 @@ int sim_cmd_dispatch(sim *s, sim_conn *c, const sim_msg *req, bson_t *r)
 		return 1;
 	}
 done:
+	append_cluster_time(s, c, r);
 	if (c->op_body) {
 		bson_destroy(c->op_body);
 		c->op_body = NULL;

@@ -228,6 +228,17 @@ void sim_loop_release_held(sim *s, int idx)
 		}
 }
 
+/* The topology changed: every awaitable hello answers now. */
+void sim_loop_wake_hellos(sim *s)
+{
+	for (sim_conn *c = s->conns; c; c = c->next)
+		if (c->kind == SIM_CONN_MEMBER && c->awaiting && c->held) {
+			c->held = false;
+			c->redispatch = true;
+			c->await_done = true;
+		}
+}
+
 static bool member_silent(const sim *s, const sim_conn *c)
 {
 	return c->kind == SIM_CONN_MEMBER && s->members[c->member].partitioned;
@@ -528,6 +539,12 @@ int sim_loop_run(sim *s)
 				conn_kill(c);
 				continue;
 			}
+			/* An awaitable hello whose maxAwaitTimeMS ran out answers as it is. */
+			if (c->kind == SIM_CONN_MEMBER && c->awaiting && c->held && c->await_until_ms <= now) {
+				c->held = false;
+				c->redispatch = true;
+				c->await_done = true;
+			}
 			if (c->kind == SIM_CONN_MEMBER)
 				process_member_input(s, c);
 			if (!c->dead && c->out_head && !conn_write(s, c, now))
@@ -587,6 +604,8 @@ int sim_loop_run(sim *s)
 			}
 			if (c->ssl && !c->tls_done)
 				ev |= POLLIN;
+			if (c->awaiting && c->held && c->await_until_ms < next)
+				next = c->await_until_ms;
 			pfd[n] = (struct pollfd){.fd = c->fd, .events = ev};
 			ptr[n] = c;
 			kind[n++] = PF_CONN;

@@ -154,6 +154,15 @@ void sim_rs_elect(sim *s, int idx)
 	write_noop(s, "new primary");
 	m->election_op = sim_rs_optime(s, m);
 	sim_logf(s, "member %d is primary (term %lld)", idx, (long long)s->term);
+	sim_rs_topology_changed(s);
+}
+
+/* What hello says changed: every member's topologyVersion counter grows and waiting hellos answer. */
+void sim_rs_topology_changed(sim *s)
+{
+	for (size_t i = 0; i < s->n_members; i++)
+		s->members[i].tv_counter++;
+	sim_loop_wake_hellos(s);
 }
 
 /* The best electable member other than exclude, or -1. */
@@ -182,8 +191,10 @@ void sim_rs_stepdown(sim *s, int idx)
 	next = sim_rs_best_electable(s, idx, sim_now_ms());
 	if (next >= 0)
 		sim_rs_elect(s, next);
-	else
+	else {
 		sim_logf(s, "member %d stepped down; no electable member, no primary", idx);
+		sim_rs_topology_changed(s);
+	}
 }
 
 /* Like a crashed mongod: no port, no connections, the lock is gone. */
@@ -203,6 +214,7 @@ void sim_rs_kill(sim *s, int idx)
 	/* Keep the port reserved but refusing connections. */
 	if (sim_loop_listen_member(s, idx, false, m->port, err, sizeof err) != 0)
 		sim_logf(s, "member %d: %s", idx, err);
+	sim_rs_topology_changed(s);
 }
 
 /* Listen again, as a restarted mongod: SECONDARY (or ARBITER), unlocked. */
@@ -219,6 +231,9 @@ int sim_rs_revive(sim *s, int idx, char *err, size_t errlen)
 	m->lock_count = 0;
 	m->frozen_until_ms = 0;
 	m->start_ms = sim_now_ms();
+	bson_oid_init(&m->tv_process_id, NULL);   /* a new process */
+	m->tv_counter = 0;
+	sim_rs_topology_changed(s);
 	return 0;
 }
 
@@ -439,6 +454,7 @@ void sim_rs_init(sim *s)
 		sim_member *m = &s->members[i];
 
 		m->start_ms = now;
+		bson_oid_init(&m->tv_process_id, NULL);
 		if (!m->arbiter)
 			apply_upto(s, m, s->n_oplog);
 	}

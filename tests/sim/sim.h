@@ -97,6 +97,8 @@ typedef struct sim_member {
 	size_t applied;         /* oplog entries applied (prefix length) */
 	int64_t start_ms;       /* for uptime */
 	int64_t election_ms;
+	bson_oid_t tv_process_id;  /* topologyVersion: one per (re)start of the member */
+	int64_t tv_counter;
 	sim_optime election_op;
 	int listen_fd;          /* bound socket; listening only while up */
 	char arm_cmd[48];
@@ -248,6 +250,7 @@ void sim_rs_stepdown(sim *s, int idx);
 void sim_rs_kill(sim *s, int idx);
 int sim_rs_revive(sim *s, int idx, char *err, size_t errlen);
 void sim_rs_unlock_effects(sim *s, int idx);
+void sim_rs_topology_changed(sim *s);
 void sim_rs_tick(sim *s, int64_t now);
 int64_t sim_rs_next_deadline(const sim *s, int64_t now);
 void sim_rs_update_commit(sim *s);
@@ -279,6 +282,7 @@ int sim_loop_listen_member(sim *s, int idx, bool listen_now, int port, char *err
 int sim_loop_run(sim *s);
 void sim_loop_close_member_conns(sim *s, int idx);
 void sim_loop_release_held(sim *s, int idx);
+void sim_loop_wake_hellos(sim *s);
 int sim_tls_init(sim *s, char *err, size_t errlen);
 
 /* ctl.c */
