@@ -15,10 +15,10 @@ import tempfile
 import threading
 import time
 
-PLAN = 27
+PLAN = 41
 
 
-def topology(wire, name, election_ms=None, members=None):
+def topology(wire, name, election_ms=None, members=None, users=""):
     settings = "" if election_ms is None else "settings = { electionTimeoutMillis = %d; };\n" % election_ms
     members = members or ('  { port = 0; priority = 2.0; state = "PRIMARY"; },\n'
                           '  { port = 0; },\n  { port = 0; }\n')
@@ -31,8 +31,8 @@ noop_interval_ms = 200;
 users = (
   { name = "backup"; password = "s3cret-pw"; db = "admin";
     roles = [ "clusterMonitor", "hostManager", "clusterManager", "readWriteAnyDatabase" ]; }
-);
-""" % (name, wire, settings, members)
+%s);
+""" % (name, wire, settings, members, users)
 
 
 count = 0
@@ -151,9 +151,10 @@ def test_strict(sim_bin, tmp, MongoClient, SON):
        "8.0: lock: 1 (with comment, maxTimeMS) and lock: true work: lockCount 1, 2", (r1, r2))
     adm.command("fsyncUnlock")
     adm.command("fsyncUnlock")
-    code, msg = error_of(lambda: adm.command(SON([("hello", 1), ("bogus", 1)])))
-    ok(code == 40415 and msg == "BSON field 'hello.bogus' is an unknown field.", "8.0: hello refuses unknown fields",
-       (code, msg))
+    code, msg = error_of(lambda: adm.command(SON([("hello", 1), ("backpressure", True),
+                                                  ("maxAwaitTimeMS", "x"), ("topologyVersion", {})])))
+    ok(code == 14 and "'hello.maxAwaitTimeMS' is the wrong type 'string'" in (msg or ""),
+       "hello ignores a new handshake field (backpressure) but checks the types of its own", (code, msg))
     code, msg = error_of(lambda: c.sim.coll.database.command(SON([("insert", "coll")])))
     ok(code == 40414 and msg == "BSON field 'insert.documents' is missing but a required field",
        "insert without documents: 40414 missing required field", (code, msg))
@@ -255,8 +256,8 @@ def test_monitoring(sim_bin, tmp, MongoClient, SON):
     none = op_msg(sock, {"hello": 1, "topologyVersion": tv, "maxAwaitTimeMS": 10000, "$db": "admin"})
     ok(none is None, "a waiting hello has no answer yet")
     sock.settimeout(5)
-    t0 = time.monotonic()
     s.ctl("elect", "1")
+    t0 = time.monotonic()
     import bson
     head = sock.recv(16)
     length = struct.unpack("<i", head[:4])[0]
@@ -265,8 +266,8 @@ def test_monitoring(sim_bin, tmp, MongoClient, SON):
         rest += sock.recv(length - 16 - len(rest))
     h3 = bson.BSON(rest[5:]).decode()
     waited = time.monotonic() - t0
-    ok(waited < 1 and h3.get("isWritablePrimary") is True and h3["topologyVersion"]["counter"] > tv["counter"],
-       "ctl elect answers it at once (%.2f s): primary now, counter grew" % waited, h3)
+    ok(waited < 0.5 and h3.get("isWritablePrimary") is True and h3["topologyVersion"]["counter"] > tv["counter"],
+       "ctl elect answers it at once (%.2f s after ctl returned): primary now, counter grew" % waited, h3)
     sock.close()
     c = MongoClient(s.uri, replicaSet="rs44", heartbeatFrequencyMS=60000, **KW)
     c.admin.command("ping")
@@ -288,6 +289,108 @@ def test_monitoring(sim_bin, tmp, MongoClient, SON):
     ok(code == 59, "3.6 has no hello command: 59 CommandNotFound", code)
     sock.close()
     return [s, s36]
+
+
+def wait_primary(sim, want, secs=3.0):
+    deadline = time.monotonic() + secs
+    while time.monotonic() < deadline:
+        if sim.primary() == want:
+            return True
+        time.sleep(0.02)
+    return sim.primary() == want
+
+
+def test_elections(sim_bin, tmp, MongoClient, SON):
+    members = ('  { port = 0; priority = 3.0; state = "PRIMARY"; },\n  { port = 0; priority = 2.0; },\n'
+               '  { port = 0; priority = 1.0; },\n  { port = 0; priority = 0.0; votes = 0; }\n')
+    s = Sim(sim_bin, tmp, topology(17, "rsel", 200, members))
+    if not ok(s.uri, "a set with electionTimeoutMillis 200 starts"):
+        return [s]
+
+    def hello_of(i):
+        c = MongoClient(s.status(i, "host"), directConnection=True, **KW)
+        try:
+            return c.admin.command("hello"), c.admin.command("replSetGetStatus")
+        finally:
+            c.close()
+    h0, st0 = hello_of(0)
+    t0 = time.monotonic()
+    s.ctl("kill", "0")
+    elected = wait_primary(s, 1)
+    took = time.monotonic() - t0
+    h1, st1 = hello_of(1)
+    ok(elected and 0.15 <= took < 2, "primary killed: the highest-priority member 1 is elected (%.2f s)" % took)
+    ok(st1.get("term", 0) > st0.get("term", 0) and h1.get("electionId") != h0.get("electionId") and
+       h1.get("isWritablePrimary") is True, "term grew, electionId changed",
+       (st0.get("term"), st1.get("term"), h0.get("electionId"), h1.get("electionId")))
+    s.ctl("revive", "0")
+    s.ctl("lock", "0")
+    s.ctl("partition", "1")
+    ok(wait_primary(s, 2) and s.status(1, "state") == "SECONDARY",
+       "primary partitioned: it steps down; the fsync-locked member 0 is passed over for member 2")
+    s.ctl("kill", "0")
+    time.sleep(0.8)
+    ok(s.primary() is None, "one voter of three reachable: no primary")
+    s.ctl("heal", "1")
+    ok(wait_primary(s, 1), "partition healed, two voters of three: member 1 (priority 2) is elected")
+    s.ctl("write", "3")
+
+    def same_optime():
+        rc, out = s.ctl("status")
+        opt = {}
+        for line in out.splitlines():
+            fields = dict(f.split("=", 1) for f in line.split() if "=" in f)
+            opt[fields.get("id")] = fields.get("optime")
+        return opt.get("1") is not None and opt.get("1") == opt.get("2")
+    deadline = time.monotonic() + 3
+    while time.monotonic() < deadline and not same_optime():
+        time.sleep(0.05)
+    ok(same_optime() or same_optime(), "the stepped-down member 2 catches up as a secondary")
+    ok(s.ctl("elect", "2")[0] == 0 and s.primary() == 2, "ctl elect still decides exactly")
+    return [s]
+
+
+def test_saslprep(sim_bin, tmp, MongoClient, SON):
+    from pymongo.errors import OperationFailure
+    from urllib.parse import quote
+    users = (',\n  { name = "umlaut"; password = "p\u00e4ssw\u00f6rd"; roles = [ "clusterMonitor" ]; },\n'
+             '  { name = "shy"; password = "I\u00adX"; roles = [ "clusterMonitor" ]; },\n'
+             '  { name = "nine"; password = "\u2168"; roles = [ "clusterMonitor" ]; }\n')
+    s = Sim(sim_bin, tmp, topology(21, "rsprep", None, None, users))
+    if not ok(s.uri, "a set with non-ASCII SCRAM passwords starts"):
+        return [s]
+    host = s.status(0, "host")
+    probe = os.path.join(os.environ.get("top_builddir", "."), "tests/integration/sim-probe")
+
+    def libmongoc(user, pw, mech="SCRAM-SHA-256"):
+        uri = "mongodb://%s:%s@%s/?directConnection=true&authMechanism=%s&connectTimeoutMS=3000" % (
+            user, quote(pw, safe=""), host, mech)
+        p = subprocess.run([probe, uri, '{"replSetGetStatus": 1}'], stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, timeout=30, check=False)
+        return p.returncode, p.stderr.decode()
+
+    def pymongo_auth(user, pw, mech="SCRAM-SHA-256"):
+        c = MongoClient(host, directConnection=True, username=user, password=pw, authMechanism=mech,
+                        serverSelectionTimeoutMS=3000)
+        try:
+            c.admin.command("replSetGetStatus")
+            return True
+        except OperationFailure:
+            return False
+        finally:
+            c.close()
+    r = libmongoc("umlaut", "p\u00e4ssw\u00f6rd")
+    ok(r[0] == 0,
+       "libmongoc (ICU SASLprep) authenticates with a non-ASCII SCRAM-SHA-256 password", r)
+    ok(pymongo_auth("umlaut", "p\u00e4ssw\u00f6rd") and pymongo_auth("umlaut", "p\u00e4ssw\u00f6rd", "SCRAM-SHA-1"),
+       "pymongo too, with SCRAM-SHA-256 and SCRAM-SHA-1")
+    ok(libmongoc("shy", "IX")[0] == 0 and pymongo_auth("shy", "I\u00adX"),
+       "a soft hyphen maps to nothing: I<U+00AD>X and IX are the same password")
+    ok(libmongoc("nine", "\u2168")[0] == 0 and pymongo_auth("nine", "IX"),
+       "NFKC: ROMAN NUMERAL NINE and IX are the same password")
+    rc, err = libmongoc("umlaut", "passwort")
+    ok(rc == 1 and "Authentication failed" in err, "a wrong password still fails", err)
+    return [s]
 
 
 def main():
@@ -331,7 +434,7 @@ def main():
     return 0 if failed == 0 and count == PLAN else 1
 
 
-TESTS = [test_strict, test_current_op, test_monitoring]
+TESTS = [test_strict, test_current_op, test_monitoring, test_elections, test_saslprep]
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -405,7 +405,7 @@ static void build_config(sim *s, bson_t *r)
 	BSON_APPEND_BOOL(&st, "chainingAllowed", true);
 	BSON_APPEND_INT32(&st, "heartbeatIntervalMillis", 2000);
 	BSON_APPEND_INT32(&st, "heartbeatTimeoutSecs", 10);
-	BSON_APPEND_INT32(&st, "electionTimeoutMillis", 10000);
+	BSON_APPEND_INT32(&st, "electionTimeoutMillis", s->election_timeout_ms);
 	BSON_APPEND_INT32(&st, "catchUpTimeoutMillis", -1);
 	BSON_APPEND_INT32(&st, "catchUpTakeoverDelayMillis", 30000);
 	BSON_APPEND_DOCUMENT_BEGIN(&st, "getLastErrorModes", &gle);
@@ -1811,19 +1811,20 @@ static int h_sasl_continue(sim *s, sim_conn *c, const sim_msg *req, const bson_t
 #define T_SAFE_BOOL "bool,long,int,decimal,double"
 #define T_SAFE_INT "long,int,decimal,double"
 
-/* hello.idl (strict from 5.0; 4.4 and older parsed isMaster by hand). */
+/* hello.idl's fields, their types checked; unknown fields are ignored, because drivers add new
+ * handshake fields (the Node.js driver 7's backpressure) that every deployed server accepts. */
 static const sim_arg hello_args[] = {
 	{"forShell", T_SAFE_BOOL, false, false, 0, 0},
 	{"hostInfo", "string", false, false, 0, 0},
 	{"hangUpOnStepDown", T_SAFE_BOOL, false, false, 0, 0},
 	{"internalClient", "object", false, false, 0, 0},
-	{"client", "object", false, false, 0, 0},
-	{"topologyVersion", "object", false, false, 9, 0},
-	{"maxAwaitTimeMS", T_SAFE_INT, false, false, 9, 0},
+	{"client", "object", false, true, 0, 0},
+	{"topologyVersion", "object", false, true, 9, 0},
+	{"maxAwaitTimeMS", T_SAFE_INT, false, true, 9, 0},
 	{"helloOk", T_SAFE_BOOL, false, false, 9, 0},
-	{"compression", "array", false, false, 0, 0},
+	{"compression", "array", false, true, 0, 0},
 	{"saslSupportedMechs", "string", false, false, 7, 0},
-	{"speculativeAuthenticate", "object", false, false, 9, 0},
+	{"speculativeAuthenticate", "object", false, true, 9, 0},
 	{"loadBalanced", T_SAFE_BOOL, false, false, 13, 0},
 	{NULL, NULL, false, false, 0, 0}};
 
@@ -1915,9 +1916,9 @@ static const sim_arg sasl_continue_args[] = {
  */
 static const sim_cmd_entry cmd_table[] = {
 	/* name              min max admin  open   action                  strict args             handler */
-	{"hello",             9, 0, false, true,  0,                      13, hello_args,         h_hello},
-	{"isMaster",          0, 0, false, true,  0,                      13, hello_args,         h_hello},
-	{"ismaster",          0, 0, false, true,  0,                      13, hello_args,         h_hello},
+	{"hello",             9, 0, false, true,  0,                      0,  hello_args,         h_hello},
+	{"isMaster",          0, 0, false, true,  0,                      0,  hello_args,         h_hello},
+	{"ismaster",          0, 0, false, true,  0,                      0,  hello_args,         h_hello},
 	{"ping",              0, 0, false, true,  0,                      0,  NULL,               h_ok},
 	{"endSessions",       0, 0, false, true,  0,                      0,  NULL,               h_ok},
 	{"buildInfo",         0, 0, false, true,  0,                      0,  NULL,               h_buildinfo},

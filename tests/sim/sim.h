@@ -165,6 +165,8 @@ typedef struct sim {
 	int max_wire;
 	bool auth;
 	int noop_interval_ms;
+	int election_timeout_ms;     /* settings.electionTimeoutMillis */
+	int64_t no_primary_since_ms; /* when the set last had a healthy primary (0: it has one) */
 	char *data_dir;
 	bool tls;
 	char *tls_cert, *tls_key, *tls_ca;
@@ -225,6 +227,9 @@ bool sim_args_generic(const char *name);
 const char *sim_bson_type_name(bson_type_t t);
 int sim_args_check(const sim *s, const char *cmd, const sim_arg *args, int strict_wire, const bson_t *body,
                    bson_t *r);
+
+/* saslprep.c */
+char *sim_saslprep(const char *in);
 
 /* util (loop.c) */
 int64_t sim_now_ms(void);

@@ -365,7 +365,18 @@ static int parse_user(tctx *t, sim *s, config_setting_t *g, sim_user *u)
 		}
 	}
 	if (sha256) {
-		if (sim_scram_derive(&u->sha256, SIM_SCRAM_SHA256, u->name, password, NULL, 0, 15000) != 0) {
+		/* The server keeps SCRAM-SHA-256 keys of the SASLprep'd password (RFC 7677); clients prep too. */
+		char *prepped = sim_saslprep(password);
+		int drc;
+
+		if (!prepped) {
+			fail(t, g, "the password is not valid UTF-8 or SASLprep (RFC 4013) prohibits one of its characters");
+			goto out;
+		}
+		drc = sim_scram_derive(&u->sha256, SIM_SCRAM_SHA256, u->name, prepped, NULL, 0, 15000);
+		OPENSSL_cleanse(prepped, strlen(prepped));
+		free(prepped);
+		if (drc != 0) {
 			fail(t, g, "cannot derive SCRAM-SHA-256 credentials");
 			goto out;
 		}
@@ -388,14 +399,15 @@ out:
 }
 
 static const char *const root_keys[] = {"set_name", "max_wire_version", "auth",  "noop_interval_ms",
-                                        "data_dir", "tls",              "members", "users", NULL};
+                                        "data_dir", "tls",              "members", "users", "settings", NULL};
+static const char *const settings_keys[] = {"electionTimeoutMillis", NULL};
 static const char *const tls_keys[] = {"enabled", "cert", "key", "ca", "require_client_cert", NULL};
 
 /* Parse the topology file into s; see sim.h. */
 int sim_topology_load(sim *s, const char *path, char *err, size_t errlen)
 {
 	config_t cfg;
-	config_setting_t *root, *members, *users, *tls;
+	config_setting_t *root, *members, *users, *tls, *settings;
 	tctx t = {path, err, errlen};
 	int primaries = 0, rc = -1;
 
@@ -427,6 +439,16 @@ int sim_topology_load(sim *s, const char *path, char *err, size_t errlen)
 		    get_str(&t, tls, "cert", &s->tls_cert) != 0 || get_str(&t, tls, "key", &s->tls_key) != 0 ||
 		    get_str(&t, tls, "ca", &s->tls_ca) != 0 ||
 		    get_bool(&t, tls, "require_client_cert", &s->tls_require_client_cert) != 0)
+			goto out;
+	}
+	s->election_timeout_ms = 10000;
+	if ((settings = config_setting_get_member(root, "settings"))) {
+		if (config_setting_type(settings) != CONFIG_TYPE_GROUP) {
+			fail(&t, settings, "'settings' must be a group { ... }");
+			goto out;
+		}
+		if (check_keys(&t, settings, settings_keys, "settings") != 0 ||
+		    get_int(&t, settings, "electionTimeoutMillis", 1, 86400000, &s->election_timeout_ms) != 0)
 			goto out;
 	}
 	members = config_setting_get_member(root, "members");
