@@ -53,6 +53,43 @@ bool sim_auth_has(const sim *s, const sim_conn *c, uint32_t actions)
 	return (s->users[c->user].actions & actions) == actions;
 }
 
+/* authenticate {mechanism: "MONGODB-X509", [user]} on $external: the user named by the connection's
+ * verified client certificate.  0 = authenticated, -1 = error in reply. */
+int sim_auth_x509(sim *s, sim_conn *c, const bson_t *body, const char *db, bson_t *reply)
+{
+	bson_iter_t it;
+	int u;
+
+	if (!bson_iter_init_find(&it, body, "mechanism") || !BSON_ITER_HOLDS_UTF8(&it) ||
+	    strcmp(bson_iter_utf8(&it, NULL), "MONGODB-X509") != 0) {
+		sim_cmd_error(reply, 2, "BadValue", "Unsupported mechanism: only MONGODB-X509 uses the authenticate command");
+		return -1;
+	}
+	if (strcmp(db, "$external") != 0) {
+		sim_cmd_error(reply, 2, "BadValue", "X.509 authentication must always use the $external database.");
+		return -1;
+	}
+	if (!c->cert_subject) {
+		sim_cmd_error(reply, 18, "AuthenticationFailed", "No verified subject name available from client");
+		return -1;
+	}
+	if (bson_iter_init_find(&it, body, "user") && BSON_ITER_HOLDS_UTF8(&it) &&
+	    strcmp(bson_iter_utf8(&it, NULL), c->cert_subject) != 0) {
+		sim_cmd_error(reply, 11, "UserNotFound", "There is no x.509 client certificate matching the user.");
+		return -1;
+	}
+	if ((u = find_user(s, c->cert_subject, "$external")) < 0 || !s->users[u].x509) {
+		sim_logf(s, "conn %lld: no $external user for certificate subject %s", (long long)c->id, c->cert_subject);
+		sim_cmd_error(reply, 18, "AuthenticationFailed", "Authentication failed.");
+		return -1;
+	}
+	c->user = u;
+	BSON_APPEND_UTF8(reply, "dbname", "$external");
+	BSON_APPEND_UTF8(reply, "user", c->cert_subject);
+	BSON_APPEND_DOUBLE(reply, "ok", 1.0);
+	return 0;
+}
+
 /* Forget the connection's SCRAM conversation. */
 void sim_auth_conn_reset(sim_conn *c)
 {
@@ -240,7 +277,15 @@ void sim_auth_hello_extras(sim *s, sim_conn *c, const bson_t *req, bson_t *r)
 			if (bson_iter_init_find(&dbit, &spec, "db") && BSON_ITER_HOLDS_UTF8(&dbit))
 				snprintf(db, sizeof db, "%s", bson_iter_utf8(&dbit, NULL));
 			/* Only the start is speculative; a failure just leaves the field out. */
-			if (bson_iter_init_find(&dbit, &spec, "saslStart") &&
+			if (bson_iter_init_find(&dbit, &spec, "authenticate") &&
+			    sim_auth_x509(s, c, &spec, db, &sr) == 0) {
+				bson_t out;
+
+				bson_init(&out);
+				bson_copy_to_excluding_noinit(&sr, &out, "ok", NULL);
+				BSON_APPEND_DOCUMENT(r, "speculativeAuthenticate", &out);
+				bson_destroy(&out);
+			} else if (bson_iter_init_find(&dbit, &spec, "saslStart") &&
 			    sim_auth_sasl_start(s, c, &spec, db, &sr) == 0) {
 				bson_t out;
 				bson_iter_t f;

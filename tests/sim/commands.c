@@ -1799,6 +1799,14 @@ static int h_sasl_start(sim *s, sim_conn *c, const sim_msg *req, const bson_t *b
 	return 0;
 }
 
+static int h_authenticate(sim *s, sim_conn *c, const sim_msg *req, const bson_t *b, const char *db,
+                          const char *name, bson_t *r)
+{
+	UNUSED_ARGS;
+	sim_auth_x509(s, c, b, db, r);
+	return 0;
+}
+
 static int h_sasl_continue(sim *s, sim_conn *c, const sim_msg *req, const bson_t *b, const char *db,
                            const char *name, bson_t *r)
 {
@@ -1926,6 +1934,7 @@ static const sim_cmd_entry cmd_table[] = {
 	{"connectionStatus",  0, 0, false, true,  0,                      0,  NULL,               h_connection_status},
 	{"saslStart",         0, 0, false, true,  0,                      0,  sasl_start_args,    h_sasl_start},
 	{"saslContinue",      0, 0, false, true,  0,                      0,  sasl_continue_args, h_sasl_continue},
+	{"authenticate",      0, 0, false, true,  0,                      0,  NULL,               h_authenticate},
 	{"serverStatus",      0, 0, false, false, SIM_ACT_SERVER_STATUS,  0,  NULL,               h_server_status},
 	{"replSetGetStatus",  0, 0, true,  false, SIM_ACT_RS_STATUS,      0,  NULL,               h_status},
 	{"replSetGetConfig",  0, 0, true,  false, SIM_ACT_RS_CONFIG,      0,  NULL,               h_config},

@@ -113,6 +113,7 @@ typedef struct sim_user {
 	char *name;
 	char *db;
 	bool has_sha1, has_sha256;
+	bool x509;              /* MONGODB-X509: name = the client certificate's subject, db $external */
 	sim_scram_creds sha1, sha256;
 	uint32_t actions;
 	bson_t *roles;          /* [{role, db}] as connectionStatus shows them (NULL: none) */
@@ -157,6 +158,7 @@ typedef struct sim_conn {
 	int conv_step;          /* 0 none, 1 server-first sent, 2 server-final sent (no skip) */
 	bool conv_skip_empty;
 	char conv_db[64];
+	char *cert_subject;     /* the verified client certificate's subject (RFC 2253), NULL: none */
 } sim_conn;
 
 typedef struct sim {
@@ -281,6 +283,7 @@ void sim_auth_hello_extras(sim *s, sim_conn *c, const bson_t *req, bson_t *reply
 int sim_auth_sasl_start(sim *s, sim_conn *c, const bson_t *body, const char *db, bson_t *reply);
 int sim_auth_sasl_continue(sim *s, sim_conn *c, const bson_t *body, bson_t *reply);
 void sim_auth_conn_reset(sim_conn *c);
+int sim_auth_x509(sim *s, sim_conn *c, const bson_t *body, const char *db, bson_t *reply);
 
 /* loop.c */
 int sim_loop_listen_member(sim *s, int idx, bool listen_now, int port, char *err, size_t errlen);

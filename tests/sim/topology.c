@@ -280,7 +280,7 @@ static int parse_user(tctx *t, sim *s, config_setting_t *g, sim_user *u)
 {
 	char *password = NULL;
 	config_setting_t *l;
-	bool sha1 = true, sha256 = true;
+	bool sha1 = true, sha256 = true, x509 = false;
 	int rc = -1;
 
 	memset(u, 0, sizeof *u);
@@ -291,8 +291,8 @@ static int parse_user(tctx *t, sim *s, config_setting_t *g, sim_user *u)
 	if (check_keys(t, g, user_keys, "a user") != 0 || get_str(t, g, "name", &u->name) != 0 ||
 	    get_str(t, g, "password", &password) != 0 || get_str(t, g, "db", &u->db) != 0)
 		goto out;
-	if (!u->name || !password) {
-		fail(t, g, "a user needs 'name' and 'password'");
+	if (!u->name) {
+		fail(t, g, "a user needs 'name'");
 		goto out;
 	}
 	if (!u->db && !(u->db = strdup("admin")))
@@ -307,8 +307,12 @@ static int parse_user(tctx *t, sim *s, config_setting_t *g, sim_user *u)
 			const char *v = config_setting_get_string_elem(l, i);
 			sim_scram_mech mech;
 
+			if (v && strcmp(v, "MONGODB-X509") == 0) {
+				x509 = true;
+				continue;
+			}
 			if (!v || sim_scram_mech_parse(v, &mech) != 0) {
-				fail(t, l, "mechanisms: SCRAM-SHA-1 or SCRAM-SHA-256 expected");
+				fail(t, l, "mechanisms: SCRAM-SHA-1, SCRAM-SHA-256 or MONGODB-X509 expected");
 				goto out;
 			}
 			if (mech == SIM_SCRAM_SHA1)
@@ -316,6 +320,16 @@ static int parse_user(tctx *t, sim *s, config_setting_t *g, sim_user *u)
 			else
 				sha256 = true;
 		}
+	}
+	if (x509 && (strcmp(u->db, "$external") != 0 || sha1 || sha256 || password)) {
+		fail(t, g, "a MONGODB-X509 user is in db \"$external\", named by its certificate's subject "
+		           "(RFC 2253), with no password and no other mechanism");
+		goto out;
+	}
+	u->x509 = x509;
+	if (!x509 && !password) {
+		fail(t, g, "a user needs 'name' and 'password'");
+		goto out;
 	}
 	if ((l = config_setting_get_member(g, "roles"))) {
 		if (!config_setting_is_aggregate(l)) {
