@@ -8,12 +8,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sysexits.h>
 #include <syslog.h>
 
 #include <mongoc/mongoc.h>
 
 #include "cli.h"
+#include "escape.h"
 #include "mongoerr.h"
 
 /* The program's logger (a front end may hold process state; the library may not). */
@@ -25,15 +27,72 @@ static volatile sig_atomic_t signal_first;
 
 /* getopt_long's value for a table row without a short name. */
 #define LONG_BASE 256
+/* The state record's job field holds 127 bytes and a NUL. */
+#define JOB_MAX 127
+
+/* Is name[0..len) a way of asking for a password on the command line (--password, --pass, --pw, ...)? */
+static bool
+password_like(const char *name, size_t len)
+{
+	return (len >= 4 && strncasecmp(name, "pass", 4) == 0) || (len >= 2 && strncasecmp(name, "pw", 2) == 0);
+}
+
+/*
+ * getopt_long takes any unique prefix of a long option for the option:
+ * "--password SECRET" would be "--password-file SECRET", and SECRET would be
+ * quoted as a file name in an error (and in syslog).  Only whole names are
+ * accepted.  arg is the argv element that held a long option; its value after
+ * '=' (or in the next element) is never quoted.  Returns 0 when the name is
+ * one of the table's, else -1 with err filled.
+ */
+static int
+check_long_name(const char *arg, const cli_option *opts, size_t nopts, mbh_error *err)
+{
+	const char *name = arg + 2, *full = NULL;
+	size_t len = strcspn(name, "="), i, matches = 0;
+	char q[128], typed[128];
+
+	for (i = 0; i < nopts; i++) {
+		if (strlen(opts[i].name) == len && strncmp(opts[i].name, name, len) == 0)
+			return 0;
+		if (len > 0 && strncmp(opts[i].name, name, len) == 0) {
+			full = opts[i].name;
+			matches++;
+		}
+	}
+	if (password_like(name, len))
+		return mbh_error_set(err, EX_USAGE, "a password is never accepted on the command line: put it in a file "
+		                     "(mode 0600) named by password_file in the config file or by --password-file FILE");
+	snprintf(typed, sizeof(typed), "%.*s", (int)(len < 100 ? len : 100), name);
+	if (matches == 1)
+		return mbh_error_set(err, EX_USAGE, "option --%s must be written in full: --%s; try --help",
+		                     mbh_escape(typed, q, sizeof(q)), full);
+	return mbh_error_set(err, EX_USAGE, "unknown option --%s; try --help", mbh_escape(typed, q, sizeof(q)));
+}
+
+/* A job name fits the state record and one log line. */
+static int
+check_job(const char *job, mbh_error *err)
+{
+	size_t len = strlen(job);
+
+	if (len > JOB_MAX)
+		return mbh_error_set(err, EX_USAGE, "--job: the job name is %zu bytes long; at most %d fit in the state "
+		                     "record: use a shorter name (or Bacula's job id, %%i)", len, JOB_MAX);
+	if (mbh_escape_needed(job, len))
+		return mbh_error_set(err, EX_USAGE, "--job: the job name holds a control character or invalid UTF-8: "
+		                     "use a plain name");
+	return 0;
+}
 
 /* Parse argv. */
 int
 cli_parse(cli_args *out, const char *prog, const cli_option *opts, size_t nopts, int argc, char **argv, mbh_error *err)
 {
 	struct option *longopts = NULL;
-	char shortopts[128];
+	char shortopts[128], q[128], opt[2];
 	size_t i, used = 0;
-	int c, idx, rc = -1;
+	int c, idx, prev, rc = -1;
 	const cli_option *o;
 
 	memset(out, 0, sizeof(*out));
@@ -58,16 +117,29 @@ cli_parse(cli_args *out, const char *prog, const cli_option *opts, size_t nopts,
 	shortopts[used] = '\0';
 	opterr = 0;
 	optind = 1;
-	while ((c = getopt_long(argc, argv, shortopts, longopts, &idx)) != -1) {
+	/*
+	 * prev: the element getopt_long starts from.  A long option is always a
+	 * whole element, so when one is returned (or refused) it is argv[prev]
+	 * (short options in a cluster keep optind on their element, which is
+	 * never "--...").
+	 */
+	while ((prev = optind, c = getopt_long(argc, argv, shortopts, longopts, &idx)) != -1) {
+		if (prev < argc && strncmp(argv[prev], "--", 2) == 0 && argv[prev][2] != '\0' &&
+		    check_long_name(argv[prev], opts, nopts, err) != 0)
+			goto out;
 		if (c == '?') {
-			if (optopt != 0 && optopt < LONG_BASE)
-				mbh_error_set(err, EX_USAGE, "unknown option -%c; try --help", optopt);
+			opt[0] = (char)optopt;
+			opt[1] = '\0';
+			if (prev < argc && strncmp(argv[prev], "--", 2) == 0)
+				mbh_error_set(err, EX_USAGE, "option --%.*s takes no value; try --help",
+				              (int)strcspn(argv[prev] + 2, "="), argv[prev] + 2);
 			else
-				mbh_error_set(err, EX_USAGE, "unknown option %s; try --help", argv[optind - 1]);
+				mbh_error_set(err, EX_USAGE, "unknown option -%s; try --help", mbh_escape(opt, q, sizeof(q)));
 			goto out;
 		}
 		if (c == ':') {
-			mbh_error_set(err, EX_USAGE, "option %s needs an argument; try --help", argv[optind - 1]);
+			mbh_error_set(err, EX_USAGE, "option %s needs an argument; try --help",
+			              mbh_escape(argv[optind - 1], q, sizeof(q)));
 			goto out;
 		}
 		o = NULL;
@@ -98,6 +170,8 @@ cli_parse(cli_args *out, const char *prog, const cli_option *opts, size_t nopts,
 			out->config = optarg;
 			break;
 		case CLI_JOB:
+			if (check_job(optarg, err) != 0)
+				goto out;
 			out->job = optarg;
 			break;
 		case CLI_SET:
@@ -140,7 +214,7 @@ cli_parse(cli_args *out, const char *prog, const cli_option *opts, size_t nopts,
 		/* no command: script.backup of the config */
 		out->command = optind < argc ? &argv[optind] : NULL;
 	} else if (optind < argc) {
-		mbh_error_set(err, EX_USAGE, "unexpected argument '%s'; try --help", argv[optind]);
+		mbh_error_set(err, EX_USAGE, "unexpected argument '%s'; try --help", mbh_escape(argv[optind], q, sizeof(q)));
 		goto out;
 	}
 	if (out->exec && out->dry_run) {
@@ -286,14 +360,19 @@ cli_start(cli_args *args, mbh_config **cfg, const cli_program *prog, int argc, c
 	return 0;
 }
 
-/* err's code after logging it, or rc. */
+/*
+ * err's code after logging it, or rc.  The line is redacted, then its control
+ * characters escaped, whatever module wrote it: it goes to a terminal and syslog.
+ */
 int
 cli_status(int rc, const mbh_error *err)
 {
+	char line[MBH_ERRMSG_LEN * 4];
+
 	if (err->code == 0)
 		return rc;
 	if (cli_log != NULL)
-		mbh_logf(cli_log, MBH_LOG_ERROR, "%s", err->msg);
+		mbh_logf(cli_log, MBH_LOG_ERROR, "%s", mbh_escape(err->msg, line, sizeof(line)));
 	return err->code;
 }
 

@@ -29,7 +29,7 @@ static const cli_program program = {
 	.name = PROG,
 	.synopsis = "[OPTIONS] [--status | --forget]",
 	.about = "Release the fsync lock mongo-prebackup took on a MongoDB replica-set member, using\n"
-		 "the state file; or show what is locked.",
+		 "the state file, and remove its snapshot in snapshot mode; or show what is locked.",
 	.options = options,
 	.noptions = sizeof(options) / sizeof(options[0]),
 };

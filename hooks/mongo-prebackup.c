@@ -28,8 +28,10 @@ static const cli_option options[] = {
 	  "lock a member someone else already fsync-locked" },
 	{ "allow-majority-stall", 0, false, CLI_KEY, "lock.allow_majority_stall", "true", NULL,
 	  "lock even if majority writes would stall" },
-	{ "dry-run", 'n', false, CLI_DRY_RUN, NULL, NULL, NULL, "print every member with a verdict; lock nothing" },
-	{ "exec", 0, false, CLI_EXEC, NULL, NULL, NULL, "[-- CMD [ARGS...]]: lock, run CMD (default script.backup), always unlock" },
+	{ "dry-run", 'n', false, CLI_DRY_RUN, NULL, NULL, NULL,
+	  "print every member with a verdict and the snapshot commands; lock nothing" },
+	{ "exec", 0, false, CLI_EXEC, NULL, NULL, NULL,
+	  "[-- CMD [ARGS...]]: lock, run CMD (default script.backup), always unlock (snapshot mode: against the snapshot)" },
 	CLI_OUTPUT_OPTIONS,
 };
 
@@ -37,7 +39,8 @@ static const cli_program program = {
 	.name = PROG,
 	.synopsis = "[OPTIONS] [--dry-run | --exec -- CMD [ARGS...]]",
 	.about = "Choose a secondary of a MongoDB replica set, fsync-lock it for a file-level backup\n"
-		 "and record the lock for mongo-postbackup (or run CMD under the lock).",
+		 "and record the lock for mongo-postbackup (or run CMD under the lock).  In snapshot mode\n"
+		 "(a snapshot group in the config) it unlocks right after a filesystem snapshot instead.",
 	.options = options,
 	.noptions = sizeof(options) / sizeof(options[0]),
 };

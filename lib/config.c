@@ -16,10 +16,13 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "escape.h"
 #include "log.h"
+#include "run.h"
 #include "uri.h"
 
 #define DEFAULT_STATE_DIR "/var/lib/mongo-backup"
+#define DEFAULT_SNAPSHOT_TIMEOUT 60
 #define PASSWORD_MAX 4096
 
 typedef enum key_type {
@@ -65,6 +68,10 @@ static const key_spec keys[] = {
 	{ "script.backup", KT_STRV, 0, 0, OFF(script.backup) },
 	{ "script.restore", KT_STRV, 0, 0, OFF(script.restore) },
 	{ "script.timeout", KT_INT, 0, 604800, OFF(script.timeout) },
+	{ "snapshot", KT_GROUP, 0, 0, 0 },
+	{ "snapshot.create", KT_STRV, 0, 0, OFF(snapshot.create) },
+	{ "snapshot.remove", KT_STRV, 0, 0, OFF(snapshot.remove) },
+	{ "snapshot.timeout", KT_INT, 1, 86400, OFF(snapshot.timeout) },
 	{ "log", KT_GROUP, 0, 0, 0 },
 	{ "log.syslog", KT_BOOL, 0, 0, OFF(log.syslog) },
 	{ "log.level", KT_LEVEL, 0, 0, OFF(log.level) },
@@ -132,10 +139,12 @@ known_keys(const char *prefix, char *buf, size_t len)
 	}
 }
 
-/* The rule a value broke, as "must be ..." text. */
+/* The rule a value broke, as "must be ..." text; value (may be NULL) is the string given, for details. */
 static void
-type_phrase(const key_spec *k, char *buf, size_t len)
+type_phrase(const key_spec *k, const char *value, char *buf, size_t len)
 {
+	char why[128];
+
 	switch (k->type) {
 	case KT_GROUP:
 		snprintf(buf, len, "must be a group: %s = { ... };", k->name);
@@ -147,7 +156,10 @@ type_phrase(const key_spec *k, char *buf, size_t len)
 		snprintf(buf, len, "must be an absolute path");
 		break;
 	case KT_HOSTPORT:
-		snprintf(buf, len, "must be \"HOST:PORT\"");
+		if (value == NULL || mbh_hostport_check(value, why, sizeof(why)) == 0)
+			snprintf(why, sizeof(why), "not a string");
+		snprintf(buf, len, "must be \"HOST:PORT\" (%s), as in the replica set config, e.g. "
+		         "\"db2.example.net:27017\"", why);
 		break;
 	case KT_INT:
 		snprintf(buf, len, "must be an integer between %ld and %ld", k->min, k->max);
@@ -181,19 +193,45 @@ name_index(const char *const *names, size_t n, const char *s)
 	return -1;
 }
 
+/*
+ * Check the %-escapes of one argument of a command template: %h host, %p
+ * port, %s set, %j job, %S snapshot path and %% are known (the runner
+ * expands them).  Returns 0, or -1 with why filled.
+ */
+static int
+template_check(const char *arg, char *why, size_t len)
+{
+	char bad[2], q[16];
+	const char *p;
+
+	for (p = strchr(arg, '%'); p != NULL; p = strchr(p + 2, '%')) {
+		if (p[1] == '\0') {
+			snprintf(why, len, "ends in a lone %% (write %%%% for a percent sign)");
+			return -1;
+		}
+		if (strchr("hpsjS%", p[1]) == NULL) {
+			bad[0] = p[1];
+			bad[1] = '\0';
+			snprintf(why, len, "has the unknown escape %%%s (known: %%h %%p %%s %%j %%S, and %%%% for a "
+			         "percent sign)", mbh_escape(bad, q, sizeof(q)));
+			return -1;
+		}
+	}
+	return 0;
+}
+
 /* Is s acceptable for a string-typed key k? */
 static bool
 string_ok(const key_spec *k, const char *s)
 {
-	char host[256];
-	int port;
+	char why[128];
 
 	if (s == NULL || s[0] == '\0')
 		return false;
 	if (k->type == KT_PATH)
 		return s[0] == '/';
 	if (k->type == KT_HOSTPORT)
-		return mbh_hostport_split(s, host, sizeof(host), &port) == 0;
+		return mbh_hostport_check(s, why, sizeof(why)) == 0;
 	return true;
 }
 
@@ -272,19 +310,23 @@ where_of(cfg_impl *ci, const char *name)
 	return ci->where[idx];
 }
 
-/* The file a setting came from: @include names are relative to the main file's directory. */
+/*
+ * The file a setting came from, for messages (control characters escaped):
+ * @include names are relative to the main file's directory.  Returns buf.
+ */
 static const char *
 source_of(cfg_impl *ci, const config_setting_t *s, const char *src, char *buf, size_t len)
 {
 	const char *f = config_setting_source_file(s);
+	char joined[PATH_MAX];
 
 	if (f == NULL)
-		return src;
+		f = src;
 	if (f[0] != '/' && ci->incdir != NULL && strcmp(f, src) != 0) {
-		snprintf(buf, len, "%s/%s", ci->incdir, f);
-		return buf;
+		snprintf(joined, sizeof(joined), "%s/%s", ci->incdir, f);
+		f = joined;
 	}
-	return f;
+	return mbh_escape(f, buf, len);
 }
 
 static int
@@ -302,7 +344,7 @@ apply_setting(cfg_impl *ci, const key_spec *k, size_t idx, config_setting_t *s, 
 {
 	mbh_config *cfg = &ci->pub;
 	char *field_base = (char *)cfg + k->off;
-	char phrase[160], fbuf[PATH_MAX];
+	char phrase[320], fbuf[PATH_MAX], quoted[128];
 	const char *str;
 	char **v = NULL;
 	long long iv;
@@ -313,7 +355,9 @@ apply_setting(cfg_impl *ci, const key_spec *k, size_t idx, config_setting_t *s, 
 	case KT_GROUP:
 		if (type != CONFIG_TYPE_GROUP)
 			goto bad;
-		return apply_group(ci, s, k->name, file, err);
+		if (apply_group(ci, s, k->name, file, err) != 0)
+			return -1;
+		break;
 	case KT_STRING:
 	case KT_PATH:
 	case KT_HOSTPORT:
@@ -360,6 +404,15 @@ apply_setting(cfg_impl *ci, const key_spec *k, size_t idx, config_setting_t *s, 
 			if (config_setting_type(e) != CONFIG_TYPE_STRING || (i == 0 && config_setting_get_string(e)[0] == '\0'))
 				goto bad;
 		}
+		for (i = 0; i < n; i++) {
+			e = config_setting_get_elem(s, (unsigned)i);
+			if (template_check(config_setting_get_string(e), phrase, sizeof(phrase)) != 0)
+				return mbh_error_set(err, EX_CONFIG, "%s:%d: '%s' argument %d \"%s\" %s",
+				                     source_of(ci, e, file, fbuf, sizeof(fbuf)),
+				                     config_setting_source_line(e) > 0 ? (int)config_setting_source_line(e) : line,
+				                     k->name, i + 1,
+				                     mbh_escape(config_setting_get_string(e), quoted, sizeof(quoted)), phrase);
+		}
 		v = calloc((size_t)n + 1, sizeof(*v));
 		if (v == NULL)
 			return oom(err);
@@ -393,7 +446,7 @@ apply_setting(cfg_impl *ci, const key_spec *k, size_t idx, config_setting_t *s, 
 		return oom(err);
 	return 0;
 bad:
-	type_phrase(k, phrase, sizeof(phrase));
+	type_phrase(k, type == CONFIG_TYPE_STRING ? config_setting_get_string(s) : NULL, phrase, sizeof(phrase));
 	return mbh_error_set(err, EX_CONFIG, "%s:%d: '%s' %s", file, line, k->name, phrase);
 }
 
@@ -425,24 +478,78 @@ apply_group(cfg_impl *ci, config_setting_t *grp, const char *prefix, const char 
 	return 0;
 }
 
-/* Parse with libconfig and apply; path NULL means text. */
+/* What a non-regular file is, for messages. */
+static const char *
+file_kind(mode_t mode)
+{
+	if (S_ISDIR(mode))
+		return "a directory";
+	if (S_ISFIFO(mode))
+		return "a FIFO";
+	if (S_ISCHR(mode))
+		return "a character device";
+	if (S_ISBLK(mode))
+		return "a block device";
+	if (S_ISSOCK(mode))
+		return "a socket";
+	return "not a regular file";
+}
+
+/*
+ * Open the config file for reading, refusing anything but a regular file (a
+ * symbolic link to one is fine): a FIFO would block forever, a device never
+ * end.  O_NONBLOCK keeps the open itself from waiting for a FIFO's writer.
+ * qpath is the path escaped for messages.  Caller closes *out.
+ */
+static int
+open_config_file(FILE **out, const char *path, const char *qpath, mbh_error *err)
+{
+	struct stat st;
+	int fd, flags;
+
+	*out = NULL;
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	if (fd < 0)
+		return mbh_error_set(err, EX_CONFIG, "%s: cannot read the config file: %s", qpath, strerror(errno));
+	if (fstat(fd, &st) != 0) {
+		mbh_error_set(err, EX_CONFIG, "%s: cannot read the config file: %s", qpath, strerror(errno));
+		close(fd);
+		return -1;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		mbh_error_set(err, EX_CONFIG, "%s: the config file is %s, not a regular file: give the path of a "
+		              "regular file", qpath, file_kind(st.st_mode));
+		close(fd);
+		return -1;
+	}
+	flags = fcntl(fd, F_GETFL);
+	if (flags >= 0)
+		fcntl(fd, F_SETFL, flags & ~O_NONBLOCK);
+	if ((*out = fdopen(fd, "r")) == NULL) {
+		mbh_error_set(err, EX_CONFIG, "%s: cannot read the config file: %s", qpath, strerror(errno));
+		close(fd);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Parse with libconfig and apply; path NULL means text.  The file is read
+ * through our own descriptor, so what is parsed is what was checked.
+ */
 static int
 load(mbh_config *cfg, const char *path, const char *text, const char *name, mbh_error *err)
 {
 	config_t lc;
-	char *dir = NULL, *slash;
-	int fd, rc = -1, saved;
+	char *dir = NULL, *slash, qpath[PATH_MAX], qfile[PATH_MAX], qtext[256];
+	FILE *fp = NULL;
+	int rc = -1, ok;
 
 	config_init(&lc);
+	mbh_escape(path ? path : name, qpath, sizeof(qpath));
 	if (path != NULL) {
-		/* Our own open first, for an errno libconfig does not keep. */
-		fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-		if (fd < 0) {
-			saved = errno;
-			mbh_error_set(err, EX_CONFIG, "%s: cannot read the config file: %s", path, strerror(saved));
+		if (open_config_file(&fp, path, qpath, err) != 0)
 			goto out;
-		}
-		close(fd);
 		/* @include "x" is relative to the file's directory. */
 		dir = strdup(path);
 		if (dir == NULL) {
@@ -454,18 +561,19 @@ load(mbh_config *cfg, const char *path, const char *text, const char *name, mbh_
 			slash[slash == dir ? 1 : 0] = '\0';
 			config_set_include_dir(&lc, dir);
 		}
-		if (config_read_file(&lc, path) != CONFIG_TRUE) {
-			if (config_error_type(&lc) == CONFIG_ERR_FILE_IO)
-				mbh_error_set(err, EX_CONFIG, "%s: cannot read the config file", path);
-			else
-				mbh_error_set(err, EX_CONFIG, "%s:%d: %s",
-				              config_error_file(&lc) ? config_error_file(&lc) : path,
-				              config_error_line(&lc), config_error_text(&lc));
-			goto out;
-		}
-	} else if (config_read_string(&lc, text) != CONFIG_TRUE) {
-		mbh_error_set(err, EX_CONFIG, "%s:%d: %s", config_error_file(&lc) ? config_error_file(&lc) : name,
-		              config_error_line(&lc), config_error_text(&lc));
+		ok = config_read(&lc, fp);
+	} else {
+		ok = config_read_string(&lc, text);
+	}
+	if (ok != CONFIG_TRUE) {
+		/* An @include that cannot be read is a file error naming the main file. */
+		if (config_error_type(&lc) == CONFIG_ERR_FILE_IO)
+			mbh_error_set(err, EX_CONFIG, "%s: cannot read the config file", qpath);
+		else
+			mbh_error_set(err, EX_CONFIG, "%s:%d: %s",
+			              config_error_file(&lc) ? mbh_escape(config_error_file(&lc), qfile, sizeof(qfile))
+			                                     : qpath,
+			              config_error_line(&lc), mbh_escape(config_error_text(&lc), qtext, sizeof(qtext)));
 		goto out;
 	}
 	if (set_string(&cfg->source, path ? path : name) != 0) {
@@ -478,6 +586,8 @@ load(mbh_config *cfg, const char *path, const char *text, const char *name, mbh_
 	impl(cfg)->incdir = NULL;
 out:
 	config_destroy(&lc);
+	if (fp != NULL)
+		fclose(fp);
 	free(dir);
 	return rc;
 }
@@ -502,6 +612,7 @@ mbh_config_new(mbh_config **out, mbh_error *err)
 	c->lock.refuse_if_locked = -1;
 	c->lock.allow_majority_stall = -1;
 	c->script.timeout = -1;
+	c->snapshot.timeout = -1;
 	c->log.syslog = -1;
 	c->log.level = -1;
 	*out = c;
@@ -551,7 +662,7 @@ mbh_config_set(mbh_config *cfg, const char *key, const char *value, mbh_error *e
 {
 	cfg_impl *ci = impl(cfg);
 	const key_spec *k;
-	char *field_base, phrase[160], *end;
+	char *field_base, phrase[320], quoted[128], *end;
 	const char *eq;
 	size_t idx, pidx;
 	long lv;
@@ -559,7 +670,7 @@ mbh_config_set(mbh_config *cfg, const char *key, const char *value, mbh_error *e
 
 	k = key ? find_key(key, &idx) : NULL;
 	if (k == NULL || k->type == KT_GROUP)
-		return mbh_error_set(err, EX_USAGE, "--%s: no such setting", key ? key : "");
+		return mbh_error_set(err, EX_USAGE, "--%s: no such setting", mbh_escape(key, quoted, sizeof(quoted)));
 	if (value == NULL)
 		goto bad;
 	field_base = (char *)cfg + k->off;
@@ -606,7 +717,8 @@ mbh_config_set(mbh_config *cfg, const char *key, const char *value, mbh_error *e
 	case KT_TAGS:
 		eq = strchr(value, '=');
 		if (eq == NULL || eq == value)
-			return mbh_error_set(err, EX_USAGE, "--%s: expected KEY=VALUE, got '%s'", k->name, value);
+			return mbh_error_set(err, EX_USAGE, "--%s: expected KEY=VALUE, got '%s'", k->name,
+			                     mbh_escape(value, quoted, sizeof(quoted)));
 		if (tag_put(cfg, value, (size_t)(eq - value), eq + 1) != 0)
 			return oom(err);
 		break;
@@ -615,7 +727,7 @@ mbh_config_set(mbh_config *cfg, const char *key, const char *value, mbh_error *e
 		return oom(err);
 	return 0;
 bad:
-	type_phrase(k, phrase, sizeof(phrase));
+	type_phrase(k, value, phrase, sizeof(phrase));
 	return mbh_error_set(err, EX_USAGE, "--%s: %s", k->name, phrase);
 }
 
@@ -627,7 +739,8 @@ bad:
 static int
 read_password_file(const char *path, char **out, mbh_error *err)
 {
-	char buf[PASSWORD_MAX + 1];
+	char buf[PASSWORD_MAX + 1], q[PATH_MAX];
+	const char *qpath = mbh_escape(path, q, sizeof(q));
 	size_t used = 0, linelen;
 	struct stat st;
 	ssize_t r;
@@ -638,24 +751,25 @@ read_password_file(const char *path, char **out, mbh_error *err)
 	fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
 	if (fd < 0) {
 		if (errno == ELOOP)
-			return mbh_error_set(err, EX_CONFIG, "%s: password file must not be a symbolic link", path);
-		return mbh_error_set(err, EX_CONFIG, "%s: cannot open the password file: %s", path, strerror(errno));
+			return mbh_error_set(err, EX_CONFIG, "%s: password file must not be a symbolic link", qpath);
+		return mbh_error_set(err, EX_CONFIG, "%s: cannot open the password file: %s", qpath, strerror(errno));
 	}
 	if (fstat(fd, &st) != 0) {
-		mbh_error_set(err, EX_CONFIG, "%s: cannot stat the password file: %s", path, strerror(errno));
+		mbh_error_set(err, EX_CONFIG, "%s: cannot stat the password file: %s", qpath, strerror(errno));
 		goto out;
 	}
 	if (!S_ISREG(st.st_mode)) {
-		mbh_error_set(err, EX_CONFIG, "%s: password file is not a regular file", path);
+		mbh_error_set(err, EX_CONFIG, "%s: the password file is %s, not a regular file: give the path of a "
+		              "regular file (mode 0600)", qpath, file_kind(st.st_mode));
 		goto out;
 	}
 	if (st.st_uid != geteuid() && st.st_uid != 0) {
-		mbh_error_set(err, EX_CONFIG, "%s: password file must be owned by uid %u or root (chown %u %s)", path,
-		              (unsigned)geteuid(), (unsigned)geteuid(), path);
+		mbh_error_set(err, EX_CONFIG, "%s: password file must be owned by uid %u or root (chown %u %s)", qpath,
+		              (unsigned)geteuid(), (unsigned)geteuid(), qpath);
 		goto out;
 	}
 	if ((st.st_mode & 077) != 0) {
-		mbh_error_set(err, EX_CONFIG, "%s: password file must not be readable by others (chmod 600 %s)", path, path);
+		mbh_error_set(err, EX_CONFIG, "%s: password file must not be readable by others (chmod 600 %s)", qpath, qpath);
 		goto out;
 	}
 	while (used < sizeof(buf) - 1) {
@@ -663,7 +777,7 @@ read_password_file(const char *path, char **out, mbh_error *err)
 		if (r < 0 && errno == EINTR)
 			continue;
 		if (r < 0) {
-			mbh_error_set(err, EX_CONFIG, "%s: cannot read the password file: %s", path, strerror(errno));
+			mbh_error_set(err, EX_CONFIG, "%s: cannot read the password file: %s", qpath, strerror(errno));
 			goto out;
 		}
 		if (r == 0)
@@ -675,18 +789,18 @@ read_password_file(const char *path, char **out, mbh_error *err)
 	buf[used] = '\0';
 	nl = memchr(buf, '\n', used);
 	if (nl == NULL && used == sizeof(buf) - 1) {
-		mbh_error_set(err, EX_CONFIG, "%s: the password (first line) is longer than %d bytes", path, PASSWORD_MAX);
+		mbh_error_set(err, EX_CONFIG, "%s: the password (first line) is longer than %d bytes", qpath, PASSWORD_MAX);
 		goto out;
 	}
 	linelen = nl ? (size_t)(nl - buf) : used;
 	if (linelen > 0 && buf[linelen - 1] == '\r')
 		linelen--;
 	if (memchr(buf, '\0', linelen) != NULL) {
-		mbh_error_set(err, EX_CONFIG, "%s: the password contains a NUL byte", path);
+		mbh_error_set(err, EX_CONFIG, "%s: the password contains a NUL byte", qpath);
 		goto out;
 	}
 	if (linelen == 0) {
-		mbh_error_set(err, EX_CONFIG, "%s: password file is empty (its first line is the password)", path);
+		mbh_error_set(err, EX_CONFIG, "%s: password file is empty (its first line is the password)", qpath);
 		goto out;
 	}
 	*out = strndup(buf, linelen);
@@ -748,6 +862,55 @@ register_uri_password(mbh_config *cfg, const char *uri)
 	return 0;
 }
 
+/* One command template's escapes; %S only where snapshot allows it (0 never, 1 in snapshot mode, 2 always). */
+static int
+check_template(cfg_impl *ci, const char *key, char *const *templ, int snapshot, mbh_error *err)
+{
+	bool uses = false;
+	mbh_error e;
+
+	if (templ == NULL)
+		return 0;
+	mbh_error_init(&e);
+	if (mbh_run_check((const char *const *)templ, &uses, &e) != 0)
+		return mbh_error_set(err, EX_CONFIG, "%s: '%s': %s", where_of(ci, key), key, e.msg);
+	if (!uses || snapshot == 2 || (snapshot == 1 && ci->pub.snapshot.create != NULL))
+		return 0;
+	if (snapshot == 1)
+		return mbh_error_set(err, EX_CONFIG, "%s: '%s' uses %%S, the snapshot's path, but there is no snapshot "
+				     "group: add snapshot = { create = [ ... ]; remove = [ ... ]; } or drop the %%S",
+				     where_of(ci, key), key);
+	if (strcmp(key, "snapshot.create") == 0)
+		return mbh_error_set(err, EX_CONFIG, "%s: 'snapshot.create' cannot use %%S: the snapshot's path is what "
+				     "it prints", where_of(ci, key));
+	return mbh_error_set(err, EX_CONFIG, "%s: '%s' cannot use %%S: no snapshot is involved", where_of(ci, key),
+			     key);
+}
+
+/* Snapshot mode: create and remove both or neither, a timeout inside the lock's, every escape known. */
+static int
+check_commands(cfg_impl *ci, mbh_error *err)
+{
+	mbh_config *cfg = &ci->pub;
+	size_t idx;
+
+	if (find_key("snapshot", &idx) != NULL && ci->where[idx] != NULL &&
+	    (cfg->snapshot.create == NULL || cfg->snapshot.remove == NULL))
+		return mbh_error_set(err, EX_CONFIG, "%s: the snapshot group needs both create = [ ... ] (prints the "
+				     "snapshot's path) and remove = [ ... ] (removes %%S)",
+				     where_of(ci, "snapshot"));
+	if (cfg->snapshot.create != NULL && cfg->snapshot.timeout >= cfg->lock.max_seconds)
+		return mbh_error_set(err, EX_CONFIG, "%s: 'snapshot.timeout' (%d s) must be shorter than lock.max_seconds "
+				     "(%d s): the member stays locked while snapshot.create runs",
+				     where_of(ci, "snapshot.timeout"), cfg->snapshot.timeout, cfg->lock.max_seconds);
+	if (check_template(ci, "script.backup", cfg->script.backup, 1, err) != 0 ||
+	    check_template(ci, "script.restore", cfg->script.restore, 0, err) != 0 ||
+	    check_template(ci, "snapshot.create", cfg->snapshot.create, 0, err) != 0 ||
+	    check_template(ci, "snapshot.remove", cfg->snapshot.remove, 2, err) != 0)
+		return -1;
+	return 0;
+}
+
 /* Complete and validate. */
 int
 mbh_config_finish(mbh_config *cfg, mbh_error *err)
@@ -790,6 +953,8 @@ mbh_config_finish(mbh_config *cfg, mbh_error *err)
 	}
 	if (cfg->script.timeout < 0)
 		cfg->script.timeout = 7200;
+	if (cfg->snapshot.timeout < 0)
+		cfg->snapshot.timeout = DEFAULT_SNAPSHOT_TIMEOUT;
 	if (cfg->log.syslog < 0)
 		cfg->log.syslog = 0;
 	if (cfg->log.level < 0)
@@ -805,6 +970,8 @@ mbh_config_finish(mbh_config *cfg, mbh_error *err)
 		              where_of(ci, "selection.member"), policy_names[cfg->selection.policy]);
 		goto out;
 	}
+	if (check_commands(ci, err) != 0)
+		goto out;
 
 	if (cfg->password_file != NULL) {
 		if (cfg->password != NULL) {
@@ -894,6 +1061,8 @@ mbh_config_free(mbh_config *cfg)
 	free(cfg->state_dir);
 	mbh_strv_free(cfg->script.backup);
 	mbh_strv_free(cfg->script.restore);
+	mbh_strv_free(cfg->snapshot.create);
+	mbh_strv_free(cfg->snapshot.remove);
 	for (i = 0; i < NKEYS; i++)
 		free(ci->where[i]);
 	free(ci);

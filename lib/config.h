@@ -52,6 +52,11 @@ typedef struct mbh_config {
 		int timeout;         /* seconds, default 7200; 0 = none */
 	} script;
 	struct {
+		char **create;       /* argv template printing the snapshot's path; NULL = snapshot mode off */
+		char **remove;       /* argv template removing it (%S); set whenever create is */
+		int timeout;         /* seconds create (and remove) may take, default 60; below lock.max_seconds */
+	} snapshot;
+	struct {
 		int syslog;          /* default 0 */
 		int level;           /* an mbh_log_level, default info */
 	} log;

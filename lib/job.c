@@ -22,6 +22,7 @@
 #include "watchdog.h"
 
 #define WATCHDOG_REAP_MS 1000
+#define WATCHDOG_STRAY_MS 3000 /* mbh_job_free: a watchdog stopped a while ago has had time to go */
 
 static char *
 dup_or_empty(const char *s)
@@ -113,10 +114,10 @@ cancelled_error(mbh_error *err, const char *what)
 	return mbh_error_set(err, EX_TEMPFAIL, "cancelled %s; nothing is locked", what);
 }
 
-/* The environment of a command under the lock: the member, the set, the job.  Nothing secret. */
+/* The environment of a command under the lock: the member, the set, the job, the snapshot.  Nothing secret. */
 typedef struct cmd_env {
-	char host[300], port[40], set[160], job[160];
-	const char *env[5];
+	char host[300], port[40], set[160], job[160], snapshot[MBH_SNAPSHOT_MAX + 32];
+	const char *env[6];
 	char hostname[262], portnum[16];
 } cmd_env;
 
@@ -137,6 +138,11 @@ cmd_env_fill(cmd_env *x, const mbh_state_rec *rec)
 	x->env[2] = x->set;
 	x->env[3] = x->job;
 	x->env[4] = NULL;
+	if (rec->snapshot[0] != '\0') {
+		snprintf(x->snapshot, sizeof(x->snapshot), "MONGO_BACKUP_SNAPSHOT=%s", rec->snapshot);
+		x->env[4] = x->snapshot;
+		x->env[5] = NULL;
+	}
 }
 
 /*
@@ -157,6 +163,7 @@ start_command(mbh_job *j, const char *const *templ, bool expand, int flags, mbh_
 	vars.port = x.portnum;
 	vars.set = j->rec.set_name;
 	vars.job = j->rec.job;
+	vars.snapshot = j->rec.snapshot[0] != '\0' ? j->rec.snapshot : NULL;
 	if (expand && mbh_run_expand(&argv, templ, &vars, err) != 0)
 		goto out;
 	if (mbh_child_spawn(&j->child, expand ? (const char *const *)argv : templ, x.env, flags, err) != 0)
@@ -173,8 +180,10 @@ out:
 
 /*
  * Kill the command (if any) and wait until it has ended; caller holds j->mu.
- * It is not reaped or freed here: the owner thread may be waiting on it in
- * mbh_job_wait (which reaps it), else mbh_job_spawn or mbh_job_free do.
+ * Any thread: the child is not reaped or freed here, because the owner thread
+ * may be in mbh_job_wait on it or reading its stdout (freeing it would close
+ * that descriptor under the reader).  child_pgid 0 marks it stopped; only the
+ * owner reaps and frees it (forget_stopped_command, mbh_job_wait).
  */
 static void
 stop_command(mbh_job *j)
@@ -185,6 +194,34 @@ stop_command(mbh_job *j)
 	mbh_child_kill_wait(j->child, 3000);
 	j->rec.command_pid = 0;
 	j->rec.command_start = 0;
+}
+
+/* Reap and free a command an unlock stopped; the owner thread only (it is not waiting for it). */
+static void
+forget_stopped_command(mbh_job *j)
+{
+	if (j->child == NULL || j->child_pgid != 0)
+		return;
+	mbh_child_free(j->child);
+	j->child = NULL;
+}
+
+/*
+ * Reap the watchdog pid we just stopped, waiting up to ms; one slower than
+ * that is remembered and reaped at the next lock or at mbh_job_free, so a
+ * long-lived host (bacula-fd) is never left with a zombie per job.  Caller
+ * holds j->mu (or owns j).  pid 0: only try the remembered one again.
+ */
+static void
+reap_watchdog(mbh_job *j, long pid, int ms)
+{
+	if (j->stray_watchdog > 0 && mbh_watchdog_reap(j->stray_watchdog, 0))
+		j->stray_watchdog = 0;
+	if (pid <= 0 || mbh_watchdog_reap(pid, ms))
+		return;
+	if (j->stray_watchdog > 0)
+		mbh_watchdog_reap(j->stray_watchdog, ms); /* one slot: the older one gets one last bounded wait */
+	j->stray_watchdog = pid;
 }
 
 /* Release what j holds (caller holds j->mu): the command, the lock, the record, the flock. */
@@ -200,13 +237,38 @@ release_held(mbh_job *j, mbh_error *err)
 	rc = mbh_release(j->log, j->session, j->cfg->state_dir, &j->rec, MBH_RELEASER_RUN, &released, err);
 	if (rc == 0 || released) {
 		j->held = false;
-		mbh_watchdog_reap(wd, WATCHDOG_REAP_MS);
+		reap_watchdog(j, wd, WATCHDOG_REAP_MS);
 		mbh_lock_session_free(j->session);
 		j->session = NULL;
 		mbh_state_free(j->state);
 		j->state = NULL;
 	}
 	return rc;
+}
+
+/*
+ * Snapshot mode, under the lock just taken (caller holds j->mu): snapshot,
+ * unlock, then (--exec) start templ against the snapshot and record it.  A
+ * command that cannot start leaves the snapshot held (run_err says why); one
+ * that cannot be recorded is stopped (err).
+ */
+static int
+snapshot_then_command(mbh_job *j, const char *const *templ, bool expand, mbh_error *run_err, mbh_error *err)
+{
+	if (mbh_job_snapshot_take(j, err) != 0)
+		return -1;
+	if (templ == NULL)
+		return 0;
+	if (start_command(j, templ, expand, 0, run_err) != 0) {
+		mbh_logf(j->log, MBH_LOG_DEBUG, "the command did not start: %s", run_err->msg);
+		return 0;
+	}
+	if (mbh_state_write(j->state, &j->rec, err) != 0) {
+		stop_command(j);
+		return mbh_error_prefix(err, "cannot record the command reading the snapshot %s, so it was stopped",
+					j->rec.snapshot);
+	}
+	return 0;
 }
 
 /*
@@ -242,6 +304,10 @@ lock_flow(mbh_job *j, const char *const *templ, bool expand, mbh_error *run_err,
 
 	if (j->held)
 		return mbh_error_set(err, EX_SOFTWARE, "this job already holds a lock on %s", j->rec.member);
+	if (j->snap)
+		return mbh_error_set(err, EX_SOFTWARE, "this job still holds the snapshot %s", j->rec.snapshot);
+	forget_stopped_command(j); /* the command of the previous lock, stopped by its unlock */
+	reap_watchdog(j, 0, 0);    /* and its watchdog, if it was slow to exit */
 	if (mbh_job_cancelled(j))
 		return cancelled_error(err, "before discovery");
 	if (mbh_job_discover(j, &t, err) != 0)
@@ -255,6 +321,15 @@ lock_flow(mbh_job *j, const char *const *templ, bool expand, mbh_error *run_err,
 		goto out;
 	if (mbh_state_read(j->state, &old, &present, err) != 0)
 		goto out;
+	if (present && old.phase == MBH_PHASE_SNAPSHOT) {
+		mbh_fmt_time(old.snapshot_since, since, sizeof(since));
+		mbh_error_set(err, EX_TEMPFAIL,
+			      "%s still has the snapshot %s of job %s (pid %ld on %s, member %s, taken %s); run "
+			      "mongo-postbackup first to remove it",
+			      old.set_name, old.snapshot, old.job[0] != '\0' ? old.job : "-", old.pid, old.hostname,
+			      old.member, since);
+		goto out;
+	}
 	if (present) {
 		mbh_fmt_time(old.since, since, sizeof(since));
 		mbh_error_set(err, EX_TEMPFAIL,
@@ -264,7 +339,7 @@ lock_flow(mbh_job *j, const char *const *templ, bool expand, mbh_error *run_err,
 			      old.phase == MBH_PHASE_LOCKED ? "LOCKED" : "LOCKING");
 		goto out;
 	}
-	if (mbh_job_choose(j, t, &sel, err) != 0)
+	if (mbh_job_choose(j, t, false, &sel, err) != 0)
 		goto out;
 	m = &t->members[sel->chosen];
 	mbh_logf(j->log, MBH_LOG_INFO, "chose %s", sel->summary);
@@ -372,9 +447,20 @@ lock_flow(mbh_job *j, const char *const *templ, bool expand, mbh_error *run_err,
 				      m->host);
 		goto out;
 	}
+	/* invariant 6: re-check after locking (a run choosing at the same instant may have locked a member we counted) */
+	if (j->cfg->lock.allow_majority_stall <= 0) {
+		mbh_fsync_asker asker = { j->client, j->uri };
+
+		if (mbh_select_recheck(t, (size_t)sel->chosen, mbh_topology_ask_fsync, &asker, err) != 0)
+			goto out;
+	}
 	/* a stop asked for during the lock must not start the command */
 	if (mbh_job_cancelled(j)) {
 		mbh_error_set(err, EX_TEMPFAIL, "cancelled right after locking %s; unlocked it again", m->host);
+		goto out;
+	}
+	if (j->cfg->snapshot.create != NULL) {
+		rc = snapshot_then_command(j, templ, expand, run_err, err);
 		goto out;
 	}
 	if (templ != NULL && start_command(j, templ, expand, 0, run_err) != 0)
@@ -403,6 +489,8 @@ out:
 		if (release_held(j, &e) != 0)
 			mbh_logf(j->log, MBH_LOG_ERROR, "could not unlock %s again: %s", j->rec.member, e.msg);
 	}
+	if (rc != 0)
+		forget_stopped_command(j); /* --exec: a command started under a lock that failed */
 	if (froze) {
 		mbh_error_init(&e);
 		mbh_lock_freeze(j->session, 0, &e);
@@ -413,11 +501,11 @@ out:
 		if (mbh_state_remove(j->state, &e) != 0)
 			mbh_logf(j->log, MBH_LOG_WARNING, "%s", e.msg);
 		mbh_release_stop_watchdog(j->log, &j->rec);
-		mbh_watchdog_reap(j->rec.watchdog_pid, WATCHDOG_REAP_MS);
+		reap_watchdog(j, j->rec.watchdog_pid, WATCHDOG_REAP_MS);
 	}
 	/* a watchdog that never got "go" exits when its pipe closes */
 	mbh_watchdog_free(wd);
-	if (rc != 0 && !j->held) {
+	if (rc != 0 && !j->held && !j->snap) {
 		mbh_lock_session_free(j->session);
 		j->session = NULL;
 		mbh_state_free(j->state);
@@ -458,6 +546,12 @@ mbh_job_lock_count(const mbh_job *j)
 	return j->rec.lock_count;
 }
 
+const char *
+mbh_job_snapshot(const mbh_job *j)
+{
+	return j->snap ? j->rec.snapshot : "";
+}
+
 /* Start a command under the held lock and record it. */
 int
 mbh_job_spawn(mbh_job *j, const char *const *templ, int flags, mbh_child **out, mbh_error *err)
@@ -466,27 +560,35 @@ mbh_job_spawn(mbh_job *j, const char *const *templ, int flags, mbh_child **out, 
 
 	*out = NULL;
 	pthread_mutex_lock(&j->mu);
-	if (!j->held) {
+	if (!j->held && !j->snap) {
 		mbh_error_set(err, EX_SOFTWARE, "no lock is held, so no command may run");
 		goto out;
 	}
-	if (j->child != NULL && j->child_pgid != 0) {
+	forget_stopped_command(j);
+	if (j->child != NULL) {
 		mbh_error_set(err, EX_SOFTWARE, "a command already runs under this lock");
 		goto out;
 	}
-	/* an earlier command that was stopped but never waited for */
-	mbh_child_free(j->child);
-	j->child = NULL;
 	if (mbh_job_cancelled(j)) {
 		mbh_error_set(err, EX_TEMPFAIL, "cancelled; the command was not started");
 		goto out;
 	}
 	if (start_command(j, templ, true, flags, err) != 0)
 		goto out;
-	if (mbh_state_write(j->state, &j->rec, err) != 0) {
+	/*
+	 * Not fsynced (the lock window waits for no disk): the command's pid
+	 * matters only while processes live, and a crash of the machine, which
+	 * may bring back the durable record without it, ends the command too.
+	 */
+	if (mbh_state_write_volatile(j->state, &j->rec, err) != 0) {
 		stop_command(j);
-		mbh_error_prefix(err, "cannot record the command under the lock on %s, so it was stopped",
-				 j->rec.member);
+		forget_stopped_command(j);
+		if (j->snap)
+			mbh_error_prefix(err, "cannot record the command reading the snapshot %s, so it was stopped",
+					 j->rec.snapshot);
+		else
+			mbh_error_prefix(err, "cannot record the command under the lock on %s, so it was stopped",
+					 j->rec.member);
 		goto out;
 	}
 	*out = j->child;
@@ -509,12 +611,21 @@ command_timeout(const mbh_job *j, bool *by_deadline)
 	int64_t left = j->rec.deadline - (int64_t)time(NULL);
 	int t = j->cfg->script.timeout;
 
+	if (j->snap) {
+		/* it reads the snapshot: the lock's deadline is not its own */
+		*by_deadline = false;
+		return t;
+	}
 	left = left > 4 ? left - 2 : left > 1 ? left : 1;
 	*by_deadline = t <= 0 || left < t;
 	return *by_deadline ? (int)left : t;
 }
 
-/* Wait for the command. */
+/*
+ * Wait for the command.  The owner thread: only it sets or clears j->child,
+ * so the child stays valid here even when another thread unlocks meanwhile
+ * (that unlock kills it and marks it stopped; this reaps and frees it).
+ */
 int
 mbh_job_wait(mbh_job *j, int *status, mbh_error *err)
 {
@@ -531,20 +642,39 @@ mbh_job_wait(mbh_job *j, int *status, mbh_error *err)
 	if (rc != 0 && by_deadline && !mbh_job_cancelled(j))
 		mbh_error_set(&e, EX_TEMPFAIL, "the command was stopped: the lock's time (lock.max_seconds = %d s) ran out",
 			      j->cfg->lock.max_seconds);
-	else if (rc == 0 && (int64_t)time(NULL) >= j->rec.deadline)
+	else if (rc == 0 && !j->snap && (int64_t)time(NULL) >= j->rec.deadline)
 		rc = mbh_error_set(&e, EX_TEMPFAIL, "the command ended as the lock's time (lock.max_seconds = %d s) ran out",
 				   j->cfg->lock.max_seconds);
 	pthread_mutex_lock(&j->mu);
+	mbh_child_reap(j->child, status, NULL);
 	if (rc == 0 && j->child_pgid == 0)
 		rc = mbh_error_set(&e, EX_TEMPFAIL, "the command was stopped by the unlock");
+	else if (rc == 0 && *status > 128 && mbh_job_cancelled(j))
+		/* mbh_job_cancel's own SIGTERM ended it before the await began: that is a cancel too */
+		rc = mbh_error_set(&e, EX_TEMPFAIL, "the command was cancelled");
 	j->child_pgid = 0;
-	mbh_child_reap(j->child, status, NULL);
 	mbh_child_free(j->child);
 	j->child = NULL;
 	pthread_mutex_unlock(&j->mu);
 	if (rc != 0)
 		*err = e;
 	return rc;
+}
+
+/* Snapshot mode's undo (caller holds j->mu): stop the command reading the snapshot, remove it, its record, the flock. */
+static int
+release_snapshot(mbh_job *j, mbh_error *err)
+{
+	stop_command(j);
+	MBH_CRASH("unlock-before");
+	if (mbh_job_snapshot_remove(j, &j->rec, err) != 0)
+		return -1;
+	j->snap = false;
+	mbh_lock_session_free(j->session);
+	j->session = NULL;
+	mbh_state_free(j->state);
+	j->state = NULL;
+	return 0;
 }
 
 /* Unlock what mbh_job_lock took; any thread. */
@@ -556,6 +686,8 @@ mbh_job_unlock(mbh_job *j, mbh_error *err)
 	pthread_mutex_lock(&j->mu);
 	if (j->held)
 		rc = release_held(j, err);
+	else if (j->snap)
+		rc = release_snapshot(j, err);
 	pthread_mutex_unlock(&j->mu);
 	return rc;
 }
@@ -578,8 +710,13 @@ mbh_job_exec(mbh_job *j, const char *const *templ, int *status, mbh_error *err)
 	pthread_mutex_lock(&j->mu);
 	lrc = lock_flow(j, templ, expand, &run_err, err);
 	pthread_mutex_unlock(&j->mu);
-	if (lrc != 0)
+	if (lrc != 0) {
+		/* snapshot mode: a snapshot made before the failure is removed like after a run */
+		mbh_error_init(&unlock_err);
+		if (j->snap && mbh_job_unlock(j, &unlock_err) != 0)
+			mbh_logf(j->log, MBH_LOG_ERROR, "%s", unlock_err.msg);
 		return -1;
+	}
 	if (j->child == NULL) {
 		*status = run_err.code != 0 ? run_err.code : EX_SOFTWARE;
 	} else if (mbh_job_wait(j, status, &run_err) != 0) {
@@ -588,6 +725,12 @@ mbh_job_exec(mbh_job *j, const char *const *templ, int *status, mbh_error *err)
 		if (*status < 0)
 			*status = EX_TEMPFAIL;
 		mbh_error_init(&run_err);
+	} else if (*status == 128 + SIGKILL && (int64_t)time(NULL) >= j->rec.deadline) {
+		/* the watchdog reached the deadline first: it killed the command's group, then unlocked */
+		mbh_logf(j->log, MBH_LOG_WARNING,
+			 "the command was still running at the lock's deadline (lock.max_seconds %d): the watchdog "
+			 "killed it and released %s",
+			 j->cfg->lock.max_seconds, j->rec.member);
 	}
 	MBH_CRASH("exec-ended");
 	/* always unlock, whatever happened to the command */
@@ -605,6 +748,28 @@ out:
 	return rc;
 }
 
+/* --dry-run's lines about snapshot mode after the member table (*text grows). */
+static int
+append_snapshot_plan(mbh_job *j, const mbh_topology *t, const mbh_selection *sel, char **text, mbh_error *err)
+{
+	char *plan = NULL, *both = NULL;
+	int rc = -1;
+
+	if (mbh_job_render_snapshot(&plan, j, sel->chosen >= 0 ? t->members[sel->chosen].host : NULL, t->set_name,
+				    err) != 0)
+		return -1;
+	if (asprintf(&both, "%s%s", *text, plan) < 0) {
+		mbh_error_set(err, EX_OSERR, "out of memory");
+		goto out;
+	}
+	free(*text);
+	*text = both;
+	rc = 0;
+out:
+	free(plan);
+	return rc;
+}
+
 /* --dry-run. */
 int
 mbh_job_dry_run(mbh_job *j, char **text, mbh_error *err)
@@ -618,12 +783,14 @@ mbh_job_dry_run(mbh_job *j, char **text, mbh_error *err)
 	mbh_error_init(&sel_err);
 	if (mbh_job_discover(j, &t, err) != 0)
 		goto out;
-	sel_rc = mbh_job_choose(j, t, &sel, &sel_err);
+	sel_rc = mbh_job_choose(j, t, true, &sel, &sel_err);
 	if (sel == NULL) {
 		*err = sel_err;
 		goto out;
 	}
 	if (mbh_job_render_choice(text, t, sel, err) != 0)
+		goto out;
+	if (append_snapshot_plan(j, t, sel, text, err) != 0)
 		goto out;
 	if (sel_rc != 0) {
 		*err = sel_err;
@@ -642,6 +809,8 @@ mbh_job_free(mbh_job *j)
 {
 	if (j == NULL)
 		return;
+	if (j->stray_watchdog > 0)
+		mbh_watchdog_reap(j->stray_watchdog, WATCHDOG_STRAY_MS);
 	mbh_child_free(j->child);
 	mbh_lock_session_free(j->session);
 	mbh_state_free(j->state);

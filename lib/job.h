@@ -41,7 +41,15 @@ int mbh_job_new(mbh_job **out, const mbh_job_params *params, mbh_error *err);
  * the member (secondary; not fsync-locked unless allowed), freeze it if
  * electable, fsync-lock it, re-check it is not primary, write the LOCKED
  * record.  On success the lock is held and recorded, and the job keeps its
- * member session and the flock until mbh_job_unlock.  On failure nothing is
+ * member session and the flock until mbh_job_unlock.
+ * Snapshot mode (the config has a snapshot group): right after the re-check,
+ * run snapshot.create (no shell, bounded by snapshot.timeout), record the path
+ * it printed (LOCKED), fsyncUnlock at once (count checked), unfreeze and record
+ * phase SNAPSHOT; on success the member is unlocked, the snapshot recorded and
+ * the job keeps the flock until mbh_job_unlock, which removes the snapshot.  A
+ * create that fails, times out or prints no usable path: unlocked again, what
+ * it made removed (when it printed a path), EX_TEMPFAIL (EX_CONFIG for a bad
+ * path, EX_UNAVAILABLE when it cannot run).  On failure nothing is
  * held (or, when the outcome is unknown, the record says LOCKING and the
  * message says to run mongo-postbackup).  Cancellation (mbh_job_cancel or
  * cancel_fd) is checked between steps; a driver call in progress finishes
@@ -55,22 +63,33 @@ const char *mbh_job_set(const mbh_job *job);
 const char *mbh_job_member(const mbh_job *job);
 int64_t mbh_job_lock_count(const mbh_job *job);
 
+/* Snapshot mode, after mbh_job_lock: the path snapshot.create printed (what %S expands to); "" otherwise.  Borrowed. */
+const char *mbh_job_snapshot(const mbh_job *job);
+
 /*
- * Under a held lock: expand templ (%h %p %s %j %%), start it (no shell, own
- * process group, killed if this thread dies) with MONGO_BACKUP_HOST, _PORT,
- * _SET and _JOB in its environment and nothing secret, and record its process
- * group so that whoever unlocks kills it first (invariant 8).  flags:
+ * Under a held lock, or in snapshot mode once the snapshot is taken: expand
+ * templ (%h %p %s %j %S %%), start it (no shell, own process group, killed
+ * if this thread dies) with MONGO_BACKUP_HOST, _PORT, _SET, _JOB (and
+ * _SNAPSHOT in snapshot mode) in its environment and nothing secret, and
+ * record its process group so that whoever unlocks (or removes the snapshot)
+ * kills it first (invariant 8).  flags:
  * MBH_RUN_PIPE_STDOUT / MBH_RUN_PIPE_STDIN.  The job owns the child; *out is
- * borrowed (valid until mbh_job_wait or mbh_job_unlock).
+ * borrowed, valid until the owner's mbh_job_wait (or its next lock or spawn,
+ * or mbh_job_free).  An unlock from another thread kills the command but
+ * leaves *out valid: a reader of its stdout sees EOF, never a descriptor
+ * closed under it.
  */
 int mbh_job_spawn(mbh_job *job, const char *const *templ, int flags, mbh_child **out, mbh_error *err);
 
 /*
  * Wait for the job's command to end: until it exits, script.timeout (when
- * set) or the lock's deadline passes, or the job is cancelled (then its group
+ * set) or the lock's deadline passes (not in snapshot mode: the member is
+ * unlocked already), or the job is cancelled (then its group
  * gets SIGTERM, SIGKILL 2 s later).  *status = exit code, or 128+signal.
  * Returns 0 when it ended by itself (whatever its status), else -1
- * (EX_TEMPFAIL "... timed out" / "... cancelled").  Does not unlock.
+ * (EX_TEMPFAIL "... timed out" / "... cancelled" / "... stopped by the
+ * unlock" when another thread's mbh_job_unlock killed it).  The owner thread
+ * only; it reaps and frees the child.  Does not unlock.
  */
 int mbh_job_wait(mbh_job *job, int *status, mbh_error *err);
 
@@ -82,6 +101,10 @@ int mbh_job_wait(mbh_job *job, int *status, mbh_error *err);
  * threads calling.  Idempotent: 0 when nothing is held.  An unreachable
  * member keeps the record (EX_TEMPFAIL, the watchdog keeps trying); a record
  * that cannot be removed after a successful unlock is EX_CANTCREAT naming it.
+ * Snapshot mode: kill the command, run snapshot.remove (bounded by
+ * snapshot.timeout), remove the record, release the flock; a remove that
+ * fails keeps the snapshot and its record (EX_TEMPFAIL: mongo-postbackup
+ * tries again).
  */
 int mbh_job_unlock(mbh_job *job, mbh_error *err);
 
@@ -95,13 +118,17 @@ bool mbh_job_cancelled(mbh_job *job);
  * --exec: lock, run templ under the lock (verbatim; NULL = script.backup of
  * the config, with its escapes expanded), wait (mbh_job_wait), always unlock.  *status = the command's exit
  * status.  Returns 0 when the lock and unlock worked (whatever the status).
+ * Snapshot mode: lock, snapshot, unlock, run templ against the snapshot
+ * (MONGO_BACKUP_SNAPSHOT, %S), always remove the snapshot; 0 when the
+ * snapshot was taken and removed.
  */
 int mbh_job_exec(mbh_job *job, const char *const *templ, int *status, mbh_error *err);
 
 /*
  * --dry-run: discover and choose, lock nothing.  *text = the member table
- * with a verdict and reason per member and a "would lock" line (caller
- * frees), filled even when nothing is eligible (then -1, EX_UNAVAILABLE).
+ * with a verdict and reason per member, a "would lock" line and whether
+ * snapshot mode is on with the commands it would run (caller frees), filled
+ * even when nothing is eligible (then -1, EX_UNAVAILABLE).
  */
 int mbh_job_dry_run(mbh_job *job, char **text, mbh_error *err);
 
@@ -110,6 +137,10 @@ int mbh_job_dry_run(mbh_job *job, char **text, mbh_error *err);
  * unlock", naming other sets' records in the directory); LOCKED -> kill the
  * recorded command, fsyncUnlock and the rest of mbh_job_unlock; LOCKING (a
  * run died mid-lock) -> currentOp, one fsyncUnlock if locked, clear.  A
+ * record that names a snapshot: after the unlock (LOCKED) or straight away
+ * (SNAPSHOT), kill the command reading it, run snapshot.remove (bounded by
+ * snapshot.timeout), clear; a failing remove keeps both (EX_TEMPFAIL), a
+ * config without snapshot.remove is EX_CONFIG.  A
  * record of another job (job_name given and different) is left alone:
  * EX_TEMPFAIL.  Unreachable member: the record stays, EX_TEMPFAIL.  The
  * unlock never needs a writable state directory.
@@ -120,10 +151,15 @@ int mbh_job_post(mbh_job *job, mbh_error *err);
  * --forget: discard the record of a member that will never come back.  Only
  * after trying the member: if it answers, refuse (EX_TEMPFAIL: run
  * mongo-postbackup).  Stops the watchdog; logs loudly what was discarded.
+ * A SNAPSHOT record (nothing locked) is discarded without trying anything;
+ * its snapshot is NOT removed (the warning names it).
  */
 int mbh_job_forget(mbh_job *job, mbh_error *err);
 
-/* --status: *text = what is locked (or "nothing is locked for SET"); caller frees.  Takes no flock. */
+/*
+ * --status: *text = what is locked (or "nothing is locked for SET"), and in
+ * snapshot mode the snapshot, its age and its job; caller frees.  Takes no flock.
+ */
 int mbh_job_status(mbh_job *job, char **text, mbh_error *err);
 
 /* Close the sessions, release the flock, free.  Does NOT unlock: a held lock stays for post.  NULL is fine. */

@@ -105,7 +105,7 @@ mbh_job_discover(mbh_job *j, mbh_topology **out, mbh_error *err)
 		return -1;
 	if (j->client == NULL) {
 		if ((j->client = mongoc_client_new_from_uri_with_error(j->uri, &e)) == NULL)
-			return mbh_error_set(err, EX_USAGE, "cannot use the connection string: %s", e.message);
+			return mbh_mongo_client_error(err, &e);
 		mongoc_client_set_error_api(j->client, MONGOC_ERROR_API_VERSION_2);
 	}
 	/*
@@ -135,9 +135,10 @@ mbh_job_discover(mbh_job *j, mbh_topology **out, mbh_error *err)
 
 /* Choose the member with the options of the config. */
 int
-mbh_job_choose(mbh_job *j, const mbh_topology *t, mbh_selection **out, mbh_error *err)
+mbh_job_choose(mbh_job *j, mbh_topology *t, bool all, mbh_selection **out, mbh_error *err)
 {
 	mbh_select_opts o;
+	mbh_fsync_asker asker = { j->client, j->uri };
 	char **local = NULL;
 	int rc;
 
@@ -149,6 +150,10 @@ mbh_job_choose(mbh_job *j, const mbh_topology *t, mbh_selection **out, mbh_error
 	o.tags = j->cfg->selection.tags;
 	o.ntags = j->cfg->selection.ntags;
 	o.allow_majority_stall = j->cfg->lock.allow_majority_stall > 0;
+	o.allow_locked = j->cfg->lock.refuse_if_locked == 0;
+	o.ask_fsync = mbh_topology_ask_fsync;
+	o.ask_ctx = &asker;
+	o.all_verdicts = all;
 	if (o.policy == MBH_POLICY_LOCAL) {
 		if ((local = mbh_host_names()) == NULL)
 			return mbh_error_set(err, EX_OSERR, "out of memory");
@@ -159,47 +164,17 @@ mbh_job_choose(mbh_job *j, const mbh_topology *t, mbh_selection **out, mbh_error
 	return rc;
 }
 
-/*
- * The discovery client's server id for host_port if its topology shows it as
- * a secondary, else 0.  Hidden and delayed members never appear in hello, so
- * the topology does not know them: they get a direct connection.
- */
-static uint32_t
-known_secondary(mongoc_client_t *client, const char *host_port)
-{
-	mongoc_server_description_t **sds;
-	const mongoc_host_list_t *h;
-	size_t n = 0, i;
-	uint32_t id = 0;
-
-	if (client == NULL || (sds = mongoc_client_get_server_descriptions(client, &n)) == NULL)
-		return 0;
-	for (i = 0; i < n && id == 0; i++) {
-		h = mongoc_server_description_host(sds[i]);
-		if (h != NULL && strcasecmp(h->host_and_port, host_port) == 0 &&
-		    strcmp(mongoc_server_description_type(sds[i]), "RSSecondary") == 0)
-			id = mongoc_server_description_id(sds[i]);
-	}
-	mongoc_server_descriptions_destroy_all(sds, n);
-	return id;
-}
-
-/*
- * The member session for the lock: on the discovery client when it already
- * talks to the member (one connection, one SCRAM conversation: libmongoc
- * caches the salted password per client), else a direct connection.
- */
+/* The member session for the lock: see mbh_topology_session (one connection, one SCRAM conversation when it can). */
 int
 mbh_job_open_session(mbh_job *j, const char *host_port, mbh_error *err)
 {
-	uint32_t id = known_secondary(j->client, host_port);
+	bool shared = false;
+	int rc;
 
-	if (id != 0) {
-		mbh_logf(j->log, MBH_LOG_DEBUG, "locking %s over the discovery connection", host_port);
-		return mbh_lock_session_new_shared(&j->session, j->client, id, host_port, err);
-	}
-	mbh_logf(j->log, MBH_LOG_DEBUG, "locking %s over a direct connection", host_port);
-	return mbh_lock_session_new(&j->session, j->uri, host_port, err);
+	rc = mbh_topology_session(&j->session, j->client, j->uri, host_port, &shared, err);
+	mbh_logf(j->log, MBH_LOG_DEBUG, "locking %s over %s", host_port,
+		 shared ? "the discovery connection" : "a direct connection");
+	return rc;
 }
 
 /*

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sysexits.h>
 
+#include "crash.h"
 #include "jobint.h"
 #include "release.h"
 
@@ -64,6 +65,26 @@ open_record(mbh_job *j, mbh_state_rec *rec, bool *present, mbh_error *err)
 	return 0;
 }
 
+/*
+ * Snapshot mode, after the unlock of a LOCKED record that names a snapshot:
+ * the record now says SNAPSHOT (or is gone when someone else cleared it).
+ */
+static int
+remove_left_snapshot(mbh_job *j, const mbh_state_rec *was, mbh_error *err)
+{
+	mbh_state_rec now;
+	bool present = false;
+
+	if (mbh_state_read(j->state, &now, &present, err) != 0)
+		return -1;
+	if (!present || !mbh_release_same_lock(&now, was) || now.phase != MBH_PHASE_SNAPSHOT) {
+		mbh_logf(j->log, MBH_LOG_WARNING, "the record of the snapshot %s is gone; it was not removed here",
+			 was->snapshot);
+		return 0;
+	}
+	return mbh_job_snapshot_remove(j, &now, err);
+}
+
 /* The post-backup flow. */
 int
 mbh_job_post(mbh_job *j, mbh_error *err)
@@ -87,9 +108,17 @@ mbh_job_post(mbh_job *j, mbh_error *err)
 			      rec.member, rec.job, rec.pid, rec.hostname, since, j->job_name);
 		goto out;
 	}
+	if (rec.phase == MBH_PHASE_SNAPSHOT) {
+		/* snapshot mode: the member was unlocked right after the snapshot; only the snapshot is left */
+		rc = mbh_job_snapshot_remove(j, &rec, err);
+		goto out;
+	}
 	if (mbh_job_uri(j, err) != 0 || mbh_lock_session_new(&j->session, j->uri, rec.member, err) != 0)
 		goto out;
+	MBH_CRASH("unlock-before");
 	rc = mbh_release(j->log, j->session, j->cfg->state_dir, &rec, MBH_RELEASER_POST, &released, err);
+	if (rc == 0 && rec.snapshot[0] != '\0')
+		rc = remove_left_snapshot(j, &rec, err);
 out:
 	mbh_lock_session_free(j->session);
 	j->session = NULL;
@@ -114,6 +143,17 @@ mbh_job_forget(mbh_job *j, mbh_error *err)
 		rc = 0;
 		goto out;
 	}
+	if (rec.phase == MBH_PHASE_SNAPSHOT) {
+		/* nothing is locked: only the record of a snapshot that will not be removed by us */
+		if (mbh_state_remove(j->state, err) != 0)
+			goto out;
+		mbh_logf(j->log, MBH_LOG_WARNING,
+			 "FORGOT the record of the snapshot %s of %s (set %s, job %s) without removing the snapshot: "
+			 "remove it by hand",
+			 rec.snapshot, rec.member, rec.set_name, rec.job[0] != '\0' ? rec.job : "-");
+		rc = 0;
+		goto out;
+	}
 	if (mbh_job_uri(j, err) != 0 || mbh_lock_session_new(&j->session, j->uri, rec.member, err) != 0)
 		goto out;
 	mbh_error_init(&e);
@@ -131,6 +171,9 @@ mbh_job_forget(mbh_job *j, mbh_error *err)
 		 "answer (%s); if it comes back still fsync-locked, run db.fsyncUnlock() on it by hand",
 		 rec.phase == MBH_PHASE_LOCKED ? "LOCKED" : "LOCKING", rec.member, rec.set_name,
 		 (long long)rec.lock_count, rec.job[0] != '\0' ? rec.job : "-", rec.member, e.msg);
+	if (rec.snapshot[0] != '\0')
+		mbh_logf(j->log, MBH_LOG_WARNING, "the snapshot %s it names was not removed either: remove it by hand",
+			 rec.snapshot);
 	rc = 0;
 out:
 	mbh_lock_session_free(j->session);

@@ -72,6 +72,31 @@ mbh_job_render_choice(char **text, const mbh_topology *t, const mbh_selection *s
 	return finish_text(f, &buf, text, err);
 }
 
+/* --status of a SNAPSHOT record: nothing is locked, a snapshot waits for mongo-postbackup. */
+static void
+render_snapshot(FILE *f, const mbh_state_rec *rec)
+{
+	char taken[64], since[64];
+	int64_t now = (int64_t)time(NULL);
+
+	mbh_fmt_time(rec->snapshot_since, taken, sizeof(taken));
+	mbh_fmt_time(rec->since, since, sizeof(since));
+	fprintf(f, "set:       %s\n", rec->set_name);
+	fprintf(f, "member:    %s (unlocked right after the snapshot)\n", rec->member);
+	fprintf(f, "phase:     SNAPSHOT\n");
+	fprintf(f, "snapshot:  %s\n", rec->snapshot);
+	fprintf(f, "taken:     %s (%lld s ago)\n", taken, (long long)(now - rec->snapshot_since));
+	fprintf(f, "job:       %s\n", rec->job[0] != '\0' ? rec->job : "-");
+	fprintf(f, "mode:      %s\n", rec->mode);
+	fprintf(f, "pid:       %ld\n", rec->pid);
+	fprintf(f, "host:      %s\n", rec->hostname);
+	fprintf(f, "locked:    %s, lockCount %lld, released\n", since, (long long)rec->lock_count);
+	if (rec->command_pid > 0)
+		fprintf(f, "command:   pid %ld (%s)\n", rec->command_pid,
+			mbh_proc_starttime(rec->command_pid) == rec->command_start ? "running" : "gone");
+	fprintf(f, "watchdog:  none needed (nothing is locked); mongo-postbackup removes the snapshot\n");
+}
+
 /* The --status text. */
 int
 mbh_job_render_status(char **text, const char *set, const char *state_dir, const mbh_state_rec *rec,
@@ -79,7 +104,6 @@ mbh_job_render_status(char **text, const char *set, const char *state_dir, const
 {
 	char *buf = NULL, since[64], deadline[64];
 	size_t len = 0;
-	uint64_t start;
 	bool running;
 	FILE *f;
 
@@ -91,12 +115,16 @@ mbh_job_render_status(char **text, const char *set, const char *state_dir, const
 		fprintf(f, "nothing is locked (no state in %s)\n", state_dir);
 	} else if (!present) {
 		fprintf(f, "nothing is locked for %s\n", set);
+	} else if (rec->phase == MBH_PHASE_SNAPSHOT) {
+		render_snapshot(f, rec);
 	} else {
 		mbh_fmt_time(rec->since, since, sizeof(since));
 		fprintf(f, "set:       %s\n", rec->set_name);
 		fprintf(f, "member:    %s\n", rec->member);
 		fprintf(f, "phase:     %s\n", rec->phase == MBH_PHASE_LOCKED ? "LOCKED" : "LOCKING");
 		fprintf(f, "lockCount: %lld\n", (long long)rec->lock_count);
+		if (rec->snapshot[0] != '\0')
+			fprintf(f, "snapshot:  %s (taken, still locked: the unlock comes next)\n", rec->snapshot);
 		fprintf(f, "job:       %s\n", rec->job[0] != '\0' ? rec->job : "-");
 		fprintf(f, "mode:      %s\n", rec->mode);
 		fprintf(f, "pid:       %ld\n", rec->pid);
@@ -107,8 +135,8 @@ mbh_job_render_status(char **text, const char *set, const char *state_dir, const
 			fprintf(f, "command:   pid %ld (%s)\n", rec->command_pid,
 				mbh_proc_starttime(rec->command_pid) == rec->command_start ? "running" : "gone");
 		mbh_fmt_time(rec->deadline, deadline, sizeof(deadline));
-		start = rec->watchdog_pid > 0 ? mbh_proc_starttime(rec->watchdog_pid) : 0;
-		running = start != 0 && start == rec->watchdog_start;
+		/* a dead watchdog may be a zombie for a while (its parent, bacula-fd or init, reaps it late) */
+		running = rec->watchdog_pid > 0 && mbh_proc_running(rec->watchdog_pid, rec->watchdog_start);
 		if (rec->watchdog_pid > 0 && running)
 			fprintf(f, "watchdog:  pid %ld (running), unlocks at %s%s\n", rec->watchdog_pid, deadline,
 				rec->deadline < (int64_t)time(NULL) ? " (passed: it keeps trying)" : "");

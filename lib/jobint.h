@@ -33,7 +33,9 @@ struct mbh_job {
 	mbh_lock_session *session;
 	mbh_state_rec rec;       /* what is recorded */
 	bool held;               /* rec describes a lock we hold */
-	mbh_child *child;        /* the command under the lock, until reaped */
+	bool snap;               /* snapshot mode: rec describes a snapshot we made (phase SNAPSHOT), the member is unlocked */
+	mbh_child *child;        /* the command under the lock, until the owner thread reaps it (child_pgid 0: an unlock stopped it) */
+	long stray_watchdog;     /* a watchdog we stopped that was slow to exit: reaped later, never left a zombie */
 	char set[128];
 };
 
@@ -43,8 +45,12 @@ int mbh_job_uri(mbh_job *j, mbh_error *err);
 /* Connect for discovery and read the member table.  Caller owns *out. */
 int mbh_job_discover(mbh_job *j, mbh_topology **out, mbh_error *err);
 
-/* Choose the member with the options of the config.  *out is filled even on failure (for --dry-run). */
-int mbh_job_choose(mbh_job *j, const mbh_topology *t, mbh_selection **out, mbh_error *err);
+/*
+ * Choose the member with the options of the config (asking members whose
+ * fsync lock matters, recorded in t); all: settle every verdict (--dry-run).
+ * *out is filled even on failure.
+ */
+int mbh_job_choose(mbh_job *j, mbh_topology *t, bool all, mbh_selection **out, mbh_error *err);
 
 /* Open j->session to host_port: over the discovery client when it already talks to it, else directly. */
 int mbh_job_open_session(mbh_job *j, const char *host_port, mbh_error *err);
@@ -58,5 +64,27 @@ int mbh_job_render_choice(char **text, const mbh_topology *t, const mbh_selectio
 /* The --status text of rec (present or not).  *stale = its watchdog is gone or its deadline passed.  Caller frees. */
 int mbh_job_render_status(char **text, const char *set, const char *state_dir, const mbh_state_rec *rec,
 			  bool present, bool *stale, mbh_error *err);
+
+/*
+ * Snapshot mode (job_snapshot.c).  Under the lock just taken and re-checked
+ * (caller holds j->mu, j->held, the flock, and the intent is on disk): run
+ * snapshot.create, record its path (LOCKED, durable before the unlock), unlock
+ * at once (mbh_release: the record becomes SNAPSHOT), and leave j->snap set
+ * with the flock still held.  On failure the member is unlocked again and what
+ * create made (if it printed a path) removed; j->held stays set only when the
+ * unlock itself failed.
+ */
+int mbh_job_snapshot_take(mbh_job *j, mbh_error *err);
+
+/*
+ * Remove the snapshot rec names: kill the command recorded as reading it,
+ * run snapshot.remove (bounded by snapshot.timeout, not cancellable), then
+ * remove the record (the caller holds the flock, j->state).  On failure the
+ * snapshot and its record stay (EX_TEMPFAIL, or the spawn's code).
+ */
+int mbh_job_snapshot_remove(mbh_job *j, const mbh_state_rec *rec, mbh_error *err);
+
+/* --dry-run: whether snapshot mode is on and the commands it would run for member host_port.  Caller frees. */
+int mbh_job_render_snapshot(char **text, const mbh_job *j, const char *host_port, const char *set, mbh_error *err);
 
 #endif

@@ -10,6 +10,7 @@
 #include <strings.h>
 #include <syslog.h>
 
+#include "escape.h"
 #include "log.h"
 #include "uri.h"
 
@@ -110,7 +111,7 @@ mask_uris(const char *in)
 {
 	sbuf b = { 0 };
 	const char *p = in;
-	char *red, esc[8];
+	char *red;
 	size_t n;
 
 	sb_append(&b, "", 0);
@@ -127,32 +128,36 @@ mask_uris(const char *in)
 			p += n;
 			continue;
 		}
-		if (*p == '\n' || *p == '\r') {
+		if (*p == '\n' || *p == '\r')
 			sb_append(&b, " ", 1);
-		} else if ((unsigned char)*p < 0x20 || *p == 0x7f) {
-			/* a terminal must never get raw control characters from a config or URI */
-			snprintf(esc, sizeof(esc), "\\x%02x", (unsigned)(unsigned char)*p);
-			sb_append(&b, esc, strlen(esc));
-		} else {
+		else
 			sb_append(&b, p, 1);
-		}
 		p++;
 	}
 	return b.p;
 }
 
-/* Both maskings; caller holds lg->mu.  Returns a new string or NULL. */
+/*
+ * Both maskings, then escaping (a terminal, syslog or a job log must never get
+ * raw control characters from a config or URI); caller holds lg->mu.
+ * Returns a new string or NULL.
+ */
 static char *
 mask_line(const mbh_logger *lg, const char *in)
 {
-	char *a, *b;
+	char *a, *b, *c;
 
 	a = mask_secrets(lg, in);
 	if (a == NULL)
 		return NULL;
 	b = mask_uris(a);
+	explicit_bzero(a, strlen(a));
 	free(a);
-	return b;
+	if (b == NULL)
+		return NULL;
+	c = mbh_escape_dup(b, strlen(b));
+	free(b);
+	return c;
 }
 
 static const char *

@@ -5,6 +5,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "escape.h"
 #include "mongoerr.h"
 #include "uri.h"
 
@@ -21,6 +22,19 @@ static const struct {
 	{ "fsyncUnlock", "unlock", "hostManager" },
 	{ "replSetFreeze", "replSetStateChange", "clusterManager" },
 };
+
+/* A client the driver would not create; see mongoerr.h. */
+int
+mbh_mongo_client_error(mbh_error *err, const bson_error_t *e)
+{
+	char msg[sizeof(e->message) * 4];
+
+	mbh_escape(e->message, msg, sizeof(msg));
+	if (e->domain == MONGOC_ERROR_STREAM && e->code == MONGOC_ERROR_STREAM_NAME_RESOLUTION)
+		return mbh_error_set(err, EX_TEMPFAIL, "cannot resolve the connection string's DNS records (check DNS, "
+				     "then try again): %s", msg);
+	return mbh_error_set(err, EX_USAGE, "cannot use the connection string: %s", msg);
+}
 
 /* Is e a server's reply? */
 bool

@@ -22,6 +22,17 @@
 int mbh_mongo_error(mbh_error *err, const bson_error_t *e, mongoc_client_t *client, const char *command,
 		    const char *target);
 
+/*
+ * Fill err from the error of mongoc_client_new_from_uri_with_error (or a pool's)
+ * and return -1.  A connection string the driver cannot use is EX_USAGE
+ * "cannot use the connection string: ..."; a DNS failure (the SRV or TXT
+ * record of a mongodb+srv:// string cannot be resolved) is temporary,
+ * EX_TEMPFAIL "cannot resolve the connection string's DNS records (check DNS,
+ * then try again): ...".  The driver's text is quoted with its control characters
+ * escaped.
+ */
+int mbh_mongo_client_error(mbh_error *err, const bson_error_t *e);
+
 /* True if e is a server's reply (the command reached the server and was refused), not a transport failure. */
 bool mbh_mongo_error_is_server(const bson_error_t *e);
 

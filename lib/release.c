@@ -112,6 +112,29 @@ unlock_member(mbh_logger *lg, mbh_lock_session *session, const mbh_state_rec *re
 	return 0;
 }
 
+/*
+ * A released lock whose record names a snapshot (snapshot mode): the record
+ * stays, as phase SNAPSHOT, for whoever removes the snapshot (never the
+ * watchdog).  Nothing is locked or frozen any more, and no watchdog guards it.
+ */
+static int
+keep_snapshot_record(const char *state_dir, const mbh_state_rec *rec, mbh_error *err)
+{
+	mbh_state_rec snap = *rec;
+
+	snap.phase = MBH_PHASE_SNAPSHOT;
+	snap.frozen = false;
+	snap.watchdog_pid = 0;
+	snap.watchdog_start = 0;
+	snap.command_pid = 0;
+	snap.command_start = 0;
+	if (mbh_state_put(state_dir, &snap, err) != 0)
+		return mbh_error_prefix(err, "%s is unlocked, but the record of its snapshot %s could not be kept (%s/%s.state "
+					"still says LOCKED; mongo-postbackup removes the snapshot)",
+					rec->member, rec->snapshot, state_dir, rec->set_name);
+	return 0;
+}
+
 /* Release; see release.h. */
 int
 mbh_release(mbh_logger *lg, mbh_lock_session *session, const char *state_dir, const mbh_state_rec *want,
@@ -130,7 +153,8 @@ mbh_release(mbh_logger *lg, mbh_lock_session *session, const char *state_dir, co
 	}
 	if (mbh_state_peek(state_dir, want->set_name, &rec, &present, err) != 0)
 		goto out;
-	if (!present || !mbh_release_same_lock(&rec, want)) {
+	if (!present || !mbh_release_same_lock(&rec, want) || rec.phase == MBH_PHASE_SNAPSHOT) {
+		/* SNAPSHOT: unlocked already; only its snapshot is left, and that is not ours to touch here */
 		mbh_logf(lg, MBH_LOG_DEBUG, "the lock on %s was released by someone else", want->member);
 		rc = 0;
 		goto out;
@@ -150,7 +174,10 @@ mbh_release(mbh_logger *lg, mbh_lock_session *session, const char *state_dir, co
 	}
 	if (who != MBH_RELEASER_WATCHDOG)
 		mbh_release_stop_watchdog(lg, &rec);
-	if (mbh_state_unlink(state_dir, rec.set_name, err) != 0) {
+	if (rec.snapshot[0] != '\0') {
+		if (keep_snapshot_record(state_dir, &rec, err) != 0)
+			goto out;
+	} else if (mbh_state_unlink(state_dir, rec.set_name, err) != 0) {
 		mbh_error_prefix(err, "%s is unlocked, but its record stays (%s/%s.state): remove that file once the "
 				 "state directory is writable",
 				 rec.member, state_dir, rec.set_name);

@@ -26,7 +26,10 @@ typedef enum mbh_releaser {
  * reads the member once its lock is gone), then on session (LOCKING: only if
  * currentOp shows a lock) one fsyncUnlock with the count checked, unfreeze
  * when frozen, stop the watchdog (unless it is the releaser), remove the
- * record.  *released = true once the member is unlocked, even when the record
+ * record; a record that names a snapshot (snapshot mode) is kept instead, as
+ * phase SNAPSHOT, for mongo-postbackup to remove the snapshot.  A SNAPSHOT
+ * record has nothing to unlock: 0, *released = false.
+ * *released = true once the member is unlocked, even when the record
  * cannot be removed afterwards (then -1, EX_CANTCREAT naming the file and
  * what to do: the unlock never depends on a writable state directory).
  * An unreachable member: -1 (EX_TEMPFAIL), the record stays.

@@ -6,6 +6,7 @@
 #include <sys/syscall.h>
 #include <sys/types.h>
 #include <sys/wait.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -96,6 +97,14 @@ expand_one(char **out, const char *templ, const mbh_run_vars *vars, mbh_error *e
 		case 'j':
 			v = vars ? vars->job : NULL;
 			break;
+		case 'S':
+			v = vars ? vars->snapshot : NULL;
+			if (v == NULL) {
+				mbh_error_set(err, EX_CONFIG, "%%S in '%s': no snapshot was taken (snapshot mode is off)",
+					      templ);
+				goto out;
+			}
+			break;
 		case '%':
 			v = "%";
 			break;
@@ -103,7 +112,8 @@ expand_one(char **out, const char *templ, const mbh_run_vars *vars, mbh_error *e
 			mbh_error_set(err, EX_CONFIG, "unknown escape %% at the end of '%s' (write %%%% for a %%)", templ);
 			goto out;
 		default:
-			mbh_error_set(err, EX_CONFIG, "unknown escape %%%c in '%s' (known: %%h %%p %%s %%j %%%%)", t[1], templ);
+			mbh_error_set(err, EX_CONFIG, "unknown escape %%%c in '%s' (known: %%h %%p %%s %%j %%S %%%%)", t[1],
+				      templ);
 			goto out;
 		}
 		if (v != NULL && ab_add(&b, v, strlen(v)) != 0)
@@ -146,6 +156,30 @@ mbh_run_expand(char ***out, const char *const *templ, const mbh_run_vars *vars, 
 out:
 	mbh_strv_free(v);
 	return rc;
+}
+
+/* Check the escapes of a template. */
+int
+mbh_run_check(const char *const *templ, bool *uses_snapshot, mbh_error *err)
+{
+	mbh_run_vars probe = { .snapshot = "" };
+	char **v = NULL;
+	const char *t;
+	size_t i;
+
+	if (uses_snapshot != NULL)
+		*uses_snapshot = false;
+	if (mbh_run_expand(&v, templ, &probe, err) != 0)
+		return -1;
+	mbh_strv_free(v);
+	for (i = 0; uses_snapshot != NULL && templ[i] != NULL; i++)
+		for (t = templ[i]; *t != '\0'; t++)
+			if (*t == '%') {
+				if (t[1] == 'S')
+					*uses_snapshot = true;
+				t++;
+			}
+	return 0;
 }
 
 /* Does env entry e set the variable named by s ("NAME=..." or "NAME")? */
@@ -432,27 +466,6 @@ now_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* Is PID a zombie (state Z or X in /proc/PID/stat)? */
-static bool
-proc_is_zombie(long pid)
-{
-	char path[64], buf[512], *p;
-	ssize_t n;
-	int fd;
-
-	snprintf(path, sizeof(path), "/proc/%ld/stat", pid);
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
-		return true;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return true;
-	buf[n] = '\0';
-	if ((p = strrchr(buf, ')')) == NULL || p[1] != ' ')
-		return false;
-	return p[2] == 'Z' || p[2] == 'X';
-}
-
 /* Has the child exited (without reaping it, so its group id stays reserved)? */
 static bool
 child_exited(mbh_child *c)
@@ -543,6 +556,132 @@ mbh_child_await(mbh_child *c, int timeout_s, int cancel_fd, int cancel_fd2, mbh_
 	return 0;
 }
 
+/* Read what is in fd now into buf (keeping len-1 bytes at most); false at EOF or on an error. */
+static bool
+drain(int fd, char *buf, size_t len, size_t *used)
+{
+	char scratch[4096];
+	ssize_t r;
+	size_t keep;
+
+	for (;;) {
+		r = read(fd, scratch, sizeof(scratch));
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			return errno == EAGAIN || errno == EWOULDBLOCK;
+		if (r == 0)
+			return false;
+		keep = len > *used + 1 ? len - 1 - *used : 0;
+		if (keep > (size_t)r)
+			keep = (size_t)r;
+		memcpy(buf + *used, scratch, keep);
+		*used += keep;
+		buf[*used] = '\0';
+	}
+}
+
+/* Capture stdout while waiting; see run.h. */
+int
+mbh_child_capture(mbh_child *c, int timeout_s, int cancel_fd, int cancel_fd2, char *buf, size_t len, int *status,
+		  mbh_error *err)
+{
+	enum { RUNNING, TERMINATING, KILLED } phase = RUNNING;
+	enum { NONE, TIMEOUT, CANCEL } why = NONE;
+	int64_t deadline = -1, left;
+	struct pollfd pfd[4];
+	size_t used = 0;
+	bool open_out;
+	int nfds, k, tmo, pr, fl, out_idx, first_cancel, rc = -1;
+
+	if (status != NULL)
+		*status = -1;
+	if (len > 0)
+		buf[0] = '\0';
+	if (c == NULL || c->reaped || c->out_fd < 0 || len == 0)
+		return mbh_error_set(err, EX_SOFTWARE, "no child output to capture");
+	fl = fcntl(c->out_fd, F_GETFL);
+	if (fl < 0 || fcntl(c->out_fd, F_SETFL, fl | O_NONBLOCK) != 0)
+		return mbh_error_set(err, EX_OSERR, "reading %s: fcntl: %s", c->name, strerror(errno));
+	open_out = true;
+	if (timeout_s > 0)
+		deadline = now_ms() + (int64_t)timeout_s * 1000;
+	while (!child_exited(c)) {
+		nfds = 0;
+		out_idx = -1;
+		if (open_out) {
+			out_idx = nfds;
+			pfd[nfds].fd = c->out_fd;
+			pfd[nfds++].events = POLLIN;
+		}
+		if (c->pidfd >= 0) {
+			pfd[nfds].fd = c->pidfd;
+			pfd[nfds++].events = POLLIN;
+		}
+		first_cancel = nfds;
+		if (phase == RUNNING && cancel_fd >= 0) {
+			pfd[nfds].fd = cancel_fd;
+			pfd[nfds++].events = POLLIN;
+		}
+		if (phase == RUNNING && cancel_fd2 >= 0) {
+			pfd[nfds].fd = cancel_fd2;
+			pfd[nfds++].events = POLLIN;
+		}
+		tmo = -1;
+		if (deadline >= 0) {
+			left = deadline - now_ms();
+			tmo = left < 0 ? 0 : left > INT32_MAX ? INT32_MAX : (int)left;
+		}
+		if (c->pidfd < 0 && (tmo < 0 || tmo > 100))
+			tmo = 100;
+		pr = poll(pfd, (nfds_t)nfds, tmo);
+		if (pr < 0 && errno != EINTR) {
+			mbh_error_set(err, EX_OSERR, "waiting for %s: poll: %s", c->name, strerror(errno));
+			goto out;
+		}
+		if (pr > 0 && out_idx >= 0 && pfd[out_idx].revents != 0)
+			open_out = drain(c->out_fd, buf, len, &used);
+		for (k = first_cancel; pr > 0 && k < nfds; k++) {
+			if (pfd[k].revents != 0 && phase == RUNNING) {
+				why = CANCEL;
+				mbh_child_kill(c, SIGTERM);
+				phase = TERMINATING;
+				deadline = now_ms() + KILL_GRACE_S * 1000;
+			}
+		}
+		if (deadline >= 0 && now_ms() >= deadline) {
+			if (phase == RUNNING) {
+				why = TIMEOUT;
+				mbh_child_kill(c, SIGTERM);
+				phase = TERMINATING;
+				deadline = now_ms() + KILL_GRACE_S * 1000;
+			} else if (phase == TERMINATING) {
+				mbh_child_kill(c, SIGKILL);
+				phase = KILLED;
+				deadline = -1;
+			}
+		}
+	}
+	/* what it wrote before it ended; a descendant that kept the pipe open is not waited for */
+	if (open_out)
+		drain(c->out_fd, buf, len, &used);
+	if (why != NONE)
+		mbh_child_kill(c, SIGKILL);
+	if (mbh_child_reap(c, status, err) != 0)
+		goto out;
+	if (why == TIMEOUT) {
+		mbh_error_set(err, EX_TEMPFAIL, "%s timed out after %d s", c->name, timeout_s);
+		goto out;
+	}
+	if (why == CANCEL) {
+		mbh_error_set(err, EX_TEMPFAIL, "%s cancelled", c->name);
+		goto out;
+	}
+	rc = 0;
+out:
+	return rc;
+}
+
 /* Reap an ended child; see run.h. */
 int
 mbh_child_reap(mbh_child *c, int *status, mbh_error *err)
@@ -597,18 +736,62 @@ mbh_child_kill_wait(mbh_child *c, int timeout_ms)
 	}
 }
 
+/* Does a process of group pgid still run (zombies do not count)? */
+static bool
+group_alive(long pgid)
+{
+	char path[300], buf[512], *p, state;
+	struct dirent *e;
+	long pgrp;
+	bool alive = false;
+	ssize_t n;
+	DIR *d;
+	int fd;
+
+	if ((d = opendir("/proc")) == NULL)
+		return false;
+	while (!alive && (e = readdir(d)) != NULL) {
+		if (e->d_name[0] < '1' || e->d_name[0] > '9')
+			continue;
+		snprintf(path, sizeof(path), "/proc/%s/stat", e->d_name);
+		if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+			continue;
+		n = read(fd, buf, sizeof(buf) - 1);
+		close(fd);
+		if (n <= 0)
+			continue;
+		buf[n] = '\0';
+		/* after the comm: state, ppid, pgrp */
+		if ((p = strrchr(buf, ')')) == NULL || sscanf(p + 1, " %c %*d %ld", &state, &pgrp) != 2)
+			continue;
+		alive = pgrp == pgid && state != 'Z' && state != 'X';
+	}
+	closedir(d);
+	return alive;
+}
+
 /* Kill a recorded group whose leader is not our child; see run.h. */
 bool
 mbh_run_kill_group(long pgid, uint64_t start, uint64_t (*starttime)(long), int timeout_ms)
 {
 	struct timespec tick = { 0, 5 * 1000 * 1000 };
+	uint64_t now;
 	int waited = 0;
 
-	if (pgid <= 1 || start == 0 || starttime(pgid) != start)
-		return false; /* gone already, or the pid now names someone else */
-	killpg((pid_t)pgid, SIGKILL);
-	/* a zombie keeps its starttime: /proc/PID/stat's state tells it apart */
-	while (starttime(pgid) == start && !proc_is_zombie(pgid) && waited < timeout_ms) {
+	if (pgid <= 1 || start == 0)
+		return false;
+	now = starttime(pgid);
+	if (now != 0 && now != start)
+		return false; /* the pid names another process now: our group ended before the pid was reused */
+	/*
+	 * The leader may be gone (killed with its parent, reaped) while the rest
+	 * of its group (a pipeline, a copy in the background) goes on reading the
+	 * member.  The kernel does not reuse a pid while a process group of that
+	 * number exists, so whatever is still in group pgid is the command's.
+	 */
+	if (killpg((pid_t)pgid, SIGKILL) != 0)
+		return false; /* nothing is left in the group */
+	while (group_alive(pgid) && waited < timeout_ms) {
 		nanosleep(&tick, NULL);
 		waited += 5;
 	}

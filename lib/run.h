@@ -16,14 +16,23 @@ typedef struct mbh_run_vars {
 	const char *port; /* %p */
 	const char *set;  /* %s */
 	const char *job;  /* %j */
+	const char *snapshot; /* %S: the path snapshot.create printed; NULL = no snapshot */
 } mbh_run_vars;
 
 /*
- * Expand a NULL-terminated argv template: %h %p %s %j and %% ; any other
- * escape fails with EX_CONFIG "unknown escape %x in ...".  Caller owns *out
- * (free with mbh_strv_free).
+ * Expand a NULL-terminated argv template: %h %p %s %j %S and %% ; any other
+ * escape fails with EX_CONFIG "unknown escape %x in ...".  An unset value is
+ * empty, except %S: without a snapshot it fails with EX_CONFIG.  Caller owns
+ * *out (free with mbh_strv_free).
  */
 int mbh_run_expand(char ***out, const char *const *templ, const mbh_run_vars *vars, mbh_error *err);
+
+/*
+ * Pure: check a template's escapes without expanding it (for the config):
+ * the same EX_CONFIG errors as mbh_run_expand.  *uses_snapshot (may be NULL)
+ * tells whether it uses %S.
+ */
+int mbh_run_check(const char *const *templ, bool *uses_snapshot, mbh_error *err);
 
 #define MBH_RUN_PIPE_STDOUT 0x1 /* the child's stdout is a pipe read with mbh_child_stdout_fd */
 #define MBH_RUN_PIPE_STDIN  0x2 /* the child's stdin is a pipe written with mbh_child_stdin_fd */
@@ -59,6 +68,18 @@ int mbh_child_reap(mbh_child *c, int *status, mbh_error *err);
 /* mbh_child_await with one cancel fd, then mbh_child_reap (the status is filled on a timeout too). */
 int mbh_child_wait(mbh_child *c, int timeout_s, int cancel_fd, int *status, mbh_error *err);
 
+/*
+ * For a child started with MBH_RUN_PIPE_STDOUT: read its stdout until it
+ * ends (the first len-1 bytes are kept in buf, NUL-terminated; more is read
+ * and dropped; what is still in the pipe when it exits is read, a descendant
+ * holding the pipe open is not waited for), then reap it: *status = its exit
+ * code, or 128+signal.  timeout_s (0 = none) and the cancel fds work as in
+ * mbh_child_await (SIGTERM, SIGKILL 2 s later, EX_TEMPFAIL "... timed out
+ * after N s" / "... cancelled"); buf then holds what it printed before.
+ */
+int mbh_child_capture(mbh_child *c, int timeout_s, int cancel_fd, int cancel_fd2, char *buf, size_t len,
+		      int *status, mbh_error *err);
+
 /* Send sig to the child's process group (if not reaped yet). */
 void mbh_child_kill(mbh_child *c, int sig);
 
@@ -67,9 +88,12 @@ void mbh_child_kill_wait(mbh_child *c, int timeout_ms);
 
 /*
  * SIGKILL the process group pgid of a command someone else started (a
- * recorded one), if its leader is still the process that started at `start`
- * (starttime(pid) reads that; mbh_proc_starttime), and wait up to
- * timeout_ms until the leader is dead.  Returns whether it was still there.
+ * recorded one), unless its leader's pid now names another process (start
+ * is the leader's start time; starttime(pid) reads it: mbh_proc_starttime).
+ * A group whose leader is gone is killed too: what is left of it (a
+ * pipeline, a copy in the background) is the command's, since the kernel
+ * reuses no pid while its process group exists.  Waits up to timeout_ms
+ * until no process of the group runs.  Returns whether anything was left.
  */
 bool mbh_run_kill_group(long pgid, uint64_t start, uint64_t (*starttime)(long), int timeout_ms);
 

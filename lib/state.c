@@ -17,6 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "escape.h"
 #include "state.h"
 
 #define STATE_HEADER "# mongo-backup-hooks state v1"
@@ -37,14 +38,14 @@ struct mbh_state {
 enum {
 	K_SET, K_MEMBER, K_PHASE, K_LOCK_COUNT, K_SINCE, K_DEADLINE, K_PID, K_HOSTNAME,
 	K_JOB, K_MODE, K_WATCHDOG_PID, K_WATCHDOG_START, K_FROZEN,
-	K_TOKEN, K_COMMAND_PID, K_COMMAND_START, K_COUNT
+	K_TOKEN, K_COMMAND_PID, K_COMMAND_START, K_SNAPSHOT, K_SNAPSHOT_SINCE, K_COUNT
 };
 /* Keys from K_FIRST_OPTIONAL on may be absent (a record written by an earlier version). */
 #define K_FIRST_OPTIONAL K_TOKEN
 static const char *const key_names[K_COUNT] = {
 	"set", "member", "phase", "lock_count", "since", "deadline", "pid", "hostname",
 	"job", "mode", "watchdog_pid", "watchdog_start", "frozen",
-	"token", "command_pid", "command_start",
+	"token", "command_pid", "command_start", "snapshot", "snapshot_since",
 };
 
 /* Set names become file names: a safe alphabet keeps them inside DIR. */
@@ -209,9 +210,15 @@ mbh_state_open(mbh_state **out, const char *dir, const char *set_name, bool wait
 	while (flock(st->lockfd, LOCK_EX | (wait ? 0 : LOCK_NB)) != 0) {
 		if (errno == EWOULDBLOCK) {
 			pid = lock_holder_pid(st->lockfd);
-			if (pid == 0 && mbh_state_read(st, &rec, &present, NULL) == 0 && present)
+			present = false;
+			if (mbh_state_read(st, &rec, &present, NULL) != 0)
+				present = false;
+			if (pid == 0 && present)
 				pid = rec.pid;
-			if (pid > 0)
+			if (present && rec.job[0] != '\0')
+				mbh_error_set(err, EX_TEMPFAIL, "another run for %s holds %s (pid %ld, job %s)", set_name,
+				              st->lock_path, pid, rec.job);
+			else if (pid > 0)
 				mbh_error_set(err, EX_TEMPFAIL, "another run for %s holds %s (pid %ld)", set_name,
 				              st->lock_path, pid);
 			else
@@ -331,9 +338,13 @@ out:
 	return rc;
 }
 
-/* Replace the record: temp file, fsync, rename, fsync DIR. */
-int
-mbh_state_write(mbh_state *st, const mbh_state_rec *rec, mbh_error *err)
+/*
+ * Replace the record NAME in DIRFD: temp file, fsync, rename, fsync DIR
+ * (without the fsyncs when !durable).  dir and path are for messages.
+ */
+static int
+write_record(int dirfd, const char *dir, const char *name, const char *path, const mbh_state_rec *rec,
+	     bool durable, mbh_error *err)
 {
 	char buf[4096], tmp[192];
 	size_t off = 0;
@@ -344,20 +355,20 @@ mbh_state_write(mbh_state *st, const mbh_state_rec *rec, mbh_error *err)
 		return mbh_error_set(err, EX_USAGE, "job name contains a control character: use a plain job name");
 	if (!value_ok(rec->hostname) || !value_ok(rec->member) || !set_name_ok(rec->set_name) ||
 	    !mode_ok(rec->mode) || rec->member[0] == '\0')
-		return mbh_error_set(err, EX_SOFTWARE, "refusing to write an invalid record to %s", st->state_path);
+		return mbh_error_set(err, EX_SOFTWARE, "refusing to write an invalid record to %s", path);
 	len = mbh_state_format(rec, buf, sizeof(buf));
 	if (len < 0)
-		return mbh_error_set(err, EX_SOFTWARE, "refusing to write an invalid record to %s", st->state_path);
-	snprintf(tmp, sizeof(tmp), ".%s.tmp.%ld", st->state_name, (long)getpid());
+		return mbh_error_set(err, EX_SOFTWARE, "refusing to write an invalid record to %s", path);
+	snprintf(tmp, sizeof(tmp), ".%s.tmp.%ld", name, (long)getpid());
 	for (tries = 0; tries < 2; tries++) {
-		fd = openat(st->dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY, 0600);
+		fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY, 0600);
 		if (fd >= 0 || errno != EEXIST)
 			break;
 		/* A leftover of a crashed run with our pid. */
-		unlinkat(st->dirfd, tmp, 0);
+		unlinkat(dirfd, tmp, 0);
 	}
 	if (fd < 0) {
-		mbh_error_set(err, EX_CANTCREAT, "cannot create a temporary file in %s: %s", st->dir, strerror(errno));
+		mbh_error_set(err, EX_CANTCREAT, "cannot create a temporary file in %s: %s", dir, strerror(errno));
 		goto out;
 	}
 	while (off < (size_t)len) {
@@ -365,29 +376,28 @@ mbh_state_write(mbh_state *st, const mbh_state_rec *rec, mbh_error *err)
 		if (w < 0 && errno == EINTR)
 			continue;
 		if (w < 0) {
-			mbh_error_set(err, EX_CANTCREAT, "cannot write %s: %s", st->state_path, strerror(errno));
+			mbh_error_set(err, EX_CANTCREAT, "cannot write %s: %s", path, strerror(errno));
 			goto out;
 		}
 		off += (size_t)w;
 	}
-	if (fsync(fd) != 0) {
-		mbh_error_set(err, EX_CANTCREAT, "cannot write %s: fsync: %s", st->state_path, strerror(errno));
+	if (durable && fsync(fd) != 0) {
+		mbh_error_set(err, EX_CANTCREAT, "cannot write %s: fsync: %s", path, strerror(errno));
 		goto out;
 	}
 	if (close(fd) != 0) {
 		fd = -1;
-		mbh_error_set(err, EX_CANTCREAT, "cannot write %s: %s", st->state_path, strerror(errno));
+		mbh_error_set(err, EX_CANTCREAT, "cannot write %s: %s", path, strerror(errno));
 		goto out;
 	}
 	fd = -1;
-	if (renameat(st->dirfd, tmp, st->dirfd, st->state_name) != 0) {
-		mbh_error_set(err, EX_CANTCREAT, "cannot replace %s: %s", st->state_path, strerror(errno));
+	if (renameat(dirfd, tmp, dirfd, name) != 0) {
+		mbh_error_set(err, EX_CANTCREAT, "cannot replace %s: %s", path, strerror(errno));
 		goto out;
 	}
 	tmp[0] = '\0';
-	if (fsync(st->dirfd) != 0) {
-		mbh_error_set(err, EX_CANTCREAT, "cannot write %s: fsync of %s: %s", st->state_path, st->dir,
-		              strerror(errno));
+	if (durable && fsync(dirfd) != 0) {
+		mbh_error_set(err, EX_CANTCREAT, "cannot write %s: fsync of %s: %s", path, dir, strerror(errno));
 		goto out;
 	}
 	rc = 0;
@@ -395,8 +405,48 @@ out:
 	if (fd >= 0)
 		close(fd);
 	if (rc != 0 && tmp[0] != '\0')
-		unlinkat(st->dirfd, tmp, 0);
+		unlinkat(dirfd, tmp, 0);
 	explicit_bzero(buf, sizeof(buf));
+	return rc;
+}
+
+/* Replace the record (under the flock). */
+int
+mbh_state_write(mbh_state *st, const mbh_state_rec *rec, mbh_error *err)
+{
+	return write_record(st->dirfd, st->dir, st->state_name, st->state_path, rec, true, err);
+}
+
+/* Replace the record without the fsyncs (under the flock). */
+int
+mbh_state_write_volatile(mbh_state *st, const mbh_state_rec *rec, mbh_error *err)
+{
+	return write_record(st->dirfd, st->dir, st->state_name, st->state_path, rec, false, err);
+}
+
+/* Replace DIR/SET.state without the run's flock (the unlock claim orders it). */
+int
+mbh_state_put(const char *dir, const mbh_state_rec *rec, mbh_error *err)
+{
+	char *name = NULL, *path = NULL;
+	int dfd = -1, rc = -1;
+
+	if (!set_name_ok(rec->set_name))
+		return mbh_error_set(err, EX_DATAERR, "invalid replica set name '%s'", rec->set_name);
+	if ((name = join(rec->set_name, ".state", "")) == NULL || (path = join(dir, "/", name)) == NULL) {
+		mbh_error_set(err, EX_OSERR, "out of memory");
+		goto out;
+	}
+	if ((dfd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0) {
+		mbh_error_set(err, EX_CANTCREAT, "cannot write %s: %s", path, strerror(errno));
+		goto out;
+	}
+	rc = write_record(dfd, dir, name, path, rec, true, err);
+out:
+	free(name);
+	free(path);
+	if (dfd >= 0)
+		close(dfd);
 	return rc;
 }
 
@@ -550,7 +600,37 @@ mbh_state_free(mbh_state *st)
 static const char *
 phase_name(mbh_phase p)
 {
-	return p == MBH_PHASE_LOCKED ? "LOCKED" : p == MBH_PHASE_LOCKING ? "LOCKING" : NULL;
+	return p == MBH_PHASE_LOCKED ? "LOCKED" : p == MBH_PHASE_LOCKING ? "LOCKING" : p == MBH_PHASE_SNAPSHOT ? "SNAPSHOT"
+														: NULL;
+}
+
+/* The phase's name in the record. */
+const char *
+mbh_state_phase_name(mbh_phase phase)
+{
+	const char *n = phase_name(phase);
+
+	return n != NULL ? n : "?";
+}
+
+/* A path a remove command may be handed; see state.h. */
+bool
+mbh_state_snapshot_path_ok(const char *s)
+{
+	const char *p, *c;
+	size_t n;
+
+	if (s == NULL || s[0] != '/' || strlen(s) > MBH_SNAPSHOT_MAX || !value_ok(s) || strspn(s, "/") == strlen(s))
+		return false;
+	for (p = s; *p != '\0'; p = c) {
+		while (*p == '/')
+			p++;
+		c = p + strcspn(p, "/");
+		n = (size_t)(c - p);
+		if ((n == 1 && p[0] == '.') || (n == 2 && p[0] == '.' && p[1] == '.'))
+			return false;
+	}
+	return true;
 }
 
 /* Render the record. */
@@ -558,10 +638,13 @@ int
 mbh_state_format(const mbh_state_rec *rec, char *buf, size_t len)
 {
 	const char *phase = phase_name(rec->phase);
-	int n;
+	int n, m;
 
 	if (phase == NULL || !value_ok(rec->set_name) || !value_ok(rec->member) || !value_ok(rec->hostname) ||
 	    !value_ok(rec->job) || !value_ok(rec->mode) || !token_ok(rec->token))
+		return -1;
+	if ((rec->snapshot[0] != '\0' && !mbh_state_snapshot_path_ok(rec->snapshot)) ||
+	    (rec->phase == MBH_PHASE_SNAPSHOT && rec->snapshot[0] == '\0') || rec->snapshot_since < 0)
 		return -1;
 	n = snprintf(buf, len,
 	             STATE_HEADER "\n"
@@ -573,7 +656,13 @@ mbh_state_format(const mbh_state_rec *rec, char *buf, size_t len)
 	             rec->token, rec->command_pid, rec->command_start);
 	if (n < 0 || (size_t)n >= len)
 		return -1;
-	return n;
+	if (rec->snapshot[0] == '\0')
+		return n;
+	m = snprintf(buf + n, len - (size_t)n, "snapshot=%s\nsnapshot_since=%" PRId64 "\n", rec->snapshot,
+		     rec->snapshot_since);
+	if (m < 0 || (size_t)m >= len - (size_t)n)
+		return -1;
+	return n + m;
 }
 
 static int
@@ -622,6 +711,8 @@ parse_value(mbh_state_rec *rec, int key, const char *v)
 			rec->phase = MBH_PHASE_LOCKING;
 		else if (strcmp(v, "LOCKED") == 0)
 			rec->phase = MBH_PHASE_LOCKED;
+		else if (strcmp(v, "SNAPSHOT") == 0)
+			rec->phase = MBH_PHASE_SNAPSHOT;
 		else
 			return -1;
 		return 0;
@@ -664,6 +755,10 @@ parse_value(mbh_state_rec *rec, int key, const char *v)
 			return -1;
 		rec->command_pid = (long)i;
 		return 0;
+	case K_SNAPSHOT:
+		return mbh_state_snapshot_path_ok(v) ? copy_field(rec->snapshot, sizeof(rec->snapshot), v) : -1;
+	case K_SNAPSHOT_SINCE:
+		return parse_i64(v, 0, INT64_MAX, &rec->snapshot_since);
 	case K_FROZEN:
 		if (strcmp(v, "0") != 0 && strcmp(v, "1") != 0)
 			return -1;
@@ -679,7 +774,7 @@ int
 mbh_state_parse(mbh_state_rec *out, const char *text, mbh_error *err)
 {
 	bool seen[K_COUNT] = { false };
-	char line[1024];
+	char line[1024], ek[256], ev[256]; /* the file's bytes are escaped before they reach a message */
 	const char *p = text, *nl, *eq;
 	size_t len;
 	int lineno = 0, k;
@@ -714,24 +809,32 @@ mbh_state_parse(mbh_state_rec *out, const char *text, mbh_error *err)
 			if (strcmp(line, key_names[k]) == 0)
 				break;
 		if (k == K_COUNT)
-			return mbh_error_set(err, EX_DATAERR, "line %d: unknown key '%s'", lineno, line);
+			return mbh_error_set(err, EX_DATAERR, "line %d: unknown key '%s'", lineno,
+			                     mbh_escape(line, ek, sizeof(ek)));
 		if (seen[k])
-			return mbh_error_set(err, EX_DATAERR, "line %d: duplicate key '%s'", lineno, line);
+			return mbh_error_set(err, EX_DATAERR, "line %d: duplicate key '%s'", lineno,
+			                     mbh_escape(line, ek, sizeof(ek)));
 		seen[k] = true;
 		if (!value_ok(v) || parse_value(out, k, v) != 0)
-			return mbh_error_set(err, EX_DATAERR, "line %d: bad value for '%s': '%s'", lineno, line, v);
+			return mbh_error_set(err, EX_DATAERR, "line %d: bad value for '%s': '%s'", lineno,
+			                     mbh_escape(line, ek, sizeof(ek)), mbh_escape(v, ev, sizeof(ev)));
 	}
 	if (!header)
 		return mbh_error_set(err, EX_DATAERR, "line 1: empty state file (expected \"%s\")", STATE_HEADER);
 	for (k = 0; k < K_FIRST_OPTIONAL; k++)
 		if (!seen[k])
 			return mbh_error_set(err, EX_DATAERR, "line %d: missing key '%s'", lineno + 1, key_names[k]);
+	if (out->phase == MBH_PHASE_SNAPSHOT && !seen[K_SNAPSHOT])
+		return mbh_error_set(err, EX_DATAERR, "line %d: missing key 'snapshot' (phase SNAPSHOT names its snapshot)",
+				     lineno + 1);
+	if (seen[K_SNAPSHOT_SINCE] && !seen[K_SNAPSHOT])
+		return mbh_error_set(err, EX_DATAERR, "line %d: 'snapshot_since' without 'snapshot'", lineno + 1);
 	return 0;
 }
 
-/* Field 22 of /proc/PID/stat. */
-uint64_t
-mbh_proc_starttime(long pid)
+/* Field 22 of /proc/PID/stat (0: no such process); *state = field 3 ('R', 'S', 'Z', ...). */
+static uint64_t
+proc_stat(long pid, char *state)
 {
 	char path[64], buf[4096];
 	unsigned long long v;
@@ -753,8 +856,9 @@ mbh_proc_starttime(long pid)
 	buf[n] = '\0';
 	/* comm (field 2) may hold spaces and ')': fields 3.. start after the last ')'. */
 	p = strrchr(buf, ')');
-	if (p == NULL)
+	if (p == NULL || p[1] != ' ')
 		return 0;
+	*state = p[2];
 	p++;
 	for (field = 3; field <= 22; field++) {
 		while (*p == ' ')
@@ -774,4 +878,22 @@ mbh_proc_starttime(long pid)
 	if (errno != 0 || (*end != ' ' && *end != '\0' && *end != '\n'))
 		return 0;
 	return (uint64_t)v;
+}
+
+/* Field 22 of /proc/PID/stat. */
+uint64_t
+mbh_proc_starttime(long pid)
+{
+	char state = '?';
+
+	return proc_stat(pid, &state);
+}
+
+/* Still the process that started at start, and not a zombie (dead, waiting for its parent to reap it)? */
+bool
+mbh_proc_running(long pid, uint64_t start)
+{
+	char state = '?';
+
+	return start != 0 && proc_stat(pid, &state) == start && state != 'Z' && state != 'X';
 }

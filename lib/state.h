@@ -20,8 +20,12 @@
 
 typedef enum mbh_phase {
 	MBH_PHASE_LOCKING = 1, /* intent: the fsync lock may or may not have been taken */
-	MBH_PHASE_LOCKED = 2   /* the lock is held; lock_count is what the server returned */
+	MBH_PHASE_LOCKED = 2,  /* the lock is held; lock_count is what the server returned */
+	MBH_PHASE_SNAPSHOT = 3 /* snapshot mode: unlocked again; the snapshot `snapshot` exists until removed */
 } mbh_phase;
+
+/* Longest snapshot path a record holds (a record line is at most 1023 bytes). */
+#define MBH_SNAPSHOT_MAX 1000
 
 typedef struct mbh_state_rec {
 	char set_name[128];
@@ -40,6 +44,8 @@ typedef struct mbh_state_rec {
 	char token[MBH_TOKEN_LEN + 1]; /* random, hex: ties the run, its watchdog and this record together */
 	long command_pid;        /* the command run under the lock (its process group); 0 = none */
 	uint64_t command_start;  /* its /proc starttime, against pid reuse */
+	char snapshot[MBH_SNAPSHOT_MAX + 1]; /* snapshot mode: the path snapshot.create printed; "" = none */
+	int64_t snapshot_since;  /* unix seconds when it was made; 0 with no snapshot */
 } mbh_state_rec;
 
 typedef struct mbh_state mbh_state;
@@ -66,6 +72,14 @@ int mbh_state_peek(const char *dir, const char *set_name, mbh_state_rec *out, bo
 /* Replace the record atomically and durably. */
 int mbh_state_write(mbh_state *st, const mbh_state_rec *rec, mbh_error *err);
 
+/*
+ * Replace the record atomically but not durably (no fsync): the new record
+ * survives the death of this process, not a crash of the machine, which may
+ * bring back the one before.  For a step that a durable write follows at once
+ * and that must not wait for the disk (snapshot mode, under the lock).
+ */
+int mbh_state_write_volatile(mbh_state *st, const mbh_state_rec *rec, mbh_error *err);
+
 /* Remove the record (durably); no record is not an error. */
 int mbh_state_remove(mbh_state *st, mbh_error *err);
 
@@ -85,6 +99,13 @@ int mbh_state_list(char ***out, const char *dir, mbh_error *err);
 /* Remove DIR/SET.state (durably) without holding the run's flock: for whoever holds the unlock claim. */
 int mbh_state_unlink(const char *dir, const char *set_name, mbh_error *err);
 
+/*
+ * Replace DIR/SET.state (SET = rec->set_name) atomically and durably without
+ * holding the run's flock: for whoever holds the unlock claim (a release that
+ * leaves a snapshot's record behind).  Errors as mbh_state_write.
+ */
+int mbh_state_put(const char *dir, const mbh_state_rec *rec, mbh_error *err);
+
 /* Path of the state file, for messages.  Borrowed. */
 const char *mbh_state_path(const mbh_state *st);
 
@@ -93,13 +114,37 @@ const char *mbh_state_path(const mbh_state *st);
  */
 void mbh_state_free(mbh_state *st);
 
-/* Pure: render rec as the file's text ("key=value\n" lines).  Returns bytes written or -1 if len is too small. */
+/* "LOCKING", "LOCKED", "SNAPSHOT" ("?" for anything else). */
+const char *mbh_state_phase_name(mbh_phase phase);
+
+/*
+ * Pure: is s a snapshot path a record may hold: absolute, at most
+ * MBH_SNAPSHOT_MAX bytes, no control character, not "/" itself and no "."
+ * or ".." component (a remove command is handed it).
+ */
+bool mbh_state_snapshot_path_ok(const char *s);
+
+/*
+ * Pure: render rec as the file's text ("key=value\n" lines; snapshot and
+ * snapshot_since only when there is a snapshot).  Returns bytes written or -1
+ * if len is too small or rec is invalid (phase SNAPSHOT needs a snapshot).
+ */
 int mbh_state_format(const mbh_state_rec *rec, char *buf, size_t len);
 
-/* Pure: parse the file's text; unknown keys, missing keys or bad values fail with EX_DATAERR "line N: ...". */
+/*
+ * Pure: parse the file's text; unknown keys, missing keys or bad values fail
+ * with EX_DATAERR "line N: ...".  snapshot and snapshot_since are optional,
+ * but phase SNAPSHOT needs a snapshot.
+ */
 int mbh_state_parse(mbh_state_rec *out, const char *text, mbh_error *err);
 
-/* Read /proc/PID/stat's starttime; 0 if the process does not exist. */
+/* Read /proc/PID/stat's starttime; 0 if the process does not exist.  A zombie still has its starttime. */
 uint64_t mbh_proc_starttime(long pid);
+
+/*
+ * Is pid still the process that started at start (mbh_proc_starttime), and
+ * alive: a dead process its parent has not reaped yet (a zombie) is not.
+ */
+bool mbh_proc_running(long pid, uint64_t start);
 
 #endif

@@ -5,6 +5,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sysexits.h>
 
 #include "mongoerr.h"
@@ -464,6 +465,63 @@ mbh_topology_lag_seconds(const mbh_topology *t, size_t i)
 	return lag > 0 ? lag : 0;
 }
 
+/*
+ * The discovery client's server id for host_port if its topology shows it as
+ * a secondary, else 0 (hidden and delayed members are never in hello).
+ */
+static uint32_t
+client_secondary(mongoc_client_t *client, const char *host_port)
+{
+	mongoc_server_description_t **sds;
+	const mongoc_host_list_t *h;
+	size_t n = 0, i;
+	uint32_t id = 0;
+
+	if (client == NULL || (sds = mongoc_client_get_server_descriptions(client, &n)) == NULL)
+		return 0;
+	for (i = 0; i < n && id == 0; i++) {
+		h = mongoc_server_description_host(sds[i]);
+		if (h != NULL && strcasecmp(h->host_and_port, host_port) == 0 &&
+		    strcmp(mongoc_server_description_type(sds[i]), "RSSecondary") == 0)
+			id = mongoc_server_description_id(sds[i]);
+	}
+	mongoc_server_descriptions_destroy_all(sds, n);
+	return id;
+}
+
+/* A session to one member: over the client when it can, else direct. */
+int
+mbh_topology_session(mbh_lock_session **out, mongoc_client_t *client, const mongoc_uri_t *uri,
+		     const char *host_port, bool *shared, mbh_error *err)
+{
+	uint32_t id = client_secondary(client, host_port);
+
+	*out = NULL;
+	*shared = id != 0;
+	if (id != 0)
+		return mbh_lock_session_new_shared(out, client, id, host_port, err);
+	if (uri == NULL)
+		return mbh_error_set(err, EX_SOFTWARE, "no connection to %s", host_port);
+	return mbh_lock_session_new(out, uri, host_port, err);
+}
+
+/* currentOp on one member: is it fsync-locked (by anyone)? */
+int
+mbh_topology_ask_fsync(void *asker, const mbh_member *m, bool *locked, mbh_error *err)
+{
+	const mbh_fsync_asker *a = asker;
+	mbh_lock_session *s = NULL;
+	bool shared;
+	int rc;
+
+	*locked = false;
+	rc = mbh_topology_session(&s, a->client, a->uri, m->host, &shared, err);
+	if (rc == 0)
+		rc = mbh_lock_is_fsync_locked(s, locked, err);
+	mbh_lock_session_free(s);
+	return rc;
+}
+
 /* Free the table; NULL is fine. */
 void
 mbh_topology_free(mbh_topology *t)
@@ -483,6 +541,7 @@ mbh_topology_free(mbh_topology *t)
 		free(m->tags);
 		free(m->state_str);
 		free(m->sync_source);
+		free(m->fsync_error);
 	}
 	free(t->members);
 	free(t->set_name);

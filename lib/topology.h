@@ -12,6 +12,7 @@
 
 #include "config.h"
 #include "error.h"
+#include "lock.h"
 
 /* Member states as replSetGetStatus reports them (member_state.h). */
 enum {
@@ -19,6 +20,20 @@ enum {
 	MBH_RS_STARTUP2 = 5, MBH_RS_UNKNOWN = 6, MBH_RS_ARBITER = 7, MBH_RS_DOWN = 8,
 	MBH_RS_ROLLBACK = 9, MBH_RS_REMOVED = 10
 };
+
+/*
+ * Whether someone holds an fsync lock on a member.  replSetGetStatus has no
+ * such field: only currentOp on the member itself says so (fsyncLock: true),
+ * and asking costs a connection and a SCRAM conversation with that member,
+ * so members are asked only when the answer can change a verdict (select.c).
+ * A locked member applies nothing from the oplog (DESIGN.md invariant 6).
+ */
+typedef enum mbh_fsync_state {
+	MBH_FSYNC_NOT_ASKED = 0, /* unknown, not asked: counts as applying (its answer changed nothing) */
+	MBH_FSYNC_UNLOCKED,      /* currentOp: no fsyncLock */
+	MBH_FSYNC_LOCKED,        /* currentOp: fsyncLock: true (someone else's lock): applies nothing */
+	MBH_FSYNC_NO_ANSWER      /* unknown, asked but currentOp failed (fsync_error): counts as not applying */
+} mbh_fsync_state;
 
 typedef struct mbh_member {
 	int id;                   /* config _id */
@@ -37,6 +52,9 @@ typedef struct mbh_member {
 	char *state_str;
 	int64_t optime_ms;        /* optimeDate in ms; 0 for arbiters/unknown */
 	char *sync_source;        /* "" when none */
+	/* from currentOp on the member, when select.c asked (mbh_topology_ask_fsync) */
+	mbh_fsync_state fsync;
+	char *fsync_error;        /* MBH_FSYNC_NO_ANSWER: why; else NULL */
 } mbh_member;
 
 typedef struct mbh_topology {
@@ -71,6 +89,33 @@ int mbh_topology_fetch_from(mbh_topology **out, mongoc_client_t *client, uint32_
 
 /* Lag of member i behind the primary (or the newest member when there is no primary), seconds, >= 0. */
 int64_t mbh_topology_lag_seconds(const mbh_topology *t, size_t i);
+
+/*
+ * Ask member m with currentOp whether someone holds an fsync lock on it:
+ * over the discovery client's own connection when its topology knows m as a
+ * secondary (no new connection), else (hidden and delayed members, which are
+ * never in hello) over a direct connection with the URI's credentials.
+ * Note that libmongoc 1.23 completes the speculative authentication of each
+ * member's connection with a fresh SCRAM key derivation (its SCRAM cache is
+ * not used on that path): asking a member costs one derivation, ~15-20 ms,
+ * unless the run talks to that member anyway.  Matches mbh_fsync_ask_fn
+ * (select.h) with ctx a mbh_fsync_asker.  Errors name the member.
+ */
+/*
+ * A session to host_port: on client's connection when its topology shows the
+ * member as a secondary (no new connection, no second SCRAM conversation),
+ * else a direct connection built from uri (hidden and delayed members never
+ * appear in hello).  *shared says which.  Caller owns *out.
+ */
+int mbh_topology_session(mbh_lock_session **out, mongoc_client_t *client, const mongoc_uri_t *uri,
+			 const char *host_port, bool *shared, mbh_error *err);
+
+typedef struct mbh_fsync_asker {
+	mongoc_client_t *client;    /* the discovery client (borrowed) */
+	const mongoc_uri_t *uri;    /* its URI, for direct connections (borrowed) */
+} mbh_fsync_asker;
+
+int mbh_topology_ask_fsync(void *asker, const mbh_member *m, bool *locked, mbh_error *err);
 
 void mbh_topology_free(mbh_topology *t);
 

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "escape.h"
 #include "uri.h"
 
 #define MASK "*****"
@@ -152,9 +153,9 @@ mask_secret_options(char *s, size_t from)
 	return s;
 }
 
-/* Redact into a new string; see uri.h. */
-char *
-mbh_uri_redact_dup(const char *uri, size_t len)
+/* Mask the password and secret options of uri[0..len) into a new string, not escaped; NULL on no memory. */
+static char *
+redact_raw(const char *uri, size_t len)
 {
 	mbh_uri_userinfo ui;
 	char *out;
@@ -179,7 +180,21 @@ mbh_uri_redact_dup(const char *uri, size_t len)
 	return mask_secret_options(out, ui.present ? ui.pw_off : 0);
 }
 
-/* Redact into a caller's buffer. */
+/* Redact into a new string, control characters escaped; see uri.h. */
+char *
+mbh_uri_redact_dup(const char *uri, size_t len)
+{
+	char *raw, *esc;
+
+	if ((raw = redact_raw(uri, len)) == NULL)
+		return NULL;
+	esc = mbh_escape_dup(raw, strlen(raw));
+	explicit_bzero(raw, strlen(raw));
+	free(raw);
+	return esc;
+}
+
+/* Redact into a caller's buffer; escaping last cuts at a whole character or escape. */
 void
 mbh_uri_redact(const char *uri, char *out, size_t outlen)
 {
@@ -187,8 +202,10 @@ mbh_uri_redact(const char *uri, char *out, size_t outlen)
 
 	if (out == NULL || outlen == 0)
 		return;
-	r = mbh_uri_redact_dup(uri, uri ? strlen(uri) : 0);
-	snprintf(out, outlen, "%s", r ? r : "(connection string withheld)");
+	r = redact_raw(uri, uri ? strlen(uri) : 0);
+	mbh_escape(r ? r : "(connection string withheld)", out, outlen);
+	if (r != NULL)
+		explicit_bzero(r, strlen(r));
 	free(r);
 }
 
@@ -218,7 +235,7 @@ mask_in_place(char *buf, size_t buflen, const char *needle)
 	snprintf(buf, buflen, "%s", tmp);
 }
 
-/* The driver's parse error without anything secret: it may quote the password. */
+/* The driver's parse error without anything secret (it may quote the password) nor a control character. */
 static void
 clean_driver_message(const char *uri, const char *msg, char *out, size_t outlen)
 {
@@ -240,14 +257,9 @@ clean_driver_message(const char *uri, const char *msg, char *out, size_t outlen)
 	}
 	/* one line, no raw control characters */
 	for (char *c = buf; *c != '\0'; c++)
-		if ((unsigned char)*c < 0x20 || *c == 0x7f)
+		if (*c == '\n' || *c == '\r')
 			*c = ' ';
-	if (outlen > 0) {
-		size_t n = strnlen(buf, outlen - 1);
-
-		memcpy(out, buf, n);
-		out[n] = '\0';
-	}
+	mbh_escape(buf, out, outlen);
 	if (raw != NULL)
 		explicit_bzero(raw, strlen(raw));
 	if (dec != NULL)
@@ -263,6 +275,7 @@ mbh_uri_build(mongoc_uri_t **out, const mbh_config *cfg, mbh_error *err)
 	mongoc_uri_t *uri = NULL;
 	bson_error_t berr;
 	char red[MBH_ERRMSG_LEN / 2], dmsg[MBH_ERRMSG_LEN / 2];
+	const char *p;
 	int rc = -1;
 
 	*out = NULL;
@@ -270,6 +283,14 @@ mbh_uri_build(mongoc_uri_t **out, const mbh_config *cfg, mbh_error *err)
 		mbh_error_set(err, EX_CONFIG, "no connection string: set uri in the config file or MONGO_BACKUP_URI");
 		goto out;
 	}
+	/* No host, option or credential has one; the driver would quote it raw in later messages. */
+	for (p = cfg->uri; *p != '\0'; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f) {
+			mbh_uri_redact(cfg->uri, red, sizeof(red));
+			mbh_error_set(err, EX_USAGE, "invalid connection string %s: it holds a control character "
+			              "(percent-encode it where it belongs, e.g. %%09 for a tab)", red);
+			goto out;
+		}
 	memset(&berr, 0, sizeof(berr));
 	uri = mongoc_uri_new_with_error(cfg->uri, &berr);
 	if (uri == NULL) {
@@ -285,7 +306,7 @@ mbh_uri_build(mongoc_uri_t **out, const mbh_config *cfg, mbh_error *err)
 	/* A password from password_file wins over one in the URI. */
 	if (cfg->password != NULL && !mongoc_uri_set_password(uri, cfg->password)) {
 		mbh_error_set(err, EX_CONFIG, "the password in %s is not valid UTF-8",
-		              cfg->password_file ? cfg->password_file : "the password file");
+		              cfg->password_file ? mbh_escape(cfg->password_file, red, sizeof(red)) : "the password file");
 		goto out;
 	}
 	if (cfg->connect_timeout_ms > 0)
@@ -408,7 +429,7 @@ int
 mbh_uri_for_member(mongoc_uri_t **out, const mongoc_uri_t *base, const char *host_port, mbh_error *err)
 {
 	mongoc_uri_t *m = NULL;
-	char host[256], str[300];
+	char host[256], str[300], quoted[MBH_ERRMSG_LEN / 2], dmsg[MBH_ERRMSG_LEN / 2];
 	bson_error_t berr;
 	const char *appname;
 	int port, rc = -1;
@@ -416,14 +437,16 @@ mbh_uri_for_member(mongoc_uri_t **out, const mongoc_uri_t *base, const char *hos
 	*out = NULL;
 	if (mbh_hostport_split(host_port, host, sizeof(host), &port) != 0) {
 		mbh_error_set(err, EX_DATAERR, "invalid member address '%s': expected HOST:PORT",
-		              host_port ? host_port : "");
+		              mbh_escape(host_port, quoted, sizeof(quoted)));
 		goto out;
 	}
 	snprintf(str, sizeof(str), strchr(host, ':') ? "mongodb://[%s]:%d/" : "mongodb://%s:%d/", host, port);
 	memset(&berr, 0, sizeof(berr));
 	m = mongoc_uri_new_with_error(str, &berr);
 	if (m == NULL) {
-		mbh_error_set(err, EX_DATAERR, "invalid member address '%s': %s", host_port, berr.message);
+		mbh_error_set(err, EX_DATAERR, "invalid member address '%s': %s",
+		              mbh_escape(host_port, quoted, sizeof(quoted)),
+		              mbh_escape(berr.message, dmsg, sizeof(dmsg)));
 		goto out;
 	}
 	if (copy_options(m, base, err) != 0 || copy_credentials(m, base, err) != 0 ||
@@ -479,7 +502,7 @@ mbh_hostport_split(const char *host_port, char *host, size_t hostlen, int *port)
 		if (close != NULL)
 			portstr = close + 1;
 	}
-	if (hlen == 0 || hlen >= hostlen || strcspn(h, "/@?,# \t\r\n") < hlen)
+	if (hlen == 0 || hlen >= hostlen || strcspn(h, "/@?,#[] \t\r\n") < hlen)
 		return -1;
 	if (portstr != NULL) {
 		if (*portstr < '0' || *portstr > '9')
@@ -492,5 +515,69 @@ mbh_hostport_split(const char *host_port, char *host, size_t hostlen, int *port)
 	memcpy(host, h, hlen);
 	host[hlen] = '\0';
 	*port = (int)p;
+	return 0;
+}
+
+/* Check a member address as written by a user; see uri.h. */
+int
+mbh_hostport_check(const char *host_port, char *why, size_t whylen)
+{
+	const char *close, *colon, *p;
+	char host[256];
+	int port;
+
+	/* Only digits and at most five of them reach strtol: no overflow, no sign. */
+	if (host_port == NULL || host_port[0] == '\0') {
+		snprintf(why, whylen, "it is empty");
+		return -1;
+	}
+	if (host_port[0] == '[') {
+		close = strchr(host_port, ']');
+		if (close == NULL) {
+			snprintf(why, whylen, "the '[' of an IPv6 address is not closed");
+			return -1;
+		}
+		colon = close[1] == ':' ? close + 1 : NULL;
+		if (colon == NULL && close[1] != '\0') {
+			snprintf(why, whylen, "']' must be followed by :PORT");
+			return -1;
+		}
+	} else {
+		colon = strrchr(host_port, ':');
+		if (colon != NULL && memchr(host_port, ':', (size_t)(colon - host_port)) != NULL) {
+			snprintf(why, whylen, "an IPv6 address needs brackets: [ADDRESS]:PORT");
+			return -1;
+		}
+	}
+	if (colon == NULL) {
+		snprintf(why, whylen, "no :PORT");
+		return -1;
+	}
+	if (colon == host_port || (host_port[0] == '[' && colon == host_port + 2)) {
+		snprintf(why, whylen, "no host before the ':'");
+		return -1;
+	}
+	if (colon[1] == '\0') {
+		snprintf(why, whylen, "no port after the ':'");
+		return -1;
+	}
+	for (p = colon + 1; *p != '\0'; p++)
+		if (*p < '0' || *p > '9') {
+			snprintf(why, whylen, "the port is not a number");
+			return -1;
+		}
+	if (strlen(colon + 1) > 5 || strtol(colon + 1, NULL, 10) < 1 || strtol(colon + 1, NULL, 10) > 65535) {
+		snprintf(why, whylen, "the port is not between 1 and 65535");
+		return -1;
+	}
+	for (p = host_port; p < colon; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f) {
+			snprintf(why, whylen, "the host holds a control character");
+			return -1;
+		}
+	if (mbh_hostport_split(host_port, host, sizeof(host), &port) != 0) {
+		snprintf(why, whylen, "the host is longer than 255 bytes or holds one of / @ ? , # [ ] or a blank");
+		return -1;
+	}
 	return 0;
 }

@@ -13,8 +13,9 @@
 
 /*
  * Copy uri into out with any password in the userinfo replaced by "*****"
- * (user names stay).  Works on invalid strings too, so error messages can
- * quote them.  Always NUL-terminates; truncates to outlen.
+ * (user names stay) and control characters written \xNN (escape.h).  Works on
+ * invalid strings too, so error messages can quote them.  Always
+ * NUL-terminates; truncates to outlen at a whole character.
  */
 void mbh_uri_redact(const char *uri, char *out, size_t outlen);
 
@@ -25,7 +26,8 @@ char *mbh_uri_redact_dup(const char *uri, size_t len);
  * Parse and validate cfg->uri (mongodb:// or mongodb+srv://), apply
  * cfg->username / cfg->password, connect_timeout_ms and a short
  * serverSelection/socket timeout, appname "mongo-backup-hooks".  A bad string
- * fails with EX_USAGE and the redacted URI in the message.  Caller owns *out.
+ * (or one holding a control character) fails with EX_USAGE and the redacted,
+ * escaped URI in the message.  Caller owns *out.
  */
 int mbh_uri_build(mongoc_uri_t **out, const mbh_config *cfg, mbh_error *err);
 
@@ -56,5 +58,13 @@ char *mbh_uri_unescape(const char *src, size_t len);
 
 /* Split "host:port" (or "[v6]:port") into host (NUL-terminated) and port. Returns 0 or -1. */
 int mbh_hostport_split(const char *host_port, char *host, size_t hostlen, int *port);
+
+/*
+ * Pure: is host_port a member address as a user must write it, "HOST:PORT"
+ * or "[IPV6]:PORT" with the port written out (1 to 65535)?  Returns 0, or -1
+ * with why set to what is wrong ("no :PORT", "port 0 is not between 1 and
+ * 65535", ...), never quoting the string itself.
+ */
+int mbh_hostport_check(const char *host_port, char *why, size_t whylen);
 
 #endif

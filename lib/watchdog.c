@@ -65,7 +65,11 @@ mbh_watchdog_start(mbh_watchdog **out, const char *path, const mbh_config *cfg, 
 	sigset_t none, defaults;
 	mbh_watchdog *w = NULL;
 	char *const argv[] = { (char *)"mongo-backup-watchdog", NULL };
-	char *const envp[] = { (char *)"PATH=/usr/sbin:/usr/bin:/sbin:/bin", NULL };
+	char *envp[] = { (char *)"PATH=/usr/sbin:/usr/bin:/sbin:/bin", NULL, NULL };
+#ifdef MBH_CRASH_POINTS
+	char crash_at[128];
+	const char *at = getenv("MBH_CRASH_AT");
+#endif
 	char timeout[32];
 	int fds[2] = { -1, -1 }, rc = -1, e;
 	bool fa_ok = false, attr_ok = false;
@@ -100,6 +104,13 @@ mbh_watchdog_start(mbh_watchdog **out, const char *path, const mbh_config *cfg, 
 	posix_spawnattr_setsigdefault(&attr, &defaults);
 	/* its own session: a Ctrl-C or a kill of the caller's process group must not reach it */
 	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+#ifdef MBH_CRASH_POINTS
+	/* test builds: the crash tests reach the watchdog's own points (watchdog-*) through the same variable */
+	if (at != NULL && at[0] != '\0' && strlen(at) < sizeof(crash_at) - sizeof("MBH_CRASH_AT=")) {
+		snprintf(crash_at, sizeof(crash_at), "MBH_CRASH_AT=%s", at);
+		envp[1] = crash_at;
+	}
+#endif
 	e = posix_spawn(&w->pid, path, &fa, &attr, argv, envp);
 	if (e != 0) {
 		w->pid = -1;
@@ -182,7 +193,7 @@ mbh_watchdog_free(mbh_watchdog *w)
 }
 
 /* Reap an exited child watchdog. */
-void
+bool
 mbh_watchdog_reap(long pid, int timeout_ms)
 {
 	struct timespec tick = { 0, 5 * 1000 * 1000 };
@@ -190,11 +201,13 @@ mbh_watchdog_reap(long pid, int timeout_ms)
 	pid_t r;
 
 	if (pid <= 0)
-		return;
+		return true;
 	for (;;) {
 		r = waitpid((pid_t)pid, NULL, WNOHANG);
-		if (r != 0 || waited >= timeout_ms)
-			return; /* reaped, not our child (ECHILD), or still running */
+		if (r > 0 || (r < 0 && errno != EINTR))
+			return true; /* reaped, or not our child (ECHILD) */
+		if (waited >= timeout_ms)
+			return false; /* still running */
 		nanosleep(&tick, NULL);
 		waited += 5;
 	}

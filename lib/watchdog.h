@@ -3,6 +3,7 @@
 #ifndef MBH_WATCHDOG_H
 #define MBH_WATCHDOG_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "config.h"
@@ -51,8 +52,12 @@ int mbh_watchdog_go(mbh_watchdog *w, mbh_error *err);
 /* Close the pipe (without "go" the watchdog exits) and free; the process itself lives on.  NULL is fine. */
 void mbh_watchdog_free(mbh_watchdog *w);
 
-/* Reap pid if it is our child and has exited within timeout_ms (a stopped watchdog of a long-lived host). */
-void mbh_watchdog_reap(long pid, int timeout_ms);
+/*
+ * Reap pid if it is our child and has exited within timeout_ms (a stopped
+ * watchdog of a long-lived host).  Returns false when it is our child and
+ * still running, so the caller can try again later rather than leave a zombie.
+ */
+bool mbh_watchdog_reap(long pid, int timeout_ms);
 
 /* Fill buf with a fresh random token (MBH_TOKEN_LEN hex digits + NUL).  Returns 0 or -1. */
 int mbh_token_new(char *buf, size_t len);

@@ -124,7 +124,7 @@ static int
 try_release(mbh_logger *lg, const settings *s, const mongoc_uri_t *uri, const mbh_state_rec *rec, int attempt)
 {
 	mbh_lock_session *session = NULL;
-	char line[MBH_ERRMSG_LEN + 512];
+	char line[MBH_ERRMSG_LEN + MBH_SNAPSHOT_MAX + 1024];
 	bool released = false;
 	mbh_error err;
 	int rc = -1;
@@ -134,9 +134,11 @@ try_release(mbh_logger *lg, const settings *s, const mongoc_uri_t *uri, const mb
 	if (mbh_lock_session_new(&session, uri, rec->member, &err) == 0 &&
 	    mbh_release(lg, session, s->state_dir, rec, MBH_RELEASER_WATCHDOG, &released, &err) == 0) {
 		snprintf(line, sizeof(line),
-			 "the fsync lock on %s (set %s, job %s, pid %ld) outlived lock.max_seconds; %s",
+			 "the fsync lock on %s (set %s, job %s, pid %ld) outlived lock.max_seconds; %s%s%s",
 			 rec->member, rec->set_name, rec->job[0] != '\0' ? rec->job : "-", rec->pid,
-			 released ? "the watchdog unlocked it" : "it was released meanwhile");
+			 released ? "the watchdog unlocked it" : "it was released meanwhile",
+			 released && rec->snapshot[0] != '\0' ? "; its snapshot stays for mongo-postbackup: " : "",
+			 released ? rec->snapshot : "");
 		event(lg, released ? MBH_LOG_ERROR : MBH_LOG_INFO, s, line);
 		rc = 0;
 	} else if (released) {
@@ -175,8 +177,9 @@ guard(mbh_logger *lg, const settings *s, const mongoc_uri_t *uri)
 				nap(POLL_S);
 				continue;
 			}
-		} else if (!present || !mbh_release_same_lock(&cur, &want)) {
-			return 0; /* released in time, or by someone else */
+		} else if (!present || !mbh_release_same_lock(&cur, &want) || cur.phase == MBH_PHASE_SNAPSHOT) {
+			/* released in time, or by someone else; a snapshot left (SNAPSHOT) is mongo-postbackup's */
+			return 0;
 		} else {
 			rec = cur;
 		}

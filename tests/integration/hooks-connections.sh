@@ -2,7 +2,9 @@
 # hooks-connections.sh: what mongo-prebackup --exec puts on the wire.  Discovery asks the member it
 # will probably lock, the lock reuses that authenticated connection, and no endSessions is sent to
 # the primary: one SCRAM conversation per run (libmongoc 1.23 derives the key once per connection).
-# A wrong guess (a hidden member is chosen) costs one more conversation and still works.
+# A wrong guess (a hidden member is chosen) costs one more conversation and still works.  So does
+# each voting secondary asked with currentOp because its fsync lock decides whether locking the
+# chosen member would stall majority writes (invariant 6); nobody is asked when it cannot matter.
 # SPDX-License-Identifier: AGPL-3.0-or-later
 [ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"
 . "${top_srcdir:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/integration/simlib.sh"
@@ -25,12 +27,26 @@ sim_start "$T_DIR/pss.conf" || exit 1
 t_config "$CONF"
 t_run exec "$MBH_PRE" -c "$CONF" --exec -- true
 t_rc_is 0 "passive chosen: --exec -- true works" exec
-tap_is "$(auths 0 1 2)" 1 "passive chosen: one SCRAM conversation in the whole run"
+tap_is "$(auths 0 1 2)" 2 "passive chosen: two SCRAM conversations (the member it locks, the electable voter it asks)"
+tap_is "$(auths 1)/$(sim_counter 1 currentOp)" 1/2 "passive chosen: the electable voter was asked currentOp before the choice and right after the lock, on one authenticated connection"
+tap_is "$(sim_counter 2 currentOp)" 1 "passive chosen: the locked member was asked currentOp once (by the lock step)"
 tap_is "$(sim_counter 2 replSetGetStatus)" 1 "passive chosen: discovery asked the member it then locked"
 tap_is "$(sim_counter 0 replSetGetStatus)" 0 "passive chosen: the primary was not asked"
 tap_is "$(sim_counter 2 fsync)/$(sim_counter 2 fsyncUnlock)" 1/1 "passive chosen: lock and unlock on that member"
 tap_is "$(sim_counter 0 endSessions)" 0 "passive chosen: no endSessions to the primary"
 t_assert_unlocked "passive chosen: unlocked"
+sim_stop
+
+# ---- P, S, passive votes 0: it never stalls majority writes, so nobody else is asked
+t_topology "$T_DIR/psv0.conf" '{ port = 0; state = "PRIMARY"; }, { port = 0; }, { port = 0; priority = 0.0; votes = 0; }'
+sim_start "$T_DIR/psv0.conf" || exit 1
+t_config "$CONF"
+t_run execv0 "$MBH_PRE" -c "$CONF" --exec -- true
+t_rc_is 0 "votes-0 passive chosen: --exec -- true works" execv0
+tap_is "$(sim_counter 2 fsync)" 1 "votes-0 passive chosen: that member was locked"
+tap_is "$(auths 0 1 2)" 1 "votes-0 passive chosen: one SCRAM conversation in the whole run"
+tap_is "$(sim_counter 1 currentOp)" 0 "votes-0 passive chosen: the other secondary was not asked"
+t_assert_unlocked "votes-0 passive chosen: unlocked"
 sim_stop
 
 # ---- P, S, hidden: the guess (the visible secondary) is wrong; the hidden member is locked anyway

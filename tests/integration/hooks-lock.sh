@@ -173,6 +173,21 @@ tap_is "$(sim_status_field 1 frozen)" 0 "electable: post unfreezes member 1"
 tap_is "$(sim_counter 1 replSetFreeze)" 2 "electable: post sent replSetFreeze again (0 seconds)"
 t_assert_unlocked "electable: unlocked"
 
+# the member is elected after it was chosen, before the freeze: a primary refuses replSetFreeze
+fs0=$(sim_counter 1 fsync)
+sim_ctl arm 1 replSetFreeze elect >/dev/null
+RD=$(t_run_dir pre9f)
+env -C "$RD" "$MBH_PRE" -c "$CONF" --job J9f </dev/null >"$T_OUT/pre9f.out" 2>"$T_OUT/pre9f.err"
+T_RC=$?
+tap_is "$T_RC" 75 "elected before the freeze: exit 75 (temporary: run again)"
+tap_is "$(sim_status_field 1 state)" PRIMARY "elected before the freeze: member 1 is primary now (the arm fired)"
+tap_like "$T_OUT/pre9f.err" "cannot freeze $H1.*primary" "elected before the freeze: the message names the member and says primary"
+tap_is "$(sim_counter 1 fsync)" "$fs0" "elected before the freeze: no fsync lock was sent to it"
+t_assert_unlocked "elected before the freeze: nothing is locked"
+t_assert_no_state "elected before the freeze: no state left"
+tap_ok "$(t_wait_no_procs_in "$RD" && echo 0 || echo 1)" "elected before the freeze: no watchdog or other process of the run is left"
+sim_ctl elect 0 >/dev/null
+
 # the member becomes primary right at the lock
 sim_ctl arm 1 fsync elect >/dev/null
 t_run pre9 "$MBH_PRE" -c "$CONF" --job J9

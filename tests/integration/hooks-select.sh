@@ -130,6 +130,94 @@ if scenario "PSA: locking the only other data-bearing voter stalls the majority"
 	tap_is "$(sim_status_field 1 frozen)" 0 "psa --allow-majority-stall: unfrozen by mongo-postbackup"
 fi
 
+# Invariant 6: a member someone else fsync-locked applies nothing.  With the electable secondary
+# locked behind the tool's back, locking the passive one would leave only the primary applying the
+# oplog (1 of 2 needed): majority writes would stall.
+if scenario "someone else's fsync lock counts as not applying" "$P, $S, $S0"; then
+	H1=$(sim_member_host 1)
+	sim_ctl lock 1 >/dev/null
+	t_run dry "$MBH_PRE" -c "$CONF" --dry-run
+	t_rc_is 69 "foreign lock on S: --dry-run exits 69" dry
+	[ "$(grep -c CHOSEN "$T_OUT/dry.out")" = 0 ] || { tap_fail "foreign lock on S: --dry-run chooses nobody"; t_show dry; }
+	reason_like "foreign lock on S: the locked member's row says no, fsync-locked by someone else" 1 \
+		' no +fsync-locked by someone else \(currentOp\)$'
+	reason_like "foreign lock on S: the passive member's row names the stall and the lock" 2 \
+		" no +locking it would stall majority writes \(1 of 2 needed; $H1 is fsync-locked by someone else\)"
+	tap_like "$T_OUT/dry.out" "^nothing would be locked: .*stall majority writes" "foreign lock on S: --dry-run says nothing would be locked"
+	t_run pre "$MBH_PRE" -c "$CONF" --job foreign
+	t_rc_is 69 "foreign lock on S: mongo-prebackup refuses with 69" pre
+	tap_like "$T_OUT/pre.err" "^mongo-prebackup: error: no member of rs0 can be locked: .*stall majority writes \(1 of 2 needed; $H1 is fsync-locked by someone else\)" \
+		"foreign lock on S: the error names the stall and the locked member"
+	tap_is "$(sim_lockcounts)" "0:0 1:1 2:0" "foreign lock on S: nothing locked by us, their lock left alone"
+	tap_is "$(sim_counter 2 fsync)" 0 "foreign lock on S: no fsync sent to the passive member"
+	tap_is "$(sim_counter 1 fsyncUnlock)" 0 "foreign lock on S: their lock is not touched"
+	t_assert_no_state "foreign lock on S: no state record"
+	t_run dry "$MBH_PRE" -c "$CONF" --dry-run --allow-majority-stall
+	t_rc_is 0 "foreign lock on S, --allow-majority-stall: --dry-run exits 0 (still allowed)" dry
+	tap_like "$T_OUT/dry.out" "^would lock $(sim_member_host 2):" "foreign lock on S, --allow-majority-stall: would lock the passive member"
+	reason_like "foreign lock on S, --allow-majority-stall: the stall is said" 2 \
+		"stalls majority writes \(allowed; $H1 is fsync-locked by someone else\)"
+	# --allow-locked: the locked member may be locked once more (it applies nothing already)
+	t_run pre "$MBH_PRE" -c "$CONF" --job foreign2 --allow-locked
+	t_rc_is 0 "foreign lock on S, --allow-locked: mongo-prebackup exits 0" pre
+	tap_is "$(sim_lockcounts)" "0:0 1:2 2:0" "foreign lock on S, --allow-locked: member 1 locked once more"
+	t_run post "$MBH_POST" -c "$CONF" --job foreign2
+	t_rc_is 0 "foreign lock on S, --allow-locked: mongo-postbackup exits 0" post
+	tap_is "$(sim_lockcounts)" "0:0 1:1 2:0" "foreign lock on S, --allow-locked: only our lock released"
+	# their lock released: the passive member again
+	sim_ctl unlock 1 >/dev/null
+	dry_choice "foreign lock released" 2
+	real_choice "foreign lock released" 2
+fi
+
+# The same in production: two hosts run policy-local jobs at once.  The other host's job holds the
+# electable secondary (127.0.0.3); this host's member (the passive one) must not be locked too.
+if scenario "two policy-local jobs at once" '{ host = "127.0.0.2"; port = 0; state = "PRIMARY"; }, { host = "127.0.0.3"; port = 0; }, { port = 0; priority = 0.0; }'; then
+	H1=$(sim_member_host 1)
+	t_run other "$MBH_PRE" -c "$CONF" --state-dir "$T_DIR/state-other" --job other --member "$H1"
+	t_rc_is 0 "two local jobs: the other host's job locks member 1" other
+	tap_is "$(sim_lockcounts)" "0:0 1:1 2:0" "two local jobs: member 1 locked by the other job"
+	t_run dry "$MBH_PRE" -c "$CONF" --dry-run --policy local
+	t_rc_is 69 "two local jobs: --dry-run --policy local exits 69" dry
+	reason_like "two local jobs: this host's member would stall majority writes" 2 \
+		"stall majority writes \(1 of 2 needed; $H1 is fsync-locked by someone else\)"
+	t_run pre "$MBH_PRE" -c "$CONF" --job local --policy local
+	t_rc_is 69 "two local jobs: this host's job refuses with 69" pre
+	tap_like "$T_OUT/pre.err" "stall majority writes.*$H1 is fsync-locked by someone else" "two local jobs: the error says why"
+	tap_is "$(sim_lockcounts)" "0:0 1:1 2:0" "two local jobs: nothing more locked"
+	t_assert_no_state "two local jobs: no state record here"
+	t_run otherpost "$MBH_POST" -c "$CONF" --state-dir "$T_DIR/state-other" --job other
+	t_rc_is 0 "two local jobs: the other job's post-backup" otherpost
+	real_choice "two local jobs, the other one done" 2 --policy local
+	# Both start at the same instant: the other lock lands after this run asked member 1 and before
+	# its own lock on member 2 is answered (held back with ctl slow).  The re-check after the lock
+	# finds it: this run releases its lock (75) rather than stall majority writes.
+	sim_ctl slow 2 1500 >/dev/null
+	f0=$(sim_counter 2 fsync)
+	timeout -k 5 "$T_TIMEOUT" "$MBH_PRE" -c "$CONF" --job race --policy local </dev/null >"$T_OUT/race.out" 2>"$T_OUT/race.err" &
+	RACE=$!
+	t_bg_register "$RACE"
+	n=0
+	while [ "$(sim_counter 2 fsync)" -le "$f0" ] && [ "$n" -lt 1500 ]; do
+		sleep 0.02
+		n=$((n + 1))
+	done
+	t_run other2 "$MBH_PRE" -c "$CONF" --state-dir "$T_DIR/state-other" --job other2 --member "$H1" --allow-majority-stall
+	sim_ctl slow 2 0 >/dev/null
+	wait "$RACE"
+	T_RC=$?
+	t_note_watchdogs
+	t_rc_is 75 "two local jobs at the same instant: this run backs off with 75" race
+	tap_like "$T_OUT/race.err" "majority writes would stall \\(1 of 2 needed; $H1 is fsync-locked by someone else\\): that changed since the choice" \
+		"two local jobs at the same instant: the error says why"
+	tap_is "$(sim_lockcounts)" "0:0 1:1 2:0" "two local jobs at the same instant: this run's lock released, the other kept"
+	tap_is "$(sim_status_field 2 frozen)" 0 "two local jobs at the same instant: nothing left frozen"
+	t_assert_no_state "two local jobs at the same instant: no state record here"
+	t_run otherpost2 "$MBH_POST" -c "$CONF" --state-dir "$T_DIR/state-other" --job other2
+	t_rc_is 0 "two local jobs at the same instant: the other job's post-backup" otherpost2
+	t_assert_unlocked "two local jobs at the same instant: all unlocked"
+fi
+
 if scenario "members not fit to back up are skipped" "$P,
 	{ port = 0; priority = 0.0; votes = 0; state = \"RECOVERING\"; },
 	{ port = 0; priority = 0.0; votes = 0; hidden = true; build_indexes = false; },

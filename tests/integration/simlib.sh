@@ -5,15 +5,24 @@
 # SPDX-License-Identifier: AGPL-3.0-or-later
 #
 # Environment (set by the Makefile's AM_TESTS_ENVIRONMENT; defaults for running a test by hand from
-# the build directory): MBH_SIM MBH_PRE MBH_POST top_srcdir top_builddir.  MBH_KEEP_TMP=1 keeps the
-# temp dir for post-mortems.
+# the build directory): MBH_SIM MBH_PRE MBH_POST MONGO_BACKUP_WATCHDOG top_srcdir top_builddir.
+# MBH_KEEP_TMP=1 keeps the temp dir for post-mortems.  MBH_SKIP_SLOW=1 skips the slowest end-to-end
+# tests (tools/test-all sets it for the `make distcheck` pass only: they ran in the suite's first pass).
+
+case "${MBH_SKIP_SLOW:-}:$(basename "$0")" in
+1:hooks-crash.sh | 1:hooks-defects*.sh | 1:plugin-*.sh | 1:hooks-job.sh | 1:fdplugin.sh | 1:hooks-snapshot*.sh)
+	echo "1..0 # SKIP slow end-to-end test: it ran in the first pass of the suite (MBH_SKIP_SLOW=1)"
+	exit 0
+	;;
+esac
 
 top_builddir=${top_builddir:-$(pwd)}
 top_srcdir=${top_srcdir:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
 MBH_SIM=${MBH_SIM:-$top_builddir/tests/sim/mongo-rs-sim}
 MBH_PRE=${MBH_PRE:-$top_builddir/hooks/mongo-prebackup}
 MBH_POST=${MBH_POST:-$top_builddir/hooks/mongo-postbackup}
-export MBH_SIM MBH_PRE MBH_POST
+MONGO_BACKUP_WATCHDOG=${MONGO_BACKUP_WATCHDOG:-$top_builddir/watchdog/mongo-backup-watchdog}
+export MBH_SIM MBH_PRE MBH_POST MONGO_BACKUP_WATCHDOG
 
 # Every product run is bounded so that a hang fails the test instead of stalling `make check`.
 T_TIMEOUT=${T_TIMEOUT:-120}
@@ -240,7 +249,7 @@ t_kill() {
 }
 
 t_cleanup() {
-	local rc=$? p
+	local rc=$? p d
 	trap - EXIT
 	if [ -n "$T_DIR" ] && [ -d "$T_DIR" ]; then
 		t_note_watchdogs "$T_STATE" 2>/dev/null
@@ -251,6 +260,12 @@ t_cleanup() {
 		# Watchdogs whose record is gone (a leak) still carry this test's unique dir in their argv.
 		for p in $(pgrep -f -- "$T_DIR/" 2>/dev/null); do
 			[ "$p" != $$ ] && t_is_ours "$p" && t_kill "$p"
+		done
+		# what still runs in a directory of t_run_dir (watchdogs, commands and their children)
+		for d in $(cat "$T_DIR/.rundirs" 2>/dev/null); do
+			for p in $(t_procs_in "$d"); do
+				[ "$p" != $$ ] && kill -KILL "$p" 2>/dev/null
+			done
 		done
 		for p in $(t_alive_entries .sims); do
 			t_kill "$p"
@@ -495,4 +510,66 @@ t_assert_no_state() {
 		tap_diag_file "$T_STATE/${2:-rs0}.state" "state file"
 		return 1
 	fi
+}
+
+# ---------------------------------------------------------------- processes of a run, by cwd and start time
+
+# tap_skip NAME REASON: a skipped case (counted as a pass by TAP).
+tap_skip() {
+	TAP_N=$((TAP_N + 1))
+	echo "ok $TAP_N - $1 # SKIP $2"
+}
+
+# t_same_alive PID START: PID is still the process that started at START (t_starttime) and is not a
+# zombie (one read of /proc/PID/stat, so a process reaped meanwhile is not mistaken for a live one).
+t_same_alive() {
+	local st
+	[ -n "$1" ] && [ -n "$2" ] || return 1
+	st=$(sed 's/^.*) //' "/proc/$1/stat" 2>/dev/null)
+	[ -n "$st" ] && [ "${st%% *}" != Z ] && [ "$(echo "$st" | awk '{ print $20 }')" = "$2" ]
+}
+
+# t_procs_in DIR: the pids of the processes whose working directory is DIR.  Run the product with
+# `env -C DIR` and every process it starts (watchdog, command, what the command forks) inherits DIR,
+# so this finds all of them whatever their pid, and nothing of another test.
+t_procs_in() {
+	local d
+	for d in /proc/[0-9]*; do
+		[ "$d/cwd" -ef "$1" ] && echo "${d#/proc/}"
+	done
+	return 0
+}
+
+# t_run_dir NAME: make $T_DIR/NAME for t_procs_in (print its path); the cleanup kills whatever still
+# runs there.
+t_run_dir() {
+	mkdir -p "$T_DIR/$1" && echo "$T_DIR/$1" >>"$T_DIR/.rundirs" && echo "$T_DIR/$1"
+}
+
+# t_wait_no_procs_in DIR [TRIES]: wait (20 ms steps, default 5 s) until no process runs in DIR.
+t_wait_no_procs_in() {
+	local n=0
+	while [ -n "$(t_procs_in "$1")" ] && [ "$n" -lt "${2:-250}" ]; do
+		sleep 0.02
+		n=$((n + 1))
+	done
+	[ -z "$(t_procs_in "$1")" ]
+}
+
+# sim_set_state: "locked:[ ID=COUNT...] frozen:[ ID...]" from one `ctl status`; "locked: frozen:" is
+# a set left clean (no lockCount, no replSetFreeze in force).
+sim_set_state() {
+	sim_ctl status | awk '{ id = ""; c = ""; f = ""
+		for (i = 1; i <= NF; i++) { p = index($i, "="); k = substr($i, 1, p - 1); v = substr($i, p + 1)
+			if (k == "id") id = v; if (k == "lockCount") c = v; if (k == "frozen") f = v }
+		if (c != "0") l = l " " id "=" c; if (f != "0") z = z " " id }
+		END { print "locked:" l " frozen:" z }'
+}
+
+# sim_unlock_time M: when member M last took an fsyncUnlock that left lockCount 0 (unix seconds with
+# milliseconds, from the simulator's log); empty when it never did.
+sim_unlock_time() {
+	local t
+	t=$(grep "member $1: fsyncUnlock, lockCount 0" "$SIM_LOG" 2>/dev/null | tail -n 1 | cut -d' ' -f1)
+	[ -n "$t" ] && date -d "$t" +%s.%3N
 }

@@ -191,10 +191,10 @@ test_key_errors(void)
 	} cases[] = {
 		{ "uri = \"mongodb://h/\";\nbogus = 1;\n",
 		  "t.conf:2: unknown key 'bogus' (known: uri, username, password_file, connect_timeout_ms, "
-		  "selection, lock, state_dir, script, log)" },
+		  "selection, lock, state_dir, script, snapshot, log)" },
 		{ "password = \"x\";\n",
 		  "t.conf:1: unknown key 'password' (known: uri, username, password_file, connect_timeout_ms, "
-		  "selection, lock, state_dir, script, log)" },
+		  "selection, lock, state_dir, script, snapshot, log)" },
 		{ "selection = {\n  polcy = \"auto\";\n};\n",
 		  "t.conf:2: unknown key 'selection.polcy' (known: policy, member, max_lag_seconds, allow_delayed, tags)" },
 		{ "lock = { max_second = 5; };\n",
@@ -202,6 +202,14 @@ test_key_errors(void)
 		{ "\nscript = { backups = [\"x\"]; };\n",
 		  "t.conf:2: unknown key 'script.backups' (known: backup, restore, timeout)" },
 		{ "log = { facility = \"daemon\"; };\n", "t.conf:1: unknown key 'log.facility' (known: syslog, level)" },
+		{ "snapshot = { make = [ \"x\" ]; };\n", "t.conf:1: unknown key 'snapshot.make' (known: create, remove, timeout)" },
+		{ "snapshot = [ \"x\" ];\n", "t.conf:1: 'snapshot' must be a group: snapshot = { ... };" },
+		{ "snapshot = {\n  create = \"/bin/snap\";\n};\n",
+		  "t.conf:2: 'snapshot.create' must be a non-empty list of strings, e.g. [ \"/path/to/script\", \"%h\" ]" },
+		{ "snapshot = { remove = [ ]; };\n",
+		  "t.conf:1: 'snapshot.remove' must be a non-empty list of strings, e.g. [ \"/path/to/script\", \"%h\" ]" },
+		{ "snapshot = { timeout = 0; };\n", "t.conf:1: 'snapshot.timeout' must be an integer between 1 and 86400" },
+		{ "snapshot = { timeout = 86401; };\n", "t.conf:1: 'snapshot.timeout' must be an integer between 1 and 86400" },
 		{ "uri = 5;\n", "t.conf:1: 'uri' must be a non-empty string" },
 		{ "uri = \"\";\n", "t.conf:1: 'uri' must be a non-empty string" },
 		{ "username = true;\n", "t.conf:1: 'username' must be a non-empty string" },
@@ -212,7 +220,15 @@ test_key_errors(void)
 		{ "selection = \"auto\";\n", "t.conf:1: 'selection' must be a group: selection = { ... };" },
 		{ "selection = { policy = \"best\"; };\n", "t.conf:1: 'selection.policy' must be one of auto, local, member" },
 		{ "selection = { policy = 1; };\n", "t.conf:1: 'selection.policy' must be one of auto, local, member" },
-		{ "selection = { member = \"h:notaport\"; };\n", "t.conf:1: 'selection.member' must be \"HOST:PORT\"" },
+		{ "selection = { member = \"h:notaport\"; };\n",
+		  "t.conf:1: 'selection.member' must be \"HOST:PORT\" (the port is not a number), as in the replica set "
+		  "config, e.g. \"db2.example.net:27017\"" },
+		{ "selection = { member = \"db2\"; };\n",
+		  "t.conf:1: 'selection.member' must be \"HOST:PORT\" (no :PORT), as in the replica set config, e.g. "
+		  "\"db2.example.net:27017\"" },
+		{ "selection = { member = \"db2:65536\"; };\n",
+		  "t.conf:1: 'selection.member' must be \"HOST:PORT\" (the port is not between 1 and 65535), as in the "
+		  "replica set config, e.g. \"db2.example.net:27017\"" },
 		{ "selection = { max_lag_seconds = -1; };\n",
 		  "t.conf:1: 'selection.max_lag_seconds' must be an integer between 0 and 86400" },
 		{ "selection = { max_lag_seconds = 86401; };\n",
@@ -241,6 +257,16 @@ test_key_errors(void)
 		{ "script = { backup = [ \"\" ]; };\n",
 		  "t.conf:1: 'script.backup' must be a non-empty list of strings, e.g. [ \"/path/to/script\", \"%h\" ]" },
 		{ "script = { timeout = -1; };\n", "t.conf:1: 'script.timeout' must be an integer between 0 and 604800" },
+		{ "script = { timeout = 604801; };\n", "t.conf:1: 'script.timeout' must be an integer between 0 and 604800" },
+		{ "script = { timeout = \"1h\"; };\n", "t.conf:1: 'script.timeout' must be an integer between 0 and 604800" },
+		{ "script = {\n  backup = [ \"/bin/dump\",\n    \"%h\",\n    \"--at=%t\" ];\n};\n",
+		  "t.conf:4: 'script.backup' argument 3 \"--at=%t\" has the unknown escape %t (known: %h %p %s %j %S, "
+		  "and %% for a percent sign)" },
+		{ "script = { restore = ( \"/bin/restore\", \"100%\" ); };\n",
+		  "t.conf:1: 'script.restore' argument 2 \"100%\" ends in a lone % (write %% for a percent sign)" },
+		{ "script = { backup = [ \"/bin/dump%\\x1b\" ]; };\n",
+		  "t.conf:1: 'script.backup' argument 1 \"/bin/dump%\\x1b\" has the unknown escape %\\x1b (known: %h %p "
+		  "%s %j %S, and %% for a percent sign)" },
 		{ "log = { syslog = \"true\"; };\n", "t.conf:1: 'log.syslog' must be true or false" },
 		{ "log = { level = \"verbose\"; };\n",
 		  "t.conf:1: 'log.level' must be one of error, warning, notice, info, debug" },
@@ -267,7 +293,20 @@ test_set(void)
 		  "--selection.max_lag_seconds: must be an integer between 0 and 86400" },
 		{ "selection.policy", "best", "--selection.policy: must be one of auto, local, member" },
 		{ "selection.allow_delayed", "maybe", "--selection.allow_delayed: must be true or false" },
-		{ "selection.member", "a:b:c", "--selection.member: must be \"HOST:PORT\"" },
+		{ "selection.member", "a:b:c",
+		  "--selection.member: must be \"HOST:PORT\" (an IPv6 address needs brackets: [ADDRESS]:PORT), as in the "
+		  "replica set config, e.g. \"db2.example.net:27017\"" },
+		{ "selection.member", "db2",
+		  "--selection.member: must be \"HOST:PORT\" (no :PORT), as in the replica set config, e.g. "
+		  "\"db2.example.net:27017\"" },
+		{ "selection.member", "db2:0",
+		  "--selection.member: must be \"HOST:PORT\" (the port is not between 1 and 65535), as in the replica set "
+		  "config, e.g. \"db2.example.net:27017\"" },
+		{ "selection.member", "db\x1b:1",
+		  "--selection.member: must be \"HOST:PORT\" (the host holds a control character), as in the replica set "
+		  "config, e.g. \"db2.example.net:27017\"" },
+		{ "selection.tags", "\x1b[2J", "--selection.tags: expected KEY=VALUE, got '\\x1b[2J'" },
+		{ "bo\x1bgus", "1", "--bo\\x1bgus: no such setting" },
 		{ "selection.tags", "novalue", "--selection.tags: expected KEY=VALUE, got 'novalue'" },
 		{ "selection.tags", "=v", "--selection.tags: expected KEY=VALUE, got '=v'" },
 		{ "state_dir", "rel", "--state_dir: must be an absolute path" },
@@ -331,6 +370,84 @@ finished(const char *text, const char *env_uri, mbh_error *err)
 	}
 	unsetenv("MONGO_BACKUP_URI");
 	return c;
+}
+
+/* Snapshot mode: both commands, a timeout inside the lock's, escapes checked where they are used. */
+static void
+test_finish_snapshot(void)
+{
+	static const struct {
+		const char *text;
+		const char *msg;
+	} bad[] = {
+		{ "\nsnapshot = {\n  create = [ \"/s\", \"create\" ];\n};\n",
+		  "t.conf:2: the snapshot group needs both create = [ ... ] (prints the snapshot's path) and remove = "
+		  "[ ... ] (removes %S)" },
+		{ "snapshot = { };\n",
+		  "t.conf:1: the snapshot group needs both create = [ ... ] (prints the snapshot's path) and remove = "
+		  "[ ... ] (removes %S)" },
+		{ "snapshot = { create = [ \"/s\" ];\n remove = [ \"/s\", \"%S\" ];\n timeout = 7200; };\n",
+		  "t.conf:3: 'snapshot.timeout' (7200 s) must be shorter than lock.max_seconds (7200 s): the member "
+		  "stays locked while snapshot.create runs" },
+		{ "snapshot = { create = [ \"/s\", \"%S\" ];\n remove = [ \"/s\", \"%S\" ]; };\n",
+		  "t.conf:1: 'snapshot.create' cannot use %S: the snapshot's path is what it prints" },
+		{ "snapshot = { create = [ \"/s\", \"%x\" ];\n remove = [ \"/s\", \"%S\" ]; };\n",
+		  "t.conf:1: 'snapshot.create' argument 2 \"%x\" has the unknown escape %x (known: %h %p %s %j %S, and %% for a percent sign)" },
+		{ "snapshot = { create = [ \"/s\" ];\n remove = [ \"/s\", \"50%\" ]; };\n",
+		  "t.conf:2: 'snapshot.remove' argument 2 \"50%\" ends in a lone % (write %% for a percent sign)" },
+		{ "script = {\n  backup = [ \"/b\", \"%S\" ];\n};\n",
+		  "t.conf:2: 'script.backup' uses %S, the snapshot's path, but there is no snapshot group: add snapshot "
+		  "= { create = [ ... ]; remove = [ ... ]; } or drop the %S" },
+		{ "script = { backup = [ \"/b\", \"%q\" ]; };\n",
+		  "t.conf:1: 'script.backup' argument 2 \"%q\" has the unknown escape %q (known: %h %p %s %j %S, and %% for a percent sign)" },
+		{ "script = { restore = [ \"/r\", \"%S\" ]; };\nsnapshot = { create = [ \"/s\" ]; remove = [ \"/s\" ]; };\n",
+		  "t.conf:1: 'script.restore' cannot use %S: no snapshot is involved" },
+	};
+	mbh_config *c;
+	mbh_error err;
+	size_t i;
+
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		c = finished(bad[i].text, "mongodb://h/", &err);
+		ok(c == NULL && err.code == EX_CONFIG, "snapshot: finish fails with 78: %.50s", bad[i].msg);
+		is_str(err.msg, bad[i].msg, "  message");
+		mbh_config_free(c);
+	}
+
+	c = finished("", "mongodb://h/", &err);
+	ok(c != NULL && c->snapshot.create == NULL && c->snapshot.remove == NULL && c->snapshot.timeout == 60,
+	   "no snapshot group: snapshot mode off, default snapshot.timeout 60");
+	mbh_config_free(c);
+
+	c = finished("snapshot = { create = [ \"/s\", \"create\", \"%s-%j\" ];\n remove = [ \"/s\", \"remove\", \"%S\" ];"
+		     "\n timeout = 20; };\nscript = { backup = [ \"/b\", \"%S/db\", \"100%%\" ]; };\n",
+		     "mongodb://h/", &err);
+	ok(c != NULL && c->snapshot.create != NULL && c->snapshot.remove != NULL && c->snapshot.timeout == 20 &&
+	   strcmp(c->snapshot.remove[2], "%S") == 0 && strcmp(c->script.backup[1], "%S/db") == 0,
+	   "a snapshot group with %%S in remove and script.backup is accepted");
+	if (c == NULL)
+		diag("%s", err.msg);
+	mbh_config_free(c);
+
+	c = finished("snapshot = { create = [ \"/s\" ]; remove = [ \"/s\", \"%S\" ]; timeout = 5; };\n"
+		     "lock = { max_seconds = 5; };\n", "mongodb://h/", &err);
+	ok(c == NULL && err.code == EX_CONFIG, "snapshot.timeout equal to lock.max_seconds: EX_CONFIG");
+	mbh_config_free(c);
+
+	mbh_config_new(&c, &err);
+	ok(mbh_config_load_string(c, "snapshot = { create = [ \"/s\" ]; remove = [ \"/s\", \"%S\" ]; timeout = 30; };\n",
+				  "t.conf", &err) == 0 && mbh_config_set(c, "lock.max_seconds", "20", &err) == 0 &&
+	   mbh_config_set(c, "uri", "mongodb://h/", &err) == 0 && mbh_config_finish(c, &err) != 0 &&
+	   err.code == EX_CONFIG, "--max-lock-seconds below snapshot.timeout: EX_CONFIG");
+	is_str(err.msg, "t.conf:1: 'snapshot.timeout' (30 s) must be shorter than lock.max_seconds (20 s): the member "
+	       "stays locked while snapshot.create runs", "  message");
+	mbh_config_free(c);
+	mbh_config_new(&c, &err);
+	ok(mbh_config_set(c, "snapshot.create", "/s", &err) != 0 && err.code == EX_USAGE,
+	   "snapshot.create cannot be set on the command line");
+	ok(mbh_config_set(c, "snapshot.timeout", "9", &err) == 0 && c->snapshot.timeout == 9,
+	   "snapshot.timeout can");
+	mbh_config_free(c);
 }
 
 static void
@@ -397,6 +514,8 @@ test_finish(void)
 	   "a bad URI: redacted message");
 	diag("%s", err.msg);
 	mbh_config_free(c);
+
+	test_finish_snapshot();
 
 	c = finished("uri = \"mongodb://bob:p%40ss%3Aw@h/\";\n", NULL, &err);
 	ok(c != NULL, "a URI with a password is accepted in the file");
@@ -480,7 +599,8 @@ test_password_file(void)
 
 	snprintf(text, sizeof(text), "uri = \"mongodb://h/\";\nusername = \"backup\";\npassword_file = \"%s\";\n", tmpdir);
 	c = finished(text, NULL, &err);
-	snprintf(want, sizeof(want), "%s: password file is not a regular file", tmpdir);
+	snprintf(want, sizeof(want), "%s: the password file is a directory, not a regular file: give the path of a "
+	         "regular file (mode 0600)", tmpdir);
 	ok(c == NULL && err.code == EX_CONFIG, "a directory as password file refused");
 	is_str(err.msg, want, "directory: message");
 	mbh_config_free(c);
@@ -507,6 +627,71 @@ test_password_file(void)
 	mbh_config_free(c);
 	unlink(link);
 	unlink(pwpath);
+}
+
+/* Load path; expect EX_CONFIG with exactly want. */
+static void
+load_file_fails(const char *path, const char *want, const char *name)
+{
+	mbh_config *c = NULL;
+	mbh_error err;
+	int r;
+
+	mbh_error_init(&err);
+	mbh_config_new(&c, &err);
+	r = mbh_config_load_file(c, path, &err);
+	ok(r != 0 && err.code == EX_CONFIG, "%s: EX_CONFIG", name);
+	is_str(err.msg, want, "  message");
+	mbh_config_free(c);
+}
+
+/* Only a regular file is a config file: a FIFO would block for ever, a device never end. */
+static void
+test_special_files(void)
+{
+	char fifo[PATH_MAX], conf[PATH_MAX], link[PATH_MAX], odd[PATH_MAX], want[PATH_MAX * 2], text[PATH_MAX * 2];
+	mbh_config *c = NULL;
+	mbh_error err;
+
+	snprintf(fifo, sizeof(fifo), "%s/fifo", tmpdir);
+	snprintf(conf, sizeof(conf), "%s/rs0.conf", tmpdir);
+	snprintf(link, sizeof(link), "%s/link.conf", tmpdir);
+	snprintf(odd, sizeof(odd), "%s/no\x1b[2Jfile.conf", tmpdir);
+	unlink(fifo);
+	if (mkfifo(fifo, 0600) != 0)
+		diag("mkfifo: %s", strerror(errno));
+	snprintf(want, sizeof(want), "%s: the config file is a FIFO, not a regular file: give the path of a regular file",
+	         fifo);
+	load_file_fails(fifo, want, "a FIFO as the config file (no writer: it would block)");
+	snprintf(want, sizeof(want), "%s: the config file is a directory, not a regular file: give the path of a "
+	         "regular file", tmpdir);
+	load_file_fails(tmpdir, want, "a directory as the config file");
+	load_file_fails("/dev/null", "/dev/null: the config file is a character device, not a regular file: give the "
+	                "path of a regular file", "/dev/null as the config file");
+	snprintf(want, sizeof(want), "%s/no\\x1b[2Jfile.conf: cannot read the config file: No such file or directory",
+	         tmpdir);
+	load_file_fails(odd, want, "a path with a control character is quoted escaped");
+
+	write_file(conf, "uri = \"mongodb://h/?replicaSet=rs0\";\n", 0600);
+	unlink(link);
+	if (symlink(conf, link) != 0)
+		diag("symlink: %s", strerror(errno));
+	mbh_error_init(&err);
+	mbh_config_new(&c, &err);
+	ok(mbh_config_load_file(c, link, &err) == 0 && strcmp(c->uri, "mongodb://h/?replicaSet=rs0") == 0,
+	   "a symbolic link to a regular config file is fine");
+	mbh_config_free(c);
+
+	snprintf(text, sizeof(text), "uri = \"mongodb://h/\";\nusername = \"backup\";\npassword_file = \"%s\";\n", fifo);
+	c = finished(text, NULL, &err);
+	snprintf(want, sizeof(want), "%s: the password file is a FIFO, not a regular file: give the path of a regular "
+	         "file (mode 0600)", fifo);
+	ok(c == NULL && err.code == EX_CONFIG, "a FIFO as the password file: EX_CONFIG (no wait for a writer)");
+	is_str(err.msg, want, "  message");
+	mbh_config_free(c);
+	unlink(link);
+	unlink(conf);
+	unlink(fifo);
 }
 
 static void
@@ -551,6 +736,7 @@ main(void)
 	test_set();
 	test_finish();
 	test_password_file();
+	test_special_files();
 	test_uri_has_password();
 	rmdir(tmpdir);
 	mbh_config_free(NULL);

@@ -83,7 +83,7 @@ defaults(void)
 
 /* Run the selection; returns its rc and leaves the result in *s. */
 static int
-run(mbh_selection **s, const mbh_topology *t, const mbh_select_opts *o, mbh_error *err)
+run(mbh_selection **s, mbh_topology *t, const mbh_select_opts *o, mbh_error *err)
 {
 	mbh_error_init(err);
 	return mbh_select(s, t, o, err);
@@ -132,6 +132,8 @@ test_states(void)
 	mbh_selection *s = NULL;
 	mbh_error err;
 	mbh_member *m;
+	char host[64];
+	size_t i;
 
 	add(t, "a:1", MBH_RS_PRIMARY, 1, 1);
 	add(t, "b:1", MBH_RS_DOWN, 1, 1);
@@ -161,9 +163,21 @@ test_states(void)
 	is_str(s->summary,
 	       "no member of rs0 can be locked: a:1 primary; b:1 down (not reachable/healthy); c:1 in state RECOVERING, "
 	       "not SECONDARY; d:1 in state STARTUP2, not SECONDARY; e:1 buildIndexes is false; f:1 lag 45 s exceeds "
-	       "max_lag_seconds 30; ...; see --dry-run",
-	       "summary lists whole reasons, then ...");
+	       "max_lag_seconds 30; g:1 delayed by 3600 s (allow_delayed is off); h:1 down (not reachable/healthy); see "
+	       "--dry-run",
+	       "summary lists every reason");
 	ok(strstr(s->summary, "; see --dry-run") != NULL, "summary points at --dry-run");
+	mbh_selection_free(s);
+
+	/* more reasons than fit: whole ones, then ... */
+	for (i = 0; i < 12; i++) {
+		snprintf(host, sizeof(host), "down-member-%02zu.example.org:27017", i);
+		add(t, host, MBH_RS_DOWN, 1, 1);
+	}
+	is_int(run(&s, t, &o, &err), -1, "20 members, nothing eligible: fails");
+	ok(strstr(s->summary, "; ...; see --dry-run") != NULL, "summary lists whole reasons, then ...");
+	ok(strstr(s->summary, "(not reachable/healthy); ...") != NULL, "the last reason listed is whole");
+	ok(strlen(s->summary) < sizeof(s->summary) - 1, "summary not cut short");
 	mbh_selection_free(s);
 
 	/* the delayed member becomes eligible when allowed, its lag measured beyond its delay */
@@ -376,6 +390,343 @@ test_majority(void)
 	mbh_topology_free(t);
 }
 
+/* A fake currentOp: hosts listed in locked[] are fsync-locked, in silent[] do not answer; records who was asked. */
+typedef struct fake_asker {
+	const char *locked[8];
+	const char *silent[8];
+	int calls;
+	char asked[256];
+} fake_asker;
+
+static bool
+listed(const char *const *list, const char *host)
+{
+	size_t i;
+
+	for (i = 0; i < 8 && list[i] != NULL; i++)
+		if (strcmp(list[i], host) == 0)
+			return true;
+	return false;
+}
+
+static int
+fake_ask(void *ctx, const mbh_member *m, bool *locked, mbh_error *err)
+{
+	fake_asker *a = ctx;
+	size_t used = strlen(a->asked);
+
+	a->calls++;
+	snprintf(a->asked + used, sizeof(a->asked) - used, "%s%s", used > 0 ? " " : "", m->host);
+	*locked = listed(a->locked, m->host);
+	if (listed(a->silent, m->host))
+		return mbh_error_set(err, 69, "cannot reach %s: connection refused", m->host);
+	return 0;
+}
+
+/* P, electable S, passive S (priority 0, votes 1): writeMajorityCount 2, every member counts. */
+static mbh_topology *
+pss_passive(void)
+{
+	mbh_topology *t = topo_new(2);
+
+	add(t, "p:1", MBH_RS_PRIMARY, 1, 1);
+	add(t, "s1:1", MBH_RS_SECONDARY, 1, 1);
+	add(t, "s2:1", MBH_RS_SECONDARY, 0, 1);
+	return t;
+}
+
+/* The table says who is locked (as after asking): the verdicts and their reasons. */
+static void
+test_fsync_locked_table(void)
+{
+	mbh_topology *t;
+	mbh_select_opts o = defaults();
+	mbh_selection *s = NULL;
+	mbh_error err;
+
+	/* someone else locked the electable secondary: only the primary applies the oplog */
+	t = pss_passive();
+	t->members[1].fsync = MBH_FSYNC_LOCKED;
+	t->members[2].fsync = MBH_FSYNC_UNLOCKED;
+	is_int(run(&s, t, &o, &err), -1, "P-S-S0, S locked by someone else: refused");
+	is_int(err.code, 69, "refused: EX_UNAVAILABLE, as any set with no eligible member");
+	is_str(s->verdicts[1].reason, "fsync-locked by someone else (currentOp)", "the locked member's reason");
+	is_int(s->verdicts[1].eligible, 0, "the locked member is not a candidate (refuse_if_locked)");
+	is_str(s->verdicts[2].reason,
+	       "locking it would stall majority writes (1 of 2 needed; s1:1 is fsync-locked by someone else)",
+	       "the passive member would stall majority writes, and the reason names the locked member");
+	is_str(err.msg,
+	       "no member of rs0 can be locked: p:1 primary; s1:1 fsync-locked by someone else (currentOp); s2:1 "
+	       "locking it would stall majority writes (1 of 2 needed; s1:1 is fsync-locked by someone else); see "
+	       "--dry-run",
+	       "the refusal names the lock and the stall");
+	mbh_selection_free(s);
+
+	o.allow_majority_stall = true;
+	is_int(run(&s, t, &o, &err), 0, "allow_majority_stall: still allowed");
+	is_str(chosen_host(t, s), "s2:1", "allow_majority_stall: the passive member");
+	is_str(s->verdicts[2].reason,
+	       "priority 0, votes 1, lag 0 s, stalls majority writes (allowed; s1:1 is fsync-locked by someone else)",
+	       "allow_majority_stall: the allowed stall names the locked member");
+	is_str(s->verdicts[1].reason, "fsync-locked by someone else (currentOp)", "allow_majority_stall: locked still refused");
+	mbh_selection_free(s);
+	o.allow_majority_stall = false;
+
+	/* --allow-locked: the locked member may be locked once more; it applies nothing already */
+	o.allow_locked = true;
+	is_int(run(&s, t, &o, &err), 0, "allow_locked: a member is chosen");
+	is_str(chosen_host(t, s), "s1:1", "allow_locked: the member someone else locked (the passive one would stall)");
+	is_str(s->verdicts[1].reason, "priority 1, votes 1, lag 0 s, fsync-locked by someone else (allowed)",
+	       "allow_locked: said in the reason");
+	is_int(s->verdicts[2].eligible, 0, "allow_locked: the passive member still stalls majority writes");
+	mbh_selection_free(s);
+	o.allow_locked = false;
+
+	/* not locked after all: the passive member, as before */
+	t->members[1].fsync = MBH_FSYNC_UNLOCKED;
+	is_int(run(&s, t, &o, &err), 0, "P-S-S0, nobody locked: chosen");
+	is_str(chosen_host(t, s), "s2:1", "P-S-S0, nobody locked: the passive member");
+	is_str(s->verdicts[2].reason, "priority 0, votes 1, lag 0 s", "P-S-S0, nobody locked: plain reason");
+	mbh_selection_free(s);
+
+	/* could not ask: counts as not applying (the safe side), with the reason */
+	t->members[1].fsync = MBH_FSYNC_NO_ANSWER;
+	t->members[1].fsync_error = strdup("cannot reach s1:1: connection refused");
+	is_int(run(&s, t, &o, &err), -1, "P-S-S0, S did not answer currentOp: refused");
+	is_str(s->verdicts[1].reason, "no answer to currentOp: cannot reach s1:1: connection refused",
+	       "the silent member's reason");
+	is_str(s->verdicts[2].reason, "locking it would stall majority writes (1 of 2 needed; s1:1 did not answer currentOp)",
+	       "a member that did not answer counts as not applying");
+	mbh_selection_free(s);
+	mbh_topology_free(t);
+
+	/* seven voters, two locked, one silent: the remaining margin decides, and the reason lists them */
+	t = topo_new(4);
+	add(t, "p:1", MBH_RS_PRIMARY, 2, 1);
+	add(t, "a:1", MBH_RS_SECONDARY, 1, 1)->fsync = MBH_FSYNC_LOCKED;
+	add(t, "b:1", MBH_RS_SECONDARY, 1, 1)->fsync = MBH_FSYNC_LOCKED;
+	add(t, "c:1", MBH_RS_SECONDARY, 1, 1)->fsync = MBH_FSYNC_NO_ANSWER;
+	t->members[3].fsync_error = strdup("timed out");
+	add(t, "d:1", MBH_RS_SECONDARY, 1, 1);
+	add(t, "e:1", MBH_RS_SECONDARY, 0, 1);
+	add(t, "f:1", MBH_RS_SECONDARY, 0, 0)->fsync = MBH_FSYNC_LOCKED; /* votes 0: does not count */
+	is_int(run(&s, t, &o, &err), -1, "7 voters, 2 locked, 1 silent: refused");
+	is_str(s->verdicts[5].reason,
+	       "locking it would stall majority writes (2 of 4 needed; a:1, b:1 are fsync-locked by someone else; c:1 "
+	       "did not answer currentOp)",
+	       "7 voters: the reason lists the locked and the silent members");
+	is_str(s->verdicts[6].reason, "fsync-locked by someone else (currentOp)", "a votes-0 member locked by someone else");
+	mbh_selection_free(s);
+	mbh_topology_free(t);
+}
+
+/* With an asker: who is asked, and only when the answer can change a verdict that matters. */
+static void
+test_fsync_asking(void)
+{
+	mbh_topology *t;
+	mbh_select_opts o = defaults();
+	mbh_selection *s = NULL;
+	mbh_error err;
+	fake_asker a;
+	mbh_member *m;
+
+	o.ask_fsync = fake_ask;
+	o.ask_ctx = &a;
+
+	/* the defect: someone else locked the electable secondary; the passive one must not be locked */
+	memset(&a, 0, sizeof(a));
+	a.locked[0] = "s1:1";
+	t = pss_passive();
+	is_int(run(&s, t, &o, &err), -1, "asker, S locked: refused");
+	is_str(a.asked, "s1:1", "asker, S locked: the electable secondary was asked, once");
+	is_int(t->members[1].fsync, MBH_FSYNC_LOCKED, "asker, S locked: the answer is in the table");
+	is_str(s->verdicts[2].reason,
+	       "locking it would stall majority writes (1 of 2 needed; s1:1 is fsync-locked by someone else)",
+	       "asker, S locked: the stall reason");
+	mbh_selection_free(s);
+	mbh_topology_free(t);
+
+	/* the happy path: only the member whose answer decides the best candidate is asked */
+	memset(&a, 0, sizeof(a));
+	t = pss_passive();
+	is_int(run(&s, t, &o, &err), 0, "asker, nobody locked: chosen");
+	is_str(chosen_host(t, s), "s2:1", "asker, nobody locked: the passive member");
+	is_str(a.asked, "s1:1", "asker, nobody locked: only s1:1 is asked (the lock itself checks s2:1)");
+	is_int(t->members[2].fsync, MBH_FSYNC_NOT_ASKED, "asker, nobody locked: the chosen member not asked here");
+	mbh_selection_free(s);
+	mbh_topology_free(t);
+
+	/* --dry-run settles every verdict */
+	memset(&a, 0, sizeof(a));
+	o.all_verdicts = true;
+	t = pss_passive();
+	is_int(run(&s, t, &o, &err), 0, "asker, all verdicts: chosen");
+	is_str(a.asked, "s1:1 s2:1", "asker, all verdicts: both secondaries asked, once each");
+	mbh_selection_free(s);
+	mbh_topology_free(t);
+
+	memset(&a, 0, sizeof(a));
+	a.locked[0] = "s1:1";
+	t = pss_passive();
+	is_int(run(&s, t, &o, &err), -1, "asker, all verdicts, S locked: refused");
+	is_str(s->verdicts[1].reason, "fsync-locked by someone else (currentOp)", "asker, all verdicts: the locked row");
+	is_str(a.asked, "s1:1", "asker, all verdicts, S locked: nothing left to settle after s1:1");
+	mbh_selection_free(s);
+	mbh_topology_free(t);
+	o.all_verdicts = false;
+
+	/* someone else locked the passive member: the lock step refuses it (75); here it is not asked */
+	memset(&a, 0, sizeof(a));
+	a.locked[0] = "s2:1";
+	t = pss_passive();
+	is_int(run(&s, t, &o, &err), 0, "asker, passive locked: chosen (the lock step checks it)");
+	is_str(chosen_host(t, s), "s2:1", "asker, passive locked: the passive member");
+	is_str(a.asked, "s1:1", "asker, passive locked: only s1:1 asked");
+	mbh_selection_free(s);
+	mbh_topology_free(t);
+
+	/* a member that cannot be asked counts as not applying */
+	memset(&a, 0, sizeof(a));
+	a.silent[0] = "s1:1";
+	t = pss_passive();
+	is_int(run(&s, t, &o, &err), -1, "asker, S silent: refused");
+	is_str(t->members[1].fsync_error, "cannot reach s1:1: connection refused", "asker, S silent: the error is kept");
+	is_str(s->verdicts[2].reason, "locking it would stall majority writes (1 of 2 needed; s1:1 did not answer currentOp)",
+	       "asker, S silent: the stall reason says so");
+	mbh_selection_free(s);
+	mbh_topology_free(t);
+
+	/* nobody is asked when no answer can matter */
+	memset(&a, 0, sizeof(a));
+	t = pss_passive();
+	m = add(t, "h:1", MBH_RS_SECONDARY, 0, 0); /* hidden votes 0: the choice, and it never stalls */
+	m->hidden = true;
+	is_int(run(&s, t, &o, &err), 0, "asker, hidden votes 0: chosen");
+	is_str(chosen_host(t, s), "h:1", "asker, hidden votes 0: the hidden member");
+	is_int(a.calls, 0, "asker, hidden votes 0: nobody asked");
+	mbh_selection_free(s);
+	o.allow_majority_stall = true;
+	t->members[3].hidden = false;
+	t->members[3].votes = 1; /* now the passive voters tie; s2:1 comes first in config order */
+	is_int(run(&s, t, &o, &err), 0, "asker, allow_majority_stall: chosen");
+	is_int(a.calls, 0, "asker, allow_majority_stall: nobody asked (a stall would not refuse)");
+	mbh_selection_free(s);
+	o.allow_majority_stall = false;
+	mbh_topology_free(t);
+
+	memset(&a, 0, sizeof(a));
+	t = topo_new(2);
+	add(t, "p:1", MBH_RS_PRIMARY, 1, 1);
+	add(t, "s:1", MBH_RS_SECONDARY, 1, 1);
+	add(t, "a:1", MBH_RS_ARBITER, 0, 1);
+	is_int(run(&s, t, &o, &err), -1, "asker, PSA: refused");
+	is_int(a.calls, 0, "asker, PSA: nobody asked (the stall does not depend on anyone's lock)");
+	mbh_selection_free(s);
+	mbh_topology_free(t);
+
+	/* five voters, writeMajorityCount 3: asked until the margin is certain, no further */
+	memset(&a, 0, sizeof(a));
+	t = topo_new(3);
+	add(t, "p:1", MBH_RS_PRIMARY, 1, 1);
+	add(t, "s1:1", MBH_RS_SECONDARY, 1, 1);
+	add(t, "s2:1", MBH_RS_SECONDARY, 1, 1);
+	add(t, "s3:1", MBH_RS_SECONDARY, 1, 1);
+	add(t, "s4:1", MBH_RS_SECONDARY, 0, 1);
+	is_int(run(&s, t, &o, &err), 0, "asker, 5 voters: chosen");
+	is_str(chosen_host(t, s), "s4:1", "asker, 5 voters: the passive member");
+	is_str(a.asked, "s1:1 s2:1", "asker, 5 voters: two answers settle it (3 of 3 needed even if s3:1 were locked)");
+	mbh_selection_free(s);
+	mbh_topology_free(t);
+
+	/* five voters, one locked: the next answers decide, and a stalling best candidate gives way */
+	memset(&a, 0, sizeof(a));
+	a.locked[0] = "s1:1";
+	a.locked[1] = "s2:1";
+	t = topo_new(3);
+	add(t, "p:1", MBH_RS_PRIMARY, 1, 1);
+	add(t, "s1:1", MBH_RS_SECONDARY, 1, 1);
+	add(t, "s2:1", MBH_RS_SECONDARY, 1, 1);
+	add(t, "s3:1", MBH_RS_SECONDARY, 1, 1);
+	add(t, "s4:1", MBH_RS_SECONDARY, 0, 1);
+	is_int(run(&s, t, &o, &err), -1, "asker, 5 voters, 2 locked: refused");
+	is_str(a.asked, "s1:1 s2:1", "asker, 5 voters, 2 locked: asked until certain");
+	is_str(s->verdicts[4].reason,
+	       "locking it would stall majority writes (2 of 3 needed; s1:1, s2:1 are fsync-locked by someone else)",
+	       "asker, 5 voters, 2 locked: the passive member's reason");
+	is_str(s->verdicts[3].reason,
+	       "locking it would stall majority writes (2 of 3 needed; s1:1, s2:1 are fsync-locked by someone else)",
+	       "asker, 5 voters, 2 locked: the last electable member's reason");
+	mbh_selection_free(s);
+	mbh_topology_free(t);
+}
+
+/* After the lock: the members the choice counted on are asked again, as few as settle it. */
+static void
+test_fsync_recheck(void)
+{
+	mbh_topology *t;
+	mbh_select_opts o = defaults();
+	mbh_selection *s = NULL;
+	mbh_error err;
+	fake_asker a;
+
+	o.ask_fsync = fake_ask;
+	o.ask_ctx = &a;
+
+	/* nobody locked anything meanwhile: s1:1 asked again, fine */
+	memset(&a, 0, sizeof(a));
+	t = pss_passive();
+	is_int(run(&s, t, &o, &err), 0, "recheck: chosen");
+	memset(&a, 0, sizeof(a));
+	mbh_error_init(&err);
+	is_int(mbh_select_recheck(t, (size_t)s->chosen, fake_ask, &a, &err), 0, "recheck, nothing new: 0");
+	is_str(a.asked, "s1:1", "recheck, nothing new: s1:1 asked again");
+
+	/* another run locked s1:1 after it was asked */
+	memset(&a, 0, sizeof(a));
+	a.locked[0] = "s1:1";
+	mbh_error_init(&err);
+	is_int(mbh_select_recheck(t, (size_t)s->chosen, fake_ask, &a, &err), -1, "recheck, s1:1 locked meanwhile: -1");
+	is_int(err.code, 75, "recheck, s1:1 locked meanwhile: EX_TEMPFAIL (run again)");
+	is_str(err.msg,
+	       "with s2:1 locked, majority writes would stall (1 of 2 needed; s1:1 is fsync-locked by someone else): that "
+	       "changed since the choice (another run at the same time?); run again",
+	       "recheck, s1:1 locked meanwhile: the message");
+
+	/* s1:1 stops answering: the safe side */
+	memset(&a, 0, sizeof(a));
+	t->members[1].fsync = MBH_FSYNC_UNLOCKED;
+	a.silent[0] = "s1:1";
+	mbh_error_init(&err);
+	is_int(mbh_select_recheck(t, (size_t)s->chosen, fake_ask, &a, &err), -1, "recheck, s1:1 silent: -1");
+	mbh_selection_free(s);
+	mbh_topology_free(t);
+
+	/* a votes-0 choice never needs it */
+	memset(&a, 0, sizeof(a));
+	t = pss_passive();
+	add(t, "h:1", MBH_RS_SECONDARY, 0, 0)->hidden = true;
+	mbh_error_init(&err);
+	is_int(mbh_select_recheck(t, 3, fake_ask, &a, &err), 0, "recheck, votes 0: 0");
+	is_int(a.calls, 0, "recheck, votes 0: nobody asked");
+	mbh_topology_free(t);
+
+	/* five voters: asked until the margin is certain again */
+	memset(&a, 0, sizeof(a));
+	t = topo_new(3);
+	add(t, "p:1", MBH_RS_PRIMARY, 1, 1);
+	add(t, "s1:1", MBH_RS_SECONDARY, 1, 1)->fsync = MBH_FSYNC_UNLOCKED;
+	add(t, "s2:1", MBH_RS_SECONDARY, 1, 1)->fsync = MBH_FSYNC_UNLOCKED;
+	add(t, "s3:1", MBH_RS_SECONDARY, 1, 1);
+	add(t, "s4:1", MBH_RS_SECONDARY, 0, 1);
+	a.locked[0] = "s1:1";
+	mbh_error_init(&err);
+	is_int(mbh_select_recheck(t, 4, fake_ask, &a, &err), 0, "recheck, 5 voters, one locked meanwhile: still fine");
+	is_str(a.asked, "s1:1 s2:1 s3:1", "recheck, 5 voters: asked until certain");
+	mbh_topology_free(t);
+}
+
 static void
 test_sync_warning(void)
 {
@@ -405,6 +756,9 @@ main(void)
 	test_order();
 	test_policies();
 	test_majority();
+	test_fsync_locked_table();
+	test_fsync_asking();
+	test_fsync_recheck();
 	test_sync_warning();
 	return tap_done();
 }

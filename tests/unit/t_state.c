@@ -140,7 +140,10 @@ test_parse_errors(void)
 	parse_fails(variant("mode", "mode=cron\n"), "line 11: bad value for 'mode': 'cron'");
 	parse_fails(variant("frozen", "frozen=yes\n"), "line 14: bad value for 'frozen': 'yes'");
 	parse_fails(variant("set", "set=../etc\n"), "line 2: bad value for 'set': '../etc'");
-	parse_fails(variant("job", "job=a\tb\n"), "line 10: bad value for 'job': 'a\tb'");
+	parse_fails(variant("job", "job=a\tb\n"), "line 10: bad value for 'job': 'a\\x09b'");
+	/* the file's bytes never reach a message (a terminal, a Bacula job log) raw */
+	parse_fails(variant("member", "col\x1b[2Jour=1\n"), "line 3: unknown key 'col\\x1b[2Jour'");
+	parse_fails(variant("mode", "mode=\x1b]0;x\x07\n"), "line 11: bad value for 'mode': '\\x1b]0;x\\x07'");
 	parse_fails(variant("watchdog_start", "watchdog_start=-5\n"), "line 13: bad value for 'watchdog_start': '-5'");
 	parse_fails(variant("deadline", ""), "line 17: missing key 'deadline'");
 	parse_fails(variant("token", "token=XYZ\n"), "line 15: bad value for 'token': 'XYZ'");
@@ -157,6 +160,106 @@ test_parse_errors(void)
 		ok(mbh_state_parse(&p, variant("command_start", ""), &err) == 0, "command_start may be absent");
 		ok(mbh_state_parse(&p, old, &err) == 0 && p.command_pid == 0, "command_pid may be absent (0)");
 	}
+}
+
+/* Snapshot mode's phase and keys: written only when there is a snapshot, read strictly. */
+static void
+test_snapshot_record(void)
+{
+	static const char snap_text[] =
+	    "# mongo-backup-hooks state v1\n"
+	    "set=rs0\n"
+	    "member=db3.example.com:27019\n"
+	    "phase=SNAPSHOT\n"
+	    "lock_count=1\n"
+	    "since=1700000000\n"
+	    "deadline=1700007200\n"
+	    "pid=4242\n"
+	    "hostname=backup-host\n"
+	    "job=NightlyMongo.2024-01-01_00.00.00_01\n"
+	    "mode=hooks\n"
+	    "watchdog_pid=0\n"
+	    "watchdog_start=0\n"
+	    "frozen=0\n"
+	    "token=0123456789abcdef0123456789abcdef\n"
+	    "command_pid=0\n"
+	    "command_start=0\n"
+	    "snapshot=/srv/snaps/rs0-Nightly-20240101T000000Z\n"
+	    "snapshot_since=1700000001\n";
+	mbh_state_rec r, p;
+	mbh_error err;
+	char buf[4096], long_path[MBH_SNAPSHOT_MAX + 2];
+	int n;
+
+	sample(&r);
+	r.phase = MBH_PHASE_SNAPSHOT;
+	r.watchdog_pid = 0;
+	r.watchdog_start = 0;
+	r.frozen = false;
+	r.command_pid = 0;
+	r.command_start = 0;
+	snprintf(r.snapshot, sizeof(r.snapshot), "/srv/snaps/rs0-Nightly-20240101T000000Z");
+	r.snapshot_since = 1700000001;
+	n = mbh_state_format(&r, buf, sizeof(buf));
+	ok(n == (int)strlen(snap_text), "SNAPSHOT: format returns the length");
+	is_str(buf, snap_text, "SNAPSHOT: exact text (snapshot keys last)");
+	mbh_error_init(&err);
+	ok(mbh_state_parse(&p, snap_text, &err) == 0 && p.phase == MBH_PHASE_SNAPSHOT &&
+	   strcmp(p.snapshot, r.snapshot) == 0 && p.snapshot_since == 1700000001, "SNAPSHOT: parse it back");
+	sample(&r);
+	snprintf(r.snapshot, sizeof(r.snapshot), "/srv/snaps/x");
+	r.snapshot_since = 5;
+	ok(mbh_state_format(&r, buf, sizeof(buf)) > 0 && mbh_state_parse(&p, buf, &err) == 0 &&
+	   p.phase == MBH_PHASE_LOCKED && strcmp(p.snapshot, "/srv/snaps/x") == 0,
+	   "LOCKED with a snapshot (taken, not yet unlocked) round trip");
+	sample(&r);
+	ok(mbh_state_format(&r, buf, sizeof(buf)) > 0 && strstr(buf, "snapshot") == NULL,
+	   "no snapshot: no snapshot keys (the record of earlier versions)");
+	r.phase = MBH_PHASE_SNAPSHOT;
+	ok(mbh_state_format(&r, buf, sizeof(buf)) == -1, "format refuses SNAPSHOT without a snapshot");
+	snprintf(r.snapshot, sizeof(r.snapshot), "relative/snap");
+	ok(mbh_state_format(&r, buf, sizeof(buf)) == -1, "format refuses a relative snapshot path");
+
+	parse_fails("# mongo-backup-hooks state v1\nset=rs0\nmember=h:1\nphase=SNAPSHOT\nlock_count=1\nsince=1\n"
+		    "deadline=2\npid=3\nhostname=h\njob=\nmode=hooks\nwatchdog_pid=0\nwatchdog_start=0\nfrozen=0\n",
+		    "line 15: missing key 'snapshot' (phase SNAPSHOT names its snapshot)");
+	{
+		char t[2048];
+
+		snprintf(t, sizeof(t), "%s", snap_text);
+		*strstr(t, "snapshot=/srv") = '\0';
+		memcpy(strstr(t, "phase=SNAPSHOT"), "phase=LOCKED\n#\n", 15);
+		strcat(t, "snapshot_since=5\n");
+		parse_fails(t, "line 20: 'snapshot_since' without 'snapshot'");
+		snprintf(t, sizeof(t), "%s", snap_text);
+		*strstr(t, "snapshot=/srv") = '\0';
+		strcat(t, "snapshot=srv/snaps/x\n");
+		parse_fails(t, "line 18: bad value for 'snapshot': 'srv/snaps/x'");
+		*strstr(t, "snapshot=srv") = '\0';
+		strcat(t, "snapshot=/srv/../etc\n");
+		parse_fails(t, "line 18: bad value for 'snapshot': '/srv/../etc'");
+		*strstr(t, "snapshot=/srv") = '\0';
+		strcat(t, "snapshot=/srv/x\nsnapshot_since=-1\n");
+		parse_fails(t, "line 19: bad value for 'snapshot_since': '-1'");
+	}
+
+	ok(mbh_state_snapshot_path_ok("/srv/snap/rs0-1"), "path ok: /srv/snap/rs0-1");
+	ok(mbh_state_snapshot_path_ok("/srv/my snap/..x/.y"), "path ok: spaces and dotted names");
+	ok(!mbh_state_snapshot_path_ok("/"), "path refused: /");
+	ok(!mbh_state_snapshot_path_ok("//"), "path refused: //");
+	ok(!mbh_state_snapshot_path_ok(""), "path refused: empty");
+	ok(!mbh_state_snapshot_path_ok("snap"), "path refused: relative");
+	ok(!mbh_state_snapshot_path_ok("/srv/./snap"), "path refused: a . component");
+	ok(!mbh_state_snapshot_path_ok("/srv/snap/.."), "path refused: a .. component");
+	ok(!mbh_state_snapshot_path_ok("/srv/sn\tap"), "path refused: a control character");
+	memset(long_path, 'a', sizeof(long_path) - 1);
+	long_path[0] = '/';
+	long_path[sizeof(long_path) - 1] = '\0';
+	ok(!mbh_state_snapshot_path_ok(long_path), "path refused: longer than MBH_SNAPSHOT_MAX");
+	long_path[MBH_SNAPSHOT_MAX] = '\0';
+	ok(mbh_state_snapshot_path_ok(long_path), "path ok: MBH_SNAPSHOT_MAX bytes");
+	is_str(mbh_state_phase_name(MBH_PHASE_SNAPSHOT), "SNAPSHOT", "phase name SNAPSHOT");
+	is_str(mbh_state_phase_name((mbh_phase)9), "?", "phase name of nonsense");
 }
 
 /* Create DIR/name fresh; returns the path. */
@@ -211,6 +314,17 @@ test_files(void)
 	is_str(err.msg, "job name contains a control character: use a plain job name", "  message");
 	ok(mbh_state_read(st, &got, &present, &err) == 0 && present && got.lock_count == 2,
 	   "the refused write left the record alone");
+	sample(&r);
+	r.phase = MBH_PHASE_SNAPSHOT;
+	snprintf(r.snapshot, sizeof(r.snapshot), "/srv/snap");
+	r.snapshot_since = 7;
+	ok(mbh_state_put(dir, &r, &err) == 0 && mbh_state_read(st, &got, &present, &err) == 0 && present &&
+	   got.phase == MBH_PHASE_SNAPSHOT && strcmp(got.snapshot, "/srv/snap") == 0,
+	   "put replaces the record without the flock (a release keeping a snapshot's record)");
+	ok(stat(want, &sb) == 0 && (sb.st_mode & 07777) == 0600, "  mode 0600");
+	snprintf(r.set_name, sizeof(r.set_name), "..");
+	ok(mbh_state_put(dir, &r, &err) != 0 && err.code == EX_DATAERR, "put refuses a set name that leaves DIR");
+	sample(&r);
 	ok(mbh_state_remove(st, &err) == 0 && stat(want, &sb) != 0 && errno == ENOENT, "remove deletes the record");
 	ok(mbh_state_remove(st, &err) == 0, "remove without a record is fine");
 	ok(mbh_state_read(st, &got, &present, &err) == 0 && !present, "no record after remove");
@@ -371,6 +485,7 @@ test_starttime(void)
 {
 	int to_child[2], to_parent[2];
 	uint64_t before, after;
+	siginfo_t si;
 	pid_t child;
 	char c = 0;
 
@@ -394,9 +509,17 @@ test_starttime(void)
 		diag("pipe: %s", strerror(errno));
 	after = mbh_proc_starttime((long)child);
 	ok(before > 0 && before == after, "a comm with ') 1 2 (' does not confuse the parser");
+	ok(mbh_proc_running((long)child, after), "a live process with its start time is running");
+	ok(!mbh_proc_running((long)child, after + 1) && !mbh_proc_running((long)child, 0),
+	   "another start time (a reused pid), or none: not running");
 	if (write(to_child[1], "x", 1) != 1)
 		diag("pipe: %s", strerror(errno));
+	/* exited, not reaped yet: a zombie keeps its start time, but nothing of it runs */
+	waitid(P_PID, (id_t)child, &si, WEXITED | WNOWAIT);
+	ok(mbh_proc_starttime((long)child) == after && !mbh_proc_running((long)child, after),
+	   "a zombie keeps its start time but is not running");
 	waitpid(child, NULL, 0);
+	ok(!mbh_proc_running((long)child, after), "a reaped process is not running");
 	close(to_child[0]);
 	close(to_child[1]);
 	close(to_parent[0]);
@@ -417,6 +540,7 @@ main(void)
 	snprintf(base, sizeof(base), "%s", tmpl);
 	test_format_parse();
 	test_parse_errors();
+	test_snapshot_record();
 	test_files();
 	test_refusals();
 	test_flock();

@@ -104,6 +104,9 @@ test_44(void)
 	is_int(t->members[4].health, 0, "member missing from replSetGetStatus: down");
 	is_int(t->members[4].state, MBH_RS_UNKNOWN, "member missing from replSetGetStatus: UNKNOWN");
 	is_int(t->members[4].votes, 1, "votes as double");
+	/* replSetGetStatus says nothing about fsync locks: only currentOp on the member does (select.c asks) */
+	ok(t->members[1].fsync == MBH_FSYNC_NOT_ASKED && t->members[1].fsync_error == NULL,
+	   "fsync lock state: not asked");
 	mbh_topology_free(t);
 }
 

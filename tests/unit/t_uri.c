@@ -46,6 +46,12 @@ test_redact(void)
 	}
 	mbh_uri_redact("mongodb://u:pw@h/", out, 13);
 	is_str(out, "mongodb://u:", "truncated to outlen, NUL-terminated");
+	mbh_uri_redact("mongodb://u:pw@h\x1b[2J\r\n/?x=\xc2\x9b", out, sizeof(out));
+	is_str(out, "mongodb://u:*****@h\\x1b[2J\\x0d\\x0a/?x=\\xc2\\x9b", "control characters are escaped");
+	mbh_uri_redact("mongodb://h/\x1b", out, 15);
+	is_str(out, "mongodb://h/", "truncated before an escape, not inside it");
+	mbh_uri_redact("mongodb://h/\xe2\x82\xac", out, 15);
+	is_str(out, "mongodb://h/", "truncated before a UTF-8 character, not inside it");
 	mbh_uri_redact(NULL, out, sizeof(out));
 	is_str(out, "", "NULL");
 }
@@ -82,7 +88,54 @@ test_userinfo(void)
 	ok(mbh_hostport_split("::1:27017", host, sizeof(host), &port) != 0, "unbracketed IPv6 refused");
 	ok(mbh_hostport_split(":27017", host, sizeof(host), &port) != 0, "empty host refused");
 	ok(mbh_hostport_split("u@h:1", host, sizeof(host), &port) != 0, "'@' refused");
+	ok(mbh_hostport_split("[[[]", host, sizeof(host), &port) != 0, "'[' inside brackets refused (fuzz-uri)");
+	ok(mbh_hostport_split("h]:1", host, sizeof(host), &port) != 0, "']' in a host refused");
 	ok(mbh_hostport_split("averyveryverylonghostname:1", host, 8, &port) != 0, "too long for the buffer");
+}
+
+/* A member address as a user writes it: the port is required. */
+static void
+test_hostport_check(void)
+{
+	static const struct {
+		const char *in, *why;
+	} cases[] = {
+		{ "db2.example.net:27017", NULL },
+		{ "[::1]:40001", NULL },
+		{ "10.0.0.2:1", NULL },
+		{ "h:65535", NULL },
+		{ "db2", "no :PORT" },
+		{ "[::1]", "no :PORT" },
+		{ "", "it is empty" },
+		{ ":27017", "no host before the ':'" },
+		{ "[]:27017", "no host before the ':'" },
+		{ "db2:", "no port after the ':'" },
+		{ "db2:0", "the port is not between 1 and 65535" },
+		{ "db2:65536", "the port is not between 1 and 65535" },
+		{ "db2:0000001", "the port is not between 1 and 65535" },
+		{ "db2:-1", "the port is not a number" },
+		{ "db2:+1", "the port is not a number" },
+		{ "db2:27017x", "the port is not a number" },
+		{ "::1:27017", "an IPv6 address needs brackets: [ADDRESS]:PORT" },
+		{ "[::1:27017", "the '[' of an IPv6 address is not closed" },
+		{ "[::1]x:1", "']' must be followed by :PORT" },
+		{ "db\x1b[2J:1", "the host holds a control character" },
+		{ "u@db:1", "the host is longer than 255 bytes or holds one of / @ ? , # [ ] or a blank" },
+		{ "d b:1", "the host is longer than 255 bytes or holds one of / @ ? , # [ ] or a blank" },
+	};
+	char why[128];
+	size_t i;
+	int r;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		why[0] = '\0';
+		r = mbh_hostport_check(cases[i].in, why, sizeof(why));
+		if (cases[i].why == NULL)
+			ok(r == 0, "member address '%s' accepted", cases[i].in);
+		else
+			ok(r == -1 && strcmp(why, cases[i].why) == 0, "member address '%s' refused: %s (got: %s)",
+			   cases[i].in, cases[i].why, why);
+	}
 }
 
 /* A config with just these fields (not finished: build() must not need finish). */
@@ -192,6 +245,13 @@ test_build(void)
 	            "Invalid URI Schema, expecting 'mongodb://' or 'mongodb+srv://'", "secret");
 	build_fails("mongodb://h/?connectTimeoutMS=abc", "invalid connection string mongodb://h/?connectTimeoutMS=abc: "
 	            "Unsupported value for \"connecttimeoutms\": \"abc\"", NULL);
+	build_fails("mongodb://u:Zq9pw@a\x1b[31mRED/?replicaSet=rs0",
+	            "invalid connection string mongodb://u:*****@a\\x1b[31mRED/?replicaSet=rs0: it holds a control "
+	            "character (percent-encode it where it belongs, e.g. %09 for a tab)", "Zq9pw");
+	build_fails("mongodb://h/?appname=x\ty", "invalid connection string mongodb://h/?appname=x\\x09y: it holds a "
+	            "control character (percent-encode it where it belongs, e.g. %09 for a tab)", NULL);
+	build_fails("mongodb://h/?connectTimeoutMS=\xe9", "invalid connection string mongodb://h/?connectTimeoutMS=\\xe9: "
+	            "Invalid UTF-8 in URI", NULL);
 	build_fails("mongodb://u:pw@h1:1,h2:2/?directConnection=true",
 	            "invalid connection string mongodb://u:*****@h1:1,h2:2/?directConnection=true: "
 	            "Multiple seeds not allowed with directConnection option", "pw@");
@@ -308,6 +368,7 @@ main(void)
 	mongoc_init();
 	test_redact();
 	test_userinfo();
+	test_hostport_check();
 	test_build();
 	test_member();
 	mongoc_cleanup();

@@ -1,0 +1,84 @@
+# fdplugin.sh: what the plugin-mode end-to-end tests share, on top of baculalib.sh: the built
+# mongo-fd.so in the file daemon's Plugin Directory, FileSets and Jobs with a Plugin line, starting a
+# job without waiting for it, and the simulator's member table.  Source it from bash:
+#   . "$top_srcdir/tests/bacula/fdplugin.sh"
+# SPDX-License-Identifier: AGPL-3.0-or-later
+
+top_builddir=${top_builddir:-$(pwd)}
+top_srcdir=${top_srcdir:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
+# shellcheck source=baculalib.sh
+. "$top_srcdir/tests/bacula/baculalib.sh"
+
+MBH_PLUGIN=${MBH_PLUGIN:-$top_builddir/plugin/.libs/mongo-fd.so}
+MONGO_BACKUP_WATCHDOG=${MONGO_BACKUP_WATCHDOG:-$top_builddir/watchdog/mongo-backup-watchdog}
+export MBH_PLUGIN MONGO_BACKUP_WATCHDOG
+
+# fp_init: simlib's t_init, baculalib's bacula_init, the plugin copied into the Plugin Directory and
+# bacula-fd told where the build tree's watchdog is.  Skips the test (TAP) when Bacula is missing,
+# the plugin is not built, or it was built with sanitizers (an ASan mongo-fd.so cannot be loaded by
+# Debian's bacula-fd, which is built without them).
+fp_init() {
+	t_init
+	[ "${MBH_SANITIZERS:-no}" != yes ] ||
+		tap_skip_all "mongo-fd.so is built with sanitizers; Debian's bacula-fd cannot load it"
+	[ -f "$MBH_PLUGIN" ] || tap_skip_all "$MBH_PLUGIN is not built"
+	[ -x "$MONGO_BACKUP_WATCHDOG" ] || tap_skip_all "$MONGO_BACKUP_WATCHDOG is not built"
+	bacula_init
+	bacula_add_plugin "$MBH_PLUGIN" || { echo "Bail out! cannot copy $MBH_PLUGIN"; exit 1; }
+	# shellcheck disable=SC2034 # read by bacula_start
+	BACULA_FD_ENV=(MONGO_BACKUP_WATCHDOG="$MONGO_BACKUP_WATCHDOG" MONGOC_DISABLE_SHM=1)
+}
+
+# fp_fileset NAME PLUGIN-STRING: a FileSet with one Plugin line (MD5 signatures, as sites use).
+fp_fileset() {
+	cat <<EOF
+FileSet {
+  Name = "$1"
+  Include {
+    Options {
+      signature = MD5
+    }
+    Plugin = "$2"
+  }
+}
+EOF
+}
+
+# fp_job NAME FILESET: a backup Job of the base JobDefs with that FileSet.
+fp_job() {
+	cat <<EOF
+Job {
+  Name = "$1"
+  JobDefs = "t-defs"
+  FileSet = "$2"
+}
+EOF
+}
+
+# fp_start_job NAME...: queue the jobs in one console session without waiting; prints their JobIds.
+fp_start_job() {
+	local cmds=() n
+	for n in "$@"; do
+		cmds+=("run job=$n yes")
+	done
+	bacula_console "${cmds[@]}" | sed -n 's/.*Job queued\. JobId=\([0-9][0-9]*\).*/\1/p'
+}
+
+# fp_wait_file FILE [SECONDS]: wait (bounded, default 30 s) until FILE exists and is not empty.
+fp_wait_file() {
+	local deadline=$((SECONDS + ${2:-30}))
+	while [ ! -s "$1" ] && [ "$SECONDS" -lt "$deadline" ]; do
+		sleep 0.02
+	done
+	[ -s "$1" ]
+}
+
+# fp_job_field JOBID COLUMN: one column of the job's catalog row (JobFiles, JobBytes, JobErrors, ...).
+fp_job_field() {
+	bacula_sql "SELECT $2 FROM Job WHERE JobId = $(($1));"
+}
+
+# fp_member_id HOST:PORT: the simulator's _id of that member (for its data directory DATA/<_id>).
+fp_member_id() {
+	sim_ctl status | sed -n "s/^id=\\([0-9]*\\) host=$1 .*/\\1/p"
+}

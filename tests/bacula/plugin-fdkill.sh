@@ -1,0 +1,53 @@
+#!/bin/bash
+# plugin-fdkill.sh: bacula-fd is SIGKILLed while a plugin-mode job streams: the backup command dies with
+# it, the lock outlives it, and the watchdog program unlocks the member at lock.max_seconds, removes
+# the record and says so in the state directory's events file.
+# SPDX-License-Identifier: AGPL-3.0-or-later
+[ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"
+. "${top_srcdir:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/bacula/fdplugin.sh"
+fp_init
+tap_plan 10
+SECONDS=0
+MAX=5
+
+t_topology "$T_DIR/topo.conf" '{ port = 0; state = "PRIMARY"; }, { port = 0; }, { port = 0; priority = 0.0; }'
+sim_start "$T_DIR/topo.conf" || { echo "Bail out! the simulator does not start"; exit 1; }
+H2=$(sim_member_host 2)
+
+cat >"$T_DIR/hang.sh" <<EOF
+#!/bin/sh
+head -c 1048576 /dev/zero
+echo \$\$ >"$T_OUT/hang.pid.tmp" && mv "$T_OUT/hang.pid.tmp" "$T_OUT/hang.pid"
+exec sleep 300
+EOF
+chmod +x "$T_DIR/hang.sh"
+t_config "$T_DIR/rs0.conf" "lock = { max_seconds = $MAX; };" "script = { backup = [ \"$T_DIR/hang.sh\" ]; };"
+{
+	fp_fileset hang "mongo: config=$T_DIR/rs0.conf"
+	fp_job mongo-hang hang
+} >"$BACULA_ETC/jobs.conf"
+bacula_start || { echo "Bail out! the Bacula daemons do not start"; exit 1; }
+tap_pass "the Bacula daemons listen on 127.0.0.1"
+
+JOB=$(fp_start_job mongo-hang)
+fp_wait_file "$T_OUT/hang.pid" 60
+CMD_PID=$(cat "$T_OUT/hang.pid" 2>/dev/null)
+t_note_watchdogs
+WD=$(state_get "$T_STATE/rs0.state" watchdog_pid)
+tap_is "$(sim_lockcount 2)" 1 "job ${JOB:-none}: member 2 is locked while the command streams"
+tap_ok "$(t_is_ours "$WD" && echo 0 || echo 1)" "the watchdog (pid ${WD:-none}) guards the lock"
+{ kill -KILL "$BACULA_FD_PID"; wait "$BACULA_FD_PID"; } 2>/dev/null
+killed=$SECONDS
+tap_ok "$(t_pid_gone "$CMD_PID" 250 && echo 0 || echo 1)" "the backup command dies with bacula-fd"
+tap_is "$(sim_lockcount 2)" 1 "the lock outlives bacula-fd"
+tap_ok "$(t_pid_gone "$WD" $(((MAX + 15) * 50)) && echo 0 || echo 1)" "the watchdog unlocks and exits"
+tap_ok "$([ $((SECONDS - killed)) -le $((MAX + 3)) ] && echo 0 || echo 1)" \
+	"... by lock.max_seconds ($MAX s; $((SECONDS - killed)) s after the kill)"
+t_assert_unlocked "no member is locked afterwards"
+t_assert_no_state "no state record is left"
+tap_like "$T_STATE/rs0.events" "$H2 .*outlived lock.max_seconds; the watchdog unlocked it" \
+	"the events file says the watchdog unlocked $H2"
+
+bacula_stop
+tap_diag "elapsed: ${SECONDS} s"
+tap_done

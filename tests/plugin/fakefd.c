@@ -1,0 +1,838 @@
+/* SPDX-License-Identifier: AGPL-3.0-or-later */
+/* fakefd.c: a fake Bacula 9.6 file daemon that dlopens a plugin and drives it like bacula-fd does. */
+#include "autoconfig.h"
+
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "bacula-abi.h"
+
+/*
+ * Usage:
+ *   fakefd [-v] PLUGIN.so info
+ *   fakefd [-v] PLUGIN.so JOB [-- JOB]...
+ * where JOB is one of
+ *   backup   --cmd STRING [--cmd STRING]... [--out FILE] [--cancel-after BYTES] [--cancel-at-ms MS]
+ *            [--skip-io] [--skip-endjob]
+ *   restore  --cmd STRING --in FILE --fname NAME [--where DIR]
+ *   estimate --cmd STRING
+ *   console
+ * plus, for any job: --jobid N, --name NAME, --wait-for FILE (start once it
+ * exists), --touch-done FILE (create it when the job has ended).  --skip-io
+ * plays a daemon that fails between startBackupFile and IO_OPEN (the storage
+ * daemon went away); --skip-endjob one that never sends EndBackupJob (so
+ * only freePlugin is left to clean up).
+ *
+ * Every job runs in its own thread, all at once, each with its own plugin
+ * instance, in the order of calls bacula-fd 9.6.7 makes (the research note's
+ * section 1.6).  A cancel runs handlePluginEvent(CancelCommand) on yet
+ * another thread, against the running job's context, as the daemon's cancel
+ * connection does.  Output on stdout, one line each:
+ *   job N: M_TYPE: TEXT            every JobMessage the plugin sent
+ *   job N: status=S files=F bytes=B errors=E fname=NAME
+ *   job N: reads=R short=S         (backups that read data) IO_READs that returned
+ *                                  data, and how many of them less than asked
+ * S is what the Director would record: A cancelled, f an M_FATAL was sent,
+ * else T (errors counts M_ERROR messages and failed reads/writes).  -v
+ * traces every call on stderr.  Exit status: 0 when every job could be
+ * driven (whatever its outcome), 2 on a usage or loading problem.
+ */
+
+#define IO_COUNT 65536       /* what bacula-fd asks per IO_READ */
+#define MSG_MAX 2000         /* JobMessage's buffer in bacula-fd */
+#define WAIT_FOR_MS 60000    /* --wait-for gives up after this */
+
+typedef enum kind { K_BACKUP, K_RESTORE, K_ESTIMATE, K_CONSOLE } kind;
+
+typedef struct job {
+	kind kind;
+	int jobid;
+	char name[128];
+	char unique[192];
+	const char *cmd;         /* the (first) plugin string */
+	const char *cmds[8];     /* backup: one per Plugin= line, run in turn */
+	int ncmds;
+	const char *out;
+	const char *in;
+	const char *where;
+	const char *fname;
+	const char *wait_for;
+	const char *touch_done;
+	long long cancel_after;  /* bytes; -1 = never */
+	long cancel_at_ms;       /* ms after the command event; -1 = never */
+	bool skip_io;
+	bool skip_endjob;
+	bpContext ctx;
+	pthread_t thread;
+	pthread_t self;          /* the job's thread, as seen by itself */
+	pthread_t canceller;
+	bool canceller_started;
+	atomic_bool cancelled;
+	atomic_int fatals;
+	atomic_int errors;
+	long long bytes;
+	long long reads, short_reads;
+	int files;
+	char saved_fname[2048];
+} job;
+
+static bool verbose;
+static pFuncs *pf;
+static pthread_mutex_t out_mu = PTHREAD_MUTEX_INITIALIZER;
+
+static const char *const mtypes[] = { "M_0", "M_ABORT", "M_DEBUG", "M_FATAL", "M_ERROR", "M_WARNING", "M_INFO",
+				      "M_SAVED", "M_NOTSAVED", "M_SKIPPED", "M_MOUNT", "M_ERROR_TERM", "M_TERM",
+				      "M_RESTORED", "M_SECURITY", "M_ALERT", "M_VOLMGMT" };
+
+/* One whole line on stdout (jobs print from several threads). */
+static void __attribute__((format(printf, 1, 2)))
+say(const char *fmt, ...)
+{
+	va_list ap;
+
+	pthread_mutex_lock(&out_mu);
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	putchar('\n');
+	fflush(stdout);
+	pthread_mutex_unlock(&out_mu);
+}
+
+/* A trace line on stderr with -v. */
+static void __attribute__((format(printf, 2, 3)))
+trace(const job *j, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!verbose)
+		return;
+	pthread_mutex_lock(&out_mu);
+	fprintf(stderr, "fakefd: job %d: ", j != NULL ? j->jobid : 0);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	pthread_mutex_unlock(&out_mu);
+}
+
+static job *
+job_of(bpContext *ctx)
+{
+	return ctx != NULL ? (job *)ctx->bContext : NULL;
+}
+
+/* ---------------------------------------------------------------- the daemon's callbacks */
+
+static bRC
+cb_register_events(bpContext *ctx, ...)
+{
+	return bRC_OK;
+}
+
+static bRC
+cb_get_value(bpContext *ctx, int var, void *value)
+{
+	job *j = job_of(ctx);
+
+	if (j == NULL || value == NULL)
+		return bRC_Error;
+	switch (var) {
+	case bVarJobId:
+		*(int *)value = j->jobid;
+		return bRC_OK;
+	case bVarJobName:
+		*(const char **)value = j->unique;
+		return bRC_OK;
+	case bVarFDName:
+	case bVarClient:
+		*(const char **)value = "fake-fd";
+		return bRC_OK;
+	case bVarLevel:
+		*(int *)value = ' ';
+		return bRC_OK;
+	case bVarWhere:
+		*(const char **)value = j->where != NULL ? j->where : "";
+		return bRC_OK;
+	case bVarVersion:
+		*(const char **)value = "9.6.7 (fakefd)";
+		return bRC_OK;
+	default:
+		return bRC_Error;
+	}
+}
+
+static bRC
+cb_set_value(bpContext *ctx, int var, void *value)
+{
+	return bRC_OK;
+}
+
+static bRC __attribute__((format(printf, 6, 7)))
+cb_job_message(bpContext *ctx, const char *file, int line, int type, int64_t mtime, const char *fmt, ...)
+{
+	job *j = job_of(ctx);
+	char buf[MSG_MAX];
+	va_list ap;
+	size_t n;
+
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	n = strlen(buf);
+	while (n > 0 && buf[n - 1] == '\n')
+		buf[--n] = '\0';
+	if (j == NULL) {
+		say("job ?: %s: %s (JobMessage without a job context)", type >= 0 && type <= 16 ? mtypes[type] : "M_?",
+		    buf);
+		return bRC_Error;
+	}
+	if (type == M_FATAL)
+		atomic_fetch_add(&j->fatals, 1);
+	if (type == M_ERROR)
+		atomic_fetch_add(&j->errors, 1);
+	say("job %d: %s: %s", j->jobid, type >= 0 && type <= 16 ? mtypes[type] : "M_?", buf);
+	if (type == M_ABORT || type == M_ERROR_TERM)
+		say("job %d: FORBIDDEN message type %d: it would end bacula-fd", j->jobid, type);
+	return bRC_OK;
+}
+
+static bRC __attribute__((format(printf, 5, 6)))
+cb_debug_message(bpContext *ctx, const char *file, int line, int level, const char *fmt, ...)
+{
+	char buf[MSG_MAX];
+	va_list ap;
+
+	if (!verbose)
+		return bRC_OK;
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	trace(job_of(ctx), "debug %d: %s", level, buf);
+	return bRC_OK;
+}
+
+static void *
+cb_malloc(bpContext *ctx, const char *file, int line, size_t size)
+{
+	return malloc(size);
+}
+
+static void
+cb_free(bpContext *ctx, const char *file, int line, void *mem)
+{
+	free(mem);
+}
+
+static bRC
+cb_str(bpContext *ctx, const char *s)
+{
+	return bRC_OK;
+}
+
+static bRC
+cb_str_int(bpContext *ctx, const char *s, int type)
+{
+	return bRC_OK;
+}
+
+static bRC
+cb_void(bpContext *ctx)
+{
+	return bRC_OK;
+}
+
+static bRC
+cb_pkt(bpContext *ctx, struct save_pkt *sp)
+{
+	return bRC_OK;
+}
+
+static bFuncs bfuncs = {
+	.size = sizeof(bFuncs),
+	.version = BFD_INTERFACE_VERSION,
+	.registerBaculaEvents = cb_register_events,
+	.getBaculaValue = cb_get_value,
+	.setBaculaValue = cb_set_value,
+	.JobMessage = cb_job_message,
+	.DebugMessage = cb_debug_message,
+	.baculaMalloc = cb_malloc,
+	.baculaFree = cb_free,
+	.AddExclude = cb_str,
+	.AddInclude = cb_str,
+	.AddOptions = cb_str,
+	.AddRegex = cb_str_int,
+	.AddWild = cb_str_int,
+	.NewOptions = cb_void,
+	.NewInclude = cb_void,
+	.NewPreInclude = cb_void,
+	.checkChanges = cb_pkt,
+	.AcceptFile = cb_pkt,
+};
+
+/* ---------------------------------------------------------------- driving one job */
+
+static void
+fd_error(job *j, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* An error the daemon itself reports (read errors, bad packets): M_ERROR in the job log. */
+static void
+fd_error(job *j, const char *fmt, ...)
+{
+	char buf[MSG_MAX];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	atomic_fetch_add(&j->errors, 1);
+	say("job %d: M_ERROR: fakefd: %s", j->jobid, buf);
+}
+
+static bRC
+event(job *j, uint32_t type, void *value)
+{
+	bEvent ev = { .eventType = type };
+	bRC rc;
+
+	rc = pf->handlePluginEvent(&j->ctx, &ev, value);
+	trace(j, "event %u -> %d", type, (int)rc);
+	return rc;
+}
+
+static long
+ms_since(const struct timespec *t0)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (now.tv_sec - t0->tv_sec) * 1000 + (now.tv_nsec - t0->tv_nsec) / 1000000;
+}
+
+/*
+ * The daemon's cancel connection (filed/job.c cancel_cmd): the plugin event
+ * on this thread, then the job is marked cancelled and its thread gets a
+ * signal that interrupts a blocking system call (EINTR), as bacula-fd's
+ * TIMEOUT_SIGNAL does.
+ */
+static void *
+canceller(void *arg)
+{
+	job *j = arg;
+	struct timespec t0, ts = { 0, 0 };
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	if (j->cancel_at_ms > 0) {
+		ts.tv_sec = j->cancel_at_ms / 1000;
+		ts.tv_nsec = (j->cancel_at_ms % 1000) * 1000000L;
+		nanosleep(&ts, NULL);
+	}
+	trace(j, "cancel");
+	event(j, bEventCancelCommand, NULL);
+	trace(j, "CancelCommand returned after %ld ms", ms_since(&t0));
+	atomic_store(&j->cancelled, true);
+	pthread_kill(j->self, SIGUSR2);
+	return NULL;
+}
+
+static void
+start_canceller(job *j)
+{
+	if (j->canceller_started)
+		return;
+	if (pthread_create(&j->canceller, NULL, canceller, j) == 0)
+		j->canceller_started = true;
+}
+
+/* Wait (bounded) until a file exists. */
+static void
+wait_for(job *j)
+{
+	struct timespec ts = { 0, 10 * 1000000L }, t0;
+
+	if (j->wait_for == NULL)
+		return;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	while (access(j->wait_for, F_OK) != 0 && ms_since(&t0) < WAIT_FOR_MS)
+		nanosleep(&ts, NULL);
+	trace(j, "%s appeared after %ld ms", j->wait_for, ms_since(&t0));
+}
+
+/* One Plugin= line of a backup: BackupCommand, startBackupFile, pluginIO, endBackupFile (again on bRC_More). */
+static void
+backup_command(job *j, const char *cmd, FILE *out)
+{
+	struct save_pkt sp;
+	struct io_pkt io;
+	char *buf = NULL;
+	bRC rc;
+
+	if (j->cancel_at_ms >= 0)
+		start_canceller(j);
+	if ((rc = event(j, bEventBackupCommand, (void *)cmd)) != bRC_OK)
+		return; /* bacula-fd stops this command silently: only an M_FATAL fails the job */
+	if ((buf = malloc(IO_COUNT)) == NULL)
+		return;
+	do {
+		memset(&sp, 0, sizeof(sp));
+		sp.pkt_size = sizeof(sp);
+		sp.pkt_end = sizeof(sp);
+		sp.portable = true;
+		sp.cmd = (char *)cmd;
+		rc = pf->startBackupFile(&j->ctx, &sp);
+		trace(j, "startBackupFile -> %d fname=%s type=%d", (int)rc, sp.fname ? sp.fname : "(null)", sp.type);
+		if (rc != bRC_OK)
+			break;
+		if (sp.type == 0 || sp.fname == NULL) {
+			atomic_fetch_add(&j->fatals, 1);
+			say("job %d: M_FATAL: fakefd: no type or fname in startBackupFile packet", j->jobid);
+			break;
+		}
+		snprintf(j->saved_fname, sizeof(j->saved_fname), "%s", sp.fname);
+		if (sp.type == FT_REG && !sp.no_read && j->skip_io) {
+			atomic_fetch_add(&j->fatals, 1);
+			say("job %d: M_FATAL: fakefd: the storage daemon went away before %s was opened", j->jobid,
+			    sp.fname);
+		} else if (sp.type == FT_REG && !sp.no_read) {
+			memset(&io, 0, sizeof(io));
+			io.pkt_size = sizeof(io);
+			io.pkt_end = sizeof(io);
+			io.func = IO_OPEN;
+			io.fname = sp.fname;
+			io.flags = O_RDONLY;
+			pf->pluginIO(&j->ctx, &io);
+			trace(j, "IO_OPEN -> status %d errno %d", io.status, io.io_errno);
+			if (io.status < 0) {
+				fd_error(j, "Cannot open \"%s\": ERR=%s", sp.fname, strerror(io.io_errno));
+			} else {
+				/* like bacula-fd: read until EOF, an error, or the job is seen cancelled */
+				while (!atomic_load(&j->cancelled)) {
+					memset(&io, 0, sizeof(io));
+					io.pkt_size = sizeof(io);
+					io.pkt_end = sizeof(io);
+					io.func = IO_READ;
+					io.buf = buf;
+					io.count = IO_COUNT;
+					pf->pluginIO(&j->ctx, &io);
+					if (io.status < 0) {
+						if (!atomic_load(&j->cancelled))
+							fd_error(j, "Read error on file %s. ERR=%s", sp.fname,
+							         strerror(io.io_errno));
+						break;
+					}
+					if (io.status == 0)
+						break;
+					if (io.status > IO_COUNT) {
+						fd_error(j, "IO_READ returned %d bytes for a %d-byte buffer", io.status,
+						         IO_COUNT);
+						break;
+					}
+					j->reads++;
+					if (io.status < IO_COUNT)
+						j->short_reads++;
+					if (out != NULL)
+						fwrite(buf, 1, (size_t)io.status, out);
+					j->bytes += io.status;
+					if (j->cancel_after >= 0 && j->bytes >= j->cancel_after)
+						start_canceller(j);
+				}
+				trace(j, "read %lld bytes", j->bytes);
+				memset(&io, 0, sizeof(io));
+				io.pkt_size = sizeof(io);
+				io.pkt_end = sizeof(io);
+				io.func = IO_CLOSE;
+				pf->pluginIO(&j->ctx, &io);
+				trace(j, "IO_CLOSE -> status %d", io.status);
+				if (io.status < 0 && !atomic_load(&j->cancelled))
+					fd_error(j, "Close error on file %s", sp.fname);
+				if (!atomic_load(&j->cancelled))
+					j->files++;
+			}
+		} else if (sp.type == FT_REG) {
+			j->files++;
+		}
+		rc = pf->endBackupFile(&j->ctx);
+		trace(j, "endBackupFile -> %d", (int)rc);
+	} while (rc == bRC_More && !atomic_load(&j->cancelled));
+	free(buf);
+}
+
+static void
+run_backup(job *j)
+{
+	FILE *out = NULL;
+	int i;
+
+	if (j->out != NULL && (out = fopen(j->out, "w")) == NULL) {
+		fd_error(j, "cannot write %s: %s", j->out, strerror(errno));
+		return;
+	}
+	event(j, bEventLevel, (void *)(intptr_t)'F');
+	for (i = 0; i < j->ncmds; i++)
+		event(j, bEventPluginCommand, (void *)j->cmds[i]);
+	event(j, bEventEndFileSet, NULL);
+	event(j, bEventStartBackupJob, NULL);
+	for (i = 0; i < j->ncmds && !atomic_load(&j->cancelled); i++)
+		backup_command(j, j->cmds[i], out);
+	if (out != NULL)
+		fclose(out);
+	if (!j->skip_endjob)
+		event(j, bEventEndBackupJob, NULL);
+}
+
+static void
+run_estimate(job *j)
+{
+	struct save_pkt sp;
+	bRC rc;
+
+	event(j, bEventPluginCommand, (void *)j->cmd);
+	if (event(j, bEventEstimateCommand, (void *)j->cmd) != bRC_OK)
+		return;
+	do {
+		memset(&sp, 0, sizeof(sp));
+		sp.pkt_size = sizeof(sp);
+		sp.pkt_end = sizeof(sp);
+		sp.portable = true;
+		sp.cmd = (char *)j->cmd;
+		if ((rc = pf->startBackupFile(&j->ctx, &sp)) != bRC_OK)
+			break;
+		if (sp.fname != NULL) {
+			snprintf(j->saved_fname, sizeof(j->saved_fname), "%s", sp.fname);
+			j->files++;
+		}
+		rc = pf->endBackupFile(&j->ctx);
+	} while (rc == bRC_More);
+}
+
+static void
+run_restore(job *j)
+{
+	struct restore_pkt rp;
+	struct io_pkt io;
+	char ofname[2048], *buf = NULL;
+	FILE *in = NULL;
+	size_t n;
+	bRC rc;
+
+	if ((in = fopen(j->in, "r")) == NULL || (buf = malloc(IO_COUNT)) == NULL) {
+		fd_error(j, "cannot read %s: %s", j->in, strerror(errno));
+		goto out;
+	}
+	snprintf(ofname, sizeof(ofname), "%s%s", j->where != NULL ? j->where : "", j->fname);
+	event(j, bEventStartRestoreJob, NULL);
+	if (event(j, bEventRestoreCommand, (void *)j->cmd) != bRC_OK)
+		goto end;
+	if ((rc = pf->startRestoreFile(&j->ctx, j->cmd)) != bRC_OK) {
+		trace(j, "startRestoreFile -> %d", (int)rc);
+		goto end;
+	}
+	memset(&rp, 0, sizeof(rp));
+	rp.pkt_size = sizeof(rp);
+	rp.pkt_end = sizeof(rp);
+	rp.type = FT_REG;
+	rp.file_index = 1;
+	rp.statp.st_mode = S_IFREG | 0600;
+	fseeko(in, 0, SEEK_END);
+	rp.statp.st_size = ftello(in);
+	rewind(in);
+	rp.ofname = ofname;
+	rp.where = j->where != NULL ? j->where : "";
+	rp.replace = 'a';
+	rp.create_status = CF_ERROR;
+	rc = pf->createFile(&j->ctx, &rp);
+	trace(j, "createFile -> %d create_status %d", (int)rc, rp.create_status);
+	snprintf(j->saved_fname, sizeof(j->saved_fname), "%s", ofname);
+	if (rc != bRC_OK || rp.create_status == CF_ERROR) {
+		fd_error(j, "createFile failed for %s", ofname);
+		goto endfile;
+	}
+	if (rp.create_status != CF_EXTRACT)
+		goto endfile;
+	memset(&io, 0, sizeof(io));
+	io.pkt_size = sizeof(io);
+	io.pkt_end = sizeof(io);
+	io.func = IO_OPEN;
+	io.fname = ofname;
+	io.flags = O_WRONLY | O_CREAT | O_TRUNC;
+	io.mode = 0600;
+	pf->pluginIO(&j->ctx, &io);
+	trace(j, "IO_OPEN -> status %d", io.status);
+	if (io.status < 0) {
+		fd_error(j, "Cannot open %s: ERR=%s", ofname, strerror(io.io_errno));
+		goto endfile;
+	}
+	while ((n = fread(buf, 1, IO_COUNT, in)) > 0) {
+		memset(&io, 0, sizeof(io));
+		io.pkt_size = sizeof(io);
+		io.pkt_end = sizeof(io);
+		io.func = IO_WRITE;
+		io.buf = buf;
+		io.count = (int32_t)n;
+		pf->pluginIO(&j->ctx, &io);
+		if (io.status != (int32_t)n) {
+			fd_error(j, "Write error on %s: ERR=%s", ofname, strerror(io.io_errno));
+			break;
+		}
+		j->bytes += io.status;
+	}
+	pf->setFileAttributes(&j->ctx, &rp);
+	memset(&io, 0, sizeof(io));
+	io.pkt_size = sizeof(io);
+	io.pkt_end = sizeof(io);
+	io.func = IO_CLOSE;
+	pf->pluginIO(&j->ctx, &io);
+	trace(j, "IO_CLOSE -> status %d", io.status);
+	if (io.status < 0)
+		fd_error(j, "Close error on %s", ofname);
+	else
+		j->files++;
+endfile:
+	pf->endRestoreFile(&j->ctx);
+end:
+	event(j, bEventEndRestoreJob, NULL);
+out:
+	if (in != NULL)
+		fclose(in);
+	free(buf);
+}
+
+static void *
+run_job(void *arg)
+{
+	job *j = arg;
+	char start[256];
+	char status;
+	bRC rc;
+
+	j->self = pthread_self();
+	wait_for(j);
+	j->ctx.bContext = j;
+	j->ctx.pContext = NULL;
+	rc = pf->newPlugin(&j->ctx);
+	trace(j, "newPlugin -> %d", (int)rc);
+	snprintf(start, sizeof(start), "JobId=%d Job=%s", j->jobid, j->unique);
+	event(j, bEventJobStart, start);
+	switch (j->kind) {
+	case K_BACKUP:
+		run_backup(j);
+		break;
+	case K_RESTORE:
+		run_restore(j);
+		break;
+	case K_ESTIMATE:
+		run_estimate(j);
+		break;
+	case K_CONSOLE:
+		break;
+	}
+	if (j->canceller_started) {
+		pthread_join(j->canceller, NULL);
+		j->canceller_started = false;
+	}
+	status = atomic_load(&j->cancelled) ? 'A' : atomic_load(&j->fatals) > 0 ? 'f' : 'T';
+	if (status == 'T')
+		event(j, bEventJobEnd, NULL); /* not sent for failed or cancelled jobs */
+	rc = pf->freePlugin(&j->ctx);
+	trace(j, "freePlugin -> %d", (int)rc);
+	say("job %d: status=%c files=%d bytes=%lld errors=%d fname=%s", j->jobid, status, j->files, j->bytes,
+	    atomic_load(&j->errors), j->saved_fname[0] ? j->saved_fname : "-");
+	if (j->reads > 0)
+		say("job %d: reads=%lld short=%lld", j->jobid, j->reads, j->short_reads);
+	if (j->touch_done != NULL)
+		close(open(j->touch_done, O_WRONLY | O_CREAT, 0600));
+	return NULL;
+}
+
+/* ---------------------------------------------------------------- loading, like lib/plugins.c checks */
+
+static int
+load(const char *path, void **handle)
+{
+	static bInfo binfo = { sizeof(bInfo), BFD_INTERFACE_VERSION };
+	bfd_load_plugin_fn loadp;
+	pInfo *pi = NULL;
+
+	if ((*handle = dlopen(path, RTLD_NOW)) == NULL) {
+		fprintf(stderr, "fakefd: dlopen %s: %s\n", path, dlerror());
+		return -1;
+	}
+	*(void **)&loadp = dlsym(*handle, "loadPlugin");
+	if (loadp == NULL || dlsym(*handle, "unloadPlugin") == NULL) {
+		fprintf(stderr, "fakefd: %s does not export loadPlugin and unloadPlugin\n", path);
+		return -1;
+	}
+	if (loadp(&binfo, &bfuncs, &pi, &pf) != bRC_OK || pi == NULL || pf == NULL) {
+		fprintf(stderr, "fakefd: loadPlugin failed\n");
+		return -1;
+	}
+	if (strcmp(pi->plugin_magic, BFD_PLUGIN_MAGIC) != 0 || pi->version != BFD_INTERFACE_VERSION ||
+	    (strcmp(pi->plugin_license, "AGPLv3") != 0 && strcmp(pi->plugin_license, "Bacula AGPLv3") != 0) ||
+	    pi->size != sizeof(pInfo)) {
+		fprintf(stderr, "fakefd: bacula-fd would reject this plugin (magic, version %u, licence, size %u)\n",
+		        pi->version, pi->size);
+		return -1;
+	}
+	if (pf->newPlugin == NULL || pf->freePlugin == NULL || pf->handlePluginEvent == NULL ||
+	    pf->startBackupFile == NULL || pf->endBackupFile == NULL || pf->startRestoreFile == NULL ||
+	    pf->endRestoreFile == NULL || pf->pluginIO == NULL || pf->createFile == NULL ||
+	    pf->setFileAttributes == NULL) {
+		fprintf(stderr, "fakefd: a callback bacula-fd always calls is NULL\n");
+		return -1;
+	}
+	say("plugin: magic=%s version=%u size=%u license=%s author=%s date=%s plugin_version=%s", pi->plugin_magic,
+	    pi->version, pi->size, pi->plugin_license, pi->plugin_author, pi->plugin_date, pi->plugin_version);
+	say("plugin: description=%s", pi->plugin_description);
+	say("plugin: pfuncs size=%u version=%u", pf->size, pf->version);
+	return 0;
+}
+
+/* SIGUSR2 only interrupts (no SA_RESTART), like the daemon's timeout signal. */
+static void
+on_sigusr2(int sig)
+{
+	(void)sig;
+}
+
+static int
+usage(void)
+{
+	fprintf(stderr, "usage: fakefd [-v] PLUGIN.so info\n"
+	                "       fakefd [-v] PLUGIN.so backup|restore|estimate|console [OPTIONS] [-- JOB]...\n");
+	return 2;
+}
+
+/* Parse one JOB's words (argv[*i] up to "--" or the end). */
+static int
+parse_job(job *j, int n, char **argv, int *i)
+{
+	const char *w = argv[*i];
+
+	j->kind = strcmp(w, "backup") == 0 ? K_BACKUP : strcmp(w, "restore") == 0 ? K_RESTORE :
+		  strcmp(w, "estimate") == 0 ? K_ESTIMATE : strcmp(w, "console") == 0 ? K_CONSOLE : (kind)-1;
+	if ((int)j->kind < 0)
+		return -1;
+	j->cancel_after = -1;
+	j->cancel_at_ms = -1;
+	for ((*i)++; *i < n && strcmp(argv[*i], "--") != 0; (*i)++) {
+		const char *o = argv[*i], *v = *i + 1 < n ? argv[*i + 1] : NULL;
+
+		if (strcmp(o, "--skip-io") == 0 || strcmp(o, "--skip-endjob") == 0) {
+			*(strcmp(o, "--skip-io") == 0 ? &j->skip_io : &j->skip_endjob) = true;
+			continue;
+		}
+
+		if (v == NULL)
+			return -1;
+		(*i)++;
+		if (strcmp(o, "--cmd") == 0) {
+			if (j->ncmds == 8)
+				return -1;
+			j->cmds[j->ncmds++] = v;
+			if (j->cmd == NULL)
+				j->cmd = v;
+		}
+		else if (strcmp(o, "--out") == 0)
+			j->out = v;
+		else if (strcmp(o, "--in") == 0)
+			j->in = v;
+		else if (strcmp(o, "--where") == 0)
+			j->where = v;
+		else if (strcmp(o, "--fname") == 0)
+			j->fname = v;
+		else if (strcmp(o, "--jobid") == 0)
+			j->jobid = atoi(v);
+		else if (strcmp(o, "--name") == 0)
+			snprintf(j->name, sizeof(j->name), "%s", v);
+		else if (strcmp(o, "--cancel-after") == 0)
+			j->cancel_after = atoll(v);
+		else if (strcmp(o, "--cancel-at-ms") == 0)
+			j->cancel_at_ms = atol(v);
+		else if (strcmp(o, "--wait-for") == 0)
+			j->wait_for = v;
+		else if (strcmp(o, "--touch-done") == 0)
+			j->touch_done = v;
+		else
+			return -1;
+	}
+	if (j->kind != K_CONSOLE && j->cmd == NULL)
+		return -1;
+	if (j->kind == K_RESTORE && (j->in == NULL || j->fname == NULL))
+		return -1;
+	return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+	job *jobs = NULL;
+	void *handle = NULL;
+	bfd_unload_plugin_fn unloadp;
+	struct sigaction sa;
+	int a = 1, i, njobs = 0, rc = 2;
+
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_sigusr2;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGUSR2, &sa, NULL);
+	if (a < argc && strcmp(argv[a], "-v") == 0) {
+		verbose = true;
+		a++;
+	}
+	if (argc - a < 2)
+		return usage();
+	if ((jobs = calloc((size_t)argc, sizeof(*jobs))) == NULL)
+		return 2;
+	if (strcmp(argv[a + 1], "info") != 0) {
+		for (i = a + 1; i < argc; i++) {
+			job *j = &jobs[njobs];
+
+			if (parse_job(j, argc, argv, &i) != 0) {
+				rc = usage();
+				goto out;
+			}
+			njobs++;
+			if (j->jobid == 0)
+				j->jobid = j->kind == K_CONSOLE || j->kind == K_ESTIMATE ? 0 : njobs;
+			if (j->name[0] == '\0')
+				snprintf(j->name, sizeof(j->name), "%s", j->kind == K_CONSOLE || j->kind == K_ESTIMATE ?
+				         "-Console-" : "fake-job");
+			snprintf(j->unique, sizeof(j->unique), "%s.2026-01-01_00.00.00_%02d", j->name, njobs);
+		}
+	}
+	if (load(argv[a], &handle) != 0)
+		goto out;
+	for (i = 0; i < njobs; i++)
+		if (pthread_create(&jobs[i].thread, NULL, run_job, &jobs[i]) != 0) {
+			fprintf(stderr, "fakefd: pthread_create failed\n");
+			njobs = i;
+			break;
+		}
+	for (i = 0; i < njobs; i++)
+		pthread_join(jobs[i].thread, NULL);
+	rc = 0;
+out:
+	if (handle != NULL) {
+		*(void **)&unloadp = dlsym(handle, "unloadPlugin");
+		if (unloadp != NULL && pf != NULL)
+			unloadp();
+		dlclose(handle);
+	}
+	free(jobs);
+	return rc;
+}
