@@ -3,6 +3,7 @@
 #include "autoconfig.h"
 
 #include <string.h>
+#include <strings.h>
 
 #include "escape.h"
 #include "mongoerr.h"
@@ -60,9 +61,18 @@ mbh_mongo_error(mbh_error *err, const bson_error_t *e, mongoc_client_t *client, 
 	else
 		snprintf(where, sizeof(where), "the replica set");
 
-	if (e->domain == MONGOC_ERROR_CLIENT && e->code == MONGOC_ERROR_CLIENT_AUTHENTICATE)
+	if (e->domain == MONGOC_ERROR_CLIENT && e->code == MONGOC_ERROR_CLIENT_AUTHENTICATE) {
+		const char *mech = uri != NULL ? mongoc_uri_get_auth_mechanism(uri) : NULL;
+
+		/* MONGODB-X509: no password; the user is the client certificate's subject. */
+		if (mech != NULL && strcasecmp(mech, "MONGODB-X509") == 0)
+			return mbh_error_set(err, EX_NOPERM,
+					     "X.509 authentication failed: check the client certificate "
+					     "(tlsCertificateKeyFile) and that a user in $external is named by its subject "
+					     "(%s)", e->message);
 		return mbh_error_set(err, EX_NOPERM, "authentication failed for user %s: check username/password_file",
 				     user != NULL ? user : "(none)");
+	}
 	if (mbh_mongo_error_is_server(e) && e->code == 13) {
 		for (i = 0; i < sizeof(privileges) / sizeof(privileges[0]); i++) {
 			if (strcmp(privileges[i].command, command) == 0)

@@ -14,6 +14,7 @@
  * to `target` (a host:port, or NULL for the client's redacted URI) and
  * return -1.  The client should use error API 2.  Mapping:
  *   authentication failure              EX_NOPERM  "authentication failed for user X: check username/password_file"
+ *                                                  (MONGODB-X509: "X.509 authentication failed: check the client certificate ...")
  *   server code 13 (Unauthorized)       EX_NOPERM  naming the missing privilege and a built-in role granting it
  *   server selection / network          EX_UNAVAILABLE "cannot reach TARGET: ..."
  *   any other server error              EX_UNAVAILABLE "COMMAND on TARGET failed: ... (code N)"

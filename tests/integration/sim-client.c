@@ -233,7 +233,8 @@ check_hello_primary(const bson_t *h)
 	tap_ok(is_number(h, "connectionId"), "primary hello: connectionId is a number");
 	tap_ok(is_number(h, "setVersion"), "primary hello: setVersion is a number");
 	is_type(h, "electionId", BSON_TYPE_OID, "primary hello");
-	tap_ok(th_type(h, "topologyVersion") == BSON_TYPE_EOD, "primary hello: no topologyVersion (no streaming)");
+	tap_ok(th_type(h, "topologyVersion.processId") == BSON_TYPE_OID && th_type(h, "topologyVersion.counter") == BSON_TYPE_INT64,
+	       "primary hello: topologyVersion {processId: ObjectId, counter: long} (wire >= 9)");
 	tap_ok(th_type(h, "compression") == BSON_TYPE_EOD, "primary hello: no compression");
 	tap_ok(th_get_int(h, "ok", &v) && v == 1, "primary hello: ok 1");
 }

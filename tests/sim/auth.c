@@ -33,46 +33,14 @@ static const sim_scram_creds *lookup(void *ctx, const char *user, sim_scram_mech
 	return l->s->users[u].has_sha1 ? &l->s->users[u].sha1 : NULL;
 }
 
-static uint32_t action_of(const char *cmd)
+/* May connection c run command e?  (Its privilege and openness are in the command table.) */
+bool sim_auth_allowed(const sim *s, const sim_conn *c, const sim_cmd_entry *e)
 {
-	static const struct {
-		const char *cmd;
-		uint32_t act;
-	} tab[] = {{"replSetGetStatus", SIM_ACT_RS_STATUS}, {"replSetGetConfig", SIM_ACT_RS_CONFIG},
-	           {"serverStatus", SIM_ACT_SERVER_STATUS}, {"currentOp", SIM_ACT_INPROG},
-	           {"fsync", SIM_ACT_FSYNC},                {"fsyncUnlock", SIM_ACT_UNLOCK},
-	           {"replSetFreeze", SIM_ACT_STATE_CHANGE}, {"replSetStepDown", SIM_ACT_STATE_CHANGE},
-	           {"insert", SIM_ACT_INSERT},              {"find", SIM_ACT_FIND},
-	           {"getParameter", SIM_ACT_GET_PARAMETER}, {"getLog", SIM_ACT_GET_LOG},
-	           {"hostInfo", SIM_ACT_HOST_INFO},         {"getCmdLineOpts", SIM_ACT_CMD_LINE_OPTS},
-	           /* checked per namespace or stage by the command itself */
-	           {"aggregate", 0},                        {"listDatabases", 0}};
-
-	for (size_t i = 0; i < sizeof tab / sizeof tab[0]; i++)
-		if (strcmp(tab[i].cmd, cmd) == 0)
-			return tab[i].act;
-	return SIM_ACT_ALL;
-}
-
-/* May connection c run cmd?  *need receives the action it takes. */
-bool sim_auth_allowed(const sim *s, const sim_conn *c, const char *cmd, uint32_t *need)
-{
-	static const char *const open_cmds[] = {"saslStart",   "saslContinue",     "ping", "buildInfo",
-	                                        "buildinfo",   "endSessions",      "connectionStatus",
-	                                        NULL};
-
-	*need = 0;
-	if (strcasecmp(cmd, "hello") == 0 || strcasecmp(cmd, "ismaster") == 0)
+	if (e->open || !s->auth)
 		return true;
-	for (const char *const *o = open_cmds; *o; o++)
-		if (strcmp(*o, cmd) == 0)
-			return true;
-	if (!s->auth)
-		return true;
-	*need = action_of(cmd);
 	if (c->user < 0)
 		return false;
-	return (s->users[c->user].actions & *need) == *need;
+	return (s->users[c->user].actions & e->action) == e->action;
 }
 
 /* Does connection c hold every one of these actions (everything without auth)? */
@@ -83,6 +51,43 @@ bool sim_auth_has(const sim *s, const sim_conn *c, uint32_t actions)
 	if (c->user < 0)
 		return false;
 	return (s->users[c->user].actions & actions) == actions;
+}
+
+/* authenticate {mechanism: "MONGODB-X509", [user]} on $external: the user named by the connection's
+ * verified client certificate.  0 = authenticated, -1 = error in reply. */
+int sim_auth_x509(sim *s, sim_conn *c, const bson_t *body, const char *db, bson_t *reply)
+{
+	bson_iter_t it;
+	int u;
+
+	if (!bson_iter_init_find(&it, body, "mechanism") || !BSON_ITER_HOLDS_UTF8(&it) ||
+	    strcmp(bson_iter_utf8(&it, NULL), "MONGODB-X509") != 0) {
+		sim_cmd_error(reply, 2, "BadValue", "Unsupported mechanism: only MONGODB-X509 uses the authenticate command");
+		return -1;
+	}
+	if (strcmp(db, "$external") != 0) {
+		sim_cmd_error(reply, 2, "BadValue", "X.509 authentication must always use the $external database.");
+		return -1;
+	}
+	if (!c->cert_subject) {
+		sim_cmd_error(reply, 18, "AuthenticationFailed", "No verified subject name available from client");
+		return -1;
+	}
+	if (bson_iter_init_find(&it, body, "user") && BSON_ITER_HOLDS_UTF8(&it) &&
+	    strcmp(bson_iter_utf8(&it, NULL), c->cert_subject) != 0) {
+		sim_cmd_error(reply, 11, "UserNotFound", "There is no x.509 client certificate matching the user.");
+		return -1;
+	}
+	if ((u = find_user(s, c->cert_subject, "$external")) < 0 || !s->users[u].x509) {
+		sim_logf(s, "conn %lld: no $external user for certificate subject %s", (long long)c->id, c->cert_subject);
+		sim_cmd_error(reply, 18, "AuthenticationFailed", "Authentication failed.");
+		return -1;
+	}
+	c->user = u;
+	BSON_APPEND_UTF8(reply, "dbname", "$external");
+	BSON_APPEND_UTF8(reply, "user", c->cert_subject);
+	BSON_APPEND_DOUBLE(reply, "ok", 1.0);
+	return 0;
 }
 
 /* Forget the connection's SCRAM conversation. */
@@ -272,7 +277,15 @@ void sim_auth_hello_extras(sim *s, sim_conn *c, const bson_t *req, bson_t *r)
 			if (bson_iter_init_find(&dbit, &spec, "db") && BSON_ITER_HOLDS_UTF8(&dbit))
 				snprintf(db, sizeof db, "%s", bson_iter_utf8(&dbit, NULL));
 			/* Only the start is speculative; a failure just leaves the field out. */
-			if (bson_iter_init_find(&dbit, &spec, "saslStart") &&
+			if (bson_iter_init_find(&dbit, &spec, "authenticate") &&
+			    sim_auth_x509(s, c, &spec, db, &sr) == 0) {
+				bson_t out;
+
+				bson_init(&out);
+				bson_copy_to_excluding_noinit(&sr, &out, "ok", NULL);
+				BSON_APPEND_DOCUMENT(r, "speculativeAuthenticate", &out);
+				bson_destroy(&out);
+			} else if (bson_iter_init_find(&dbit, &spec, "saslStart") &&
 			    sim_auth_sasl_start(s, c, &spec, db, &sr) == 0) {
 				bson_t out;
 				bson_iter_t f;

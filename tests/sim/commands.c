@@ -92,8 +92,18 @@ static void build_hello(sim *s, sim_conn *c, const bson_t *req, bool hello_name,
 	char key[24];
 	bson_iter_t it;
 
-	if (bson_iter_init_find(&it, req, "helloOk") && truthy(&it))
+	/* helloOk came with hello (4.4.2, 5.0): older servers never echo it. */
+	if (s->max_wire >= 9 && bson_iter_init_find(&it, req, "helloOk") && truthy(&it))
 		BSON_APPEND_BOOL(r, "helloOk", true);
+	/* 4.4 added topologyVersion to every hello (the awaitable hello's key). */
+	if (s->max_wire >= 9) {
+		bson_t tv;
+
+		BSON_APPEND_DOCUMENT_BEGIN(r, "topologyVersion", &tv);
+		BSON_APPEND_OID(&tv, "processId", &m->tv_process_id);
+		BSON_APPEND_INT64(&tv, "counter", m->tv_counter);
+		bson_append_document_end(r, &tv);
+	}
 	BSON_APPEND_ARRAY_BEGIN(r, "hosts", &hosts);
 	for (size_t i = 0; i < s->n_members; i++) {
 		const sim_member *o = &s->members[i];
@@ -395,7 +405,7 @@ static void build_config(sim *s, bson_t *r)
 	BSON_APPEND_BOOL(&st, "chainingAllowed", true);
 	BSON_APPEND_INT32(&st, "heartbeatIntervalMillis", 2000);
 	BSON_APPEND_INT32(&st, "heartbeatTimeoutSecs", 10);
-	BSON_APPEND_INT32(&st, "electionTimeoutMillis", 10000);
+	BSON_APPEND_INT32(&st, "electionTimeoutMillis", s->election_timeout_ms);
 	BSON_APPEND_INT32(&st, "catchUpTimeoutMillis", -1);
 	BSON_APPEND_INT32(&st, "catchUpTakeoverDelayMillis", 30000);
 	BSON_APPEND_DOCUMENT_BEGIN(&st, "getLastErrorModes", &gle);
@@ -442,19 +452,6 @@ static void cmd_fsync_unlock(sim *s, sim_conn *c, bson_t *r)
 	sim_logf(s, "member %d: fsyncUnlock, lockCount %lld", m->id, (long long)m->lock_count);
 	if (m->lock_count == 0)
 		sim_rs_unlock_effects(s, c->member);
-}
-
-static void cmd_current_op(sim *s, sim_conn *c, bson_t *r)
-{
-	bson_t arr;
-
-	BSON_APPEND_ARRAY_BEGIN(r, "inprog", &arr);
-	bson_append_array_end(r, &arr);
-	if (s->members[c->member].lock_count > 0) {
-		BSON_APPEND_BOOL(r, "fsyncLock", true);
-		BSON_APPEND_UTF8(r, "info", "use db.fsyncUnlock() to terminate the fsync write/snapshot lock");
-	}
-	BSON_APPEND_DOUBLE(r, "ok", 1.0);
 }
 
 static void cmd_freeze(sim *s, sim_conn *c, const bson_t *body, const char *name, bson_t *r)
@@ -684,43 +681,6 @@ static void cmd_find(sim *s, sim_conn *c, const sim_msg *req, const bson_t *body
 	BSON_APPEND_UTF8(&cur, "ns", ns);
 	bson_append_document_end(r, &cur);
 	BSON_APPEND_DOUBLE(r, "ok", 1.0);
-}
-
-static const char *const known_cmds[] = {
-	"hello",         "isMaster",        "ismaster",    "ping",           "buildInfo",
-	"buildinfo",     "serverStatus",    "endSessions", "replSetGetStatus", "replSetGetConfig",
-	"fsync",         "fsyncUnlock",     "currentOp",   "insert",         "find",
-	"replSetFreeze", "replSetStepDown", "saslStart",   "saslContinue",   "connectionStatus",
-	"getParameter",  "getLog",          "listDatabases", "getCmdLineOpts", "hostInfo",
-	"aggregate",     NULL};
-
-/* Commands a real mongod runs only against the admin database. */
-static bool admin_only(const char *name)
-{
-	static const char *const admin_cmds[] = {"fsync",         "fsyncUnlock",     "replSetGetStatus",
-	                                         "replSetGetConfig", "replSetFreeze", "replSetStepDown",
-	                                         "currentOp",     "getParameter",    "getLog",
-	                                         "listDatabases", "getCmdLineOpts",  "hostInfo",   NULL};
-
-	for (const char *const *a = admin_cmds; *a; a++)
-		if (strcmp(*a, name) == 0)
-			return true;
-	return false;
-}
-
-static bool is_hello(const char *name)
-{
-	return strcasecmp(name, "hello") == 0 || strcasecmp(name, "ismaster") == 0;
-}
-
-static bool known(const char *name)
-{
-	if (is_hello(name))
-		return true;
-	for (const char *const *k = known_cmds; *k; k++)
-		if (strcmp(*k, name) == 0)
-			return true;
-	return false;
 }
 
 /* Append the mongo-shell rendering of a document ({ fsync: 1, lock: true, $db: "admin" }) to buf. */
@@ -1265,36 +1225,135 @@ unsupported:
 	return -1;
 }
 
-/* The one operation $currentOp reports: this aggregate itself. */
-static void current_op_doc(sim *s, sim_conn *c, const bson_t *body, doc_list *l)
+/* One operation of connection k as $currentOp shows it: the request it runs (body, on db), a request
+ * held by the fsync lock, or nothing (an idle connection). */
+static bson_t *op_doc(sim *s, const sim_conn *k, const bson_t *body, const char *db, int64_t since_ms, bool held)
 {
 	bson_t *d = bson_new(), shown;
-	char desc[32], stamp[40];
+	char desc[32], stamp[40], ns[256];
 	time_t now = time(NULL);
 	struct tm tm;
-	static int32_t opid = 1000;
+	int64_t running = sim_now_ms() - since_ms;
+	const char *cmd = "";
+	bson_iter_t it;
 
 	gmtime_r(&now, &tm);
 	strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%S.000+00:00", &tm);
-	snprintf(desc, sizeof desc, "conn%lld", (long long)c->id);
+	snprintf(desc, sizeof desc, "conn%lld", (long long)k->id);
+	if (body && bson_iter_init(&it, body) && bson_iter_next(&it))
+		cmd = bson_iter_key(&it);
 	BSON_APPEND_UTF8(d, "type", "op");
-	BSON_APPEND_UTF8(d, "host", s->members[c->member].host);
+	BSON_APPEND_UTF8(d, "host", s->members[k->member].host);
 	BSON_APPEND_UTF8(d, "desc", desc);
-	BSON_APPEND_INT64(d, "connectionId", c->id);
-	BSON_APPEND_BOOL(d, "active", true);
+	BSON_APPEND_INT64(d, "connectionId", k->id);
+	if (k->user >= 0) {
+		bson_t users, u;
+
+		BSON_APPEND_ARRAY_BEGIN(d, "effectiveUsers", &users);
+		BSON_APPEND_DOCUMENT_BEGIN(&users, "0", &u);
+		BSON_APPEND_UTF8(&u, "user", s->users[k->user].name);
+		BSON_APPEND_UTF8(&u, "db", s->users[k->user].db);
+		bson_append_document_end(&users, &u);
+		bson_append_array_end(d, &users);
+	}
+	BSON_APPEND_BOOL(d, "active", body != NULL);
 	BSON_APPEND_UTF8(d, "currentOpTime", stamp);
-	BSON_APPEND_INT32(d, "opid", opid++);
-	BSON_APPEND_INT64(d, "secs_running", 0);
-	BSON_APPEND_INT64(d, "microsecs_running", 0);
-	BSON_APPEND_UTF8(d, "op", "command");
-	BSON_APPEND_UTF8(d, "ns", "admin.$cmd.aggregate");
+	if (!body)
+		return d;
+	BSON_APPEND_INT64(d, "opid", k->id * 1000 + (int64_t)(since_ms % 1000));
+	BSON_APPEND_INT64(d, "secs_running", running / 1000);
+	BSON_APPEND_INT64(d, "microsecs_running", running * 1000);
+	if (strcmp(cmd, "insert") == 0 && bson_iter_init_find(&it, body, "insert") && BSON_ITER_HOLDS_UTF8(&it)) {
+		BSON_APPEND_UTF8(d, "op", "insert");
+		snprintf(ns, sizeof ns, "%s.%s", db, bson_iter_utf8(&it, NULL));
+	} else {
+		BSON_APPEND_UTF8(d, "op", "command");
+		if (strcmp(cmd, "aggregate") == 0 && bson_iter_init_find(&it, body, "aggregate") && BSON_ITER_HOLDS_UTF8(&it))
+			snprintf(ns, sizeof ns, "%s.%s", db, bson_iter_utf8(&it, NULL));
+		else
+			snprintf(ns, sizeof ns, "%s.$cmd%s", db, strcmp(cmd, "aggregate") == 0 ? ".aggregate" : "");
+	}
+	BSON_APPEND_UTF8(d, "ns", ns);
 	bson_init(&shown);
-	bson_copy_to_excluding_noinit(body, &shown, "lsid", "$clusterTime", NULL);
+	bson_copy_to_excluding_noinit(body, &shown, "lsid", "$clusterTime", "documents", NULL);
 	BSON_APPEND_DOCUMENT(d, "command", &shown);
 	bson_destroy(&shown);
 	BSON_APPEND_INT32(d, "numYields", 0);
-	BSON_APPEND_BOOL(d, "waitingForLock", false);
-	docs_push(l, d);
+	if (held) {
+		bson_t locks;
+
+		BSON_APPEND_DOCUMENT_BEGIN(d, "locks", &locks);
+		BSON_APPEND_UTF8(&locks, "Global", "w");
+		bson_append_document_end(d, &locks);
+	}
+	BSON_APPEND_BOOL(d, "waitingForLock", held);
+	return d;
+}
+
+/* The operations on c's member: c's own request (body), every held or waiting request of other
+ * connections, and (idle) the connections doing nothing.  Without all_users, only c's user's. */
+static void collect_ops(sim *s, sim_conn *c, const bson_t *body, const char *db, bool all_users, bool idle,
+                        doc_list *l)
+{
+	for (sim_conn *k = s->conns; k; k = k->next) {
+		if (k->kind != SIM_CONN_MEMBER || k->member != c->member || k->dead)
+			continue;
+		if (!all_users && s->auth && k->user != c->user)
+			continue;
+		if (k == c)
+			docs_push(l, op_doc(s, k, body, db, sim_now_ms(), false));
+		else if (k->op_body)
+			docs_push(l, op_doc(s, k, k->op_body, k->op_db, k->op_start_ms, k->held && !k->awaiting));
+		else if (idle)
+			docs_push(l, op_doc(s, k, NULL, NULL, 0, false));
+	}
+}
+
+/* currentOp: {currentOp: 1, $all, $ownOps, FILTER...}; fsyncLock and info while the member is locked. */
+static void cmd_current_op(sim *s, sim_conn *c, const bson_t *body, bson_t *r)
+{
+	bson_t arr, filter = BSON_INITIALIZER;
+	bson_iter_t it;
+	bool all = false, own = false, first = true;
+	doc_list l = {0};
+	char key[16];
+	size_t n = 0;
+
+	if (bson_iter_init(&it, body))
+		while (bson_iter_next(&it)) {
+			const char *k = bson_iter_key(&it);
+
+			if (first) {
+				first = false;
+				continue;
+			}
+			if (strcmp(k, "$all") == 0)
+				all = truthy(&it);
+			else if (strcmp(k, "$ownOps") == 0)
+				own = truthy(&it);
+			else if (!sim_args_generic(k))
+				bson_append_iter(&filter, k, -1, &it);
+		}
+	collect_ops(s, c, body, "admin", !own, all, &l);
+	BSON_APPEND_ARRAY_BEGIN(r, "inprog", &arr);
+	for (size_t i = 0; i < l.n; i++) {
+		bson_iter_t a;
+
+		if (!all && (!bson_iter_init_find(&a, l.v[i], "active") || !bson_iter_as_bool(&a)))
+			continue;
+		if (!matches(l.v[i], &filter))
+			continue;
+		snprintf(key, sizeof key, "%zu", n++);
+		BSON_APPEND_DOCUMENT(&arr, key, l.v[i]);
+	}
+	bson_append_array_end(r, &arr);
+	docs_clear(&l);
+	bson_destroy(&filter);
+	if (s->members[c->member].lock_count > 0) {
+		BSON_APPEND_BOOL(r, "fsyncLock", true);
+		BSON_APPEND_UTF8(r, "info", "use db.fsyncUnlock() to terminate the fsync write/snapshot lock");
+	}
+	BSON_APPEND_DOUBLE(r, "ok", 1.0);
 }
 
 static void not_authorized(bson_t *r, const char *db, const bson_t *body)
@@ -1398,13 +1457,17 @@ static void cmd_aggregate(sim *s, sim_conn *c, const sim_msg *req, const bson_t 
 				              "$currentOp must be run against the 'admin' database with {aggregate: 1}");
 				goto out;
 			}
+			bool idle = false;
+
 			if (sub_doc(&si, &opts) && bson_iter_init_find(&o, &opts, "allUsers"))
 				all_users = truthy(&o);
+			if (sub_doc(&si, &opts) && bson_iter_init_find(&o, &opts, "idleConnections"))
+				idle = truthy(&o);
 			if (all_users && !sim_auth_has(s, c, SIM_ACT_INPROG)) {
 				not_authorized(r, db, body);
 				goto out;
 			}
-			current_op_doc(s, c, body, &l);
+			collect_ops(s, c, body, db, all_users, idle, &l);
 		} else if (!coll && first) {
 			sim_cmd_error(r, 73, "InvalidNamespace",
 			              "{aggregate: 1} is not valid for '%s'; a collection is required.", name);
@@ -1506,6 +1569,407 @@ static int fire_arm(sim *s, sim_conn *c, const char *name)
 	}
 }
 
+/* Replies of a replica-set member (3.6 on) carry $clusterTime and operationTime, errors too.
+ * The signature is the all-zero one of a server without keys (never checked by drivers). */
+static void append_cluster_time(sim *s, sim_conn *c, bson_t *r)
+{
+	const sim_member *m = &s->members[c->member];
+	bson_t ct, sig;
+	uint8_t zero[20] = {0};
+	sim_optime last, mine;
+
+	if (s->max_wire < 6 || m->arbiter || s->n_oplog == 0 || bson_has_field(r, "$clusterTime"))
+		return;
+	last = s->oplog[s->n_oplog - 1].op;
+	mine = sim_rs_optime(s, m);
+	BSON_APPEND_DOCUMENT_BEGIN(r, "$clusterTime", &ct);
+	BSON_APPEND_TIMESTAMP(&ct, "clusterTime", last.t, last.i);
+	BSON_APPEND_DOCUMENT_BEGIN(&ct, "signature", &sig);
+	BSON_APPEND_BINARY(&sig, "hash", BSON_SUBTYPE_BINARY, zero, sizeof zero);
+	BSON_APPEND_INT64(&sig, "keyId", 0);
+	bson_append_document_end(&ct, &sig);
+	bson_append_document_end(r, &ct);
+	BSON_APPEND_TIMESTAMP(r, "operationTime", mine.t, mine.i);
+}
+
+/* ---- the command table ---- */
+
+/* hello / isMaster; from 4.4 an awaitable one (topologyVersion + maxAwaitTimeMS) waits while the
+ * client's topologyVersion is current: until the topology changes or maxAwaitTimeMS runs out. */
+static int h_hello(sim *s, sim_conn *c, const sim_msg *req, const bson_t *b, const char *db, const char *name, bson_t *r)
+{
+	sim_member *m = &s->members[c->member];
+	bson_iter_t tv, mat, f;
+	bool has_tv, has_mat;
+
+	(void)req;
+	(void)db;
+	has_tv = s->max_wire >= 9 && bson_iter_init_find(&tv, b, "topologyVersion") && BSON_ITER_HOLDS_DOCUMENT(&tv);
+	has_mat = s->max_wire >= 9 && bson_iter_init_find(&mat, b, "maxAwaitTimeMS") && BSON_ITER_HOLDS_NUMBER(&mat);
+	if (has_tv != has_mat) {
+		sim_cmd_error(r, 31368, "Location31368", "%s",
+		              has_tv ? "A request with a 'topologyVersion' must include 'maxAwaitTimeMS'"
+		                     : "A request with 'maxAwaitTimeMS' must include a 'topologyVersion'");
+		return 0;
+	}
+	if (has_tv && bson_iter_as_int64(&mat) < 0) {
+		sim_cmd_error(r, 31373, "Location31373", "maxAwaitTimeMS must be a non-negative integer");
+		return 0;
+	}
+	if (has_tv && !c->await_done) {
+		bson_iter_t t = tv;
+		bool same_process = bson_iter_recurse(&t, &f) && bson_iter_find(&f, "processId") &&
+		                    BSON_ITER_HOLDS_OID(&f) && bson_oid_equal(bson_iter_oid(&f), &m->tv_process_id);
+		int64_t counter = -1;
+
+		t = tv;
+		if (bson_iter_recurse(&t, &f) && bson_iter_find(&f, "counter") && BSON_ITER_HOLDS_NUMBER(&f))
+			counter = bson_iter_as_int64(&f);
+		if (same_process && counter == m->tv_counter) {
+			if (!c->awaiting) {
+				c->awaiting = true;
+				c->await_until_ms = sim_now_ms() + bson_iter_as_int64(&mat);
+			}
+			return 1;
+		}
+	}
+	c->awaiting = false;
+	c->await_done = false;
+	build_hello(s, c, b, strcmp(name, "hello") == 0, r);
+	return 0;
+}
+
+static int h_ok(sim *s, sim_conn *c, const sim_msg *req, const bson_t *b, const char *db, const char *name, bson_t *r)
+{
+	(void)s, (void)c, (void)req, (void)b, (void)db, (void)name;
+	BSON_APPEND_DOUBLE(r, "ok", 1.0);
+	return 0;
+}
+
+#define UNUSED_ARGS (void)s, (void)c, (void)req, (void)b, (void)db, (void)name
+
+static int h_buildinfo(sim *s, sim_conn *c, const sim_msg *req, const bson_t *b, const char *db, const char *name,
+                       bson_t *r)
+{
+	UNUSED_ARGS;
+	build_buildinfo(s, r);
+	return 0;
+}
+
+static int h_server_status(sim *s, sim_conn *c, const sim_msg *req, const bson_t *b, const char *db,
+                           const char *name, bson_t *r)
+{
+	UNUSED_ARGS;
+	build_server_status(s, c, r);
+	return 0;
+}
+
+static int h_status(sim *s, sim_conn *c, const sim_msg *req, const bson_t *b, const char *db, const char *name,
+                    bson_t *r)
+{
+	UNUSED_ARGS;
+	build_status(s, c, r);
+	return 0;
+}
+
+static int h_config(sim *s, sim_conn *c, const sim_msg *req, const bson_t *b, const char *db, const char *name,
+                    bson_t *r)
+{
+	UNUSED_ARGS;
+	build_config(s, r);
+	return 0;
+}
+
+static int h_fsync(sim *s, sim_conn *c, const sim_msg *req, const bson_t *b, const char *db, const char *name,
+                   bson_t *r)
+{
+	UNUSED_ARGS;
+	cmd_fsync(s, c, b, r);
+	return 0;
+}
+
+static int h_fsync_unlock(sim *s, sim_conn *c, const sim_msg *req, const bson_t *b, const char *db,
+                          const char *name, bson_t *r)
+{
+	UNUSED_ARGS;
+	cmd_fsync_unlock(s, c, r);
+	return 0;
+}
+
+static int h_current_op(sim *s, sim_conn *c, const sim_msg *req, const bson_t *b, const char *db, const char *name,
+                        bson_t *r)
+{
+	UNUSED_ARGS;
+	cmd_current_op(s, c, b, r);
+	return 0;
+}
+
+static int h_insert(sim *s, sim_conn *c, const sim_msg *req, const bson_t *b, const char *db, const char *name,
+                    bson_t *r)
+{
+	UNUSED_ARGS;
+	return cmd_insert(s, c, b, db, r);
+}
+
+static int h_find(sim *s, sim_conn *c, const sim_msg *req, const bson_t *b, const char *db, const char *name,
+                  bson_t *r)
+{
+	UNUSED_ARGS;
+	cmd_find(s, c, req, b, db, r);
+	return 0;
+}
+
+static int h_freeze(sim *s, sim_conn *c, const sim_msg *req, const bson_t *b, const char *db, const char *name,
+                    bson_t *r)
+{
+	UNUSED_ARGS;
+	cmd_freeze(s, c, b, name, r);
+	return 0;
+}
+
+static int h_stepdown(sim *s, sim_conn *c, const sim_msg *req, const bson_t *b, const char *db, const char *name,
+                      bson_t *r)
+{
+	UNUSED_ARGS;
+	cmd_stepdown(s, c, b, name, r);
+	return 0;
+}
+
+static int h_connection_status(sim *s, sim_conn *c, const sim_msg *req, const bson_t *b, const char *db,
+                               const char *name, bson_t *r)
+{
+	UNUSED_ARGS;
+	cmd_connection_status(s, c, b, r);
+	return 0;
+}
+
+static int h_get_parameter(sim *s, sim_conn *c, const sim_msg *req, const bson_t *b, const char *db,
+                           const char *name, bson_t *r)
+{
+	UNUSED_ARGS;
+	cmd_get_parameter(s, b, r);
+	return 0;
+}
+
+static int h_get_log(sim *s, sim_conn *c, const sim_msg *req, const bson_t *b, const char *db, const char *name,
+                     bson_t *r)
+{
+	UNUSED_ARGS;
+	cmd_get_log(b, r);
+	return 0;
+}
+
+static int h_list_databases(sim *s, sim_conn *c, const sim_msg *req, const bson_t *b, const char *db,
+                            const char *name, bson_t *r)
+{
+	UNUSED_ARGS;
+	cmd_list_databases(s, c, b, r);
+	return 0;
+}
+
+static int h_cmd_line_opts(sim *s, sim_conn *c, const sim_msg *req, const bson_t *b, const char *db,
+                           const char *name, bson_t *r)
+{
+	UNUSED_ARGS;
+	cmd_get_cmd_line_opts(s, c, r);
+	return 0;
+}
+
+static int h_host_info(sim *s, sim_conn *c, const sim_msg *req, const bson_t *b, const char *db, const char *name,
+                       bson_t *r)
+{
+	UNUSED_ARGS;
+	cmd_host_info(s, c, r);
+	return 0;
+}
+
+static int h_aggregate(sim *s, sim_conn *c, const sim_msg *req, const bson_t *b, const char *db, const char *name,
+                       bson_t *r)
+{
+	UNUSED_ARGS;
+	cmd_aggregate(s, c, req, b, db, r);
+	return 0;
+}
+
+static int h_sasl_start(sim *s, sim_conn *c, const sim_msg *req, const bson_t *b, const char *db, const char *name,
+                        bson_t *r)
+{
+	UNUSED_ARGS;
+	sim_auth_sasl_start(s, c, b, db, r);
+	return 0;
+}
+
+static int h_authenticate(sim *s, sim_conn *c, const sim_msg *req, const bson_t *b, const char *db,
+                          const char *name, bson_t *r)
+{
+	UNUSED_ARGS;
+	sim_auth_x509(s, c, b, db, r);
+	return 0;
+}
+
+static int h_sasl_continue(sim *s, sim_conn *c, const sim_msg *req, const bson_t *b, const char *db,
+                           const char *name, bson_t *r)
+{
+	UNUSED_ARGS;
+	sim_auth_sasl_continue(s, c, b, r);
+	return 0;
+}
+
+/* Type lists as the server's IDL types spell them (src/mongo/db/basic_types.idl). */
+#define T_SAFE_BOOL "bool,long,int,decimal,double"
+#define T_SAFE_INT "long,int,decimal,double"
+
+/* hello.idl's fields, their types checked; unknown fields are ignored, because drivers add new
+ * handshake fields (the Node.js driver 7's backpressure) that every deployed server accepts. */
+static const sim_arg hello_args[] = {
+	{"forShell", T_SAFE_BOOL, false, false, 0, 0},
+	{"hostInfo", "string", false, false, 0, 0},
+	{"hangUpOnStepDown", T_SAFE_BOOL, false, false, 0, 0},
+	{"internalClient", "object", false, false, 0, 0},
+	{"client", "object", false, true, 0, 0},
+	{"topologyVersion", "object", false, true, 9, 0},
+	{"maxAwaitTimeMS", T_SAFE_INT, false, true, 9, 0},
+	{"helloOk", T_SAFE_BOOL, false, false, 9, 0},
+	{"compression", "array", false, true, 0, 0},
+	{"saslSupportedMechs", "string", false, false, 7, 0},
+	{"speculativeAuthenticate", "object", false, true, 9, 0},
+	{"loadBalanced", T_SAFE_BOOL, false, false, 13, 0},
+	{NULL, NULL, false, false, 0, 0}};
+
+/* fsync.idl (8.0): strict, lock a safeBool, the timeout an int. */
+static const sim_arg fsync_args[] = {
+	{"lock", T_SAFE_BOOL, false, false, 0, 0},
+	{"fsyncLockAcquisitionTimeoutMillis", "int", false, false, 22, 0},
+	{"forBackup", T_SAFE_BOOL, false, false, 22, 0},
+	{"allowFsyncFailure", T_SAFE_BOOL, false, false, 25, 0},
+	{"async", NULL, false, false, 0, 24},
+	{NULL, NULL, false, false, 0, 0}};
+
+/* write_ops.idl insert (strict since 3.6). */
+static const sim_arg insert_args[] = {
+	{"documents", "array", true, true, 0, 0},
+	{"ordered", "bool", false, true, 0, 0},
+	{"bypassDocumentValidation", T_SAFE_BOOL, false, false, 0, 0},
+	{"stmtIds", "array", false, false, 0, 0},
+	{"let", "object", false, false, 13, 0},
+	{"collectionUUID", "binData", false, false, 17, 0},
+	{"isTimeseriesNamespace", "bool", false, false, 17, 0},
+	{"encryptionInformation", "object", false, false, 13, 0},
+	{NULL, NULL, false, false, 0, 0}};
+
+/* find_command.idl (strict; 4.4 parsed find by hand and refused unknown fields too). */
+static const sim_arg find_args[] = {
+	{"filter", "object", false, true, 0, 0},
+	{"projection", "object", false, true, 0, 0},
+	{"sort", "object", false, true, 0, 0},
+	{"hint", "object,string", false, false, 0, 0},
+	{"skip", T_SAFE_INT, false, true, 0, 0},
+	{"limit", T_SAFE_INT, false, true, 0, 0},
+	{"batchSize", T_SAFE_INT, false, true, 0, 0},
+	{"ntoreturn", T_SAFE_INT, false, false, 0, 13},
+	{"singleBatch", "bool", false, true, 0, 0},
+	{"max", "object", false, false, 0, 0},
+	{"min", "object", false, false, 0, 0},
+	{"returnKey", "bool", false, false, 0, 0},
+	{"showRecordId", "bool", false, false, 0, 0},
+	{"tailable", "bool", false, false, 0, 0},
+	{"oplogReplay", "bool", false, false, 0, 0},
+	{"noCursorTimeout", "bool", false, false, 0, 0},
+	{"awaitData", "bool", false, false, 0, 0},
+	{"allowPartialResults", "bool", false, false, 0, 0},
+	{"collation", "object", false, false, 0, 0},
+	{"allowDiskUse", "bool", false, false, 9, 0},
+	{"let", "object", false, false, 13, 0},
+	{"readOnce", "bool", false, false, 0, 0},
+	{"allowSpeculativeMajorityRead", "bool", false, false, 8, 0},
+	{"term", "long", false, false, 0, 0},
+	{"singleBatch", "bool", false, false, 0, 0},
+	{"encryptionInformation", "object", false, false, 13, 0},
+	{NULL, NULL, false, false, 0, 0}};
+
+/* aggregate_command.idl (strict). */
+static const sim_arg aggregate_args[] = {
+	{"pipeline", "array", true, true, 0, 0},
+	{"explain", "bool", false, true, 0, 0},
+	{"allowDiskUse", "bool", false, true, 0, 0},
+	{"cursor", "object", false, true, 0, 0},
+	{"bypassDocumentValidation", T_SAFE_BOOL, false, false, 0, 0},
+	{"collation", "object", false, false, 0, 0},
+	{"hint", "object,string", false, false, 0, 0},
+	{"let", "object", false, false, 13, 0},
+	{"needsMerge", "bool", false, false, 0, 0},
+	{"fromMongos", "bool", false, false, 0, 0},
+	{"isMapReduceCommand", "bool", false, false, 9, 0},
+	{"collectionUUID", "binData", false, false, 17, 0},
+	{"exchange", "object", false, false, 0, 0},
+	{"encryptionInformation", "object", false, false, 13, 0},
+	{NULL, NULL, false, false, 0, 0}};
+
+static const sim_arg sasl_start_args[] = {
+	{"mechanism", "string", true, true, 0, 0},
+	{"payload", NULL, true, false, 0, 0},
+	{"autoAuthorize", NULL, false, false, 0, 0},
+	{"options", "object", false, true, 0, 0},
+	{NULL, NULL, false, false, 0, 0}};
+
+static const sim_arg sasl_continue_args[] = {
+	{"conversationId", "int", true, false, 0, 0},
+	{"payload", NULL, true, false, 0, 0},
+	{NULL, NULL, false, false, 0, 0}};
+
+/*
+ * Every command the members know.  A command a version did not have is "no such command"
+ * there; admin_only ones refuse other databases; open ones need no authentication; action is
+ * the privilege; strict_wire is the first version whose IDL parser refuses unknown fields.
+ */
+static const sim_cmd_entry cmd_table[] = {
+	/* name              min max admin  open   action                  strict args             handler */
+	{"hello",             9, 0, false, true,  0,                      0,  hello_args,         h_hello},
+	{"isMaster",          0, 0, false, true,  0,                      0,  hello_args,         h_hello},
+	{"ismaster",          0, 0, false, true,  0,                      0,  hello_args,         h_hello},
+	{"ping",              0, 0, false, true,  0,                      0,  NULL,               h_ok},
+	{"endSessions",       0, 0, false, true,  0,                      0,  NULL,               h_ok},
+	{"buildInfo",         0, 0, false, true,  0,                      0,  NULL,               h_buildinfo},
+	{"buildinfo",         0, 0, false, true,  0,                      0,  NULL,               h_buildinfo},
+	{"connectionStatus",  0, 0, false, true,  0,                      0,  NULL,               h_connection_status},
+	{"saslStart",         0, 0, false, true,  0,                      0,  sasl_start_args,    h_sasl_start},
+	{"saslContinue",      0, 0, false, true,  0,                      0,  sasl_continue_args, h_sasl_continue},
+	{"authenticate",      0, 0, false, true,  0,                      0,  NULL,               h_authenticate},
+	{"serverStatus",      0, 0, false, false, SIM_ACT_SERVER_STATUS,  0,  NULL,               h_server_status},
+	{"replSetGetStatus",  0, 0, true,  false, SIM_ACT_RS_STATUS,      0,  NULL,               h_status},
+	{"replSetGetConfig",  0, 0, true,  false, SIM_ACT_RS_CONFIG,      0,  NULL,               h_config},
+	{"replSetFreeze",     0, 0, true,  false, SIM_ACT_STATE_CHANGE,   0,  NULL,               h_freeze},
+	{"replSetStepDown",   0, 0, true,  false, SIM_ACT_STATE_CHANGE,   0,  NULL,               h_stepdown},
+	{"fsync",             0, 0, true,  false, SIM_ACT_FSYNC,          25, fsync_args,         h_fsync},
+	{"fsyncUnlock",       0, 0, true,  false, SIM_ACT_UNLOCK,         0,  NULL,               h_fsync_unlock},
+	{"currentOp",         0, 0, true,  false, SIM_ACT_INPROG,         0,  NULL,               h_current_op},
+	{"getParameter",      0, 0, true,  false, SIM_ACT_GET_PARAMETER,  0,  NULL,               h_get_parameter},
+	{"getLog",            0, 0, true,  false, SIM_ACT_GET_LOG,        0,  NULL,               h_get_log},
+	{"listDatabases",     0, 0, true,  false, 0,                      0,  NULL,               h_list_databases},
+	{"getCmdLineOpts",    0, 0, true,  false, SIM_ACT_CMD_LINE_OPTS,  0,  NULL,               h_cmd_line_opts},
+	{"hostInfo",          0, 0, true,  false, SIM_ACT_HOST_INFO,      0,  NULL,               h_host_info},
+	{"insert",            0, 0, false, false, SIM_ACT_INSERT,         6,  insert_args,        h_insert},
+	{"find",              0, 0, false, false, SIM_ACT_FIND,           9,  find_args,          h_find},
+	{"aggregate",         0, 0, false, false, 0,                      9,  aggregate_args,     h_aggregate},
+};
+
+/* The entry for name at this server's version, or NULL. */
+static const sim_cmd_entry *lookup_cmd(const sim *s, const char *name)
+{
+	for (size_t i = 0; i < sizeof cmd_table / sizeof cmd_table[0]; i++) {
+		const sim_cmd_entry *e = &cmd_table[i];
+
+		if (strcmp(e->name, name) == 0 && s->max_wire >= e->min_wire && (!e->max_wire || s->max_wire <= e->max_wire))
+			return e;
+	}
+	return NULL;
+}
+
+static bool is_handshake(const char *name)
+{
+	return strcmp(name, "hello") == 0 || strcmp(name, "isMaster") == 0 || strcmp(name, "ismaster") == 0;
+}
+
 /* Answer one request; see sim.h for the return values. */
 int sim_cmd_dispatch(sim *s, sim_conn *c, const sim_msg *req, bson_t *r)
 {
@@ -1514,9 +1978,9 @@ int sim_cmd_dispatch(sim *s, sim_conn *c, const sim_msg *req, bson_t *r)
 	const bson_t *b = &req->body;
 	bson_iter_t it;
 	char name[64], db[64];
-	uint32_t need = 0;
 	int rc = 0;
 	bool redispatch = c->redispatch;
+	const sim_cmd_entry *e;
 
 	c->redispatch = false;
 	if (!req->has_body) {
@@ -1541,9 +2005,11 @@ int sim_cmd_dispatch(sim *s, sim_conn *c, const sim_msg *req, bson_t *r)
 		const char *dot = strchr(req->ns, '.');
 		size_t l = dot ? (size_t)(dot - req->ns) : strlen(req->ns);
 
-		if (!dot || strcmp(dot, ".$cmd") != 0) {
+		/* 5.1 (wire 14) removed OP_QUERY for everything but the handshake. */
+		if (!dot || strcmp(dot, ".$cmd") != 0 || (s->max_wire >= 14 && !is_handshake(name))) {
 			sim_cmd_error(r, 352, "UnsupportedOpQueryCommand",
-			              "Unsupported OP_QUERY command: %s. The client driver may require an upgrade.",
+			              "Unsupported OP_QUERY command: %s. The client driver may require an upgrade. For more "
+			              "details see https://dochub.mongodb.org/core/legacy-opcode-removal",
 			              name[0] ? name : "find");
 			return 0;
 		}
@@ -1556,75 +2022,40 @@ int sim_cmd_dispatch(sim *s, sim_conn *c, const sim_msg *req, bson_t *r)
 	}
 	if (!redispatch)
 		sim_rs_count(m, name[0] ? name : "(empty)");
-	if (!known(name)) {
+	if (!(e = lookup_cmd(s, name))) {
 		sim_cmd_error(r, 59, "CommandNotFound", "no such command: '%s'", name);
 		goto done;
 	}
 	if (!redispatch && (rc = fire_arm(s, c, name)) != 0)
 		return rc;
-	if (admin_only(name) && strcmp(db, "admin") != 0) {
+	if (sim_args_check(s, name, e->args, e->strict_wire, b, r) != 0)
+		goto done;
+	if (e->admin_only && strcmp(db, "admin") != 0) {
 		sim_cmd_error(r, 13, "Unauthorized", "%s may only be run against the admin database.", name);
 		goto done;
 	}
-	if (!sim_auth_allowed(s, c, name, &need)) {
+	if (!sim_auth_allowed(s, c, e)) {
 		if (c->user < 0)
 			sim_cmd_error(r, 13, "Unauthorized", "command %s requires authentication", name);
-		else {
-			char shown[768] = "";
-
-			shell_doc(b, false, shown, sizeof shown);
-			sim_cmd_error(r, 13, "Unauthorized", "not authorized on %s to execute command %s", db, shown);
-		}
+		else
+			not_authorized(r, db, b);
 		goto done;
 	}
-	if (is_hello(name))
-		build_hello(s, c, b, strcasecmp(name, "hello") == 0, r);
-	else if (strcmp(name, "ping") == 0 || strcmp(name, "endSessions") == 0)
-		BSON_APPEND_DOUBLE(r, "ok", 1.0);
-	else if (strcmp(name, "buildInfo") == 0 || strcmp(name, "buildinfo") == 0)
-		build_buildinfo(s, r);
-	else if (strcmp(name, "serverStatus") == 0)
-		build_server_status(s, c, r);
-	else if (strcmp(name, "replSetGetStatus") == 0)
-		build_status(s, c, r);
-	else if (strcmp(name, "replSetGetConfig") == 0)
-		build_config(s, r);
-	else if (strcmp(name, "fsync") == 0)
-		cmd_fsync(s, c, b, r);
-	else if (strcmp(name, "fsyncUnlock") == 0)
-		cmd_fsync_unlock(s, c, r);
-	else if (strcmp(name, "currentOp") == 0)
-		cmd_current_op(s, c, r);
-	else if (strcmp(name, "insert") == 0) {
-		if ((rc = cmd_insert(s, c, b, db, r)) == 1) {
-			c->held = true;
-			return 1;
+	if ((rc = e->fn(s, c, req, b, db, name, r)) == 1) {
+		c->held = true;
+		if (!c->op_body) {
+			c->op_body = bson_copy(b);
+			snprintf(c->op_db, sizeof c->op_db, "%s", db);
+			c->op_start_ms = sim_now_ms();
 		}
-	} else if (strcmp(name, "find") == 0)
-		cmd_find(s, c, req, b, db, r);
-	else if (strcmp(name, "replSetFreeze") == 0)
-		cmd_freeze(s, c, b, name, r);
-	else if (strcmp(name, "replSetStepDown") == 0)
-		cmd_stepdown(s, c, b, name, r);
-	else if (strcmp(name, "connectionStatus") == 0)
-		cmd_connection_status(s, c, b, r);
-	else if (strcmp(name, "getParameter") == 0)
-		cmd_get_parameter(s, b, r);
-	else if (strcmp(name, "getLog") == 0)
-		cmd_get_log(b, r);
-	else if (strcmp(name, "listDatabases") == 0)
-		cmd_list_databases(s, c, b, r);
-	else if (strcmp(name, "getCmdLineOpts") == 0)
-		cmd_get_cmd_line_opts(s, c, r);
-	else if (strcmp(name, "hostInfo") == 0)
-		cmd_host_info(s, c, r);
-	else if (strcmp(name, "aggregate") == 0)
-		cmd_aggregate(s, c, req, b, db, r);
-	else if (strcmp(name, "saslStart") == 0)
-		sim_auth_sasl_start(s, c, b, db, r);
-	else if (strcmp(name, "saslContinue") == 0)
-		sim_auth_sasl_continue(s, c, b, r);
+		return 1;
+	}
 done:
+	append_cluster_time(s, c, r);
+	if (c->op_body) {
+		bson_destroy(c->op_body);
+		c->op_body = NULL;
+	}
 	if (s->log) {
 		bson_iter_t ok, code;
 		bool okv = bson_iter_init_find(&ok, r, "ok") && bson_iter_as_double(&ok) == 1.0;

@@ -390,6 +390,10 @@ void sim_ctl_handle_line(sim *s, const char *line, char **out, size_t *outlen)
 		}
 	}
 done:
+	/* Anything but a look changes what hello says: the waiting hellos answer now. */
+	if (rc == 0 && argc > 0 && strcmp(argv[0], "status") != 0 && strcmp(argv[0], "uri") != 0 &&
+	    strcmp(argv[0], "counters") != 0 && strcmp(argv[0], "write") != 0)
+		sim_rs_topology_changed(s);
 	if (rc == 0)
 		outf(&o, "ok\n");
 	else

@@ -119,12 +119,15 @@ int sim_tls_init(sim *s, char *err, size_t errlen)
 		goto ssl_fail;
 	if (s->tls_ca && SSL_CTX_load_verify_locations(ctx, s->tls_ca, NULL) != 1)
 		goto ssl_fail;
-	if (s->tls_require_client_cert) {
+	if (s->tls_ca) {
+		/* Like mongod with a CA file: a client certificate is asked for (MONGODB-X509), required
+		 * only with require_client_cert. */
 		STACK_OF(X509_NAME) *names = SSL_load_client_CA_file(s->tls_ca);
 
 		if (names)
 			SSL_CTX_set_client_CA_list(ctx, names);
-		SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, NULL);
+		SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER | (s->tls_require_client_cert ? SSL_VERIFY_FAIL_IF_NO_PEER_CERT : 0),
+		                   NULL);
 	}
 	s->ssl_ctx = ctx;
 	return 0;
@@ -157,6 +160,9 @@ static void conn_free(sim_conn *c)
 		free(o);
 	}
 	sim_auth_conn_reset(c);
+	if (c->op_body)
+		bson_destroy(c->op_body);
+	free(c->cert_subject);
 	free(c->in);
 	free(c);
 }
@@ -223,6 +229,17 @@ void sim_loop_release_held(sim *s, int idx)
 		if (c->kind == SIM_CONN_MEMBER && c->member == idx && c->held) {
 			c->held = false;
 			c->redispatch = true;
+		}
+}
+
+/* The topology changed: every awaitable hello answers now. */
+void sim_loop_wake_hellos(sim *s)
+{
+	for (sim_conn *c = s->conns; c; c = c->next)
+		if (c->kind == SIM_CONN_MEMBER && c->awaiting && c->held) {
+			c->held = false;
+			c->redispatch = true;
+			c->await_done = true;
 		}
 }
 
@@ -408,8 +425,22 @@ static void tls_step(sim *s, sim_conn *c)
 	ERR_clear_error();
 	r = SSL_accept(c->ssl);
 	if (r == 1) {
+		X509 *peer = SSL_get1_peer_certificate(c->ssl);
+
 		c->tls_done = true;
 		c->want_write = false;
+		/* MONGODB-X509 names the user by the verified client certificate's subject, RFC 2253. */
+		if (peer && SSL_get_verify_result(c->ssl) == X509_V_OK) {
+			BIO *b = BIO_new(BIO_s_mem());
+			char *data = NULL;
+			long n;
+
+			if (b && X509_NAME_print_ex(b, X509_get_subject_name(peer), 0, XN_FLAG_RFC2253) >= 0 &&
+			    (n = BIO_get_mem_data(b, &data)) > 0)
+				c->cert_subject = strndup(data, (size_t)n);
+			BIO_free(b);
+		}
+		X509_free(peer);
 		return;
 	}
 	e = SSL_get_error(c->ssl, r);
@@ -526,6 +557,12 @@ int sim_loop_run(sim *s)
 				conn_kill(c);
 				continue;
 			}
+			/* An awaitable hello whose maxAwaitTimeMS ran out answers as it is. */
+			if (c->kind == SIM_CONN_MEMBER && c->awaiting && c->held && c->await_until_ms <= now) {
+				c->held = false;
+				c->redispatch = true;
+				c->await_done = true;
+			}
 			if (c->kind == SIM_CONN_MEMBER)
 				process_member_input(s, c);
 			if (!c->dead && c->out_head && !conn_write(s, c, now))
@@ -585,6 +622,8 @@ int sim_loop_run(sim *s)
 			}
 			if (c->ssl && !c->tls_done)
 				ev |= POLLIN;
+			if (c->awaiting && c->held && c->await_until_ms < next)
+				next = c->await_until_ms;
 			pfd[n] = (struct pollfd){.fd = c->fd, .events = ev};
 			ptr[n] = c;
 			kind[n++] = PF_CONN;

@@ -154,6 +154,15 @@ void sim_rs_elect(sim *s, int idx)
 	write_noop(s, "new primary");
 	m->election_op = sim_rs_optime(s, m);
 	sim_logf(s, "member %d is primary (term %lld)", idx, (long long)s->term);
+	sim_rs_topology_changed(s);
+}
+
+/* What hello says changed: every member's topologyVersion counter grows and waiting hellos answer. */
+void sim_rs_topology_changed(sim *s)
+{
+	for (size_t i = 0; i < s->n_members; i++)
+		s->members[i].tv_counter++;
+	sim_loop_wake_hellos(s);
 }
 
 /* The best electable member other than exclude, or -1. */
@@ -182,8 +191,10 @@ void sim_rs_stepdown(sim *s, int idx)
 	next = sim_rs_best_electable(s, idx, sim_now_ms());
 	if (next >= 0)
 		sim_rs_elect(s, next);
-	else
+	else {
 		sim_logf(s, "member %d stepped down; no electable member, no primary", idx);
+		sim_rs_topology_changed(s);
+	}
 }
 
 /* Like a crashed mongod: no port, no connections, the lock is gone. */
@@ -203,6 +214,7 @@ void sim_rs_kill(sim *s, int idx)
 	/* Keep the port reserved but refusing connections. */
 	if (sim_loop_listen_member(s, idx, false, m->port, err, sizeof err) != 0)
 		sim_logf(s, "member %d: %s", idx, err);
+	sim_rs_topology_changed(s);
 }
 
 /* Listen again, as a restarted mongod: SECONDARY (or ARBITER), unlocked. */
@@ -219,6 +231,9 @@ int sim_rs_revive(sim *s, int idx, char *err, size_t errlen)
 	m->lock_count = 0;
 	m->frozen_until_ms = 0;
 	m->start_ms = sim_now_ms();
+	bson_oid_init(&m->tv_process_id, NULL);   /* a new process */
+	m->tv_counter = 0;
+	sim_rs_topology_changed(s);
 	return 0;
 }
 
@@ -278,9 +293,90 @@ static bool noop_due_possible(const sim *s)
 	return s->primary >= 0 && s->members[s->primary].up && s->members[s->primary].lock_count == 0;
 }
 
-/* Run what is due: the periodic no-op and every secondary's replication. */
+/* Voting members the others can reach (arbiters included). */
+static int reachable_votes(const sim *s)
+{
+	int n = 0;
+
+	for (size_t i = 0; i < s->n_members; i++)
+		n += s->members[i].votes > 0 && sim_rs_reachable(s, (int)i);
+	return n;
+}
+
+/* The member an election now would pick: electable, caught up (a majority of reachable voters has
+ * nothing newer), highest priority, then newest optime, then lowest _id; -1 when none can win. */
+static int election_winner(const sim *s, int64_t now)
+{
+	int best = -1, majority = sim_rs_majority_vote_count(s);
+	sim_optime bop = {0, 0, 0, 0};
+
+	for (size_t i = 0; i < s->n_members; i++) {
+		const sim_member *m = &s->members[i];
+		sim_optime op;
+		int votes = 0;
+
+		if (!sim_rs_electable(s, (int)i, now))
+			continue;
+		op = sim_rs_optime(s, m);
+		for (size_t j = 0; j < s->n_members; j++) {
+			sim_optime theirs = sim_rs_optime(s, &s->members[j]);
+
+			if (s->members[j].votes > 0 && sim_rs_reachable(s, (int)j) && optime_cmp(&theirs, &op) <= 0)
+				votes++;
+		}
+		if (votes < majority)
+			continue;
+		if (best < 0 || m->priority > s->members[best].priority ||
+		    (m->priority == s->members[best].priority && optime_cmp(&op, &bop) > 0)) {
+			best = (int)i;
+			bop = op;
+		}
+	}
+	return best;
+}
+
+/* Automatic elections: a primary that is gone, or cut off from a majority of voters, is replaced
+ * electionTimeoutMillis later (it steps down itself); without a reachable majority, no primary. */
+static bool primary_healthy(const sim *s)
+{
+	return s->primary >= 0 && sim_rs_reachable(s, s->primary) && reachable_votes(s) >= sim_rs_majority_vote_count(s);
+}
+
+static void election_tick(sim *s, int64_t now)
+{
+	bool healthy = primary_healthy(s);
+	int winner;
+
+	if (healthy) {
+		s->no_primary_since_ms = 0;
+		return;
+	}
+	if (s->no_primary_since_ms == 0) {
+		s->no_primary_since_ms = now;
+		return;
+	}
+	if (now - s->no_primary_since_ms < s->election_timeout_ms)
+		return;
+	s->no_primary_since_ms = now;   /* the next attempt, one timeout later */
+	if (s->primary >= 0) {
+		sim_logf(s, "member %d cannot see a majority: steps down", s->primary);
+		s->members[s->primary].state = SIM_ST_SECONDARY;
+		s->primary = -1;
+		sim_rs_topology_changed(s);
+	}
+	if (reachable_votes(s) < sim_rs_majority_vote_count(s))
+		return;
+	if ((winner = election_winner(s, now)) >= 0) {
+		sim_logf(s, "election: member %d wins after %d ms without a primary", winner, s->election_timeout_ms);
+		sim_rs_elect(s, winner);
+		s->no_primary_since_ms = 0;
+	}
+}
+
+/* Run what is due: the periodic no-op, elections and every secondary's replication. */
 void sim_rs_tick(sim *s, int64_t now)
 {
+	election_tick(s, now);
 	if (noop_due_possible(s) && now >= s->next_noop_ms) {
 		write_noop(s, "periodic noop");
 		s->next_noop_ms = now + s->noop_interval_ms;
@@ -307,9 +403,12 @@ int64_t sim_rs_next_deadline(const sim *s, int64_t now)
 {
 	int64_t next = INT64_MAX;
 
-	(void)now;
 	if (noop_due_possible(s))
 		next = s->next_noop_ms;
+	if (s->no_primary_since_ms > 0 && s->no_primary_since_ms + s->election_timeout_ms < next)
+		next = s->no_primary_since_ms + s->election_timeout_ms;
+	else if (s->no_primary_since_ms == 0 && !primary_healthy(s))
+		next = now;   /* start the election timer at once */
 	for (size_t i = 0; i < s->n_members; i++) {
 		const sim_member *m = &s->members[i];
 
@@ -439,6 +538,7 @@ void sim_rs_init(sim *s)
 		sim_member *m = &s->members[i];
 
 		m->start_ms = now;
+		bson_oid_init(&m->tv_process_id, NULL);
 		if (!m->arbiter)
 			apply_upto(s, m, s->n_oplog);
 	}

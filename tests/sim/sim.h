@@ -97,6 +97,8 @@ typedef struct sim_member {
 	size_t applied;         /* oplog entries applied (prefix length) */
 	int64_t start_ms;       /* for uptime */
 	int64_t election_ms;
+	bson_oid_t tv_process_id;  /* topologyVersion: one per (re)start of the member */
+	int64_t tv_counter;
 	sim_optime election_op;
 	int listen_fd;          /* bound socket; listening only while up */
 	char arm_cmd[48];
@@ -111,6 +113,7 @@ typedef struct sim_user {
 	char *name;
 	char *db;
 	bool has_sha1, has_sha256;
+	bool x509;              /* MONGODB-X509: name = the client certificate's subject, db $external */
 	sim_scram_creds sha1, sha256;
 	uint32_t actions;
 	bson_t *roles;          /* [{role, db}] as connectionStatus shows them (NULL: none) */
@@ -140,6 +143,12 @@ typedef struct sim_conn {
 	sim_out *out_head, *out_tail;
 	bool held;              /* a write waits for the member's fsync lock */
 	bool redispatch;        /* the held request runs again (do not count it twice) */
+	bson_t *op_body;        /* the held request, as $currentOp shows it (NULL: none) */
+	char op_db[64];
+	int64_t op_start_ms;
+	bool awaiting;          /* held: an awaitable hello waiting for a topology change */
+	int64_t await_until_ms; /* ... or for its maxAwaitTimeMS to run out */
+	bool await_done;        /* the wait is over: answer at once */
 	bool close_after_flush;
 	bool dead;
 	/* authentication */
@@ -149,6 +158,7 @@ typedef struct sim_conn {
 	int conv_step;          /* 0 none, 1 server-first sent, 2 server-final sent (no skip) */
 	bool conv_skip_empty;
 	char conv_db[64];
+	char *cert_subject;     /* the verified client certificate's subject (RFC 2253), NULL: none */
 } sim_conn;
 
 typedef struct sim {
@@ -157,6 +167,8 @@ typedef struct sim {
 	int max_wire;
 	bool auth;
 	int noop_interval_ms;
+	int election_timeout_ms;     /* settings.electionTimeoutMillis */
+	int64_t no_primary_since_ms; /* when the set last had a healthy primary (0: it has one) */
 	char *data_dir;
 	bool tls;
 	char *tls_cert, *tls_key, *tls_ca;
@@ -187,6 +199,40 @@ typedef struct sim {
 	bson_oid_t replica_set_id;
 } sim;
 
+/* One argument of a command, as the server's IDL declares it. */
+typedef struct sim_arg {
+	const char *name;
+	const char *types;      /* accepted BSON types, by the server's names in its order ("bool,long,int"); NULL: any */
+	bool required;
+	bool checked;           /* type checked even when the command is not strict (hand-parsed by the server) */
+	int min_wire, max_wire; /* known from / until this wire version (0: always / still) */
+} sim_arg;
+
+struct sim_cmd_entry;
+typedef int (*sim_cmd_fn)(sim *s, sim_conn *c, const sim_msg *req, const bson_t *body, const char *db,
+                          const char *name, bson_t *r);
+
+/* One command: every fact about it in one place (commands.c's table). */
+typedef struct sim_cmd_entry {
+	const char *name;
+	int min_wire, max_wire;  /* the server versions that have it (0: always / still) */
+	bool admin_only;         /* only against the admin database */
+	bool open;               /* needs no authentication */
+	uint32_t action;         /* the privilege it takes (0: the handler checks) */
+	int strict_wire;         /* unknown fields refused from this wire version on (0: never) */
+	const sim_arg *args;
+	sim_cmd_fn fn;
+} sim_cmd_entry;
+
+/* args.c */
+bool sim_args_generic(const char *name);
+const char *sim_bson_type_name(bson_type_t t);
+int sim_args_check(const sim *s, const char *cmd, const sim_arg *args, int strict_wire, const bson_t *body,
+                   bson_t *r);
+
+/* saslprep.c */
+char *sim_saslprep(const char *in);
+
 /* util (loop.c) */
 int64_t sim_now_ms(void);
 void sim_logf(sim *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -211,6 +257,7 @@ void sim_rs_stepdown(sim *s, int idx);
 void sim_rs_kill(sim *s, int idx);
 int sim_rs_revive(sim *s, int idx, char *err, size_t errlen);
 void sim_rs_unlock_effects(sim *s, int idx);
+void sim_rs_topology_changed(sim *s);
 void sim_rs_tick(sim *s, int64_t now);
 int64_t sim_rs_next_deadline(const sim *s, int64_t now);
 void sim_rs_update_commit(sim *s);
@@ -230,18 +277,20 @@ void sim_cmd_error(bson_t *reply, int code, const char *code_name, const char *f
 	__attribute__((format(printf, 4, 5)));
 
 /* auth.c */
-bool sim_auth_allowed(const sim *s, const sim_conn *c, const char *cmd, uint32_t *need);
+bool sim_auth_allowed(const sim *s, const sim_conn *c, const sim_cmd_entry *e);
 bool sim_auth_has(const sim *s, const sim_conn *c, uint32_t actions);
 void sim_auth_hello_extras(sim *s, sim_conn *c, const bson_t *req, bson_t *reply);
 int sim_auth_sasl_start(sim *s, sim_conn *c, const bson_t *body, const char *db, bson_t *reply);
 int sim_auth_sasl_continue(sim *s, sim_conn *c, const bson_t *body, bson_t *reply);
 void sim_auth_conn_reset(sim_conn *c);
+int sim_auth_x509(sim *s, sim_conn *c, const bson_t *body, const char *db, bson_t *reply);
 
 /* loop.c */
 int sim_loop_listen_member(sim *s, int idx, bool listen_now, int port, char *err, size_t errlen);
 int sim_loop_run(sim *s);
 void sim_loop_close_member_conns(sim *s, int idx);
 void sim_loop_release_held(sim *s, int idx);
+void sim_loop_wake_hellos(sim *s);
 int sim_tls_init(sim *s, char *err, size_t errlen);
 
 /* ctl.c */

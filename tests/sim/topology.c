@@ -280,7 +280,7 @@ static int parse_user(tctx *t, sim *s, config_setting_t *g, sim_user *u)
 {
 	char *password = NULL;
 	config_setting_t *l;
-	bool sha1 = true, sha256 = true;
+	bool sha1 = true, sha256 = true, x509 = false;
 	int rc = -1;
 
 	memset(u, 0, sizeof *u);
@@ -291,8 +291,8 @@ static int parse_user(tctx *t, sim *s, config_setting_t *g, sim_user *u)
 	if (check_keys(t, g, user_keys, "a user") != 0 || get_str(t, g, "name", &u->name) != 0 ||
 	    get_str(t, g, "password", &password) != 0 || get_str(t, g, "db", &u->db) != 0)
 		goto out;
-	if (!u->name || !password) {
-		fail(t, g, "a user needs 'name' and 'password'");
+	if (!u->name) {
+		fail(t, g, "a user needs 'name'");
 		goto out;
 	}
 	if (!u->db && !(u->db = strdup("admin")))
@@ -307,8 +307,12 @@ static int parse_user(tctx *t, sim *s, config_setting_t *g, sim_user *u)
 			const char *v = config_setting_get_string_elem(l, i);
 			sim_scram_mech mech;
 
+			if (v && strcmp(v, "MONGODB-X509") == 0) {
+				x509 = true;
+				continue;
+			}
 			if (!v || sim_scram_mech_parse(v, &mech) != 0) {
-				fail(t, l, "mechanisms: SCRAM-SHA-1 or SCRAM-SHA-256 expected");
+				fail(t, l, "mechanisms: SCRAM-SHA-1, SCRAM-SHA-256 or MONGODB-X509 expected");
 				goto out;
 			}
 			if (mech == SIM_SCRAM_SHA1)
@@ -316,6 +320,16 @@ static int parse_user(tctx *t, sim *s, config_setting_t *g, sim_user *u)
 			else
 				sha256 = true;
 		}
+	}
+	if (x509 && (strcmp(u->db, "$external") != 0 || sha1 || sha256 || password)) {
+		fail(t, g, "a MONGODB-X509 user is in db \"$external\", named by its certificate's subject "
+		           "(RFC 2253), with no password and no other mechanism");
+		goto out;
+	}
+	u->x509 = x509;
+	if (!x509 && !password) {
+		fail(t, g, "a user needs 'name' and 'password'");
+		goto out;
 	}
 	if ((l = config_setting_get_member(g, "roles"))) {
 		if (!config_setting_is_aggregate(l)) {
@@ -365,7 +379,18 @@ static int parse_user(tctx *t, sim *s, config_setting_t *g, sim_user *u)
 		}
 	}
 	if (sha256) {
-		if (sim_scram_derive(&u->sha256, SIM_SCRAM_SHA256, u->name, password, NULL, 0, 15000) != 0) {
+		/* The server keeps SCRAM-SHA-256 keys of the SASLprep'd password (RFC 7677); clients prep too. */
+		char *prepped = sim_saslprep(password);
+		int drc;
+
+		if (!prepped) {
+			fail(t, g, "the password is not valid UTF-8 or SASLprep (RFC 4013) prohibits one of its characters");
+			goto out;
+		}
+		drc = sim_scram_derive(&u->sha256, SIM_SCRAM_SHA256, u->name, prepped, NULL, 0, 15000);
+		OPENSSL_cleanse(prepped, strlen(prepped));
+		free(prepped);
+		if (drc != 0) {
 			fail(t, g, "cannot derive SCRAM-SHA-256 credentials");
 			goto out;
 		}
@@ -388,14 +413,15 @@ out:
 }
 
 static const char *const root_keys[] = {"set_name", "max_wire_version", "auth",  "noop_interval_ms",
-                                        "data_dir", "tls",              "members", "users", NULL};
+                                        "data_dir", "tls",              "members", "users", "settings", NULL};
+static const char *const settings_keys[] = {"electionTimeoutMillis", NULL};
 static const char *const tls_keys[] = {"enabled", "cert", "key", "ca", "require_client_cert", NULL};
 
 /* Parse the topology file into s; see sim.h. */
 int sim_topology_load(sim *s, const char *path, char *err, size_t errlen)
 {
 	config_t cfg;
-	config_setting_t *root, *members, *users, *tls;
+	config_setting_t *root, *members, *users, *tls, *settings;
 	tctx t = {path, err, errlen};
 	int primaries = 0, rc = -1;
 
@@ -427,6 +453,16 @@ int sim_topology_load(sim *s, const char *path, char *err, size_t errlen)
 		    get_str(&t, tls, "cert", &s->tls_cert) != 0 || get_str(&t, tls, "key", &s->tls_key) != 0 ||
 		    get_str(&t, tls, "ca", &s->tls_ca) != 0 ||
 		    get_bool(&t, tls, "require_client_cert", &s->tls_require_client_cert) != 0)
+			goto out;
+	}
+	s->election_timeout_ms = 10000;
+	if ((settings = config_setting_get_member(root, "settings"))) {
+		if (config_setting_type(settings) != CONFIG_TYPE_GROUP) {
+			fail(&t, settings, "'settings' must be a group { ... }");
+			goto out;
+		}
+		if (check_keys(&t, settings, settings_keys, "settings") != 0 ||
+		    get_int(&t, settings, "electionTimeoutMillis", 1, 86400000, &s->election_timeout_ms) != 0)
 			goto out;
 	}
 	members = config_setting_get_member(root, "members");
