@@ -1,0 +1,58 @@
+/* SPDX-License-Identifier: AGPL-3.0-or-later */
+/* cmd.h: what the command files (commands.c and cmd_*.c) share inside the simulator; commands.c's
+   cmd_table is the one place of command facts, these are the handlers and helpers it calls. */
+#ifndef SIM_CMD_H
+#define SIM_CMD_H
+
+#include "sim.h"
+
+/* A growing list of owned documents (an aggregation's stream). */
+typedef struct doc_list {
+	bson_t **v;
+	size_t n, cap;
+} doc_list;
+
+/* commands.c: argument helpers, the shell form of a document, the Unauthorized reply */
+bool truthy(const bson_iter_t *it);
+bool get_number(const bson_t *b, const char *key, double *out);
+void shell_doc(const bson_t *b, bool array, char *buf, size_t cap);
+void not_authorized(bson_t *r, const char *db, const bson_t *body);
+
+/* cmd_hello.c */
+void append_optime(bson_t *b, const char *key, const sim_optime *op);
+int visible_primary(const sim *s, int idx);
+void build_hello(sim *s, sim_conn *c, const bson_t *req, bool hello_name, bson_t *r);
+const char *server_version(const sim *s, int32_t v[4]);
+void build_buildinfo(sim *s, bson_t *r);
+void build_server_status(sim *s, sim_conn *c, bson_t *r);
+
+/* cmd_repl.c */
+void build_status(sim *s, sim_conn *c, bson_t *r);
+void build_config(sim *s, bson_t *r);
+void cmd_freeze(sim *s, sim_conn *c, const bson_t *body, const char *name, bson_t *r);
+void cmd_stepdown(sim *s, sim_conn *c, const bson_t *body, const char *name, bson_t *r);
+
+/* cmd_fsync.c */
+void cmd_fsync(sim *s, sim_conn *c, const bson_t *body, bson_t *r);
+void cmd_fsync_unlock(sim *s, sim_conn *c, bson_t *r);
+void collect_ops(sim *s, sim_conn *c, const bson_t *body, const char *db, bool all_users, bool idle,
+		 doc_list *l);
+void cmd_current_op(sim *s, sim_conn *c, const bson_t *body, bson_t *r);
+
+/* cmd_data.c */
+int cmd_insert(sim *s, sim_conn *c, const bson_t *body, const char *db, bson_t *r);
+bool matches(const bson_t *doc, const bson_t *filter);
+void cmd_find(sim *s, sim_conn *c, const sim_msg *req, const bson_t *body, const char *db, bson_t *r);
+void docs_push(doc_list *l, bson_t *d);
+void docs_clear(doc_list *l);
+void cmd_aggregate(sim *s, sim_conn *c, const sim_msg *req, const bson_t *body, const char *db, bson_t *r);
+
+/* cmd_admin.c */
+void cmd_connection_status(sim *s, sim_conn *c, const bson_t *body, bson_t *r);
+void cmd_get_parameter(sim *s, const bson_t *body, bson_t *r);
+void cmd_get_log(const bson_t *body, bson_t *r);
+void cmd_list_databases(sim *s, sim_conn *c, const bson_t *body, bson_t *r);
+void cmd_get_cmd_line_opts(sim *s, sim_conn *c, bson_t *r);
+void cmd_host_info(sim *s, sim_conn *c, bson_t *r);
+
+#endif
