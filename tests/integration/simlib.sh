@@ -10,7 +10,7 @@
 # tests (tools/test-all sets it for the `make distcheck` pass only: they ran in the suite's first pass).
 
 case "${MBH_SKIP_SLOW:-}:$(basename "$0")" in
-1:hooks-crash.sh | 1:hooks-defects*.sh | 1:plugin-*.sh | 1:hooks-job.sh | 1:fdplugin.sh | 1:hooks-snapshot*.sh)
+1:hooks-crash.sh | 1:hooks-defects*.sh | 1:plugin-*.sh | 1:hooks-job.sh | 1:fdplugin.sh | 1:hooks-snapshot*.sh | 1:sim-drivers.sh)
 	echo "1..0 # SKIP slow end-to-end test: it ran in the first pass of the suite (MBH_SKIP_SLOW=1)"
 	exit 0
 	;;
