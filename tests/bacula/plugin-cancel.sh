@@ -40,7 +40,10 @@ tap_ok $? "the cancelled job ends ($((($(date +%s%N) - t0) / 1000000)) ms after 
 LOG=$T_OUT/job.log
 bacula_job_log "$JOB" >"$LOG"
 tap_is "$(bacula_job_status "$JOB")" A "the job ends with JobStatus A (canceled)" || bacula_diag_job "$JOB"
-tap_like "$LOG" "mongo-fd: cancel received: stopping the command and unlocking" "the job log says what the cancel does"
+# bacula-fd may drop a message sent at the very moment the job turns canceled (seen once in a fresh
+# Debian root: "cancel received" missing, the lines of the unlock it caused present)
+tap_like "$LOG" "mongo-fd: (cancel received: stopping the command and unlocking|killed the command still running under the lock)" \
+	"the job log says what the cancel does"
 tap_like "$LOG" "mongo-fd: unlocked $H2 \\(lockCount now 0\\)" "the job log shows the unlock"
 tap_ok "$(t_pid_gone "$CMD_PID" 250 && echo 0 || echo 1)" "the backup command is gone"
 t_assert_unlocked "after the cancel no member is locked"
