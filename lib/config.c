@@ -669,6 +669,10 @@ mbh_config_set(mbh_config *cfg, const char *key, const char *value, mbh_error *e
 	int n;
 
 	k = key ? find_key(key, &idx) : NULL;
+	/* a mistyped option may hold a connection string with its password: never repeat one with '@' */
+	if ((k == NULL || k->type == KT_GROUP) && key != NULL && strchr(key, '@') != NULL)
+		return mbh_error_set(err, EX_USAGE, "an option that is no setting (not repeated: it holds an '@', "
+				     "perhaps a password); see --help");
 	if (k == NULL || k->type == KT_GROUP)
 		return mbh_error_set(err, EX_USAGE, "--%s: no such setting", mbh_escape(key, quoted, sizeof(quoted)));
 	if (value == NULL)
