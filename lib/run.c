@@ -478,84 +478,6 @@ child_exited(mbh_child *c)
 	return si.si_pid == c->pid;
 }
 
-/* Wait for the child to end, without reaping it; see run.h. */
-int
-mbh_child_await(mbh_child *c, int timeout_s, int cancel_fd, int cancel_fd2, mbh_error *err)
-{
-	enum { RUNNING, TERMINATING, KILLED } phase = RUNNING;
-	enum { NONE, TIMEOUT, CANCEL } why = NONE;
-	int64_t deadline = -1, left;
-	struct pollfd pfd[3];
-	int nfds, ncancel, pr, tmo, k;
-
-	if (c == NULL || c->reaped)
-		return mbh_error_set(err, EX_SOFTWARE, "no child to wait for");
-	if (timeout_s > 0)
-		deadline = now_ms() + (int64_t)timeout_s * 1000;
-	while (!child_exited(c)) {
-		nfds = 0;
-		if (c->pidfd >= 0) {
-			pfd[nfds].fd = c->pidfd;
-			pfd[nfds].events = POLLIN;
-			nfds++;
-		}
-		ncancel = 0;
-		if (phase == RUNNING) {
-			if (cancel_fd >= 0) {
-				pfd[nfds].fd = cancel_fd;
-				pfd[nfds++].events = POLLIN;
-				ncancel++;
-			}
-			if (cancel_fd2 >= 0) {
-				pfd[nfds].fd = cancel_fd2;
-				pfd[nfds++].events = POLLIN;
-				ncancel++;
-			}
-		}
-		tmo = -1;
-		if (deadline >= 0) {
-			left = deadline - now_ms();
-			tmo = left < 0 ? 0 : left > INT32_MAX ? INT32_MAX : (int)left;
-		}
-		/* Without a pidfd (old kernel) fall back to a coarse tick. */
-		if (c->pidfd < 0 && (tmo < 0 || tmo > 100))
-			tmo = 100;
-		pr = poll(pfd, (nfds_t)nfds, tmo);
-		if (pr < 0 && errno != EINTR)
-			return mbh_error_set(err, EX_OSERR, "waiting for %s: poll: %s", c->name, strerror(errno));
-		for (k = nfds - ncancel; pr > 0 && k < nfds; k++) {
-			if (pfd[k].revents != 0 && phase == RUNNING) {
-				why = CANCEL;
-				mbh_child_kill(c, SIGTERM);
-				phase = TERMINATING;
-				deadline = now_ms() + KILL_GRACE_S * 1000;
-			}
-		}
-		if (why == CANCEL && phase == TERMINATING && pr > 0 && ncancel > 0)
-			continue;
-		if (deadline >= 0 && now_ms() >= deadline) {
-			if (phase == RUNNING) {
-				why = TIMEOUT;
-				mbh_child_kill(c, SIGTERM);
-				phase = TERMINATING;
-				deadline = now_ms() + KILL_GRACE_S * 1000;
-			} else if (phase == TERMINATING) {
-				mbh_child_kill(c, SIGKILL);
-				phase = KILLED;
-				deadline = -1;
-			}
-		}
-	}
-	/* Stopped by us: take the rest of its group down with it. */
-	if (why != NONE)
-		mbh_child_kill(c, SIGKILL);
-	if (why == TIMEOUT)
-		return mbh_error_set(err, EX_TEMPFAIL, "%s timed out after %d s", c->name, timeout_s);
-	if (why == CANCEL)
-		return mbh_error_set(err, EX_TEMPFAIL, "%s cancelled", c->name);
-	return 0;
-}
-
 /* Read what is in fd now into buf (keeping len-1 bytes at most); false at EOF or on an error. */
 static bool
 drain(int fd, char *buf, size_t len, size_t *used)
@@ -581,35 +503,30 @@ drain(int fd, char *buf, size_t len, size_t *used)
 	}
 }
 
-/* Capture stdout while waiting; see run.h. */
-int
-mbh_child_capture(mbh_child *c, int timeout_s, int cancel_fd, int cancel_fd2, char *buf, size_t len, int *status,
-		  mbh_error *err)
+/*
+ * The wait of mbh_child_await and mbh_child_capture: until the child ends;
+ * SIGTERM at timeout_s or when a cancel fd turns readable, SIGKILL
+ * KILL_GRACE_S later.  With buf, its stdout is drained into buf meanwhile
+ * (*open_out: not at EOF yet).  Returns NONE, TIMEOUT or CANCEL (why it was
+ * stopped), or -1 when poll fails (err set).
+ */
+enum { NONE, TIMEOUT, CANCEL };
+
+static int
+wait_loop(mbh_child *c, int timeout_s, int cancel_fd, int cancel_fd2, char *buf, size_t len, size_t *used,
+	  bool *open_out, mbh_error *err)
 {
 	enum { RUNNING, TERMINATING, KILLED } phase = RUNNING;
-	enum { NONE, TIMEOUT, CANCEL } why = NONE;
 	int64_t deadline = -1, left;
 	struct pollfd pfd[4];
-	size_t used = 0;
-	bool open_out;
-	int nfds, k, tmo, pr, fl, out_idx, first_cancel, rc = -1;
+	int why = NONE, nfds, k, tmo, pr, out_idx, first_cancel;
 
-	if (status != NULL)
-		*status = -1;
-	if (len > 0)
-		buf[0] = '\0';
-	if (c == NULL || c->reaped || c->out_fd < 0 || len == 0)
-		return mbh_error_set(err, EX_SOFTWARE, "no child output to capture");
-	fl = fcntl(c->out_fd, F_GETFL);
-	if (fl < 0 || fcntl(c->out_fd, F_SETFL, fl | O_NONBLOCK) != 0)
-		return mbh_error_set(err, EX_OSERR, "reading %s: fcntl: %s", c->name, strerror(errno));
-	open_out = true;
 	if (timeout_s > 0)
 		deadline = now_ms() + (int64_t)timeout_s * 1000;
 	while (!child_exited(c)) {
 		nfds = 0;
 		out_idx = -1;
-		if (open_out) {
+		if (buf != NULL && *open_out) {
 			out_idx = nfds;
 			pfd[nfds].fd = c->out_fd;
 			pfd[nfds++].events = POLLIN;
@@ -632,15 +549,14 @@ mbh_child_capture(mbh_child *c, int timeout_s, int cancel_fd, int cancel_fd2, ch
 			left = deadline - now_ms();
 			tmo = left < 0 ? 0 : left > INT32_MAX ? INT32_MAX : (int)left;
 		}
+		/* Without a pidfd (old kernel) fall back to a coarse tick. */
 		if (c->pidfd < 0 && (tmo < 0 || tmo > 100))
 			tmo = 100;
 		pr = poll(pfd, (nfds_t)nfds, tmo);
-		if (pr < 0 && errno != EINTR) {
-			mbh_error_set(err, EX_OSERR, "waiting for %s: poll: %s", c->name, strerror(errno));
-			goto out;
-		}
+		if (pr < 0 && errno != EINTR)
+			return mbh_error_set(err, EX_OSERR, "waiting for %s: poll: %s", c->name, strerror(errno));
 		if (pr > 0 && out_idx >= 0 && pfd[out_idx].revents != 0)
-			open_out = drain(c->out_fd, buf, len, &used);
+			*open_out = drain(c->out_fd, buf, len, used);
 		for (k = first_cancel; pr > 0 && k < nfds; k++) {
 			if (pfd[k].revents != 0 && phase == RUNNING) {
 				why = CANCEL;
@@ -662,24 +578,62 @@ mbh_child_capture(mbh_child *c, int timeout_s, int cancel_fd, int cancel_fd2, ch
 			}
 		}
 	}
+	/* Stopped by us: take the rest of its group down with it. */
+	if (why != NONE)
+		mbh_child_kill(c, SIGKILL);
+	return why;
+}
+
+/* Why wait_loop stopped the child, as an error (0 when it ended by itself). */
+static int
+stop_error(const mbh_child *c, int why, int timeout_s, mbh_error *err)
+{
+	if (why == TIMEOUT)
+		return mbh_error_set(err, EX_TEMPFAIL, "%s timed out after %d s", c->name, timeout_s);
+	if (why == CANCEL)
+		return mbh_error_set(err, EX_TEMPFAIL, "%s cancelled", c->name);
+	return 0;
+}
+
+/* Wait for the child to end, without reaping it; see run.h. */
+int
+mbh_child_await(mbh_child *c, int timeout_s, int cancel_fd, int cancel_fd2, mbh_error *err)
+{
+	int why;
+
+	if (c == NULL || c->reaped)
+		return mbh_error_set(err, EX_SOFTWARE, "no child to wait for");
+	if ((why = wait_loop(c, timeout_s, cancel_fd, cancel_fd2, NULL, 0, NULL, NULL, err)) < 0)
+		return -1;
+	return stop_error(c, why, timeout_s, err);
+}
+
+/* Capture stdout while waiting; see run.h. */
+int
+mbh_child_capture(mbh_child *c, int timeout_s, int cancel_fd, int cancel_fd2, char *buf, size_t len, int *status,
+		  mbh_error *err)
+{
+	size_t used = 0;
+	bool open_out = true;
+	int fl, why;
+
+	if (status != NULL)
+		*status = -1;
+	if (len > 0)
+		buf[0] = '\0';
+	if (c == NULL || c->reaped || c->out_fd < 0 || len == 0)
+		return mbh_error_set(err, EX_SOFTWARE, "no child output to capture");
+	fl = fcntl(c->out_fd, F_GETFL);
+	if (fl < 0 || fcntl(c->out_fd, F_SETFL, fl | O_NONBLOCK) != 0)
+		return mbh_error_set(err, EX_OSERR, "reading %s: fcntl: %s", c->name, strerror(errno));
+	if ((why = wait_loop(c, timeout_s, cancel_fd, cancel_fd2, buf, len, &used, &open_out, err)) < 0)
+		return -1;
 	/* what it wrote before it ended; a descendant that kept the pipe open is not waited for */
 	if (open_out)
 		drain(c->out_fd, buf, len, &used);
-	if (why != NONE)
-		mbh_child_kill(c, SIGKILL);
 	if (mbh_child_reap(c, status, err) != 0)
-		goto out;
-	if (why == TIMEOUT) {
-		mbh_error_set(err, EX_TEMPFAIL, "%s timed out after %d s", c->name, timeout_s);
-		goto out;
-	}
-	if (why == CANCEL) {
-		mbh_error_set(err, EX_TEMPFAIL, "%s cancelled", c->name);
-		goto out;
-	}
-	rc = 0;
-out:
-	return rc;
+		return -1;
+	return stop_error(c, why, timeout_s, err);
 }
 
 /* Reap an ended child; see run.h. */
