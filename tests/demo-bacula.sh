@@ -68,13 +68,7 @@ echo "bacula-dir :$BACULA_DIR_PORT, bacula-sd :$BACULA_SD_PORT, bacula-fd :$BACU
 
 # A writer keeps the primary busy until the end.
 sim_ctl write 100 >/dev/null
-(
-	end=$((SECONDS + 120))
-	while [ ! -e "$T_DIR/stop-writer" ] && [ "$SECONDS" -lt "$end" ]; do
-		"$MBH_SIM" ctl "$SIM_CTL" write 1 >/dev/null 2>&1 || exit 0
-	done
-) &
-bacula_bg_add $!
+bacula_writer_start
 
 say "run job=MongoRS0-plugin: the job's log"
 JOB=$(bacula_run_job MongoRS0-plugin) || die "the backup job did not end"
@@ -95,7 +89,7 @@ say "mongo-rs-sim verify: the restored copy, and the member and the primary now"
 copy=$("$MBH_SIM" verify "$COPY") || die "the restored copy is not whole: $copy"
 echo "restored copy of $MEMBER: $copy"
 echo "member $MEMBER now:      $("$MBH_SIM" verify "$DATA/$MID")"
-: >"$T_DIR/stop-writer"
+bacula_writer_stop
 echo "the copy is whole: the member's files as of its lock, while the primary kept taking writes"
 
 say "afterwards"

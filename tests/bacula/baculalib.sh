@@ -116,6 +116,23 @@ bacula_bg_add() {
 	t_remember .bacula-bg "$1"
 }
 
+# bacula_writer_start: a writer keeps the simulated primary busy (one insert after another) until
+# bacula_writer_stop, for 120 s at most; stopped by pid at the cleanup too.
+bacula_writer_start() {
+	(
+		end=$((SECONDS + 120))
+		while [ ! -e "$T_DIR/stop-writer" ] && [ "$SECONDS" -lt "$end" ]; do
+			"$MBH_SIM" ctl "$SIM_CTL" write 1 >/dev/null 2>&1 || exit 0
+		done
+	) &
+	bacula_bg_add $!
+}
+
+# bacula_writer_stop: the writer ends after its current insert.
+bacula_writer_stop() {
+	: >"$T_DIR/stop-writer"
+}
+
 # bacula_stop_pid PID: TERM, wait (bounded), KILL if needed, reap.
 bacula_stop_pid() {
 	kill -TERM "$1" 2>/dev/null || { wait "$1" 2>/dev/null; return 0; }

@@ -128,13 +128,7 @@ tap_ok "$(tr '\0' '\n' <"/proc/$BACULA_FD_PID/environ" 2>/dev/null | grep -qx 'M
 
 # ---- a writer keeps the primary busy from before the first job to the end (bounded: 120 s)
 R0=$(live_records "$DATA/0")
-(
-	end=$((SECONDS + 120))
-	while [ ! -e "$T_DIR/stop-writer" ] && [ "$SECONDS" -lt "$end" ]; do
-		"$MBH_SIM" ctl "$SIM_CTL" write 1 >/dev/null 2>&1 || exit 0
-	done
-) &
-bacula_bg_add $!
+bacula_writer_start
 wait_records "$DATA/0" $((${R0:-0} + 20))
 tap_ok $? "the writer is writing to the primary"
 
@@ -224,7 +218,7 @@ sim_ctl unlock 2 >/dev/null
 t_assert_unlocked "after the other tool unlocks, no member is locked"
 
 # ---- the end: writer, daemons, simulator, all by pid
-: >"$T_DIR/stop-writer"
+bacula_writer_stop
 bacula_stop
 tap_ok "$([ -z "$(t_alive_entries .bacula)" ] && echo 0 || echo 1)" "the Bacula daemons stopped on SIGTERM"
 tap_diag "elapsed: ${SECONDS} s"
