@@ -20,19 +20,6 @@ sim_start "$T_DIR/a.conf" || { tap_fail "the simulator starts"; tap_done; exit 1
 t_config "$CONF"
 H2=$(sim_member_host 2)
 
-# wait_for NAME TRIES CMD...: poll CMD (20 ms steps) until it succeeds.
-wait_for() {
-	local name=$1 n=0 tries=$2
-	shift 2
-	while ! "$@"; do
-		n=$((n + 1))
-		if [ "$n" -ge "$tries" ]; then
-			tap_diag "gave up waiting for: $name"
-			return 1
-		fi
-		sleep 0.02
-	done
-}
 phase_is_locking() { grep -qi '^phase=.*locking' "$SF" 2>/dev/null; }
 fsync_seen() { [ "$(sim_counter 2 fsync)" -gt "$1" ]; }
 

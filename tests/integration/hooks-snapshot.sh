@@ -48,20 +48,6 @@ clean() {
 	: >"$SNAPTEST_LOG"
 }
 
-# wait_for NAME TRIES CMD...: poll CMD (20 ms steps) until it succeeds.
-wait_for() {
-	local name=$1 n=0 tries=$2
-	shift 2
-	while ! "$@"; do
-		n=$((n + 1))
-		if [ "$n" -ge "$tries" ]; then
-			tap_diag "gave up waiting for: $name"
-			return 1
-		fi
-		sleep 0.02
-	done
-}
-
 # ---- --dry-run says whether snapshot mode is on and which commands will run
 t_run dry "$MBH_PRE" -c "$CONF" --dry-run --job nightly
 t_rc_is 0 "dry run: exits 0" dry

@@ -546,6 +546,20 @@ t_run_dir() {
 	mkdir -p "$T_DIR/$1" && echo "$T_DIR/$1" >>"$T_DIR/.rundirs" && echo "$T_DIR/$1"
 }
 
+# wait_for NAME TRIES CMD...: poll CMD (20 ms steps) until it succeeds.
+wait_for() {
+	local name=$1 n=0 tries=$2
+	shift 2
+	while ! "$@"; do
+		n=$((n + 1))
+		if [ "$n" -ge "$tries" ]; then
+			tap_diag "gave up waiting for: $name"
+			return 1
+		fi
+		sleep 0.02
+	done
+}
+
 # t_wait_no_procs_in DIR [TRIES]: wait (20 ms steps, default 5 s) until no process runs in DIR.
 t_wait_no_procs_in() {
 	local n=0
