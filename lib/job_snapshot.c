@@ -111,8 +111,8 @@ mbh_job_snapshot_take(mbh_job *j, mbh_error *err)
 			mbh_error_prefix(&cause, "snapshot.create");
 	}
 	/* whatever it printed, even when it failed: what it made must go */
-	if (printed_path(out) != NULL)
-		snprintf(path, sizeof(path), "%s", out);
+	if (printed_path(out) != NULL) /* at most MBH_SNAPSHOT_MAX bytes: printed_path checked */
+		snprintf(path, sizeof(path), "%.*s", MBH_SNAPSHOT_MAX, out);
 	if (cause.code == 0 && status != 0)
 		mbh_error_set(&cause, EX_TEMPFAIL, "snapshot.create (%s) failed (exit %d)", create, status);
 	else if (cause.code == 0 && path[0] == '\0')

@@ -251,9 +251,13 @@ check_member(const mbh_topology *t, size_t i, const mbh_select_opts *opts, char 
 	stall_text[0] = '\0';
 	if (stall)
 		snprintf(stall_text, sizeof(stall_text), ", stalls majority writes (allowed%s)", note);
-	snprintf(reason, len, "%s%spriority %g, votes %d, lag %lld s%s%s", m->hidden ? "hidden, " : "",
+	snprintf(reason, len, "%s%spriority %g, votes %d, lag %lld s%s", m->hidden ? "hidden, " : "",
 		 m->delay_secs > 0 ? "delayed, " : "", m->priority, m->votes, (long long)mbh_topology_lag_seconds(t, i),
-		 m->fsync == MBH_FSYNC_LOCKED ? ", fsync-locked by someone else (allowed)" : "", stall_text);
+		 m->fsync == MBH_FSYNC_LOCKED ? ", fsync-locked by someone else (allowed)" : "");
+	/* appended, cut at len like the rest (gcc -O1 saw the one-call form as a likely truncation) */
+	k = strlen(reason);
+	if (k + 1 < len)
+		snprintf(reason + k, len - k, "%s", stall_text);
 	return true;
 }
 

@@ -216,7 +216,7 @@ static void append_dup_error(bson_t *arr, int32_t index, const char *ns, const b
 	bson_append_document_end(&e, &kp);
 	BSON_APPEND_DOCUMENT(&e, "keyValue", &kv);
 	{
-		char msg[700];
+		char msg[1200];
 
 		snprintf(msg, sizeof msg, "E11000 duplicate key error collection: %s index: _id_ dup key: %s", ns, shown);
 		BSON_APPEND_UTF8(&e, "errmsg", msg);
