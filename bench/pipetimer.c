@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: AGPL-3.0-or-later */
 /*
  * pipetimer: `pipetimer REPORT CMD [ARG...]` runs CMD with its stdout on a
- * pipe of ours and passes every byte on to our own stdout, noting the wall
+ * pipe of ours (`pipetimer REPORT -f FILE` reads FILE itself instead: one
+ * process, one exec, no second start between the command's start and its
+ * first byte) and passes every byte on to our own stdout, noting the wall
  * clock (CLOCK_REALTIME, ns) of the first and of the last byte handed to
  * stdout.  Used by bench/plugin-bench.sh in front of the data command of both
  * file-daemon plugins (mongo-fd.so runs it as script.backup, bpipe-fd.so as
@@ -61,13 +63,21 @@ main(int argc, char **argv)
 	ssize_t n, w, off;
 	FILE *rf;
 
-	if (argc < 3) {
-		fprintf(stderr, "usage: pipetimer REPORT CMD [ARG...]\n");
+	if (argc < 3 || (strcmp(argv[2], "-f") == 0 && argc != 4)) {
+		fprintf(stderr, "usage: pipetimer REPORT CMD [ARG...] | pipetimer REPORT -f FILE\n");
 		return 2;
 	}
 	signal(SIGPIPE, SIG_DFL);
 	use_splice = fstat(STDOUT_FILENO, &st) == 0 && S_ISFIFO(st.st_mode);
 	stamp(&t_start);
+	if (strcmp(argv[2], "-f") == 0) {
+		pid = -1;
+		if ((p[0] = open(argv[3], O_RDONLY | O_CLOEXEC)) < 0) {
+			fprintf(stderr, "pipetimer: %s: %s\n", argv[3], strerror(errno));
+			return 127;
+		}
+		goto copy;
+	}
 	if (pipe2(p, O_CLOEXEC) != 0) {
 		perror("pipetimer: pipe");
 		return 127;
@@ -85,7 +95,7 @@ main(int argc, char **argv)
 		_exit(127);
 	}
 	close(p[1]);
-
+copy:
 	for (;;) {
 		if (use_splice) {
 			n = splice(p[0], NULL, STDOUT_FILENO, NULL, SPLICE_MAX, SPLICE_F_MOVE);
@@ -136,7 +146,7 @@ stop:
 	close(STDOUT_FILENO); /* the end of the stream, before anything else */
 	stamp(&t_eof);
 	close(p[0]);
-	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+	while (pid > 0 && waitpid(pid, &status, 0) < 0 && errno == EINTR)
 		;
 	if (WIFSIGNALED(status))
 		status = 128 + WTERMSIG(status);

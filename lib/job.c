@@ -145,9 +145,9 @@ mbh_cmd_env_fill(mbh_cmd_env *x, const mbh_state_rec *rec)
 }
 
 /*
- * Start templ under the held lock; the caller holds j->mu and writes the
- * record afterwards.  expand: a config template (%h %p %s %j); a command line
- * given by hand runs verbatim.
+ * Start templ (MBH_RUN_GATED: fork it, to exec at release_command); the
+ * caller holds j->mu and writes the record afterwards.  expand: a config
+ * template (%h %p %s %j); a command line given by hand runs verbatim.
  */
 static int
 start_command(mbh_job *j, const char *const *templ, bool expand, int flags, mbh_error *err)
@@ -217,6 +217,24 @@ reap_watchdog(mbh_job *j, long pid, int ms)
 	j->stray_watchdog = pid;
 }
 
+/*
+ * Let the command forked before the lock exec, now that the lock is
+ * verified; one that cannot run is freed and run_err says why.  Caller
+ * holds j->mu.
+ */
+static void
+release_command(mbh_job *j, mbh_error *run_err)
+{
+	if (j->child == NULL || mbh_child_open_gate(j->child, run_err) == 0)
+		return;
+	mbh_logf(j->log, MBH_LOG_DEBUG, "the command did not start: %s", run_err->msg);
+	j->child_pgid = 0;
+	mbh_child_free(j->child);
+	j->child = NULL;
+	j->rec.command_pid = 0;
+	j->rec.command_start = 0;
+}
+
 /* Release what j holds (caller holds j->mu): the command, the lock, the record, the flock. */
 static int
 release_held(mbh_job *j, mbh_error *err)
@@ -246,13 +264,14 @@ release_held(mbh_job *j, mbh_error *err)
  * that cannot be recorded is stopped (err).
  */
 static int
-snapshot_then_command(mbh_job *j, const char *const *templ, bool expand, mbh_error *run_err, mbh_error *err)
+snapshot_then_command(mbh_job *j, const char *const *templ, bool expand, int flags, mbh_error *run_err,
+		      mbh_error *err)
 {
 	if (mbh_job_snapshot_take(j, err) != 0)
 		return -1;
 	if (templ == NULL)
 		return 0;
-	if (start_command(j, templ, expand, 0, run_err) != 0) {
+	if (start_command(j, templ, expand, flags, run_err) != 0) {
 		mbh_logf(j->log, MBH_LOG_DEBUG, "the command did not start: %s", run_err->msg);
 		return 0;
 	}
@@ -265,22 +284,27 @@ snapshot_then_command(mbh_job *j, const char *const *templ, bool expand, mbh_err
 }
 
 /*
- * The lock flow; with templ (--exec) it also starts the command under the
- * lock, before the LOCKED record is written (the lock window holds no disk
- * I/O of ours before the command starts).  Caller holds j->mu.
+ * The lock flow; with templ (--exec, the plugin) it also starts the command
+ * (flags: its pipes) under the lock, before the LOCKED record is written:
+ * forked before the lock and let exec right after the re-check, so the lock
+ * window holds only its exec, no fork and no disk I/O of ours.  A command
+ * that cannot run leaves the lock held and run_err set.  Caller holds j->mu.
  *
  * Order, and why it is safe (invariant 2: never a lock without a durable
  * record, and never a record without a watchdog):
- *   watchdog  started first, with nothing to guard until "go";
+ *   command   forked, waiting at its gate (it dies with this thread);
+ *   watchdog  started, with nothing to guard until "go";
  *   LOCKING   the intent, naming the watchdog, durable before the lock;
  *   go        the watchdog guards the record from now on;
  *   lock      hello, currentOp, freeze, fsync lock, hello again;
- *   command   (--exec) started right after that re-check;
+ *   command   let exec right after that re-check;
+ *   stall     the re-check of invariant 6 while it starts (a failure kills it);
  *   LOCKED    written while it runs; until it is on disk the intent covers
  *             a crash (post and the watchdog check currentOp).
+ * Snapshot mode: the command starts after the snapshot and the unlock.
  */
 static int
-lock_flow(mbh_job *j, const char *const *templ, bool expand, mbh_error *run_err, mbh_error *err)
+lock_flow(mbh_job *j, const char *const *templ, bool expand, int flags, mbh_error *run_err, mbh_error *err)
 {
 	mbh_topology *t = NULL;
 	mbh_selection *sel = NULL;
@@ -359,6 +383,9 @@ lock_flow(mbh_job *j, const char *const *templ, bool expand, mbh_error *run_err,
 		goto out;
 	}
 
+	if (templ != NULL && j->cfg->snapshot.create == NULL &&
+	    start_command(j, templ, expand, flags | MBH_RUN_GATED, err) != 0)
+		goto out;
 	if (j->watchdog_path != NULL) {
 		if (mbh_watchdog_start(&wd, j->watchdog_path, j->cfg, j->rec.set_name, j->rec.token, err) != 0)
 			goto out;
@@ -440,6 +467,11 @@ lock_flow(mbh_job *j, const char *const *templ, bool expand, mbh_error *run_err,
 				      m->host);
 		goto out;
 	}
+	if (mbh_job_cancelled(j)) {
+		mbh_error_set(err, EX_TEMPFAIL, "cancelled right after locking %s; unlocked it again", m->host);
+		goto out;
+	}
+	release_command(j, run_err);
 	/* invariant 6: re-check after locking (a run choosing at the same instant may have locked a member we counted) */
 	if (j->cfg->lock.allow_majority_stall <= 0) {
 		mbh_fsync_asker asker = { j->client, j->uri };
@@ -447,17 +479,15 @@ lock_flow(mbh_job *j, const char *const *templ, bool expand, mbh_error *run_err,
 		if (mbh_select_recheck(t, (size_t)sel->chosen, mbh_topology_ask_fsync, &asker, err) != 0)
 			goto out;
 	}
-	/* a stop asked for during the lock must not start the command */
+	/* a stop asked for meanwhile: unlock (the command is stopped first), and no snapshot */
 	if (mbh_job_cancelled(j)) {
 		mbh_error_set(err, EX_TEMPFAIL, "cancelled right after locking %s; unlocked it again", m->host);
 		goto out;
 	}
 	if (j->cfg->snapshot.create != NULL) {
-		rc = snapshot_then_command(j, templ, expand, run_err, err);
+		rc = snapshot_then_command(j, templ, expand, flags, run_err, err);
 		goto out;
 	}
-	if (templ != NULL && start_command(j, templ, expand, 0, run_err) != 0)
-		mbh_logf(j->log, MBH_LOG_DEBUG, "the command did not start: %s", run_err->msg);
 	MBH_CRASH("pre-command");
 	j->rec.phase = MBH_PHASE_LOCKED;
 	if (mbh_state_write(j->state, &j->rec, err) != 0) {
@@ -482,8 +512,10 @@ out:
 		if (release_held(j, &e) != 0)
 			mbh_logf(j->log, MBH_LOG_ERROR, "could not unlock %s again: %s", j->rec.member, e.msg);
 	}
+	if (rc != 0 && !j->held)
+		stop_command(j); /* one still at its gate: nothing was locked */
 	if (rc != 0)
-		forget_stopped_command(j); /* --exec: a command started under a lock that failed */
+		forget_stopped_command(j); /* a command started under a lock that failed */
 	if (froze) {
 		mbh_error_init(&e);
 		mbh_lock_freeze(j->session, 0, &e);
@@ -516,7 +548,7 @@ mbh_job_lock(mbh_job *j, mbh_error *err)
 	int rc;
 
 	pthread_mutex_lock(&j->mu);
-	rc = lock_flow(j, NULL, false, NULL, err);
+	rc = lock_flow(j, NULL, false, 0, NULL, err);
 	pthread_mutex_unlock(&j->mu);
 	return rc;
 }
@@ -543,6 +575,31 @@ const char *
 mbh_job_snapshot(const mbh_job *j)
 {
 	return j->snap ? j->rec.snapshot : "";
+}
+
+/* Lock with the command started as part of it; see job.h. */
+int
+mbh_job_lock_spawn(mbh_job *j, const char *const *templ, int flags, mbh_child **out, mbh_error *err)
+{
+	mbh_error run_err, e;
+	int rc;
+
+	*out = NULL;
+	mbh_error_init(&run_err);
+	pthread_mutex_lock(&j->mu);
+	rc = lock_flow(j, templ, true, flags, &run_err, err);
+	if (rc == 0 && j->child != NULL)
+		*out = j->child;
+	pthread_mutex_unlock(&j->mu);
+	if (rc != 0 || *out != NULL)
+		return rc;
+	/* it could not run: nothing may stay locked (or taken) for it */
+	mbh_error_init(&e);
+	rc = mbh_job_unlock(j, &e);
+	mbh_error_set(err, run_err.code != 0 ? run_err.code : EX_SOFTWARE, MBH_JOB_NOT_STARTED "%s; %s",
+		      run_err.code != 0 ? run_err.msg : "unknown reason",
+		      rc != 0 ? e.msg : j->snap ? "the snapshot was removed" : "the member was unlocked again");
+	return -1;
 }
 
 /* Start a command under the held lock and record it. */
@@ -701,7 +758,7 @@ mbh_job_exec(mbh_job *j, const char *const *templ, int *status, mbh_error *err)
 				     "script.backup in the config");
 	mbh_error_init(&run_err);
 	pthread_mutex_lock(&j->mu);
-	lrc = lock_flow(j, templ, expand, &run_err, err);
+	lrc = lock_flow(j, templ, expand, 0, &run_err, err);
 	pthread_mutex_unlock(&j->mu);
 	if (lrc != 0) {
 		/* snapshot mode: a snapshot made before the failure is removed like after a run */

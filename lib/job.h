@@ -58,6 +58,20 @@ int mbh_job_new(mbh_job **out, const mbh_job_params *params, mbh_error *err);
  */
 int mbh_job_lock(mbh_job *job, mbh_error *err);
 
+/*
+ * mbh_job_lock with templ (a config template: %h %p %s %j %S) started as part
+ * of it, as mbh_job_spawn would start it (flags, environment, record), but
+ * forked before the lock and let exec the instant the lock is verified, so
+ * the lock window holds the command's exec and nothing else of ours before
+ * its first byte.  Snapshot mode: started against the snapshot, after the
+ * unlock.  On success *out is the command, owned by the job as with
+ * mbh_job_spawn.  A command that cannot run: everything undone (unlocked,
+ * snapshot removed), -1 with why (EX_UNAVAILABLE naming it), the message
+ * starting with MBH_JOB_NOT_STARTED; any other failure locked nothing.
+ */
+#define MBH_JOB_NOT_STARTED "the command did not start: "
+int mbh_job_lock_spawn(mbh_job *job, const char *const *templ, int flags, mbh_child **out, mbh_error *err);
+
 /* After mbh_job_lock: the set, the member ("host:port") and the lockCount it returned.  Borrowed. */
 const char *mbh_job_set(const mbh_job *job);
 const char *mbh_job_member(const mbh_job *job);

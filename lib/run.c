@@ -35,6 +35,8 @@ struct mbh_child {
 	int pidfd;      /* -1 when the kernel has no pidfd_open */
 	int out_fd;
 	int in_fd;
+	int gate_fd;    /* MBH_RUN_GATED, until mbh_child_open_gate: one byte here lets it exec; -1 */
+	int err_fd;     /* MBH_RUN_GATED, until mbh_child_open_gate: the exec's errno comes here; -1 */
 	bool reaped;
 	char *name;     /* argv[0], for messages */
 };
@@ -285,7 +287,8 @@ open_pidfd(pid_t pid)
 
 /* In the child, between fork and exec: only async-signal-safe calls. */
 static void __attribute__((noreturn))
-child_exec(const char *const *argv, char **paths, char **env, int in_fd, int out_fd, int errfd, pid_t parent)
+child_exec(const char *const *argv, char **paths, char **env, int in_fd, int out_fd, int errfd, int gatefd,
+	   pid_t parent)
 {
 	size_t i;
 	int first_err = 0;
@@ -323,6 +326,17 @@ child_exec(const char *const *argv, char **paths, char **env, int in_fd, int out
 	}
 	sigemptyset(&empty);
 	pthread_sigmask(SIG_SETMASK, &empty, NULL);
+	/* Gated: wait for the byte that says "go"; the gate closing without it means "never" (the parent is gone). */
+	if (gatefd >= 0) {
+		char go;
+		ssize_t r;
+
+		do {
+			r = read(gatefd, &go, 1);
+		} while (r < 0 && errno == EINTR);
+		if (r != 1)
+			_exit(127);
+	}
 	/*
 	 * execve over the candidates computed before fork: unlike execvp, a file
 	 * without a #! line is an error, never handed to /bin/sh.  The first
@@ -343,16 +357,38 @@ fail:
 	_exit(127);
 }
 
+/*
+ * Read the exec's outcome from err_fd (EOF: it ran; an errno: it did not,
+ * and the child is reaped).  Closes err_fd.
+ */
+static int
+exec_result(mbh_child *c, mbh_error *err)
+{
+	int child_errno = 0, status;
+	ssize_t r;
+
+	do {
+		r = read(c->err_fd, &child_errno, sizeof(child_errno));
+	} while (r < 0 && errno == EINTR);
+	close(c->err_fd);
+	c->err_fd = -1;
+	if (r != (ssize_t)sizeof(child_errno))
+		return 0;
+	while (waitpid(c->pid, &status, 0) < 0 && errno == EINTR)
+		;
+	c->reaped = true;
+	return mbh_error_set(err, EX_UNAVAILABLE, "cannot run %s: %s", c->name, strerror(child_errno));
+}
+
 /* Start the command; see run.h. */
 int
 mbh_child_spawn(mbh_child **out, const char *const *argv, const char *const *set_env, int flags, mbh_error *err)
 {
-	int outp[2] = { -1, -1 }, inp[2] = { -1, -1 }, errp[2] = { -1, -1 };
+	int outp[2] = { -1, -1 }, inp[2] = { -1, -1 }, errp[2] = { -1, -1 }, gatep[2] = { -1, -1 };
 	sigset_t all, old;
 	mbh_child *c = NULL;
 	char **env = NULL, **paths = NULL;
-	ssize_t r;
-	int rc = -1, child_errno = 0, status;
+	int rc = -1;
 	pid_t pid, parent;
 
 	*out = NULL;
@@ -362,7 +398,7 @@ mbh_child_spawn(mbh_child **out, const char *const *argv, const char *const *set
 	if (c == NULL)
 		return mbh_error_set(err, EX_OSERR, "out of memory");
 	c->pid = -1;
-	c->pidfd = c->out_fd = c->in_fd = -1;
+	c->pidfd = c->out_fd = c->in_fd = c->gate_fd = c->err_fd = -1;
 	c->name = strdup(argv[0]);
 	env = child_env(set_env);
 	paths = env ? exec_candidates(argv[0], env_path(env)) : NULL;
@@ -371,7 +407,8 @@ mbh_child_spawn(mbh_child **out, const char *const *argv, const char *const *set
 		goto out;
 	}
 	if (((flags & MBH_RUN_PIPE_STDOUT) && pipe2(outp, O_CLOEXEC) != 0) ||
-	    ((flags & MBH_RUN_PIPE_STDIN) && pipe2(inp, O_CLOEXEC) != 0) || pipe2(errp, O_CLOEXEC) != 0) {
+	    ((flags & MBH_RUN_PIPE_STDIN) && pipe2(inp, O_CLOEXEC) != 0) || pipe2(errp, O_CLOEXEC) != 0 ||
+	    ((flags & MBH_RUN_GATED) && pipe2(gatep, O_CLOEXEC) != 0)) {
 		mbh_error_set(err, EX_OSERR, "cannot run %s: pipe: %s", argv[0], strerror(errno));
 		goto out;
 	}
@@ -380,8 +417,11 @@ mbh_child_spawn(mbh_child **out, const char *const *argv, const char *const *set
 	pthread_sigmask(SIG_SETMASK, &all, &old);
 	parent = getpid();
 	pid = fork();
-	if (pid == 0)
-		child_exec(argv, paths, env, inp[0], outp[1], errp[1], parent);
+	if (pid == 0) {
+		if (gatep[1] >= 0)
+			close(gatep[1]); /* so that our parent's end closing reads as EOF */
+		child_exec(argv, paths, env, inp[0], outp[1], errp[1], gatep[0], parent);
+	}
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (pid < 0) {
 		mbh_error_set(err, EX_OSERR, "cannot run %s: fork: %s", argv[0], strerror(errno));
@@ -392,14 +432,12 @@ mbh_child_spawn(mbh_child **out, const char *const *argv, const char *const *set
 	setpgid(pid, pid);
 	close(errp[1]);
 	errp[1] = -1;
-	do {
-		r = read(errp[0], &child_errno, sizeof(child_errno));
-	} while (r < 0 && errno == EINTR);
-	if (r == (ssize_t)sizeof(child_errno)) {
-		while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-			;
-		c->reaped = true;
-		mbh_error_set(err, EX_UNAVAILABLE, "cannot run %s: %s", argv[0], strerror(child_errno));
+	c->err_fd = errp[0];
+	errp[0] = -1;
+	if (flags & MBH_RUN_GATED) {
+		c->gate_fd = gatep[1];
+		gatep[1] = -1;
+	} else if (exec_result(c, err) != 0) {
 		goto out;
 	}
 	c->pidfd = open_pidfd(pid);
@@ -422,11 +460,33 @@ out:
 			close(inp[i]);
 		if (errp[i] >= 0)
 			close(errp[i]);
+		if (gatep[i] >= 0)
+			close(gatep[i]);
 	}
 	free(env);
 	mbh_strv_free(paths);
 	mbh_child_free(c);
 	return rc;
+}
+
+/* Let a gated child exec; see run.h. */
+int
+mbh_child_open_gate(mbh_child *c, mbh_error *err)
+{
+	ssize_t w;
+
+	if (c->gate_fd < 0)
+		return 0;
+	do {
+		w = write(c->gate_fd, "g", 1);
+	} while (w < 0 && errno == EINTR);
+	close(c->gate_fd);
+	c->gate_fd = -1;
+	if (w != 1) {
+		mbh_child_kill(c, SIGKILL);
+		return mbh_error_set(err, EX_OSERR, "cannot start %s: %s", c->name, strerror(errno));
+	}
+	return exec_result(c, err);
 }
 
 int
@@ -778,6 +838,10 @@ mbh_child_free(mbh_child *c)
 		close(c->out_fd);
 	if (c->in_fd >= 0)
 		close(c->in_fd);
+	if (c->gate_fd >= 0)
+		close(c->gate_fd);
+	if (c->err_fd >= 0)
+		close(c->err_fd);
 	free(c->name);
 	free(c);
 }

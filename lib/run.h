@@ -36,6 +36,7 @@ int mbh_run_check(const char *const *templ, bool *uses_snapshot, mbh_error *err)
 
 #define MBH_RUN_PIPE_STDOUT 0x1 /* the child's stdout is a pipe read with mbh_child_stdout_fd */
 #define MBH_RUN_PIPE_STDIN  0x2 /* the child's stdin is a pipe written with mbh_child_stdin_fd */
+#define MBH_RUN_GATED       0x4 /* forked and set up, but it execs only at mbh_child_open_gate */
 
 /*
  * Start argv[0] (PATH search, no shell) in its own process group; it gets
@@ -46,6 +47,17 @@ int mbh_run_check(const char *const *templ, bool *uses_snapshot, mbh_error *err)
  * not used) naming it.  Caller owns *out.
  */
 int mbh_child_spawn(mbh_child **out, const char *const *argv, const char *const *set_env, int flags, mbh_error *err);
+
+/*
+ * MBH_RUN_GATED: let the child exec now (it was forked, its descriptors,
+ * group and signals set, and it waits for this), then wait for the exec's
+ * outcome: EX_UNAVAILABLE naming the command when it cannot run (the child
+ * is reaped).  A gated child freed or killed before this never runs
+ * anything, and dies by itself when its parent thread ends.  0 when the
+ * child is not gated (or no longer).  Lets a caller pay for the fork before
+ * a step whose window should hold only the exec (the lock).
+ */
+int mbh_child_open_gate(mbh_child *c, mbh_error *err);
 
 int mbh_child_stdout_fd(const mbh_child *c); /* -1 without MBH_RUN_PIPE_STDOUT; borrowed */
 int mbh_child_stdin_fd(const mbh_child *c);  /* -1 without MBH_RUN_PIPE_STDIN; borrowed; close with mbh_child_close_stdin */

@@ -40,9 +40,12 @@
  * (bfuncs, the watchdog's path); everything else lives in the instance.
  *
  * Backup: bEventBackupCommand locks (and only it: never JobStart, newPlugin
- * or an estimate); startBackupFile names one file /@mongo/SET/MEMBER/SCRIPT;
- * IO_OPEN starts script.backup, IO_READ streams its stdout, IO_CLOSE reaps it
- * and unlocks at once.  The unlock also runs, idempotently, on CancelCommand
+ * or an estimate) and starts script.backup the instant the lock is verified
+ * (its output waits in the pipe while bacula-fd gets to the file: the lock
+ * window is the command's run, not the daemon's steps before it);
+ * startBackupFile names one file /@mongo/SET/MEMBER/SCRIPT; IO_OPEN hands
+ * the command's stdout to IO_READ, which streams it; IO_CLOSE reaps it and
+ * unlocks at once.  The unlock also runs, idempotently, on CancelCommand
  * (after killing the command), EndBackupJob and freePlugin.  Every failure
  * sends M_FATAL: anything less leaves the job "OK".
  *
@@ -84,6 +87,7 @@ typedef struct fdjob {
 	bool locked;               /* this thread's lock is (as far as it knows) held */
 	bool failed;               /* an M_FATAL was sent for the current command */
 	bool running;              /* backup: script.backup was started and not yet waited for */
+	mbh_child *bchild;         /* backup: script.backup (owned by the job), from the lock until IO_OPEN */
 	int rfd;                   /* backup: our copy of the command's stdout */
 	char *fname;               /* the virtual file's name */
 	const char *script;        /* borrowed from cfg: the basename of the command */
@@ -357,6 +361,7 @@ command_reset(fdjob *f)
 	f->fname = f->ofname = f->vset = f->vhost = f->vport = NULL;
 	f->script = NULL;
 	f->failed = false;
+	f->bchild = NULL;
 	f->running = false;
 	f->locked = false;
 	f->snap = false;
@@ -468,7 +473,7 @@ holder(fdjob *f, const char *msg, char *buf, size_t len)
 	return buf;
 }
 
-/* bEventBackupCommand: load, choose and lock.  The only place anything gets locked. */
+/* bEventBackupCommand: load, choose, lock and start script.backup.  The only place anything gets locked. */
 static bRC
 backup_command(fdjob *f, const char *text)
 {
@@ -502,9 +507,13 @@ backup_command(fdjob *f, const char *text)
 	job = NULL;
 	if (atomic_load(&f->cancelled))
 		goto out;
-	if (mbh_job_lock(f->job, &err) != 0) {
+	clock_gettime(CLOCK_MONOTONIC, &f->t_started);
+	if (mbh_job_lock_spawn(f->job, (const char *const *)f->cfg->script.backup, MBH_RUN_PIPE_STDOUT, &f->bchild,
+			       &err) != 0) {
 		if (atomic_load(&f->cancelled))
 			jmsg(f, M_INFO, "%s", err.msg);
+		else if (strncmp(err.msg, MBH_JOB_NOT_STARTED, strlen(MBH_JOB_NOT_STARTED)) == 0)
+			fatal(f, "the backup command did not start: %s", err.msg + strlen(MBH_JOB_NOT_STARTED));
 		else
 			fatal(f, "nothing was locked: %s%s", err.msg, holder(f, err.msg, who, sizeof(who)));
 		goto out;
@@ -512,6 +521,12 @@ backup_command(fdjob *f, const char *text)
 	f->locked = true;
 	f->snap = mbh_job_snapshot(f->job)[0] != '\0';
 	clock_gettime(CLOCK_MONOTONIC, &f->t_locked);
+	if (f->snap)
+		jmsg(f, M_INFO, "started %s (pid %ld) reading the snapshot %s", f->cfg->script.backup[0],
+		     mbh_child_pid(f->bchild), mbh_job_snapshot(f->job));
+	else
+		jmsg(f, M_INFO, "started %s (pid %ld) under the lock", f->cfg->script.backup[0],
+		     mbh_child_pid(f->bchild));
 	if (atomic_load(&f->cancelled)) {
 		unlock_now(f, "after the cancel");
 		goto out;
@@ -585,31 +600,23 @@ undoing(const fdjob *f)
 }
 
 /*
- * IO_OPEN: start script.backup under the lock (snapshot mode: reading the
- * snapshot, the member already unlocked).  On failure the member is unlocked
- * (the snapshot removed) at once.
+ * IO_OPEN: hand the output of script.backup (started by the lock; snapshot
+ * mode: reading the snapshot, the member already unlocked) to IO_READ.  On
+ * failure the member is unlocked (the snapshot removed) at once.
  */
 static void
 backup_open(fdjob *f, struct io_pkt *io)
 {
-	mbh_error err;
-	mbh_child *child = NULL;
-	int64_t deadline = 0, lock_end;
+	int64_t deadline = 0, lock_end, started_ms;
 	bool undo = false;
 
-	mbh_error_init(&err);
 	io->status = -1;
 	io->io_errno = atomic_load(&f->cancelled) ? EINTR : EIO;
-	if (f->job == NULL || !f->locked || atomic_load(&f->cancelled))
+	if (f->job == NULL || !f->locked || f->bchild == NULL || atomic_load(&f->cancelled))
 		goto out;
 	undo = true;
 	if (wake_open(f) != 0) {
 		fatal(f, "cannot create a pipe: %s; %s", strerror(errno), undoing(f));
-		goto out;
-	}
-	clock_gettime(CLOCK_MONOTONIC, &f->t_started);
-	if (mbh_job_spawn(f->job, (const char *const *)f->cfg->script.backup, MBH_RUN_PIPE_STDOUT, &child, &err) != 0) {
-		fatal(f, "the backup command did not start: %s; %s", err.msg, undoing(f));
 		goto out;
 	}
 	/*
@@ -617,14 +624,16 @@ backup_open(fdjob *f, struct io_pkt *io)
 	 * while IO_READ waits on it.  Non-blocking: IO_READ reads until the
 	 * buffer is full and waits (poll) only when the pipe is empty.
 	 */
-	if ((f->rfd = fcntl(mbh_child_stdout_fd(child), F_DUPFD_CLOEXEC, 3)) < 0 ||
+	if ((f->rfd = fcntl(mbh_child_stdout_fd(f->bchild), F_DUPFD_CLOEXEC, 3)) < 0 ||
 	    fcntl(f->rfd, F_SETFL, fcntl(f->rfd, F_GETFL) | O_NONBLOCK) != 0) {
 		fatal(f, "cannot read the backup command's output: %s; %s", strerror(errno), undoing(f));
 		mbh_job_cancel(f->job);
 		goto out;
 	}
+	f->bchild = NULL; /* mbh_job_wait reaps it */
+	started_ms = now_ms() - (int64_t)(seconds_since(&f->t_started) * 1000);
 	if (f->cfg->script.timeout > 0)
-		deadline = now_ms() + (int64_t)f->cfg->script.timeout * 1000;
+		deadline = started_ms + (int64_t)f->cfg->script.timeout * 1000;
 	if (f->cfg->lock.max_seconds > 0 && !f->snap) {
 		/* like mbh_job_wait: stop it 2 s early, so its SIGKILL lands by the lock's deadline */
 		lock_end = now_ms() + (int64_t)f->cfg->lock.max_seconds * 1000 -
@@ -635,11 +644,6 @@ backup_open(fdjob *f, struct io_pkt *io)
 	f->read_deadline_ms = deadline;
 	f->running = true;
 	undo = false;
-	if (f->snap)
-		jmsg(f, M_INFO, "started %s (pid %ld) reading the snapshot %s", f->cfg->script.backup[0],
-		     mbh_child_pid(child), mbh_job_snapshot(f->job));
-	else
-		jmsg(f, M_INFO, "started %s (pid %ld) under the lock", f->cfg->script.backup[0], mbh_child_pid(child));
 	io->status = 0;
 	io->io_errno = 0;
 out:

@@ -87,7 +87,7 @@ fails silent-exit 'exit 1' 'the backup command silent-exit.sh exited with status
 t_config "$CONF" "script = { backup = [ \"$T_DIR/no-such-script\" ]; };"
 fd_run notfound backup --cmd "$CMD"
 fd_status_is notfound 1 f "command not found: the job fails (f)"
-tap_like "$T_OUT/notfound.out" "^job 1: M_FATAL: mongo-fd: the backup command did not start: .*no-such-script" \
+tap_like "$T_OUT/notfound.out" "^job 1: M_FATAL: mongo-fd: the backup command did not start: cannot run .*no-such-script.*; the member was unlocked again" \
 	"command not found: the message names it"
 after "command not found"
 
@@ -108,12 +108,15 @@ after timeout
 # ---------------------------------------------------------------- the lock is refused
 t_config "$CONF" "script = { backup = [ \"$T_DIR/dump.sh\" ]; };"
 sim_ctl lock 2 >/dev/null
+rm -f "$T_OUT/dump.argv"
 fd_run refused backup --cmd "$CMD" --out "$T_OUT/refused.data"
 fd_status_is refused 1 f "someone else's lock: the job fails (f)"
 tap_like "$T_OUT/refused.out" "^job 1: M_FATAL: mongo-fd: nothing was locked: $H2 is already fsync-locked by someone else" \
 	"someone else's lock: the reason"
 tap_is "$(sim_lockcount 2)" 1 "someone else's lock: still only their lock on member 2"
 tap_ok "$( [ ! -s "$T_OUT/refused.data" ] && echo 0 || echo 1)" "someone else's lock: no data streamed"
+tap_ok "$( [ ! -e "$T_OUT/dump.argv" ] && echo 0 || echo 1)" \
+	"someone else's lock: the command (forked before the lock, waiting at its gate) never ran"
 t_assert_no_state "someone else's lock: no record"
 sim_ctl unlock 2 >/dev/null
 t_assert_unlocked "someone else's lock: unlocked once they unlock"

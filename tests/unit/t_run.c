@@ -154,6 +154,54 @@ test_capture(void)
 	   "capture without a child: EX_SOFTWARE");
 }
 
+/* Gated: nothing runs before mbh_child_open_gate, nothing ever when freed before it; exec errors at the gate. */
+static void
+test_gated(void)
+{
+	char dir[] = "/tmp/t_run_gate.XXXXXX", f1[64], f2[64], buf[64];
+	const char *missing[] = { "/nonexistent/mbh-no-such-command", NULL };
+	const char *touch1[] = { "/bin/sh", "-c", "echo out; : >\"$0\"", f1, NULL };
+	const char *touch2[] = { "/bin/sh", "-c", ": >\"$0\"", f2, NULL };
+	mbh_child *c = NULL;
+	mbh_error err;
+	struct stat st;
+	int status = -1;
+
+	mbh_error_init(&err);
+	if (mkdtemp(dir) == NULL)
+		diag("mkdtemp: %s", strerror(errno));
+	snprintf(f1, sizeof(f1), "%s/ran1", dir);
+	snprintf(f2, sizeof(f2), "%s/ran2", dir);
+	ok(mbh_child_spawn(&c, touch1, NULL, MBH_RUN_PIPE_STDOUT | MBH_RUN_GATED, &err) == 0 && c != NULL &&
+	   mbh_child_pid(c) > 0, "gated: forked, a pid at once");
+	usleep(200000);
+	ok(stat(f1, &st) != 0 && errno == ENOENT, "gated: nothing runs before the gate opens (200 ms later)");
+	ok(c != NULL && mbh_child_open_gate(c, &err) == 0, "gated: the gate opens (the exec worked)");
+	ok(c != NULL && mbh_child_capture(c, 10, -1, -1, buf, sizeof(buf), &status, &err) == 0 && status == 0,
+	   "gated: then it runs to its end, status 0");
+	is_str(buf, "out\n", "  its stdout is the pipe");
+	ok(stat(f1, &st) == 0, "  and it did its work");
+	ok(c != NULL && mbh_child_open_gate(c, &err) == 0, "gated: opening again is a no-op");
+	mbh_child_free(c);
+	c = NULL;
+
+	ok(mbh_child_spawn(&c, touch2, NULL, MBH_RUN_GATED, &err) == 0, "gated, then freed before the gate");
+	mbh_child_free(c);
+	c = NULL;
+	usleep(200000);
+	ok(stat(f2, &st) != 0 && errno == ENOENT, "  it never ran");
+
+	ok(mbh_child_spawn(&c, missing, NULL, MBH_RUN_GATED, &err) == 0,
+	   "gated: a missing command still forks (its exec comes later)");
+	mbh_error_init(&err);
+	ok(c != NULL && mbh_child_open_gate(c, &err) != 0 && err.code == EX_UNAVAILABLE &&
+	   strstr(err.msg, "cannot run /nonexistent/mbh-no-such-command") != NULL,
+	   "  the gate says it cannot run: EX_UNAVAILABLE naming it");
+	mbh_child_free(c);
+	unlink(f1);
+	rmdir(dir);
+}
+
 /* Run argv to the end; returns wait's result, status in *status, err filled. */
 static int
 run(const char *const *argv, const char *const *env, int timeout, int cancel_fd, int *status, mbh_error *err)
@@ -446,6 +494,7 @@ main(void)
 	test_expand();
 	test_expand_snapshot();
 	test_capture();
+	test_gated();
 	test_status();
 	test_timeout_cancel();
 	test_env_fds();
