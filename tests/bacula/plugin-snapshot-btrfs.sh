@@ -1,0 +1,162 @@
+#!/bin/bash
+# plugin-snapshot-btrfs.sh: plugin mode with the shipped conf/scripts/snapshot-btrfs in a real Bacula 9.6
+# job, on a real btrfs filesystem (a loop device, as root).  Member 2's data directory is a subvolume and
+# a writer keeps the primary busy; mongo-fd.so locks member 2, snapshot-btrfs makes a read-only snapshot,
+# the member is unlocked at once (by the simulator's clock and its lockCount when the command starts);
+# the backup command tars the snapshot (%S); the job ends T; snapshot-btrfs removes the snapshot; a
+# restore through the restore command gives a copy that `mongo-rs-sim verify` finds whole, as of the
+# snapshot.  Skipped, saying why, where the machine refuses loop devices or mounts (plugin-snapshot.sh
+# runs the same job with the cp -a stand-in).  The mount and the loop device go in the EXIT trap.
+# SPDX-License-Identifier: AGPL-3.0-or-later
+[ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"
+. "${top_srcdir:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/bacula/fdplugin.sh"
+
+[ "$(id -u)" = 0 ] || tap_skip_all "needs root for losetup and mount"
+for c in losetup mkfs.btrfs btrfs mount umount mountpoint; do
+	command -v "$c" >/dev/null 2>&1 || tap_skip_all "$c is missing (Debian packages btrfs-progs, mount, util-linux)"
+done
+fp_init
+
+LOOP=""
+MNT=$T_DIR/mnt
+# btrfs_bacula_cleanup: bacula_cleanup with the unmount and the loop device in between: the daemons,
+# the writer and the simulator first (they hold files on the mount), then the mount and the loop
+# device this test made, then simlib's cleanup of the temp dir.
+btrfs_bacula_cleanup() {
+	local rc=$? p
+	trap - EXIT
+	if [ -n "$T_DIR" ] && [ -d "$T_DIR" ]; then
+		bacula_stop
+		for p in $(t_alive_entries .bacula-bg); do
+			bacula_stop_pid "$p"
+		done
+		sim_stop >/dev/null 2>&1
+		if mountpoint -q "$MNT" 2>/dev/null; then
+			umount "$MNT" 2>/dev/null || umount -l "$MNT" 2>/dev/null || echo "# cannot unmount $MNT"
+		fi
+	fi
+	[ -z "$LOOP" ] || losetup -d "$LOOP" 2>/dev/null || echo "# cannot detach $LOOP"
+	(exit "$rc")
+	t_cleanup
+}
+trap btrfs_bacula_cleanup EXIT
+
+# ---- a btrfs filesystem on a loop device
+truncate -s 512M "$T_DIR/btrfs.img" || tap_skip_all "cannot create a 512 MiB image file in $T_DIR"
+LOOP=$(losetup --find --show "$T_DIR/btrfs.img" 2>"$T_OUT/losetup.err") ||
+	{ LOOP=""; tap_skip_all "losetup refused a loop device: $(head -n 1 "$T_OUT/losetup.err")"; }
+mkfs.btrfs -q "$LOOP" >"$T_OUT/mkfs.out" 2>&1 || tap_skip_all "mkfs.btrfs $LOOP failed: $(tail -n 1 "$T_OUT/mkfs.out")"
+mkdir "$MNT"
+mount -t btrfs "$LOOP" "$MNT" 2>"$T_OUT/mount.err" || tap_skip_all "mount of btrfs refused: $(head -n 1 "$T_OUT/mount.err")"
+
+tap_plan 25
+SECONDS=0
+DATA=$MNT/data
+SNAPS=$MNT/snapshots
+SNAP_BTRFS=$top_srcdir/conf/scripts/snapshot-btrfs
+mkdir "$DATA" "$SNAPS" "$DATA/0" "$DATA/1"
+# member 2, the one that gets locked, keeps its dbPath on a subvolume of its own
+btrfs subvolume create "$DATA/2" >/dev/null
+tap_ok $? "btrfs on $LOOP mounted; member 2's data directory is a subvolume"
+
+TOPO_NOOP_MS=200 t_topology "$T_DIR/topo.conf" '{ port = 0; state = "PRIMARY"; }, { port = 0; }, { port = 0; priority = 0.0; }'
+sim_start "$T_DIR/topo.conf" --data-dir "$DATA" || { echo "Bail out! the simulator does not start"; exit 1; }
+H2=$(sim_member_host 2)
+
+# The backup command: the snapshot (its path in $1) as a tar stream (a copy kept to compare), with the
+# set's state and the snapshot's btrfs read-only property as it starts.  The restore command: the
+# stream unpacked under where.
+cat >"$T_DIR/tar-snapshot.sh" <<EOF
+#!/bin/sh
+"$MBH_SIM" ctl "$SIM_CTL" status >"$T_OUT/before.status"
+echo "\$1 \$MONGO_BACKUP_SNAPSHOT" >"$T_OUT/snapshot.arg"
+btrfs property get -ts "\$1" ro >"$T_OUT/snapshot.ro" 2>&1
+tar -C "\$1" -cf - . | tee "$T_OUT/backup.tar"
+EOF
+cat >"$T_DIR/untar.sh" <<EOF
+#!/bin/sh
+mkdir -p "\$MONGO_BACKUP_WHERE/\$MONGO_BACKUP_SET-\$MONGO_BACKUP_PORT" || exit 1
+tee "$T_OUT/restore.tar" | tar -C "\$MONGO_BACKUP_WHERE/\$MONGO_BACKUP_SET-\$MONGO_BACKUP_PORT" -xf -
+EOF
+chmod +x "$T_DIR/tar-snapshot.sh" "$T_DIR/untar.sh"
+CONF=$T_DIR/rs0.conf
+t_config "$CONF" 'lock = { max_seconds = 300; };' \
+	"script = { backup = [ \"$T_DIR/tar-snapshot.sh\", \"%S\" ]; restore = [ \"$T_DIR/untar.sh\" ]; timeout = 120; };" \
+	"snapshot = { create = [ \"$SNAP_BTRFS\", \"create\", \"$DATA/2\", \"$SNAPS\", \"%s-%j\" ];
+	              remove = [ \"$SNAP_BTRFS\", \"remove\", \"%S\" ]; timeout = 30; };"
+{
+	fp_fileset mongo-rs0 "mongo: config=$CONF"
+	fp_job mongo-btrfs mongo-rs0
+} >"$BACULA_ETC/jobs.conf"
+bacula_start || { echo "Bail out! the Bacula daemons do not start"; exit 1; }
+tap_pass "bacula-sd, bacula-fd (with mongo-fd.so) and bacula-dir listen on 127.0.0.1"
+
+# A writer keeps the primary busy from before the job until after the restore (bounded: 120 s).
+(
+	end=$((SECONDS + 120))
+	while [ ! -e "$T_DIR/stop-writer" ] && [ "$SECONDS" -lt "$end" ]; do
+		"$MBH_SIM" ctl "$SIM_CTL" write 1 >/dev/null 2>&1 || exit 0
+	done
+) &
+bacula_bg_add $!
+sim_ctl write 100 >/dev/null
+tap_ok $? "the writer and 100 more writes keep the primary busy"
+
+# lock_window_ms: milliseconds between member 2's last "fsync lock" and the "fsyncUnlock" after it (simulator log).
+lock_window_ms() {
+	awk '/member 2: fsync lock/ { l = $1 } /member 2: fsyncUnlock/ { u = $1 } END { print l, u }' "$SIM_LOG" |
+		{
+			read -r l u
+			[ -n "$l" ] && [ -n "$u" ] || { echo -1; return; }
+			t2ms() { echo "$1" | awk -F'[T:Z]' '{ split($4, s, "."); printf "%d\n", (($2 * 60 + $3) * 60 + s[1]) * 1000 + s[2] }'; }
+			echo $(($(t2ms "$u") - $(t2ms "$l")))
+		}
+}
+
+# ---- the backup
+t0=$SECONDS
+JOB=$(bacula_run_job mongo-btrfs)
+tap_ok $? "job mongo-btrfs runs to its end (JobId ${JOB:-none}, $((SECONDS - t0)) s)"
+LOG=$T_OUT/job.log
+bacula_job_log "$JOB" >"$LOG"
+tap_is "$(bacula_job_status "$JOB")" T "the job ends with JobStatus T" || bacula_diag_job "$JOB"
+tap_is "$(fp_job_field "$JOB" JobFiles) $(fp_job_field "$JOB" JobErrors)" "1 0" "one file, no errors"
+SIZE=$(stat -c %s "$T_OUT/backup.tar" 2>/dev/null)
+tap_is "$(fp_job_field "$JOB" JobBytes)" "$SIZE" "JobBytes is the size of the command's output ($SIZE)"
+SNAP="" SNAPENV=""
+[ -f "$T_OUT/snapshot.arg" ] && read -r SNAP SNAPENV <"$T_OUT/snapshot.arg"
+case $SNAP in
+"$SNAPS"/rs0-mongo-btrfs.*) [ "$SNAP" = "$SNAPENV" ]; tap_ok $? "the command got the snapshot's path as %S and MONGO_BACKUP_SNAPSHOT ($SNAP)" ;;
+*) tap_fail "the command got the snapshot's path as %S and MONGO_BACKUP_SNAPSHOT (got '$SNAP')" ;;
+esac
+tap_is "$(cat "$T_OUT/snapshot.ro" 2>/dev/null)" "ro=true" "the command read a read-only btrfs snapshot"
+tap_like "$LOG" "mongo-fd: snapshot $SNAP of $H2 taken in [0-9]+ ms, then unlocked at once \\(lockCount 1\\)" \
+	"job log: the snapshot, taken under the lock, then the unlock"
+tap_like "$LOG" "mongo-fd: $SIZE bytes streamed from the snapshot $SNAP of $H2" "job log: the bytes streamed from the snapshot"
+tap_like "$LOG" "mongo-fd: removed the snapshot $SNAP" "job log: the snapshot removed"
+tap_like "$T_OUT/before.status" "^id=2 .* lockCount=0 " "member 2 is unlocked when the command starts"
+W=$(lock_window_ms)
+tap_ok "$([ "$W" -ge 0 ] && [ "$W" -le 1000 ] && echo 0 || echo 1)" "the lock lasted $W ms by the simulator's clock (lock to unlock)"
+tap_ok "$([ -n "$SNAP" ] && [ ! -e "$SNAP" ] && echo 0 || echo 1)" "the snapshot is gone after the job"
+tap_is "$(btrfs subvolume list "$MNT" 2>/dev/null | grep -c " path snapshots/")" 0 "no subvolume left under $SNAPS"
+t_assert_unlocked "after the job no member is locked"
+t_assert_no_state "after the job no state record is left"
+
+# ---- the restore through the restore command
+WHERE=$T_DIR/where
+RJOB=$(bacula_restore "$JOB" "$WHERE")
+tap_ok $? "the restore of job $JOB runs to its end (JobId ${RJOB:-none})"
+tap_is "$(bacula_job_status "$RJOB")" T "the restore ends with JobStatus T" || bacula_diag_job "$RJOB"
+tap_ok "$(cmp -s "$T_OUT/backup.tar" "$T_OUT/restore.tar" && echo 0 || echo 1)" \
+	"the restore command got the backup command's bytes, byte for byte"
+COPY=$WHERE/rs0-$(sim_member_port 2)
+VERIFY_OUT=$(timeout -k 2 30 "$MBH_SIM" verify "$COPY" 2>&1)
+tap_is "$?" 0 "mongo-rs-sim verify: the restored copy of the btrfs snapshot is whole" || tap_diag "$VERIFY_OUT"
+t_assert_unlocked "after the restore no member is locked"
+tap_is "$(grep -c ':' "$T_STATE/rs0.events" 2>/dev/null || echo 0)" 0 "the watchdog never had to act"
+
+: >"$T_DIR/stop-writer"
+bacula_stop
+tap_ok "$([ -z "$(t_alive_entries .bacula)" ] && echo 0 || echo 1)" "the Bacula daemons stopped on SIGTERM"
+tap_diag "elapsed: ${SECONDS} s"
+tap_done
