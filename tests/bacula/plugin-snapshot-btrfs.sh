@@ -92,13 +92,7 @@ bacula_start || { echo "Bail out! the Bacula daemons do not start"; exit 1; }
 tap_pass "bacula-sd, bacula-fd (with mongo-fd.so) and bacula-dir listen on 127.0.0.1"
 
 # A writer keeps the primary busy from before the job until after the restore (bounded: 120 s).
-(
-	end=$((SECONDS + 120))
-	while [ ! -e "$T_DIR/stop-writer" ] && [ "$SECONDS" -lt "$end" ]; do
-		"$MBH_SIM" ctl "$SIM_CTL" write 1 >/dev/null 2>&1 || exit 0
-	done
-) &
-bacula_bg_add $!
+bacula_writer_start
 sim_ctl write 100 >/dev/null
 tap_ok $? "the writer and 100 more writes keep the primary busy"
 
@@ -155,7 +149,7 @@ tap_is "$?" 0 "mongo-rs-sim verify: the restored copy of the btrfs snapshot is w
 t_assert_unlocked "after the restore no member is locked"
 tap_is "$(grep -c ':' "$T_STATE/rs0.events" 2>/dev/null || echo 0)" 0 "the watchdog never had to act"
 
-: >"$T_DIR/stop-writer"
+bacula_writer_stop
 bacula_stop
 tap_ok "$([ -z "$(t_alive_entries .bacula)" ] && echo 0 || echo 1)" "the Bacula daemons stopped on SIGTERM"
 tap_diag "elapsed: ${SECONDS} s"
