@@ -3,6 +3,7 @@
 #include "autoconfig.h"
 
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/types.h>
 #include <sys/wait.h>
@@ -408,7 +409,7 @@ mbh_child_spawn(mbh_child **out, const char *const *argv, const char *const *set
 	}
 	if (((flags & MBH_RUN_PIPE_STDOUT) && pipe2(outp, O_CLOEXEC) != 0) ||
 	    ((flags & MBH_RUN_PIPE_STDIN) && pipe2(inp, O_CLOEXEC) != 0) || pipe2(errp, O_CLOEXEC) != 0 ||
-	    ((flags & MBH_RUN_GATED) && pipe2(gatep, O_CLOEXEC) != 0)) {
+	    ((flags & MBH_RUN_GATED) && socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, gatep) != 0)) {
 		mbh_error_set(err, EX_OSERR, "cannot run %s: pipe: %s", argv[0], strerror(errno));
 		goto out;
 	}
@@ -477,8 +478,9 @@ mbh_child_open_gate(mbh_child *c, mbh_error *err)
 
 	if (c->gate_fd < 0)
 		return 0;
+	/* a socket, not a pipe: a child killed meanwhile (a cancel) gives EPIPE here, never SIGPIPE */
 	do {
-		w = write(c->gate_fd, "g", 1);
+		w = send(c->gate_fd, "g", 1, MSG_NOSIGNAL);
 	} while (w < 0 && errno == EINTR);
 	close(c->gate_fd);
 	c->gate_fd = -1;

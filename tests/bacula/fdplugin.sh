@@ -82,3 +82,20 @@ fp_job_field() {
 fp_member_id() {
 	sim_ctl status | sed -n "s/^id=\\([0-9]*\\) host=$1 .*/\\1/p"
 }
+
+# fp_restore_verify JOBID WHAT: restore that backup (its restore command writes $T_OUT/restore.tar and
+# unpacks it under where) and check it: the restore runs and ends T, its stream is the backup
+# command's ($T_OUT/backup.tar) byte for byte, and `mongo-rs-sim verify` finds the copy of member 2
+# whole (WHAT names the copy).  Four checks; sets RJOB, WHERE and VERIFY_OUT.
+fp_restore_verify() {
+	local rc
+	WHERE=$T_DIR/where
+	RJOB=$(bacula_restore "$1" "$WHERE")
+	tap_ok $? "the restore of job $1 runs to its end (JobId ${RJOB:-none})"
+	tap_is "$(bacula_job_status "$RJOB")" T "the restore ends with JobStatus T" || bacula_diag_job "$RJOB"
+	tap_ok "$(cmp -s "$T_OUT/backup.tar" "$T_OUT/restore.tar" && echo 0 || echo 1)" \
+		"the restore command got the backup command's bytes, byte for byte"
+	VERIFY_OUT=$(timeout -k 2 30 "$MBH_SIM" verify "$WHERE/rs0-$(sim_member_port 2)" 2>&1)
+	rc=$?
+	tap_is "$rc" 0 "mongo-rs-sim verify: the restored copy of $2 is whole" || tap_diag "$VERIFY_OUT"
+}

@@ -74,18 +74,10 @@ t_assert_unlocked "after the job no member is locked"
 t_assert_no_state "after the job no state record is left"
 
 # ---- the restore through the restore command
-WHERE=$T_DIR/where
-RJOB=$(bacula_restore "$JOB" "$WHERE")
-tap_ok $? "the restore of job $JOB runs to its end (JobId ${RJOB:-none})"
+fp_restore_verify "$JOB" "member 2"
 RLOG=$T_OUT/restore.log
 bacula_job_log "$RJOB" >"$RLOG"
-tap_is "$(bacula_job_status "$RJOB")" T "the restore ends with JobStatus T" || bacula_diag_job "$RJOB"
-tap_ok "$(cmp -s "$T_OUT/backup.tar" "$T_OUT/restore.tar" && echo 0 || echo 1)" \
-	"the restore command got the backup command's bytes, byte for byte"
 tap_like "$RLOG" "mongo-fd: untar.sh accepted $SIZE bytes \\(status 0\\)" "restore log: the restore command accepted the stream"
-COPY=$WHERE/rs0-$(sim_member_port 2)
-VERIFY_OUT=$(timeout -k 2 30 "$MBH_SIM" verify "$COPY" 2>&1)
-tap_is "$?" 0 "mongo-rs-sim verify: the restored copy of member 2 is whole" || tap_diag "$VERIFY_OUT"
 tap_is "$(printf '%s\n' "$VERIFY_OUT" | sed -n 's/^ok .*last_optime=\([0-9]*:[0-9]*\).*/\1/p' | head -n 1)" "$LOCK_OPTIME" \
 	"the restored copy ends at the optime member 2 had while locked"
 tap_ok "$( [ ! -e "$WHERE/@mongo" ] && echo 0 || echo 1)" "with a restore command nothing is written as a file under where"

@@ -11,14 +11,9 @@
 [ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"
 . "${top_srcdir:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/bacula/fdplugin.sh"
 
-[ "$(id -u)" = 0 ] || tap_skip_all "needs root for losetup and mount"
-for c in losetup mkfs.btrfs btrfs mount umount mountpoint; do
-	command -v "$c" >/dev/null 2>&1 || tap_skip_all "$c is missing (Debian packages btrfs-progs, mount, util-linux)"
-done
+t_btrfs_needs
 fp_init
 
-LOOP=""
-MNT=$T_DIR/mnt
 # btrfs_bacula_cleanup: bacula_cleanup with the unmount and the loop device in between: the daemons,
 # the writer and the simulator first (they hold files on the mount), then the mount and the loop
 # device this test made, then simlib's cleanup of the temp dir.
@@ -31,23 +26,15 @@ btrfs_bacula_cleanup() {
 			bacula_stop_pid "$p"
 		done
 		sim_stop >/dev/null 2>&1
-		if mountpoint -q "$MNT" 2>/dev/null; then
-			umount "$MNT" 2>/dev/null || umount -l "$MNT" 2>/dev/null || echo "# cannot unmount $MNT"
-		fi
 	fi
-	[ -z "$LOOP" ] || losetup -d "$LOOP" 2>/dev/null || echo "# cannot detach $LOOP"
+	t_btrfs_unmount
 	(exit "$rc")
 	t_cleanup
 }
 trap btrfs_bacula_cleanup EXIT
 
 # ---- a btrfs filesystem on a loop device
-truncate -s 512M "$T_DIR/btrfs.img" || tap_skip_all "cannot create a 512 MiB image file in $T_DIR"
-LOOP=$(losetup --find --show "$T_DIR/btrfs.img" 2>"$T_OUT/losetup.err") ||
-	{ LOOP=""; tap_skip_all "losetup refused a loop device: $(head -n 1 "$T_OUT/losetup.err")"; }
-mkfs.btrfs -q "$LOOP" >"$T_OUT/mkfs.out" 2>&1 || tap_skip_all "mkfs.btrfs $LOOP failed: $(tail -n 1 "$T_OUT/mkfs.out")"
-mkdir "$MNT"
-mount -t btrfs "$LOOP" "$MNT" 2>"$T_OUT/mount.err" || tap_skip_all "mount of btrfs refused: $(head -n 1 "$T_OUT/mount.err")"
+t_btrfs_mount
 
 tap_plan 25
 SECONDS=0
@@ -137,15 +124,7 @@ t_assert_unlocked "after the job no member is locked"
 t_assert_no_state "after the job no state record is left"
 
 # ---- the restore through the restore command
-WHERE=$T_DIR/where
-RJOB=$(bacula_restore "$JOB" "$WHERE")
-tap_ok $? "the restore of job $JOB runs to its end (JobId ${RJOB:-none})"
-tap_is "$(bacula_job_status "$RJOB")" T "the restore ends with JobStatus T" || bacula_diag_job "$RJOB"
-tap_ok "$(cmp -s "$T_OUT/backup.tar" "$T_OUT/restore.tar" && echo 0 || echo 1)" \
-	"the restore command got the backup command's bytes, byte for byte"
-COPY=$WHERE/rs0-$(sim_member_port 2)
-VERIFY_OUT=$(timeout -k 2 30 "$MBH_SIM" verify "$COPY" 2>&1)
-tap_is "$?" 0 "mongo-rs-sim verify: the restored copy of the btrfs snapshot is whole" || tap_diag "$VERIFY_OUT"
+fp_restore_verify "$JOB" "the btrfs snapshot"
 t_assert_unlocked "after the restore no member is locked"
 tap_is "$(grep -c ':' "$T_STATE/rs0.events" 2>/dev/null || echo 0)" 0 "the watchdog never had to act"
 

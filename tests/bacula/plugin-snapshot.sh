@@ -77,15 +77,7 @@ t_assert_unlocked "after the job no member is locked"
 t_assert_no_state "after the job no state record is left"
 
 # ---- the restore through the restore command
-WHERE=$T_DIR/where
-RJOB=$(bacula_restore "$JOB" "$WHERE")
-tap_ok $? "the restore of job $JOB runs to its end (JobId ${RJOB:-none})"
-tap_is "$(bacula_job_status "$RJOB")" T "the restore ends with JobStatus T" || bacula_diag_job "$RJOB"
-tap_ok "$(cmp -s "$T_OUT/backup.tar" "$T_OUT/restore.tar" && echo 0 || echo 1)" \
-	"the restore command got the backup command's bytes, byte for byte"
-COPY=$WHERE/rs0-$(sim_member_port 2)
-VERIFY_OUT=$(timeout -k 2 30 "$MBH_SIM" verify "$COPY" 2>&1)
-tap_is "$?" 0 "mongo-rs-sim verify: the restored copy of the snapshot is whole" || tap_diag "$VERIFY_OUT"
+fp_restore_verify "$JOB" "the snapshot"
 t_assert_unlocked "after the restore no member is locked"
 tap_is "$(grep -c ':' "$T_STATE/rs0.events" 2>/dev/null || echo 0)" 0 "the watchdog never had to act"
 

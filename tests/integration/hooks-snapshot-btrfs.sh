@@ -9,37 +9,24 @@
 [ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"
 . "${top_srcdir:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/integration/sim-harness.sh"
 
-[ "$(id -u)" = 0 ] || tap_skip_all "needs root for losetup and mount"
-for c in losetup mkfs.btrfs btrfs mount umount mountpoint; do
-	command -v "$c" >/dev/null 2>&1 || tap_skip_all "$c is missing (Debian packages btrfs-progs, mount, util-linux)"
-done
+t_btrfs_needs
 t_init
 T_TIMEOUT=60
 
-LOOP=""
-MNT=$T_DIR/mnt
 WRITER=""
 # btrfs_cleanup: stop what holds files on the mount, unmount and detach what this test made, then the rest.
 btrfs_cleanup() {
 	local rc=$?
 	[ -z "$WRITER" ] || { kill -TERM "$WRITER" 2>/dev/null; wait "$WRITER" 2>/dev/null; }
 	sim_stop >/dev/null 2>&1
-	if mountpoint -q "$MNT" 2>/dev/null; then
-		umount "$MNT" 2>/dev/null || umount -l "$MNT" 2>/dev/null || echo "# cannot unmount $MNT"
-	fi
-	[ -z "$LOOP" ] || losetup -d "$LOOP" 2>/dev/null || echo "# cannot detach $LOOP"
+	t_btrfs_unmount
 	(exit "$rc")
 	t_cleanup
 }
 trap btrfs_cleanup EXIT
 
 # ---- a btrfs filesystem on a loop device
-truncate -s 512M "$T_DIR/btrfs.img" || tap_skip_all "cannot create a 512 MiB image file in $T_DIR"
-LOOP=$(losetup --find --show "$T_DIR/btrfs.img" 2>"$T_OUT/losetup.err") ||
-	{ LOOP=""; tap_skip_all "losetup refused a loop device: $(head -n 1 "$T_OUT/losetup.err")"; }
-mkfs.btrfs -q "$LOOP" >"$T_OUT/mkfs.out" 2>&1 || tap_skip_all "mkfs.btrfs $LOOP failed: $(tail -n 1 "$T_OUT/mkfs.out")"
-mkdir "$MNT"
-mount -t btrfs "$LOOP" "$MNT" 2>"$T_OUT/mount.err" || tap_skip_all "mount of btrfs refused: $(head -n 1 "$T_OUT/mount.err")"
+t_btrfs_mount
 
 DATA=$MNT/data
 SNAPS=$MNT/snapshots

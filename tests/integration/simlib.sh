@@ -248,6 +248,39 @@ t_kill() {
 	return 0
 }
 
+# t_btrfs_needs: skip the whole test unless this is root with the btrfs and loop-device tools.
+t_btrfs_needs() {
+	local c
+	[ "$(id -u)" = 0 ] || tap_skip_all "needs root for losetup and mount"
+	for c in losetup mkfs.btrfs btrfs mount umount mountpoint; do
+		command -v "$c" >/dev/null 2>&1 || tap_skip_all "$c is missing (Debian packages btrfs-progs, mount, util-linux)"
+	done
+}
+
+# t_btrfs_mount: a 512 MiB btrfs filesystem on a loop device over a file in T_DIR, mounted at
+# MNT=$T_DIR/mnt (LOOP names the device); skips the whole test, saying why, where the machine refuses
+# a step.  The EXIT trap must call t_btrfs_unmount once whatever holds files there has stopped.
+t_btrfs_mount() {
+	MNT=$T_DIR/mnt
+	LOOP=""
+	truncate -s 512M "$T_DIR/btrfs.img" || tap_skip_all "cannot create a 512 MiB image file in $T_DIR"
+	LOOP=$(losetup --find --show "$T_DIR/btrfs.img" 2>"$T_OUT/losetup.err") ||
+		{ LOOP=""; tap_skip_all "losetup refused a loop device: $(head -n 1 "$T_OUT/losetup.err")"; }
+	mkfs.btrfs -q "$LOOP" >"$T_OUT/mkfs.out" 2>&1 || tap_skip_all "mkfs.btrfs $LOOP failed: $(tail -n 1 "$T_OUT/mkfs.out")"
+	mkdir "$MNT"
+	mount -t btrfs "$LOOP" "$MNT" 2>"$T_OUT/mount.err" ||
+		tap_skip_all "mount of btrfs refused: $(head -n 1 "$T_OUT/mount.err")"
+}
+
+# t_btrfs_unmount: unmount MNT and detach LOOP, what t_btrfs_mount made (nothing when it made nothing).
+t_btrfs_unmount() {
+	if [ -n "${MNT:-}" ] && mountpoint -q "$MNT" 2>/dev/null; then
+		umount "$MNT" 2>/dev/null || umount -l "$MNT" 2>/dev/null || echo "# cannot unmount $MNT"
+	fi
+	[ -z "${LOOP:-}" ] || losetup -d "$LOOP" 2>/dev/null || echo "# cannot detach $LOOP"
+	LOOP=""
+}
+
 t_cleanup() {
 	local rc=$? p d
 	trap - EXIT

@@ -191,6 +191,17 @@ test_gated(void)
 	usleep(200000);
 	ok(stat(f2, &st) != 0 && errno == ENOENT, "  it never ran");
 
+	/* a cancel may kill it while it waits: opening the gate then fails, and must not raise SIGPIPE here */
+	signal(SIGPIPE, SIG_DFL);
+	ok(mbh_child_spawn(&c, touch2, NULL, MBH_RUN_GATED, &err) == 0, "gated, then killed before the gate");
+	mbh_child_kill(c, SIGKILL);
+	usleep(200000);
+	ok(c != NULL && mbh_child_open_gate(c, &err) != 0 && err.code == EX_OSERR,
+	   "  opening the gate fails (EX_OSERR), and this process is still here (no SIGPIPE)");
+	mbh_child_free(c);
+	c = NULL;
+	ok(stat(f2, &st) != 0 && errno == ENOENT, "  it never ran");
+
 	ok(mbh_child_spawn(&c, missing, NULL, MBH_RUN_GATED, &err) == 0,
 	   "gated: a missing command still forks (its exec comes later)");
 	mbh_error_init(&err);
