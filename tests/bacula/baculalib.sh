@@ -160,16 +160,21 @@ bacula_stop() {
 	BACULA_SD_PID=""
 }
 
-# bacula_cleanup: the EXIT trap: daemons, then the test's background processes, then simlib's cleanup.
+# bacula_stop_all: the daemons, then the test's background processes (bacula_bg_add).
+bacula_stop_all() {
+	local p
+	[ -n "$T_DIR" ] && [ -d "$T_DIR" ] || return 0
+	bacula_stop
+	for p in $(t_alive_entries .bacula-bg); do
+		bacula_stop_pid "$p"
+	done
+}
+
+# bacula_cleanup: the EXIT trap: bacula_stop_all, then simlib's cleanup.
 bacula_cleanup() {
-	local rc=$? p
+	local rc=$?
 	trap - EXIT
-	if [ -n "$T_DIR" ] && [ -d "$T_DIR" ]; then
-		bacula_stop
-		for p in $(t_alive_entries .bacula-bg); do
-			bacula_stop_pid "$p"
-		done
-	fi
+	bacula_stop_all
 	(exit "$rc")
 	t_cleanup
 }

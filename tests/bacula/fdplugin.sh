@@ -83,6 +83,17 @@ fp_member_id() {
 	sim_ctl status | sed -n "s/^id=\\([0-9]*\\) host=$1 .*/\\1/p"
 }
 
+# fp_write_untar PATH: the restore command (script.restore) fp_restore_verify expects: it keeps the
+# stream in $T_OUT/restore.tar and unpacks it under where, in SET-PORT.
+fp_write_untar() {
+	cat >"$1" <<EOF
+#!/bin/sh
+mkdir -p "\$MONGO_BACKUP_WHERE/\$MONGO_BACKUP_SET-\$MONGO_BACKUP_PORT" || exit 1
+tee "$T_OUT/restore.tar" | tar -C "\$MONGO_BACKUP_WHERE/\$MONGO_BACKUP_SET-\$MONGO_BACKUP_PORT" -xf -
+EOF
+	chmod +x "$1"
+}
+
 # fp_restore_verify JOBID WHAT: restore that backup (its restore command writes $T_OUT/restore.tar and
 # unpacks it under where) and check it: the restore runs and ends T, its stream is the backup
 # command's ($T_OUT/backup.tar) byte for byte, and `mongo-rs-sim verify` finds the copy of member 2

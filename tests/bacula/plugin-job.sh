@@ -30,12 +30,8 @@ rc=\$?
 "$MBH_SIM" ctl "$SIM_CTL" status >"$T_OUT/after.status"
 exit \$rc
 EOF
-cat >"$T_DIR/untar.sh" <<EOF
-#!/bin/sh
-mkdir -p "\$MONGO_BACKUP_WHERE/\$MONGO_BACKUP_SET-\$MONGO_BACKUP_PORT" || exit 1
-tee "$T_OUT/restore.tar" | tar -C "\$MONGO_BACKUP_WHERE/\$MONGO_BACKUP_SET-\$MONGO_BACKUP_PORT" -xf -
-EOF
-chmod +x "$T_DIR/tar-member.sh" "$T_DIR/untar.sh"
+chmod +x "$T_DIR/tar-member.sh"
+fp_write_untar "$T_DIR/untar.sh"
 CONF=$T_DIR/rs0.conf
 t_config "$CONF" 'lock = { max_seconds = 300; };' \
 	"script = { backup = [ \"$T_DIR/tar-member.sh\" ]; restore = [ \"$T_DIR/untar.sh\" ]; timeout = 120; };"

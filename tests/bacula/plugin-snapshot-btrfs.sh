@@ -18,15 +18,10 @@ fp_init
 # the writer and the simulator first (they hold files on the mount), then the mount and the loop
 # device this test made, then simlib's cleanup of the temp dir.
 btrfs_bacula_cleanup() {
-	local rc=$? p
+	local rc=$?
 	trap - EXIT
-	if [ -n "$T_DIR" ] && [ -d "$T_DIR" ]; then
-		bacula_stop
-		for p in $(t_alive_entries .bacula-bg); do
-			bacula_stop_pid "$p"
-		done
-		sim_stop >/dev/null 2>&1
-	fi
+	bacula_stop_all
+	sim_stop >/dev/null 2>&1
 	t_btrfs_unmount
 	(exit "$rc")
 	t_cleanup
@@ -60,12 +55,8 @@ echo "\$1 \$MONGO_BACKUP_SNAPSHOT" >"$T_OUT/snapshot.arg"
 btrfs property get -ts "\$1" ro >"$T_OUT/snapshot.ro" 2>&1
 tar -C "\$1" -cf - . | tee "$T_OUT/backup.tar"
 EOF
-cat >"$T_DIR/untar.sh" <<EOF
-#!/bin/sh
-mkdir -p "\$MONGO_BACKUP_WHERE/\$MONGO_BACKUP_SET-\$MONGO_BACKUP_PORT" || exit 1
-tee "$T_OUT/restore.tar" | tar -C "\$MONGO_BACKUP_WHERE/\$MONGO_BACKUP_SET-\$MONGO_BACKUP_PORT" -xf -
-EOF
-chmod +x "$T_DIR/tar-snapshot.sh" "$T_DIR/untar.sh"
+chmod +x "$T_DIR/tar-snapshot.sh"
+fp_write_untar "$T_DIR/untar.sh"
 CONF=$T_DIR/rs0.conf
 t_config "$CONF" 'lock = { max_seconds = 300; };' \
 	"script = { backup = [ \"$T_DIR/tar-snapshot.sh\", \"%S\" ]; restore = [ \"$T_DIR/untar.sh\" ]; timeout = 120; };" \
@@ -82,17 +73,6 @@ tap_pass "bacula-sd, bacula-fd (with mongo-fd.so) and bacula-dir listen on 127.0
 bacula_writer_start
 sim_ctl write 100 >/dev/null
 tap_ok $? "the writer and 100 more writes keep the primary busy"
-
-# lock_window_ms: milliseconds between member 2's last "fsync lock" and the "fsyncUnlock" after it (simulator log).
-lock_window_ms() {
-	awk '/member 2: fsync lock/ { l = $1 } /member 2: fsyncUnlock/ { u = $1 } END { print l, u }' "$SIM_LOG" |
-		{
-			read -r l u
-			[ -n "$l" ] && [ -n "$u" ] || { echo -1; return; }
-			t2ms() { echo "$1" | awk -F'[T:Z]' '{ split($4, s, "."); printf "%d\n", (($2 * 60 + $3) * 60 + s[1]) * 1000 + s[2] }'; }
-			echo $(($(t2ms "$u") - $(t2ms "$l")))
-		}
-}
 
 # ---- the backup
 t0=$SECONDS
@@ -116,7 +96,7 @@ tap_like "$LOG" "mongo-fd: snapshot $SNAP of $H2 taken in [0-9]+ ms, then unlock
 tap_like "$LOG" "mongo-fd: $SIZE bytes streamed from the snapshot $SNAP of $H2" "job log: the bytes streamed from the snapshot"
 tap_like "$LOG" "mongo-fd: removed the snapshot $SNAP" "job log: the snapshot removed"
 tap_like "$T_OUT/before.status" "^id=2 .* lockCount=0 " "member 2 is unlocked when the command starts"
-W=$(lock_window_ms)
+W=$(sim_lock_window_ms 2)
 tap_ok "$([ "$W" -ge 0 ] && [ "$W" -le 1000 ] && echo 0 || echo 1)" "the lock lasted $W ms by the simulator's clock (lock to unlock)"
 tap_ok "$([ -n "$SNAP" ] && [ ! -e "$SNAP" ] && echo 0 || echo 1)" "the snapshot is gone after the job"
 tap_is "$(btrfs subvolume list "$MNT" 2>/dev/null | grep -c " path snapshots/")" 0 "no subvolume left under $SNAPS"

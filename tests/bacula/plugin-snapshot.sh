@@ -28,12 +28,8 @@ cat >"$T_DIR/tar-snapshot.sh" <<EOF
 echo "\$1 \$MONGO_BACKUP_SNAPSHOT" >"$T_OUT/snapshot.arg"
 tar -C "\$1" -cf - . | tee "$T_OUT/backup.tar"
 EOF
-cat >"$T_DIR/untar.sh" <<EOF
-#!/bin/sh
-mkdir -p "\$MONGO_BACKUP_WHERE/\$MONGO_BACKUP_SET-\$MONGO_BACKUP_PORT" || exit 1
-tee "$T_OUT/restore.tar" | tar -C "\$MONGO_BACKUP_WHERE/\$MONGO_BACKUP_SET-\$MONGO_BACKUP_PORT" -xf -
-EOF
-chmod +x "$T_DIR/tar-snapshot.sh" "$T_DIR/untar.sh"
+chmod +x "$T_DIR/tar-snapshot.sh"
+fp_write_untar "$T_DIR/untar.sh"
 CONF=$T_DIR/rs0.conf
 t_config "$CONF" 'lock = { max_seconds = 300; };' \
 	"script = { backup = [ \"$T_DIR/tar-snapshot.sh\", \"%S\" ]; restore = [ \"$T_DIR/untar.sh\" ]; timeout = 120; };" \

@@ -62,17 +62,6 @@ before=$(simt_records "$DATA/0")
 simt_wait_records "$DATA/0" $((before + 10))
 tap_ok $? "the writer keeps the primary busy"
 
-# lock_window_ms: milliseconds between member 2's last "fsync lock" and the "fsyncUnlock" after it (simulator log).
-lock_window_ms() {
-	awk '/member 2: fsync lock/ { l = $1 } /member 2: fsyncUnlock/ { u = $1 } END { print l, u }' "$SIM_LOG" |
-		{
-			read -r l u
-			[ -n "$l" ] && [ -n "$u" ] || { echo -1; return; }
-			t2ms() { echo "$1" | awk -F'[T:Z]' '{ split($4, s, "."); printf "%d\n", (($2 * 60 + $3) * 60 + s[1]) * 1000 + s[2] }'; }
-			echo $(($(t2ms "$u") - $(t2ms "$l")))
-		}
-}
-
 # ---- hooks mode
 t_run pre "$MBH_PRE" -c "$CONF" --job nightly
 t_rc_is 0 "pre: exits 0" pre
@@ -82,7 +71,7 @@ tap_like "$T_OUT/pre.err" "snapshot $SNAPS/rs0-nightly of $H2 taken" "pre: snaps
 tap_is "$(sim_lockcount 2)" 0 "pre: member 2 is unlocked (lockCount 0) while the record says SNAPSHOT"
 tap_is "$(state_get "$SF" lock_count)" 1 "pre: the lock it took returned lockCount 1"
 tap_is "$(btrfs property get -ts "$SNAP" ro 2>/dev/null)" "ro=true" "the snapshot is a read-only btrfs subvolume"
-W=$(lock_window_ms)
+W=$(sim_lock_window_ms 2)
 tap_ok "$([ "$W" -ge 0 ] && [ "$W" -le 1000 ] && echo 0 || echo 1)" "the lock lasted $W ms by the simulator's clock (lock to unlock, 1 ms resolution)"
 simt_verify "$SNAP"
 AT_SNAP=$VERIFY_RECORDS
@@ -116,7 +105,7 @@ simt_verify "$T_DIR/exec-backup"
 tap_is "$VERIFY_RC" 0 "--exec: mongo-rs-sim verify on the command's copy: whole ($VERIFY_OUT)"
 ES=$(cat "$T_OUT/exec.snap" 2>/dev/null)
 tap_ok "$([ -n "$ES" ] && [ ! -e "$ES" ] && echo 0 || echo 1)" "--exec: the snapshot ($ES) is deleted afterwards"
-W=$(lock_window_ms)
+W=$(sim_lock_window_ms 2)
 tap_ok "$([ "$W" -ge 0 ] && [ "$W" -le 1000 ] && echo 0 || echo 1)" "--exec: the lock lasted $W ms by the simulator's clock"
 t_assert_no_state "--exec: no record"
 t_assert_unlocked "--exec: nothing locked"

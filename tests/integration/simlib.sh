@@ -248,6 +248,19 @@ t_kill() {
 	return 0
 }
 
+# sim_lock_window_ms ID: milliseconds between member ID's last "fsync lock" and the "fsyncUnlock"
+# after it, by the simulator's own log times (1 ms resolution); -1 when either line is missing.
+sim_lock_window_ms() {
+	awk -v lk="member $1: fsync lock" -v ul="member $1: fsyncUnlock" \
+		'index($0, lk) { l = $1 } index($0, ul) { u = $1 } END { print l, u }' "$SIM_LOG" |
+		{
+			read -r l u
+			[ -n "$l" ] && [ -n "$u" ] || { echo -1; return; }
+			t2ms() { echo "$1" | awk -F'[T:Z]' '{ split($4, s, "."); printf "%d\n", (($2 * 60 + $3) * 60 + s[1]) * 1000 + s[2] }'; }
+			echo $(($(t2ms "$u") - $(t2ms "$l")))
+		}
+}
+
 # t_btrfs_needs: skip the whole test unless this is root with the btrfs and loop-device tools.
 t_btrfs_needs() {
 	local c
