@@ -170,13 +170,21 @@ log_sink(void *arg, mbh_log_level level, const char *line)
 
 /* ---------------------------------------------------------------- small helpers */
 
+/* A CLOCK_MONOTONIC instant in milliseconds. */
+static int64_t
+ms_of(const struct timespec *t)
+{
+	return (int64_t)t->tv_sec * 1000 + t->tv_nsec / 1000000;
+}
+
+/* Monotonic milliseconds now (the clock of t_locked, t_started and read_deadline_ms). */
 static int64_t
 now_ms(void)
 {
 	struct timespec ts;
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	return ms_of(&ts);
 }
 
 static double
@@ -607,7 +615,7 @@ undoing(const fdjob *f)
 static void
 backup_open(fdjob *f, struct io_pkt *io)
 {
-	int64_t deadline = 0, lock_end, started_ms;
+	int64_t deadline = 0, lock_end;
 	bool undo = false;
 
 	io->status = -1;
@@ -631,13 +639,12 @@ backup_open(fdjob *f, struct io_pkt *io)
 		goto out;
 	}
 	f->bchild = NULL; /* mbh_job_wait reaps it */
-	started_ms = now_ms() - (int64_t)(seconds_since(&f->t_started) * 1000);
 	if (f->cfg->script.timeout > 0)
-		deadline = started_ms + (int64_t)f->cfg->script.timeout * 1000;
+		deadline = ms_of(&f->t_started) + (int64_t)f->cfg->script.timeout * 1000;
 	if (f->cfg->lock.max_seconds > 0 && !f->snap) {
 		/* like mbh_job_wait: stop it 2 s early, so its SIGKILL lands by the lock's deadline */
-		lock_end = now_ms() + (int64_t)f->cfg->lock.max_seconds * 1000 -
-		           (int64_t)(seconds_since(&f->t_locked) * 1000) - (f->cfg->lock.max_seconds > 4 ? 2000 : 0);
+		lock_end = ms_of(&f->t_locked) + (int64_t)f->cfg->lock.max_seconds * 1000 -
+		           (f->cfg->lock.max_seconds > 4 ? 2000 : 0);
 		if (deadline == 0 || lock_end < deadline)
 			deadline = lock_end;
 	}
