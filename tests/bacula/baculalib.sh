@@ -120,6 +120,7 @@ bacula_choose() {
 	[ -r "$BACULA_SCHEMA" ] || missing="$missing $BACULA_SCHEMA"
 	if [ -n "$missing" ]; then
 		if [ "$BACULA_SERIES" = 15 ]; then
+			[ -d "$BACULA15_ROOT" ] || missing=" all of it"
 			BACULA_WHY="Bacula 15.0.3 is not unpacked in $BACULA15_ROOT (missing:$missing): tools/install-deps unpacks it on Debian 12 (from bookworm-backports)"
 		else
 			BACULA_WHY="Bacula is not installed (missing:$missing): tools/install-deps installs Debian's"
