@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: AGPL-3.0-or-later */
-/* t_bacula_abi14.c: plugin/bacula-abi14.h against the research note's tables of interface 14 (Bacula 9.0 to 9.6) (TAP). */
+/* t_bacula_abi14.c: plugin/bacula-abi14.h against the research notes' tables of its interface (TAP). */
 #include "autoconfig.h"
 
 #include "bacula-abi14.h"

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: AGPL-3.0-or-later */
-/* t_bacula_abi21.c: plugin/bacula-abi21.h against the research note's tables of interface 21 (Bacula 11.0) (TAP). */
+/* t_bacula_abi21.c: plugin/bacula-abi21.h against the research notes' tables of its interface (TAP). */
 #include "autoconfig.h"
 
 #include "bacula-abi21.h"

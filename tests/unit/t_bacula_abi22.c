@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: AGPL-3.0-or-later */
-/* t_bacula_abi22.c: plugin/bacula-abi22.h against the research note's tables of interface 22 (Bacula 13.0) (TAP). */
+/* t_bacula_abi22.c: plugin/bacula-abi22.h against the research notes' tables of its interface (TAP). */
 #include "autoconfig.h"
 
 #include "bacula-abi22.h"

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: AGPL-3.0-or-later */
-/* t_bacula_abi23.c: plugin/bacula-abi23.h against the research note's tables of interface 23 (Bacula 15.0) (TAP). */
+/* t_bacula_abi23.c: plugin/bacula-abi23.h against the research notes' tables of its interface (TAP). */
 #include "autoconfig.h"
 
 #include "bacula-abi23.h"
