@@ -149,7 +149,6 @@ bacula_choose() {
 	else
 		BACULA_ABOUT="Bacula $BACULA_VERSION, installed in $(dirname "$BACULA_FD_BIN") (BACULA_SERIES=system)"
 	fi
-	export BACULA_VERSION
 	return 0
 }
 
