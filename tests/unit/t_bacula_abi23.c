@@ -3,7 +3,7 @@
 #include "autoconfig.h"
 
 #include "bacula-abi23.h"
-#include "abicheck.h"
+#include "t_bacula_abi.h"
 
 /*
  * Every number below is copied from the tables of
