@@ -252,20 +252,6 @@ cli_usage(FILE *f, const char *prog, const char *synopsis, const char *about, co
 		prog);
 }
 
-/* mbh_config_set names the config key ("--selection.tags: ..."): name the option the user typed. */
-static void
-name_option(mbh_error *err, const cli_override *o)
-{
-	char prefix[128], rest[MBH_ERRMSG_LEN];
-	size_t n;
-
-	n = (size_t)snprintf(prefix, sizeof(prefix), "--%s: ", o->key);
-	if (o->option == NULL || n >= sizeof(prefix) || strncmp(err->msg, prefix, n) != 0)
-		return;
-	snprintf(rest, sizeof(rest), "%s", err->msg + n);
-	mbh_error_set(err, err->code, "--%s: %s", o->option, rest);
-}
-
 /* File, overrides, finish. */
 int
 cli_config(mbh_config **out, const cli_args *a, mbh_error *err)
@@ -280,10 +266,8 @@ cli_config(mbh_config **out, const cli_args *a, mbh_error *err)
 	if (a->config != NULL && mbh_config_load_file(cfg, a->config, err) != 0)
 		goto out;
 	for (i = 0; i < a->noverrides; i++)
-		if (mbh_config_set(cfg, a->overrides[i].key, a->overrides[i].value, err) != 0) {
-			name_option(err, &a->overrides[i]);
+		if (mbh_config_set_as(cfg, a->overrides[i].key, a->overrides[i].value, a->overrides[i].option, err) != 0)
 			goto out;
-		}
 	if (mbh_config_finish(cfg, err) != 0)
 		goto out;
 	*out = cfg;

@@ -656,9 +656,9 @@ parse_bool(const char *s, int *out)
 	return -1;
 }
 
-/* Command-line override of one key. */
+/* Command-line override of one key, named in messages as the option that set it. */
 int
-mbh_config_set(mbh_config *cfg, const char *key, const char *value, mbh_error *err)
+mbh_config_set_as(mbh_config *cfg, const char *key, const char *value, const char *option, mbh_error *err)
 {
 	cfg_impl *ci = impl(cfg);
 	const key_spec *k;
@@ -674,7 +674,10 @@ mbh_config_set(mbh_config *cfg, const char *key, const char *value, mbh_error *e
 		return mbh_error_set(err, EX_USAGE, "an option that is no setting (not repeated: it holds an '@', "
 				     "perhaps a password); see --help");
 	if (k == NULL || k->type == KT_GROUP)
-		return mbh_error_set(err, EX_USAGE, "--%s: no such setting", mbh_escape(key, quoted, sizeof(quoted)));
+		return mbh_error_set(err, EX_USAGE, "--%s: no such setting",
+				     mbh_escape(option != NULL ? option : key, quoted, sizeof(quoted)));
+	if (option == NULL)
+		option = k->name;
 	if (value == NULL)
 		goto bad;
 	field_base = (char *)cfg + k->off;
@@ -717,11 +720,11 @@ mbh_config_set(mbh_config *cfg, const char *key, const char *value, mbh_error *e
 			*(int *)field_base = n;
 		break;
 	case KT_STRV:
-		return mbh_error_set(err, EX_USAGE, "--%s: set it in the config file", k->name);
+		return mbh_error_set(err, EX_USAGE, "--%s: set it in the config file", option);
 	case KT_TAGS:
 		eq = strchr(value, '=');
 		if (eq == NULL || eq == value)
-			return mbh_error_set(err, EX_USAGE, "--%s: expected KEY=VALUE, got '%s'", k->name,
+			return mbh_error_set(err, EX_USAGE, "--%s: expected KEY=VALUE, got '%s'", option,
 			                     mbh_escape(value, quoted, sizeof(quoted)));
 		if (tag_put(cfg, value, (size_t)(eq - value), eq + 1) != 0)
 			return oom(err);
@@ -732,7 +735,14 @@ mbh_config_set(mbh_config *cfg, const char *key, const char *value, mbh_error *e
 	return 0;
 bad:
 	type_phrase(k, value, phrase, sizeof(phrase));
-	return mbh_error_set(err, EX_USAGE, "--%s: %s", k->name, phrase);
+	return mbh_error_set(err, EX_USAGE, "--%s: %s", option, phrase);
+}
+
+/* Command-line override of one key, named in messages as the key. */
+int
+mbh_config_set(mbh_config *cfg, const char *key, const char *value, mbh_error *err)
+{
+	return mbh_config_set_as(cfg, key, value, NULL, err);
 }
 
 /*

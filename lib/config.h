@@ -88,6 +88,9 @@ int mbh_config_load_string(mbh_config *cfg, const char *text, const char *name, 
  */
 int mbh_config_set(mbh_config *cfg, const char *key, const char *value, mbh_error *err);
 
+/* mbh_config_set naming option, the one the user typed ("member" for selection.member): "--OPTION: ...". */
+int mbh_config_set_as(mbh_config *cfg, const char *key, const char *value, const char *option, mbh_error *err);
+
 /*
  * Complete the config: the URI falls back to $MONGO_BACKUP_URI, defaults are
  * filled, the password file is checked (regular file, mode 0600 or stricter,

@@ -111,7 +111,7 @@ mbh_job_cancelled(mbh_job *j)
 static int
 cancelled_error(mbh_error *err, const char *what)
 {
-	return mbh_error_set(err, EX_TEMPFAIL, "cancelled %s; nothing is locked", what);
+	return mbh_error_fail(err, MBH_ERR_CANCELLED, "cancelled %s; nothing is locked", what);
 }
 
 /* See jobint.h. */
@@ -430,7 +430,7 @@ lock_flow(mbh_job *j, const char *const *templ, bool expand, int flags, mbh_erro
 		if (mbh_lock_freeze(j->session, j->cfg->lock.max_seconds, err) != 0) {
 			/* it was elected meanwhile (a primary refuses replSetFreeze): temporary, run again */
 			if (err->code == EX_UNAVAILABLE)
-				err->code = EX_TEMPFAIL;
+				mbh_error_recast(err, MBH_ERR_TEMPORARY);
 			mbh_error_prefix(err, "cannot freeze %s (priority %g) before locking it", m->host, m->priority);
 			goto out;
 		}
@@ -556,7 +556,7 @@ mbh_job_lock(mbh_job *j, mbh_error *err)
 const char *
 mbh_job_set(const mbh_job *j)
 {
-	return j->rec.set_name;
+	return j->set;
 }
 
 const char *
@@ -596,9 +596,9 @@ mbh_job_lock_spawn(mbh_job *j, const char *const *templ, int flags, mbh_child **
 	/* it could not run: nothing may stay locked (or taken) for it */
 	mbh_error_init(&e);
 	rc = mbh_job_unlock(j, &e);
-	mbh_error_set(err, run_err.code != 0 ? run_err.code : EX_SOFTWARE, MBH_JOB_NOT_STARTED "%s; %s",
-		      run_err.code != 0 ? run_err.msg : "unknown reason",
-		      rc != 0 ? e.msg : j->snap ? "the snapshot was removed" : "the member was unlocked again");
+	mbh_error_fail_detail(err, MBH_ERR_NOT_STARTED, "the command did not start: ", "%s; %s",
+			      run_err.code != 0 ? run_err.msg : "unknown reason",
+			      rc != 0 ? e.msg : j->snap ? "the snapshot was removed" : "the member was unlocked again");
 	return -1;
 }
 

@@ -66,14 +66,19 @@ int mbh_job_lock(mbh_job *job, mbh_error *err);
  * its first byte.  Snapshot mode: started against the snapshot, after the
  * unlock.  On success *out is the command, owned by the job as with
  * mbh_job_spawn.  A command that cannot run: everything undone (unlocked,
- * snapshot removed), -1 with why (EX_UNAVAILABLE naming it), the message
- * starting with MBH_JOB_NOT_STARTED; any other failure locked nothing.
+ * snapshot removed), -1 with MBH_ERR_NOT_STARTED (EX_UNAVAILABLE) "the
+ * command did not start: WHY; WHAT WAS UNDONE", the words after the colon its
+ * detail (mbh_error_detail); any other failure locked nothing.
  */
-#define MBH_JOB_NOT_STARTED "the command did not start: "
 int mbh_job_lock_spawn(mbh_job *job, const char *const *templ, int flags, mbh_child **out, mbh_error *err);
 
-/* After mbh_job_lock: the set, the member ("host:port") and the lockCount it returned.  Borrowed. */
+/*
+ * The set: "" until discovery found it, then its name, also when the lock
+ * failed after (another run held the set: MBH_ERR_SET_BUSY).  Borrowed.
+ */
 const char *mbh_job_set(const mbh_job *job);
+
+/* After mbh_job_lock: the member ("host:port") and the lockCount it returned.  Borrowed. */
 const char *mbh_job_member(const mbh_job *job);
 int64_t mbh_job_lock_count(const mbh_job *job);
 

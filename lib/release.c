@@ -59,10 +59,8 @@ mbh_release_still_held(mbh_error *err, const mbh_state_rec *rec, bool may)
 
 	if (err->code != EX_UNAVAILABLE)
 		return -1; /* auth or permission: keep that message and code */
-	/* the driver's words only: the message names the member already */
-	snprintf(why, sizeof(why), "%s",
-		 strncmp(err->msg, "cannot reach ", 13) == 0 && strstr(err->msg, ": ") != NULL ? strstr(err->msg, ": ") + 2
-											   : err->msg);
+	/* the driver's words only (after "cannot reach HOST: "): the message names the member already */
+	snprintf(why, sizeof(why), "%s", mbh_error_detail(err));
 	if (rec->deadline > 0) {
 		mbh_fmt_time(rec->deadline, deadline, sizeof(deadline));
 		return mbh_error_set(err, EX_TEMPFAIL,

@@ -651,9 +651,9 @@ static int
 stop_error(const mbh_child *c, int why, int timeout_s, mbh_error *err)
 {
 	if (why == TIMEOUT)
-		return mbh_error_set(err, EX_TEMPFAIL, "%s timed out after %d s", c->name, timeout_s);
+		return mbh_error_fail(err, MBH_ERR_TIMED_OUT, "%s timed out after %d s", c->name, timeout_s);
 	if (why == CANCEL)
-		return mbh_error_set(err, EX_TEMPFAIL, "%s cancelled", c->name);
+		return mbh_error_fail(err, MBH_ERR_CANCELLED, "%s cancelled", c->name);
 	return 0;
 }
 

@@ -68,9 +68,10 @@ long mbh_child_pid(const mbh_child *c);
  * Wait for the child to end without polling (pidfd + poll), and without
  * reaping it (its process group id stays ours until mbh_child_reap).
  * timeout_s 0 = none; on timeout the group gets SIGTERM, then SIGKILL 2 s
- * later, and this fails with EX_TEMPFAIL "... timed out after N s".  If a
- * cancel fd (>= 0) becomes readable the child is stopped the same way and
- * this fails with EX_TEMPFAIL "... cancelled".
+ * later, and this fails with MBH_ERR_TIMED_OUT (EX_TEMPFAIL) "... timed out
+ * after N s".  If a cancel fd (>= 0) becomes readable the child is stopped
+ * the same way and this fails with MBH_ERR_CANCELLED (EX_TEMPFAIL) "...
+ * cancelled".
  */
 int mbh_child_await(mbh_child *c, int timeout_s, int cancel_fd, int cancel_fd2, mbh_error *err);
 

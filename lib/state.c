@@ -216,13 +216,13 @@ mbh_state_open(mbh_state **out, const char *dir, const char *set_name, bool wait
 			if (pid == 0 && present)
 				pid = rec.pid;
 			if (present && rec.job[0] != '\0')
-				mbh_error_set(err, EX_TEMPFAIL, "another run for %s holds %s (pid %ld, job %s)", set_name,
+				mbh_error_fail(err, MBH_ERR_SET_BUSY, "another run for %s holds %s (pid %ld, job %s)", set_name,
 				              st->lock_path, pid, rec.job);
 			else if (pid > 0)
-				mbh_error_set(err, EX_TEMPFAIL, "another run for %s holds %s (pid %ld)", set_name,
+				mbh_error_fail(err, MBH_ERR_SET_BUSY, "another run for %s holds %s (pid %ld)", set_name,
 				              st->lock_path, pid);
 			else
-				mbh_error_set(err, EX_TEMPFAIL, "another run for %s holds %s", set_name, st->lock_path);
+				mbh_error_fail(err, MBH_ERR_SET_BUSY, "another run for %s holds %s", set_name, st->lock_path);
 			goto out;
 		}
 		if (errno == EINTR) {

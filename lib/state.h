@@ -52,8 +52,9 @@ typedef struct mbh_state mbh_state;
 
 /*
  * Open DIR/SET.lock (creating DIR 0700 if needed) and take an exclusive flock.
- * wait=false: if another run holds it, fail with EX_TEMPFAIL "another run for
- * SET holds DIR/SET.lock (pid N)" (pid read from the record when there is one).
+ * wait=false: if another run holds it, fail with MBH_ERR_SET_BUSY (EX_TEMPFAIL)
+ * "another run for SET holds DIR/SET.lock (pid N)" (pid read from the record
+ * when there is one).
  * A DIR that is a symlink, not ours or group/other-writable fails with
  * EX_NOPERM; creation failures with EX_CANTCREAT.  Caller owns *out.
  */

@@ -446,28 +446,21 @@ out:
 }
 
 /*
- * When another run holds the set's flock ("another run for SET holds ...",
- * state.h) it may be another job of this very bacula-fd (same pid): name it
- * from the set's record, so the message says which job to wait for.  Returns
- * the text to append ("" when there is nothing to add).
+ * When another run holds the set's flock (MBH_ERR_SET_BUSY) it may be
+ * another job of this very bacula-fd (same pid): name it from the set's
+ * record, so the message says which job to wait for.  Returns the text to
+ * append ("" when there is nothing to add).
  */
 static const char *
-holder(fdjob *f, const char *msg, char *buf, size_t len)
+holder(fdjob *f, const mbh_error *err, char *buf, size_t len)
 {
-	static const char prefix[] = "another run for ";
 	mbh_state_rec rec;
-	char set[128];
-	const char *end;
+	const char *set = mbh_job_set(f->job);
 	bool present = false;
 
 	buf[0] = '\0';
-	if (strncmp(msg, prefix, sizeof(prefix) - 1) != 0)
+	if (!mbh_error_is(err, MBH_ERR_SET_BUSY) || set[0] == '\0')
 		return buf;
-	msg += sizeof(prefix) - 1;
-	if ((end = strchr(msg, ' ')) == NULL || (size_t)(end - msg) >= sizeof(set))
-		return buf;
-	memcpy(set, msg, (size_t)(end - msg));
-	set[end - msg] = '\0';
 	if (mbh_state_peek(f->cfg->state_dir, set, &rec, &present, NULL) == 0 && present)
 		snprintf(buf, len, "; it is job %s, which locked %s (%s); run this job again once it has ended",
 		         rec.job[0] != '\0' ? rec.job : "-", rec.member,
@@ -516,10 +509,10 @@ backup_command(fdjob *f, const char *text)
 			       &err) != 0) {
 		if (atomic_load(&f->cancelled))
 			jmsg(f, FDHOST_INFO, "%s", err.msg);
-		else if (strncmp(err.msg, MBH_JOB_NOT_STARTED, strlen(MBH_JOB_NOT_STARTED)) == 0)
-			fatal(f, "the backup command did not start: %s", err.msg + strlen(MBH_JOB_NOT_STARTED));
+		else if (mbh_error_is(&err, MBH_ERR_NOT_STARTED))
+			fatal(f, "the backup command did not start: %s", mbh_error_detail(&err));
 		else
-			fatal(f, "nothing was locked: %s%s", err.msg, holder(f, err.msg, who, sizeof(who)));
+			fatal(f, "nothing was locked: %s%s", err.msg, holder(f, &err, who, sizeof(who)));
 		goto out;
 	}
 	f->locked = true;

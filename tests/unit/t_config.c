@@ -317,6 +317,7 @@ test_set(void)
 	};
 	mbh_config *c;
 	mbh_error err;
+	char want[MBH_ERRMSG_LEN + 16];
 	size_t i;
 	int r;
 
@@ -330,6 +331,17 @@ test_set(void)
 		ok(r != 0 && err.code == EX_USAGE, "set %s=%s fails with EX_USAGE", bad[i].key, bad[i].value);
 		is_str(err.msg, bad[i].msg, "  message");
 	}
+	mbh_error_init(&err);
+	ok(mbh_config_set(c, "selection.member", "nocolon", &err) != 0 &&
+	   strncmp(err.msg, "--selection.member: ", 20) == 0, "set: a bad value names the key");
+	snprintf(want, sizeof(want), "--member: %s", err.msg + 20);
+	mbh_error_init(&err);
+	ok(mbh_config_set_as(c, "selection.member", "nocolon", "member", &err) != 0 && err.code == EX_USAGE,
+	   "set_as a bad value fails with EX_USAGE");
+	is_str(err.msg, want, "  naming the option typed, not the key");
+	mbh_error_init(&err);
+	ok(mbh_config_set_as(c, "selection.tags", "x", "tag", &err) != 0, "set_as: a tag without '='");
+	is_str(err.msg, "--tag: expected KEY=VALUE, got 'x'", "  naming the option typed");
 	ok(mbh_config_set(c, "lock.max_seconds", "300", &err) == 0 && c->lock.max_seconds == 300,
 	   "command line overrides the file (lock.max_seconds)");
 	ok(mbh_config_set(c, "uri", "mongodb://x/?replicaSet=rs1", &err) == 0 &&

@@ -120,6 +120,7 @@ test_capture(void)
 	   mbh_child_capture(c, 1, -1, -1, buf, sizeof(buf), &status, &err) != 0 && err.code == EX_TEMPFAIL &&
 	   status == 128 + SIGTERM, "capture: timed out after 1 s, SIGTERM");
 	is_str(err.msg, "/bin/sh timed out after 1 s", "  message");
+	ok(mbh_error_is(&err, MBH_ERR_TIMED_OUT), "  the reason: timed out");
 	is_str(buf, "/snap/partial\n", "  what it printed before is kept");
 	ok(time(NULL) - t0 <= 4, "  within the timeout and the grace");
 	mbh_child_free(c);
@@ -307,6 +308,7 @@ test_timeout_cancel(void)
 
 	ok(run(sleeper, NULL, 1, -1, &status, &err) != 0 && err.code == EX_TEMPFAIL, "timeout: EX_TEMPFAIL");
 	is_str(err.msg, "/bin/sh timed out after 1 s", "  message");
+	ok(mbh_error_is(&err, MBH_ERR_TIMED_OUT), "  the reason: timed out");
 	is_int(status, 128 + SIGTERM, "  stopped by SIGTERM");
 	ok(run(stubborn, NULL, 1, -1, &status, &err) != 0 && err.code == EX_TEMPFAIL, "a child ignoring SIGTERM");
 	is_int(status, 128 + SIGKILL, "  is killed with SIGKILL after the grace period");
@@ -317,6 +319,7 @@ test_timeout_cancel(void)
 		diag("write: %s", strerror(errno));
 	ok(run(sleeper, NULL, 0, p[0], &status, &err) != 0 && err.code == EX_TEMPFAIL, "cancel_fd readable: EX_TEMPFAIL");
 	is_str(err.msg, "/bin/sh cancelled", "  message");
+	ok(mbh_error_is(&err, MBH_ERR_CANCELLED), "  the reason: cancelled");
 	is_int(status, 128 + SIGTERM, "  stopped by SIGTERM");
 	close(p[0]);
 	close(p[1]);

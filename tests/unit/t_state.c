@@ -450,6 +450,7 @@ test_flock(void)
 	mbh_error_init(&err);
 	ok(mbh_state_open(&st, dir, "rs0", false, &err) != 0 && st == NULL && err.code == EX_TEMPFAIL,
 	   "a second run is refused with EX_TEMPFAIL");
+	ok(mbh_error_is(&err, MBH_ERR_SET_BUSY), "  the reason: another run holds the set");
 	snprintf(want, sizeof(want), "another run for rs0 holds %s/rs0.lock (pid %ld)", dir, (long)child);
 	is_str(err.msg, want, "  message names the holder's pid");
 	ok(mbh_state_open(&st, dir, "rs1", false, &err) == 0, "another set is independent");
