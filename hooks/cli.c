@@ -17,6 +17,7 @@
 #include "cli.h"
 #include "escape.h"
 #include "mongoerr.h"
+#include "state.h"
 
 /* The program's logger (a front end may hold process state; the library may not). */
 mbh_logger *cli_log;
@@ -27,8 +28,6 @@ static volatile sig_atomic_t signal_first;
 
 /* getopt_long's value for a table row without a short name. */
 #define LONG_BASE 256
-/* The state record's job field holds 127 bytes and a NUL. */
-#define JOB_MAX 127
 
 /* Is name[0..len) a way of asking for a password on the command line (--password, --pass, --pw, ...)? */
 static bool
@@ -74,14 +73,10 @@ check_long_name(const char *arg, const cli_option *opts, size_t nopts, mbh_error
 static int
 check_job(const char *job, mbh_error *err)
 {
-	size_t len = strlen(job);
+	char why[160];
 
-	if (len > JOB_MAX)
-		return mbh_error_set(err, EX_USAGE, "--job: the job name is %zu bytes long; at most %d fit in the state "
-		                     "record: use a shorter name (or Bacula's job id, %%i)", len, JOB_MAX);
-	if (mbh_escape_needed(job, len))
-		return mbh_error_set(err, EX_USAGE, "--job: the job name holds a control character or invalid UTF-8: "
-		                     "use a plain name");
+	if (mbh_state_job_name_check(job, why, sizeof(why)) != 0)
+		return mbh_error_set(err, EX_USAGE, "--job: the job name %s", why);
 	return 0;
 }
 

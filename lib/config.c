@@ -168,7 +168,7 @@ type_phrase(const key_spec *k, const char *value, char *buf, size_t len)
 		snprintf(buf, len, "must be true or false");
 		break;
 	case KT_POLICY:
-		snprintf(buf, len, "must be one of auto, local, member");
+		snprintf(buf, len, "must be one of " MBH_POLICY_NAMES);
 		break;
 	case KT_LEVEL:
 		snprintf(buf, len, "must be one of error, warning, notice, info, debug");
@@ -743,6 +743,13 @@ int
 mbh_config_set(mbh_config *cfg, const char *key, const char *value, mbh_error *err)
 {
 	return mbh_config_set_as(cfg, key, value, NULL, err);
+}
+
+/* A policy by name; see config.h. */
+int
+mbh_policy_from_name(const char *name)
+{
+	return name_index(policy_names, sizeof(policy_names) / sizeof(policy_names[0]), name);
 }
 
 /*

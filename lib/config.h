@@ -15,6 +15,12 @@ typedef enum mbh_policy {
 	MBH_POLICY_MEMBER      /* exactly selection.member (still checked) */
 } mbh_policy;
 
+/* The policies' names, as messages list them. */
+#define MBH_POLICY_NAMES "auto, local, member"
+
+/* Pure: the policy named name ("auto", "local" or "member"), or -1. */
+int mbh_policy_from_name(const char *name);
+
 typedef struct mbh_tag {
 	char *key;
 	char *value;

@@ -34,18 +34,11 @@ dup_or_empty(const char *s)
 static int
 check_job_name(const char *name, mbh_error *err)
 {
-	const char *p;
+	char why[160];
 
-	if (name == NULL)
+	if (name == NULL || mbh_state_job_name_check(name, why, sizeof(why)) == 0)
 		return 0;
-	if (strlen(name) > MBH_JOB_NAME_MAX)
-		return mbh_error_set(err, EX_USAGE, "the job name is %zu bytes long; at most %d are allowed: use a "
-				     "shorter job name", strlen(name), MBH_JOB_NAME_MAX);
-	for (p = name; *p != '\0'; p++)
-		if ((unsigned char)*p < 0x20 || *p == 0x7f)
-			return mbh_error_set(err, EX_USAGE, "the job name contains a control character: use a plain "
-					     "job name");
-	return 0;
+	return mbh_error_set(err, EX_USAGE, "the job name %s", why);
 }
 
 /* Copy params. */

@@ -20,12 +20,11 @@
  */
 typedef struct mbh_job mbh_job;
 
-#define MBH_JOB_NAME_MAX 127 /* bytes of a job name; longer is EX_USAGE, never cut */
 
 typedef struct mbh_job_params {
 	const mbh_config *cfg;     /* borrowed; finished (mbh_config_finish); must outlive the job */
 	mbh_logger *log;           /* borrowed; NULL = silent.  The job adds the config's secrets to it */
-	const char *job_name;      /* Bacula job name (%j), recorded; NULL = none; see MBH_JOB_NAME_MAX */
+	const char *job_name;      /* Bacula job name (%j), recorded; NULL = none; see mbh_state_job_name_check */
 	const char *mode;          /* "hooks", "exec" or "plugin", recorded; NULL = "hooks" */
 	const char *set_name;      /* post/status: the set when the URI has no replicaSet=; NULL = find it */
 	const char *watchdog_path; /* the watchdog program, started before every lock; NULL = no watchdog */

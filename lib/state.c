@@ -633,6 +633,24 @@ mbh_state_snapshot_path_ok(const char *s)
 	return true;
 }
 
+/* The job-name rule; see state.h. */
+int
+mbh_state_job_name_check(const char *name, char *why, size_t whylen)
+{
+	size_t len = strlen(name);
+
+	if (len > MBH_JOB_NAME_MAX) {
+		snprintf(why, whylen, "is %zu bytes long; at most %d fit in the state record: use a shorter name (or "
+			 "Bacula's job id, %%i)", len, MBH_JOB_NAME_MAX);
+		return -1;
+	}
+	if (mbh_escape_needed(name, len)) {
+		snprintf(why, whylen, "holds a control character or invalid UTF-8: use a plain name");
+		return -1;
+	}
+	return 0;
+}
+
 /* Render the record. */
 int
 mbh_state_format(const mbh_state_rec *rec, char *buf, size_t len)

@@ -27,6 +27,9 @@ typedef enum mbh_phase {
 /* Longest snapshot path a record holds (a record line is at most 1023 bytes). */
 #define MBH_SNAPSHOT_MAX 1000
 
+/* Longest job name a record holds (bytes): a longer one is refused, never cut (mbh_state_job_name_check). */
+#define MBH_JOB_NAME_MAX 127
+
 typedef struct mbh_state_rec {
 	char set_name[128];
 	char member[262];        /* host:port */
@@ -36,7 +39,7 @@ typedef struct mbh_state_rec {
 	int64_t deadline;        /* unix seconds when the watchdog unlocks; 0 = none */
 	long pid;                /* the process that locked */
 	char hostname[256];      /* where that process ran */
-	char job[128];           /* Bacula job name/id or "" */
+	char job[MBH_JOB_NAME_MAX + 1]; /* Bacula job name/id or "" */
 	char mode[16];           /* "hooks", "exec" or "plugin" */
 	long watchdog_pid;       /* 0 = none */
 	uint64_t watchdog_start; /* /proc/PID/stat starttime of the watchdog, against pid reuse */
@@ -124,6 +127,16 @@ const char *mbh_state_phase_name(mbh_phase phase);
  * or ".." component (a remove command is handed it).
  */
 bool mbh_state_snapshot_path_ok(const char *s);
+
+/*
+ * Pure: the one rule for job names, wherever one comes from (--job, the
+ * plugin string, the job API): the record holds it whole and a log prints it
+ * on one line, so at most MBH_JOB_NAME_MAX bytes, no control character,
+ * valid UTF-8.  Returns 0, or -1 with why set to what is wrong and what to do,
+ * to follow "the job name" ("is 128 bytes long; at most 127 fit in the state
+ * record: use ...").
+ */
+int mbh_state_job_name_check(const char *name, char *why, size_t whylen);
 
 /*
  * Pure: render rec as the file's text ("key=value\n" lines; snapshot and

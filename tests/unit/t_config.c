@@ -750,6 +750,10 @@ main(void)
 	test_password_file();
 	test_special_files();
 	test_uri_has_password();
+	ok(mbh_policy_from_name("auto") == MBH_POLICY_AUTO && mbh_policy_from_name("local") == MBH_POLICY_LOCAL &&
+	   mbh_policy_from_name("member") == MBH_POLICY_MEMBER, "policy names: auto, local, member");
+	ok(mbh_policy_from_name("best") < 0 && mbh_policy_from_name("Auto") < 0 && mbh_policy_from_name("") < 0,
+	   "policy names: anything else is none");
 	rmdir(tmpdir);
 	mbh_config_free(NULL);
 	return tap_done();
