@@ -157,6 +157,39 @@ test_example(void)
 	mbh_config_free(c);
 }
 
+/* Every setting left out gets its documented default (mongo-backup.conf(5)). */
+static void
+test_defaults(void)
+{
+	mbh_config *c;
+	mbh_error err;
+
+	unsetenv("MONGO_BACKUP_URI");
+	c = from_text("uri = \"mongodb://h1,h2/?replicaSet=rs0\";\n", &err);
+	if (!ok(c != NULL && mbh_config_finish(c, &err) == 0, "a config with only a uri finishes")) {
+		diag("%s", err.msg);
+		mbh_config_free(c);
+		return;
+	}
+	is_int(c->connect_timeout_ms, 5000, "default connect_timeout_ms 5000");
+	is_int(c->selection.policy, MBH_POLICY_AUTO, "default selection.policy auto");
+	is_int(c->selection.max_lag_seconds, 30, "default selection.max_lag_seconds 30");
+	is_int(c->selection.allow_delayed, 0, "default selection.allow_delayed false");
+	is_int(c->lock.max_seconds, 7200, "default lock.max_seconds 7200");
+	is_int(c->lock.refuse_if_locked, 1, "default lock.refuse_if_locked true");
+	is_int(c->lock.allow_majority_stall, 0, "default lock.allow_majority_stall false");
+	is_str(c->state_dir, "/var/lib/mongo-backup", "default state_dir");
+	is_int(c->script.timeout, 7200, "default script.timeout 7200");
+	is_int(c->snapshot.timeout, 60, "default snapshot.timeout 60");
+	is_int(c->log.syslog, 0, "default log.syslog false");
+	is_int(c->log.level, MBH_LOG_INFO, "default log.level info");
+	mbh_config_free(c);
+	c = from_text("uri = \"mongodb://h1,h2/?replicaSet=rs0&connectTimeoutMS=1500\";\n", &err);
+	ok(c != NULL && mbh_config_finish(c, &err) == 0 && c->connect_timeout_ms == 1500,
+	   "connect_timeout_ms defaults to the uri's connectTimeoutMS");
+	mbh_config_free(c);
+}
+
 static void
 test_file_errors(void)
 {
@@ -743,6 +776,7 @@ main(void)
 	snprintf(tmpdir, sizeof(tmpdir), "%s", tmpl);
 	test_full_file();
 	test_file_errors();
+	test_defaults();
 	test_example();
 	test_key_errors();
 	test_set();
