@@ -19,6 +19,7 @@
 #include "escape.h"
 #include "log.h"
 #include "run.h"
+#include "strv.h"
 #include "uri.h"
 
 #define DEFAULT_STATE_DIR "/var/lib/mongo-backup"
@@ -1022,19 +1023,6 @@ mbh_config_uri_has_password(const char *uri)
 		return 0;
 	mbh_uri_find_userinfo(uri, strlen(uri), &ui);
 	return ui.has_password ? 1 : 0;
-}
-
-/* Free a NULL-terminated string vector. */
-void
-mbh_strv_free(char **v)
-{
-	size_t i;
-
-	if (v == NULL)
-		return;
-	for (i = 0; v[i] != NULL; i++)
-		free(v[i]);
-	free(v);
 }
 
 /* Free everything, wiping the password. */

@@ -109,9 +109,6 @@ int mbh_config_finish(mbh_config *cfg, mbh_error *err);
 /* Free cfg and everything it owns; the password is wiped.  NULL is fine. */
 void mbh_config_free(mbh_config *cfg);
 
-/* Free a NULL-terminated string vector.  NULL is fine. */
-void mbh_strv_free(char **v);
-
 /*
  * Pure, no parsing by the driver: 1 if the userinfo of uri (mongodb:// or
  * mongodb+srv://) carries a password ("user:pw@"; an empty password after

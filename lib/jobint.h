@@ -11,9 +11,12 @@
 
 #include "job.h"
 #include "lock.h"
+#include "proc.h"
 #include "run.h"
 #include "select.h"
 #include "state.h"
+#include "strv.h"
+#include "timefmt.h"
 #include "topology.h"
 
 struct mbh_job {

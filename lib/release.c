@@ -7,23 +7,14 @@
 #include <string.h>
 #include <time.h>
 
+#include "proc.h"
 #include "release.h"
 #include "run.h"
+#include "timefmt.h"
 
 /* How long a release waits for another releaser's claim (it only covers a few commands to one member). */
 #define CLAIM_WAIT_MS 30000
 #define KILL_WAIT_MS 3000
-
-/* Format a time for messages. */
-void
-mbh_fmt_time(int64_t t, char *buf, size_t len)
-{
-	time_t tt = (time_t)t;
-	struct tm tm;
-
-	if (localtime_r(&tt, &tm) == NULL || strftime(buf, len, "%Y-%m-%d %H:%M:%S %z", &tm) == 0)
-		snprintf(buf, len, "@%lld", (long long)t);
-}
 
 /* Same lock? */
 bool

@@ -23,8 +23,8 @@
 #include <sys/pidfd.h>
 #endif
 
-#include "config.h"
 #include "run.h"
+#include "strv.h"
 
 #define KILL_GRACE_S 2
 #define ENV_PREFIX "MONGO_BACKUP_"

@@ -152,13 +152,4 @@ int mbh_state_format(const mbh_state_rec *rec, char *buf, size_t len);
  */
 int mbh_state_parse(mbh_state_rec *out, const char *text, mbh_error *err);
 
-/* Read /proc/PID/stat's starttime; 0 if the process does not exist.  A zombie still has its starttime. */
-uint64_t mbh_proc_starttime(long pid);
-
-/*
- * Is pid still the process that started at start (mbh_proc_starttime), and
- * alive: a dead process its parent has not reaped yet (a zombie) is not.
- */
-bool mbh_proc_running(long pid, uint64_t start);
-
 #endif

@@ -16,6 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "proc.h"
 #include "state.h"
 #include "watchdog.h"
 

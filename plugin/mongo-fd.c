@@ -30,6 +30,7 @@
 #include "log.h"
 #include "run.h"
 #include "state.h"
+#include "strv.h"
 
 /*
  * An adapter and nothing more: the file daemon's calls (through the

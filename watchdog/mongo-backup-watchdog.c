@@ -21,6 +21,7 @@
 #include "log.h"
 #include "release.h"
 #include "state.h"
+#include "timefmt.h"
 #include "uri.h"
 #include "watchdog.h"
 

@@ -17,9 +17,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "config.h"
+#include "proc.h"
 #include "run.h"
-#include "state.h"
+#include "strv.h"
 #include "tap.h"
 
 static void

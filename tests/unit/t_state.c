@@ -13,6 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "proc.h"
 #include "state.h"
 #include "tap.h"
 
