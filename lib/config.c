@@ -53,7 +53,7 @@ static const key_spec keys[] = {
 	{ "uri", KT_STRING, 0, 0, OFF(uri), 0 },
 	{ "username", KT_STRING, 0, 0, OFF(username), 0 },
 	{ "password_file", KT_STRING, 0, 0, OFF(password_file), 0 },
-	{ "connect_timeout_ms", KT_INT, 1, 600000, OFF(connect_timeout_ms), 5000 },
+	{ "connect_timeout_ms", KT_INT, 1, 600000, OFF(connect_timeout_ms), MBH_URI_CONNECT_TIMEOUT_MS },
 	{ "selection", KT_GROUP, 0, 0, 0, 0 },
 	{ "selection.policy", KT_POLICY, 0, 0, OFF(selection.policy), 0 },
 	{ "selection.member", KT_HOSTPORT, 0, 0, OFF(selection.member), 0 },
@@ -936,6 +936,7 @@ mbh_config_finish(mbh_config *cfg, mbh_error *err)
 	cfg_impl *ci = impl(cfg);
 	mongoc_uri_t *uri = NULL;
 	mbh_uri_userinfo ui;
+	mbh_uri_settings us;
 	const char *env, *keypw;
 	size_t i;
 	int rc = -1;
@@ -1000,7 +1001,8 @@ mbh_config_finish(mbh_config *cfg, mbh_error *err)
 	}
 
 	/* Validate the connection string now, so --check-config catches it. */
-	if (mbh_uri_build(&uri, cfg, err) != 0)
+	mbh_config_uri_settings(cfg, &us);
+	if (mbh_uri_build(&uri, &us, err) != 0)
 		goto out;
 	keypw = mongoc_uri_get_option_as_utf8(uri, MONGOC_URI_TLSCERTIFICATEKEYFILEPASSWORD, NULL);
 	add_secret(cfg, keypw);
@@ -1023,6 +1025,17 @@ mbh_config_uri_has_password(const char *uri)
 		return 0;
 	mbh_uri_find_userinfo(uri, strlen(uri), &ui);
 	return ui.has_password ? 1 : 0;
+}
+
+/* The connection's settings; see config.h. */
+void
+mbh_config_uri_settings(const mbh_config *cfg, mbh_uri_settings *out)
+{
+	out->uri = cfg->uri;
+	out->username = cfg->username;
+	out->password = cfg->password;
+	out->password_file = cfg->password_file;
+	out->connect_timeout_ms = cfg->connect_timeout_ms;
 }
 
 /* Free everything, wiping the password. */

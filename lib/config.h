@@ -106,6 +106,10 @@ int mbh_config_set_as(mbh_config *cfg, const char *key, const char *value, const
  */
 int mbh_config_finish(mbh_config *cfg, mbh_error *err);
 
+/* What mbh_uri_build needs of cfg (a finished one: the password read), borrowed from cfg. */
+struct mbh_uri_settings;
+void mbh_config_uri_settings(const mbh_config *cfg, struct mbh_uri_settings *out);
+
 /* Free cfg and everything it owns; the password is wiped.  NULL is fine. */
 void mbh_config_free(mbh_config *cfg);
 

@@ -206,7 +206,7 @@ main(void)
 	mongoc_uri_t *uri = NULL;
 	mbh_logger *lg = NULL;
 	struct sigaction sa;
-	mbh_config cfg;
+	mbh_uri_settings us;
 	mbh_error err;
 	int rc = 1, fd;
 
@@ -231,13 +231,13 @@ main(void)
 	if (mbh_logger_new(&lg, IDENT, MBH_LOG_INFO, MBH_LOG_SYSLOG, NULL, NULL) != 0)
 		goto out;
 	mbh_logger_add_secret(lg, s.password);
-	memset(&cfg, 0, sizeof(cfg));
-	cfg.uri = (char *)s.uri;
-	cfg.username = (char *)s.username;
-	cfg.password = (char *)s.password;
-	cfg.connect_timeout_ms = s.connect_timeout_ms;
+	us.uri = s.uri;
+	us.username = s.username;
+	us.password = s.password;
+	us.password_file = NULL;
+	us.connect_timeout_ms = s.connect_timeout_ms;
 	mbh_error_init(&err);
-	if (mbh_uri_build(&uri, &cfg, &err) != 0) {
+	if (mbh_uri_build(&uri, &us, &err) != 0) {
 		mbh_logf(lg, MBH_LOG_ERROR, "watchdog: %s", err.msg);
 		goto out;
 	}
