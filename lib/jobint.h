@@ -9,6 +9,7 @@
 
 #include <mongoc/mongoc.h>
 
+#include "cmdenv.h"
 #include "job.h"
 #include "lock.h"
 #include "proc.h"
@@ -90,20 +91,5 @@ int mbh_job_snapshot_remove(mbh_job *j, const mbh_state_rec *rec, mbh_error *err
 
 /* --dry-run: whether snapshot mode is on and the commands it would run for member host_port.  Caller frees. */
 int mbh_job_render_snapshot(char **text, const mbh_job *j, const char *host_port, const char *set, mbh_error *err);
-
-/*
- * The escapes' values (%h %p %s %j %S) and the environment of a command the
- * job starts (the backup command, snapshot.create/remove), from a record:
- * MONGO_BACKUP_HOST, _PORT, _SET, _JOB and, once there is one, _SNAPSHOT.
- * Nothing secret.
- */
-typedef struct mbh_cmd_env {
-	char hostname[262], portnum[16];
-	char host[300], port[40], set[160], job[160], snapshot[MBH_SNAPSHOT_MAX + 32];
-	const char *env[6];
-	mbh_run_vars vars;
-} mbh_cmd_env;
-
-void mbh_cmd_env_fill(mbh_cmd_env *x, const mbh_state_rec *rec);
 
 #endif
