@@ -23,6 +23,8 @@ char *mbh_uri_redact_dup(const char *uri, size_t len);
 
 /* The connect timeout when neither the URI nor the settings give one (ms); config's default too. */
 #define MBH_URI_CONNECT_TIMEOUT_MS 5000
+/* The longest connect timeout a config or the watchdog's settings may give (ms). */
+#define MBH_URI_CONNECT_TIMEOUT_MAX_MS 600000
 
 /*
  * What a connection string is built from: a config's settings

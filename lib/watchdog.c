@@ -10,6 +10,7 @@
 #include <signal.h>
 #include <spawn.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +19,7 @@
 
 #include "proc.h"
 #include "state.h"
+#include "uri.h"
 #include "watchdog.h"
 
 struct mbh_watchdog {
@@ -53,6 +55,115 @@ send_item(int fd, const char *name, const char *value)
 	if (write_all(fd, name, strlen(name)) != 0 || write_all(fd, "=", 1) != 0 ||
 	    write_all(fd, value, strlen(value) + 1) != 0)
 		return -1;
+	return 0;
+}
+
+/* The items of the settings stream: what each holds and where it goes. */
+enum item_kind { ITEM_TEXT, ITEM_URI, ITEM_DIR, ITEM_SET, ITEM_TOKEN, ITEM_MS, ITEM_GO };
+
+#define SET_OFF(field) offsetof(mbh_watchdog_settings, field)
+
+static const struct {
+	const char *name;
+	enum item_kind kind;
+	bool required;
+	size_t off; /* where it goes: a const char * (the text kinds), an int (ITEM_MS) or a bool (ITEM_GO) */
+} items[] = {
+	{ MBH_WD_URI, ITEM_URI, true, SET_OFF(uri) },
+	{ MBH_WD_USERNAME, ITEM_TEXT, false, SET_OFF(username) },
+	{ MBH_WD_PASSWORD, ITEM_TEXT, false, SET_OFF(password) },
+	{ MBH_WD_CONNECT_TIMEOUT, ITEM_MS, false, SET_OFF(connect_timeout_ms) },
+	{ MBH_WD_STATE_DIR, ITEM_DIR, true, SET_OFF(state_dir) },
+	{ MBH_WD_SET, ITEM_SET, true, SET_OFF(set) },
+	{ MBH_WD_TOKEN, ITEM_TOKEN, true, SET_OFF(token) },
+	{ MBH_WD_GO, ITEM_GO, false, SET_OFF(go) },
+};
+
+#define NITEMS (sizeof(items) / sizeof(items[0]))
+
+/* Is v a good value for item i?  0, or -1 with what is wrong. */
+static int
+item_check(size_t i, const char *v, mbh_error *err)
+{
+	const char *name = items[i].name;
+	char *end;
+	long n;
+	size_t k;
+
+	switch (items[i].kind) {
+	case ITEM_TEXT:
+		return 0;
+	case ITEM_URI:
+		if (v[0] == '\0')
+			return mbh_error_set(err, EX_DATAERR, "watchdog settings: '%s' is empty", name);
+		return 0;
+	case ITEM_DIR:
+		if (v[0] != '/')
+			return mbh_error_set(err, EX_DATAERR, "watchdog settings: '%s' is not an absolute path", name);
+		return 0;
+	case ITEM_SET:
+		if (v[0] == '\0' || strchr(v, '/') != NULL || strcmp(v, ".") == 0 || strcmp(v, "..") == 0)
+			return mbh_error_set(err, EX_DATAERR, "watchdog settings: '%s' is not a replica set name", name);
+		return 0;
+	case ITEM_TOKEN:
+		for (k = 0; v[k] != '\0' && strchr("0123456789abcdef", v[k]) != NULL; k++)
+			;
+		if (k != MBH_TOKEN_LEN || v[k] != '\0')
+			return mbh_error_set(err, EX_DATAERR, "watchdog settings: '%s' is not %d hex digits", name,
+					     MBH_TOKEN_LEN);
+		return 0;
+	case ITEM_MS:
+		errno = 0;
+		n = strtol(v, &end, 10);
+		if (v[0] < '0' || v[0] > '9' || *end != '\0' || errno != 0 || n < 1 || n > MBH_URI_CONNECT_TIMEOUT_MAX_MS)
+			return mbh_error_set(err, EX_DATAERR, "watchdog settings: '%s' must be an integer between 1 and %d",
+					     name, MBH_URI_CONNECT_TIMEOUT_MAX_MS);
+		return 0;
+	case ITEM_GO:
+		if (strcmp(v, "1") != 0) /* what mbh_watchdog_go sends */
+			return mbh_error_set(err, EX_DATAERR, "watchdog settings: '%s' is not 1", name);
+		return 0;
+	}
+	return mbh_error_set(err, EX_SOFTWARE, "watchdog settings: '%s' has no kind", name);
+}
+
+/* Parse the settings stream; see watchdog.h. */
+int
+mbh_watchdog_settings_parse(mbh_watchdog_settings *out, char *buf, size_t len, mbh_error *err)
+{
+	bool seen[NITEMS] = { false };
+	char *p, *next, *eq, *end = buf + len, *field;
+	size_t i, n = 0;
+
+	memset(out, 0, sizeof(*out));
+	for (p = buf; p < end; p = next, n++) {
+		if ((next = memchr(p, '\0', (size_t)(end - p))) == NULL)
+			return mbh_error_set(err, EX_DATAERR, "watchdog settings: item %zu is cut short", n + 1);
+		next++;
+		if ((eq = strchr(p, '=')) == NULL)
+			return mbh_error_set(err, EX_DATAERR, "watchdog settings: item %zu has no '='", n + 1);
+		*eq++ = '\0';
+		for (i = 0; i < NITEMS && strcmp(p, items[i].name) != 0; i++)
+			;
+		if (i == NITEMS)
+			return mbh_error_set(err, EX_DATAERR, "watchdog settings: item %zu has an unknown name (a run of "
+					     "another version?)", n + 1);
+		if (seen[i])
+			return mbh_error_set(err, EX_DATAERR, "watchdog settings: '%s' is given twice", items[i].name);
+		seen[i] = true;
+		if (item_check(i, eq, err) != 0)
+			return -1;
+		field = (char *)out + items[i].off;
+		if (items[i].kind == ITEM_MS)
+			*(int *)field = (int)strtol(eq, NULL, 10);
+		else if (items[i].kind == ITEM_GO)
+			*(bool *)field = true;
+		else
+			*(const char **)field = eq;
+	}
+	for (i = 0; i < NITEMS; i++)
+		if (items[i].required && !seen[i])
+			return mbh_error_set(err, EX_DATAERR, "watchdog settings: '%s' is missing", items[i].name);
 	return 0;
 }
 

@@ -4,6 +4,7 @@
 #define MBH_WATCHDOG_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "config.h"
@@ -37,6 +38,27 @@ typedef struct mbh_watchdog mbh_watchdog;
 #define MBH_WD_SET "set"
 #define MBH_WD_TOKEN "token"
 #define MBH_WD_GO "go"
+
+/*
+ * What the watchdog program is handed (the items above); the strings point
+ * into the buffer mbh_watchdog_settings_parse parsed.
+ */
+typedef struct mbh_watchdog_settings {
+	const char *uri, *username, *password, *state_dir, *set, *token;
+	int connect_timeout_ms; /* 0 when not given: the URI's, else the default */
+	bool go;
+} mbh_watchdog_settings;
+
+/*
+ * Pure: parse the NUL-terminated "name=value" items in buf[0..len) in place
+ * (every '=' becomes a NUL) into *out, as strictly as a config file: an
+ * unknown or repeated name, an item without '=', a value out of range
+ * (connect_timeout_ms 1 to MBH_URI_CONNECT_TIMEOUT_MAX_MS, a token of
+ * MBH_TOKEN_LEN hex digits, an absolute state_dir, a set name without '/',
+ * "go" with another value than 1), or no uri, state_dir, set or token fail with
+ * EX_DATAERR naming the item, never its value (it may be a password).
+ */
+int mbh_watchdog_settings_parse(mbh_watchdog_settings *out, char *buf, size_t len, mbh_error *err);
 
 /* Start path and send it the settings (everything but "go").  Caller owns *out. */
 int mbh_watchdog_start(mbh_watchdog **out, const char *path, const mbh_config *cfg, const char *set,
