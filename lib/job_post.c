@@ -157,7 +157,7 @@ mbh_job_forget(mbh_job *j, mbh_error *err)
 	if (mbh_job_uri(j, err) != 0 || mbh_lock_session_new(&j->session, j->uri, rec.member, err) != 0)
 		goto out;
 	mbh_error_init(&e);
-	if (mbh_lock_hello(j->session, &hello, &e) == 0 || e.code != EX_UNAVAILABLE) {
+	if (mbh_lock_hello(j->session, &hello, &e) == 0 || !mbh_error_is(&e, MBH_ERR_UNREACHABLE)) {
 		mbh_error_set(err, EX_TEMPFAIL,
 			      "%s answers, so its lock can still be released: run mongo-postbackup (without --forget)",
 			      rec.member);
