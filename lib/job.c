@@ -245,7 +245,7 @@ release_held(mbh_job *j, mbh_error *err)
 
 	stop_command(j);
 	MBH_CRASH("unlock-before");
-	rc = mbh_release(j->log, j->session, j->cfg->state_dir, &j->rec, MBH_RELEASER_RUN, &released, err);
+	rc = mbh_release(j->log, j->session, j->cfg->state_dir, &j->rec, MBH_RELEASER_RUN, NULL, &released, err);
 	if (rc == 0 || released) {
 		j->held = false;
 		reap_watchdog(j, wd, WATCHDOG_REAP_MS);
@@ -325,6 +325,7 @@ lock_flow(mbh_job *j, const char *const *templ, bool expand, int flags, mbh_erro
 		return mbh_error_set(err, EX_SOFTWARE, "this job still holds the snapshot %s", j->rec.snapshot);
 	forget_stopped_command(j); /* the command of the previous lock, stopped by its unlock */
 	reap_watchdog(j, 0, 0);    /* and its watchdog, if it was slow to exit */
+	memset(&j->rec, 0, sizeof(j->rec)); /* lock_count stays 0 unless this lock is taken */
 	if (mbh_job_cancelled(j))
 		return cancelled_error(err, "before discovery");
 	if (mbh_job_discover(j, &t, err) != 0)
@@ -398,7 +399,7 @@ lock_flow(mbh_job *j, const char *const *templ, bool expand, int flags, mbh_erro
 		goto out;
 	intent = true;
 	MBH_CRASH("pre-intent");
-	if (wd != NULL && mbh_watchdog_go(wd, err) != 0)
+	if (wd != NULL && mbh_watchdog_go(wd, &j->rec, err) != 0)
 		goto out;
 	if (mbh_job_cancelled(j)) {
 		cancelled_error(err, "before the lock");

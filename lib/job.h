@@ -72,7 +72,12 @@ int mbh_job_lock(mbh_job *job, mbh_error *err);
 #define MBH_JOB_NOT_STARTED "the command did not start: "
 int mbh_job_lock_spawn(mbh_job *job, const char *const *templ, int flags, mbh_child **out, mbh_error *err);
 
-/* After mbh_job_lock: the set, the member ("host:port") and the lockCount it returned.  Borrowed. */
+/*
+ * After mbh_job_lock: the set, the member ("host:port") and the lockCount it
+ * returned.  Borrowed.  After a failed lock the count tells whether the
+ * member was locked (and unlocked again: a re-check, snapshot.create): > 0,
+ * or never: 0.
+ */
 const char *mbh_job_set(const mbh_job *job);
 const char *mbh_job_member(const mbh_job *job);
 int64_t mbh_job_lock_count(const mbh_job *job);

@@ -55,9 +55,19 @@ open_record(mbh_job *j, mbh_state_rec *rec, bool *present, mbh_error *err)
 		mbh_logf(j->log, MBH_LOG_INFO, "nothing to unlock in %s", j->cfg->state_dir);
 		return 0;
 	}
-	if (mbh_state_open(&j->state, j->cfg->state_dir, j->set, false, err) != 0 ||
-	    mbh_state_read(j->state, rec, present, err) != 0)
+	if (mbh_state_open(&j->state, j->cfg->state_dir, j->set, false, err) != 0)
 		return -1;
+	if (mbh_state_read(j->state, rec, present, err) != 0) {
+		/* touched by hand: act on nothing it says; the watchdog has what it needs */
+		if ((err->code == EX_DATAERR || err->code == EX_NOPERM) && strstr(err->msg, MBH_STATE_EDITED) == NULL) {
+			char was[MBH_ERRMSG_LEN];
+
+			memcpy(was, err->msg, sizeof(was));
+			mbh_error_set(err, err->code, "%.380s; nothing was unlocked (the watchdog started with the lock "
+				      "still unlocks its member at its deadline)", was);
+		}
+		return -1;
+	}
 	if (!*present) {
 		mbh_logf(j->log, MBH_LOG_INFO, "nothing to unlock for %s", j->set);
 		name_other_records(j);
@@ -116,7 +126,7 @@ mbh_job_post(mbh_job *j, mbh_error *err)
 	if (mbh_job_uri(j, err) != 0 || mbh_lock_session_new(&j->session, j->uri, rec.member, err) != 0)
 		goto out;
 	MBH_CRASH("unlock-before");
-	rc = mbh_release(j->log, j->session, j->cfg->state_dir, &rec, MBH_RELEASER_POST, &released, err);
+	rc = mbh_release(j->log, j->session, j->cfg->state_dir, &rec, MBH_RELEASER_POST, NULL, &released, err);
 	if (rc == 0 && rec.snapshot[0] != '\0')
 		rc = remove_left_snapshot(j, &rec, err);
 out:

@@ -4,6 +4,7 @@
 
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -135,29 +136,86 @@ keep_snapshot_record(const char *state_dir, const mbh_state_rec *rec, mbh_error 
 	return 0;
 }
 
+/*
+ * The record is gone, unreadable or another lock's, but who (the run, the
+ * watchdog) knows the lock first-hand: should it release want anyway?  why
+ * says what became of the record.  The run holds the set's flock, so before
+ * the deadline nobody else may have released it (the watchdog acts only from
+ * the deadline on, and then the run leaves it to the watchdog).  The watchdog
+ * acts unless whoever released the lock stopped it (*stopped, checked under
+ * the claim, which the releaser holds until after its SIGTERM), or the record
+ * now names another run's lock (other: a new run, so ours was released).
+ */
+static bool
+act_on_memory(mbh_logger *lg, const mbh_state_rec *want, mbh_releaser who, const volatile sig_atomic_t *stopped,
+	      bool other, const char *state_dir, const char *why)
+{
+	char deadline[64];
+
+	if (who == MBH_RELEASER_RUN && (int64_t)time(NULL) >= want->deadline) {
+		mbh_fmt_time(want->deadline, deadline, sizeof(deadline));
+		mbh_logf(lg, MBH_LOG_WARNING, "the record of the lock on %s (%s/%s.state) %s; its deadline (%s) has passed, "
+			 "so the watchdog releases it", want->member, state_dir, want->set_name, why, deadline);
+		return false;
+	}
+	if (who == MBH_RELEASER_WATCHDOG && ((stopped != NULL && *stopped) || other))
+		return false;
+	mbh_logf(lg, MBH_LOG_WARNING, "the record of the lock on %s (%s/%s.state) %s; releasing the lock %s knows "
+		 "anyway", want->member, state_dir, want->set_name, why, who == MBH_RELEASER_RUN ? "this run" : "the watchdog");
+	return true;
+}
+
 /* Release; see release.h. */
 int
 mbh_release(mbh_logger *lg, mbh_lock_session *session, const char *state_dir, const mbh_state_rec *want,
-	    mbh_releaser who, bool *released, mbh_error *err)
+	    mbh_releaser who, const volatile sig_atomic_t *stopped, bool *released, mbh_error *err)
 {
 	mbh_state_rec rec;
-	mbh_error e;
-	bool present = false;
+	mbh_error e, rerr;
+	bool present = false, known = who != MBH_RELEASER_POST, on_file = true, other = false;
+	const char *why = NULL;
+	char whybuf[MBH_ERRMSG_LEN + 32];
 	int claim = -1, rc = -1;
 
 	*released = false;
 	mbh_error_init(&e);
+	mbh_error_init(&rerr);
 	if (mbh_state_claim(&claim, state_dir, CLAIM_WAIT_MS, &e) != 0) {
 		/* a releaser stuck (stopped) with the claim must not keep the member locked forever */
 		mbh_logf(lg, MBH_LOG_WARNING, "%s; going ahead without it", e.msg);
 	}
-	if (mbh_state_peek(state_dir, want->set_name, &rec, &present, err) != 0)
-		goto out;
-	if (!present || !mbh_release_same_lock(&rec, want) || rec.phase == MBH_PHASE_SNAPSHOT) {
-		/* SNAPSHOT: unlocked already; only its snapshot is left, and that is not ours to touch here */
-		mbh_logf(lg, MBH_LOG_DEBUG, "the lock on %s was released by someone else", want->member);
+	if (mbh_state_peek(state_dir, want->set_name, &rec, &present, &rerr) != 0) {
+		if (!known) {
+			*err = rerr;
+			goto out;
+		}
+		snprintf(whybuf, sizeof(whybuf), "cannot be read (%s)", rerr.msg);
+		why = whybuf;
+	} else if (present && mbh_release_same_lock(&rec, want) && rec.phase == MBH_PHASE_SNAPSHOT) {
+		/* unlocked already; only its snapshot is left, and that is not ours to touch here */
 		rc = 0;
 		goto out;
+	} else if (!present || !mbh_release_same_lock(&rec, want)) {
+		if (!known) {
+			mbh_logf(lg, MBH_LOG_DEBUG, "the lock on %s was released by someone else", want->member);
+			rc = 0;
+			goto out;
+		}
+		other = present;
+		why = !present ? "is gone (removed by hand?)" : "names another lock";
+	}
+	if (why != NULL) {
+		/* the record is no help: release what who knows, and leave the file as it is */
+		if (!act_on_memory(lg, want, who, stopped, other, state_dir, why)) {
+			rc = 0;
+			goto out;
+		}
+		rec = *want;
+		on_file = false;
+	} else if (known && strcmp(rec.member, want->member) != 0) {
+		mbh_logf(lg, MBH_LOG_WARNING, "the record of the lock on %s names %s (changed by hand?); releasing %s",
+			 want->member, rec.member, want->member);
+		snprintf(rec.member, sizeof(rec.member), "%s", want->member);
 	}
 	if (rec.command_pid > 0 &&
 	    mbh_run_kill_group(rec.command_pid, rec.command_start, mbh_proc_starttime, KILL_WAIT_MS))
@@ -173,8 +231,12 @@ mbh_release(mbh_logger *lg, mbh_lock_session *session, const char *state_dir, co
 				 rec.member, (long long)(rec.deadline > rec.since ? rec.deadline - rec.since : 0), e.msg);
 	}
 	if (who != MBH_RELEASER_WATCHDOG)
-		mbh_release_stop_watchdog(lg, &rec);
-	if (rec.snapshot[0] != '\0') {
+		mbh_release_stop_watchdog(lg, who == MBH_RELEASER_RUN ? want : &rec);
+	if (!on_file && rec.snapshot[0] == '\0') {
+		if (other || why == whybuf)
+			mbh_logf(lg, MBH_LOG_WARNING, "%s is unlocked; %s/%s.state, which %s, was left as it is: check it, "
+				 "then remove it", rec.member, state_dir, rec.set_name, why);
+	} else if (rec.snapshot[0] != '\0') {
 		if (keep_snapshot_record(state_dir, &rec, err) != 0)
 			goto out;
 	} else if (mbh_state_unlink(state_dir, rec.set_name, err) != 0) {

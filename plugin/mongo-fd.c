@@ -523,7 +523,8 @@ backup_command(fdjob *f, const char *text)
 		else if (strncmp(err.msg, MBH_JOB_NOT_STARTED, strlen(MBH_JOB_NOT_STARTED)) == 0)
 			fatal(f, "the backup command did not start: %s", err.msg + strlen(MBH_JOB_NOT_STARTED));
 		else
-			fatal(f, "nothing was locked: %s%s", err.msg, holder(f, err.msg, who, sizeof(who)));
+			fatal(f, "%s%s%s", mbh_job_lock_count(f->job) > 0 ? "" : "nothing was locked: ", err.msg,
+			      holder(f, err.msg, who, sizeof(who)));
 		goto out;
 	}
 	f->locked = true;
@@ -672,6 +673,7 @@ backup_read(fdjob *f, struct io_pkt *io)
 	struct pollfd pf[2];
 	size_t want = (size_t)io->count, got = 0;
 	int64_t left = -1;
+	bool by_script;
 	ssize_t n;
 	int r;
 
@@ -687,9 +689,11 @@ backup_read(fdjob *f, struct io_pkt *io)
 			return;
 		}
 		if (f->read_deadline_ms > 0 && (left = f->read_deadline_ms - now_ms()) <= 0) {
+			by_script = f->cfg->script.timeout > 0 &&
+			            f->read_deadline_ms == ms_of(&f->t_started) + (int64_t)f->cfg->script.timeout * 1000;
 			fatal(f, "the backup command %s did not finish within %s (%d s): stopping it and unlocking",
-			      f->script, f->cfg->script.timeout > 0 ? "script.timeout" : "lock.max_seconds",
-			      f->cfg->script.timeout > 0 ? f->cfg->script.timeout : f->cfg->lock.max_seconds);
+			      f->script, by_script ? "script.timeout" : "lock.max_seconds",
+			      by_script ? f->cfg->script.timeout : f->cfg->lock.max_seconds);
 			mbh_job_cancel(f->job);
 			io->io_errno = ETIMEDOUT;
 			return;

@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,8 +42,11 @@ on_term(int sig)
 /* What the starting run sent on stdin. */
 typedef struct settings {
 	char buf[SETTINGS_MAX + 1];
-	const char *uri, *username, *password, *state_dir, *set, *token;
+	const char *uri, *username, *password, *state_dir, *set, *token, *member;
 	int connect_timeout_ms;
+	int64_t deadline;
+	long command_pid;
+	uint64_t command_start;
 	bool go;
 } settings;
 
@@ -83,10 +87,19 @@ read_settings(settings *s)
 			s->set = eq;
 		else if (strcmp(p, MBH_WD_TOKEN) == 0)
 			s->token = eq;
+		else if (strcmp(p, MBH_WD_MEMBER) == 0)
+			s->member = eq;
+		else if (strcmp(p, MBH_WD_DEADLINE) == 0)
+			s->deadline = strtoll(eq, NULL, 10);
+		else if (strcmp(p, MBH_WD_COMMAND_PID) == 0)
+			s->command_pid = strtol(eq, NULL, 10);
+		else if (strcmp(p, MBH_WD_COMMAND_START) == 0)
+			s->command_start = strtoull(eq, NULL, 10);
 		else if (strcmp(p, MBH_WD_GO) == 0)
 			s->go = true;
 	}
-	return s->uri != NULL && s->state_dir != NULL && s->set != NULL && s->token != NULL ? 0 : -1;
+	return s->uri != NULL && s->state_dir != NULL && s->set != NULL && s->token != NULL &&
+	       (!s->go || (s->member != NULL && s->deadline > 0)) ? 0 : -1;
 }
 
 /* Log a line loudly: syslog (through the logger) and DIR/SET.events (0600, no symlinks). */
@@ -132,7 +145,7 @@ try_release(mbh_logger *lg, const settings *s, const mongoc_uri_t *uri, const mb
 	mbh_error_init(&err);
 	MBH_CRASH("watchdog-release");
 	if (mbh_lock_session_new(&session, uri, rec->member, &err) == 0 &&
-	    mbh_release(lg, session, s->state_dir, rec, MBH_RELEASER_WATCHDOG, &released, &err) == 0) {
+	    mbh_release(lg, session, s->state_dir, rec, MBH_RELEASER_WATCHDOG, &stop_requested, &released, &err) == 0) {
 		snprintf(line, sizeof(line),
 			 "the fsync lock on %s (set %s, job %s, pid %ld) outlived lock.max_seconds; %s%s%s",
 			 rec->member, rec->set_name, rec->job[0] != '\0' ? rec->job : "-", rec->pid,
@@ -156,33 +169,64 @@ try_release(mbh_logger *lg, const settings *s, const mongoc_uri_t *uri, const mb
 	return rc;
 }
 
+/*
+ * What the record adds to what we were handed (the lockCount, the phase, the
+ * command reading the member, the snapshot): the member, the token and the
+ * deadline stay the ones we were handed, whatever the file says.
+ */
+static void
+learn(mbh_state_rec *rec, const mbh_state_rec *cur)
+{
+	mbh_state_rec k = *rec;
+
+	*rec = *cur;
+	memcpy(rec->member, k.member, sizeof(rec->member));
+	memcpy(rec->token, k.token, sizeof(rec->token));
+	memcpy(rec->set_name, k.set_name, sizeof(rec->set_name));
+	rec->deadline = k.deadline;
+	if (rec->command_pid <= 0) {
+		rec->command_pid = k.command_pid;
+		rec->command_start = k.command_start;
+	}
+}
+
 /* Guard the lock until it is released, by someone else or by us. */
 static int
 guard(mbh_logger *lg, const settings *s, const mongoc_uri_t *uri)
 {
-	mbh_state_rec rec, cur, want;
+	mbh_state_rec rec, cur;
 	mbh_error err;
-	bool present = false, fired = false;
+	bool present = false, fired = false, warned = false;
 	int backoff = 1, attempt = 0;
 	time_t now;
 
-	memset(&want, 0, sizeof(want));
-	snprintf(want.token, sizeof(want.token), "%s", s->token);
+	/* what we were handed: a lock that may or may not be taken yet (LOCKING) until the record says more */
+	memset(&rec, 0, sizeof(rec));
+	snprintf(rec.set_name, sizeof(rec.set_name), "%s", s->set);
+	snprintf(rec.member, sizeof(rec.member), "%s", s->member);
+	snprintf(rec.token, sizeof(rec.token), "%s", s->token);
+	snprintf(rec.mode, sizeof(rec.mode), "hooks");
+	rec.phase = MBH_PHASE_LOCKING;
+	rec.deadline = s->deadline;
+	rec.command_pid = s->command_pid;
+	rec.command_start = s->command_start;
 	while (!stop_requested) {
 		mbh_error_init(&err);
 		if (mbh_state_peek(s->state_dir, s->set, &cur, &present, &err) != 0) {
-			/* unreadable for now (being replaced, a full disk): keep guarding what we know */
-			mbh_logf(lg, MBH_LOG_WARNING, "watchdog: %s", err.msg);
-			if (!fired) {
-				nap(POLL_S);
-				continue;
-			}
-		} else if (!present || !mbh_release_same_lock(&cur, &want) || cur.phase == MBH_PHASE_SNAPSHOT) {
-			/* released in time, or by someone else; a snapshot left (SNAPSHOT) is mongo-postbackup's */
+			/* unreadable (being replaced, a full disk, touched by hand): the deadline still holds */
+			if (!warned)
+				mbh_logf(lg, MBH_LOG_WARNING, "watchdog: %s", err.msg);
+			warned = true;
+		} else if (present && mbh_release_same_lock(&cur, &rec)) {
+			/* SNAPSHOT: unlocked; the snapshot left is mongo-postbackup's */
+			if (cur.phase == MBH_PHASE_SNAPSHOT)
+				return 0;
+			learn(&rec, &cur);
+		} else if (present) {
+			/* another run's record: that run found none, so ours was released */
 			return 0;
-		} else {
-			rec = cur;
 		}
+		/* no record: released (then we get SIGTERM) or removed by hand: the deadline still holds */
 		now = time(NULL);
 		if (!fired && now < (time_t)rec.deadline) {
 			nap((time_t)rec.deadline - now < POLL_S ? (int)((time_t)rec.deadline - now) : POLL_S);

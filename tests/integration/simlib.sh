@@ -395,7 +395,7 @@ EOF
 #   uri = $CFG_URI (default $SIM_URI; CFG_URI=none leaves it out), username = $CFG_USER (default
 #   backup; none = left out), password_file = $CFG_PWFILE (default $T_DIR/backup.secret, written
 #   with $CFG_PASS, default $T_PASS, mode 0600; none = left out), state_dir = $T_STATE,
-# then each extra LINE verbatim.
+# then each extra LINE verbatim.  Mode 0600: a uri may hold the password.
 t_config() {
 	local f=$1 uri=${CFG_URI:-$SIM_URI} user=${CFG_USER:-backup} pwf=${CFG_PWFILE:-$T_DIR/backup.secret}
 	shift
@@ -413,6 +413,7 @@ t_config() {
 			echo "$l"
 		done
 	} >"$f"
+	chmod 0600 "$f"
 }
 
 # ---------------------------------------------------------------- the simulator
