@@ -693,6 +693,10 @@ mbh_job_wait(mbh_job *j, int *status, mbh_error *err)
 	if (rc != 0 && by_deadline && !mbh_job_cancelled(j))
 		mbh_error_set(&e, EX_TEMPFAIL, "the command was stopped: the lock's time (lock.max_seconds = %d s) ran out",
 			      j->cfg->lock.max_seconds);
+	else if (rc != 0 && e.code == EX_TEMPFAIL && !mbh_job_cancelled(j))
+		/* neither the deadline nor a cancel: the command's own time */
+		mbh_error_set(&e, EX_TEMPFAIL, "the command was stopped: its time (script.timeout = %d s) ran out",
+			      j->cfg->script.timeout);
 	else if (rc == 0 && !j->snap && (int64_t)time(NULL) >= j->rec.deadline)
 		rc = mbh_error_set(&e, EX_TEMPFAIL, "the command ended as the lock's time (lock.max_seconds = %d s) ran out",
 				   j->cfg->lock.max_seconds);
