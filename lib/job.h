@@ -116,7 +116,10 @@ int mbh_job_wait(mbh_job *job, int *status, mbh_error *err);
  * Undo mbh_job_lock: kill the command's group if it still runs, then (under
  * the state directory's unlock claim) fsyncUnlock checking the count,
  * unfreeze, stop the watchdog, remove the record, release the flock and the
- * member session.  Exactly one fsyncUnlock per lock, whatever the number of
+ * member session.  A record removed, made unreadable or changed by hand
+ * meanwhile does not keep the job from unlocking the member it locked (before
+ * the deadline; after it, the watchdog does), with a warning saying what
+ * became of the record.  Exactly one fsyncUnlock per lock, whatever the number of
  * threads calling.  Idempotent: 0 when nothing is held.  An unreachable
  * member keeps the record (EX_TEMPFAIL, the watchdog keeps trying); a record
  * that cannot be removed after a successful unlock is EX_CANTCREAT naming it.

@@ -98,8 +98,7 @@ read_settings(settings *s)
 		else if (strcmp(p, MBH_WD_GO) == 0)
 			s->go = true;
 	}
-	return s->uri != NULL && s->state_dir != NULL && s->set != NULL && s->token != NULL &&
-	       (!s->go || (s->member != NULL && s->deadline > 0)) ? 0 : -1;
+	return s->uri != NULL && s->state_dir != NULL && s->set != NULL && s->token != NULL ? 0 : -1;
 }
 
 /* Log a line loudly: syslog (through the logger) and DIR/SET.events (0600, no symlinks). */
@@ -180,10 +179,13 @@ learn(mbh_state_rec *rec, const mbh_state_rec *cur)
 	mbh_state_rec k = *rec;
 
 	*rec = *cur;
-	memcpy(rec->member, k.member, sizeof(rec->member));
+	/* a run of an earlier version hands neither: then the first record it wrote tells them, once */
+	if (k.member[0] != '\0')
+		memcpy(rec->member, k.member, sizeof(rec->member));
 	memcpy(rec->token, k.token, sizeof(rec->token));
 	memcpy(rec->set_name, k.set_name, sizeof(rec->set_name));
-	rec->deadline = k.deadline;
+	if (k.deadline > 0)
+		rec->deadline = k.deadline;
 	if (rec->command_pid <= 0) {
 		rec->command_pid = k.command_pid;
 		rec->command_start = k.command_start;
@@ -203,7 +205,7 @@ guard(mbh_logger *lg, const settings *s, const mongoc_uri_t *uri)
 	/* what we were handed: a lock that may or may not be taken yet (LOCKING) until the record says more */
 	memset(&rec, 0, sizeof(rec));
 	snprintf(rec.set_name, sizeof(rec.set_name), "%s", s->set);
-	snprintf(rec.member, sizeof(rec.member), "%s", s->member);
+	snprintf(rec.member, sizeof(rec.member), "%s", s->member != NULL ? s->member : "");
 	snprintf(rec.token, sizeof(rec.token), "%s", s->token);
 	snprintf(rec.mode, sizeof(rec.mode), "hooks");
 	rec.phase = MBH_PHASE_LOCKING;
@@ -225,9 +227,16 @@ guard(mbh_logger *lg, const settings *s, const mongoc_uri_t *uri)
 		} else if (present) {
 			/* another run's record: that run found none, so ours was released */
 			return 0;
+		} else if (s->member == NULL) {
+			/* a run of an earlier version, which hands nothing: its record is all we know */
+			return 0;
 		}
 		/* no record: released (then we get SIGTERM) or removed by hand: the deadline still holds */
 		now = time(NULL);
+		if (rec.deadline <= 0 || rec.member[0] == '\0') {
+			nap(POLL_S); /* not handed what it guards and no record read yet */
+			continue;
+		}
 		if (!fired && now < (time_t)rec.deadline) {
 			nap((time_t)rec.deadline - now < POLL_S ? (int)((time_t)rec.deadline - now) : POLL_S);
 			continue;
