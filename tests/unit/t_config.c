@@ -629,6 +629,50 @@ test_password_file(void)
 	unlink(pwpath);
 }
 
+/* A config file whose uri holds the password is held to the password file's rule. */
+static void
+test_uri_password_file_mode(void)
+{
+	char conf[PATH_MAX], part[PATH_MAX], want[PATH_MAX * 3];
+	mbh_config *c = NULL;
+	mbh_error err;
+
+	snprintf(conf, sizeof(conf), "%s/pw.conf", tmpdir);
+	snprintf(part, sizeof(part), "%s/part.conf", tmpdir);
+	snprintf(want, sizeof(want), "%s: config file (its uri holds a password) must not be readable by others (chmod 600 %s)",
+	         conf, conf);
+	write_file(conf, "uri = \"mongodb://bob:pw@h/?replicaSet=rs0\";\n", 0644);
+	mbh_config_new(&c, &err);
+	mbh_error_init(&err);
+	ok(mbh_config_load_file(c, conf, &err) != 0 && err.code == EX_CONFIG, "uri with a password, file 0644: EX_CONFIG");
+	is_str(err.msg, want, "  message names the chmod");
+	mbh_config_free(c);
+	write_file(conf, "uri = \"mongodb://bob:pw@h/?replicaSet=rs0\";\n", 0640);
+	mbh_config_new(&c, &err);
+	ok(mbh_config_load_file(c, conf, &err) != 0 && strcmp(err.msg, want) == 0, "0640 (group-readable): refused too");
+	mbh_config_free(c);
+	write_file(conf, "uri = \"mongodb://bob:pw@h/?replicaSet=rs0\";\n", 0600);
+	mbh_config_new(&c, &err);
+	ok(mbh_config_load_file(c, conf, &err) == 0, "0600: accepted");
+	mbh_config_free(c);
+	write_file(conf, "uri = \"mongodb://bob@h/?replicaSet=rs0\";\n", 0644);
+	mbh_config_new(&c, &err);
+	ok(mbh_config_load_file(c, conf, &err) == 0, "0644 without a password in the uri: accepted");
+	mbh_config_free(c);
+	/* the uri in an @include'd file: that file is the one checked */
+	write_file(part, "uri = \"mongodb://bob:pw@h/?replicaSet=rs0\";\n", 0644);
+	write_file(conf, "@include \"part.conf\"\n", 0600);
+	snprintf(want, sizeof(want), "%s: config file (its uri holds a password) must not be readable by others (chmod 600 %s)",
+	         part, part);
+	mbh_config_new(&c, &err);
+	mbh_error_init(&err);
+	ok(mbh_config_load_file(c, conf, &err) != 0 && err.code == EX_CONFIG, "the uri in an @include'd file of mode 0644: refused");
+	is_str(err.msg, want, "  message names that file");
+	mbh_config_free(c);
+	unlink(part);
+	unlink(conf);
+}
+
 /* Load path; expect EX_CONFIG with exactly want. */
 static void
 load_file_fails(const char *path, const char *want, const char *name)
@@ -736,6 +780,7 @@ main(void)
 	test_set();
 	test_finish();
 	test_password_file();
+	test_uri_password_file_mode();
 	test_special_files();
 	test_uri_has_password();
 	rmdir(tmpdir);
