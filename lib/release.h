@@ -30,8 +30,9 @@ typedef enum mbh_releaser {
  * and leaves it to the watchdog after; the watchdog releases want unless
  * *stopped (its SIGTERM from a releaser that got there first; NULL = never)
  * or another run's record now stands there.  A file it could not use is
- * left as it is, and said so.  Otherwise: kill the recorded command's process group (invariant 8: nothing
- * reads the member once its lock is gone), then on session (LOCKING: only if
+ * left as it is, and said so.  Otherwise: kill the recorded command's
+ * process group (invariant 8: nothing reads the member once its lock is
+ * gone), then on session (LOCKING: only if
  * currentOp shows a lock) one fsyncUnlock with the count checked, unfreeze
  * when frozen, stop the watchdog (unless it is the releaser), remove the
  * record; a record that names a snapshot (snapshot mode) is kept instead, as
