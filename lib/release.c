@@ -135,6 +135,9 @@ keep_snapshot_record(const char *state_dir, const mbh_state_rec *rec, mbh_error 
 	return 0;
 }
 
+/* What became of the record a releaser that knows its lock first-hand finds. */
+typedef enum rec_fate { REC_OK = 0, REC_GONE, REC_UNREADABLE, REC_OTHER } rec_fate;
+
 /*
  * The record is gone, unreadable or another lock's, but who (the run, the
  * watchdog) knows the lock first-hand: should it release want anyway?  why
@@ -143,21 +146,26 @@ keep_snapshot_record(const char *state_dir, const mbh_state_rec *rec, mbh_error 
  * the deadline on, and then the run leaves it to the watchdog).  The watchdog
  * acts unless whoever released the lock stopped it (*stopped, checked under
  * the claim, which the releaser holds until after its SIGTERM), or the record
- * now names another run's lock (other: a new run, so ours was released).
+ * now names another run's lock (a new run, so ours was released).
  */
 static bool
 act_on_memory(mbh_logger *lg, const mbh_state_rec *want, mbh_releaser who, const volatile sig_atomic_t *stopped,
-	      bool other, const char *state_dir, const char *why)
+	      rec_fate fate, const char *state_dir, const char *why)
 {
 	char deadline[64];
 
 	if (who == MBH_RELEASER_RUN && (int64_t)time(NULL) >= want->deadline) {
 		mbh_fmt_time(want->deadline, deadline, sizeof(deadline));
-		mbh_logf(lg, MBH_LOG_WARNING, "the record of the lock on %s (%s/%s.state) %s; its deadline (%s) has passed, "
-			 "so the watchdog releases it", want->member, state_dir, want->set_name, why, deadline);
+		if (fate == REC_GONE)
+			/* what the watchdog leaves once it has released the lock at the deadline */
+			mbh_logf(lg, MBH_LOG_DEBUG, "the lock on %s was released at its deadline (%s) by the watchdog",
+				 want->member, deadline);
+		else
+			mbh_logf(lg, MBH_LOG_WARNING, "the record of the lock on %s (%s/%s.state) %s; its deadline (%s) has "
+				 "passed, so the watchdog releases it", want->member, state_dir, want->set_name, why, deadline);
 		return false;
 	}
-	if (who == MBH_RELEASER_WATCHDOG && ((stopped != NULL && *stopped) || other))
+	if (who == MBH_RELEASER_WATCHDOG && ((stopped != NULL && *stopped) || fate == REC_OTHER))
 		return false;
 	mbh_logf(lg, MBH_LOG_WARNING, "the record of the lock on %s (%s/%s.state) %s; releasing the lock %s knows "
 		 "anyway", want->member, state_dir, want->set_name, why, who == MBH_RELEASER_RUN ? "this run" : "the watchdog");
@@ -171,7 +179,8 @@ mbh_release(mbh_logger *lg, mbh_lock_session *session, const char *state_dir, co
 {
 	mbh_state_rec rec;
 	mbh_error e, rerr;
-	bool present = false, known = who != MBH_RELEASER_POST, on_file = true, other = false;
+	bool present = false, known = who != MBH_RELEASER_POST;
+	rec_fate fate = REC_OK;
 	const char *why = NULL;
 	char whybuf[MBH_ERRMSG_LEN + 32];
 	int claim = -1, rc = -1;
@@ -190,6 +199,7 @@ mbh_release(mbh_logger *lg, mbh_lock_session *session, const char *state_dir, co
 		}
 		snprintf(whybuf, sizeof(whybuf), "cannot be read (%s)", rerr.msg);
 		why = whybuf;
+		fate = REC_UNREADABLE;
 	} else if (present && mbh_release_same_lock(&rec, want) && rec.phase == MBH_PHASE_SNAPSHOT) {
 		/* unlocked already; only its snapshot is left, and that is not ours to touch here */
 		rc = 0;
@@ -200,17 +210,16 @@ mbh_release(mbh_logger *lg, mbh_lock_session *session, const char *state_dir, co
 			rc = 0;
 			goto out;
 		}
-		other = present;
-		why = !present ? "is gone (removed by hand?)" : "names another lock";
+		fate = present ? REC_OTHER : REC_GONE;
+		why = present ? "names another lock" : "is gone (removed by hand?)";
 	}
-	if (why != NULL) {
+	if (fate != REC_OK) {
 		/* the record is no help: release what who knows, and leave the file as it is */
-		if (!act_on_memory(lg, want, who, stopped, other, state_dir, why)) {
+		if (!act_on_memory(lg, want, who, stopped, fate, state_dir, why)) {
 			rc = 0;
 			goto out;
 		}
 		rec = *want;
-		on_file = false;
 	} else if (known && strcmp(rec.member, want->member) != 0) {
 		mbh_logf(lg, MBH_LOG_WARNING, "the record of the lock on %s names %s (changed by hand?); releasing %s",
 			 want->member, rec.member, want->member);
@@ -231,8 +240,8 @@ mbh_release(mbh_logger *lg, mbh_lock_session *session, const char *state_dir, co
 	}
 	if (who != MBH_RELEASER_WATCHDOG)
 		mbh_release_stop_watchdog(lg, who == MBH_RELEASER_RUN ? want : &rec);
-	if (!on_file && rec.snapshot[0] == '\0') {
-		if (other || why == whybuf)
+	if (fate != REC_OK && rec.snapshot[0] == '\0') {
+		if (fate != REC_GONE)
 			mbh_logf(lg, MBH_LOG_WARNING, "%s is unlocked; %s/%s.state, which %s, was left as it is: check it, "
 				 "then remove it", rec.member, state_dir, rec.set_name, why);
 	} else if (rec.snapshot[0] != '\0') {
