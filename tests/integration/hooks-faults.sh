@@ -72,6 +72,17 @@ sim_ctl unlock 1 >/dev/null
 rm -f "$SF"
 clean "--exec, record edited"
 
+# ---------------------------------------------------------------- hooks: the record removed between pre and post
+pre hooks-rm --job hooks-rm --max-lock-seconds 3
+t_rc_is 0 "hooks, record removed: pre-backup exits 0" hooks-rm
+dl=$(state_get "$SF" deadline)
+rm -f "$SF"
+post hooks-rm-post
+tap_like "$T_OUT/hooks-rm-post.err" "nothing to unlock" "hooks, record removed: post finds nothing to unlock"
+wait_count 2 0 $((dl - $(date +%s) + 4))
+tap_is "$(sim_lockcount 2)" 0 "hooks, record removed: the watchdog unlocked member 2 at the deadline it was handed"
+clean "hooks, record removed"
+
 # ---------------------------------------------------------------- hooks: a line added by hand
 # pre_then CASE EDIT: pre-backup (max_seconds 3), then EDIT the record; post refuses with one line;
 # the watchdog unlocks member 2 at the deadline it was handed.
