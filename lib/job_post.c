@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sysexits.h>
+#include <time.h>
 
 #include "crash.h"
 #include "jobint.h"
@@ -39,6 +40,34 @@ name_other_records(mbh_job *j)
 }
 
 /*
+ * The record was changed by hand: the lock it names cannot be shown to be
+ * ours, so nothing here unlocks it, but the watchdog it names (if that is
+ * still our watchdog) knows the lock first-hand: ask it to release the lock
+ * now instead of at its deadline, and wait a while for it to finish.  rec is
+ * what the file says (untrusted).  Always -1: the file needs a look.
+ */
+static int
+ask_watchdog(mbh_job *j, const mbh_state_rec *rec, mbh_error *err)
+{
+	struct timespec tick = { 0, 50 * 1000 * 1000 };
+	int waited = 0, limit = 2 * (j->cfg->connect_timeout_ms > 0 ? j->cfg->connect_timeout_ms : 5000) + 2000;
+
+	if (!mbh_release_ask_watchdog(j->log, rec))
+			return -1; /* no watchdog of ours to ask */
+	while (mbh_proc_running(rec->watchdog_pid, rec->watchdog_start) && waited < limit) {
+		nanosleep(&tick, NULL);
+		waited += 50;
+	}
+	return mbh_error_set(err, EX_DATAERR,
+			     "%s: " MBH_STATE_EDITED ", so the lock it names cannot be shown to be ours and nothing was "
+			     "unlocked from it; its watchdog (pid %ld), which was handed the lock, was asked to release it "
+			     "now: it %s (see %s/%s.events); check the file, then remove it",
+			     mbh_state_path(j->state), rec->watchdog_pid,
+			     mbh_proc_running(rec->watchdog_pid, rec->watchdog_start) ? "is still at it" : "has finished",
+			     j->cfg->state_dir, j->set);
+}
+
+/*
  * The record of the set post acts on, under the run's flock.  *present false:
  * nothing to do (logged).  A read-only state directory still works: the flock
  * needs no write access.
@@ -59,7 +88,9 @@ open_record(mbh_job *j, mbh_state_rec *rec, bool *present, mbh_error *err)
 		return -1;
 	if (mbh_state_read(j->state, rec, present, err) != 0) {
 		/* touched by hand: act on nothing it says; the watchdog has what it needs */
-		if ((err->code == EX_DATAERR || err->code == EX_NOPERM) && strstr(err->msg, MBH_STATE_EDITED) == NULL) {
+		if (err->code == EX_DATAERR && strstr(err->msg, MBH_STATE_EDITED) != NULL)
+			return ask_watchdog(j, rec, err);
+		if (err->code == EX_DATAERR || err->code == EX_NOPERM) {
 			char was[MBH_ERRMSG_LEN];
 
 			memcpy(was, err->msg, sizeof(was));

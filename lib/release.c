@@ -2,13 +2,16 @@
 /* release.c: release one recorded lock: kill its command, unlock, unfreeze, stop its watchdog, clear the record. */
 #include "autoconfig.h"
 
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "release.h"
 #include "run.h"
+#include "watchdog.h"
 
 /* How long a release waits for another releaser's claim (it only covers a few commands to one member). */
 #define CLAIM_WAIT_MS 30000
@@ -49,6 +52,36 @@ mbh_release_stop_watchdog(mbh_logger *lg, const mbh_state_rec *rec)
 	} else {
 		mbh_logf(lg, MBH_LOG_DEBUG, "the watchdog (pid %ld) is no longer running", rec->watchdog_pid);
 	}
+}
+
+/* Is pid a watchdog program (its name, as /proc/PID/comm keeps its first 15 bytes)? */
+static bool
+is_watchdog(long pid)
+{
+	char path[64], comm[32];
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%ld/comm", pid);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return false;
+	n = read(fd, comm, sizeof(comm) - 1);
+	close(fd);
+	if (n <= 0)
+		return false;
+	comm[n] = '\0';
+	return strncmp(comm, "mongo-backup-wa", 15) == 0;
+}
+
+/* Ask the watchdog rec names to release the lock it was handed now; see release.h. */
+bool
+mbh_release_ask_watchdog(mbh_logger *lg, const mbh_state_rec *rec)
+{
+	if (rec->watchdog_pid <= 0 || !mbh_proc_running(rec->watchdog_pid, rec->watchdog_start) ||
+	    !is_watchdog(rec->watchdog_pid) || kill((pid_t)rec->watchdog_pid, MBH_WD_RELEASE_NOW) != 0)
+		return false;
+	mbh_logf(lg, MBH_LOG_DEBUG, "asked the watchdog (pid %ld) to release its lock now", rec->watchdog_pid);
+	return true;
 }
 
 /* An unreachable member: say the lock is still held and what happens next. */

@@ -49,6 +49,15 @@ int mbh_release(mbh_logger *lg, mbh_lock_session *session, const char *state_dir
 /* Ask the watchdog of rec to stop (SIGTERM), if that pid is still the process we started. */
 void mbh_release_stop_watchdog(mbh_logger *lg, const mbh_state_rec *rec);
 
+/*
+ * When post cannot show a record is ours (changed by hand): ask the watchdog
+ * it names, if that pid is still the watchdog program we started, to
+ * release the lock it was handed at once (MBH_WD_RELEASE_NOW): it knows the
+ * member and the token first-hand, so it releases only our lock.  true when
+ * asked.
+ */
+bool mbh_release_ask_watchdog(mbh_logger *lg, const mbh_state_rec *rec);
+
 /* Is a the record of the same lock as want (token, or member+since+pid for records without one)? */
 bool mbh_release_same_lock(const mbh_state_rec *a, const mbh_state_rec *want);
 

@@ -141,7 +141,8 @@ int mbh_state_format(const mbh_state_rec *rec, char *buf, size_t len);
  * with EX_DATAERR "line N: ...".  snapshot and snapshot_since are optional,
  * but phase SNAPSHOT needs a snapshot.  A seal (optional: records of earlier
  * versions have none) that does not match fails with EX_DATAERR, the message
- * starting with MBH_STATE_EDITED.
+ * starting with MBH_STATE_EDITED; *out then holds what the record says, which
+ * is not to be trusted (only to find its watchdog).
  */
 int mbh_state_parse(mbh_state_rec *out, const char *text, mbh_error *err);
 

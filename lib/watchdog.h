@@ -3,6 +3,7 @@
 #ifndef MBH_WATCHDOG_H
 #define MBH_WATCHDOG_H
 
+#include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -28,8 +29,12 @@
  * unreadable, edited by hand), it kills the command's process group and
  * releases the member it was handed (mbh_release), retrying with backoff
  * until the member answers, logging each failure to syslog and
- * DIR/SET.events.  SIGTERM (sent by whoever released the lock) makes it exit.
+ * DIR/SET.events.  SIGTERM (sent by whoever released the lock) makes it exit;
+ * MBH_WD_RELEASE_NOW makes it release at once, as at the deadline (sent by
+ * mongo-postbackup when the record cannot be shown to be ours: the watchdog
+ * knows the lock first-hand).
  */
+#define MBH_WD_RELEASE_NOW SIGUSR1
 typedef struct mbh_watchdog mbh_watchdog;
 
 /* Stream field names (NUL-terminated "name=value" items). */

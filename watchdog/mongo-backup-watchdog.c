@@ -30,13 +30,21 @@
 #define POLL_S 1
 #define BACKOFF_MAX_S 60
 
-static volatile sig_atomic_t stop_requested;
+static volatile sig_atomic_t stop_requested, release_requested;
 
 static void
 on_term(int sig)
 {
 	(void)sig;
 	stop_requested = 1;
+}
+
+/* SIGUSR1 (MBH_WD_RELEASE_NOW): release the lock we were handed now, as at the deadline. */
+static void
+on_release(int sig)
+{
+	(void)sig;
+	release_requested = 1;
 }
 
 /* What the starting run sent on stdin. */
@@ -121,13 +129,13 @@ event(mbh_logger *lg, mbh_log_level level, const settings *s, const char *line)
 	close(fd);
 }
 
-/* Sleep up to seconds, waking early on SIGTERM. */
+/* Sleep up to seconds, waking early on SIGTERM or SIGUSR1. */
 static void
 nap(int seconds)
 {
 	struct timespec ts = { .tv_sec = seconds, .tv_nsec = 0 };
 
-	if (!stop_requested)
+	if (!stop_requested && !release_requested)
 		nanosleep(&ts, NULL);
 }
 
@@ -145,9 +153,11 @@ try_release(mbh_logger *lg, const settings *s, const mongoc_uri_t *uri, const mb
 	MBH_CRASH("watchdog-release");
 	if (mbh_lock_session_new(&session, uri, rec->member, &err) == 0 &&
 	    mbh_release(lg, session, s->state_dir, rec, MBH_RELEASER_WATCHDOG, &stop_requested, &released, &err) == 0) {
-		snprintf(line, sizeof(line),
-			 "the fsync lock on %s (set %s, job %s, pid %ld) outlived lock.max_seconds; %s%s%s",
+		snprintf(line, sizeof(line), "the fsync lock on %s (set %s, job %s, pid %ld) %s; %s%s%s",
 			 rec->member, rec->set_name, rec->job[0] != '\0' ? rec->job : "-", rec->pid,
+			 time(NULL) < (time_t)rec->deadline
+				 ? "was to be released at mongo-postbackup's request (its record was changed by hand)"
+				 : "outlived lock.max_seconds",
 			 released ? "the watchdog unlocked it" : "it was released meanwhile",
 			 released && rec->snapshot[0] != '\0' ? "; its snapshot stays for mongo-postbackup: " : "",
 			 released ? rec->snapshot : "");
@@ -237,7 +247,7 @@ guard(mbh_logger *lg, const settings *s, const mongoc_uri_t *uri)
 			nap(POLL_S); /* not handed what it guards and no record read yet */
 			continue;
 		}
-		if (!fired && now < (time_t)rec.deadline) {
+		if (!fired && now < (time_t)rec.deadline && !release_requested) {
 			nap((time_t)rec.deadline - now < POLL_S ? (int)((time_t)rec.deadline - now) : POLL_S);
 			continue;
 		}
@@ -267,6 +277,8 @@ main(void)
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
+	sa.sa_handler = on_release;
+	sigaction(MBH_WD_RELEASE_NOW, &sa, NULL);
 	signal(SIGHUP, SIG_IGN);
 	signal(SIGPIPE, SIG_IGN);
 	openlog(IDENT, LOG_PID, LOG_DAEMON);

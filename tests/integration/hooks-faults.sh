@@ -114,11 +114,23 @@ t_rc_is 77 "a symbolic link: post exits 77 (EX_NOPERM)"
 rm -f "$SF" "$T_DIR/copy.state"
 clean "a symbolic link"
 
-# the member edited to another one (which someone else has locked): post must not unlock it
+# the member edited to another one (which someone else has locked): post must not unlock that one;
+# it asks the watchdog, which was handed our member, to release ours now
 sim_ctl lock 1 >/dev/null
-pre_then edited "sed -i 's/^member=.*/member=$H1/' '$SF'"
-tap_like "$T_OUT/edited-post.err" "(changed|edited) by hand" "member edited: post says the record was changed by hand"
+pre edited --job edited --max-lock-seconds 60
+t_rc_is 0 "member edited: pre-backup exits 0" edited
+read -r wd ws <<<"$(state_get "$SF" watchdog_pid) $(state_get "$SF" watchdog_start)"
+sed -i "s/^member=.*/member=$H1/" "$SF"
+post edited-post
+t_rc_is 65 "member edited: post exits 65 (EX_DATAERR)" edited-post
+tap_is "$(wc -l <"$T_OUT/edited-post.err" | tr -d ' ')" 1 "member edited: ... with one line"
+tap_like "$T_OUT/edited-post.err" "rs0\\.state: .*changed by hand.*watchdog \\(pid $wd\\).*asked to release it now: it has finished" \
+	"member edited: post says the record was changed by hand and the watchdog was asked to release the lock"
 tap_is "$(sim_lockcount 1)" 1 "member edited: someone else's lock on member 1 was never touched"
+tap_is "$(sim_lockcount 2)" 0 "member edited: our member 2 is unlocked now, long before the deadline"
+tap_ok "$(t_same_alive "$wd" "$ws" && echo 1 || echo 0)" "member edited: the watchdog ($wd) exited"
+tap_like "$T_STATE/rs0.events" "$H2 .*at mongo-postbackup's request.*the watchdog unlocked it" \
+	"member edited: the watchdog's event line says why it released early"
 sim_ctl unlock 1 >/dev/null
 rm -f "$SF"
 clean "member edited"
