@@ -117,9 +117,14 @@ mbh_job_post(mbh_job *j, mbh_error *err)
 		goto out;
 	MBH_CRASH("unlock-before");
 	rc = mbh_release(j->log, j->session, j->cfg->state_dir, &rec, MBH_RELEASER_POST, &released, err);
+	mbh_metrics_note(&j->metrics, rec.set_name,
+			 &(mbh_metrics_event){ .kind = released ? MBH_METRICS_RELEASED : MBH_METRICS_CHANGED,
+					       .since = (double)rec.since });
 	if (rc == 0 && rec.snapshot[0] != '\0')
 		rc = remove_left_snapshot(j, &rec, err);
 out:
+	if (present)
+		mbh_job_outcome_since(j, rc == 0, MBH_METRICS_FAIL_UNLOCK, (double)rec.since, -1);
 	mbh_lock_session_free(j->session);
 	j->session = NULL;
 	mbh_state_free(j->state);

@@ -11,6 +11,7 @@
 
 #include "job.h"
 #include "lock.h"
+#include "metrics.h"
 #include "run.h"
 #include "select.h"
 #include "state.h"
@@ -38,6 +39,8 @@ struct mbh_job {
 	mbh_child *child;        /* the command under the lock, until the owner thread reaps it (child_pgid 0: an unlock stopped it) */
 	long stray_watchdog;     /* a watchdog we stopped that was slow to exit: reaped later, never left a zombie */
 	char set[128];
+	mbh_metrics metrics;     /* the textfile this job keeps current (metrics.textfile) */
+	double t_begin;          /* unix seconds when the last lock flow began, for the run's duration */
 };
 
 /* Build the URI once (it validates and applies the credentials). */
@@ -100,6 +103,12 @@ typedef struct mbh_cmd_env {
 	const char *env[6];
 	mbh_run_vars vars;
 } mbh_cmd_env;
+
+/* Metrics: the set to file them under (the record's, --set, the URI's replicaSet=), or NULL. */
+const char *mbh_job_metrics_set(mbh_job *j);
+
+/* Metrics: a run ended (see mbh_job_outcome) that began at since (unix seconds). */
+void mbh_job_outcome_since(mbh_job *j, bool ok, mbh_metrics_reason reason, double since, int64_t bytes);
 
 void mbh_cmd_env_fill(mbh_cmd_env *x, const mbh_state_rec *rec);
 

@@ -19,6 +19,7 @@
 #include "crash.h"
 #include "lock.h"
 #include "log.h"
+#include "metrics.h"
 #include "release.h"
 #include "state.h"
 #include "uri.h"
@@ -41,8 +42,9 @@ on_term(int sig)
 /* What the starting run sent on stdin. */
 typedef struct settings {
 	char buf[SETTINGS_MAX + 1];
-	const char *uri, *username, *password, *state_dir, *set, *token;
+	const char *uri, *username, *password, *state_dir, *set, *token, *metrics;
 	int connect_timeout_ms;
+	bool metrics_fsync;
 	bool go;
 } settings;
 
@@ -83,6 +85,10 @@ read_settings(settings *s)
 			s->set = eq;
 		else if (strcmp(p, MBH_WD_TOKEN) == 0)
 			s->token = eq;
+		else if (strcmp(p, MBH_WD_METRICS) == 0)
+			s->metrics = eq;
+		else if (strcmp(p, MBH_WD_METRICS_FSYNC) == 0)
+			s->metrics_fsync = strcmp(eq, "1") == 0;
 		else if (strcmp(p, MBH_WD_GO) == 0)
 			s->go = true;
 	}
@@ -124,6 +130,7 @@ static int
 try_release(mbh_logger *lg, const settings *s, const mongoc_uri_t *uri, const mbh_state_rec *rec, int attempt)
 {
 	mbh_lock_session *session = NULL;
+	mbh_metrics m = { .textfile = s->metrics, .state_dir = s->state_dir, .fsync = s->metrics_fsync, .log = lg };
 	char line[MBH_ERRMSG_LEN + MBH_SNAPSHOT_MAX + 1024];
 	bool released = false;
 	mbh_error err;
@@ -152,6 +159,10 @@ try_release(mbh_logger *lg, const settings *s, const mongoc_uri_t *uri, const mb
 			 rec->member, rec->set_name, attempt, err.msg);
 		event(lg, MBH_LOG_ERROR, s, line);
 	}
+	if (rc == 0)
+		mbh_metrics_note(&m, rec->set_name,
+				 &(mbh_metrics_event){ .kind = released ? MBH_METRICS_RELEASED : MBH_METRICS_CHANGED,
+						       .since = (double)rec->since, .by_watchdog = released });
 	mbh_lock_session_free(session);
 	return rc;
 }
