@@ -408,7 +408,7 @@ warn_once(mbh_metrics *m, const mbh_error *e)
 	if (m->warned)
 		return;
 	m->warned = true;
-	mbh_logf(m->log, MBH_LOG_WARNING, "metrics: %s (the backup goes on; fix the directory's permissions)", e->msg);
+	mbh_logf(m->log, MBH_LOG_WARNING, "metrics: %s (the backup goes on without them: check metrics.textfile and its directory)", e->msg);
 }
 
 /*
