@@ -633,3 +633,13 @@ sim_unlock_time() {
 	t=$(grep "member $1: fsyncUnlock, lockCount 0" "$SIM_LOG" 2>/dev/null | tail -n 1 | cut -d' ' -f1)
 	[ -n "$t" ] && date -d "$t" +%s.%3N
 }
+
+# t_promtool: the path of promtool (PROMTOOL, PATH, or where tools/install-deps puts the one it takes
+# out of Debian's prometheus package); empty when there is none.
+t_promtool() {
+	local p
+	for p in "${PROMTOOL:-}" "$(command -v promtool 2>/dev/null)" /usr/local/lib/mongo-backup-hooks-tests/prometheus/promtool; do
+		[ -n "$p" ] && [ -x "$p" ] && { echo "$p"; return 0; }
+	done
+	return 0
+}
