@@ -171,6 +171,7 @@ mbh_job_forget(mbh_job *j, mbh_error *err)
 	mbh_release_stop_watchdog(j->log, &rec);
 	if (mbh_state_remove(j->state, err) != 0)
 		goto out;
+	mbh_metrics_note(&j->metrics, rec.set_name, &(mbh_metrics_event){ .kind = MBH_METRICS_CHANGED });
 	mbh_logf(j->log, MBH_LOG_WARNING,
 		 "FORGOT the %s record of %s (set %s, lockCount %lld, job %s) without unlocking it: %s does not "
 		 "answer (%s); if it comes back still fsync-locked, run db.fsyncUnlock() on it by hand",

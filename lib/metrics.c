@@ -405,9 +405,8 @@ mbh_metrics_path(const char *templ, const char *set)
 static void
 warn_once(mbh_metrics *m, const mbh_error *e)
 {
-	if (m->warned)
+	if (atomic_exchange(&m->warned, true))
 		return;
-	m->warned = true;
 	mbh_logf(m->log, MBH_LOG_WARNING, "metrics: %s (the backup goes on without them: check metrics.textfile and its directory)", e->msg);
 }
 

@@ -3,6 +3,7 @@
 #ifndef MBH_METRICS_H
 #define MBH_METRICS_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -76,7 +77,7 @@ typedef struct mbh_metrics {
 	const char *state_dir; /* borrowed */
 	bool fsync;
 	mbh_logger *log;       /* borrowed; may be NULL */
-	bool warned;
+	atomic_bool warned;    /* a run's threads (the plugin's job and Bacula's cancel) share it */
 } mbh_metrics;
 
 /* Point m at cfg's settings (borrowed: cfg must outlive m).  No I/O. */

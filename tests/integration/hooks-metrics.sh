@@ -16,7 +16,10 @@ METRICS="metrics = { textfile = \"$PDIR/mongo-backup-%s.prom\"; };"
 PROMTOOL=$(t_promtool)
 
 t_topology "$T_DIR/topo.conf" '{ port = 0; state = "PRIMARY"; }, { port = 0; }, { port = 0; priority = 0.0; }'
-sim_start "$T_DIR/topo.conf" || { tap_fail "the simulator starts"; tap_done; exit 1; }
+DATA=$T_DIR/data
+SNAPS=$T_DIR/snaps
+mkdir "$DATA" "$SNAPS"
+sim_start "$T_DIR/topo.conf" --data-dir "$DATA" || { tap_fail "the simulator starts"; tap_done; exit 1; }
 H0=$(sim_member_host 0)
 H2=$(sim_member_host 2)
 
@@ -148,6 +151,7 @@ t_run weirdpost "$MBH_POST" -c "$CONF"
 t_rc_is 0 "odd job name: post exits 0" weirdpost
 
 # ---- an unwritable metrics directory: one warning, the backup goes on, the unlock too
+ok_before=$(val 'mongo_backup_successes_total{set="rs0"}')
 : >"$T_DIR/afile"
 t_config "$CONF" "metrics = { textfile = \"$T_DIR/afile/mongo-backup-%s.prom\"; };"
 t_run bad-pre "$MBH_PRE" -c "$CONF" --job bad
@@ -161,6 +165,25 @@ tap_is "$(grep -c 'metrics: ' "$T_OUT/bad-post.err")" 1 "unwritable: post warns 
 t_run bad-exec "$MBH_PRE" -c "$CONF" --exec -- true
 t_rc_is 0 "unwritable: --exec exits 0" bad-exec
 tap_is "$(grep -c 'metrics: ' "$T_OUT/bad-exec.err")" 1 "unwritable: --exec warns once (several writes)"
+
+# ---- snapshot mode: unlocked at once, the snapshot shown until post removes it
+SNAP_CP=$top_srcdir/tests/integration/snapshot-cp.sh
+t_config "$CONF" "$METRICS" \
+	"snapshot = { create = [ \"$SNAP_CP\", \"create\", \"$DATA/2\", \"$SNAPS\", \"%s-%j\" ];
+	  remove = [ \"$SNAP_CP\", \"remove\", \"%S\" ]; timeout = 10; };"
+t_run snap "$MBH_PRE" -c "$CONF" --job snap
+t_rc_is 0 "snapshot: pre exits 0" snap
+t_assert_unlocked "snapshot: the member is unlocked once the snapshot is taken"
+tap_is "$(val "$LOCKED_FREE")" 0 "snapshot: the file says unlocked"
+tap_is "$(val "mongo_backup_snapshot_present{set=\"rs0\",member=\"$H2\",job=\"snap\"}")" 1 "snapshot: the file shows the snapshot"
+tap_is "$(val "mongo_backup_snapshot_timestamp_seconds{set=\"rs0\",member=\"$H2\",job=\"snap\"}")" \
+	"$(state_get "$SF" snapshot_since)" "snapshot: taken when the record says"
+promcheck snapshot
+t_run snappost "$MBH_POST" -c "$CONF"
+t_rc_is 0 "snapshot: post exits 0" snappost
+tap_is "$(val 'mongo_backup_snapshot_present{set="rs0"}')" 0 "snapshot: after post the file says no snapshot"
+tap_is "$(val 'mongo_backup_successes_total{set="rs0"}')" "$((ok_before + 3))" \
+	"snapshot: post counted a success, after the two counted while the file could not be written"
 
 # ---- metrics off (the default): no file, no counters
 rm -rf "$PDIR"/*
