@@ -13,7 +13,7 @@ PDIR=$T_DIR/prom
 PROM=$PDIR/mongo-backup-rs0.prom
 mkdir -p "$PDIR"
 METRICS="metrics = { textfile = \"$PDIR/mongo-backup-%s.prom\"; };"
-PROMTOOL=$(t_promtool)
+PROMTOOL=$(t_prombin promtool)
 
 t_topology "$T_DIR/topo.conf" '{ port = 0; state = "PRIMARY"; }, { port = 0; }, { port = 0; priority = 0.0; }'
 DATA=$T_DIR/data

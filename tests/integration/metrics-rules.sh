@@ -6,7 +6,7 @@
 [ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"
 . "${top_srcdir:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/integration/simlib.sh"
 
-PROMTOOL=$(t_promtool)
+PROMTOOL=$(t_prombin promtool)
 [ -n "$PROMTOOL" ] || tap_skip_all "no promtool (tools/install-deps takes it out of Debian's prometheus package)"
 RULES=$top_srcdir/conf/mongo-backup.rules.yml
 TESTS_YML=$top_srcdir/tests/fixtures/metrics/mongo-backup.rules.test.yml

@@ -634,11 +634,11 @@ sim_unlock_time() {
 	[ -n "$t" ] && date -d "$t" +%s.%3N
 }
 
-# t_promtool: the path of promtool (PROMTOOL, PATH, or where tools/install-deps puts the one it takes
-# out of Debian's prometheus package); empty when there is none.
-t_promtool() {
+# t_prombin NAME: the path of promtool or prometheus-node-exporter (PATH, or where tools/install-deps
+# puts the one it takes out of Debian's package); empty when there is none.
+t_prombin() {
 	local p
-	for p in "${PROMTOOL:-}" "$(command -v promtool 2>/dev/null)" /usr/local/lib/mongo-backup-hooks-tests/prometheus/promtool; do
+	for p in "$(command -v "$1" 2>/dev/null)" "/usr/local/lib/mongo-backup-hooks-tests/prometheus/$1"; do
 		[ -n "$p" ] && [ -x "$p" ] && { echo "$p"; return 0; }
 	done
 	return 0

@@ -16,7 +16,7 @@ PDIR=$T_DIR/prom
 PROM=$PDIR/mongo-backup-rs0.prom
 mkdir -p "$PDIR"
 METRICS="metrics = { textfile = \"$PDIR/mongo-backup-%s.prom\"; };"
-PROMTOOL=$(t_promtool)
+PROMTOOL=$(t_prombin promtool)
 
 # val SERIES: the value of the sample whose name and labels are exactly SERIES (empty when absent).
 val() {
