@@ -485,7 +485,7 @@ mbh_metrics_note(mbh_metrics *m, const char *set, const mbh_metrics_event *ev)
 	mbh_metrics_apply(&c, ev, (double)now.tv_sec + (double)now.tv_nsec / 1e9);
 	mbh_error_init(&e);
 	if (fd >= 0 && ev->kind != MBH_METRICS_CHANGED &&
-	    ((n = mbh_metrics_counters_format(&c, buf, sizeof(buf))) < 0 || replace_file(cpath, buf, 0600, true, &e) != 0))
+	    ((n = mbh_metrics_counters_format(&c, buf, sizeof(buf))) < 0 || replace_file(cpath, buf, 0600, m->fsync, &e) != 0))
 		warn_once(m, &e);
 	/* the lock: from the record, read now, under the same flock as every other writer of the textfile */
 	mbh_error_init(&e);

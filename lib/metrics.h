@@ -24,7 +24,7 @@
  *                    "locked" whatever crashes in between.
  *   DIR/SET.metrics  the counters and the last run's figures (mode 0600, its
  *                    own file, never the record, never a secret).
- * The textfile is replaced by rename from a temporary file in its directory
+ * Both files are replaced by rename from a temporary file in their directory
  * (never a half file; fsync when metrics.fsync).  Nothing here fails a run:
  * a file that cannot be written is one warning per mbh_metrics (per run).
  */
