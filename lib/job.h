@@ -177,6 +177,9 @@ int mbh_job_forget(mbh_job *job, mbh_error *err);
  */
 int mbh_job_status(mbh_job *job, char **text, mbh_error *err);
 
+/* --status --json: the same facts as one JSON object (fields in mongo-postbackup(1)); same returns. */
+int mbh_job_status_json(mbh_job *job, char **text, mbh_error *err);
+
 /*
  * The end of a run, for the metrics (metrics.textfile; off: nothing): ok, or
  * the reason it failed, and the bytes streamed into the job (-1: none).  The

@@ -189,9 +189,9 @@ out:
 	return rc;
 }
 
-/* --status. */
-int
-mbh_job_status(mbh_job *j, char **text, mbh_error *err)
+/* --status, as text or JSON. */
+static int
+status(mbh_job *j, bool json, char **text, mbh_error *err)
 {
 	mbh_state_rec rec;
 	bool present = false, found = false, stale = false;
@@ -202,7 +202,8 @@ mbh_job_status(mbh_job *j, char **text, mbh_error *err)
 		return -1;
 	if (found && mbh_state_peek(j->cfg->state_dir, j->set, &rec, &present, err) != 0)
 		return -1;
-	if (mbh_job_render_status(text, found ? j->set : NULL, j->cfg->state_dir, &rec, present, &stale, err) != 0)
+	if ((json ? mbh_job_render_status_json : mbh_job_render_status)(text, found ? j->set : NULL, j->cfg->state_dir,
+									 &rec, present, &stale, err) != 0)
 		return -1;
 	if (stale)
 		return mbh_error_set(err, EX_UNAVAILABLE,
@@ -210,4 +211,18 @@ mbh_job_status(mbh_job *j, char **text, mbh_error *err)
 				     "release it",
 				     rec.member);
 	return 0;
+}
+
+/* --status. */
+int
+mbh_job_status(mbh_job *j, char **text, mbh_error *err)
+{
+	return status(j, false, text, err);
+}
+
+/* --status --json. */
+int
+mbh_job_status_json(mbh_job *j, char **text, mbh_error *err)
+{
+	return status(j, true, text, err);
 }

@@ -69,6 +69,10 @@ int mbh_job_render_choice(char **text, const mbh_topology *t, const mbh_selectio
 int mbh_job_render_status(char **text, const char *set, const char *state_dir, const mbh_state_rec *rec,
 			  bool present, bool *stale, mbh_error *err);
 
+/* The same facts as one JSON object (--status --json; fields in mongo-postbackup(1)).  Caller frees. */
+int mbh_job_render_status_json(char **text, const char *set, const char *state_dir, const mbh_state_rec *rec,
+			       bool present, bool *stale, mbh_error *err);
+
 /*
  * Snapshot mode (job_snapshot.c).  Under the lock just taken and re-checked
  * (caller holds j->mu, j->held, the flock, and the intent is on disk): run

@@ -32,6 +32,17 @@ LOCKED_FREE='mongo_backup_locked{set="rs0"}'
 locked_by() { echo "mongo_backup_locked{set=\"rs0\",member=\"$H2\",job=\"$1\"}"; }
 failures() { val "mongo_backup_failures_total{set=\"rs0\",reason=\"$1\"}"; }
 
+# jf NAME KEY: field KEY of the JSON object mongo-postbackup --status --json printed in run NAME
+# (Python's repr: True, None, 'text'); "INVALID" when the output is not one JSON object.
+jf() {
+	/usr/bin/python3 -c 'import json, sys
+try:
+    d = json.load(open(sys.argv[1]))
+    print(d[sys.argv[2]] if isinstance(d[sys.argv[2]], str) else repr(d[sys.argv[2]]))
+except Exception:
+    print("INVALID")' "$T_OUT/$1.out" "$2"
+}
+
 # promcheck NAME: promtool check metrics accepts the file (skipped where promtool is missing).
 promcheck() {
 	if [ -z "$PROMTOOL" ]; then
@@ -49,6 +60,14 @@ no_temp() {
 
 t_config "$CONF" "$METRICS"
 
+# ---- --status --json with nothing recorded
+t_run js0 "$MBH_POST" -c "$CONF" --status --json
+t_rc_is 0 "--status --json, nothing locked: exits 0" js0
+tap_is "$(jf js0 set):$(jf js0 locked):$(jf js0 phase):$(jf js0 member):$(jf js0 stale)" "rs0:False:None:None:False" \
+	"--status --json, nothing locked: set, locked false, phase and member null"
+t_run jsnostatus "$MBH_POST" -c "$CONF" --json
+t_rc_is 64 "--json without --status: usage error" jsnostatus
+
 # ---- pre: locked, with its set, member and job; when it started and when the watchdog ends it
 t_run pre "$MBH_PRE" -c "$CONF" --job Nightly
 t_rc_is 0 "pre exits 0" pre
@@ -65,6 +84,14 @@ tap_unlike "$PROM" "$T_PASS" "pre: no password in the file"
 tap_is "$(stat -c %a "$PROM")" 644 "pre: the file is 0644 (the exporter reads it)"
 promcheck pre
 no_temp pre
+t_run js1 "$MBH_POST" -c "$CONF" --status --json
+t_rc_is 0 "--status --json, locked: exits 0" js1
+tap_is "$(jf js1 locked):$(jf js1 phase):$(jf js1 member):$(jf js1 job):$(jf js1 lock_count):$(jf js1 mode)" \
+	"True:LOCKED:$H2:Nightly:1:hooks" "--status --json, locked: the lock, its member, job, lockCount and mode"
+tap_is "$(jf js1 since):$(jf js1 deadline):$(jf js1 watchdog_pid):$(jf js1 watchdog_running):$(jf js1 stale)" \
+	"$(state_get "$SF" since):$(state_get "$SF" deadline):$(state_get "$SF" watchdog_pid):True:False" \
+	"--status --json, locked: since, deadline and the running watchdog, as recorded"
+tap_unlike "$T_OUT/js1.out" "$T_PASS" "--status --json: no password"
 
 # ---- post: unlocked, the success recorded
 t_run post "$MBH_POST" -c "$CONF" --job Nightly
@@ -124,6 +151,16 @@ kill -KILL "$KPID" 2>/dev/null
 wait "$KPID" 2>/dev/null
 tap_is "$(sim_lockcount 2)" 1 "SIGKILL: the member is still locked"
 tap_is "$(val "$(locked_by killed)")" 1 "SIGKILL: the file still says locked"
+KWD=$(state_get "$SF" watchdog_pid)
+kill -STOP "$KWD" 2>/dev/null
+t_run jskilled "$MBH_POST" -c "$CONF" --status --json
+tap_is "$(jf jskilled locked):$(jf jskilled job):$(jf jskilled command_running)" "True:killed:True" \
+	"--status --json after SIGKILL: locked by job killed, its command still running"
+kill -KILL "$KWD" 2>/dev/null
+wait_for "the watchdog's end" 250 sh -c '! kill -0 "$1" 2>/dev/null || grep -q "^State:.*Z" "/proc/$1/status"' sh "$KWD"
+t_run jsstale "$MBH_POST" -c "$CONF" --status --json
+t_rc_is 69 "--status --json with no watchdog: exits 69" jsstale
+tap_is "$(jf jsstale watchdog_running):$(jf jsstale stale)" "False:True" "--status --json with no watchdog: stale, and still one JSON object"
 t_run kpost "$MBH_POST" -c "$CONF"
 t_rc_is 0 "SIGKILL: post exits 0" kpost
 tap_is "$(val "$LOCKED_FREE")" 0 "SIGKILL: after post the file says unlocked"
@@ -147,6 +184,8 @@ t_rc_is 0 "odd job name: pre exits 0" weird
 tap_is "$(val "mongo_backup_locked{set=\"rs0\",member=\"$H2\",job=\"we\\\"ird\\\\job\"}")" 1 \
 	"odd job name: the label value is escaped (\\\" and \\\\)"
 promcheck "odd job name"
+t_run jsweird "$MBH_POST" -c "$CONF" --status --json
+tap_is "$(jf jsweird job)" 'we"ird\job' "--status --json: an odd job name, a valid JSON string"
 t_run weirdpost "$MBH_POST" -c "$CONF"
 t_rc_is 0 "odd job name: post exits 0" weirdpost
 
@@ -179,6 +218,10 @@ tap_is "$(val "mongo_backup_snapshot_present{set=\"rs0\",member=\"$H2\",job=\"sn
 tap_is "$(val "mongo_backup_snapshot_timestamp_seconds{set=\"rs0\",member=\"$H2\",job=\"snap\"}")" \
 	"$(state_get "$SF" snapshot_since)" "snapshot: taken when the record says"
 promcheck snapshot
+t_run jssnap "$MBH_POST" -c "$CONF" --status --json
+tap_is "$(jf jssnap locked):$(jf jssnap phase):$(jf jssnap snapshot):$(jf jssnap snapshot_since):$(jf jssnap stale)" \
+	"False:SNAPSHOT:$(state_get "$SF" snapshot):$(state_get "$SF" snapshot_since):False" \
+	"--status --json, snapshot mode: unlocked, the snapshot and when it was taken"
 t_run snappost "$MBH_POST" -c "$CONF"
 t_rc_is 0 "snapshot: post exits 0" snappost
 tap_is "$(val 'mongo_backup_snapshot_present{set="rs0"}')" 0 "snapshot: after post the file says no snapshot"
