@@ -75,6 +75,9 @@ static const key_spec keys[] = {
 	{ "log", KT_GROUP, 0, 0, 0 },
 	{ "log.syslog", KT_BOOL, 0, 0, OFF(log.syslog) },
 	{ "log.level", KT_LEVEL, 0, 0, OFF(log.level) },
+	{ "metrics", KT_GROUP, 0, 0, 0 },
+	{ "metrics.textfile", KT_PATH, 0, 0, OFF(metrics.textfile) },
+	{ "metrics.fsync", KT_BOOL, 0, 0, OFF(metrics.fsync) },
 };
 
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
@@ -661,6 +664,7 @@ mbh_config_new(mbh_config **out, mbh_error *err)
 	c->snapshot.timeout = -1;
 	c->log.syslog = -1;
 	c->log.level = -1;
+	c->metrics.fsync = -1;
 	*out = c;
 	return 0;
 }
@@ -1002,6 +1006,8 @@ mbh_config_finish(mbh_config *cfg, mbh_error *err)
 		cfg->log.syslog = 0;
 	if (cfg->log.level < 0)
 		cfg->log.level = MBH_LOG_INFO;
+	if (cfg->metrics.fsync < 0)
+		cfg->metrics.fsync = 1;
 
 	if (cfg->selection.policy == MBH_POLICY_MEMBER && cfg->selection.member == NULL) {
 		mbh_error_set(err, EX_CONFIG, "%s: selection.policy is \"member\" but selection.member is not set",
@@ -1102,6 +1108,7 @@ mbh_config_free(mbh_config *cfg)
 	}
 	free(cfg->selection.tags);
 	free(cfg->state_dir);
+	free(cfg->metrics.textfile);
 	mbh_strv_free(cfg->script.backup);
 	mbh_strv_free(cfg->script.restore);
 	mbh_strv_free(cfg->snapshot.create);

@@ -9,6 +9,7 @@
 #include "config.h"
 #include "error.h"
 #include "log.h"
+#include "metrics.h"
 #include "run.h"
 
 /*
@@ -183,6 +184,17 @@ int mbh_job_forget(mbh_job *job, mbh_error *err);
  * snapshot mode the snapshot, its age and its job; caller frees.  Takes no flock.
  */
 int mbh_job_status(mbh_job *job, char **text, mbh_error *err);
+
+/* --status --json: the same facts as one JSON object (fields in mongo-postbackup(1)); same returns. */
+int mbh_job_status_json(mbh_job *job, char **text, mbh_error *err);
+
+/*
+ * The end of a run, for the metrics (metrics.textfile; off: nothing): ok, or
+ * the reason it failed, and the bytes streamed into the job (-1: none).  The
+ * run began with the last lock flow.  Pre, post and --exec call it from
+ * their flows; the plugin when its stream ends.  Never fails.
+ */
+void mbh_job_outcome(mbh_job *job, bool ok, mbh_metrics_reason reason, int64_t bytes);
 
 /* Close the sessions, release the flock, free.  Does NOT unlock: a held lock stays for post.  NULL is fine. */
 void mbh_job_free(mbh_job *job);

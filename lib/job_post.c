@@ -158,9 +158,14 @@ mbh_job_post(mbh_job *j, mbh_error *err)
 		goto out;
 	MBH_CRASH("unlock-before");
 	rc = mbh_release(j->log, j->session, j->cfg->state_dir, &rec, MBH_RELEASER_POST, NULL, &released, err);
+	mbh_metrics_note(&j->metrics, rec.set_name,
+			 &(mbh_metrics_event){ .kind = released ? MBH_METRICS_RELEASED : MBH_METRICS_CHANGED,
+					       .since = (double)rec.since });
 	if (rc == 0 && rec.snapshot[0] != '\0')
 		rc = remove_left_snapshot(j, &rec, err);
 out:
+	if (present)
+		mbh_job_outcome_since(j, rc == 0, MBH_METRICS_FAIL_UNLOCK, (double)rec.since, -1);
 	mbh_lock_session_free(j->session);
 	j->session = NULL;
 	mbh_state_free(j->state);
@@ -207,6 +212,7 @@ mbh_job_forget(mbh_job *j, mbh_error *err)
 	mbh_release_stop_watchdog(j->log, &rec);
 	if (mbh_state_remove(j->state, err) != 0)
 		goto out;
+	mbh_metrics_note(&j->metrics, rec.set_name, &(mbh_metrics_event){ .kind = MBH_METRICS_CHANGED });
 	mbh_logf(j->log, MBH_LOG_WARNING,
 		 "FORGOT the %s record of %s (set %s, lockCount %lld, job %s) without unlocking it: %s does not "
 		 "answer (%s); if it comes back still fsync-locked, run db.fsyncUnlock() on it by hand",
@@ -224,9 +230,9 @@ out:
 	return rc;
 }
 
-/* --status. */
-int
-mbh_job_status(mbh_job *j, char **text, mbh_error *err)
+/* --status, as text or JSON. */
+static int
+status(mbh_job *j, bool json, char **text, mbh_error *err)
 {
 	mbh_state_rec rec;
 	bool present = false, found = false, stale = false;
@@ -237,7 +243,8 @@ mbh_job_status(mbh_job *j, char **text, mbh_error *err)
 		return -1;
 	if (found && mbh_state_peek(j->cfg->state_dir, j->set, &rec, &present, err) != 0)
 		return -1;
-	if (mbh_job_render_status(text, found ? j->set : NULL, j->cfg->state_dir, &rec, present, &stale, err) != 0)
+	if ((json ? mbh_job_render_status_json : mbh_job_render_status)(text, found ? j->set : NULL, j->cfg->state_dir,
+									 &rec, present, &stale, err) != 0)
 		return -1;
 	if (stale)
 		return mbh_error_set(err, EX_UNAVAILABLE,
@@ -245,4 +252,18 @@ mbh_job_status(mbh_job *j, char **text, mbh_error *err)
 				     "release it",
 				     rec.member);
 	return 0;
+}
+
+/* --status. */
+int
+mbh_job_status(mbh_job *j, char **text, mbh_error *err)
+{
+	return status(j, false, text, err);
+}
+
+/* --status --json. */
+int
+mbh_job_status_json(mbh_job *j, char **text, mbh_error *err)
+{
+	return status(j, true, text, err);
 }

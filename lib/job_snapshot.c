@@ -202,6 +202,9 @@ mbh_job_snapshot_take(mbh_job *j, mbh_error *err)
 	/* unlock at once: the record becomes SNAPSHOT (mbh_release keeps a record that names a snapshot) */
 	mbh_error_init(&e);
 	rrc = mbh_release(j->log, j->session, j->cfg->state_dir, &j->rec, MBH_RELEASER_RUN, NULL, &released, &e);
+	mbh_metrics_note(&j->metrics, j->rec.set_name,
+			 &(mbh_metrics_event){ .kind = released ? MBH_METRICS_RELEASED : MBH_METRICS_CHANGED,
+					       .since = (double)j->rec.since });
 	if (rrc != 0 && !released) {
 		/* still locked (the member went away): the watchdog and mongo-postbackup take it from here */
 		*err = e;
@@ -290,6 +293,7 @@ mbh_job_snapshot_remove(mbh_job *j, const mbh_state_rec *rec, mbh_error *err)
 		goto out;
 	}
 	mbh_logf(j->log, MBH_LOG_INFO, "removed the snapshot %s", rec->snapshot);
+	mbh_metrics_note(&j->metrics, rec->set_name, &(mbh_metrics_event){ .kind = MBH_METRICS_CHANGED });
 	rc = 0;
 out:
 	mbh_child_free(c);

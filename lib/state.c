@@ -948,3 +948,10 @@ mbh_proc_running(long pid, uint64_t start)
 
 	return start != 0 && proc_stat(pid, &state) == start && state != 'Z' && state != 'X';
 }
+
+/* See state.h. */
+bool
+mbh_state_set_name_ok(const char *s)
+{
+	return set_name_ok(s);
+}

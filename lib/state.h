@@ -114,6 +114,9 @@ const char *mbh_state_path(const mbh_state *st);
  */
 void mbh_state_free(mbh_state *st);
 
+/* Pure: may s name a set (it becomes a file name in DIR: a safe alphabet, 1 to 127 bytes, not "." or "..")? */
+bool mbh_state_set_name_ok(const char *s);
+
 /* "LOCKING", "LOCKED", "SNAPSHOT" ("?" for anything else). */
 const char *mbh_state_phase_name(mbh_phase phase);
 

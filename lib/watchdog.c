@@ -128,7 +128,8 @@ mbh_watchdog_start(mbh_watchdog **out, const char *path, const mbh_config *cfg, 
 	    send_item(w->fd, MBH_WD_PASSWORD, cfg->password) != 0 ||
 	    send_item(w->fd, MBH_WD_CONNECT_TIMEOUT, timeout) != 0 ||
 	    send_item(w->fd, MBH_WD_STATE_DIR, cfg->state_dir) != 0 || send_item(w->fd, MBH_WD_SET, set) != 0 ||
-	    send_item(w->fd, MBH_WD_TOKEN, token) != 0) {
+	    send_item(w->fd, MBH_WD_TOKEN, token) != 0 || send_item(w->fd, MBH_WD_METRICS, cfg->metrics.textfile) != 0 ||
+	    send_item(w->fd, MBH_WD_METRICS_FSYNC, cfg->metrics.fsync > 0 ? "1" : "0") != 0) {
 		mbh_error_set(err, EX_OSERR, "cannot start the watchdog %s: it exited at once; nothing was locked",
 			      path);
 		goto out;

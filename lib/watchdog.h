@@ -50,6 +50,8 @@ typedef struct mbh_watchdog mbh_watchdog;
 #define MBH_WD_COMMAND_PID "command_pid"
 #define MBH_WD_COMMAND_START "command_start"
 #define MBH_WD_GO "go"
+#define MBH_WD_METRICS "metrics_textfile"     /* metrics.textfile; absent = off */
+#define MBH_WD_METRICS_FSYNC "metrics_fsync"  /* "1" or "0" */
 
 /* Start path and send it the settings (everything but "go").  Caller owns *out. */
 int mbh_watchdog_start(mbh_watchdog **out, const char *path, const mbh_config *cfg, const char *set,

@@ -757,6 +757,12 @@ backup_close(fdjob *f, fdhost_io *io)
 out:
 	/* the stream has ended, however: unlock now, not at the end of the job */
 	unlock_now(f, ok ? "after the stream" : "after a failure");
+	if (status != -1 || err.code != 0)
+		mbh_job_outcome(f->job, ok,
+				atomic_load(&f->cancelled) ? MBH_METRICS_FAIL_CANCELLED
+				: f->failed && status == 0 ? MBH_METRICS_FAIL_STREAM
+							   : MBH_METRICS_FAIL_COMMAND,
+				f->bytes);
 	io->status = ok || atomic_load(&f->cancelled) ? 0 : -1;
 }
 

@@ -20,6 +20,7 @@
 #include "crash.h"
 #include "lock.h"
 #include "log.h"
+#include "metrics.h"
 #include "release.h"
 #include "state.h"
 #include "uri.h"
@@ -50,11 +51,12 @@ on_release(int sig)
 /* What the starting run sent on stdin. */
 typedef struct settings {
 	char buf[SETTINGS_MAX + 1];
-	const char *uri, *username, *password, *state_dir, *set, *token, *member;
+	const char *uri, *username, *password, *state_dir, *set, *token, *member, *metrics;
 	int connect_timeout_ms;
 	int64_t deadline;
 	long command_pid;
 	uint64_t command_start;
+	bool metrics_fsync;
 	bool go;
 } settings;
 
@@ -103,6 +105,10 @@ read_settings(settings *s)
 			s->command_pid = strtol(eq, NULL, 10);
 		else if (strcmp(p, MBH_WD_COMMAND_START) == 0)
 			s->command_start = strtoull(eq, NULL, 10);
+		else if (strcmp(p, MBH_WD_METRICS) == 0)
+			s->metrics = eq;
+		else if (strcmp(p, MBH_WD_METRICS_FSYNC) == 0)
+			s->metrics_fsync = strcmp(eq, "1") == 0;
 		else if (strcmp(p, MBH_WD_GO) == 0)
 			s->go = true;
 	}
@@ -144,6 +150,7 @@ static int
 try_release(mbh_logger *lg, const settings *s, const mongoc_uri_t *uri, const mbh_state_rec *rec, int attempt)
 {
 	mbh_lock_session *session = NULL;
+	mbh_metrics m = { .textfile = s->metrics, .state_dir = s->state_dir, .fsync = s->metrics_fsync, .log = lg };
 	char line[MBH_ERRMSG_LEN + MBH_SNAPSHOT_MAX + 1024];
 	bool released = false;
 	mbh_error err;
@@ -174,6 +181,10 @@ try_release(mbh_logger *lg, const settings *s, const mongoc_uri_t *uri, const mb
 			 rec->member, rec->set_name, attempt, err.msg);
 		event(lg, MBH_LOG_ERROR, s, line);
 	}
+	if (rc == 0)
+		mbh_metrics_note(&m, rec->set_name,
+				 &(mbh_metrics_event){ .kind = released ? MBH_METRICS_RELEASED : MBH_METRICS_CHANGED,
+						       .since = (double)rec->since, .by_watchdog = released });
 	mbh_lock_session_free(session);
 	return rc;
 }

@@ -634,3 +634,13 @@ sim_unlock_time() {
 	t=$(grep "member $1: fsyncUnlock, lockCount 0" "$SIM_LOG" 2>/dev/null | tail -n 1 | cut -d' ' -f1)
 	[ -n "$t" ] && date -d "$t" +%s.%3N
 }
+
+# t_prombin NAME: the path of promtool or prometheus-node-exporter (PATH, or where tools/install-deps
+# puts the one it takes out of Debian's package); empty when there is none.
+t_prombin() {
+	local p
+	for p in "$(command -v "$1" 2>/dev/null)" "/usr/local/lib/mongo-backup-hooks-tests/prometheus/$1"; do
+		[ -n "$p" ] && [ -x "$p" ] && { echo "$p"; return 0; }
+	done
+	return 0
+}

@@ -130,6 +130,8 @@ test_full_file(void)
 	is_int(c->script.timeout, 900, "script.timeout");
 	is_int(c->log.syslog, 1, "log.syslog");
 	is_int(c->log.level, MBH_LOG_DEBUG, "log.level");
+	is_str(c->metrics.textfile, "/var/lib/prometheus/node-exporter/mongo-backup-%s.prom", "metrics.textfile");
+	is_int(c->metrics.fsync, 0, "metrics.fsync");
 	is_str(c->source, fixture("full.conf"), "source is the path");
 	mbh_config_free(c);
 }
@@ -191,10 +193,10 @@ test_key_errors(void)
 	} cases[] = {
 		{ "uri = \"mongodb://h/\";\nbogus = 1;\n",
 		  "t.conf:2: unknown key 'bogus' (known: uri, username, password_file, connect_timeout_ms, "
-		  "selection, lock, state_dir, script, snapshot, log)" },
+		  "selection, lock, state_dir, script, snapshot, log, metrics)" },
 		{ "password = \"x\";\n",
 		  "t.conf:1: unknown key 'password' (known: uri, username, password_file, connect_timeout_ms, "
-		  "selection, lock, state_dir, script, snapshot, log)" },
+		  "selection, lock, state_dir, script, snapshot, log, metrics)" },
 		{ "selection = {\n  polcy = \"auto\";\n};\n",
 		  "t.conf:2: unknown key 'selection.polcy' (known: policy, member, max_lag_seconds, allow_delayed, tags)" },
 		{ "lock = { max_second = 5; };\n",
@@ -202,6 +204,7 @@ test_key_errors(void)
 		{ "\nscript = { backups = [\"x\"]; };\n",
 		  "t.conf:2: unknown key 'script.backups' (known: backup, restore, timeout)" },
 		{ "log = { facility = \"daemon\"; };\n", "t.conf:1: unknown key 'log.facility' (known: syslog, level)" },
+		{ "metrics = { file = \"/x.prom\"; };\n", "t.conf:1: unknown key 'metrics.file' (known: textfile, fsync)" },
 		{ "snapshot = { make = [ \"x\" ]; };\n", "t.conf:1: unknown key 'snapshot.make' (known: create, remove, timeout)" },
 		{ "snapshot = [ \"x\" ];\n", "t.conf:1: 'snapshot' must be a group: snapshot = { ... };" },
 		{ "snapshot = {\n  create = \"/bin/snap\";\n};\n",
@@ -248,6 +251,8 @@ test_key_errors(void)
 		  "t.conf:1: 'lock.allow_majority_stall' must be true or false" },
 		{ "state_dir = \"relative/dir\";\n", "t.conf:1: 'state_dir' must be an absolute path" },
 		{ "state_dir = 1;\n", "t.conf:1: 'state_dir' must be an absolute path" },
+		{ "metrics = { textfile = \"rs0.prom\"; };\n", "t.conf:1: 'metrics.textfile' must be an absolute path" },
+		{ "metrics = { fsync = 1; };\n", "t.conf:1: 'metrics.fsync' must be true or false" },
 		{ "script = { backup = \"/bin/dump.sh\"; };\n",
 		  "t.conf:1: 'script.backup' must be a non-empty list of strings, e.g. [ \"/path/to/script\", \"%h\" ]" },
 		{ "script = { backup = [ ]; };\n",
@@ -475,6 +480,8 @@ test_finish(void)
 		is_int(c->script.timeout, 7200, "default script.timeout");
 		is_int(c->log.syslog, 0, "default log.syslog");
 		is_int(c->log.level, MBH_LOG_INFO, "default log.level");
+		ok(c->metrics.textfile == NULL, "default: metrics off (no metrics.textfile)");
+		is_int(c->metrics.fsync, 1, "default metrics.fsync");
 		ok(c->script.backup == NULL && c->password == NULL, "no script, no password");
 	}
 	mbh_config_free(c);
