@@ -35,6 +35,7 @@ static const struct {
 	{ MBH_ERR_TIMED_OUT, EX_TEMPFAIL, "timed out" },
 	{ MBH_ERR_CANCELLED, EX_TEMPFAIL, "cancelled" },
 	{ MBH_ERR_NOT_STARTED, EX_UNAVAILABLE, "command did not start" },
+	{ MBH_ERR_RECORD_EDITED, EX_DATAERR, "record changed by hand" },
 };
 
 _Static_assert(sizeof(reasons) / sizeof(reasons[0]) == MBH_REASON_MAX, "a reason without a row in reasons[]");

@@ -41,6 +41,7 @@ typedef enum mbh_reason {
 	MBH_ERR_TIMED_OUT,   /* EX_TEMPFAIL: a command ran out of its time and was killed */
 	MBH_ERR_CANCELLED,   /* EX_TEMPFAIL: stopped by a cancel */
 	MBH_ERR_NOT_STARTED, /* EX_UNAVAILABLE: the command to run under a lock could not start; all undone */
+	MBH_ERR_RECORD_EDITED, /* EX_DATAERR: a state record changed by hand (its seal does not match) */
 	MBH_REASON_MAX
 } mbh_reason;
 

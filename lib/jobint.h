@@ -12,6 +12,7 @@
 #include "cmdenv.h"
 #include "job.h"
 #include "lock.h"
+#include "metrics.h"
 #include "proc.h"
 #include "run.h"
 #include "select.h"
@@ -42,6 +43,8 @@ struct mbh_job {
 	mbh_child *child;        /* the command under the lock, until the owner thread reaps it (child_pgid 0: an unlock stopped it) */
 	long stray_watchdog;     /* a watchdog we stopped that was slow to exit: reaped later, never left a zombie */
 	char set[128];
+	mbh_metrics metrics;     /* the textfile this job keeps current (metrics.textfile) */
+	double t_begin;          /* unix seconds when the last lock flow began, for the run's duration */
 };
 
 /* Build the URI once (it validates and applies the credentials). */
@@ -70,6 +73,10 @@ int mbh_job_render_choice(char **text, const mbh_topology *t, const mbh_selectio
 int mbh_job_render_status(char **text, const char *set, const char *state_dir, const mbh_state_rec *rec,
 			  bool present, bool *stale, mbh_error *err);
 
+/* The same facts as one JSON object (--status --json; fields in mongo-postbackup(1)).  Caller frees. */
+int mbh_job_render_status_json(char **text, const char *set, const char *state_dir, const mbh_state_rec *rec,
+			       bool present, bool *stale, mbh_error *err);
+
 /*
  * Snapshot mode (job_snapshot.c).  Under the lock just taken and re-checked
  * (caller holds j->mu, j->held, the flock, and the intent is on disk): run
@@ -91,5 +98,11 @@ int mbh_job_snapshot_remove(mbh_job *j, const mbh_state_rec *rec, mbh_error *err
 
 /* --dry-run: whether snapshot mode is on and the commands it would run for member host_port.  Caller frees. */
 int mbh_job_render_snapshot(char **text, const mbh_job *j, const char *host_port, const char *set, mbh_error *err);
+
+/* Metrics: the set to file them under (the record's, --set, the URI's replicaSet=), or NULL. */
+const char *mbh_job_metrics_set(mbh_job *j);
+
+/* Metrics: a run ended (see mbh_job_outcome) that began at since (unix seconds). */
+void mbh_job_outcome_since(mbh_job *j, bool ok, mbh_metrics_reason reason, double since, int64_t bytes);
 
 #endif

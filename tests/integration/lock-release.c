@@ -170,12 +170,12 @@ test_release(void)
 	tap_ok(mbh_lock_fsync_lock(s, &count, &definite, &err) == 0 && count == 1, "release: locked once");
 	record_of(&r, member, count);
 	tap_ok(write_record(&r), "release: its record written");
-	tap_ok(mbh_release(LG, s, state_dir, &r, MBH_RELEASER_POST, &released, &err) == 0 && released,
+	tap_ok(mbh_release(LG, s, state_dir, &r, MBH_RELEASER_POST, NULL, &released, &err) == 0 && released,
 	       "release: 0, released");
 	tap_is_int(sim_status_long(S, SECONDARY, "lockCount"), 0, "  the member is unlocked");
 	tap_ok(!read_record(&got), "  the record is gone");
 	released = true;
-	tap_ok(mbh_release(LG, s, state_dir, &r, MBH_RELEASER_POST, &released, &err) == 0 && !released,
+	tap_ok(mbh_release(LG, s, state_dir, &r, MBH_RELEASER_POST, NULL, &released, &err) == 0 && !released,
 	       "release again: someone else released it (0, not released)");
 
 	/* a record that names another lock is not ours to release */
@@ -185,7 +185,7 @@ test_release(void)
 	got = r;
 	got.token[0] = got.token[0] == 'a' ? 'b' : 'a';
 	released = true;
-	tap_ok(mbh_release(LG, s, state_dir, &got, MBH_RELEASER_POST, &released, &err) == 0 && !released,
+	tap_ok(mbh_release(LG, s, state_dir, &got, MBH_RELEASER_POST, NULL, &released, &err) == 0 && !released,
 	       "release of another token: nothing done");
 	tap_ok(sim_status_long(S, SECONDARY, "lockCount") == 1 && read_record(&got), "  the lock and its record stay");
 
@@ -193,12 +193,12 @@ test_release(void)
 	snprintf(r.snapshot, sizeof(r.snapshot), "%s/snap-1", tmpdir);
 	r.snapshot_since = (int64_t)time(NULL);
 	write_record(&r);
-	tap_ok(mbh_release(LG, s, state_dir, &r, MBH_RELEASER_RUN, &released, &err) == 0 && released,
+	tap_ok(mbh_release(LG, s, state_dir, &r, MBH_RELEASER_RUN, NULL, &released, &err) == 0 && released,
 	       "release of a lock with a snapshot: released");
 	tap_ok(sim_status_long(S, SECONDARY, "lockCount") == 0 && read_record(&got) && got.phase == MBH_PHASE_SNAPSHOT &&
 	       strcmp(got.snapshot, r.snapshot) == 0, "  unlocked, the record kept as SNAPSHOT naming the snapshot");
 	released = true;
-	tap_ok(mbh_release(LG, s, state_dir, &got, MBH_RELEASER_POST, &released, &err) == 0 && !released,
+	tap_ok(mbh_release(LG, s, state_dir, &got, MBH_RELEASER_POST, NULL, &released, &err) == 0 && !released,
 	       "  a SNAPSHOT record has nothing to unlock");
 	drop_record();
 	mbh_lock_session_free(s);
@@ -208,7 +208,7 @@ test_release(void)
 	record_of(&r, "127.0.0.1:1", 1);
 	write_record(&r);
 	mbh_error_init(&err);
-	tap_ok(mbh_release(LG, s, state_dir, &r, MBH_RELEASER_POST, &released, &err) != 0 && !released &&
+	tap_ok(mbh_release(LG, s, state_dir, &r, MBH_RELEASER_POST, NULL, &released, &err) != 0 && !released &&
 	       err.code == EX_TEMPFAIL, "release, member unreachable: -1, EX_TEMPFAIL, not released");
 	tap_ok(strncmp(err.msg, "cannot reach 127.0.0.1:1; the lock is still held; run mongo-postbackup again when it "
 		       "is back", 85) == 0 && strstr(err.msg, "cannot reach 127.0.0.1:1: ") == NULL,
@@ -287,7 +287,7 @@ test_watchdog(const char *path)
 	r.watchdog_pid = mbh_watchdog_pid(w);
 	r.watchdog_start = mbh_watchdog_starttime(w);
 	write_record(&r);
-	tap_ok(mbh_watchdog_go(w, &err) == 0, "  told to go once the record is on disk");
+	tap_ok(mbh_watchdog_go(w, &r, &err) == 0, "  told to go once the record is on disk");
 	pid = mbh_watchdog_pid(w);
 	mbh_watchdog_free(w);
 	w = NULL;
@@ -311,12 +311,12 @@ test_watchdog(const char *path)
 	r.watchdog_pid = mbh_watchdog_pid(w);
 	r.watchdog_start = mbh_watchdog_starttime(w);
 	write_record(&r);
-	mbh_watchdog_go(w, &err);
+	mbh_watchdog_go(w, &r, &err);
 	mbh_watchdog_free(w);
 	w = NULL;
 	th_pause_ms(300);
 	tap_ok(mbh_proc_running(r.watchdog_pid, r.watchdog_start), "  it guards the lock (deadline in an hour)");
-	tap_ok(mbh_release(LG, s, state_dir, &r, MBH_RELEASER_POST, &released, &err) == 0 && released,
+	tap_ok(mbh_release(LG, s, state_dir, &r, MBH_RELEASER_POST, NULL, &released, &err) == 0 && released,
 	       "  released by post");
 	tap_ok(mbh_watchdog_reap(r.watchdog_pid, 5000), "  the release stopped the watchdog");
 	tap_ok(wait_released(1000), "  nothing locked, no record");

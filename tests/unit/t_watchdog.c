@@ -41,6 +41,16 @@ test_good(void)
 	   strcmp(s.token, TOKEN) == 0 && !s.go, "  every value where it belongs; no go yet");
 	ok(parse(&s, go, sizeof(go) - 1, &err, buf, sizeof(buf)) == 0 && s.go, "with go=1: go");
 	{
+		static const char more[] = GOOD "member=db2:27017\0deadline=1700007200\0command_pid=4242\0"
+					   "command_start=987654321\0metrics_textfile=/var/lib/node/rs0.prom\0"
+					   "metrics_fsync=1\0go=1\0";
+
+		ok(parse(&s, more, sizeof(more) - 1, &err, buf, sizeof(buf)) == 0 && strcmp(s.member, "db2:27017") == 0 &&
+		   s.deadline == 1700007200 && s.command_pid == 4242 && s.command_start == 987654321 &&
+		   strcmp(s.metrics, "/var/lib/node/rs0.prom") == 0 && s.metrics_fsync && s.go,
+		   "what go adds (member, deadline, command) and the metrics items: parsed");
+	}
+	{
 		static const char min[] = "uri=mongodb://h/\0state_dir=/s\0set=rs0\0token=" TOKEN "\0";
 
 		ok(parse(&s, min, sizeof(min) - 1, &err, buf, sizeof(buf)) == 0 && s.username == NULL &&
@@ -85,6 +95,15 @@ test_bad(void)
 		C("connect_timeout_ms=\0", "watchdog settings: 'connect_timeout_ms' must be an integer between 1 and 600000"),
 		C("uri=mongodb://h/\0state_dir=/s", "watchdog settings: item 2 is cut short"),
 		C("", "watchdog settings: 'uri' is missing"),
+		C("member=db2\0", "watchdog settings: 'member' is not HOST:PORT (no :PORT)"),
+		C("deadline=-1\0", "watchdog settings: 'deadline' is not an unsigned number"),
+		C("deadline=99999999999999999999\0", "watchdog settings: 'deadline' is not an unsigned number"),
+		C("command_start=12a\0", "watchdog settings: 'command_start' is not an unsigned number"),
+		C("command_pid=4194305\0", "watchdog settings: 'command_pid' is not a pid (0 to 4194304)"),
+		C("metrics_textfile=rs0.prom\0", "watchdog settings: 'metrics_textfile' is not an absolute path"),
+		C("metrics_fsync=yes\0", "watchdog settings: 'metrics_fsync' is neither 0 nor 1"),
+		C("uri=mongodb://h/\0state_dir=/s\0set=rs 0\0token=" TOKEN "\0",
+		  "watchdog settings: 'set' is not a replica set name"),
 #undef C
 	};
 	mbh_watchdog_settings s;
