@@ -54,6 +54,30 @@ typedef struct mbh_watchdog mbh_watchdog;
 #define MBH_WD_METRICS "metrics_textfile"     /* metrics.textfile; absent = off */
 #define MBH_WD_METRICS_FSYNC "metrics_fsync"  /* "1" or "0" */
 
+/* Start path and send it the settings (everything but "go").  Caller owns *out. */
+int mbh_watchdog_start(mbh_watchdog **out, const char *path, const mbh_config *cfg, const char *set,
+		       const char *token, mbh_error *err);
+
+/* The watchdog's pid and /proc starttime, for the record. */
+long mbh_watchdog_pid(const mbh_watchdog *w);
+uint64_t mbh_watchdog_starttime(const mbh_watchdog *w);
+
+/* The intent rec is durable: send what it guards (rec's member, deadline, command), "go", and close the pipe. */
+int mbh_watchdog_go(mbh_watchdog *w, const mbh_state_rec *rec, mbh_error *err);
+
+/* Close the pipe (without "go" the watchdog exits) and free; the process itself lives on.  NULL is fine. */
+void mbh_watchdog_free(mbh_watchdog *w);
+
+/*
+ * Reap pid if it is our child and has exited within timeout_ms (a stopped
+ * watchdog of a long-lived host).  Returns false when it is our child and
+ * still running, so the caller can try again later rather than leave a zombie.
+ */
+bool mbh_watchdog_reap(long pid, int timeout_ms);
+
+/* Fill buf with a fresh random token (MBH_TOKEN_LEN hex digits + NUL).  Returns 0 or -1. */
+int mbh_token_new(char *buf, size_t len);
+
 /*
  * What the watchdog program is handed (the items above); the strings point
  * into the buffer mbh_watchdog_settings_parse parsed.
@@ -83,29 +107,5 @@ typedef struct mbh_watchdog_settings {
  * password).
  */
 int mbh_watchdog_settings_parse(mbh_watchdog_settings *out, char *buf, size_t len, mbh_error *err);
-
-/* Start path and send it the settings (everything but "go").  Caller owns *out. */
-int mbh_watchdog_start(mbh_watchdog **out, const char *path, const mbh_config *cfg, const char *set,
-		       const char *token, mbh_error *err);
-
-/* The watchdog's pid and /proc starttime, for the record. */
-long mbh_watchdog_pid(const mbh_watchdog *w);
-uint64_t mbh_watchdog_starttime(const mbh_watchdog *w);
-
-/* The intent rec is durable: send what it guards (rec's member, deadline, command), "go", and close the pipe. */
-int mbh_watchdog_go(mbh_watchdog *w, const mbh_state_rec *rec, mbh_error *err);
-
-/* Close the pipe (without "go" the watchdog exits) and free; the process itself lives on.  NULL is fine. */
-void mbh_watchdog_free(mbh_watchdog *w);
-
-/*
- * Reap pid if it is our child and has exited within timeout_ms (a stopped
- * watchdog of a long-lived host).  Returns false when it is our child and
- * still running, so the caller can try again later rather than leave a zombie.
- */
-bool mbh_watchdog_reap(long pid, int timeout_ms);
-
-/* Fill buf with a fresh random token (MBH_TOKEN_LEN hex digits + NUL).  Returns 0 or -1. */
-int mbh_token_new(char *buf, size_t len);
 
 #endif
