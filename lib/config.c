@@ -23,6 +23,7 @@
 
 #define DEFAULT_STATE_DIR "/var/lib/mongo-backup"
 #define DEFAULT_SNAPSHOT_TIMEOUT 60
+#define DEFAULT_IDLE_TIMEOUT 600    /* a stream still for 10 min while locked: Bacula waits for something */
 #define PASSWORD_MAX 4096
 
 typedef enum key_type {
@@ -68,6 +69,8 @@ static const key_spec keys[] = {
 	{ "script.backup", KT_STRV, 0, 0, OFF(script.backup) },
 	{ "script.restore", KT_STRV, 0, 0, OFF(script.restore) },
 	{ "script.timeout", KT_INT, 0, 604800, OFF(script.timeout) },
+	{ "script.idle_timeout", KT_INT, 0, 604800, OFF(script.idle_timeout) },
+	{ "script.allow_empty", KT_BOOL, 0, 0, OFF(script.allow_empty) },
 	{ "snapshot", KT_GROUP, 0, 0, 0 },
 	{ "snapshot.create", KT_STRV, 0, 0, OFF(snapshot.create) },
 	{ "snapshot.remove", KT_STRV, 0, 0, OFF(snapshot.remove) },
@@ -612,6 +615,8 @@ mbh_config_new(mbh_config **out, mbh_error *err)
 	c->lock.refuse_if_locked = -1;
 	c->lock.allow_majority_stall = -1;
 	c->script.timeout = -1;
+	c->script.idle_timeout = -1;
+	c->script.allow_empty = -1;
 	c->snapshot.timeout = -1;
 	c->log.syslog = -1;
 	c->log.level = -1;
@@ -957,6 +962,10 @@ mbh_config_finish(mbh_config *cfg, mbh_error *err)
 	}
 	if (cfg->script.timeout < 0)
 		cfg->script.timeout = 7200;
+	if (cfg->script.idle_timeout < 0)
+		cfg->script.idle_timeout = DEFAULT_IDLE_TIMEOUT;
+	if (cfg->script.allow_empty < 0)
+		cfg->script.allow_empty = 0;
 	if (cfg->snapshot.timeout < 0)
 		cfg->snapshot.timeout = DEFAULT_SNAPSHOT_TIMEOUT;
 	if (cfg->log.syslog < 0)

@@ -35,16 +35,18 @@ restore() {
 }
 
 # ---------------------------------------------------------------- a file someone else made, mode 0666
+# ... and keeps a hard link to, to read what root writes into it.
 W=$T_DIR/w1
-mkdir -p "$W/$DIR"
+mkdir -p "$W/$DIR" "$T_DIR/theirs"
 chmod 1777 "$W/$DIR"
-setpriv --reuid="$OTHER_UID" --regid="$OTHER_UID" --clear-groups sh -c "umask 0; echo planted >'$W/$REL'"
-before=$(stat -c '%U %a %i' "$W/$REL")
+chown "$OTHER_UID" "$T_DIR/theirs"
+setpriv --reuid="$OTHER_UID" --regid="$OTHER_UID" --clear-groups sh -c \
+	"umask 0; echo planted >'$W/$REL' && ln '$W/$REL' '$T_DIR/theirs/keep'"
+before=$(stat -c '%U %a' "$W/$REL")
 restore precreated "$W"
 fd_status_is precreated 1 T "a file another user made: the restore still works (T)"
-after=$(stat -c '%U %a %i' "$W/$REL")
-tap_is "${after% *}" "root 600" "a file another user made: replaced by one of root's, mode 0600 (was: ${before% *})"
-tap_isnt "${after##* }" "${before##* }" "a file another user made: a new file, not written through theirs"
+tap_is "$(stat -c '%U %a' "$W/$REL")" "root 600" "a file another user made: replaced by one of root's, mode 0600 (was: $before)"
+tap_is "$(cat "$T_DIR/theirs/keep" 2>/dev/null)" planted "a file another user made: nothing written through it (their link still reads 'planted')"
 tap_ok "$(cmp -s "$T_DIR/payload" "$W/$REL" && echo 0 || echo 1)" "a file another user made: the stream, byte for byte"
 
 # ---------------------------------------------------------------- a link planted for a directory below where

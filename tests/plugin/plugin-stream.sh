@@ -16,9 +16,11 @@ H2=$(sim_member_host 2)
 CONF=$T_DIR/rs0.conf
 CMD="mongo: config=$CONF"
 
-# A command that streams 200 KB, then hangs (its pid in hang.pid once it has written them).
+# A command that streams 200 KB, then hangs (its pid in cmd.pid as it starts, in hang.pid once it has
+# written them).
 cat >"$T_DIR/hang.sh" <<EOF
 #!/bin/sh
+echo \$\$ >"$T_OUT/cmd.pid.tmp" && mv "$T_OUT/cmd.pid.tmp" "$T_OUT/cmd.pid"
 head -c 204800 /dev/zero
 echo \$\$ >"$T_OUT/hang.pid.tmp" && mv "$T_OUT/hang.pid.tmp" "$T_OUT/hang.pid"
 exec sleep 300
@@ -45,17 +47,18 @@ tap_ok "$([ "$ms" -lt 10000 ] && echo 0 || echo 1)" "closed early: the job ends 
 tap_like "$T_OUT/early.out" "^job 1: M_FATAL: mongo-fd: the stream of hang.sh was closed after [0-9]+ bytes, before its end" \
 	"closed early: the job log says the stream was cut"
 tap_like "$T_OUT/early.out" "unlocked $H2 \\(lockCount now 0\\)" "closed early: the job log shows the unlock"
-tap_ok "$(t_pid_gone "$(cat "$T_OUT/hang.pid" 2>/dev/null)" 50 && echo 0 || echo 1)" "closed early: the command is gone"
+tap_ok "$(t_pid_gone "$(cat "$T_OUT/cmd.pid" 2>/dev/null)" 50 && echo 0 || echo 1)" "closed early: the command is gone"
 after "closed early"
 
 # ---------------------------------------------------------------- no progress for script.idle_timeout
-rm -f "$T_OUT/hang.pid"
+rm -f "$T_OUT/hang.pid" "$T_OUT/cmd.pid"
 t_config "$CONF" "lock = { max_seconds = 60; };" "script = { backup = [ \"$T_DIR/hang.sh\" ]; idle_timeout = 2; };"
 fd_bg idle backup --cmd "$CMD" --pause-after 65536 --pause-ms 7000
-wait_for "hang.pid" 500 test -s "$T_OUT/hang.pid"
+wait_for "cmd.pid" 500 test -s "$T_OUT/cmd.pid"
 tap_is "$(sim_lockcount 2)" 1 "idle: member 2 is locked while the stream starts"
 start=$(date +%s%N)
-wait_for "the unlock" 300 test "$(sim_lockcount 2)" = 0
+unlocked2() { [ "$(sim_lockcount 2)" = 0 ]; }
+wait_for "the unlock" 300 unlocked2
 ms=$(ms_since "$start")
 tap_ok "$([ "$(sim_lockcount 2)" = 0 ] && [ "$ms" -lt 5000 ] && echo 0 || echo 1)" \
 	"idle: unlocked while bacula-fd is away (${ms} ms after the stream stopped; script.idle_timeout 2 s)"
@@ -66,7 +69,7 @@ fd_status_is idle 1 f "idle: the job fails (f)"
 tap_like "$T_OUT/idle.out" "^job 1: M_(ERROR|FATAL): mongo-fd: .*no progress for 2 s \\(script.idle_timeout\\)" \
 	"idle: the job log names the rule"
 tap_like "$T_OUT/idle.out" "spool.*snapshot mode" "idle: ... and the alternatives (Bacula's data spooling, snapshot mode)"
-tap_ok "$(t_pid_gone "$(cat "$T_OUT/hang.pid" 2>/dev/null)" 50 && echo 0 || echo 1)" "idle: the command is gone"
+tap_ok "$(t_pid_gone "$(cat "$T_OUT/cmd.pid" 2>/dev/null)" 50 && echo 0 || echo 1)" "idle: the command is gone"
 after idle
 
 # ---------------------------------------------------------------- SIGTERM: bacula-fd stops gracefully mid-stream
