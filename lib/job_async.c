@@ -65,7 +65,7 @@ helper(void *arg)
 			pthread_mutex_unlock(&j->async.mu);
 			mbh_error_init(&e);
 			if (mbh_job_unlock(j, &e) != 0)
-				mbh_logf(j->log, MBH_LOG_ERROR, "unlocking %s failed: %s", j->rec.member, e.msg);
+				mbh_logf(j->log, MBH_LOG_ERROR, "unlocking failed: %s", e.msg);
 			pthread_mutex_lock(&j->async.mu);
 			j->async.releases = 0;
 			pthread_cond_broadcast(&j->async.cv);
