@@ -35,25 +35,26 @@
 /*
  * An adapter and nothing more: the file daemon's calls (through the
  * neutral face of fdhost.h: the layer of the daemon's plugin interface maps
- * its numbers and packets) are mapped onto one mbh_job per plugin instance
- * (one instance per Bacula job, and one per console connection).  Threads:
- * bacula-fd drives an instance from its job thread; the cancel event
- * arrives on another thread against the same instance.  The only
- * process-wide state is what mfd_load sets once (the host's calls, the
- * watchdog's path); everything else lives in the instance.
+ * its numbers and packets) are mapped onto the core's: one mbh_job per
+ * backup command, one mbh_restore per restore (one instance per Bacula job,
+ * and one per console connection).  Threads: bacula-fd drives an instance
+ * from its job thread; the cancel event arrives on another thread against
+ * the same instance.  Process-wide: what mfd_load sets once (the host's
+ * calls, the watchdog's path) and the list of live instances, which
+ * mfd_unload releases (bacula-fd's SIGTERM unloads with jobs running).
  *
- * Backup: bEventBackupCommand locks (and only it: never JobStart, newPlugin
- * or an estimate) and starts script.backup the instant the lock is verified
- * (its output waits in the pipe while bacula-fd gets to the file: the lock
- * window is the command's run, not the daemon's steps before it);
- * startBackupFile names one file /@mongo/SET/MEMBER/SCRIPT; IO_OPEN hands
- * the command's stdout to IO_READ, which streams it; IO_CLOSE reaps it and
- * unlocks at once.  The unlock also runs, idempotently, on CancelCommand
- * (after killing the command), EndBackupJob and freePlugin.  Every failure
- * sends FDHOST_FATAL: anything less leaves the job "OK".
+ * Backup: the backup command event locks (and only it: never JobStart,
+ * newPlugin or an estimate) and starts script.backup the instant the lock
+ * is verified (mbh_job_lock_spawn); startBackupFile names one file
+ * /@mongo/SET/MEMBER/SCRIPT; IO_OPEN, IO_READ and IO_CLOSE are the core's
+ * stream (mbh_job_stream_*: its deadlines, its idle watch, a close before
+ * the end that stops the command); the unlock follows IO_CLOSE at once.  It
+ * also runs, idempotently, on the cancel (on the job's own thread, so the
+ * cancel returns at once), EndBackupJob, freePlugin and mfd_unload.  Every
+ * failure sends FDHOST_FATAL: anything less leaves the job "OK".
  *
- * Restore: script.restore gets the stream on its stdin, or, without one, the
- * file is written at where + the saved name.
+ * Restore: mbh_restore: script.restore gets the stream on its stdin, or,
+ * without one, the file is created anew below where.
  */
 
 #ifndef MBH_WATCHDOG_PATH
@@ -963,7 +964,7 @@ static int
 release_all(void)
 {
 	mbh_error err;
-	mbh_job *jobs[64];
+	fdjob *held[64];
 	fdjob *f;
 	int n = 0, alive = 0, i;
 
@@ -971,10 +972,10 @@ release_all(void)
 		return 1;
 	for (f = live; f != NULL; f = f->next) {
 		alive++;
-		if (n < (int)(sizeof(jobs) / sizeof(jobs[0])) && lock_within(&f->mu, 1000)) {
+		if (n < (int)(sizeof(held) / sizeof(held[0])) && lock_within(&f->mu, 1000)) {
 			if (f->job != NULL) {
-				f->users++; /* the job stays while we use it; the process is ending anyway */
-				jobs[n++] = f->job;
+				f->users++; /* the job stays while we use it */
+				held[n++] = f;
 			}
 			pthread_mutex_unlock(&f->mu);
 		}
@@ -982,11 +983,17 @@ release_all(void)
 	pthread_mutex_unlock(&live_mu);
 	for (i = 0; i < n; i++) {
 		mbh_error_init(&err);
-		mbh_job_cancel(jobs[i]);
-		mbh_job_unlock_async(jobs[i], &err);
+		mbh_job_cancel(held[i]->job);
+		mbh_job_unlock_async(held[i]->job, &err);
 	}
-	for (i = 0; i < n; i++)
-		mbh_job_unlock_wait(jobs[i], UNLOAD_WAIT_MS / n);
+	for (i = 0; i < n; i++) {
+		if (!mbh_job_unlock_wait(held[i]->job, UNLOAD_WAIT_MS / n))
+			continue; /* still at it: the job stays in use, the process is ending anyway */
+		pthread_mutex_lock(&held[i]->mu);
+		held[i]->users--;
+		pthread_cond_broadcast(&held[i]->idle);
+		pthread_mutex_unlock(&held[i]->mu);
+	}
 	return alive;
 }
 
