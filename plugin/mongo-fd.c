@@ -424,7 +424,8 @@ backup_command(fdjob *f, const char *text)
 		else if (strncmp(err.msg, MBH_JOB_NOT_STARTED, strlen(MBH_JOB_NOT_STARTED)) == 0)
 			fatal(f, "the backup command did not start: %s", err.msg + strlen(MBH_JOB_NOT_STARTED));
 		else
-			fatal(f, "nothing was locked: %s%s", err.msg, holder(f, err.msg, who, sizeof(who)));
+			fatal(f, "%s%s%s", mbh_job_lock_count(f->job) > 0 ? "" : "nothing was locked: ", err.msg,
+			      holder(f, err.msg, who, sizeof(who)));
 		goto out;
 	}
 	f->locked = true;
@@ -587,6 +588,12 @@ backup_close(fdjob *f, fdhost_io *io)
 out:
 	/* the stream has ended, however: unlock now, not at the end of the job */
 	unlock_now(f, ok ? "after the stream" : "after a failure");
+	if (status != -1 || err.code != 0)
+		mbh_job_outcome(f->job, ok,
+				atomic_load(&f->cancelled) ? MBH_METRICS_FAIL_CANCELLED
+				: f->failed && status == 0 ? MBH_METRICS_FAIL_STREAM
+							   : MBH_METRICS_FAIL_COMMAND,
+				mbh_job_stream_bytes(f->job));
 	io->status = ok || atomic_load(&f->cancelled) ? 0 : -1;
 }
 

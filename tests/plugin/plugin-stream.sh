@@ -104,7 +104,7 @@ rm -f "$T_OUT/hang.pid" "$T_OUT/cmd.pid"
 t_config "$CONF" "lock = { max_seconds = 5; };" "script = { backup = [ \"$T_DIR/hang.sh\" ]; timeout = 7200; };"
 fd_run deadline backup --cmd "$CMD"
 fd_status_is deadline 1 f "lock.max_seconds before script.timeout: the job fails (f)"
-tap_like "$T_OUT/deadline.out" "^job 1: M_FATAL: mongo-fd: the backup command hang.sh was stopped: the lock's time \\(lock.max_seconds = 5 s\\) ran out" \
+tap_like "$T_OUT/deadline.out" "^job 1: M_FATAL: mongo-fd: the backup command hang.sh did not finish within lock.max_seconds \\(5 s\\)" \
 	"lock.max_seconds before script.timeout: the message names lock.max_seconds"
 tap_unlike "$T_OUT/deadline.out" "script.timeout" "lock.max_seconds before script.timeout: ... not script.timeout"
 after "lock.max_seconds"
