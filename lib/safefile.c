@@ -116,6 +116,12 @@ mbh_safefile_create(int *out, const char *base, const char *rel, mbh_error *err)
 		mbh_error_set(err, EX_OSERR, "out of memory");
 		goto out;
 	}
+	/* where itself is followed as the operator gave it, but not through a link someone else planted (/tmp) */
+	if (lstat(base, &st) == 0 && S_ISLNK(st.st_mode) && st.st_uid != 0 && st.st_uid != geteuid()) {
+		mbh_error_set(err, EX_NOPERM, "%s is a symbolic link owned by uid %u, not by root: refusing to follow it; "
+			      "remove it, or restore with another where=", base, (unsigned)st.st_uid);
+		goto out;
+	}
 	if ((dfd = open_base(base, shown, err)) < 0 || check_owner(dfd, base, err) != 0)
 		goto out;
 	/* shown[..end of the current component] names what a message is about */

@@ -8,7 +8,8 @@
 /*
  * Create base/rel anew for writing and return its descriptor in *out
  * (caller closes).  base (the operator's choice; "" = "/") is created when
- * missing (mode 0700) and must be owned by root or by us.  Below it, every
+ * missing (mode 0700) and must be owned by root or by us; it may be a
+ * symbolic link only if that link is root's or ours.  Below it, every
  * directory of rel is opened one at a time without following a symbolic
  * link (missing ones are created, mode 0700) and must be owned by root or
  * by us.  An existing regular file at the end is unlinked and a new one

@@ -94,10 +94,15 @@ main(void)
 		ok(mkdir(at("w/@mongo/rs3"), 0777) == 0 && chown(at("w/@mongo/rs3"), 65534, 65534) == 0,
 		   "a directory of uid 65534");
 		creates(at("w"), "@mongo/rs3/h:1/dump.sh", "w/@mongo/rs3 is owned by uid 65534", "someone else's directory");
+		ok(symlink(at("w"), at("planted")) == 0 && lchown(at("planted"), 65534, 65534) == 0,
+		   "where is a link of uid 65534's (to a directory of root's)");
+		creates(at("planted"), "@mongo/rs0/h:1/dump.sh", "planted is a symbolic link owned by uid 65534",
+			"someone else's link as where");
+		ok(symlink(at("w"), at("ours")) == 0, "where is a link of ours");
+		creates(at("ours"), "@mongo/rs0/h:1/dump.sh", NULL, "our own link as where is followed");
 	} else {
-		skip("not root: cannot make a directory of someone else's");
-		skip("not root");
-		skip("not root");
+		for (int i = 0; i < 9; i++)
+			skip("not root: cannot make files of someone else's");
 	}
 	return tap_done();
 }
