@@ -70,6 +70,8 @@ static const key_spec keys[] = {
 	{ "script.backup", KT_STRV, 0, 0, OFF(script.backup), 0 },
 	{ "script.restore", KT_STRV, 0, 0, OFF(script.restore), 0 },
 	{ "script.timeout", KT_INT, 0, 604800, OFF(script.timeout), 7200 },
+	{ "script.idle_timeout", KT_INT, 0, 604800, OFF(script.idle_timeout), 600 }, /* still 10 min while locked: Bacula waits for something */
+	{ "script.allow_empty", KT_BOOL, 0, 0, OFF(script.allow_empty), 0 },
 	{ "snapshot", KT_GROUP, 0, 0, 0, 0 },
 	{ "snapshot.create", KT_STRV, 0, 0, OFF(snapshot.create), 0 },
 	{ "snapshot.remove", KT_STRV, 0, 0, OFF(snapshot.remove), 0 },

@@ -56,6 +56,8 @@ typedef struct mbh_config {
 		char **backup;       /* NULL-terminated argv template, or NULL */
 		char **restore;
 		int timeout;         /* seconds, default 7200; 0 = none */
+		int idle_timeout;    /* plugin: seconds the stream may make no progress while locked, default 600; 0 = none */
+		int allow_empty;     /* plugin: an empty stream (0 bytes, status 0) is a good backup; default 0 */
 	} script;
 	struct {
 		char **create;       /* argv template printing the snapshot's path; NULL = snapshot mode off */

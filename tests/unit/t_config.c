@@ -128,6 +128,8 @@ test_full_file(void)
 	}
 	ok(c->script.restore && c->script.restore[0] && !c->script.restore[1], "script.restore (a list) has 1 word");
 	is_int(c->script.timeout, 900, "script.timeout");
+	is_int(c->script.idle_timeout, 120, "script.idle_timeout");
+	is_int(c->script.allow_empty, 1, "script.allow_empty");
 	is_int(c->log.syslog, 1, "log.syslog");
 	is_int(c->log.level, MBH_LOG_DEBUG, "log.level");
 	is_str(c->metrics.textfile, "/var/lib/prometheus/node-exporter/mongo-backup-%s.prom", "metrics.textfile");
@@ -235,7 +237,7 @@ test_key_errors(void)
 		{ "lock = { max_second = 5; };\n",
 		  "t.conf:1: unknown key 'lock.max_second' (known: max_seconds, refuse_if_locked, allow_majority_stall)" },
 		{ "\nscript = { backups = [\"x\"]; };\n",
-		  "t.conf:2: unknown key 'script.backups' (known: backup, restore, timeout)" },
+		  "t.conf:2: unknown key 'script.backups' (known: backup, restore, timeout, idle_timeout, allow_empty)" },
 		{ "log = { facility = \"daemon\"; };\n", "t.conf:1: unknown key 'log.facility' (known: syslog, level)" },
 		{ "metrics = { file = \"/x.prom\"; };\n", "t.conf:1: unknown key 'metrics.file' (known: textfile, fsync)" },
 		{ "snapshot = { make = [ \"x\" ]; };\n", "t.conf:1: unknown key 'snapshot.make' (known: create, remove, timeout)" },
@@ -297,6 +299,9 @@ test_key_errors(void)
 		{ "script = { timeout = -1; };\n", "t.conf:1: 'script.timeout' must be an integer between 0 and 604800" },
 		{ "script = { timeout = 604801; };\n", "t.conf:1: 'script.timeout' must be an integer between 0 and 604800" },
 		{ "script = { timeout = \"1h\"; };\n", "t.conf:1: 'script.timeout' must be an integer between 0 and 604800" },
+		{ "script = { idle_timeout = -1; };\n",
+		  "t.conf:1: 'script.idle_timeout' must be an integer between 0 and 604800" },
+		{ "script = { allow_empty = 2; };\n", "t.conf:1: 'script.allow_empty' must be true or false" },
 		{ "script = {\n  backup = [ \"/bin/dump\",\n    \"%h\",\n    \"--at=%t\" ];\n};\n",
 		  "t.conf:4: 'script.backup' argument 3 \"--at=%t\" has the unknown escape %t (known: %h %p %s %j %S, "
 		  "and %% for a percent sign)" },
@@ -523,6 +528,8 @@ test_finish(void)
 		is_int(c->lock.allow_majority_stall, 0, "default allow_majority_stall");
 		is_str(c->state_dir, "/var/lib/mongo-backup", "default state_dir");
 		is_int(c->script.timeout, 7200, "default script.timeout");
+		is_int(c->script.idle_timeout, 600, "default script.idle_timeout");
+		is_int(c->script.allow_empty, 0, "default script.allow_empty: an empty stream fails");
 		is_int(c->log.syslog, 0, "default log.syslog");
 		is_int(c->log.level, MBH_LOG_INFO, "default log.level");
 		ok(c->metrics.textfile == NULL, "default: metrics off (no metrics.textfile)");
