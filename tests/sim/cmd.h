@@ -39,6 +39,15 @@ void collect_ops(sim *s, sim_conn *c, const bson_t *body, const char *db, bool a
 		 doc_list *l);
 void cmd_current_op(sim *s, sim_conn *c, const bson_t *body, bson_t *r);
 
+/* cmd_mongos.c: what a mongos answers (the cluster through the component simulators). */
+void build_mongos_hello(sim *s, sim_conn *c, const bson_t *req, bool hello_name, bson_t *r);
+void cmd_list_shards(sim *s, bson_t *r);
+void cmd_get_shard_map(sim *s, bson_t *r);
+void cmd_balancer_status(sim *s, bson_t *r);
+int cmd_balancer_start_stop(sim *s, bool start, bson_t *r);
+void cmd_mongos_fsync(sim *s, sim_conn *c, const bson_t *body, bson_t *r);
+void cmd_mongos_fsync_unlock(sim *s, bson_t *r);
+
 /* cmd_data.c */
 int cmd_insert(sim *s, sim_conn *c, const bson_t *body, const char *db, bson_t *r);
 bool matches(const bson_t *doc, const bson_t *filter);

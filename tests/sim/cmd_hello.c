@@ -54,6 +54,11 @@ void build_hello(sim *s, sim_conn *c, const bson_t *req, bool hello_name, bson_t
 	char key[24];
 	bson_iter_t it;
 
+	if (s->role == SIM_ROLE_MONGOS) {
+		build_mongos_hello(s, c, req, hello_name, r);
+		return;
+	}
+
 	/* helloOk came with hello (4.4.2, 5.0): older servers never echo it. */
 	if (s->max_wire >= 9 && bson_iter_init_find(&it, req, "helloOk") && truthy(&it))
 		BSON_APPEND_BOOL(r, "helloOk", true);
@@ -133,6 +138,9 @@ void build_hello(sim *s, sim_conn *c, const bson_t *req, bool hello_name, bson_t
 	if (!bson_empty(&m->tags))
 		BSON_APPEND_DOCUMENT(r, "tags", &m->tags);
 	BSON_APPEND_UTF8(r, "me", m->host);
+	/* The members of a config server replica set say so in hello (configsvr: 2). */
+	if (s->role == SIM_ROLE_CONFIGSVR)
+		BSON_APPEND_INT32(r, "configsvr", 2);
 	if (m->state == SIM_ST_PRIMARY) {
 		bson_oid_t oid;
 
@@ -173,6 +181,11 @@ const char *server_version(const sim *s, int32_t v[4])
 	           {21, "7.0.16", {7, 0, 16}},  {25, "8.0.4", {8, 0, 4}},    {27, "8.2.1", {8, 2, 1}}};
 	size_t best = 0;
 
+	/* The topology's `version` (checked to be in the series) names the patch release. */
+	if (s->version[0] && sscanf(s->version, "%d.%d.%d", &v[0], &v[1], &v[2]) == 3) {
+		v[3] = 0;
+		return s->version;
+	}
 	for (size_t i = 0; i < sizeof tab / sizeof tab[0]; i++)
 		if (tab[i].wire <= s->max_wire)
 			best = i;

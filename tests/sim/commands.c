@@ -566,11 +566,86 @@ static const sim_cmd_entry cmd_table[] = {
 	{"aggregate",         0, 0, false, false, 0,                      9,  aggregate_args,     h_aggregate},
 };
 
-/* The entry for name at this server's version, or NULL. */
+static int h_list_shards(sim *s, sim_conn *c, const sim_msg *req, const bson_t *b, const char *db, const char *name,
+                         bson_t *r)
+{
+	UNUSED_ARGS;
+	cmd_list_shards(s, r);
+	return 0;
+}
+
+static int h_get_shard_map(sim *s, sim_conn *c, const sim_msg *req, const bson_t *b, const char *db,
+                           const char *name, bson_t *r)
+{
+	UNUSED_ARGS;
+	cmd_get_shard_map(s, r);
+	return 0;
+}
+
+static int h_balancer_status(sim *s, sim_conn *c, const sim_msg *req, const bson_t *b, const char *db,
+                             const char *name, bson_t *r)
+{
+	UNUSED_ARGS;
+	cmd_balancer_status(s, r);
+	return 0;
+}
+
+static int h_balancer_start_stop(sim *s, sim_conn *c, const sim_msg *req, const bson_t *b, const char *db,
+                                 const char *name, bson_t *r)
+{
+	UNUSED_ARGS;
+	return cmd_balancer_start_stop(s, strcmp(name, "balancerStart") == 0, r);
+}
+
+static int h_mongos_fsync(sim *s, sim_conn *c, const sim_msg *req, const bson_t *b, const char *db,
+                          const char *name, bson_t *r)
+{
+	UNUSED_ARGS;
+	cmd_mongos_fsync(s, c, b, r);
+	return 0;
+}
+
+static int h_mongos_fsync_unlock(sim *s, sim_conn *c, const sim_msg *req, const bson_t *b, const char *db,
+                                 const char *name, bson_t *r)
+{
+	UNUSED_ARGS;
+	cmd_mongos_fsync_unlock(s, r);
+	return 0;
+}
+
+/* What a mongos answers (role = "mongos"); anything else is 59 as on a router without it (fsyncUnlock
+ * too before the cluster lock: cmd_mongos.c). */
+static const sim_cmd_entry mongos_table[] = {
+	/* name              min max admin  open   action                  strict args             handler */
+	{"hello",             9, 0, false, true,  0,                      0,  hello_args,         h_hello},
+	{"isMaster",          0, 0, false, true,  0,                      0,  hello_args,         h_hello},
+	{"ismaster",          0, 0, false, true,  0,                      0,  hello_args,         h_hello},
+	{"ping",              0, 0, false, true,  0,                      0,  NULL,               h_ok},
+	{"endSessions",       0, 0, false, true,  0,                      0,  NULL,               h_ok},
+	{"buildInfo",         0, 0, false, true,  0,                      0,  NULL,               h_buildinfo},
+	{"buildinfo",         0, 0, false, true,  0,                      0,  NULL,               h_buildinfo},
+	{"connectionStatus",  0, 0, false, true,  0,                      0,  NULL,               h_connection_status},
+	{"saslStart",         0, 0, false, true,  0,                      0,  sasl_start_args,    h_sasl_start},
+	{"saslContinue",      0, 0, false, true,  0,                      0,  sasl_continue_args, h_sasl_continue},
+	{"listShards",        0, 0, true,  false, SIM_ACT_LIST_SHARDS,    0,  NULL,               h_list_shards},
+	{"getShardMap",       0, 0, true,  false, SIM_ACT_GET_SHARD_MAP,  0,  NULL,               h_get_shard_map},
+	/* balancerStart/Stop/Status: 3.4 (wire 5) */
+	{"balancerStatus",    0, 0, true,  false, SIM_ACT_BALANCER_STATUS, 0, NULL,               h_balancer_status},
+	{"balancerStart",     0, 0, true,  false, SIM_ACT_BALANCER,       0,  NULL,               h_balancer_start_stop},
+	{"balancerStop",      0, 0, true,  false, SIM_ACT_BALANCER,       0,  NULL,               h_balancer_start_stop},
+	{"fsync",             0, 0, true,  false, SIM_ACT_FSYNC,          25, fsync_args,         h_mongos_fsync},
+	{"fsyncUnlock",       0, 0, true,  false, SIM_ACT_UNLOCK,         0,  NULL,               h_mongos_fsync_unlock},
+};
+
+/* The entry for name at this server's version (and role), or NULL. */
 static const sim_cmd_entry *lookup_cmd(const sim *s, const char *name)
 {
-	for (size_t i = 0; i < sizeof cmd_table / sizeof cmd_table[0]; i++) {
-		const sim_cmd_entry *e = &cmd_table[i];
+	const sim_cmd_entry *table = s->role == SIM_ROLE_MONGOS ? mongos_table : cmd_table;
+	size_t n = s->role == SIM_ROLE_MONGOS ? sizeof mongos_table / sizeof mongos_table[0]
+	                                      : sizeof cmd_table / sizeof cmd_table[0];
+
+	for (size_t i = 0; i < n; i++) {
+		const sim_cmd_entry *e = &table[i];
 
 		if (strcmp(e->name, name) == 0 && s->max_wire >= e->min_wire && (!e->max_wire || s->max_wire <= e->max_wire))
 			return e;

@@ -2,6 +2,7 @@
 /* ctl.c: the control socket (faults on demand) and the `mongo-rs-sim ctl` client. */
 #include "autoconfig.h"
 
+#include <poll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -281,6 +282,17 @@ void sim_ctl_handle_line(sim *s, const char *line, char **out, size_t *outlen)
 
 		for (const char *const *w = with_member; *w; w++)
 			found = found || strcmp(*w, argv[0]) == 0;
+		if (!found && s->role == SIM_ROLE_MONGOS) {
+			char *text = NULL;
+
+			rc = sim_mongos_ctl(s, argc, argv, &text, err, sizeof err);
+			if (text)
+				outf(&o, "%s", text);
+			free(text);
+			if (rc != -2)
+				goto done;
+			rc = -1;
+		}
 		if (!found) {
 			snprintf(err, sizeof err, "unknown command '%s'", argv[0]);
 			goto done;
@@ -407,14 +419,92 @@ done:
 	*outlen = o.len;
 }
 
+/* Send one control line to the simulator at path and read its whole answer (within timeout_ms).
+ * Returns 0 when the answer ends with "ok" (*answer = the lines before it, malloc'd), 1 when it ends
+ * with "error: ..." (the message in err), -1 when the socket cannot be used (the reason in err). */
+int sim_ctl_call(const char *path, const char *line, int timeout_ms, char **answer, char *err, size_t errlen)
+{
+	struct sockaddr_un sa;
+	char *buf = NULL, *last, *p;
+	size_t len = 0, cap = 0, used = strlen(line);
+	int64_t deadline = sim_now_ms() + timeout_ms;
+	int fd = -1, rc = -1;
+
+	*answer = NULL;
+	if (strlen(path) >= sizeof sa.sun_path) {
+		snprintf(err, errlen, "socket path too long: %s", path);
+		return -1;
+	}
+	memset(&sa, 0, sizeof sa);
+	sa.sun_family = AF_UNIX;
+	memcpy(sa.sun_path, path, strlen(path) + 1);
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0 ||
+	    connect(fd, (struct sockaddr *)&sa, sizeof sa) != 0) {
+		snprintf(err, errlen, "cannot connect to %s: %s (is the simulator running?)", path, strerror(errno));
+		goto out;
+	}
+	for (size_t off = 0; off < used;) {
+		ssize_t n = send(fd, line + off, used - off, MSG_NOSIGNAL);
+
+		if (n <= 0) {
+			snprintf(err, errlen, "send: %s", strerror(errno));
+			goto out;
+		}
+		off += (size_t)n;
+	}
+	for (;;) {
+		struct pollfd pfd = {fd, POLLIN, 0};
+		int64_t left = deadline - sim_now_ms();
+		ssize_t n;
+
+		if (cap - len < 4096) {
+			char *nb = realloc(buf, cap ? cap * 2 : 8192);
+
+			if (!nb)
+				goto out;
+			buf = nb;
+			cap = cap ? cap * 2 : 8192;
+		}
+		if (left <= 0 || poll(&pfd, 1, (int)left) == 0) {
+			snprintf(err, errlen, "no answer from %s within %d ms", path, timeout_ms);
+			goto out;
+		}
+		n = read(fd, buf + len, cap - len - 1);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		len += (size_t)n;
+	}
+	if (!buf || len == 0 || buf[len - 1] != '\n') {
+		snprintf(err, errlen, "no complete answer from the simulator at %s", path);
+		goto out;
+	}
+	buf[len - 1] = '\0';
+	last = strrchr(buf, '\n');
+	p = last ? last + 1 : buf;
+	if (strcmp(p, "ok") == 0) {
+		*p = '\0';
+		*answer = buf;
+		buf = NULL;
+		rc = 0;
+	} else {
+		snprintf(err, errlen, "%s", strncmp(p, "error: ", 7) == 0 ? p + 7 : p);
+		rc = 1;
+	}
+out:
+	if (fd >= 0)
+		close(fd);
+	free(buf);
+	return rc;
+}
+
 /* `mongo-rs-sim ctl SOCKET COMMAND ARGS...`: exit 0 on ok, 1 on error, 69 if unreachable. */
 int sim_ctl_client(int argc, char **argv)
 {
-	struct sockaddr_un sa;
-	char line[4096], *buf = NULL;
-	size_t len = 0, cap = 0, used = 0;
-	int fd = -1, rc = 1;
-	char *last, *p;
+	char line[4096], err[1024], *answer = NULL;
+	size_t used = 0;
+	int rc;
 
 	if (argc < 2) {
 		fprintf(stderr, "usage: mongo-rs-sim ctl SOCKET COMMAND [ARGS...]\n");
@@ -430,65 +520,18 @@ int sim_ctl_client(int argc, char **argv)
 		used += (size_t)n;
 	}
 	line[used++] = '\n';
-	if (strlen(argv[0]) >= sizeof sa.sun_path) {
+	line[used] = '\0';
+	if (strlen(argv[0]) >= sizeof((struct sockaddr_un *)0)->sun_path) {
 		fprintf(stderr, "mongo-rs-sim ctl: socket path too long: %s\n", argv[0]);
 		return EX_USAGE;
 	}
-	memset(&sa, 0, sizeof sa);
-	sa.sun_family = AF_UNIX;
-	memcpy(sa.sun_path, argv[0], strlen(argv[0]) + 1);
-	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0 ||
-	    connect(fd, (struct sockaddr *)&sa, sizeof sa) != 0) {
-		fprintf(stderr, "mongo-rs-sim ctl: cannot connect to %s: %s (is the simulator running?)\n", argv[0],
-		        strerror(errno));
-		rc = EX_UNAVAILABLE;
-		goto out;
+	/* A held balancerStop or a lock timeout never delays the control socket: a minute is plenty. */
+	rc = sim_ctl_call(argv[0], line, 60000, &answer, err, sizeof err);
+	if (rc == 0) {
+		fputs(answer, stdout);
+		free(answer);
+		return 0;
 	}
-	for (size_t off = 0; off < used;) {
-		ssize_t n = send(fd, line + off, used - off, MSG_NOSIGNAL);
-
-		if (n <= 0) {
-			fprintf(stderr, "mongo-rs-sim ctl: send: %s\n", strerror(errno));
-			rc = EX_UNAVAILABLE;
-			goto out;
-		}
-		off += (size_t)n;
-	}
-	for (;;) {
-		ssize_t n;
-
-		if (cap - len < 4096) {
-			char *nb = realloc(buf, cap ? cap * 2 : 8192);
-
-			if (!nb)
-				goto out;
-			buf = nb;
-			cap = cap ? cap * 2 : 8192;
-		}
-		n = read(fd, buf + len, cap - len - 1);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			break;
-		len += (size_t)n;
-	}
-	if (!buf || len == 0 || buf[len - 1] != '\n') {
-		fprintf(stderr, "mongo-rs-sim ctl: no complete answer from the simulator\n");
-		rc = EX_UNAVAILABLE;
-		goto out;
-	}
-	buf[len - 1] = '\0';
-	last = strrchr(buf, '\n');
-	p = last ? last + 1 : buf;
-	if (last)
-		fwrite(buf, 1, (size_t)(last - buf) + 1, stdout);
-	if (strcmp(p, "ok") == 0)
-		rc = 0;
-	else
-		fprintf(stderr, "mongo-rs-sim ctl: %s\n", p);
-out:
-	if (fd >= 0)
-		close(fd);
-	free(buf);
-	return rc;
+	fprintf(stderr, "mongo-rs-sim ctl: %s\n", err);
+	return rc == 1 ? 1 : EX_UNAVAILABLE;
 }

@@ -279,7 +279,9 @@ static void process_member_input(sim *s, sim_conn *c)
 			if (!out)
 				conn_kill(c);
 			else
-				conn_queue(c, out, outlen, sim_now_ms() + s->members[c->member].slow_ms);
+				conn_queue(c, out, outlen,
+				           sim_now_ms() + s->members[c->member].slow_ms + c->reply_delay_ms);
+			c->reply_delay_ms = 0;
 		} else if (rc == 3) {
 			conn_kill(c);
 		}

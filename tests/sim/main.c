@@ -27,6 +27,8 @@ static void usage(FILE *f)
 	fprintf(f,
 	        "usage: mongo-rs-sim --topology FILE [--ready-file PATH] [--ctl SOCKET] [--data-dir DIR]\n"
 	        "                    [--tls-cert PEM --tls-key PEM [--tls-ca PEM]] [--log FILE] [-v[v]]\n"
+	        "                    [--set-name NAME]   (overrides the topology's set_name: one file, N shards)\n"
+	        "                    [--config-server CTL --shard CTL [--shard CTL...]]   (role = \"mongos\")\n"
 	        "       mongo-rs-sim ctl SOCKET COMMAND [ARGS...]\n"
 	        "       mongo-rs-sim verify DBPATH\n"
 	        "       mongo-rs-sim --help | --version\n"
@@ -39,6 +41,20 @@ static int set_str(char **dst, const char *v)
 	free(*dst);
 	*dst = strdup(v);
 	return *dst ? 0 : -1;
+}
+
+/* One more shard simulator's control socket for the mongos. */
+static int add_shard(sim_cluster *cl, const char *ctl)
+{
+	char **nv = realloc(cl->shard_ctl, (cl->n_shards + 1) * sizeof *nv);
+
+	if (!nv)
+		return -1;
+	cl->shard_ctl = nv;
+	if (!(nv[cl->n_shards] = strdup(ctl)))
+		return -1;
+	cl->n_shards++;
+	return 0;
 }
 
 static char *build_seed(const sim *s)
@@ -58,7 +74,11 @@ static char *build_seed(const sim *s)
 		len += (size_t)snprintf(u + len, cap - len, "%s%s", first ? "" : ",", m->host);
 		first = false;
 	}
-	snprintf(u + len, cap - len, "/?replicaSet=%s", s->set_name);
+	/* A mongos's endpoints are a list of routers, not a set. */
+	if (s->role == SIM_ROLE_MONGOS)
+		snprintf(u + len, cap - len, "/");
+	else
+		snprintf(u + len, cap - len, "/?replicaSet=%s", s->set_name);
 	return u;
 }
 
@@ -104,12 +124,15 @@ int main(int argc, char **argv)
 	                                     {"tls-key", required_argument, NULL, 'K'},
 	                                     {"tls-ca", required_argument, NULL, 'A'},
 	                                     {"log", required_argument, NULL, 'l'},
+	                                     {"shard", required_argument, NULL, 'S'},
+	                                     {"set-name", required_argument, NULL, 'N'},
+	                                     {"config-server", required_argument, NULL, 'G'},
 	                                     {"verbose", no_argument, NULL, 'v'},
 	                                     {"help", no_argument, NULL, 'h'},
 	                                     {"version", no_argument, NULL, 'V'},
 	                                     {NULL, 0, NULL, 0}};
 	const char *topo = NULL, *ready = NULL, *ctl = NULL, *ddir = NULL, *cert = NULL, *key = NULL, *ca = NULL,
-	           *logp = NULL;
+	           *logp = NULL, *setname = NULL;
 	sim s;
 	char err[1024];
 	int opt, rc = EX_SOFTWARE, verbose = 0;
@@ -117,6 +140,9 @@ int main(int argc, char **argv)
 	sigset_t block;
 	struct sigaction sa;
 
+	memset(&s, 0, sizeof s);
+	s.ctl_fd = -1;
+	s.primary = -1;
 	if (argc >= 2 && strcmp(argv[1], "ctl") == 0)
 		return sim_ctl_client(argc - 2, argv + 2);
 	if (argc >= 2 && strcmp(argv[1], "verify") == 0) {
@@ -136,20 +162,27 @@ int main(int argc, char **argv)
 		case 'K': key = optarg; break;
 		case 'A': ca = optarg; break;
 		case 'l': logp = optarg; break;
+		case 'N': setname = optarg; break;
+		case 'S':
+			if (add_shard(&s.cluster, optarg) != 0)
+				goto out;
+			break;
+		case 'G':
+			if (set_str(&s.cluster.config_ctl, optarg) != 0)
+				goto out;
+			break;
 		case 'v': verbose++; break;
-		case 'h': usage(stdout); return 0;
-		case 'V': printf("mongo-rs-sim %s\n", PACKAGE_VERSION); return 0;
-		default: usage(stderr); return EX_USAGE;
+		case 'h': usage(stdout); rc = 0; goto out;
+		case 'V': printf("mongo-rs-sim %s\n", PACKAGE_VERSION); rc = 0; goto out;
+		default: usage(stderr); rc = EX_USAGE; goto out;
 		}
 	}
 	if (optind != argc || !topo) {
 		fprintf(stderr, "mongo-rs-sim: %s\n", topo ? "unexpected argument" : "--topology FILE is required");
 		usage(stderr);
-		return EX_USAGE;
+		rc = EX_USAGE;
+		goto out;
 	}
-	memset(&s, 0, sizeof s);
-	s.ctl_fd = -1;
-	s.primary = -1;
 	s.verbose = verbose;
 	g_sim = &s;
 	if (sim_topology_load(&s, topo, err, sizeof err) != 0) {
@@ -157,7 +190,15 @@ int main(int argc, char **argv)
 		rc = EX_CONFIG;
 		goto out;
 	}
-	if ((ddir && set_str(&s.data_dir, ddir) != 0) || (cert && set_str(&s.tls_cert, cert) != 0) ||
+	if ((s.role == SIM_ROLE_MONGOS) != (s.cluster.n_shards > 0 || s.cluster.config_ctl != NULL) ||
+	    (s.role == SIM_ROLE_MONGOS && (!s.cluster.n_shards || !s.cluster.config_ctl))) {
+		fprintf(stderr, "mongo-rs-sim: %s\n",
+		        s.role == SIM_ROLE_MONGOS ? "a mongos (role = \"mongos\") needs --config-server CTL and at least one --shard CTL"
+		                                  : "--shard and --config-server are for a mongos topology (role = \"mongos\")");
+		rc = EX_USAGE;
+		goto out;
+	}
+	if ((setname && set_str(&s.set_name, setname) != 0) || (ddir && set_str(&s.data_dir, ddir) != 0) || (cert && set_str(&s.tls_cert, cert) != 0) ||
 	    (key && set_str(&s.tls_key, key) != 0) || (ca && set_str(&s.tls_ca, ca) != 0))
 		goto out;
 	if (cert || key || ca)
@@ -241,6 +282,7 @@ out:
 	}
 	sim_rs_free(&s);
 	sim_topology_free(&s);
+	sim_cluster_free(&s.cluster);
 	SSL_CTX_free(s.ssl_ctx);
 	if (s.log)
 		fclose(s.log);

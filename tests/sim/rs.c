@@ -376,6 +376,8 @@ static void election_tick(sim *s, int64_t now)
 /* Run what is due: the periodic no-op, elections and every secondary's replication. */
 void sim_rs_tick(sim *s, int64_t now)
 {
+	if (s->role == SIM_ROLE_MONGOS)
+		return;   /* a router has no oplog and holds no elections */
 	election_tick(s, now);
 	if (noop_due_possible(s) && now >= s->next_noop_ms) {
 		write_noop(s, "periodic noop");
@@ -403,6 +405,8 @@ int64_t sim_rs_next_deadline(const sim *s, int64_t now)
 {
 	int64_t next = INT64_MAX;
 
+	if (s->role == SIM_ROLE_MONGOS)
+		return next;
 	if (noop_due_possible(s))
 		next = s->next_noop_ms;
 	if (s->no_primary_since_ms > 0 && s->no_primary_since_ms + s->election_timeout_ms < next)

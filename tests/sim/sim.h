@@ -43,8 +43,28 @@ enum {
 	SIM_ACT_LIST_DATABASES = 1u << 12,
 	SIM_ACT_HOST_INFO = 1u << 13,
 	SIM_ACT_CMD_LINE_OPTS = 1u << 14,
+	SIM_ACT_LIST_SHARDS = 1u << 15,
+	SIM_ACT_GET_SHARD_MAP = 1u << 16,
+	SIM_ACT_BALANCER_STATUS = 1u << 17,
+	SIM_ACT_BALANCER = 1u << 18,       /* balancerStart, balancerStop */
 	SIM_ACT_ALL = 0xffffffffu
 };
+
+/* What the process simulates (topology `role`). */
+enum { SIM_ROLE_REPLSET = 0, SIM_ROLE_CONFIGSVR, SIM_ROLE_MONGOS };
+
+/* A mongos's view of its cluster: the component simulators it reaches through their control
+ * sockets (cmd_mongos.c), and the cluster-wide state a real cluster keeps on its config servers. */
+typedef struct sim_cluster {
+	char **shard_ctl;       /* one control socket per shard simulator, in listShards order */
+	size_t n_shards;
+	char *config_ctl;       /* the CSRS simulator's control socket */
+	bool balancer_off;      /* balancerStop was run (mode "off") */
+	bool in_round;          /* a balancer round / chunk migration runs (ctl migration start) */
+	int64_t rounds;         /* numBalancerRounds */
+	bool ddl_running;       /* a DDL operation is in progress (ctl ddl start) */
+	char stall[64];         /* this component's fsync lock times out (ctl stall NAME) */
+} sim_cluster;
 
 /* One-shot fault actions for `arm`. */
 enum { SIM_ARM_NONE = 0, SIM_ARM_ELECT, SIM_ARM_KILL, SIM_ARM_PARTITION };
@@ -149,6 +169,7 @@ typedef struct sim_conn {
 	bool awaiting;          /* held: an awaitable hello waiting for a topology change */
 	int64_t await_until_ms; /* ... or for its maxAwaitTimeMS to run out */
 	bool await_done;        /* the wait is over: answer at once */
+	int64_t reply_delay_ms;  /* the next reply waits this long (a mongos's lock timeout) */
 	bool close_after_flush;
 	bool dead;
 	/* authentication */
@@ -197,6 +218,9 @@ typedef struct sim {
 	volatile sig_atomic_t stop;
 	int64_t start_ms;
 	bson_oid_t replica_set_id;
+	int role;               /* SIM_ROLE_* */
+	char version[16];       /* buildInfo.version when the topology sets it ("" = the series default) */
+	sim_cluster cluster;    /* SIM_ROLE_MONGOS only */
 } sim;
 
 /* One argument of a command, as the server's IDL declares it. */
@@ -294,9 +318,14 @@ void sim_loop_wake_hellos(sim *s);
 int sim_tls_init(sim *s, char *err, size_t errlen);
 
 /* ctl.c */
+int sim_ctl_call(const char *path, const char *line, int timeout_ms, char **answer, char *err, size_t errlen);
 int sim_ctl_listen(sim *s, char *err, size_t errlen);
 void sim_ctl_handle_line(sim *s, const char *line, char **out, size_t *outlen);
 int sim_ctl_client(int argc, char **argv);
+
+/* cmd_mongos.c: the mongos side (its ctl commands; its command handlers are in cmd.h). */
+int sim_mongos_ctl(sim *s, int argc, char **argv, char **text, char *err, size_t errlen);
+void sim_cluster_free(sim_cluster *cl);
 
 /* datadir.c */
 int sim_datadir_open(sim *s, sim_member *m, char *err, size_t errlen);

@@ -12,6 +12,7 @@
 #include <libconfig.h>
 
 #include "sim.h"
+#include "cmd.h"
 
 static const struct {
 	const char *role;
@@ -20,9 +21,10 @@ static const struct {
 	{"root", SIM_ACT_ALL},
 	{"clusterMonitor", SIM_ACT_RS_STATUS | SIM_ACT_RS_CONFIG | SIM_ACT_SERVER_STATUS | SIM_ACT_INPROG |
 	                       SIM_ACT_BUILDINFO | SIM_ACT_GET_PARAMETER | SIM_ACT_GET_LOG |
-	                       SIM_ACT_LIST_DATABASES | SIM_ACT_HOST_INFO | SIM_ACT_CMD_LINE_OPTS},
+	                       SIM_ACT_LIST_DATABASES | SIM_ACT_HOST_INFO | SIM_ACT_CMD_LINE_OPTS |
+	                       SIM_ACT_LIST_SHARDS | SIM_ACT_GET_SHARD_MAP | SIM_ACT_BALANCER_STATUS},
 	{"hostManager", SIM_ACT_FSYNC | SIM_ACT_UNLOCK | SIM_ACT_SERVER_STATUS},
-	{"clusterManager", SIM_ACT_STATE_CHANGE},
+	{"clusterManager", SIM_ACT_STATE_CHANGE | SIM_ACT_BALANCER},
 	{"readWrite", SIM_ACT_INSERT | SIM_ACT_FIND},
 	{"readWriteAnyDatabase", SIM_ACT_INSERT | SIM_ACT_FIND | SIM_ACT_LIST_DATABASES},
 	{"read", SIM_ACT_FIND},
@@ -41,6 +43,8 @@ static const struct {
 	{"getParameter", SIM_ACT_GET_PARAMETER}, {"getLog", SIM_ACT_GET_LOG},
 	{"listDatabases", SIM_ACT_LIST_DATABASES}, {"hostInfo", SIM_ACT_HOST_INFO},
 	{"getCmdLineOpts", SIM_ACT_CMD_LINE_OPTS},
+	{"listShards", SIM_ACT_LIST_SHARDS},       {"getShardMap", SIM_ACT_GET_SHARD_MAP},
+	{"balancerStatus", SIM_ACT_BALANCER_STATUS}, {"balancer", SIM_ACT_BALANCER},
 };
 
 /* The actions a built-in role grants; *known false for an unknown role. */
@@ -412,8 +416,48 @@ out:
 	return rc;
 }
 
-static const char *const root_keys[] = {"set_name", "max_wire_version", "auth",  "noop_interval_ms",
-                                        "data_dir", "tls",              "members", "users", "settings", NULL};
+static const char *const root_keys[] = {"set_name", "max_wire_version", "auth",    "noop_interval_ms",
+                                        "data_dir", "tls",              "members", "users",
+                                        "settings", "role",             "version", NULL};
+
+/* role = "replset" | "configsvr" | "mongos"; version = "A.B.C" within max_wire_version's series. */
+static int load_role_version(tctx *t, config_setting_t *root, sim *s)
+{
+	char *role = NULL, *ver = NULL;
+	int rc = -1;
+
+	if (get_str(t, root, "role", &role) != 0 || get_str(t, root, "version", &ver) != 0)
+		goto out;
+	if (!role || strcmp(role, "replset") == 0)
+		s->role = SIM_ROLE_REPLSET;
+	else if (strcmp(role, "configsvr") == 0)
+		s->role = SIM_ROLE_CONFIGSVR;
+	else if (strcmp(role, "mongos") == 0)
+		s->role = SIM_ROLE_MONGOS;
+	else {
+		fail(t, config_setting_get_member(root, "role"), "role must be \"replset\", \"configsvr\" or \"mongos\"");
+		goto out;
+	}
+	if (ver) {
+		int32_t def[4];
+		int a, b, c, n = 0;
+
+		server_version(s, def);
+		if (sscanf(ver, "%d.%d.%d%n", &a, &b, &c, &n) != 3 || ver[n] != '\0' || c < 0 || c > 99 ||
+		    a != def[0] || b != def[1]) {
+			fail(t, config_setting_get_member(root, "version"),
+			     "version must be %d.%d.N (the series of max_wire_version %d), not '%s'", def[0], def[1],
+			     s->max_wire, ver);
+			goto out;
+		}
+		snprintf(s->version, sizeof s->version, "%d.%d.%d", a, b, c);
+	}
+	rc = 0;
+out:
+	free(role);
+	free(ver);
+	return rc;
+}
 static const char *const settings_keys[] = {"electionTimeoutMillis", NULL};
 static const char *const tls_keys[] = {"enabled", "cert", "key", "ca", "require_client_cert", NULL};
 
@@ -440,7 +484,7 @@ int sim_topology_load(sim *s, const char *path, char *err, size_t errlen)
 	if (check_keys(&t, root, root_keys, "the topology") != 0 || get_str(&t, root, "set_name", &s->set_name) != 0 ||
 	    get_int(&t, root, "max_wire_version", 6, 27, &s->max_wire) != 0 || get_bool(&t, root, "auth", &s->auth) != 0 ||
 	    get_int(&t, root, "noop_interval_ms", 10, 3600000, &s->noop_interval_ms) != 0 ||
-	    get_str(&t, root, "data_dir", &s->data_dir) != 0)
+	    get_str(&t, root, "data_dir", &s->data_dir) != 0 || load_role_version(&t, root, s) != 0)
 		goto out;
 	if (!s->set_name && !(s->set_name = strdup("rs0")))
 		goto out;
