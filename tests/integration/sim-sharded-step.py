@@ -1,6 +1,6 @@
 #!/usr/bin/python3
-# sim-sharded.py: one pymongo step against a simulated sharded cluster, for sim-sharded.sh.
-#   sim-sharded.py STEP MONGOS_URI [ARGS...]
+# sim-sharded-step.py: one pymongo step against a simulated sharded cluster, for sim-sharded.sh.
+#   sim-sharded-step.py STEP MONGOS_URI [ARGS...]
 # Prints the facts the shell test asserts, one `key=value` a line; a server error prints
 # `error code=C msg=M` (exit 0: a refusal is a result to check, not a crash).
 # SPDX-License-Identifier: AGPL-3.0-or-later
