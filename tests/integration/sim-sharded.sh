@@ -10,7 +10,7 @@ TOPOS=$top_srcdir/tests/sim/topologies
 
 simt_init
 "$PY" -c 'import pymongo' 2>/dev/null || tap_skip_all "$PY has no pymongo"
-tap_plan 59
+tap_plan 62
 
 # ctl SOCKET ARGS...: one control command to the simulator behind SOCKET.
 ctl() {
@@ -193,6 +193,29 @@ step lock
 tap_is "$(val lock lockCounts)" "[1, 1, 1]" "4.4.25 locks through mongos"
 step unlock
 tap_is "$(all_locks)" "$UNLOCKED" "4.4.25 unlocks"
+
+# mongosh (optional): the shell's helpers through the router.
+MONGOSH=${MBH_MONGOSH:-$(command -v mongosh 2>/dev/null)}
+old_mongos 7.0.16 21
+if [ -n "$MONGOSH" ] && [ -x "$MONGOSH" ]; then
+	mkdir -p "$T_DIR/home"
+	HOME=$T_DIR/home MONGOSH_FORCE_DISABLE_TELEMETRY_FOR_TESTING=1 T_TIMEOUT=90 t_run msh "$MONGOSH" "$M_URI" \
+		-u backup -p backup-pw --quiet --norc --eval '
+print("msg=" + db.hello().msg);
+print("shards=" + db.adminCommand({listShards: 1}).shards.map(s => s._id).join(","));
+print("stop=" + sh.stopBalancer().ok + " mode=" + sh.isBalancerRunning().mode);
+sh.startBalancer();
+print("locked=" + Object.keys(db.fsyncLock().all.raw).length);
+print("unlocked=" + db.fsyncUnlock().ok);'
+	t_rc_is 0 "mongosh: hello, listShards, sh.stopBalancer/startBalancer, db.fsyncLock/fsyncUnlock through mongos" msh
+	tap_is "$(tr '\n' ' ' <"$T_OUT/msh.out")" "msg=isdbgrid shards=shA,shB stop=1 mode=off locked=3 unlocked=1 " \
+		"mongosh: the router's answers, three components locked"
+	tap_is "$(all_locks)" "$UNLOCKED" "mongosh's unlock released them"
+else
+	tap_skip "mongosh through mongos" "mongosh not installed"
+	tap_skip "mongosh: the router's answers" "mongosh not installed"
+	tap_skip "mongosh's unlock" "mongosh not installed"
+fi
 
 # A mongos topology needs its components; --shard means nothing to a replica set.
 T_TIMEOUT=20 t_run nocomp "$MBH_SIM" --topology "$TOPOS/cluster-mongos.conf"

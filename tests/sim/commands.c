@@ -627,6 +627,8 @@ static const sim_cmd_entry mongos_table[] = {
 	{"connectionStatus",  0, 0, false, true,  0,                      0,  NULL,               h_connection_status},
 	{"saslStart",         0, 0, false, true,  0,                      0,  sasl_start_args,    h_sasl_start},
 	{"saslContinue",      0, 0, false, true,  0,                      0,  sasl_continue_args, h_sasl_continue},
+	{"getParameter",      0, 0, true,  false, SIM_ACT_GET_PARAMETER,  0,  NULL,               h_get_parameter},
+	{"getLog",            0, 0, true,  false, SIM_ACT_GET_LOG,        0,  NULL,               h_get_log},
 	{"listShards",        0, 0, true,  false, SIM_ACT_LIST_SHARDS,    0,  NULL,               h_list_shards},
 	{"getShardMap",       0, 0, true,  false, SIM_ACT_GET_SHARD_MAP,  0,  NULL,               h_get_shard_map},
 	/* balancerStart/Stop/Status: 3.4 (wire 5) */
