@@ -10,7 +10,7 @@ TOPOS=$top_srcdir/tests/sim/topologies
 
 simt_init
 "$PY" -c 'import pymongo' 2>/dev/null || tap_skip_all "$PY has no pymongo"
-tap_plan 62
+tap_plan 64
 
 # ctl SOCKET ARGS...: one control command to the simulator behind SOCKET.
 ctl() {
@@ -216,6 +216,13 @@ else
 	tap_skip "mongosh: the router's answers" "mongosh not installed"
 	tap_skip "mongosh's unlock" "mongosh not installed"
 fi
+
+# A shard's whole simulator gone (last: the cluster is not whole after this).
+ctl "$B_CTL" shutdown >/dev/null
+wait_for "shB gone" 250 test ! -S "$B_CTL"
+step lock
+tap_like "$T_OUT/lock.out" '^error code=6 msg=.*not reachable' "a shard's simulator gone: 6 HostUnreachable"
+tap_is "$(locks "$CFG_CTL") | $(locks "$A_CTL")" "0:0 1:0 2:0 | 0:0 1:0 2:0" "... and nothing is locked on the others"
 
 # A mongos topology needs its components; --shard means nothing to a replica set.
 T_TIMEOUT=20 t_run nocomp "$MBH_SIM" --topology "$TOPOS/cluster-mongos.conf"

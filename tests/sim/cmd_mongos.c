@@ -311,15 +311,14 @@ void cmd_mongos_fsync_unlock(sim *s, bson_t *r)
 {
 	char err[512], first_err[512] = "";
 	size_t n = 0;
-	component *v = components(s, &n, err, sizeof err);
+	component *v;
 	bson_t raw, one;
 
 	if (!cluster_lock_supported(s)) {
-		free(v);
 		sim_cmd_error(r, 59, "CommandNotFound", "no such command: 'fsyncUnlock'");
 		return;
 	}
-	if (!v) {
+	if (!(v = components(s, &n, err, sizeof err))) {
 		unreachable(r, err);
 		return;
 	}

@@ -190,8 +190,9 @@ int main(int argc, char **argv)
 		rc = EX_CONFIG;
 		goto out;
 	}
-	if ((s.role == SIM_ROLE_MONGOS) != (s.cluster.n_shards > 0 || s.cluster.config_ctl != NULL) ||
-	    (s.role == SIM_ROLE_MONGOS && (!s.cluster.n_shards || !s.cluster.config_ctl))) {
+	/* A router needs its components; a replica set has none. */
+	if (s.role == SIM_ROLE_MONGOS ? !s.cluster.n_shards || !s.cluster.config_ctl
+	                              : s.cluster.n_shards > 0 || s.cluster.config_ctl != NULL) {
 		fprintf(stderr, "mongo-rs-sim: %s\n",
 		        s.role == SIM_ROLE_MONGOS ? "a mongos (role = \"mongos\") needs --config-server CTL and at least one --shard CTL"
 		                                  : "--shard and --config-server are for a mongos topology (role = \"mongos\")");
