@@ -292,15 +292,17 @@ snapshot_then_command(mbh_job *j, const char *const *templ, bool expand, int fla
  *
  * Order, and why it is safe (invariant 2: never a lock without a durable
  * record, and never a record without a watchdog):
+ *   watchdog  started before discovery (its start-up overlaps it), told
+ *             what to guard once the member is chosen, nothing until "go";
  *   command   forked, waiting at its gate (it dies with this thread);
- *   watchdog  started, with nothing to guard until "go";
  *   LOCKING   the intent, naming the watchdog, durable before the lock;
  *   go        the watchdog guards the record from now on;
  *   lock      hello, currentOp, freeze, fsync lock, hello again;
  *   command   let exec right after that re-check;
  *   stall     the re-check of invariant 6 while it starts (a failure kills it);
- *   LOCKED    written while it runs; until it is on disk the intent covers
- *             a crash (post and the watchdog check currentOp).
+ *   LOCKED    written while it runs, not fsynced: should a crash of the
+ *             machine lose it, the durable intent covers the lock (post and
+ *             the watchdog check currentOp).
  * Snapshot mode: the command starts after the snapshot and the unlock.
  */
 static int
@@ -317,6 +319,7 @@ lock_flow(mbh_job *j, const char *const *templ, bool expand, int flags, mbh_erro
 	bool present = false, fsync_locked = false, definite = true, intent = false, froze = false;
 	char since[64], deadline[64];
 	int64_t count = 0;
+	long idle_wd = 0; /* a watchdog started that has nothing to guard yet: reaped on failure */
 	int rc = -1;
 
 	if (j->held)
@@ -327,6 +330,12 @@ lock_flow(mbh_job *j, const char *const *templ, bool expand, int flags, mbh_erro
 	reap_watchdog(j, 0, 0);    /* and its watchdog, if it was slow to exit */
 	if (mbh_job_cancelled(j))
 		return cancelled_error(err, "before discovery");
+	/* started now, the watchdog's exec and start-up overlap the discovery: off the way to the lock */
+	if (j->watchdog_path != NULL) {
+		if (mbh_watchdog_spawn(&wd, j->watchdog_path, err) != 0)
+			goto out;
+		idle_wd = mbh_watchdog_pid(wd);
+	}
 	if (mbh_job_discover(j, &t, err) != 0)
 		goto out;
 	MBH_CRASH("pre-discovered");
@@ -386,18 +395,21 @@ lock_flow(mbh_job *j, const char *const *templ, bool expand, int flags, mbh_erro
 	if (templ != NULL && j->cfg->snapshot.create == NULL &&
 	    start_command(j, templ, expand, flags | MBH_RUN_GATED, err) != 0)
 		goto out;
-	if (j->watchdog_path != NULL) {
-		if (mbh_watchdog_start(&wd, j->watchdog_path, j->cfg, j->rec.set_name, j->rec.token, err) != 0)
+	if (wd != NULL) {
+		if (mbh_watchdog_send(wd, j->cfg, j->rec.set_name, j->rec.token, err) != 0)
 			goto out;
 		j->rec.watchdog_pid = mbh_watchdog_pid(wd);
 		j->rec.watchdog_start = mbh_watchdog_starttime(wd);
+		mbh_logf(j->log, MBH_LOG_DEBUG, "told the watchdog (pid %ld) what to guard", j->rec.watchdog_pid);
 	}
 	MBH_CRASH("pre-watchdog");
 	/* invariant 2: the intent is durable before the lock command is sent */
 	if (mbh_state_write(j->state, &j->rec, err) != 0)
 		goto out;
 	intent = true;
+	idle_wd = 0; /* from here the intent's cleanup stops and reaps it */
 	MBH_CRASH("pre-intent");
+	mbh_logf(j->log, MBH_LOG_DEBUG, "recorded the intent to lock %s", m->host);
 	if (wd != NULL && mbh_watchdog_go(wd, err) != 0)
 		goto out;
 	if (mbh_job_cancelled(j)) {
@@ -467,18 +479,16 @@ lock_flow(mbh_job *j, const char *const *templ, bool expand, int flags, mbh_erro
 				      m->host);
 		goto out;
 	}
+	mbh_logf(j->log, MBH_LOG_DEBUG, "fsync-locked %s, still a secondary", m->host);
 	if (mbh_job_cancelled(j)) {
 		mbh_error_set(err, EX_TEMPFAIL, "cancelled right after locking %s; unlocked it again", m->host);
 		goto out;
 	}
 	release_command(j, run_err);
 	/* invariant 6: re-check after locking (a run choosing at the same instant may have locked a member we counted) */
-	if (j->cfg->lock.allow_majority_stall <= 0) {
-		mbh_fsync_asker asker = { j->client, j->uri };
-
-		if (mbh_select_recheck(t, (size_t)sel->chosen, mbh_topology_ask_fsync, &asker, err) != 0)
-			goto out;
-	}
+	if (j->cfg->lock.allow_majority_stall <= 0 &&
+	    mbh_select_recheck(t, (size_t)sel->chosen, mbh_job_ask_fsync, j, err) != 0)
+		goto out;
 	/* a stop asked for meanwhile: unlock (the command is stopped first), and no snapshot */
 	if (mbh_job_cancelled(j)) {
 		mbh_error_set(err, EX_TEMPFAIL, "cancelled right after locking %s; unlocked it again", m->host);
@@ -490,7 +500,14 @@ lock_flow(mbh_job *j, const char *const *templ, bool expand, int flags, mbh_erro
 	}
 	MBH_CRASH("pre-command");
 	j->rec.phase = MBH_PHASE_LOCKED;
-	if (mbh_state_write(j->state, &j->rec, err) != 0) {
+	/*
+	 * Not fsynced (the run waits for no disk here): the durable intent
+	 * already covers the lock (invariant 2).  A crash of the machine that
+	 * loses this record brings back the intent, which post and the watchdog
+	 * release the same way (currentOp, one fsyncUnlock); the death of this
+	 * process loses nothing.
+	 */
+	if (mbh_state_write_volatile(j->state, &j->rec, err) != 0) {
 		mbh_error_prefix(err, "cannot record the lock on %s, so %s", m->host,
 				 j->child != NULL ? "the command was stopped and the lock released" : "it was released");
 		goto out;
@@ -530,6 +547,8 @@ out:
 	}
 	/* a watchdog that never got "go" exits when its pipe closes */
 	mbh_watchdog_free(wd);
+	if (idle_wd > 0)
+		reap_watchdog(j, idle_wd, WATCHDOG_REAP_MS);
 	if (rc != 0 && !j->held && !j->snap) {
 		mbh_lock_session_free(j->session);
 		j->session = NULL;

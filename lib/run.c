@@ -273,11 +273,12 @@ nomem:
 	return NULL;
 }
 
-static int
-open_pidfd(pid_t pid)
+/* See run.h. */
+int
+mbh_pidfd_open(long pid)
 {
 #ifdef HAVE_PIDFD_OPEN
-	return pidfd_open(pid, 0);
+	return pidfd_open((pid_t)pid, 0);
 #elif defined(SYS_pidfd_open)
 	return (int)syscall(SYS_pidfd_open, pid, 0);
 #else
@@ -441,7 +442,7 @@ mbh_child_spawn(mbh_child **out, const char *const *argv, const char *const *set
 	} else if (exec_result(c, err) != 0) {
 		goto out;
 	}
-	c->pidfd = open_pidfd(pid);
+	c->pidfd = mbh_pidfd_open(pid);
 	if (flags & MBH_RUN_PIPE_STDOUT) {
 		c->out_fd = outp[0];
 		outp[0] = -1;

@@ -109,6 +109,9 @@ void mbh_child_kill_wait(mbh_child *c, int timeout_ms);
  */
 bool mbh_run_kill_group(long pgid, uint64_t start, uint64_t (*starttime)(long), int timeout_ms);
 
+/* A pidfd (close-on-exec) for pid, readable once it has ended; -1 with errno when the kernel has none. */
+int mbh_pidfd_open(long pid);
+
 /* Kill (SIGKILL) and reap a child that is still running, close pipes, free.  NULL is fine. */
 void mbh_child_free(mbh_child *c);
 

@@ -7,6 +7,7 @@
 #include <sys/wait.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdbool.h>
@@ -16,6 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "run.h"
 #include "state.h"
 #include "watchdog.h"
 
@@ -57,8 +59,7 @@ send_item(int fd, const char *name, const char *value)
 
 /* Start; see watchdog.h. */
 int
-mbh_watchdog_start(mbh_watchdog **out, const char *path, const mbh_config *cfg, const char *set,
-		   const char *token, mbh_error *err)
+mbh_watchdog_spawn(mbh_watchdog **out, const char *path, mbh_error *err)
 {
 	posix_spawn_file_actions_t fa;
 	posix_spawnattr_t attr;
@@ -70,7 +71,6 @@ mbh_watchdog_start(mbh_watchdog **out, const char *path, const mbh_config *cfg, 
 	char crash_at[128];
 	const char *at = getenv("MBH_CRASH_AT");
 #endif
-	char timeout[32];
 	int fds[2] = { -1, -1 }, rc = -1, e;
 	bool fa_ok = false, attr_ok = false;
 
@@ -123,16 +123,6 @@ mbh_watchdog_start(mbh_watchdog **out, const char *path, const mbh_config *cfg, 
 	w->fd = fds[1];
 	fds[1] = -1;
 	w->start = mbh_proc_starttime(w->pid);
-	snprintf(timeout, sizeof(timeout), "%d", cfg->connect_timeout_ms);
-	if (send_item(w->fd, MBH_WD_URI, cfg->uri) != 0 || send_item(w->fd, MBH_WD_USERNAME, cfg->username) != 0 ||
-	    send_item(w->fd, MBH_WD_PASSWORD, cfg->password) != 0 ||
-	    send_item(w->fd, MBH_WD_CONNECT_TIMEOUT, timeout) != 0 ||
-	    send_item(w->fd, MBH_WD_STATE_DIR, cfg->state_dir) != 0 || send_item(w->fd, MBH_WD_SET, set) != 0 ||
-	    send_item(w->fd, MBH_WD_TOKEN, token) != 0) {
-		mbh_error_set(err, EX_OSERR, "cannot start the watchdog %s: it exited at once; nothing was locked",
-			      path);
-		goto out;
-	}
 	*out = w;
 	w = NULL;
 	rc = 0;
@@ -151,6 +141,24 @@ out:
 	}
 	mbh_watchdog_free(w);
 	return rc;
+}
+
+/* The settings. */
+int
+mbh_watchdog_send(mbh_watchdog *w, const mbh_config *cfg, const char *set, const char *token, mbh_error *err)
+{
+	char timeout[32];
+
+	snprintf(timeout, sizeof(timeout), "%d", cfg->connect_timeout_ms);
+	if (w->fd < 0 || send_item(w->fd, MBH_WD_URI, cfg->uri) != 0 ||
+	    send_item(w->fd, MBH_WD_USERNAME, cfg->username) != 0 ||
+	    send_item(w->fd, MBH_WD_PASSWORD, cfg->password) != 0 ||
+	    send_item(w->fd, MBH_WD_CONNECT_TIMEOUT, timeout) != 0 ||
+	    send_item(w->fd, MBH_WD_STATE_DIR, cfg->state_dir) != 0 || send_item(w->fd, MBH_WD_SET, set) != 0 ||
+	    send_item(w->fd, MBH_WD_TOKEN, token) != 0)
+		return mbh_error_set(err, EX_OSERR, "the watchdog (pid %ld) exited before it was told what to guard; "
+				     "nothing was locked", (long)w->pid);
+	return 0;
 }
 
 long
@@ -192,16 +200,23 @@ mbh_watchdog_free(mbh_watchdog *w)
 	free(w);
 }
 
-/* Reap an exited child watchdog. */
+/* Reap an exited child watchdog: woken by its exit (pidfd), or polling every 5 ms without one. */
 bool
 mbh_watchdog_reap(long pid, int timeout_ms)
 {
 	struct timespec tick = { 0, 5 * 1000 * 1000 };
+	struct pollfd pfd = { .fd = -1, .events = POLLIN };
 	int waited = 0;
 	pid_t r;
 
 	if (pid <= 0)
 		return true;
+	if (timeout_ms > 0 && (pfd.fd = mbh_pidfd_open(pid)) >= 0) {
+		while (poll(&pfd, 1, timeout_ms) < 0 && errno == EINTR)
+			;
+		close(pfd.fd);
+		waited = timeout_ms; /* waited already: one look below */
+	}
 	for (;;) {
 		r = waitpid((pid_t)pid, NULL, WNOHANG);
 		if (r > 0 || (r < 0 && errno != EINTR))

@@ -38,9 +38,15 @@ typedef struct mbh_watchdog mbh_watchdog;
 #define MBH_WD_TOKEN "token"
 #define MBH_WD_GO "go"
 
-/* Start path and send it the settings (everything but "go").  Caller owns *out. */
-int mbh_watchdog_start(mbh_watchdog **out, const char *path, const mbh_config *cfg, const char *set,
-		       const char *token, mbh_error *err);
+/*
+ * Start path, waiting for its settings on the pipe.  Started before the set
+ * is discovered, its exec and start-up overlap the run's network work, off
+ * the way to the lock.  Caller owns *out.
+ */
+int mbh_watchdog_spawn(mbh_watchdog **out, const char *path, mbh_error *err);
+
+/* Send it the settings (everything but "go"); once, before mbh_watchdog_go. */
+int mbh_watchdog_send(mbh_watchdog *w, const mbh_config *cfg, const char *set, const char *token, mbh_error *err);
 
 /* The watchdog's pid and /proc starttime, for the record. */
 long mbh_watchdog_pid(const mbh_watchdog *w);
