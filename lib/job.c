@@ -69,8 +69,9 @@ mbh_job_new(mbh_job **out, const mbh_job_params *p, mbh_error *err)
 	j->mode = strdup(p->mode != NULL ? p->mode : "hooks");
 	j->set_override = p->set_name != NULL ? strdup(p->set_name) : NULL;
 	j->watchdog_path = p->watchdog_path != NULL ? strdup(p->watchdog_path) : NULL;
+	j->gate_path = p->gate_path != NULL ? strdup(p->gate_path) : NULL;
 	if (j->job_name == NULL || j->mode == NULL || (p->set_name != NULL && j->set_override == NULL) ||
-	    (p->watchdog_path != NULL && j->watchdog_path == NULL) ||
+	    (p->watchdog_path != NULL && j->watchdog_path == NULL) || (p->gate_path != NULL && j->gate_path == NULL) ||
 	    pipe2(j->cancel_pipe, O_CLOEXEC | O_NONBLOCK) != 0) {
 		mbh_job_free(j);
 		return mbh_error_set(err, EX_OSERR, "out of memory");
@@ -145,8 +146,9 @@ mbh_cmd_env_fill(mbh_cmd_env *x, const mbh_state_rec *rec)
 }
 
 /*
- * Start templ (MBH_RUN_GATED: fork it, to exec at release_command); the
- * caller holds j->mu and writes the record afterwards.  expand: a config
+ * Start templ (MBH_RUN_GATED: fork it, to exec at release_command, waiting
+ * in the job's gate program when it has one); the caller holds j->mu and
+ * writes the record afterwards.  expand: a config
  * template (%h %p %s %j); a command line given by hand runs verbatim.
  */
 static int
@@ -159,7 +161,8 @@ start_command(mbh_job *j, const char *const *templ, bool expand, int flags, mbh_
 	mbh_cmd_env_fill(&x, &j->rec);
 	if (expand && mbh_run_expand(&argv, templ, &x.vars, err) != 0)
 		goto out;
-	if (mbh_child_spawn(&j->child, expand ? (const char *const *)argv : templ, x.env, flags, err) != 0)
+	if (mbh_child_spawn_via(&j->child, (flags & MBH_RUN_GATED) ? j->gate_path : NULL,
+				expand ? (const char *const *)argv : templ, x.env, flags, err) != 0)
 		goto out;
 	j->child_pgid = (sig_atomic_t)mbh_child_pid(j->child);
 	j->rec.command_pid = mbh_child_pid(j->child);
@@ -903,5 +906,6 @@ mbh_job_free(mbh_job *j)
 	free(j->mode);
 	free(j->set_override);
 	free(j->watchdog_path);
+	free(j->gate_path);
 	free(j);
 }

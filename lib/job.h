@@ -29,6 +29,8 @@ typedef struct mbh_job_params {
 	const char *mode;          /* "hooks", "exec" or "plugin", recorded; NULL = "hooks" */
 	const char *set_name;      /* post/status: the set when the URI has no replicaSet=; NULL = find it */
 	const char *watchdog_path; /* the watchdog program, started before every lock; NULL = no watchdog */
+	const char *gate_path;     /* mbh_job_lock_spawn's command waits for the lock in this gate program
+				    * (mbh_child_spawn_via); NULL = in a fork of this process */
 	int cancel_fd;             /* readable = stop (the programs' signal pipe); -1 = none */
 } mbh_job_params;
 

@@ -23,6 +23,7 @@ struct mbh_job {
 	char *mode;
 	char *set_override;      /* NULL when none */
 	char *watchdog_path;     /* NULL: no watchdog */
+	char *gate_path;         /* NULL: a gated command waits in a fork of this process */
 	int cancel_fd;           /* the caller's; -1 */
 	int cancel_pipe[2];      /* mbh_job_cancel writes [1]; waits poll [0] */
 	volatile sig_atomic_t cancelled;

@@ -49,6 +49,20 @@ int mbh_run_check(const char *const *templ, bool *uses_snapshot, mbh_error *err)
 int mbh_child_spawn(mbh_child **out, const char *const *argv, const char *const *set_env, int flags, mbh_error *err);
 
 /*
+ * mbh_child_spawn with MBH_RUN_GATED, the child waiting at the gate in the
+ * gate program via (watchdog/mongo-backup-gate, installed beside the
+ * watchdog) instead of in a fork of this process: the fork execs it at
+ * once, before the step the gate waits for, so the exec after the gate
+ * starts from that small process, not from a copy of the host (bacula-fd,
+ * whose copy takes milliseconds to tear down).  Same process group, parent-
+ * death signal, environment, pid and errors; a gate program that cannot run
+ * is EX_UNAVAILABLE naming it (said here when it is missing).  via NULL:
+ * mbh_child_spawn.
+ */
+int mbh_child_spawn_via(mbh_child **out, const char *via, const char *const *argv, const char *const *set_env,
+			int flags, mbh_error *err);
+
+/*
  * MBH_RUN_GATED: let the child exec now (it was forked, its descriptors,
  * group and signals set, and it waits for this), then wait for the exec's
  * outcome: EX_UNAVAILABLE naming the command when it cannot run (the child

@@ -105,6 +105,7 @@ typedef struct fdjob {
 /* Set once by mfd_load, read-only afterwards. */
 static const fdhost *host;
 static char watchdog_path[PATH_MAX];
+static char gate_path[PATH_MAX];
 
 /* ---------------------------------------------------------------- messages */
 
@@ -501,6 +502,7 @@ backup_command(fdjob *f, const char *text)
 	params.job_name = f->cmd->job != NULL ? f->cmd->job : f->bacula_job;
 	params.mode = "plugin";
 	params.watchdog_path = watchdog_path[0] != '\0' ? watchdog_path : NULL;
+	params.gate_path = gate_path[0] != '\0' ? gate_path : NULL;
 	if (mbh_job_new(&job, &params, &err) != 0) {
 		fatal(f, "%s", err.msg);
 		goto out;
@@ -1149,18 +1151,27 @@ mfd_check_file(fdjob *job, const char *fname)
 
 /*
  * Once, when the daemon loads the plugin (a layer has chosen host): find
- * the watchdog program, start libmongoc (and silence its process-wide log:
- * its lines could belong to any job).
+ * the watchdog program and the gate program (where the backup command waits
+ * for the lock: its exec after the lock then starts from that small process,
+ * not from a copy of bacula-fd; beside the watchdog unless
+ * MONGO_BACKUP_GATE says), start libmongoc (and silence its process-wide
+ * log: its lines could belong to any job).
  */
 int
 mfd_load(const fdhost *h)
 {
-	const char *wd = getenv("MONGO_BACKUP_WATCHDOG");
+	const char *wd = getenv("MONGO_BACKUP_WATCHDOG"), *gate = getenv("MONGO_BACKUP_GATE"), *slash;
 
 	if (h == NULL || h->message == NULL || h->debug == NULL || h->get_int == NULL || h->get_str == NULL)
 		return -1;
 	host = h;
 	snprintf(watchdog_path, sizeof(watchdog_path), "%s", wd != NULL && wd[0] != '\0' ? wd : MBH_WATCHDOG_PATH);
+	slash = strrchr(watchdog_path, '/');
+	if (gate != NULL && gate[0] != '\0')
+		snprintf(gate_path, sizeof(gate_path), "%s", gate);
+	else if (slash != NULL)
+		snprintf(gate_path, sizeof(gate_path), "%.*s/mongo-backup-gate", (int)(slash - watchdog_path),
+			 watchdog_path);
 	mongoc_init();
 	mongoc_log_set_handler(NULL, NULL);
 	return 0;
