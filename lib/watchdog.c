@@ -3,6 +3,7 @@
 #include "autoconfig.h"
 
 #include <sys/random.h>
+#include <sys/socket.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <errno.h>
@@ -24,8 +25,14 @@
 struct mbh_watchdog {
 	pid_t pid;
 	uint64_t start;
-	int fd; /* write end of its stdin; -1 once closed */
+	int fd;      /* write end of its stdin; -1 once closed */
+	int gate_fd; /* started in the gate program: its gate until opened; -1 */
+	int err_fd;  /* started in the gate program: the exec's errno, EOF once it is the watchdog; -1 */
+	char *path;
 };
+
+#define GATE_FD 3 /* the gate program's descriptors (watchdog/mongo-backup-gate.c) */
+#define GATE_ERR_FD 4
 
 /* write(2) all of buf. */
 static int
@@ -57,29 +64,61 @@ send_item(int fd, const char *name, const char *value)
 	return 0;
 }
 
+/* See watchdog.h. */
+const char *
+mbh_watchdog_gate_path(const char *watchdog_path, const char *override, char *buf, size_t len)
+{
+	const char *slash = watchdog_path != NULL ? strrchr(watchdog_path, '/') : NULL;
+
+	if (override != NULL && override[0] != '\0')
+		snprintf(buf, len, "%s", override);
+	else if (slash != NULL)
+		snprintf(buf, len, "%.*s/mongo-backup-gate", (int)(slash - watchdog_path), watchdog_path);
+	else
+		snprintf(buf, len, "%s", "");
+	return buf;
+}
+
 /* Start; see watchdog.h. */
 int
-mbh_watchdog_spawn(mbh_watchdog **out, const char *path, mbh_error *err)
+mbh_watchdog_spawn(mbh_watchdog **out, const char *path, const char *gate, mbh_error *err)
 {
 	posix_spawn_file_actions_t fa;
 	posix_spawnattr_t attr;
 	sigset_t none, defaults;
 	mbh_watchdog *w = NULL;
 	char *const argv[] = { (char *)"mongo-backup-watchdog", NULL };
+	char *const gated_argv[] = { (char *)gate, (char *)path, (char *)"--", (char *)"mongo-backup-watchdog", NULL };
 	char *envp[] = { (char *)"PATH=/usr/sbin:/usr/bin:/sbin:/bin", NULL, NULL };
 #ifdef MBH_CRASH_POINTS
 	char crash_at[128];
 	const char *at = getenv("MBH_CRASH_AT");
 #endif
-	int fds[2] = { -1, -1 }, rc = -1, e;
+	int fds[2] = { -1, -1 }, gp[2] = { -1, -1 }, ep[2] = { -1, -1 }, hi_gate = -1, hi_err = -1, rc = -1, e;
 	bool fa_ok = false, attr_ok = false;
 
 	*out = NULL;
-	if ((w = calloc(1, sizeof(*w))) == NULL)
+	if ((w = calloc(1, sizeof(*w))) == NULL || (w->path = strdup(path)) == NULL) {
+		free(w);
 		return mbh_error_set(err, EX_OSERR, "out of memory");
-	w->fd = -1;
+	}
+	w->fd = w->gate_fd = w->err_fd = -1;
 	w->pid = -1;
-	if (pipe2(fds, O_CLOEXEC) != 0) {
+	/* in the gate program, the watchdog's own exec comes later: a watchdog that is not there is said now */
+	if (gate != NULL && access(gate, X_OK) != 0) {
+		mbh_error_set(err, EX_UNAVAILABLE, "cannot start the watchdog %s: its gate program %s: %s; nothing was "
+			      "locked", path, gate, strerror(errno));
+		goto out;
+	}
+	if (gate != NULL && access(path, X_OK) != 0) {
+		mbh_error_set(err, EX_UNAVAILABLE, "cannot start the watchdog %s: %s; nothing was locked", path,
+			      strerror(errno));
+		goto out;
+	}
+	if (pipe2(fds, O_CLOEXEC) != 0 ||
+	    (gate != NULL && (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, gp) != 0 || pipe2(ep, O_CLOEXEC) != 0 ||
+			      (hi_gate = fcntl(gp[0], F_DUPFD_CLOEXEC, GATE_ERR_FD + 1)) < 0 ||
+			      (hi_err = fcntl(ep[1], F_DUPFD_CLOEXEC, GATE_ERR_FD + 1)) < 0))) {
 		mbh_error_set(err, EX_OSERR, "cannot start the watchdog: pipe: %s", strerror(errno));
 		goto out;
 	}
@@ -93,7 +132,12 @@ mbh_watchdog_spawn(mbh_watchdog **out, const char *path, mbh_error *err)
 	posix_spawn_file_actions_adddup2(&fa, fds[0], 0);
 	posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
 	posix_spawn_file_actions_adddup2(&fa, 1, 2);
-	posix_spawn_file_actions_addclosefrom_np(&fa, 3);
+	if (gate != NULL) {
+		/* the gate program's gate and error pipe (their sources are above both, so neither is clobbered) */
+		posix_spawn_file_actions_adddup2(&fa, hi_gate, GATE_FD);
+		posix_spawn_file_actions_adddup2(&fa, hi_err, GATE_ERR_FD);
+	}
+	posix_spawn_file_actions_addclosefrom_np(&fa, gate != NULL ? GATE_ERR_FD + 1 : 3);
 	sigemptyset(&none);
 	sigemptyset(&defaults);
 	sigaddset(&defaults, SIGTERM);
@@ -111,17 +155,21 @@ mbh_watchdog_spawn(mbh_watchdog **out, const char *path, mbh_error *err)
 		envp[1] = crash_at;
 	}
 #endif
-	e = posix_spawn(&w->pid, path, &fa, &attr, argv, envp);
+	e = posix_spawn(&w->pid, gate != NULL ? gate : path, &fa, &attr, gate != NULL ? gated_argv : argv, envp);
 	if (e != 0) {
 		w->pid = -1;
-		mbh_error_set(err, EX_UNAVAILABLE, "cannot start the watchdog %s: %s; nothing was locked", path,
-			      strerror(e));
+		mbh_error_set(err, EX_UNAVAILABLE, "cannot start the watchdog %s: %s; nothing was locked",
+			      gate != NULL ? gate : path, strerror(e));
 		goto out;
 	}
 	close(fds[0]);
 	fds[0] = -1;
 	w->fd = fds[1];
 	fds[1] = -1;
+	w->gate_fd = gp[1];
+	gp[1] = -1;
+	w->err_fd = ep[0];
+	ep[0] = -1;
 	w->start = mbh_proc_starttime(w->pid);
 	*out = w;
 	w = NULL;
@@ -135,6 +183,16 @@ out:
 		close(fds[0]);
 	if (fds[1] >= 0)
 		close(fds[1]);
+	for (e = 0; e < 2; e++) {
+		if (gp[e] >= 0)
+			close(gp[e]);
+		if (ep[e] >= 0)
+			close(ep[e]);
+	}
+	if (hi_gate >= 0)
+		close(hi_gate);
+	if (hi_err >= 0)
+		close(hi_err);
 	if (w != NULL && w->pid > 0) {
 		kill(w->pid, SIGTERM);
 		mbh_watchdog_reap(w->pid, 1000);
@@ -186,6 +244,40 @@ mbh_watchdog_go(mbh_watchdog *w, mbh_error *err)
 				   (long)w->pid);
 	close(w->fd);
 	w->fd = -1;
+	/* in the gate program: it becomes the watchdog now, loading while the member is locked */
+	if (rc == 0 && w->gate_fd >= 0) {
+		ssize_t n;
+
+		do {
+			n = send(w->gate_fd, "g", 1, MSG_NOSIGNAL);
+		} while (n < 0 && errno == EINTR);
+		if (n != 1)
+			rc = mbh_error_set(err, EX_OSERR, "the watchdog (pid %ld) exited before the lock; nothing was "
+					   "locked", (long)w->pid);
+	}
+	if (w->gate_fd >= 0)
+		close(w->gate_fd);
+	w->gate_fd = -1;
+	return rc;
+}
+
+/* Did the gate program become the watchdog?  Its exec's outcome (EOF: it did). */
+int
+mbh_watchdog_started(mbh_watchdog *w, mbh_error *err)
+{
+	int child_errno = 0, rc = 0;
+	ssize_t n;
+
+	if (w == NULL || w->err_fd < 0)
+		return 0;
+	do {
+		n = read(w->err_fd, &child_errno, sizeof(child_errno));
+	} while (n < 0 && errno == EINTR);
+	close(w->err_fd);
+	w->err_fd = -1;
+	if (n == (ssize_t)sizeof(child_errno))
+		rc = mbh_error_set(err, EX_UNAVAILABLE, "cannot start the watchdog %s: %s", w->path,
+				   strerror(child_errno));
 	return rc;
 }
 
@@ -197,6 +289,11 @@ mbh_watchdog_free(mbh_watchdog *w)
 		return;
 	if (w->fd >= 0)
 		close(w->fd);
+	if (w->gate_fd >= 0)
+		close(w->gate_fd);
+	if (w->err_fd >= 0)
+		close(w->err_fd);
+	free(w->path);
 	free(w);
 }
 

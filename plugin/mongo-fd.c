@@ -30,6 +30,7 @@
 #include "log.h"
 #include "run.h"
 #include "state.h"
+#include "watchdog.h"
 
 /*
  * An adapter and nothing more: the file daemon's calls (through the
@@ -1160,18 +1161,13 @@ mfd_check_file(fdjob *job, const char *fname)
 int
 mfd_load(const fdhost *h)
 {
-	const char *wd = getenv("MONGO_BACKUP_WATCHDOG"), *gate = getenv("MONGO_BACKUP_GATE"), *slash;
+	const char *wd = getenv("MONGO_BACKUP_WATCHDOG");
 
 	if (h == NULL || h->message == NULL || h->debug == NULL || h->get_int == NULL || h->get_str == NULL)
 		return -1;
 	host = h;
 	snprintf(watchdog_path, sizeof(watchdog_path), "%s", wd != NULL && wd[0] != '\0' ? wd : MBH_WATCHDOG_PATH);
-	slash = strrchr(watchdog_path, '/');
-	if (gate != NULL && gate[0] != '\0')
-		snprintf(gate_path, sizeof(gate_path), "%s", gate);
-	else if (slash != NULL)
-		snprintf(gate_path, sizeof(gate_path), "%.*s/mongo-backup-gate", (int)(slash - watchdog_path),
-			 watchdog_path);
+	mbh_watchdog_gate_path(watchdog_path, getenv("MONGO_BACKUP_GATE"), gate_path, sizeof(gate_path));
 	mongoc_init();
 	mongoc_log_set_handler(NULL, NULL);
 	return 0;
