@@ -222,13 +222,14 @@ reap_watchdog(mbh_job *j, long pid, int ms)
 
 /*
  * Let the command forked before the lock exec, now that the lock is
- * verified; one that cannot run is freed and run_err says why.  Caller
- * holds j->mu.
+ * verified (wait false), then (wait true) take its exec's outcome: one that
+ * cannot run is freed and run_err says why.  Caller holds j->mu.
  */
 static void
-release_command(mbh_job *j, mbh_error *run_err)
+release_command(mbh_job *j, bool wait, mbh_error *run_err)
 {
-	if (j->child == NULL || mbh_child_open_gate(j->child, run_err) == 0)
+	if (j->child == NULL ||
+	    (wait ? mbh_child_exec_result(j->child, run_err) : mbh_child_release(j->child, run_err)) == 0)
 		return;
 	mbh_logf(j->log, MBH_LOG_DEBUG, "the command did not start: %s", run_err->msg);
 	j->child_pgid = 0;
@@ -304,8 +305,8 @@ snapshot_then_command(mbh_job *j, const char *const *templ, bool expand, int fla
  *             program, it becomes the watchdog now, loading meanwhile);
  *   lock      hello, currentOp, freeze, fsync lock, hello again;
  *   command   let exec right after that re-check;
- *   watchdog  checked to be one (its exec worked), else unlocked at once;
  *   stall     the re-check of invariant 6 while it starts (a failure kills it);
+ *   outcomes  the command's exec, and the watchdog's (else unlocked at once);
  *   LOCKED    written while it runs, not fsynced: should a crash of the
  *             machine lose it, the durable intent covers the lock (post and
  *             the watchdog check currentOp).
@@ -490,16 +491,17 @@ lock_flow(mbh_job *j, const char *const *templ, bool expand, int flags, mbh_erro
 		mbh_error_set(err, EX_TEMPFAIL, "cancelled right after locking %s; unlocked it again", m->host);
 		goto out;
 	}
-	release_command(j, run_err);
-	/* the watchdog, let become one at "go", is one by now (checked after the command's start, not before it) */
-	if (mbh_watchdog_started(wd, err) != 0) {
-		mbh_error_prefix(err, "locked %s without a watchdog, so it was unlocked again", m->host);
-		goto out;
-	}
+	release_command(j, false, run_err);
 	/* invariant 6: re-check after locking (a run choosing at the same instant may have locked a member we counted) */
 	if (j->cfg->lock.allow_majority_stall <= 0 &&
 	    mbh_select_recheck(t, (size_t)sel->chosen, mbh_job_ask_fsync, j, err) != 0)
 		goto out;
+	/* meanwhile the command exec'd and the watchdog, let become one at "go", became one: their outcomes */
+	release_command(j, true, run_err);
+	if (mbh_watchdog_started(wd, err) != 0) {
+		mbh_error_prefix(err, "locked %s without a watchdog, so it was unlocked again", m->host);
+		goto out;
+	}
 	/* a stop asked for meanwhile: unlock (the command is stopped first), and no snapshot */
 	if (mbh_job_cancelled(j)) {
 		mbh_error_set(err, EX_TEMPFAIL, "cancelled right after locking %s; unlocked it again", m->host);

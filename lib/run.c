@@ -546,9 +546,18 @@ out:
 	return rc;
 }
 
-/* Let a gated child exec; see run.h. */
+/* Let a gated child exec and wait for the outcome; see run.h. */
 int
 mbh_child_open_gate(mbh_child *c, mbh_error *err)
+{
+	if (mbh_child_release(c, err) != 0)
+		return -1;
+	return mbh_child_exec_result(c, err);
+}
+
+/* Let a gated child exec, not waiting; see run.h. */
+int
+mbh_child_release(mbh_child *c, mbh_error *err)
 {
 	ssize_t w;
 
@@ -564,6 +573,15 @@ mbh_child_open_gate(mbh_child *c, mbh_error *err)
 		mbh_child_kill(c, SIGKILL);
 		return mbh_error_set(err, EX_OSERR, "cannot start %s: %s", c->name, strerror(errno));
 	}
+	return 0;
+}
+
+/* The exec's outcome of a released child; see run.h. */
+int
+mbh_child_exec_result(mbh_child *c, mbh_error *err)
+{
+	if (c->gate_fd >= 0 || c->err_fd < 0)
+		return 0;
 	return exec_result(c, err);
 }
 

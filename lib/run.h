@@ -73,6 +73,15 @@ int mbh_child_spawn_via(mbh_child **out, const char *via, const char *const *arg
  */
 int mbh_child_open_gate(mbh_child *c, mbh_error *err);
 
+/*
+ * mbh_child_open_gate in two halves, so that the caller's own work overlaps
+ * the child's exec: release lets it exec (fails only when it is gone: it is
+ * killed, EX_OSERR), exec_result then waits for the outcome (as open_gate;
+ * 0 at once when there is nothing to wait for).
+ */
+int mbh_child_release(mbh_child *c, mbh_error *err);
+int mbh_child_exec_result(mbh_child *c, mbh_error *err);
+
 int mbh_child_stdout_fd(const mbh_child *c); /* -1 without MBH_RUN_PIPE_STDOUT; borrowed */
 int mbh_child_stdin_fd(const mbh_child *c);  /* -1 without MBH_RUN_PIPE_STDIN; borrowed; close with mbh_child_close_stdin */
 void mbh_child_close_stdin(mbh_child *c);
