@@ -85,7 +85,7 @@ mbh_watchdog_spawn(mbh_watchdog **out, const char *path, const char *gate, mbh_e
 {
 	posix_spawn_file_actions_t fa;
 	posix_spawnattr_t attr;
-	sigset_t none, defaults;
+	sigset_t none, defaults; /* none: all but MBH_WD_RELEASE_NOW unblocked */
 	mbh_watchdog *w = NULL;
 	char *const argv[] = { (char *)"mongo-backup-watchdog", NULL };
 	char *const gated_argv[] = { (char *)gate, (char *)path, (char *)"--", (char *)"mongo-backup-watchdog", NULL };
@@ -138,7 +138,13 @@ mbh_watchdog_spawn(mbh_watchdog **out, const char *path, const char *gate, mbh_e
 		posix_spawn_file_actions_adddup2(&fa, hi_err, GATE_ERR_FD);
 	}
 	posix_spawn_file_actions_addclosefrom_np(&fa, gate != NULL ? GATE_ERR_FD + 1 : 3);
+	/*
+	 * MBH_WD_RELEASE_NOW blocked until the watchdog has its handler (it
+	 * unblocks it then): one sent while it starts (or waits in the gate
+	 * program) is kept for it, never taken by the default action (death).
+	 */
 	sigemptyset(&none);
+	sigaddset(&none, MBH_WD_RELEASE_NOW);
 	sigemptyset(&defaults);
 	sigaddset(&defaults, SIGTERM);
 	sigaddset(&defaults, SIGINT);
