@@ -24,6 +24,10 @@ ROOT_SUITE=""
 ROOT_CACHE=${MBH_ROOT_CACHE:-/var/tmp/mongo-backup-hooks-roots}
 ROOT_MIRROR=""
 ROOT_PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+# In a new mount namespace: make every mount private, so that nothing mounted there shows on this
+# machine.  Inside a chroot (a fresh root of fresh-debian-try, say) "/" is no mount point and cannot be
+# changed: go on only when no mount of the machine is shared (pid 1's view), as then none propagates.
+ROOT_PRIVATE_SH='mount --make-rprivate / 2>/dev/null || { [ -r /proc/1/mountinfo ] && ! grep -q " shared:" /proc/1/mountinfo; }'
 
 # root_mirror: the Debian mirror this machine's own apt uses (deb822 sources first, then sources.list).
 root_mirror() {
@@ -46,8 +50,8 @@ root_require() {
 	[ -n "$ROOT_SUITE" ] || tap_skip_all "not a Debian release with a codename (/etc/os-release): the packages are for Debian"
 	ROOT_MIRROR=$(root_mirror)
 	[ -n "$ROOT_MIRROR" ] || tap_skip_all "no Debian mirror in this machine's apt sources"
-	unshare --mount --propagation private -- true 2>/dev/null ||
-		tap_skip_all "unshare --mount is refused here (a container without CAP_SYS_ADMIN?)"
+	unshare --mount --propagation unchanged -- /bin/sh -c "$ROOT_PRIVATE_SH" 2>/dev/null ||
+		tap_skip_all "no mount namespace with private mounts can be made here (unshare --mount refused, or a chroot on a machine with shared mounts)"
 }
 
 # root_tarball: the cached minimal root of ROOT_SUITE (made once, under a lock: tests may run at once).
@@ -79,21 +83,23 @@ root_write_enter() {
 		echo '#!/bin/sh'
 		echo '# in-root [--apt-cache DIR] CMD...: run CMD inside the fresh root (written by tests/package/rootlib.sh)'
 		echo "root='$ROOT' share='$T_DIR' path='$ROOT_PATH'"
+		echo "private='$ROOT_PRIVATE_SH'"
 		cat <<'EOF'
 cache=""
 if [ "$1" = --apt-cache ]; then
 	cache=$2
 	shift 2
 fi
-exec unshare --mount --propagation private -- /bin/sh -c '
-	root=$1 share=$2 cache=$3 path=$4
-	shift 4
+exec unshare --mount --propagation unchanged -- /bin/sh -c '
+	root=$1 share=$2 cache=$3 path=$4 private=$5
+	shift 5
+	eval "$private" || exit 71
 	mount -t proc proc "$root/proc" && mount --rbind /dev "$root/dev" && mount --bind "$share" "$root$share" || exit 70
 	if [ -n "$cache" ]; then
 		mount --bind "$cache" "$root/var/cache/apt/archives" || exit 70
 	fi
 	exec chroot "$root" /usr/bin/env -i PATH="$path" HOME=/root LANG=C.UTF-8 DEBIAN_FRONTEND=noninteractive "$@"
-' sh "$root" "$share" "$cache" "$path" "$@"
+' sh "$root" "$share" "$cache" "$path" "$private" "$@"
 EOF
 	} >"$T_DIR/bin/in-root" && chmod 0755 "$T_DIR/bin/in-root"
 }
