@@ -157,7 +157,8 @@ for p in bacula-dir bacula-sd bacula-fd bconsole; do
 done
 root_wrap sqlite3 /usr/bin/sqlite3
 PATH=$T_DIR/bin:$PATH
-BACULA_SCHEMA=$ROOT/usr/share/dbconfig-common/data/bacula-director-sqlite3/install/sqlite3
+BACULA_SERIES=system
+BACULA_DEB_SCHEMA=$ROOT$BACULA_DEB_SCHEMA
 BACULA_PLUGIN_DIR=/usr/lib/bacula
 bacula_init
 trap pkg_cleanup EXIT
