@@ -106,10 +106,11 @@ done
 for f in /usr/share/man/man1/mongo-prebackup.1.gz /usr/share/man/man1/mongo-postbackup.1.gz \
 	/usr/share/man/man5/mongo-backup.conf.5.gz $EXAMPLES/mongo-backup.conf.example \
 	$EXAMPLES/mongo-backup-plugin.conf.example $EXAMPLES/bacula-hooks-job.conf $EXAMPLES/bacula-plugin-job.conf \
+	$EXAMPLES/mongo-backup.rules.yml \
 	/usr/share/doc/mongo-backup-hooks/copyright; do
 	has main -rw-r--r-- "$f" || missing="$missing $f"
 done
-tap_is "$missing" "" "$PKG_MAIN: programs in /usr/bin, watchdog and snapshot scripts in /usr/libexec/mongo-backup-hooks, man pages, examples" ||
+tap_is "$missing" "" "$PKG_MAIN: programs in /usr/bin, watchdog and snapshot scripts in /usr/libexec/mongo-backup-hooks, man pages, examples (configs, Bacula snippets, scripts, alerting rules)" ||
 	tap_diag_file "$T_OUT/main.list"
 tap_is "$(awk '{ print $2 }' "$T_OUT/main.list" | grep -E 'bacula/|mongo-fd|\.la$|mongo-rs-sim|/usr/local|/etc/' | paste -sd ' ' -)" "" \
 	"$PKG_MAIN: no plugin, no libtool file, no simulator, nothing in /usr/local or /etc"
