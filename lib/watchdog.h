@@ -5,6 +5,7 @@
 
 #include <signal.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "config.h"
@@ -76,5 +77,35 @@ bool mbh_watchdog_reap(long pid, int timeout_ms);
 
 /* Fill buf with a fresh random token (MBH_TOKEN_LEN hex digits + NUL).  Returns 0 or -1. */
 int mbh_token_new(char *buf, size_t len);
+
+/*
+ * What the watchdog program is handed (the items above); the strings point
+ * into the buffer mbh_watchdog_settings_parse parsed.
+ */
+typedef struct mbh_watchdog_settings {
+	const char *uri, *username, *password, *state_dir, *set, *token;
+	int connect_timeout_ms; /* 0 when not given: the URI's, else the default */
+	const char *member;     /* NULL when not given (a run of an earlier version) */
+	int64_t deadline;       /* unix seconds; 0 when not given */
+	long command_pid;       /* 0: none */
+	uint64_t command_start;
+	const char *metrics;    /* metrics.textfile; NULL = off */
+	bool metrics_fsync;
+	bool go;
+} mbh_watchdog_settings;
+
+/*
+ * Pure: parse the NUL-terminated "name=value" items in buf[0..len) in place
+ * (every '=' becomes a NUL) into *out, as strictly as a config file: an
+ * unknown or repeated name, an item without '=', a value out of range
+ * (connect_timeout_ms 1 to MBH_URI_CONNECT_TIMEOUT_MAX_MS, a token of
+ * MBH_TOKEN_LEN hex digits, absolute paths for state_dir and
+ * metrics_textfile, a set name mbh_state_set_name_ok refuses, a member that is no HOST:PORT,
+ * numbers that are no unsigned decimal, a pid above 2^22, metrics_fsync or
+ * go other than the sender's "0"/"1" and "1"), or no uri, state_dir, set or
+ * token fail with EX_DATAERR naming the item, never its value (it may be a
+ * password).
+ */
+int mbh_watchdog_settings_parse(mbh_watchdog_settings *out, char *buf, size_t len, mbh_error *err);
 
 #endif
