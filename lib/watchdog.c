@@ -92,7 +92,11 @@ mbh_watchdog_spawn(mbh_watchdog **out, const char *path, const char *gate, mbh_e
 	mbh_watchdog *w = NULL;
 	char *const argv[] = { (char *)"mongo-backup-watchdog", NULL };
 	char *const gated_argv[] = { (char *)gate, (char *)path, (char *)"--", (char *)"mongo-backup-watchdog", NULL };
-	char *envp[] = { (char *)"PATH=/usr/sbin:/usr/bin:/sbin:/bin", NULL, NULL };
+	/*
+	 * No libmongoc counters in /dev/shm: nobody reads a watchdog's, and one
+	 * stopped (SIGTERM) while it starts would leave its file behind.
+	 */
+	char *envp[] = { (char *)"PATH=/usr/sbin:/usr/bin:/sbin:/bin", (char *)"MONGOC_DISABLE_SHM=1", NULL, NULL };
 #ifdef MBH_CRASH_POINTS
 	char crash_at[128];
 	const char *at = getenv("MBH_CRASH_AT");
@@ -161,7 +165,7 @@ mbh_watchdog_spawn(mbh_watchdog **out, const char *path, const char *gate, mbh_e
 	/* test builds: the crash tests reach the watchdog's own points (watchdog-*) through the same variable */
 	if (at != NULL && at[0] != '\0' && strlen(at) < sizeof(crash_at) - sizeof("MBH_CRASH_AT=")) {
 		snprintf(crash_at, sizeof(crash_at), "MBH_CRASH_AT=%s", at);
-		envp[1] = crash_at;
+		envp[2] = crash_at;
 	}
 #endif
 	e = posix_spawn(&w->pid, gate != NULL ? gate : path, &fa, &attr, gate != NULL ? gated_argv : argv, envp);
