@@ -98,7 +98,7 @@ has() {
 	grep -qxF -- "$2 $3" "$T_OUT/$1.list"
 }
 missing=""
-for f in /usr/bin/mongo-prebackup /usr/bin/mongo-postbackup $WATCHDOG \
+for f in /usr/bin/mongo-prebackup /usr/bin/mongo-postbackup $WATCHDOG /usr/libexec/mongo-backup-hooks/mongo-backup-gate \
 	/usr/libexec/mongo-backup-hooks/snapshot-btrfs /usr/libexec/mongo-backup-hooks/snapshot-lvm \
 	/usr/libexec/mongo-backup-hooks/snapshot-zfs $EXAMPLES/scripts/dump-copy.sh; do
 	has main -rwxr-xr-x "$f" || missing="$missing $f"
@@ -110,7 +110,7 @@ for f in /usr/share/man/man1/mongo-prebackup.1.gz /usr/share/man/man1/mongo-post
 	/usr/share/doc/mongo-backup-hooks/copyright; do
 	has main -rw-r--r-- "$f" || missing="$missing $f"
 done
-tap_is "$missing" "" "$PKG_MAIN: programs in /usr/bin, watchdog and snapshot scripts in /usr/libexec/mongo-backup-hooks, man pages, examples (configs, Bacula snippets, scripts, alerting rules)" ||
+tap_is "$missing" "" "$PKG_MAIN: programs in /usr/bin, watchdog, gate and snapshot scripts in /usr/libexec/mongo-backup-hooks, man pages, examples (configs, Bacula snippets, scripts, alerting rules)" ||
 	tap_diag_file "$T_OUT/main.list"
 tap_is "$(awk '{ print $2 }' "$T_OUT/main.list" | grep -E 'bacula/|mongo-fd|\.la$|mongo-rs-sim|/usr/local|/etc/' | paste -sd ' ' -)" "" \
 	"$PKG_MAIN: no plugin, no libtool file, no simulator, nothing in /usr/local or /etc"
