@@ -49,6 +49,20 @@ int mbh_run_check(const char *const *templ, bool *uses_snapshot, mbh_error *err)
 int mbh_child_spawn(mbh_child **out, const char *const *argv, const char *const *set_env, int flags, mbh_error *err);
 
 /*
+ * mbh_child_spawn with MBH_RUN_GATED, the child waiting at the gate in the
+ * gate program via (watchdog/mongo-backup-gate, installed beside the
+ * watchdog) instead of in a fork of this process: the fork execs it at
+ * once, before the step the gate waits for, so the exec after the gate
+ * starts from that small process, not from a copy of the host (bacula-fd,
+ * whose copy takes milliseconds to tear down).  Same process group, parent-
+ * death signal, environment, pid and errors; a gate program that cannot run
+ * is EX_UNAVAILABLE naming it (said here when it is missing).  via NULL:
+ * mbh_child_spawn.
+ */
+int mbh_child_spawn_via(mbh_child **out, const char *via, const char *const *argv, const char *const *set_env,
+			int flags, mbh_error *err);
+
+/*
  * MBH_RUN_GATED: let the child exec now (it was forked, its descriptors,
  * group and signals set, and it waits for this), then wait for the exec's
  * outcome: EX_UNAVAILABLE naming the command when it cannot run (the child
@@ -58,6 +72,15 @@ int mbh_child_spawn(mbh_child **out, const char *const *argv, const char *const 
  * a step whose window should hold only the exec (the lock).
  */
 int mbh_child_open_gate(mbh_child *c, mbh_error *err);
+
+/*
+ * mbh_child_open_gate in two halves, so that the caller's own work overlaps
+ * the child's exec: release lets it exec (fails only when it is gone: it is
+ * killed, EX_OSERR), exec_result then waits for the outcome (as open_gate;
+ * 0 at once when there is nothing to wait for).
+ */
+int mbh_child_release(mbh_child *c, mbh_error *err);
+int mbh_child_exec_result(mbh_child *c, mbh_error *err);
 
 int mbh_child_stdout_fd(const mbh_child *c); /* -1 without MBH_RUN_PIPE_STDOUT; borrowed */
 int mbh_child_stdin_fd(const mbh_child *c);  /* -1 without MBH_RUN_PIPE_STDIN; borrowed; close with mbh_child_close_stdin */
@@ -146,6 +169,9 @@ void mbh_child_kill_wait(mbh_child *c, int timeout_ms);
  * until no process of the group runs.  Returns whether anything was left.
  */
 bool mbh_run_kill_group(long pgid, uint64_t start, uint64_t (*starttime)(long), int timeout_ms);
+
+/* A pidfd (close-on-exec) for pid, readable once it has ended; -1 with errno when the kernel has none. */
+int mbh_pidfd_open(long pid);
 
 /* Kill (SIGKILL) and reap a child that is still running, close pipes, free.  NULL is fine. */
 void mbh_child_free(mbh_child *c);

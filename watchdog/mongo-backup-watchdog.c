@@ -253,6 +253,10 @@ main(void)
 	sigaction(SIGINT, &sa, NULL);
 	sa.sa_handler = on_release;
 	sigaction(MBH_WD_RELEASE_NOW, &sa, NULL);
+	/* started with it blocked (lib/watchdog.c): one sent while we were starting was kept for this handler */
+	sigemptyset(&sa.sa_mask);
+	sigaddset(&sa.sa_mask, MBH_WD_RELEASE_NOW);
+	sigprocmask(SIG_UNBLOCK, &sa.sa_mask, NULL);
 	signal(SIGHUP, SIG_IGN);
 	signal(SIGPIPE, SIG_IGN);
 	openlog(IDENT, LOG_PID, LOG_DAEMON);
