@@ -3,6 +3,8 @@
 # and libmongoc: discovery, the balancer, and fsync lock/unlock through mongos with its failures.
 # SPDX-License-Identifier: AGPL-3.0-or-later
 . "${top_srcdir:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/integration/sim-harness.sh"
+# shellcheck source=sim-cluster.sh
+. "$top_srcdir/tests/integration/sim-cluster.sh"
 
 PY=/usr/bin/python3
 STEP=$top_srcdir/tests/integration/sim-sharded-step.py
@@ -12,12 +14,9 @@ simt_init
 "$PY" -c 'import pymongo' 2>/dev/null || tap_skip_all "$PY has no pymongo"
 tap_plan 64
 
-# ctl SOCKET ARGS...: one control command to the simulator behind SOCKET.
-ctl() {
-	local c=$1
-	shift
-	timeout -k 2 20 "$MBH_SIM" ctl "$c" "$@"
-}
+ctl() { simc_ctl "$@"; }
+locks() { simc_set_locks "$1"; }
+all_locks() { simc_locks; }
 
 # step NAME [ARGS...]: one pymongo step against the mongos; its key=value lines in $T_OUT/NAME.out.
 step() {
@@ -29,31 +28,20 @@ step() {
 # val NAME KEY: KEY's value in step NAME's output.
 val() { sed -n "s/^$2=//p" "$T_OUT/$1.out" | head -n 1; }
 
-# conn CTL: the "rsName/host,host" connection string of the simulator behind CTL.
-conn() { ctl "$1" uri | sed 's|^mongodb://\([^/]*\)/?replicaSet=\(.*\)$|\2/\1|'; }
+UNLOCKED="csrs:0:0,1:0,2:0 sh0:0:0,1:0,2:0 sh1:0:0,1:0,2:0"
+PRIMARIES_LOCKED="csrs:0:1,1:0,2:0 sh0:0:1,1:0,2:0 sh1:0:1,1:0,2:0"
 
-# locks CTL: "ID:COUNT ..." of every member of the simulator behind CTL.
-locks() {
-	ctl "$1" status | awk '{ id = ""; c = ""
-		for (i = 1; i <= NF; i++) { p = index($i, "="); k = substr($i, 1, p - 1)
-			if (k == "id") id = substr($i, p + 1); if (k == "lockCount") c = substr($i, p + 1) }
-		printf "%s%s:%s", (NR > 1 ? " " : ""), id, c } END { print "" }'
-}
-all_locks() { echo "$(locks "$CFG_CTL") | $(locks "$A_CTL") | $(locks "$B_CTL")"; }
-UNLOCKED="0:0 1:0 2:0 | 0:0 1:0 2:0 | 0:0 1:0 2:0"
-PRIMARIES_LOCKED="0:1 1:0 2:0 | 0:1 1:0 2:0 | 0:1 1:0 2:0"
-
-sim_start "$TOPOS/cluster-config.conf" && CFG_CTL=$SIM_CTL &&
-	sim_start "$TOPOS/cluster-shard.conf" --set-name shA && A_CTL=$SIM_CTL &&
-	sim_start "$TOPOS/cluster-shard.conf" --set-name shB && B_CTL=$SIM_CTL &&
-	sim_start "$TOPOS/cluster-mongos.conf" --config-server "$CFG_CTL" --shard "$A_CTL" --shard "$B_CTL"
+simc_start 2
 tap_ok $? "a CSRS, two shards and two mongos routers start (four simulators)" || exit 1
-M_URI=$SIM_URI
-M_CTL=$SIM_CTL
+M_URI=$SIMC_URI
+M_CTL=$SIMC_CTL
+CFG_CTL=$SIMC_CONFIG_CTL
+A_CTL=${SIMC_SHARD_CTLS%% *}
+B_CTL=${SIMC_SHARD_CTLS##* }
 M_AUTH_URI="mongodb://backup:backup-pw@${M_URI#mongodb://}?authSource=admin"
-CFG_CONN=$(conn "$CFG_CTL")
-A_CONN=$(conn "$A_CTL")
-B_CONN=$(conn "$B_CTL")
+CFG_CONN=$(simc_conn "$CFG_CTL")
+A_CONN=$(simc_conn "$A_CTL")
+B_CONN=$(simc_conn "$B_CTL")
 tap_ok "$([[ $M_URI =~ ^mongodb://127\.0\.0\.1:[0-9]+,127\.0\.0\.1:[0-9]+/$ ]] && echo 0 || echo 1)" \
 	"the mongos seed lists both routers, no replicaSet ($M_URI)"
 
@@ -67,17 +55,17 @@ CFG_HOST=$(ctl "$CFG_CTL" status | sed -n 's/^id=1 host=\([^ ]*\) .*/\1/p')
 T_TIMEOUT=60 t_run configsvr "$PY" "$STEP" configsvr "mongodb://$CFG_HOST/?directConnection=true"
 tap_is "$(val configsvr configsvr)" 2 "a CSRS member says configsvr: 2 in hello"
 step listShards
-tap_is "$(val listShards ids)" '["shA", "shB"]' "listShards: both shards by their set names"
-tap_is "$(val listShards host.shA)" "$A_CONN" "listShards: shA's host is rsName/host:port,..."
-tap_is "$(val listShards host.shB)" "$B_CONN" "listShards: shB's host is rsName/host:port,..."
-tap_is "$(val listShards state.shA)" 1 "listShards: state 1"
+tap_is "$(val listShards ids)" '["sh0", "sh1"]' "listShards: both shards by their set names"
+tap_is "$(val listShards host.sh0)" "$A_CONN" "listShards: sh0's host is rsName/host:port,..."
+tap_is "$(val listShards host.sh1)" "$B_CONN" "listShards: sh1's host is rsName/host:port,..."
+tap_is "$(val listShards state.sh0)" 1 "listShards: state 1"
 step getShardMap
 tap_is "$(val getShardMap map.config)" "$CFG_CONN" "getShardMap: map.config is the CSRS's connection string"
-tap_is "$(val getShardMap map.shB)" "$B_CONN" "getShardMap: map.<shard> is the shard's"
+tap_is "$(val getShardMap map.sh1)" "$B_CONN" "getShardMap: map.<shard> is the shard's"
 tap_is "$(val getShardMap hosts)" 9 "getShardMap: every member is in hosts"
 simt_probe probe_ls "$M_AUTH_URI" '{"listShards": 1}'
 tap_ok "$T_RC" "libmongoc: listShards through the mongos with SCRAM"
-tap_like "$T_OUT/probe_ls.out" "\"host\" : \"$A_CONN\"" "libmongoc: the reply names shA's connection string"
+tap_like "$T_OUT/probe_ls.out" "\"host\" : \"$A_CONN\"" "libmongoc: the reply names sh0's connection string"
 
 # Authentication and privileges on the router
 step unauth
@@ -128,7 +116,7 @@ T_TIMEOUT=60 "$PY" "$STEP" insert "$M_URI" "$A_PRIMARY" >"$T_OUT/ins.out" 2>&1 &
 INS_PID=$!
 simt_bg_add "$INS_PID"
 sleep 1
-tap_ok "$(kill -0 "$INS_PID" 2>/dev/null && echo 0 || echo 1)" "an insert on shA's locked primary is held"
+tap_ok "$(kill -0 "$INS_PID" 2>/dev/null && echo 0 || echo 1)" "an insert on sh0's locked primary is held"
 step unlock
 tap_is "$(val unlock lockCounts)" "[0, 0, 0]" "fsyncUnlock through mongos: raw lockCount 0 from each"
 wait "$INS_PID"
@@ -154,11 +142,11 @@ tap_is "$(all_locks)" "$UNLOCKED" "... and the mongos released what it had locke
 ctl "$M_CTL" ddl end >/dev/null
 ctl "$B_CTL" kill 0 >/dev/null
 step lock
-tap_like "$T_OUT/lock.out" '^error code=133 msg=Could not find host matching read preference \{ mode: "primary" \} for set shB' \
-	"shB without a primary: 133 FailedToSatisfyReadPreference"
-tap_is "$(all_locks)" "$UNLOCKED" "... and the CSRS and shA, locked before, are unlocked again"
+tap_like "$T_OUT/lock.out" '^error code=133 msg=Could not find host matching read preference \{ mode: "primary" \} for set sh1' \
+	"sh1 without a primary: 133 FailedToSatisfyReadPreference"
+tap_is "$(all_locks)" "$UNLOCKED" "... and the CSRS and sh0, locked before, are unlocked again"
 ctl "$B_CTL" revive 0 >/dev/null && ctl "$B_CTL" elect 0 >/dev/null
-ctl "$M_CTL" stall shB >/dev/null
+ctl "$M_CTL" stall sh1 >/dev/null
 step lock 700
 tap_like "$T_OUT/lock.out" 'error code=24 msg=Fsync lock timed out' "a lock that never comes: 24 'Fsync lock timed out'"
 tap_ok "$([ "$(val lock ms)" -ge 650 ] && echo 0 || echo 1)" \
@@ -175,8 +163,7 @@ tap_is "$(all_locks)" "$UNLOCKED" "... and unlocks"
 old_mongos() {
 	sed -e "s/^max_wire_version = .*/max_wire_version = $2;/" -e "s/^role = .*/&\nversion = \"$1\";/" \
 		"$TOPOS/cluster-mongos.conf" >"$T_DIR/mongos-$1.conf"
-	sim_start "$T_DIR/mongos-$1.conf" --config-server "$CFG_CTL" --shard "$A_CTL" --shard "$B_CTL" &&
-		M_URI=$SIM_URI
+	simc_router "$T_DIR/mongos-$1.conf" && M_URI=$SIMC_URI
 }
 old_mongos 7.0.1 21
 step lock
@@ -208,7 +195,7 @@ sh.startBalancer();
 print("locked=" + Object.keys(db.fsyncLock().all.raw).length);
 print("unlocked=" + db.fsyncUnlock().ok);'
 	t_rc_is 0 "mongosh: hello, listShards, sh.stopBalancer/startBalancer, db.fsyncLock/fsyncUnlock through mongos" msh
-	tap_is "$(tr '\n' ' ' <"$T_OUT/msh.out")" "msg=isdbgrid shards=shA,shB stop=1 mode=off locked=3 unlocked=1 " \
+	tap_is "$(tr '\n' ' ' <"$T_OUT/msh.out")" "msg=isdbgrid shards=sh0,sh1 stop=1 mode=off locked=3 unlocked=1 " \
 		"mongosh: the router's answers, three components locked"
 	tap_is "$(all_locks)" "$UNLOCKED" "mongosh's unlock released them"
 else
@@ -219,10 +206,10 @@ fi
 
 # A shard's whole simulator gone (last: the cluster is not whole after this).
 ctl "$B_CTL" shutdown >/dev/null
-wait_for "shB gone" 250 test ! -S "$B_CTL"
+wait_for "sh1 gone" 250 test ! -S "$B_CTL"
 step lock
 tap_like "$T_OUT/lock.out" '^error code=6 msg=.*not reachable' "a shard's simulator gone: 6 HostUnreachable"
-tap_is "$(locks "$CFG_CTL") | $(locks "$A_CTL")" "0:0 1:0 2:0 | 0:0 1:0 2:0" "... and nothing is locked on the others"
+tap_is "$(locks "$CFG_CTL") $(locks "$A_CTL")" "0:0,1:0,2:0 0:0,1:0,2:0" "... and nothing is locked on the others"
 
 # A mongos topology needs its components; --shard means nothing to a replica set.
 T_TIMEOUT=20 t_run nocomp "$MBH_SIM" --topology "$TOPOS/cluster-mongos.conf"
