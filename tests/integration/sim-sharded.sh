@@ -12,7 +12,7 @@ TOPOS=$top_srcdir/tests/sim/topologies
 
 simt_init
 "$PY" -c 'import pymongo' 2>/dev/null || tap_skip_all "$PY has no pymongo"
-tap_plan 64
+tap_plan 65
 
 ctl() { simc_ctl "$@"; }
 locks() { simc_set_locks "$1"; }
@@ -217,5 +217,8 @@ tap_is "$T_RC" 64 "a mongos without --config-server/--shard: exit 64"
 sed 's/^role = .*/role = "router";/' "$TOPOS/cluster-mongos.conf" >"$T_DIR/bad.conf"
 T_TIMEOUT=20 t_run badrole "$MBH_SIM" --topology "$T_DIR/bad.conf"
 tap_is "$T_RC" 78 "an unknown role: exit 78"
+sed 's/^role = .*/&\nversion = "6.0.11";/' "$TOPOS/cluster-mongos.conf" >"$T_DIR/badver.conf"
+T_TIMEOUT=20 t_run badver "$MBH_SIM" --topology "$T_DIR/badver.conf"
+tap_is "$T_RC/$(grep -c 'version must be 7.0.N' "$T_OUT/badver.err")" 78/1 "a version outside max_wire_version's series: exit 78, the series named"
 
 tap_done
