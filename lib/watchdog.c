@@ -19,6 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "fdio.h"
 #include "proc.h"
 #include "run.h"
 #include "state.h"
@@ -37,32 +38,14 @@ struct mbh_watchdog {
 #define GATE_FD 3 /* the gate program's descriptors (watchdog/mongo-backup-gate.c) */
 #define GATE_ERR_FD 4
 
-/* write(2) all of buf. */
-static int
-write_all(int fd, const char *buf, size_t len)
-{
-	ssize_t w;
-
-	while (len > 0) {
-		w = write(fd, buf, len);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return -1;
-		buf += w;
-		len -= (size_t)w;
-	}
-	return 0;
-}
-
 /* One "name=value\0" item. */
 static int
 send_item(int fd, const char *name, const char *value)
 {
 	if (value == NULL)
 		return 0;
-	if (write_all(fd, name, strlen(name)) != 0 || write_all(fd, "=", 1) != 0 ||
-	    write_all(fd, value, strlen(value) + 1) != 0)
+	if (mbh_fdio_write_all(fd, name, strlen(name)) != 0 || mbh_fdio_write_all(fd, "=", 1) != 0 ||
+	    mbh_fdio_write_all(fd, value, strlen(value) + 1) != 0)
 		return -1;
 	return 0;
 }
@@ -275,7 +258,7 @@ mbh_watchdog_go(mbh_watchdog *w, const mbh_state_rec *rec, mbh_error *err)
 	snprintf(cstart, sizeof(cstart), "%llu", (unsigned long long)rec->command_start);
 	if (send_item(w->fd, MBH_WD_MEMBER, rec->member) != 0 || send_item(w->fd, MBH_WD_DEADLINE, deadline) != 0 ||
 	    send_item(w->fd, MBH_WD_COMMAND_PID, cpid) != 0 || send_item(w->fd, MBH_WD_COMMAND_START, cstart) != 0 ||
-	    write_all(w->fd, MBH_WD_GO "=1", sizeof(MBH_WD_GO "=1")) != 0)
+	    mbh_fdio_write_all(w->fd, MBH_WD_GO "=1", sizeof(MBH_WD_GO "=1")) != 0)
 		rc = mbh_error_set(err, EX_OSERR, "the watchdog (pid %ld) exited before the lock; nothing was locked",
 				   (long)w->pid);
 	close(w->fd);
