@@ -230,9 +230,7 @@ release_held(mbh_job *j, mbh_error *err)
 	stop_command(j);
 	MBH_CRASH("unlock-before");
 	rc = mbh_release(j->log, j->session, j->cfg->state_dir, &j->rec, MBH_RELEASER_RUN, NULL, &released, err);
-	mbh_metrics_note(&j->metrics, j->rec.set_name,
-			 &(mbh_metrics_event){ .kind = released ? MBH_METRICS_RELEASED : MBH_METRICS_CHANGED,
-					       .since = (double)j->rec.since });
+	mbh_metrics_note_release(&j->metrics, &j->rec, released, false);
 	if (rc == 0 || released) {
 		j->held = false;
 		reap_watchdog(j, wd, WATCHDOG_REAP_MS);

@@ -484,3 +484,12 @@ out:
 	free(cpath);
 	free(ppath);
 }
+
+/* See metrics.h. */
+void
+mbh_metrics_note_release(mbh_metrics *m, const mbh_state_rec *rec, bool released, bool by_watchdog)
+{
+	mbh_metrics_note(m, rec->set_name,
+			 &(mbh_metrics_event){ .kind = released ? MBH_METRICS_RELEASED : MBH_METRICS_CHANGED,
+					       .since = (double)rec->since, .by_watchdog = released && by_watchdog });
+}

@@ -144,9 +144,7 @@ try_release(mbh_logger *lg, const mbh_watchdog_settings *s, const mongoc_uri_t *
 		event(lg, MBH_LOG_ERROR, s, line);
 	}
 	if (rc == 0)
-		mbh_metrics_note(&m, rec->set_name,
-				 &(mbh_metrics_event){ .kind = released ? MBH_METRICS_RELEASED : MBH_METRICS_CHANGED,
-						       .since = (double)rec->since, .by_watchdog = released });
+		mbh_metrics_note_release(&m, rec, released, true);
 	mbh_lock_session_free(session);
 	return rc;
 }
