@@ -15,8 +15,7 @@ EV=$T_STATE/rs0.events
 # every product process runs in RUN (env -C), so t_procs_in finds whatever a run left behind
 RUN=$(t_run_dir run) || { echo "Bail out! cannot make $T_DIR/run"; exit 1; }
 
-t_topology "$T_DIR/topo.conf" '{ port = 0; state = "PRIMARY"; }, { port = 0; }, { port = 0; priority = 0.0; }'
-sim_start "$T_DIR/topo.conf" || { tap_fail "the simulator starts"; tap_done; exit 1; }
+sim_start_pss
 # a short connect timeout: each try at a partitioned member fails after 1 s
 t_config "$CONF" 'connect_timeout_ms = 1000;'
 H2=$(sim_member_host 2)

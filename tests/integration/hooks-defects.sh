@@ -25,8 +25,7 @@ mnt_cleanup() {
 }
 trap 'rc=$?; mnt_cleanup; (exit $rc); t_cleanup' EXIT
 
-t_topology "$T_DIR/topo.conf" '{ port = 0; state = "PRIMARY"; }, { port = 0; }, { port = 0; priority = 0.0; }'
-sim_start "$T_DIR/topo.conf" || { tap_fail "the simulator starts"; tap_done; exit 1; }
+sim_start_pss
 t_config "$CONF"
 H2=$(sim_member_host 2)
 P2=$(sim_member_port 2)

@@ -17,8 +17,7 @@ SF=$T_STATE/rs0.state
 RUN=$(t_run_dir run) || { echo "Bail out! cannot make $T_DIR/run"; exit 1; }
 
 # P, S, S (priority 0): member 2 is the one chosen.
-t_topology "$T_DIR/topo.conf" '{ port = 0; state = "PRIMARY"; }, { port = 0; }, { port = 0; priority = 0.0; }'
-sim_start "$T_DIR/topo.conf" || { tap_fail "the simulator starts"; tap_done; exit 1; }
+sim_start_pss
 # someone else's lock on member 1 beside ours on member 2 would stall majority writes: allowed here
 t_config "$CONF" "lock = { allow_majority_stall = true; };"
 H1=$(sim_member_host 1)

@@ -458,6 +458,13 @@ sim_start() {
 	return 0
 }
 
+# sim_start_pss: sim_start the tests' usual set, P, S, S (priority 0: member 2 is the one chosen),
+# from $T_DIR/topo.conf; a test whose simulator does not start ends there (a failed assertion).
+sim_start_pss() {
+	t_topology "$T_DIR/topo.conf" '{ port = 0; state = "PRIMARY"; }, { port = 0; }, { port = 0; priority = 0.0; }'
+	sim_start "$T_DIR/topo.conf" || { tap_fail "the simulator starts"; tap_done; exit 1; }
+}
+
 # sim_stop: stop the current simulator (TERM, wait); its status is returned.
 sim_stop() {
 	local rc=0
