@@ -28,15 +28,8 @@ post() { t_run "$1" env -C "$RUN" "$MBH_POST" -c "$CONF" "${@:2}"; }
 
 # clean NAME: nothing locked or frozen, nothing of the run still running.
 clean() {
-	local left
 	tap_is "$(sim_set_state)" "locked: frozen:" "$1: nothing is locked or frozen"
-	t_wait_no_procs_in "$RUN"
-	left=$(t_procs_in "$RUN" | tr '\n' ' ')
-	tap_is "$left" "" "$1: no process of the run is left (watchdog, command)"
-	for p in $left; do
-		t_diag_proc "$p"
-		kill -KILL "$p" 2>/dev/null
-	done
+	t_assert_no_procs_in "$RUN" "$1"
 	# whatever a failure left: the next case starts clean
 	for m in 1 2; do
 		while [ "$(sim_lockcount $m)" -gt 0 ] 2>/dev/null; do sim_ctl unlock $m >/dev/null || break; done

@@ -624,6 +624,19 @@ t_wait_no_procs_in() {
 	[ -z "$(t_procs_in "$1")" ]
 }
 
+# t_assert_no_procs_in DIR NAME: wait (bounded) until nothing runs in DIR, assert it, and kill what
+# is still there (each described first), so the next case starts clean.
+t_assert_no_procs_in() {
+	local left p
+	t_wait_no_procs_in "$1"
+	left=$(t_procs_in "$1" | tr '\n' ' ')
+	tap_is "$left" "" "$2: no process of the run is left (watchdog, command)"
+	for p in $left; do
+		t_diag_proc "$p"
+		kill -KILL "$p" 2>/dev/null
+	done
+}
+
 # sim_set_state: "locked:[ ID=COUNT...] frozen:[ ID...]" from one `ctl status`; "locked: frozen:" is
 # a set left clean (no lockCount, no replSetFreeze in force).
 sim_set_state() {
