@@ -8,8 +8,7 @@ fp_init
 tap_plan 11
 SECONDS=0
 
-t_topology "$T_DIR/topo.conf" '{ port = 0; state = "PRIMARY"; }, { port = 0; }, { port = 0; priority = 0.0; }'
-sim_start "$T_DIR/topo.conf" || { echo "Bail out! the simulator does not start"; exit 1; }
+sim_start_pss
 H2=$(sim_member_host 2)
 
 # 1 MiB, then the command hangs with the lock held (its pid in hang.pid once the bytes are out).

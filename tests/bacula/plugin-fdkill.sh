@@ -10,8 +10,7 @@ tap_plan 10
 SECONDS=0
 MAX=5
 
-t_topology "$T_DIR/topo.conf" '{ port = 0; state = "PRIMARY"; }, { port = 0; }, { port = 0; priority = 0.0; }'
-sim_start "$T_DIR/topo.conf" || { echo "Bail out! the simulator does not start"; exit 1; }
+sim_start_pss
 H2=$(sim_member_host 2)
 
 cat >"$T_DIR/hang.sh" <<EOF
