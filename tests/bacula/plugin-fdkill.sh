@@ -13,18 +13,7 @@ MAX=5
 sim_start_pss
 H2=$(sim_member_host 2)
 
-cat >"$T_DIR/hang.sh" <<EOF
-#!/bin/sh
-head -c 1048576 /dev/zero
-echo \$\$ >"$T_OUT/hang.pid.tmp" && mv "$T_OUT/hang.pid.tmp" "$T_OUT/hang.pid"
-exec sleep 300
-EOF
-chmod +x "$T_DIR/hang.sh"
-t_config "$T_DIR/rs0.conf" "lock = { max_seconds = $MAX; };" "script = { backup = [ \"$T_DIR/hang.sh\" ]; };"
-{
-	fp_fileset hang "mongo: config=$T_DIR/rs0.conf"
-	fp_job mongo-hang hang
-} >"$BACULA_ETC/jobs.conf"
+fp_hang_job "$MAX"
 bacula_start || { echo "Bail out! the Bacula daemons do not start"; exit 1; }
 tap_pass "the Bacula daemons listen on 127.0.0.1"
 

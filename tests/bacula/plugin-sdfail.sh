@@ -26,11 +26,7 @@ while :; do
 done
 EOF
 chmod +x "$T_DIR/flow.sh"
-t_config "$T_DIR/rs0.conf" "lock = { max_seconds = $MAX; };" "script = { backup = [ \"$T_DIR/flow.sh\" ]; };"
-{
-	fp_fileset flow "mongo: config=$T_DIR/rs0.conf"
-	fp_job mongo-flow flow
-} >"$BACULA_ETC/jobs.conf"
+fp_command_job flow "$MAX"
 
 unlocked2() { [ "$(sim_lockcount 2)" = 0 ]; }
 
