@@ -18,6 +18,7 @@
 #include "jobint.h"
 #include "release.h"
 #include "run.h"
+#include "testtime.h"
 #include "uri.h"
 #include "watchdog.h"
 
@@ -314,6 +315,7 @@ lock_flow(mbh_job *j, const char *const *templ, bool expand, int flags, mbh_erro
 	mbh_hello hello;
 	mbh_error e;
 	struct timespec now;
+	int64_t end_ms;
 	bool present = false, fsync_locked = false, definite = true, intent = false, froze = false;
 	char since[64], deadline[64];
 	int64_t count = 0;
@@ -369,8 +371,10 @@ lock_flow(mbh_job *j, const char *const *templ, bool expand, int flags, mbh_erro
 	j->rec.phase = MBH_PHASE_LOCKING;
 	clock_gettime(CLOCK_REALTIME, &now);
 	j->rec.since = (int64_t)now.tv_sec;
-	/* rounded up: the watchdog may fire up to a second late, never early */
-	j->rec.deadline = (int64_t)now.tv_sec + j->cfg->lock.max_seconds + (now.tv_nsec > 0 ? 1 : 0);
+	/* rounded up to the record's whole seconds: the watchdog may fire up to a second late, never early */
+	end_ms = (int64_t)now.tv_sec * 1000 + (now.tv_nsec + 999999) / 1000000 +
+	         mbh_seconds_ms(j->cfg->lock.max_seconds);
+	j->rec.deadline = (end_ms + 999) / 1000;
 	j->rec.pid = (long)getpid();
 	if (gethostname(j->rec.hostname, sizeof(j->rec.hostname)) != 0)
 		snprintf(j->rec.hostname, sizeof(j->rec.hostname), "unknown");
@@ -651,14 +655,15 @@ out:
 /*
  * Seconds until the command gets SIGTERM: script.timeout or the lock's
  * deadline, whichever is first.  For the deadline, the SIGTERM goes out the
- * kill grace (2 s) early, so that the SIGKILL lands on the deadline itself and
- * even a command that ignores SIGTERM holds the lock no longer than
- * lock.max_seconds.  *by_deadline tells which one it is.
+ * kill grace early (when the lock lasts more than two of them), so that the
+ * SIGKILL lands on the deadline itself and even a command that ignores
+ * SIGTERM holds the lock no longer than lock.max_seconds.  *by_deadline tells
+ * which one it is.
  */
 static int
 command_timeout(const mbh_job *j, bool *by_deadline)
 {
-	int64_t left = j->rec.deadline - (int64_t)time(NULL);
+	int64_t left = j->rec.deadline - (int64_t)time(NULL), grace = (mbh_kill_grace_ms() + 999) / 1000;
 	int t = j->cfg->script.timeout;
 
 	if (j->snap) {
@@ -666,7 +671,7 @@ command_timeout(const mbh_job *j, bool *by_deadline)
 		*by_deadline = false;
 		return t;
 	}
-	left = left > 4 ? left - 2 : left > 1 ? left : 1;
+	left = left > 2 * grace ? left - grace : left > 1 ? left : 1;
 	*by_deadline = t <= 0 || left < t;
 	return *by_deadline ? (int)left : t;
 }

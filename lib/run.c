@@ -25,8 +25,8 @@
 
 #include "config.h"
 #include "run.h"
+#include "testtime.h"
 
-#define KILL_GRACE_S 2
 #define ENV_PREFIX "MONGO_BACKUP_"
 
 extern char **environ;
@@ -565,10 +565,17 @@ drain(int fd, char *buf, size_t len, size_t *used)
 	}
 }
 
+/* The kill grace in ms; see run.h. */
+int64_t
+mbh_kill_grace_ms(void)
+{
+	return mbh_seconds_ms(MBH_KILL_GRACE_S);
+}
+
 /*
  * The wait of mbh_child_await and mbh_child_capture: until the child ends;
  * SIGTERM at timeout_s or when a cancel fd turns readable, SIGKILL
- * KILL_GRACE_S later.  With buf, its stdout is drained into buf meanwhile
+ * the kill grace later.  With buf, its stdout is drained into buf meanwhile
  * (*open_out: not at EOF yet).  Returns NONE, TIMEOUT or CANCEL (why it was
  * stopped), or -1 when poll fails (err set).
  */
@@ -624,7 +631,7 @@ wait_loop(mbh_child *c, int timeout_s, int cancel_fd, int cancel_fd2, char *buf,
 				why = CANCEL;
 				mbh_child_kill(c, SIGTERM);
 				phase = TERMINATING;
-				deadline = now_ms() + KILL_GRACE_S * 1000;
+				deadline = now_ms() + mbh_kill_grace_ms();
 			}
 		}
 		if (deadline >= 0 && now_ms() >= deadline) {
@@ -632,7 +639,7 @@ wait_loop(mbh_child *c, int timeout_s, int cancel_fd, int cancel_fd2, char *buf,
 				why = TIMEOUT;
 				mbh_child_kill(c, SIGTERM);
 				phase = TERMINATING;
-				deadline = now_ms() + KILL_GRACE_S * 1000;
+				deadline = now_ms() + mbh_kill_grace_ms();
 			} else if (phase == TERMINATING) {
 				mbh_child_kill(c, SIGKILL);
 				phase = KILLED;

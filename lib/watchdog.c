@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "state.h"
+#include "testtime.h"
 #include "watchdog.h"
 
 struct mbh_watchdog {
@@ -65,10 +66,11 @@ mbh_watchdog_start(mbh_watchdog **out, const char *path, const mbh_config *cfg, 
 	sigset_t none, defaults;
 	mbh_watchdog *w = NULL;
 	char *const argv[] = { (char *)"mongo-backup-watchdog", NULL };
-	char *envp[] = { (char *)"PATH=/usr/sbin:/usr/bin:/sbin:/bin", NULL, NULL };
+	char *envp[] = { (char *)"PATH=/usr/sbin:/usr/bin:/sbin:/bin", NULL, NULL, NULL };
 #ifdef MBH_CRASH_POINTS
-	char crash_at[128];
-	const char *at = getenv("MBH_CRASH_AT");
+	char crash_at[128], second[64];
+	const char *at = getenv("MBH_CRASH_AT"), *sec = getenv(MBH_TEST_SECOND_ENV);
+	int nenv = 1;
 #endif
 	char timeout[32];
 	int fds[2] = { -1, -1 }, rc = -1, e;
@@ -108,7 +110,12 @@ mbh_watchdog_start(mbh_watchdog **out, const char *path, const mbh_config *cfg, 
 	/* test builds: the crash tests reach the watchdog's own points (watchdog-*) through the same variable */
 	if (at != NULL && at[0] != '\0' && strlen(at) < sizeof(crash_at) - sizeof("MBH_CRASH_AT=")) {
 		snprintf(crash_at, sizeof(crash_at), "MBH_CRASH_AT=%s", at);
-		envp[1] = crash_at;
+		envp[nenv++] = crash_at;
+	}
+	/* ... and its poll and backoff count the seconds the run counts (testtime.h) */
+	if (sec != NULL && sec[0] != '\0' && strlen(sec) < sizeof(second) - sizeof(MBH_TEST_SECOND_ENV "=")) {
+		snprintf(second, sizeof(second), MBH_TEST_SECOND_ENV "=%s", sec);
+		envp[nenv++] = second;
 	}
 #endif
 	e = posix_spawn(&w->pid, path, &fa, &attr, argv, envp);

@@ -30,6 +30,7 @@
 #include "log.h"
 #include "run.h"
 #include "state.h"
+#include "testtime.h"
 
 /*
  * An adapter and nothing more: bacula-fd's calls are mapped onto one
@@ -615,7 +616,7 @@ undoing(const fdjob *f)
 static void
 backup_open(fdjob *f, struct io_pkt *io)
 {
-	int64_t deadline = 0, lock_end;
+	int64_t deadline = 0, lock_end, lock_ms;
 	bool undo = false;
 
 	io->status = -1;
@@ -642,9 +643,9 @@ backup_open(fdjob *f, struct io_pkt *io)
 	if (f->cfg->script.timeout > 0)
 		deadline = ms_of(&f->t_started) + (int64_t)f->cfg->script.timeout * 1000;
 	if (f->cfg->lock.max_seconds > 0 && !f->snap) {
-		/* like mbh_job_wait: stop it 2 s early, so its SIGKILL lands by the lock's deadline */
-		lock_end = ms_of(&f->t_locked) + (int64_t)f->cfg->lock.max_seconds * 1000 -
-		           (f->cfg->lock.max_seconds > 4 ? 2000 : 0);
+		/* like mbh_job_wait: stop it the kill grace early, so its SIGKILL lands by the lock's deadline */
+		lock_ms = mbh_seconds_ms(f->cfg->lock.max_seconds);
+		lock_end = ms_of(&f->t_locked) + lock_ms - (lock_ms > 2 * mbh_kill_grace_ms() ? mbh_kill_grace_ms() : 0);
 		if (deadline == 0 || lock_end < deadline)
 			deadline = lock_end;
 	}

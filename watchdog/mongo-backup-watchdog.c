@@ -21,13 +21,14 @@
 #include "log.h"
 #include "release.h"
 #include "state.h"
+#include "testtime.h"
 #include "uri.h"
 #include "watchdog.h"
 
 #define IDENT "mongo-backup-watchdog"
 #define SETTINGS_MAX 65536
-#define POLL_S 1
-#define BACKOFF_MAX_S 60
+#define POLL_S 1        /* how often the record is read while the deadline is far */
+#define BACKOFF_MAX_S 60 /* the longest wait between two tries at the unlock */
 
 static volatile sig_atomic_t stop_requested;
 
@@ -109,14 +110,24 @@ event(mbh_logger *lg, mbh_log_level level, const settings *s, const char *line)
 	close(fd);
 }
 
-/* Sleep up to seconds, waking early on SIGTERM. */
+/* Sleep up to ms milliseconds, waking early on SIGTERM. */
 static void
-nap(int seconds)
+nap(int64_t ms)
 {
-	struct timespec ts = { .tv_sec = seconds, .tv_nsec = 0 };
+	struct timespec ts = { .tv_sec = (time_t)(ms / 1000), .tv_nsec = (long)(ms % 1000) * 1000000 };
 
-	if (!stop_requested)
+	if (!stop_requested && ms > 0)
 		nanosleep(&ts, NULL);
+}
+
+/* The wall clock in ms (the record's deadline is wall-clock seconds). */
+static int64_t
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 /* One try at releasing the lock rec describes.  Returns 0 when nothing is locked any more. */
@@ -163,8 +174,8 @@ guard(mbh_logger *lg, const settings *s, const mongoc_uri_t *uri)
 	mbh_state_rec rec, cur, want;
 	mbh_error err;
 	bool present = false, fired = false;
-	int backoff = 1, attempt = 0;
-	time_t now;
+	int64_t poll_ms = mbh_seconds_ms(POLL_S), backoff = poll_ms, left;
+	int attempt = 0;
 
 	memset(&want, 0, sizeof(want));
 	snprintf(want.token, sizeof(want.token), "%s", s->token);
@@ -174,7 +185,7 @@ guard(mbh_logger *lg, const settings *s, const mongoc_uri_t *uri)
 			/* unreadable for now (being replaced, a full disk): keep guarding what we know */
 			mbh_logf(lg, MBH_LOG_WARNING, "watchdog: %s", err.msg);
 			if (!fired) {
-				nap(POLL_S);
+				nap(poll_ms);
 				continue;
 			}
 		} else if (!present || !mbh_release_same_lock(&cur, &want) || cur.phase == MBH_PHASE_SNAPSHOT) {
@@ -183,9 +194,10 @@ guard(mbh_logger *lg, const settings *s, const mongoc_uri_t *uri)
 		} else {
 			rec = cur;
 		}
-		now = time(NULL);
-		if (!fired && now < (time_t)rec.deadline) {
-			nap((time_t)rec.deadline - now < POLL_S ? (int)((time_t)rec.deadline - now) : POLL_S);
+		/* wake on the deadline itself, not up to a poll after it */
+		left = rec.deadline * 1000 - now_ms();
+		if (!fired && left > 0) {
+			nap(left < poll_ms ? left : poll_ms);
 			continue;
 		}
 		fired = true;
@@ -193,7 +205,7 @@ guard(mbh_logger *lg, const settings *s, const mongoc_uri_t *uri)
 		if (try_release(lg, s, uri, &rec, ++attempt) == 0)
 			return 0;
 		nap(backoff);
-		backoff = backoff * 2 > BACKOFF_MAX_S ? BACKOFF_MAX_S : backoff * 2;
+		backoff = backoff * 2 > mbh_seconds_ms(BACKOFF_MAX_S) ? mbh_seconds_ms(BACKOFF_MAX_S) : backoff * 2;
 	}
 	return 0;
 }
