@@ -653,6 +653,20 @@ out:
 }
 
 /*
+ * The wall clock's second, read as the watchdog reads it (clock_gettime):
+ * time() may lag a few ms behind it, so a command the watchdog killed on the
+ * deadline would seem to end before it.
+ */
+static int64_t
+wall_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec;
+}
+
+/*
  * Seconds until the command gets SIGTERM: script.timeout or the lock's
  * deadline, whichever is first.  For the deadline, the SIGTERM goes out the
  * kill grace early (when the lock lasts more than two of them), so that the
@@ -663,7 +677,7 @@ out:
 static int
 command_timeout(const mbh_job *j, bool *by_deadline)
 {
-	int64_t left = j->rec.deadline - (int64_t)time(NULL), grace = (mbh_kill_grace_ms() + 999) / 1000;
+	int64_t left = j->rec.deadline - wall_s(), grace = (mbh_kill_grace_ms() + 999) / 1000;
 	int t = j->cfg->script.timeout;
 
 	if (j->snap) {
@@ -697,7 +711,7 @@ mbh_job_wait(mbh_job *j, int *status, mbh_error *err)
 	if (rc != 0 && by_deadline && !mbh_job_cancelled(j))
 		mbh_error_set(&e, EX_TEMPFAIL, "the command was stopped: the lock's time (lock.max_seconds = %d s) ran out",
 			      j->cfg->lock.max_seconds);
-	else if (rc == 0 && !j->snap && (int64_t)time(NULL) >= j->rec.deadline)
+	else if (rc == 0 && !j->snap && wall_s() >= j->rec.deadline)
 		rc = mbh_error_set(&e, EX_TEMPFAIL, "the command ended as the lock's time (lock.max_seconds = %d s) ran out",
 				   j->cfg->lock.max_seconds);
 	pthread_mutex_lock(&j->mu);
@@ -780,7 +794,7 @@ mbh_job_exec(mbh_job *j, const char *const *templ, int *status, mbh_error *err)
 		if (*status < 0)
 			*status = EX_TEMPFAIL;
 		mbh_error_init(&run_err);
-	} else if (*status == 128 + SIGKILL && (int64_t)time(NULL) >= j->rec.deadline) {
+	} else if (*status == 128 + SIGKILL && wall_s() >= j->rec.deadline) {
 		/* the watchdog reached the deadline first: it killed the command's group, then unlocked */
 		mbh_logf(j->log, MBH_LOG_WARNING,
 			 "the command was still running at the lock's deadline (lock.max_seconds %d): the watchdog "

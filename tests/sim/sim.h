@@ -93,6 +93,7 @@ typedef struct sim_member {
 	int64_t lock_count;
 	int lag_secs;
 	int slow_ms;
+	char slow_cmd[48];      /* slow_ms holds back only the replies to this command ("" = every reply) */
 	int64_t frozen_until_ms;
 	size_t applied;         /* oplog entries applied (prefix length) */
 	int64_t start_ms;       /* for uptime */
