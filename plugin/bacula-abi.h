@@ -1,18 +1,23 @@
 /* SPDX-License-Identifier: AGPL-3.0-or-later */
-/* bacula-abi.h: our own declarations of Bacula 9.6's file-daemon plugin interface 14 (x86_64 layouts). */
+/* bacula-abi.h: our own declarations of what Bacula's file-daemon plugin interfaces 14 to 23 share (x86_64). */
 #ifndef MBH_BACULA_ABI_H
 #define MBH_BACULA_ABI_H
 
 /*
  * Written from the facts in ../shared/research/BACULA-9.6-PLUGIN-ABI-AND-TEST-HARNESS.md
- * (sizes and offsets measured against Debian 12's bacula-fd 9.6.7), not from
- * Bacula's headers, which Debian does not ship.  tests/unit/t_bacula_abi.c
- * checks every size and offset below against that note.  The names are
- * Bacula's, so that the code reads like the interface it speaks.
+ * (interface 14, measured against Debian 12's bacula-fd 9.6.7) and
+ * BACULA-BAREOS-ABI.md section 1 (interfaces 21, 22 and 23: Bacula 11.0,
+ * 13.0 and 15.0), not from Bacula's headers: Debian ships none, and from
+ * 13.0 on they are C++.  The names are Bacula's, so that the code reads like
+ * the interface it speaks.
  *
- * Interface 14 only.  Interfaces 21/22/23 (Bacula 11/13/15) move fields of
- * save_pkt and restore_pkt and renumber the bVariable ids from 14 up: they
- * would need their own declarations, chosen from binfo->version.
+ * This header holds only what is the same in all four interfaces (return
+ * codes, the context, events 1 to 26, bInfo, pInfo, io_pkt and the small
+ * packets, the I/O, create-status and file-type numbers).  What differs
+ * (save_pkt, restore_pkt, variable ids, message types, both function
+ * tables) is in bacula-abi14.h, -21.h, -22.h and -23.h, one of which a
+ * translation unit includes after this one.  tests/unit/t_bacula_abi.c and
+ * t_bacula_abi14.c ... t_bacula_abi23.c check every size and offset.
  */
 
 #include <sys/stat.h>
@@ -20,7 +25,6 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#define BFD_INTERFACE_VERSION 14
 #define BFD_PLUGIN_MAGIC "*FDPluginData*"
 #define BFD_PLUGIN_LICENSE "AGPLv3" /* the loader compares exactly (case-sensitive) */
 
@@ -44,7 +48,7 @@ typedef struct bpContext {
 	void *pContext;
 } bpContext;
 
-/* Event numbers (handlePluginEvent's bEvent.eventType) and what `value` carries. */
+/* Event numbers (handlePluginEvent's bEvent.eventType) and what `value` carries; 15.0 adds 27 and 28. */
 typedef enum bEventType {
 	bEventJobStart = 1,            /* char *"JobId=N Job=NAME" */
 	bEventJobEnd = 2,              /* NULL; not sent when the job failed or was cancelled */
@@ -78,57 +82,11 @@ typedef struct bEvent {
 	uint32_t eventType;
 } bEvent;
 
-/* What the daemon tells loadPlugin about itself: {8, 14}. */
+/* What the daemon tells loadPlugin about itself: {8, its interface version}. */
 typedef struct bInfo {
 	uint32_t size;
 	uint32_t version;
 } bInfo;
-
-/* getBaculaValue ids of interface 14 (from 14 up they differ in later interfaces). */
-typedef enum bVariable {
-	bVarJobId = 1,       /* int * */
-	bVarFDName = 2,      /* char ** */
-	bVarLevel = 3,       /* int * */
-	bVarType = 4,        /* int * */
-	bVarClient = 5,      /* char ** */
-	bVarJobName = 6,     /* char **, the unique job name (%j) */
-	bVarJobStatus = 7,   /* int * */
-	bVarSinceTime = 8,   /* int * */
-	bVarAccurate = 9,    /* int * */
-	bVarFileSeen = 10,
-	bVarVssObject = 11,
-	bVarVssDllHandle = 12,
-	bVarWorkingDir = 13, /* char ** */
-	bVarWhere = 14,      /* char ** */
-	bVarRegexWhere = 15, /* char ** */
-	bVarExePath = 16,
-	bVarVersion = 17,    /* char ** */
-	bVarDistName = 18,
-	bVarxxx = 19,
-	bVarPrevJobName = 20,
-	bVarPrefixLinks = 21,
-	bVarInteractiveSession = 22,
-	bVarFileIndex = 23,
-	bVarReplace = 24     /* int * */
-} bVariable;
-
-/* Job message types (JobMessage's `type`).  M_ABORT and M_ERROR_TERM end the daemon: never use them. */
-#define M_ABORT 1
-#define M_DEBUG 2
-#define M_FATAL 3      /* fails the job; the only way a plugin can */
-#define M_ERROR 4      /* "OK -- with warnings" */
-#define M_WARNING 5
-#define M_INFO 6
-#define M_SAVED 7
-#define M_NOTSAVED 8
-#define M_SKIPPED 9
-#define M_MOUNT 10
-#define M_ERROR_TERM 11
-#define M_TERM 12
-#define M_RESTORED 13
-#define M_SECURITY 14
-#define M_ALERT 15
-#define M_VOLMGMT 16
 
 /* io_pkt.func */
 #define IO_OPEN 1
@@ -149,48 +107,6 @@ typedef enum bVariable {
 #define FT_LNK 4
 #define FT_DIREND 5
 #define FT_RESTORE_FIRST 25
-
-/* startBackupFile: the daemon zeroes it and sets pkt_size, portable and cmd; the plugin names one file. */
-struct save_pkt {
-	int32_t pkt_size;
-	char *fname;          /* must stay valid until endBackupFile */
-	char *link;
-	struct stat statp;
-	int32_t type;         /* FT_* */
-	uint64_t flags;
-	bool no_read;
-	bool portable;
-	bool accurate_found;
-	char *cmd;            /* the plugin string */
-	uint32_t delta_seq;
-	char *object_name;    /* restore objects only */
-	char *object;
-	int32_t object_len;
-	int32_t index;
-	int32_t LinkFI;
-	int32_t pkt_end;
-};
-
-/* createFile / setFileAttributes: one file to restore. */
-struct restore_pkt {
-	int32_t pkt_size;
-	int32_t stream;
-	int32_t data_stream;
-	int32_t type;
-	int32_t file_index;
-	int32_t LinkFI;
-	uid_t uid;
-	struct stat statp;    /* st_size and st_mode as saved */
-	const char *attrEx;
-	const char *ofname;   /* where + the saved name */
-	const char *olname;
-	const char *where;    /* "" when restoring to / */
-	const char *RegexWhere;
-	int replace;          /* 'a' always, 'w' ifnewer, 'o' ifolder, 'n' never */
-	int create_status;    /* set by createFile: CF_* */
-	uint32_t delta_seq;
-	int32_t pkt_end;
-};
 
 /* pluginIO: status is the result (bytes, 0 = EOF, < 0 = error with io_errno). */
 struct io_pkt {
@@ -239,32 +155,7 @@ struct restore_object_pkt {
 	int32_t pkt_end;
 };
 
-/* The daemon's callbacks (144 bytes; all 17 set by bacula-fd 9.6.7). */
-typedef struct bFuncs {
-	uint32_t size;
-	uint32_t version;
-	bRC (*registerBaculaEvents)(bpContext *ctx, ...);
-	bRC (*getBaculaValue)(bpContext *ctx, int var, void *value);
-	bRC (*setBaculaValue)(bpContext *ctx, int var, void *value);
-	bRC (*JobMessage)(bpContext *ctx, const char *file, int line, int type, int64_t mtime, const char *fmt, ...)
-		__attribute__((format(printf, 6, 7)));
-	bRC (*DebugMessage)(bpContext *ctx, const char *file, int line, int level, const char *fmt, ...)
-		__attribute__((format(printf, 5, 6)));
-	void *(*baculaMalloc)(bpContext *ctx, const char *file, int line, size_t size);
-	void (*baculaFree)(bpContext *ctx, const char *file, int line, void *mem);
-	bRC (*AddExclude)(bpContext *ctx, const char *file);
-	bRC (*AddInclude)(bpContext *ctx, const char *file);
-	bRC (*AddOptions)(bpContext *ctx, const char *opts);
-	bRC (*AddRegex)(bpContext *ctx, const char *item, int type);
-	bRC (*AddWild)(bpContext *ctx, const char *item, int type);
-	bRC (*NewOptions)(bpContext *ctx);
-	bRC (*NewInclude)(bpContext *ctx);
-	bRC (*NewPreInclude)(bpContext *ctx);
-	bRC (*checkChanges)(bpContext *ctx, struct save_pkt *sp);
-	bRC (*AcceptFile)(bpContext *ctx, struct save_pkt *sp);
-} bFuncs;
-
-/* What the plugin tells the loader (56 bytes; magic, version 14, licence and size are checked). */
+/* What the plugin tells the loader (56 bytes; magic, version (exact), licence and size are checked). */
 typedef struct pInfo {
 	uint32_t size;
 	uint32_t version;
@@ -276,29 +167,84 @@ typedef struct pInfo {
 	const char *plugin_description;
 } pInfo;
 
-/* The plugin's entry points (128 bytes; the last three may be NULL). */
-typedef struct pFuncs {
-	uint32_t size;
-	uint32_t version;
-	bRC (*newPlugin)(bpContext *ctx);
-	bRC (*freePlugin)(bpContext *ctx);
-	bRC (*getPluginValue)(bpContext *ctx, int var, void *value);
-	bRC (*setPluginValue)(bpContext *ctx, int var, void *value);
-	bRC (*handlePluginEvent)(bpContext *ctx, bEvent *event, void *value);
-	bRC (*startBackupFile)(bpContext *ctx, struct save_pkt *sp);
-	bRC (*endBackupFile)(bpContext *ctx);
-	bRC (*startRestoreFile)(bpContext *ctx, const char *cmd);
-	bRC (*endRestoreFile)(bpContext *ctx);
-	bRC (*pluginIO)(bpContext *ctx, struct io_pkt *io);
-	bRC (*createFile)(bpContext *ctx, struct restore_pkt *rp);
-	bRC (*setFileAttributes)(bpContext *ctx, struct restore_pkt *rp);
-	bRC (*checkFile)(bpContext *ctx, char *fname);
-	bRC (*handleXACLdata)(bpContext *ctx, struct xacl_pkt *xacl);
-	bRC (*checkStream)(bpContext *ctx, struct stream_pkt *sp);
-} pFuncs;
+/*
+ * Member lists that every interface's tables and restore packet share; each
+ * bacula-abiNN.h builds its own struct from them and adds what it inserts
+ * or appends (checked per interface by the unit tests).
+ */
 
-/* The two exported symbols (the loader's view: bRC (*)(void *, void *, void **, void **)). */
-typedef bRC (*bfd_load_plugin_fn)(bInfo *binfo, bFuncs *bfuncs, pInfo **pinfo, pFuncs **pfuncs);
+/* restore_pkt after pkt_size (11.0 inserts an int32 plugin_mode before these). */
+#define BFD_RESTORE_PKT_MEMBERS                                                                   \
+	int32_t stream;                                                                           \
+	int32_t data_stream;                                                                      \
+	int32_t type;                                                                             \
+	int32_t file_index;                                                                       \
+	int32_t LinkFI;                                                                           \
+	uid_t uid;                                                                                \
+	struct stat statp;           /* st_size and st_mode as saved */                           \
+	const char *attrEx;                                                                       \
+	const char *ofname;          /* where + the saved name */                                 \
+	const char *olname;                                                                       \
+	const char *where;           /* "" when restoring to / */                                 \
+	const char *RegexWhere;                                                                   \
+	int replace;                 /* 'a' always, 'w' ifnewer, 'o' ifolder, 'n' never */       \
+	int create_status;           /* set by createFile: CF_* */                                \
+	uint32_t delta_seq;                                                                       \
+	int32_t pkt_end
+
+struct save_pkt;
+
+/* The daemon's callbacks every interface has, in this order (13.0 and 15.0 append more). */
+#define BFD_BFUNCS_MEMBERS                                                                        \
+	uint32_t size;                                                                            \
+	uint32_t version;                                                                         \
+	bRC (*registerBaculaEvents)(bpContext *ctx, ...);                                         \
+	bRC (*getBaculaValue)(bpContext *ctx, int var, void *value);                              \
+	bRC (*setBaculaValue)(bpContext *ctx, int var, void *value);                              \
+	bRC (*JobMessage)(bpContext *ctx, const char *file, int line, int type, int64_t mtime,    \
+	                  const char *fmt, ...) __attribute__((format(printf, 6, 7)));            \
+	bRC (*DebugMessage)(bpContext *ctx, const char *file, int line, int level, const char *fmt, \
+	                    ...) __attribute__((format(printf, 5, 6)));                           \
+	void *(*baculaMalloc)(bpContext *ctx, const char *file, int line, size_t size);           \
+	void (*baculaFree)(bpContext *ctx, const char *file, int line, void *mem);                \
+	bRC (*AddExclude)(bpContext *ctx, const char *file);                                      \
+	bRC (*AddInclude)(bpContext *ctx, const char *file);                                      \
+	bRC (*AddOptions)(bpContext *ctx, const char *opts);                                      \
+	bRC (*AddRegex)(bpContext *ctx, const char *item, int type);                              \
+	bRC (*AddWild)(bpContext *ctx, const char *item, int type);                               \
+	bRC (*NewOptions)(bpContext *ctx);                                                        \
+	bRC (*NewInclude)(bpContext *ctx);                                                        \
+	bRC (*NewPreInclude)(bpContext *ctx);                                                     \
+	bRC (*checkChanges)(bpContext *ctx, struct save_pkt *sp);                                 \
+	bRC (*AcceptFile)(bpContext *ctx, struct save_pkt *sp)
+
+struct restore_pkt;
+
+/* The plugin's first 14 entry points, the same in every interface (what follows handleXACLdata differs). */
+#define BFD_PFUNCS_MEMBERS                                                                        \
+	uint32_t size;                                                                            \
+	uint32_t version;                                                                         \
+	bRC (*newPlugin)(bpContext *ctx);                                                         \
+	bRC (*freePlugin)(bpContext *ctx);                                                        \
+	bRC (*getPluginValue)(bpContext *ctx, int var, void *value);                              \
+	bRC (*setPluginValue)(bpContext *ctx, int var, void *value);                              \
+	bRC (*handlePluginEvent)(bpContext *ctx, bEvent *event, void *value);                     \
+	bRC (*startBackupFile)(bpContext *ctx, struct save_pkt *sp);                              \
+	bRC (*endBackupFile)(bpContext *ctx);                                                     \
+	bRC (*startRestoreFile)(bpContext *ctx, const char *cmd);                                 \
+	bRC (*endRestoreFile)(bpContext *ctx);                                                    \
+	bRC (*pluginIO)(bpContext *ctx, struct io_pkt *io);                                       \
+	bRC (*createFile)(bpContext *ctx, struct restore_pkt *rp);                                \
+	bRC (*setFileAttributes)(bpContext *ctx, struct restore_pkt *rp);                         \
+	bRC (*checkFile)(bpContext *ctx, char *fname);                                            \
+	bRC (*handleXACLdata)(bpContext *ctx, struct xacl_pkt *xacl)
+
+/*
+ * The two exported symbols.  The loader's view is bRC (*)(void *, void *,
+ * void **, void **): the callback and entry-point tables are those of the
+ * interface bInfo.version names.
+ */
+typedef bRC (*bfd_load_plugin_fn)(bInfo *binfo, void *bfuncs, pInfo **pinfo, void **pfuncs);
 typedef bRC (*bfd_unload_plugin_fn)(void);
 
 #endif

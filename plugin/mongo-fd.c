@@ -22,10 +22,10 @@
 
 #include <mongoc/mongoc.h>
 
-#include "bacula-abi.h"
 #include "config.h"
 #include "error.h"
 #include "fdcommand.h"
+#include "fdhost.h"
 #include "job.h"
 #include "log.h"
 #include "run.h"
@@ -33,12 +33,14 @@
 #include "testtime.h"
 
 /*
- * An adapter and nothing more: bacula-fd's calls are mapped onto one
- * mbh_job per plugin instance (one instance per Bacula job, and one per
- * console connection).  Threads: bacula-fd drives an instance from its job
- * thread; bEventCancelCommand arrives on another thread against the same
- * instance.  The only process-wide state is what loadPlugin sets once
- * (bfuncs, the watchdog's path); everything else lives in the instance.
+ * An adapter and nothing more: the file daemon's calls (through the
+ * neutral face of fdhost.h: the layer of the daemon's plugin interface maps
+ * its numbers and packets) are mapped onto one mbh_job per plugin instance
+ * (one instance per Bacula job, and one per console connection).  Threads:
+ * bacula-fd drives an instance from its job thread; the cancel event
+ * arrives on another thread against the same instance.  The only
+ * process-wide state is what mfd_load sets once (the host's calls, the
+ * watchdog's path); everything else lives in the instance.
  *
  * Backup: bEventBackupCommand locks (and only it: never JobStart, newPlugin
  * or an estimate) and starts script.backup the instant the lock is verified
@@ -48,7 +50,7 @@
  * the command's stdout to IO_READ, which streams it; IO_CLOSE reaps it and
  * unlocks at once.  The unlock also runs, idempotently, on CancelCommand
  * (after killing the command), EndBackupJob and freePlugin.  Every failure
- * sends M_FATAL: anything less leaves the job "OK".
+ * sends FDHOST_FATAL: anything less leaves the job "OK".
  *
  * Restore: script.restore gets the stream on its stdin, or, without one, the
  * file is written at where + the saved name.
@@ -59,7 +61,6 @@
 #endif
 
 #define PLUGIN_MAGIC 0x6d666431u /* "mfd1": a pContext that is ours */
-#define DEBUG_LEVEL 150          /* bacula-fd -d150 shows our debug lines, as it does bpipe's */
 #define LINE_MAX_LEN 1800        /* JobMessage formats into 2000 bytes */
 #define FNAME_PREFIX "/@mongo/"
 
@@ -68,9 +69,9 @@ typedef enum fd_mode { FD_IDLE = 0, FD_BACKUP, FD_ESTIMATE, FD_RESTORE } fd_mode
 /* One plugin instance. */
 typedef struct fdjob {
 	uint32_t magic;
-	bpContext *ctx;            /* the daemon's handle; valid until freePlugin returns */
+	fdhost_ctx *ctx;           /* the daemon's handle; valid until freePlugin returns */
 	int jobid;
-	char *bacula_job;          /* the unique job name (bVarJobName), or NULL */
+	char *bacula_job;          /* the unique job name (FDHOST_JOBNAME), or NULL */
 	mbh_logger *log;
 	atomic_int job_level;      /* lines above this level go to DebugMessage only */
 	fd_mode mode;
@@ -86,7 +87,7 @@ typedef struct fdjob {
 
 	/* Owner thread only below. */
 	bool locked;               /* this thread's lock is (as far as it knows) held */
-	bool failed;               /* an M_FATAL was sent for the current command */
+	bool failed;               /* an FDHOST_FATAL was sent for the current command */
 	bool running;              /* backup: script.backup was started and not yet waited for */
 	mbh_child *bchild;         /* backup: script.backup (owned by the job), from the lock until IO_OPEN */
 	int rfd;                   /* backup: our copy of the command's stdout */
@@ -102,26 +103,22 @@ typedef struct fdjob {
 	char *vset, *vhost, *vport;
 } fdjob;
 
-/* Set once by loadPlugin, read-only afterwards. */
-static bFuncs *bfuncs;
+/* Set once by mfd_load, read-only afterwards. */
+static const fdhost *host;
 static char watchdog_path[PATH_MAX];
 
 /* ---------------------------------------------------------------- messages */
 
-/* The instance behind ctx, or NULL when ctx is not one of ours. */
+/* f, or NULL when it is not one of ours (what a layer hands back is the daemon's to get wrong). */
 static fdjob *
-fdjob_of(bpContext *ctx)
+fdjob_of(fdjob *f)
 {
-	fdjob *f;
-
-	if (ctx == NULL || (f = ctx->pContext) == NULL || f->magic != PLUGIN_MAGIC)
-		return NULL;
-	return f;
+	return f != NULL && f->magic == PLUGIN_MAGIC ? f : NULL;
 }
 
-/* One line to the job log (type M_*), secrets masked. */
+/* One line to the job log, secrets masked. */
 static void __attribute__((format(printf, 3, 4)))
-jmsg(fdjob *f, int type, const char *fmt, ...)
+jmsg(fdjob *f, fdhost_msg type, const char *fmt, ...)
 {
 	char line[LINE_MAX_LEN], safe[LINE_MAX_LEN];
 	va_list ap;
@@ -130,10 +127,10 @@ jmsg(fdjob *f, int type, const char *fmt, ...)
 	vsnprintf(line, sizeof(line), fmt, ap);
 	va_end(ap);
 	mbh_logger_redact(f->log, line, safe, sizeof(safe));
-	bfuncs->JobMessage(f->ctx, __FILE__, __LINE__, type, 0, "mongo-fd: %s\n", safe);
+	host->message(f->ctx, type, safe);
 }
 
-/* A failure of the current command: M_FATAL (the job fails), once per command. */
+/* A failure of the current command: FDHOST_FATAL (the job fails), once per command. */
 static void __attribute__((format(printf, 2, 3)))
 fatal(fdjob *f, const char *fmt, ...)
 {
@@ -144,13 +141,13 @@ fatal(fdjob *f, const char *fmt, ...)
 	vsnprintf(line, sizeof(line), fmt, ap);
 	va_end(ap);
 	if (atomic_load(&f->cancelled)) {
-		jmsg(f, M_INFO, "job cancelled: %s", line);
+		jmsg(f, FDHOST_INFO, "job cancelled: %s", line);
 		return;
 	}
 	if (!f->failed)
-		jmsg(f, M_FATAL, "%s", line);
+		jmsg(f, FDHOST_FATAL, "%s", line);
 	else
-		jmsg(f, M_ERROR, "%s", line);
+		jmsg(f, FDHOST_ERROR, "%s", line);
 	f->failed = true;
 }
 
@@ -161,12 +158,11 @@ log_sink(void *arg, mbh_log_level level, const char *line)
 	fdjob *f = arg;
 
 	if (level == MBH_LOG_DEBUG || (int)level > atomic_load(&f->job_level)) {
-		bfuncs->DebugMessage(f->ctx, __FILE__, __LINE__, DEBUG_LEVEL, "mongo-fd: %s\n", line);
+		host->debug(f->ctx, line);
 		return;
 	}
-	bfuncs->JobMessage(f->ctx, __FILE__, __LINE__,
-	                   level == MBH_LOG_ERROR ? M_ERROR : level == MBH_LOG_WARNING ? M_WARNING : M_INFO, 0,
-	                   "mongo-fd: %s\n", line);
+	host->message(f->ctx,
+	              level == MBH_LOG_ERROR ? FDHOST_ERROR : level == MBH_LOG_WARNING ? FDHOST_WARNING : FDHOST_INFO, line);
 }
 
 /* ---------------------------------------------------------------- small helpers */
@@ -313,14 +309,14 @@ unlock_now(fdjob *f, const char *when)
 	f->locked = false;
 	snprintf(snapshot, sizeof(snapshot), "%s", mbh_job_snapshot(job));
 	if (mbh_job_unlock(job, &err) != 0)
-		jmsg(f, atomic_load(&f->cancelled) ? M_ERROR : M_FATAL, "%s %s %s failed: %s",
+		jmsg(f, atomic_load(&f->cancelled) ? FDHOST_ERROR : FDHOST_FATAL, "%s %s %s failed: %s",
 		     snapshot[0] != '\0' ? "removing the snapshot of" : "unlocking",
 		     mbh_job_member(job) ? mbh_job_member(job) : "the member", when, err.msg);
 	else if (was_locked && snapshot[0] != '\0')
-		jmsg(f, M_INFO, "%lld bytes streamed from the snapshot %s of %s, which is removed", f->bytes, snapshot,
+		jmsg(f, FDHOST_INFO, "%lld bytes streamed from the snapshot %s of %s, which is removed", f->bytes, snapshot,
 		     mbh_job_member(job));
 	else if (was_locked)
-		jmsg(f, M_INFO, "%s was locked for %.3f s; %lld bytes streamed", mbh_job_member(job),
+		jmsg(f, FDHOST_INFO, "%s was locked for %.3f s; %lld bytes streamed", mbh_job_member(job),
 		     seconds_since(&f->t_locked), f->bytes);
 	pthread_mutex_lock(&f->mu);
 	f->users--;
@@ -397,12 +393,12 @@ job_cancel(fdjob *f)
 		f->users++;
 	pthread_mutex_unlock(&f->mu);
 	(void)wrote;
-	jmsg(f, M_INFO, "cancel received%s", job != NULL ? ": stopping the command and unlocking" : "");
+	jmsg(f, FDHOST_INFO, "cancel received%s", job != NULL ? ": stopping the command and unlocking" : "");
 	if (job == NULL)
 		return;
 	mbh_job_cancel(job);
 	if (mbh_job_unlock(job, &err) != 0)
-		jmsg(f, M_ERROR, "unlocking after the cancel failed: %s", err.msg);
+		jmsg(f, FDHOST_ERROR, "unlocking after the cancel failed: %s", err.msg);
 	pthread_mutex_lock(&f->mu);
 	f->users--;
 	pthread_cond_broadcast(&f->idle);
@@ -413,7 +409,7 @@ job_cancel(fdjob *f)
 
 /*
  * Parse the plugin string and load the config it names, with the string's
- * member/policy overrides.  On failure an M_FATAL names what to fix.
+ * member/policy overrides.  On failure an FDHOST_FATAL names what to fix.
  */
 static int
 command_load(fdjob *f, const char *text, fd_mode mode)
@@ -483,14 +479,14 @@ holder(fdjob *f, const char *msg, char *buf, size_t len)
 }
 
 /* bEventBackupCommand: load, choose, lock and start script.backup.  The only place anything gets locked. */
-static bRC
+static fdhost_rc
 backup_command(fdjob *f, const char *text)
 {
 	mbh_job_params params = { .cancel_fd = -1 };
 	mbh_error err;
 	mbh_job *job = NULL;
 	char *name = NULL, who[700];
-	bRC rc = bRC_Error;
+	fdhost_rc rc = FDHOST_FAIL;
 
 	mbh_error_init(&err);
 	if (command_load(f, text, FD_BACKUP) != 0)
@@ -520,7 +516,7 @@ backup_command(fdjob *f, const char *text)
 	if (mbh_job_lock_spawn(f->job, (const char *const *)f->cfg->script.backup, MBH_RUN_PIPE_STDOUT, &f->bchild,
 			       &err) != 0) {
 		if (atomic_load(&f->cancelled))
-			jmsg(f, M_INFO, "%s", err.msg);
+			jmsg(f, FDHOST_INFO, "%s", err.msg);
 		else if (strncmp(err.msg, MBH_JOB_NOT_STARTED, strlen(MBH_JOB_NOT_STARTED)) == 0)
 			fatal(f, "the backup command did not start: %s", err.msg + strlen(MBH_JOB_NOT_STARTED));
 		else
@@ -531,10 +527,10 @@ backup_command(fdjob *f, const char *text)
 	f->snap = mbh_job_snapshot(f->job)[0] != '\0';
 	clock_gettime(CLOCK_MONOTONIC, &f->t_locked);
 	if (f->snap)
-		jmsg(f, M_INFO, "started %s (pid %ld) reading the snapshot %s", f->cfg->script.backup[0],
+		jmsg(f, FDHOST_INFO, "started %s (pid %ld) reading the snapshot %s", f->cfg->script.backup[0],
 		     mbh_child_pid(f->bchild), mbh_job_snapshot(f->job));
 	else
-		jmsg(f, M_INFO, "started %s (pid %ld) under the lock", f->cfg->script.backup[0],
+		jmsg(f, FDHOST_INFO, "started %s (pid %ld) under the lock", f->cfg->script.backup[0],
 		     mbh_child_pid(f->bchild));
 	if (atomic_load(&f->cancelled)) {
 		unlock_now(f, "after the cancel");
@@ -548,8 +544,8 @@ backup_command(fdjob *f, const char *text)
 	}
 	f->fname = name;
 	name = NULL;
-	jmsg(f, M_INFO, "the output of %s goes into the backup as %s", f->script, f->fname);
-	rc = bRC_OK;
+	jmsg(f, FDHOST_INFO, "the output of %s goes into the backup as %s", f->script, f->fname);
+	rc = FDHOST_OK;
 out:
 	mbh_job_free(job);
 	free(name);
@@ -572,11 +568,11 @@ estimate_set(const mbh_config *cfg)
 }
 
 /* bEventEstimateCommand: name the file a backup would make; connect to nothing, lock nothing. */
-static bRC
+static fdhost_rc
 estimate_command(fdjob *f, const char *text)
 {
 	char *set = NULL;
-	bRC rc = bRC_Error;
+	fdhost_rc rc = FDHOST_FAIL;
 
 	if (command_load(f, text, FD_ESTIMATE) != 0)
 		goto out;
@@ -593,7 +589,7 @@ estimate_command(fdjob *f, const char *text)
 		fatal(f, "out of memory");
 		goto out;
 	}
-	rc = bRC_OK;
+	rc = FDHOST_OK;
 out:
 	free(set);
 	return rc;
@@ -614,7 +610,7 @@ undoing(const fdjob *f)
  * failure the member is unlocked (the snapshot removed) at once.
  */
 static void
-backup_open(fdjob *f, struct io_pkt *io)
+backup_open(fdjob *f, fdhost_io *io)
 {
 	int64_t deadline = 0, lock_end, lock_ms;
 	bool undo = false;
@@ -668,7 +664,7 @@ out:
  * and the deadline.
  */
 static void
-backup_read(fdjob *f, struct io_pkt *io)
+backup_read(fdjob *f, fdhost_io *io)
 {
 	struct pollfd pf[2];
 	size_t want = (size_t)io->count, got = 0;
@@ -728,7 +724,7 @@ backup_read(fdjob *f, struct io_pkt *io)
 
 /* IO_CLOSE: reap the command, unlock at once, report how it ended. */
 static void
-backup_close(fdjob *f, struct io_pkt *io)
+backup_close(fdjob *f, fdhost_io *io)
 {
 	mbh_error err;
 	int status = -1;
@@ -754,7 +750,7 @@ backup_close(fdjob *f, struct io_pkt *io)
 	else
 		ok = !f->failed;
 	if (ok)
-		jmsg(f, M_INFO, "%s ended (status 0) after %.3f s", f->script, seconds_since(&f->t_started));
+		jmsg(f, FDHOST_INFO, "%s ended (status 0) after %.3f s", f->script, seconds_since(&f->t_started));
 out:
 	/* the stream has ended, however: unlock now, not at the end of the job */
 	unlock_now(f, ok ? "after the stream" : "after a failure");
@@ -789,39 +785,39 @@ restore_vars(fdjob *f, const char *ofname)
 }
 
 /* bEventRestoreCommand: the config says where the stream goes.  Nothing is locked for a restore. */
-static bRC
+static fdhost_rc
 restore_command(fdjob *f, const char *text)
 {
-	return command_load(f, text, FD_RESTORE) == 0 ? bRC_OK : bRC_Error;
+	return command_load(f, text, FD_RESTORE) == 0 ? FDHOST_OK : FDHOST_FAIL;
 }
 
-/* createFile: always CF_EXTRACT (we take the data), or CF_SKIP for replace=never on an existing file. */
-static bRC
-restore_create(fdjob *f, struct restore_pkt *rp)
+/* createFile: always EXTRACT (we take the data), or SKIP for replace=never on an existing file. */
+static fdhost_rc
+restore_create(fdjob *f, fdhost_restore *rp)
 {
 	struct stat st;
 
-	rp->create_status = CF_ERROR;
+	rp->create_status = FDHOST_CREATE_ERROR;
 	if (f->cfg == NULL || rp->ofname == NULL)
-		return bRC_Error;
+		return FDHOST_FAIL;
 	free(f->ofname);
 	if ((f->ofname = strdup(rp->ofname)) == NULL) {
 		fatal(f, "out of memory");
-		return bRC_Error;
+		return FDHOST_FAIL;
 	}
 	restore_vars(f, rp->ofname);
 	if (f->cfg->script.restore == NULL && rp->replace == 'n' && lstat(rp->ofname, &st) == 0) {
-		jmsg(f, M_INFO, "%s exists and replace=never: skipped", rp->ofname);
-		rp->create_status = CF_SKIP;
-		return bRC_OK;
+		jmsg(f, FDHOST_INFO, "%s exists and replace=never: skipped", rp->ofname);
+		rp->create_status = FDHOST_CREATE_SKIP;
+		return FDHOST_OK;
 	}
-	rp->create_status = CF_EXTRACT;
-	return bRC_OK;
+	rp->create_status = FDHOST_CREATE_EXTRACT;
+	return FDHOST_OK;
 }
 
 /* IO_OPEN for a restore: start script.restore with a pipe on its stdin, or create the file. */
 static void
-restore_open(fdjob *f, struct io_pkt *io)
+restore_open(fdjob *f, fdhost_io *io)
 {
 	mbh_run_vars vars = { 0 };
 	mbh_error err;
@@ -843,7 +839,7 @@ restore_open(fdjob *f, struct io_pkt *io)
 			      f->ofname, strerror(errno));
 			goto out;
 		}
-		jmsg(f, M_INFO, "writing %s (no script.restore in %s)", f->ofname, f->cmd->config);
+		jmsg(f, FDHOST_INFO, "writing %s (no script.restore in %s)", f->ofname, f->cmd->config);
 		io->status = 0;
 		io->io_errno = 0;
 		goto out;
@@ -852,7 +848,7 @@ restore_open(fdjob *f, struct io_pkt *io)
 	vars.host = f->vhost;
 	vars.port = f->vport;
 	vars.job = job;
-	bfuncs->getBaculaValue(f->ctx, bVarWhere, &where);
+	host->get_str(f->ctx, FDHOST_WHERE, &where);
 	if (asprintf(&env[0], "MONGO_BACKUP_SET=%s", f->vset ? f->vset : "") < 0 ||
 	    asprintf(&env[1], "MONGO_BACKUP_HOST=%s", f->vhost ? f->vhost : "") < 0 ||
 	    asprintf(&env[2], "MONGO_BACKUP_PORT=%s", f->vport ? f->vport : "") < 0 ||
@@ -873,7 +869,7 @@ restore_open(fdjob *f, struct io_pkt *io)
 		goto out;
 	}
 	clock_gettime(CLOCK_MONOTONIC, &f->t_started);
-	jmsg(f, M_INFO, "restoring into %s (pid %ld)", f->cfg->script.restore[0], mbh_child_pid(f->rchild));
+	jmsg(f, FDHOST_INFO, "restoring into %s (pid %ld)", f->cfg->script.restore[0], mbh_child_pid(f->rchild));
 	io->status = 0;
 	io->io_errno = 0;
 out:
@@ -884,7 +880,7 @@ out:
 
 /* IO_WRITE for a restore. */
 static void
-restore_write(fdjob *f, struct io_pkt *io)
+restore_write(fdjob *f, fdhost_io *io)
 {
 	io->status = -1;
 	io->io_errno = EBADF;
@@ -911,7 +907,7 @@ restore_write(fdjob *f, struct io_pkt *io)
 
 /* IO_CLOSE for a restore: end the file, or close the command's input and wait for its verdict. */
 static void
-restore_close(fdjob *f, struct io_pkt *io)
+restore_close(fdjob *f, fdhost_io *io)
 {
 	mbh_error err;
 	int status = -1;
@@ -926,7 +922,7 @@ restore_close(fdjob *f, struct io_pkt *io)
 		}
 		f->wfd = -1;
 		if (!f->failed)
-			jmsg(f, M_INFO, "wrote %lld bytes to %s", f->bytes, f->ofname);
+			jmsg(f, FDHOST_INFO, "wrote %lld bytes to %s", f->bytes, f->ofname);
 		io->status = f->failed ? -1 : 0;
 		return;
 	}
@@ -938,24 +934,25 @@ restore_close(fdjob *f, struct io_pkt *io)
 		fatal(f, "the restore command %s exited with status %d: the restore failed; see its own output",
 		      base_name(f->cfg->script.restore[0]), status);
 	else if (!f->failed)
-		jmsg(f, M_INFO, "%s accepted %lld bytes (status 0) after %.3f s", base_name(f->cfg->script.restore[0]),
+		jmsg(f, FDHOST_INFO, "%s accepted %lld bytes (status 0) after %.3f s", base_name(f->cfg->script.restore[0]),
 		     f->bytes, seconds_since(&f->t_started));
 	mbh_child_free(f->rchild);
 	f->rchild = NULL;
 	io->status = f->failed ? -1 : 0;
 }
 
-/* ---------------------------------------------------------------- the entry points bacula-fd calls */
+/* ---------------------------------------------------------------- the entry points (fdhost.h) */
 
 /* A new instance: a Bacula job or a console connection.  No I/O, nothing locked. */
-static bRC
-fd_new_plugin(bpContext *ctx)
+fdhost_rc
+mfd_new(fdhost_ctx *ctx, fdjob **out)
 {
 	fdjob *f = NULL;
-	char *name = NULL;
-	bRC rc = bRC_Error;
+	const char *name = NULL;
+	fdhost_rc rc = FDHOST_FAIL;
 
-	if (ctx == NULL || (f = calloc(1, sizeof(*f))) == NULL)
+	*out = NULL;
+	if (ctx == NULL || host == NULL || (f = calloc(1, sizeof(*f))) == NULL)
 		goto out;
 	f->magic = PLUGIN_MAGIC;
 	f->ctx = ctx;
@@ -965,15 +962,14 @@ fd_new_plugin(bpContext *ctx)
 	atomic_init(&f->job_level, MBH_LOG_INFO);
 	pthread_mutex_init(&f->mu, NULL);
 	pthread_cond_init(&f->idle, NULL);
-	bfuncs->getBaculaValue(ctx, bVarJobId, &f->jobid);
-	if (bfuncs->getBaculaValue(ctx, bVarJobName, &name) == bRC_OK && name != NULL &&
-	    (f->bacula_job = strdup(name)) == NULL)
+	host->get_int(ctx, FDHOST_JOBID, &f->jobid);
+	if (host->get_str(ctx, FDHOST_JOBNAME, &name) && (f->bacula_job = strdup(name)) == NULL)
 		goto out;
 	if (mbh_logger_new(&f->log, "mongo-fd", MBH_LOG_DEBUG, 0, log_sink, f) != 0)
 		goto out;
-	ctx->pContext = f;
+	*out = f;
 	f = NULL;
-	rc = bRC_OK;
+	rc = FDHOST_OK;
 out:
 	if (f != NULL) {
 		pthread_mutex_destroy(&f->mu);
@@ -985,13 +981,13 @@ out:
 }
 
 /* The instance ends: unlock whatever is still held, free everything. */
-static bRC
-fd_free_plugin(bpContext *ctx)
+fdhost_rc
+mfd_free(fdjob *job)
 {
-	fdjob *f = fdjob_of(ctx);
+	fdjob *f = fdjob_of(job);
 
 	if (f == NULL)
-		return bRC_Error;
+		return FDHOST_FAIL;
 	command_reset(f);
 	if (f->wake[0] >= 0)
 		close(f->wake[0]);
@@ -1003,128 +999,117 @@ fd_free_plugin(bpContext *ctx)
 	pthread_cond_destroy(&f->idle);
 	f->magic = 0;
 	free(f);
-	ctx->pContext = NULL;
-	return bRC_OK;
+	return FDHOST_OK;
 }
 
-/* Never called by the 9.6 file daemon. */
-static bRC
-fd_get_plugin_value(bpContext *ctx, int var, void *value)
+/* getPluginValue / setPluginValue: never called by the 9.6 file daemon; nothing to say. */
+fdhost_rc
+mfd_noop(fdjob *job)
 {
-	return fdjob_of(ctx) != NULL ? bRC_OK : bRC_Error;
-}
-
-/* Never called by the 9.6 file daemon. */
-static bRC
-fd_set_plugin_value(bpContext *ctx, int var, void *value)
-{
-	return fdjob_of(ctx) != NULL ? bRC_OK : bRC_Error;
+	return fdjob_of(job) != NULL ? FDHOST_OK : FDHOST_FAIL;
 }
 
 /* Events: the commands start work; the ends of jobs and cancels release it. */
-static bRC
-fd_handle_event(bpContext *ctx, bEvent *event, void *value)
+fdhost_rc
+mfd_event(fdjob *job, fdhost_event event, void *value)
 {
-	fdjob *f = fdjob_of(ctx);
+	fdjob *f = fdjob_of(job);
 
-	if (f == NULL || event == NULL)
-		return bRC_Error;
-	switch (event->eventType) {
-	case bEventBackupCommand:
+	if (f == NULL)
+		return FDHOST_FAIL;
+	switch (event) {
+	case FDHOST_EV_BACKUP_COMMAND:
 		return backup_command(f, value);
-	case bEventEstimateCommand:
+	case FDHOST_EV_ESTIMATE_COMMAND:
 		return estimate_command(f, value);
-	case bEventRestoreCommand:
+	case FDHOST_EV_RESTORE_COMMAND:
 		return restore_command(f, value);
-	case bEventCancelCommand:
+	case FDHOST_EV_CANCEL:
 		job_cancel(f);
-		return bRC_OK;
-	case bEventEndBackupJob:
+		return FDHOST_OK;
+	case FDHOST_EV_END_BACKUP_JOB:
 		if (f->locked && !atomic_load(&f->cancelled))
-			jmsg(f, M_WARNING, f->snap ? "the job ended with the snapshot of %s still there: removing it now"
-			                           : "the job ended with %s still locked: unlocking it now",
+			jmsg(f, FDHOST_WARNING, f->snap ? "the job ended with the snapshot of %s still there: removing it now"
+			                                : "the job ended with %s still locked: unlocking it now",
 			     f->job != NULL && mbh_job_member(f->job) ? mbh_job_member(f->job) : "the member");
 		command_reset(f);
-		return bRC_OK;
-	case bEventEndRestoreJob:
+		return FDHOST_OK;
+	case FDHOST_EV_END_RESTORE_JOB:
 		command_reset(f);
-		return bRC_OK;
+		return FDHOST_OK;
 	default:
-		return bRC_OK;
+		return FDHOST_OK;
 	}
 }
 
 /* One virtual file per command, named after the set, the locked member and the script. */
-static bRC
-fd_start_backup_file(bpContext *ctx, struct save_pkt *sp)
+fdhost_rc
+mfd_start_backup_file(fdjob *job, fdhost_file *file)
 {
-	fdjob *f = fdjob_of(ctx);
-	time_t now = time(NULL);
+	fdjob *f = fdjob_of(job);
 
-	if (f == NULL || sp == NULL)
-		return bRC_Error;
+	if (f == NULL || file == NULL)
+		return FDHOST_FAIL;
 	if (f->fname == NULL || (f->mode == FD_BACKUP && !f->locked)) {
 		if (!f->failed && !atomic_load(&f->cancelled))
 			fatal(f, "no backup command was accepted for this file; see the messages above");
-		return bRC_Error;
+		return FDHOST_FAIL;
 	}
-	sp->fname = f->fname;
-	sp->type = FT_REG;
-	sp->statp.st_mode = S_IFREG | 0600;
-	sp->statp.st_size = -1;
-	sp->statp.st_blksize = 4096;
-	sp->statp.st_blocks = 1;
-	sp->statp.st_atime = sp->statp.st_mtime = sp->statp.st_ctime = now;
-	return bRC_OK;
+	file->fname = f->fname;
+	file->mode = S_IFREG | 0600;
+	file->size = -1;
+	file->mtime = time(NULL);
+	return FDHOST_OK;
 }
 
 /* One file per command: nothing more to back up. */
-static bRC
-fd_end_backup_file(bpContext *ctx)
+fdhost_rc
+mfd_end_backup_file(fdjob *job)
 {
-	return fdjob_of(ctx) != NULL ? bRC_OK : bRC_Error;
+	return fdjob_of(job) != NULL ? FDHOST_OK : FDHOST_FAIL;
 }
 
-static bRC
-fd_start_restore_file(bpContext *ctx, const char *cmd)
+fdhost_rc
+mfd_start_restore_file(fdjob *job, const char *cmd)
 {
-	fdjob *f = fdjob_of(ctx);
+	fdjob *f = fdjob_of(job);
 
-	return f != NULL && f->mode == FD_RESTORE && f->cfg != NULL ? bRC_OK : bRC_Error;
+	(void)cmd;
+	return f != NULL && f->mode == FD_RESTORE && f->cfg != NULL ? FDHOST_OK : FDHOST_FAIL;
 }
 
-static bRC
-fd_end_restore_file(bpContext *ctx)
+fdhost_rc
+mfd_end_restore_file(fdjob *job)
 {
-	return fdjob_of(ctx) != NULL ? bRC_OK : bRC_Error;
+	return fdjob_of(job) != NULL ? FDHOST_OK : FDHOST_FAIL;
 }
 
-/* The stream: bacula-fd looks only at io->status (bytes, 0 = end, < 0 = error with io_errno). */
-static bRC
-fd_plugin_io(bpContext *ctx, struct io_pkt *io)
+/* The stream: the daemon looks only at io->status (bytes, 0 = end, < 0 = error with io_errno). */
+fdhost_rc
+mfd_io(fdjob *job, fdhost_io *io)
 {
-	fdjob *f = fdjob_of(ctx);
+	fdjob *f = fdjob_of(job);
 
 	if (f == NULL || io == NULL)
-		return bRC_Error;
+		return FDHOST_FAIL;
 	io->status = -1;
 	io->io_errno = EINVAL;
 	switch (io->func) {
-	case IO_OPEN:
+	case FDHOST_IO_OPEN:
 		if (f->mode == FD_BACKUP)
 			backup_open(f, io);
 		else if (f->mode == FD_RESTORE)
 			restore_open(f, io);
 		break;
-	case IO_READ:
+	case FDHOST_IO_READ:
 		if (f->mode == FD_BACKUP && io->buf != NULL && io->count > 0)
 			backup_read(f, io);
 		break;
-	case IO_WRITE:
+	case FDHOST_IO_WRITE:
 		if (f->mode == FD_RESTORE && io->buf != NULL)
 			restore_write(f, io);
 		break;
-	case IO_CLOSE:
+	case FDHOST_IO_CLOSE:
 		if (f->mode == FD_BACKUP)
 			backup_close(f, io);
 		else if (f->mode == FD_RESTORE)
@@ -1134,97 +1119,57 @@ fd_plugin_io(bpContext *ctx, struct io_pkt *io)
 		io->io_errno = ESPIPE; /* a stream: no seeking */
 		break;
 	}
-	return io->status < 0 ? bRC_Error : bRC_OK;
+	return io->status < 0 ? FDHOST_FAIL : FDHOST_OK;
 }
 
-static bRC
-fd_create_file(bpContext *ctx, struct restore_pkt *rp)
+fdhost_rc
+mfd_create_file(fdjob *job, fdhost_restore *r)
 {
-	fdjob *f = fdjob_of(ctx);
+	fdjob *f = fdjob_of(job);
 
-	if (f == NULL || rp == NULL || f->mode != FD_RESTORE)
-		return bRC_Error;
-	return restore_create(f, rp);
+	if (f == NULL || r == NULL || f->mode != FD_RESTORE)
+		return FDHOST_FAIL;
+	return restore_create(f, r);
 }
 
 /* The restored stream keeps mode 0600 whatever was saved. */
-static bRC
-fd_set_file_attributes(bpContext *ctx, struct restore_pkt *rp)
+fdhost_rc
+mfd_set_file_attributes(fdjob *job)
 {
-	return fdjob_of(ctx) != NULL ? bRC_OK : bRC_Error;
+	return fdjob_of(job) != NULL ? FDHOST_OK : FDHOST_FAIL;
 }
 
 /* Accurate mode: our virtual files are never "deleted" because no directory holds them. */
-static bRC
-fd_check_file(bpContext *ctx, char *fname)
+fdhost_rc
+mfd_check_file(fdjob *job, const char *fname)
 {
-	if (fdjob_of(ctx) == NULL || fname == NULL)
-		return bRC_Error;
-	return strncmp(fname, FNAME_PREFIX, strlen(FNAME_PREFIX)) == 0 ? bRC_Seen : bRC_OK;
+	if (fdjob_of(job) == NULL || fname == NULL)
+		return FDHOST_FAIL;
+	return strncmp(fname, FNAME_PREFIX, strlen(FNAME_PREFIX)) == 0 ? FDHOST_SEEN : FDHOST_OK;
 }
 
-static pInfo plugin_info = {
-	.size = sizeof(pInfo),
-	.version = BFD_INTERFACE_VERSION,
-	.plugin_magic = BFD_PLUGIN_MAGIC,
-	.plugin_license = BFD_PLUGIN_LICENSE,
-	.plugin_author = "mongo-backup-hooks",
-	.plugin_date = "2026",
-	.plugin_version = PACKAGE_VERSION,
-	.plugin_description = "MongoDB replica set: fsync-lock a secondary, stream a backup command, unlock",
-};
-
-static pFuncs plugin_funcs = {
-	.size = sizeof(pFuncs),
-	.version = BFD_INTERFACE_VERSION,
-	.newPlugin = fd_new_plugin,
-	.freePlugin = fd_free_plugin,
-	.getPluginValue = fd_get_plugin_value,
-	.setPluginValue = fd_set_plugin_value,
-	.handlePluginEvent = fd_handle_event,
-	.startBackupFile = fd_start_backup_file,
-	.endBackupFile = fd_end_backup_file,
-	.startRestoreFile = fd_start_restore_file,
-	.endRestoreFile = fd_end_restore_file,
-	.pluginIO = fd_plugin_io,
-	.createFile = fd_create_file,
-	.setFileAttributes = fd_set_file_attributes,
-	.checkFile = fd_check_file,
-	.handleXACLdata = NULL,
-	.checkStream = NULL,
-};
-
-bRC loadPlugin(bInfo *binfo, bFuncs *funcs, pInfo **pinfo, pFuncs **pfuncs);
-bRC unloadPlugin(void);
-
 /*
- * Called once when bacula-fd loads the file: keep its callbacks, find the
- * watchdog program, start libmongoc (and silence its process-wide log: its
- * lines could belong to any job).
+ * Once, when the daemon loads the plugin (a layer has chosen host): find
+ * the watchdog program, start libmongoc (and silence its process-wide log:
+ * its lines could belong to any job).
  */
-bRC
-loadPlugin(bInfo *binfo, bFuncs *funcs, pInfo **pinfo, pFuncs **pfuncs)
+int
+mfd_load(const fdhost *h)
 {
 	const char *wd = getenv("MONGO_BACKUP_WATCHDOG");
 
-	if (binfo == NULL || funcs == NULL || pinfo == NULL || pfuncs == NULL ||
-	    binfo->version != BFD_INTERFACE_VERSION || funcs->JobMessage == NULL || funcs->DebugMessage == NULL ||
-	    funcs->getBaculaValue == NULL)
-		return bRC_Error;
-	bfuncs = funcs;
+	if (h == NULL || h->message == NULL || h->debug == NULL || h->get_int == NULL || h->get_str == NULL)
+		return -1;
+	host = h;
 	snprintf(watchdog_path, sizeof(watchdog_path), "%s", wd != NULL && wd[0] != '\0' ? wd : MBH_WATCHDOG_PATH);
 	mongoc_init();
 	mongoc_log_set_handler(NULL, NULL);
-	*pinfo = &plugin_info;
-	*pfuncs = &plugin_funcs;
-	return bRC_OK;
+	return 0;
 }
 
-/* Called once when bacula-fd unloads the plugin (also when it rejected it). */
-bRC
-unloadPlugin(void)
+/* Once, when the daemon unloads a plugin mfd_load accepted. */
+void
+mfd_unload(void)
 {
-	if (bfuncs != NULL)
-		mongoc_cleanup();
-	return bRC_OK;
+	mongoc_cleanup();
 }

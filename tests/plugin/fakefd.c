@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: AGPL-3.0-or-later */
-/* fakefd.c: a fake Bacula 9.6 file daemon that dlopens a plugin and drives it like bacula-fd does. */
+/* fakefd.c: a fake Bacula file daemon (interface 14, 21, 22 or 23) that dlopens a plugin and drives it. */
 #include "autoconfig.h"
 
 #include <sys/stat.h>
@@ -20,11 +20,12 @@
 #include <unistd.h>
 
 #include "bacula-abi.h"
+#include "fakefd.h"
 
 /*
  * Usage:
- *   fakefd [-v] PLUGIN.so info
- *   fakefd [-v] PLUGIN.so JOB [-- JOB]...
+ *   fakefd [-v] [-i INTERFACE] PLUGIN.so info
+ *   fakefd [-v] [-i INTERFACE] PLUGIN.so JOB [-- JOB]...
  * where JOB is one of
  *   backup   --cmd STRING [--cmd STRING]... [--out FILE] [--cancel-after BYTES] [--cancel-at-ms MS]
  *            [--skip-io] [--skip-endjob]
@@ -37,23 +38,33 @@
  * daemon went away); --skip-endjob one that never sends EndBackupJob (so
  * only freePlugin is left to clean up).
  *
+ * INTERFACE is the plugin interface the fake daemon speaks (bInfo.version,
+ * its callback table, variable ids, message types and packet layouts): 14
+ * (Bacula 9.6, the default), 21 (11.0), 22 (13.0) or 23 (15.0).  Any other
+ * number is announced as such with the layout of the nearest interface not
+ * above it (else 14's), as a daemon of another release would: the plugin
+ * must refuse it.
+ *
  * Every job runs in its own thread, all at once, each with its own plugin
  * instance, in the order of calls bacula-fd 9.6.7 makes (the research note's
- * section 1.6).  A cancel runs handlePluginEvent(CancelCommand) on yet
+ * section 1.6; 11.0 to 15.0 make the same ones).  A cancel runs handlePluginEvent(CancelCommand) on yet
  * another thread, against the running job's context, as the daemon's cancel
  * connection does.  Output on stdout, one line each:
- *   job N: M_TYPE: TEXT            every JobMessage the plugin sent
+ *   fakefd: interface N (Bacula R) bInfo {8, N} bFuncs {SIZE, N}
+ *   daemon: M_TYPE: TEXT           a JobMessage without a job (a daemon message)
+ *   job N: M_TYPE: TEXT            every JobMessage the plugin sent, named by
+ *                                  the interface's numbers (3 is M_EVENTS on 22)
+ *   job N: ODD message type T ...  a type a plugin must never send
  *   job N: status=S files=F bytes=B errors=E fname=NAME
  *   job N: reads=R short=S         (backups that read data) IO_READs that returned
  *                                  data, and how many of them less than asked
- * S is what the Director would record: A cancelled, f an M_FATAL was sent,
- * else T (errors counts M_ERROR messages and failed reads/writes).  -v
+ * S is what the Director would record: A cancelled, f an M_FATAL (of the
+ * interface spoken) was sent, else T (errors counts M_ERROR messages and failed reads/writes).  -v
  * traces every call on stderr.  Exit status: 0 when every job could be
  * driven (whatever its outcome), 2 on a usage or loading problem.
  */
 
 #define IO_COUNT 65536       /* what bacula-fd asks per IO_READ */
-#define MSG_MAX 2000         /* JobMessage's buffer in bacula-fd */
 #define WAIT_FOR_MS 60000    /* --wait-for gives up after this */
 
 typedef enum kind { K_BACKUP, K_RESTORE, K_ESTIMATE, K_CONSOLE } kind;
@@ -91,12 +102,9 @@ typedef struct job {
 } job;
 
 static bool verbose;
-static pFuncs *pf;
+static const fake_iface *iface; /* the interface spoken, chosen by -i */
+static fake_pfuncs *pf;         /* the plugin's table (only its shared first 14 entries called directly) */
 static pthread_mutex_t out_mu = PTHREAD_MUTEX_INITIALIZER;
-
-static const char *const mtypes[] = { "M_0", "M_ABORT", "M_DEBUG", "M_FATAL", "M_ERROR", "M_WARNING", "M_INFO",
-				      "M_SAVED", "M_NOTSAVED", "M_SKIPPED", "M_MOUNT", "M_ERROR_TERM", "M_TERM",
-				      "M_RESTORED", "M_SECURITY", "M_ALERT", "M_VOLMGMT" };
 
 /* One whole line on stdout (jobs print from several threads). */
 static void __attribute__((format(printf, 1, 2)))
@@ -138,151 +146,81 @@ job_of(bpContext *ctx)
 
 /* ---------------------------------------------------------------- the daemon's callbacks */
 
-static bRC
-cb_register_events(bpContext *ctx, ...)
-{
-	return bRC_OK;
-}
+/* The daemon's callbacks, in neutral terms: each interface's table (fakefd-template.h) maps onto these. */
 
-static bRC
-cb_get_value(bpContext *ctx, int var, void *value)
+bRC
+fake_get_value(bpContext *ctx, fake_var var, void *value)
 {
 	job *j = job_of(ctx);
 
 	if (j == NULL || value == NULL)
 		return bRC_Error;
 	switch (var) {
-	case bVarJobId:
+	case FV_JOBID:
 		*(int *)value = j->jobid;
 		return bRC_OK;
-	case bVarJobName:
+	case FV_JOBNAME:
 		*(const char **)value = j->unique;
 		return bRC_OK;
-	case bVarFDName:
-	case bVarClient:
+	case FV_FDNAME:
+	case FV_CLIENT:
 		*(const char **)value = "fake-fd";
 		return bRC_OK;
-	case bVarLevel:
+	case FV_LEVEL:
 		*(int *)value = ' ';
 		return bRC_OK;
-	case bVarWhere:
+	case FV_WHERE:
 		*(const char **)value = j->where != NULL ? j->where : "";
 		return bRC_OK;
-	case bVarVersion:
-		*(const char **)value = "9.6.7 (fakefd)";
+	case FV_VERSION:
+		*(const char **)value = iface->releases;
 		return bRC_OK;
 	default:
 		return bRC_Error;
 	}
 }
 
-static bRC
-cb_set_value(bpContext *ctx, int var, void *value)
+/* The interface's name of a message type (3 is M_FATAL on 14 and 21, M_EVENTS on 22 and 23). */
+static const char *
+mtype_name(int type)
 {
-	return bRC_OK;
+	return type >= 0 && type <= iface->mtype_max && iface->mtype_names[type] != NULL ? iface->mtype_names[type]
+	                                                                                 : "M_?";
 }
 
-static bRC __attribute__((format(printf, 6, 7)))
-cb_job_message(bpContext *ctx, const char *file, int line, int type, int64_t mtime, const char *fmt, ...)
+bRC
+fake_job_message(bpContext *ctx, int type, const char *text)
 {
 	job *j = job_of(ctx);
 	char buf[MSG_MAX];
-	va_list ap;
 	size_t n;
 
-	va_start(ap, fmt);
-	vsnprintf(buf, sizeof(buf), fmt, ap);
-	va_end(ap);
+	snprintf(buf, sizeof(buf), "%s", text);
 	n = strlen(buf);
 	while (n > 0 && buf[n - 1] == '\n')
 		buf[--n] = '\0';
 	if (j == NULL) {
-		say("job ?: %s: %s (JobMessage without a job context)", type >= 0 && type <= 16 ? mtypes[type] : "M_?",
-		    buf);
-		return bRC_Error;
-	}
-	if (type == M_FATAL)
-		atomic_fetch_add(&j->fatals, 1);
-	if (type == M_ERROR)
-		atomic_fetch_add(&j->errors, 1);
-	say("job %d: %s: %s", j->jobid, type >= 0 && type <= 16 ? mtypes[type] : "M_?", buf);
-	if (type == M_ABORT || type == M_ERROR_TERM)
-		say("job %d: FORBIDDEN message type %d: it would end bacula-fd", j->jobid, type);
-	return bRC_OK;
-}
-
-static bRC __attribute__((format(printf, 5, 6)))
-cb_debug_message(bpContext *ctx, const char *file, int line, int level, const char *fmt, ...)
-{
-	char buf[MSG_MAX];
-	va_list ap;
-
-	if (!verbose)
+		say("daemon: %s: %s", mtype_name(type), buf);
 		return bRC_OK;
-	va_start(ap, fmt);
-	vsnprintf(buf, sizeof(buf), fmt, ap);
-	va_end(ap);
-	trace(job_of(ctx), "debug %d: %s", level, buf);
+	}
+	if (type == iface->m_fatal)
+		atomic_fetch_add(&j->fatals, 1);
+	if (type == iface->m_error)
+		atomic_fetch_add(&j->errors, 1);
+	say("job %d: %s: %s", j->jobid, mtype_name(type), buf);
+	if (type != iface->m_fatal && type != iface->m_error && type != iface->m_warning && type != iface->m_info)
+		say("job %d: ODD message type %d (%s on interface %u): a plugin sends only fatal, error, warning "
+		    "and info", j->jobid, type, mtype_name(type), (unsigned)iface->version);
 	return bRC_OK;
 }
 
-static void *
-cb_malloc(bpContext *ctx, const char *file, int line, size_t size)
+bRC
+fake_debug_message(bpContext *ctx, int level, const char *text)
 {
-	return malloc(size);
-}
-
-static void
-cb_free(bpContext *ctx, const char *file, int line, void *mem)
-{
-	free(mem);
-}
-
-static bRC
-cb_str(bpContext *ctx, const char *s)
-{
+	if (verbose)
+		trace(job_of(ctx), "debug %d: %s", level, text);
 	return bRC_OK;
 }
-
-static bRC
-cb_str_int(bpContext *ctx, const char *s, int type)
-{
-	return bRC_OK;
-}
-
-static bRC
-cb_void(bpContext *ctx)
-{
-	return bRC_OK;
-}
-
-static bRC
-cb_pkt(bpContext *ctx, struct save_pkt *sp)
-{
-	return bRC_OK;
-}
-
-static bFuncs bfuncs = {
-	.size = sizeof(bFuncs),
-	.version = BFD_INTERFACE_VERSION,
-	.registerBaculaEvents = cb_register_events,
-	.getBaculaValue = cb_get_value,
-	.setBaculaValue = cb_set_value,
-	.JobMessage = cb_job_message,
-	.DebugMessage = cb_debug_message,
-	.baculaMalloc = cb_malloc,
-	.baculaFree = cb_free,
-	.AddExclude = cb_str,
-	.AddInclude = cb_str,
-	.AddOptions = cb_str,
-	.AddRegex = cb_str_int,
-	.AddWild = cb_str_int,
-	.NewOptions = cb_void,
-	.NewInclude = cb_void,
-	.NewPreInclude = cb_void,
-	.checkChanges = cb_pkt,
-	.AcceptFile = cb_pkt,
-};
 
 /* ---------------------------------------------------------------- driving one job */
 
@@ -376,7 +314,7 @@ wait_for(job *j)
 static void
 backup_command(job *j, const char *cmd, FILE *out)
 {
-	struct save_pkt sp;
+	fake_save sp;
 	struct io_pkt io;
 	char *buf = NULL;
 	bRC rc;
@@ -389,11 +327,8 @@ backup_command(job *j, const char *cmd, FILE *out)
 		return;
 	do {
 		memset(&sp, 0, sizeof(sp));
-		sp.pkt_size = sizeof(sp);
-		sp.pkt_end = sizeof(sp);
-		sp.portable = true;
-		sp.cmd = (char *)cmd;
-		rc = pf->startBackupFile(&j->ctx, &sp);
+		sp.cmd = cmd;
+		rc = iface->start_backup_file(pf, &j->ctx, &sp);
 		trace(j, "startBackupFile -> %d fname=%s type=%d", (int)rc, sp.fname ? sp.fname : "(null)", sp.type);
 		if (rc != bRC_OK)
 			break;
@@ -497,7 +432,7 @@ run_backup(job *j)
 static void
 run_estimate(job *j)
 {
-	struct save_pkt sp;
+	fake_save sp;
 	bRC rc;
 
 	event(j, bEventPluginCommand, (void *)j->cmd);
@@ -505,11 +440,8 @@ run_estimate(job *j)
 		return;
 	do {
 		memset(&sp, 0, sizeof(sp));
-		sp.pkt_size = sizeof(sp);
-		sp.pkt_end = sizeof(sp);
-		sp.portable = true;
-		sp.cmd = (char *)j->cmd;
-		if ((rc = pf->startBackupFile(&j->ctx, &sp)) != bRC_OK)
+		sp.cmd = j->cmd;
+		if ((rc = iface->start_backup_file(pf, &j->ctx, &sp)) != bRC_OK)
 			break;
 		if (sp.fname != NULL) {
 			snprintf(j->saved_fname, sizeof(j->saved_fname), "%s", sp.fname);
@@ -522,7 +454,7 @@ run_estimate(job *j)
 static void
 run_restore(job *j)
 {
-	struct restore_pkt rp;
+	fake_restore rp;
 	struct io_pkt io;
 	char ofname[2048], *buf = NULL;
 	FILE *in = NULL;
@@ -542,19 +474,13 @@ run_restore(job *j)
 		goto end;
 	}
 	memset(&rp, 0, sizeof(rp));
-	rp.pkt_size = sizeof(rp);
-	rp.pkt_end = sizeof(rp);
-	rp.type = FT_REG;
-	rp.file_index = 1;
-	rp.statp.st_mode = S_IFREG | 0600;
 	fseeko(in, 0, SEEK_END);
-	rp.statp.st_size = ftello(in);
+	rp.size = ftello(in);
 	rewind(in);
 	rp.ofname = ofname;
 	rp.where = j->where != NULL ? j->where : "";
 	rp.replace = 'a';
-	rp.create_status = CF_ERROR;
-	rc = pf->createFile(&j->ctx, &rp);
+	rc = iface->create_file(pf, &j->ctx, &rp);
 	trace(j, "createFile -> %d create_status %d", (int)rc, rp.create_status);
 	snprintf(j->saved_fname, sizeof(j->saved_fname), "%s", ofname);
 	if (rc != bRC_OK || rp.create_status == CF_ERROR) {
@@ -590,7 +516,7 @@ run_restore(job *j)
 		}
 		j->bytes += io.status;
 	}
-	pf->setFileAttributes(&j->ctx, &rp);
+	iface->set_file_attributes(pf, &j->ctx, &rp);
 	memset(&io, 0, sizeof(io));
 	io.pkt_size = sizeof(io);
 	io.pkt_end = sizeof(io);
@@ -660,13 +586,45 @@ run_job(void *arg)
 
 /* ---------------------------------------------------------------- loading, like lib/plugins.c checks */
 
-static int
-load(const char *path, void **handle)
+/* The interface -i names; for another number, the layout of the nearest one not above it (else 14's). */
+static const fake_iface *
+iface_for(uint32_t version)
 {
-	static bInfo binfo = { sizeof(bInfo), BFD_INTERFACE_VERSION };
+	static const fake_iface *const all[] = { &fake14, &fake21, &fake22, &fake23 };
+	const fake_iface *best = all[0];
+	size_t i;
+
+	for (i = 0; i < sizeof(all) / sizeof(all[0]); i++)
+		if (all[i]->version <= version)
+			best = all[i];
+	return best;
+}
+
+/*
+ * dlopen, loadPlugin with this interface's bInfo and callbacks, then the
+ * checks of is_plugin_compatible() (lib/plugins.c calls unloadPlugin on a
+ * plugin it refuses: *called says whether loadPlugin ran), plus the size of
+ * the entry-point table the daemon will index.
+ */
+static int
+load(const char *path, uint32_t version, void **handle, bool *called)
+{
+	static bInfo binfo;
 	bfd_load_plugin_fn loadp;
 	pInfo *pi = NULL;
+	void *funcs = NULL;
+	char set[256];
 
+	binfo.size = sizeof(bInfo);
+	binfo.version = version;
+	*iface->bfuncs_version = version;
+	if (version == iface->version)
+		say("fakefd: interface %u (Bacula %s) bInfo {%u, %u} bFuncs {%u, %u}", (unsigned)version,
+		    iface->releases, binfo.size, binfo.version, iface->bfuncs_size, (unsigned)version);
+	else
+		say("fakefd: interface %u (no Bacula this host knows; the layout of %u) bInfo {%u, %u} bFuncs {%u, %u}",
+		    (unsigned)version, (unsigned)iface->version, binfo.size, binfo.version, iface->bfuncs_size,
+		    (unsigned)version);
 	if ((*handle = dlopen(path, RTLD_NOW)) == NULL) {
 		fprintf(stderr, "fakefd: dlopen %s: %s\n", path, dlerror());
 		return -1;
@@ -676,15 +634,23 @@ load(const char *path, void **handle)
 		fprintf(stderr, "fakefd: %s does not export loadPlugin and unloadPlugin\n", path);
 		return -1;
 	}
-	if (loadp(&binfo, &bfuncs, &pi, &pf) != bRC_OK || pi == NULL || pf == NULL) {
+	*called = true;
+	if (loadp(&binfo, iface->bfuncs, &pi, &funcs) != bRC_OK || pi == NULL || funcs == NULL) {
+		say("fakefd: loadPlugin refused interface %u: not loaded", (unsigned)version);
 		fprintf(stderr, "fakefd: loadPlugin failed\n");
 		return -1;
 	}
-	if (strcmp(pi->plugin_magic, BFD_PLUGIN_MAGIC) != 0 || pi->version != BFD_INTERFACE_VERSION ||
+	pf = funcs;
+	if (strcmp(pi->plugin_magic, BFD_PLUGIN_MAGIC) != 0 || pi->version != version ||
 	    (strcmp(pi->plugin_license, "AGPLv3") != 0 && strcmp(pi->plugin_license, "Bacula AGPLv3") != 0) ||
 	    pi->size != sizeof(pInfo)) {
 		fprintf(stderr, "fakefd: bacula-fd would reject this plugin (magic, version %u, licence, size %u)\n",
 		        pi->version, pi->size);
+		return -1;
+	}
+	if (pf->size != iface->pfuncs_size || pf->version != version) {
+		fprintf(stderr, "fakefd: the plugin's entry points are %u bytes for interface %u; interface %u's are %u\n",
+		        pf->size, pf->version, (unsigned)version, iface->pfuncs_size);
 		return -1;
 	}
 	if (pf->newPlugin == NULL || pf->freePlugin == NULL || pf->handlePluginEvent == NULL ||
@@ -694,10 +660,11 @@ load(const char *path, void **handle)
 		fprintf(stderr, "fakefd: a callback bacula-fd always calls is NULL\n");
 		return -1;
 	}
+	iface->optional_set(pf, set, sizeof(set));
 	say("plugin: magic=%s version=%u size=%u license=%s author=%s date=%s plugin_version=%s", pi->plugin_magic,
 	    pi->version, pi->size, pi->plugin_license, pi->plugin_author, pi->plugin_date, pi->plugin_version);
 	say("plugin: description=%s", pi->plugin_description);
-	say("plugin: pfuncs size=%u version=%u", pf->size, pf->version);
+	say("plugin: pfuncs size=%u version=%u optional=%s", pf->size, pf->version, set[0] != '\0' ? set : "-");
 	return 0;
 }
 
@@ -711,8 +678,9 @@ on_sigusr2(int sig)
 static int
 usage(void)
 {
-	fprintf(stderr, "usage: fakefd [-v] PLUGIN.so info\n"
-	                "       fakefd [-v] PLUGIN.so backup|restore|estimate|console [OPTIONS] [-- JOB]...\n");
+	fprintf(stderr, "usage: fakefd [-v] [-i INTERFACE] PLUGIN.so info\n"
+	                "       fakefd [-v] [-i INTERFACE] PLUGIN.so backup|restore|estimate|console [OPTIONS] "
+	                "[-- JOB]...\n");
 	return 2;
 }
 
@@ -783,6 +751,9 @@ main(int argc, char **argv)
 	void *handle = NULL;
 	bfd_unload_plugin_fn unloadp;
 	struct sigaction sa;
+	unsigned long version = 14;
+	char *end = NULL;
+	bool called = false;
 	int a = 1, i, njobs = 0, rc = 2;
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
@@ -794,6 +765,14 @@ main(int argc, char **argv)
 		verbose = true;
 		a++;
 	}
+	if (a + 1 < argc && strcmp(argv[a], "-i") == 0) {
+		errno = 0;
+		version = strtoul(argv[a + 1], &end, 10);
+		if (errno != 0 || end == argv[a + 1] || *end != '\0' || version == 0 || version > 999)
+			return usage();
+		a += 2;
+	}
+	iface = iface_for((uint32_t)version);
 	if (argc - a < 2)
 		return usage();
 	if ((jobs = calloc((size_t)argc, sizeof(*jobs))) == NULL)
@@ -815,7 +794,7 @@ main(int argc, char **argv)
 			snprintf(j->unique, sizeof(j->unique), "%s.2026-01-01_00.00.00_%02d", j->name, njobs);
 		}
 	}
-	if (load(argv[a], &handle) != 0)
+	if (load(argv[a], (uint32_t)version, &handle, &called) != 0)
 		goto out;
 	for (i = 0; i < njobs; i++)
 		if (pthread_create(&jobs[i].thread, NULL, run_job, &jobs[i]) != 0) {
@@ -829,7 +808,7 @@ main(int argc, char **argv)
 out:
 	if (handle != NULL) {
 		*(void **)&unloadp = dlsym(handle, "unloadPlugin");
-		if (unloadp != NULL && pf != NULL)
+		if (unloadp != NULL && called)
 			unloadp();
 		dlclose(handle);
 	}

@@ -1,6 +1,7 @@
 #!/bin/bash
-# plugin-load.sh: mongo-fd.so as bacula-fd's loader sees it (interface 14, licence, sizes, two exported
-# symbols), console connections that touch nothing, and plugin strings or configs that fail the job
+# plugin-load.sh: mongo-fd.so as bacula-fd's loader sees it (the interface the fake file daemon speaks,
+# licence, sizes, two exported symbols), a daemon of an interface it does not speak (not loaded, and
+# says so), console connections that touch nothing, and plugin strings or configs that fail the job
 # with a line naming what to fix.  The fake file daemon is also checked against Debian's bpipe-fd.so.
 # SPDX-License-Identifier: AGPL-3.0-or-later
 [ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"
@@ -8,11 +9,23 @@
 p_init
 
 # ---------------------------------------------------------------- what the loader checks
+IFACE=$MBH_FAKEFD_INTERFACE
+# the size of each interface's entry-point table (BACULA-BAREOS-ABI.md 1.5): what the daemon indexes
+case $IFACE in
+14) PFUNCS=128 ;;
+21) PFUNCS=144 ;;
+22) PFUNCS=152 ;;
+23) PFUNCS=168 ;;
+*) tap_skip_all "MBH_FAKEFD_INTERFACE=$IFACE is not an interface mongo-fd.so speaks" ;;
+esac
 fd_run info info
-t_rc_is 0 "the fake file daemon loads the plugin as bacula-fd 9.6.7 would" info
-tap_like "$T_OUT/info.out" '^plugin: magic=\*FDPluginData\* version=14 size=56 license=AGPLv3 ' \
-	"pInfo: magic, interface 14, 56 bytes, licence AGPLv3"
-tap_like "$T_OUT/info.out" '^plugin: pfuncs size=128 version=14$' "pFuncs: 128 bytes, interface 14"
+t_rc_is 0 "the fake file daemon of interface $IFACE loads the plugin" info
+tap_like "$T_OUT/info.out" "^fakefd: interface $IFACE \\(Bacula [0-9.a-z ]+\\) bInfo \\{8, $IFACE\\}" \
+	"the fake file daemon says it speaks interface $IFACE"
+tap_like "$T_OUT/info.out" "^plugin: magic=\\*FDPluginData\\* version=$IFACE size=56 license=AGPLv3 " \
+	"pInfo: magic, interface $IFACE (what the daemon reported), 56 bytes, licence AGPLv3"
+tap_like "$T_OUT/info.out" "^plugin: pfuncs size=$PFUNCS version=$IFACE optional=checkFile\$" \
+	"pFuncs: $PFUNCS bytes, interface $IFACE; of the optional entry points only checkFile is set"
 if command -v nm >/dev/null 2>&1; then
 	tap_is "$(nm -D --defined-only "$MBH_PLUGIN" | awk '$2 == "T" { print $3 }' | sort | tr '\n' ' ')" \
 		"loadPlugin unloadPlugin " "only loadPlugin and unloadPlugin are exported"
@@ -21,6 +34,25 @@ else
 fi
 tap_ok "$( [ -f "$MBH_PLUGIN" ] && [ ! -L "$MBH_PLUGIN" ] && echo 0 || echo 1)" \
 	"the plugin is a regular file (bacula-fd skips symlinks)"
+
+# A daemon of another interface: loadPlugin refuses (so bacula-fd drops the file, calls unloadPlugin),
+# and the line on stderr (the journal) names the version seen and the ones spoken.  From a Bacula
+# interface the same line is a daemon message of the nearest interface's error type; 10 may be Bareos's
+# (another callback table): nothing is called in it.
+SPOKEN='mongo-fd.so speaks 14 \(Bacula 9\.0 to 9\.6\), 21 \(Bacula 11\.0\), 22 \(Bacula 13\.0\) and 23 \(Bacula 15\.0\)$'
+for v in 99 15 10; do
+	MBH_FAKEFD_INTERFACE=$v fd_run "refuse$v" info
+	t_rc_is 2 "interface $v: the fake file daemon reports a plugin it could not load (no crash)" "refuse$v"
+	tap_like "$T_OUT/refuse$v.out" "^fakefd: loadPlugin refused interface $v: not loaded\$" \
+		"interface $v: loadPlugin refuses"
+	tap_like "$T_OUT/refuse$v.err" "^mongo-fd: not loaded: this bacula-fd speaks plugin interface $v; $SPOKEN" \
+		"interface $v: stderr says which version it saw and which ones it speaks"
+done
+tap_like "$T_OUT/refuse99.out" "^daemon: M_ERROR: mongo-fd: not loaded: this bacula-fd speaks plugin interface 99; $SPOKEN" \
+	"interface 99: also a daemon message, of 23's error type"
+tap_like "$T_OUT/refuse15.out" "^daemon: M_ERROR: mongo-fd: not loaded: this bacula-fd speaks plugin interface 15; " \
+	"interface 15: also a daemon message, of 14's error type"
+tap_is "$(grep -c '^daemon:' "$T_OUT/refuse10.out")" 0 "interface 10 (maybe Bareos): no call into its callback table"
 
 # ---------------------------------------------------------------- console connections
 CONF=$T_DIR/rs0.conf
@@ -46,8 +78,9 @@ tap_ok "$( [ ! -e "$T_STATE" ] && echo 0 || echo 1)" "estimate: nothing recorded
 fails() {
 	fd_run "$1" backup --cmd "$2"
 	fd_status_is "$1" 1 f "$1: the job fails (f)"
-	tap_is "$(fd_count "$1" 1 M_FATAL)" 1 "$1: exactly one fatal message"
+	tap_is "$(fd_count "$1" 1 M_FATAL)" 1 "$1: exactly one fatal message (interface $IFACE's M_FATAL)"
 	tap_like "$T_OUT/$1.out" "^job 1: M_FATAL: mongo-fd: $3" "$1: the message says what is wrong"
+	tap_is "$(grep -c 'ODD message type' "$T_OUT/$1.out")" 0 "$1: no message of a type a plugin must not send"
 }
 fails unknown-key "mongo: config=$CONF:polcy=auto" \
 	'plugin string: unknown key "polcy" \(keys: config, member, policy, job\); fix the Plugin line of the FileSet$'
@@ -71,12 +104,13 @@ if [ "${MBH_SANITIZERS:-no}" = yes ]; then
 		tap_ok 0 "# SKIP a sanitizer build cannot preload Debian's libbac.so for bpipe-fd.so"
 	done
 elif [ -f "$BPIPE" ] && [ -f /usr/lib/bacula/libbac.so ]; then
-	MBH_PLUGIN=$BPIPE LD_PRELOAD=/usr/lib/bacula/libbac.so fd_run bpipe \
+	# Debian's bpipe-fd.so speaks 9.6.7's interface 14 only, whatever this run's interface
+	MBH_FAKEFD_INTERFACE=14 MBH_PLUGIN=$BPIPE LD_PRELOAD=/usr/lib/bacula/libbac.so fd_run bpipe \
 		backup --cmd "bpipe:/MYDB/dump.txt:printf 'hello from bpipe\\n':cat >$T_OUT/bpipe.restored" \
 		--out "$T_OUT/bpipe.data"
 	fd_status_is bpipe 1 T "fakefd drives Debian's bpipe-fd.so: backup T"
 	tap_is "$(cat "$T_OUT/bpipe.data")" "hello from bpipe" "fakefd + bpipe-fd.so: the bytes of the reader"
-	MBH_PLUGIN=$BPIPE LD_PRELOAD=/usr/lib/bacula/libbac.so fd_run bpipe-r \
+	MBH_FAKEFD_INTERFACE=14 MBH_PLUGIN=$BPIPE LD_PRELOAD=/usr/lib/bacula/libbac.so fd_run bpipe-r \
 		restore --cmd "bpipe:/MYDB/dump.txt:true:cat >$T_OUT/bpipe.restored" --in "$T_OUT/bpipe.data" \
 		--fname /MYDB/dump.txt --where "$T_DIR/w"
 	fd_status_is bpipe-r 1 T "fakefd + bpipe-fd.so: restore T"

@@ -5,21 +5,26 @@
 #
 # Environment (set by the Makefile; defaults for running a test by hand from the build directory):
 # MBH_PLUGIN MBH_FAKEFD MONGO_BACKUP_WATCHDOG, and simlib.sh's.
+# MBH_FAKEFD_INTERFACE: the plugin interface the fake file daemon speaks (14, 21, 22 or 23; default
+# 14); the per-interface runs of the suite set it (tests/plugin/iface*/ ).
 
 . "${top_srcdir:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}/tests/integration/simlib.sh"
 
 MBH_PLUGIN=${MBH_PLUGIN:-$top_builddir/plugin/.libs/mongo-fd.so}
 MBH_FAKEFD=${MBH_FAKEFD:-$top_builddir/tests/plugin/fakefd}
 MONGO_BACKUP_WATCHDOG=${MONGO_BACKUP_WATCHDOG:-$top_builddir/watchdog/mongo-backup-watchdog}
-export MBH_PLUGIN MBH_FAKEFD MONGO_BACKUP_WATCHDOG
+MBH_FAKEFD_INTERFACE=${MBH_FAKEFD_INTERFACE:-14}
+export MBH_PLUGIN MBH_FAKEFD MONGO_BACKUP_WATCHDOG MBH_FAKEFD_INTERFACE
 
-# p_init: simlib's t_init, plus a skip when the plugin or the fake file daemon is not built.
+# p_init: simlib's t_init, plus a skip when the plugin or the fake file daemon is not built; says
+# which plugin interface this run speaks, as the fake file daemon reports it.
 p_init() {
 	local p
 	for p in "$MBH_PLUGIN" "$MBH_FAKEFD" "$MONGO_BACKUP_WATCHDOG"; do
 		[ -e "$p" ] || tap_skip_all "$p is not built"
 	done
 	t_init
+	tap_diag "$("$MBH_FAKEFD" -i "$MBH_FAKEFD_INTERFACE" "$MBH_PLUGIN" info 2>&1 | sed -n 's/^fakefd: //p' | head -n 1)"
 }
 
 # fd_run NAME ARGS...: run the fake file daemon with the plugin (fakefd PLUGIN ARGS), bounded by
@@ -28,7 +33,8 @@ p_init() {
 fd_run() {
 	local name=$1
 	shift
-	timeout -k 5 "$T_TIMEOUT" "$MBH_FAKEFD" ${FD_VERBOSE:+-v} "$MBH_PLUGIN" "$@" </dev/null >"$T_OUT/$name.out" 2>"$T_OUT/$name.err"
+	timeout -k 5 "$T_TIMEOUT" "$MBH_FAKEFD" ${FD_VERBOSE:+-v} -i "$MBH_FAKEFD_INTERFACE" "$MBH_PLUGIN" "$@" \
+		</dev/null >"$T_OUT/$name.out" 2>"$T_OUT/$name.err"
 	T_RC=$?
 	[ "$T_RC" -eq 124 ] && tap_diag "$name: fakefd timed out after $T_TIMEOUT s"
 	t_note_watchdogs
@@ -39,7 +45,7 @@ fd_run() {
 fd_bg() {
 	local name=$1
 	shift
-	"$MBH_FAKEFD" "$MBH_PLUGIN" "$@" </dev/null >"$T_OUT/$name.out" 2>"$T_OUT/$name.err" &
+	"$MBH_FAKEFD" -i "$MBH_FAKEFD_INTERFACE" "$MBH_PLUGIN" "$@" </dev/null >"$T_OUT/$name.out" 2>"$T_OUT/$name.err" &
 	FD_PID=$!
 	t_bg_register "$FD_PID"
 }
