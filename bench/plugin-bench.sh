@@ -1,5 +1,5 @@
 #!/bin/bash
-# plugin-bench.sh: `make bench-plugin`: the same real Bacula 9.6 backup job on loopback (director with
+# plugin-bench.sh: `make bench-plugin`: the same real Bacula backup job on loopback (director with
 # a SQLite catalog, storage and file daemons, started from a temp dir and stopped by pid), streaming
 # BENCH_BYTES (default 5 GiB) of incompressible data, once through mongo-fd.so (plugin mode against
 # the simulated replica set: lock a secondary, run script.backup, stream it, unlock) and once through
@@ -7,6 +7,8 @@
 # (default 3), with MD5 signatures and without.  Prints the stream's throughput and bacula-fd's CPU
 # seconds per GiB for both plugins, the lock window of plugin mode against the stream's time, the
 # ratios, the targets and PASS/FAIL.  Not a test (not in `make check`): it takes minutes.
+# The Bacula is the system's, or with `make bench-plugin BACULA=15` (BACULA_SERIES=15) Bacula 15.0.3 as
+# tools/install-deps unpacks it (tests/bacula/baculalib.sh); bpipe-fd.so is that Bacula's own.
 # SPDX-License-Identifier: AGPL-3.0-or-later
 #
 # How both plugins are measured the same way
@@ -38,7 +40,6 @@ export top_srcdir top_builddir
 MBH_PIPETIMER=${MBH_PIPETIMER:-$top_builddir/bench/pipetimer}
 MBH_EXECFLOOR=${MBH_EXECFLOOR:-$top_builddir/bench/execfloor}
 MBH_PLUGIN=${MBH_PLUGIN:-$top_builddir/plugin/.libs/mongo-fd.so}
-BPIPE_SO=${BPIPE_SO:-/usr/lib/bacula/bpipe-fd.so}
 PY=/usr/bin/python3
 RUNS=${BENCH_RUNS:-3}
 BYTES=${BENCH_BYTES:-5368709120}
@@ -61,14 +62,15 @@ for p in "$MBH_PIPETIMER" "$MBH_EXECFLOOR" "${MBH_SIM:-$top_builddir/tests/sim/m
 done
 [ -f "$MBH_PLUGIN" ] || die "$MBH_PLUGIN is not built: run make"
 [ "${MBH_SANITIZERS:-no}" != yes ] || die "this is a sanitizer build: Debian's bacula-fd cannot load its mongo-fd.so"
-[ -f "$BPIPE_SO" ] || die "$BPIPE_SO is missing (Debian package bacula-fd; tools/install-deps installs it)"
-for b in bacula-dir bacula-sd bacula-fd bconsole sqlite3 openssl; do
-	command -v "$b" >/dev/null 2>&1 || [ -x "/usr/sbin/$b" ] || die "$b is not installed (tools/install-deps)"
-done
+command -v openssl >/dev/null 2>&1 || die "openssl is not installed (tools/install-deps)"
 [ -x "$PY" ] || die "$PY is missing"
 
 # shellcheck source=../tests/bacula/fdplugin.sh
 . "$top_srcdir/tests/bacula/fdplugin.sh"
+bacula_choose || die "$BACULA_WHY"
+BPIPE_SO=${BPIPE_SO:-$BACULA_LIBDIR/bpipe-fd.so}
+[ -f "$BPIPE_SO" ] || die "$BPIPE_SO is missing (Debian package bacula-fd of Bacula $BACULA_VERSION; tools/install-deps)"
+say "$BACULA_ABOUT; bpipe: $BPIPE_SO"
 fp_init >/dev/null
 bacula_add_plugin "$BPIPE_SO" || die "cannot copy $BPIPE_SO into the plugin directory"
 case $T_DIR in
@@ -250,14 +252,13 @@ LOAD_AFTER=$(cut -d' ' -f1-3 /proc/loadavg)
 ELAPSED=$((SECONDS - T_START))
 # The floor: the same command started by the core's gated spawn from a small process, no lock, no Bacula.
 FLOOR=$("$MBH_EXECFLOOR" 31 "$MBH_PIPETIMER" "$T_DIR/floor.report" -f "$DATA") || die "execfloor failed"
-FDVER=$("$BACULA_FD_BIN" -? 2>&1 | sed -n 's/^Version: *\([^ ]*\).*/\1/p' | head -n 1)
 
 bacula_stop
 sim_stop >/dev/null
 
 # ---- the table
 $PY - "$RESULTS" "$RUNS" "$BYTES" "$(getconf CLK_TCK)" "$LOAD_BEFORE" "$LOAD_AFTER" "$(nproc)" \
-	"${FDVER:-9.6}" "$VOLDIR" "$ELAPSED" "$FLOOR" <<'EOF'
+	"$BACULA_VERSION" "$VOLDIR" "$ELAPSED" "$FLOOR" <<'EOF'
 import datetime, statistics, sys
 
 path, runs, nbytes, hz = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])

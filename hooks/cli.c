@@ -201,6 +201,9 @@ cli_parse(cli_args *out, const char *prog, const cli_option *opts, size_t nopts,
 		case CLI_STATUS:
 			out->status = true;
 			break;
+		case CLI_JSON:
+			out->json = true;
+			break;
 		case CLI_FORGET:
 			out->forget = true;
 			break;

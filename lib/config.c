@@ -75,6 +75,9 @@ static const key_spec keys[] = {
 	{ "log", KT_GROUP, 0, 0, 0 },
 	{ "log.syslog", KT_BOOL, 0, 0, OFF(log.syslog) },
 	{ "log.level", KT_LEVEL, 0, 0, OFF(log.level) },
+	{ "metrics", KT_GROUP, 0, 0, 0 },
+	{ "metrics.textfile", KT_PATH, 0, 0, OFF(metrics.textfile) },
+	{ "metrics.fsync", KT_BOOL, 0, 0, OFF(metrics.fsync) },
 };
 
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
@@ -534,6 +537,50 @@ open_config_file(FILE **out, const char *path, const char *qpath, mbh_error *err
 }
 
 /*
+ * A file that holds a secret must be ours or root's and unreadable by group
+ * and others, whether it is a password_file or a config file whose uri
+ * carries the password: one rule, one wording.  what names it ("password
+ * file", "config file (its uri holds a password)"); qpath is escaped.
+ */
+static int
+secret_file_ok(const struct stat *st, const char *qpath, const char *what, mbh_error *err)
+{
+	if (st->st_uid != geteuid() && st->st_uid != 0)
+		return mbh_error_set(err, EX_CONFIG, "%s: %s must be owned by uid %u or root (chown %u %s)", qpath, what,
+				     (unsigned)geteuid(), (unsigned)geteuid(), qpath);
+	if ((st->st_mode & 077) != 0)
+		return mbh_error_set(err, EX_CONFIG, "%s: %s must not be readable by others (chmod 600 %s)", qpath, what,
+				     qpath);
+	return 0;
+}
+
+/*
+ * The file that set a uri holding a password (the main file, or the one it
+ * @includes) must keep it from other users, like a password_file.
+ */
+static int
+check_uri_file(config_t *lc, const char *path, mbh_error *err)
+{
+	config_setting_t *s = config_lookup(lc, "uri");
+	const char *f, *incdir = config_get_include_dir(lc), *v;
+	char joined[PATH_MAX], q[PATH_MAX];
+	struct stat st;
+
+	if (s == NULL || (v = config_setting_get_string(s)) == NULL || !mbh_config_uri_has_password(v))
+		return 0;
+	if ((f = config_setting_source_file(s)) == NULL)
+		f = path;
+	if (f[0] != '/' && incdir != NULL && strcmp(f, path) != 0) {
+		snprintf(joined, sizeof(joined), "%s/%s", incdir, f);
+		f = joined;
+	}
+	mbh_escape(f, q, sizeof(q));
+	if (stat(f, &st) != 0)
+		return mbh_error_set(err, EX_CONFIG, "%s: cannot stat the config file: %s", q, strerror(errno));
+	return secret_file_ok(&st, q, "config file (its uri holds a password)", err);
+}
+
+/*
  * Parse with libconfig and apply; path NULL means text.  The file is read
  * through our own descriptor, so what is parsed is what was checked.
  */
@@ -584,6 +631,8 @@ load(mbh_config *cfg, const char *path, const char *text, const char *name, mbh_
 	impl(cfg)->incdir = config_get_include_dir(&lc);
 	rc = apply_group(impl(cfg), config_root_setting(&lc), "", path ? path : name, err);
 	impl(cfg)->incdir = NULL;
+	if (rc == 0 && path != NULL)
+		rc = check_uri_file(&lc, path, err);
 out:
 	config_destroy(&lc);
 	if (fp != NULL)
@@ -615,6 +664,7 @@ mbh_config_new(mbh_config **out, mbh_error *err)
 	c->snapshot.timeout = -1;
 	c->log.syslog = -1;
 	c->log.level = -1;
+	c->metrics.fsync = -1;
 	*out = c;
 	return 0;
 }
@@ -767,15 +817,8 @@ read_password_file(const char *path, char **out, mbh_error *err)
 		              "regular file (mode 0600)", qpath, file_kind(st.st_mode));
 		goto out;
 	}
-	if (st.st_uid != geteuid() && st.st_uid != 0) {
-		mbh_error_set(err, EX_CONFIG, "%s: password file must be owned by uid %u or root (chown %u %s)", qpath,
-		              (unsigned)geteuid(), (unsigned)geteuid(), qpath);
+	if (secret_file_ok(&st, qpath, "password file", err) != 0)
 		goto out;
-	}
-	if ((st.st_mode & 077) != 0) {
-		mbh_error_set(err, EX_CONFIG, "%s: password file must not be readable by others (chmod 600 %s)", qpath, qpath);
-		goto out;
-	}
 	while (used < sizeof(buf) - 1) {
 		r = read(fd, buf + used, sizeof(buf) - 1 - used);
 		if (r < 0 && errno == EINTR)
@@ -963,6 +1006,8 @@ mbh_config_finish(mbh_config *cfg, mbh_error *err)
 		cfg->log.syslog = 0;
 	if (cfg->log.level < 0)
 		cfg->log.level = MBH_LOG_INFO;
+	if (cfg->metrics.fsync < 0)
+		cfg->metrics.fsync = 1;
 
 	if (cfg->selection.policy == MBH_POLICY_MEMBER && cfg->selection.member == NULL) {
 		mbh_error_set(err, EX_CONFIG, "%s: selection.policy is \"member\" but selection.member is not set",
@@ -1063,6 +1108,7 @@ mbh_config_free(mbh_config *cfg)
 	}
 	free(cfg->selection.tags);
 	free(cfg->state_dir);
+	free(cfg->metrics.textfile);
 	mbh_strv_free(cfg->script.backup);
 	mbh_strv_free(cfg->script.restore);
 	mbh_strv_free(cfg->snapshot.create);

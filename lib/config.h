@@ -60,6 +60,10 @@ typedef struct mbh_config {
 		int syslog;          /* default 0 */
 		int level;           /* an mbh_log_level, default info */
 	} log;
+	struct {
+		char *textfile;      /* Prometheus textfile ("%s" = the set); NULL = metrics off (the default) */
+		int fsync;           /* default 1: the file is on disk before the lock is taken */
+	} metrics;
 	char **secrets;          /* NULL-terminated: every password and key passphrase met, for loggers; wiped on free */
 } mbh_config;
 

@@ -78,6 +78,7 @@ mbh_job_new(mbh_job **out, const mbh_job_params *p, mbh_error *err)
 	}
 	for (i = 0; j->cfg->secrets != NULL && j->cfg->secrets[i] != NULL; i++)
 		mbh_logger_add_secret(j->log, j->cfg->secrets[i]);
+	mbh_metrics_init(&j->metrics, j->cfg, j->log);
 	*out = j;
 	return 0;
 }
@@ -107,6 +108,15 @@ mbh_job_cancelled(mbh_job *j)
 	if (j->cancel_fd >= 0 && poll(&pfd, 1, 0) > 0 && pfd.revents != 0)
 		j->cancelled = 1;
 	return j->cancelled != 0;
+}
+
+static double
+now_seconds(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
 static int
@@ -246,7 +256,10 @@ release_held(mbh_job *j, mbh_error *err)
 
 	stop_command(j);
 	MBH_CRASH("unlock-before");
-	rc = mbh_release(j->log, j->session, j->cfg->state_dir, &j->rec, MBH_RELEASER_RUN, &released, err);
+	rc = mbh_release(j->log, j->session, j->cfg->state_dir, &j->rec, MBH_RELEASER_RUN, NULL, &released, err);
+	mbh_metrics_note(&j->metrics, j->rec.set_name,
+			 &(mbh_metrics_event){ .kind = released ? MBH_METRICS_RELEASED : MBH_METRICS_CHANGED,
+					       .since = (double)j->rec.since });
 	if (rc == 0 || released) {
 		j->held = false;
 		reap_watchdog(j, wd, WATCHDOG_REAP_MS);
@@ -327,6 +340,8 @@ lock_flow(mbh_job *j, const char *const *templ, bool expand, int flags, mbh_erro
 		return mbh_error_set(err, EX_SOFTWARE, "this job still holds the snapshot %s", j->rec.snapshot);
 	forget_stopped_command(j); /* the command of the previous lock, stopped by its unlock */
 	reap_watchdog(j, 0, 0);    /* and its watchdog, if it was slow to exit */
+	memset(&j->rec, 0, sizeof(j->rec)); /* lock_count stays 0 unless this lock is taken */
+	j->t_begin = now_seconds();
 	if (mbh_job_cancelled(j))
 		return cancelled_error(err, "before discovery");
 	if (mbh_job_discover(j, &t, err) != 0)
@@ -401,8 +416,10 @@ lock_flow(mbh_job *j, const char *const *templ, bool expand, int flags, mbh_erro
 	if (mbh_state_write(j->state, &j->rec, err) != 0)
 		goto out;
 	intent = true;
+	/* the textfile says "locked" before the lock is sent: it is rendered from this record */
+	mbh_metrics_note(&j->metrics, j->rec.set_name, &(mbh_metrics_event){ .kind = MBH_METRICS_CHANGED });
 	MBH_CRASH("pre-intent");
-	if (wd != NULL && mbh_watchdog_go(wd, err) != 0)
+	if (wd != NULL && mbh_watchdog_go(wd, &j->rec, err) != 0)
 		goto out;
 	if (mbh_job_cancelled(j)) {
 		cancelled_error(err, "before the lock");
@@ -542,6 +559,8 @@ out:
 	}
 	mbh_selection_free(sel);
 	mbh_topology_free(t);
+	if (rc != 0)
+		mbh_job_outcome(j, false, mbh_job_cancelled(j) ? MBH_METRICS_FAIL_CANCELLED : MBH_METRICS_FAIL_LOCK, -1);
 	return rc;
 }
 
@@ -600,6 +619,7 @@ mbh_job_lock_spawn(mbh_job *j, const char *const *templ, int flags, mbh_child **
 	/* it could not run: nothing may stay locked (or taken) for it */
 	mbh_error_init(&e);
 	rc = mbh_job_unlock(j, &e);
+	mbh_job_outcome(j, false, MBH_METRICS_FAIL_COMMAND, -1);
 	mbh_error_set(err, run_err.code != 0 ? run_err.code : EX_SOFTWARE, MBH_JOB_NOT_STARTED "%s; %s",
 		      run_err.code != 0 ? run_err.msg : "unknown reason",
 		      rc != 0 ? e.msg : j->snap ? "the snapshot was removed" : "the member was unlocked again");
@@ -711,6 +731,10 @@ mbh_job_wait(mbh_job *j, int *status, mbh_error *err)
 	if (rc != 0 && by_deadline && !mbh_job_cancelled(j))
 		mbh_error_set(&e, EX_TEMPFAIL, "the command was stopped: the lock's time (lock.max_seconds = %d s) ran out",
 			      j->cfg->lock.max_seconds);
+	else if (rc != 0 && e.code == EX_TEMPFAIL && !mbh_job_cancelled(j))
+		/* neither the deadline nor a cancel: the command's own time */
+		mbh_error_set(&e, EX_TEMPFAIL, "the command was stopped: its time (script.timeout = %d s) ran out",
+			      j->cfg->script.timeout);
 	else if (rc == 0 && !j->snap && wall_s() >= j->rec.deadline)
 		rc = mbh_error_set(&e, EX_TEMPFAIL, "the command ended as the lock's time (lock.max_seconds = %d s) ran out",
 				   j->cfg->lock.max_seconds);
@@ -814,6 +838,11 @@ mbh_job_exec(mbh_job *j, const char *const *templ, int *status, mbh_error *err)
 	}
 	rc = 0;
 out:
+	mbh_job_outcome(j, rc == 0 && *status == 0,
+			rc != 0 && run_err.code == 0 ? MBH_METRICS_FAIL_UNLOCK
+			: mbh_job_cancelled(j)       ? MBH_METRICS_FAIL_CANCELLED
+						     : MBH_METRICS_FAIL_COMMAND,
+			-1);
 	return rc;
 }
 
@@ -870,6 +899,42 @@ out:
 	mbh_selection_free(sel);
 	mbh_topology_free(t);
 	return rc;
+}
+
+/* See jobint.h. */
+const char *
+mbh_job_metrics_set(mbh_job *j)
+{
+	const char *rs;
+
+	if (j->rec.set_name[0] != '\0')
+		return j->rec.set_name;
+	if (j->set[0] != '\0')
+		return j->set;
+	if (j->set_override != NULL)
+		return j->set_override;
+	if (j->uri == NULL && mbh_job_uri(j, NULL) != 0)
+		return NULL;
+	rs = mongoc_uri_get_replica_set(j->uri);
+	return rs != NULL && rs[0] != '\0' ? rs : NULL;
+}
+
+/* See jobint.h. */
+void
+mbh_job_outcome_since(mbh_job *j, bool ok, mbh_metrics_reason reason, double since, int64_t bytes)
+{
+	mbh_metrics_event ev = { .kind = ok ? MBH_METRICS_SUCCESS : MBH_METRICS_FAILURE, .reason = reason,
+				 .since = since, .bytes = bytes };
+
+	if (j->metrics.textfile != NULL)
+		mbh_metrics_note(&j->metrics, mbh_job_metrics_set(j), &ev);
+}
+
+/* See job.h. */
+void
+mbh_job_outcome(mbh_job *j, bool ok, mbh_metrics_reason reason, int64_t bytes)
+{
+	mbh_job_outcome_since(j, ok, reason, j->t_begin, bytes);
 }
 
 /* Free without unlocking. */

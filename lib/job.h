@@ -9,6 +9,7 @@
 #include "config.h"
 #include "error.h"
 #include "log.h"
+#include "metrics.h"
 #include "run.h"
 
 /*
@@ -72,7 +73,12 @@ int mbh_job_lock(mbh_job *job, mbh_error *err);
 #define MBH_JOB_NOT_STARTED "the command did not start: "
 int mbh_job_lock_spawn(mbh_job *job, const char *const *templ, int flags, mbh_child **out, mbh_error *err);
 
-/* After mbh_job_lock: the set, the member ("host:port") and the lockCount it returned.  Borrowed. */
+/*
+ * After mbh_job_lock: the set, the member ("host:port") and the lockCount it
+ * returned.  Borrowed.  After a failed lock the count tells whether the
+ * member was locked (and unlocked again: a re-check, snapshot.create): > 0,
+ * or never: 0.
+ */
 const char *mbh_job_set(const mbh_job *job);
 const char *mbh_job_member(const mbh_job *job);
 int64_t mbh_job_lock_count(const mbh_job *job);
@@ -111,7 +117,10 @@ int mbh_job_wait(mbh_job *job, int *status, mbh_error *err);
  * Undo mbh_job_lock: kill the command's group if it still runs, then (under
  * the state directory's unlock claim) fsyncUnlock checking the count,
  * unfreeze, stop the watchdog, remove the record, release the flock and the
- * member session.  Exactly one fsyncUnlock per lock, whatever the number of
+ * member session.  A record removed, made unreadable or changed by hand
+ * meanwhile does not keep the job from unlocking the member it locked (before
+ * the deadline; after it, the watchdog does), with a warning saying what
+ * became of the record.  Exactly one fsyncUnlock per lock, whatever the number of
  * threads calling.  Idempotent: 0 when nothing is held.  An unreachable
  * member keeps the record (EX_TEMPFAIL, the watchdog keeps trying); a record
  * that cannot be removed after a successful unlock is EX_CANTCREAT naming it.
@@ -175,6 +184,17 @@ int mbh_job_forget(mbh_job *job, mbh_error *err);
  * snapshot mode the snapshot, its age and its job; caller frees.  Takes no flock.
  */
 int mbh_job_status(mbh_job *job, char **text, mbh_error *err);
+
+/* --status --json: the same facts as one JSON object (fields in mongo-postbackup(1)); same returns. */
+int mbh_job_status_json(mbh_job *job, char **text, mbh_error *err);
+
+/*
+ * The end of a run, for the metrics (metrics.textfile; off: nothing): ok, or
+ * the reason it failed, and the bytes streamed into the job (-1: none).  The
+ * run began with the last lock flow.  Pre, post and --exec call it from
+ * their flows; the plugin when its stream ends.  Never fails.
+ */
+void mbh_job_outcome(mbh_job *job, bool ok, mbh_metrics_reason reason, int64_t bytes);
 
 /* Close the sessions, release the flock, free.  Does NOT unlock: a held lock stays for post.  NULL is fine. */
 void mbh_job_free(mbh_job *job);

@@ -11,6 +11,7 @@
 
 #include "job.h"
 #include "lock.h"
+#include "metrics.h"
 #include "run.h"
 #include "select.h"
 #include "state.h"
@@ -38,6 +39,8 @@ struct mbh_job {
 	mbh_child *child;        /* the command under the lock, until the owner thread reaps it (child_pgid 0: an unlock stopped it) */
 	long stray_watchdog;     /* a watchdog we stopped that was slow to exit: reaped later, never left a zombie */
 	char set[128];
+	mbh_metrics metrics;     /* the textfile this job keeps current (metrics.textfile) */
+	double t_begin;          /* unix seconds when the last lock flow began, for the run's duration */
 };
 
 /* Build the URI once (it validates and applies the credentials). */
@@ -65,6 +68,10 @@ int mbh_job_render_choice(char **text, const mbh_topology *t, const mbh_selectio
 /* The --status text of rec (present or not).  *stale = its watchdog is gone or its deadline passed.  Caller frees. */
 int mbh_job_render_status(char **text, const char *set, const char *state_dir, const mbh_state_rec *rec,
 			  bool present, bool *stale, mbh_error *err);
+
+/* The same facts as one JSON object (--status --json; fields in mongo-postbackup(1)).  Caller frees. */
+int mbh_job_render_status_json(char **text, const char *set, const char *state_dir, const mbh_state_rec *rec,
+			       bool present, bool *stale, mbh_error *err);
 
 /*
  * Snapshot mode (job_snapshot.c).  Under the lock just taken and re-checked
@@ -100,6 +107,12 @@ typedef struct mbh_cmd_env {
 	const char *env[6];
 	mbh_run_vars vars;
 } mbh_cmd_env;
+
+/* Metrics: the set to file them under (the record's, --set, the URI's replicaSet=), or NULL. */
+const char *mbh_job_metrics_set(mbh_job *j);
+
+/* Metrics: a run ended (see mbh_job_outcome) that began at since (unix seconds). */
+void mbh_job_outcome_since(mbh_job *j, bool ok, mbh_metrics_reason reason, double since, int64_t bytes);
 
 void mbh_cmd_env_fill(mbh_cmd_env *x, const mbh_state_rec *rec);
 

@@ -576,14 +576,15 @@ mbh_kill_grace_ms(void)
  * The wait of mbh_child_await and mbh_child_capture: until the child ends;
  * SIGTERM at timeout_s or when a cancel fd turns readable, SIGKILL
  * the kill grace later.  With buf, its stdout is drained into buf meanwhile
- * (*open_out: not at EOF yet).  Returns NONE, TIMEOUT or CANCEL (why it was
- * stopped), or -1 when poll fails (err set).
+ * (*open_out: not at EOF yet), and on_line(ctx, buf) is called once, as soon
+ * as buf holds a whole first line.  Returns NONE, TIMEOUT or CANCEL (why it
+ * was stopped), or -1 when poll fails (err set).
  */
 enum { NONE, TIMEOUT, CANCEL };
 
 static int
 wait_loop(mbh_child *c, int timeout_s, int cancel_fd, int cancel_fd2, char *buf, size_t len, size_t *used,
-	  bool *open_out, mbh_error *err)
+	  bool *open_out, mbh_run_line_fn on_line, void *ctx, mbh_error *err)
 {
 	enum { RUNNING, TERMINATING, KILLED } phase = RUNNING;
 	int64_t deadline = -1, left;
@@ -624,8 +625,13 @@ wait_loop(mbh_child *c, int timeout_s, int cancel_fd, int cancel_fd2, char *buf,
 		pr = poll(pfd, (nfds_t)nfds, tmo);
 		if (pr < 0 && errno != EINTR)
 			return mbh_error_set(err, EX_OSERR, "waiting for %s: poll: %s", c->name, strerror(errno));
-		if (pr > 0 && out_idx >= 0 && pfd[out_idx].revents != 0)
+		if (pr > 0 && out_idx >= 0 && pfd[out_idx].revents != 0) {
 			*open_out = drain(c->out_fd, buf, len, used);
+			if (on_line != NULL && memchr(buf, '\n', *used) != NULL) {
+				on_line(ctx, buf);
+				on_line = NULL;
+			}
+		}
 		for (k = first_cancel; pr > 0 && k < nfds; k++) {
 			if (pfd[k].revents != 0 && phase == RUNNING) {
 				why = CANCEL;
@@ -672,7 +678,7 @@ mbh_child_await(mbh_child *c, int timeout_s, int cancel_fd, int cancel_fd2, mbh_
 
 	if (c == NULL || c->reaped)
 		return mbh_error_set(err, EX_SOFTWARE, "no child to wait for");
-	if ((why = wait_loop(c, timeout_s, cancel_fd, cancel_fd2, NULL, 0, NULL, NULL, err)) < 0)
+	if ((why = wait_loop(c, timeout_s, cancel_fd, cancel_fd2, NULL, 0, NULL, NULL, NULL, NULL, err)) < 0)
 		return -1;
 	return stop_error(c, why, timeout_s, err);
 }
@@ -681,6 +687,14 @@ mbh_child_await(mbh_child *c, int timeout_s, int cancel_fd, int cancel_fd2, mbh_
 int
 mbh_child_capture(mbh_child *c, int timeout_s, int cancel_fd, int cancel_fd2, char *buf, size_t len, int *status,
 		  mbh_error *err)
+{
+	return mbh_child_capture_line(c, timeout_s, cancel_fd, cancel_fd2, buf, len, NULL, NULL, status, err);
+}
+
+/* The same, telling on_line about the first line as soon as it is there; see run.h. */
+int
+mbh_child_capture_line(mbh_child *c, int timeout_s, int cancel_fd, int cancel_fd2, char *buf, size_t len,
+		       mbh_run_line_fn on_line, void *ctx, int *status, mbh_error *err)
 {
 	size_t used = 0;
 	bool open_out = true;
@@ -695,7 +709,7 @@ mbh_child_capture(mbh_child *c, int timeout_s, int cancel_fd, int cancel_fd2, ch
 	fl = fcntl(c->out_fd, F_GETFL);
 	if (fl < 0 || fcntl(c->out_fd, F_SETFL, fl | O_NONBLOCK) != 0)
 		return mbh_error_set(err, EX_OSERR, "reading %s: fcntl: %s", c->name, strerror(errno));
-	if ((why = wait_loop(c, timeout_s, cancel_fd, cancel_fd2, buf, len, &used, &open_out, err)) < 0)
+	if ((why = wait_loop(c, timeout_s, cancel_fd, cancel_fd2, buf, len, &used, &open_out, on_line, ctx, err)) < 0)
 		return -1;
 	/* what it wrote before it ended; a descendant that kept the pipe open is not waited for */
 	if (open_out)

@@ -100,6 +100,16 @@ int mbh_child_wait(mbh_child *c, int timeout_s, int cancel_fd, int *status, mbh_
 int mbh_child_capture(mbh_child *c, int timeout_s, int cancel_fd, int cancel_fd2, char *buf, size_t len,
 		      int *status, mbh_error *err);
 
+/*
+ * mbh_child_capture, calling on_line(ctx, buf) once, while the child still
+ * runs, as soon as buf holds its whole first line (buf is all it printed so
+ * far, NUL-terminated): what it says can be acted on before it ends (the
+ * path snapshot.create prints goes on record at once).
+ */
+typedef void (*mbh_run_line_fn)(void *ctx, const char *printed);
+int mbh_child_capture_line(mbh_child *c, int timeout_s, int cancel_fd, int cancel_fd2, char *buf, size_t len,
+			   mbh_run_line_fn on_line, void *ctx, int *status, mbh_error *err);
+
 /* Send sig to the child's process group (if not reaped yet). */
 void mbh_child_kill(mbh_child *c, int sig);
 

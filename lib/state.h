@@ -114,6 +114,9 @@ const char *mbh_state_path(const mbh_state *st);
  */
 void mbh_state_free(mbh_state *st);
 
+/* Pure: may s name a set (it becomes a file name in DIR: a safe alphabet, 1 to 127 bytes, not "." or "..")? */
+bool mbh_state_set_name_ok(const char *s);
+
 /* "LOCKING", "LOCKED", "SNAPSHOT" ("?" for anything else). */
 const char *mbh_state_phase_name(mbh_phase phase);
 
@@ -126,15 +129,23 @@ bool mbh_state_snapshot_path_ok(const char *s);
 
 /*
  * Pure: render rec as the file's text ("key=value\n" lines; snapshot and
- * snapshot_since only when there is a snapshot).  Returns bytes written or -1
- * if len is too small or rec is invalid (phase SNAPSHOT needs a snapshot).
+ * snapshot_since only when there is a snapshot), ending with its seal: a
+ * checksum of the lines before it, so that a record edited by hand is told
+ * from one we wrote.  Returns bytes written or -1 if len is too small or rec
+ * is invalid (phase SNAPSHOT needs a snapshot).
  */
 int mbh_state_format(const mbh_state_rec *rec, char *buf, size_t len);
+
+/* How the parse of a record whose seal does not match begins. */
+#define MBH_STATE_EDITED "the record was changed by hand (its seal no longer matches it)"
 
 /*
  * Pure: parse the file's text; unknown keys, missing keys or bad values fail
  * with EX_DATAERR "line N: ...".  snapshot and snapshot_since are optional,
- * but phase SNAPSHOT needs a snapshot.
+ * but phase SNAPSHOT needs a snapshot.  A seal (optional: records of earlier
+ * versions have none) that does not match fails with EX_DATAERR, the message
+ * starting with MBH_STATE_EDITED; *out then holds what the record says, which
+ * is not to be trusted (only to find its watchdog).
  */
 int mbh_state_parse(mbh_state_rec *out, const char *text, mbh_error *err);
 

@@ -135,7 +135,8 @@ mbh_watchdog_start(mbh_watchdog **out, const char *path, const mbh_config *cfg, 
 	    send_item(w->fd, MBH_WD_PASSWORD, cfg->password) != 0 ||
 	    send_item(w->fd, MBH_WD_CONNECT_TIMEOUT, timeout) != 0 ||
 	    send_item(w->fd, MBH_WD_STATE_DIR, cfg->state_dir) != 0 || send_item(w->fd, MBH_WD_SET, set) != 0 ||
-	    send_item(w->fd, MBH_WD_TOKEN, token) != 0) {
+	    send_item(w->fd, MBH_WD_TOKEN, token) != 0 || send_item(w->fd, MBH_WD_METRICS, cfg->metrics.textfile) != 0 ||
+	    send_item(w->fd, MBH_WD_METRICS_FSYNC, cfg->metrics.fsync > 0 ? "1" : "0") != 0) {
 		mbh_error_set(err, EX_OSERR, "cannot start the watchdog %s: it exited at once; nothing was locked",
 			      path);
 		goto out;
@@ -172,15 +173,21 @@ mbh_watchdog_starttime(const mbh_watchdog *w)
 	return w != NULL ? w->start : 0;
 }
 
-/* "go". */
+/* What it guards, then "go". */
 int
-mbh_watchdog_go(mbh_watchdog *w, mbh_error *err)
+mbh_watchdog_go(mbh_watchdog *w, const mbh_state_rec *rec, mbh_error *err)
 {
+	char deadline[32], cpid[32], cstart[32];
 	int rc = 0;
 
 	if (w == NULL || w->fd < 0)
 		return mbh_error_set(err, EX_SOFTWARE, "the watchdog is not waiting for go");
-	if (write_all(w->fd, MBH_WD_GO "=1", sizeof(MBH_WD_GO "=1")) != 0)
+	snprintf(deadline, sizeof(deadline), "%lld", (long long)rec->deadline);
+	snprintf(cpid, sizeof(cpid), "%ld", rec->command_pid);
+	snprintf(cstart, sizeof(cstart), "%llu", (unsigned long long)rec->command_start);
+	if (send_item(w->fd, MBH_WD_MEMBER, rec->member) != 0 || send_item(w->fd, MBH_WD_DEADLINE, deadline) != 0 ||
+	    send_item(w->fd, MBH_WD_COMMAND_PID, cpid) != 0 || send_item(w->fd, MBH_WD_COMMAND_START, cstart) != 0 ||
+	    write_all(w->fd, MBH_WD_GO "=1", sizeof(MBH_WD_GO "=1")) != 0)
 		rc = mbh_error_set(err, EX_OSERR, "the watchdog (pid %ld) exited before the lock; nothing was locked",
 				   (long)w->pid);
 	close(w->fd);

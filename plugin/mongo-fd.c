@@ -520,7 +520,8 @@ backup_command(fdjob *f, const char *text)
 		else if (strncmp(err.msg, MBH_JOB_NOT_STARTED, strlen(MBH_JOB_NOT_STARTED)) == 0)
 			fatal(f, "the backup command did not start: %s", err.msg + strlen(MBH_JOB_NOT_STARTED));
 		else
-			fatal(f, "nothing was locked: %s%s", err.msg, holder(f, err.msg, who, sizeof(who)));
+			fatal(f, "%s%s%s", mbh_job_lock_count(f->job) > 0 ? "" : "nothing was locked: ", err.msg,
+			      holder(f, err.msg, who, sizeof(who)));
 		goto out;
 	}
 	f->locked = true;
@@ -669,6 +670,7 @@ backup_read(fdjob *f, fdhost_io *io)
 	struct pollfd pf[2];
 	size_t want = (size_t)io->count, got = 0;
 	int64_t left = -1;
+	bool by_script;
 	ssize_t n;
 	int r;
 
@@ -684,9 +686,11 @@ backup_read(fdjob *f, fdhost_io *io)
 			return;
 		}
 		if (f->read_deadline_ms > 0 && (left = f->read_deadline_ms - now_ms()) <= 0) {
+			by_script = f->cfg->script.timeout > 0 &&
+			            f->read_deadline_ms == ms_of(&f->t_started) + (int64_t)f->cfg->script.timeout * 1000;
 			fatal(f, "the backup command %s did not finish within %s (%d s): stopping it and unlocking",
-			      f->script, f->cfg->script.timeout > 0 ? "script.timeout" : "lock.max_seconds",
-			      f->cfg->script.timeout > 0 ? f->cfg->script.timeout : f->cfg->lock.max_seconds);
+			      f->script, by_script ? "script.timeout" : "lock.max_seconds",
+			      by_script ? f->cfg->script.timeout : f->cfg->lock.max_seconds);
 			mbh_job_cancel(f->job);
 			io->io_errno = ETIMEDOUT;
 			return;
@@ -754,6 +758,12 @@ backup_close(fdjob *f, fdhost_io *io)
 out:
 	/* the stream has ended, however: unlock now, not at the end of the job */
 	unlock_now(f, ok ? "after the stream" : "after a failure");
+	if (status != -1 || err.code != 0)
+		mbh_job_outcome(f->job, ok,
+				atomic_load(&f->cancelled) ? MBH_METRICS_FAIL_CANCELLED
+				: f->failed && status == 0 ? MBH_METRICS_FAIL_STREAM
+							   : MBH_METRICS_FAIL_COMMAND,
+				f->bytes);
 	io->status = ok || atomic_load(&f->cancelled) ? 0 : -1;
 }
 

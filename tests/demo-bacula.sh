@@ -1,8 +1,10 @@
 #!/bin/bash
-# demo-bacula.sh: `make demo-bacula` — plugin mode in real Bacula 9.6 daemons on loopback: a simulated
+# demo-bacula.sh: `make demo-bacula` — plugin mode in real Bacula daemons on loopback: a simulated
 # 3-member set whose primary takes writes, a FileSet line `Plugin = "mongo: config=..."` with the
 # shipped example scripts (dump-copy.sh as script.backup, untar-restore.sh as script.restore), the
 # job's log, a restore, `mongo-rs-sim verify` of the restored copy, and proof nothing is left locked.
+# The Bacula is the system's, or with `make demo-bacula BACULA=15` (BACULA_SERIES=15) Bacula 15.0.3 as
+# tools/install-deps unpacks it (tests/bacula/baculalib.sh).
 # SPDX-License-Identifier: AGPL-3.0-or-later
 set -u
 top_srcdir=${top_srcdir:-$(cd "$(dirname "$0")/.." && pwd)}
@@ -17,10 +19,7 @@ for p in "$MBH_SIM" "$MBH_PLUGIN" "$MONGO_BACKUP_WATCHDOG"; do
 	[ -e "$p" ] || die "$p is not built: run make first" 69
 done
 [ "${MBH_SANITIZERS:-no}" != yes ] || die "mongo-fd.so is built with sanitizers: Debian's bacula-fd cannot load it" 69
-for b in bacula-dir bacula-sd bacula-fd bconsole; do
-	bacula_bin "$b" >/dev/null || die "$b is missing: tools/install-deps installs Debian's Bacula 9.6" 69
-done
-command -v sqlite3 >/dev/null 2>&1 || die "sqlite3 is missing: tools/install-deps installs it" 69
+bacula_choose || die "$BACULA_WHY" 69
 
 # simlib's temp dir and cleanup (daemons, writer and simulator are stopped by pid at exit); its TAP
 # lines are not the demo's business.
@@ -64,6 +63,7 @@ cat "$T_DIR/rs0.conf"
 say "the Bacula resources: FileSet and Job (the rest is tests/bacula/baculalib.sh's)"
 cat "$BACULA_ETC/jobs.conf"
 bacula_start || die "the Bacula daemons do not start" 69
+echo "$BACULA_ABOUT"
 echo "bacula-dir :$BACULA_DIR_PORT, bacula-sd :$BACULA_SD_PORT, bacula-fd :$BACULA_FD_PORT (mongo-fd.so in its Plugin Directory)"
 
 # A writer keeps the primary busy until the end.

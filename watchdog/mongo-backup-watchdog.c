@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +20,7 @@
 #include "crash.h"
 #include "lock.h"
 #include "log.h"
+#include "metrics.h"
 #include "release.h"
 #include "state.h"
 #include "testtime.h"
@@ -30,7 +32,7 @@
 #define POLL_S 1        /* how often the record is read while the deadline is far */
 #define BACKOFF_MAX_S 60 /* the longest wait between two tries at the unlock */
 
-static volatile sig_atomic_t stop_requested;
+static volatile sig_atomic_t stop_requested, release_requested;
 
 static void
 on_term(int sig)
@@ -39,11 +41,23 @@ on_term(int sig)
 	stop_requested = 1;
 }
 
+/* SIGUSR1 (MBH_WD_RELEASE_NOW): release the lock we were handed now, as at the deadline. */
+static void
+on_release(int sig)
+{
+	(void)sig;
+	release_requested = 1;
+}
+
 /* What the starting run sent on stdin. */
 typedef struct settings {
 	char buf[SETTINGS_MAX + 1];
-	const char *uri, *username, *password, *state_dir, *set, *token;
+	const char *uri, *username, *password, *state_dir, *set, *token, *member, *metrics;
 	int connect_timeout_ms;
+	int64_t deadline;
+	long command_pid;
+	uint64_t command_start;
+	bool metrics_fsync;
 	bool go;
 } settings;
 
@@ -84,6 +98,18 @@ read_settings(settings *s)
 			s->set = eq;
 		else if (strcmp(p, MBH_WD_TOKEN) == 0)
 			s->token = eq;
+		else if (strcmp(p, MBH_WD_MEMBER) == 0)
+			s->member = eq;
+		else if (strcmp(p, MBH_WD_DEADLINE) == 0)
+			s->deadline = strtoll(eq, NULL, 10);
+		else if (strcmp(p, MBH_WD_COMMAND_PID) == 0)
+			s->command_pid = strtol(eq, NULL, 10);
+		else if (strcmp(p, MBH_WD_COMMAND_START) == 0)
+			s->command_start = strtoull(eq, NULL, 10);
+		else if (strcmp(p, MBH_WD_METRICS) == 0)
+			s->metrics = eq;
+		else if (strcmp(p, MBH_WD_METRICS_FSYNC) == 0)
+			s->metrics_fsync = strcmp(eq, "1") == 0;
 		else if (strcmp(p, MBH_WD_GO) == 0)
 			s->go = true;
 	}
@@ -110,13 +136,13 @@ event(mbh_logger *lg, mbh_log_level level, const settings *s, const char *line)
 	close(fd);
 }
 
-/* Sleep up to ms milliseconds, waking early on SIGTERM. */
+/* Sleep up to ms milliseconds, waking early on SIGTERM or SIGUSR1. */
 static void
 nap(int64_t ms)
 {
 	struct timespec ts = { .tv_sec = (time_t)(ms / 1000), .tv_nsec = (long)(ms % 1000) * 1000000 };
 
-	if (!stop_requested && ms > 0)
+	if (!stop_requested && !release_requested && ms > 0)
 		nanosleep(&ts, NULL);
 }
 
@@ -135,6 +161,7 @@ static int
 try_release(mbh_logger *lg, const settings *s, const mongoc_uri_t *uri, const mbh_state_rec *rec, int attempt)
 {
 	mbh_lock_session *session = NULL;
+	mbh_metrics m = { .textfile = s->metrics, .state_dir = s->state_dir, .fsync = s->metrics_fsync, .log = lg };
 	char line[MBH_ERRMSG_LEN + MBH_SNAPSHOT_MAX + 1024];
 	bool released = false;
 	mbh_error err;
@@ -143,10 +170,12 @@ try_release(mbh_logger *lg, const settings *s, const mongoc_uri_t *uri, const mb
 	mbh_error_init(&err);
 	MBH_CRASH("watchdog-release");
 	if (mbh_lock_session_new(&session, uri, rec->member, &err) == 0 &&
-	    mbh_release(lg, session, s->state_dir, rec, MBH_RELEASER_WATCHDOG, &released, &err) == 0) {
-		snprintf(line, sizeof(line),
-			 "the fsync lock on %s (set %s, job %s, pid %ld) outlived lock.max_seconds; %s%s%s",
+	    mbh_release(lg, session, s->state_dir, rec, MBH_RELEASER_WATCHDOG, &stop_requested, &released, &err) == 0) {
+		snprintf(line, sizeof(line), "the fsync lock on %s (set %s, job %s, pid %ld) %s; %s%s%s",
 			 rec->member, rec->set_name, rec->job[0] != '\0' ? rec->job : "-", rec->pid,
+			 now_ms() < rec->deadline * 1000
+				 ? "was to be released at mongo-postbackup's request (its record was changed by hand)"
+				 : "outlived lock.max_seconds",
 			 released ? "the watchdog unlocked it" : "it was released meanwhile",
 			 released && rec->snapshot[0] != '\0' ? "; its snapshot stays for mongo-postbackup: " : "",
 			 released ? rec->snapshot : "");
@@ -163,40 +192,85 @@ try_release(mbh_logger *lg, const settings *s, const mongoc_uri_t *uri, const mb
 			 rec->member, rec->set_name, attempt, err.msg);
 		event(lg, MBH_LOG_ERROR, s, line);
 	}
+	if (rc == 0)
+		mbh_metrics_note(&m, rec->set_name,
+				 &(mbh_metrics_event){ .kind = released ? MBH_METRICS_RELEASED : MBH_METRICS_CHANGED,
+						       .since = (double)rec->since, .by_watchdog = released });
 	mbh_lock_session_free(session);
 	return rc;
+}
+
+/*
+ * What the record adds to what we were handed (the lockCount, the phase, the
+ * command reading the member, the snapshot): the member, the token and the
+ * deadline stay the ones we were handed, whatever the file says.
+ */
+static void
+learn(mbh_state_rec *rec, const mbh_state_rec *cur)
+{
+	mbh_state_rec k = *rec;
+
+	*rec = *cur;
+	/* a run of an earlier version hands neither: then the first record it wrote tells them, once */
+	if (k.member[0] != '\0')
+		memcpy(rec->member, k.member, sizeof(rec->member));
+	memcpy(rec->token, k.token, sizeof(rec->token));
+	memcpy(rec->set_name, k.set_name, sizeof(rec->set_name));
+	if (k.deadline > 0)
+		rec->deadline = k.deadline;
+	if (rec->command_pid <= 0) {
+		rec->command_pid = k.command_pid;
+		rec->command_start = k.command_start;
+	}
 }
 
 /* Guard the lock until it is released, by someone else or by us. */
 static int
 guard(mbh_logger *lg, const settings *s, const mongoc_uri_t *uri)
 {
-	mbh_state_rec rec, cur, want;
+	mbh_state_rec rec, cur;
 	mbh_error err;
-	bool present = false, fired = false;
+	bool present = false, fired = false, warned = false;
 	int64_t poll_ms = mbh_seconds_ms(POLL_S), backoff = poll_ms, left;
 	int attempt = 0;
 
-	memset(&want, 0, sizeof(want));
-	snprintf(want.token, sizeof(want.token), "%s", s->token);
+	/* what we were handed: a lock that may or may not be taken yet (LOCKING) until the record says more */
+	memset(&rec, 0, sizeof(rec));
+	snprintf(rec.set_name, sizeof(rec.set_name), "%s", s->set);
+	snprintf(rec.member, sizeof(rec.member), "%s", s->member != NULL ? s->member : "");
+	snprintf(rec.token, sizeof(rec.token), "%s", s->token);
+	snprintf(rec.mode, sizeof(rec.mode), "hooks");
+	rec.phase = MBH_PHASE_LOCKING;
+	rec.deadline = s->deadline;
+	rec.command_pid = s->command_pid;
+	rec.command_start = s->command_start;
 	while (!stop_requested) {
 		mbh_error_init(&err);
 		if (mbh_state_peek(s->state_dir, s->set, &cur, &present, &err) != 0) {
-			/* unreadable for now (being replaced, a full disk): keep guarding what we know */
-			mbh_logf(lg, MBH_LOG_WARNING, "watchdog: %s", err.msg);
-			if (!fired) {
-				nap(poll_ms);
-				continue;
-			}
-		} else if (!present || !mbh_release_same_lock(&cur, &want) || cur.phase == MBH_PHASE_SNAPSHOT) {
-			/* released in time, or by someone else; a snapshot left (SNAPSHOT) is mongo-postbackup's */
+			/* unreadable (being replaced, a full disk, touched by hand): the deadline still holds */
+			if (!warned)
+				mbh_logf(lg, MBH_LOG_WARNING, "watchdog: %s", err.msg);
+			warned = true;
+		} else if (present && mbh_release_same_lock(&cur, &rec)) {
+			/* SNAPSHOT: unlocked; the snapshot left is mongo-postbackup's */
+			if (cur.phase == MBH_PHASE_SNAPSHOT)
+				return 0;
+			learn(&rec, &cur);
+		} else if (present) {
+			/* another run's record: that run found none, so ours was released */
 			return 0;
-		} else {
-			rec = cur;
+		} else if (s->member == NULL) {
+			/* a run of an earlier version, which hands nothing: its record is all we know */
+			return 0;
+		}
+		/* no record: released (then we get SIGTERM) or removed by hand: the deadline still holds */
+		if (rec.deadline <= 0 || rec.member[0] == '\0') {
+			nap(poll_ms); /* not handed what it guards and no record read yet */
+			continue;
 		}
 		/* wake on the deadline itself, not up to a poll after it */
 		left = rec.deadline * 1000 - now_ms();
-		if (!fired && left > 0) {
+		if (!fired && left > 0 && !release_requested) {
 			nap(left < poll_ms ? left : poll_ms);
 			continue;
 		}
@@ -226,6 +300,8 @@ main(void)
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
+	sa.sa_handler = on_release;
+	sigaction(MBH_WD_RELEASE_NOW, &sa, NULL);
 	signal(SIGHUP, SIG_IGN);
 	signal(SIGPIPE, SIG_IGN);
 	openlog(IDENT, LOG_PID, LOG_DAEMON);

@@ -1,12 +1,12 @@
-# baculalib.sh: real Bacula 9.6 daemons (director with a SQLite catalog, storage daemon, file daemon)
-# for end-to-end tests, started from the test's temp dir on free loopback ports and stopped by pid.
+# baculalib.sh: real Bacula daemons (director with a SQLite catalog, storage daemon, file daemon) for
+# end-to-end tests, started from the test's temp dir on free loopback ports and stopped by pid.
 # Built on simlib.sh (TAP, temp dir, cleanup, simulator).  Source it from bash:
 #   . "$top_srcdir/tests/bacula/baculalib.sh"
 # SPDX-License-Identifier: AGPL-3.0-or-later
 #
 # A test:
 #   t_init                     # simlib: temp dir T_DIR, cleanup trap
-#   bacula_init                # skips the test (TAP) when Debian's Bacula packages are missing
+#   bacula_init                # skips the test (TAP) when the Bacula under test is missing; says which it is
 #   cat >"$BACULA_ETC/jobs.conf" <<EOF ... EOF    # its own FileSets and Jobs (JobDefs = t-defs)
 #   BACULA_FD_ENV=(VAR=VALUE ...)                 # optional: env(1) arguments for bacula-fd
 #   bacula_start || ...
@@ -19,6 +19,16 @@
 # Full, t-fd, t-file, Default, Standard), Job t-restore (the one Restore job), and a last line
 # `@$BACULA_ETC/jobs.conf`.  Maximum Concurrent Jobs is 5 or more everywhere.
 #
+# Which Bacula (BACULA_SERIES; one scenario file serves both, tests/bacula/bacula-15/ sets it):
+#   system (the default, also when empty): the installed one (PATH, then /usr/sbin), whatever its
+#           version: 9.6.7 on Debian 12, 15.0.3 on Debian 13;
+#   15      Bacula 15.0.3 as tools/install-deps unpacks it on Debian 12 (bookworm-backports, dpkg -x)
+#           into BACULA15_ROOT, run from there with LD_LIBRARY_PATH=BACULA15_ROOT/usr/lib/bacula and
+#           its own catalog schema.  Skipped where it is not unpacked, saying why; skipped too where the
+#           system's own Bacula already is 15 (the system run of the same scenario covers it).
+# The same configs serve 9.6 and 15: all three daemons and bconsole are of one version, so 15's TLS
+# PSK (on by default, no config needed) agrees on every connection.
+#
 # Environment: BACULA_TIMEOUT (seconds for one console session, default 60), BACULA_FD_DEBUG (a -d
 # level for bacula-fd, output in $BACULA_HOME/log/fd.out), MBH_KEEP_TMP=1 keeps the temp dir.
 
@@ -28,7 +38,16 @@ top_srcdir=${top_srcdir:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
 . "$top_srcdir/tests/integration/simlib.sh"
 
 BACULA_TIMEOUT=${BACULA_TIMEOUT:-60}
-BACULA_SCHEMA=${BACULA_SCHEMA:-/usr/share/dbconfig-common/data/bacula-director-sqlite3/install/sqlite3}
+BACULA_SERIES=${BACULA_SERIES:-system}
+BACULA15_ROOT=${BACULA15_ROOT:-/usr/local/lib/mongo-backup-hooks-tests/bacula-15.0.3}
+# where Debian's packages put the SQLite catalog schema (under BACULA15_ROOT for series 15)
+BACULA_DEB_SCHEMA=/usr/share/dbconfig-common/data/bacula-director-sqlite3/install/sqlite3
+BACULA_SCHEMA=""
+BACULA_LIBDIR=""   # the Bacula libraries and Debian's plugins (bpipe-fd.so) of the Bacula under test
+BACULA_VERSION=""  # e.g. 9.6.7 or 15.0.3, as bacula-fd -? says
+BACULA_ABOUT=""    # one line: which Bacula, from where
+BACULA_RUN_ENV=()  # env(1) arguments for every Bacula program (LD_LIBRARY_PATH for series 15)
+BACULA_WHY=""      # why bacula_choose could not
 BACULA_FD_ENV=()
 BACULA_HOME=""
 BACULA_ETC=""
@@ -49,29 +68,99 @@ bacula_diag() {
 	tap_diag "$@" >&2
 }
 
-# bacula_bin NAME: the path of a Bacula program (PATH, then /usr/sbin where Debian puts them).
+# bacula_bin NAME: the path of a Bacula program of the system's Bacula (PATH, then /usr/sbin where
+# Debian puts them), or of the unpacked Bacula 15 for series 15.
 bacula_bin() {
 	local p
+	if [ "$BACULA_SERIES" = 15 ]; then
+		[ -x "$BACULA15_ROOT/usr/sbin/$1" ] && { echo "$BACULA15_ROOT/usr/sbin/$1"; return 0; }
+		return 1
+	fi
 	p=$(command -v "$1" 2>/dev/null) && [ -x "$p" ] && { echo "$p"; return 0; }
 	[ -x "/usr/sbin/$1" ] && { echo "/usr/sbin/$1"; return 0; }
 	return 1
 }
 
-# bacula_require: skip the whole test (TAP "1..0 # SKIP") unless every program and the catalog schema
-# are there.  tools/install-deps installs them.
-bacula_require() {
-	local b missing=""
+# bacula_version_of PROGRAM: its version (e.g. 15.0.3) from the `Version:` line of its -? output.
+bacula_version_of() {
+	env "${BACULA_RUN_ENV[@]}" "$1" '-?' 2>&1 </dev/null | sed -n 's/^Version: *\([0-9][0-9.]*\) .*/\1/p' | head -n 1
+}
+
+# bacula_choose: for BACULA_SERIES, set the programs, BACULA_RUN_ENV, BACULA_SCHEMA, BACULA_LIBDIR,
+# BACULA_VERSION and BACULA_ABOUT and return 0; or set BACULA_WHY to why it cannot and return 1 (2:
+# BACULA_SERIES is neither system nor 15).
+bacula_choose() {
+	local b missing="" v sysfd
+	BACULA_RUN_ENV=()
+	case $BACULA_SERIES in
+	system)
+		BACULA_SCHEMA=$BACULA_DEB_SCHEMA
+		BACULA_LIBDIR=/usr/lib/bacula
+		;;
+	15)
+		if [ ! -x "$BACULA15_ROOT/usr/sbin/bacula-fd" ] &&
+			sysfd=$(BACULA_SERIES=system bacula_bin bacula-fd) &&
+			v=$(bacula_version_of "$sysfd") && [ "${v%%.*}" = 15 ]; then
+			BACULA_WHY="the system's own Bacula is $v ($sysfd): the same scenario runs against it with BACULA_SERIES=system (tests/bacula/*.sh)"
+			return 1
+		fi
+		BACULA_RUN_ENV=(LD_LIBRARY_PATH="$BACULA15_ROOT/usr/lib/bacula")
+		BACULA_SCHEMA=$BACULA15_ROOT$BACULA_DEB_SCHEMA
+		BACULA_LIBDIR=$BACULA15_ROOT/usr/lib/bacula
+		;;
+	*)
+		BACULA_WHY="BACULA_SERIES=$BACULA_SERIES: say system (the installed Bacula) or 15 (the one tools/install-deps unpacks)"
+		return 2
+		;;
+	esac
 	for b in bacula-dir bacula-sd bacula-fd bconsole; do
 		bacula_bin "$b" >/dev/null || missing="$missing $b"
 	done
 	command -v sqlite3 >/dev/null 2>&1 || missing="$missing sqlite3"
 	[ -r "$BACULA_SCHEMA" ] || missing="$missing $BACULA_SCHEMA"
-	[ -z "$missing" ] ||
-		tap_skip_all "Bacula 9.6 is not installed (missing:$missing): tools/install-deps installs it"
+	if [ -n "$missing" ]; then
+		if [ "$BACULA_SERIES" = 15 ]; then
+			[ -d "$BACULA15_ROOT" ] || missing=" all of it"
+			BACULA_WHY="Bacula 15.0.3 is not unpacked in $BACULA15_ROOT (missing:$missing): tools/install-deps unpacks it on Debian 12 (from bookworm-backports)"
+		else
+			BACULA_WHY="Bacula is not installed (missing:$missing): tools/install-deps installs Debian's"
+		fi
+		return 1
+	fi
 	BACULA_DIR_BIN=$(bacula_bin bacula-dir)
 	BACULA_SD_BIN=$(bacula_bin bacula-sd)
 	BACULA_FD_BIN=$(bacula_bin bacula-fd)
 	BACULA_CONSOLE_BIN=$(bacula_bin bconsole)
+	# one version for all four (a director and a file daemon of two versions is not what is tested)
+	BACULA_VERSION=$(bacula_version_of "$BACULA_FD_BIN")
+	for b in "$BACULA_DIR_BIN" "$BACULA_SD_BIN" "$BACULA_CONSOLE_BIN"; do
+		v=$(bacula_version_of "$b")
+		if [ -z "$BACULA_VERSION" ] || [ "$v" != "$BACULA_VERSION" ]; then
+			BACULA_WHY="the Bacula programs do not run or disagree on their version: $BACULA_FD_BIN says '$BACULA_VERSION', $b says '$v'"
+			return 1
+		fi
+	done
+	if [ "$BACULA_SERIES" = 15 ] && [ "${BACULA_VERSION%%.*}" != 15 ]; then
+		BACULA_WHY="$BACULA_FD_BIN is Bacula $BACULA_VERSION, not 15: BACULA15_ROOT=$BACULA15_ROOT holds another Bacula"
+		return 1
+	fi
+	if [ "$BACULA_SERIES" = 15 ]; then
+		BACULA_ABOUT="Bacula $BACULA_VERSION, unpacked in $BACULA15_ROOT (BACULA_SERIES=15)"
+	else
+		BACULA_ABOUT="Bacula $BACULA_VERSION, installed in $(dirname "$BACULA_FD_BIN") (BACULA_SERIES=system)"
+	fi
+	return 0
+}
+
+# bacula_require: bacula_choose, or skip the whole test (TAP "1..0 # SKIP") saying why; a wrong
+# BACULA_SERIES is an error of the caller (Bail out).  tools/install-deps installs what is needed.
+bacula_require() {
+	local rc=0
+	bacula_choose || rc=$?
+	case $rc in
+	1) tap_skip_all "$BACULA_WHY" ;;
+	2) echo "Bail out! $BACULA_WHY"; exit 1 ;;
+	esac
 }
 
 # bacula_init: after t_init.  The Bacula tree under $T_DIR/bacula (etc/ dir/ sd/ fd/ vol/ log/
@@ -82,6 +171,7 @@ bacula_init() {
 		exit 1
 	fi
 	bacula_require
+	tap_diag "Bacula under test: $BACULA_ABOUT"
 	case $T_DIR in
 	*[[:space:]\"\'\\]*) tap_skip_all "the temp dir $T_DIR has a space or quote; Bacula's configs cannot hold it (set TMPDIR)" ;;
 	esac
@@ -403,7 +493,7 @@ bacula_check_configs() {
 		sd) bin=$BACULA_SD_BIN ;;
 		fd) bin=$BACULA_FD_BIN ;;
 		esac
-		if ! out=$(timeout -k 2 30 "$bin" -t -c "$BACULA_ETC/bacula-$d.conf" 2>&1 </dev/null); then
+		if ! out=$(timeout -k 2 30 env "${BACULA_RUN_ENV[@]}" "$bin" -t -c "$BACULA_ETC/bacula-$d.conf" 2>&1 </dev/null); then
 			bacula_diag "bacula: bacula-$d rejects its config ($BACULA_ETC/bacula-$d.conf):"
 			bacula_diag "$out"
 			return 1
@@ -472,9 +562,9 @@ bacula_start() {
 		bacula_create_catalog || return 1
 		bacula_check_configs || return 1
 		rm -f "$BACULA_HOME"/log/*.out "$BACULA_HOME"/log/{sd,fd,dir}.log
-		bacula_spawn sd BACULA_SD_PID "$BACULA_SD_BIN" -f -c "$BACULA_ETC/bacula-sd.conf"
-		bacula_spawn fd BACULA_FD_PID env "${BACULA_FD_ENV[@]}" "$BACULA_FD_BIN" -f -c "$BACULA_ETC/bacula-fd.conf" "${dbg[@]}"
-		bacula_spawn dir BACULA_DIR_PID "$BACULA_DIR_BIN" -f -c "$BACULA_ETC/bacula-dir.conf"
+		bacula_spawn sd BACULA_SD_PID env "${BACULA_RUN_ENV[@]}" "$BACULA_SD_BIN" -f -c "$BACULA_ETC/bacula-sd.conf"
+		bacula_spawn fd BACULA_FD_PID env "${BACULA_RUN_ENV[@]}" "${BACULA_FD_ENV[@]}" "$BACULA_FD_BIN" -f -c "$BACULA_ETC/bacula-fd.conf" "${dbg[@]}"
+		bacula_spawn dir BACULA_DIR_PID env "${BACULA_RUN_ENV[@]}" "$BACULA_DIR_BIN" -f -c "$BACULA_ETC/bacula-dir.conf"
 		rc=0
 		bacula_wait_listen sd "$BACULA_SD_PID" "$BACULA_SD_PORT" &&
 			bacula_wait_listen fd "$BACULA_FD_PID" "$BACULA_FD_PORT" &&
@@ -496,7 +586,7 @@ bacula_start() {
 # appended to log/console.log).  Bounded by BACULA_TIMEOUT; the status is bconsole's (124 on timeout).
 bacula_console() {
 	local out rc
-	out=$(printf '%s\n' "$@" | timeout -k 5 "$BACULA_TIMEOUT" "$BACULA_CONSOLE_BIN" -n -c "$BACULA_ETC/bconsole.conf" 2>&1)
+	out=$(printf '%s\n' "$@" | timeout -k 5 "$BACULA_TIMEOUT" env "${BACULA_RUN_ENV[@]}" "$BACULA_CONSOLE_BIN" -n -c "$BACULA_ETC/bconsole.conf" 2>&1)
 	rc=$?
 	{ printf '>>> %s\n' "$@"; printf '%s\n' "$out"; } >>"$BACULA_HOME/log/console.log"
 	[ "$rc" = 124 ] && bacula_diag "bacula: bconsole timed out after $BACULA_TIMEOUT s: $*"

@@ -1,5 +1,5 @@
 #!/bin/bash
-# hooks-job.sh: hooks mode in a real Bacula 9.6 job, as the README shows it: RunScript Before
+# hooks-job.sh: hooks mode in a real Bacula job, as the README shows it: RunScript Before
 # `mongo-prebackup -c CONF --job %j`, RunScript After (RunsOnSuccess and RunsOnFailure) `mongo-postbackup
 # -c CONF --job %j`, and a FileSet with the locked member's data directory, on a simulated replica set
 # whose primary takes writes throughout.  The job ends T, its restore is a whole copy of the member at

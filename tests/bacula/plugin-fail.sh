@@ -1,5 +1,5 @@
 #!/bin/bash
-# plugin-fail.sh: plugin-mode jobs that must fail in a real Bacula 9.6 job, never end "OK": the backup
+# plugin-fail.sh: plugin-mode jobs that must fail in a real Bacula job, never end "OK": the backup
 # command exits non-zero (JobStatus f, the reason in the job log, the member unlocked), and the lock is
 # refused because someone else holds an fsync lock (f, the reason, nothing locked by the job).
 # SPDX-License-Identifier: AGPL-3.0-or-later

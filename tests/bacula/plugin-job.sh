@@ -1,5 +1,5 @@
 #!/bin/bash
-# plugin-job.sh: plugin mode in a real Bacula 9.6 job.  A FileSet line `Plugin = "mongo: config=..."`;
+# plugin-job.sh: plugin mode in a real Bacula job.  A FileSet line `Plugin = "mongo: config=..."`;
 # the backup command tars the locked member's data directory while the primary takes writes; the
 # job ends T with one file /@mongo/SET/MEMBER/SCRIPT holding exactly the command's bytes; the job log
 # shows the member and why, the lock and lockCount, the unlock, bytes and seconds; a restore streams

@@ -1,5 +1,5 @@
 #!/bin/bash
-# plugin-snapshot-btrfs.sh: plugin mode with the shipped conf/scripts/snapshot-btrfs in a real Bacula 9.6
+# plugin-snapshot-btrfs.sh: plugin mode with the shipped conf/scripts/snapshot-btrfs in a real Bacula
 # job, on a real btrfs filesystem (a loop device, as root).  Member 2's data directory is a subvolume and
 # a writer keeps the primary busy; mongo-fd.so locks member 2, snapshot-btrfs makes a read-only snapshot,
 # the member is unlocked at once (by the simulator's clock and its lockCount when the command starts);

@@ -1,5 +1,5 @@
 #!/bin/bash
-# plugin-snapshot.sh: plugin mode with a snapshot group in a real Bacula 9.6 job.  The member is locked
+# plugin-snapshot.sh: plugin mode with a snapshot group in a real Bacula job.  The member is locked
 # only while snapshot.create (the tests' cp -a stand-in) copies its data directory, and unlocked before
 # the backup command tars the snapshot (%S); the job ends T with the snapshot's bytes; the job log shows
 # the snapshot, the unlock right after it, the bytes streamed from it and its removal; a restore

@@ -130,6 +130,8 @@ test_full_file(void)
 	is_int(c->script.timeout, 900, "script.timeout");
 	is_int(c->log.syslog, 1, "log.syslog");
 	is_int(c->log.level, MBH_LOG_DEBUG, "log.level");
+	is_str(c->metrics.textfile, "/var/lib/prometheus/node-exporter/mongo-backup-%s.prom", "metrics.textfile");
+	is_int(c->metrics.fsync, 0, "metrics.fsync");
 	is_str(c->source, fixture("full.conf"), "source is the path");
 	mbh_config_free(c);
 }
@@ -191,10 +193,10 @@ test_key_errors(void)
 	} cases[] = {
 		{ "uri = \"mongodb://h/\";\nbogus = 1;\n",
 		  "t.conf:2: unknown key 'bogus' (known: uri, username, password_file, connect_timeout_ms, "
-		  "selection, lock, state_dir, script, snapshot, log)" },
+		  "selection, lock, state_dir, script, snapshot, log, metrics)" },
 		{ "password = \"x\";\n",
 		  "t.conf:1: unknown key 'password' (known: uri, username, password_file, connect_timeout_ms, "
-		  "selection, lock, state_dir, script, snapshot, log)" },
+		  "selection, lock, state_dir, script, snapshot, log, metrics)" },
 		{ "selection = {\n  polcy = \"auto\";\n};\n",
 		  "t.conf:2: unknown key 'selection.polcy' (known: policy, member, max_lag_seconds, allow_delayed, tags)" },
 		{ "lock = { max_second = 5; };\n",
@@ -202,6 +204,7 @@ test_key_errors(void)
 		{ "\nscript = { backups = [\"x\"]; };\n",
 		  "t.conf:2: unknown key 'script.backups' (known: backup, restore, timeout)" },
 		{ "log = { facility = \"daemon\"; };\n", "t.conf:1: unknown key 'log.facility' (known: syslog, level)" },
+		{ "metrics = { file = \"/x.prom\"; };\n", "t.conf:1: unknown key 'metrics.file' (known: textfile, fsync)" },
 		{ "snapshot = { make = [ \"x\" ]; };\n", "t.conf:1: unknown key 'snapshot.make' (known: create, remove, timeout)" },
 		{ "snapshot = [ \"x\" ];\n", "t.conf:1: 'snapshot' must be a group: snapshot = { ... };" },
 		{ "snapshot = {\n  create = \"/bin/snap\";\n};\n",
@@ -248,6 +251,8 @@ test_key_errors(void)
 		  "t.conf:1: 'lock.allow_majority_stall' must be true or false" },
 		{ "state_dir = \"relative/dir\";\n", "t.conf:1: 'state_dir' must be an absolute path" },
 		{ "state_dir = 1;\n", "t.conf:1: 'state_dir' must be an absolute path" },
+		{ "metrics = { textfile = \"rs0.prom\"; };\n", "t.conf:1: 'metrics.textfile' must be an absolute path" },
+		{ "metrics = { fsync = 1; };\n", "t.conf:1: 'metrics.fsync' must be true or false" },
 		{ "script = { backup = \"/bin/dump.sh\"; };\n",
 		  "t.conf:1: 'script.backup' must be a non-empty list of strings, e.g. [ \"/path/to/script\", \"%h\" ]" },
 		{ "script = { backup = [ ]; };\n",
@@ -475,6 +480,8 @@ test_finish(void)
 		is_int(c->script.timeout, 7200, "default script.timeout");
 		is_int(c->log.syslog, 0, "default log.syslog");
 		is_int(c->log.level, MBH_LOG_INFO, "default log.level");
+		ok(c->metrics.textfile == NULL, "default: metrics off (no metrics.textfile)");
+		is_int(c->metrics.fsync, 1, "default metrics.fsync");
 		ok(c->script.backup == NULL && c->password == NULL, "no script, no password");
 	}
 	mbh_config_free(c);
@@ -629,6 +636,50 @@ test_password_file(void)
 	unlink(pwpath);
 }
 
+/* A config file whose uri holds the password is held to the password file's rule. */
+static void
+test_uri_password_file_mode(void)
+{
+	char conf[PATH_MAX], part[PATH_MAX], want[PATH_MAX * 3];
+	mbh_config *c = NULL;
+	mbh_error err;
+
+	snprintf(conf, sizeof(conf), "%s/pw.conf", tmpdir);
+	snprintf(part, sizeof(part), "%s/part.conf", tmpdir);
+	snprintf(want, sizeof(want), "%s: config file (its uri holds a password) must not be readable by others (chmod 600 %s)",
+	         conf, conf);
+	write_file(conf, "uri = \"mongodb://bob:pw@h/?replicaSet=rs0\";\n", 0644);
+	mbh_config_new(&c, &err);
+	mbh_error_init(&err);
+	ok(mbh_config_load_file(c, conf, &err) != 0 && err.code == EX_CONFIG, "uri with a password, file 0644: EX_CONFIG");
+	is_str(err.msg, want, "  message names the chmod");
+	mbh_config_free(c);
+	write_file(conf, "uri = \"mongodb://bob:pw@h/?replicaSet=rs0\";\n", 0640);
+	mbh_config_new(&c, &err);
+	ok(mbh_config_load_file(c, conf, &err) != 0 && strcmp(err.msg, want) == 0, "0640 (group-readable): refused too");
+	mbh_config_free(c);
+	write_file(conf, "uri = \"mongodb://bob:pw@h/?replicaSet=rs0\";\n", 0600);
+	mbh_config_new(&c, &err);
+	ok(mbh_config_load_file(c, conf, &err) == 0, "0600: accepted");
+	mbh_config_free(c);
+	write_file(conf, "uri = \"mongodb://bob@h/?replicaSet=rs0\";\n", 0644);
+	mbh_config_new(&c, &err);
+	ok(mbh_config_load_file(c, conf, &err) == 0, "0644 without a password in the uri: accepted");
+	mbh_config_free(c);
+	/* the uri in an @include'd file: that file is the one checked */
+	write_file(part, "uri = \"mongodb://bob:pw@h/?replicaSet=rs0\";\n", 0644);
+	write_file(conf, "@include \"part.conf\"\n", 0600);
+	snprintf(want, sizeof(want), "%s: config file (its uri holds a password) must not be readable by others (chmod 600 %s)",
+	         part, part);
+	mbh_config_new(&c, &err);
+	mbh_error_init(&err);
+	ok(mbh_config_load_file(c, conf, &err) != 0 && err.code == EX_CONFIG, "the uri in an @include'd file of mode 0644: refused");
+	is_str(err.msg, want, "  message names that file");
+	mbh_config_free(c);
+	unlink(part);
+	unlink(conf);
+}
+
 /* Load path; expect EX_CONFIG with exactly want. */
 static void
 load_file_fails(const char *path, const char *want, const char *name)
@@ -736,6 +787,7 @@ main(void)
 	test_set();
 	test_finish();
 	test_password_file();
+	test_uri_password_file_mode();
 	test_special_files();
 	test_uri_has_password();
 	rmdir(tmpdir);

@@ -59,6 +59,13 @@ static const char sample_text[] =
     "command_pid=4250\n"
     "command_start=123456789999\n";
 
+/* "seal=" + 16 lower-case hex digits + "\n", and nothing after. */
+static bool
+is_seal_line(const char *s)
+{
+	return strncmp(s, "seal=", 5) == 0 && strspn(s + 5, "0123456789abcdef") == 16 && strcmp(s + 21, "\n") == 0;
+}
+
 static void
 test_format_parse(void)
 {
@@ -69,8 +76,9 @@ test_format_parse(void)
 
 	sample(&r);
 	n = mbh_state_format(&r, buf, sizeof(buf));
-	ok(n == (int)strlen(sample_text), "format returns the length");
-	is_str(buf, sample_text, "format: exact text");
+	ok(n == (int)strlen(sample_text) + 22, "format returns the length");
+	ok(strncmp(buf, sample_text, strlen(sample_text)) == 0, "format: exact text");
+	ok(is_seal_line(buf + strlen(sample_text)), "format: then the seal line");
 	ok(mbh_state_format(&r, buf, 20) == -1, "format: too small a buffer is -1");
 	mbh_error_init(&err);
 	ok(mbh_state_parse(&p, sample_text, &err) == 0, "parse the formatted text");
@@ -201,8 +209,9 @@ test_snapshot_record(void)
 	snprintf(r.snapshot, sizeof(r.snapshot), "/srv/snaps/rs0-Nightly-20240101T000000Z");
 	r.snapshot_since = 1700000001;
 	n = mbh_state_format(&r, buf, sizeof(buf));
-	ok(n == (int)strlen(snap_text), "SNAPSHOT: format returns the length");
-	is_str(buf, snap_text, "SNAPSHOT: exact text (snapshot keys last)");
+	ok(n == (int)strlen(snap_text) + 22, "SNAPSHOT: format returns the length");
+	ok(strncmp(buf, snap_text, strlen(snap_text)) == 0 && is_seal_line(buf + strlen(snap_text)),
+	   "SNAPSHOT: exact text (snapshot keys last, then the seal)");
 	mbh_error_init(&err);
 	ok(mbh_state_parse(&p, snap_text, &err) == 0 && p.phase == MBH_PHASE_SNAPSHOT &&
 	   strcmp(p.snapshot, r.snapshot) == 0 && p.snapshot_since == 1700000001, "SNAPSHOT: parse it back");
@@ -526,6 +535,44 @@ test_starttime(void)
 	close(to_parent[1]);
 }
 
+/* A record edited by hand no longer matches its seal; one of an earlier version has none. */
+static void
+test_seal(void)
+{
+	mbh_state_rec r, p;
+	mbh_error err;
+	char buf[2048], edited[4096], *m;
+	int n;
+
+	sample(&r);
+	n = mbh_state_format(&r, buf, sizeof(buf));
+	mbh_error_init(&err);
+	ok(n > 0 && mbh_state_parse(&p, buf, &err) == 0 && strcmp(p.member, r.member) == 0, "a sealed record parses");
+	snprintf(edited, sizeof(edited), "%s# checked by hand\n\n", buf);
+	ok(mbh_state_parse(&p, edited, &err) == 0, "a comment or an empty line added keeps the seal");
+	snprintf(edited, sizeof(edited), "%s", buf);
+	m = strstr(edited, "member=db3");
+	m[9] = '4';
+	mbh_error_init(&err);
+	ok(mbh_state_parse(&p, edited, &err) != 0 && err.code == EX_DATAERR, "the member edited by hand: refused (65)");
+	ok(strncmp(err.msg, MBH_STATE_EDITED, strlen(MBH_STATE_EDITED)) == 0, "  message: %s", err.msg);
+	snprintf(edited, sizeof(edited), "%s", buf);
+	m = strstr(edited, "lock_count=1");
+	m[11] = '2';
+	ok(mbh_state_parse(&p, edited, &err) != 0 && strstr(err.msg, "changed by hand") != NULL,
+	   "the lockCount edited by hand: refused");
+	snprintf(edited, sizeof(edited), "%s", buf);
+	m = strstr(edited, "seal=");
+	m[5] = m[5] == '0' ? '1' : '0';
+	ok(mbh_state_parse(&p, edited, &err) != 0 && strstr(err.msg, "changed by hand") != NULL,
+	   "the seal edited by hand: refused");
+	snprintf(edited, sizeof(edited), "%s", buf);
+	m = strstr(edited, "seal=");
+	snprintf(m, sizeof(edited) - (size_t)(m - edited), "seal=XX\n");
+	parse_fails(edited, "line 18: bad value for 'seal': 'XX'");
+	ok(mbh_state_parse(&p, sample_text, &err) == 0, "a record without a seal (an earlier version's) still parses");
+}
+
 int
 main(void)
 {
@@ -541,6 +588,7 @@ main(void)
 	test_format_parse();
 	test_parse_errors();
 	test_snapshot_record();
+	test_seal();
 	test_files();
 	test_refusals();
 	test_flock();
