@@ -75,8 +75,9 @@ long mbh_child_pid(const mbh_child *c);
 /*
  * Wait for the child to end without polling (pidfd + poll), and without
  * reaping it (its process group id stays ours until mbh_child_reap).
- * timeout_s 0 = none; on timeout the group gets SIGTERM, then SIGKILL the kill grace
- * later, and this fails with EX_TEMPFAIL "... timed out after N s".  If a
+ * timeout_s 0 = none; on timeout the group gets SIGTERM, then SIGKILL the
+ * kill grace later, and this fails with EX_TEMPFAIL "... timed out after N
+ * s".  If a
  * cancel fd (>= 0) becomes readable the child is stopped the same way and
  * this fails with EX_TEMPFAIL "... cancelled".
  */
@@ -94,8 +95,9 @@ int mbh_child_wait(mbh_child *c, int timeout_s, int cancel_fd, int *status, mbh_
  * and dropped; what is still in the pipe when it exits is read, a descendant
  * holding the pipe open is not waited for), then reap it: *status = its exit
  * code, or 128+signal.  timeout_s (0 = none) and the cancel fds work as in
- * mbh_child_await (SIGTERM, SIGKILL the kill grace later, EX_TEMPFAIL "... timed out
- * after N s" / "... cancelled"); buf then holds what it printed before.
+ * mbh_child_await (SIGTERM, SIGKILL the kill grace later, EX_TEMPFAIL "...
+ * timed out after N s" / "... cancelled"); buf then holds what it printed
+ * before.
  */
 int mbh_child_capture(mbh_child *c, int timeout_s, int cancel_fd, int cancel_fd2, char *buf, size_t len,
 		      int *status, mbh_error *err);
