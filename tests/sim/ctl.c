@@ -344,6 +344,7 @@ void sim_ctl_handle_line(sim *s, const char *line, char **out, size_t *outlen)
 				else {
 					m->slow_ms = (int)v;
 					snprintf(m->slow_cmd, sizeof m->slow_cmd, "%s", argc == 4 ? argv[3] : "");
+					sim_loop_retime_replies(s, idx, sim_now_ms() + v);
 				}
 				rc = 0;
 			}

@@ -232,6 +232,16 @@ void sim_loop_release_held(sim *s, int idx)
 		}
 }
 
+/* A new `slow` for member idx: no reply already held back waits past latest_ms. */
+void sim_loop_retime_replies(sim *s, int idx, int64_t latest_ms)
+{
+	for (sim_conn *c = s->conns; c; c = c->next)
+		if (c->kind == SIM_CONN_MEMBER && c->member == idx)
+			for (sim_out *o = c->out_head; o; o = o->next)
+				if (o->release_ms > latest_ms)
+					o->release_ms = latest_ms;
+}
+
 /* The topology changed: every awaitable hello answers now. */
 void sim_loop_wake_hellos(sim *s)
 {

@@ -291,6 +291,7 @@ int sim_loop_listen_member(sim *s, int idx, bool listen_now, int port, char *err
 int sim_loop_run(sim *s);
 void sim_loop_close_member_conns(sim *s, int idx);
 void sim_loop_release_held(sim *s, int idx);
+void sim_loop_retime_replies(sim *s, int idx, int64_t latest_ms);
 void sim_loop_wake_hellos(sim *s);
 int sim_tls_init(sim *s, char *err, size_t errlen);
 
