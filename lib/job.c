@@ -35,18 +35,11 @@ dup_or_empty(const char *s)
 static int
 check_job_name(const char *name, mbh_error *err)
 {
-	const char *p;
+	char why[160];
 
-	if (name == NULL)
+	if (name == NULL || mbh_state_job_name_check(name, why, sizeof(why)) == 0)
 		return 0;
-	if (strlen(name) > MBH_JOB_NAME_MAX)
-		return mbh_error_set(err, EX_USAGE, "the job name is %zu bytes long; at most %d are allowed: use a "
-				     "shorter job name", strlen(name), MBH_JOB_NAME_MAX);
-	for (p = name; *p != '\0'; p++)
-		if ((unsigned char)*p < 0x20 || *p == 0x7f)
-			return mbh_error_set(err, EX_USAGE, "the job name contains a control character: use a plain "
-					     "job name");
-	return 0;
+	return mbh_error_set(err, EX_USAGE, "the job name %s", why);
 }
 
 /* Copy params. */
@@ -62,7 +55,9 @@ mbh_job_new(mbh_job **out, const mbh_job_params *p, mbh_error *err)
 	if ((j = calloc(1, sizeof(*j))) == NULL)
 		return mbh_error_set(err, EX_OSERR, "out of memory");
 	j->cancel_pipe[0] = j->cancel_pipe[1] = -1;
+	j->stream.fd = -1;
 	pthread_mutex_init(&j->mu, NULL);
+	mbh_job_async_init(j);
 	j->cfg = p->cfg;
 	j->log = p->log;
 	j->cancel_fd = p->cancel_fd;
@@ -70,8 +65,9 @@ mbh_job_new(mbh_job **out, const mbh_job_params *p, mbh_error *err)
 	j->mode = strdup(p->mode != NULL ? p->mode : "hooks");
 	j->set_override = p->set_name != NULL ? strdup(p->set_name) : NULL;
 	j->watchdog_path = p->watchdog_path != NULL ? strdup(p->watchdog_path) : NULL;
+	j->gate_path = p->gate_path != NULL ? strdup(p->gate_path) : NULL;
 	if (j->job_name == NULL || j->mode == NULL || (p->set_name != NULL && j->set_override == NULL) ||
-	    (p->watchdog_path != NULL && j->watchdog_path == NULL) ||
+	    (p->watchdog_path != NULL && j->watchdog_path == NULL) || (p->gate_path != NULL && j->gate_path == NULL) ||
 	    pipe2(j->cancel_pipe, O_CLOEXEC | O_NONBLOCK) != 0) {
 		mbh_job_free(j);
 		return mbh_error_set(err, EX_OSERR, "out of memory");
@@ -122,42 +118,13 @@ now_seconds(void)
 static int
 cancelled_error(mbh_error *err, const char *what)
 {
-	return mbh_error_set(err, EX_TEMPFAIL, "cancelled %s; nothing is locked", what);
-}
-
-/* See jobint.h. */
-void
-mbh_cmd_env_fill(mbh_cmd_env *x, const mbh_state_rec *rec)
-{
-	int port = 0, n = 0;
-
-	if (mbh_hostport_split(rec->member, x->hostname, sizeof(x->hostname), &port) != 0)
-		snprintf(x->hostname, sizeof(x->hostname), "%s", rec->member);
-	snprintf(x->portnum, sizeof(x->portnum), "%d", port);
-	snprintf(x->host, sizeof(x->host), "MONGO_BACKUP_HOST=%s", x->hostname);
-	snprintf(x->port, sizeof(x->port), "MONGO_BACKUP_PORT=%d", port);
-	snprintf(x->set, sizeof(x->set), "MONGO_BACKUP_SET=%s", rec->set_name);
-	snprintf(x->job, sizeof(x->job), "MONGO_BACKUP_JOB=%s", rec->job);
-	x->env[n++] = x->host;
-	x->env[n++] = x->port;
-	x->env[n++] = x->set;
-	x->env[n++] = x->job;
-	if (rec->snapshot[0] != '\0') {
-		snprintf(x->snapshot, sizeof(x->snapshot), "MONGO_BACKUP_SNAPSHOT=%s", rec->snapshot);
-		x->env[n++] = x->snapshot;
-	}
-	x->env[n] = NULL;
-	memset(&x->vars, 0, sizeof(x->vars));
-	x->vars.host = x->hostname;
-	x->vars.port = x->portnum;
-	x->vars.set = rec->set_name;
-	x->vars.job = rec->job;
-	x->vars.snapshot = rec->snapshot[0] != '\0' ? rec->snapshot : NULL;
+	return mbh_error_fail(err, MBH_ERR_CANCELLED, "cancelled %s; nothing is locked", what);
 }
 
 /*
- * Start templ (MBH_RUN_GATED: fork it, to exec at release_command); the
- * caller holds j->mu and writes the record afterwards.  expand: a config
+ * Start templ (MBH_RUN_GATED: fork it, to exec at release_command, waiting
+ * in the job's gate program when it has one); the caller holds j->mu and
+ * writes the record afterwards.  expand: a config
  * template (%h %p %s %j); a command line given by hand runs verbatim.
  */
 static int
@@ -170,9 +137,13 @@ start_command(mbh_job *j, const char *const *templ, bool expand, int flags, mbh_
 	mbh_cmd_env_fill(&x, &j->rec);
 	if (expand && mbh_run_expand(&argv, templ, &x.vars, err) != 0)
 		goto out;
-	if (mbh_child_spawn(&j->child, expand ? (const char *const *)argv : templ, x.env, flags, err) != 0)
+	if (mbh_child_spawn_via(&j->child, (flags & MBH_RUN_GATED) ? j->gate_path : NULL,
+				expand ? (const char *const *)argv : templ, x.env, flags, err) != 0)
 		goto out;
 	j->child_pgid = (sig_atomic_t)mbh_child_pid(j->child);
+	j->cmd_started_ms = mbh_now_ms();
+	snprintf(j->cmd_name, sizeof(j->cmd_name), "%s",
+		 strrchr(templ[0], '/') != NULL && strrchr(templ[0], '/')[1] != '\0' ? strrchr(templ[0], '/') + 1 : templ[0]);
 	j->rec.command_pid = mbh_child_pid(j->child);
 	j->rec.command_start = mbh_proc_starttime(j->rec.command_pid);
 	mbh_logf(j->log, MBH_LOG_DEBUG, "running %s (pid %ld)", templ[0], j->rec.command_pid);
@@ -230,13 +201,16 @@ reap_watchdog(mbh_job *j, long pid, int ms)
 
 /*
  * Let the command forked before the lock exec, now that the lock is
- * verified; one that cannot run is freed and run_err says why.  Caller
- * holds j->mu.
+ * verified (wait false), then (wait true) take its exec's outcome: one that
+ * cannot run is freed and run_err says why.  Caller holds j->mu.
  */
 static void
-release_command(mbh_job *j, mbh_error *run_err)
+release_command(mbh_job *j, bool wait, mbh_error *run_err)
 {
-	if (j->child == NULL || mbh_child_open_gate(j->child, run_err) == 0)
+	if (!wait)
+		j->cmd_started_ms = mbh_now_ms(); /* it runs from now */
+	if (j->child == NULL ||
+	    (wait ? mbh_child_exec_result(j->child, run_err) : mbh_child_release(j->child, run_err)) == 0)
 		return;
 	mbh_logf(j->log, MBH_LOG_DEBUG, "the command did not start: %s", run_err->msg);
 	j->child_pgid = 0;
@@ -306,15 +280,20 @@ snapshot_then_command(mbh_job *j, const char *const *templ, bool expand, int fla
  *
  * Order, and why it is safe (invariant 2: never a lock without a durable
  * record, and never a record without a watchdog):
+ *   watchdog  started before discovery, waiting in the gate program (a
+ *             run that fails before the lock never loads it), told what to
+ *             guard once the member is chosen, nothing until "go";
  *   command   forked, waiting at its gate (it dies with this thread);
- *   watchdog  started, with nothing to guard until "go";
  *   LOCKING   the intent, naming the watchdog, durable before the lock;
- *   go        the watchdog guards the record from now on;
+ *   go        the watchdog guards the record from now on (in the gate
+ *             program, it becomes the watchdog now, loading meanwhile);
  *   lock      hello, currentOp, freeze, fsync lock, hello again;
  *   command   let exec right after that re-check;
  *   stall     the re-check of invariant 6 while it starts (a failure kills it);
- *   LOCKED    written while it runs; until it is on disk the intent covers
- *             a crash (post and the watchdog check currentOp).
+ *   outcomes  the command's exec, and the watchdog's (else unlocked at once);
+ *   LOCKED    written while it runs, not fsynced: should a crash of the
+ *             machine lose it, the durable intent covers the lock (post and
+ *             the watchdog check currentOp).
  * Snapshot mode: the command starts after the snapshot and the unlock.
  */
 static int
@@ -332,6 +311,7 @@ lock_flow(mbh_job *j, const char *const *templ, bool expand, int flags, mbh_erro
 	bool present = false, fsync_locked = false, definite = true, intent = false, froze = false;
 	char since[64], deadline[64];
 	int64_t count = 0;
+	long idle_wd = 0; /* a watchdog started that has nothing to guard yet: reaped on failure */
 	int rc = -1;
 
 	if (j->held)
@@ -344,6 +324,12 @@ lock_flow(mbh_job *j, const char *const *templ, bool expand, int flags, mbh_erro
 	j->t_begin = now_seconds();
 	if (mbh_job_cancelled(j))
 		return cancelled_error(err, "before discovery");
+	/* started now, the watchdog's exec and start-up overlap the discovery: off the way to the lock */
+	if (j->watchdog_path != NULL) {
+		if (mbh_watchdog_spawn(&wd, j->watchdog_path, j->gate_path, err) != 0)
+			goto out;
+		idle_wd = mbh_watchdog_pid(wd);
+	}
 	if (mbh_job_discover(j, &t, err) != 0)
 		goto out;
 	MBH_CRASH("pre-discovered");
@@ -405,20 +391,23 @@ lock_flow(mbh_job *j, const char *const *templ, bool expand, int flags, mbh_erro
 	if (templ != NULL && j->cfg->snapshot.create == NULL &&
 	    start_command(j, templ, expand, flags | MBH_RUN_GATED, err) != 0)
 		goto out;
-	if (j->watchdog_path != NULL) {
-		if (mbh_watchdog_start(&wd, j->watchdog_path, j->cfg, j->rec.set_name, j->rec.token, err) != 0)
+	if (wd != NULL) {
+		if (mbh_watchdog_send(wd, j->cfg, j->rec.set_name, j->rec.token, err) != 0)
 			goto out;
 		j->rec.watchdog_pid = mbh_watchdog_pid(wd);
 		j->rec.watchdog_start = mbh_watchdog_starttime(wd);
+		mbh_logf(j->log, MBH_LOG_DEBUG, "told the watchdog (pid %ld) what to guard", j->rec.watchdog_pid);
 	}
 	MBH_CRASH("pre-watchdog");
 	/* invariant 2: the intent is durable before the lock command is sent */
 	if (mbh_state_write(j->state, &j->rec, err) != 0)
 		goto out;
 	intent = true;
+	idle_wd = 0; /* from here the intent's cleanup stops and reaps it */
 	/* the textfile says "locked" before the lock is sent: it is rendered from this record */
 	mbh_metrics_note(&j->metrics, j->rec.set_name, &(mbh_metrics_event){ .kind = MBH_METRICS_CHANGED });
 	MBH_CRASH("pre-intent");
+	mbh_logf(j->log, MBH_LOG_DEBUG, "recorded the intent to lock %s", m->host);
 	if (wd != NULL && mbh_watchdog_go(wd, &j->rec, err) != 0)
 		goto out;
 	if (mbh_job_cancelled(j)) {
@@ -451,7 +440,7 @@ lock_flow(mbh_job *j, const char *const *templ, bool expand, int flags, mbh_erro
 		if (mbh_lock_freeze(j->session, j->cfg->lock.max_seconds, err) != 0) {
 			/* it was elected meanwhile (a primary refuses replSetFreeze): temporary, run again */
 			if (err->code == EX_UNAVAILABLE)
-				err->code = EX_TEMPFAIL;
+				mbh_error_recast(err, MBH_ERR_TEMPORARY);
 			mbh_error_prefix(err, "cannot freeze %s (priority %g) before locking it", m->host, m->priority);
 			goto out;
 		}
@@ -488,17 +477,21 @@ lock_flow(mbh_job *j, const char *const *templ, bool expand, int flags, mbh_erro
 				      m->host);
 		goto out;
 	}
+	mbh_logf(j->log, MBH_LOG_DEBUG, "fsync-locked %s, still a secondary", m->host);
 	if (mbh_job_cancelled(j)) {
 		mbh_error_set(err, EX_TEMPFAIL, "cancelled right after locking %s; unlocked it again", m->host);
 		goto out;
 	}
-	release_command(j, run_err);
+	release_command(j, false, run_err);
 	/* invariant 6: re-check after locking (a run choosing at the same instant may have locked a member we counted) */
-	if (j->cfg->lock.allow_majority_stall <= 0) {
-		mbh_fsync_asker asker = { j->client, j->uri };
-
-		if (mbh_select_recheck(t, (size_t)sel->chosen, mbh_topology_ask_fsync, &asker, err) != 0)
-			goto out;
+	if (j->cfg->lock.allow_majority_stall <= 0 &&
+	    mbh_select_recheck(t, (size_t)sel->chosen, mbh_job_ask_fsync, j, err) != 0)
+		goto out;
+	/* meanwhile the command exec'd and the watchdog, let become one at "go", became one: their outcomes */
+	release_command(j, true, run_err);
+	if (mbh_watchdog_started(wd, err) != 0) {
+		mbh_error_prefix(err, "locked %s without a watchdog, so it was unlocked again", m->host);
+		goto out;
 	}
 	/* a stop asked for meanwhile: unlock (the command is stopped first), and no snapshot */
 	if (mbh_job_cancelled(j)) {
@@ -511,7 +504,14 @@ lock_flow(mbh_job *j, const char *const *templ, bool expand, int flags, mbh_erro
 	}
 	MBH_CRASH("pre-command");
 	j->rec.phase = MBH_PHASE_LOCKED;
-	if (mbh_state_write(j->state, &j->rec, err) != 0) {
+	/*
+	 * Not fsynced (the run waits for no disk here): the durable intent
+	 * already covers the lock (invariant 2).  A crash of the machine that
+	 * loses this record brings back the intent, which post and the watchdog
+	 * release the same way (currentOp, one fsyncUnlock); the death of this
+	 * process loses nothing.
+	 */
+	if (mbh_state_write_volatile(j->state, &j->rec, err) != 0) {
 		mbh_error_prefix(err, "cannot record the lock on %s, so %s", m->host,
 				 j->child != NULL ? "the command was stopped and the lock released" : "it was released");
 		goto out;
@@ -551,6 +551,8 @@ out:
 	}
 	/* a watchdog that never got "go" exits when its pipe closes */
 	mbh_watchdog_free(wd);
+	if (idle_wd > 0)
+		reap_watchdog(j, idle_wd, WATCHDOG_REAP_MS);
 	if (rc != 0 && !j->held && !j->snap) {
 		mbh_lock_session_free(j->session);
 		j->session = NULL;
@@ -579,7 +581,7 @@ mbh_job_lock(mbh_job *j, mbh_error *err)
 const char *
 mbh_job_set(const mbh_job *j)
 {
-	return j->rec.set_name;
+	return j->set;
 }
 
 const char *
@@ -620,9 +622,9 @@ mbh_job_lock_spawn(mbh_job *j, const char *const *templ, int flags, mbh_child **
 	mbh_error_init(&e);
 	rc = mbh_job_unlock(j, &e);
 	mbh_job_outcome(j, false, MBH_METRICS_FAIL_COMMAND, -1);
-	mbh_error_set(err, run_err.code != 0 ? run_err.code : EX_SOFTWARE, MBH_JOB_NOT_STARTED "%s; %s",
-		      run_err.code != 0 ? run_err.msg : "unknown reason",
-		      rc != 0 ? e.msg : j->snap ? "the snapshot was removed" : "the member was unlocked again");
+	mbh_error_fail_detail(err, MBH_ERR_NOT_STARTED, "the command did not start: ", "%s; %s",
+			      run_err.code != 0 ? run_err.msg : "unknown reason",
+			      rc != 0 ? e.msg : j->snap ? "the snapshot was removed" : "the member was unlocked again");
 	return -1;
 }
 
@@ -673,41 +675,67 @@ out:
 }
 
 /*
- * The wall clock's second, read as the watchdog reads it (clock_gettime):
- * time() may lag a few ms behind it, so a command the watchdog killed on the
+ * The wall clock in ms, read as the watchdog reads it (clock_gettime): time()
+ * may lag a few ms behind it, so a command the watchdog killed on the
  * deadline would seem to end before it.
  */
 static int64_t
-wall_s(void)
+wall_ms(void)
 {
 	struct timespec ts;
 
 	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec;
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/*
- * Seconds until the command gets SIGTERM: script.timeout or the lock's
- * deadline, whichever is first.  For the deadline, the SIGTERM goes out the
- * kill grace early (when the lock lasts more than two of them), so that the
- * SIGKILL lands on the deadline itself and even a command that ignores
- * SIGTERM holds the lock no longer than lock.max_seconds.  *by_deadline tells
- * which one it is.
- */
+/* See jobint.h. */
+int64_t
+mbh_job_deadline_ms(const mbh_job *j, int *rule)
+{
+	int64_t d = 0, lock_end, lock_ms = mbh_seconds_ms(j->cfg->lock.max_seconds), grace = mbh_kill_grace_ms();
+
+	*rule = MBH_RULE_NONE;
+	if (j->cfg->script.timeout > 0 && j->cmd_started_ms > 0) {
+		d = j->cmd_started_ms + (int64_t)j->cfg->script.timeout * 1000;
+		*rule = MBH_RULE_SCRIPT;
+	}
+	if (j->held && !j->snap && j->rec.deadline > 0) {
+		/*
+		 * the SIGTERM goes out the kill grace early (when the lock lasts more
+		 * than two of them), so the SIGKILL lands on the deadline itself
+		 */
+		lock_end = mbh_now_ms() + (j->rec.deadline * 1000 - wall_ms()) - (lock_ms > 2 * grace ? grace : 0);
+		if (d == 0 || lock_end < d) {
+			d = lock_end;
+			*rule = MBH_RULE_LOCK;
+		}
+	}
+	return d;
+}
+
+/* See jobint.h. */
+int
+mbh_job_deadline_error(const mbh_job *j, int rule, const char *what, mbh_error *err)
+{
+	if (rule == MBH_RULE_LOCK)
+		return mbh_error_set(err, EX_TEMPFAIL, "%s did not finish within lock.max_seconds (%d s): the lock's time "
+				     "ran out", what, j->cfg->lock.max_seconds);
+	return mbh_error_set(err, EX_TEMPFAIL, "%s did not finish within script.timeout (%d s)", what,
+			     j->cfg->script.timeout);
+}
+
+/* Seconds until the command gets SIGTERM by the deadline rule (0 = none); *by_deadline: the lock's. */
 static int
 command_timeout(const mbh_job *j, bool *by_deadline)
 {
-	int64_t left = j->rec.deadline - wall_s(), grace = (mbh_kill_grace_ms() + 999) / 1000;
-	int t = j->cfg->script.timeout;
+	int rule;
+	int64_t d = mbh_job_deadline_ms(j, &rule), left;
 
-	if (j->snap) {
-		/* it reads the snapshot: the lock's deadline is not its own */
-		*by_deadline = false;
-		return t;
-	}
-	left = left > 2 * grace ? left - grace : left > 1 ? left : 1;
-	*by_deadline = t <= 0 || left < t;
-	return *by_deadline ? (int)left : t;
+	*by_deadline = rule == MBH_RULE_LOCK;
+	if (d == 0)
+		return 0;
+	left = d - mbh_now_ms();
+	return left <= 1000 ? 1 : (int)((left + 999) / 1000);
 }
 
 /*
@@ -728,14 +756,9 @@ mbh_job_wait(mbh_job *j, int *status, mbh_error *err)
 	mbh_error_init(&e);
 	/* only this thread reaps and frees the child; an unlock elsewhere only kills it */
 	rc = mbh_child_await(j->child, command_timeout(j, &by_deadline), j->cancel_pipe[0], j->cancel_fd, &e);
-	if (rc != 0 && by_deadline && !mbh_job_cancelled(j))
-		mbh_error_set(&e, EX_TEMPFAIL, "the command was stopped: the lock's time (lock.max_seconds = %d s) ran out",
-			      j->cfg->lock.max_seconds);
-	else if (rc != 0 && e.code == EX_TEMPFAIL && !mbh_job_cancelled(j))
-		/* neither the deadline nor a cancel: the command's own time */
-		mbh_error_set(&e, EX_TEMPFAIL, "the command was stopped: its time (script.timeout = %d s) ran out",
-			      j->cfg->script.timeout);
-	else if (rc == 0 && !j->snap && wall_s() >= j->rec.deadline)
+	if (rc != 0 && e.code == EX_TEMPFAIL && !mbh_job_cancelled(j))
+		mbh_job_deadline_error(j, by_deadline ? MBH_RULE_LOCK : MBH_RULE_SCRIPT, "the command", &e);
+	else if (rc == 0 && !j->snap && wall_ms() >= j->rec.deadline * 1000)
 		rc = mbh_error_set(&e, EX_TEMPFAIL, "the command ended as the lock's time (lock.max_seconds = %d s) ran out",
 				   j->cfg->lock.max_seconds);
 	pthread_mutex_lock(&j->mu);
@@ -785,6 +808,18 @@ mbh_job_unlock(mbh_job *j, mbh_error *err)
 	return rc;
 }
 
+/* See job.h. */
+bool
+mbh_job_holds(mbh_job *j)
+{
+	bool h;
+
+	pthread_mutex_lock(&j->mu);
+	h = j->held || j->snap;
+	pthread_mutex_unlock(&j->mu);
+	return h;
+}
+
 /* Lock, run, unlock. */
 int
 mbh_job_exec(mbh_job *j, const char *const *templ, int *status, mbh_error *err)
@@ -818,7 +853,7 @@ mbh_job_exec(mbh_job *j, const char *const *templ, int *status, mbh_error *err)
 		if (*status < 0)
 			*status = EX_TEMPFAIL;
 		mbh_error_init(&run_err);
-	} else if (*status == 128 + SIGKILL && wall_s() >= j->rec.deadline) {
+	} else if (*status == 128 + SIGKILL && wall_ms() >= j->rec.deadline * 1000) {
 		/* the watchdog reached the deadline first: it killed the command's group, then unlocked */
 		mbh_logf(j->log, MBH_LOG_WARNING,
 			 "the command was still running at the lock's deadline (lock.max_seconds %d): the watchdog "
@@ -943,8 +978,11 @@ mbh_job_free(mbh_job *j)
 {
 	if (j == NULL)
 		return;
+	mbh_job_async_fini(j); /* first: its thread may be using the job */
 	if (j->stray_watchdog > 0)
 		mbh_watchdog_reap(j->stray_watchdog, WATCHDOG_STRAY_MS);
+	if (j->stream.fd >= 0)
+		close(j->stream.fd);
 	mbh_child_free(j->child);
 	mbh_lock_session_free(j->session);
 	mbh_state_free(j->state);
@@ -968,5 +1006,6 @@ mbh_job_free(mbh_job *j)
 	free(j->mode);
 	free(j->set_override);
 	free(j->watchdog_path);
+	free(j->gate_path);
 	free(j);
 }

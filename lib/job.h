@@ -21,15 +21,17 @@
  */
 typedef struct mbh_job mbh_job;
 
-#define MBH_JOB_NAME_MAX 127 /* bytes of a job name; longer is EX_USAGE, never cut */
 
 typedef struct mbh_job_params {
 	const mbh_config *cfg;     /* borrowed; finished (mbh_config_finish); must outlive the job */
 	mbh_logger *log;           /* borrowed; NULL = silent.  The job adds the config's secrets to it */
-	const char *job_name;      /* Bacula job name (%j), recorded; NULL = none; see MBH_JOB_NAME_MAX */
+	const char *job_name;      /* Bacula job name (%j), recorded; NULL = none; see mbh_state_job_name_check */
 	const char *mode;          /* "hooks", "exec" or "plugin", recorded; NULL = "hooks" */
 	const char *set_name;      /* post/status: the set when the URI has no replicaSet=; NULL = find it */
 	const char *watchdog_path; /* the watchdog program, started before every lock; NULL = no watchdog */
+	const char *gate_path;     /* the gate program (mbh_watchdog_gate_path): the watchdog waits in it until
+				    * told what to guard, a command started with the lock waits in it for the
+				    * lock (mbh_child_spawn_via); NULL = neither (a fork of this process waits) */
 	int cancel_fd;             /* readable = stop (the programs' signal pipe); -1 = none */
 } mbh_job_params;
 
@@ -67,19 +69,24 @@ int mbh_job_lock(mbh_job *job, mbh_error *err);
  * its first byte.  Snapshot mode: started against the snapshot, after the
  * unlock.  On success *out is the command, owned by the job as with
  * mbh_job_spawn.  A command that cannot run: everything undone (unlocked,
- * snapshot removed), -1 with why (EX_UNAVAILABLE naming it), the message
- * starting with MBH_JOB_NOT_STARTED; any other failure locked nothing.
+ * snapshot removed), -1 with MBH_ERR_NOT_STARTED (EX_UNAVAILABLE) "the
+ * command did not start: WHY; WHAT WAS UNDONE", the words after the colon its
+ * detail (mbh_error_detail); any other failure locked nothing.
  */
-#define MBH_JOB_NOT_STARTED "the command did not start: "
 int mbh_job_lock_spawn(mbh_job *job, const char *const *templ, int flags, mbh_child **out, mbh_error *err);
 
 /*
- * After mbh_job_lock: the set, the member ("host:port") and the lockCount it
+ * The set: "" until discovery found it, then its name, also when the lock
+ * failed after (another run held the set: MBH_ERR_SET_BUSY).  Borrowed.
+ */
+const char *mbh_job_set(const mbh_job *job);
+
+/*
+ * After mbh_job_lock: the member ("host:port") and the lockCount it
  * returned.  Borrowed.  After a failed lock the count tells whether the
  * member was locked (and unlocked again: a re-check, snapshot.create): > 0,
  * or never: 0.
  */
-const char *mbh_job_set(const mbh_job *job);
 const char *mbh_job_member(const mbh_job *job);
 int64_t mbh_job_lock_count(const mbh_job *job);
 
@@ -133,6 +140,56 @@ int mbh_job_unlock(mbh_job *job, mbh_error *err);
 
 /* Any thread, any time, async: stop what the job is doing (lock flow, command).  Does not unlock. */
 void mbh_job_cancel(mbh_job *job);
+
+/*
+ * Any thread; returns at once: mbh_job_unlock on the job's own helper
+ * thread, as soon as the owner lets go of the job (a lock flow in a network
+ * call finishes it first, and undoes a lock it took after a cancel).  For a
+ * caller that must not wait: a cancel, a daemon shutting down.  Its failure
+ * is logged.  EX_OSERR when no thread can be started (nothing was asked).
+ */
+int mbh_job_unlock_async(mbh_job *job, mbh_error *err);
+
+/* Wait up to timeout_ms for the unlocks asked with mbh_job_unlock_async; true when they are done. */
+bool mbh_job_unlock_wait(mbh_job *job, int timeout_ms);
+
+/* True while the job holds a lock or a snapshot (another thread may release it any time). */
+bool mbh_job_holds(mbh_job *job);
+
+/*
+ * The backup stream: the stdout of the command mbh_job_lock_spawn started
+ * (MBH_RUN_PIPE_STDOUT), read by the owner thread as one stream, under the
+ * one deadline rule (script.timeout from the command's start; the lock's
+ * deadline, not in snapshot mode).  While it is open and the member locked,
+ * the job's helper thread watches it: no byte read for script.idle_timeout
+ * (the reader stuck somewhere else: Bacula waiting for a volume) stops the
+ * command and unlocks at once, saying why and what to use instead; the next
+ * read or the close returns that.
+ */
+int mbh_job_stream_open(mbh_job *job, mbh_error *err);
+
+/*
+ * Fill buf (len bytes; fewer only at the end) from the stream.  *got = 0
+ * is the end.  -1 on cancel ("cancelled"), on the deadline (EX_TEMPFAIL
+ * naming the rule; the command is stopped), on the idle rule, or on an
+ * error; the caller then closes the stream.
+ */
+int mbh_job_stream_read(mbh_job *job, char *buf, size_t len, size_t *got, mbh_error *err);
+
+/*
+ * End the stream and the command; the verdict on the backup.  Closed before
+ * its end (an error, or the reader gave up: the storage daemon failed):
+ * the command's group is killed at once and this fails saying how many
+ * bytes were streamed (or the deadline, idle or cancel that ended it).  At
+ * the end: wait for the command (the deadline rule); 0 only when it exited
+ * 0 and wrote something (or script.allow_empty); else EX_TEMPFAIL /
+ * EX_DATAERR naming its status.  *status = its status (-1 unknown).  Does
+ * not unlock.
+ */
+int mbh_job_stream_close(mbh_job *job, int *status, mbh_error *err);
+
+/* Bytes read from the stream so far. */
+int64_t mbh_job_stream_bytes(const mbh_job *job);
 
 /* True once mbh_job_cancel was called or cancel_fd became readable. */
 bool mbh_job_cancelled(mbh_job *job);

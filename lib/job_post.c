@@ -88,7 +88,7 @@ open_record(mbh_job *j, mbh_state_rec *rec, bool *present, mbh_error *err)
 		return -1;
 	if (mbh_state_read(j->state, rec, present, err) != 0) {
 		/* touched by hand: act on nothing it says; the watchdog has what it needs */
-		if (err->code == EX_DATAERR && strstr(err->msg, MBH_STATE_EDITED) != NULL)
+		if (mbh_error_is(err, MBH_ERR_RECORD_EDITED))
 			return ask_watchdog(j, rec, err);
 		if (err->code == EX_DATAERR || err->code == EX_NOPERM) {
 			char was[MBH_ERRMSG_LEN];
@@ -203,7 +203,7 @@ mbh_job_forget(mbh_job *j, mbh_error *err)
 	if (mbh_job_uri(j, err) != 0 || mbh_lock_session_new(&j->session, j->uri, rec.member, err) != 0)
 		goto out;
 	mbh_error_init(&e);
-	if (mbh_lock_hello(j->session, &hello, &e) == 0 || e.code != EX_UNAVAILABLE) {
+	if (mbh_lock_hello(j->session, &hello, &e) == 0 || !mbh_error_is(&e, MBH_ERR_UNREACHABLE)) {
 		mbh_error_set(err, EX_TEMPFAIL,
 			      "%s answers, so its lock can still be released: run mongo-postbackup (without --forget)",
 			      rec.member);

@@ -154,11 +154,9 @@ mbh_job_snapshot_take(mbh_job *j, mbh_error *err)
 	snprintf(member, sizeof(member), "%s", j->rec.member);
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	if (run_create(j, out, sizeof(out), &status, &cause) != 0) {
-		if (cause.code == EX_UNAVAILABLE)
-			mbh_error_prefix(&cause, "snapshot.create");
-		else if (cause.code == EX_TEMPFAIL && strstr(cause.msg, "timed out") != NULL)
-			mbh_error_set(&cause, EX_TEMPFAIL, "snapshot.create (%s) timed out after %d s (snapshot.timeout) and "
-				      "was killed", create, j->cfg->snapshot.timeout);
+		if (mbh_error_is(&cause, MBH_ERR_TIMED_OUT))
+			mbh_error_fail(&cause, MBH_ERR_TIMED_OUT, "snapshot.create (%s) timed out after %d s (snapshot.timeout) "
+				       "and was killed", create, j->cfg->snapshot.timeout);
 		else
 			mbh_error_prefix(&cause, "snapshot.create");
 	}

@@ -9,24 +9,15 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "proc.h"
 #include "release.h"
 #include "run.h"
+#include "timefmt.h"
 #include "watchdog.h"
 
 /* How long a release waits for another releaser's claim (it only covers a few commands to one member). */
 #define CLAIM_WAIT_MS 30000
 #define KILL_WAIT_MS 3000
-
-/* Format a time for messages. */
-void
-mbh_fmt_time(int64_t t, char *buf, size_t len)
-{
-	time_t tt = (time_t)t;
-	struct tm tm;
-
-	if (localtime_r(&tt, &tm) == NULL || strftime(buf, len, "%Y-%m-%d %H:%M:%S %z", &tm) == 0)
-		snprintf(buf, len, "@%lld", (long long)t);
-}
 
 /* Same lock? */
 bool
@@ -92,10 +83,8 @@ mbh_release_still_held(mbh_error *err, const mbh_state_rec *rec, bool may)
 
 	if (err->code != EX_UNAVAILABLE)
 		return -1; /* auth or permission: keep that message and code */
-	/* the driver's words only: the message names the member already */
-	snprintf(why, sizeof(why), "%s",
-		 strncmp(err->msg, "cannot reach ", 13) == 0 && strstr(err->msg, ": ") != NULL ? strstr(err->msg, ": ") + 2
-											   : err->msg);
+	/* the driver's words only (after "cannot reach HOST: "): the message names the member already */
+	snprintf(why, sizeof(why), "%s", mbh_error_detail(err));
 	if (rec->deadline > 0) {
 		mbh_fmt_time(rec->deadline, deadline, sizeof(deadline));
 		return mbh_error_set(err, EX_TEMPFAIL,

@@ -64,7 +64,4 @@ bool mbh_release_same_lock(const mbh_state_rec *a, const mbh_state_rec *want);
 /* "the lock is still held" (or "may be": LOCKING) after an unreachable member, with the deadline; keeps err's cause. */
 int mbh_release_still_held(mbh_error *err, const mbh_state_rec *rec, bool may);
 
-/* "2024-05-01 12:00:00 +0200" */
-void mbh_fmt_time(int64_t t, char *buf, size_t len);
-
 #endif

@@ -57,6 +57,20 @@ int mbh_run_check(const char *const *templ, bool *uses_snapshot, mbh_error *err)
 int mbh_child_spawn(mbh_child **out, const char *const *argv, const char *const *set_env, int flags, mbh_error *err);
 
 /*
+ * mbh_child_spawn with MBH_RUN_GATED, the child waiting at the gate in the
+ * gate program via (watchdog/mongo-backup-gate, installed beside the
+ * watchdog) instead of in a fork of this process: the fork execs it at
+ * once, before the step the gate waits for, so the exec after the gate
+ * starts from that small process, not from a copy of the host (bacula-fd,
+ * whose copy takes milliseconds to tear down).  Same process group, parent-
+ * death signal, environment, pid and errors; a gate program that cannot run
+ * is EX_UNAVAILABLE naming it (said here when it is missing).  via NULL:
+ * mbh_child_spawn.
+ */
+int mbh_child_spawn_via(mbh_child **out, const char *via, const char *const *argv, const char *const *set_env,
+			int flags, mbh_error *err);
+
+/*
  * MBH_RUN_GATED: let the child exec now (it was forked, its descriptors,
  * group and signals set, and it waits for this), then wait for the exec's
  * outcome: EX_UNAVAILABLE naming the command when it cannot run (the child
@@ -67,19 +81,55 @@ int mbh_child_spawn(mbh_child **out, const char *const *argv, const char *const 
  */
 int mbh_child_open_gate(mbh_child *c, mbh_error *err);
 
+/*
+ * mbh_child_open_gate in two halves, so that the caller's own work overlaps
+ * the child's exec: release lets it exec (fails only when it is gone: it is
+ * killed, EX_OSERR), exec_result then waits for the outcome (as open_gate;
+ * 0 at once when there is nothing to wait for).
+ */
+int mbh_child_release(mbh_child *c, mbh_error *err);
+int mbh_child_exec_result(mbh_child *c, mbh_error *err);
+
 int mbh_child_stdout_fd(const mbh_child *c); /* -1 without MBH_RUN_PIPE_STDOUT; borrowed */
 int mbh_child_stdin_fd(const mbh_child *c);  /* -1 without MBH_RUN_PIPE_STDIN; borrowed; close with mbh_child_close_stdin */
 void mbh_child_close_stdin(mbh_child *c);
 long mbh_child_pid(const mbh_child *c);
 
 /*
+ * MBH_RUN_PIPE_STDIN keeps a copy of the pipe's read end, so that what the
+ * child left unread can be counted: bytes written to its stdin and not read
+ * (yet), even after it has exited (until mbh_child_free); -1 without it.
+ * The copy also means that a child that is gone gives its writer no EPIPE:
+ * write with mbh_child_feed, which watches for that.
+ */
+long long mbh_child_stdin_unread(const mbh_child *c);
+
+/*
+ * Write all of buf to the child's stdin (made non-blocking), waiting while
+ * the pipe is full; *written = the bytes that went in.  0 when all did; MBH_FEED_GONE when the child has
+ * exited (not reaped), MBH_FEED_TIMEOUT at deadline_ms (CLOCK_MONOTONIC ms,
+ * 0 = none), MBH_FEED_CANCELLED when cancel_fd (>= 0) turns readable: in
+ * those three cases nothing is said and some of buf may have been written
+ * (mbh_child_stdin_unread tells what was read); -1 on another error (err
+ * set).  The child is not signalled.
+ */
+#define MBH_FEED_GONE 1
+#define MBH_FEED_TIMEOUT 2
+#define MBH_FEED_CANCELLED 3
+int mbh_child_feed(mbh_child *c, const char *buf, size_t len, size_t *written, int64_t deadline_ms, int cancel_fd,
+		   mbh_error *err);
+
+/* CLOCK_MONOTONIC now, in milliseconds (the clock of every deadline here). */
+int64_t mbh_now_ms(void);
+
+/*
  * Wait for the child to end without polling (pidfd + poll), and without
  * reaping it (its process group id stays ours until mbh_child_reap).
  * timeout_s 0 = none; on timeout the group gets SIGTERM, then SIGKILL the
- * kill grace later, and this fails with EX_TEMPFAIL "... timed out after N
- * s".  If a
- * cancel fd (>= 0) becomes readable the child is stopped the same way and
- * this fails with EX_TEMPFAIL "... cancelled".
+ * kill grace later, and this fails with MBH_ERR_TIMED_OUT (EX_TEMPFAIL) "...
+ * timed out after N s".  If a cancel fd (>= 0) becomes readable the child is stopped
+ * the same way and this fails with MBH_ERR_CANCELLED (EX_TEMPFAIL) "...
+ * cancelled".
  */
 int mbh_child_await(mbh_child *c, int timeout_s, int cancel_fd, int cancel_fd2, mbh_error *err);
 
@@ -128,6 +178,9 @@ void mbh_child_kill_wait(mbh_child *c, int timeout_ms);
  * until no process of the group runs.  Returns whether anything was left.
  */
 bool mbh_run_kill_group(long pgid, uint64_t start, uint64_t (*starttime)(long), int timeout_ms);
+
+/* A pidfd (close-on-exec) for pid, readable once it has ended; -1 with errno when the kernel has none. */
+int mbh_pidfd_open(long pid);
 
 /* Kill (SIGKILL) and reap a child that is still running, close pipes, free.  NULL is fine. */
 void mbh_child_free(mbh_child *c);

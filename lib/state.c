@@ -216,13 +216,13 @@ mbh_state_open(mbh_state **out, const char *dir, const char *set_name, bool wait
 			if (pid == 0 && present)
 				pid = rec.pid;
 			if (present && rec.job[0] != '\0')
-				mbh_error_set(err, EX_TEMPFAIL, "another run for %s holds %s (pid %ld, job %s)", set_name,
+				mbh_error_fail(err, MBH_ERR_SET_BUSY, "another run for %s holds %s (pid %ld, job %s)", set_name,
 				              st->lock_path, pid, rec.job);
 			else if (pid > 0)
-				mbh_error_set(err, EX_TEMPFAIL, "another run for %s holds %s (pid %ld)", set_name,
+				mbh_error_fail(err, MBH_ERR_SET_BUSY, "another run for %s holds %s (pid %ld)", set_name,
 				              st->lock_path, pid);
 			else
-				mbh_error_set(err, EX_TEMPFAIL, "another run for %s holds %s", set_name, st->lock_path);
+				mbh_error_fail(err, MBH_ERR_SET_BUSY, "another run for %s holds %s", set_name, st->lock_path);
 			goto out;
 		}
 		if (errno == EINTR) {
@@ -633,6 +633,24 @@ mbh_state_snapshot_path_ok(const char *s)
 	return true;
 }
 
+/* The job-name rule; see state.h. */
+int
+mbh_state_job_name_check(const char *name, char *why, size_t whylen)
+{
+	size_t len = strlen(name);
+
+	if (len > MBH_JOB_NAME_MAX) {
+		snprintf(why, whylen, "is %zu bytes long; at most %d fit in the state record: use a shorter name (or "
+			 "Bacula's job id, %%i)", len, MBH_JOB_NAME_MAX);
+		return -1;
+	}
+	if (mbh_escape_needed(name, len)) {
+		snprintf(why, whylen, "holds a control character or invalid UTF-8: use a plain name");
+		return -1;
+	}
+	return 0;
+}
+
 /*
  * The seal: FNV-1a (64 bits) of the record's text without its seal line.  A
  * record edited by hand no longer matches it, so post can tell the lock it
@@ -876,77 +894,12 @@ mbh_state_parse(mbh_state_rec *out, const char *text, mbh_error *err)
 		blen = format_body(out, body, sizeof(body));
 		snprintf(ev, sizeof(ev), "%016" PRIx64, blen < 0 ? 0 : seal_of(body, (size_t)blen));
 		if (blen < 0 || strcmp(ev, seal) != 0)
-			return mbh_error_set(err, EX_DATAERR, MBH_STATE_EDITED "; it is not acted on, since the lock it names "
-					     "cannot be shown to be ours (the watchdog still unlocks the member it guards at its "
-					     "deadline): check it, then remove it");
+			return mbh_error_fail(err, MBH_ERR_RECORD_EDITED,
+					      MBH_STATE_EDITED "; it is not acted on, since the lock it names cannot be shown "
+					      "to be ours (the watchdog still unlocks the member it guards at its deadline): "
+					      "check it, then remove it");
 	}
 	return 0;
-}
-
-/* Field 22 of /proc/PID/stat (0: no such process); *state = field 3 ('R', 'S', 'Z', ...). */
-static uint64_t
-proc_stat(long pid, char *state)
-{
-	char path[64], buf[4096];
-	unsigned long long v;
-	const char *p;
-	ssize_t n;
-	char *end;
-	int fd, field;
-
-	if (pid <= 0)
-		return 0;
-	snprintf(path, sizeof(path), "/proc/%ld/stat", pid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return 0;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return 0;
-	buf[n] = '\0';
-	/* comm (field 2) may hold spaces and ')': fields 3.. start after the last ')'. */
-	p = strrchr(buf, ')');
-	if (p == NULL || p[1] != ' ')
-		return 0;
-	*state = p[2];
-	p++;
-	for (field = 3; field <= 22; field++) {
-		while (*p == ' ')
-			p++;
-		if (*p == '\0')
-			return 0;
-		if (field == 22)
-			break;
-		p = strchr(p, ' ');
-		if (p == NULL)
-			return 0;
-	}
-	if (*p < '0' || *p > '9')
-		return 0;
-	errno = 0;
-	v = strtoull(p, &end, 10);
-	if (errno != 0 || (*end != ' ' && *end != '\0' && *end != '\n'))
-		return 0;
-	return (uint64_t)v;
-}
-
-/* Field 22 of /proc/PID/stat. */
-uint64_t
-mbh_proc_starttime(long pid)
-{
-	char state = '?';
-
-	return proc_stat(pid, &state);
-}
-
-/* Still the process that started at start, and not a zombie (dead, waiting for its parent to reap it)? */
-bool
-mbh_proc_running(long pid, uint64_t start)
-{
-	char state = '?';
-
-	return start != 0 && proc_stat(pid, &state) == start && state != 'Z' && state != 'X';
 }
 
 /* See state.h. */

@@ -5,6 +5,7 @@
 
 #include <signal.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "config.h"
@@ -53,16 +54,50 @@ typedef struct mbh_watchdog mbh_watchdog;
 #define MBH_WD_METRICS "metrics_textfile"     /* metrics.textfile; absent = off */
 #define MBH_WD_METRICS_FSYNC "metrics_fsync"  /* "1" or "0" */
 
-/* Start path and send it the settings (everything but "go").  Caller owns *out. */
+/*
+ * Start path, waiting for its settings on the pipe: started before the set
+ * is discovered, it costs the run nothing on the way to the lock.  With gate
+ * (the gate program, watchdog/mongo-backup-gate; NULL = none) the process
+ * waits in that small program and becomes the watchdog (same pid, same
+ * session) at "go": a run that fails before the lock never loads the
+ * watchdog and its driver (~6 ms of CPU), and the watchdog loads while the
+ * member is locked, not on the way there.  mbh_watchdog_started says
+ * whether it became the watchdog.  Caller owns *out.
+ */
+int mbh_watchdog_spawn(mbh_watchdog **out, const char *path, const char *gate, mbh_error *err);
+
+/* Send it the settings (everything but "go"); once, before mbh_watchdog_go. */
+int mbh_watchdog_send(mbh_watchdog *w, const mbh_config *cfg, const char *set, const char *token, mbh_error *err);
+
+/* Both at once, without a gate program: start path and send it the settings.  Caller owns *out. */
 int mbh_watchdog_start(mbh_watchdog **out, const char *path, const mbh_config *cfg, const char *set,
 		       const char *token, mbh_error *err);
+
+/*
+ * The gate program for watchdog_path: override when set (MONGO_BACKUP_GATE),
+ * else mongo-backup-gate in the watchdog's directory ("" when the path has
+ * none).  Returns buf.
+ */
+const char *mbh_watchdog_gate_path(const char *watchdog_path, const char *override, char *buf, size_t len);
 
 /* The watchdog's pid and /proc starttime, for the record. */
 long mbh_watchdog_pid(const mbh_watchdog *w);
 uint64_t mbh_watchdog_starttime(const mbh_watchdog *w);
 
-/* The intent rec is durable: send what it guards (rec's member, deadline, command), "go", and close the pipe. */
+/*
+ * The intent rec is durable: send what it guards (rec's member, deadline,
+ * command), "go", and close the pipe (in the gate program: it becomes the
+ * watchdog now).
+ */
 int mbh_watchdog_go(mbh_watchdog *w, const mbh_state_rec *rec, mbh_error *err);
+
+/*
+ * After mbh_watchdog_go, started in the gate program: wait until it is the
+ * watchdog (its exec: ~1 ms; the driver loads afterwards, in it); -1 with
+ * why when it could not become one (the lock must then be released).  0
+ * at once when not started in the gate program.
+ */
+int mbh_watchdog_started(mbh_watchdog *w, mbh_error *err);
 
 /* Close the pipe (without "go" the watchdog exits) and free; the process itself lives on.  NULL is fine. */
 void mbh_watchdog_free(mbh_watchdog *w);
@@ -76,5 +111,35 @@ bool mbh_watchdog_reap(long pid, int timeout_ms);
 
 /* Fill buf with a fresh random token (MBH_TOKEN_LEN hex digits + NUL).  Returns 0 or -1. */
 int mbh_token_new(char *buf, size_t len);
+
+/*
+ * What the watchdog program is handed (the items above); the strings point
+ * into the buffer mbh_watchdog_settings_parse parsed.
+ */
+typedef struct mbh_watchdog_settings {
+	const char *uri, *username, *password, *state_dir, *set, *token;
+	int connect_timeout_ms; /* 0 when not given: the URI's, else the default */
+	const char *member;     /* NULL when not given (a run of an earlier version) */
+	int64_t deadline;       /* unix seconds; 0 when not given */
+	long command_pid;       /* 0: none */
+	uint64_t command_start;
+	const char *metrics;    /* metrics.textfile; NULL = off */
+	bool metrics_fsync;
+	bool go;
+} mbh_watchdog_settings;
+
+/*
+ * Pure: parse the NUL-terminated "name=value" items in buf[0..len) in place
+ * (every '=' becomes a NUL) into *out, as strictly as a config file: an
+ * unknown or repeated name, an item without '=', a value out of range
+ * (connect_timeout_ms 1 to MBH_URI_CONNECT_TIMEOUT_MAX_MS, a token of
+ * MBH_TOKEN_LEN hex digits, absolute paths for state_dir and
+ * metrics_textfile, a set name mbh_state_set_name_ok refuses, a member that is no HOST:PORT,
+ * numbers that are no unsigned decimal, a pid above 2^22, metrics_fsync or
+ * go other than the sender's "0"/"1" and "1"), or no uri, state_dir, set or
+ * token fail with EX_DATAERR naming the item, never its value (it may be a
+ * password).
+ */
+int mbh_watchdog_settings_parse(mbh_watchdog_settings *out, char *buf, size_t len, mbh_error *err);
 
 #endif

@@ -24,6 +24,7 @@
 #include "release.h"
 #include "state.h"
 #include "testtime.h"
+#include "timefmt.h"
 #include "uri.h"
 #include "watchdog.h"
 
@@ -49,76 +50,36 @@ on_release(int sig)
 	release_requested = 1;
 }
 
-/* What the starting run sent on stdin. */
+/* What the starting run sent on stdin: the items, parsed in place into s. */
 typedef struct settings {
 	char buf[SETTINGS_MAX + 1];
-	const char *uri, *username, *password, *state_dir, *set, *token, *member, *metrics;
-	int connect_timeout_ms;
-	int64_t deadline;
-	long command_pid;
-	uint64_t command_start;
-	bool metrics_fsync;
-	bool go;
+	mbh_watchdog_settings s;
 } settings;
 
-/* Read the NUL-separated "name=value" items until EOF. */
+/* Read the items until EOF and parse them (mbh_watchdog_settings_parse). */
 static int
-read_settings(settings *s)
+read_settings(settings *st, mbh_error *err)
 {
 	size_t used = 0;
 	ssize_t r;
-	char *p, *next, *eq, *end;
 
-	memset(s, 0, sizeof(*s));
+	memset(st, 0, sizeof(*st));
 	while (used < SETTINGS_MAX) {
-		r = read(0, s->buf + used, SETTINGS_MAX - used);
+		r = read(0, st->buf + used, SETTINGS_MAX - used);
 		if (r < 0 && errno == EINTR)
 			continue;
 		if (r <= 0)
 			break;
 		used += (size_t)r;
 	}
-	s->buf[used] = '\0';
-	for (p = s->buf, end = s->buf + used; p < end; p = next) {
-		next = p + strlen(p) + 1;
-		if ((eq = strchr(p, '=')) == NULL)
-			return -1;
-		*eq++ = '\0';
-		if (strcmp(p, MBH_WD_URI) == 0)
-			s->uri = eq;
-		else if (strcmp(p, MBH_WD_USERNAME) == 0)
-			s->username = eq;
-		else if (strcmp(p, MBH_WD_PASSWORD) == 0)
-			s->password = eq;
-		else if (strcmp(p, MBH_WD_CONNECT_TIMEOUT) == 0)
-			s->connect_timeout_ms = (int)strtol(eq, NULL, 10);
-		else if (strcmp(p, MBH_WD_STATE_DIR) == 0)
-			s->state_dir = eq;
-		else if (strcmp(p, MBH_WD_SET) == 0)
-			s->set = eq;
-		else if (strcmp(p, MBH_WD_TOKEN) == 0)
-			s->token = eq;
-		else if (strcmp(p, MBH_WD_MEMBER) == 0)
-			s->member = eq;
-		else if (strcmp(p, MBH_WD_DEADLINE) == 0)
-			s->deadline = strtoll(eq, NULL, 10);
-		else if (strcmp(p, MBH_WD_COMMAND_PID) == 0)
-			s->command_pid = strtol(eq, NULL, 10);
-		else if (strcmp(p, MBH_WD_COMMAND_START) == 0)
-			s->command_start = strtoull(eq, NULL, 10);
-		else if (strcmp(p, MBH_WD_METRICS) == 0)
-			s->metrics = eq;
-		else if (strcmp(p, MBH_WD_METRICS_FSYNC) == 0)
-			s->metrics_fsync = strcmp(eq, "1") == 0;
-		else if (strcmp(p, MBH_WD_GO) == 0)
-			s->go = true;
-	}
-	return s->uri != NULL && s->state_dir != NULL && s->set != NULL && s->token != NULL ? 0 : -1;
+	if (used == SETTINGS_MAX)
+		return mbh_error_set(err, EX_DATAERR, "watchdog settings: more than %d bytes", SETTINGS_MAX);
+	return mbh_watchdog_settings_parse(&st->s, st->buf, used, err);
 }
 
 /* Log a line loudly: syslog (through the logger) and DIR/SET.events (0600, no symlinks). */
 static void
-event(mbh_logger *lg, mbh_log_level level, const settings *s, const char *line)
+event(mbh_logger *lg, mbh_log_level level, const mbh_watchdog_settings *s, const char *line)
 {
 	char path[4096], buf[2048], now[64];
 	int fd, n;
@@ -158,7 +119,8 @@ now_ms(void)
 
 /* One try at releasing the lock rec describes.  Returns 0 when nothing is locked any more. */
 static int
-try_release(mbh_logger *lg, const settings *s, const mongoc_uri_t *uri, const mbh_state_rec *rec, int attempt)
+try_release(mbh_logger *lg, const mbh_watchdog_settings *s, const mongoc_uri_t *uri, const mbh_state_rec *rec,
+	    int attempt)
 {
 	mbh_lock_session *session = NULL;
 	mbh_metrics m = { .textfile = s->metrics, .state_dir = s->state_dir, .fsync = s->metrics_fsync, .log = lg };
@@ -226,7 +188,7 @@ learn(mbh_state_rec *rec, const mbh_state_rec *cur)
 
 /* Guard the lock until it is released, by someone else or by us. */
 static int
-guard(mbh_logger *lg, const settings *s, const mongoc_uri_t *uri)
+guard(mbh_logger *lg, const mbh_watchdog_settings *s, const mongoc_uri_t *uri)
 {
 	mbh_state_rec rec, cur;
 	mbh_error err;
@@ -287,11 +249,12 @@ guard(mbh_logger *lg, const settings *s, const mongoc_uri_t *uri)
 int
 main(void)
 {
-	static settings s;
+	static settings st;
+	const mbh_watchdog_settings *s = &st.s;
 	mongoc_uri_t *uri = NULL;
 	mbh_logger *lg = NULL;
 	struct sigaction sa;
-	mbh_config cfg;
+	mbh_uri_settings us;
 	mbh_error err;
 	int rc = 1, fd;
 
@@ -302,10 +265,20 @@ main(void)
 	sigaction(SIGINT, &sa, NULL);
 	sa.sa_handler = on_release;
 	sigaction(MBH_WD_RELEASE_NOW, &sa, NULL);
+	/* started with it blocked (lib/watchdog.c): one sent while we were starting was kept for this handler */
+	sigemptyset(&sa.sa_mask);
+	sigaddset(&sa.sa_mask, MBH_WD_RELEASE_NOW);
+	sigprocmask(SIG_UNBLOCK, &sa.sa_mask, NULL);
 	signal(SIGHUP, SIG_IGN);
 	signal(SIGPIPE, SIG_IGN);
 	openlog(IDENT, LOG_PID, LOG_DAEMON);
-	if (read_settings(&s) != 0 || !s.go) {
+	mbh_error_init(&err);
+	if (read_settings(&st, &err) != 0) {
+		/* named, never quoted (a value may be the password); the record names this dead watchdog for --status */
+		syslog(LOG_ERR, "%s; nothing is guarded: run mongo-postbackup --status", err.msg);
+		goto out;
+	}
+	if (!s->go) {
 		rc = 0; /* the run stopped before its intent was on disk: nothing to guard */
 		goto out;
 	}
@@ -317,23 +290,23 @@ main(void)
 	mongoc_init();
 	if (mbh_logger_new(&lg, IDENT, MBH_LOG_INFO, MBH_LOG_SYSLOG, NULL, NULL) != 0)
 		goto out;
-	mbh_logger_add_secret(lg, s.password);
-	memset(&cfg, 0, sizeof(cfg));
-	cfg.uri = (char *)s.uri;
-	cfg.username = (char *)s.username;
-	cfg.password = (char *)s.password;
-	cfg.connect_timeout_ms = s.connect_timeout_ms;
+	mbh_logger_add_secret(lg, s->password);
+	us.uri = s->uri;
+	us.username = s->username;
+	us.password = s->password;
+	us.password_file = NULL;
+	us.connect_timeout_ms = s->connect_timeout_ms;
 	mbh_error_init(&err);
-	if (mbh_uri_build(&uri, &cfg, &err) != 0) {
+	if (mbh_uri_build(&uri, &us, &err) != 0) {
 		mbh_logf(lg, MBH_LOG_ERROR, "watchdog: %s", err.msg);
 		goto out;
 	}
 	MBH_CRASH("watchdog-go");
-	rc = guard(lg, &s, uri);
+	rc = guard(lg, s, uri);
 out:
 	mongoc_uri_destroy(uri);
 	mbh_logger_free(lg);
-	explicit_bzero(&s, sizeof(s));
+	explicit_bzero(&st, sizeof(st));
 	if (lg != NULL)
 		mongoc_cleanup();
 	closelog();

@@ -138,12 +138,12 @@ clean "member edited"
 # ---------------------------------------------------------------- --exec: the message names the rule that stopped it
 t_config "$T_DIR/st.conf" "lock = { allow_majority_stall = true; };" "script = { timeout = 2; };"
 t_run st env -C "$RUN" "$MBH_PRE" -c "$T_DIR/st.conf" --exec -- sleep 30
-tap_like "$T_OUT/st.err" "script\\.timeout = 2 s" "--exec stopped by script.timeout: the message names script.timeout (2 s)"
+tap_like "$T_OUT/st.err" "script\\.timeout (= |\\()2 s" "--exec stopped by script.timeout: the message names script.timeout (2 s)"
 tap_unlike "$T_OUT/st.err" "lock\\.max_seconds" "--exec stopped by script.timeout: lock.max_seconds is not blamed"
 clean "--exec stopped by script.timeout"
 t_config "$T_DIR/ml.conf" "lock = { allow_majority_stall = true; max_seconds = 3; };" "script = { timeout = 7200; };"
 t_run ml env -C "$RUN" "$MBH_PRE" -c "$T_DIR/ml.conf" --exec -- sleep 30
-tap_like "$T_OUT/ml.err" "lock\\.max_seconds = 3 s" "--exec stopped at the lock's deadline: the message names lock.max_seconds (3 s)"
+tap_like "$T_OUT/ml.err" "lock\\.max_seconds (= |\\()3 s" "--exec stopped at the lock's deadline: the message names lock.max_seconds (3 s)"
 tap_unlike "$T_OUT/ml.err" "script\\.timeout" "--exec stopped at the lock's deadline: script.timeout is not blamed"
 clean "--exec stopped at the lock's deadline"
 

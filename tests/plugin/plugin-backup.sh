@@ -91,6 +91,17 @@ tap_like "$T_OUT/notfound.out" "^job 1: M_FATAL: mongo-fd: the backup command di
 	"command not found: the message names it"
 after "command not found"
 
+# The watchdog waits for "go", and the command for the lock, in the gate program (beside the watchdog;
+# MONGO_BACKUP_GATE): one that is not there fails the job before anything is locked, naming it.
+t_config "$CONF" "script = { backup = [ \"$T_DIR/dump.sh\" ]; };"
+before=$(($(sim_counter 1 fsync) + $(sim_counter 2 fsync)))
+MONGO_BACKUP_GATE=$T_DIR/no-such-gate fd_run nogate backup --cmd "$CMD"
+fd_status_is nogate 1 f "gate program missing: the job fails (f)"
+tap_like "$T_OUT/nogate.out" "^job 1: M_FATAL: mongo-fd: .*: its gate program $T_DIR/no-such-gate: No such file or directory" \
+	"gate program missing: the message names it"
+tap_is "$(($(sim_counter 1 fsync) + $(sim_counter 2 fsync)))" "$before" "gate program missing: no fsync lock was sent"
+after "gate program missing"
+
 # script.timeout: a command that never ends is stopped, the job fails, the member is unlocked.
 printf '#!/bin/sh\necho $$ >"%s"\nprintf started\nexec sleep 300\n' "$T_OUT/hang.pid" >"$T_DIR/hang.sh"
 chmod +x "$T_DIR/hang.sh"

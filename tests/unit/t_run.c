@@ -17,9 +17,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "config.h"
+#include "proc.h"
 #include "run.h"
-#include "state.h"
+#include "strv.h"
 #include "tap.h"
 #include "testtime.h"
 
@@ -173,6 +173,7 @@ test_capture(void)
 	   mbh_child_capture(c, 1, -1, -1, buf, sizeof(buf), &status, &err) != 0 && err.code == EX_TEMPFAIL &&
 	   status == 128 + SIGTERM, "capture: timed out after 1 s, SIGTERM");
 	is_str(err.msg, "/bin/sh timed out after 1 s", "  message");
+	ok(mbh_error_is(&err, MBH_ERR_TIMED_OUT), "  the reason: timed out");
 	is_str(buf, "/snap/partial\n", "  what it printed before is kept");
 	ok(time(NULL) - t0 <= 4, "  within the timeout and the grace");
 	mbh_child_free(c);
@@ -262,6 +263,104 @@ test_gated(void)
 	   strstr(err.msg, "cannot run /nonexistent/mbh-no-such-command") != NULL,
 	   "  the gate says it cannot run: EX_UNAVAILABLE naming it");
 	mbh_child_free(c);
+	unlink(f1);
+	rmdir(dir);
+}
+
+#ifndef MBH_TEST_GATE
+#error "MBH_TEST_GATE (the build tree's mongo-backup-gate) must be defined by the build"
+#endif
+
+/* The program /proc shows for pid ("" when gone). */
+static void
+exe_of(long pid, char *buf, size_t len)
+{
+	char path[64];
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "/proc/%ld/exe", pid);
+	n = readlink(path, buf, len - 1);
+	buf[n > 0 ? n : 0] = '\0';
+}
+
+/* The same in the gate program (mbh_child_spawn_via): it, not a fork of ours, waits; the rest is unchanged. */
+static void
+test_gated_via(void)
+{
+	char dir[] = "/tmp/t_run_via.XXXXXX", f1[64], f2[64], buf[64], exe[4096], gate[4096];
+	const char *missing[] = { "mbh-no-such-command-anywhere", NULL };
+	const char *touch1[] = { "/bin/sh", "-c", "echo out; : >\"$0\"", f1, NULL };
+	const char *touch2[] = { "/bin/sh", "-c", ": >\"$0\"", f2, NULL };
+	const char *env[] = { "MBH_T_VIA=seen", NULL };
+	const char *show[] = { "/bin/sh", "-c", "printf '%s %s' \"$MBH_T_VIA\" \"$(cut -d' ' -f5 /proc/$$/stat)\"", NULL };
+	mbh_child *c = NULL;
+	mbh_error err;
+	struct stat st;
+	int status = -1;
+
+	mbh_error_init(&err);
+	if (mkdtemp(dir) == NULL || realpath(MBH_TEST_GATE, gate) == NULL)
+		diag("mkdtemp or realpath: %s", strerror(errno));
+	snprintf(f1, sizeof(f1), "%s/ran1", dir);
+	snprintf(f2, sizeof(f2), "%s/ran2", dir);
+	ok(mbh_child_spawn_via(&c, MBH_TEST_GATE, touch1, NULL, MBH_RUN_PIPE_STDOUT | MBH_RUN_GATED, &err) == 0 &&
+	   c != NULL && mbh_child_pid(c) > 0, "via the gate program: a pid at once");
+	usleep(200000);
+	exe_of(mbh_child_pid(c), exe, sizeof(exe));
+	is_str(exe, gate, "  what waits at the gate is the gate program (the fork of this process has exec'd it)");
+	ok(stat(f1, &st) != 0 && errno == ENOENT, "  nothing runs before the gate opens (200 ms later)");
+	ok(getpgid((pid_t)mbh_child_pid(c)) == (pid_t)mbh_child_pid(c), "  in a process group of its own");
+	ok(c != NULL && mbh_child_open_gate(c, &err) == 0, "  the gate opens (the command's exec worked)");
+	ok(c != NULL && mbh_child_capture(c, 10, -1, -1, buf, sizeof(buf), &status, &err) == 0 && status == 0,
+	   "  then it runs to its end, status 0");
+	is_str(buf, "out\n", "  its stdout is the pipe");
+	ok(stat(f1, &st) == 0, "  and it did its work");
+	mbh_child_free(c);
+	c = NULL;
+
+	ok(mbh_child_spawn_via(&c, MBH_TEST_GATE, show, env, MBH_RUN_PIPE_STDOUT | MBH_RUN_GATED, &err) == 0 &&
+	   mbh_child_open_gate(c, &err) == 0 && mbh_child_capture(c, 10, -1, -1, buf, sizeof(buf), &status, &err) == 0,
+	   "via the gate program: a command that shows its environment and group");
+	snprintf(exe, sizeof(exe), "seen %ld", mbh_child_pid(c));
+	is_str(buf, exe, "  it has the environment it was given and its pid is its group (the same process throughout)");
+	mbh_child_free(c);
+	c = NULL;
+
+	ok(mbh_child_spawn_via(&c, MBH_TEST_GATE, touch2, NULL, MBH_RUN_GATED, &err) == 0,
+	   "via the gate program, then freed before the gate");
+	usleep(100000);
+	mbh_child_free(c);
+	c = NULL;
+	usleep(200000);
+	ok(stat(f2, &st) != 0 && errno == ENOENT, "  it never ran");
+
+	signal(SIGPIPE, SIG_DFL);
+	ok(mbh_child_spawn_via(&c, MBH_TEST_GATE, touch2, NULL, MBH_RUN_GATED, &err) == 0,
+	   "via the gate program, then killed before the gate");
+	mbh_child_kill(c, SIGKILL);
+	usleep(200000);
+	ok(c != NULL && mbh_child_open_gate(c, &err) != 0 && err.code == EX_OSERR,
+	   "  opening the gate fails (EX_OSERR), and this process is still here (no SIGPIPE)");
+	mbh_child_free(c);
+	c = NULL;
+	ok(stat(f2, &st) != 0 && errno == ENOENT, "  it never ran");
+
+	mbh_error_init(&err);
+	ok(mbh_child_spawn_via(&c, MBH_TEST_GATE, missing, NULL, MBH_RUN_GATED, &err) == 0 &&
+	   mbh_child_open_gate(c, &err) != 0 && err.code == EX_UNAVAILABLE &&
+	   strcmp(err.msg, "cannot run mbh-no-such-command-anywhere: No such file or directory") == 0,
+	   "via the gate program, a command not found: the gate says it cannot run, EX_UNAVAILABLE naming it");
+	diag("%s", err.msg);
+	mbh_child_free(c);
+	c = NULL;
+
+	mbh_error_init(&err);
+	ok(mbh_child_spawn_via(&c, "/nonexistent/mongo-backup-gate", touch2, NULL, MBH_RUN_GATED, &err) != 0 &&
+	   c == NULL && err.code == EX_UNAVAILABLE && strstr(err.msg, "/nonexistent/mongo-backup-gate") != NULL,
+	   "a gate program that is not there: said at the spawn (before any lock), EX_UNAVAILABLE naming it");
+	mbh_error_init(&err);
+	ok(mbh_child_spawn_via(&c, MBH_TEST_GATE, touch2, NULL, 0, &err) != 0 && err.code == EX_SOFTWARE,
+	   "a gate program for a command that is not gated: refused");
 	unlink(f1);
 	rmdir(dir);
 }
@@ -360,6 +459,7 @@ test_timeout_cancel(void)
 
 	ok(run(sleeper, NULL, 1, -1, &status, &err) != 0 && err.code == EX_TEMPFAIL, "timeout: EX_TEMPFAIL");
 	is_str(err.msg, "/bin/sh timed out after 1 s", "  message");
+	ok(mbh_error_is(&err, MBH_ERR_TIMED_OUT), "  the reason: timed out");
 	is_int(status, 128 + SIGTERM, "  stopped by SIGTERM");
 	ok(run(stubborn, NULL, 1, -1, &status, &err) != 0 && err.code == EX_TEMPFAIL, "a child ignoring SIGTERM");
 	is_int(status, 128 + SIGKILL, "  is killed with SIGKILL after the grace period");
@@ -370,6 +470,7 @@ test_timeout_cancel(void)
 		diag("write: %s", strerror(errno));
 	ok(run(sleeper, NULL, 0, p[0], &status, &err) != 0 && err.code == EX_TEMPFAIL, "cancel_fd readable: EX_TEMPFAIL");
 	is_str(err.msg, "/bin/sh cancelled", "  message");
+	ok(mbh_error_is(&err, MBH_ERR_CANCELLED), "  the reason: cancelled");
 	is_int(status, 128 + SIGTERM, "  stopped by SIGTERM");
 	close(p[0]);
 	close(p[1]);
@@ -447,6 +548,8 @@ test_env_fds(void)
 /* A command dies with the thread that started it (invariant 8: never a reader without its lock holder). */
 static mbh_child *volatile left_behind;
 
+static mbh_child *volatile left_at_gate, *volatile left_through;
+
 static void *
 spawn_and_leave(void *arg)
 {
@@ -459,6 +562,28 @@ spawn_and_leave(void *arg)
 		*(long *)arg = mbh_child_pid(c);
 	/* keep c on purpose (never freed, but reachable for valgrind): the thread ends with the child unreaped */
 	left_behind = c;
+	return NULL;
+}
+
+/* The same for a command waiting in the gate program, and for one the gate program has exec'd. */
+static void *
+spawn_via_and_leave(void *arg)
+{
+	const char *sleeper[] = { "/bin/sleep", "30", NULL };
+	long *pids = arg;
+	mbh_child *c = NULL, *c2 = NULL;
+	mbh_error err;
+
+	mbh_error_init(&err);
+	if (mbh_child_spawn_via(&c, MBH_TEST_GATE, sleeper, NULL, MBH_RUN_GATED, &err) == 0)
+		pids[0] = mbh_child_pid(c);
+	if (mbh_child_spawn_via(&c2, MBH_TEST_GATE, sleeper, NULL, MBH_RUN_GATED, &err) == 0 &&
+	    mbh_child_open_gate(c2, &err) == 0)
+		pids[1] = mbh_child_pid(c2);
+	usleep(100000); /* the first has exec'd the gate program by now */
+	/* kept on purpose, as above: reachable for valgrind */
+	left_through = c2;
+	left_at_gate = c;
 	return NULL;
 }
 
@@ -505,6 +630,22 @@ test_dies_with_parent(void)
 		usleep(10000);
 	ok(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL, "it got SIGKILL when that thread ended (status %d)",
 	   status);
+	{
+		long pids[2] = { 0, 0 };
+		int j;
+
+		pthread_create(&t, NULL, spawn_via_and_leave, pids);
+		pthread_join(t, NULL);
+		ok(pids[0] > 0 && pids[1] > 0, "a thread started two commands via the gate program, let one through");
+		for (j = 0; j < 2; j++) {
+			status = -1;
+			for (i = 0; i < 200 && waitpid((pid_t)pids[j], &status, WNOHANG) == 0; i++)
+				usleep(10000);
+			ok(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL,
+			   "  %s got SIGKILL when that thread ended (status %d)",
+			   j == 0 ? "the one waiting in the gate program" : "the one the gate program exec'd", status);
+		}
+	}
 
 	{
 		const char *sleeper[] = { "/bin/sh", "-c", "sleep 30 & sleep 30", NULL };
@@ -551,6 +692,59 @@ test_dies_with_parent(void)
 	}
 }
 
+/* Feeding a child's stdin: all of it, a child gone early (how much it read), a deadline, a cancel. */
+static void
+test_feed(void)
+{
+	const char *reader[] = { "/bin/sh", "-c", "cat >/dev/null", NULL };
+	const char *quitter[] = { "/bin/sh", "-c", "exit 0", NULL };
+	const char *part[] = { "/bin/sh", "-c", "dd bs=1 count=100 of=/dev/null 2>/dev/null", NULL };
+	const char *stuck[] = { "/bin/sh", "-c", "exec sleep 30", NULL };
+	static char big[1 << 20];
+	mbh_child *c = NULL;
+	mbh_error err;
+	size_t in = 0;
+	int64_t t0;
+	int status = -1, p[2], rc;
+
+	memset(big, 'x', sizeof(big));
+	mbh_error_init(&err);
+	ok(mbh_child_spawn(&c, reader, NULL, MBH_RUN_PIPE_STDIN, &err) == 0, "feed: spawn a reader");
+	ok(mbh_child_feed(c, big, sizeof(big), &in, 0, -1, &err) == 0 && in == sizeof(big), "feed: 1 MiB written");
+	mbh_child_close_stdin(c);
+	ok(mbh_child_wait(c, 10, -1, &status, &err) == 0 && status == 0, "  it read to the end and exited 0");
+	is_int(mbh_child_stdin_unread(c), 0, "  nothing left unread");
+	mbh_child_free(c);
+
+	ok(mbh_child_spawn(&c, quitter, NULL, MBH_RUN_PIPE_STDIN, &err) == 0, "feed: a child that exits at once");
+	ok(mbh_child_await(c, 10, -1, -1, &err) == 0, "  has exited");
+	rc = mbh_child_feed(c, big, sizeof(big), &in, 0, -1, &err);
+	ok(rc == MBH_FEED_GONE && in == 0, "  MBH_FEED_GONE (no EPIPE, no SIGPIPE), nothing written (%zu)", in);
+	mbh_child_free(c);
+
+	ok(mbh_child_spawn(&c, part, NULL, MBH_RUN_PIPE_STDIN, &err) == 0, "feed: a child that reads 100 bytes");
+	ok(mbh_child_feed(c, big, 5000, &in, 0, -1, &err) == 0 && in == 5000, "  5000 bytes fit in the pipe");
+	mbh_child_close_stdin(c);
+	ok(mbh_child_wait(c, 10, -1, &status, &err) == 0 && status == 0, "  it exited 0");
+	is_int(mbh_child_stdin_unread(c), 4900, "  4900 bytes left unread: it read 100");
+	mbh_child_free(c);
+
+	ok(mbh_child_spawn(&c, stuck, NULL, MBH_RUN_PIPE_STDIN, &err) == 0, "feed: a child that never reads");
+	t0 = mbh_now_ms();
+	rc = mbh_child_feed(c, big, sizeof(big), &in, t0 + 300, -1, &err);
+	ok(rc == MBH_FEED_TIMEOUT && in < sizeof(big), "  MBH_FEED_TIMEOUT at the deadline (%zu bytes in)", in);
+	ok(mbh_now_ms() - t0 < 2000, "  ... and not long after it (%lld ms)", (long long)(mbh_now_ms() - t0));
+	if (pipe(p) == 0) {
+		if (write(p[1], "x", 1) != 1)
+			diag("write: %s", strerror(errno));
+		rc = mbh_child_feed(c, big, sizeof(big), &in, 0, p[0], &err);
+		ok(rc == MBH_FEED_CANCELLED, "  MBH_FEED_CANCELLED when the cancel fd is readable");
+		close(p[0]);
+		close(p[1]);
+	}
+	mbh_child_free(c);
+}
+
 int
 main(void)
 {
@@ -560,9 +754,11 @@ main(void)
 	test_expand_snapshot();
 	test_capture();
 	test_gated();
+	test_gated_via();
 	test_status();
 	test_timeout_cancel();
 	test_env_fds();
 	test_dies_with_parent();
+	test_feed();
 	return tap_done();
 }

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "proc.h"
 #include "state.h"
 #include "tap.h"
 
@@ -252,6 +253,24 @@ test_snapshot_record(void)
 		parse_fails(t, "line 19: bad value for 'snapshot_since': '-1'");
 	}
 
+	{
+		char name[MBH_JOB_NAME_MAX + 2], why[160];
+
+		memset(name, 'j', sizeof(name) - 1);
+		name[sizeof(name) - 1] = '\0';
+		ok(mbh_state_job_name_check(name, why, sizeof(why)) != 0, "job name: %d bytes refused",
+		   MBH_JOB_NAME_MAX + 1);
+		is_str(why, "is 128 bytes long; at most 127 fit in the state record: use a shorter name (or Bacula's "
+		       "job id, %i)", "  why");
+		name[MBH_JOB_NAME_MAX] = '\0';
+		ok(mbh_state_job_name_check(name, why, sizeof(why)) == 0, "job name: %d bytes fit", MBH_JOB_NAME_MAX);
+		ok(mbh_state_job_name_check("nightly.2026-12-05_01.00.00_07 caf\xc3\xa9", why, sizeof(why)) == 0,
+		   "job name: blanks and UTF-8 are fine");
+		ok(mbh_state_job_name_check("a\x1b[2Jb", why, sizeof(why)) != 0 &&
+		   mbh_state_job_name_check("caf\xe9", why, sizeof(why)) != 0, "job name: control characters and "
+		   "invalid UTF-8 refused");
+		is_str(why, "holds a control character or invalid UTF-8: use a plain name", "  why");
+	}
 	ok(mbh_state_snapshot_path_ok("/srv/snap/rs0-1"), "path ok: /srv/snap/rs0-1");
 	ok(mbh_state_snapshot_path_ok("/srv/my snap/..x/.y"), "path ok: spaces and dotted names");
 	ok(!mbh_state_snapshot_path_ok("/"), "path refused: /");
@@ -459,6 +478,7 @@ test_flock(void)
 	mbh_error_init(&err);
 	ok(mbh_state_open(&st, dir, "rs0", false, &err) != 0 && st == NULL && err.code == EX_TEMPFAIL,
 	   "a second run is refused with EX_TEMPFAIL");
+	ok(mbh_error_is(&err, MBH_ERR_SET_BUSY), "  the reason: another run holds the set");
 	snprintf(want, sizeof(want), "another run for rs0 holds %s/rs0.lock (pid %ld)", dir, (long)child);
 	is_str(err.msg, want, "  message names the holder's pid");
 	ok(mbh_state_open(&st, dir, "rs1", false, &err) == 0, "another set is independent");
@@ -556,6 +576,7 @@ test_seal(void)
 	mbh_error_init(&err);
 	ok(mbh_state_parse(&p, edited, &err) != 0 && err.code == EX_DATAERR, "the member edited by hand: refused (65)");
 	ok(strncmp(err.msg, MBH_STATE_EDITED, strlen(MBH_STATE_EDITED)) == 0, "  message: %s", err.msg);
+	ok(mbh_error_is(&err, MBH_ERR_RECORD_EDITED) && err.code == EX_DATAERR, "  reason: changed by hand (65)");
 	snprintf(edited, sizeof(edited), "%s", buf);
 	m = strstr(edited, "lock_count=1");
 	m[11] = '2';
