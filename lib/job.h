@@ -111,8 +111,8 @@ int mbh_job_spawn(mbh_job *job, const char *const *templ, int flags, mbh_child *
 /*
  * Wait for the job's command to end: until it exits, script.timeout (when
  * set) or the lock's deadline passes (not in snapshot mode: the member is
- * unlocked already), or the job is cancelled (then its group
- * gets SIGTERM, SIGKILL 2 s later).  *status = exit code, or 128+signal.
+ * unlocked already), or the job is cancelled (then its group gets SIGTERM,
+ * SIGKILL the kill grace later: run.h).  *status = exit code, or 128+signal.
  * Returns 0 when it ended by itself (whatever its status), else -1
  * (EX_TEMPFAIL "... timed out" / "... cancelled" / "... stopped by the
  * unlock" when another thread's mbh_job_unlock killed it).  The owner thread

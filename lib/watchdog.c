@@ -24,6 +24,7 @@
 #include "run.h"
 #include "state.h"
 #include "uri.h"
+#include "testtime.h"
 #include "watchdog.h"
 
 struct mbh_watchdog {
@@ -79,10 +80,12 @@ mbh_watchdog_spawn(mbh_watchdog **out, const char *path, const char *gate, mbh_e
 	 * No libmongoc counters in /dev/shm: nobody reads a watchdog's, and one
 	 * stopped (SIGTERM) while it starts would leave its file behind.
 	 */
-	char *envp[] = { (char *)"PATH=/usr/sbin:/usr/bin:/sbin:/bin", (char *)"MONGOC_DISABLE_SHM=1", NULL, NULL };
+	char *envp[] = { (char *)"PATH=/usr/sbin:/usr/bin:/sbin:/bin", (char *)"MONGOC_DISABLE_SHM=1", NULL, NULL,
+			 NULL };
 #ifdef MBH_CRASH_POINTS
-	char crash_at[128];
-	const char *at = getenv("MBH_CRASH_AT");
+	char crash_at[128], second[64];
+	const char *at = getenv("MBH_CRASH_AT"), *sec = getenv(MBH_TEST_SECOND_ENV);
+	int nenv = 2; /* after PATH and MONGOC_DISABLE_SHM */
 #endif
 	int fds[2] = { -1, -1 }, gp[2] = { -1, -1 }, ep[2] = { -1, -1 }, hi_gate = -1, hi_err = -1, rc = -1, e;
 	bool fa_ok = false, attr_ok = false;
@@ -148,7 +151,12 @@ mbh_watchdog_spawn(mbh_watchdog **out, const char *path, const char *gate, mbh_e
 	/* test builds: the crash tests reach the watchdog's own points (watchdog-*) through the same variable */
 	if (at != NULL && at[0] != '\0' && strlen(at) < sizeof(crash_at) - sizeof("MBH_CRASH_AT=")) {
 		snprintf(crash_at, sizeof(crash_at), "MBH_CRASH_AT=%s", at);
-		envp[2] = crash_at;
+		envp[nenv++] = crash_at;
+	}
+	/* ... and its poll and backoff count the seconds the run counts (testtime.h) */
+	if (sec != NULL && sec[0] != '\0' && strlen(sec) < sizeof(second) - sizeof(MBH_TEST_SECOND_ENV "=")) {
+		snprintf(second, sizeof(second), MBH_TEST_SECOND_ENV "=%s", sec);
+		envp[nenv++] = second;
 	}
 #endif
 	e = posix_spawn(&w->pid, gate != NULL ? gate : path, &fa, &attr, gate != NULL ? gated_argv : argv, envp);

@@ -6,15 +6,8 @@
 #
 # Environment (set by the Makefile's AM_TESTS_ENVIRONMENT; defaults for running a test by hand from
 # the build directory): MBH_SIM MBH_PRE MBH_POST MONGO_BACKUP_WATCHDOG top_srcdir top_builddir.
-# MBH_KEEP_TMP=1 keeps the temp dir for post-mortems.  MBH_SKIP_SLOW=1 skips the slowest end-to-end
-# tests (tools/test-all sets it for the `make distcheck` pass only: they ran in the suite's first pass).
-
-case "${MBH_SKIP_SLOW:-}:$(basename "$0")" in
-1:hooks-crash.sh | 1:hooks-defects*.sh | 1:plugin-*.sh | 1:hooks-job.sh | 1:fdplugin.sh | 1:hooks-snapshot*.sh | 1:sim-drivers.sh)
-	echo "1..0 # SKIP slow end-to-end test: it ran in the first pass of the suite (MBH_SKIP_SLOW=1)"
-	exit 0
-	;;
-esac
+# MBH_KEEP_TMP=1 keeps the temp dir for post-mortems.  Which tests run when is the build's business:
+# the tiers in Makefile.am.
 
 top_builddir=${top_builddir:-$(pwd)}
 top_srcdir=${top_srcdir:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}

@@ -40,7 +40,8 @@ after "cancel mid-stream"
 
 # ---------------------------------------------------------------- cancel while locking
 rm -f "$T_OUT/hang.pid"
-sim_ctl slow 2 700 >/dev/null
+# (only the fsync reply is held back: the cancel lands while the lock is being taken, not in discovery)
+sim_ctl slow 2 700 fsync >/dev/null
 fd_run locking backup --cmd "$CMD" --cancel-at-ms 400
 sim_ctl slow 2 0 >/dev/null
 fd_status_is locking 1 A "cancel while locking: the job is cancelled (A)"
@@ -51,8 +52,9 @@ after "cancel while locking"
 
 # ---------------------------------------------------------------- the file daemon dies mid-stream
 rm -f "$T_OUT/hang.pid"
+# (the 4 s lock counts 500 ms seconds in a test build, MBH_TEST_SECOND_MS: 2 s, room for the checks)
 t_config "$CONF" "script = { backup = [ \"$T_DIR/hang.sh\" ]; };" "lock = { max_seconds = 4; };"
-fd_bg killed backup --cmd "$CMD"
+MBH_TEST_SECOND_MS=500 fd_bg killed backup --cmd "$CMD"
 n=0
 while [ ! -s "$T_OUT/hang.pid" ] && [ "$n" -lt 1500 ]; do
 	sleep 0.02

@@ -21,6 +21,59 @@
 #include "run.h"
 #include "strv.h"
 #include "tap.h"
+#include "testtime.h"
+
+/* A CLOCK_MONOTONIC instant in ms. */
+static int64_t
+mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/*
+ * The kill grace has one value, 2 s; a test build counts its seconds in
+ * MBH_TEST_SECOND_MS ms (only values from 1 to 1000), and the rest of this
+ * test runs with 100 ms seconds.  The SIGKILL of a child that ignores SIGTERM
+ * comes one grace after the timeout's SIGTERM: not before, not much after.
+ */
+static void
+test_kill_grace(void)
+{
+	const char *stubborn[] = { "/bin/sh", "-c", "trap '' TERM; sleep 30", NULL };
+	mbh_child *c = NULL;
+	mbh_error err;
+	int64_t t0, took;
+	int status = -1;
+
+	unsetenv("MBH_TEST_SECOND_MS");
+	is_int((int)mbh_kill_grace_ms(), MBH_KILL_GRACE_S * 1000, "the kill grace is 2 s");
+#ifdef MBH_CRASH_POINTS
+	setenv("MBH_TEST_SECOND_MS", "5000", 1);
+	is_int((int)mbh_kill_grace_ms(), 2000, "a test build: MBH_TEST_SECOND_MS=5000 is ignored (1 to 1000 ms)");
+	setenv("MBH_TEST_SECOND_MS", "0", 1);
+	is_int((int)mbh_kill_grace_ms(), 2000, "  0 is ignored");
+	setenv("MBH_TEST_SECOND_MS", "100ms", 1);
+	is_int((int)mbh_kill_grace_ms(), 2000, "  100ms is ignored");
+	setenv("MBH_TEST_SECOND_MS", "100", 1);
+	is_int((int)mbh_kill_grace_ms(), 200, "  100: the grace is 200 ms");
+	is_int((int)mbh_seconds_ms(7200), 720000, "  and 7200 s of a lock are 720 s");
+#else
+	for (int i = 0; i < 5; i++)
+		skip("MBH_TEST_SECOND_MS: not a test build (configure --enable-crash-points)");
+#endif
+	mbh_error_init(&err);
+	t0 = mono_ms();
+	ok(mbh_child_spawn(&c, stubborn, NULL, 0, &err) == 0 && mbh_child_wait(c, 1, -1, &status, &err) != 0 &&
+	   status == 128 + SIGKILL, "a child ignoring SIGTERM is killed");
+	took = mono_ms() - t0;
+	ok(took >= 1000 + mbh_kill_grace_ms() && took < 1000 + mbh_kill_grace_ms() + 1500,
+	   "  one grace after the timeout's SIGTERM (%lld ms for 1 s + %lld ms)", (long long)took,
+	   (long long)mbh_kill_grace_ms());
+	mbh_child_free(c);
+}
 
 static void
 test_expand(void)
@@ -696,6 +749,7 @@ int
 main(void)
 {
 	tap_init();
+	test_kill_grace();
 	test_expand();
 	test_expand_snapshot();
 	test_capture();
