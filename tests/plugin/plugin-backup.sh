@@ -27,7 +27,7 @@ chmod +x "$T_DIR/dump.sh"
 after() {
 	t_assert_unlocked "$1: every member unlocked afterwards"
 	t_assert_no_state "$1: no state record left"
-	tap_is "$(pgrep -f -- "mongo-backup-watchdog.*$T_STATE" | tr '\n' ' ')" "" "$1: no watchdog left"
+	p_assert_no_watchdog "$1"
 }
 
 # ---------------------------------------------------------------- the normal path

@@ -18,12 +18,6 @@ exec sleep 300
 EOF
 chmod +x "$T_DIR/hang.sh"
 
-after() {
-	t_assert_unlocked "$1: every member unlocked"
-	t_assert_no_state "$1: no state record left"
-	tap_is "$(pgrep -f -- "mongo-backup-watchdog.*$T_STATE" | tr '\n' ' ')" "" "$1: no watchdog left"
-}
-
 # ---------------------------------------------------------------- cancel mid-stream
 t_config "$CONF" "script = { backup = [ \"$T_DIR/hang.sh\" ]; };"
 start=$(date +%s%N)
@@ -36,7 +30,7 @@ tap_like "$T_OUT/mid.out" "^job 1: M_INFO: mongo-fd: cancel received: stopping t
 tap_like "$T_OUT/mid.out" "unlocked $H2 \\(lockCount now 0\\)" "cancel mid-stream: the job log shows the unlock"
 tap_ok "$(t_pid_gone "$(cat "$T_OUT/hang.pid" 2>/dev/null)" 50 && echo 0 || echo 1)" "cancel mid-stream: the command is gone"
 tap_ok "$( [ "$ms" -lt 10000 ] && echo 0 || echo 1)" "cancel mid-stream: the job ends at once (${ms} ms)"
-after "cancel mid-stream"
+p_assert_clean "cancel mid-stream"
 
 # ---------------------------------------------------------------- cancel while locking
 rm -f "$T_OUT/hang.pid"
@@ -48,7 +42,7 @@ fd_status_is locking 1 A "cancel while locking: the job is cancelled (A)"
 tap_is "$(fd_count locking 1 M_FATAL)" 0 "cancel while locking: no fatal message"
 tap_ok "$( [ ! -e "$T_OUT/hang.pid" ] && echo 0 || echo 1)" "cancel while locking: the command never started"
 tap_is "$(fd_field locking 1 bytes)" 0 "cancel while locking: nothing streamed"
-after "cancel while locking"
+p_assert_clean "cancel while locking"
 
 # ---------------------------------------------------------------- the file daemon dies mid-stream
 rm -f "$T_OUT/hang.pid"
@@ -72,7 +66,7 @@ tap_is "$(sim_lockcount 2)" 1 "SIGKILL: the lock outlives the file daemon (the w
 tap_ok "$(t_pid_gone "$WD" 1000 && echo 0 || echo 1)" "SIGKILL: the watchdog ($WD) unlocks and exits within 20 s"
 tap_ok "$( [ $(($(date +%s) - killed_at)) -le 8 ] && echo 0 || echo 1)" "SIGKILL: ... by lock.max_seconds (4 s)"
 tap_like "$T_STATE/rs0.events" "$H2" "SIGKILL: the watchdog says so in rs0.events"
-after SIGKILL
+p_assert_clean SIGKILL
 
 sim_stop
 tap_done

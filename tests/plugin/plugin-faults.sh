@@ -14,7 +14,7 @@ SF=$T_STATE/rs0.state
 
 after() {
 	t_assert_unlocked "$1: every member unlocked"
-	tap_is "$(pgrep -f -- "mongo-backup-watchdog.*$T_STATE" | tr '\n' ' ')" "" "$1: no watchdog left"
+	p_assert_no_watchdog "$1"
 	sim_lockcounts | grep -q '[1-9]' && for m in 0 1 2; do sim_ctl unlock $m >/dev/null 2>&1; done
 	rm -f "$SF"
 }

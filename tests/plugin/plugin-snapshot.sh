@@ -41,7 +41,7 @@ after() {
 	t_assert_unlocked "$1: every member unlocked afterwards"
 	t_assert_no_state "$1: no state record left"
 	tap_is "$(snaps_left)" 0 "$1: no snapshot left"
-	tap_is "$(pgrep -f -- "mongo-backup-watchdog.*$T_STATE" | tr '\n' ' ')" "" "$1: no watchdog left"
+	p_assert_no_watchdog "$1"
 	rm -rf "${SNAPS:?}"/*
 	: >"$SNAPTEST_LOG"
 }

@@ -36,6 +36,18 @@ p_start_rs0() {
 	CMD="mongo: config=$CONF"
 }
 
+# p_assert_no_watchdog NAME: no watchdog of this test's state directory is left.
+p_assert_no_watchdog() {
+	tap_is "$(pgrep -f -- "mongo-backup-watchdog.*$T_STATE" | tr '\n' ' ')" "" "$1: no watchdog left"
+}
+
+# p_assert_clean NAME: what a plugin job leaves behind: every member unlocked, no record, no watchdog.
+p_assert_clean() {
+	t_assert_unlocked "$1: every member unlocked"
+	t_assert_no_state "$1: no state record left"
+	p_assert_no_watchdog "$1"
+}
+
 # fd_run NAME ARGS...: run the fake file daemon with the plugin (fakefd PLUGIN ARGS), bounded by
 # T_TIMEOUT; stdout (the job messages and status lines) in $T_OUT/NAME.out, stderr in NAME.err
 # (with FD_VERBOSE=1 also every call and the plugin's debug lines).
