@@ -626,52 +626,6 @@ mbh_job_lock_spawn(mbh_job *j, const char *const *templ, int flags, mbh_child **
 	return -1;
 }
 
-/* Start a command under the held lock and record it. */
-int
-mbh_job_spawn(mbh_job *j, const char *const *templ, int flags, mbh_child **out, mbh_error *err)
-{
-	int rc = -1;
-
-	*out = NULL;
-	pthread_mutex_lock(&j->mu);
-	if (!j->held && !j->snap) {
-		mbh_error_set(err, EX_SOFTWARE, "no lock is held, so no command may run");
-		goto out;
-	}
-	forget_stopped_command(j);
-	if (j->child != NULL) {
-		mbh_error_set(err, EX_SOFTWARE, "a command already runs under this lock");
-		goto out;
-	}
-	if (mbh_job_cancelled(j)) {
-		mbh_error_set(err, EX_TEMPFAIL, "cancelled; the command was not started");
-		goto out;
-	}
-	if (start_command(j, templ, true, flags, err) != 0)
-		goto out;
-	/*
-	 * Not fsynced (the lock window waits for no disk): the command's pid
-	 * matters only while processes live, and a crash of the machine, which
-	 * may bring back the durable record without it, ends the command too.
-	 */
-	if (mbh_state_write_volatile(j->state, &j->rec, err) != 0) {
-		stop_command(j);
-		forget_stopped_command(j);
-		if (j->snap)
-			mbh_error_prefix(err, "cannot record the command reading the snapshot %s, so it was stopped",
-					 j->rec.snapshot);
-		else
-			mbh_error_prefix(err, "cannot record the command under the lock on %s, so it was stopped",
-					 j->rec.member);
-		goto out;
-	}
-	*out = j->child;
-	rc = 0;
-out:
-	pthread_mutex_unlock(&j->mu);
-	return rc;
-}
-
 /*
  * The wall clock in ms, read as the watchdog reads it (clock_gettime): time()
  * may lag a few ms behind it, so a command the watchdog killed on the
