@@ -17,6 +17,7 @@
 #include "cli.h"
 #include "escape.h"
 #include "mongoerr.h"
+#include "state.h"
 
 /* The program's logger (a front end may hold process state; the library may not). */
 mbh_logger *cli_log;
@@ -27,8 +28,6 @@ static volatile sig_atomic_t signal_first;
 
 /* getopt_long's value for a table row without a short name. */
 #define LONG_BASE 256
-/* The state record's job field holds 127 bytes and a NUL. */
-#define JOB_MAX 127
 
 /* Is name[0..len) a way of asking for a password on the command line (--password, --pass, --pw, ...)? */
 static bool
@@ -74,14 +73,10 @@ check_long_name(const char *arg, const cli_option *opts, size_t nopts, mbh_error
 static int
 check_job(const char *job, mbh_error *err)
 {
-	size_t len = strlen(job);
+	char why[160];
 
-	if (len > JOB_MAX)
-		return mbh_error_set(err, EX_USAGE, "--job: the job name is %zu bytes long; at most %d fit in the state "
-		                     "record: use a shorter name (or Bacula's job id, %%i)", len, JOB_MAX);
-	if (mbh_escape_needed(job, len))
-		return mbh_error_set(err, EX_USAGE, "--job: the job name holds a control character or invalid UTF-8: "
-		                     "use a plain name");
+	if (mbh_state_job_name_check(job, why, sizeof(why)) != 0)
+		return mbh_error_set(err, EX_USAGE, "--job: the job name %s", why);
 	return 0;
 }
 
@@ -201,6 +196,9 @@ cli_parse(cli_args *out, const char *prog, const cli_option *opts, size_t nopts,
 		case CLI_STATUS:
 			out->status = true;
 			break;
+		case CLI_JSON:
+			out->json = true;
+			break;
 		case CLI_FORGET:
 			out->forget = true;
 			break;
@@ -252,20 +250,6 @@ cli_usage(FILE *f, const char *prog, const char *synopsis, const char *about, co
 		prog);
 }
 
-/* mbh_config_set names the config key ("--selection.tags: ..."): name the option the user typed. */
-static void
-name_option(mbh_error *err, const cli_override *o)
-{
-	char prefix[128], rest[MBH_ERRMSG_LEN];
-	size_t n;
-
-	n = (size_t)snprintf(prefix, sizeof(prefix), "--%s: ", o->key);
-	if (o->option == NULL || n >= sizeof(prefix) || strncmp(err->msg, prefix, n) != 0)
-		return;
-	snprintf(rest, sizeof(rest), "%s", err->msg + n);
-	mbh_error_set(err, err->code, "--%s: %s", o->option, rest);
-}
-
 /* File, overrides, finish. */
 int
 cli_config(mbh_config **out, const cli_args *a, mbh_error *err)
@@ -280,10 +264,8 @@ cli_config(mbh_config **out, const cli_args *a, mbh_error *err)
 	if (a->config != NULL && mbh_config_load_file(cfg, a->config, err) != 0)
 		goto out;
 	for (i = 0; i < a->noverrides; i++)
-		if (mbh_config_set(cfg, a->overrides[i].key, a->overrides[i].value, err) != 0) {
-			name_option(err, &a->overrides[i]);
+		if (mbh_config_set_as(cfg, a->overrides[i].key, a->overrides[i].value, a->overrides[i].option, err) != 0)
 			goto out;
-		}
 	if (mbh_config_finish(cfg, err) != 0)
 		goto out;
 	*out = cfg;

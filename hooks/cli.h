@@ -29,6 +29,7 @@ typedef enum cli_id {
 	CLI_DRY_RUN,
 	CLI_EXEC,
 	CLI_STATUS,
+	CLI_JSON,
 	CLI_FORGET
 } cli_id;
 
@@ -72,7 +73,7 @@ typedef struct cli_args {
 	const char *config;
 	const char *job;
 	const char *set;
-	bool check, dry_run, exec, status, forget, help, version;
+	bool check, dry_run, exec, status, json, forget, help, version;
 	int verbosity;            /* -1 quiet, 0, 1 verbose */
 	char **command;           /* --exec: argv of the command, in argv */
 	cli_override *overrides;  /* in command-line order */

@@ -20,6 +20,7 @@ static const cli_option options[] = {
 	{ "job", 'j', true, CLI_JOB, NULL, NULL, "NAME", "Bacula job name (%j): only unlock this job's lock" },
 	{ "set", 0, true, CLI_SET, NULL, NULL, "NAME", "replica set, when the URI has no replicaSet=" },
 	{ "status", 0, false, CLI_STATUS, NULL, NULL, NULL, "show what is locked; change nothing" },
+	{ "json", 0, false, CLI_JSON, NULL, NULL, NULL, "with --status: one JSON object, for scripts" },
 	{ "forget", 0, false, CLI_FORGET, NULL, NULL, NULL,
 	  "discard the record of a member that no longer answers (it is NOT unlocked)" },
 	CLI_OUTPUT_OPTIONS,
@@ -27,7 +28,7 @@ static const cli_option options[] = {
 
 static const cli_program program = {
 	.name = PROG,
-	.synopsis = "[OPTIONS] [--status | --forget]",
+	.synopsis = "[OPTIONS] [--status [--json] | --forget]",
 	.about = "Release the fsync lock mongo-prebackup took on a MongoDB replica-set member, using\n"
 		 "the state file, and remove its snapshot in snapshot mode; or show what is locked.",
 	.options = options,
@@ -61,11 +62,15 @@ main(int argc, char **argv)
 		mbh_error_set(&err, EX_USAGE, "--status and --forget exclude each other; try --help");
 		goto done;
 	}
+	if (args.json && !args.status) {
+		mbh_error_set(&err, EX_USAGE, "--json goes with --status; try --help");
+		goto done;
+	}
 	if (args.forget) {
 		if (mbh_job_forget(job, &err) != 0)
 			goto done;
 	} else if (args.status) {
-		if (mbh_job_status(job, &text, &err) != 0 && text == NULL)
+		if ((args.json ? mbh_job_status_json : mbh_job_status)(job, &text, &err) != 0 && text == NULL)
 			goto done;
 		fputs(text, stdout);
 		if (err.code != 0)

@@ -19,10 +19,10 @@
 #include "escape.h"
 #include "log.h"
 #include "run.h"
+#include "strv.h"
 #include "uri.h"
 
 #define DEFAULT_STATE_DIR "/var/lib/mongo-backup"
-#define DEFAULT_SNAPSHOT_TIMEOUT 60
 #define PASSWORD_MAX 4096
 
 typedef enum key_type {
@@ -44,37 +44,44 @@ typedef struct key_spec {
 	key_type type;
 	long min, max;  /* KT_INT */
 	size_t off;     /* where the value lives in mbh_config; unused for groups */
+	long def;       /* KT_INT, KT_BOOL, KT_LEVEL: the default mbh_config_finish fills in */
 } key_spec;
 
 #define OFF(field) offsetof(mbh_config, field)
 
 static const key_spec keys[] = {
-	{ "uri", KT_STRING, 0, 0, OFF(uri) },
-	{ "username", KT_STRING, 0, 0, OFF(username) },
-	{ "password_file", KT_STRING, 0, 0, OFF(password_file) },
-	{ "connect_timeout_ms", KT_INT, 1, 600000, OFF(connect_timeout_ms) },
-	{ "selection", KT_GROUP, 0, 0, 0 },
-	{ "selection.policy", KT_POLICY, 0, 0, OFF(selection.policy) },
-	{ "selection.member", KT_HOSTPORT, 0, 0, OFF(selection.member) },
-	{ "selection.max_lag_seconds", KT_INT, 0, 86400, OFF(selection.max_lag_seconds) },
-	{ "selection.allow_delayed", KT_BOOL, 0, 0, OFF(selection.allow_delayed) },
-	{ "selection.tags", KT_TAGS, 0, 0, 0 },
-	{ "lock", KT_GROUP, 0, 0, 0 },
-	{ "lock.max_seconds", KT_INT, 1, 604800, OFF(lock.max_seconds) },
-	{ "lock.refuse_if_locked", KT_BOOL, 0, 0, OFF(lock.refuse_if_locked) },
-	{ "lock.allow_majority_stall", KT_BOOL, 0, 0, OFF(lock.allow_majority_stall) },
-	{ "state_dir", KT_PATH, 0, 0, OFF(state_dir) },
-	{ "script", KT_GROUP, 0, 0, 0 },
-	{ "script.backup", KT_STRV, 0, 0, OFF(script.backup) },
-	{ "script.restore", KT_STRV, 0, 0, OFF(script.restore) },
-	{ "script.timeout", KT_INT, 0, 604800, OFF(script.timeout) },
-	{ "snapshot", KT_GROUP, 0, 0, 0 },
-	{ "snapshot.create", KT_STRV, 0, 0, OFF(snapshot.create) },
-	{ "snapshot.remove", KT_STRV, 0, 0, OFF(snapshot.remove) },
-	{ "snapshot.timeout", KT_INT, 1, 86400, OFF(snapshot.timeout) },
-	{ "log", KT_GROUP, 0, 0, 0 },
-	{ "log.syslog", KT_BOOL, 0, 0, OFF(log.syslog) },
-	{ "log.level", KT_LEVEL, 0, 0, OFF(log.level) },
+	{ "uri", KT_STRING, 0, 0, OFF(uri), 0 },
+	{ "username", KT_STRING, 0, 0, OFF(username), 0 },
+	{ "password_file", KT_STRING, 0, 0, OFF(password_file), 0 },
+	{ "connect_timeout_ms", KT_INT, 1, MBH_URI_CONNECT_TIMEOUT_MAX_MS, OFF(connect_timeout_ms),
+	  MBH_URI_CONNECT_TIMEOUT_MS },
+	{ "selection", KT_GROUP, 0, 0, 0, 0 },
+	{ "selection.policy", KT_POLICY, 0, 0, OFF(selection.policy), 0 },
+	{ "selection.member", KT_HOSTPORT, 0, 0, OFF(selection.member), 0 },
+	{ "selection.max_lag_seconds", KT_INT, 0, 86400, OFF(selection.max_lag_seconds), 30 },
+	{ "selection.allow_delayed", KT_BOOL, 0, 0, OFF(selection.allow_delayed), 0 },
+	{ "selection.tags", KT_TAGS, 0, 0, 0, 0 },
+	{ "lock", KT_GROUP, 0, 0, 0, 0 },
+	{ "lock.max_seconds", KT_INT, 1, 604800, OFF(lock.max_seconds), 7200 },
+	{ "lock.refuse_if_locked", KT_BOOL, 0, 0, OFF(lock.refuse_if_locked), 1 },
+	{ "lock.allow_majority_stall", KT_BOOL, 0, 0, OFF(lock.allow_majority_stall), 0 },
+	{ "state_dir", KT_PATH, 0, 0, OFF(state_dir), 0 },
+	{ "script", KT_GROUP, 0, 0, 0, 0 },
+	{ "script.backup", KT_STRV, 0, 0, OFF(script.backup), 0 },
+	{ "script.restore", KT_STRV, 0, 0, OFF(script.restore), 0 },
+	{ "script.timeout", KT_INT, 0, 604800, OFF(script.timeout), 7200 },
+	{ "script.idle_timeout", KT_INT, 0, 604800, OFF(script.idle_timeout), 600 }, /* still 10 min while locked: Bacula waits for something */
+	{ "script.allow_empty", KT_BOOL, 0, 0, OFF(script.allow_empty), 0 },
+	{ "snapshot", KT_GROUP, 0, 0, 0, 0 },
+	{ "snapshot.create", KT_STRV, 0, 0, OFF(snapshot.create), 0 },
+	{ "snapshot.remove", KT_STRV, 0, 0, OFF(snapshot.remove), 0 },
+	{ "snapshot.timeout", KT_INT, 1, 86400, OFF(snapshot.timeout), 60 },
+	{ "log", KT_GROUP, 0, 0, 0, 0 },
+	{ "log.syslog", KT_BOOL, 0, 0, OFF(log.syslog), 0 },
+	{ "log.level", KT_LEVEL, 0, 0, OFF(log.level), MBH_LOG_INFO },
+	{ "metrics", KT_GROUP, 0, 0, 0, 0 },
+	{ "metrics.textfile", KT_PATH, 0, 0, OFF(metrics.textfile), 0 },
+	{ "metrics.fsync", KT_BOOL, 0, 0, OFF(metrics.fsync), 1 },
 };
 
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
@@ -168,7 +175,7 @@ type_phrase(const key_spec *k, const char *value, char *buf, size_t len)
 		snprintf(buf, len, "must be true or false");
 		break;
 	case KT_POLICY:
-		snprintf(buf, len, "must be one of auto, local, member");
+		snprintf(buf, len, "must be one of " MBH_POLICY_NAMES);
 		break;
 	case KT_LEVEL:
 		snprintf(buf, len, "must be one of error, warning, notice, info, debug");
@@ -534,6 +541,50 @@ open_config_file(FILE **out, const char *path, const char *qpath, mbh_error *err
 }
 
 /*
+ * A file that holds a secret must be ours or root's and unreadable by group
+ * and others, whether it is a password_file or a config file whose uri
+ * carries the password: one rule, one wording.  what names it ("password
+ * file", "config file (its uri holds a password)"); qpath is escaped.
+ */
+static int
+secret_file_ok(const struct stat *st, const char *qpath, const char *what, mbh_error *err)
+{
+	if (st->st_uid != geteuid() && st->st_uid != 0)
+		return mbh_error_set(err, EX_CONFIG, "%s: %s must be owned by uid %u or root (chown %u %s)", qpath, what,
+				     (unsigned)geteuid(), (unsigned)geteuid(), qpath);
+	if ((st->st_mode & 077) != 0)
+		return mbh_error_set(err, EX_CONFIG, "%s: %s must not be readable by others (chmod 600 %s)", qpath, what,
+				     qpath);
+	return 0;
+}
+
+/*
+ * The file that set a uri holding a password (the main file, or the one it
+ * @includes) must keep it from other users, like a password_file.
+ */
+static int
+check_uri_file(config_t *lc, const char *path, mbh_error *err)
+{
+	config_setting_t *s = config_lookup(lc, "uri");
+	const char *f, *incdir = config_get_include_dir(lc), *v;
+	char joined[PATH_MAX], q[PATH_MAX];
+	struct stat st;
+
+	if (s == NULL || (v = config_setting_get_string(s)) == NULL || !mbh_config_uri_has_password(v))
+		return 0;
+	if ((f = config_setting_source_file(s)) == NULL)
+		f = path;
+	if (f[0] != '/' && incdir != NULL && strcmp(f, path) != 0) {
+		snprintf(joined, sizeof(joined), "%s/%s", incdir, f);
+		f = joined;
+	}
+	mbh_escape(f, q, sizeof(q));
+	if (stat(f, &st) != 0)
+		return mbh_error_set(err, EX_CONFIG, "%s: cannot stat the config file: %s", q, strerror(errno));
+	return secret_file_ok(&st, q, "config file (its uri holds a password)", err);
+}
+
+/*
  * Parse with libconfig and apply; path NULL means text.  The file is read
  * through our own descriptor, so what is parsed is what was checked.
  */
@@ -584,6 +635,8 @@ load(mbh_config *cfg, const char *path, const char *text, const char *name, mbh_
 	impl(cfg)->incdir = config_get_include_dir(&lc);
 	rc = apply_group(impl(cfg), config_root_setting(&lc), "", path ? path : name, err);
 	impl(cfg)->incdir = NULL;
+	if (rc == 0 && path != NULL)
+		rc = check_uri_file(&lc, path, err);
 out:
 	config_destroy(&lc);
 	if (fp != NULL)
@@ -598,23 +651,19 @@ mbh_config_new(mbh_config **out, mbh_error *err)
 {
 	cfg_impl *ci;
 	mbh_config *c;
+	size_t i;
 
 	*out = NULL;
 	ci = calloc(1, sizeof(*ci));
 	if (ci == NULL)
 		return oom(err);
 	c = &ci->pub;
-	c->connect_timeout_ms = -1;
-	c->selection.policy = (mbh_policy)-1;
-	c->selection.max_lag_seconds = -1;
-	c->selection.allow_delayed = -1;
-	c->lock.max_seconds = -1;
-	c->lock.refuse_if_locked = -1;
-	c->lock.allow_majority_stall = -1;
-	c->script.timeout = -1;
-	c->snapshot.timeout = -1;
-	c->log.syslog = -1;
-	c->log.level = -1;
+	for (i = 0; i < NKEYS; i++) {
+		if (keys[i].type == KT_INT || keys[i].type == KT_BOOL || keys[i].type == KT_LEVEL)
+			*(int *)((char *)c + keys[i].off) = -1;
+		else if (keys[i].type == KT_POLICY)
+			*(mbh_policy *)((char *)c + keys[i].off) = (mbh_policy)-1;
+	}
 	*out = c;
 	return 0;
 }
@@ -656,9 +705,9 @@ parse_bool(const char *s, int *out)
 	return -1;
 }
 
-/* Command-line override of one key. */
+/* Command-line override of one key, named in messages as the option that set it. */
 int
-mbh_config_set(mbh_config *cfg, const char *key, const char *value, mbh_error *err)
+mbh_config_set_as(mbh_config *cfg, const char *key, const char *value, const char *option, mbh_error *err)
 {
 	cfg_impl *ci = impl(cfg);
 	const key_spec *k;
@@ -674,7 +723,10 @@ mbh_config_set(mbh_config *cfg, const char *key, const char *value, mbh_error *e
 		return mbh_error_set(err, EX_USAGE, "an option that is no setting (not repeated: it holds an '@', "
 				     "perhaps a password); see --help");
 	if (k == NULL || k->type == KT_GROUP)
-		return mbh_error_set(err, EX_USAGE, "--%s: no such setting", mbh_escape(key, quoted, sizeof(quoted)));
+		return mbh_error_set(err, EX_USAGE, "--%s: no such setting",
+				     mbh_escape(option != NULL ? option : key, quoted, sizeof(quoted)));
+	if (option == NULL)
+		option = k->name;
 	if (value == NULL)
 		goto bad;
 	field_base = (char *)cfg + k->off;
@@ -717,11 +769,11 @@ mbh_config_set(mbh_config *cfg, const char *key, const char *value, mbh_error *e
 			*(int *)field_base = n;
 		break;
 	case KT_STRV:
-		return mbh_error_set(err, EX_USAGE, "--%s: set it in the config file", k->name);
+		return mbh_error_set(err, EX_USAGE, "--%s: set it in the config file", option);
 	case KT_TAGS:
 		eq = strchr(value, '=');
 		if (eq == NULL || eq == value)
-			return mbh_error_set(err, EX_USAGE, "--%s: expected KEY=VALUE, got '%s'", k->name,
+			return mbh_error_set(err, EX_USAGE, "--%s: expected KEY=VALUE, got '%s'", option,
 			                     mbh_escape(value, quoted, sizeof(quoted)));
 		if (tag_put(cfg, value, (size_t)(eq - value), eq + 1) != 0)
 			return oom(err);
@@ -732,7 +784,21 @@ mbh_config_set(mbh_config *cfg, const char *key, const char *value, mbh_error *e
 	return 0;
 bad:
 	type_phrase(k, value, phrase, sizeof(phrase));
-	return mbh_error_set(err, EX_USAGE, "--%s: %s", k->name, phrase);
+	return mbh_error_set(err, EX_USAGE, "--%s: %s", option, phrase);
+}
+
+/* Command-line override of one key, named in messages as the key. */
+int
+mbh_config_set(mbh_config *cfg, const char *key, const char *value, mbh_error *err)
+{
+	return mbh_config_set_as(cfg, key, value, NULL, err);
+}
+
+/* A policy by name; see config.h. */
+int
+mbh_policy_from_name(const char *name)
+{
+	return name_index(policy_names, sizeof(policy_names) / sizeof(policy_names[0]), name);
 }
 
 /*
@@ -767,15 +833,8 @@ read_password_file(const char *path, char **out, mbh_error *err)
 		              "regular file (mode 0600)", qpath, file_kind(st.st_mode));
 		goto out;
 	}
-	if (st.st_uid != geteuid() && st.st_uid != 0) {
-		mbh_error_set(err, EX_CONFIG, "%s: password file must be owned by uid %u or root (chown %u %s)", qpath,
-		              (unsigned)geteuid(), (unsigned)geteuid(), qpath);
+	if (secret_file_ok(&st, qpath, "password file", err) != 0)
 		goto out;
-	}
-	if ((st.st_mode & 077) != 0) {
-		mbh_error_set(err, EX_CONFIG, "%s: password file must not be readable by others (chmod 600 %s)", qpath, qpath);
-		goto out;
-	}
 	while (used < sizeof(buf) - 1) {
 		r = read(fd, buf + used, sizeof(buf) - 1 - used);
 		if (r < 0 && errno == EINTR)
@@ -922,7 +981,9 @@ mbh_config_finish(mbh_config *cfg, mbh_error *err)
 	cfg_impl *ci = impl(cfg);
 	mongoc_uri_t *uri = NULL;
 	mbh_uri_userinfo ui;
+	mbh_uri_settings us;
 	const char *env, *keypw;
+	size_t i;
 	int rc = -1;
 
 	/* Connection string: the file or --uri, else the environment. */
@@ -941,28 +1002,18 @@ mbh_config_finish(mbh_config *cfg, mbh_error *err)
 
 	if (cfg->selection.policy == (mbh_policy)-1)
 		cfg->selection.policy = cfg->selection.member ? MBH_POLICY_MEMBER : MBH_POLICY_AUTO;
-	if (cfg->selection.max_lag_seconds < 0)
-		cfg->selection.max_lag_seconds = 30;
-	if (cfg->selection.allow_delayed < 0)
-		cfg->selection.allow_delayed = 0;
-	if (cfg->lock.max_seconds < 0)
-		cfg->lock.max_seconds = 7200;
-	if (cfg->lock.refuse_if_locked < 0)
-		cfg->lock.refuse_if_locked = 1;
-	if (cfg->lock.allow_majority_stall < 0)
-		cfg->lock.allow_majority_stall = 0;
+	/* the table's defaults; connect_timeout_ms waits for the URI, which may set it */
+	for (i = 0; i < NKEYS; i++) {
+		int *v = (int *)((char *)cfg + keys[i].off);
+
+		if ((keys[i].type == KT_INT || keys[i].type == KT_BOOL || keys[i].type == KT_LEVEL) && *v < 0 &&
+		    keys[i].off != OFF(connect_timeout_ms))
+			*v = (int)keys[i].def;
+	}
 	if (cfg->state_dir == NULL && set_string(&cfg->state_dir, DEFAULT_STATE_DIR) != 0) {
 		oom(err);
 		goto out;
 	}
-	if (cfg->script.timeout < 0)
-		cfg->script.timeout = 7200;
-	if (cfg->snapshot.timeout < 0)
-		cfg->snapshot.timeout = DEFAULT_SNAPSHOT_TIMEOUT;
-	if (cfg->log.syslog < 0)
-		cfg->log.syslog = 0;
-	if (cfg->log.level < 0)
-		cfg->log.level = MBH_LOG_INFO;
 
 	if (cfg->selection.policy == MBH_POLICY_MEMBER && cfg->selection.member == NULL) {
 		mbh_error_set(err, EX_CONFIG, "%s: selection.policy is \"member\" but selection.member is not set",
@@ -995,12 +1046,14 @@ mbh_config_finish(mbh_config *cfg, mbh_error *err)
 	}
 
 	/* Validate the connection string now, so --check-config catches it. */
-	if (mbh_uri_build(&uri, cfg, err) != 0)
+	mbh_config_uri_settings(cfg, &us);
+	if (mbh_uri_build(&uri, &us, err) != 0)
 		goto out;
 	keypw = mongoc_uri_get_option_as_utf8(uri, MONGOC_URI_TLSCERTIFICATEKEYFILEPASSWORD, NULL);
 	add_secret(cfg, keypw);
 	if (cfg->connect_timeout_ms < 0)
-		cfg->connect_timeout_ms = mongoc_uri_get_option_as_int32(uri, MONGOC_URI_CONNECTTIMEOUTMS, 5000);
+		cfg->connect_timeout_ms = mongoc_uri_get_option_as_int32(uri, MONGOC_URI_CONNECTTIMEOUTMS,
+									  (int32_t)find_key("connect_timeout_ms", &i)->def);
 	rc = 0;
 out:
 	mongoc_uri_destroy(uri);
@@ -1019,17 +1072,15 @@ mbh_config_uri_has_password(const char *uri)
 	return ui.has_password ? 1 : 0;
 }
 
-/* Free a NULL-terminated string vector. */
+/* The connection's settings; see config.h. */
 void
-mbh_strv_free(char **v)
+mbh_config_uri_settings(const mbh_config *cfg, mbh_uri_settings *out)
 {
-	size_t i;
-
-	if (v == NULL)
-		return;
-	for (i = 0; v[i] != NULL; i++)
-		free(v[i]);
-	free(v);
+	out->uri = cfg->uri;
+	out->username = cfg->username;
+	out->password = cfg->password;
+	out->password_file = cfg->password_file;
+	out->connect_timeout_ms = cfg->connect_timeout_ms;
 }
 
 /* Free everything, wiping the password. */
@@ -1063,6 +1114,7 @@ mbh_config_free(mbh_config *cfg)
 	}
 	free(cfg->selection.tags);
 	free(cfg->state_dir);
+	free(cfg->metrics.textfile);
 	mbh_strv_free(cfg->script.backup);
 	mbh_strv_free(cfg->script.restore);
 	mbh_strv_free(cfg->snapshot.create);

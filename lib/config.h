@@ -15,6 +15,12 @@ typedef enum mbh_policy {
 	MBH_POLICY_MEMBER      /* exactly selection.member (still checked) */
 } mbh_policy;
 
+/* The policies' names, as messages list them. */
+#define MBH_POLICY_NAMES "auto, local, member"
+
+/* Pure: the policy named name ("auto", "local" or "member"), or -1. */
+int mbh_policy_from_name(const char *name);
+
 typedef struct mbh_tag {
 	char *key;
 	char *value;
@@ -50,6 +56,8 @@ typedef struct mbh_config {
 		char **backup;       /* NULL-terminated argv template, or NULL */
 		char **restore;
 		int timeout;         /* seconds, default 7200; 0 = none */
+		int idle_timeout;    /* plugin: seconds the stream may make no progress while locked, default 600; 0 = none */
+		int allow_empty;     /* plugin: an empty stream (0 bytes, status 0) is a good backup; default 0 */
 	} script;
 	struct {
 		char **create;       /* argv template printing the snapshot's path; NULL = snapshot mode off */
@@ -60,6 +68,10 @@ typedef struct mbh_config {
 		int syslog;          /* default 0 */
 		int level;           /* an mbh_log_level, default info */
 	} log;
+	struct {
+		char *textfile;      /* Prometheus textfile ("%s" = the set); NULL = metrics off (the default) */
+		int fsync;           /* default 1: the file is on disk before the lock is taken */
+	} metrics;
 	char **secrets;          /* NULL-terminated: every password and key passphrase met, for loggers; wiped on free */
 } mbh_config;
 
@@ -88,6 +100,9 @@ int mbh_config_load_string(mbh_config *cfg, const char *text, const char *name, 
  */
 int mbh_config_set(mbh_config *cfg, const char *key, const char *value, mbh_error *err);
 
+/* mbh_config_set naming option, the one the user typed ("member" for selection.member): "--OPTION: ...". */
+int mbh_config_set_as(mbh_config *cfg, const char *key, const char *value, const char *option, mbh_error *err);
+
 /*
  * Complete the config: the URI falls back to $MONGO_BACKUP_URI, defaults are
  * filled, the password file is checked (regular file, mode 0600 or stricter,
@@ -97,11 +112,12 @@ int mbh_config_set(mbh_config *cfg, const char *key, const char *value, mbh_erro
  */
 int mbh_config_finish(mbh_config *cfg, mbh_error *err);
 
+/* What mbh_uri_build needs of cfg (a finished one: the password read), borrowed from cfg. */
+struct mbh_uri_settings;
+void mbh_config_uri_settings(const mbh_config *cfg, struct mbh_uri_settings *out);
+
 /* Free cfg and everything it owns; the password is wiped.  NULL is fine. */
 void mbh_config_free(mbh_config *cfg);
-
-/* Free a NULL-terminated string vector.  NULL is fine. */
-void mbh_strv_free(char **v);
 
 /*
  * Pure, no parsing by the driver: 1 if the userinfo of uri (mongodb:// or

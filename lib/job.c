@@ -34,18 +34,11 @@ dup_or_empty(const char *s)
 static int
 check_job_name(const char *name, mbh_error *err)
 {
-	const char *p;
+	char why[160];
 
-	if (name == NULL)
+	if (name == NULL || mbh_state_job_name_check(name, why, sizeof(why)) == 0)
 		return 0;
-	if (strlen(name) > MBH_JOB_NAME_MAX)
-		return mbh_error_set(err, EX_USAGE, "the job name is %zu bytes long; at most %d are allowed: use a "
-				     "shorter job name", strlen(name), MBH_JOB_NAME_MAX);
-	for (p = name; *p != '\0'; p++)
-		if ((unsigned char)*p < 0x20 || *p == 0x7f)
-			return mbh_error_set(err, EX_USAGE, "the job name contains a control character: use a plain "
-					     "job name");
-	return 0;
+	return mbh_error_set(err, EX_USAGE, "the job name %s", why);
 }
 
 /* Copy params. */
@@ -61,7 +54,9 @@ mbh_job_new(mbh_job **out, const mbh_job_params *p, mbh_error *err)
 	if ((j = calloc(1, sizeof(*j))) == NULL)
 		return mbh_error_set(err, EX_OSERR, "out of memory");
 	j->cancel_pipe[0] = j->cancel_pipe[1] = -1;
+	j->stream.fd = -1;
 	pthread_mutex_init(&j->mu, NULL);
+	mbh_job_async_init(j);
 	j->cfg = p->cfg;
 	j->log = p->log;
 	j->cancel_fd = p->cancel_fd;
@@ -77,6 +72,7 @@ mbh_job_new(mbh_job **out, const mbh_job_params *p, mbh_error *err)
 	}
 	for (i = 0; j->cfg->secrets != NULL && j->cfg->secrets[i] != NULL; i++)
 		mbh_logger_add_secret(j->log, j->cfg->secrets[i]);
+	mbh_metrics_init(&j->metrics, j->cfg, j->log);
 	*out = j;
 	return 0;
 }
@@ -108,40 +104,19 @@ mbh_job_cancelled(mbh_job *j)
 	return j->cancelled != 0;
 }
 
+static double
+now_seconds(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
 static int
 cancelled_error(mbh_error *err, const char *what)
 {
-	return mbh_error_set(err, EX_TEMPFAIL, "cancelled %s; nothing is locked", what);
-}
-
-/* See jobint.h. */
-void
-mbh_cmd_env_fill(mbh_cmd_env *x, const mbh_state_rec *rec)
-{
-	int port = 0, n = 0;
-
-	if (mbh_hostport_split(rec->member, x->hostname, sizeof(x->hostname), &port) != 0)
-		snprintf(x->hostname, sizeof(x->hostname), "%s", rec->member);
-	snprintf(x->portnum, sizeof(x->portnum), "%d", port);
-	snprintf(x->host, sizeof(x->host), "MONGO_BACKUP_HOST=%s", x->hostname);
-	snprintf(x->port, sizeof(x->port), "MONGO_BACKUP_PORT=%d", port);
-	snprintf(x->set, sizeof(x->set), "MONGO_BACKUP_SET=%s", rec->set_name);
-	snprintf(x->job, sizeof(x->job), "MONGO_BACKUP_JOB=%s", rec->job);
-	x->env[n++] = x->host;
-	x->env[n++] = x->port;
-	x->env[n++] = x->set;
-	x->env[n++] = x->job;
-	if (rec->snapshot[0] != '\0') {
-		snprintf(x->snapshot, sizeof(x->snapshot), "MONGO_BACKUP_SNAPSHOT=%s", rec->snapshot);
-		x->env[n++] = x->snapshot;
-	}
-	x->env[n] = NULL;
-	memset(&x->vars, 0, sizeof(x->vars));
-	x->vars.host = x->hostname;
-	x->vars.port = x->portnum;
-	x->vars.set = rec->set_name;
-	x->vars.job = rec->job;
-	x->vars.snapshot = rec->snapshot[0] != '\0' ? rec->snapshot : NULL;
+	return mbh_error_fail(err, MBH_ERR_CANCELLED, "cancelled %s; nothing is locked", what);
 }
 
 /*
@@ -162,6 +137,9 @@ start_command(mbh_job *j, const char *const *templ, bool expand, int flags, mbh_
 	if (mbh_child_spawn(&j->child, expand ? (const char *const *)argv : templ, x.env, flags, err) != 0)
 		goto out;
 	j->child_pgid = (sig_atomic_t)mbh_child_pid(j->child);
+	j->cmd_started_ms = mbh_now_ms();
+	snprintf(j->cmd_name, sizeof(j->cmd_name), "%s",
+		 strrchr(templ[0], '/') != NULL && strrchr(templ[0], '/')[1] != '\0' ? strrchr(templ[0], '/') + 1 : templ[0]);
 	j->rec.command_pid = mbh_child_pid(j->child);
 	j->rec.command_start = mbh_proc_starttime(j->rec.command_pid);
 	mbh_logf(j->log, MBH_LOG_DEBUG, "running %s (pid %ld)", templ[0], j->rec.command_pid);
@@ -225,6 +203,7 @@ reap_watchdog(mbh_job *j, long pid, int ms)
 static void
 release_command(mbh_job *j, mbh_error *run_err)
 {
+	j->cmd_started_ms = mbh_now_ms(); /* it runs from now */
 	if (j->child == NULL || mbh_child_open_gate(j->child, run_err) == 0)
 		return;
 	mbh_logf(j->log, MBH_LOG_DEBUG, "the command did not start: %s", run_err->msg);
@@ -245,7 +224,10 @@ release_held(mbh_job *j, mbh_error *err)
 
 	stop_command(j);
 	MBH_CRASH("unlock-before");
-	rc = mbh_release(j->log, j->session, j->cfg->state_dir, &j->rec, MBH_RELEASER_RUN, &released, err);
+	rc = mbh_release(j->log, j->session, j->cfg->state_dir, &j->rec, MBH_RELEASER_RUN, NULL, &released, err);
+	mbh_metrics_note(&j->metrics, j->rec.set_name,
+			 &(mbh_metrics_event){ .kind = released ? MBH_METRICS_RELEASED : MBH_METRICS_CHANGED,
+					       .since = (double)j->rec.since });
 	if (rc == 0 || released) {
 		j->held = false;
 		reap_watchdog(j, wd, WATCHDOG_REAP_MS);
@@ -325,6 +307,8 @@ lock_flow(mbh_job *j, const char *const *templ, bool expand, int flags, mbh_erro
 		return mbh_error_set(err, EX_SOFTWARE, "this job still holds the snapshot %s", j->rec.snapshot);
 	forget_stopped_command(j); /* the command of the previous lock, stopped by its unlock */
 	reap_watchdog(j, 0, 0);    /* and its watchdog, if it was slow to exit */
+	memset(&j->rec, 0, sizeof(j->rec)); /* lock_count stays 0 unless this lock is taken */
+	j->t_begin = now_seconds();
 	if (mbh_job_cancelled(j))
 		return cancelled_error(err, "before discovery");
 	if (mbh_job_discover(j, &t, err) != 0)
@@ -397,8 +381,10 @@ lock_flow(mbh_job *j, const char *const *templ, bool expand, int flags, mbh_erro
 	if (mbh_state_write(j->state, &j->rec, err) != 0)
 		goto out;
 	intent = true;
+	/* the textfile says "locked" before the lock is sent: it is rendered from this record */
+	mbh_metrics_note(&j->metrics, j->rec.set_name, &(mbh_metrics_event){ .kind = MBH_METRICS_CHANGED });
 	MBH_CRASH("pre-intent");
-	if (wd != NULL && mbh_watchdog_go(wd, err) != 0)
+	if (wd != NULL && mbh_watchdog_go(wd, &j->rec, err) != 0)
 		goto out;
 	if (mbh_job_cancelled(j)) {
 		cancelled_error(err, "before the lock");
@@ -430,7 +416,7 @@ lock_flow(mbh_job *j, const char *const *templ, bool expand, int flags, mbh_erro
 		if (mbh_lock_freeze(j->session, j->cfg->lock.max_seconds, err) != 0) {
 			/* it was elected meanwhile (a primary refuses replSetFreeze): temporary, run again */
 			if (err->code == EX_UNAVAILABLE)
-				err->code = EX_TEMPFAIL;
+				mbh_error_recast(err, MBH_ERR_TEMPORARY);
 			mbh_error_prefix(err, "cannot freeze %s (priority %g) before locking it", m->host, m->priority);
 			goto out;
 		}
@@ -538,6 +524,8 @@ out:
 	}
 	mbh_selection_free(sel);
 	mbh_topology_free(t);
+	if (rc != 0)
+		mbh_job_outcome(j, false, mbh_job_cancelled(j) ? MBH_METRICS_FAIL_CANCELLED : MBH_METRICS_FAIL_LOCK, -1);
 	return rc;
 }
 
@@ -556,7 +544,7 @@ mbh_job_lock(mbh_job *j, mbh_error *err)
 const char *
 mbh_job_set(const mbh_job *j)
 {
-	return j->rec.set_name;
+	return j->set;
 }
 
 const char *
@@ -596,9 +584,10 @@ mbh_job_lock_spawn(mbh_job *j, const char *const *templ, int flags, mbh_child **
 	/* it could not run: nothing may stay locked (or taken) for it */
 	mbh_error_init(&e);
 	rc = mbh_job_unlock(j, &e);
-	mbh_error_set(err, run_err.code != 0 ? run_err.code : EX_SOFTWARE, MBH_JOB_NOT_STARTED "%s; %s",
-		      run_err.code != 0 ? run_err.msg : "unknown reason",
-		      rc != 0 ? e.msg : j->snap ? "the snapshot was removed" : "the member was unlocked again");
+	mbh_job_outcome(j, false, MBH_METRICS_FAIL_COMMAND, -1);
+	mbh_error_fail_detail(err, MBH_ERR_NOT_STARTED, "the command did not start: ", "%s; %s",
+			      run_err.code != 0 ? run_err.msg : "unknown reason",
+			      rc != 0 ? e.msg : j->snap ? "the snapshot was removed" : "the member was unlocked again");
 	return -1;
 }
 
@@ -648,27 +637,52 @@ out:
 	return rc;
 }
 
-/*
- * Seconds until the command gets SIGTERM: script.timeout or the lock's
- * deadline, whichever is first.  For the deadline, the SIGTERM goes out the
- * kill grace (2 s) early, so that the SIGKILL lands on the deadline itself and
- * even a command that ignores SIGTERM holds the lock no longer than
- * lock.max_seconds.  *by_deadline tells which one it is.
- */
+/* See jobint.h. */
+int64_t
+mbh_job_deadline_ms(const mbh_job *j, int *rule)
+{
+	int64_t d = 0, lock_end;
+	int max = j->cfg->lock.max_seconds;
+
+	*rule = MBH_RULE_NONE;
+	if (j->cfg->script.timeout > 0 && j->cmd_started_ms > 0) {
+		d = j->cmd_started_ms + (int64_t)j->cfg->script.timeout * 1000;
+		*rule = MBH_RULE_SCRIPT;
+	}
+	if (j->held && !j->snap && j->rec.deadline > 0) {
+		/* the SIGTERM goes out the kill grace (2 s) early, so the SIGKILL lands on the deadline itself */
+		lock_end = mbh_now_ms() + (j->rec.deadline - (int64_t)time(NULL)) * 1000 - (max > 4 ? 2000 : 0);
+		if (d == 0 || lock_end < d) {
+			d = lock_end;
+			*rule = MBH_RULE_LOCK;
+		}
+	}
+	return d;
+}
+
+/* See jobint.h. */
+int
+mbh_job_deadline_error(const mbh_job *j, int rule, const char *what, mbh_error *err)
+{
+	if (rule == MBH_RULE_LOCK)
+		return mbh_error_set(err, EX_TEMPFAIL, "%s did not finish within lock.max_seconds (%d s): the lock's time "
+				     "ran out", what, j->cfg->lock.max_seconds);
+	return mbh_error_set(err, EX_TEMPFAIL, "%s did not finish within script.timeout (%d s)", what,
+			     j->cfg->script.timeout);
+}
+
+/* Seconds until the command gets SIGTERM by the deadline rule (0 = none); *by_deadline: the lock's. */
 static int
 command_timeout(const mbh_job *j, bool *by_deadline)
 {
-	int64_t left = j->rec.deadline - (int64_t)time(NULL);
-	int t = j->cfg->script.timeout;
+	int rule;
+	int64_t d = mbh_job_deadline_ms(j, &rule), left;
 
-	if (j->snap) {
-		/* it reads the snapshot: the lock's deadline is not its own */
-		*by_deadline = false;
-		return t;
-	}
-	left = left > 4 ? left - 2 : left > 1 ? left : 1;
-	*by_deadline = t <= 0 || left < t;
-	return *by_deadline ? (int)left : t;
+	*by_deadline = rule == MBH_RULE_LOCK;
+	if (d == 0)
+		return 0;
+	left = d - mbh_now_ms();
+	return left <= 1000 ? 1 : (int)((left + 999) / 1000);
 }
 
 /*
@@ -689,9 +703,8 @@ mbh_job_wait(mbh_job *j, int *status, mbh_error *err)
 	mbh_error_init(&e);
 	/* only this thread reaps and frees the child; an unlock elsewhere only kills it */
 	rc = mbh_child_await(j->child, command_timeout(j, &by_deadline), j->cancel_pipe[0], j->cancel_fd, &e);
-	if (rc != 0 && by_deadline && !mbh_job_cancelled(j))
-		mbh_error_set(&e, EX_TEMPFAIL, "the command was stopped: the lock's time (lock.max_seconds = %d s) ran out",
-			      j->cfg->lock.max_seconds);
+	if (rc != 0 && e.code == EX_TEMPFAIL && !mbh_job_cancelled(j))
+		mbh_job_deadline_error(j, by_deadline ? MBH_RULE_LOCK : MBH_RULE_SCRIPT, "the command", &e);
 	else if (rc == 0 && !j->snap && (int64_t)time(NULL) >= j->rec.deadline)
 		rc = mbh_error_set(&e, EX_TEMPFAIL, "the command ended as the lock's time (lock.max_seconds = %d s) ran out",
 				   j->cfg->lock.max_seconds);
@@ -740,6 +753,18 @@ mbh_job_unlock(mbh_job *j, mbh_error *err)
 		rc = release_snapshot(j, err);
 	pthread_mutex_unlock(&j->mu);
 	return rc;
+}
+
+/* See job.h. */
+bool
+mbh_job_holds(mbh_job *j)
+{
+	bool h;
+
+	pthread_mutex_lock(&j->mu);
+	h = j->held || j->snap;
+	pthread_mutex_unlock(&j->mu);
+	return h;
 }
 
 /* Lock, run, unlock. */
@@ -795,6 +820,11 @@ mbh_job_exec(mbh_job *j, const char *const *templ, int *status, mbh_error *err)
 	}
 	rc = 0;
 out:
+	mbh_job_outcome(j, rc == 0 && *status == 0,
+			rc != 0 && run_err.code == 0 ? MBH_METRICS_FAIL_UNLOCK
+			: mbh_job_cancelled(j)       ? MBH_METRICS_FAIL_CANCELLED
+						     : MBH_METRICS_FAIL_COMMAND,
+			-1);
 	return rc;
 }
 
@@ -853,14 +883,53 @@ out:
 	return rc;
 }
 
+/* See jobint.h. */
+const char *
+mbh_job_metrics_set(mbh_job *j)
+{
+	const char *rs;
+
+	if (j->rec.set_name[0] != '\0')
+		return j->rec.set_name;
+	if (j->set[0] != '\0')
+		return j->set;
+	if (j->set_override != NULL)
+		return j->set_override;
+	if (j->uri == NULL && mbh_job_uri(j, NULL) != 0)
+		return NULL;
+	rs = mongoc_uri_get_replica_set(j->uri);
+	return rs != NULL && rs[0] != '\0' ? rs : NULL;
+}
+
+/* See jobint.h. */
+void
+mbh_job_outcome_since(mbh_job *j, bool ok, mbh_metrics_reason reason, double since, int64_t bytes)
+{
+	mbh_metrics_event ev = { .kind = ok ? MBH_METRICS_SUCCESS : MBH_METRICS_FAILURE, .reason = reason,
+				 .since = since, .bytes = bytes };
+
+	if (j->metrics.textfile != NULL)
+		mbh_metrics_note(&j->metrics, mbh_job_metrics_set(j), &ev);
+}
+
+/* See job.h. */
+void
+mbh_job_outcome(mbh_job *j, bool ok, mbh_metrics_reason reason, int64_t bytes)
+{
+	mbh_job_outcome_since(j, ok, reason, j->t_begin, bytes);
+}
+
 /* Free without unlocking. */
 void
 mbh_job_free(mbh_job *j)
 {
 	if (j == NULL)
 		return;
+	mbh_job_async_fini(j); /* first: its thread may be using the job */
 	if (j->stray_watchdog > 0)
 		mbh_watchdog_reap(j->stray_watchdog, WATCHDOG_STRAY_MS);
+	if (j->stream.fd >= 0)
+		close(j->stream.fd);
 	mbh_child_free(j->child);
 	mbh_lock_session_free(j->session);
 	mbh_state_free(j->state);

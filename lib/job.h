@@ -9,6 +9,7 @@
 #include "config.h"
 #include "error.h"
 #include "log.h"
+#include "metrics.h"
 #include "run.h"
 
 /*
@@ -20,12 +21,11 @@
  */
 typedef struct mbh_job mbh_job;
 
-#define MBH_JOB_NAME_MAX 127 /* bytes of a job name; longer is EX_USAGE, never cut */
 
 typedef struct mbh_job_params {
 	const mbh_config *cfg;     /* borrowed; finished (mbh_config_finish); must outlive the job */
 	mbh_logger *log;           /* borrowed; NULL = silent.  The job adds the config's secrets to it */
-	const char *job_name;      /* Bacula job name (%j), recorded; NULL = none; see MBH_JOB_NAME_MAX */
+	const char *job_name;      /* Bacula job name (%j), recorded; NULL = none; see mbh_state_job_name_check */
 	const char *mode;          /* "hooks", "exec" or "plugin", recorded; NULL = "hooks" */
 	const char *set_name;      /* post/status: the set when the URI has no replicaSet=; NULL = find it */
 	const char *watchdog_path; /* the watchdog program, started before every lock; NULL = no watchdog */
@@ -66,14 +66,24 @@ int mbh_job_lock(mbh_job *job, mbh_error *err);
  * its first byte.  Snapshot mode: started against the snapshot, after the
  * unlock.  On success *out is the command, owned by the job as with
  * mbh_job_spawn.  A command that cannot run: everything undone (unlocked,
- * snapshot removed), -1 with why (EX_UNAVAILABLE naming it), the message
- * starting with MBH_JOB_NOT_STARTED; any other failure locked nothing.
+ * snapshot removed), -1 with MBH_ERR_NOT_STARTED (EX_UNAVAILABLE) "the
+ * command did not start: WHY; WHAT WAS UNDONE", the words after the colon its
+ * detail (mbh_error_detail); any other failure locked nothing.
  */
-#define MBH_JOB_NOT_STARTED "the command did not start: "
 int mbh_job_lock_spawn(mbh_job *job, const char *const *templ, int flags, mbh_child **out, mbh_error *err);
 
-/* After mbh_job_lock: the set, the member ("host:port") and the lockCount it returned.  Borrowed. */
+/*
+ * The set: "" until discovery found it, then its name, also when the lock
+ * failed after (another run held the set: MBH_ERR_SET_BUSY).  Borrowed.
+ */
 const char *mbh_job_set(const mbh_job *job);
+
+/*
+ * After mbh_job_lock: the member ("host:port") and the lockCount it
+ * returned.  Borrowed.  After a failed lock the count tells whether the
+ * member was locked (and unlocked again: a re-check, snapshot.create): > 0,
+ * or never: 0.
+ */
 const char *mbh_job_member(const mbh_job *job);
 int64_t mbh_job_lock_count(const mbh_job *job);
 
@@ -111,7 +121,10 @@ int mbh_job_wait(mbh_job *job, int *status, mbh_error *err);
  * Undo mbh_job_lock: kill the command's group if it still runs, then (under
  * the state directory's unlock claim) fsyncUnlock checking the count,
  * unfreeze, stop the watchdog, remove the record, release the flock and the
- * member session.  Exactly one fsyncUnlock per lock, whatever the number of
+ * member session.  A record removed, made unreadable or changed by hand
+ * meanwhile does not keep the job from unlocking the member it locked (before
+ * the deadline; after it, the watchdog does), with a warning saying what
+ * became of the record.  Exactly one fsyncUnlock per lock, whatever the number of
  * threads calling.  Idempotent: 0 when nothing is held.  An unreachable
  * member keeps the record (EX_TEMPFAIL, the watchdog keeps trying); a record
  * that cannot be removed after a successful unlock is EX_CANTCREAT naming it.
@@ -124,6 +137,56 @@ int mbh_job_unlock(mbh_job *job, mbh_error *err);
 
 /* Any thread, any time, async: stop what the job is doing (lock flow, command).  Does not unlock. */
 void mbh_job_cancel(mbh_job *job);
+
+/*
+ * Any thread; returns at once: mbh_job_unlock on the job's own helper
+ * thread, as soon as the owner lets go of the job (a lock flow in a network
+ * call finishes it first, and undoes a lock it took after a cancel).  For a
+ * caller that must not wait: a cancel, a daemon shutting down.  Its failure
+ * is logged.  EX_OSERR when no thread can be started (nothing was asked).
+ */
+int mbh_job_unlock_async(mbh_job *job, mbh_error *err);
+
+/* Wait up to timeout_ms for the unlocks asked with mbh_job_unlock_async; true when they are done. */
+bool mbh_job_unlock_wait(mbh_job *job, int timeout_ms);
+
+/* True while the job holds a lock or a snapshot (another thread may release it any time). */
+bool mbh_job_holds(mbh_job *job);
+
+/*
+ * The backup stream: the stdout of the command mbh_job_lock_spawn started
+ * (MBH_RUN_PIPE_STDOUT), read by the owner thread as one stream, under the
+ * one deadline rule (script.timeout from the command's start; the lock's
+ * deadline, not in snapshot mode).  While it is open and the member locked,
+ * the job's helper thread watches it: no byte read for script.idle_timeout
+ * (the reader stuck somewhere else: Bacula waiting for a volume) stops the
+ * command and unlocks at once, saying why and what to use instead; the next
+ * read or the close returns that.
+ */
+int mbh_job_stream_open(mbh_job *job, mbh_error *err);
+
+/*
+ * Fill buf (len bytes; fewer only at the end) from the stream.  *got = 0
+ * is the end.  -1 on cancel ("cancelled"), on the deadline (EX_TEMPFAIL
+ * naming the rule; the command is stopped), on the idle rule, or on an
+ * error; the caller then closes the stream.
+ */
+int mbh_job_stream_read(mbh_job *job, char *buf, size_t len, size_t *got, mbh_error *err);
+
+/*
+ * End the stream and the command; the verdict on the backup.  Closed before
+ * its end (an error, or the reader gave up: the storage daemon failed):
+ * the command's group is killed at once and this fails saying how many
+ * bytes were streamed (or the deadline, idle or cancel that ended it).  At
+ * the end: wait for the command (the deadline rule); 0 only when it exited
+ * 0 and wrote something (or script.allow_empty); else EX_TEMPFAIL /
+ * EX_DATAERR naming its status.  *status = its status (-1 unknown).  Does
+ * not unlock.
+ */
+int mbh_job_stream_close(mbh_job *job, int *status, mbh_error *err);
+
+/* Bytes read from the stream so far. */
+int64_t mbh_job_stream_bytes(const mbh_job *job);
 
 /* True once mbh_job_cancel was called or cancel_fd became readable. */
 bool mbh_job_cancelled(mbh_job *job);
@@ -175,6 +238,17 @@ int mbh_job_forget(mbh_job *job, mbh_error *err);
  * snapshot mode the snapshot, its age and its job; caller frees.  Takes no flock.
  */
 int mbh_job_status(mbh_job *job, char **text, mbh_error *err);
+
+/* --status --json: the same facts as one JSON object (fields in mongo-postbackup(1)); same returns. */
+int mbh_job_status_json(mbh_job *job, char **text, mbh_error *err);
+
+/*
+ * The end of a run, for the metrics (metrics.textfile; off: nothing): ok, or
+ * the reason it failed, and the bytes streamed into the job (-1: none).  The
+ * run began with the last lock flow.  Pre, post and --exec call it from
+ * their flows; the plugin when its stream ends.  Never fails.
+ */
+void mbh_job_outcome(mbh_job *job, bool ok, mbh_metrics_reason reason, int64_t bytes);
 
 /* Close the sessions, release the flock, free.  Does NOT unlock: a held lock stays for post.  NULL is fine. */
 void mbh_job_free(mbh_job *job);

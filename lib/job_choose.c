@@ -18,9 +18,12 @@
 int
 mbh_job_uri(mbh_job *j, mbh_error *err)
 {
+	mbh_uri_settings us;
+
 	if (j->uri != NULL)
 		return 0;
-	return mbh_uri_build(&j->uri, j->cfg, err);
+	mbh_config_uri_settings(j->cfg, &us);
+	return mbh_uri_build(&j->uri, &us, err);
 }
 
 /* Every required tag is in the member's hello "tags". */

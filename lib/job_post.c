@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sysexits.h>
+#include <time.h>
 
 #include "crash.h"
 #include "jobint.h"
@@ -39,6 +40,34 @@ name_other_records(mbh_job *j)
 }
 
 /*
+ * The record was changed by hand: the lock it names cannot be shown to be
+ * ours, so nothing here unlocks it, but the watchdog it names (if that is
+ * still our watchdog) knows the lock first-hand: ask it to release the lock
+ * now instead of at its deadline, and wait a while for it to finish.  rec is
+ * what the file says (untrusted).  Always -1: the file needs a look.
+ */
+static int
+ask_watchdog(mbh_job *j, const mbh_state_rec *rec, mbh_error *err)
+{
+	struct timespec tick = { 0, 50 * 1000 * 1000 };
+	int waited = 0, limit = 2 * (j->cfg->connect_timeout_ms > 0 ? j->cfg->connect_timeout_ms : 5000) + 2000;
+
+	if (!mbh_release_ask_watchdog(j->log, rec))
+			return -1; /* no watchdog of ours to ask */
+	while (mbh_proc_running(rec->watchdog_pid, rec->watchdog_start) && waited < limit) {
+		nanosleep(&tick, NULL);
+		waited += 50;
+	}
+	return mbh_error_set(err, EX_DATAERR,
+			     "%s: " MBH_STATE_EDITED ", so the lock it names cannot be shown to be ours and nothing was "
+			     "unlocked from it; its watchdog (pid %ld), which was handed the lock, was asked to release it "
+			     "now: it %s (see %s/%s.events); check the file, then remove it",
+			     mbh_state_path(j->state), rec->watchdog_pid,
+			     mbh_proc_running(rec->watchdog_pid, rec->watchdog_start) ? "is still at it" : "has finished",
+			     j->cfg->state_dir, j->set);
+}
+
+/*
  * The record of the set post acts on, under the run's flock.  *present false:
  * nothing to do (logged).  A read-only state directory still works: the flock
  * needs no write access.
@@ -55,9 +84,21 @@ open_record(mbh_job *j, mbh_state_rec *rec, bool *present, mbh_error *err)
 		mbh_logf(j->log, MBH_LOG_INFO, "nothing to unlock in %s", j->cfg->state_dir);
 		return 0;
 	}
-	if (mbh_state_open(&j->state, j->cfg->state_dir, j->set, false, err) != 0 ||
-	    mbh_state_read(j->state, rec, present, err) != 0)
+	if (mbh_state_open(&j->state, j->cfg->state_dir, j->set, false, err) != 0)
 		return -1;
+	if (mbh_state_read(j->state, rec, present, err) != 0) {
+		/* touched by hand: act on nothing it says; the watchdog has what it needs */
+		if (mbh_error_is(err, MBH_ERR_RECORD_EDITED))
+			return ask_watchdog(j, rec, err);
+		if (err->code == EX_DATAERR || err->code == EX_NOPERM) {
+			char was[MBH_ERRMSG_LEN];
+
+			memcpy(was, err->msg, sizeof(was));
+			mbh_error_set(err, err->code, "%.380s; nothing was unlocked (the watchdog started with the lock "
+				      "still unlocks its member at its deadline)", was);
+		}
+		return -1;
+	}
 	if (!*present) {
 		mbh_logf(j->log, MBH_LOG_INFO, "nothing to unlock for %s", j->set);
 		name_other_records(j);
@@ -116,10 +157,15 @@ mbh_job_post(mbh_job *j, mbh_error *err)
 	if (mbh_job_uri(j, err) != 0 || mbh_lock_session_new(&j->session, j->uri, rec.member, err) != 0)
 		goto out;
 	MBH_CRASH("unlock-before");
-	rc = mbh_release(j->log, j->session, j->cfg->state_dir, &rec, MBH_RELEASER_POST, &released, err);
+	rc = mbh_release(j->log, j->session, j->cfg->state_dir, &rec, MBH_RELEASER_POST, NULL, &released, err);
+	mbh_metrics_note(&j->metrics, rec.set_name,
+			 &(mbh_metrics_event){ .kind = released ? MBH_METRICS_RELEASED : MBH_METRICS_CHANGED,
+					       .since = (double)rec.since });
 	if (rc == 0 && rec.snapshot[0] != '\0')
 		rc = remove_left_snapshot(j, &rec, err);
 out:
+	if (present)
+		mbh_job_outcome_since(j, rc == 0, MBH_METRICS_FAIL_UNLOCK, (double)rec.since, -1);
 	mbh_lock_session_free(j->session);
 	j->session = NULL;
 	mbh_state_free(j->state);
@@ -157,7 +203,7 @@ mbh_job_forget(mbh_job *j, mbh_error *err)
 	if (mbh_job_uri(j, err) != 0 || mbh_lock_session_new(&j->session, j->uri, rec.member, err) != 0)
 		goto out;
 	mbh_error_init(&e);
-	if (mbh_lock_hello(j->session, &hello, &e) == 0 || e.code != EX_UNAVAILABLE) {
+	if (mbh_lock_hello(j->session, &hello, &e) == 0 || !mbh_error_is(&e, MBH_ERR_UNREACHABLE)) {
 		mbh_error_set(err, EX_TEMPFAIL,
 			      "%s answers, so its lock can still be released: run mongo-postbackup (without --forget)",
 			      rec.member);
@@ -166,6 +212,7 @@ mbh_job_forget(mbh_job *j, mbh_error *err)
 	mbh_release_stop_watchdog(j->log, &rec);
 	if (mbh_state_remove(j->state, err) != 0)
 		goto out;
+	mbh_metrics_note(&j->metrics, rec.set_name, &(mbh_metrics_event){ .kind = MBH_METRICS_CHANGED });
 	mbh_logf(j->log, MBH_LOG_WARNING,
 		 "FORGOT the %s record of %s (set %s, lockCount %lld, job %s) without unlocking it: %s does not "
 		 "answer (%s); if it comes back still fsync-locked, run db.fsyncUnlock() on it by hand",
@@ -183,9 +230,9 @@ out:
 	return rc;
 }
 
-/* --status. */
-int
-mbh_job_status(mbh_job *j, char **text, mbh_error *err)
+/* --status, as text or JSON. */
+static int
+status(mbh_job *j, bool json, char **text, mbh_error *err)
 {
 	mbh_state_rec rec;
 	bool present = false, found = false, stale = false;
@@ -196,7 +243,8 @@ mbh_job_status(mbh_job *j, char **text, mbh_error *err)
 		return -1;
 	if (found && mbh_state_peek(j->cfg->state_dir, j->set, &rec, &present, err) != 0)
 		return -1;
-	if (mbh_job_render_status(text, found ? j->set : NULL, j->cfg->state_dir, &rec, present, &stale, err) != 0)
+	if ((json ? mbh_job_render_status_json : mbh_job_render_status)(text, found ? j->set : NULL, j->cfg->state_dir,
+									 &rec, present, &stale, err) != 0)
 		return -1;
 	if (stale)
 		return mbh_error_set(err, EX_UNAVAILABLE,
@@ -204,4 +252,18 @@ mbh_job_status(mbh_job *j, char **text, mbh_error *err)
 				     "release it",
 				     rec.member);
 	return 0;
+}
+
+/* --status. */
+int
+mbh_job_status(mbh_job *j, char **text, mbh_error *err)
+{
+	return status(j, false, text, err);
+}
+
+/* --status --json. */
+int
+mbh_job_status_json(mbh_job *j, char **text, mbh_error *err)
+{
+	return status(j, true, text, err);
 }

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: AGPL-3.0-or-later */
-/* job_report.c: the text of --dry-run (every member, a verdict, a reason) and of --status. */
+/* job_report.c: the text of --dry-run (every member, a verdict, a reason) and of --status (text or JSON). */
 #include "autoconfig.h"
 
 #include <stdio.h>
@@ -8,6 +8,9 @@
 #include <sysexits.h>
 #include <time.h>
 
+#include <bson/bson.h>
+
+#include "escape.h"
 #include "jobint.h"
 #include "release.h"
 
@@ -148,4 +151,92 @@ mbh_job_render_status(char **text, const char *set, const char *state_dir, const
 		*stale = !running;
 	}
 	return finish_text(f, &buf, text, err);
+}
+
+/* A string member of the --status JSON (escaped as in messages: always valid UTF-8); NULL or "" is null. */
+static void
+json_str(bson_t *b, const char *key, const char *value)
+{
+	char buf[MBH_SNAPSHOT_MAX * 4 + 8];
+
+	if (value == NULL || value[0] == '\0')
+		BSON_APPEND_NULL(b, key);
+	else
+		BSON_APPEND_UTF8(b, key, mbh_escape(value, buf, sizeof(buf)));
+}
+
+/* An integer member, null when absent (0). */
+static void
+json_int(bson_t *b, const char *key, bool present, int64_t value)
+{
+	if (present)
+		BSON_APPEND_INT64(b, key, value);
+	else
+		BSON_APPEND_NULL(b, key);
+}
+
+/* A boolean member, null when absent. */
+static void
+json_bool(bson_t *b, const char *key, bool present, bool value)
+{
+	if (present)
+		BSON_APPEND_BOOL(b, key, value);
+	else
+		BSON_APPEND_NULL(b, key);
+}
+
+/* The --status JSON (fields in mongo-postbackup(1)); every key is always there. */
+int
+mbh_job_render_status_json(char **text, const char *set, const char *state_dir, const mbh_state_rec *rec,
+			   bool present, bool *stale, mbh_error *err)
+{
+	bool locked = present && rec->phase != MBH_PHASE_SNAPSHOT;
+	bool wd_running = false, cmd_running = false, snap = present && rec->snapshot[0] != '\0';
+	char *json = NULL;
+	bson_t b;
+	int rc = -1;
+
+	*text = NULL;
+	*stale = false;
+	if (locked) {
+		wd_running = rec->watchdog_pid > 0 && mbh_proc_running(rec->watchdog_pid, rec->watchdog_start);
+		*stale = !wd_running;
+	}
+	if (present && rec->command_pid > 0)
+		cmd_running = mbh_proc_starttime(rec->command_pid) == rec->command_start;
+	bson_init(&b);
+	json_str(&b, "set", set);
+	json_str(&b, "state_dir", state_dir);
+	BSON_APPEND_BOOL(&b, "locked", locked);
+	json_str(&b, "phase", present ? mbh_state_phase_name(rec->phase) : NULL);
+	json_str(&b, "member", present ? rec->member : NULL);
+	json_int(&b, "lock_count", present, present ? rec->lock_count : 0);
+	json_str(&b, "job", present ? rec->job : NULL);
+	json_str(&b, "mode", present ? rec->mode : NULL);
+	json_int(&b, "pid", present, present ? rec->pid : 0);
+	json_str(&b, "host", present ? rec->hostname : NULL);
+	json_int(&b, "since", present, present ? rec->since : 0);
+	json_int(&b, "deadline", locked && rec->deadline > 0, locked ? rec->deadline : 0);
+	json_bool(&b, "frozen", locked, locked && rec->frozen);
+	json_str(&b, "snapshot", snap ? rec->snapshot : NULL);
+	json_int(&b, "snapshot_since", snap, snap ? rec->snapshot_since : 0);
+	json_int(&b, "command_pid", present && rec->command_pid > 0, present ? rec->command_pid : 0);
+	json_bool(&b, "command_running", present && rec->command_pid > 0, cmd_running);
+	json_int(&b, "watchdog_pid", locked && rec->watchdog_pid > 0, locked ? rec->watchdog_pid : 0);
+	json_bool(&b, "watchdog_running", locked && rec->watchdog_pid > 0, wd_running);
+	BSON_APPEND_BOOL(&b, "stale", *stale);
+	if ((json = bson_as_relaxed_extended_json(&b, NULL)) == NULL) {
+		mbh_error_set(err, EX_SOFTWARE, "cannot render the status as JSON");
+		goto out;
+	}
+	if (asprintf(text, "%s\n", json) < 0) {
+		*text = NULL;
+		mbh_error_set(err, EX_OSERR, "out of memory");
+		goto out;
+	}
+	rc = 0;
+out:
+	bson_free(json);
+	bson_destroy(&b);
+	return rc;
 }

@@ -28,10 +28,55 @@ elapsed_ms(const struct timespec *t0)
 	return ((int64_t)t1.tv_sec - t0->tv_sec) * 1000 + (t1.tv_nsec - t0->tv_nsec) / 1000000;
 }
 
+static const char *printed_path(char *out);
+
+/* What record_printed needs: the job, and create itself. */
+typedef struct create_run {
+	mbh_job *j;
+	mbh_child *c;
+} create_run;
+
+/*
+ * snapshot.create printed its first line and still runs: put that path on
+ * record at once (LOCKED, create as the command to kill first), so that the
+ * death of this process from here on, even before create ends, leaves a
+ * record naming the snapshot for mongo-postbackup (or the next run) to
+ * remove.  Not fsynced, like the record written when create ends.
+ */
+static void
+record_printed(void *ctx, const char *printed)
+{
+	create_run *cr = ctx;
+	mbh_job *j = cr->j;
+	char line[CREATE_OUT_MAX];
+	size_t n = strcspn(printed, "\n");
+	mbh_error e;
+
+	if (n >= sizeof(line))
+		return;
+	memcpy(line, printed, n);
+	line[n] = '\0';
+	if (printed_path(line) == NULL) /* at most MBH_SNAPSHOT_MAX bytes: printed_path checked */
+		return;
+	j->rec.phase = MBH_PHASE_LOCKED;
+	snprintf(j->rec.snapshot, sizeof(j->rec.snapshot), "%.*s", MBH_SNAPSHOT_MAX, line);
+	j->rec.snapshot_since = (int64_t)time(NULL);
+	j->rec.command_pid = mbh_child_pid(cr->c);
+	j->rec.command_start = mbh_proc_starttime(j->rec.command_pid);
+	mbh_error_init(&e);
+	if (mbh_state_write_volatile(j->state, &j->rec, &e) != 0) {
+		mbh_logf(j->log, MBH_LOG_WARNING, "%s", e.msg);
+		j->rec.snapshot[0] = '\0';
+		j->rec.snapshot_since = 0;
+	}
+	MBH_CRASH("snapshot-printed");
+}
+
 /*
  * Run snapshot.create for j->rec (no %S yet) and capture its stdout into
- * out.  0 when it ran to its end (*status is its exit status); -1 when it
- * could not start, timed out or was cancelled (err says which).
+ * out; the path it prints is recorded as soon as it is printed.  0 when it
+ * ran to its end (*status is its exit status); -1 when it could not start,
+ * timed out or was cancelled (err says which).
  */
 static int
 run_create(mbh_job *j, char *out, size_t len, int *status, mbh_error *err)
@@ -39,6 +84,7 @@ run_create(mbh_job *j, char *out, size_t len, int *status, mbh_error *err)
 	mbh_child *c = NULL;
 	char **argv = NULL;
 	mbh_cmd_env x;
+	create_run cr;
 	int rc = -1;
 
 	*status = -1;
@@ -49,7 +95,13 @@ run_create(mbh_job *j, char *out, size_t len, int *status, mbh_error *err)
 	if (mbh_child_spawn(&c, (const char *const *)argv, x.env, MBH_RUN_PIPE_STDOUT, err) != 0)
 		goto out;
 	mbh_logf(j->log, MBH_LOG_DEBUG, "running snapshot.create %s (pid %ld)", argv[0], mbh_child_pid(c));
-	rc = mbh_child_capture(c, j->cfg->snapshot.timeout, j->cancel_pipe[0], j->cancel_fd, out, len, status, err);
+	cr.j = j;
+	cr.c = c;
+	rc = mbh_child_capture_line(c, j->cfg->snapshot.timeout, j->cancel_pipe[0], j->cancel_fd, out, len,
+				    record_printed, &cr, status, err);
+	/* it has ended: nothing of it is left to kill */
+	j->rec.command_pid = 0;
+	j->rec.command_start = 0;
 out:
 	mbh_child_free(c);
 	mbh_strv_free(argv);
@@ -102,11 +154,9 @@ mbh_job_snapshot_take(mbh_job *j, mbh_error *err)
 	snprintf(member, sizeof(member), "%s", j->rec.member);
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	if (run_create(j, out, sizeof(out), &status, &cause) != 0) {
-		if (cause.code == EX_UNAVAILABLE)
-			mbh_error_prefix(&cause, "snapshot.create");
-		else if (cause.code == EX_TEMPFAIL && strstr(cause.msg, "timed out") != NULL)
-			mbh_error_set(&cause, EX_TEMPFAIL, "snapshot.create (%s) timed out after %d s (snapshot.timeout) and "
-				      "was killed", create, j->cfg->snapshot.timeout);
+		if (mbh_error_is(&cause, MBH_ERR_TIMED_OUT))
+			mbh_error_fail(&cause, MBH_ERR_TIMED_OUT, "snapshot.create (%s) timed out after %d s (snapshot.timeout) "
+				       "and was killed", create, j->cfg->snapshot.timeout);
 		else
 			mbh_error_prefix(&cause, "snapshot.create");
 	}
@@ -149,7 +199,10 @@ mbh_job_snapshot_take(mbh_job *j, mbh_error *err)
 
 	/* unlock at once: the record becomes SNAPSHOT (mbh_release keeps a record that names a snapshot) */
 	mbh_error_init(&e);
-	rrc = mbh_release(j->log, j->session, j->cfg->state_dir, &j->rec, MBH_RELEASER_RUN, &released, &e);
+	rrc = mbh_release(j->log, j->session, j->cfg->state_dir, &j->rec, MBH_RELEASER_RUN, NULL, &released, &e);
+	mbh_metrics_note(&j->metrics, j->rec.set_name,
+			 &(mbh_metrics_event){ .kind = released ? MBH_METRICS_RELEASED : MBH_METRICS_CHANGED,
+					       .since = (double)j->rec.since });
 	if (rrc != 0 && !released) {
 		/* still locked (the member went away): the watchdog and mongo-postbackup take it from here */
 		*err = e;
@@ -238,6 +291,7 @@ mbh_job_snapshot_remove(mbh_job *j, const mbh_state_rec *rec, mbh_error *err)
 		goto out;
 	}
 	mbh_logf(j->log, MBH_LOG_INFO, "removed the snapshot %s", rec->snapshot);
+	mbh_metrics_note(&j->metrics, rec->set_name, &(mbh_metrics_event){ .kind = MBH_METRICS_CHANGED });
 	rc = 0;
 out:
 	mbh_child_free(c);

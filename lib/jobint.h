@@ -9,11 +9,16 @@
 
 #include <mongoc/mongoc.h>
 
+#include "cmdenv.h"
 #include "job.h"
 #include "lock.h"
+#include "metrics.h"
+#include "proc.h"
 #include "run.h"
 #include "select.h"
 #include "state.h"
+#include "strv.h"
+#include "timefmt.h"
 #include "topology.h"
 
 struct mbh_job {
@@ -38,7 +43,56 @@ struct mbh_job {
 	mbh_child *child;        /* the command under the lock, until the owner thread reaps it (child_pgid 0: an unlock stopped it) */
 	long stray_watchdog;     /* a watchdog we stopped that was slow to exit: reaped later, never left a zombie */
 	char set[128];
+	int64_t cmd_started_ms;  /* CLOCK_MONOTONIC ms when the command under the lock was let run; 0 = none */
+	char cmd_name[64];       /* its base name, for messages */
+	struct {                 /* job_stream.c: the command's stdout as one stream; the owner thread only */
+		int fd;              /* our non-blocking copy of it; -1 = not open */
+		bool at_end;         /* the command closed it */
+		int64_t bytes;
+		mbh_error failed;    /* why the stream was stopped (a deadline); code 0 = it was not */
+	} stream;
+	struct {                 /* job_async.c: the job's helper thread */
+		pthread_mutex_t mu;  /* everything below */
+		pthread_cond_t cv;
+		pthread_t thread;
+		bool started, stop;
+		int releases;        /* unlocks asked for and not done yet */
+		int64_t idle_ms;     /* the stream's idle limit being watched; 0 = none */
+		int64_t last_ms;     /* the stream's last progress (CLOCK_MONOTONIC ms) */
+		bool idle_fired;
+		mbh_error idle_err;  /* what the idle rule said */
+	} async;
+	mbh_metrics metrics;     /* the textfile this job keeps current (metrics.textfile) */
+	double t_begin;          /* unix seconds when the last lock flow began, for the run's duration */
 };
+
+/*
+ * The one deadline rule of the command under the lock (CLOCK_MONOTONIC ms;
+ * 0 = none): script.timeout from its start, or the lock's deadline
+ * (lock.max_seconds) with the kill grace taken off so that even a command
+ * ignoring SIGTERM is gone by then (not in snapshot mode: nothing is
+ * locked), whichever comes first.  *rule says which (MBH_RULE_*).
+ */
+#define MBH_RULE_NONE 0
+#define MBH_RULE_SCRIPT 1
+#define MBH_RULE_LOCK 2
+int64_t mbh_job_deadline_ms(const mbh_job *j, int *rule);
+
+/* "did not finish within script.timeout (N s)" or "... lock.max_seconds (N s) ...": what rule did, for what. */
+int mbh_job_deadline_error(const mbh_job *j, int rule, const char *what, mbh_error *err);
+
+/* job_async.c: the helper thread's state, set up by mbh_job_new and ended (joined) by mbh_job_free. */
+void mbh_job_async_init(mbh_job *j);
+void mbh_job_async_fini(mbh_job *j);
+
+/* Watch the stream for no progress for idle_ms (starting now), or stop watching (0).  EX_OSERR: no thread. */
+int mbh_job_async_watch(mbh_job *j, int64_t idle_ms, mbh_error *err);
+
+/* The stream moved (a read returned bytes). */
+void mbh_job_async_progress(mbh_job *j);
+
+/* True (err filled with what it said) when the idle rule stopped the stream. */
+bool mbh_job_async_idle(mbh_job *j, mbh_error *err);
 
 /* Build the URI once (it validates and applies the credentials). */
 int mbh_job_uri(mbh_job *j, mbh_error *err);
@@ -66,6 +120,10 @@ int mbh_job_render_choice(char **text, const mbh_topology *t, const mbh_selectio
 int mbh_job_render_status(char **text, const char *set, const char *state_dir, const mbh_state_rec *rec,
 			  bool present, bool *stale, mbh_error *err);
 
+/* The same facts as one JSON object (--status --json; fields in mongo-postbackup(1)).  Caller frees. */
+int mbh_job_render_status_json(char **text, const char *set, const char *state_dir, const mbh_state_rec *rec,
+			       bool present, bool *stale, mbh_error *err);
+
 /*
  * Snapshot mode (job_snapshot.c).  Under the lock just taken and re-checked
  * (caller holds j->mu, j->held, the flock, and the intent is on disk): run
@@ -88,19 +146,10 @@ int mbh_job_snapshot_remove(mbh_job *j, const mbh_state_rec *rec, mbh_error *err
 /* --dry-run: whether snapshot mode is on and the commands it would run for member host_port.  Caller frees. */
 int mbh_job_render_snapshot(char **text, const mbh_job *j, const char *host_port, const char *set, mbh_error *err);
 
-/*
- * The escapes' values (%h %p %s %j %S) and the environment of a command the
- * job starts (the backup command, snapshot.create/remove), from a record:
- * MONGO_BACKUP_HOST, _PORT, _SET, _JOB and, once there is one, _SNAPSHOT.
- * Nothing secret.
- */
-typedef struct mbh_cmd_env {
-	char hostname[262], portnum[16];
-	char host[300], port[40], set[160], job[160], snapshot[MBH_SNAPSHOT_MAX + 32];
-	const char *env[6];
-	mbh_run_vars vars;
-} mbh_cmd_env;
+/* Metrics: the set to file them under (the record's, --set, the URI's replicaSet=), or NULL. */
+const char *mbh_job_metrics_set(mbh_job *j);
 
-void mbh_cmd_env_fill(mbh_cmd_env *x, const mbh_state_rec *rec);
+/* Metrics: a run ended (see mbh_job_outcome) that began at since (unix seconds). */
+void mbh_job_outcome_since(mbh_job *j, bool ok, mbh_metrics_reason reason, double since, int64_t bytes);
 
 #endif

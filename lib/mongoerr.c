@@ -51,7 +51,7 @@ mbh_mongo_error(mbh_error *err, const bson_error_t *e, mongoc_client_t *client, 
 {
 	const mongoc_uri_t *uri = client != NULL ? mongoc_client_get_uri(client) : NULL;
 	const char *user = uri != NULL ? mongoc_uri_get_username(uri) : NULL;
-	char where[512];
+	char where[512], lead[sizeof(where) + 16];
 	size_t i;
 
 	if (target != NULL)
@@ -86,8 +86,11 @@ mbh_mongo_error(mbh_error *err, const bson_error_t *e, mongoc_client_t *client, 
 				     user != NULL ? user : "(none)", command, where, e->message);
 	}
 	if (e->domain == MONGOC_ERROR_SERVER_SELECTION || e->domain == MONGOC_ERROR_STREAM ||
-	    (e->domain == MONGOC_ERROR_CLIENT && e->code != MONGOC_ERROR_CLIENT_AUTHENTICATE))
-		return mbh_error_set(err, EX_UNAVAILABLE, "cannot reach %s: %s", where, e->message);
+	    (e->domain == MONGOC_ERROR_CLIENT && e->code != MONGOC_ERROR_CLIENT_AUTHENTICATE)) {
+		/* the driver's words apart: a caller that says "cannot reach" its own way quotes them alone */
+		snprintf(lead, sizeof(lead), "cannot reach %s: ", where);
+		return mbh_error_fail_detail(err, MBH_ERR_UNREACHABLE, lead, "%s", e->message);
+	}
 	if (mbh_mongo_error_is_server(e))
 		return mbh_error_set(err, EX_UNAVAILABLE, "%s on %s failed: %s (code %u)", command, where, e->message,
 				     e->code);

@@ -16,7 +16,8 @@
  *   authentication failure              EX_NOPERM  "authentication failed for user X: check username/password_file"
  *                                                  (MONGODB-X509: "X.509 authentication failed: check the client certificate ...")
  *   server code 13 (Unauthorized)       EX_NOPERM  naming the missing privilege and a built-in role granting it
- *   server selection / network          EX_UNAVAILABLE "cannot reach TARGET: ..."
+ *   server selection / network          MBH_ERR_UNREACHABLE (EX_UNAVAILABLE) "cannot reach TARGET: ...",
+ *                                                  the driver's words its detail (mbh_error_detail)
  *   any other server error              EX_UNAVAILABLE "COMMAND on TARGET failed: ... (code N)"
  */
 int mbh_mongo_error(mbh_error *err, const bson_error_t *e, mongoc_client_t *client, const char *command,

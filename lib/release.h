@@ -3,6 +3,7 @@
 #ifndef MBH_RELEASE_H
 #define MBH_RELEASE_H
 
+#include <signal.h>
 #include <stdbool.h>
 
 #include "error.h"
@@ -20,10 +21,18 @@ typedef enum mbh_releaser {
 /*
  * The one way a recorded lock is released, shared by the run, post and the
  * watchdog.  Under the state directory's unlock claim (mbh_state_claim), the
- * record is read again: when it is gone or no longer the lock `want`
- * describes (another token), someone else released it: *released = false, 0.
- * Otherwise: kill the recorded command's process group (invariant 8: nothing
- * reads the member once its lock is gone), then on session (LOCKING: only if
+ * record is read again.  Post knows only the record: when it is gone or no
+ * longer the lock `want` describes (another token), someone else released
+ * it: *released = false, 0; an unreadable one fails.  The run and the
+ * watchdog know want first-hand (member, token, deadline): a record gone,
+ * unreadable or naming another lock or member (touched by hand) never
+ * strands the lock.  The run then releases want itself before the deadline
+ * and leaves it to the watchdog after; the watchdog releases want unless
+ * *stopped (its SIGTERM from a releaser that got there first; NULL = never)
+ * or another run's record now stands there.  A file it could not use is
+ * left as it is, and said so.  Otherwise: kill the recorded command's
+ * process group (invariant 8: nothing reads the member once its lock is
+ * gone), then on session (LOCKING: only if
  * currentOp shows a lock) one fsyncUnlock with the count checked, unfreeze
  * when frozen, stop the watchdog (unless it is the releaser), remove the
  * record; a record that names a snapshot (snapshot mode) is kept instead, as
@@ -35,18 +44,24 @@ typedef enum mbh_releaser {
  * An unreachable member: -1 (EX_TEMPFAIL), the record stays.
  */
 int mbh_release(mbh_logger *lg, mbh_lock_session *session, const char *state_dir, const mbh_state_rec *want,
-		mbh_releaser who, bool *released, mbh_error *err);
+		mbh_releaser who, const volatile sig_atomic_t *stopped, bool *released, mbh_error *err);
 
 /* Ask the watchdog of rec to stop (SIGTERM), if that pid is still the process we started. */
 void mbh_release_stop_watchdog(mbh_logger *lg, const mbh_state_rec *rec);
+
+/*
+ * When post cannot show a record is ours (changed by hand): ask the watchdog
+ * it names, if that pid is still the watchdog program we started, to
+ * release the lock it was handed at once (MBH_WD_RELEASE_NOW): it knows the
+ * member and the token first-hand, so it releases only our lock.  true when
+ * asked.
+ */
+bool mbh_release_ask_watchdog(mbh_logger *lg, const mbh_state_rec *rec);
 
 /* Is a the record of the same lock as want (token, or member+since+pid for records without one)? */
 bool mbh_release_same_lock(const mbh_state_rec *a, const mbh_state_rec *want);
 
 /* "the lock is still held" (or "may be": LOCKING) after an unreachable member, with the deadline; keeps err's cause. */
 int mbh_release_still_held(mbh_error *err, const mbh_state_rec *rec, bool may);
-
-/* "2024-05-01 12:00:00 +0200" */
-void mbh_fmt_time(int64_t t, char *buf, size_t len);
 
 #endif

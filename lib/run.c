@@ -2,6 +2,7 @@
 /* run.c: run the backup/restore command: argv (no shell), scrubbed environment, timeout, cancel. */
 #include "autoconfig.h"
 
+#include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
@@ -23,8 +24,8 @@
 #include <sys/pidfd.h>
 #endif
 
-#include "config.h"
 #include "run.h"
+#include "strv.h"
 
 #define KILL_GRACE_S 2
 #define ENV_PREFIX "MONGO_BACKUP_"
@@ -36,6 +37,7 @@ struct mbh_child {
 	int pidfd;      /* -1 when the kernel has no pidfd_open */
 	int out_fd;
 	int in_fd;
+	int in_peek_fd; /* MBH_RUN_PIPE_STDIN: our copy of the read end, to count what the child left unread; -1 */
 	int gate_fd;    /* MBH_RUN_GATED, until mbh_child_open_gate: one byte here lets it exec; -1 */
 	int err_fd;     /* MBH_RUN_GATED, until mbh_child_open_gate: the exec's errno comes here; -1 */
 	bool reaped;
@@ -399,7 +401,7 @@ mbh_child_spawn(mbh_child **out, const char *const *argv, const char *const *set
 	if (c == NULL)
 		return mbh_error_set(err, EX_OSERR, "out of memory");
 	c->pid = -1;
-	c->pidfd = c->out_fd = c->in_fd = c->gate_fd = c->err_fd = -1;
+	c->pidfd = c->out_fd = c->in_fd = c->in_peek_fd = c->gate_fd = c->err_fd = -1;
 	c->name = strdup(argv[0]);
 	env = child_env(set_env);
 	paths = env ? exec_candidates(argv[0], env_path(env)) : NULL;
@@ -449,6 +451,8 @@ mbh_child_spawn(mbh_child **out, const char *const *argv, const char *const *set
 	if (flags & MBH_RUN_PIPE_STDIN) {
 		c->in_fd = inp[1];
 		inp[1] = -1;
+		c->in_peek_fd = inp[0];
+		inp[0] = -1;
 	}
 	*out = c;
 	c = NULL;
@@ -513,19 +517,37 @@ mbh_child_close_stdin(mbh_child *c)
 	}
 }
 
+/* Bytes written to the child's stdin that it has not read (yet). */
+long long
+mbh_child_stdin_unread(const mbh_child *c)
+{
+	int n = 0;
+
+	if (c == NULL || c->in_peek_fd < 0 || ioctl(c->in_peek_fd, FIONREAD, &n) != 0)
+		return -1;
+	return n;
+}
+
 long
 mbh_child_pid(const mbh_child *c)
 {
 	return c ? (long)c->pid : -1;
 }
 
-static int64_t
-now_ms(void)
+/* See run.h. */
+int64_t
+mbh_now_ms(void)
 {
 	struct timespec ts;
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int64_t
+now_ms(void)
+{
+	return mbh_now_ms();
 }
 
 /* Has the child exited (without reaping it, so its group id stays reserved)? */
@@ -569,14 +591,15 @@ drain(int fd, char *buf, size_t len, size_t *used)
  * The wait of mbh_child_await and mbh_child_capture: until the child ends;
  * SIGTERM at timeout_s or when a cancel fd turns readable, SIGKILL
  * KILL_GRACE_S later.  With buf, its stdout is drained into buf meanwhile
- * (*open_out: not at EOF yet).  Returns NONE, TIMEOUT or CANCEL (why it was
- * stopped), or -1 when poll fails (err set).
+ * (*open_out: not at EOF yet), and on_line(ctx, buf) is called once, as soon
+ * as buf holds a whole first line.  Returns NONE, TIMEOUT or CANCEL (why it
+ * was stopped), or -1 when poll fails (err set).
  */
 enum { NONE, TIMEOUT, CANCEL };
 
 static int
 wait_loop(mbh_child *c, int timeout_s, int cancel_fd, int cancel_fd2, char *buf, size_t len, size_t *used,
-	  bool *open_out, mbh_error *err)
+	  bool *open_out, mbh_run_line_fn on_line, void *ctx, mbh_error *err)
 {
 	enum { RUNNING, TERMINATING, KILLED } phase = RUNNING;
 	int64_t deadline = -1, left;
@@ -617,8 +640,13 @@ wait_loop(mbh_child *c, int timeout_s, int cancel_fd, int cancel_fd2, char *buf,
 		pr = poll(pfd, (nfds_t)nfds, tmo);
 		if (pr < 0 && errno != EINTR)
 			return mbh_error_set(err, EX_OSERR, "waiting for %s: poll: %s", c->name, strerror(errno));
-		if (pr > 0 && out_idx >= 0 && pfd[out_idx].revents != 0)
+		if (pr > 0 && out_idx >= 0 && pfd[out_idx].revents != 0) {
 			*open_out = drain(c->out_fd, buf, len, used);
+			if (on_line != NULL && memchr(buf, '\n', *used) != NULL) {
+				on_line(ctx, buf);
+				on_line = NULL;
+			}
+		}
 		for (k = first_cancel; pr > 0 && k < nfds; k++) {
 			if (pfd[k].revents != 0 && phase == RUNNING) {
 				why = CANCEL;
@@ -651,9 +679,9 @@ static int
 stop_error(const mbh_child *c, int why, int timeout_s, mbh_error *err)
 {
 	if (why == TIMEOUT)
-		return mbh_error_set(err, EX_TEMPFAIL, "%s timed out after %d s", c->name, timeout_s);
+		return mbh_error_fail(err, MBH_ERR_TIMED_OUT, "%s timed out after %d s", c->name, timeout_s);
 	if (why == CANCEL)
-		return mbh_error_set(err, EX_TEMPFAIL, "%s cancelled", c->name);
+		return mbh_error_fail(err, MBH_ERR_CANCELLED, "%s cancelled", c->name);
 	return 0;
 }
 
@@ -665,7 +693,7 @@ mbh_child_await(mbh_child *c, int timeout_s, int cancel_fd, int cancel_fd2, mbh_
 
 	if (c == NULL || c->reaped)
 		return mbh_error_set(err, EX_SOFTWARE, "no child to wait for");
-	if ((why = wait_loop(c, timeout_s, cancel_fd, cancel_fd2, NULL, 0, NULL, NULL, err)) < 0)
+	if ((why = wait_loop(c, timeout_s, cancel_fd, cancel_fd2, NULL, 0, NULL, NULL, NULL, NULL, err)) < 0)
 		return -1;
 	return stop_error(c, why, timeout_s, err);
 }
@@ -674,6 +702,14 @@ mbh_child_await(mbh_child *c, int timeout_s, int cancel_fd, int cancel_fd2, mbh_
 int
 mbh_child_capture(mbh_child *c, int timeout_s, int cancel_fd, int cancel_fd2, char *buf, size_t len, int *status,
 		  mbh_error *err)
+{
+	return mbh_child_capture_line(c, timeout_s, cancel_fd, cancel_fd2, buf, len, NULL, NULL, status, err);
+}
+
+/* The same, telling on_line about the first line as soon as it is there; see run.h. */
+int
+mbh_child_capture_line(mbh_child *c, int timeout_s, int cancel_fd, int cancel_fd2, char *buf, size_t len,
+		       mbh_run_line_fn on_line, void *ctx, int *status, mbh_error *err)
 {
 	size_t used = 0;
 	bool open_out = true;
@@ -688,7 +724,7 @@ mbh_child_capture(mbh_child *c, int timeout_s, int cancel_fd, int cancel_fd2, ch
 	fl = fcntl(c->out_fd, F_GETFL);
 	if (fl < 0 || fcntl(c->out_fd, F_SETFL, fl | O_NONBLOCK) != 0)
 		return mbh_error_set(err, EX_OSERR, "reading %s: fcntl: %s", c->name, strerror(errno));
-	if ((why = wait_loop(c, timeout_s, cancel_fd, cancel_fd2, buf, len, &used, &open_out, err)) < 0)
+	if ((why = wait_loop(c, timeout_s, cancel_fd, cancel_fd2, buf, len, &used, &open_out, on_line, ctx, err)) < 0)
 		return -1;
 	/* what it wrote before it ended; a descendant that kept the pipe open is not waited for */
 	if (open_out)
@@ -696,6 +732,62 @@ mbh_child_capture(mbh_child *c, int timeout_s, int cancel_fd, int cancel_fd2, ch
 	if (mbh_child_reap(c, status, err) != 0)
 		return -1;
 	return stop_error(c, why, timeout_s, err);
+}
+
+/* Write all of buf to the child's stdin; see run.h. */
+int
+mbh_child_feed(mbh_child *c, const char *buf, size_t len, size_t *written, int64_t deadline_ms, int cancel_fd,
+	       mbh_error *err)
+{
+	struct pollfd pfd[3];
+	size_t done = 0;
+	ssize_t w;
+	int64_t left;
+	int nfds, tmo, fl;
+
+	*written = 0;
+	if (c == NULL || c->reaped || c->in_fd < 0)
+		return mbh_error_set(err, EX_SOFTWARE, "no child input to write");
+	fl = fcntl(c->in_fd, F_GETFL);
+	if (fl < 0 || ((fl & O_NONBLOCK) == 0 && fcntl(c->in_fd, F_SETFL, fl | O_NONBLOCK) != 0))
+		return mbh_error_set(err, EX_OSERR, "writing to %s: fcntl: %s", c->name, strerror(errno));
+	while (done < len) {
+		/* we hold a reader too (in_peek_fd): a child that is gone gives no EPIPE, so watch it */
+		if (child_exited(c))
+			return MBH_FEED_GONE;
+		w = write(c->in_fd, buf + done, len - done);
+		if (w > 0) {
+			done += (size_t)w;
+			*written = done;
+			continue;
+		}
+		if (w < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+			return mbh_error_set(err, EX_IOERR, "writing to %s: %s", c->name, strerror(errno));
+		tmo = -1;
+		if (deadline_ms > 0) {
+			if ((left = deadline_ms - now_ms()) <= 0)
+				return MBH_FEED_TIMEOUT;
+			tmo = left > INT32_MAX ? INT32_MAX : (int)left;
+		}
+		nfds = 0;
+		pfd[nfds].fd = c->in_fd;
+		pfd[nfds++].events = POLLOUT;
+		if (c->pidfd >= 0) {
+			pfd[nfds].fd = c->pidfd;
+			pfd[nfds++].events = POLLIN;
+		} else if (tmo < 0 || tmo > 100) {
+			tmo = 100;
+		}
+		if (cancel_fd >= 0) {
+			pfd[nfds].fd = cancel_fd;
+			pfd[nfds++].events = POLLIN;
+		}
+		if (poll(pfd, (nfds_t)nfds, tmo) < 0 && errno != EINTR)
+			return mbh_error_set(err, EX_OSERR, "writing to %s: poll: %s", c->name, strerror(errno));
+		if (cancel_fd >= 0 && pfd[nfds - 1].revents != 0)
+			return MBH_FEED_CANCELLED;
+	}
+	return 0;
 }
 
 /* Reap an ended child; see run.h. */
@@ -840,6 +932,8 @@ mbh_child_free(mbh_child *c)
 		close(c->out_fd);
 	if (c->in_fd >= 0)
 		close(c->in_fd);
+	if (c->in_peek_fd >= 0)
+		close(c->in_peek_fd);
 	if (c->gate_fd >= 0)
 		close(c->gate_fd);
 	if (c->err_fd >= 0)

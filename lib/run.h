@@ -65,12 +65,40 @@ void mbh_child_close_stdin(mbh_child *c);
 long mbh_child_pid(const mbh_child *c);
 
 /*
+ * MBH_RUN_PIPE_STDIN keeps a copy of the pipe's read end, so that what the
+ * child left unread can be counted: bytes written to its stdin and not read
+ * (yet), even after it has exited (until mbh_child_free); -1 without it.
+ * The copy also means that a child that is gone gives its writer no EPIPE:
+ * write with mbh_child_feed, which watches for that.
+ */
+long long mbh_child_stdin_unread(const mbh_child *c);
+
+/*
+ * Write all of buf to the child's stdin (made non-blocking), waiting while
+ * the pipe is full; *written = the bytes that went in.  0 when all did; MBH_FEED_GONE when the child has
+ * exited (not reaped), MBH_FEED_TIMEOUT at deadline_ms (CLOCK_MONOTONIC ms,
+ * 0 = none), MBH_FEED_CANCELLED when cancel_fd (>= 0) turns readable: in
+ * those three cases nothing is said and some of buf may have been written
+ * (mbh_child_stdin_unread tells what was read); -1 on another error (err
+ * set).  The child is not signalled.
+ */
+#define MBH_FEED_GONE 1
+#define MBH_FEED_TIMEOUT 2
+#define MBH_FEED_CANCELLED 3
+int mbh_child_feed(mbh_child *c, const char *buf, size_t len, size_t *written, int64_t deadline_ms, int cancel_fd,
+		   mbh_error *err);
+
+/* CLOCK_MONOTONIC now, in milliseconds (the clock of every deadline here). */
+int64_t mbh_now_ms(void);
+
+/*
  * Wait for the child to end without polling (pidfd + poll), and without
  * reaping it (its process group id stays ours until mbh_child_reap).
  * timeout_s 0 = none; on timeout the group gets SIGTERM, then SIGKILL 2 s
- * later, and this fails with EX_TEMPFAIL "... timed out after N s".  If a
- * cancel fd (>= 0) becomes readable the child is stopped the same way and
- * this fails with EX_TEMPFAIL "... cancelled".
+ * later, and this fails with MBH_ERR_TIMED_OUT (EX_TEMPFAIL) "... timed out
+ * after N s".  If a cancel fd (>= 0) becomes readable the child is stopped
+ * the same way and this fails with MBH_ERR_CANCELLED (EX_TEMPFAIL) "...
+ * cancelled".
  */
 int mbh_child_await(mbh_child *c, int timeout_s, int cancel_fd, int cancel_fd2, mbh_error *err);
 
@@ -91,6 +119,16 @@ int mbh_child_wait(mbh_child *c, int timeout_s, int cancel_fd, int *status, mbh_
  */
 int mbh_child_capture(mbh_child *c, int timeout_s, int cancel_fd, int cancel_fd2, char *buf, size_t len,
 		      int *status, mbh_error *err);
+
+/*
+ * mbh_child_capture, calling on_line(ctx, buf) once, while the child still
+ * runs, as soon as buf holds its whole first line (buf is all it printed so
+ * far, NUL-terminated): what it says can be acted on before it ends (the
+ * path snapshot.create prints goes on record at once).
+ */
+typedef void (*mbh_run_line_fn)(void *ctx, const char *printed);
+int mbh_child_capture_line(mbh_child *c, int timeout_s, int cancel_fd, int cancel_fd2, char *buf, size_t len,
+			   mbh_run_line_fn on_line, void *ctx, int *status, mbh_error *err);
 
 /* Send sig to the child's process group (if not reaped yet). */
 void mbh_child_kill(mbh_child *c, int sig);

@@ -38,14 +38,14 @@ struct mbh_state {
 enum {
 	K_SET, K_MEMBER, K_PHASE, K_LOCK_COUNT, K_SINCE, K_DEADLINE, K_PID, K_HOSTNAME,
 	K_JOB, K_MODE, K_WATCHDOG_PID, K_WATCHDOG_START, K_FROZEN,
-	K_TOKEN, K_COMMAND_PID, K_COMMAND_START, K_SNAPSHOT, K_SNAPSHOT_SINCE, K_COUNT
+	K_TOKEN, K_COMMAND_PID, K_COMMAND_START, K_SNAPSHOT, K_SNAPSHOT_SINCE, K_SEAL, K_COUNT
 };
 /* Keys from K_FIRST_OPTIONAL on may be absent (a record written by an earlier version). */
 #define K_FIRST_OPTIONAL K_TOKEN
 static const char *const key_names[K_COUNT] = {
 	"set", "member", "phase", "lock_count", "since", "deadline", "pid", "hostname",
 	"job", "mode", "watchdog_pid", "watchdog_start", "frozen",
-	"token", "command_pid", "command_start", "snapshot", "snapshot_since",
+	"token", "command_pid", "command_start", "snapshot", "snapshot_since", "seal",
 };
 
 /* Set names become file names: a safe alphabet keeps them inside DIR. */
@@ -216,13 +216,13 @@ mbh_state_open(mbh_state **out, const char *dir, const char *set_name, bool wait
 			if (pid == 0 && present)
 				pid = rec.pid;
 			if (present && rec.job[0] != '\0')
-				mbh_error_set(err, EX_TEMPFAIL, "another run for %s holds %s (pid %ld, job %s)", set_name,
+				mbh_error_fail(err, MBH_ERR_SET_BUSY, "another run for %s holds %s (pid %ld, job %s)", set_name,
 				              st->lock_path, pid, rec.job);
 			else if (pid > 0)
-				mbh_error_set(err, EX_TEMPFAIL, "another run for %s holds %s (pid %ld)", set_name,
+				mbh_error_fail(err, MBH_ERR_SET_BUSY, "another run for %s holds %s (pid %ld)", set_name,
 				              st->lock_path, pid);
 			else
-				mbh_error_set(err, EX_TEMPFAIL, "another run for %s holds %s", set_name, st->lock_path);
+				mbh_error_fail(err, MBH_ERR_SET_BUSY, "another run for %s holds %s", set_name, st->lock_path);
 			goto out;
 		}
 		if (errno == EINTR) {
@@ -633,9 +633,46 @@ mbh_state_snapshot_path_ok(const char *s)
 	return true;
 }
 
-/* Render the record. */
+/* The job-name rule; see state.h. */
 int
-mbh_state_format(const mbh_state_rec *rec, char *buf, size_t len)
+mbh_state_job_name_check(const char *name, char *why, size_t whylen)
+{
+	size_t len = strlen(name);
+
+	if (len > MBH_JOB_NAME_MAX) {
+		snprintf(why, whylen, "is %zu bytes long; at most %d fit in the state record: use a shorter name (or "
+			 "Bacula's job id, %%i)", len, MBH_JOB_NAME_MAX);
+		return -1;
+	}
+	if (mbh_escape_needed(name, len)) {
+		snprintf(why, whylen, "holds a control character or invalid UTF-8: use a plain name");
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * The seal: FNV-1a (64 bits) of the record's text without its seal line.  A
+ * record edited by hand no longer matches it, so post can tell the lock it
+ * describes is not shown to be ours.  Not a signature: whoever may write the
+ * state directory may unlock the member directly anyway.
+ */
+static uint64_t
+seal_of(const char *text, size_t len)
+{
+	uint64_t h = 0xcbf29ce484222325ull;
+	size_t i;
+
+	for (i = 0; i < len; i++) {
+		h ^= (unsigned char)text[i];
+		h *= 0x100000001b3ull;
+	}
+	return h;
+}
+
+/* The record's text without its seal line; bytes written or -1. */
+static int
+format_body(const mbh_state_rec *rec, char *buf, size_t len)
 {
 	const char *phase = phase_name(rec->phase);
 	int n, m;
@@ -660,6 +697,20 @@ mbh_state_format(const mbh_state_rec *rec, char *buf, size_t len)
 		return n;
 	m = snprintf(buf + n, len - (size_t)n, "snapshot=%s\nsnapshot_since=%" PRId64 "\n", rec->snapshot,
 		     rec->snapshot_since);
+	if (m < 0 || (size_t)m >= len - (size_t)n)
+		return -1;
+	return n + m;
+}
+
+/* Render the record, sealed. */
+int
+mbh_state_format(const mbh_state_rec *rec, char *buf, size_t len)
+{
+	int n, m;
+
+	if ((n = format_body(rec, buf, len)) < 0)
+		return -1;
+	m = snprintf(buf + n, len - (size_t)n, "seal=%016" PRIx64 "\n", seal_of(buf, (size_t)n));
 	if (m < 0 || (size_t)m >= len - (size_t)n)
 		return -1;
 	return n + m;
@@ -775,6 +826,8 @@ mbh_state_parse(mbh_state_rec *out, const char *text, mbh_error *err)
 {
 	bool seen[K_COUNT] = { false };
 	char line[1024], ek[256], ev[256]; /* the file's bytes are escaped before they reach a message */
+	char seal[32] = "", body[4096];
+	int blen;
 	const char *p = text, *nl, *eq;
 	size_t len;
 	int lineno = 0, k;
@@ -815,6 +868,13 @@ mbh_state_parse(mbh_state_rec *out, const char *text, mbh_error *err)
 			return mbh_error_set(err, EX_DATAERR, "line %d: duplicate key '%s'", lineno,
 			                     mbh_escape(line, ek, sizeof(ek)));
 		seen[k] = true;
+		if (k == K_SEAL) {
+			if (strlen(v) != 16 || strspn(v, "0123456789abcdef") != 16)
+				return mbh_error_set(err, EX_DATAERR, "line %d: bad value for 'seal': '%s'", lineno,
+						     mbh_escape(v, ev, sizeof(ev)));
+			memcpy(seal, v, 17);
+			continue;
+		}
 		if (!value_ok(v) || parse_value(out, k, v) != 0)
 			return mbh_error_set(err, EX_DATAERR, "line %d: bad value for '%s': '%s'", lineno,
 			                     mbh_escape(line, ek, sizeof(ek)), mbh_escape(v, ev, sizeof(ev)));
@@ -829,71 +889,22 @@ mbh_state_parse(mbh_state_rec *out, const char *text, mbh_error *err)
 				     lineno + 1);
 	if (seen[K_SNAPSHOT_SINCE] && !seen[K_SNAPSHOT])
 		return mbh_error_set(err, EX_DATAERR, "line %d: 'snapshot_since' without 'snapshot'", lineno + 1);
+	/* records of earlier versions have no seal; a seal must match what the record says now */
+	if (seen[K_SEAL]) {
+		blen = format_body(out, body, sizeof(body));
+		snprintf(ev, sizeof(ev), "%016" PRIx64, blen < 0 ? 0 : seal_of(body, (size_t)blen));
+		if (blen < 0 || strcmp(ev, seal) != 0)
+			return mbh_error_fail(err, MBH_ERR_RECORD_EDITED,
+					      MBH_STATE_EDITED "; it is not acted on, since the lock it names cannot be shown "
+					      "to be ours (the watchdog still unlocks the member it guards at its deadline): "
+					      "check it, then remove it");
+	}
 	return 0;
 }
 
-/* Field 22 of /proc/PID/stat (0: no such process); *state = field 3 ('R', 'S', 'Z', ...). */
-static uint64_t
-proc_stat(long pid, char *state)
-{
-	char path[64], buf[4096];
-	unsigned long long v;
-	const char *p;
-	ssize_t n;
-	char *end;
-	int fd, field;
-
-	if (pid <= 0)
-		return 0;
-	snprintf(path, sizeof(path), "/proc/%ld/stat", pid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return 0;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return 0;
-	buf[n] = '\0';
-	/* comm (field 2) may hold spaces and ')': fields 3.. start after the last ')'. */
-	p = strrchr(buf, ')');
-	if (p == NULL || p[1] != ' ')
-		return 0;
-	*state = p[2];
-	p++;
-	for (field = 3; field <= 22; field++) {
-		while (*p == ' ')
-			p++;
-		if (*p == '\0')
-			return 0;
-		if (field == 22)
-			break;
-		p = strchr(p, ' ');
-		if (p == NULL)
-			return 0;
-	}
-	if (*p < '0' || *p > '9')
-		return 0;
-	errno = 0;
-	v = strtoull(p, &end, 10);
-	if (errno != 0 || (*end != ' ' && *end != '\0' && *end != '\n'))
-		return 0;
-	return (uint64_t)v;
-}
-
-/* Field 22 of /proc/PID/stat. */
-uint64_t
-mbh_proc_starttime(long pid)
-{
-	char state = '?';
-
-	return proc_stat(pid, &state);
-}
-
-/* Still the process that started at start, and not a zombie (dead, waiting for its parent to reap it)? */
+/* See state.h. */
 bool
-mbh_proc_running(long pid, uint64_t start)
+mbh_state_set_name_ok(const char *s)
 {
-	char state = '?';
-
-	return start != 0 && proc_stat(pid, &state) == start && state != 'Z' && state != 'X';
+	return set_name_ok(s);
 }

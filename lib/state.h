@@ -27,6 +27,9 @@ typedef enum mbh_phase {
 /* Longest snapshot path a record holds (a record line is at most 1023 bytes). */
 #define MBH_SNAPSHOT_MAX 1000
 
+/* Longest job name a record holds (bytes): a longer one is refused, never cut (mbh_state_job_name_check). */
+#define MBH_JOB_NAME_MAX 127
+
 typedef struct mbh_state_rec {
 	char set_name[128];
 	char member[262];        /* host:port */
@@ -36,7 +39,7 @@ typedef struct mbh_state_rec {
 	int64_t deadline;        /* unix seconds when the watchdog unlocks; 0 = none */
 	long pid;                /* the process that locked */
 	char hostname[256];      /* where that process ran */
-	char job[128];           /* Bacula job name/id or "" */
+	char job[MBH_JOB_NAME_MAX + 1]; /* Bacula job name/id or "" */
 	char mode[16];           /* "hooks", "exec" or "plugin" */
 	long watchdog_pid;       /* 0 = none */
 	uint64_t watchdog_start; /* /proc/PID/stat starttime of the watchdog, against pid reuse */
@@ -52,8 +55,9 @@ typedef struct mbh_state mbh_state;
 
 /*
  * Open DIR/SET.lock (creating DIR 0700 if needed) and take an exclusive flock.
- * wait=false: if another run holds it, fail with EX_TEMPFAIL "another run for
- * SET holds DIR/SET.lock (pid N)" (pid read from the record when there is one).
+ * wait=false: if another run holds it, fail with MBH_ERR_SET_BUSY (EX_TEMPFAIL)
+ * "another run for SET holds DIR/SET.lock (pid N)" (pid read from the record
+ * when there is one).
  * A DIR that is a symlink, not ours or group/other-writable fails with
  * EX_NOPERM; creation failures with EX_CANTCREAT.  Caller owns *out.
  */
@@ -114,6 +118,9 @@ const char *mbh_state_path(const mbh_state *st);
  */
 void mbh_state_free(mbh_state *st);
 
+/* Pure: may s name a set (it becomes a file name in DIR: a safe alphabet, 1 to 127 bytes, not "." or "..")? */
+bool mbh_state_set_name_ok(const char *s);
+
 /* "LOCKING", "LOCKED", "SNAPSHOT" ("?" for anything else). */
 const char *mbh_state_phase_name(mbh_phase phase);
 
@@ -125,26 +132,36 @@ const char *mbh_state_phase_name(mbh_phase phase);
 bool mbh_state_snapshot_path_ok(const char *s);
 
 /*
+ * Pure: the one rule for job names, wherever one comes from (--job, the
+ * plugin string, the job API): the record holds it whole and a log prints it
+ * on one line, so at most MBH_JOB_NAME_MAX bytes, no control character,
+ * valid UTF-8.  Returns 0, or -1 with why set to what is wrong and what to do,
+ * to follow "the job name" ("is 128 bytes long; at most 127 fit in the state
+ * record: use ...").
+ */
+int mbh_state_job_name_check(const char *name, char *why, size_t whylen);
+
+/*
  * Pure: render rec as the file's text ("key=value\n" lines; snapshot and
- * snapshot_since only when there is a snapshot).  Returns bytes written or -1
- * if len is too small or rec is invalid (phase SNAPSHOT needs a snapshot).
+ * snapshot_since only when there is a snapshot), ending with its seal: a
+ * checksum of the lines before it, so that a record edited by hand is told
+ * from one we wrote.  Returns bytes written or -1 if len is too small or rec
+ * is invalid (phase SNAPSHOT needs a snapshot).
  */
 int mbh_state_format(const mbh_state_rec *rec, char *buf, size_t len);
+
+/* How the parse of a record whose seal does not match begins. */
+#define MBH_STATE_EDITED "the record was changed by hand (its seal no longer matches it)"
 
 /*
  * Pure: parse the file's text; unknown keys, missing keys or bad values fail
  * with EX_DATAERR "line N: ...".  snapshot and snapshot_since are optional,
- * but phase SNAPSHOT needs a snapshot.
+ * but phase SNAPSHOT needs a snapshot.  A seal (optional: records of earlier
+ * versions have none) that does not match fails with MBH_ERR_RECORD_EDITED
+ * (EX_DATAERR), the message starting with MBH_STATE_EDITED; *out then holds
+ * what the record says, which is not to be trusted (only to find its
+ * watchdog).
  */
 int mbh_state_parse(mbh_state_rec *out, const char *text, mbh_error *err);
-
-/* Read /proc/PID/stat's starttime; 0 if the process does not exist.  A zombie still has its starttime. */
-uint64_t mbh_proc_starttime(long pid);
-
-/*
- * Is pid still the process that started at start (mbh_proc_starttime), and
- * alive: a dead process its parent has not reaped yet (a zombie) is not.
- */
-bool mbh_proc_running(long pid, uint64_t start);
 
 #endif

@@ -14,7 +14,6 @@
 #define MASK "*****"
 
 /* Timeouts for a backup hook when the URI says nothing (milliseconds). */
-#define DEFAULT_CONNECT_TIMEOUT_MS 5000
 #define DEFAULT_SERVER_SELECTION_TIMEOUT_MS 10000
 /* fsync with lock:true flushes everything first: give it time before the socket gives up. */
 #define DEFAULT_SOCKET_TIMEOUT_MS 120000
@@ -268,9 +267,9 @@ clean_driver_message(const char *uri, const char *msg, char *out, size_t outlen)
 	free(dec);
 }
 
-/* Parse cfg->uri and apply the config on top; see uri.h. */
+/* Parse in->uri and apply the settings on top; see uri.h. */
 int
-mbh_uri_build(mongoc_uri_t **out, const mbh_config *cfg, mbh_error *err)
+mbh_uri_build(mongoc_uri_t **out, const mbh_uri_settings *in, mbh_error *err)
 {
 	mongoc_uri_t *uri = NULL;
 	bson_error_t berr;
@@ -279,40 +278,40 @@ mbh_uri_build(mongoc_uri_t **out, const mbh_config *cfg, mbh_error *err)
 	int rc = -1;
 
 	*out = NULL;
-	if (cfg == NULL || cfg->uri == NULL || cfg->uri[0] == '\0') {
+	if (in == NULL || in->uri == NULL || in->uri[0] == '\0') {
 		mbh_error_set(err, EX_CONFIG, "no connection string: set uri in the config file or MONGO_BACKUP_URI");
 		goto out;
 	}
 	/* No host, option or credential has one; the driver would quote it raw in later messages. */
-	for (p = cfg->uri; *p != '\0'; p++)
+	for (p = in->uri; *p != '\0'; p++)
 		if ((unsigned char)*p < 0x20 || *p == 0x7f) {
-			mbh_uri_redact(cfg->uri, red, sizeof(red));
+			mbh_uri_redact(in->uri, red, sizeof(red));
 			mbh_error_set(err, EX_USAGE, "invalid connection string %s: it holds a control character "
 			              "(percent-encode it where it belongs, e.g. %%09 for a tab)", red);
 			goto out;
 		}
 	memset(&berr, 0, sizeof(berr));
-	uri = mongoc_uri_new_with_error(cfg->uri, &berr);
+	uri = mongoc_uri_new_with_error(in->uri, &berr);
 	if (uri == NULL) {
-		mbh_uri_redact(cfg->uri, red, sizeof(red));
-		clean_driver_message(cfg->uri, berr.message, dmsg, sizeof(dmsg));
+		mbh_uri_redact(in->uri, red, sizeof(red));
+		clean_driver_message(in->uri, berr.message, dmsg, sizeof(dmsg));
 		mbh_error_set(err, EX_USAGE, "invalid connection string %s: %s", red, dmsg);
 		goto out;
 	}
-	if (cfg->username != NULL && !mongoc_uri_set_username(uri, cfg->username)) {
+	if (in->username != NULL && !mongoc_uri_set_username(uri, in->username)) {
 		mbh_error_set(err, EX_CONFIG, "username is not valid UTF-8");
 		goto out;
 	}
 	/* A password from password_file wins over one in the URI. */
-	if (cfg->password != NULL && !mongoc_uri_set_password(uri, cfg->password)) {
+	if (in->password != NULL && !mongoc_uri_set_password(uri, in->password)) {
 		mbh_error_set(err, EX_CONFIG, "the password in %s is not valid UTF-8",
-		              cfg->password_file ? mbh_escape(cfg->password_file, red, sizeof(red)) : "the password file");
+		              in->password_file ? mbh_escape(in->password_file, red, sizeof(red)) : "the password file");
 		goto out;
 	}
-	if (cfg->connect_timeout_ms > 0)
-		mongoc_uri_set_option_as_int32(uri, MONGOC_URI_CONNECTTIMEOUTMS, cfg->connect_timeout_ms);
+	if (in->connect_timeout_ms > 0)
+		mongoc_uri_set_option_as_int32(uri, MONGOC_URI_CONNECTTIMEOUTMS, in->connect_timeout_ms);
 	else if (!mongoc_uri_has_option(uri, MONGOC_URI_CONNECTTIMEOUTMS))
-		mongoc_uri_set_option_as_int32(uri, MONGOC_URI_CONNECTTIMEOUTMS, DEFAULT_CONNECT_TIMEOUT_MS);
+		mongoc_uri_set_option_as_int32(uri, MONGOC_URI_CONNECTTIMEOUTMS, MBH_URI_CONNECT_TIMEOUT_MS);
 	if (!mongoc_uri_has_option(uri, MONGOC_URI_SERVERSELECTIONTIMEOUTMS))
 		mongoc_uri_set_option_as_int32(uri, MONGOC_URI_SERVERSELECTIONTIMEOUTMS,
 		                               DEFAULT_SERVER_SELECTION_TIMEOUT_MS);

@@ -8,7 +8,6 @@
 
 #include <mongoc/mongoc.h>
 
-#include "config.h"
 #include "error.h"
 
 /*
@@ -22,14 +21,32 @@ void mbh_uri_redact(const char *uri, char *out, size_t outlen);
 /* Same as mbh_uri_redact for uri[0..len), into a new string the caller frees (free()); NULL on no memory. */
 char *mbh_uri_redact_dup(const char *uri, size_t len);
 
+/* The connect timeout when neither the URI nor the settings give one (ms); config's default too. */
+#define MBH_URI_CONNECT_TIMEOUT_MS 5000
+/* The longest connect timeout a config or the watchdog's settings may give (ms). */
+#define MBH_URI_CONNECT_TIMEOUT_MAX_MS 600000
+
 /*
- * Parse and validate cfg->uri (mongodb:// or mongodb+srv://), apply
- * cfg->username / cfg->password, connect_timeout_ms and a short
- * serverSelection/socket timeout, appname "mongo-backup-hooks".  A bad string
- * (or one holding a control character) fails with EX_USAGE and the redacted,
- * escaped URI in the message.  Caller owns *out.
+ * What a connection string is built from: a config's settings
+ * (mbh_config_uri_settings), or what the watchdog was handed.  Borrowed.
  */
-int mbh_uri_build(mongoc_uri_t **out, const mbh_config *cfg, mbh_error *err);
+typedef struct mbh_uri_settings {
+	const char *uri;           /* required */
+	const char *username;      /* NULL: the URI's */
+	const char *password;      /* NULL: the URI's */
+	const char *password_file; /* where the password came from, for messages; NULL = none */
+	int connect_timeout_ms;    /* > 0: set on the URI */
+} mbh_uri_settings;
+
+/*
+ * Parse and validate in->uri (mongodb:// or mongodb+srv://), apply
+ * in->username / in->password, connect_timeout_ms and a short
+ * serverSelection/socket timeout, appname "mongo-backup-hooks".  No uri
+ * fails with EX_CONFIG; a bad string (or one holding a control character)
+ * with EX_USAGE and the redacted, escaped URI in the message.  Caller owns
+ * *out.
+ */
+int mbh_uri_build(mongoc_uri_t **out, const mbh_uri_settings *in, mbh_error *err);
 
 /*
  * A URI for one member "host:port": directConnection=true, no replicaSet,

@@ -10,13 +10,16 @@
 #include <signal.h>
 #include <spawn.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "proc.h"
 #include "state.h"
+#include "uri.h"
 #include "watchdog.h"
 
 struct mbh_watchdog {
@@ -128,7 +131,8 @@ mbh_watchdog_start(mbh_watchdog **out, const char *path, const mbh_config *cfg, 
 	    send_item(w->fd, MBH_WD_PASSWORD, cfg->password) != 0 ||
 	    send_item(w->fd, MBH_WD_CONNECT_TIMEOUT, timeout) != 0 ||
 	    send_item(w->fd, MBH_WD_STATE_DIR, cfg->state_dir) != 0 || send_item(w->fd, MBH_WD_SET, set) != 0 ||
-	    send_item(w->fd, MBH_WD_TOKEN, token) != 0) {
+	    send_item(w->fd, MBH_WD_TOKEN, token) != 0 || send_item(w->fd, MBH_WD_METRICS, cfg->metrics.textfile) != 0 ||
+	    send_item(w->fd, MBH_WD_METRICS_FSYNC, cfg->metrics.fsync > 0 ? "1" : "0") != 0) {
 		mbh_error_set(err, EX_OSERR, "cannot start the watchdog %s: it exited at once; nothing was locked",
 			      path);
 		goto out;
@@ -165,15 +169,21 @@ mbh_watchdog_starttime(const mbh_watchdog *w)
 	return w != NULL ? w->start : 0;
 }
 
-/* "go". */
+/* What it guards, then "go". */
 int
-mbh_watchdog_go(mbh_watchdog *w, mbh_error *err)
+mbh_watchdog_go(mbh_watchdog *w, const mbh_state_rec *rec, mbh_error *err)
 {
+	char deadline[32], cpid[32], cstart[32];
 	int rc = 0;
 
 	if (w == NULL || w->fd < 0)
 		return mbh_error_set(err, EX_SOFTWARE, "the watchdog is not waiting for go");
-	if (write_all(w->fd, MBH_WD_GO "=1", sizeof(MBH_WD_GO "=1")) != 0)
+	snprintf(deadline, sizeof(deadline), "%lld", (long long)rec->deadline);
+	snprintf(cpid, sizeof(cpid), "%ld", rec->command_pid);
+	snprintf(cstart, sizeof(cstart), "%llu", (unsigned long long)rec->command_start);
+	if (send_item(w->fd, MBH_WD_MEMBER, rec->member) != 0 || send_item(w->fd, MBH_WD_DEADLINE, deadline) != 0 ||
+	    send_item(w->fd, MBH_WD_COMMAND_PID, cpid) != 0 || send_item(w->fd, MBH_WD_COMMAND_START, cstart) != 0 ||
+	    write_all(w->fd, MBH_WD_GO "=1", sizeof(MBH_WD_GO "=1")) != 0)
 		rc = mbh_error_set(err, EX_OSERR, "the watchdog (pid %ld) exited before the lock; nothing was locked",
 				   (long)w->pid);
 	close(w->fd);
@@ -233,5 +243,178 @@ mbh_token_new(char *buf, size_t len)
 	}
 	for (i = 0; i < sizeof(raw); i++)
 		snprintf(buf + 2 * i, 3, "%02x", raw[i]);
+	return 0;
+}
+
+/* The items of the settings stream: what each holds and where it goes. */
+enum item_kind {
+	ITEM_TEXT, ITEM_URI, ITEM_PATH, ITEM_SET, ITEM_TOKEN, ITEM_MEMBER, /* const char * */
+	ITEM_MS,     /* int, 1 to MBH_URI_CONNECT_TIMEOUT_MAX_MS */
+	ITEM_TIME,   /* int64_t, unix seconds */
+	ITEM_PID,    /* long, 0 (none) to PID_MAX */
+	ITEM_START,  /* uint64_t, a /proc start time */
+	ITEM_BIT,    /* bool, "0" or "1" */
+	ITEM_GO      /* bool, "1" */
+};
+
+/* The kernel's largest pid_max (2^22). */
+#define PID_MAX 4194304
+
+#define SET_OFF(field) offsetof(mbh_watchdog_settings, field)
+
+static const struct {
+	const char *name;
+	enum item_kind kind;
+	bool required;
+	size_t off; /* where it goes, of the kind's type */
+} items[] = {
+	{ MBH_WD_URI, ITEM_URI, true, SET_OFF(uri) },
+	{ MBH_WD_USERNAME, ITEM_TEXT, false, SET_OFF(username) },
+	{ MBH_WD_PASSWORD, ITEM_TEXT, false, SET_OFF(password) },
+	{ MBH_WD_CONNECT_TIMEOUT, ITEM_MS, false, SET_OFF(connect_timeout_ms) },
+	{ MBH_WD_STATE_DIR, ITEM_PATH, true, SET_OFF(state_dir) },
+	{ MBH_WD_SET, ITEM_SET, true, SET_OFF(set) },
+	{ MBH_WD_TOKEN, ITEM_TOKEN, true, SET_OFF(token) },
+	{ MBH_WD_MEMBER, ITEM_MEMBER, false, SET_OFF(member) },
+	{ MBH_WD_DEADLINE, ITEM_TIME, false, SET_OFF(deadline) },
+	{ MBH_WD_COMMAND_PID, ITEM_PID, false, SET_OFF(command_pid) },
+	{ MBH_WD_COMMAND_START, ITEM_START, false, SET_OFF(command_start) },
+	{ MBH_WD_METRICS, ITEM_PATH, false, SET_OFF(metrics) },
+	{ MBH_WD_METRICS_FSYNC, ITEM_BIT, false, SET_OFF(metrics_fsync) },
+	{ MBH_WD_GO, ITEM_GO, false, SET_OFF(go) },
+};
+
+#define NITEMS (sizeof(items) / sizeof(items[0]))
+
+/* An unsigned decimal of at most 20 digits: *out, true. */
+static bool
+unsigned_ok(const char *v, unsigned long long *out)
+{
+	char *end;
+
+	if (v[0] < '0' || v[0] > '9' || strlen(v) > 20)
+		return false;
+	errno = 0;
+	*out = strtoull(v, &end, 10);
+	return *end == '\0' && errno == 0;
+}
+
+/* Is v a good value for item i?  0, or -1 with what is wrong. */
+static int
+item_check(size_t i, const char *v, mbh_error *err)
+{
+	const char *name = items[i].name;
+	char *end, why[128];
+	unsigned long long u;
+	long n;
+	size_t k;
+
+	switch (items[i].kind) {
+	case ITEM_TEXT:
+		return 0;
+	case ITEM_URI:
+		if (v[0] == '\0')
+			return mbh_error_set(err, EX_DATAERR, "watchdog settings: '%s' is empty", name);
+		return 0;
+	case ITEM_PATH:
+		if (v[0] != '/')
+			return mbh_error_set(err, EX_DATAERR, "watchdog settings: '%s' is not an absolute path", name);
+		return 0;
+	case ITEM_SET:
+		if (!mbh_state_set_name_ok(v))
+			return mbh_error_set(err, EX_DATAERR, "watchdog settings: '%s' is not a replica set name", name);
+		return 0;
+	case ITEM_TOKEN:
+		for (k = 0; v[k] != '\0' && strchr("0123456789abcdef", v[k]) != NULL; k++)
+			;
+		if (k != MBH_TOKEN_LEN || v[k] != '\0')
+			return mbh_error_set(err, EX_DATAERR, "watchdog settings: '%s' is not %d hex digits", name,
+					     MBH_TOKEN_LEN);
+		return 0;
+	case ITEM_MS:
+		errno = 0;
+		n = strtol(v, &end, 10);
+		if (v[0] < '0' || v[0] > '9' || *end != '\0' || errno != 0 || n < 1 || n > MBH_URI_CONNECT_TIMEOUT_MAX_MS)
+			return mbh_error_set(err, EX_DATAERR, "watchdog settings: '%s' must be an integer between 1 and %d",
+					     name, MBH_URI_CONNECT_TIMEOUT_MAX_MS);
+		return 0;
+	case ITEM_MEMBER:
+		if (mbh_hostport_check(v, why, sizeof(why)) != 0)
+			return mbh_error_set(err, EX_DATAERR, "watchdog settings: '%s' is not HOST:PORT (%s)", name, why);
+		return 0;
+	case ITEM_TIME:
+	case ITEM_START:
+		if (!unsigned_ok(v, &u) || (items[i].kind == ITEM_TIME && u > INT64_MAX))
+			return mbh_error_set(err, EX_DATAERR, "watchdog settings: '%s' is not an unsigned number", name);
+		return 0;
+	case ITEM_PID:
+		if (!unsigned_ok(v, &u) || u > PID_MAX)
+			return mbh_error_set(err, EX_DATAERR, "watchdog settings: '%s' is not a pid (0 to %d)", name,
+					     PID_MAX);
+		return 0;
+	case ITEM_BIT:
+		if (strcmp(v, "0") != 0 && strcmp(v, "1") != 0)
+			return mbh_error_set(err, EX_DATAERR, "watchdog settings: '%s' is neither 0 nor 1", name);
+		return 0;
+	case ITEM_GO:
+		if (strcmp(v, "1") != 0) /* what mbh_watchdog_go sends */
+			return mbh_error_set(err, EX_DATAERR, "watchdog settings: '%s' is not 1", name);
+		return 0;
+	}
+	return mbh_error_set(err, EX_SOFTWARE, "watchdog settings: '%s' has no kind", name);
+}
+
+/* Parse the settings stream; see watchdog.h. */
+int
+mbh_watchdog_settings_parse(mbh_watchdog_settings *out, char *buf, size_t len, mbh_error *err)
+{
+	bool seen[NITEMS] = { false };
+	char *p, *next, *eq, *end = buf + len, *field;
+	size_t i, n = 0;
+
+	memset(out, 0, sizeof(*out));
+	for (p = buf; p < end; p = next, n++) {
+		if ((next = memchr(p, '\0', (size_t)(end - p))) == NULL)
+			return mbh_error_set(err, EX_DATAERR, "watchdog settings: item %zu is cut short", n + 1);
+		next++;
+		if ((eq = strchr(p, '=')) == NULL)
+			return mbh_error_set(err, EX_DATAERR, "watchdog settings: item %zu has no '='", n + 1);
+		*eq++ = '\0';
+		for (i = 0; i < NITEMS && strcmp(p, items[i].name) != 0; i++)
+			;
+		if (i == NITEMS)
+			return mbh_error_set(err, EX_DATAERR, "watchdog settings: item %zu has an unknown name (a run of "
+					     "another version?)", n + 1);
+		if (seen[i])
+			return mbh_error_set(err, EX_DATAERR, "watchdog settings: '%s' is given twice", items[i].name);
+		seen[i] = true;
+		if (item_check(i, eq, err) != 0)
+			return -1;
+		field = (char *)out + items[i].off;
+		switch (items[i].kind) {
+		case ITEM_MS:
+			*(int *)field = (int)strtol(eq, NULL, 10);
+			break;
+		case ITEM_TIME:
+			*(int64_t *)field = (int64_t)strtoull(eq, NULL, 10);
+			break;
+		case ITEM_PID:
+			*(long *)field = (long)strtoul(eq, NULL, 10);
+			break;
+		case ITEM_START:
+			*(uint64_t *)field = (uint64_t)strtoull(eq, NULL, 10);
+			break;
+		case ITEM_BIT:
+		case ITEM_GO:
+			*(bool *)field = eq[0] == '1';
+			break;
+		default:
+			*(const char **)field = eq;
+			break;
+		}
+	}
+	for (i = 0; i < NITEMS; i++)
+		if (items[i].required && !seen[i])
+			return mbh_error_set(err, EX_DATAERR, "watchdog settings: '%s' is missing", items[i].name);
 	return 0;
 }

@@ -3,11 +3,14 @@
 #ifndef MBH_WATCHDOG_H
 #define MBH_WATCHDOG_H
 
+#include <signal.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "config.h"
 #include "error.h"
+#include "state.h"
 
 /*
  * The watchdog is its own program (libexec/mongo-backup-watchdog), never a
@@ -16,16 +19,23 @@
  * is written, in its own session, with nothing inherited but a pipe on its
  * stdin.  Over that pipe (never argv or environment) it gets the connection
  * settings with the credentials, the state directory, the set and the lock's
- * token, then "go" once the intent is on disk.  A pipe closed without "go"
- * means there is nothing to guard: it exits at once.
+ * token, then, once the intent is on disk, what it guards (the member, the
+ * deadline, the command under the lock) and "go".  A pipe closed without
+ * "go" means there is nothing to guard: it exits at once.
  *
- * From "go" on it re-reads the record (never taking the run's flock) until
- * the record is gone or holds another token (exit), or the deadline passes:
- * then it kills the recorded command's process group and releases the lock
- * (mbh_release), retrying with backoff until the member answers, logging
- * each failure to syslog and DIR/SET.events.  SIGTERM (sent by whoever
- * released the lock) makes it exit.
+ * From "go" on it re-reads the record (never taking the run's flock) for
+ * what it learns (the lockCount, the command), and exits when the record
+ * holds another token or says SNAPSHOT (the member is unlocked).  At the
+ * deadline it was handed, whatever became of the record (removed, made
+ * unreadable, edited by hand), it kills the command's process group and
+ * releases the member it was handed (mbh_release), retrying with backoff
+ * until the member answers, logging each failure to syslog and
+ * DIR/SET.events.  SIGTERM (sent by whoever released the lock) makes it exit;
+ * MBH_WD_RELEASE_NOW makes it release at once, as at the deadline (sent by
+ * mongo-postbackup when the record cannot be shown to be ours: the watchdog
+ * knows the lock first-hand).
  */
+#define MBH_WD_RELEASE_NOW SIGUSR1
 typedef struct mbh_watchdog mbh_watchdog;
 
 /* Stream field names (NUL-terminated "name=value" items). */
@@ -36,7 +46,13 @@ typedef struct mbh_watchdog mbh_watchdog;
 #define MBH_WD_STATE_DIR "state_dir"
 #define MBH_WD_SET "set"
 #define MBH_WD_TOKEN "token"
+#define MBH_WD_MEMBER "member"
+#define MBH_WD_DEADLINE "deadline"
+#define MBH_WD_COMMAND_PID "command_pid"
+#define MBH_WD_COMMAND_START "command_start"
 #define MBH_WD_GO "go"
+#define MBH_WD_METRICS "metrics_textfile"     /* metrics.textfile; absent = off */
+#define MBH_WD_METRICS_FSYNC "metrics_fsync"  /* "1" or "0" */
 
 /* Start path and send it the settings (everything but "go").  Caller owns *out. */
 int mbh_watchdog_start(mbh_watchdog **out, const char *path, const mbh_config *cfg, const char *set,
@@ -46,8 +62,8 @@ int mbh_watchdog_start(mbh_watchdog **out, const char *path, const mbh_config *c
 long mbh_watchdog_pid(const mbh_watchdog *w);
 uint64_t mbh_watchdog_starttime(const mbh_watchdog *w);
 
-/* The intent is durable: send "go" and close the pipe. */
-int mbh_watchdog_go(mbh_watchdog *w, mbh_error *err);
+/* The intent rec is durable: send what it guards (rec's member, deadline, command), "go", and close the pipe. */
+int mbh_watchdog_go(mbh_watchdog *w, const mbh_state_rec *rec, mbh_error *err);
 
 /* Close the pipe (without "go" the watchdog exits) and free; the process itself lives on.  NULL is fine. */
 void mbh_watchdog_free(mbh_watchdog *w);
@@ -61,5 +77,35 @@ bool mbh_watchdog_reap(long pid, int timeout_ms);
 
 /* Fill buf with a fresh random token (MBH_TOKEN_LEN hex digits + NUL).  Returns 0 or -1. */
 int mbh_token_new(char *buf, size_t len);
+
+/*
+ * What the watchdog program is handed (the items above); the strings point
+ * into the buffer mbh_watchdog_settings_parse parsed.
+ */
+typedef struct mbh_watchdog_settings {
+	const char *uri, *username, *password, *state_dir, *set, *token;
+	int connect_timeout_ms; /* 0 when not given: the URI's, else the default */
+	const char *member;     /* NULL when not given (a run of an earlier version) */
+	int64_t deadline;       /* unix seconds; 0 when not given */
+	long command_pid;       /* 0: none */
+	uint64_t command_start;
+	const char *metrics;    /* metrics.textfile; NULL = off */
+	bool metrics_fsync;
+	bool go;
+} mbh_watchdog_settings;
+
+/*
+ * Pure: parse the NUL-terminated "name=value" items in buf[0..len) in place
+ * (every '=' becomes a NUL) into *out, as strictly as a config file: an
+ * unknown or repeated name, an item without '=', a value out of range
+ * (connect_timeout_ms 1 to MBH_URI_CONNECT_TIMEOUT_MAX_MS, a token of
+ * MBH_TOKEN_LEN hex digits, absolute paths for state_dir and
+ * metrics_textfile, a set name mbh_state_set_name_ok refuses, a member that is no HOST:PORT,
+ * numbers that are no unsigned decimal, a pid above 2^22, metrics_fsync or
+ * go other than the sender's "0"/"1" and "1"), or no uri, state_dir, set or
+ * token fail with EX_DATAERR naming the item, never its value (it may be a
+ * password).
+ */
+int mbh_watchdog_settings_parse(mbh_watchdog_settings *out, char *buf, size_t len, mbh_error *err);
 
 #endif

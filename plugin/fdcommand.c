@@ -3,14 +3,15 @@
 #include "autoconfig.h"
 
 #include <ctype.h>
-#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sysexits.h>
 
+#include "config.h"
 #include "fdcommand.h"
+#include "state.h"
+#include "uri.h"
 
-#define JOB_MAX 127 /* bytes; the core's MBH_JOB_NAME_MAX, and Bacula's longest name */
 #define SHOWN 60    /* bytes of a bad value quoted in a message */
 
 /* The keys, in the order the messages list them. */
@@ -57,42 +58,12 @@ dup_trimmed(const char *s, const char *end)
 	return v;
 }
 
-/* "host:port" with a non-empty host (no blanks) and a port 1-65535; "[v6]:port" too. */
-static bool
-valid_member(const char *v)
-{
-	const char *colon = strrchr(v, ':'), *p;
-	long port = 0;
-
-	if (colon == NULL || colon == v || colon[1] == '\0' || strlen(colon + 1) > 5)
-		return false;
-	for (p = v; p < colon; p++)
-		if (isspace((unsigned char)*p) || iscntrl((unsigned char)*p))
-			return false;
-	if (*v == '[' ? colon[-1] != ']' || colon - v < 3 : memchr(v, ':', (size_t)(colon - v)) != NULL)
-		return false;
-	for (p = colon + 1; *p != '\0'; p++) {
-		if (!isdigit((unsigned char)*p))
-			return false;
-		port = port * 10 + (*p - '0');
-	}
-	return port >= 1 && port <= 65535;
-}
-
-/* No control characters (the name goes into a state file and the job log). */
-static bool
-printable(const char *v)
-{
-	for (; *v != '\0'; v++)
-		if (iscntrl((unsigned char)*v))
-			return false;
-	return true;
-}
-
-/* Check one value; on failure fill err naming the key. */
+/* Check one value by the core's rules; on failure fill err naming the key. */
 static int
 check_value(size_t k, const char *v, mbh_error *err)
 {
+	char why[160];
+
 	if (*v == '\0')
 		return mbh_error_set(err, EX_CONFIG, "plugin string: %s= has an empty value", keys[k]);
 	switch (k) {
@@ -102,19 +73,18 @@ check_value(size_t k, const char *v, mbh_error *err)
 			                     SHOWN, v);
 		break;
 	case 1:
-		if (!valid_member(v))
-			return mbh_error_set(err, EX_CONFIG, "plugin string: member=\"%.*s\" is not HOST:PORT", SHOWN, v);
+		if (mbh_hostport_check(v, why, sizeof(why)) != 0)
+			return mbh_error_set(err, EX_CONFIG, "plugin string: member=\"%.*s\" is not HOST:PORT (%s)", SHOWN,
+			                     v, why);
 		break;
 	case 2:
-		if (strcmp(v, "auto") != 0 && strcmp(v, "local") != 0 && strcmp(v, "member") != 0)
-			return mbh_error_set(err, EX_CONFIG,
-			                     "plugin string: policy=\"%.*s\" is not one of auto, local, member", SHOWN, v);
+		if (mbh_policy_from_name(v) < 0)
+			return mbh_error_set(err, EX_CONFIG, "plugin string: policy=\"%.*s\" is not one of " MBH_POLICY_NAMES,
+			                     SHOWN, v);
 		break;
 	default:
-		if (strlen(v) > JOB_MAX)
-			return mbh_error_set(err, EX_CONFIG, "plugin string: job= is longer than %d bytes", JOB_MAX);
-		if (!printable(v))
-			return mbh_error_set(err, EX_CONFIG, "plugin string: job= holds a control character");
+		if (mbh_state_job_name_check(v, why, sizeof(why)) != 0)
+			return mbh_error_set(err, EX_CONFIG, "plugin string: job= %s", why);
 		break;
 	}
 	return 0;

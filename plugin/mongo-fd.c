@@ -7,7 +7,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -28,31 +27,35 @@
 #include "fdhost.h"
 #include "job.h"
 #include "log.h"
+#include "restore.h"
 #include "run.h"
 #include "state.h"
+#include "streamname.h"
+#include "strv.h"
 
 /*
  * An adapter and nothing more: the file daemon's calls (through the
  * neutral face of fdhost.h: the layer of the daemon's plugin interface maps
- * its numbers and packets) are mapped onto one mbh_job per plugin instance
- * (one instance per Bacula job, and one per console connection).  Threads:
- * bacula-fd drives an instance from its job thread; the cancel event
- * arrives on another thread against the same instance.  The only
- * process-wide state is what mfd_load sets once (the host's calls, the
- * watchdog's path); everything else lives in the instance.
+ * its numbers and packets) are mapped onto the core's: one mbh_job per
+ * backup command, one mbh_restore per restore (one instance per Bacula job,
+ * and one per console connection).  Threads: bacula-fd drives an instance
+ * from its job thread; the cancel event arrives on another thread against
+ * the same instance.  Process-wide: what mfd_load sets once (the host's
+ * calls, the watchdog's path) and the list of live instances, which
+ * mfd_unload releases (bacula-fd's SIGTERM unloads with jobs running).
  *
- * Backup: bEventBackupCommand locks (and only it: never JobStart, newPlugin
- * or an estimate) and starts script.backup the instant the lock is verified
- * (its output waits in the pipe while bacula-fd gets to the file: the lock
- * window is the command's run, not the daemon's steps before it);
- * startBackupFile names one file /@mongo/SET/MEMBER/SCRIPT; IO_OPEN hands
- * the command's stdout to IO_READ, which streams it; IO_CLOSE reaps it and
- * unlocks at once.  The unlock also runs, idempotently, on CancelCommand
- * (after killing the command), EndBackupJob and freePlugin.  Every failure
- * sends FDHOST_FATAL: anything less leaves the job "OK".
+ * Backup: the backup command event locks (and only it: never JobStart,
+ * newPlugin or an estimate) and starts script.backup the instant the lock
+ * is verified (mbh_job_lock_spawn); startBackupFile names one file
+ * /@mongo/SET/MEMBER/SCRIPT; IO_OPEN, IO_READ and IO_CLOSE are the core's
+ * stream (mbh_job_stream_*: its deadlines, its idle watch, a close before
+ * the end that stops the command); the unlock follows IO_CLOSE at once.  It
+ * also runs, idempotently, on the cancel (on the job's own thread, so the
+ * cancel returns at once), EndBackupJob, freePlugin and mfd_unload.  Every
+ * failure sends FDHOST_FATAL: anything less leaves the job "OK".
  *
- * Restore: script.restore gets the stream on its stdin, or, without one, the
- * file is written at where + the saved name.
+ * Restore: mbh_restore: script.restore gets the stream on its stdin, or,
+ * without one, the file is created anew below where.
  */
 
 #ifndef MBH_WATCHDOG_PATH
@@ -61,7 +64,7 @@
 
 #define PLUGIN_MAGIC 0x6d666431u /* "mfd1": a pContext that is ours */
 #define LINE_MAX_LEN 1800        /* JobMessage formats into 2000 bytes */
-#define FNAME_PREFIX "/@mongo/"
+#define UNLOAD_WAIT_MS 10000   /* mfd_unload waits this long for the unlocks, then bacula-fd exits */
 
 typedef enum fd_mode { FD_IDLE = 0, FD_BACKUP, FD_ESTIMATE, FD_RESTORE } fd_mode;
 
@@ -69,42 +72,40 @@ typedef enum fd_mode { FD_IDLE = 0, FD_BACKUP, FD_ESTIMATE, FD_RESTORE } fd_mode
 typedef struct fdjob {
 	uint32_t magic;
 	fdhost_ctx *ctx;           /* the daemon's handle; valid until freePlugin returns */
+	struct fdjob *next;        /* the list of live instances (mfd_unload releases what they hold) */
 	int jobid;
-	char *bacula_job;          /* the unique job name (FDHOST_JOBNAME), or NULL */
+	char *bacula_job;          /* the unique job name (bVarJobName), or NULL */
 	mbh_logger *log;
 	atomic_int job_level;      /* lines above this level go to DebugMessage only */
 	fd_mode mode;
 	mbh_fdcommand *cmd;        /* the current plugin string */
 	mbh_config *cfg;
 
-	pthread_mutex_t mu;        /* job, users, wake: shared with the cancel thread */
+	pthread_mutex_t mu;        /* job, restore, users: shared with the cancel thread and mfd_unload */
 	pthread_cond_t idle;       /* users dropped to 0 */
 	mbh_job *job;
+	mbh_restore *restore;
 	int users;                 /* other threads inside a core call on job */
-	int wake[2];               /* written (never drained) on cancel: wakes a blocked IO */
 	atomic_bool cancelled;
 
 	/* Owner thread only below. */
 	bool locked;               /* this thread's lock is (as far as it knows) held */
 	bool failed;               /* an FDHOST_FATAL was sent for the current command */
-	bool running;              /* backup: script.backup was started and not yet waited for */
+	bool streaming;            /* backup: the stream is open (IO_OPEN to IO_CLOSE) */
 	mbh_child *bchild;         /* backup: script.backup (owned by the job), from the lock until IO_OPEN */
-	int rfd;                   /* backup: our copy of the command's stdout */
 	char *fname;               /* the virtual file's name */
 	const char *script;        /* borrowed from cfg: the basename of the command */
-	long long bytes;
 	bool snap;                 /* snapshot mode: the member was unlocked at once, the command reads a snapshot */
-	struct timespec t_locked, t_started;
-	int64_t read_deadline_ms;  /* monotonic; 0 = none */
-	mbh_child *rchild;         /* restore: the restore command */
-	int wfd;                   /* restore: the file, or the command's stdin (borrowed from rchild) */
-	char *ofname;
-	char *vset, *vhost, *vport;
+	struct timespec t_locked;
 } fdjob;
 
 /* Set once by mfd_load, read-only afterwards. */
 static const fdhost *host;
 static char watchdog_path[PATH_MAX];
+
+/* The live instances, for mfd_unload (bacula-fd's SIGTERM calls it with jobs still running). */
+static pthread_mutex_t live_mu = PTHREAD_MUTEX_INITIALIZER;
+static fdjob *live;
 
 /* ---------------------------------------------------------------- messages */
 
@@ -166,23 +167,6 @@ log_sink(void *arg, mbh_log_level level, const char *line)
 
 /* ---------------------------------------------------------------- small helpers */
 
-/* A CLOCK_MONOTONIC instant in milliseconds. */
-static int64_t
-ms_of(const struct timespec *t)
-{
-	return (int64_t)t->tv_sec * 1000 + t->tv_nsec / 1000000;
-}
-
-/* Monotonic milliseconds now (the clock of t_locked, t_started and read_deadline_ms). */
-static int64_t
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ms_of(&ts);
-}
-
 static double
 seconds_since(const struct timespec *t0)
 {
@@ -201,87 +185,6 @@ base_name(const char *path)
 	return s != NULL && s[1] != '\0' ? s + 1 : path;
 }
 
-/* Write all of buf; EPIPE instead of SIGPIPE (bacula-fd must not die of a restore command that quit). */
-static ssize_t
-write_all(int fd, const char *buf, size_t len, int wake_fd)
-{
-	sigset_t pipe_set, old;
-	struct pollfd pf[2];
-	struct timespec zero = { 0, 0 };
-	size_t done = 0;
-	ssize_t n = 0;
-	int saved;
-
-	sigemptyset(&pipe_set);
-	sigaddset(&pipe_set, SIGPIPE);
-	pthread_sigmask(SIG_BLOCK, &pipe_set, &old);
-	while (done < len) {
-		pf[0].fd = fd;
-		pf[0].events = POLLOUT;
-		pf[1].fd = wake_fd;
-		pf[1].events = POLLIN;
-		if (poll(pf, wake_fd >= 0 ? 2 : 1, -1) < 0) {
-			if (errno == EINTR)
-				continue;
-			n = -1;
-			break;
-		}
-		if (wake_fd >= 0 && (pf[1].revents & POLLIN)) {
-			errno = EINTR;
-			n = -1;
-			break;
-		}
-		n = write(fd, buf + done, len - done);
-		if (n < 0 && (errno == EINTR || errno == EAGAIN))
-			continue;
-		if (n < 0)
-			break;
-		done += (size_t)n;
-	}
-	saved = errno;
-	if (n < 0 && saved == EPIPE)
-		sigtimedwait(&pipe_set, NULL, &zero);
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	errno = saved;
-	return n < 0 ? -1 : (ssize_t)done;
-}
-
-/* mkdir -p of the directories above path (mode 0700 for the ones created). */
-static int
-make_parents(const char *path)
-{
-	char *p = strdup(path), *s;
-	int rc = -1;
-
-	if (p == NULL)
-		goto out;
-	for (s = strchr(p + 1, '/'); s != NULL; s = strchr(s + 1, '/')) {
-		*s = '\0';
-		if (mkdir(p, 0700) != 0 && errno != EEXIST)
-			goto out;
-		*s = '/';
-	}
-	rc = 0;
-out:
-	free(p);
-	return rc;
-}
-
-/* The wake pipe (both ends close-on-exec, non-blocking), created on first use by the owner thread. */
-static int
-wake_open(fdjob *f)
-{
-	int rc = 0;
-
-	pthread_mutex_lock(&f->mu);
-	if (f->wake[0] < 0 && pipe2(f->wake, O_CLOEXEC | O_NONBLOCK) != 0) {
-		f->wake[0] = f->wake[1] = -1;
-		rc = -1;
-	}
-	pthread_mutex_unlock(&f->mu);
-	return rc;
-}
-
 /* ---------------------------------------------------------------- the job: lock, unlock, cancel */
 
 /*
@@ -296,6 +199,7 @@ unlock_now(fdjob *f, const char *when)
 	mbh_job *job;
 	bool was_locked = f->locked && !atomic_load(&f->cancelled);
 	char snapshot[MBH_SNAPSHOT_MAX + 1] = "";
+	long long bytes;
 
 	mbh_error_init(&err);
 	pthread_mutex_lock(&f->mu);
@@ -306,17 +210,19 @@ unlock_now(fdjob *f, const char *when)
 	if (job == NULL)
 		return;
 	f->locked = false;
+	was_locked = was_locked && mbh_job_holds(job); /* the idle rule may have released it already, and said so */
+	bytes = (long long)mbh_job_stream_bytes(job);
 	snprintf(snapshot, sizeof(snapshot), "%s", mbh_job_snapshot(job));
 	if (mbh_job_unlock(job, &err) != 0)
 		jmsg(f, atomic_load(&f->cancelled) ? FDHOST_ERROR : FDHOST_FATAL, "%s %s %s failed: %s",
 		     snapshot[0] != '\0' ? "removing the snapshot of" : "unlocking",
 		     mbh_job_member(job) ? mbh_job_member(job) : "the member", when, err.msg);
 	else if (was_locked && snapshot[0] != '\0')
-		jmsg(f, FDHOST_INFO, "%lld bytes streamed from the snapshot %s of %s, which is removed", f->bytes, snapshot,
+		jmsg(f, FDHOST_INFO, "%lld bytes streamed from the snapshot %s of %s, which is removed", bytes, snapshot,
 		     mbh_job_member(job));
 	else if (was_locked)
 		jmsg(f, FDHOST_INFO, "%s was locked for %.3f s; %lld bytes streamed", mbh_job_member(job),
-		     seconds_since(&f->t_locked), f->bytes);
+		     seconds_since(&f->t_locked), bytes);
 	pthread_mutex_lock(&f->mu);
 	f->users--;
 	pthread_cond_broadcast(&f->idle);
@@ -339,65 +245,66 @@ job_drop(fdjob *f)
 	mbh_job_free(job);
 }
 
-/* Forget the current command: its job (unlocked), config, child, descriptors and names. */
+/* Forget the current command: its job (unlocked), restore, config and names. */
 static void
 command_reset(fdjob *f)
 {
+	mbh_restore *r;
+
 	job_drop(f);
-	if (f->rfd >= 0)
-		close(f->rfd);
-	f->rfd = -1;
-	if (f->rchild != NULL)
-		mbh_child_free(f->rchild); /* kills a restore command still running */
-	else if (f->wfd >= 0)
-		close(f->wfd);
-	f->rchild = NULL;
-	f->wfd = -1;
+	pthread_mutex_lock(&f->mu);
+	while (f->users > 0)
+		pthread_cond_wait(&f->idle, &f->mu);
+	r = f->restore;
+	f->restore = NULL;
+	pthread_mutex_unlock(&f->mu);
+	mbh_restore_free(r); /* kills a restore command still running */
 	mbh_config_free(f->cfg);
 	f->cfg = NULL;
 	mbh_fdcommand_free(f->cmd);
 	f->cmd = NULL;
 	free(f->fname);
-	free(f->ofname);
-	free(f->vset);
-	free(f->vhost);
-	free(f->vport);
-	f->fname = f->ofname = f->vset = f->vhost = f->vport = NULL;
+	f->fname = NULL;
 	f->script = NULL;
 	f->failed = false;
 	f->bchild = NULL;
-	f->running = false;
+	f->streaming = false;
 	f->locked = false;
 	f->snap = false;
-	f->bytes = 0;
-	f->read_deadline_ms = 0;
 	f->mode = FD_IDLE;
 }
 
-/* bEventCancelCommand, on the daemon's cancel thread: wake our IO, stop the job, kill its command, unlock. */
+/*
+ * The cancel event, on the daemon's cancel thread: stop the job (its
+ * command is killed) and have it unlocked on the job's own thread, so that
+ * this returns at once even while the lock flow waits on a member that does
+ * not answer; the unlock follows as soon as that call ends.
+ */
 static void
 job_cancel(fdjob *f)
 {
 	mbh_error err;
 	mbh_job *job;
-	ssize_t wrote;
+	mbh_restore *r;
 
 	mbh_error_init(&err);
 	pthread_mutex_lock(&f->mu);
 	atomic_store(&f->cancelled, true);
-	if (f->wake[1] >= 0)
-		wrote = write(f->wake[1], "c", 1); /* fails only when a byte is already there */
 	job = f->job;
-	if (job != NULL)
+	r = f->restore;
+	if (job != NULL || r != NULL)
 		f->users++;
 	pthread_mutex_unlock(&f->mu);
-	(void)wrote;
 	jmsg(f, FDHOST_INFO, "cancel received%s", job != NULL ? ": stopping the command and unlocking" : "");
-	if (job == NULL)
+	if (r != NULL)
+		mbh_restore_cancel(r);
+	if (job != NULL) {
+		mbh_job_cancel(job);
+		if (mbh_job_unlock_async(job, &err) != 0 && mbh_job_unlock(job, &err) != 0)
+			jmsg(f, FDHOST_ERROR, "unlocking after the cancel failed: %s", err.msg);
+	}
+	if (job == NULL && r == NULL)
 		return;
-	mbh_job_cancel(job);
-	if (mbh_job_unlock(job, &err) != 0)
-		jmsg(f, FDHOST_ERROR, "unlocking after the cancel failed: %s", err.msg);
 	pthread_mutex_lock(&f->mu);
 	f->users--;
 	pthread_cond_broadcast(&f->idle);
@@ -446,28 +353,21 @@ out:
 }
 
 /*
- * When another run holds the set's flock ("another run for SET holds ...",
- * state.h) it may be another job of this very bacula-fd (same pid): name it
- * from the set's record, so the message says which job to wait for.  Returns
- * the text to append ("" when there is nothing to add).
+ * When another run holds the set's flock (MBH_ERR_SET_BUSY) it may be
+ * another job of this very bacula-fd (same pid): name it from the set's
+ * record, so the message says which job to wait for.  Returns the text to
+ * append ("" when there is nothing to add).
  */
 static const char *
-holder(fdjob *f, const char *msg, char *buf, size_t len)
+holder(fdjob *f, const mbh_error *err, char *buf, size_t len)
 {
-	static const char prefix[] = "another run for ";
 	mbh_state_rec rec;
-	char set[128];
-	const char *end;
+	const char *set = mbh_job_set(f->job);
 	bool present = false;
 
 	buf[0] = '\0';
-	if (strncmp(msg, prefix, sizeof(prefix) - 1) != 0)
+	if (!mbh_error_is(err, MBH_ERR_SET_BUSY) || set[0] == '\0')
 		return buf;
-	msg += sizeof(prefix) - 1;
-	if ((end = strchr(msg, ' ')) == NULL || (size_t)(end - msg) >= sizeof(set))
-		return buf;
-	memcpy(set, msg, (size_t)(end - msg));
-	set[end - msg] = '\0';
 	if (mbh_state_peek(f->cfg->state_dir, set, &rec, &present, NULL) == 0 && present)
 		snprintf(buf, len, "; it is job %s, which locked %s (%s); run this job again once it has ended",
 		         rec.job[0] != '\0' ? rec.job : "-", rec.member,
@@ -511,15 +411,15 @@ backup_command(fdjob *f, const char *text)
 	job = NULL;
 	if (atomic_load(&f->cancelled))
 		goto out;
-	clock_gettime(CLOCK_MONOTONIC, &f->t_started);
 	if (mbh_job_lock_spawn(f->job, (const char *const *)f->cfg->script.backup, MBH_RUN_PIPE_STDOUT, &f->bchild,
 			       &err) != 0) {
 		if (atomic_load(&f->cancelled))
 			jmsg(f, FDHOST_INFO, "%s", err.msg);
-		else if (strncmp(err.msg, MBH_JOB_NOT_STARTED, strlen(MBH_JOB_NOT_STARTED)) == 0)
-			fatal(f, "the backup command did not start: %s", err.msg + strlen(MBH_JOB_NOT_STARTED));
+		else if (mbh_error_is(&err, MBH_ERR_NOT_STARTED))
+			fatal(f, "the backup command did not start: %s", mbh_error_detail(&err));
 		else
-			fatal(f, "nothing was locked: %s%s", err.msg, holder(f, err.msg, who, sizeof(who)));
+			fatal(f, "%s%s%s", mbh_job_lock_count(f->job) > 0 ? "" : "nothing was locked: ", err.msg,
+			      holder(f, &err, who, sizeof(who)));
 		goto out;
 	}
 	f->locked = true;
@@ -535,9 +435,8 @@ backup_command(fdjob *f, const char *text)
 		unlock_now(f, "after the cancel");
 		goto out;
 	}
-	if (asprintf(&name, FNAME_PREFIX "%s/%s/%s", mbh_job_set(f->job), mbh_job_member(f->job), f->script) < 0) {
-		name = NULL;
-		fatal(f, "out of memory");
+	if (mbh_stream_name_build(&name, mbh_job_set(f->job), mbh_job_member(f->job), f->script, &err) != 0) {
+		fatal(f, "%s", err.msg);
 		unlock_now(f, "after a failure");
 		goto out;
 	}
@@ -581,10 +480,8 @@ estimate_command(fdjob *f, const char *text)
 		goto out;
 	}
 	if ((set = estimate_set(f->cfg)) == NULL ||
-	    asprintf(&f->fname, FNAME_PREFIX "%s/%s/%s", set,
-	             f->cfg->selection.member != NULL ? f->cfg->selection.member : "MEMBER",
-	             base_name(f->cfg->script.backup[0])) < 0) {
-		f->fname = NULL;
+	    mbh_stream_name_build(&f->fname, set, f->cfg->selection.member != NULL ? f->cfg->selection.member : "MEMBER",
+	                          f->cfg->script.backup[0], NULL) != 0) {
 		fatal(f, "out of memory");
 		goto out;
 	}
@@ -611,117 +508,60 @@ undoing(const fdjob *f)
 static void
 backup_open(fdjob *f, fdhost_io *io)
 {
-	int64_t deadline = 0, lock_end;
-	bool undo = false;
+	mbh_error err;
 
+	mbh_error_init(&err);
 	io->status = -1;
 	io->io_errno = atomic_load(&f->cancelled) ? EINTR : EIO;
 	if (f->job == NULL || !f->locked || f->bchild == NULL || atomic_load(&f->cancelled))
 		goto out;
-	undo = true;
-	if (wake_open(f) != 0) {
-		fatal(f, "cannot create a pipe: %s; %s", strerror(errno), undoing(f));
+	if (mbh_job_stream_open(f->job, &err) != 0) {
+		fatal(f, "%s; %s", err.msg, undoing(f));
 		goto out;
 	}
-	/*
-	 * Our own descriptor: a cancel on another thread may end the child's
-	 * while IO_READ waits on it.  Non-blocking: IO_READ reads until the
-	 * buffer is full and waits (poll) only when the pipe is empty.
-	 */
-	if ((f->rfd = fcntl(mbh_child_stdout_fd(f->bchild), F_DUPFD_CLOEXEC, 3)) < 0 ||
-	    fcntl(f->rfd, F_SETFL, fcntl(f->rfd, F_GETFL) | O_NONBLOCK) != 0) {
-		fatal(f, "cannot read the backup command's output: %s; %s", strerror(errno), undoing(f));
-		mbh_job_cancel(f->job);
-		goto out;
-	}
-	f->bchild = NULL; /* mbh_job_wait reaps it */
-	if (f->cfg->script.timeout > 0)
-		deadline = ms_of(&f->t_started) + (int64_t)f->cfg->script.timeout * 1000;
-	if (f->cfg->lock.max_seconds > 0 && !f->snap) {
-		/* like mbh_job_wait: stop it 2 s early, so its SIGKILL lands by the lock's deadline */
-		lock_end = ms_of(&f->t_locked) + (int64_t)f->cfg->lock.max_seconds * 1000 -
-		           (f->cfg->lock.max_seconds > 4 ? 2000 : 0);
-		if (deadline == 0 || lock_end < deadline)
-			deadline = lock_end;
-	}
-	f->read_deadline_ms = deadline;
-	f->running = true;
-	undo = false;
+	f->bchild = NULL; /* the stream's close reaps it */
+	f->streaming = true;
 	io->status = 0;
 	io->io_errno = 0;
 out:
-	if (undo)
+	if (io->status != 0 && f->locked)
 		unlock_now(f, "after a failure");
 }
 
 /*
- * IO_READ: fill the buffer with the command's stdout (short only at its end,
- * like bpipe's fread): bacula-fd makes one record, one signature update and
- * one network write per IO_READ, so a pipe's partial reads would cost more
- * of each per byte.  0 at the end; -1 on cancel, timeout or error.  The pipe
- * is non-blocking: poll only when it is empty, watching the cancel's wake-up
- * and the deadline.
+ * IO_READ: a full buffer (short only at the end, like bpipe's fread:
+ * bacula-fd makes one record, one signature update and one network write
+ * per IO_READ).  0 at the end; -1 on cancel, a deadline, the idle rule or an
+ * error (then IO_CLOSE ends it).
  */
 static void
 backup_read(fdjob *f, fdhost_io *io)
 {
-	struct pollfd pf[2];
-	size_t want = (size_t)io->count, got = 0;
-	int64_t left = -1;
-	ssize_t n;
-	int r;
+	mbh_error err;
+	size_t got = 0;
 
+	mbh_error_init(&err);
 	io->status = -1;
-	io->io_errno = EIO;
-	if (f->rfd < 0) {
-		io->io_errno = atomic_load(&f->cancelled) ? EINTR : EBADF;
+	io->io_errno = atomic_load(&f->cancelled) ? EINTR : EBADF;
+	if (!f->streaming || f->job == NULL)
+		return;
+	if (mbh_job_stream_read(f->job, io->buf, (size_t)io->count, &got, &err) != 0) {
+		io->io_errno = atomic_load(&f->cancelled) || mbh_job_cancelled(f->job) ? EINTR : EIO;
+		if (io->io_errno != EINTR && mbh_job_holds(f->job))
+			fatal(f, "%s; %s", err.msg, undoing(f));
+		else if (io->io_errno != EINTR)
+			fatal(f, "%s", err.msg); /* the idle rule released it already, and said so */
 		return;
 	}
-	while (got < want) {
-		if (atomic_load(&f->cancelled)) {
-			io->io_errno = EINTR;
-			return;
-		}
-		if (f->read_deadline_ms > 0 && (left = f->read_deadline_ms - now_ms()) <= 0) {
-			fatal(f, "the backup command %s did not finish within %s (%d s): stopping it and unlocking",
-			      f->script, f->cfg->script.timeout > 0 ? "script.timeout" : "lock.max_seconds",
-			      f->cfg->script.timeout > 0 ? f->cfg->script.timeout : f->cfg->lock.max_seconds);
-			mbh_job_cancel(f->job);
-			io->io_errno = ETIMEDOUT;
-			return;
-		}
-		n = read(f->rfd, io->buf + got, want - got);
-		if (n > 0) {
-			got += (size_t)n;
-			continue;
-		}
-		if (n == 0)
-			break; /* the end of the stream */
-		if (errno == EINTR)
-			continue;
-		if (errno != EAGAIN && errno != EWOULDBLOCK) {
-			fatal(f, "reading the backup command's output failed: %s", strerror(errno));
-			io->io_errno = errno;
-			return;
-		}
-		/* the pipe is empty: wait for more, the end, a cancel or the deadline */
-		pf[0].fd = f->rfd;
-		pf[0].events = POLLIN;
-		pf[1].fd = f->wake[0];
-		pf[1].events = POLLIN;
-		r = poll(pf, 2, left < 0 || left > INT_MAX ? -1 : (int)left);
-		if (r < 0 && errno != EINTR) {
-			fatal(f, "waiting for the backup command's output failed: %s", strerror(errno));
-			io->io_errno = errno;
-			return;
-		}
-	}
-	f->bytes += (long long)got;
 	io->status = (int32_t)got;
 	io->io_errno = 0;
 }
 
-/* IO_CLOSE: reap the command, unlock at once, report how it ended. */
+/*
+ * IO_CLOSE: the stream is over, at its end or not (a storage daemon that
+ * failed closes it early): the core stops a command still running and gives
+ * its verdict; unlock at once.
+ */
 static void
 backup_close(fdjob *f, fdhost_io *io)
 {
@@ -730,81 +570,70 @@ backup_close(fdjob *f, fdhost_io *io)
 	bool ok = false;
 
 	mbh_error_init(&err);
-	if (f->rfd >= 0)
-		close(f->rfd);
-	f->rfd = -1;
-	if (f->job == NULL || !f->running)
+	if (f->job == NULL || !f->streaming)
 		goto out;
-	f->running = false;
-	if (atomic_load(&f->cancelled))
-		mbh_job_wait(f->job, &status, &err); /* the cancel killed it; only this thread may reap it */
-	else if (mbh_job_wait(f->job, &status, &err) != 0)
-		fatal(f, "the backup command %s: %s; %s", f->script, err.msg, undoing(f));
-	else if (status > 128)
-		fatal(f, "the backup command %s was killed by signal %d; the backup is incomplete; %s", f->script,
-		      status - 128, undoing(f));
-	else if (status != 0)
-		fatal(f, "the backup command %s exited with status %d; the backup is incomplete; see its error output "
-		      "with: mongo-prebackup -c %s --exec >/dev/null", f->script, status, f->cmd->config);
+	f->streaming = false;
+	if (mbh_job_stream_close(f->job, &status, &err) != 0)
+		fatal(f, "%s", err.msg);
 	else
 		ok = !f->failed;
 	if (ok)
-		jmsg(f, FDHOST_INFO, "%s ended (status 0) after %.3f s", f->script, seconds_since(&f->t_started));
+		jmsg(f, FDHOST_INFO, "%s ended (status 0) after %.3f s", f->script, seconds_since(&f->t_locked));
 out:
 	/* the stream has ended, however: unlock now, not at the end of the job */
 	unlock_now(f, ok ? "after the stream" : "after a failure");
+	if (status != -1 || err.code != 0)
+		mbh_job_outcome(f->job, ok,
+				atomic_load(&f->cancelled) ? MBH_METRICS_FAIL_CANCELLED
+				: f->failed && status == 0 ? MBH_METRICS_FAIL_STREAM
+							   : MBH_METRICS_FAIL_COMMAND,
+				mbh_job_stream_bytes(f->job));
 	io->status = ok || atomic_load(&f->cancelled) ? 0 : -1;
 }
 
 /* ---------------------------------------------------------------- restore */
 
-/* Split ".../@mongo/SET/HOST:PORT/SCRIPT" (the saved name) into the %s %h %p of the restore command. */
-static void
-restore_vars(fdjob *f, const char *ofname)
-{
-	const char *p = strstr(ofname, FNAME_PREFIX), *set, *member, *end, *colon;
-
-	free(f->vset);
-	free(f->vhost);
-	free(f->vport);
-	f->vset = f->vhost = f->vport = NULL;
-	if (p == NULL)
-		return;
-	set = p + strlen(FNAME_PREFIX);
-	if ((member = strchr(set, '/')) == NULL)
-		return;
-	f->vset = strndup(set, (size_t)(member - set));
-	member++;
-	if ((end = strchr(member, '/')) == NULL)
-		return;
-	if ((colon = memrchr(member, ':', (size_t)(end - member))) == NULL)
-		return;
-	f->vhost = strndup(member, (size_t)(colon - member));
-	f->vport = strndup(colon + 1, (size_t)(end - colon - 1));
-}
-
 /* bEventRestoreCommand: the config says where the stream goes.  Nothing is locked for a restore. */
 static fdhost_rc
 restore_command(fdjob *f, const char *text)
 {
-	return command_load(f, text, FD_RESTORE) == 0 ? FDHOST_OK : FDHOST_FAIL;
+	mbh_restore_params params = { 0 };
+	mbh_restore *r = NULL;
+	mbh_error err;
+	const char *where = NULL;
+
+	mbh_error_init(&err);
+	if (command_load(f, text, FD_RESTORE) != 0)
+		return FDHOST_FAIL;
+	host->get_str(f->ctx, FDHOST_WHERE, &where);
+	params.cfg = f->cfg;
+	params.log = f->log;
+	params.job_name = f->cmd->job != NULL ? f->cmd->job : f->bacula_job;
+	params.where = where;
+	if (mbh_restore_new(&r, &params, &err) != 0) {
+		fatal(f, "%s", err.msg);
+		return FDHOST_FAIL;
+	}
+	pthread_mutex_lock(&f->mu);
+	f->restore = r; /* visible to a cancel from now on */
+	pthread_mutex_unlock(&f->mu);
+	return FDHOST_OK;
 }
 
-/* createFile: always EXTRACT (we take the data), or SKIP for replace=never on an existing file. */
+/* createFile: always FDHOST_CREATE_EXTRACT (we take the data), or FDHOST_CREATE_SKIP for replace=never on an existing file. */
 static fdhost_rc
 restore_create(fdjob *f, fdhost_restore *rp)
 {
 	struct stat st;
 
 	rp->create_status = FDHOST_CREATE_ERROR;
-	if (f->cfg == NULL || rp->ofname == NULL)
+	if (f->cfg == NULL || f->restore == NULL || rp->ofname == NULL)
 		return FDHOST_FAIL;
-	free(f->ofname);
-	if ((f->ofname = strdup(rp->ofname)) == NULL) {
+	free(f->fname);
+	if ((f->fname = strdup(rp->ofname)) == NULL) {
 		fatal(f, "out of memory");
 		return FDHOST_FAIL;
 	}
-	restore_vars(f, rp->ofname);
 	if (f->cfg->script.restore == NULL && rp->replace == 'n' && lstat(rp->ofname, &st) == 0) {
 		jmsg(f, FDHOST_INFO, "%s exists and replace=never: skipped", rp->ofname);
 		rp->create_status = FDHOST_CREATE_SKIP;
@@ -814,130 +643,68 @@ restore_create(fdjob *f, fdhost_restore *rp)
 	return FDHOST_OK;
 }
 
-/* IO_OPEN for a restore: start script.restore with a pipe on its stdin, or create the file. */
+/* IO_OPEN for a restore: the core starts script.restore, or creates the file safely under where. */
 static void
 restore_open(fdjob *f, fdhost_io *io)
 {
-	mbh_run_vars vars = { 0 };
 	mbh_error err;
-	char **argv = NULL, *env[6] = { NULL };
-	const char *job = f->cmd != NULL && f->cmd->job != NULL ? f->cmd->job : f->bacula_job;
-	const char *where = NULL;
-	int i;
 
 	mbh_error_init(&err);
 	io->status = -1;
 	io->io_errno = EIO;
-	if (f->cfg == NULL || f->ofname == NULL || wake_open(f) != 0)
-		goto out;
-	if (f->cfg->script.restore == NULL) {
-		if (make_parents(f->ofname) != 0 ||
-		    (f->wfd = open(f->ofname, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600)) < 0) {
-			io->io_errno = errno;
-			fatal(f, "cannot create %s: %s; restore with a where= directory the file daemon can write",
-			      f->ofname, strerror(errno));
-			goto out;
-		}
-		jmsg(f, FDHOST_INFO, "writing %s (no script.restore in %s)", f->ofname, f->cmd->config);
-		io->status = 0;
-		io->io_errno = 0;
-		goto out;
+	if (f->restore == NULL || f->fname == NULL)
+		return;
+	if (mbh_restore_open(f->restore, f->fname, &err) != 0) {
+		fatal(f, "%s", err.msg);
+		return;
 	}
-	vars.set = f->vset;
-	vars.host = f->vhost;
-	vars.port = f->vport;
-	vars.job = job;
-	host->get_str(f->ctx, FDHOST_WHERE, &where);
-	if (asprintf(&env[0], "MONGO_BACKUP_SET=%s", f->vset ? f->vset : "") < 0 ||
-	    asprintf(&env[1], "MONGO_BACKUP_HOST=%s", f->vhost ? f->vhost : "") < 0 ||
-	    asprintf(&env[2], "MONGO_BACKUP_PORT=%s", f->vport ? f->vport : "") < 0 ||
-	    asprintf(&env[3], "MONGO_BACKUP_JOB=%s", job ? job : "") < 0 ||
-	    asprintf(&env[4], "MONGO_BACKUP_WHERE=%s", where ? where : "") < 0) {
-		fatal(f, "out of memory");
-		goto out;
-	}
-	if (mbh_run_expand(&argv, (const char *const *)f->cfg->script.restore, &vars, &err) != 0 ||
-	    mbh_child_spawn(&f->rchild, (const char *const *)argv, (const char *const *)env, MBH_RUN_PIPE_STDIN,
-	                    &err) != 0) {
-		fatal(f, "the restore command did not start: %s", err.msg);
-		goto out;
-	}
-	f->wfd = mbh_child_stdin_fd(f->rchild);
-	if (fcntl(f->wfd, F_SETFL, fcntl(f->wfd, F_GETFL) | O_NONBLOCK) != 0) {
-		fatal(f, "cannot set up the restore command's input: %s", strerror(errno));
-		goto out;
-	}
-	clock_gettime(CLOCK_MONOTONIC, &f->t_started);
-	jmsg(f, FDHOST_INFO, "restoring into %s (pid %ld)", f->cfg->script.restore[0], mbh_child_pid(f->rchild));
 	io->status = 0;
 	io->io_errno = 0;
-out:
-	for (i = 0; i < 6; i++)
-		free(env[i]);
-	mbh_strv_free(argv);
 }
 
 /* IO_WRITE for a restore. */
 static void
 restore_write(fdjob *f, fdhost_io *io)
 {
+	mbh_error err;
+
+	mbh_error_init(&err);
 	io->status = -1;
 	io->io_errno = EBADF;
-	if (f->wfd < 0 || io->count < 0)
+	if (f->restore == NULL || io->count < 0)
 		return;
 	if (atomic_load(&f->cancelled)) {
 		io->io_errno = EINTR;
 		return;
 	}
-	if (write_all(f->wfd, io->buf, (size_t)io->count, f->wake[0]) < 0) {
-		io->io_errno = errno;
-		if (errno == EPIPE)
-			fatal(f, "the restore command %s stopped reading its input; the restore is incomplete",
-			      base_name(f->cfg->script.restore[0]));
-		else if (errno != EINTR)
-			fatal(f, "writing %s failed: %s", f->rchild != NULL ? "to the restore command" : f->ofname,
-			      strerror(errno));
+	if (mbh_restore_write(f->restore, io->buf, (size_t)io->count, &err) != 0) {
+		io->io_errno = atomic_load(&f->cancelled) ? EINTR : EIO;
+		fatal(f, "%s", err.msg);
 		return;
 	}
-	f->bytes += io->count;
 	io->status = io->count;
 	io->io_errno = 0;
 }
 
-/* IO_CLOSE for a restore: end the file, or close the command's input and wait for its verdict. */
+/* IO_CLOSE for a restore: the core's verdict (the command read everything and exited 0; the file is synced). */
 static void
 restore_close(fdjob *f, fdhost_io *io)
 {
 	mbh_error err;
-	int status = -1;
 
 	mbh_error_init(&err);
 	io->status = -1;
-	if (f->rchild == NULL) {
-		if (f->wfd >= 0 && (fsync(f->wfd) != 0 || close(f->wfd) != 0)) {
-			f->wfd = -1;
-			fatal(f, "writing %s failed: %s", f->ofname, strerror(errno));
-			return;
-		}
-		f->wfd = -1;
-		if (!f->failed)
-			jmsg(f, FDHOST_INFO, "wrote %lld bytes to %s", f->bytes, f->ofname);
-		io->status = f->failed ? -1 : 0;
+	if (f->restore == NULL)
+		return;
+	if (f->failed) {
+		/* the failure was said; a command still running is stopped by the reset */
 		return;
 	}
-	mbh_child_close_stdin(f->rchild);
-	f->wfd = -1;
-	if (mbh_child_wait(f->rchild, f->cfg->script.timeout, f->wake[0], &status, &err) != 0)
-		fatal(f, "the restore command %s: %s", base_name(f->cfg->script.restore[0]), err.msg);
-	else if (status != 0)
-		fatal(f, "the restore command %s exited with status %d: the restore failed; see its own output",
-		      base_name(f->cfg->script.restore[0]), status);
-	else if (!f->failed)
-		jmsg(f, FDHOST_INFO, "%s accepted %lld bytes (status 0) after %.3f s", base_name(f->cfg->script.restore[0]),
-		     f->bytes, seconds_since(&f->t_started));
-	mbh_child_free(f->rchild);
-	f->rchild = NULL;
-	io->status = f->failed ? -1 : 0;
+	if (mbh_restore_close(f->restore, &err) != 0) {
+		fatal(f, "%s", err.msg);
+		return;
+	}
+	io->status = 0;
 }
 
 /* ---------------------------------------------------------------- the entry points (fdhost.h) */
@@ -955,8 +722,6 @@ mfd_new(fdhost_ctx *ctx, fdjob **out)
 		goto out;
 	f->magic = PLUGIN_MAGIC;
 	f->ctx = ctx;
-	f->rfd = f->wfd = -1;
-	f->wake[0] = f->wake[1] = -1;
 	atomic_init(&f->cancelled, false);
 	atomic_init(&f->job_level, MBH_LOG_INFO);
 	pthread_mutex_init(&f->mu, NULL);
@@ -966,6 +731,10 @@ mfd_new(fdhost_ctx *ctx, fdjob **out)
 		goto out;
 	if (mbh_logger_new(&f->log, "mongo-fd", MBH_LOG_DEBUG, 0, log_sink, f) != 0)
 		goto out;
+	pthread_mutex_lock(&live_mu);
+	f->next = live;
+	live = f;
+	pthread_mutex_unlock(&live_mu);
 	*out = f;
 	f = NULL;
 	rc = FDHOST_OK;
@@ -988,10 +757,13 @@ mfd_free(fdjob *job)
 	if (f == NULL)
 		return FDHOST_FAIL;
 	command_reset(f);
-	if (f->wake[0] >= 0)
-		close(f->wake[0]);
-	if (f->wake[1] >= 0)
-		close(f->wake[1]);
+	pthread_mutex_lock(&live_mu);
+	for (fdjob **pp = &live; *pp != NULL; pp = &(*pp)->next)
+		if (*pp == f) {
+			*pp = f->next;
+			break;
+		}
+	pthread_mutex_unlock(&live_mu);
 	mbh_logger_free(f->log);
 	free(f->bacula_job);
 	pthread_mutex_destroy(&f->mu);
@@ -1144,7 +916,7 @@ mfd_check_file(fdjob *job, const char *fname)
 {
 	if (fdjob_of(job) == NULL || fname == NULL)
 		return FDHOST_FAIL;
-	return strncmp(fname, FNAME_PREFIX, strlen(FNAME_PREFIX)) == 0 ? FDHOST_SEEN : FDHOST_OK;
+	return strncmp(fname, MBH_STREAM_PREFIX, strlen(MBH_STREAM_PREFIX)) == 0 ? FDHOST_SEEN : FDHOST_OK;
 }
 
 /*
@@ -1166,9 +938,73 @@ mfd_load(const fdhost *h)
 	return 0;
 }
 
-/* Once, when the daemon unloads a plugin mfd_load accepted. */
+/* Lock m within ms; false when someone holds it that long (a thread the signal interrupted, perhaps). */
+static bool
+lock_within(pthread_mutex_t *m, int ms)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += ms / 1000;
+	ts.tv_nsec += (long)(ms % 1000) * 1000000L;
+	if (ts.tv_nsec >= 1000000000L) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000L;
+	}
+	return pthread_mutex_timedlock(m, &ts) == 0;
+}
+
+/*
+ * bacula-fd stops (SIGTERM: a package upgrade, a shutdown) with jobs still
+ * running: it unloads the plugins and exits, sending the jobs nothing more.
+ * Stop every job's command and unlock what it holds, on the jobs' own
+ * helper threads (the thread the signal interrupted may be one of ours),
+ * waiting a bounded time.  Returns how many instances are still alive.
+ */
+static int
+release_all(void)
+{
+	mbh_error err;
+	fdjob *held[64];
+	fdjob *f;
+	int n = 0, alive = 0, i;
+
+	if (!lock_within(&live_mu, 2000))
+		return 1;
+	for (f = live; f != NULL; f = f->next) {
+		alive++;
+		if (n < (int)(sizeof(held) / sizeof(held[0])) && lock_within(&f->mu, 1000)) {
+			if (f->job != NULL) {
+				f->users++; /* the job stays while we use it */
+				held[n++] = f;
+			}
+			pthread_mutex_unlock(&f->mu);
+		}
+	}
+	pthread_mutex_unlock(&live_mu);
+	for (i = 0; i < n; i++) {
+		mbh_error_init(&err);
+		mbh_job_cancel(held[i]->job);
+		mbh_job_unlock_async(held[i]->job, &err);
+	}
+	for (i = 0; i < n; i++) {
+		if (!mbh_job_unlock_wait(held[i]->job, UNLOAD_WAIT_MS / n))
+			continue; /* still at it: the job stays in use, the process is ending anyway */
+		pthread_mutex_lock(&held[i]->mu);
+		held[i]->users--;
+		pthread_cond_broadcast(&held[i]->idle);
+		pthread_mutex_unlock(&held[i]->mu);
+	}
+	return alive;
+}
+
+/*
+ * Once, when the daemon unloads a plugin mfd_load accepted (also from
+ * bacula-fd's SIGTERM handler with jobs still running: see release_all).
+ */
 void
 mfd_unload(void)
 {
-	mongoc_cleanup();
+	if (release_all() == 0)
+		mongoc_cleanup(); /* not under jobs still using the driver: the process is exiting anyway */
 }

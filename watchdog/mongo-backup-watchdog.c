@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,8 +20,10 @@
 #include "crash.h"
 #include "lock.h"
 #include "log.h"
+#include "metrics.h"
 #include "release.h"
 #include "state.h"
+#include "timefmt.h"
 #include "uri.h"
 #include "watchdog.h"
 
@@ -29,7 +32,7 @@
 #define POLL_S 1
 #define BACKOFF_MAX_S 60
 
-static volatile sig_atomic_t stop_requested;
+static volatile sig_atomic_t stop_requested, release_requested;
 
 static void
 on_term(int sig)
@@ -38,60 +41,44 @@ on_term(int sig)
 	stop_requested = 1;
 }
 
-/* What the starting run sent on stdin. */
+/* SIGUSR1 (MBH_WD_RELEASE_NOW): release the lock we were handed now, as at the deadline. */
+static void
+on_release(int sig)
+{
+	(void)sig;
+	release_requested = 1;
+}
+
+/* What the starting run sent on stdin: the items, parsed in place into s. */
 typedef struct settings {
 	char buf[SETTINGS_MAX + 1];
-	const char *uri, *username, *password, *state_dir, *set, *token;
-	int connect_timeout_ms;
-	bool go;
+	mbh_watchdog_settings s;
 } settings;
 
-/* Read the NUL-separated "name=value" items until EOF. */
+/* Read the items until EOF and parse them (mbh_watchdog_settings_parse). */
 static int
-read_settings(settings *s)
+read_settings(settings *st, mbh_error *err)
 {
 	size_t used = 0;
 	ssize_t r;
-	char *p, *next, *eq, *end;
 
-	memset(s, 0, sizeof(*s));
+	memset(st, 0, sizeof(*st));
 	while (used < SETTINGS_MAX) {
-		r = read(0, s->buf + used, SETTINGS_MAX - used);
+		r = read(0, st->buf + used, SETTINGS_MAX - used);
 		if (r < 0 && errno == EINTR)
 			continue;
 		if (r <= 0)
 			break;
 		used += (size_t)r;
 	}
-	s->buf[used] = '\0';
-	for (p = s->buf, end = s->buf + used; p < end; p = next) {
-		next = p + strlen(p) + 1;
-		if ((eq = strchr(p, '=')) == NULL)
-			return -1;
-		*eq++ = '\0';
-		if (strcmp(p, MBH_WD_URI) == 0)
-			s->uri = eq;
-		else if (strcmp(p, MBH_WD_USERNAME) == 0)
-			s->username = eq;
-		else if (strcmp(p, MBH_WD_PASSWORD) == 0)
-			s->password = eq;
-		else if (strcmp(p, MBH_WD_CONNECT_TIMEOUT) == 0)
-			s->connect_timeout_ms = (int)strtol(eq, NULL, 10);
-		else if (strcmp(p, MBH_WD_STATE_DIR) == 0)
-			s->state_dir = eq;
-		else if (strcmp(p, MBH_WD_SET) == 0)
-			s->set = eq;
-		else if (strcmp(p, MBH_WD_TOKEN) == 0)
-			s->token = eq;
-		else if (strcmp(p, MBH_WD_GO) == 0)
-			s->go = true;
-	}
-	return s->uri != NULL && s->state_dir != NULL && s->set != NULL && s->token != NULL ? 0 : -1;
+	if (used == SETTINGS_MAX)
+		return mbh_error_set(err, EX_DATAERR, "watchdog settings: more than %d bytes", SETTINGS_MAX);
+	return mbh_watchdog_settings_parse(&st->s, st->buf, used, err);
 }
 
 /* Log a line loudly: syslog (through the logger) and DIR/SET.events (0600, no symlinks). */
 static void
-event(mbh_logger *lg, mbh_log_level level, const settings *s, const char *line)
+event(mbh_logger *lg, mbh_log_level level, const mbh_watchdog_settings *s, const char *line)
 {
 	char path[4096], buf[2048], now[64];
 	int fd, n;
@@ -109,21 +96,23 @@ event(mbh_logger *lg, mbh_log_level level, const settings *s, const char *line)
 	close(fd);
 }
 
-/* Sleep up to seconds, waking early on SIGTERM. */
+/* Sleep up to seconds, waking early on SIGTERM or SIGUSR1. */
 static void
 nap(int seconds)
 {
 	struct timespec ts = { .tv_sec = seconds, .tv_nsec = 0 };
 
-	if (!stop_requested)
+	if (!stop_requested && !release_requested)
 		nanosleep(&ts, NULL);
 }
 
 /* One try at releasing the lock rec describes.  Returns 0 when nothing is locked any more. */
 static int
-try_release(mbh_logger *lg, const settings *s, const mongoc_uri_t *uri, const mbh_state_rec *rec, int attempt)
+try_release(mbh_logger *lg, const mbh_watchdog_settings *s, const mongoc_uri_t *uri, const mbh_state_rec *rec,
+	    int attempt)
 {
 	mbh_lock_session *session = NULL;
+	mbh_metrics m = { .textfile = s->metrics, .state_dir = s->state_dir, .fsync = s->metrics_fsync, .log = lg };
 	char line[MBH_ERRMSG_LEN + MBH_SNAPSHOT_MAX + 1024];
 	bool released = false;
 	mbh_error err;
@@ -132,10 +121,12 @@ try_release(mbh_logger *lg, const settings *s, const mongoc_uri_t *uri, const mb
 	mbh_error_init(&err);
 	MBH_CRASH("watchdog-release");
 	if (mbh_lock_session_new(&session, uri, rec->member, &err) == 0 &&
-	    mbh_release(lg, session, s->state_dir, rec, MBH_RELEASER_WATCHDOG, &released, &err) == 0) {
-		snprintf(line, sizeof(line),
-			 "the fsync lock on %s (set %s, job %s, pid %ld) outlived lock.max_seconds; %s%s%s",
+	    mbh_release(lg, session, s->state_dir, rec, MBH_RELEASER_WATCHDOG, &stop_requested, &released, &err) == 0) {
+		snprintf(line, sizeof(line), "the fsync lock on %s (set %s, job %s, pid %ld) %s; %s%s%s",
 			 rec->member, rec->set_name, rec->job[0] != '\0' ? rec->job : "-", rec->pid,
+			 time(NULL) < (time_t)rec->deadline
+				 ? "was to be released at mongo-postbackup's request (its record was changed by hand)"
+				 : "outlived lock.max_seconds",
 			 released ? "the watchdog unlocked it" : "it was released meanwhile",
 			 released && rec->snapshot[0] != '\0' ? "; its snapshot stays for mongo-postbackup: " : "",
 			 released ? rec->snapshot : "");
@@ -152,39 +143,84 @@ try_release(mbh_logger *lg, const settings *s, const mongoc_uri_t *uri, const mb
 			 rec->member, rec->set_name, attempt, err.msg);
 		event(lg, MBH_LOG_ERROR, s, line);
 	}
+	if (rc == 0)
+		mbh_metrics_note(&m, rec->set_name,
+				 &(mbh_metrics_event){ .kind = released ? MBH_METRICS_RELEASED : MBH_METRICS_CHANGED,
+						       .since = (double)rec->since, .by_watchdog = released });
 	mbh_lock_session_free(session);
 	return rc;
 }
 
+/*
+ * What the record adds to what we were handed (the lockCount, the phase, the
+ * command reading the member, the snapshot): the member, the token and the
+ * deadline stay the ones we were handed, whatever the file says.
+ */
+static void
+learn(mbh_state_rec *rec, const mbh_state_rec *cur)
+{
+	mbh_state_rec k = *rec;
+
+	*rec = *cur;
+	/* a run of an earlier version hands neither: then the first record it wrote tells them, once */
+	if (k.member[0] != '\0')
+		memcpy(rec->member, k.member, sizeof(rec->member));
+	memcpy(rec->token, k.token, sizeof(rec->token));
+	memcpy(rec->set_name, k.set_name, sizeof(rec->set_name));
+	if (k.deadline > 0)
+		rec->deadline = k.deadline;
+	if (rec->command_pid <= 0) {
+		rec->command_pid = k.command_pid;
+		rec->command_start = k.command_start;
+	}
+}
+
 /* Guard the lock until it is released, by someone else or by us. */
 static int
-guard(mbh_logger *lg, const settings *s, const mongoc_uri_t *uri)
+guard(mbh_logger *lg, const mbh_watchdog_settings *s, const mongoc_uri_t *uri)
 {
-	mbh_state_rec rec, cur, want;
+	mbh_state_rec rec, cur;
 	mbh_error err;
-	bool present = false, fired = false;
+	bool present = false, fired = false, warned = false;
 	int backoff = 1, attempt = 0;
 	time_t now;
 
-	memset(&want, 0, sizeof(want));
-	snprintf(want.token, sizeof(want.token), "%s", s->token);
+	/* what we were handed: a lock that may or may not be taken yet (LOCKING) until the record says more */
+	memset(&rec, 0, sizeof(rec));
+	snprintf(rec.set_name, sizeof(rec.set_name), "%s", s->set);
+	snprintf(rec.member, sizeof(rec.member), "%s", s->member != NULL ? s->member : "");
+	snprintf(rec.token, sizeof(rec.token), "%s", s->token);
+	snprintf(rec.mode, sizeof(rec.mode), "hooks");
+	rec.phase = MBH_PHASE_LOCKING;
+	rec.deadline = s->deadline;
+	rec.command_pid = s->command_pid;
+	rec.command_start = s->command_start;
 	while (!stop_requested) {
 		mbh_error_init(&err);
 		if (mbh_state_peek(s->state_dir, s->set, &cur, &present, &err) != 0) {
-			/* unreadable for now (being replaced, a full disk): keep guarding what we know */
-			mbh_logf(lg, MBH_LOG_WARNING, "watchdog: %s", err.msg);
-			if (!fired) {
-				nap(POLL_S);
-				continue;
-			}
-		} else if (!present || !mbh_release_same_lock(&cur, &want) || cur.phase == MBH_PHASE_SNAPSHOT) {
-			/* released in time, or by someone else; a snapshot left (SNAPSHOT) is mongo-postbackup's */
+			/* unreadable (being replaced, a full disk, touched by hand): the deadline still holds */
+			if (!warned)
+				mbh_logf(lg, MBH_LOG_WARNING, "watchdog: %s", err.msg);
+			warned = true;
+		} else if (present && mbh_release_same_lock(&cur, &rec)) {
+			/* SNAPSHOT: unlocked; the snapshot left is mongo-postbackup's */
+			if (cur.phase == MBH_PHASE_SNAPSHOT)
+				return 0;
+			learn(&rec, &cur);
+		} else if (present) {
+			/* another run's record: that run found none, so ours was released */
 			return 0;
-		} else {
-			rec = cur;
+		} else if (s->member == NULL) {
+			/* a run of an earlier version, which hands nothing: its record is all we know */
+			return 0;
 		}
+		/* no record: released (then we get SIGTERM) or removed by hand: the deadline still holds */
 		now = time(NULL);
-		if (!fired && now < (time_t)rec.deadline) {
+		if (rec.deadline <= 0 || rec.member[0] == '\0') {
+			nap(POLL_S); /* not handed what it guards and no record read yet */
+			continue;
+		}
+		if (!fired && now < (time_t)rec.deadline && !release_requested) {
 			nap((time_t)rec.deadline - now < POLL_S ? (int)((time_t)rec.deadline - now) : POLL_S);
 			continue;
 		}
@@ -201,11 +237,12 @@ guard(mbh_logger *lg, const settings *s, const mongoc_uri_t *uri)
 int
 main(void)
 {
-	static settings s;
+	static settings st;
+	const mbh_watchdog_settings *s = &st.s;
 	mongoc_uri_t *uri = NULL;
 	mbh_logger *lg = NULL;
 	struct sigaction sa;
-	mbh_config cfg;
+	mbh_uri_settings us;
 	mbh_error err;
 	int rc = 1, fd;
 
@@ -214,10 +251,18 @@ main(void)
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
+	sa.sa_handler = on_release;
+	sigaction(MBH_WD_RELEASE_NOW, &sa, NULL);
 	signal(SIGHUP, SIG_IGN);
 	signal(SIGPIPE, SIG_IGN);
 	openlog(IDENT, LOG_PID, LOG_DAEMON);
-	if (read_settings(&s) != 0 || !s.go) {
+	mbh_error_init(&err);
+	if (read_settings(&st, &err) != 0) {
+		/* named, never quoted (a value may be the password); the record names this dead watchdog for --status */
+		syslog(LOG_ERR, "%s; nothing is guarded: run mongo-postbackup --status", err.msg);
+		goto out;
+	}
+	if (!s->go) {
 		rc = 0; /* the run stopped before its intent was on disk: nothing to guard */
 		goto out;
 	}
@@ -229,23 +274,23 @@ main(void)
 	mongoc_init();
 	if (mbh_logger_new(&lg, IDENT, MBH_LOG_INFO, MBH_LOG_SYSLOG, NULL, NULL) != 0)
 		goto out;
-	mbh_logger_add_secret(lg, s.password);
-	memset(&cfg, 0, sizeof(cfg));
-	cfg.uri = (char *)s.uri;
-	cfg.username = (char *)s.username;
-	cfg.password = (char *)s.password;
-	cfg.connect_timeout_ms = s.connect_timeout_ms;
+	mbh_logger_add_secret(lg, s->password);
+	us.uri = s->uri;
+	us.username = s->username;
+	us.password = s->password;
+	us.password_file = NULL;
+	us.connect_timeout_ms = s->connect_timeout_ms;
 	mbh_error_init(&err);
-	if (mbh_uri_build(&uri, &cfg, &err) != 0) {
+	if (mbh_uri_build(&uri, &us, &err) != 0) {
 		mbh_logf(lg, MBH_LOG_ERROR, "watchdog: %s", err.msg);
 		goto out;
 	}
 	MBH_CRASH("watchdog-go");
-	rc = guard(lg, &s, uri);
+	rc = guard(lg, s, uri);
 out:
 	mongoc_uri_destroy(uri);
 	mbh_logger_free(lg);
-	explicit_bzero(&s, sizeof(s));
+	explicit_bzero(&st, sizeof(st));
 	if (lg != NULL)
 		mongoc_cleanup();
 	closelog();

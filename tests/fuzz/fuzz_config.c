@@ -43,6 +43,7 @@ static void
 check_finished(mbh_config *cfg)
 {
 	mongoc_uri_t *u = NULL;
+	mbh_uri_settings us;
 	char why[128];
 	mbh_error err;
 
@@ -59,7 +60,8 @@ check_finished(mbh_config *cfg)
 	check_template(cfg->script.backup);
 	check_template(cfg->script.restore);
 	mbh_error_init(&err);
-	FUZZ_ASSERT(mbh_uri_build(&u, cfg, &err) == 0, "a finished config's URI builds");
+	mbh_config_uri_settings(cfg, &us);
+	FUZZ_ASSERT(mbh_uri_build(&u, &us, &err) == 0, "a finished config's URI builds");
 	mongoc_uri_destroy(u);
 }
 

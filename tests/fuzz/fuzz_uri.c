@@ -79,16 +79,16 @@ check_hostport(const char *s)
 static void
 check_build(const char *uri, const char *password)
 {
-	mbh_config cfg;
+	mbh_uri_settings us;
 	mongoc_uri_t *u = NULL, *m = NULL;
 	const mongoc_host_list_t *hosts;
 	mbh_error err;
 
-	memset(&cfg, 0, sizeof(cfg));
-	cfg.uri = (char *)uri;
-	cfg.connect_timeout_ms = -1;
+	memset(&us, 0, sizeof(us));
+	us.uri = uri;
+	us.connect_timeout_ms = -1;
 	mbh_error_init(&err);
-	if (mbh_uri_build(&u, &cfg, &err) != 0) {
+	if (mbh_uri_build(&u, &us, &err) != 0) {
 		FUZZ_ASSERT(u == NULL, "no URI on failure");
 		FUZZ_ASSERT(err.code == EX_USAGE || err.code == EX_CONFIG, "a bad URI is a usage or config error");
 		fuzz_check_message(err.msg, password);

@@ -232,12 +232,13 @@ crash() {
 	tap_is "$(sim_lockcount 2)" "$locked" "$name: member 2's lockCount is $locked"
 }
 if [ "$tap_skip_rest" = 0 ]; then
-	crash c-created pre-snapshot-created LOCKING 1
-	tap_is "$(snaps_left)" 1 "c-created: the snapshot exists and no record names it"
+	# create has ended: its path went on record as it printed it
+	crash c-created pre-snapshot-created LOCKED 1
+	tap_is "$(snaps_left):$([ -n "$(state_get "$SF" snapshot)" ] && echo named)" 1:named \
+		"c-created: the snapshot exists and the record names it"
 	t_run c-created-post "$MBH_POST" -c "$CONF"
 	t_rc_is 0 "c-created: post exits 0" c-created-post
-	tap_diag "a snapshot made but not yet recorded is left behind (mongo-prebackup(1) says so): removing it here"
-	rm -rf "${SNAPS:?}"/*
+	tap_like "$T_OUT/c-created-post.err" "removed the snapshot" "c-created: post removed the snapshot"
 	clean "c-created"
 
 	crash c-recorded pre-snapshot-recorded LOCKED 1
@@ -294,6 +295,32 @@ if wait_for "create started" 1500 test -s "$T_OUT/create.pid"; then
 	clean "SIGKILL during create"
 else
 	tap_fail "SIGKILL during create: create started"
+	t_kill "$PRE"
+fi
+
+# ---- SIGKILL during create after it printed its path: the record names the snapshot (and create),
+# so post unlocks, and removes what create made
+rm -f "$T_OUT/createp.pid" "$T_OUT/createp.pid.printed"
+env SNAPTEST_FAULT=create-hang-after SNAPTEST_PIDFILE="$T_OUT/createp.pid" \
+	"$MBH_PRE" -c "$CONF" --job kp </dev/null >"$T_OUT/kp.out" 2>"$T_OUT/kp.err" &
+PRE=$!
+t_bg_register "$PRE"
+if wait_for "create printed its path" 1500 test -e "$T_OUT/createp.pid.printed"; then
+	# the run reads the line within milliseconds; give it up to 2 s, then kill it anyway
+	wait_for "the record names the snapshot" 100 grep -q '^snapshot=' "$SF"
+	CP=$(cat "$T_OUT/createp.pid")
+	kill -KILL "$PRE"
+	wait "$PRE" 2>/dev/null
+	tap_ok "$(t_pid_gone "$CP" 250 && echo 0 || echo 1)" "SIGKILL after create printed: create dies with the run"
+	tap_is "$(snaps_left)" 1 "SIGKILL after create printed: the snapshot it made is there"
+	tap_like "$SF" "^snapshot=$SNAPS/rs0-kp" "SIGKILL after create printed: the record names it"
+	tap_is "$(state_get "$SF" phase):$(sim_lockcount 2)" "LOCKED:1" "SIGKILL after create printed: LOCKED record, member locked"
+	t_run kp-post "$MBH_POST" -c "$CONF"
+	t_rc_is 0 "SIGKILL after create printed: post exits 0" kp-post
+	tap_like "$T_OUT/kp-post.err" "removed the snapshot $SNAPS/rs0-kp" "SIGKILL after create printed: post removed the snapshot"
+	clean "SIGKILL after create printed"
+else
+	tap_fail "SIGKILL after create printed: create printed its path"
 	t_kill "$PRE"
 fi
 snap_config

@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sysexits.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "config.h"
@@ -31,7 +32,7 @@
 #include "run.h"
 #include "sim-harness.h"
 
-#define PLAN 125
+#define PLAN 147
 
 /* Two sets, each with its own password: nothing of one may reach the other's logger. */
 #define SET_A "alpha-rs"
@@ -1054,6 +1055,117 @@ test_wait_unlock_race(void)
 
 /* ---------------------------------------------------------------- main */
 
+/* ---------------------------------------------------------------- the stream (job_stream.c) and the async unlock */
+
+/* A lock with templ started under it as a stream; false (and a failed check) when it did not work. */
+static bool
+stream_start(tjob *t, const char *name, const char *script, const char *what)
+{
+	const char *const templ[] = { "/bin/sh", "-c", script, NULL };
+	mbh_child *child = NULL;
+	mbh_error err;
+
+	tjob_open(t, CFG_A, name);
+	mbh_error_init(&err);
+	if (!tap_ok(mbh_job_lock_spawn(t->job, templ, MBH_RUN_PIPE_STDOUT, &child, &err) == 0 &&
+		    mbh_job_stream_open(t->job, &err) == 0, "%s: locked, the command's output open as a stream", what)) {
+		diag_err(what, &err);
+		return false;
+	}
+	return true;
+}
+
+/* The async unlock's caller: cancel, ask, and time how long that took. */
+typedef struct asker {
+	mbh_job *job;
+	int delay_ms;
+	int64_t took_ms;
+	int rc;
+} asker;
+
+static void *
+ask_thread(void *arg)
+{
+	asker *a = arg;
+	mbh_error err;
+	int64_t t0;
+
+	{
+		struct timespec ts = { a->delay_ms / 1000, (a->delay_ms % 1000) * 1000000L };
+
+		nanosleep(&ts, NULL);
+	}
+	mbh_error_init(&err);
+	t0 = th_now_ms();
+	mbh_job_cancel(a->job);
+	a->rc = mbh_job_unlock_async(a->job, &err);
+	a->took_ms = th_now_ms() - t0;
+	return NULL;
+}
+
+static void
+test_stream(void)
+{
+	static char buf[65536];
+	mbh_error err;
+	size_t got = 0;
+	int64_t t0;
+	asker a;
+	pthread_t th;
+	int status = -1, rc;
+	tjob t;
+
+	/* closed before its end: the command is stopped at once and the close says how far it went */
+	if (stream_start(&t, "job-stream-1", "head -c 300000 /dev/zero; exec sleep 30", "closed early")) {
+		mbh_error_init(&err);
+		rc = mbh_job_stream_read(t.job, buf, sizeof(buf), &got, &err);
+		tap_ok(rc == 0 && got == sizeof(buf), "closed early: one full read (%zu bytes)", got);
+		t0 = th_now_ms();
+		rc = mbh_job_stream_close(t.job, &status, &err);
+		tap_ok(rc != 0 && strstr(err.msg, "was closed after 65536 bytes, before its end") != NULL,
+		       "closed early: the close fails, saying after how many bytes (%s)", err.msg);
+		tap_ok(th_now_ms() - t0 < 3000 * slow_factor, "closed early: at once (%lld ms; script.timeout 60 s)",
+		       (long long)(th_now_ms() - t0));
+		tap_is_int(mbh_job_unlock(t.job, &err), 0, "closed early: unlocked");
+	}
+	tjob_close(&t);
+	nothing_left(SA, SET_A, "closed early");
+
+	/* a command that writes nothing and exits 0 */
+	if (stream_start(&t, "job-stream-2", "exit 0", "empty")) {
+		mbh_error_init(&err);
+		tap_ok(mbh_job_stream_read(t.job, buf, sizeof(buf), &got, &err) == 0 && got == 0, "empty: the end at once");
+		rc = mbh_job_stream_close(t.job, &status, &err);
+		tap_ok(rc != 0 && err.code == EX_DATAERR && status == 0 && strstr(err.msg, "wrote nothing") != NULL &&
+		       strstr(err.msg, "script.allow_empty") != NULL, "empty: EX_DATAERR, naming script.allow_empty (%s)",
+		       err.msg);
+		tap_is_int(mbh_job_unlock(t.job, &err), 0, "empty: unlocked");
+	}
+	tjob_close(&t);
+	nothing_left(SA, SET_A, "empty");
+
+	/* an unlock asked while the lock flow waits on a slow member returns at once; the flow undoes its lock */
+	set_slow(SA, PASSIVE_A, 1500);
+	tjob_open(&t, CFG_A, "job-stream-3");
+	memset(&a, 0, sizeof(a));
+	a.job = t.job;
+	a.delay_ms = 300;
+	pthread_create(&th, NULL, ask_thread, &a);
+	mbh_error_init(&err);
+	rc = mbh_job_lock(t.job, &err);
+	pthread_join(th, NULL);
+	set_slow(SA, PASSIVE_A, 0);
+	tap_ok(a.rc == 0 && a.took_ms < 200 * slow_factor,
+	       "async unlock during a slow lock: asked and returned in %lld ms (the member answers in 1.5 s)",
+	       (long long)a.took_ms);
+	tap_ok(rc != 0 && strstr(err.msg, "cancelled") != NULL, "async unlock during a slow lock: the lock gives up (%s)",
+	       err.msg);
+	tap_ok(mbh_job_unlock_wait(t.job, 10000 * slow_factor), "async unlock during a slow lock: done");
+	tap_ok(!mbh_job_holds(t.job), "async unlock during a slow lock: nothing held");
+	tjob_close(&t);
+	nothing_left(SA, SET_A, "async unlock during a slow lock");
+}
+
 int
 main(void)
 {
@@ -1097,6 +1209,7 @@ main(void)
 	test_refused();
 	test_spawn_and_wait();
 	test_wait_unlock_race();
+	test_stream();
 
 	tap_ok(sim_all_unlocked(SA) && sim_all_unlocked(SB), "at the end no member of either set is locked");
 	tap_ok(children_left(true) == 0, "at the end no child of ours is left, not even a zombie");

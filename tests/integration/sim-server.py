@@ -15,7 +15,7 @@ import tempfile
 import threading
 import time
 
-PLAN = 41
+PLAN = 47
 
 
 def topology(wire, name, election_ms=None, members=None, users=""):
@@ -291,6 +291,31 @@ def test_monitoring(sim_bin, tmp, MongoClient, SON):
     return [s, s36]
 
 
+def test_getnonce(sim_bin, tmp, MongoClient, SON):
+    """getnonce as each version answered it: 3.6 to 6.1 (wire 18) yes, without authentication; 6.2 on: no such command."""
+    one = '  { port = 0; state = "PRIMARY"; }\n'
+    sims = [(wire, Sim(sim_bin, tmp, topology(wire, "rsn%d" % wire, None, one))) for wire in (6, 17, 21)]
+    if not ok(all(s.uri for _, s in sims), "3.6, 6.0 and 7.0 sets for getnonce start"):
+        return [s for _, s in sims]
+    for wire, s in sims:
+        host, port = s.status(0, "host").split(":")
+        sock = socket.create_connection((host, int(port)), timeout=5)
+        a = op_msg(sock, {"getnonce": 1, "$db": "admin"}, 1)
+        b = op_msg(sock, {"getnonce": 1, "$db": "test"}, 2)
+        sock.close()
+        if wire <= 18:
+            hexdigits = set("0123456789abcdef")
+            good = all(isinstance(r.get("nonce"), str) and 0 < len(r["nonce"]) <= 16 and
+                       set(r["nonce"]) <= hexdigits and r.get("ok") == 1 for r in (a, b))
+            ok(good, "wire %d: getnonce answers a hex nonce without authentication, on admin and on test" % wire,
+               (a, b))
+            ok(good and a["nonce"] != b["nonce"], "wire %d: each getnonce draws a new nonce" % wire, (a, b))
+        else:
+            ok(a.get("ok") == 0 and a.get("code") == 59 and b.get("code") == 59,
+               "wire %d: getnonce is no such command (59), as since 6.2" % wire, (a, b))
+    return [s for _, s in sims]
+
+
 def wait_primary(sim, want, secs=3.0):
     deadline = time.monotonic() + secs
     while time.monotonic() < deadline:
@@ -434,7 +459,7 @@ def main():
     return 0 if failed == 0 and count == PLAN else 1
 
 
-TESTS = [test_strict, test_current_op, test_monitoring, test_elections, test_saslprep]
+TESTS = [test_strict, test_current_op, test_monitoring, test_elections, test_saslprep, test_getnonce]
 
 if __name__ == "__main__":
     sys.exit(main())

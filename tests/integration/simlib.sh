@@ -395,7 +395,7 @@ EOF
 #   uri = $CFG_URI (default $SIM_URI; CFG_URI=none leaves it out), username = $CFG_USER (default
 #   backup; none = left out), password_file = $CFG_PWFILE (default $T_DIR/backup.secret, written
 #   with $CFG_PASS, default $T_PASS, mode 0600; none = left out), state_dir = $T_STATE,
-# then each extra LINE verbatim.
+# then each extra LINE verbatim.  Mode 0600: a uri may hold the password.
 t_config() {
 	local f=$1 uri=${CFG_URI:-$SIM_URI} user=${CFG_USER:-backup} pwf=${CFG_PWFILE:-$T_DIR/backup.secret}
 	shift
@@ -413,6 +413,7 @@ t_config() {
 			echo "$l"
 		done
 	} >"$f"
+	chmod 0600 "$f"
 }
 
 # ---------------------------------------------------------------- the simulator
@@ -632,4 +633,14 @@ sim_unlock_time() {
 	local t
 	t=$(grep "member $1: fsyncUnlock, lockCount 0" "$SIM_LOG" 2>/dev/null | tail -n 1 | cut -d' ' -f1)
 	[ -n "$t" ] && date -d "$t" +%s.%3N
+}
+
+# t_prombin NAME: the path of promtool or prometheus-node-exporter (PATH, or where tools/install-deps
+# puts the one it takes out of Debian's package); empty when there is none.
+t_prombin() {
+	local p
+	for p in "$(command -v "$1" 2>/dev/null)" "/usr/local/lib/mongo-backup-hooks-tests/prometheus/$1"; do
+		[ -n "$p" ] && [ -x "$p" ] && { echo "$p"; return 0; }
+	done
+	return 0
 }

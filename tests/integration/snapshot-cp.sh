@@ -18,7 +18,8 @@
 #                   create-empty        print nothing, exit 0
 #                   remove-fail         exit 5 (the snapshot stays)
 #                   remove-hang         sleep (until killed)
-#   SNAPTEST_PIDFILE  create writes its pid there first (for tests that kill things mid-create)
+#   SNAPTEST_PIDFILE  create writes its pid there first (for tests that kill things mid-create), and
+#                   PIDFILE.printed once it has printed the path
 set -eu
 
 log() {
@@ -48,6 +49,7 @@ create)
 	while [ -e "$3/$4-$n" ]; do n=$((n + 1)); done
 	cp -a "$2" "$3/$4-$n"
 	echo "$3/$4-$n"
+	[ -z "${SNAPTEST_PIDFILE:-}" ] || : >"$SNAPTEST_PIDFILE.printed"
 	case $fault in
 	create-fail-after) exit 4 ;;
 	create-hang-after) exec sleep 600 ;;

@@ -28,7 +28,7 @@
  *   fakefd [-v] [-i INTERFACE] PLUGIN.so JOB [-- JOB]...
  * where JOB is one of
  *   backup   --cmd STRING [--cmd STRING]... [--out FILE] [--cancel-after BYTES] [--cancel-at-ms MS]
- *            [--skip-io] [--skip-endjob]
+ *            [--skip-io] [--skip-endjob] [--close-after BYTES] [--pause-after BYTES --pause-ms MS]
  *   restore  --cmd STRING --in FILE --fname NAME [--where DIR]
  *   estimate --cmd STRING
  *   console
@@ -36,7 +36,12 @@
  * exists), --touch-done FILE (create it when the job has ended).  --skip-io
  * plays a daemon that fails between startBackupFile and IO_OPEN (the storage
  * daemon went away); --skip-endjob one that never sends EndBackupJob (so
- * only freePlugin is left to clean up).
+ * only freePlugin is left to clean up); --close-after one whose storage
+ * daemon fails mid-stream (it stops reading and closes the file, as
+ * bacula-fd does after "Network send error to SD"); --pause-after one that
+ * stops calling IO_READ for a while (waiting for a volume to be mounted).
+ * SIGTERM is handled as bacula-fd 9.6 does (terminate_filed): on whichever
+ * thread gets it, unloadPlugin, then exit, with the jobs still running.
  *
  * INTERFACE is the plugin interface the fake daemon speaks (bInfo.version,
  * its callback table, variable ids, message types and packet layouts): 14
@@ -58,6 +63,7 @@
  *   job N: status=S files=F bytes=B errors=E fname=NAME
  *   job N: reads=R short=S         (backups that read data) IO_READs that returned
  *                                  data, and how many of them less than asked
+ *   job N: cancel returned after MS ms   how long handlePluginEvent(CancelCommand) took
  * S is what the Director would record: A cancelled, f an M_FATAL (of the
  * interface spoken) was sent, else T (errors counts M_ERROR messages and failed reads/writes).  -v
  * traces every call on stderr.  Exit status: 0 when every job could be
@@ -87,6 +93,9 @@ typedef struct job {
 	long cancel_at_ms;       /* ms after the command event; -1 = never */
 	bool skip_io;
 	bool skip_endjob;
+	long long close_after;   /* bytes; -1 = never */
+	long long pause_after;   /* bytes; -1 = never */
+	long pause_ms;
 	bpContext ctx;
 	pthread_t thread;
 	pthread_t self;          /* the job's thread, as seen by itself */
@@ -102,6 +111,7 @@ typedef struct job {
 } job;
 
 static bool verbose;
+static bfd_unload_plugin_fn unload_fn; /* for the SIGTERM handler */
 static const fake_iface *iface; /* the interface spoken, chosen by -i */
 static fake_pfuncs *pf;         /* the plugin's table (only its shared first 14 entries called directly) */
 static pthread_mutex_t out_mu = PTHREAD_MUTEX_INITIALIZER;
@@ -281,7 +291,7 @@ canceller(void *arg)
 	}
 	trace(j, "cancel");
 	event(j, bEventCancelCommand, NULL);
-	trace(j, "CancelCommand returned after %ld ms", ms_since(&t0));
+	say("job %d: cancel returned after %ld ms", j->jobid, ms_since(&t0));
 	atomic_store(&j->cancelled, true);
 	pthread_kill(j->self, SIGUSR2);
 	return NULL;
@@ -384,6 +394,19 @@ backup_command(job *j, const char *cmd, FILE *out)
 					j->bytes += io.status;
 					if (j->cancel_after >= 0 && j->bytes >= j->cancel_after)
 						start_canceller(j);
+					if (j->close_after >= 0 && j->bytes >= j->close_after) {
+						atomic_fetch_add(&j->fatals, 1);
+						say("job %d: M_FATAL: fakefd: Network send error to SD. ERR=Broken pipe",
+						    j->jobid);
+						break;
+					}
+					if (j->pause_after >= 0 && j->bytes >= j->pause_after) {
+						struct timespec ts = { j->pause_ms / 1000, (j->pause_ms % 1000) * 1000000L };
+
+						trace(j, "pausing %ld ms", j->pause_ms);
+						j->pause_after = -1;
+						nanosleep(&ts, NULL);
+					}
 				}
 				trace(j, "read %lld bytes", j->bytes);
 				memset(&io, 0, sizeof(io));
@@ -675,6 +698,15 @@ on_sigusr2(int sig)
 	(void)sig;
 }
 
+/* bacula-fd's terminate_filed: unload the plugins with the jobs still running, then exit. */
+static void
+on_sigterm(int sig)
+{
+	if (unload_fn != NULL)
+		unload_fn();
+	_exit(128 + sig);
+}
+
 static int
 usage(void)
 {
@@ -696,6 +728,8 @@ parse_job(job *j, int n, char **argv, int *i)
 		return -1;
 	j->cancel_after = -1;
 	j->cancel_at_ms = -1;
+	j->close_after = -1;
+	j->pause_after = -1;
 	for ((*i)++; *i < n && strcmp(argv[*i], "--") != 0; (*i)++) {
 		const char *o = argv[*i], *v = *i + 1 < n ? argv[*i + 1] : NULL;
 
@@ -730,6 +764,12 @@ parse_job(job *j, int n, char **argv, int *i)
 			j->cancel_after = atoll(v);
 		else if (strcmp(o, "--cancel-at-ms") == 0)
 			j->cancel_at_ms = atol(v);
+		else if (strcmp(o, "--close-after") == 0)
+			j->close_after = atoll(v);
+		else if (strcmp(o, "--pause-after") == 0)
+			j->pause_after = atoll(v);
+		else if (strcmp(o, "--pause-ms") == 0)
+			j->pause_ms = atol(v);
 		else if (strcmp(o, "--wait-for") == 0)
 			j->wait_for = v;
 		else if (strcmp(o, "--touch-done") == 0)
@@ -796,6 +836,10 @@ main(int argc, char **argv)
 	}
 	if (load(argv[a], (uint32_t)version, &handle, &called) != 0)
 		goto out;
+	if (called)
+		*(void **)&unload_fn = dlsym(handle, "unloadPlugin");
+	sa.sa_handler = on_sigterm;
+	sigaction(SIGTERM, &sa, NULL);
 	for (i = 0; i < njobs; i++)
 		if (pthread_create(&jobs[i].thread, NULL, run_job, &jobs[i]) != 0) {
 			fprintf(stderr, "fakefd: pthread_create failed\n");
@@ -807,6 +851,7 @@ main(int argc, char **argv)
 	rc = 0;
 out:
 	if (handle != NULL) {
+		signal(SIGTERM, SIG_DFL);
 		*(void **)&unloadp = dlsym(handle, "unloadPlugin");
 		if (unloadp != NULL && called)
 			unloadp();

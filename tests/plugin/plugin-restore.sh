@@ -57,7 +57,32 @@ rfails() {
 	tap_like "$T_OUT/$1.out" "^job 1: M_FATAL: mongo-fd: $3" "$1: it says why"
 }
 rfails exit4 'cat >/dev/null; exit 4' 'the restore command exit4.sh exited with status 4: the restore failed'
-rfails early 'exit 0' 'the restore command early.sh stopped reading its input; the restore is incomplete'
+rfails early 'exit 0' 'the restore command early.sh exited with status 0 after reading 0 of [0-9]+ bytes; the restore is incomplete'
+
+# A command that exits 0 before reading all of a small stream (it fits in the pipe): how much it read.
+head -c 20024 /dev/urandom >"$T_DIR/small"
+rsmall() {
+	printf '#!/bin/sh\n%s\n' "$2" >"$T_DIR/$1.sh"
+	chmod +x "$T_DIR/$1.sh"
+	t_config "$T_DIR/$1.conf" "script = { restore = [ \"$T_DIR/$1.sh\" ]; };"
+	fd_run "$1" restore --cmd "mongo: config=$T_DIR/$1.conf" --in "$T_DIR/small" --fname "$FNAME"
+	fd_status_is "$1" 1 f "$1: the restore job fails (f)"
+	tap_like "$T_OUT/$1.out" "^job 1: M_FATAL: mongo-fd: the restore command $1.sh exited with status 0 after reading $3 of 20024 bytes; the restore is incomplete" \
+		"$1: it says how much it read"
+}
+rsmall noread 'exit 0' 0
+rsmall quarter 'dd bs=1 count=5006 of=/dev/null 2>/dev/null; exit 0' 5006
+
+# A command that stops reading and stays: script.timeout bounds the writes too.
+printf '#!/bin/sh\nexec sleep 60\n' >"$T_DIR/stuck.sh"
+chmod +x "$T_DIR/stuck.sh"
+t_config "$T_DIR/stuck.conf" "script = { restore = [ \"$T_DIR/stuck.sh\" ]; timeout = 3; };"
+start=$(date +%s)
+T_TIMEOUT=40 fd_run stuck restore --cmd "mongo: config=$T_DIR/stuck.conf" --in "$T_OUT/saved" --fname "$FNAME"
+fd_status_is stuck 1 f "stuck: the restore job fails (f)"
+tap_ok "$([ $(($(date +%s) - start)) -lt 10 ] && echo 0 || echo 1)" "stuck: within script.timeout (3 s) and the kill grace"
+tap_like "$T_OUT/stuck.out" "^job 1: M_FATAL: mongo-fd: the restore command stuck.sh did not finish within script.timeout \\(3 s\\)" \
+	"stuck: it names the rule"
 t_config "$T_DIR/nf.conf" "script = { restore = [ \"$T_DIR/no-such-restore\" ]; };"
 fd_run nf restore --cmd "mongo: config=$T_DIR/nf.conf" --in "$T_OUT/saved" --fname "$FNAME"
 fd_status_is nf 1 f "restore command not found: f"

@@ -91,8 +91,9 @@ rm -f "$T_OUT/dump.status"
 SNAPTEST_FAULT=create-fail fd_run cfail backup --cmd "$CMD" --out "$T_OUT/cfail.data"
 fd_status_is cfail 1 f "create fails: the job fails (f)"
 tap_is "$(fd_count cfail 1 M_FATAL)" 1 "create fails: one fatal message"
-tap_like "$T_OUT/cfail.out" "^job 1: M_FATAL: mongo-fd: nothing was locked: .*snapshot\\.create" \
-	"create fails: the message names snapshot.create"
+tap_like "$T_OUT/cfail.out" "^job 1: M_FATAL: mongo-fd: unlocked $H2 again: snapshot\\.create" \
+	"create fails: the message names snapshot.create and that the member was unlocked again"
+tap_unlike "$T_OUT/cfail.out" "nothing was locked" "create fails: it never says nothing was locked (create ran under the lock)"
 tap_like "$T_OUT/cfail.out" "unlocked $H2" "create fails: the member was unlocked again"
 tap_ok "$([ -e "$T_OUT/dump.status" ] && echo 1 || echo 0)" "create fails: script.backup never ran"
 after "create fails"

@@ -54,5 +54,6 @@ void cmd_get_log(const bson_t *body, bson_t *r);
 void cmd_list_databases(sim *s, sim_conn *c, const bson_t *body, bson_t *r);
 void cmd_get_cmd_line_opts(sim *s, sim_conn *c, bson_t *r);
 void cmd_host_info(sim *s, sim_conn *c, bson_t *r);
+void cmd_get_nonce(bson_t *r);
 
 #endif

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: AGPL-3.0-or-later */
-/* cmd_admin.c: administration answers: connectionStatus, getParameter, getLog, listDatabases, getCmdLineOpts, hostInfo. */
+/* cmd_admin.c: administration answers: connectionStatus, getParameter, getLog, listDatabases, getCmdLineOpts, hostInfo, getnonce. */
 #include "autoconfig.h"
 
 #include <stdarg.h>
@@ -9,6 +9,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <sys/random.h>
 #include <sys/utsname.h>
 
 #include "sim.h"
@@ -314,5 +315,22 @@ void cmd_host_info(sim *s, sim_conn *c, bson_t *r)
 	BSON_APPEND_UTF8(&extra, "versionString", u.version);
 	BSON_APPEND_INT64(&extra, "pageSize", psize > 0 ? psize : 4096);
 	bson_append_document_end(r, &extra);
+	BSON_APPEND_DOUBLE(r, "ok", 1.0);
+}
+
+/*
+ * getnonce: a random 64-bit number in hex, no authentication needed, on any
+ * database.  Servers kept it after MONGODB-CR went (4.0) because old clients
+ * (mgo, mongo-tools) send it when they connect; 6.2 removed it.
+ */
+void cmd_get_nonce(bson_t *r)
+{
+	uint64_t n = 0;
+	char hex[17];
+
+	if (getrandom(&n, sizeof n, 0) != (ssize_t)sizeof n)
+		n = (uint64_t)sim_now_ms() * 0x9e3779b97f4a7c15ull;
+	snprintf(hex, sizeof hex, "%llx", (unsigned long long)n);
+	BSON_APPEND_UTF8(r, "nonce", hex);
 	BSON_APPEND_DOUBLE(r, "ok", 1.0);
 }

@@ -338,6 +338,14 @@ static int h_stepdown(sim *s, sim_conn *c, const sim_msg *req, const bson_t *b, 
 	return 0;
 }
 
+static int h_get_nonce(sim *s, sim_conn *c, const sim_msg *req, const bson_t *b, const char *db, const char *name,
+                       bson_t *r)
+{
+	UNUSED_ARGS;
+	cmd_get_nonce(r);
+	return 0;
+}
+
 static int h_connection_status(sim *s, sim_conn *c, const sim_msg *req, const bson_t *b, const char *db,
                                const char *name, bson_t *r)
 {
@@ -538,6 +546,8 @@ static const sim_cmd_entry cmd_table[] = {
 	{"saslStart",         0, 0, false, true,  0,                      0,  sasl_start_args,    h_sasl_start},
 	{"saslContinue",      0, 0, false, true,  0,                      0,  sasl_continue_args, h_sasl_continue},
 	{"authenticate",      0, 0, false, true,  0,                      0,  NULL,               h_authenticate},
+	/* 4.0 deprecated it, 6.2 (wire 19) removed it: SERVER-71007 */
+	{"getnonce",          0, 18, false, true,  0,                     0,  NULL,               h_get_nonce},
 	{"serverStatus",      0, 0, false, false, SIM_ACT_SERVER_STATUS,  0,  NULL,               h_server_status},
 	{"replSetGetStatus",  0, 0, true,  false, SIM_ACT_RS_STATUS,      0,  NULL,               h_status},
 	{"replSetGetConfig",  0, 0, true,  false, SIM_ACT_RS_CONFIG,      0,  NULL,               h_config},

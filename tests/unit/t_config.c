@@ -128,8 +128,12 @@ test_full_file(void)
 	}
 	ok(c->script.restore && c->script.restore[0] && !c->script.restore[1], "script.restore (a list) has 1 word");
 	is_int(c->script.timeout, 900, "script.timeout");
+	is_int(c->script.idle_timeout, 120, "script.idle_timeout");
+	is_int(c->script.allow_empty, 1, "script.allow_empty");
 	is_int(c->log.syslog, 1, "log.syslog");
 	is_int(c->log.level, MBH_LOG_DEBUG, "log.level");
+	is_str(c->metrics.textfile, "/var/lib/prometheus/node-exporter/mongo-backup-%s.prom", "metrics.textfile");
+	is_int(c->metrics.fsync, 0, "metrics.fsync");
 	is_str(c->source, fixture("full.conf"), "source is the path");
 	mbh_config_free(c);
 }
@@ -154,6 +158,39 @@ test_example(void)
 	ok(c->uri && c->username && c->password_file && c->selection.policy == MBH_POLICY_AUTO &&
 	   c->lock.max_seconds == 7200 && c->script.backup && c->log.level == MBH_LOG_INFO,
 	   "  and sets the documented values");
+	mbh_config_free(c);
+}
+
+/* Every setting left out gets its documented default (mongo-backup.conf(5)). */
+static void
+test_defaults(void)
+{
+	mbh_config *c;
+	mbh_error err;
+
+	unsetenv("MONGO_BACKUP_URI");
+	c = from_text("uri = \"mongodb://h1,h2/?replicaSet=rs0\";\n", &err);
+	if (!ok(c != NULL && mbh_config_finish(c, &err) == 0, "a config with only a uri finishes")) {
+		diag("%s", err.msg);
+		mbh_config_free(c);
+		return;
+	}
+	is_int(c->connect_timeout_ms, 5000, "default connect_timeout_ms 5000");
+	is_int(c->selection.policy, MBH_POLICY_AUTO, "default selection.policy auto");
+	is_int(c->selection.max_lag_seconds, 30, "default selection.max_lag_seconds 30");
+	is_int(c->selection.allow_delayed, 0, "default selection.allow_delayed false");
+	is_int(c->lock.max_seconds, 7200, "default lock.max_seconds 7200");
+	is_int(c->lock.refuse_if_locked, 1, "default lock.refuse_if_locked true");
+	is_int(c->lock.allow_majority_stall, 0, "default lock.allow_majority_stall false");
+	is_str(c->state_dir, "/var/lib/mongo-backup", "default state_dir");
+	is_int(c->script.timeout, 7200, "default script.timeout 7200");
+	is_int(c->snapshot.timeout, 60, "default snapshot.timeout 60");
+	is_int(c->log.syslog, 0, "default log.syslog false");
+	is_int(c->log.level, MBH_LOG_INFO, "default log.level info");
+	mbh_config_free(c);
+	c = from_text("uri = \"mongodb://h1,h2/?replicaSet=rs0&connectTimeoutMS=1500\";\n", &err);
+	ok(c != NULL && mbh_config_finish(c, &err) == 0 && c->connect_timeout_ms == 1500,
+	   "connect_timeout_ms defaults to the uri's connectTimeoutMS");
 	mbh_config_free(c);
 }
 
@@ -191,17 +228,18 @@ test_key_errors(void)
 	} cases[] = {
 		{ "uri = \"mongodb://h/\";\nbogus = 1;\n",
 		  "t.conf:2: unknown key 'bogus' (known: uri, username, password_file, connect_timeout_ms, "
-		  "selection, lock, state_dir, script, snapshot, log)" },
+		  "selection, lock, state_dir, script, snapshot, log, metrics)" },
 		{ "password = \"x\";\n",
 		  "t.conf:1: unknown key 'password' (known: uri, username, password_file, connect_timeout_ms, "
-		  "selection, lock, state_dir, script, snapshot, log)" },
+		  "selection, lock, state_dir, script, snapshot, log, metrics)" },
 		{ "selection = {\n  polcy = \"auto\";\n};\n",
 		  "t.conf:2: unknown key 'selection.polcy' (known: policy, member, max_lag_seconds, allow_delayed, tags)" },
 		{ "lock = { max_second = 5; };\n",
 		  "t.conf:1: unknown key 'lock.max_second' (known: max_seconds, refuse_if_locked, allow_majority_stall)" },
 		{ "\nscript = { backups = [\"x\"]; };\n",
-		  "t.conf:2: unknown key 'script.backups' (known: backup, restore, timeout)" },
+		  "t.conf:2: unknown key 'script.backups' (known: backup, restore, timeout, idle_timeout, allow_empty)" },
 		{ "log = { facility = \"daemon\"; };\n", "t.conf:1: unknown key 'log.facility' (known: syslog, level)" },
+		{ "metrics = { file = \"/x.prom\"; };\n", "t.conf:1: unknown key 'metrics.file' (known: textfile, fsync)" },
 		{ "snapshot = { make = [ \"x\" ]; };\n", "t.conf:1: unknown key 'snapshot.make' (known: create, remove, timeout)" },
 		{ "snapshot = [ \"x\" ];\n", "t.conf:1: 'snapshot' must be a group: snapshot = { ... };" },
 		{ "snapshot = {\n  create = \"/bin/snap\";\n};\n",
@@ -248,6 +286,8 @@ test_key_errors(void)
 		  "t.conf:1: 'lock.allow_majority_stall' must be true or false" },
 		{ "state_dir = \"relative/dir\";\n", "t.conf:1: 'state_dir' must be an absolute path" },
 		{ "state_dir = 1;\n", "t.conf:1: 'state_dir' must be an absolute path" },
+		{ "metrics = { textfile = \"rs0.prom\"; };\n", "t.conf:1: 'metrics.textfile' must be an absolute path" },
+		{ "metrics = { fsync = 1; };\n", "t.conf:1: 'metrics.fsync' must be true or false" },
 		{ "script = { backup = \"/bin/dump.sh\"; };\n",
 		  "t.conf:1: 'script.backup' must be a non-empty list of strings, e.g. [ \"/path/to/script\", \"%h\" ]" },
 		{ "script = { backup = [ ]; };\n",
@@ -259,6 +299,9 @@ test_key_errors(void)
 		{ "script = { timeout = -1; };\n", "t.conf:1: 'script.timeout' must be an integer between 0 and 604800" },
 		{ "script = { timeout = 604801; };\n", "t.conf:1: 'script.timeout' must be an integer between 0 and 604800" },
 		{ "script = { timeout = \"1h\"; };\n", "t.conf:1: 'script.timeout' must be an integer between 0 and 604800" },
+		{ "script = { idle_timeout = -1; };\n",
+		  "t.conf:1: 'script.idle_timeout' must be an integer between 0 and 604800" },
+		{ "script = { allow_empty = 2; };\n", "t.conf:1: 'script.allow_empty' must be true or false" },
 		{ "script = {\n  backup = [ \"/bin/dump\",\n    \"%h\",\n    \"--at=%t\" ];\n};\n",
 		  "t.conf:4: 'script.backup' argument 3 \"--at=%t\" has the unknown escape %t (known: %h %p %s %j %S, "
 		  "and %% for a percent sign)" },
@@ -317,6 +360,7 @@ test_set(void)
 	};
 	mbh_config *c;
 	mbh_error err;
+	char want[MBH_ERRMSG_LEN + 16];
 	size_t i;
 	int r;
 
@@ -330,6 +374,17 @@ test_set(void)
 		ok(r != 0 && err.code == EX_USAGE, "set %s=%s fails with EX_USAGE", bad[i].key, bad[i].value);
 		is_str(err.msg, bad[i].msg, "  message");
 	}
+	mbh_error_init(&err);
+	ok(mbh_config_set(c, "selection.member", "nocolon", &err) != 0 &&
+	   strncmp(err.msg, "--selection.member: ", 20) == 0, "set: a bad value names the key");
+	snprintf(want, sizeof(want), "--member: %s", err.msg + 20);
+	mbh_error_init(&err);
+	ok(mbh_config_set_as(c, "selection.member", "nocolon", "member", &err) != 0 && err.code == EX_USAGE,
+	   "set_as a bad value fails with EX_USAGE");
+	is_str(err.msg, want, "  naming the option typed, not the key");
+	mbh_error_init(&err);
+	ok(mbh_config_set_as(c, "selection.tags", "x", "tag", &err) != 0, "set_as: a tag without '='");
+	is_str(err.msg, "--tag: expected KEY=VALUE, got 'x'", "  naming the option typed");
 	ok(mbh_config_set(c, "lock.max_seconds", "300", &err) == 0 && c->lock.max_seconds == 300,
 	   "command line overrides the file (lock.max_seconds)");
 	ok(mbh_config_set(c, "uri", "mongodb://x/?replicaSet=rs1", &err) == 0 &&
@@ -473,8 +528,12 @@ test_finish(void)
 		is_int(c->lock.allow_majority_stall, 0, "default allow_majority_stall");
 		is_str(c->state_dir, "/var/lib/mongo-backup", "default state_dir");
 		is_int(c->script.timeout, 7200, "default script.timeout");
+		is_int(c->script.idle_timeout, 600, "default script.idle_timeout");
+		is_int(c->script.allow_empty, 0, "default script.allow_empty: an empty stream fails");
 		is_int(c->log.syslog, 0, "default log.syslog");
 		is_int(c->log.level, MBH_LOG_INFO, "default log.level");
+		ok(c->metrics.textfile == NULL, "default: metrics off (no metrics.textfile)");
+		is_int(c->metrics.fsync, 1, "default metrics.fsync");
 		ok(c->script.backup == NULL && c->password == NULL, "no script, no password");
 	}
 	mbh_config_free(c);
@@ -629,6 +688,50 @@ test_password_file(void)
 	unlink(pwpath);
 }
 
+/* A config file whose uri holds the password is held to the password file's rule. */
+static void
+test_uri_password_file_mode(void)
+{
+	char conf[PATH_MAX], part[PATH_MAX], want[PATH_MAX * 3];
+	mbh_config *c = NULL;
+	mbh_error err;
+
+	snprintf(conf, sizeof(conf), "%s/pw.conf", tmpdir);
+	snprintf(part, sizeof(part), "%s/part.conf", tmpdir);
+	snprintf(want, sizeof(want), "%s: config file (its uri holds a password) must not be readable by others (chmod 600 %s)",
+	         conf, conf);
+	write_file(conf, "uri = \"mongodb://bob:pw@h/?replicaSet=rs0\";\n", 0644);
+	mbh_config_new(&c, &err);
+	mbh_error_init(&err);
+	ok(mbh_config_load_file(c, conf, &err) != 0 && err.code == EX_CONFIG, "uri with a password, file 0644: EX_CONFIG");
+	is_str(err.msg, want, "  message names the chmod");
+	mbh_config_free(c);
+	write_file(conf, "uri = \"mongodb://bob:pw@h/?replicaSet=rs0\";\n", 0640);
+	mbh_config_new(&c, &err);
+	ok(mbh_config_load_file(c, conf, &err) != 0 && strcmp(err.msg, want) == 0, "0640 (group-readable): refused too");
+	mbh_config_free(c);
+	write_file(conf, "uri = \"mongodb://bob:pw@h/?replicaSet=rs0\";\n", 0600);
+	mbh_config_new(&c, &err);
+	ok(mbh_config_load_file(c, conf, &err) == 0, "0600: accepted");
+	mbh_config_free(c);
+	write_file(conf, "uri = \"mongodb://bob@h/?replicaSet=rs0\";\n", 0644);
+	mbh_config_new(&c, &err);
+	ok(mbh_config_load_file(c, conf, &err) == 0, "0644 without a password in the uri: accepted");
+	mbh_config_free(c);
+	/* the uri in an @include'd file: that file is the one checked */
+	write_file(part, "uri = \"mongodb://bob:pw@h/?replicaSet=rs0\";\n", 0644);
+	write_file(conf, "@include \"part.conf\"\n", 0600);
+	snprintf(want, sizeof(want), "%s: config file (its uri holds a password) must not be readable by others (chmod 600 %s)",
+	         part, part);
+	mbh_config_new(&c, &err);
+	mbh_error_init(&err);
+	ok(mbh_config_load_file(c, conf, &err) != 0 && err.code == EX_CONFIG, "the uri in an @include'd file of mode 0644: refused");
+	is_str(err.msg, want, "  message names that file");
+	mbh_config_free(c);
+	unlink(part);
+	unlink(conf);
+}
+
 /* Load path; expect EX_CONFIG with exactly want. */
 static void
 load_file_fails(const char *path, const char *want, const char *name)
@@ -731,13 +834,19 @@ main(void)
 	snprintf(tmpdir, sizeof(tmpdir), "%s", tmpl);
 	test_full_file();
 	test_file_errors();
+	test_defaults();
 	test_example();
 	test_key_errors();
 	test_set();
 	test_finish();
 	test_password_file();
+	test_uri_password_file_mode();
 	test_special_files();
 	test_uri_has_password();
+	ok(mbh_policy_from_name("auto") == MBH_POLICY_AUTO && mbh_policy_from_name("local") == MBH_POLICY_LOCAL &&
+	   mbh_policy_from_name("member") == MBH_POLICY_MEMBER, "policy names: auto, local, member");
+	ok(mbh_policy_from_name("best") < 0 && mbh_policy_from_name("Auto") < 0 && mbh_policy_from_name("") < 0,
+	   "policy names: anything else is none");
 	rmdir(tmpdir);
 	mbh_config_free(NULL);
 	return tap_done();

@@ -89,18 +89,22 @@ test_bad(void)
 	fails("mongo: config=etc/rs0.conf", "plugin string: config=\"etc/rs0.conf\" is not an absolute path");
 	fails("mongo: config=/c:policy=best", "plugin string: policy=\"best\" is not one of auto, local, member");
 	fails("mongo: config=/c:policy=", "plugin string: policy= has an empty value");
-	fails("mongo: config=/c:member=db2", "plugin string: member=\"db2\" is not HOST:PORT");
-	fails("mongo: config=/c:member=db2:0", "plugin string: member=\"db2:0\" is not HOST:PORT");
-	fails("mongo: config=/c:member=db2:65536", "plugin string: member=\"db2:65536\" is not HOST:PORT");
-	fails("mongo: config=/c:member=db2:27o17", "plugin string: member=\"db2:27o17\" is not HOST:PORT");
-	fails("mongo: config=/c:member=:27017", "plugin string: member=\":27017\" is not HOST:PORT");
-	fails("mongo: config=/c:member=a:b:27017", "plugin string: member=\"a:b:27017\" is not HOST:PORT");
-	fails("mongo: config=/c:member=db 2:27017", "plugin string: member=\"db 2:27017\" is not HOST:PORT");
-	fails("mongo: config=/c:job=a\tb", "plugin string: job= holds a control character");
+	fails("mongo: config=/c:member=db2", "plugin string: member=\"db2\" is not HOST:PORT (no :PORT)");
+	fails("mongo: config=/c:member=db2:0", "plugin string: member=\"db2:0\" is not HOST:PORT (the port is not between 1 and 65535)");
+	fails("mongo: config=/c:member=db2:65536", "plugin string: member=\"db2:65536\" is not HOST:PORT (the port is not between 1 and 65535)");
+	fails("mongo: config=/c:member=db2:27o17", "plugin string: member=\"db2:27o17\" is not HOST:PORT (the port is not a number)");
+	fails("mongo: config=/c:member=:27017", "plugin string: member=\":27017\" is not HOST:PORT (no host before the ':')");
+	fails("mongo: config=/c:member=a:b:27017", "plugin string: member=\"a:b:27017\" is not HOST:PORT (an IPv6 address needs brackets: [ADDRESS]:PORT)");
+	fails("mongo: config=/c:member=db 2:27017", "plugin string: member=\"db 2:27017\" is not HOST:PORT (the host is longer than 255 bytes or holds one of / "
+	      "@ ? , # [ ] or a blank)");
+	fails("mongo: config=/c:job=caf\xe9",
+	      "plugin string: job= holds a control character or invalid UTF-8: use a plain name");
+	fails("mongo: config=/c:job=a\tb", "plugin string: job= holds a control character or invalid UTF-8: use a plain name");
 	fails("mongo: config=/c:job="
 	      "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
 	      "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
-	      "plugin string: job= is longer than 127 bytes");
+	      "plugin string: job= is 128 bytes long; at most 127 fit in the state record: use a shorter name (or "
+	      "Bacula's job id, %i)");
 }
 
 int

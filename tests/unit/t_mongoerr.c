@@ -51,10 +51,33 @@ test_client_error(void)
 	       "  message, control characters escaped");
 }
 
+/* A command that got no answer: unreachable, the driver's words its detail. */
+static void
+test_unreachable(void)
+{
+	bson_error_t e;
+	mbh_error err;
+
+	e = driver_error(MONGOC_ERROR_STREAM, MONGOC_ERROR_STREAM_CONNECT,
+			 "Failed to connect to target host: 127.0.0.1:1");
+	mbh_error_init(&err);
+	is_int(mbh_mongo_error(&err, &e, NULL, "fsyncUnlock", "127.0.0.1:1"), -1, "no answer: returns -1");
+	ok(mbh_error_is(&err, MBH_ERR_UNREACHABLE) && err.code == EX_UNAVAILABLE, "  unreachable, EX_UNAVAILABLE (69)");
+	is_str(err.msg, "cannot reach 127.0.0.1:1: Failed to connect to target host: 127.0.0.1:1", "  message");
+	is_str(mbh_error_detail(&err), "Failed to connect to target host: 127.0.0.1:1", "  the driver's words apart");
+	e = driver_error(MONGOC_ERROR_SERVER, 96, "fsync failed");
+	mbh_error_init(&err);
+	mbh_mongo_error(&err, &e, NULL, "fsync", "127.0.0.1:1");
+	ok(mbh_error_is(&err, MBH_ERR_UNAVAILABLE) && err.code == EX_UNAVAILABLE,
+	   "a server's refusal: unavailable, not unreachable");
+	is_str(err.msg, "fsync on 127.0.0.1:1 failed: fsync failed (code 96)", "  message");
+}
+
 int
 main(void)
 {
 	tap_init();
 	test_client_error();
+	test_unreachable();
 	return tap_done();
 }

@@ -17,9 +17,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "config.h"
+#include "proc.h"
 #include "run.h"
-#include "state.h"
+#include "strv.h"
 #include "tap.h"
 
 static void
@@ -120,6 +120,7 @@ test_capture(void)
 	   mbh_child_capture(c, 1, -1, -1, buf, sizeof(buf), &status, &err) != 0 && err.code == EX_TEMPFAIL &&
 	   status == 128 + SIGTERM, "capture: timed out after 1 s, SIGTERM");
 	is_str(err.msg, "/bin/sh timed out after 1 s", "  message");
+	ok(mbh_error_is(&err, MBH_ERR_TIMED_OUT), "  the reason: timed out");
 	is_str(buf, "/snap/partial\n", "  what it printed before is kept");
 	ok(time(NULL) - t0 <= 4, "  within the timeout and the grace");
 	mbh_child_free(c);
@@ -307,6 +308,7 @@ test_timeout_cancel(void)
 
 	ok(run(sleeper, NULL, 1, -1, &status, &err) != 0 && err.code == EX_TEMPFAIL, "timeout: EX_TEMPFAIL");
 	is_str(err.msg, "/bin/sh timed out after 1 s", "  message");
+	ok(mbh_error_is(&err, MBH_ERR_TIMED_OUT), "  the reason: timed out");
 	is_int(status, 128 + SIGTERM, "  stopped by SIGTERM");
 	ok(run(stubborn, NULL, 1, -1, &status, &err) != 0 && err.code == EX_TEMPFAIL, "a child ignoring SIGTERM");
 	is_int(status, 128 + SIGKILL, "  is killed with SIGKILL after the grace period");
@@ -317,6 +319,7 @@ test_timeout_cancel(void)
 		diag("write: %s", strerror(errno));
 	ok(run(sleeper, NULL, 0, p[0], &status, &err) != 0 && err.code == EX_TEMPFAIL, "cancel_fd readable: EX_TEMPFAIL");
 	is_str(err.msg, "/bin/sh cancelled", "  message");
+	ok(mbh_error_is(&err, MBH_ERR_CANCELLED), "  the reason: cancelled");
 	is_int(status, 128 + SIGTERM, "  stopped by SIGTERM");
 	close(p[0]);
 	close(p[1]);
@@ -498,6 +501,59 @@ test_dies_with_parent(void)
 	}
 }
 
+/* Feeding a child's stdin: all of it, a child gone early (how much it read), a deadline, a cancel. */
+static void
+test_feed(void)
+{
+	const char *reader[] = { "/bin/sh", "-c", "cat >/dev/null", NULL };
+	const char *quitter[] = { "/bin/sh", "-c", "exit 0", NULL };
+	const char *part[] = { "/bin/sh", "-c", "dd bs=1 count=100 of=/dev/null 2>/dev/null", NULL };
+	const char *stuck[] = { "/bin/sh", "-c", "exec sleep 30", NULL };
+	static char big[1 << 20];
+	mbh_child *c = NULL;
+	mbh_error err;
+	size_t in = 0;
+	int64_t t0;
+	int status = -1, p[2], rc;
+
+	memset(big, 'x', sizeof(big));
+	mbh_error_init(&err);
+	ok(mbh_child_spawn(&c, reader, NULL, MBH_RUN_PIPE_STDIN, &err) == 0, "feed: spawn a reader");
+	ok(mbh_child_feed(c, big, sizeof(big), &in, 0, -1, &err) == 0 && in == sizeof(big), "feed: 1 MiB written");
+	mbh_child_close_stdin(c);
+	ok(mbh_child_wait(c, 10, -1, &status, &err) == 0 && status == 0, "  it read to the end and exited 0");
+	is_int(mbh_child_stdin_unread(c), 0, "  nothing left unread");
+	mbh_child_free(c);
+
+	ok(mbh_child_spawn(&c, quitter, NULL, MBH_RUN_PIPE_STDIN, &err) == 0, "feed: a child that exits at once");
+	ok(mbh_child_await(c, 10, -1, -1, &err) == 0, "  has exited");
+	rc = mbh_child_feed(c, big, sizeof(big), &in, 0, -1, &err);
+	ok(rc == MBH_FEED_GONE && in == 0, "  MBH_FEED_GONE (no EPIPE, no SIGPIPE), nothing written (%zu)", in);
+	mbh_child_free(c);
+
+	ok(mbh_child_spawn(&c, part, NULL, MBH_RUN_PIPE_STDIN, &err) == 0, "feed: a child that reads 100 bytes");
+	ok(mbh_child_feed(c, big, 5000, &in, 0, -1, &err) == 0 && in == 5000, "  5000 bytes fit in the pipe");
+	mbh_child_close_stdin(c);
+	ok(mbh_child_wait(c, 10, -1, &status, &err) == 0 && status == 0, "  it exited 0");
+	is_int(mbh_child_stdin_unread(c), 4900, "  4900 bytes left unread: it read 100");
+	mbh_child_free(c);
+
+	ok(mbh_child_spawn(&c, stuck, NULL, MBH_RUN_PIPE_STDIN, &err) == 0, "feed: a child that never reads");
+	t0 = mbh_now_ms();
+	rc = mbh_child_feed(c, big, sizeof(big), &in, t0 + 300, -1, &err);
+	ok(rc == MBH_FEED_TIMEOUT && in < sizeof(big), "  MBH_FEED_TIMEOUT at the deadline (%zu bytes in)", in);
+	ok(mbh_now_ms() - t0 < 2000, "  ... and not long after it (%lld ms)", (long long)(mbh_now_ms() - t0));
+	if (pipe(p) == 0) {
+		if (write(p[1], "x", 1) != 1)
+			diag("write: %s", strerror(errno));
+		rc = mbh_child_feed(c, big, sizeof(big), &in, 0, p[0], &err);
+		ok(rc == MBH_FEED_CANCELLED, "  MBH_FEED_CANCELLED when the cancel fd is readable");
+		close(p[0]);
+		close(p[1]);
+	}
+	mbh_child_free(c);
+}
+
 int
 main(void)
 {
@@ -510,5 +566,6 @@ main(void)
 	test_timeout_cancel();
 	test_env_fds();
 	test_dies_with_parent();
+	test_feed();
 	return tap_done();
 }

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "proc.h"
 #include "state.h"
 #include "tap.h"
 
@@ -59,6 +60,13 @@ static const char sample_text[] =
     "command_pid=4250\n"
     "command_start=123456789999\n";
 
+/* "seal=" + 16 lower-case hex digits + "\n", and nothing after. */
+static bool
+is_seal_line(const char *s)
+{
+	return strncmp(s, "seal=", 5) == 0 && strspn(s + 5, "0123456789abcdef") == 16 && strcmp(s + 21, "\n") == 0;
+}
+
 static void
 test_format_parse(void)
 {
@@ -69,8 +77,9 @@ test_format_parse(void)
 
 	sample(&r);
 	n = mbh_state_format(&r, buf, sizeof(buf));
-	ok(n == (int)strlen(sample_text), "format returns the length");
-	is_str(buf, sample_text, "format: exact text");
+	ok(n == (int)strlen(sample_text) + 22, "format returns the length");
+	ok(strncmp(buf, sample_text, strlen(sample_text)) == 0, "format: exact text");
+	ok(is_seal_line(buf + strlen(sample_text)), "format: then the seal line");
 	ok(mbh_state_format(&r, buf, 20) == -1, "format: too small a buffer is -1");
 	mbh_error_init(&err);
 	ok(mbh_state_parse(&p, sample_text, &err) == 0, "parse the formatted text");
@@ -201,8 +210,9 @@ test_snapshot_record(void)
 	snprintf(r.snapshot, sizeof(r.snapshot), "/srv/snaps/rs0-Nightly-20240101T000000Z");
 	r.snapshot_since = 1700000001;
 	n = mbh_state_format(&r, buf, sizeof(buf));
-	ok(n == (int)strlen(snap_text), "SNAPSHOT: format returns the length");
-	is_str(buf, snap_text, "SNAPSHOT: exact text (snapshot keys last)");
+	ok(n == (int)strlen(snap_text) + 22, "SNAPSHOT: format returns the length");
+	ok(strncmp(buf, snap_text, strlen(snap_text)) == 0 && is_seal_line(buf + strlen(snap_text)),
+	   "SNAPSHOT: exact text (snapshot keys last, then the seal)");
 	mbh_error_init(&err);
 	ok(mbh_state_parse(&p, snap_text, &err) == 0 && p.phase == MBH_PHASE_SNAPSHOT &&
 	   strcmp(p.snapshot, r.snapshot) == 0 && p.snapshot_since == 1700000001, "SNAPSHOT: parse it back");
@@ -243,6 +253,24 @@ test_snapshot_record(void)
 		parse_fails(t, "line 19: bad value for 'snapshot_since': '-1'");
 	}
 
+	{
+		char name[MBH_JOB_NAME_MAX + 2], why[160];
+
+		memset(name, 'j', sizeof(name) - 1);
+		name[sizeof(name) - 1] = '\0';
+		ok(mbh_state_job_name_check(name, why, sizeof(why)) != 0, "job name: %d bytes refused",
+		   MBH_JOB_NAME_MAX + 1);
+		is_str(why, "is 128 bytes long; at most 127 fit in the state record: use a shorter name (or Bacula's "
+		       "job id, %i)", "  why");
+		name[MBH_JOB_NAME_MAX] = '\0';
+		ok(mbh_state_job_name_check(name, why, sizeof(why)) == 0, "job name: %d bytes fit", MBH_JOB_NAME_MAX);
+		ok(mbh_state_job_name_check("nightly.2026-12-05_01.00.00_07 caf\xc3\xa9", why, sizeof(why)) == 0,
+		   "job name: blanks and UTF-8 are fine");
+		ok(mbh_state_job_name_check("a\x1b[2Jb", why, sizeof(why)) != 0 &&
+		   mbh_state_job_name_check("caf\xe9", why, sizeof(why)) != 0, "job name: control characters and "
+		   "invalid UTF-8 refused");
+		is_str(why, "holds a control character or invalid UTF-8: use a plain name", "  why");
+	}
 	ok(mbh_state_snapshot_path_ok("/srv/snap/rs0-1"), "path ok: /srv/snap/rs0-1");
 	ok(mbh_state_snapshot_path_ok("/srv/my snap/..x/.y"), "path ok: spaces and dotted names");
 	ok(!mbh_state_snapshot_path_ok("/"), "path refused: /");
@@ -450,6 +478,7 @@ test_flock(void)
 	mbh_error_init(&err);
 	ok(mbh_state_open(&st, dir, "rs0", false, &err) != 0 && st == NULL && err.code == EX_TEMPFAIL,
 	   "a second run is refused with EX_TEMPFAIL");
+	ok(mbh_error_is(&err, MBH_ERR_SET_BUSY), "  the reason: another run holds the set");
 	snprintf(want, sizeof(want), "another run for rs0 holds %s/rs0.lock (pid %ld)", dir, (long)child);
 	is_str(err.msg, want, "  message names the holder's pid");
 	ok(mbh_state_open(&st, dir, "rs1", false, &err) == 0, "another set is independent");
@@ -526,6 +555,45 @@ test_starttime(void)
 	close(to_parent[1]);
 }
 
+/* A record edited by hand no longer matches its seal; one of an earlier version has none. */
+static void
+test_seal(void)
+{
+	mbh_state_rec r, p;
+	mbh_error err;
+	char buf[2048], edited[4096], *m;
+	int n;
+
+	sample(&r);
+	n = mbh_state_format(&r, buf, sizeof(buf));
+	mbh_error_init(&err);
+	ok(n > 0 && mbh_state_parse(&p, buf, &err) == 0 && strcmp(p.member, r.member) == 0, "a sealed record parses");
+	snprintf(edited, sizeof(edited), "%s# checked by hand\n\n", buf);
+	ok(mbh_state_parse(&p, edited, &err) == 0, "a comment or an empty line added keeps the seal");
+	snprintf(edited, sizeof(edited), "%s", buf);
+	m = strstr(edited, "member=db3");
+	m[9] = '4';
+	mbh_error_init(&err);
+	ok(mbh_state_parse(&p, edited, &err) != 0 && err.code == EX_DATAERR, "the member edited by hand: refused (65)");
+	ok(strncmp(err.msg, MBH_STATE_EDITED, strlen(MBH_STATE_EDITED)) == 0, "  message: %s", err.msg);
+	ok(mbh_error_is(&err, MBH_ERR_RECORD_EDITED) && err.code == EX_DATAERR, "  reason: changed by hand (65)");
+	snprintf(edited, sizeof(edited), "%s", buf);
+	m = strstr(edited, "lock_count=1");
+	m[11] = '2';
+	ok(mbh_state_parse(&p, edited, &err) != 0 && strstr(err.msg, "changed by hand") != NULL,
+	   "the lockCount edited by hand: refused");
+	snprintf(edited, sizeof(edited), "%s", buf);
+	m = strstr(edited, "seal=");
+	m[5] = m[5] == '0' ? '1' : '0';
+	ok(mbh_state_parse(&p, edited, &err) != 0 && strstr(err.msg, "changed by hand") != NULL,
+	   "the seal edited by hand: refused");
+	snprintf(edited, sizeof(edited), "%s", buf);
+	m = strstr(edited, "seal=");
+	snprintf(m, sizeof(edited) - (size_t)(m - edited), "seal=XX\n");
+	parse_fails(edited, "line 18: bad value for 'seal': 'XX'");
+	ok(mbh_state_parse(&p, sample_text, &err) == 0, "a record without a seal (an earlier version's) still parses");
+}
+
 int
 main(void)
 {
@@ -541,6 +609,7 @@ main(void)
 	test_format_parse();
 	test_parse_errors();
 	test_snapshot_record();
+	test_seal();
 	test_files();
 	test_refusals();
 	test_flock();

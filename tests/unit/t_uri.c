@@ -156,6 +156,16 @@ cfg_with(const char *uri, const char *user, const char *pw, int connect_ms)
 	return c;
 }
 
+/* mbh_uri_build with a config's settings, as the job does. */
+static int
+build(mongoc_uri_t **out, const mbh_config *c, mbh_error *err)
+{
+	mbh_uri_settings us;
+
+	mbh_config_uri_settings(c, &us);
+	return mbh_uri_build(out, &us, err);
+}
+
 static void
 build_fails(const char *uri, const char *want, const char *secret)
 {
@@ -165,7 +175,7 @@ build_fails(const char *uri, const char *want, const char *secret)
 	int r;
 
 	mbh_error_init(&err);
-	r = mbh_uri_build(&u, c, &err);
+	r = build(&u, c, &err);
 	ok(r != 0 && u == NULL && err.code == EX_USAGE, "build fails with EX_USAGE: %s", want);
 	is_str(err.msg, want, "  message");
 	if (secret != NULL)
@@ -182,7 +192,7 @@ test_build(void)
 	mbh_error err;
 
 	c = cfg_with("mongodb://bob:uripw@h1,h2/?replicaSet=rs0", NULL, "filepw", -1);
-	ok(mbh_uri_build(&u, c, &err) == 0 && u != NULL, "build a replica-set URI");
+	ok(build(&u, c, &err) == 0 && u != NULL, "build a replica-set URI");
 	if (u != NULL) {
 		is_str(mongoc_uri_get_password(u), "filepw", "the password file wins over the URI's password");
 		is_str(mongoc_uri_get_username(u), "bob", "user from the URI");
@@ -200,7 +210,7 @@ test_build(void)
 	c = cfg_with("mongodb://bob@h/?serverSelectionTimeoutMS=2000&socketTimeoutMS=3000&connectTimeoutMS=4000"
 	             "&appname=site-backup",
 	             "alice", NULL, -1);
-	ok(mbh_uri_build(&u, c, &err) == 0, "build with the URI's own timeouts");
+	ok(build(&u, c, &err) == 0, "build with the URI's own timeouts");
 	if (u != NULL) {
 		is_str(mongoc_uri_get_username(u), "alice", "username from the config wins");
 		is_int(mongoc_uri_get_option_as_int32(u, MONGOC_URI_CONNECTTIMEOUTMS, 0), 4000, "URI connectTimeoutMS kept");
@@ -214,7 +224,7 @@ test_build(void)
 	mbh_config_free(c);
 
 	c = cfg_with("mongodb://h/?connectTimeoutMS=4000", NULL, NULL, 700);
-	ok(mbh_uri_build(&u, c, &err) == 0 &&
+	ok(build(&u, c, &err) == 0 &&
 	   mongoc_uri_get_option_as_int32(u, MONGOC_URI_CONNECTTIMEOUTMS, 0) == 700,
 	   "connect_timeout_ms of the config wins");
 	mongoc_uri_destroy(u);
@@ -222,7 +232,7 @@ test_build(void)
 	mbh_config_free(c);
 
 	c = cfg_with("mongodb+srv://u:p@cluster0.example.invalid/?authSource=admin", NULL, NULL, -1);
-	ok(mbh_uri_build(&u, c, &err) == 0, "mongodb+srv:// accepted without resolving it");
+	ok(build(&u, c, &err) == 0, "mongodb+srv:// accepted without resolving it");
 	if (u != NULL) {
 		is_str(mongoc_uri_get_srv_hostname(u), "cluster0.example.invalid", "SRV host name kept for the driver");
 		ok(mongoc_uri_get_tls(u), "SRV implies TLS");
@@ -232,7 +242,7 @@ test_build(void)
 	mbh_config_free(c);
 
 	c = cfg_with(NULL, NULL, NULL, -1);
-	ok(mbh_uri_build(&u, c, &err) != 0 && err.code == EX_CONFIG, "no URI: EX_CONFIG");
+	ok(build(&u, c, &err) != 0 && err.code == EX_CONFIG, "no URI: EX_CONFIG");
 	mbh_config_free(c);
 
 	build_fails("mongodb://u:in:pw@h/",
@@ -272,7 +282,7 @@ test_member(void)
 	mbh_error err;
 
 	c = cfg_with(base_str, NULL, NULL, 3000);
-	if (!ok(mbh_uri_build(&base, c, &err) == 0, "base URI with TLS and auth options builds")) {
+	if (!ok(build(&base, c, &err) == 0, "base URI with TLS and auth options builds")) {
 		diag("%s", err.msg);
 		mbh_config_free(c);
 		return;
@@ -327,7 +337,7 @@ test_member(void)
 
 	/* Without authSource the user lives in the URI's database: the member must keep it. */
 	c = cfg_with("mongodb://u:p@h1,h2/appdb?replicaSet=rs0", NULL, NULL, -1);
-	ok(mbh_uri_build(&base, c, &err) == 0 && mbh_uri_for_member(&m, base, "h2:27017", &err) == 0 &&
+	ok(build(&base, c, &err) == 0 && mbh_uri_for_member(&m, base, "h2:27017", &err) == 0 &&
 	   strcmp(mongoc_uri_get_auth_source(m), "appdb") == 0, "implicit auth source (the database) kept");
 	mongoc_uri_destroy(m);
 	m = NULL;
@@ -337,7 +347,7 @@ test_member(void)
 
 	c = cfg_with("mongodb://h1/?replicaSet=rs0&authMechanism=MONGODB-X509&tls=true"
 	             "&tlsCertificateKeyFile=/etc/x509.pem", NULL, NULL, -1);
-	ok(mbh_uri_build(&base, c, &err) == 0 && mbh_uri_for_member(&m, base, "h1:27017", &err) == 0 &&
+	ok(build(&base, c, &err) == 0 && mbh_uri_for_member(&m, base, "h1:27017", &err) == 0 &&
 	   strcmp(mongoc_uri_get_auth_mechanism(m), "MONGODB-X509") == 0 &&
 	   strcmp(mongoc_uri_get_auth_source(m), "$external") == 0, "X.509 without a user name: mechanism and source");
 	mongoc_uri_destroy(m);
@@ -347,7 +357,7 @@ test_member(void)
 	mbh_config_free(c);
 
 	c = cfg_with("mongodb://u:p@h1/?authMechanism=GSSAPI&authMechanismProperties=SERVICE_NAME:other", NULL, NULL, -1);
-	if (mbh_uri_build(&base, c, &err) == 0 && mbh_uri_for_member(&m, base, "h1:27017", &err) == 0) {
+	if (build(&base, c, &err) == 0 && mbh_uri_for_member(&m, base, "h1:27017", &err) == 0) {
 		bson_t props;
 		bson_iter_t it;
 

@@ -1,0 +1,151 @@
+/* SPDX-License-Identifier: AGPL-3.0-or-later */
+/* t_watchdog.c: the watchdog's settings stream read as strictly as a config file; tokens (TAP). */
+#include "autoconfig.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <sysexits.h>
+
+#include "error.h"
+#include "state.h"
+#include "tap.h"
+#include "watchdog.h"
+
+#define TOKEN "0123456789abcdef0123456789abcdef"
+#define GOOD "uri=mongodb://h1,h2/?replicaSet=rs0\0username=backup\0password=S3cret-pw\0connect_timeout_ms=2500\0" \
+	     "state_dir=/var/lib/mongo-backup\0set=rs0\0token=" TOKEN "\0"
+
+/* Parse the len bytes of text (NULs inside) in a copy. */
+static int
+parse(mbh_watchdog_settings *out, const char *text, size_t len, mbh_error *err, char *buf, size_t buflen)
+{
+	if (len > buflen)
+		return -2;
+	memcpy(buf, text, len);
+	mbh_error_init(err);
+	return mbh_watchdog_settings_parse(out, buf, len, err);
+}
+
+static void
+test_good(void)
+{
+	static const char go[] = GOOD "go=1\0";
+	mbh_watchdog_settings s;
+	mbh_error err;
+	char buf[1024];
+
+	ok(parse(&s, GOOD, sizeof(GOOD) - 1, &err, buf, sizeof(buf)) == 0, "every item: parsed");
+	ok(strcmp(s.uri, "mongodb://h1,h2/?replicaSet=rs0") == 0 && strcmp(s.username, "backup") == 0 &&
+	   strcmp(s.password, "S3cret-pw") == 0 && s.connect_timeout_ms == 2500 &&
+	   strcmp(s.state_dir, "/var/lib/mongo-backup") == 0 && strcmp(s.set, "rs0") == 0 &&
+	   strcmp(s.token, TOKEN) == 0 && !s.go, "  every value where it belongs; no go yet");
+	ok(parse(&s, go, sizeof(go) - 1, &err, buf, sizeof(buf)) == 0 && s.go, "with go=1: go");
+	{
+		static const char more[] = GOOD "member=db2:27017\0deadline=1700007200\0command_pid=4242\0"
+					   "command_start=987654321\0metrics_textfile=/var/lib/node/rs0.prom\0"
+					   "metrics_fsync=1\0go=1\0";
+
+		ok(parse(&s, more, sizeof(more) - 1, &err, buf, sizeof(buf)) == 0 && strcmp(s.member, "db2:27017") == 0 &&
+		   s.deadline == 1700007200 && s.command_pid == 4242 && s.command_start == 987654321 &&
+		   strcmp(s.metrics, "/var/lib/node/rs0.prom") == 0 && s.metrics_fsync && s.go,
+		   "what go adds (member, deadline, command) and the metrics items: parsed");
+	}
+	{
+		static const char min[] = "uri=mongodb://h/\0state_dir=/s\0set=rs0\0token=" TOKEN "\0";
+
+		ok(parse(&s, min, sizeof(min) - 1, &err, buf, sizeof(buf)) == 0 && s.username == NULL &&
+		   s.password == NULL && s.connect_timeout_ms == 0, "no user, password or timeout: fine (the URI's)");
+	}
+}
+
+static void
+test_bad(void)
+{
+	static const struct {
+		const char *text;
+		size_t len;
+		const char *msg;
+	} bad[] = {
+#define C(t, m) { t, sizeof(t) - 1, m }
+		C(GOOD "bogus=1\0", "watchdog settings: item 8 has an unknown name (a run of another version?)"),
+		C(GOOD "set=rs1\0", "watchdog settings: 'set' is given twice"),
+		C(GOOD "go\0", "watchdog settings: item 8 has no '='"),
+		C(GOOD "go=now\0", "watchdog settings: 'go' is not 1"),
+		C(GOOD "go=\0", "watchdog settings: 'go' is not 1"),
+		C("uri=mongodb://h/\0state_dir=/s\0set=rs0\0", "watchdog settings: 'token' is missing"),
+		C("state_dir=/s\0set=rs0\0token=" TOKEN "\0", "watchdog settings: 'uri' is missing"),
+		C("uri=\0state_dir=/s\0set=rs0\0token=" TOKEN "\0", "watchdog settings: 'uri' is empty"),
+		C("uri=mongodb://h/\0set=rs0\0token=" TOKEN "\0", "watchdog settings: 'state_dir' is missing"),
+		C("uri=mongodb://h/\0state_dir=s\0set=rs0\0token=" TOKEN "\0",
+		  "watchdog settings: 'state_dir' is not an absolute path"),
+		C("uri=mongodb://h/\0state_dir=/s\0set=../rs0\0token=" TOKEN "\0",
+		  "watchdog settings: 'set' is not a replica set name"),
+		C("uri=mongodb://h/\0state_dir=/s\0set=\0token=" TOKEN "\0",
+		  "watchdog settings: 'set' is not a replica set name"),
+		C("uri=mongodb://h/\0state_dir=/s\0set=rs0\0token=0123\0", "watchdog settings: 'token' is not 32 hex digits"),
+		C("uri=mongodb://h/\0state_dir=/s\0set=rs0\0token=0123456789ABCDEF0123456789abcdef\0",
+		  "watchdog settings: 'token' is not 32 hex digits"),
+		C("uri=mongodb://h/\0state_dir=/s\0set=rs0\0token=" TOKEN "0\0",
+		  "watchdog settings: 'token' is not 32 hex digits"),
+		C("connect_timeout_ms=0\0", "watchdog settings: 'connect_timeout_ms' must be an integer between 1 and 600000"),
+		C("connect_timeout_ms=600001\0",
+		  "watchdog settings: 'connect_timeout_ms' must be an integer between 1 and 600000"),
+		C("connect_timeout_ms=-5\0", "watchdog settings: 'connect_timeout_ms' must be an integer between 1 and 600000"),
+		C("connect_timeout_ms=25x\0", "watchdog settings: 'connect_timeout_ms' must be an integer between 1 and 600000"),
+		C("connect_timeout_ms=\0", "watchdog settings: 'connect_timeout_ms' must be an integer between 1 and 600000"),
+		C("uri=mongodb://h/\0state_dir=/s", "watchdog settings: item 2 is cut short"),
+		C("", "watchdog settings: 'uri' is missing"),
+		C("member=db2\0", "watchdog settings: 'member' is not HOST:PORT (no :PORT)"),
+		C("deadline=-1\0", "watchdog settings: 'deadline' is not an unsigned number"),
+		C("deadline=99999999999999999999\0", "watchdog settings: 'deadline' is not an unsigned number"),
+		C("command_start=12a\0", "watchdog settings: 'command_start' is not an unsigned number"),
+		C("command_pid=4194305\0", "watchdog settings: 'command_pid' is not a pid (0 to 4194304)"),
+		C("metrics_textfile=rs0.prom\0", "watchdog settings: 'metrics_textfile' is not an absolute path"),
+		C("metrics_fsync=yes\0", "watchdog settings: 'metrics_fsync' is neither 0 nor 1"),
+		C("uri=mongodb://h/\0state_dir=/s\0set=rs 0\0token=" TOKEN "\0",
+		  "watchdog settings: 'set' is not a replica set name"),
+#undef C
+	};
+	mbh_watchdog_settings s;
+	mbh_error err;
+	char buf[1024];
+	size_t i;
+
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		ok(parse(&s, bad[i].text, bad[i].len, &err, buf, sizeof(buf)) == -1 && err.code == EX_DATAERR,
+		   "refused with EX_DATAERR: %s", bad[i].msg);
+		is_str(err.msg, bad[i].msg, "  message");
+	}
+	{
+		static const char pw[] = "password=S3cret-pw\0password=S3cret-pw\0";
+
+		ok(parse(&s, pw, sizeof(pw) - 1, &err, buf, sizeof(buf)) == -1 && strstr(err.msg, "S3cret") == NULL,
+		   "a refused item is named, never quoted (the password)");
+	}
+}
+
+static void
+test_token(void)
+{
+	char a[MBH_TOKEN_LEN + 1], b[MBH_TOKEN_LEN + 1];
+	mbh_watchdog_settings s;
+	mbh_error err;
+	char text[256], buf[256];
+	int n;
+
+	ok(mbh_token_new(a, sizeof(a)) == 0 && mbh_token_new(b, sizeof(b)) == 0 && strlen(a) == MBH_TOKEN_LEN &&
+	   strcmp(a, b) != 0, "tokens: %d characters, two differ", MBH_TOKEN_LEN);
+	n = snprintf(text, sizeof(text), "uri=mongodb://h/%cstate_dir=/s%cset=rs0%ctoken=%s%c", 0, 0, 0, a, 0);
+	ok(n > 0 && parse(&s, text, (size_t)n, &err, buf, sizeof(buf)) == 0, "a fresh token is one the watchdog "
+	   "accepts");
+}
+
+int
+main(void)
+{
+	tap_init();
+	test_good();
+	test_bad();
+	test_token();
+	return tap_done();
+}
