@@ -1,7 +1,9 @@
 #!/bin/bash
 # prebackup-bench.sh: `make bench`: mongo-prebackup --exec -- true (discover, choose, lock, run, unlock)
 # on a simulated 3-member set with SCRAM-SHA-256, against bench/baseline_pymongo.py doing the same steps
-# with Debian's python3-pymongo.  Prints wall time, peak RSS and the lock window with the targets.
+# with Debian's python3-pymongo.  Prints wall time, peak RSS and the lock window with the targets.  Then
+# (bench/prebackup_floor.py) against the driver's floor, bench/floor_libmongoc (one direct connection to
+# the member ours locks: SCRAM, fsync lock, fsyncUnlock), alternated in one loop, with where our time goes.
 # SPDX-License-Identifier: AGPL-3.0-or-later
 #
 # BENCH_RUNS (default 30) runs per measurement.  Needs hyperfine (wall time) and GNU time (/usr/bin/time,
@@ -12,6 +14,7 @@ top_builddir=${top_builddir:-$(pwd)}
 export top_srcdir top_builddir
 MBH_SIM=${MBH_SIM:-$top_builddir/tests/sim/mongo-rs-sim}
 MBH_PRE=${MBH_PRE:-$top_builddir/hooks/mongo-prebackup}
+MBH_FLOOR=${MBH_FLOOR:-$top_builddir/bench/floor_libmongoc}
 PY=/usr/bin/python3
 RUNS=${BENCH_RUNS:-30}
 
@@ -19,7 +22,7 @@ die() {
 	echo "prebackup-bench: $*" >&2
 	exit 1
 }
-for p in "$MBH_SIM" "$MBH_PRE"; do
+for p in "$MBH_SIM" "$MBH_PRE" "$MBH_FLOOR"; do
 	[ -x "$p" ] || die "$p is not built: run make first"
 done
 command -v hyperfine >/dev/null || die "hyperfine is not installed"
@@ -43,10 +46,13 @@ OURS=("$MBH_PRE" -c "$CONF" -q --exec -- true)
 BASE=("$PY" "$top_srcdir/bench/baseline_pymongo.py" --uri "$SIM_URI" --username backup --password-file "$PWF" -- true)
 
 BASE_OSEXIT=("$PY" "$top_srcdir/bench/baseline_pymongo.py" --os-exit "${BASE[@]:2}")
+# The floor talks to the member ours chooses on this set: the passive one (member 2).
+FLOOR=("$MBH_FLOOR" "mongodb://backup@$(sim_member_host 2)/admin?directConnection=true&authMechanism=SCRAM-SHA-256" "$PWF")
 
 # Both must work before they are timed, and leave nothing locked.
 "${OURS[@]}" </dev/null || die "mongo-prebackup --exec -- true failed"
 "${BASE[@]}" </dev/null || die "the baseline failed"
+"${FLOOR[@]}" </dev/null || die "the floor program failed"
 [ "$(sim_lock_total)" = 0 ] || die "something is left locked: $(sim_lockcounts)"
 
 # shellquote ARGS: one hyperfine command line (it splits on spaces; our paths have none but quote anyway).
@@ -98,6 +104,15 @@ sim_ctl status >/dev/null
 lock_windows "${BASE[@]}" >"$T_DIR/log.base"
 sim_ctl status >/dev/null
 [ "$(sim_lock_total)" = 0 ] || die "something is left locked after the runs: $(sim_lockcounts)"
+
+# ---- against the floor, and where our time goes (printed after the first table)
+echo "measuring against the floor ($RUNS runs each, alternated) ..." >&2
+"$PY" "$top_srcdir/bench/prebackup_floor.py" "$RUNS" "${FLOOR[@]}" "$MBH_PRE" -c "$CONF" --exec -- true \
+	</dev/null >"$T_DIR/floor.out"
+FLOOR_RC=$?
+[ "$FLOOR_RC" -le 1 ] || die "the comparison with the floor failed"
+sim_ctl status >/dev/null
+[ "$(sim_lock_total)" = 0 ] || die "something is left locked after the floor runs: $(sim_lockcounts)"
 
 sim_stop >/dev/null
 
@@ -179,3 +194,6 @@ print("(true itself: median %.2f ms; wall times from hyperfine -N; RSS = worst o
       " --os-exit = the baseline without PyMongo's exit-time thread joins)" % true_ms)
 sys.exit(0 if all(r[5] == "PASS" for r in rows) else 1)
 EOF
+TABLE_RC=$?
+cat "$T_DIR/floor.out"
+[ "$TABLE_RC" = 0 ] && [ "$FLOOR_RC" = 0 ]

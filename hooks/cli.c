@@ -18,6 +18,7 @@
 #include "escape.h"
 #include "mongoerr.h"
 #include "state.h"
+#include "watchdog.h"
 
 /* The program's logger (a front end may hold process state; the library may not). */
 mbh_logger *cli_log;
@@ -401,6 +402,15 @@ cli_watchdog_path(void)
 	const char *p = getenv("MONGO_BACKUP_WATCHDOG");
 
 	return p != NULL && p[0] != '\0' ? p : MBH_WATCHDOG_PATH;
+}
+
+/* The gate program: $MONGO_BACKUP_GATE, else beside the watchdog program. */
+const char *
+cli_gate_path(void)
+{
+	static char buf[4096];
+
+	return mbh_watchdog_gate_path(cli_watchdog_path(), getenv("MONGO_BACKUP_GATE"), buf, sizeof(buf));
 }
 
 /* Free the logger. */

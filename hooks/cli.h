@@ -131,6 +131,9 @@ int cli_signal_received(void);
 /* Where the watchdog program is. */
 const char *cli_watchdog_path(void);
 
+/* The gate program (where the watchdog waits until told what to guard, and a command for the lock): $MONGO_BACKUP_GATE, else beside the watchdog. */
+const char *cli_gate_path(void);
+
 /* Free what cli_start set up (the logger). */
 void cli_end(void);
 

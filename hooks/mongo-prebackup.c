@@ -65,6 +65,7 @@ main(int argc, char **argv)
 	params.mode = args.exec ? "exec" : "hooks";
 	params.log = cli_log;
 	params.watchdog_path = args.dry_run ? NULL : cli_watchdog_path();
+	params.gate_path = args.dry_run ? NULL : cli_gate_path();
 	if (mbh_job_new(&job, &params, &err) != 0)
 		goto done;
 	cli_signals(job);

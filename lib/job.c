@@ -18,6 +18,7 @@
 #include "jobint.h"
 #include "release.h"
 #include "run.h"
+#include "testtime.h"
 #include "uri.h"
 #include "watchdog.h"
 
@@ -64,8 +65,9 @@ mbh_job_new(mbh_job **out, const mbh_job_params *p, mbh_error *err)
 	j->mode = strdup(p->mode != NULL ? p->mode : "hooks");
 	j->set_override = p->set_name != NULL ? strdup(p->set_name) : NULL;
 	j->watchdog_path = p->watchdog_path != NULL ? strdup(p->watchdog_path) : NULL;
+	j->gate_path = p->gate_path != NULL ? strdup(p->gate_path) : NULL;
 	if (j->job_name == NULL || j->mode == NULL || (p->set_name != NULL && j->set_override == NULL) ||
-	    (p->watchdog_path != NULL && j->watchdog_path == NULL) ||
+	    (p->watchdog_path != NULL && j->watchdog_path == NULL) || (p->gate_path != NULL && j->gate_path == NULL) ||
 	    pipe2(j->cancel_pipe, O_CLOEXEC | O_NONBLOCK) != 0) {
 		mbh_job_free(j);
 		return mbh_error_set(err, EX_OSERR, "out of memory");
@@ -120,8 +122,9 @@ cancelled_error(mbh_error *err, const char *what)
 }
 
 /*
- * Start templ (MBH_RUN_GATED: fork it, to exec at release_command); the
- * caller holds j->mu and writes the record afterwards.  expand: a config
+ * Start templ (MBH_RUN_GATED: fork it, to exec at release_command, waiting
+ * in the job's gate program when it has one); the caller holds j->mu and
+ * writes the record afterwards.  expand: a config
  * template (%h %p %s %j); a command line given by hand runs verbatim.
  */
 static int
@@ -134,7 +137,8 @@ start_command(mbh_job *j, const char *const *templ, bool expand, int flags, mbh_
 	mbh_cmd_env_fill(&x, &j->rec);
 	if (expand && mbh_run_expand(&argv, templ, &x.vars, err) != 0)
 		goto out;
-	if (mbh_child_spawn(&j->child, expand ? (const char *const *)argv : templ, x.env, flags, err) != 0)
+	if (mbh_child_spawn_via(&j->child, (flags & MBH_RUN_GATED) ? j->gate_path : NULL,
+				expand ? (const char *const *)argv : templ, x.env, flags, err) != 0)
 		goto out;
 	j->child_pgid = (sig_atomic_t)mbh_child_pid(j->child);
 	j->cmd_started_ms = mbh_now_ms();
@@ -197,14 +201,16 @@ reap_watchdog(mbh_job *j, long pid, int ms)
 
 /*
  * Let the command forked before the lock exec, now that the lock is
- * verified; one that cannot run is freed and run_err says why.  Caller
- * holds j->mu.
+ * verified (wait false), then (wait true) take its exec's outcome: one that
+ * cannot run is freed and run_err says why.  Caller holds j->mu.
  */
 static void
-release_command(mbh_job *j, mbh_error *run_err)
+release_command(mbh_job *j, bool wait, mbh_error *run_err)
 {
-	j->cmd_started_ms = mbh_now_ms(); /* it runs from now */
-	if (j->child == NULL || mbh_child_open_gate(j->child, run_err) == 0)
+	if (!wait)
+		j->cmd_started_ms = mbh_now_ms(); /* it runs from now */
+	if (j->child == NULL ||
+	    (wait ? mbh_child_exec_result(j->child, run_err) : mbh_child_release(j->child, run_err)) == 0)
 		return;
 	mbh_logf(j->log, MBH_LOG_DEBUG, "the command did not start: %s", run_err->msg);
 	j->child_pgid = 0;
@@ -225,9 +231,7 @@ release_held(mbh_job *j, mbh_error *err)
 	stop_command(j);
 	MBH_CRASH("unlock-before");
 	rc = mbh_release(j->log, j->session, j->cfg->state_dir, &j->rec, MBH_RELEASER_RUN, NULL, &released, err);
-	mbh_metrics_note(&j->metrics, j->rec.set_name,
-			 &(mbh_metrics_event){ .kind = released ? MBH_METRICS_RELEASED : MBH_METRICS_CHANGED,
-					       .since = (double)j->rec.since });
+	mbh_metrics_note_release(&j->metrics, &j->rec, released, false);
 	if (rc == 0 || released) {
 		j->held = false;
 		reap_watchdog(j, wd, WATCHDOG_REAP_MS);
@@ -274,15 +278,20 @@ snapshot_then_command(mbh_job *j, const char *const *templ, bool expand, int fla
  *
  * Order, and why it is safe (invariant 2: never a lock without a durable
  * record, and never a record without a watchdog):
+ *   watchdog  started before discovery, waiting in the gate program (a
+ *             run that fails before the lock never loads it), told what to
+ *             guard once the member is chosen, nothing until "go";
  *   command   forked, waiting at its gate (it dies with this thread);
- *   watchdog  started, with nothing to guard until "go";
  *   LOCKING   the intent, naming the watchdog, durable before the lock;
- *   go        the watchdog guards the record from now on;
+ *   go        the watchdog guards the record from now on (in the gate
+ *             program, it becomes the watchdog now, loading meanwhile);
  *   lock      hello, currentOp, freeze, fsync lock, hello again;
  *   command   let exec right after that re-check;
  *   stall     the re-check of invariant 6 while it starts (a failure kills it);
- *   LOCKED    written while it runs; until it is on disk the intent covers
- *             a crash (post and the watchdog check currentOp).
+ *   outcomes  the command's exec, and the watchdog's (else unlocked at once);
+ *   LOCKED    written while it runs, not fsynced: should a crash of the
+ *             machine lose it, the durable intent covers the lock (post and
+ *             the watchdog check currentOp).
  * Snapshot mode: the command starts after the snapshot and the unlock.
  */
 static int
@@ -296,9 +305,11 @@ lock_flow(mbh_job *j, const char *const *templ, bool expand, int flags, mbh_erro
 	mbh_hello hello;
 	mbh_error e;
 	struct timespec now;
+	int64_t end_ms;
 	bool present = false, fsync_locked = false, definite = true, intent = false, froze = false;
 	char since[64], deadline[64];
 	int64_t count = 0;
+	long idle_wd = 0; /* a watchdog started that has nothing to guard yet: reaped on failure */
 	int rc = -1;
 
 	if (j->held)
@@ -311,6 +322,12 @@ lock_flow(mbh_job *j, const char *const *templ, bool expand, int flags, mbh_erro
 	j->t_begin = now_seconds();
 	if (mbh_job_cancelled(j))
 		return cancelled_error(err, "before discovery");
+	/* started now, the watchdog's exec and start-up overlap the discovery: off the way to the lock */
+	if (j->watchdog_path != NULL) {
+		if (mbh_watchdog_spawn(&wd, j->watchdog_path, j->gate_path, err) != 0)
+			goto out;
+		idle_wd = mbh_watchdog_pid(wd);
+	}
 	if (mbh_job_discover(j, &t, err) != 0)
 		goto out;
 	MBH_CRASH("pre-discovered");
@@ -353,8 +370,10 @@ lock_flow(mbh_job *j, const char *const *templ, bool expand, int flags, mbh_erro
 	j->rec.phase = MBH_PHASE_LOCKING;
 	clock_gettime(CLOCK_REALTIME, &now);
 	j->rec.since = (int64_t)now.tv_sec;
-	/* rounded up: the watchdog may fire up to a second late, never early */
-	j->rec.deadline = (int64_t)now.tv_sec + j->cfg->lock.max_seconds + (now.tv_nsec > 0 ? 1 : 0);
+	/* rounded up to the record's whole seconds: the watchdog may fire up to a second late, never early */
+	end_ms = (int64_t)now.tv_sec * 1000 + (now.tv_nsec + 999999) / 1000000 +
+	         mbh_seconds_ms(j->cfg->lock.max_seconds);
+	j->rec.deadline = (end_ms + 999) / 1000;
 	j->rec.pid = (long)getpid();
 	if (gethostname(j->rec.hostname, sizeof(j->rec.hostname)) != 0)
 		snprintf(j->rec.hostname, sizeof(j->rec.hostname), "unknown");
@@ -370,20 +389,23 @@ lock_flow(mbh_job *j, const char *const *templ, bool expand, int flags, mbh_erro
 	if (templ != NULL && j->cfg->snapshot.create == NULL &&
 	    start_command(j, templ, expand, flags | MBH_RUN_GATED, err) != 0)
 		goto out;
-	if (j->watchdog_path != NULL) {
-		if (mbh_watchdog_start(&wd, j->watchdog_path, j->cfg, j->rec.set_name, j->rec.token, err) != 0)
+	if (wd != NULL) {
+		if (mbh_watchdog_send(wd, j->cfg, j->rec.set_name, j->rec.token, err) != 0)
 			goto out;
 		j->rec.watchdog_pid = mbh_watchdog_pid(wd);
 		j->rec.watchdog_start = mbh_watchdog_starttime(wd);
+		mbh_logf(j->log, MBH_LOG_DEBUG, "told the watchdog (pid %ld) what to guard", j->rec.watchdog_pid);
 	}
 	MBH_CRASH("pre-watchdog");
 	/* invariant 2: the intent is durable before the lock command is sent */
 	if (mbh_state_write(j->state, &j->rec, err) != 0)
 		goto out;
 	intent = true;
+	idle_wd = 0; /* from here the intent's cleanup stops and reaps it */
 	/* the textfile says "locked" before the lock is sent: it is rendered from this record */
 	mbh_metrics_note(&j->metrics, j->rec.set_name, &(mbh_metrics_event){ .kind = MBH_METRICS_CHANGED });
 	MBH_CRASH("pre-intent");
+	mbh_logf(j->log, MBH_LOG_DEBUG, "recorded the intent to lock %s", m->host);
 	if (wd != NULL && mbh_watchdog_go(wd, &j->rec, err) != 0)
 		goto out;
 	if (mbh_job_cancelled(j)) {
@@ -453,17 +475,21 @@ lock_flow(mbh_job *j, const char *const *templ, bool expand, int flags, mbh_erro
 				      m->host);
 		goto out;
 	}
+	mbh_logf(j->log, MBH_LOG_DEBUG, "fsync-locked %s, still a secondary", m->host);
 	if (mbh_job_cancelled(j)) {
 		mbh_error_set(err, EX_TEMPFAIL, "cancelled right after locking %s; unlocked it again", m->host);
 		goto out;
 	}
-	release_command(j, run_err);
+	release_command(j, false, run_err);
 	/* invariant 6: re-check after locking (a run choosing at the same instant may have locked a member we counted) */
-	if (j->cfg->lock.allow_majority_stall <= 0) {
-		mbh_fsync_asker asker = { j->client, j->uri };
-
-		if (mbh_select_recheck(t, (size_t)sel->chosen, mbh_topology_ask_fsync, &asker, err) != 0)
-			goto out;
+	if (j->cfg->lock.allow_majority_stall <= 0 &&
+	    mbh_select_recheck(t, (size_t)sel->chosen, mbh_job_ask_fsync, j, err) != 0)
+		goto out;
+	/* meanwhile the command exec'd and the watchdog, let become one at "go", became one: their outcomes */
+	release_command(j, true, run_err);
+	if (mbh_watchdog_started(wd, err) != 0) {
+		mbh_error_prefix(err, "locked %s without a watchdog, so it was unlocked again", m->host);
+		goto out;
 	}
 	/* a stop asked for meanwhile: unlock (the command is stopped first), and no snapshot */
 	if (mbh_job_cancelled(j)) {
@@ -476,7 +502,14 @@ lock_flow(mbh_job *j, const char *const *templ, bool expand, int flags, mbh_erro
 	}
 	MBH_CRASH("pre-command");
 	j->rec.phase = MBH_PHASE_LOCKED;
-	if (mbh_state_write(j->state, &j->rec, err) != 0) {
+	/*
+	 * Not fsynced (the run waits for no disk here): the durable intent
+	 * already covers the lock (invariant 2).  A crash of the machine that
+	 * loses this record brings back the intent, which post and the watchdog
+	 * release the same way (currentOp, one fsyncUnlock); the death of this
+	 * process loses nothing.
+	 */
+	if (mbh_state_write_volatile(j->state, &j->rec, err) != 0) {
 		mbh_error_prefix(err, "cannot record the lock on %s, so %s", m->host,
 				 j->child != NULL ? "the command was stopped and the lock released" : "it was released");
 		goto out;
@@ -516,6 +549,8 @@ out:
 	}
 	/* a watchdog that never got "go" exits when its pipe closes */
 	mbh_watchdog_free(wd);
+	if (idle_wd > 0)
+		reap_watchdog(j, idle_wd, WATCHDOG_REAP_MS);
 	if (rc != 0 && !j->held && !j->snap) {
 		mbh_lock_session_free(j->session);
 		j->session = NULL;
@@ -637,12 +672,25 @@ out:
 	return rc;
 }
 
+/*
+ * The wall clock in ms, read as the watchdog reads it (clock_gettime): time()
+ * may lag a few ms behind it, so a command the watchdog killed on the
+ * deadline would seem to end before it.
+ */
+static int64_t
+wall_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 /* See jobint.h. */
 int64_t
 mbh_job_deadline_ms(const mbh_job *j, int *rule)
 {
-	int64_t d = 0, lock_end;
-	int max = j->cfg->lock.max_seconds;
+	int64_t d = 0, lock_end, lock_ms = mbh_seconds_ms(j->cfg->lock.max_seconds), grace = mbh_kill_grace_ms();
 
 	*rule = MBH_RULE_NONE;
 	if (j->cfg->script.timeout > 0 && j->cmd_started_ms > 0) {
@@ -650,8 +698,11 @@ mbh_job_deadline_ms(const mbh_job *j, int *rule)
 		*rule = MBH_RULE_SCRIPT;
 	}
 	if (j->held && !j->snap && j->rec.deadline > 0) {
-		/* the SIGTERM goes out the kill grace (2 s) early, so the SIGKILL lands on the deadline itself */
-		lock_end = mbh_now_ms() + (j->rec.deadline - (int64_t)time(NULL)) * 1000 - (max > 4 ? 2000 : 0);
+		/*
+		 * the SIGTERM goes out the kill grace early (when the lock lasts more
+		 * than two of them), so the SIGKILL lands on the deadline itself
+		 */
+		lock_end = mbh_now_ms() + (j->rec.deadline * 1000 - wall_ms()) - (lock_ms > 2 * grace ? grace : 0);
 		if (d == 0 || lock_end < d) {
 			d = lock_end;
 			*rule = MBH_RULE_LOCK;
@@ -705,7 +756,7 @@ mbh_job_wait(mbh_job *j, int *status, mbh_error *err)
 	rc = mbh_child_await(j->child, command_timeout(j, &by_deadline), j->cancel_pipe[0], j->cancel_fd, &e);
 	if (rc != 0 && e.code == EX_TEMPFAIL && !mbh_job_cancelled(j))
 		mbh_job_deadline_error(j, by_deadline ? MBH_RULE_LOCK : MBH_RULE_SCRIPT, "the command", &e);
-	else if (rc == 0 && !j->snap && (int64_t)time(NULL) >= j->rec.deadline)
+	else if (rc == 0 && !j->snap && wall_ms() >= j->rec.deadline * 1000)
 		rc = mbh_error_set(&e, EX_TEMPFAIL, "the command ended as the lock's time (lock.max_seconds = %d s) ran out",
 				   j->cfg->lock.max_seconds);
 	pthread_mutex_lock(&j->mu);
@@ -800,7 +851,7 @@ mbh_job_exec(mbh_job *j, const char *const *templ, int *status, mbh_error *err)
 		if (*status < 0)
 			*status = EX_TEMPFAIL;
 		mbh_error_init(&run_err);
-	} else if (*status == 128 + SIGKILL && (int64_t)time(NULL) >= j->rec.deadline) {
+	} else if (*status == 128 + SIGKILL && wall_ms() >= j->rec.deadline * 1000) {
 		/* the watchdog reached the deadline first: it killed the command's group, then unlocked */
 		mbh_logf(j->log, MBH_LOG_WARNING,
 			 "the command was still running at the lock's deadline (lock.max_seconds %d): the watchdog "
@@ -953,5 +1004,6 @@ mbh_job_free(mbh_job *j)
 	free(j->mode);
 	free(j->set_override);
 	free(j->watchdog_path);
+	free(j->gate_path);
 	free(j);
 }

@@ -29,6 +29,9 @@ typedef struct mbh_job_params {
 	const char *mode;          /* "hooks", "exec" or "plugin", recorded; NULL = "hooks" */
 	const char *set_name;      /* post/status: the set when the URI has no replicaSet=; NULL = find it */
 	const char *watchdog_path; /* the watchdog program, started before every lock; NULL = no watchdog */
+	const char *gate_path;     /* the gate program (mbh_watchdog_gate_path): the watchdog waits in it until
+				    * told what to guard, a command started with the lock waits in it for the
+				    * lock (mbh_child_spawn_via); NULL = neither (a fork of this process waits) */
 	int cancel_fd;             /* readable = stop (the programs' signal pipe); -1 = none */
 } mbh_job_params;
 
@@ -108,8 +111,8 @@ int mbh_job_spawn(mbh_job *job, const char *const *templ, int flags, mbh_child *
 /*
  * Wait for the job's command to end: until it exits, script.timeout (when
  * set) or the lock's deadline passes (not in snapshot mode: the member is
- * unlocked already), or the job is cancelled (then its group
- * gets SIGTERM, SIGKILL 2 s later).  *status = exit code, or 128+signal.
+ * unlocked already), or the job is cancelled (then its group gets SIGTERM,
+ * SIGKILL the kill grace later: run.h).  *status = exit code, or 128+signal.
  * Returns 0 when it ended by itself (whatever its status), else -1
  * (EX_TEMPFAIL "... timed out" / "... cancelled" / "... stopped by the
  * unlock" when another thread's mbh_job_unlock killed it).  The owner thread

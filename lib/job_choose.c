@@ -12,6 +12,7 @@
 #include "jobint.h"
 #include "log.h"
 #include "mongoerr.h"
+#include "scram_once.h"
 #include "uri.h"
 
 /* Build the URI once. */
@@ -106,10 +107,12 @@ mbh_job_discover(mbh_job *j, mbh_topology **out, mbh_error *err)
 	*out = NULL;
 	if (mbh_job_uri(j, err) != 0)
 		return -1;
+	mbh_logf(j->log, MBH_LOG_DEBUG, "discovering the replica set");
 	if (j->client == NULL) {
 		if ((j->client = mongoc_client_new_from_uri_with_error(j->uri, &e)) == NULL)
 			return mbh_mongo_client_error(err, &e);
 		mongoc_client_set_error_api(j->client, MONGOC_ERROR_API_VERSION_2);
+		mbh_scram_once(j->client); /* it may authenticate to two members: derive the key once */
 	}
 	/*
 	 * The first scan (every member's hello, no authentication yet).  Its
@@ -136,12 +139,24 @@ mbh_job_discover(mbh_job *j, mbh_topology **out, mbh_error *err)
 	return 0;
 }
 
+/* See jobint.h. */
+int
+mbh_job_ask_fsync(void *job, const mbh_member *m, bool *locked, mbh_error *err)
+{
+	mbh_job *j = job;
+	mbh_fsync_asker asker = { j->client, j->uri };
+	int rc = mbh_topology_ask_fsync(&asker, m, locked, err);
+
+	mbh_logf(j->log, MBH_LOG_DEBUG, "asked %s with currentOp: %s", m->host,
+		 rc != 0 ? "no answer" : *locked ? "fsync-locked" : "not fsync-locked");
+	return rc;
+}
+
 /* Choose the member with the options of the config. */
 int
 mbh_job_choose(mbh_job *j, mbh_topology *t, bool all, mbh_selection **out, mbh_error *err)
 {
 	mbh_select_opts o;
-	mbh_fsync_asker asker = { j->client, j->uri };
 	char **local = NULL;
 	int rc;
 
@@ -154,8 +169,8 @@ mbh_job_choose(mbh_job *j, mbh_topology *t, bool all, mbh_selection **out, mbh_e
 	o.ntags = j->cfg->selection.ntags;
 	o.allow_majority_stall = j->cfg->lock.allow_majority_stall > 0;
 	o.allow_locked = j->cfg->lock.refuse_if_locked == 0;
-	o.ask_fsync = mbh_topology_ask_fsync;
-	o.ask_ctx = &asker;
+	o.ask_fsync = mbh_job_ask_fsync;
+	o.ask_ctx = j;
 	o.all_verdicts = all;
 	if (o.policy == MBH_POLICY_LOCAL) {
 		if ((local = mbh_host_names()) == NULL)

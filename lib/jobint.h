@@ -28,6 +28,7 @@ struct mbh_job {
 	char *mode;
 	char *set_override;      /* NULL when none */
 	char *watchdog_path;     /* NULL: no watchdog */
+	char *gate_path;         /* NULL: a gated command waits in a fork of this process */
 	int cancel_fd;           /* the caller's; -1 */
 	int cancel_pipe[2];      /* mbh_job_cancel writes [1]; waits poll [0] */
 	volatile sig_atomic_t cancelled;
@@ -106,6 +107,9 @@ int mbh_job_discover(mbh_job *j, mbh_topology **out, mbh_error *err);
  * *out is filled even on failure.
  */
 int mbh_job_choose(mbh_job *j, mbh_topology *t, bool all, mbh_selection **out, mbh_error *err);
+
+/* mbh_topology_ask_fsync over the job's discovery client (mbh_fsync_ask_fn, ctx the job), with a debug line. */
+int mbh_job_ask_fsync(void *job, const mbh_member *m, bool *locked, mbh_error *err);
 
 /* Open j->session to host_port: over the discovery client when it already talks to it, else directly. */
 int mbh_job_open_session(mbh_job *j, const char *host_port, mbh_error *err);

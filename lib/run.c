@@ -26,8 +26,8 @@
 
 #include "run.h"
 #include "strv.h"
+#include "testtime.h"
 
-#define KILL_GRACE_S 2
 #define ENV_PREFIX "MONGO_BACKUP_"
 
 extern char **environ;
@@ -42,7 +42,12 @@ struct mbh_child {
 	int err_fd;     /* MBH_RUN_GATED, until mbh_child_open_gate: the exec's errno comes here; -1 */
 	bool reaped;
 	char *name;     /* argv[0], for messages */
+	char *via;      /* the gate program it waits in (mbh_child_spawn_via); NULL */
 };
+
+/* The gate program's descriptors (watchdog/mongo-backup-gate.c): the gate, and where an exec's errno goes. */
+#define VIA_GATE_FD 3
+#define VIA_ERR_FD 4
 
 /* Grow-as-needed string for one expanded argument. */
 typedef struct abuf {
@@ -275,11 +280,12 @@ nomem:
 	return NULL;
 }
 
-static int
-open_pidfd(pid_t pid)
+/* See run.h. */
+int
+mbh_pidfd_open(long pid)
 {
 #ifdef HAVE_PIDFD_OPEN
-	return pidfd_open(pid, 0);
+	return pidfd_open((pid_t)pid, 0);
 #elif defined(SYS_pidfd_open)
 	return (int)syscall(SYS_pidfd_open, pid, 0);
 #else
@@ -288,10 +294,52 @@ open_pidfd(pid_t pid)
 #endif
 }
 
+/*
+ * The gate program's argv: VIA PATH... -- ARGV..., built before fork (the
+ * child may not allocate).  Borrows the strings; caller frees the array.
+ */
+static char **
+via_argv(const char *via, char **paths, const char *const *argv)
+{
+	size_t np = 0, na = 0, n = 0;
+	char **v;
+
+	while (paths[np] != NULL)
+		np++;
+	while (argv[na] != NULL)
+		na++;
+	if ((v = calloc(np + na + 3, sizeof(*v))) == NULL)
+		return NULL;
+	v[n++] = (char *)via;
+	memcpy(v + n, paths, np * sizeof(*v));
+	n += np;
+	v[n++] = (char *)"--";
+	memcpy(v + n, argv, na * sizeof(*v));
+	return v;
+}
+
+/*
+ * In the child, with a gate program: its gate on VIA_GATE_FD and the error
+ * pipe on VIA_ERR_FD, open across its exec; it waits and execs the command.
+ * Returns (errno set) only when it could not be started.
+ */
+static void
+exec_via(const char *via, char **via_args, char **env, int errfd, int gatefd)
+{
+	int g, e;
+
+	/* above both targets first, so that neither dup2 closes the other's source */
+	if ((g = fcntl(gatefd, F_DUPFD_CLOEXEC, VIA_ERR_FD + 1)) < 0 ||
+	    (e = fcntl(errfd, F_DUPFD_CLOEXEC, VIA_ERR_FD + 1)) < 0 || dup2(g, VIA_GATE_FD) < 0 ||
+	    dup2(e, VIA_ERR_FD) < 0)
+		return;
+	execve(via, via_args, env);
+}
+
 /* In the child, between fork and exec: only async-signal-safe calls. */
 static void __attribute__((noreturn))
 child_exec(const char *const *argv, char **paths, char **env, int in_fd, int out_fd, int errfd, int gatefd,
-	   pid_t parent)
+	   pid_t parent, const char *via, char **via_args)
 {
 	size_t i;
 	int first_err = 0;
@@ -329,6 +377,14 @@ child_exec(const char *const *argv, char **paths, char **env, int in_fd, int out
 	}
 	sigemptyset(&empty);
 	pthread_sigmask(SIG_SETMASK, &empty, NULL);
+	/* Gated in a gate program: it waits, so the exec after the gate starts from it, not from our copy. */
+	if (via != NULL) {
+		exec_via(via, via_args, env, errfd, gatefd);
+		e = -errno; /* negative: the gate program, not the command, could not run */
+		if (write(errfd, &e, sizeof(e)) < 0)
+			e = 0;
+		_exit(127);
+	}
 	/* Gated: wait for the byte that says "go"; the gate closing without it means "never" (the parent is gone). */
 	if (gatefd >= 0) {
 		char go;
@@ -380,6 +436,9 @@ exec_result(mbh_child *c, mbh_error *err)
 	while (waitpid(c->pid, &status, 0) < 0 && errno == EINTR)
 		;
 	c->reaped = true;
+	if (child_errno < 0)
+		return mbh_error_set(err, EX_UNAVAILABLE, "cannot run %s: its gate program %s cannot run: %s", c->name,
+				     c->via != NULL ? c->via : "?", strerror(-child_errno));
 	return mbh_error_set(err, EX_UNAVAILABLE, "cannot run %s: %s", c->name, strerror(child_errno));
 }
 
@@ -387,25 +446,41 @@ exec_result(mbh_child *c, mbh_error *err)
 int
 mbh_child_spawn(mbh_child **out, const char *const *argv, const char *const *set_env, int flags, mbh_error *err)
 {
+	return mbh_child_spawn_via(out, NULL, argv, set_env, flags, err);
+}
+
+/* Start the command, gated in a gate program; see run.h. */
+int
+mbh_child_spawn_via(mbh_child **out, const char *via, const char *const *argv, const char *const *set_env, int flags,
+		    mbh_error *err)
+{
 	int outp[2] = { -1, -1 }, inp[2] = { -1, -1 }, errp[2] = { -1, -1 }, gatep[2] = { -1, -1 };
 	sigset_t all, old;
 	mbh_child *c = NULL;
-	char **env = NULL, **paths = NULL;
+	char **env = NULL, **paths = NULL, **via_args = NULL;
 	int rc = -1;
 	pid_t pid, parent;
 
 	*out = NULL;
 	if (argv == NULL || argv[0] == NULL || argv[0][0] == '\0')
 		return mbh_error_set(err, EX_CONFIG, "empty command");
+	if (via != NULL && !(flags & MBH_RUN_GATED))
+		return mbh_error_set(err, EX_SOFTWARE, "a gate program is for a gated command only");
+	/* said now, before any lock, rather than at the gate */
+	if (via != NULL && access(via, X_OK) != 0)
+		return mbh_error_set(err, EX_UNAVAILABLE, "cannot run %s: its gate program %s: %s", argv[0], via,
+				     strerror(errno));
 	c = calloc(1, sizeof(*c));
 	if (c == NULL)
 		return mbh_error_set(err, EX_OSERR, "out of memory");
 	c->pid = -1;
 	c->pidfd = c->out_fd = c->in_fd = c->in_peek_fd = c->gate_fd = c->err_fd = -1;
 	c->name = strdup(argv[0]);
+	c->via = via != NULL ? strdup(via) : NULL;
 	env = child_env(set_env);
 	paths = env ? exec_candidates(argv[0], env_path(env)) : NULL;
-	if (c->name == NULL || env == NULL || paths == NULL) {
+	via_args = via != NULL && paths != NULL ? via_argv(via, paths, argv) : NULL;
+	if (c->name == NULL || env == NULL || paths == NULL || (via != NULL && (c->via == NULL || via_args == NULL))) {
 		mbh_error_set(err, EX_OSERR, "out of memory");
 		goto out;
 	}
@@ -423,7 +498,7 @@ mbh_child_spawn(mbh_child **out, const char *const *argv, const char *const *set
 	if (pid == 0) {
 		if (gatep[1] >= 0)
 			close(gatep[1]); /* so that our parent's end closing reads as EOF */
-		child_exec(argv, paths, env, inp[0], outp[1], errp[1], gatep[0], parent);
+		child_exec(argv, paths, env, inp[0], outp[1], errp[1], gatep[0], parent, via, via_args);
 	}
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (pid < 0) {
@@ -443,7 +518,7 @@ mbh_child_spawn(mbh_child **out, const char *const *argv, const char *const *set
 	} else if (exec_result(c, err) != 0) {
 		goto out;
 	}
-	c->pidfd = open_pidfd(pid);
+	c->pidfd = mbh_pidfd_open(pid);
 	if (flags & MBH_RUN_PIPE_STDOUT) {
 		c->out_fd = outp[0];
 		outp[0] = -1;
@@ -469,14 +544,24 @@ out:
 			close(gatep[i]);
 	}
 	free(env);
+	free(via_args);
 	mbh_strv_free(paths);
 	mbh_child_free(c);
 	return rc;
 }
 
-/* Let a gated child exec; see run.h. */
+/* Let a gated child exec and wait for the outcome; see run.h. */
 int
 mbh_child_open_gate(mbh_child *c, mbh_error *err)
+{
+	if (mbh_child_release(c, err) != 0)
+		return -1;
+	return mbh_child_exec_result(c, err);
+}
+
+/* Let a gated child exec, not waiting; see run.h. */
+int
+mbh_child_release(mbh_child *c, mbh_error *err)
 {
 	ssize_t w;
 
@@ -492,6 +577,15 @@ mbh_child_open_gate(mbh_child *c, mbh_error *err)
 		mbh_child_kill(c, SIGKILL);
 		return mbh_error_set(err, EX_OSERR, "cannot start %s: %s", c->name, strerror(errno));
 	}
+	return 0;
+}
+
+/* The exec's outcome of a released child; see run.h. */
+int
+mbh_child_exec_result(mbh_child *c, mbh_error *err)
+{
+	if (c->gate_fd >= 0 || c->err_fd < 0)
+		return 0;
 	return exec_result(c, err);
 }
 
@@ -587,10 +681,17 @@ drain(int fd, char *buf, size_t len, size_t *used)
 	}
 }
 
+/* The kill grace in ms; see run.h. */
+int64_t
+mbh_kill_grace_ms(void)
+{
+	return mbh_seconds_ms(MBH_KILL_GRACE_S);
+}
+
 /*
  * The wait of mbh_child_await and mbh_child_capture: until the child ends;
  * SIGTERM at timeout_s or when a cancel fd turns readable, SIGKILL
- * KILL_GRACE_S later.  With buf, its stdout is drained into buf meanwhile
+ * the kill grace later.  With buf, its stdout is drained into buf meanwhile
  * (*open_out: not at EOF yet), and on_line(ctx, buf) is called once, as soon
  * as buf holds a whole first line.  Returns NONE, TIMEOUT or CANCEL (why it
  * was stopped), or -1 when poll fails (err set).
@@ -652,7 +753,7 @@ wait_loop(mbh_child *c, int timeout_s, int cancel_fd, int cancel_fd2, char *buf,
 				why = CANCEL;
 				mbh_child_kill(c, SIGTERM);
 				phase = TERMINATING;
-				deadline = now_ms() + KILL_GRACE_S * 1000;
+				deadline = now_ms() + mbh_kill_grace_ms();
 			}
 		}
 		if (deadline >= 0 && now_ms() >= deadline) {
@@ -660,7 +761,7 @@ wait_loop(mbh_child *c, int timeout_s, int cancel_fd, int cancel_fd2, char *buf,
 				why = TIMEOUT;
 				mbh_child_kill(c, SIGTERM);
 				phase = TERMINATING;
-				deadline = now_ms() + KILL_GRACE_S * 1000;
+				deadline = now_ms() + mbh_kill_grace_ms();
 			} else if (phase == TERMINATING) {
 				mbh_child_kill(c, SIGKILL);
 				phase = KILLED;
@@ -939,5 +1040,6 @@ mbh_child_free(mbh_child *c)
 	if (c->err_fd >= 0)
 		close(c->err_fd);
 	free(c->name);
+	free(c->via);
 	free(c);
 }

@@ -10,6 +10,14 @@
 
 typedef struct mbh_child mbh_child;
 
+/*
+ * The kill grace: a command stopped with SIGTERM (a timeout, a cancel) gets
+ * SIGKILL this long after.  Whoever stops a command by a deadline sends the
+ * SIGTERM this much early (mbh_kill_grace_ms: in ms, as testtime.h counts).
+ */
+#define MBH_KILL_GRACE_S 2
+int64_t mbh_kill_grace_ms(void);
+
 /* Values for the %-escapes of a command template. */
 typedef struct mbh_run_vars {
 	const char *host; /* %h */
@@ -49,6 +57,20 @@ int mbh_run_check(const char *const *templ, bool *uses_snapshot, mbh_error *err)
 int mbh_child_spawn(mbh_child **out, const char *const *argv, const char *const *set_env, int flags, mbh_error *err);
 
 /*
+ * mbh_child_spawn with MBH_RUN_GATED, the child waiting at the gate in the
+ * gate program via (watchdog/mongo-backup-gate, installed beside the
+ * watchdog) instead of in a fork of this process: the fork execs it at
+ * once, before the step the gate waits for, so the exec after the gate
+ * starts from that small process, not from a copy of the host (bacula-fd,
+ * whose copy takes milliseconds to tear down).  Same process group, parent-
+ * death signal, environment, pid and errors; a gate program that cannot run
+ * is EX_UNAVAILABLE naming it (said here when it is missing).  via NULL:
+ * mbh_child_spawn.
+ */
+int mbh_child_spawn_via(mbh_child **out, const char *via, const char *const *argv, const char *const *set_env,
+			int flags, mbh_error *err);
+
+/*
  * MBH_RUN_GATED: let the child exec now (it was forked, its descriptors,
  * group and signals set, and it waits for this), then wait for the exec's
  * outcome: EX_UNAVAILABLE naming the command when it cannot run (the child
@@ -58,6 +80,15 @@ int mbh_child_spawn(mbh_child **out, const char *const *argv, const char *const 
  * a step whose window should hold only the exec (the lock).
  */
 int mbh_child_open_gate(mbh_child *c, mbh_error *err);
+
+/*
+ * mbh_child_open_gate in two halves, so that the caller's own work overlaps
+ * the child's exec: release lets it exec (fails only when it is gone: it is
+ * killed, EX_OSERR), exec_result then waits for the outcome (as open_gate;
+ * 0 at once when there is nothing to wait for).
+ */
+int mbh_child_release(mbh_child *c, mbh_error *err);
+int mbh_child_exec_result(mbh_child *c, mbh_error *err);
 
 int mbh_child_stdout_fd(const mbh_child *c); /* -1 without MBH_RUN_PIPE_STDOUT; borrowed */
 int mbh_child_stdin_fd(const mbh_child *c);  /* -1 without MBH_RUN_PIPE_STDIN; borrowed; close with mbh_child_close_stdin */
@@ -94,9 +125,9 @@ int64_t mbh_now_ms(void);
 /*
  * Wait for the child to end without polling (pidfd + poll), and without
  * reaping it (its process group id stays ours until mbh_child_reap).
- * timeout_s 0 = none; on timeout the group gets SIGTERM, then SIGKILL 2 s
- * later, and this fails with MBH_ERR_TIMED_OUT (EX_TEMPFAIL) "... timed out
- * after N s".  If a cancel fd (>= 0) becomes readable the child is stopped
+ * timeout_s 0 = none; on timeout the group gets SIGTERM, then SIGKILL the
+ * kill grace later, and this fails with MBH_ERR_TIMED_OUT (EX_TEMPFAIL) "...
+ * timed out after N s".  If a cancel fd (>= 0) becomes readable the child is stopped
  * the same way and this fails with MBH_ERR_CANCELLED (EX_TEMPFAIL) "...
  * cancelled".
  */
@@ -114,8 +145,9 @@ int mbh_child_wait(mbh_child *c, int timeout_s, int cancel_fd, int *status, mbh_
  * and dropped; what is still in the pipe when it exits is read, a descendant
  * holding the pipe open is not waited for), then reap it: *status = its exit
  * code, or 128+signal.  timeout_s (0 = none) and the cancel fds work as in
- * mbh_child_await (SIGTERM, SIGKILL 2 s later, EX_TEMPFAIL "... timed out
- * after N s" / "... cancelled"); buf then holds what it printed before.
+ * mbh_child_await (SIGTERM, SIGKILL the kill grace later, EX_TEMPFAIL "...
+ * timed out after N s" / "... cancelled"); buf then holds what it printed
+ * before.
  */
 int mbh_child_capture(mbh_child *c, int timeout_s, int cancel_fd, int cancel_fd2, char *buf, size_t len,
 		      int *status, mbh_error *err);
@@ -146,6 +178,9 @@ void mbh_child_kill_wait(mbh_child *c, int timeout_ms);
  * until no process of the group runs.  Returns whether anything was left.
  */
 bool mbh_run_kill_group(long pgid, uint64_t start, uint64_t (*starttime)(long), int timeout_ms);
+
+/* A pidfd (close-on-exec) for pid, readable once it has ended; -1 with errno when the kernel has none. */
+int mbh_pidfd_open(long pid);
 
 /* Kill (SIGKILL) and reap a child that is still running, close pipes, free.  NULL is fine. */
 void mbh_child_free(mbh_child *c);

@@ -3,10 +3,12 @@
 #include "autoconfig.h"
 
 #include <sys/random.h>
+#include <sys/socket.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdbool.h>
@@ -17,34 +19,25 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "fdio.h"
 #include "proc.h"
+#include "run.h"
 #include "state.h"
 #include "uri.h"
+#include "testtime.h"
 #include "watchdog.h"
 
 struct mbh_watchdog {
 	pid_t pid;
 	uint64_t start;
-	int fd; /* write end of its stdin; -1 once closed */
+	int fd;      /* write end of its stdin; -1 once closed */
+	int gate_fd; /* started in the gate program: its gate until opened; -1 */
+	int err_fd;  /* started in the gate program: the exec's errno, EOF once it is the watchdog; -1 */
+	char *path;
 };
 
-/* write(2) all of buf. */
-static int
-write_all(int fd, const char *buf, size_t len)
-{
-	ssize_t w;
-
-	while (len > 0) {
-		w = write(fd, buf, len);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return -1;
-		buf += w;
-		len -= (size_t)w;
-	}
-	return 0;
-}
+#define GATE_FD 3 /* the gate program's descriptors (watchdog/mongo-backup-gate.c) */
+#define GATE_ERR_FD 4
 
 /* One "name=value\0" item. */
 static int
@@ -52,37 +45,73 @@ send_item(int fd, const char *name, const char *value)
 {
 	if (value == NULL)
 		return 0;
-	if (write_all(fd, name, strlen(name)) != 0 || write_all(fd, "=", 1) != 0 ||
-	    write_all(fd, value, strlen(value) + 1) != 0)
+	if (mbh_fdio_write_all(fd, name, strlen(name)) != 0 || mbh_fdio_write_all(fd, "=", 1) != 0 ||
+	    mbh_fdio_write_all(fd, value, strlen(value) + 1) != 0)
 		return -1;
 	return 0;
 }
 
+/* See watchdog.h. */
+const char *
+mbh_watchdog_gate_path(const char *watchdog_path, const char *override, char *buf, size_t len)
+{
+	const char *slash = watchdog_path != NULL ? strrchr(watchdog_path, '/') : NULL;
+
+	if (override != NULL && override[0] != '\0')
+		snprintf(buf, len, "%s", override);
+	else if (slash != NULL)
+		snprintf(buf, len, "%.*s/mongo-backup-gate", (int)(slash - watchdog_path), watchdog_path);
+	else
+		snprintf(buf, len, "%s", "");
+	return buf;
+}
+
 /* Start; see watchdog.h. */
 int
-mbh_watchdog_start(mbh_watchdog **out, const char *path, const mbh_config *cfg, const char *set,
-		   const char *token, mbh_error *err)
+mbh_watchdog_spawn(mbh_watchdog **out, const char *path, const char *gate, mbh_error *err)
 {
 	posix_spawn_file_actions_t fa;
 	posix_spawnattr_t attr;
-	sigset_t none, defaults;
+	sigset_t none, defaults; /* none: all but MBH_WD_RELEASE_NOW unblocked */
 	mbh_watchdog *w = NULL;
 	char *const argv[] = { (char *)"mongo-backup-watchdog", NULL };
-	char *envp[] = { (char *)"PATH=/usr/sbin:/usr/bin:/sbin:/bin", NULL, NULL };
+	char *const gated_argv[] = { (char *)gate, (char *)path, (char *)"--", (char *)"mongo-backup-watchdog", NULL };
+	/*
+	 * No libmongoc counters in /dev/shm: nobody reads a watchdog's, and one
+	 * stopped (SIGTERM) while it starts would leave its file behind.
+	 */
+	char *envp[] = { (char *)"PATH=/usr/sbin:/usr/bin:/sbin:/bin", (char *)"MONGOC_DISABLE_SHM=1", NULL, NULL,
+			 NULL };
 #ifdef MBH_CRASH_POINTS
-	char crash_at[128];
-	const char *at = getenv("MBH_CRASH_AT");
+	char crash_at[128], second[64];
+	const char *at = getenv("MBH_CRASH_AT"), *sec = getenv(MBH_TEST_SECOND_ENV);
+	int nenv = 2; /* after PATH and MONGOC_DISABLE_SHM */
 #endif
-	char timeout[32];
-	int fds[2] = { -1, -1 }, rc = -1, e;
+	int fds[2] = { -1, -1 }, gp[2] = { -1, -1 }, ep[2] = { -1, -1 }, hi_gate = -1, hi_err = -1, rc = -1, e;
 	bool fa_ok = false, attr_ok = false;
 
 	*out = NULL;
-	if ((w = calloc(1, sizeof(*w))) == NULL)
+	if ((w = calloc(1, sizeof(*w))) == NULL || (w->path = strdup(path)) == NULL) {
+		free(w);
 		return mbh_error_set(err, EX_OSERR, "out of memory");
-	w->fd = -1;
+	}
+	w->fd = w->gate_fd = w->err_fd = -1;
 	w->pid = -1;
-	if (pipe2(fds, O_CLOEXEC) != 0) {
+	/* in the gate program, the watchdog's own exec comes later: a watchdog that is not there is said now */
+	if (gate != NULL && access(gate, X_OK) != 0) {
+		mbh_error_set(err, EX_UNAVAILABLE, "cannot start the watchdog %s: its gate program %s: %s; nothing was "
+			      "locked", path, gate, strerror(errno));
+		goto out;
+	}
+	if (gate != NULL && access(path, X_OK) != 0) {
+		mbh_error_set(err, EX_UNAVAILABLE, "cannot start the watchdog %s: %s; nothing was locked", path,
+			      strerror(errno));
+		goto out;
+	}
+	if (pipe2(fds, O_CLOEXEC) != 0 ||
+	    (gate != NULL && (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, gp) != 0 || pipe2(ep, O_CLOEXEC) != 0 ||
+			      (hi_gate = fcntl(gp[0], F_DUPFD_CLOEXEC, GATE_ERR_FD + 1)) < 0 ||
+			      (hi_err = fcntl(ep[1], F_DUPFD_CLOEXEC, GATE_ERR_FD + 1)) < 0))) {
 		mbh_error_set(err, EX_OSERR, "cannot start the watchdog: pipe: %s", strerror(errno));
 		goto out;
 	}
@@ -96,8 +125,19 @@ mbh_watchdog_start(mbh_watchdog **out, const char *path, const mbh_config *cfg, 
 	posix_spawn_file_actions_adddup2(&fa, fds[0], 0);
 	posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
 	posix_spawn_file_actions_adddup2(&fa, 1, 2);
-	posix_spawn_file_actions_addclosefrom_np(&fa, 3);
+	if (gate != NULL) {
+		/* the gate program's gate and error pipe (their sources are above both, so neither is clobbered) */
+		posix_spawn_file_actions_adddup2(&fa, hi_gate, GATE_FD);
+		posix_spawn_file_actions_adddup2(&fa, hi_err, GATE_ERR_FD);
+	}
+	posix_spawn_file_actions_addclosefrom_np(&fa, gate != NULL ? GATE_ERR_FD + 1 : 3);
+	/*
+	 * MBH_WD_RELEASE_NOW blocked until the watchdog has its handler (it
+	 * unblocks it then): one sent while it starts (or waits in the gate
+	 * program) is kept for it, never taken by the default action (death).
+	 */
 	sigemptyset(&none);
+	sigaddset(&none, MBH_WD_RELEASE_NOW);
 	sigemptyset(&defaults);
 	sigaddset(&defaults, SIGTERM);
 	sigaddset(&defaults, SIGINT);
@@ -111,32 +151,30 @@ mbh_watchdog_start(mbh_watchdog **out, const char *path, const mbh_config *cfg, 
 	/* test builds: the crash tests reach the watchdog's own points (watchdog-*) through the same variable */
 	if (at != NULL && at[0] != '\0' && strlen(at) < sizeof(crash_at) - sizeof("MBH_CRASH_AT=")) {
 		snprintf(crash_at, sizeof(crash_at), "MBH_CRASH_AT=%s", at);
-		envp[1] = crash_at;
+		envp[nenv++] = crash_at;
+	}
+	/* ... and its poll and backoff count the seconds the run counts (testtime.h) */
+	if (sec != NULL && sec[0] != '\0' && strlen(sec) < sizeof(second) - sizeof(MBH_TEST_SECOND_ENV "=")) {
+		snprintf(second, sizeof(second), MBH_TEST_SECOND_ENV "=%s", sec);
+		envp[nenv++] = second;
 	}
 #endif
-	e = posix_spawn(&w->pid, path, &fa, &attr, argv, envp);
+	e = posix_spawn(&w->pid, gate != NULL ? gate : path, &fa, &attr, gate != NULL ? gated_argv : argv, envp);
 	if (e != 0) {
 		w->pid = -1;
-		mbh_error_set(err, EX_UNAVAILABLE, "cannot start the watchdog %s: %s; nothing was locked", path,
-			      strerror(e));
+		mbh_error_set(err, EX_UNAVAILABLE, "cannot start the watchdog %s: %s; nothing was locked",
+			      gate != NULL ? gate : path, strerror(e));
 		goto out;
 	}
 	close(fds[0]);
 	fds[0] = -1;
 	w->fd = fds[1];
 	fds[1] = -1;
+	w->gate_fd = gp[1];
+	gp[1] = -1;
+	w->err_fd = ep[0];
+	ep[0] = -1;
 	w->start = mbh_proc_starttime(w->pid);
-	snprintf(timeout, sizeof(timeout), "%d", cfg->connect_timeout_ms);
-	if (send_item(w->fd, MBH_WD_URI, cfg->uri) != 0 || send_item(w->fd, MBH_WD_USERNAME, cfg->username) != 0 ||
-	    send_item(w->fd, MBH_WD_PASSWORD, cfg->password) != 0 ||
-	    send_item(w->fd, MBH_WD_CONNECT_TIMEOUT, timeout) != 0 ||
-	    send_item(w->fd, MBH_WD_STATE_DIR, cfg->state_dir) != 0 || send_item(w->fd, MBH_WD_SET, set) != 0 ||
-	    send_item(w->fd, MBH_WD_TOKEN, token) != 0 || send_item(w->fd, MBH_WD_METRICS, cfg->metrics.textfile) != 0 ||
-	    send_item(w->fd, MBH_WD_METRICS_FSYNC, cfg->metrics.fsync > 0 ? "1" : "0") != 0) {
-		mbh_error_set(err, EX_OSERR, "cannot start the watchdog %s: it exited at once; nothing was locked",
-			      path);
-		goto out;
-	}
 	*out = w;
 	w = NULL;
 	rc = 0;
@@ -149,12 +187,57 @@ out:
 		close(fds[0]);
 	if (fds[1] >= 0)
 		close(fds[1]);
+	for (e = 0; e < 2; e++) {
+		if (gp[e] >= 0)
+			close(gp[e]);
+		if (ep[e] >= 0)
+			close(ep[e]);
+	}
+	if (hi_gate >= 0)
+		close(hi_gate);
+	if (hi_err >= 0)
+		close(hi_err);
 	if (w != NULL && w->pid > 0) {
 		kill(w->pid, SIGTERM);
 		mbh_watchdog_reap(w->pid, 1000);
 	}
 	mbh_watchdog_free(w);
 	return rc;
+}
+
+/* The settings. */
+int
+mbh_watchdog_send(mbh_watchdog *w, const mbh_config *cfg, const char *set, const char *token, mbh_error *err)
+{
+	char timeout[32];
+
+	snprintf(timeout, sizeof(timeout), "%d", cfg->connect_timeout_ms);
+	if (w->fd < 0 || send_item(w->fd, MBH_WD_URI, cfg->uri) != 0 ||
+	    send_item(w->fd, MBH_WD_USERNAME, cfg->username) != 0 ||
+	    send_item(w->fd, MBH_WD_PASSWORD, cfg->password) != 0 ||
+	    send_item(w->fd, MBH_WD_CONNECT_TIMEOUT, timeout) != 0 ||
+	    send_item(w->fd, MBH_WD_STATE_DIR, cfg->state_dir) != 0 || send_item(w->fd, MBH_WD_SET, set) != 0 ||
+	    send_item(w->fd, MBH_WD_TOKEN, token) != 0 || send_item(w->fd, MBH_WD_METRICS, cfg->metrics.textfile) != 0 ||
+	    send_item(w->fd, MBH_WD_METRICS_FSYNC, cfg->metrics.fsync > 0 ? "1" : "0") != 0)
+		return mbh_error_set(err, EX_OSERR, "the watchdog (pid %ld) exited before it was told what to guard; "
+				     "nothing was locked", (long)w->pid);
+	return 0;
+}
+
+/* Spawn, then send. */
+int
+mbh_watchdog_start(mbh_watchdog **out, const char *path, const mbh_config *cfg, const char *set,
+		   const char *token, mbh_error *err)
+{
+	if (mbh_watchdog_spawn(out, path, NULL, err) != 0)
+		return -1;
+	if (mbh_watchdog_send(*out, cfg, set, token, err) == 0)
+		return 0;
+	kill((pid_t)mbh_watchdog_pid(*out), SIGTERM);
+	mbh_watchdog_reap(mbh_watchdog_pid(*out), 1000);
+	mbh_watchdog_free(*out);
+	*out = NULL;
+	return -1;
 }
 
 long
@@ -183,11 +266,45 @@ mbh_watchdog_go(mbh_watchdog *w, const mbh_state_rec *rec, mbh_error *err)
 	snprintf(cstart, sizeof(cstart), "%llu", (unsigned long long)rec->command_start);
 	if (send_item(w->fd, MBH_WD_MEMBER, rec->member) != 0 || send_item(w->fd, MBH_WD_DEADLINE, deadline) != 0 ||
 	    send_item(w->fd, MBH_WD_COMMAND_PID, cpid) != 0 || send_item(w->fd, MBH_WD_COMMAND_START, cstart) != 0 ||
-	    write_all(w->fd, MBH_WD_GO "=1", sizeof(MBH_WD_GO "=1")) != 0)
+	    mbh_fdio_write_all(w->fd, MBH_WD_GO "=1", sizeof(MBH_WD_GO "=1")) != 0)
 		rc = mbh_error_set(err, EX_OSERR, "the watchdog (pid %ld) exited before the lock; nothing was locked",
 				   (long)w->pid);
 	close(w->fd);
 	w->fd = -1;
+	/* in the gate program: it becomes the watchdog now, loading while the member is locked */
+	if (rc == 0 && w->gate_fd >= 0) {
+		ssize_t n;
+
+		do {
+			n = send(w->gate_fd, "g", 1, MSG_NOSIGNAL);
+		} while (n < 0 && errno == EINTR);
+		if (n != 1)
+			rc = mbh_error_set(err, EX_OSERR, "the watchdog (pid %ld) exited before the lock; nothing was "
+					   "locked", (long)w->pid);
+	}
+	if (w->gate_fd >= 0)
+		close(w->gate_fd);
+	w->gate_fd = -1;
+	return rc;
+}
+
+/* Did the gate program become the watchdog?  Its exec's outcome (EOF: it did). */
+int
+mbh_watchdog_started(mbh_watchdog *w, mbh_error *err)
+{
+	int child_errno = 0, rc = 0;
+	ssize_t n;
+
+	if (w == NULL || w->err_fd < 0)
+		return 0;
+	do {
+		n = read(w->err_fd, &child_errno, sizeof(child_errno));
+	} while (n < 0 && errno == EINTR);
+	close(w->err_fd);
+	w->err_fd = -1;
+	if (n == (ssize_t)sizeof(child_errno))
+		rc = mbh_error_set(err, EX_UNAVAILABLE, "cannot start the watchdog %s: %s", w->path,
+				   strerror(child_errno));
 	return rc;
 }
 
@@ -199,19 +316,31 @@ mbh_watchdog_free(mbh_watchdog *w)
 		return;
 	if (w->fd >= 0)
 		close(w->fd);
+	if (w->gate_fd >= 0)
+		close(w->gate_fd);
+	if (w->err_fd >= 0)
+		close(w->err_fd);
+	free(w->path);
 	free(w);
 }
 
-/* Reap an exited child watchdog. */
+/* Reap an exited child watchdog: woken by its exit (pidfd), or polling every 5 ms without one. */
 bool
 mbh_watchdog_reap(long pid, int timeout_ms)
 {
 	struct timespec tick = { 0, 5 * 1000 * 1000 };
+	struct pollfd pfd = { .fd = -1, .events = POLLIN };
 	int waited = 0;
 	pid_t r;
 
 	if (pid <= 0)
 		return true;
+	if (timeout_ms > 0 && (pfd.fd = mbh_pidfd_open(pid)) >= 0) {
+		while (poll(&pfd, 1, timeout_ms) < 0 && errno == EINTR)
+			;
+		close(pfd.fd);
+		waited = timeout_ms; /* waited already: one look below */
+	}
 	for (;;) {
 		r = waitpid((pid_t)pid, NULL, WNOHANG);
 		if (r > 0 || (r < 0 && errno != EINTR))

@@ -32,6 +32,7 @@
 #include "state.h"
 #include "streamname.h"
 #include "strv.h"
+#include "watchdog.h"
 
 /*
  * An adapter and nothing more: the file daemon's calls (through the
@@ -102,6 +103,7 @@ typedef struct fdjob {
 /* Set once by mfd_load, read-only afterwards. */
 static const fdhost *host;
 static char watchdog_path[PATH_MAX];
+static char gate_path[PATH_MAX];
 
 /* The live instances, for mfd_unload (bacula-fd's SIGTERM calls it with jobs still running). */
 static pthread_mutex_t live_mu = PTHREAD_MUTEX_INITIALIZER;
@@ -401,6 +403,7 @@ backup_command(fdjob *f, const char *text)
 	params.job_name = f->cmd->job != NULL ? f->cmd->job : f->bacula_job;
 	params.mode = "plugin";
 	params.watchdog_path = watchdog_path[0] != '\0' ? watchdog_path : NULL;
+	params.gate_path = gate_path[0] != '\0' ? gate_path : NULL;
 	if (mbh_job_new(&job, &params, &err) != 0) {
 		fatal(f, "%s", err.msg);
 		goto out;
@@ -921,8 +924,11 @@ mfd_check_file(fdjob *job, const char *fname)
 
 /*
  * Once, when the daemon loads the plugin (a layer has chosen host): find
- * the watchdog program, start libmongoc (and silence its process-wide log:
- * its lines could belong to any job).
+ * the watchdog program and the gate program (where the backup command waits
+ * for the lock: its exec after the lock then starts from that small process,
+ * not from a copy of bacula-fd; beside the watchdog unless
+ * MONGO_BACKUP_GATE says), start libmongoc (and silence its process-wide
+ * log: its lines could belong to any job).
  */
 int
 mfd_load(const fdhost *h)
@@ -933,6 +939,7 @@ mfd_load(const fdhost *h)
 		return -1;
 	host = h;
 	snprintf(watchdog_path, sizeof(watchdog_path), "%s", wd != NULL && wd[0] != '\0' ? wd : MBH_WATCHDOG_PATH);
+	mbh_watchdog_gate_path(watchdog_path, getenv("MONGO_BACKUP_GATE"), gate_path, sizeof(gate_path));
 	mongoc_init();
 	mongoc_log_set_handler(NULL, NULL);
 	return 0;

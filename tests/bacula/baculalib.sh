@@ -30,7 +30,9 @@
 # PSK (on by default, no config needed) agrees on every connection.
 #
 # Environment: BACULA_TIMEOUT (seconds for one console session, default 60), BACULA_FD_DEBUG (a -d
-# level for bacula-fd, output in $BACULA_HOME/log/fd.out), MBH_KEEP_TMP=1 keeps the temp dir.
+# level for bacula-fd, output in $BACULA_HOME/log/fd.out), BACULA_PLUGIN_DIR (bacula-fd's Plugin Directory,
+# default $BACULA_HOME/plugins; the package test uses the installed /usr/lib/bacula), MBH_KEEP_TMP=1 keeps
+# the temp dir.
 
 top_builddir=${top_builddir:-$(pwd)}
 top_srcdir=${top_srcdir:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
@@ -432,7 +434,7 @@ FileDaemon {
   FDAddress = 127.0.0.1
   WorkingDirectory = "$b/fd"
   Pid Directory = "$b/fd"
-  Plugin Directory = "$b/plugins"
+  Plugin Directory = "${BACULA_PLUGIN_DIR:-$b/plugins}"
   Maximum Concurrent Jobs = 20
 }
 Messages {

@@ -41,8 +41,7 @@ mkdir "$DATA" "$SNAPS" "$DATA/0" "$DATA/1"
 btrfs subvolume create "$DATA/2" >/dev/null
 tap_ok $? "btrfs on $LOOP mounted; member 2's data directory is a subvolume"
 
-TOPO_NOOP_MS=200 t_topology "$T_DIR/topo.conf" '{ port = 0; state = "PRIMARY"; }, { port = 0; }, { port = 0; priority = 0.0; }'
-sim_start "$T_DIR/topo.conf" --data-dir "$DATA" || { echo "Bail out! the simulator does not start"; exit 1; }
+TOPO_NOOP_MS=200 sim_start_pss --data-dir "$DATA"
 H2=$(sim_member_host 2)
 
 # The backup command: the snapshot (its path in $1) as a tar stream (a copy kept to compare), with the

@@ -8,13 +8,9 @@
 . "${top_srcdir:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/plugin/pluginlib.sh"
 p_init
 
-t_topology "$T_DIR/topo.conf" '{ port = 0; state = "PRIMARY"; }, { port = 0; }, { port = 0; priority = 0.0; }'
-sim_start "$T_DIR/topo.conf" || { tap_fail "the simulator starts"; tap_done; exit 1; }
+p_start_rs0
 H1=$(sim_member_host 1)
-H2=$(sim_member_host 2)
 P2=$(sim_member_port 2)
-CONF=$T_DIR/rs0.conf
-CMD="mongo: config=$CONF"
 
 # A payload that is not a multiple of the 64 KiB reads, and a script that checks the lock while it runs.
 head -c 1048583 /dev/urandom >"$T_DIR/payload"
@@ -31,7 +27,7 @@ chmod +x "$T_DIR/dump.sh"
 after() {
 	t_assert_unlocked "$1: every member unlocked afterwards"
 	t_assert_no_state "$1: no state record left"
-	tap_is "$(pgrep -f -- "mongo-backup-watchdog.*$T_STATE" | tr '\n' ' ')" "" "$1: no watchdog left"
+	p_assert_no_watchdog "$1"
 }
 
 # ---------------------------------------------------------------- the normal path
@@ -90,6 +86,17 @@ fd_status_is notfound 1 f "command not found: the job fails (f)"
 tap_like "$T_OUT/notfound.out" "^job 1: M_FATAL: mongo-fd: the backup command did not start: cannot run .*no-such-script.*; the member was unlocked again" \
 	"command not found: the message names it"
 after "command not found"
+
+# The watchdog waits for "go", and the command for the lock, in the gate program (beside the watchdog;
+# MONGO_BACKUP_GATE): one that is not there fails the job before anything is locked, naming it.
+t_config "$CONF" "script = { backup = [ \"$T_DIR/dump.sh\" ]; };"
+before=$(($(sim_counter 1 fsync) + $(sim_counter 2 fsync)))
+MONGO_BACKUP_GATE=$T_DIR/no-such-gate fd_run nogate backup --cmd "$CMD"
+fd_status_is nogate 1 f "gate program missing: the job fails (f)"
+tap_like "$T_OUT/nogate.out" "^job 1: M_FATAL: mongo-fd: .*: its gate program $T_DIR/no-such-gate: No such file or directory" \
+	"gate program missing: the message names it"
+tap_is "$(($(sim_counter 1 fsync) + $(sim_counter 2 fsync)))" "$before" "gate program missing: no fsync lock was sent"
+after "gate program missing"
 
 # script.timeout: a command that never ends is stopped, the job fails, the member is unlocked.
 printf '#!/bin/sh\necho $$ >"%s"\nprintf started\nexec sleep 300\n' "$T_OUT/hang.pid" >"$T_DIR/hang.sh"

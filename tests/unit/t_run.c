@@ -21,6 +21,59 @@
 #include "run.h"
 #include "strv.h"
 #include "tap.h"
+#include "testtime.h"
+
+/* A CLOCK_MONOTONIC instant in ms. */
+static int64_t
+mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/*
+ * The kill grace has one value, 2 s; a test build counts its seconds in
+ * MBH_TEST_SECOND_MS ms (only values from 1 to 1000), and the rest of this
+ * test runs with 100 ms seconds.  The SIGKILL of a child that ignores SIGTERM
+ * comes one grace after the timeout's SIGTERM: not before, not much after.
+ */
+static void
+test_kill_grace(void)
+{
+	const char *stubborn[] = { "/bin/sh", "-c", "trap '' TERM; sleep 30", NULL };
+	mbh_child *c = NULL;
+	mbh_error err;
+	int64_t t0, took;
+	int status = -1;
+
+	unsetenv("MBH_TEST_SECOND_MS");
+	is_int((int)mbh_kill_grace_ms(), MBH_KILL_GRACE_S * 1000, "the kill grace is 2 s");
+#ifdef MBH_CRASH_POINTS
+	setenv("MBH_TEST_SECOND_MS", "5000", 1);
+	is_int((int)mbh_kill_grace_ms(), 2000, "a test build: MBH_TEST_SECOND_MS=5000 is ignored (1 to 1000 ms)");
+	setenv("MBH_TEST_SECOND_MS", "0", 1);
+	is_int((int)mbh_kill_grace_ms(), 2000, "  0 is ignored");
+	setenv("MBH_TEST_SECOND_MS", "100ms", 1);
+	is_int((int)mbh_kill_grace_ms(), 2000, "  100ms is ignored");
+	setenv("MBH_TEST_SECOND_MS", "100", 1);
+	is_int((int)mbh_kill_grace_ms(), 200, "  100: the grace is 200 ms");
+	is_int((int)mbh_seconds_ms(7200), 720000, "  and 7200 s of a lock are 720 s");
+#else
+	for (int i = 0; i < 5; i++)
+		skip("MBH_TEST_SECOND_MS: not a test build (configure --enable-crash-points)");
+#endif
+	mbh_error_init(&err);
+	t0 = mono_ms();
+	ok(mbh_child_spawn(&c, stubborn, NULL, 0, &err) == 0 && mbh_child_wait(c, 1, -1, &status, &err) != 0 &&
+	   status == 128 + SIGKILL, "a child ignoring SIGTERM is killed");
+	took = mono_ms() - t0;
+	ok(took >= 1000 + mbh_kill_grace_ms() && took < 1000 + mbh_kill_grace_ms() + 1500,
+	   "  one grace after the timeout's SIGTERM (%lld ms for 1 s + %lld ms)", (long long)took,
+	   (long long)mbh_kill_grace_ms());
+	mbh_child_free(c);
+}
 
 static void
 test_expand(void)
@@ -214,6 +267,104 @@ test_gated(void)
 	rmdir(dir);
 }
 
+#ifndef MBH_TEST_GATE
+#error "MBH_TEST_GATE (the build tree's mongo-backup-gate) must be defined by the build"
+#endif
+
+/* The program /proc shows for pid ("" when gone). */
+static void
+exe_of(long pid, char *buf, size_t len)
+{
+	char path[64];
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "/proc/%ld/exe", pid);
+	n = readlink(path, buf, len - 1);
+	buf[n > 0 ? n : 0] = '\0';
+}
+
+/* The same in the gate program (mbh_child_spawn_via): it, not a fork of ours, waits; the rest is unchanged. */
+static void
+test_gated_via(void)
+{
+	char dir[] = "/tmp/t_run_via.XXXXXX", f1[64], f2[64], buf[64], exe[4096], gate[4096];
+	const char *missing[] = { "mbh-no-such-command-anywhere", NULL };
+	const char *touch1[] = { "/bin/sh", "-c", "echo out; : >\"$0\"", f1, NULL };
+	const char *touch2[] = { "/bin/sh", "-c", ": >\"$0\"", f2, NULL };
+	const char *env[] = { "MBH_T_VIA=seen", NULL };
+	const char *show[] = { "/bin/sh", "-c", "printf '%s %s' \"$MBH_T_VIA\" \"$(cut -d' ' -f5 /proc/$$/stat)\"", NULL };
+	mbh_child *c = NULL;
+	mbh_error err;
+	struct stat st;
+	int status = -1;
+
+	mbh_error_init(&err);
+	if (mkdtemp(dir) == NULL || realpath(MBH_TEST_GATE, gate) == NULL)
+		diag("mkdtemp or realpath: %s", strerror(errno));
+	snprintf(f1, sizeof(f1), "%s/ran1", dir);
+	snprintf(f2, sizeof(f2), "%s/ran2", dir);
+	ok(mbh_child_spawn_via(&c, MBH_TEST_GATE, touch1, NULL, MBH_RUN_PIPE_STDOUT | MBH_RUN_GATED, &err) == 0 &&
+	   c != NULL && mbh_child_pid(c) > 0, "via the gate program: a pid at once");
+	usleep(200000);
+	exe_of(mbh_child_pid(c), exe, sizeof(exe));
+	is_str(exe, gate, "  what waits at the gate is the gate program (the fork of this process has exec'd it)");
+	ok(stat(f1, &st) != 0 && errno == ENOENT, "  nothing runs before the gate opens (200 ms later)");
+	ok(getpgid((pid_t)mbh_child_pid(c)) == (pid_t)mbh_child_pid(c), "  in a process group of its own");
+	ok(c != NULL && mbh_child_open_gate(c, &err) == 0, "  the gate opens (the command's exec worked)");
+	ok(c != NULL && mbh_child_capture(c, 10, -1, -1, buf, sizeof(buf), &status, &err) == 0 && status == 0,
+	   "  then it runs to its end, status 0");
+	is_str(buf, "out\n", "  its stdout is the pipe");
+	ok(stat(f1, &st) == 0, "  and it did its work");
+	mbh_child_free(c);
+	c = NULL;
+
+	ok(mbh_child_spawn_via(&c, MBH_TEST_GATE, show, env, MBH_RUN_PIPE_STDOUT | MBH_RUN_GATED, &err) == 0 &&
+	   mbh_child_open_gate(c, &err) == 0 && mbh_child_capture(c, 10, -1, -1, buf, sizeof(buf), &status, &err) == 0,
+	   "via the gate program: a command that shows its environment and group");
+	snprintf(exe, sizeof(exe), "seen %ld", mbh_child_pid(c));
+	is_str(buf, exe, "  it has the environment it was given and its pid is its group (the same process throughout)");
+	mbh_child_free(c);
+	c = NULL;
+
+	ok(mbh_child_spawn_via(&c, MBH_TEST_GATE, touch2, NULL, MBH_RUN_GATED, &err) == 0,
+	   "via the gate program, then freed before the gate");
+	usleep(100000);
+	mbh_child_free(c);
+	c = NULL;
+	usleep(200000);
+	ok(stat(f2, &st) != 0 && errno == ENOENT, "  it never ran");
+
+	signal(SIGPIPE, SIG_DFL);
+	ok(mbh_child_spawn_via(&c, MBH_TEST_GATE, touch2, NULL, MBH_RUN_GATED, &err) == 0,
+	   "via the gate program, then killed before the gate");
+	mbh_child_kill(c, SIGKILL);
+	usleep(200000);
+	ok(c != NULL && mbh_child_open_gate(c, &err) != 0 && err.code == EX_OSERR,
+	   "  opening the gate fails (EX_OSERR), and this process is still here (no SIGPIPE)");
+	mbh_child_free(c);
+	c = NULL;
+	ok(stat(f2, &st) != 0 && errno == ENOENT, "  it never ran");
+
+	mbh_error_init(&err);
+	ok(mbh_child_spawn_via(&c, MBH_TEST_GATE, missing, NULL, MBH_RUN_GATED, &err) == 0 &&
+	   mbh_child_open_gate(c, &err) != 0 && err.code == EX_UNAVAILABLE &&
+	   strcmp(err.msg, "cannot run mbh-no-such-command-anywhere: No such file or directory") == 0,
+	   "via the gate program, a command not found: the gate says it cannot run, EX_UNAVAILABLE naming it");
+	diag("%s", err.msg);
+	mbh_child_free(c);
+	c = NULL;
+
+	mbh_error_init(&err);
+	ok(mbh_child_spawn_via(&c, "/nonexistent/mongo-backup-gate", touch2, NULL, MBH_RUN_GATED, &err) != 0 &&
+	   c == NULL && err.code == EX_UNAVAILABLE && strstr(err.msg, "/nonexistent/mongo-backup-gate") != NULL,
+	   "a gate program that is not there: said at the spawn (before any lock), EX_UNAVAILABLE naming it");
+	mbh_error_init(&err);
+	ok(mbh_child_spawn_via(&c, MBH_TEST_GATE, touch2, NULL, 0, &err) != 0 && err.code == EX_SOFTWARE,
+	   "a gate program for a command that is not gated: refused");
+	unlink(f1);
+	rmdir(dir);
+}
+
 /* Run argv to the end; returns wait's result, status in *status, err filled. */
 static int
 run(const char *const *argv, const char *const *env, int timeout, int cancel_fd, int *status, mbh_error *err)
@@ -397,6 +548,8 @@ test_env_fds(void)
 /* A command dies with the thread that started it (invariant 8: never a reader without its lock holder). */
 static mbh_child *volatile left_behind;
 
+static mbh_child *volatile left_at_gate, *volatile left_through;
+
 static void *
 spawn_and_leave(void *arg)
 {
@@ -409,6 +562,28 @@ spawn_and_leave(void *arg)
 		*(long *)arg = mbh_child_pid(c);
 	/* keep c on purpose (never freed, but reachable for valgrind): the thread ends with the child unreaped */
 	left_behind = c;
+	return NULL;
+}
+
+/* The same for a command waiting in the gate program, and for one the gate program has exec'd. */
+static void *
+spawn_via_and_leave(void *arg)
+{
+	const char *sleeper[] = { "/bin/sleep", "30", NULL };
+	long *pids = arg;
+	mbh_child *c = NULL, *c2 = NULL;
+	mbh_error err;
+
+	mbh_error_init(&err);
+	if (mbh_child_spawn_via(&c, MBH_TEST_GATE, sleeper, NULL, MBH_RUN_GATED, &err) == 0)
+		pids[0] = mbh_child_pid(c);
+	if (mbh_child_spawn_via(&c2, MBH_TEST_GATE, sleeper, NULL, MBH_RUN_GATED, &err) == 0 &&
+	    mbh_child_open_gate(c2, &err) == 0)
+		pids[1] = mbh_child_pid(c2);
+	usleep(100000); /* the first has exec'd the gate program by now */
+	/* kept on purpose, as above: reachable for valgrind */
+	left_through = c2;
+	left_at_gate = c;
 	return NULL;
 }
 
@@ -455,6 +630,22 @@ test_dies_with_parent(void)
 		usleep(10000);
 	ok(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL, "it got SIGKILL when that thread ended (status %d)",
 	   status);
+	{
+		long pids[2] = { 0, 0 };
+		int j;
+
+		pthread_create(&t, NULL, spawn_via_and_leave, pids);
+		pthread_join(t, NULL);
+		ok(pids[0] > 0 && pids[1] > 0, "a thread started two commands via the gate program, let one through");
+		for (j = 0; j < 2; j++) {
+			status = -1;
+			for (i = 0; i < 200 && waitpid((pid_t)pids[j], &status, WNOHANG) == 0; i++)
+				usleep(10000);
+			ok(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL,
+			   "  %s got SIGKILL when that thread ended (status %d)",
+			   j == 0 ? "the one waiting in the gate program" : "the one the gate program exec'd", status);
+		}
+	}
 
 	{
 		const char *sleeper[] = { "/bin/sh", "-c", "sleep 30 & sleep 30", NULL };
@@ -558,10 +749,12 @@ int
 main(void)
 {
 	tap_init();
+	test_kill_grace();
 	test_expand();
 	test_expand_snapshot();
 	test_capture();
 	test_gated();
+	test_gated_via();
 	test_status();
 	test_timeout_cancel();
 	test_env_fds();
