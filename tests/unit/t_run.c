@@ -394,8 +394,14 @@ capture(const char *const *argv, const char *const *env, char *buf, size_t len, 
 	buf[0] = '\0';
 	if (mbh_child_spawn(&c, argv, env, MBH_RUN_PIPE_STDOUT, &err) != 0)
 		return -1;
-	while (used + 1 < len && (n = read(mbh_child_stdout_fd(c), buf + used, len - 1 - used)) > 0)
+	while (used + 1 < len) {
+		n = read(mbh_child_stdout_fd(c), buf + used, len - 1 - used);
+		if (n < 0 && errno == EINTR)
+			continue; /* a signal must not cut the output short */
+		if (n <= 0)
+			break;
 		used += (size_t)n;
+	}
 	buf[used] = '\0';
 	r = mbh_child_wait(c, 30, -1, status, &err);
 	mbh_child_free(c);
@@ -501,7 +507,7 @@ test_env_fds(void)
 	const char *setenv_[] = { "MONGO_BACKUP_HOST=db3", "MONGO_BACKUP_PORT=27019", "MBH_T_REPLACED=new", NULL };
 	const char *fds[] = { "/bin/sh", "-c", "ls /proc/$$/fd", NULL };
 	const char *cat[] = { "cat", NULL };
-	char out[16384];
+	static char out[1 << 20]; /* the whole environment: under make, MAKEFLAGS alone can hold a long TESTS list */
 	mbh_child *c = NULL;
 	mbh_error err;
 	int status, leak;
