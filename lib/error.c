@@ -90,18 +90,25 @@ set_reason(mbh_error *err, mbh_reason reason)
 	err->code = mbh_reason_status(err->reason);
 }
 
+/* The whole message from fmt, no detail part; nothing when err is NULL. */
+static void
+fill(mbh_error *err, mbh_reason reason, const char *fmt, va_list ap)
+{
+	if (err == NULL)
+		return;
+	set_reason(err, reason);
+	err->detail = 0;
+	vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
+}
+
 /* Fill err and return -1. */
 int
 mbh_error_fail(mbh_error *err, mbh_reason reason, const char *fmt, ...)
 {
 	va_list ap;
 
-	if (err == NULL)
-		return -1;
-	set_reason(err, reason);
-	err->detail = 0;
 	va_start(ap, fmt);
-	vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
+	fill(err, reason, fmt, ap);
 	va_end(ap);
 	return -1;
 }
@@ -134,12 +141,8 @@ mbh_error_set(mbh_error *err, int code, const char *fmt, ...)
 {
 	va_list ap;
 
-	if (err == NULL)
-		return -1;
-	set_reason(err, mbh_reason_of_status(code));
-	err->detail = 0;
 	va_start(ap, fmt);
-	vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
+	fill(err, mbh_reason_of_status(code), fmt, ap);
 	va_end(ap);
 	return -1;
 }

@@ -18,6 +18,7 @@
 #include "jobint.h"
 #include "release.h"
 #include "run.h"
+#include "testtime.h"
 #include "uri.h"
 #include "watchdog.h"
 
@@ -230,9 +231,7 @@ release_held(mbh_job *j, mbh_error *err)
 	stop_command(j);
 	MBH_CRASH("unlock-before");
 	rc = mbh_release(j->log, j->session, j->cfg->state_dir, &j->rec, MBH_RELEASER_RUN, NULL, &released, err);
-	mbh_metrics_note(&j->metrics, j->rec.set_name,
-			 &(mbh_metrics_event){ .kind = released ? MBH_METRICS_RELEASED : MBH_METRICS_CHANGED,
-					       .since = (double)j->rec.since });
+	mbh_metrics_note_release(&j->metrics, &j->rec, released, false);
 	if (rc == 0 || released) {
 		j->held = false;
 		reap_watchdog(j, wd, WATCHDOG_REAP_MS);
@@ -306,6 +305,7 @@ lock_flow(mbh_job *j, const char *const *templ, bool expand, int flags, mbh_erro
 	mbh_hello hello;
 	mbh_error e;
 	struct timespec now;
+	int64_t end_ms;
 	bool present = false, fsync_locked = false, definite = true, intent = false, froze = false;
 	char since[64], deadline[64];
 	int64_t count = 0;
@@ -370,8 +370,10 @@ lock_flow(mbh_job *j, const char *const *templ, bool expand, int flags, mbh_erro
 	j->rec.phase = MBH_PHASE_LOCKING;
 	clock_gettime(CLOCK_REALTIME, &now);
 	j->rec.since = (int64_t)now.tv_sec;
-	/* rounded up: the watchdog may fire up to a second late, never early */
-	j->rec.deadline = (int64_t)now.tv_sec + j->cfg->lock.max_seconds + (now.tv_nsec > 0 ? 1 : 0);
+	/* rounded up to the record's whole seconds: the watchdog may fire up to a second late, never early */
+	end_ms = (int64_t)now.tv_sec * 1000 + (now.tv_nsec + 999999) / 1000000 +
+	         mbh_seconds_ms(j->cfg->lock.max_seconds);
+	j->rec.deadline = (end_ms + 999) / 1000;
 	j->rec.pid = (long)getpid();
 	if (gethostname(j->rec.hostname, sizeof(j->rec.hostname)) != 0)
 		snprintf(j->rec.hostname, sizeof(j->rec.hostname), "unknown");
@@ -624,58 +626,25 @@ mbh_job_lock_spawn(mbh_job *j, const char *const *templ, int flags, mbh_child **
 	return -1;
 }
 
-/* Start a command under the held lock and record it. */
-int
-mbh_job_spawn(mbh_job *j, const char *const *templ, int flags, mbh_child **out, mbh_error *err)
+/*
+ * The wall clock in ms, read as the watchdog reads it (clock_gettime): time()
+ * may lag a few ms behind it, so a command the watchdog killed on the
+ * deadline would seem to end before it.
+ */
+static int64_t
+wall_ms(void)
 {
-	int rc = -1;
+	struct timespec ts;
 
-	*out = NULL;
-	pthread_mutex_lock(&j->mu);
-	if (!j->held && !j->snap) {
-		mbh_error_set(err, EX_SOFTWARE, "no lock is held, so no command may run");
-		goto out;
-	}
-	forget_stopped_command(j);
-	if (j->child != NULL) {
-		mbh_error_set(err, EX_SOFTWARE, "a command already runs under this lock");
-		goto out;
-	}
-	if (mbh_job_cancelled(j)) {
-		mbh_error_set(err, EX_TEMPFAIL, "cancelled; the command was not started");
-		goto out;
-	}
-	if (start_command(j, templ, true, flags, err) != 0)
-		goto out;
-	/*
-	 * Not fsynced (the lock window waits for no disk): the command's pid
-	 * matters only while processes live, and a crash of the machine, which
-	 * may bring back the durable record without it, ends the command too.
-	 */
-	if (mbh_state_write_volatile(j->state, &j->rec, err) != 0) {
-		stop_command(j);
-		forget_stopped_command(j);
-		if (j->snap)
-			mbh_error_prefix(err, "cannot record the command reading the snapshot %s, so it was stopped",
-					 j->rec.snapshot);
-		else
-			mbh_error_prefix(err, "cannot record the command under the lock on %s, so it was stopped",
-					 j->rec.member);
-		goto out;
-	}
-	*out = j->child;
-	rc = 0;
-out:
-	pthread_mutex_unlock(&j->mu);
-	return rc;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 /* See jobint.h. */
 int64_t
 mbh_job_deadline_ms(const mbh_job *j, int *rule)
 {
-	int64_t d = 0, lock_end;
-	int max = j->cfg->lock.max_seconds;
+	int64_t d = 0, lock_end, lock_ms = mbh_seconds_ms(j->cfg->lock.max_seconds), grace = mbh_kill_grace_ms();
 
 	*rule = MBH_RULE_NONE;
 	if (j->cfg->script.timeout > 0 && j->cmd_started_ms > 0) {
@@ -683,8 +652,11 @@ mbh_job_deadline_ms(const mbh_job *j, int *rule)
 		*rule = MBH_RULE_SCRIPT;
 	}
 	if (j->held && !j->snap && j->rec.deadline > 0) {
-		/* the SIGTERM goes out the kill grace (2 s) early, so the SIGKILL lands on the deadline itself */
-		lock_end = mbh_now_ms() + (j->rec.deadline - (int64_t)time(NULL)) * 1000 - (max > 4 ? 2000 : 0);
+		/*
+		 * the SIGTERM goes out the kill grace early (when the lock lasts more
+		 * than two of them), so the SIGKILL lands on the deadline itself
+		 */
+		lock_end = mbh_now_ms() + (j->rec.deadline * 1000 - wall_ms()) - (lock_ms > 2 * grace ? grace : 0);
 		if (d == 0 || lock_end < d) {
 			d = lock_end;
 			*rule = MBH_RULE_LOCK;
@@ -738,7 +710,7 @@ mbh_job_wait(mbh_job *j, int *status, mbh_error *err)
 	rc = mbh_child_await(j->child, command_timeout(j, &by_deadline), j->cancel_pipe[0], j->cancel_fd, &e);
 	if (rc != 0 && e.code == EX_TEMPFAIL && !mbh_job_cancelled(j))
 		mbh_job_deadline_error(j, by_deadline ? MBH_RULE_LOCK : MBH_RULE_SCRIPT, "the command", &e);
-	else if (rc == 0 && !j->snap && (int64_t)time(NULL) >= j->rec.deadline)
+	else if (rc == 0 && !j->snap && wall_ms() >= j->rec.deadline * 1000)
 		rc = mbh_error_set(&e, EX_TEMPFAIL, "the command ended as the lock's time (lock.max_seconds = %d s) ran out",
 				   j->cfg->lock.max_seconds);
 	pthread_mutex_lock(&j->mu);
@@ -833,7 +805,7 @@ mbh_job_exec(mbh_job *j, const char *const *templ, int *status, mbh_error *err)
 		if (*status < 0)
 			*status = EX_TEMPFAIL;
 		mbh_error_init(&run_err);
-	} else if (*status == 128 + SIGKILL && (int64_t)time(NULL) >= j->rec.deadline) {
+	} else if (*status == 128 + SIGKILL && wall_ms() >= j->rec.deadline * 1000) {
 		/* the watchdog reached the deadline first: it killed the command's group, then unlocked */
 		mbh_logf(j->log, MBH_LOG_WARNING,
 			 "the command was still running at the lock's deadline (lock.max_seconds %d): the watchdog "

@@ -15,7 +15,7 @@
 /*
  * A job holds everything one run needs (no globals), so a long-lived process
  * (the Bacula file daemon) can hold one per Bacula job, several at once.
- * Threads: the owner thread drives lock/spawn/wait; mbh_job_cancel and
+ * Threads: the owner thread drives lock (with its command) and wait; mbh_job_cancel and
  * mbh_job_unlock may be called from any other thread at any time (Bacula's
  * cancel thread, freePlugin) and serialise with the owner.
  */
@@ -62,13 +62,21 @@ int mbh_job_new(mbh_job **out, const mbh_job_params *params, mbh_error *err);
 int mbh_job_lock(mbh_job *job, mbh_error *err);
 
 /*
- * mbh_job_lock with templ (a config template: %h %p %s %j %S) started as part
- * of it, as mbh_job_spawn would start it (flags, environment, record), but
- * forked before the lock and let exec the instant the lock is verified, so
- * the lock window holds the command's exec and nothing else of ours before
- * its first byte.  Snapshot mode: started against the snapshot, after the
- * unlock.  On success *out is the command, owned by the job as with
- * mbh_job_spawn.  A command that cannot run: everything undone (unlocked,
+ * mbh_job_lock with templ (a config template: %h %p %s %j %S %%) started as
+ * part of it: forked before the lock and let exec the instant the lock is
+ * verified, so the lock window holds the command's exec and nothing else of
+ * ours before its first byte.  Snapshot mode: started against the snapshot,
+ * after the unlock.  The command runs with no shell, in its own process
+ * group, killed if this thread dies, with MONGO_BACKUP_HOST, _PORT, _SET,
+ * _JOB (and _SNAPSHOT in snapshot mode) in its environment and nothing
+ * secret; its process group is recorded so that whoever unlocks (or removes
+ * the snapshot) kills it first (invariant 8).  flags: MBH_RUN_PIPE_STDOUT /
+ * MBH_RUN_PIPE_STDIN.  One command per lock: a job that holds a lock is
+ * refused (EX_SOFTWARE).  On success *out is the command, owned by the job,
+ * borrowed, valid until the owner's mbh_job_wait (or its next lock, or
+ * mbh_job_free); an unlock from another thread kills the command but leaves
+ * *out valid: a reader of its stdout sees EOF, never a descriptor closed
+ * under it.  A command that cannot run: everything undone (unlocked,
  * snapshot removed), -1 with MBH_ERR_NOT_STARTED (EX_UNAVAILABLE) "the
  * command did not start: WHY; WHAT WAS UNDONE", the words after the colon its
  * detail (mbh_error_detail); any other failure locked nothing.
@@ -94,25 +102,10 @@ int64_t mbh_job_lock_count(const mbh_job *job);
 const char *mbh_job_snapshot(const mbh_job *job);
 
 /*
- * Under a held lock, or in snapshot mode once the snapshot is taken: expand
- * templ (%h %p %s %j %S %%), start it (no shell, own process group, killed
- * if this thread dies) with MONGO_BACKUP_HOST, _PORT, _SET, _JOB (and
- * _SNAPSHOT in snapshot mode) in its environment and nothing secret, and
- * record its process group so that whoever unlocks (or removes the snapshot)
- * kills it first (invariant 8).  flags:
- * MBH_RUN_PIPE_STDOUT / MBH_RUN_PIPE_STDIN.  The job owns the child; *out is
- * borrowed, valid until the owner's mbh_job_wait (or its next lock or spawn,
- * or mbh_job_free).  An unlock from another thread kills the command but
- * leaves *out valid: a reader of its stdout sees EOF, never a descriptor
- * closed under it.
- */
-int mbh_job_spawn(mbh_job *job, const char *const *templ, int flags, mbh_child **out, mbh_error *err);
-
-/*
  * Wait for the job's command to end: until it exits, script.timeout (when
  * set) or the lock's deadline passes (not in snapshot mode: the member is
- * unlocked already), or the job is cancelled (then its group
- * gets SIGTERM, SIGKILL 2 s later).  *status = exit code, or 128+signal.
+ * unlocked already), or the job is cancelled (then its group gets SIGTERM,
+ * SIGKILL the kill grace later: run.h).  *status = exit code, or 128+signal.
  * Returns 0 when it ended by itself (whatever its status), else -1
  * (EX_TEMPFAIL "... timed out" / "... cancelled" / "... stopped by the
  * unlock" when another thread's mbh_job_unlock killed it).  The owner thread

@@ -158,9 +158,7 @@ mbh_job_post(mbh_job *j, mbh_error *err)
 		goto out;
 	MBH_CRASH("unlock-before");
 	rc = mbh_release(j->log, j->session, j->cfg->state_dir, &rec, MBH_RELEASER_POST, NULL, &released, err);
-	mbh_metrics_note(&j->metrics, rec.set_name,
-			 &(mbh_metrics_event){ .kind = released ? MBH_METRICS_RELEASED : MBH_METRICS_CHANGED,
-					       .since = (double)rec.since });
+	mbh_metrics_note_release(&j->metrics, &rec, released, false);
 	if (rc == 0 && rec.snapshot[0] != '\0')
 		rc = remove_left_snapshot(j, &rec, err);
 out:

@@ -200,9 +200,7 @@ mbh_job_snapshot_take(mbh_job *j, mbh_error *err)
 	/* unlock at once: the record becomes SNAPSHOT (mbh_release keeps a record that names a snapshot) */
 	mbh_error_init(&e);
 	rrc = mbh_release(j->log, j->session, j->cfg->state_dir, &j->rec, MBH_RELEASER_RUN, NULL, &released, &e);
-	mbh_metrics_note(&j->metrics, j->rec.set_name,
-			 &(mbh_metrics_event){ .kind = released ? MBH_METRICS_RELEASED : MBH_METRICS_CHANGED,
-					       .since = (double)j->rec.since });
+	mbh_metrics_note_release(&j->metrics, &j->rec, released, false);
 	if (rrc != 0 && !released) {
 		/* still locked (the member went away): the watchdog and mongo-postbackup take it from here */
 		*err = e;

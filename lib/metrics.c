@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "escape.h"
+#include "fdio.h"
 #include "metrics.h"
 
 #define COUNTERS_MAX 4096
@@ -306,24 +307,6 @@ out:
 	return rc;
 }
 
-/* Write all of buf to fd. */
-static int
-write_all(int fd, const char *buf, size_t len)
-{
-	ssize_t w;
-
-	while (len > 0) {
-		w = write(fd, buf, len);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return -1;
-		buf += w;
-		len -= (size_t)w;
-	}
-	return 0;
-}
-
 /* Temp file beside path, mode, fsync when durable, rename, fsync the directory when durable. */
 static int
 replace_file(const char *path, const char *text, mode_t mode, bool durable, mbh_error *err)
@@ -349,7 +332,7 @@ replace_file(const char *path, const char *text, mode_t mode, bool durable, mbh_
 		mbh_error_set(err, EX_CANTCREAT, "cannot write %s: %s", path, strerror(e));
 		goto out;
 	}
-	if (fchmod(fd, mode) != 0 || write_all(fd, text, strlen(text)) != 0 || (durable && fsync(fd) != 0)) {
+	if (fchmod(fd, mode) != 0 || mbh_fdio_write_all(fd, text, strlen(text)) != 0 || (durable && fsync(fd) != 0)) {
 		mbh_error_set(err, EX_CANTCREAT, "cannot write %s: %s", path, strerror(errno));
 		goto out;
 	}
@@ -500,4 +483,13 @@ out:
 	free(text);
 	free(cpath);
 	free(ppath);
+}
+
+/* See metrics.h. */
+void
+mbh_metrics_note_release(mbh_metrics *m, const mbh_state_rec *rec, bool released, bool by_watchdog)
+{
+	mbh_metrics_note(m, rec->set_name,
+			 &(mbh_metrics_event){ .kind = released ? MBH_METRICS_RELEASED : MBH_METRICS_CHANGED,
+					       .since = (double)rec->since, .by_watchdog = released && by_watchdog });
 }

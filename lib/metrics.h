@@ -90,6 +90,13 @@ void mbh_metrics_init(mbh_metrics *m, const mbh_config *cfg, mbh_logger *lg);
  */
 void mbh_metrics_note(mbh_metrics *m, const char *set, const mbh_metrics_event *ev);
 
+/*
+ * mbh_metrics_note after mbh_release of rec: RELEASED (the lock's duration
+ * from rec->since) when it released the lock, else CHANGED (the record may
+ * have changed all the same); by_watchdog: the release was the watchdog's.
+ */
+void mbh_metrics_note_release(mbh_metrics *m, const mbh_state_rec *rec, bool released, bool by_watchdog);
+
 /* Pure: counters with nothing counted yet. */
 void mbh_metrics_counters_init(mbh_metrics_counters *c);
 

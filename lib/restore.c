@@ -11,6 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "fdio.h"
 #include "jobint.h"
 #include "restore.h"
 #include "run.h"
@@ -178,20 +179,13 @@ gone_error(mbh_restore *r, int64_t got, int64_t offered, mbh_error *err)
 int
 mbh_restore_write(mbh_restore *r, const char *buf, size_t len, mbh_error *err)
 {
-	size_t done = 0, in = 0;
-	ssize_t w;
+	size_t in = 0;
 	int64_t offered;
 	int rc, status;
 
 	if (r->fd >= 0) {
-		while (done < len) {
-			w = write(r->fd, buf + done, len - done);
-			if (w < 0 && errno == EINTR)
-				continue;
-			if (w < 0)
-				return mbh_error_set(err, EX_IOERR, "writing %s failed: %s", r->target, strerror(errno));
-			done += (size_t)w;
-		}
+		if (mbh_fdio_write_all(r->fd, buf, len) != 0)
+			return mbh_error_set(err, EX_IOERR, "writing %s failed: %s", r->target, strerror(errno));
 		r->bytes += (int64_t)len;
 		return 0;
 	}

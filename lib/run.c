@@ -26,8 +26,8 @@
 
 #include "run.h"
 #include "strv.h"
+#include "testtime.h"
 
-#define KILL_GRACE_S 2
 #define ENV_PREFIX "MONGO_BACKUP_"
 
 extern char **environ;
@@ -681,10 +681,17 @@ drain(int fd, char *buf, size_t len, size_t *used)
 	}
 }
 
+/* The kill grace in ms; see run.h. */
+int64_t
+mbh_kill_grace_ms(void)
+{
+	return mbh_seconds_ms(MBH_KILL_GRACE_S);
+}
+
 /*
  * The wait of mbh_child_await and mbh_child_capture: until the child ends;
  * SIGTERM at timeout_s or when a cancel fd turns readable, SIGKILL
- * KILL_GRACE_S later.  With buf, its stdout is drained into buf meanwhile
+ * the kill grace later.  With buf, its stdout is drained into buf meanwhile
  * (*open_out: not at EOF yet), and on_line(ctx, buf) is called once, as soon
  * as buf holds a whole first line.  Returns NONE, TIMEOUT or CANCEL (why it
  * was stopped), or -1 when poll fails (err set).
@@ -746,7 +753,7 @@ wait_loop(mbh_child *c, int timeout_s, int cancel_fd, int cancel_fd2, char *buf,
 				why = CANCEL;
 				mbh_child_kill(c, SIGTERM);
 				phase = TERMINATING;
-				deadline = now_ms() + KILL_GRACE_S * 1000;
+				deadline = now_ms() + mbh_kill_grace_ms();
 			}
 		}
 		if (deadline >= 0 && now_ms() >= deadline) {
@@ -754,7 +761,7 @@ wait_loop(mbh_child *c, int timeout_s, int cancel_fd, int cancel_fd2, char *buf,
 				why = TIMEOUT;
 				mbh_child_kill(c, SIGTERM);
 				phase = TERMINATING;
-				deadline = now_ms() + KILL_GRACE_S * 1000;
+				deadline = now_ms() + mbh_kill_grace_ms();
 			} else if (phase == TERMINATING) {
 				mbh_child_kill(c, SIGKILL);
 				phase = KILLED;

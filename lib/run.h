@@ -10,6 +10,14 @@
 
 typedef struct mbh_child mbh_child;
 
+/*
+ * The kill grace: a command stopped with SIGTERM (a timeout, a cancel) gets
+ * SIGKILL this long after.  Whoever stops a command by a deadline sends the
+ * SIGTERM this much early (mbh_kill_grace_ms: in ms, as testtime.h counts).
+ */
+#define MBH_KILL_GRACE_S 2
+int64_t mbh_kill_grace_ms(void);
+
 /* Values for the %-escapes of a command template. */
 typedef struct mbh_run_vars {
 	const char *host; /* %h */
@@ -117,9 +125,9 @@ int64_t mbh_now_ms(void);
 /*
  * Wait for the child to end without polling (pidfd + poll), and without
  * reaping it (its process group id stays ours until mbh_child_reap).
- * timeout_s 0 = none; on timeout the group gets SIGTERM, then SIGKILL 2 s
- * later, and this fails with MBH_ERR_TIMED_OUT (EX_TEMPFAIL) "... timed out
- * after N s".  If a cancel fd (>= 0) becomes readable the child is stopped
+ * timeout_s 0 = none; on timeout the group gets SIGTERM, then SIGKILL the
+ * kill grace later, and this fails with MBH_ERR_TIMED_OUT (EX_TEMPFAIL) "...
+ * timed out after N s".  If a cancel fd (>= 0) becomes readable the child is stopped
  * the same way and this fails with MBH_ERR_CANCELLED (EX_TEMPFAIL) "...
  * cancelled".
  */
@@ -137,8 +145,9 @@ int mbh_child_wait(mbh_child *c, int timeout_s, int cancel_fd, int *status, mbh_
  * and dropped; what is still in the pipe when it exits is read, a descendant
  * holding the pipe open is not waited for), then reap it: *status = its exit
  * code, or 128+signal.  timeout_s (0 = none) and the cancel fds work as in
- * mbh_child_await (SIGTERM, SIGKILL 2 s later, EX_TEMPFAIL "... timed out
- * after N s" / "... cancelled"); buf then holds what it printed before.
+ * mbh_child_await (SIGTERM, SIGKILL the kill grace later, EX_TEMPFAIL "...
+ * timed out after N s" / "... cancelled"); buf then holds what it printed
+ * before.
  */
 int mbh_child_capture(mbh_child *c, int timeout_s, int cancel_fd, int cancel_fd2, char *buf, size_t len,
 		      int *status, mbh_error *err);

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "escape.h"
+#include "fdio.h"
 #include "state.h"
 
 #define STATE_HEADER "# mongo-backup-hooks state v1"
@@ -347,8 +348,6 @@ write_record(int dirfd, const char *dir, const char *name, const char *path, con
 	     bool durable, mbh_error *err)
 {
 	char buf[4096], tmp[192];
-	size_t off = 0;
-	ssize_t w;
 	int fd = -1, len, rc = -1, tries;
 
 	if (!value_ok(rec->job))
@@ -371,15 +370,9 @@ write_record(int dirfd, const char *dir, const char *name, const char *path, con
 		mbh_error_set(err, EX_CANTCREAT, "cannot create a temporary file in %s: %s", dir, strerror(errno));
 		goto out;
 	}
-	while (off < (size_t)len) {
-		w = write(fd, buf + off, (size_t)len - off);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0) {
-			mbh_error_set(err, EX_CANTCREAT, "cannot write %s: %s", path, strerror(errno));
-			goto out;
-		}
-		off += (size_t)w;
+	if (mbh_fdio_write_all(fd, buf, (size_t)len) != 0) {
+		mbh_error_set(err, EX_CANTCREAT, "cannot write %s: %s", path, strerror(errno));
+		goto out;
 	}
 	if (durable && fsync(fd) != 0) {
 		mbh_error_set(err, EX_CANTCREAT, "cannot write %s: fsync: %s", path, strerror(errno));

@@ -19,10 +19,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "fdio.h"
 #include "proc.h"
 #include "run.h"
 #include "state.h"
 #include "uri.h"
+#include "testtime.h"
 #include "watchdog.h"
 
 struct mbh_watchdog {
@@ -37,32 +39,14 @@ struct mbh_watchdog {
 #define GATE_FD 3 /* the gate program's descriptors (watchdog/mongo-backup-gate.c) */
 #define GATE_ERR_FD 4
 
-/* write(2) all of buf. */
-static int
-write_all(int fd, const char *buf, size_t len)
-{
-	ssize_t w;
-
-	while (len > 0) {
-		w = write(fd, buf, len);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return -1;
-		buf += w;
-		len -= (size_t)w;
-	}
-	return 0;
-}
-
 /* One "name=value\0" item. */
 static int
 send_item(int fd, const char *name, const char *value)
 {
 	if (value == NULL)
 		return 0;
-	if (write_all(fd, name, strlen(name)) != 0 || write_all(fd, "=", 1) != 0 ||
-	    write_all(fd, value, strlen(value) + 1) != 0)
+	if (mbh_fdio_write_all(fd, name, strlen(name)) != 0 || mbh_fdio_write_all(fd, "=", 1) != 0 ||
+	    mbh_fdio_write_all(fd, value, strlen(value) + 1) != 0)
 		return -1;
 	return 0;
 }
@@ -96,10 +80,12 @@ mbh_watchdog_spawn(mbh_watchdog **out, const char *path, const char *gate, mbh_e
 	 * No libmongoc counters in /dev/shm: nobody reads a watchdog's, and one
 	 * stopped (SIGTERM) while it starts would leave its file behind.
 	 */
-	char *envp[] = { (char *)"PATH=/usr/sbin:/usr/bin:/sbin:/bin", (char *)"MONGOC_DISABLE_SHM=1", NULL, NULL };
+	char *envp[] = { (char *)"PATH=/usr/sbin:/usr/bin:/sbin:/bin", (char *)"MONGOC_DISABLE_SHM=1", NULL, NULL,
+			 NULL };
 #ifdef MBH_CRASH_POINTS
-	char crash_at[128];
-	const char *at = getenv("MBH_CRASH_AT");
+	char crash_at[128], second[64];
+	const char *at = getenv("MBH_CRASH_AT"), *sec = getenv(MBH_TEST_SECOND_ENV);
+	int nenv = 2; /* after PATH and MONGOC_DISABLE_SHM */
 #endif
 	int fds[2] = { -1, -1 }, gp[2] = { -1, -1 }, ep[2] = { -1, -1 }, hi_gate = -1, hi_err = -1, rc = -1, e;
 	bool fa_ok = false, attr_ok = false;
@@ -165,7 +151,12 @@ mbh_watchdog_spawn(mbh_watchdog **out, const char *path, const char *gate, mbh_e
 	/* test builds: the crash tests reach the watchdog's own points (watchdog-*) through the same variable */
 	if (at != NULL && at[0] != '\0' && strlen(at) < sizeof(crash_at) - sizeof("MBH_CRASH_AT=")) {
 		snprintf(crash_at, sizeof(crash_at), "MBH_CRASH_AT=%s", at);
-		envp[2] = crash_at;
+		envp[nenv++] = crash_at;
+	}
+	/* ... and its poll and backoff count the seconds the run counts (testtime.h) */
+	if (sec != NULL && sec[0] != '\0' && strlen(sec) < sizeof(second) - sizeof(MBH_TEST_SECOND_ENV "=")) {
+		snprintf(second, sizeof(second), MBH_TEST_SECOND_ENV "=%s", sec);
+		envp[nenv++] = second;
 	}
 #endif
 	e = posix_spawn(&w->pid, gate != NULL ? gate : path, &fa, &attr, gate != NULL ? gated_argv : argv, envp);
@@ -275,7 +266,7 @@ mbh_watchdog_go(mbh_watchdog *w, const mbh_state_rec *rec, mbh_error *err)
 	snprintf(cstart, sizeof(cstart), "%llu", (unsigned long long)rec->command_start);
 	if (send_item(w->fd, MBH_WD_MEMBER, rec->member) != 0 || send_item(w->fd, MBH_WD_DEADLINE, deadline) != 0 ||
 	    send_item(w->fd, MBH_WD_COMMAND_PID, cpid) != 0 || send_item(w->fd, MBH_WD_COMMAND_START, cstart) != 0 ||
-	    write_all(w->fd, MBH_WD_GO "=1", sizeof(MBH_WD_GO "=1")) != 0)
+	    mbh_fdio_write_all(w->fd, MBH_WD_GO "=1", sizeof(MBH_WD_GO "=1")) != 0)
 		rc = mbh_error_set(err, EX_OSERR, "the watchdog (pid %ld) exited before the lock; nothing was locked",
 				   (long)w->pid);
 	close(w->fd);

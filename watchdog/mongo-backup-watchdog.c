@@ -23,14 +23,15 @@
 #include "metrics.h"
 #include "release.h"
 #include "state.h"
+#include "testtime.h"
 #include "timefmt.h"
 #include "uri.h"
 #include "watchdog.h"
 
 #define IDENT "mongo-backup-watchdog"
 #define SETTINGS_MAX 65536
-#define POLL_S 1
-#define BACKOFF_MAX_S 60
+#define POLL_S 1        /* how often the record is read while the deadline is far */
+#define BACKOFF_MAX_S 60 /* the longest wait between two tries at the unlock */
 
 static volatile sig_atomic_t stop_requested, release_requested;
 
@@ -96,14 +97,24 @@ event(mbh_logger *lg, mbh_log_level level, const mbh_watchdog_settings *s, const
 	close(fd);
 }
 
-/* Sleep up to seconds, waking early on SIGTERM or SIGUSR1. */
+/* Sleep up to ms milliseconds, waking early on SIGTERM or SIGUSR1. */
 static void
-nap(int seconds)
+nap(int64_t ms)
 {
-	struct timespec ts = { .tv_sec = seconds, .tv_nsec = 0 };
+	struct timespec ts = { .tv_sec = (time_t)(ms / 1000), .tv_nsec = (long)(ms % 1000) * 1000000 };
 
-	if (!stop_requested && !release_requested)
+	if (!stop_requested && !release_requested && ms > 0)
 		nanosleep(&ts, NULL);
+}
+
+/* The wall clock in ms (the record's deadline is wall-clock seconds). */
+static int64_t
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 /* One try at releasing the lock rec describes.  Returns 0 when nothing is locked any more. */
@@ -124,7 +135,7 @@ try_release(mbh_logger *lg, const mbh_watchdog_settings *s, const mongoc_uri_t *
 	    mbh_release(lg, session, s->state_dir, rec, MBH_RELEASER_WATCHDOG, &stop_requested, &released, &err) == 0) {
 		snprintf(line, sizeof(line), "the fsync lock on %s (set %s, job %s, pid %ld) %s; %s%s%s",
 			 rec->member, rec->set_name, rec->job[0] != '\0' ? rec->job : "-", rec->pid,
-			 time(NULL) < (time_t)rec->deadline
+			 now_ms() < rec->deadline * 1000
 				 ? "was to be released at mongo-postbackup's request (its record was changed by hand)"
 				 : "outlived lock.max_seconds",
 			 released ? "the watchdog unlocked it" : "it was released meanwhile",
@@ -144,9 +155,7 @@ try_release(mbh_logger *lg, const mbh_watchdog_settings *s, const mongoc_uri_t *
 		event(lg, MBH_LOG_ERROR, s, line);
 	}
 	if (rc == 0)
-		mbh_metrics_note(&m, rec->set_name,
-				 &(mbh_metrics_event){ .kind = released ? MBH_METRICS_RELEASED : MBH_METRICS_CHANGED,
-						       .since = (double)rec->since, .by_watchdog = released });
+		mbh_metrics_note_release(&m, rec, released, true);
 	mbh_lock_session_free(session);
 	return rc;
 }
@@ -182,8 +191,8 @@ guard(mbh_logger *lg, const mbh_watchdog_settings *s, const mongoc_uri_t *uri)
 	mbh_state_rec rec, cur;
 	mbh_error err;
 	bool present = false, fired = false, warned = false;
-	int backoff = 1, attempt = 0;
-	time_t now;
+	int64_t poll_ms = mbh_seconds_ms(POLL_S), backoff = poll_ms, left;
+	int attempt = 0;
 
 	/* what we were handed: a lock that may or may not be taken yet (LOCKING) until the record says more */
 	memset(&rec, 0, sizeof(rec));
@@ -215,13 +224,14 @@ guard(mbh_logger *lg, const mbh_watchdog_settings *s, const mongoc_uri_t *uri)
 			return 0;
 		}
 		/* no record: released (then we get SIGTERM) or removed by hand: the deadline still holds */
-		now = time(NULL);
 		if (rec.deadline <= 0 || rec.member[0] == '\0') {
-			nap(POLL_S); /* not handed what it guards and no record read yet */
+			nap(poll_ms); /* not handed what it guards and no record read yet */
 			continue;
 		}
-		if (!fired && now < (time_t)rec.deadline && !release_requested) {
-			nap((time_t)rec.deadline - now < POLL_S ? (int)((time_t)rec.deadline - now) : POLL_S);
+		/* wake on the deadline itself, not up to a poll after it */
+		left = rec.deadline * 1000 - now_ms();
+		if (!fired && left > 0 && !release_requested) {
+			nap(left < poll_ms ? left : poll_ms);
 			continue;
 		}
 		fired = true;
@@ -229,7 +239,7 @@ guard(mbh_logger *lg, const mbh_watchdog_settings *s, const mongoc_uri_t *uri)
 		if (try_release(lg, s, uri, &rec, ++attempt) == 0)
 			return 0;
 		nap(backoff);
-		backoff = backoff * 2 > BACKOFF_MAX_S ? BACKOFF_MAX_S : backoff * 2;
+		backoff = backoff * 2 > mbh_seconds_ms(BACKOFF_MAX_S) ? mbh_seconds_ms(BACKOFF_MAX_S) : backoff * 2;
 	}
 	return 0;
 }

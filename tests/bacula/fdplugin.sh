@@ -55,6 +55,29 @@ Job {
 EOF
 }
 
+# fp_command_job NAME MAX: $T_DIR/rs0.conf with lock.max_seconds = MAX and script.backup =
+# $T_DIR/NAME.sh, and the jobs: a FileSet NAME whose plugin reads it, and its Job mongo-NAME.
+fp_command_job() {
+	t_config "$T_DIR/rs0.conf" "lock = { max_seconds = $2; };" "script = { backup = [ \"$T_DIR/$1.sh\" ]; };"
+	{
+		fp_fileset "$1" "mongo: config=$T_DIR/rs0.conf"
+		fp_job "mongo-$1" "$1"
+	} >"$BACULA_ETC/jobs.conf"
+}
+
+# fp_hang_job MAX: fp_command_job hang MAX with $T_DIR/hang.sh: 1 MiB, then it hangs with the lock
+# held (its pid in $T_OUT/hang.pid once the bytes are out).
+fp_hang_job() {
+	cat >"$T_DIR/hang.sh" <<EOF
+#!/bin/sh
+head -c 1048576 /dev/zero
+echo \$\$ >"$T_OUT/hang.pid.tmp" && mv "$T_OUT/hang.pid.tmp" "$T_OUT/hang.pid"
+exec sleep 300
+EOF
+	chmod +x "$T_DIR/hang.sh"
+	fp_command_job hang "$1"
+}
+
 # fp_start_job NAME...: queue the jobs in one console session without waiting; prints their JobIds.
 fp_start_job() {
 	local cmds=() n

@@ -17,11 +17,7 @@ SECONDS=0
 # ---- the replica set: primary, electable secondary, passive secondary (the one auto picks), data dirs
 DATA=$T_DIR/data
 mkdir "$DATA"
-TOPO_NOOP_MS=200 t_topology "$T_DIR/topo.conf" '{ port = 0; state = "PRIMARY"; }, { port = 0; }, { port = 0; priority = 0.0; }'
-if ! sim_start "$T_DIR/topo.conf" --data-dir "$DATA"; then
-	echo "Bail out! the simulator does not start"
-	exit 1
-fi
+TOPO_NOOP_MS=200 sim_start_pss --data-dir "$DATA"
 H2=$(sim_member_host 2)
 
 CONF=$T_DIR/rs0.conf

@@ -8,23 +8,10 @@ fp_init
 tap_plan 11
 SECONDS=0
 
-t_topology "$T_DIR/topo.conf" '{ port = 0; state = "PRIMARY"; }, { port = 0; }, { port = 0; priority = 0.0; }'
-sim_start "$T_DIR/topo.conf" || { echo "Bail out! the simulator does not start"; exit 1; }
+sim_start_pss
 H2=$(sim_member_host 2)
 
-# 1 MiB, then the command hangs with the lock held (its pid in hang.pid once the bytes are out).
-cat >"$T_DIR/hang.sh" <<EOF
-#!/bin/sh
-head -c 1048576 /dev/zero
-echo \$\$ >"$T_OUT/hang.pid.tmp" && mv "$T_OUT/hang.pid.tmp" "$T_OUT/hang.pid"
-exec sleep 300
-EOF
-chmod +x "$T_DIR/hang.sh"
-t_config "$T_DIR/rs0.conf" 'lock = { max_seconds = 600; };' "script = { backup = [ \"$T_DIR/hang.sh\" ]; };"
-{
-	fp_fileset hang "mongo: config=$T_DIR/rs0.conf"
-	fp_job mongo-hang hang
-} >"$BACULA_ETC/jobs.conf"
+fp_hang_job 600
 bacula_start || { echo "Bail out! the Bacula daemons do not start"; exit 1; }
 tap_pass "the Bacula daemons listen on 127.0.0.1"
 

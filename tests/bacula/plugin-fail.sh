@@ -9,8 +9,7 @@ fp_init
 tap_plan 17
 SECONDS=0
 
-t_topology "$T_DIR/topo.conf" '{ port = 0; state = "PRIMARY"; }, { port = 0; }, { port = 0; priority = 0.0; }'
-sim_start "$T_DIR/topo.conf" || { echo "Bail out! the simulator does not start"; exit 1; }
+sim_start_pss
 H2=$(sim_member_host 2)
 
 printf '#!/bin/sh\nprintf "half a backup"\necho "dump failed: disk full" >&2\nexit 3\n' >"$T_DIR/fails.sh"

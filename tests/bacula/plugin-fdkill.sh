@@ -10,22 +10,10 @@ tap_plan 10
 SECONDS=0
 MAX=5
 
-t_topology "$T_DIR/topo.conf" '{ port = 0; state = "PRIMARY"; }, { port = 0; }, { port = 0; priority = 0.0; }'
-sim_start "$T_DIR/topo.conf" || { echo "Bail out! the simulator does not start"; exit 1; }
+sim_start_pss
 H2=$(sim_member_host 2)
 
-cat >"$T_DIR/hang.sh" <<EOF
-#!/bin/sh
-head -c 1048576 /dev/zero
-echo \$\$ >"$T_OUT/hang.pid.tmp" && mv "$T_OUT/hang.pid.tmp" "$T_OUT/hang.pid"
-exec sleep 300
-EOF
-chmod +x "$T_DIR/hang.sh"
-t_config "$T_DIR/rs0.conf" "lock = { max_seconds = $MAX; };" "script = { backup = [ \"$T_DIR/hang.sh\" ]; };"
-{
-	fp_fileset hang "mongo: config=$T_DIR/rs0.conf"
-	fp_job mongo-hang hang
-} >"$BACULA_ETC/jobs.conf"
+fp_hang_job "$MAX"
 bacula_start || { echo "Bail out! the Bacula daemons do not start"; exit 1; }
 tap_pass "the Bacula daemons listen on 127.0.0.1"
 

@@ -14,8 +14,7 @@ SECONDS=0
 
 DATA=$T_DIR/data
 mkdir "$DATA"
-TOPO_NOOP_MS=200 t_topology "$T_DIR/topo.conf" '{ port = 0; state = "PRIMARY"; }, { port = 0; }, { port = 0; priority = 0.0; }'
-sim_start "$T_DIR/topo.conf" --data-dir "$DATA" || { echo "Bail out! the simulator does not start"; exit 1; }
+TOPO_NOOP_MS=200 sim_start_pss --data-dir "$DATA"
 H2=$(sim_member_host 2)
 
 # The backup command: the locked member's data directory as a tar stream (a copy kept to compare), with

@@ -12,8 +12,7 @@ tap_plan 12
 SECONDS=0
 MAX=120
 
-t_topology "$T_DIR/topo.conf" '{ port = 0; state = "PRIMARY"; }, { port = 0; }, { port = 0; priority = 0.0; }'
-sim_start "$T_DIR/topo.conf" || { echo "Bail out! the simulator does not start"; exit 1; }
+sim_start_pss
 H2=$(sim_member_host 2)
 
 # A command that never stops writing (64 KiB every 50 ms), its pid in cmd.pid once 1 MiB is out.
@@ -27,11 +26,7 @@ while :; do
 done
 EOF
 chmod +x "$T_DIR/flow.sh"
-t_config "$T_DIR/rs0.conf" "lock = { max_seconds = $MAX; };" "script = { backup = [ \"$T_DIR/flow.sh\" ]; };"
-{
-	fp_fileset flow "mongo: config=$T_DIR/rs0.conf"
-	fp_job mongo-flow flow
-} >"$BACULA_ETC/jobs.conf"
+fp_command_job flow "$MAX"
 
 unlocked2() { [ "$(sim_lockcount 2)" = 0 ]; }
 

@@ -13,8 +13,7 @@ t_init
 CONF=$T_DIR/rs0.conf
 SECRET="Zq9SECRET-$$-cli"
 ESC=$(printf '\033')
-t_topology "$T_DIR/topo.conf" '{ port = 0; state = "PRIMARY"; }, { port = 0; }, { port = 0; priority = 0.0; }'
-sim_start "$T_DIR/topo.conf" || { tap_fail "the simulator starts"; tap_done; exit 1; }
+sim_start_pss
 # syslog on: what is refused must be refused before anything is logged there either
 t_config "$CONF" 'log = { syslog = true; };'
 

@@ -9,8 +9,7 @@ t_init
 
 CONF=$T_DIR/rs0.conf
 unset MONGO_BACKUP_URI
-t_topology "$T_DIR/topo.conf" '{ port = 0; state = "PRIMARY"; }, { port = 0; }, { port = 0; priority = 0.0; }'
-sim_start "$T_DIR/topo.conf" || { tap_fail "the simulator starts"; tap_done; exit 1; }
+sim_start_pss
 URIPW="Uri-pw-$$-k2"
 URI_WITH_PW=$(printf '%s' "$SIM_URI" | sed "s|^mongodb://|mongodb://backup:$URIPW@|")
 URI_GOOD=$(printf '%s' "$SIM_URI" | sed "s|^mongodb://|mongodb://backup:$T_PASS@|")

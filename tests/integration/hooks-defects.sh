@@ -25,8 +25,7 @@ mnt_cleanup() {
 }
 trap 'rc=$?; mnt_cleanup; (exit $rc); t_cleanup' EXIT
 
-t_topology "$T_DIR/topo.conf" '{ port = 0; state = "PRIMARY"; }, { port = 0; }, { port = 0; priority = 0.0; }'
-sim_start "$T_DIR/topo.conf" || { tap_fail "the simulator starts"; tap_done; exit 1; }
+sim_start_pss
 t_config "$CONF"
 H2=$(sim_member_host 2)
 P2=$(sim_member_port 2)
@@ -37,16 +36,9 @@ post() { t_run "$1" env -C "$RUN" "$MBH_POST" -c "$CONF" "${@:2}"; }
 
 # clean NAME [SET]: the set is left clean: nothing locked or frozen, no record, nothing of ours running.
 clean() {
-	local left
 	tap_is "$(sim_set_state)" "locked: frozen:" "$1: nothing is locked or frozen"
 	t_assert_no_state "$1: no record is left" "${2:-rs0}"
-	t_wait_no_procs_in "$RUN"
-	left=$(t_procs_in "$RUN" | tr '\n' ' ')
-	tap_is "$left" "" "$1: no process of the run is left (watchdog, command)"
-	for p in $left; do
-		t_diag_proc "$p"
-		kill -KILL "$p" 2>/dev/null
-	done
+	t_assert_no_procs_in "$RUN" "$1"
 }
 
 # wd_of_record: "PID START" of the watchdog the record names.

@@ -7,8 +7,7 @@
 t_init
 
 CONF=$T_DIR/rs0.conf
-t_topology "$T_DIR/topo.conf" '{ port = 0; state = "PRIMARY"; }, { port = 0; }, { port = 0; priority = 0.0; }'
-sim_start "$T_DIR/topo.conf" || { tap_fail "the simulator starts"; tap_done; exit 1; }
+sim_start_pss
 H2=$(sim_member_host 2)
 P2=$(sim_member_port 2)
 

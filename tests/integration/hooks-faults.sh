@@ -17,8 +17,7 @@ SF=$T_STATE/rs0.state
 RUN=$(t_run_dir run) || { echo "Bail out! cannot make $T_DIR/run"; exit 1; }
 
 # P, S, S (priority 0): member 2 is the one chosen.
-t_topology "$T_DIR/topo.conf" '{ port = 0; state = "PRIMARY"; }, { port = 0; }, { port = 0; priority = 0.0; }'
-sim_start "$T_DIR/topo.conf" || { tap_fail "the simulator starts"; tap_done; exit 1; }
+sim_start_pss
 # someone else's lock on member 1 beside ours on member 2 would stall majority writes: allowed here
 t_config "$CONF" "lock = { allow_majority_stall = true; };"
 H1=$(sim_member_host 1)
@@ -29,15 +28,8 @@ post() { t_run "$1" env -C "$RUN" "$MBH_POST" -c "$CONF" "${@:2}"; }
 
 # clean NAME: nothing locked or frozen, nothing of the run still running.
 clean() {
-	local left
 	tap_is "$(sim_set_state)" "locked: frozen:" "$1: nothing is locked or frozen"
-	t_wait_no_procs_in "$RUN"
-	left=$(t_procs_in "$RUN" | tr '\n' ' ')
-	tap_is "$left" "" "$1: no process of the run is left (watchdog, command)"
-	for p in $left; do
-		t_diag_proc "$p"
-		kill -KILL "$p" 2>/dev/null
-	done
+	t_assert_no_procs_in "$RUN" "$1"
 	# whatever a failure left: the next case starts clean
 	for m in 1 2; do
 		while [ "$(sim_lockcount $m)" -gt 0 ] 2>/dev/null; do sim_ctl unlock $m >/dev/null || break; done

@@ -15,11 +15,10 @@ mkdir -p "$PDIR"
 METRICS="metrics = { textfile = \"$PDIR/mongo-backup-%s.prom\"; };"
 PROMTOOL=$(t_prombin promtool)
 
-t_topology "$T_DIR/topo.conf" '{ port = 0; state = "PRIMARY"; }, { port = 0; }, { port = 0; priority = 0.0; }'
 DATA=$T_DIR/data
 SNAPS=$T_DIR/snaps
 mkdir "$DATA" "$SNAPS"
-sim_start "$T_DIR/topo.conf" --data-dir "$DATA" || { tap_fail "the simulator starts"; tap_done; exit 1; }
+sim_start_pss --data-dir "$DATA"
 H0=$(sim_member_host 0)
 H2=$(sim_member_host 2)
 

@@ -24,7 +24,8 @@ phase_is_locking() { grep -qi '^phase=.*locking' "$SF" 2>/dev/null; }
 fsync_seen() { [ "$(sim_counter 2 fsync)" -gt "$1" ]; }
 
 # ---- SIGKILL between the intent and the reply to fsync: a LOCKING record; the lock was taken
-sim_ctl slow 2 1500 >/dev/null
+# (only fsync is held back, until `slow 2 0` sends it: the discovery before it goes at full speed)
+sim_ctl slow 2 30000 fsync >/dev/null
 before=$(sim_counter 2 fsync)
 "$MBH_PRE" -c "$CONF" --job crash </dev/null >"$T_OUT/crash.out" 2>"$T_OUT/crash.err" &
 PRE=$!
@@ -50,7 +51,7 @@ else
 fi
 
 # ---- SIGKILL before fsync was sent: LOCKING, nothing locked: post clears without unlocking
-sim_ctl slow 2 1500 >/dev/null
+sim_ctl slow 2 30000 currentOp >/dev/null
 before=$(sim_counter 2 currentOp)
 "$MBH_PRE" -c "$CONF" --job crash2 </dev/null >"$T_OUT/crash2.out" 2>"$T_OUT/crash2.err" &
 PRE=$!
@@ -74,7 +75,7 @@ else
 fi
 
 # A foreign lock next to a LOCKING record must not be taken by post (unlock only what we locked).
-sim_ctl slow 2 1500 >/dev/null
+sim_ctl slow 2 30000 currentOp >/dev/null
 before=$(sim_counter 2 currentOp)
 "$MBH_PRE" -c "$CONF" --job crash3 </dev/null >"$T_OUT/crash3.out" 2>"$T_OUT/crash3.err" &
 PRE=$!

@@ -190,9 +190,10 @@ if scenario "two policy-local jobs at once" '{ host = "127.0.0.2"; port = 0; sta
 	t_rc_is 0 "two local jobs: the other job's post-backup" otherpost
 	real_choice "two local jobs, the other one done" 2 --policy local
 	# Both start at the same instant: the other lock lands after this run asked member 1 and before
-	# its own lock on member 2 is answered (held back with ctl slow).  The re-check after the lock
-	# finds it: this run releases its lock (75) rather than stall majority writes.
-	sim_ctl slow 2 1500 >/dev/null
+	# its own lock on member 2 is answered (held back with ctl slow until the other run is done; `slow 2 0`
+	# sends it).  The re-check after the lock finds it: this run releases its lock (75) rather than
+	# stall majority writes.
+	sim_ctl slow 2 30000 fsync >/dev/null
 	f0=$(sim_counter 2 fsync)
 	timeout -k 5 "$T_TIMEOUT" "$MBH_PRE" -c "$CONF" --job race --policy local </dev/null >"$T_OUT/race.out" 2>"$T_OUT/race.err" &
 	RACE=$!

@@ -263,8 +263,9 @@ if [ "$tap_skip_rest" = 0 ]; then
 
 	# the watchdog at the lock's deadline with a snapshot recorded: it unlocks and leaves the
 	# snapshot's record (SNAPSHOT) to mongo-postbackup
+	# (5 s of 400 ms in a test build, MBH_TEST_SECOND_MS: 2 s, room for the checks before it fires)
 	SNAP_TIMEOUT=4 snap_config "lock = { max_seconds = 5; };"
-	crash c-watchdog pre-snapshot-recorded LOCKED 1
+	MBH_TEST_SECOND_MS=400 crash c-watchdog pre-snapshot-recorded LOCKED 1
 	WD=$(state_get "$SF" watchdog_pid)
 	tap_ok "$(t_pid_gone "$WD" 500 && echo 0 || echo 1)" "c-watchdog: the watchdog fires and exits"
 	tap_is "$(sim_lockcount 2):$(state_get "$SF" phase)" "0:SNAPSHOT" "c-watchdog: it unlocked; the record says SNAPSHOT"

@@ -10,8 +10,7 @@ CONF=$T_DIR/rs0.conf
 SF=$T_STATE/rs0.state
 EV=$T_STATE/rs0.events
 
-t_topology "$T_DIR/topo.conf" '{ port = 0; state = "PRIMARY"; }, { port = 0; }, { port = 0; priority = 0.0; }'
-sim_start "$T_DIR/topo.conf" || { tap_fail "the simulator starts"; tap_done; exit 1; }
+sim_start_pss
 H2=$(sim_member_host 2)
 
 # watchdog_fires NAME [PRE-ARGS...]: pre, then wait (bounded) for the watchdog pid to exit on its own.

@@ -18,8 +18,7 @@ PDIR=$T_DIR/prom
 mkdir -p "$PDIR"
 METRICS="metrics = { textfile = \"$PDIR/mongo-backup-%s.prom\"; };"
 
-t_topology "$T_DIR/topo.conf" '{ port = 0; state = "PRIMARY"; }, { port = 0; }, { port = 0; priority = 0.0; }'
-sim_start "$T_DIR/topo.conf" || { tap_fail "the simulator starts"; tap_done; exit 1; }
+sim_start_pss
 H2=$(sim_member_host 2)
 
 # The exporter with only the textfile collector, on a port the system says is free (tried again if

@@ -4,7 +4,7 @@
 . "${top_srcdir:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/integration/sim-harness.sh"
 
 simt_init
-tap_plan 29
+tap_plan 34
 
 t_run help "$MBH_SIM" --help
 t_rc_is 0 "--help exits 0" help
@@ -112,6 +112,32 @@ t_rc_is 1 "ctl lock of a host that is not a member: exit 1" notahost
 simt_probe ping "$(simt_direct_uri 0 'connectTimeoutMS=2000')" '{"ping": 1}'
 tap_ok "$([ "$T_RC" = 0 ] && sim_ctl counters 0 | tr ' ' '\n' | grep -qx 'ping=1' && echo 0 || echo 1)" \
 	"ctl counters counts the one ping a client sent"
+# slow M MS COMMAND holds back the replies to that command only
+ms_of() { local s e; s=$(date +%s%N); "$@"; e=$(date +%s%N); echo $(((e - s) / 1000000)); }
+sim_ctl slow 0 600 ping >/dev/null
+tap_is "$(sim_ctl status | sed -n 's/.*\(slow_ms=[0-9]*\).*/\1/p' | head -n 1)" slow_ms=600 "ctl slow 0 600 ping: member 0 is slow"
+took=$(ms_of simt_probe ping2 "$(simt_direct_uri 0 'connectTimeoutMS=2000')" '{"ping": 1}')
+tap_ok "$([ "$T_RC" = 0 ] && [ "$took" -ge 600 ] && echo 0 || echo 1)" "ctl slow 0 600 ping: a ping is answered 600 ms late ($took ms)"
+took=$(ms_of simt_probe status2 "$(simt_direct_uri 0 'connectTimeoutMS=2000')" '{"replSetGetStatus": 1}')
+tap_ok "$([ "$T_RC" = 0 ] && [ "$took" -lt 600 ] && echo 0 || echo 1)" "ctl slow 0 600 ping: other commands are not held back ($took ms)"
+# a reply already held back goes out once the slowness is lifted (a test holds it until it is done)
+pings() { sim_ctl counters 0 | tr ' ' '\n' | sed -n 's/^ping=//p'; }
+pings0=$(pings)
+held_seen() { [ "$(pings)" -gt "${pings0:-0}" ]; }
+sim_ctl slow 0 20000 ping >/dev/null
+s0=$(date +%s%N)
+"$SIM_PROBE" "$(simt_direct_uri 0 'connectTimeoutMS=2000&socketTimeoutMS=30000')" '{"ping": 1}' >"$T_OUT/held.out" 2>&1 &
+held=$!
+t_bg_register "$held"
+wait_for "the held ping reached member 0" 500 held_seen
+sim_ctl slow 0 0 >/dev/null
+wait "$held"
+rc=$?
+took=$((($(date +%s%N) - s0) / 1000000))
+tap_ok "$([ "$rc" = 0 ] && [ "$took" -lt 10000 ] && echo 0 || echo 1)" "ctl slow 0 0 sends a held reply at once (exit $rc, $took ms of 20000, $(pings) pings)"
+t_run slowusage "$MBH_SIM" ctl "$SIM_CTL" slow 0 600 ping extra
+t_rc_is 1 "ctl slow with too many words: exit 1" slowusage
+sim_ctl slow 0 0 >/dev/null
 t_run noctl "$MBH_SIM" ctl "$T_DIR/no-such.ctl" status
 tap_isnt "$T_RC" 0 "ctl to a socket that does not exist fails"
 t_run verify_missing "$MBH_SIM" verify "$T_DIR/no-such-dir"

@@ -97,7 +97,10 @@ async function held() {
     await sleep(1000);
     const whileLocked = done;
     await admin.db('admin').command({ fsyncUnlock: 1 });
-    await Promise.race([ins, sleep(10000)]);
+    // bounded, and the bound's timer cleared: a pending one keeps node running to its end
+    let bound;
+    await Promise.race([ins, new Promise((r) => { bound = setTimeout(r, 10000); })]);
+    clearTimeout(bound);
     return [!whileLocked && done, 'done while locked: ' + whileLocked + ', after the unlock: ' + done];
   } finally {
     await admin.db('admin').command({ fsyncUnlock: 1 }).catch(() => {});

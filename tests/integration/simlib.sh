@@ -6,15 +6,8 @@
 #
 # Environment (set by the Makefile's AM_TESTS_ENVIRONMENT; defaults for running a test by hand from
 # the build directory): MBH_SIM MBH_PRE MBH_POST MONGO_BACKUP_WATCHDOG top_srcdir top_builddir.
-# MBH_KEEP_TMP=1 keeps the temp dir for post-mortems.  MBH_SKIP_SLOW=1 skips the slowest end-to-end
-# tests (tools/test-all sets it for the `make distcheck` pass only: they ran in the suite's first pass).
-
-case "${MBH_SKIP_SLOW:-}:$(basename "$0")" in
-1:hooks-crash.sh | 1:hooks-defects*.sh | 1:plugin-*.sh | 1:hooks-job.sh | 1:fdplugin.sh | 1:hooks-snapshot*.sh | 1:sim-drivers.sh)
-	echo "1..0 # SKIP slow end-to-end test: it ran in the first pass of the suite (MBH_SKIP_SLOW=1)"
-	exit 0
-	;;
-esac
+# MBH_KEEP_TMP=1 keeps the temp dir for post-mortems.  Which tests run when is the build's business:
+# the tiers in Makefile.am.
 
 top_builddir=${top_builddir:-$(pwd)}
 top_srcdir=${top_srcdir:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
@@ -458,6 +451,21 @@ sim_start() {
 	return 0
 }
 
+# sim_start_pss [SIM-ARGS...]: sim_start the tests' usual set, P, S, S (priority 0: member 2 is the
+# one chosen), from $T_DIR/topo.conf.  A test whose simulator does not start ends there: a failed
+# assertion, or a bail-out when it gave its plan first (its count can no longer match).
+sim_start_pss() {
+	t_topology "$T_DIR/topo.conf" '{ port = 0; state = "PRIMARY"; }, { port = 0; }, { port = 0; priority = 0.0; }'
+	sim_start "$T_DIR/topo.conf" "$@" && return 0
+	if [ -n "$TAP_PLANNED" ]; then
+		echo "Bail out! the simulator does not start"
+	else
+		tap_fail "the simulator starts"
+		tap_done
+	fi
+	exit 1
+}
+
 # sim_stop: stop the current simulator (TERM, wait); its status is returned.
 sim_stop() {
 	local rc=0
@@ -615,6 +623,19 @@ t_wait_no_procs_in() {
 		n=$((n + 1))
 	done
 	[ -z "$(t_procs_in "$1")" ]
+}
+
+# t_assert_no_procs_in DIR NAME: wait (bounded) until nothing runs in DIR, assert it, and kill what
+# is still there (each described first), so the next case starts clean.
+t_assert_no_procs_in() {
+	local left p
+	t_wait_no_procs_in "$1"
+	left=$(t_procs_in "$1" | tr '\n' ' ')
+	tap_is "$left" "" "$2: no process of the run is left (watchdog, command)"
+	for p in $left; do
+		t_diag_proc "$p"
+		kill -KILL "$p" 2>/dev/null
+	done
 }
 
 # sim_set_state: "locked:[ ID=COUNT...] frozen:[ ID...]" from one `ctl status`; "locked: frozen:" is

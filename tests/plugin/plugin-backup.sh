@@ -8,13 +8,9 @@
 . "${top_srcdir:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/plugin/pluginlib.sh"
 p_init
 
-t_topology "$T_DIR/topo.conf" '{ port = 0; state = "PRIMARY"; }, { port = 0; }, { port = 0; priority = 0.0; }'
-sim_start "$T_DIR/topo.conf" || { tap_fail "the simulator starts"; tap_done; exit 1; }
+p_start_rs0
 H1=$(sim_member_host 1)
-H2=$(sim_member_host 2)
 P2=$(sim_member_port 2)
-CONF=$T_DIR/rs0.conf
-CMD="mongo: config=$CONF"
 
 # A payload that is not a multiple of the 64 KiB reads, and a script that checks the lock while it runs.
 head -c 1048583 /dev/urandom >"$T_DIR/payload"
@@ -31,7 +27,7 @@ chmod +x "$T_DIR/dump.sh"
 after() {
 	t_assert_unlocked "$1: every member unlocked afterwards"
 	t_assert_no_state "$1: no state record left"
-	tap_is "$(pgrep -f -- "mongo-backup-watchdog.*$T_STATE" | tr '\n' ' ')" "" "$1: no watchdog left"
+	p_assert_no_watchdog "$1"
 }
 
 # ---------------------------------------------------------------- the normal path

@@ -9,16 +9,12 @@
 . "${top_srcdir:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/plugin/pluginlib.sh"
 p_init
 
-t_topology "$T_DIR/topo.conf" '{ port = 0; state = "PRIMARY"; }, { port = 0; }, { port = 0; priority = 0.0; }'
-sim_start "$T_DIR/topo.conf" || { tap_fail "the simulator starts"; tap_done; exit 1; }
-H2=$(sim_member_host 2)
-CONF=$T_DIR/rs0.conf
-CMD="mongo: config=$CONF"
+p_start_rs0
 SF=$T_STATE/rs0.state
 
 after() {
 	t_assert_unlocked "$1: every member unlocked"
-	tap_is "$(pgrep -f -- "mongo-backup-watchdog.*$T_STATE" | tr '\n' ' ')" "" "$1: no watchdog left"
+	p_assert_no_watchdog "$1"
 	sim_lockcounts | grep -q '[1-9]' && for m in 0 1 2; do sim_ctl unlock $m >/dev/null 2>&1; done
 	rm -f "$SF"
 }

@@ -7,11 +7,7 @@
 . "${top_srcdir:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/plugin/pluginlib.sh"
 p_init
 
-t_topology "$T_DIR/topo.conf" '{ port = 0; state = "PRIMARY"; }, { port = 0; }, { port = 0; priority = 0.0; }'
-sim_start "$T_DIR/topo.conf" || { tap_fail "the simulator starts"; tap_done; exit 1; }
-H2=$(sim_member_host 2)
-CONF=$T_DIR/rs0.conf
-CMD="mongo: config=$CONF"
+p_start_rs0
 PDIR=$T_DIR/prom
 PROM=$PDIR/mongo-backup-rs0.prom
 mkdir -p "$PDIR"

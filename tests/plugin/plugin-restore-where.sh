@@ -12,8 +12,7 @@ p_init
 OTHER=nobody
 OTHER_UID=$(id -u "$OTHER" 2>/dev/null) || tap_skip_all "no user $OTHER"
 
-t_topology "$T_DIR/topo.conf" '{ port = 0; state = "PRIMARY"; }, { port = 0; }, { port = 0; priority = 0.0; }'
-sim_start "$T_DIR/topo.conf" || { tap_fail "the simulator starts"; tap_done; exit 1; }
+sim_start_pss
 H2=$(sim_member_host 2)
 P2=$(sim_member_port 2)
 chmod 0755 "$T_DIR"

@@ -7,12 +7,8 @@
 . "${top_srcdir:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/plugin/pluginlib.sh"
 p_init
 
-t_topology "$T_DIR/topo.conf" '{ port = 0; state = "PRIMARY"; }, { port = 0; }, { port = 0; priority = 0.0; }'
-sim_start "$T_DIR/topo.conf" || { tap_fail "the simulator starts"; tap_done; exit 1; }
-H2=$(sim_member_host 2)
+p_start_rs0
 P2=$(sim_member_port 2)
-CONF=$T_DIR/rs0.conf
-CMD="mongo: config=$CONF"
 
 head -c 2000003 /dev/urandom >"$T_DIR/payload"
 printf '#!/bin/sh\nexec cat "%s"\n' "$T_DIR/payload" >"$T_DIR/dump.sh"

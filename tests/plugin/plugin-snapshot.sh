@@ -9,11 +9,7 @@
 . "${top_srcdir:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/plugin/pluginlib.sh"
 p_init
 
-t_topology "$T_DIR/topo.conf" '{ port = 0; state = "PRIMARY"; }, { port = 0; }, { port = 0; priority = 0.0; }'
-sim_start "$T_DIR/topo.conf" || { tap_fail "the simulator starts"; tap_done; exit 1; }
-H2=$(sim_member_host 2)
-CONF=$T_DIR/rs0.conf
-CMD="mongo: config=$CONF"
+p_start_rs0
 SNAP_CP=$top_srcdir/tests/integration/snapshot-cp.sh
 SRC=$T_DIR/member-data
 SNAPS=$T_DIR/snaps
@@ -45,7 +41,7 @@ after() {
 	t_assert_unlocked "$1: every member unlocked afterwards"
 	t_assert_no_state "$1: no state record left"
 	tap_is "$(snaps_left)" 0 "$1: no snapshot left"
-	tap_is "$(pgrep -f -- "mongo-backup-watchdog.*$T_STATE" | tr '\n' ' ')" "" "$1: no watchdog left"
+	p_assert_no_watchdog "$1"
 	rm -rf "${SNAPS:?}"/*
 	: >"$SNAPTEST_LOG"
 }

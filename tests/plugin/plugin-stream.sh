@@ -10,11 +10,7 @@
 . "${top_srcdir:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/plugin/pluginlib.sh"
 p_init
 
-t_topology "$T_DIR/topo.conf" '{ port = 0; state = "PRIMARY"; }, { port = 0; }, { port = 0; priority = 0.0; }'
-sim_start "$T_DIR/topo.conf" || { tap_fail "the simulator starts"; tap_done; exit 1; }
-H2=$(sim_member_host 2)
-CONF=$T_DIR/rs0.conf
-CMD="mongo: config=$CONF"
+p_start_rs0
 
 # A command that streams 200 KB, then hangs (its pid in cmd.pid as it starts, in hang.pid once it has
 # written them).
@@ -27,12 +23,6 @@ exec sleep 300
 EOF
 printf '#!/bin/sh\nexit 0\n' >"$T_DIR/empty.sh"
 chmod +x "$T_DIR/hang.sh" "$T_DIR/empty.sh"
-
-after() {
-	t_assert_unlocked "$1: every member unlocked"
-	t_assert_no_state "$1: no state record left"
-	tap_is "$(pgrep -f -- "mongo-backup-watchdog.*$T_STATE" | tr '\n' ' ')" "" "$1: no watchdog left"
-}
 
 # ms_since START_NS
 ms_since() { echo $((($(date +%s%N) - $1) / 1000000)); }
@@ -48,7 +38,7 @@ tap_like "$T_OUT/early.out" "^job 1: M_FATAL: mongo-fd: the stream of hang.sh wa
 	"closed early: the job log says the stream was cut"
 tap_like "$T_OUT/early.out" "unlocked $H2 \\(lockCount now 0\\)" "closed early: the job log shows the unlock"
 tap_ok "$(t_pid_gone "$(cat "$T_OUT/cmd.pid" 2>/dev/null)" 50 && echo 0 || echo 1)" "closed early: the command is gone"
-after "closed early"
+p_assert_clean "closed early"
 
 # ---------------------------------------------------------------- no progress for script.idle_timeout
 rm -f "$T_OUT/hang.pid" "$T_OUT/cmd.pid"
@@ -70,7 +60,7 @@ tap_like "$T_OUT/idle.out" "^job 1: M_(ERROR|FATAL): mongo-fd: .*no progress for
 	"idle: the job log names the rule"
 tap_like "$T_OUT/idle.out" "spool.*snapshot mode" "idle: ... and the alternatives (Bacula's data spooling, snapshot mode)"
 tap_ok "$(t_pid_gone "$(cat "$T_OUT/cmd.pid" 2>/dev/null)" 50 && echo 0 || echo 1)" "idle: the command is gone"
-after idle
+p_assert_clean idle
 
 # ---------------------------------------------------------------- SIGTERM: bacula-fd stops gracefully mid-stream
 rm -f "$T_OUT/hang.pid"
@@ -87,7 +77,7 @@ tap_is "$(sim_lockcount 2)" 0 "SIGTERM: unlocked by the time the file daemon has
 tap_ok "$([ "$ms" -lt 10000 ] && echo 0 || echo 1)" "SIGTERM: the file daemon exits at once"
 tap_ok "$(t_pid_gone "$(cat "$T_OUT/hang.pid" 2>/dev/null)" 50 && echo 0 || echo 1)" "SIGTERM: the command is gone"
 wait_for "no watchdog" 250 test -z "$(pgrep -f -- "mongo-backup-watchdog.*$T_STATE")"
-after SIGTERM
+p_assert_clean SIGTERM
 
 # ---------------------------------------------------------------- a cancel while the lock command waits
 sim_ctl slow 2 3000 >/dev/null
@@ -97,7 +87,7 @@ cms=$(sed -n 's/^job 1: cancel returned after \([0-9]*\) ms$/\1/p' "$T_OUT/locki
 tap_ok "$([ -n "$cms" ] && [ "$cms" -lt 1000 ] && echo 0 || echo 1)" \
 	"cancel while the member answers slowly: CancelCommand returns at once (${cms:-?} ms; the member answers in 3 s)"
 fd_status_is locking 1 A "cancel while locking: the job is cancelled (A)"
-after "cancel while locking"
+p_assert_clean "cancel while locking"
 
 # ---------------------------------------------------------------- the lock's deadline is the rule that acts
 rm -f "$T_OUT/hang.pid" "$T_OUT/cmd.pid"
@@ -107,7 +97,7 @@ fd_status_is deadline 1 f "lock.max_seconds before script.timeout: the job fails
 tap_like "$T_OUT/deadline.out" "^job 1: M_FATAL: mongo-fd: the backup command hang.sh did not finish within lock.max_seconds \\(5 s\\)" \
 	"lock.max_seconds before script.timeout: the message names lock.max_seconds"
 tap_unlike "$T_OUT/deadline.out" "script.timeout" "lock.max_seconds before script.timeout: ... not script.timeout"
-after "lock.max_seconds"
+p_assert_clean "lock.max_seconds"
 
 # ---------------------------------------------------------------- a command that writes nothing
 t_config "$CONF" "script = { backup = [ \"$T_DIR/empty.sh\" ]; };"
@@ -115,11 +105,11 @@ fd_run empty backup --cmd "$CMD"
 fd_status_is empty 1 f "empty stream: the job fails (f)"
 tap_like "$T_OUT/empty.out" "^job 1: M_FATAL: mongo-fd: the backup command empty.sh wrote nothing.*script.allow_empty" \
 	"empty stream: the job log says so and names script.allow_empty"
-after "empty stream"
+p_assert_clean "empty stream"
 t_config "$CONF" "script = { backup = [ \"$T_DIR/empty.sh\" ]; allow_empty = true; };"
 fd_run empty_ok backup --cmd "$CMD"
 fd_status_is empty_ok 1 T "empty stream with script.allow_empty = true: T"
-after "empty stream allowed"
+p_assert_clean "empty stream allowed"
 
 sim_stop
 tap_done

@@ -27,6 +27,27 @@ p_init() {
 	tap_diag "$("$MBH_FAKEFD" -i "$MBH_FAKEFD_INTERFACE" "$MBH_PLUGIN" info 2>&1 | sed -n 's/^fakefd: //p' | head -n 1)"
 }
 
+# p_start_rs0: simlib's sim_start_pss, then what most plugin tests name: H2 (member 2, the one
+# chosen), CONF (the config file the test writes) and CMD (the plugin command that reads it).
+p_start_rs0() {
+	sim_start_pss
+	H2=$(sim_member_host 2)
+	CONF=$T_DIR/rs0.conf
+	CMD="mongo: config=$CONF"
+}
+
+# p_assert_no_watchdog NAME: no watchdog of this test's state directory is left.
+p_assert_no_watchdog() {
+	tap_is "$(pgrep -f -- "mongo-backup-watchdog.*$T_STATE" | tr '\n' ' ')" "" "$1: no watchdog left"
+}
+
+# p_assert_clean NAME: what a plugin job leaves behind: every member unlocked, no record, no watchdog.
+p_assert_clean() {
+	t_assert_unlocked "$1: every member unlocked"
+	t_assert_no_state "$1: no state record left"
+	p_assert_no_watchdog "$1"
+}
+
 # fd_run NAME ARGS...: run the fake file daemon with the plugin (fakefd PLUGIN ARGS), bounded by
 # T_TIMEOUT; stdout (the job messages and status lines) in $T_OUT/NAME.out, stderr in NAME.err
 # (with FD_VERBOSE=1 also every call and the plugin's debug lines).

@@ -346,13 +346,18 @@ void sim_ctl_handle_line(sim *s, const char *line, char **out, size_t *outlen)
 		} else if (strcmp(argv[0], "lag") == 0 || strcmp(argv[0], "slow") == 0) {
 			bool lag = strcmp(argv[0], "lag") == 0;
 
-			if (argc != 3 || parse_long(argv[2], 0, lag ? 86400L * 365 : 3600000L, &v) != 0)
-				snprintf(err, sizeof err, "usage: %s M %s", argv[0], lag ? "SECONDS" : "MS");
+			if (argc < 3 || argc > (lag ? 3 : 4) ||
+			    parse_long(argv[2], 0, lag ? 86400L * 365 : 3600000L, &v) != 0 ||
+			    (argc == 4 && strlen(argv[3]) >= sizeof m->slow_cmd))
+				snprintf(err, sizeof err, "usage: %s M %s", argv[0], lag ? "SECONDS" : "MS [COMMAND]");
 			else {
 				if (lag)
 					m->lag_secs = (int)v;
-				else
+				else {
 					m->slow_ms = (int)v;
+					snprintf(m->slow_cmd, sizeof m->slow_cmd, "%s", argc == 4 ? argv[3] : "");
+					sim_loop_retime_replies(s, idx, sim_now_ms() + v);
+				}
 				rc = 0;
 			}
 		} else if (strcmp(argv[0], "lock") == 0) {

@@ -232,6 +232,16 @@ void sim_loop_release_held(sim *s, int idx)
 		}
 }
 
+/* A new `slow` for member idx: no reply already held back waits past latest_ms. */
+void sim_loop_retime_replies(sim *s, int idx, int64_t latest_ms)
+{
+	for (sim_conn *c = s->conns; c; c = c->next)
+		if (c->kind == SIM_CONN_MEMBER && c->member == idx)
+			for (sim_out *o = c->out_head; o; o = o->next)
+				if (o->release_ms > latest_ms)
+					o->release_ms = latest_ms;
+}
+
 /* The topology changed: every awaitable hello answers now. */
 void sim_loop_wake_hellos(sim *s)
 {
@@ -246,6 +256,19 @@ void sim_loop_wake_hellos(sim *s)
 static bool member_silent(const sim *s, const sim_conn *c)
 {
 	return c->kind == SIM_CONN_MEMBER && s->members[c->member].partitioned;
+}
+
+/* How late the reply to req goes out: `slow M MS [COMMAND]`. */
+static int reply_delay_ms(const sim_member *m, const sim_msg *req)
+{
+	bson_iter_t it;
+
+	if (m->slow_ms == 0 || m->slow_cmd[0] == '\0')
+		return m->slow_ms;
+	if (req->has_body && bson_iter_init(&it, &req->body) && bson_iter_next(&it) &&
+	    strcmp(bson_iter_key(&it), m->slow_cmd) == 0)
+		return m->slow_ms;
+	return 0;
 }
 
 /* Run every complete request in c's input buffer. */
@@ -280,7 +303,7 @@ static void process_member_input(sim *s, sim_conn *c)
 				conn_kill(c);
 			else
 				conn_queue(c, out, outlen,
-				           sim_now_ms() + s->members[c->member].slow_ms + c->reply_delay_ms);
+				           sim_now_ms() + reply_delay_ms(&s->members[c->member], &req) + c->reply_delay_ms);
 			c->reply_delay_ms = 0;
 		} else if (rc == 3) {
 			conn_kill(c);

@@ -113,6 +113,7 @@ typedef struct sim_member {
 	int64_t lock_count;
 	int lag_secs;
 	int slow_ms;
+	char slow_cmd[48];      /* slow_ms holds back only the replies to this command ("" = every reply) */
 	int64_t frozen_until_ms;
 	size_t applied;         /* oplog entries applied (prefix length) */
 	int64_t start_ms;       /* for uptime */
@@ -314,6 +315,7 @@ int sim_loop_listen_member(sim *s, int idx, bool listen_now, int port, char *err
 int sim_loop_run(sim *s);
 void sim_loop_close_member_conns(sim *s, int idx);
 void sim_loop_release_held(sim *s, int idx);
+void sim_loop_retime_replies(sim *s, int idx, int64_t latest_ms);
 void sim_loop_wake_hellos(sim *s);
 int sim_tls_init(sim *s, char *err, size_t errlen);
 

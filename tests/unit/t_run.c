@@ -21,6 +21,59 @@
 #include "run.h"
 #include "strv.h"
 #include "tap.h"
+#include "testtime.h"
+
+/* A CLOCK_MONOTONIC instant in ms. */
+static int64_t
+mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/*
+ * The kill grace has one value, 2 s; a test build counts its seconds in
+ * MBH_TEST_SECOND_MS ms (only values from 1 to 1000), and the rest of this
+ * test runs with 100 ms seconds.  The SIGKILL of a child that ignores SIGTERM
+ * comes one grace after the timeout's SIGTERM: not before, not much after.
+ */
+static void
+test_kill_grace(void)
+{
+	const char *stubborn[] = { "/bin/sh", "-c", "trap '' TERM; sleep 30", NULL };
+	mbh_child *c = NULL;
+	mbh_error err;
+	int64_t t0, took;
+	int status = -1;
+
+	unsetenv("MBH_TEST_SECOND_MS");
+	is_int((int)mbh_kill_grace_ms(), MBH_KILL_GRACE_S * 1000, "the kill grace is 2 s");
+#ifdef MBH_CRASH_POINTS
+	setenv("MBH_TEST_SECOND_MS", "5000", 1);
+	is_int((int)mbh_kill_grace_ms(), 2000, "a test build: MBH_TEST_SECOND_MS=5000 is ignored (1 to 1000 ms)");
+	setenv("MBH_TEST_SECOND_MS", "0", 1);
+	is_int((int)mbh_kill_grace_ms(), 2000, "  0 is ignored");
+	setenv("MBH_TEST_SECOND_MS", "100ms", 1);
+	is_int((int)mbh_kill_grace_ms(), 2000, "  100ms is ignored");
+	setenv("MBH_TEST_SECOND_MS", "100", 1);
+	is_int((int)mbh_kill_grace_ms(), 200, "  100: the grace is 200 ms");
+	is_int((int)mbh_seconds_ms(7200), 720000, "  and 7200 s of a lock are 720 s");
+#else
+	for (int i = 0; i < 5; i++)
+		skip("MBH_TEST_SECOND_MS: not a test build (configure --enable-crash-points)");
+#endif
+	mbh_error_init(&err);
+	t0 = mono_ms();
+	ok(mbh_child_spawn(&c, stubborn, NULL, 0, &err) == 0 && mbh_child_wait(c, 1, -1, &status, &err) != 0 &&
+	   status == 128 + SIGKILL, "a child ignoring SIGTERM is killed");
+	took = mono_ms() - t0;
+	ok(took >= 1000 + mbh_kill_grace_ms() && took < 1000 + mbh_kill_grace_ms() + 1500,
+	   "  one grace after the timeout's SIGTERM (%lld ms for 1 s + %lld ms)", (long long)took,
+	   (long long)mbh_kill_grace_ms());
+	mbh_child_free(c);
+}
 
 static void
 test_expand(void)
@@ -341,8 +394,14 @@ capture(const char *const *argv, const char *const *env, char *buf, size_t len, 
 	buf[0] = '\0';
 	if (mbh_child_spawn(&c, argv, env, MBH_RUN_PIPE_STDOUT, &err) != 0)
 		return -1;
-	while (used + 1 < len && (n = read(mbh_child_stdout_fd(c), buf + used, len - 1 - used)) > 0)
+	while (used + 1 < len) {
+		n = read(mbh_child_stdout_fd(c), buf + used, len - 1 - used);
+		if (n < 0 && errno == EINTR)
+			continue; /* a signal must not cut the output short */
+		if (n <= 0)
+			break;
 		used += (size_t)n;
+	}
 	buf[used] = '\0';
 	r = mbh_child_wait(c, 30, -1, status, &err);
 	mbh_child_free(c);
@@ -448,7 +507,7 @@ test_env_fds(void)
 	const char *setenv_[] = { "MONGO_BACKUP_HOST=db3", "MONGO_BACKUP_PORT=27019", "MBH_T_REPLACED=new", NULL };
 	const char *fds[] = { "/bin/sh", "-c", "ls /proc/$$/fd", NULL };
 	const char *cat[] = { "cat", NULL };
-	char out[16384];
+	static char out[1 << 20]; /* the whole environment: under make, MAKEFLAGS alone can hold a long TESTS list */
 	mbh_child *c = NULL;
 	mbh_error err;
 	int status, leak;
@@ -696,6 +755,7 @@ int
 main(void)
 {
 	tap_init();
+	test_kill_grace();
 	test_expand();
 	test_expand_snapshot();
 	test_capture();
