@@ -37,7 +37,7 @@ void cmd_fsync(sim *s, sim_conn *c, const bson_t *body, bson_t *r);
 void cmd_fsync_unlock(sim *s, sim_conn *c, bson_t *r);
 void collect_ops(sim *s, sim_conn *c, const bson_t *body, const char *db, bool all_users, bool idle,
 		 doc_list *l);
-void cmd_current_op(sim *s, sim_conn *c, const bson_t *body, bson_t *r);
+void cmd_current_op(sim *s, sim_conn *c, const bson_t *body, bool locked, bson_t *r);
 
 /* cmd_mongos.c: what a mongos answers (the cluster through the component simulators). */
 void build_mongos_hello(sim *s, sim_conn *c, const bson_t *req, bool hello_name, bson_t *r);
@@ -47,9 +47,18 @@ void cmd_balancer_status(sim *s, bson_t *r);
 int cmd_balancer_start_stop(sim *s, bool start, bson_t *r);
 void cmd_mongos_fsync(sim *s, sim_conn *c, const bson_t *body, bson_t *r);
 void cmd_mongos_fsync_unlock(sim *s, bson_t *r);
+void cmd_mongos_current_op(sim *s, sim_conn *c, const bson_t *body, bson_t *r);
+
+/* cmd_route.c: insert and find through a mongos, each document on the shard its _id hashes to. */
+size_t sim_route_shard(const sim_cluster *cl, const bson_iter_t *id);
+int cmd_mongos_insert(sim *s, sim_conn *c, const bson_t *body, const char *db, bson_t *r);
+void cmd_mongos_find(sim *s, sim_conn *c, const bson_t *body, const char *db, bson_t *r);
 
 /* cmd_data.c */
 int cmd_insert(sim *s, sim_conn *c, const bson_t *body, const char *db, bson_t *r);
+int sim_data_insert_one(sim *s, const sim_member *m, const char *ns, const bson_t *d, int32_t index, bson_t *errors,
+                        const char *router, int64_t seq);
+const bson_t *sim_data_next(const sim *s, const sim_member *m, const char *ns, const bson_t *filter, size_t *k);
 bool matches(const bson_t *doc, const bson_t *filter);
 void cmd_find(sim *s, sim_conn *c, const sim_msg *req, const bson_t *body, const char *db, bson_t *r);
 void docs_push(doc_list *l, bson_t *d);

@@ -62,31 +62,19 @@ int cmd_insert(sim *s, sim_conn *c, const bson_t *body, const char *db, bson_t *
 	for (int32_t index = 0; bson_iter_next(&docs); index++) {
 		const uint8_t *data;
 		uint32_t len;
-		bson_t d, copy;
-		bson_iter_t idit;
+		bson_t d;
+		int rc;
 
 		if (!BSON_ITER_HOLDS_DOCUMENT(&docs))
 			continue;
 		bson_iter_document(&docs, &len, &data);
 		if (!bson_init_static(&d, data, len))
 			continue;
-		if (bson_iter_init_find(&idit, &d, "_id") && id_taken(s, m, ns, &idit)) {
-			append_dup_error(&errors, index, ns, &idit);
-			if (ordered)
-				break;
-			continue;
-		}
-		bson_init(&copy);
-		if (!bson_iter_init_find(&idit, &d, "_id")) {
-			bson_oid_t oid;
-
-			bson_oid_init(&oid, NULL);
-			BSON_APPEND_OID(&copy, "_id", &oid);
-		}
-		bson_concat(&copy, &d);
-		if (sim_rs_write(s, ns, &copy, false) == 0)
+		rc = sim_data_insert_one(s, m, ns, &d, index, &errors, NULL, 0);
+		if (rc > 0)
 			n++;
-		bson_destroy(&copy);
+		else if (rc == 0 && ordered)
+			break;
 	}
 	BSON_APPEND_INT32(r, "n", n);
 	if (!bson_empty(&errors))
@@ -94,6 +82,48 @@ int cmd_insert(sim *s, sim_conn *c, const bson_t *body, const char *db, bson_t *
 	bson_destroy(&errors);
 	BSON_APPEND_DOUBLE(r, "ok", 1.0);
 	return 0;
+}
+
+/* Insert one document d (an _id is added when it has none) on the primary m: 1 = inserted, 0 = a
+ * duplicate _id (the write error, at index, appended to errors), -1 = failed.  router/seq: a write a
+ * mongos routed here, stamped with them (NULL: a client's own). */
+int sim_data_insert_one(sim *s, const sim_member *m, const char *ns, const bson_t *d, int32_t index, bson_t *errors,
+                        const char *router, int64_t seq)
+{
+	bson_iter_t idit;
+	bson_t copy;
+	int rc;
+
+	if (bson_iter_init_find(&idit, d, "_id") && id_taken(s, m, ns, &idit)) {
+		append_dup_error(errors, index, ns, &idit);
+		return 0;
+	}
+	bson_init(&copy);
+	if (!bson_iter_init_find(&idit, d, "_id")) {
+		bson_oid_t oid;
+
+		bson_oid_init(&oid, NULL);
+		BSON_APPEND_OID(&copy, "_id", &oid);
+	}
+	bson_concat(&copy, d);
+	rc = sim_rs_write_routed(s, ns, &copy, router, seq) == 0 ? 1 : -1;
+	bson_destroy(&copy);
+	return rc;
+}
+
+/* The next applied document of ns on m matching filter (NULL: all) from oplog position *k on; NULL at
+ * the end. */
+const bson_t *sim_data_next(const sim *s, const sim_member *m, const char *ns, const bson_t *filter, size_t *k)
+{
+	for (; *k < m->applied && *k < s->n_oplog; (*k)++) {
+		const sim_entry *e = &s->oplog[*k];
+
+		if (!e->noop && e->ns && strcmp(e->ns, ns) == 0 && matches(e->doc, filter)) {
+			(*k)++;
+			return e->doc;
+		}
+	}
+	return NULL;
 }
 
 /* Equality of two BSON values (numbers compare by value). */
@@ -137,6 +167,7 @@ void cmd_find(sim *s, sim_conn *c, const sim_msg *req, const bson_t *body, const
 	sim_member *m = &s->members[c->member];
 	bson_iter_t it;
 	bson_t cur, batch, filter;
+	const bson_t *doc;
 	bool have_filter = false;
 	char ns[512], key[16];
 	double limit = 0;
@@ -165,16 +196,12 @@ void cmd_find(sim *s, sim_conn *c, const sim_msg *req, const bson_t *body, const
 	get_number(body, "limit", &limit);
 	BSON_APPEND_DOCUMENT_BEGIN(r, "cursor", &cur);
 	BSON_APPEND_ARRAY_BEGIN(&cur, "firstBatch", &batch);
-	for (size_t k = 0; k < m->applied && k < s->n_oplog; k++) {
-		const sim_entry *e = &s->oplog[k];
-
-		if (e->noop || !e->ns || strcmp(e->ns, ns) != 0 || !matches(e->doc, have_filter ? &filter : NULL))
-			continue;
-		if ((limit > 0 && n >= (size_t)limit) || bytes + e->doc->len > 8 * 1024 * 1024)
+	for (size_t k = 0; (doc = sim_data_next(s, m, ns, have_filter ? &filter : NULL, &k));) {
+		if ((limit > 0 && n >= (size_t)limit) || bytes + doc->len > 8 * 1024 * 1024)
 			break;
 		snprintf(key, sizeof key, "%zu", n++);
-		BSON_APPEND_DOCUMENT(&batch, key, e->doc);
-		bytes += e->doc->len;
+		BSON_APPEND_DOCUMENT(&batch, key, doc);
+		bytes += doc->len;
 	}
 	bson_append_array_end(&cur, &batch);
 	BSON_APPEND_INT64(&cur, "id", 0);

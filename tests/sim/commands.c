@@ -303,7 +303,7 @@ static int h_current_op(sim *s, sim_conn *c, const sim_msg *req, const bson_t *b
                         bson_t *r)
 {
 	UNUSED_ARGS;
-	cmd_current_op(s, c, b, r);
+	cmd_current_op(s, c, b, s->members[c->member].lock_count > 0, r);
 	return 0;
 }
 
@@ -613,6 +613,29 @@ static int h_mongos_fsync_unlock(sim *s, sim_conn *c, const sim_msg *req, const 
 	return 0;
 }
 
+static int h_mongos_current_op(sim *s, sim_conn *c, const sim_msg *req, const bson_t *b, const char *db,
+                               const char *name, bson_t *r)
+{
+	UNUSED_ARGS;
+	cmd_mongos_current_op(s, c, b, r);
+	return 0;
+}
+
+static int h_mongos_insert(sim *s, sim_conn *c, const sim_msg *req, const bson_t *b, const char *db,
+                           const char *name, bson_t *r)
+{
+	UNUSED_ARGS;
+	return cmd_mongos_insert(s, c, b, db, r);
+}
+
+static int h_mongos_find(sim *s, sim_conn *c, const sim_msg *req, const bson_t *b, const char *db, const char *name,
+                         bson_t *r)
+{
+	UNUSED_ARGS;
+	cmd_mongos_find(s, c, b, db, r);
+	return 0;
+}
+
 /* What a mongos answers (role = "mongos"); anything else is 59 as on a router without it (fsyncUnlock
  * too before the cluster lock: cmd_mongos.c). */
 static const sim_cmd_entry mongos_table[] = {
@@ -637,6 +660,10 @@ static const sim_cmd_entry mongos_table[] = {
 	{"balancerStop",      0, 0, true,  false, SIM_ACT_BALANCER,       0,  NULL,               h_balancer_start_stop},
 	{"fsync",             0, 0, true,  false, SIM_ACT_FSYNC,          25, fsync_args,         h_mongos_fsync},
 	{"fsyncUnlock",       0, 0, true,  false, SIM_ACT_UNLOCK,         0,  NULL,               h_mongos_fsync_unlock},
+	{"currentOp",         0, 0, true,  false, SIM_ACT_INPROG,         0,  NULL,               h_mongos_current_op},
+	/* routed to the shards (cmd_route.c) */
+	{"insert",            0, 0, false, false, SIM_ACT_INSERT,         6,  insert_args,        h_mongos_insert},
+	{"find",              0, 0, false, false, SIM_ACT_FIND,           9,  find_args,          h_mongos_find},
 };
 
 /* The entry for name at this server's version (and role), or NULL. */

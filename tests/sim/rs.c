@@ -85,7 +85,8 @@ static sim_optime next_optime(sim *s, int64_t now)
 	return op;
 }
 
-static int append_entry(sim *s, const char *ns, const bson_t *doc, bool noop, int64_t now)
+static int append_entry(sim *s, const char *ns, const bson_t *doc, bool noop, int64_t now, const char *router,
+                        int64_t seq)
 {
 	sim_entry *e;
 
@@ -104,8 +105,11 @@ static int append_entry(sim *s, const char *ns, const bson_t *doc, bool noop, in
 	e->noop = noop;
 	e->ns = ns ? strdup(ns) : NULL;
 	e->doc = doc ? bson_copy(doc) : bson_new();
-	if ((ns && !e->ns) || !e->doc) {
+	e->router = router ? strdup(router) : NULL;
+	e->seq = seq;
+	if ((ns && !e->ns) || !e->doc || (router && !e->router)) {
 		free(e->ns);
+		free(e->router);
 		bson_destroy(e->doc);
 		return -1;
 	}
@@ -113,19 +117,31 @@ static int append_entry(sim *s, const char *ns, const bson_t *doc, bool noop, in
 	return 0;
 }
 
-/* The primary takes one write (or no-op) and applies it; 0 or -1 (no primary / no memory). */
-int sim_rs_write(sim *s, const char *ns, const bson_t *doc, bool noop)
+/* The primary takes one entry and applies it; 0 or -1 (no primary / no memory). */
+static int primary_write(sim *s, const char *ns, const bson_t *doc, bool noop, const char *router, int64_t seq)
 {
 	sim_member *p;
 
 	if (s->primary < 0)
 		return -1;
 	p = &s->members[s->primary];
-	if (append_entry(s, ns, doc, noop, sim_now_ms()) != 0)
+	if (append_entry(s, ns, doc, noop, sim_now_ms(), router, seq) != 0)
 		return -1;
 	apply_upto(s, p, s->n_oplog);
 	sim_rs_update_commit(s);
 	return 0;
+}
+
+/* The primary takes one write (or no-op) and applies it; 0 or -1 (no primary / no memory). */
+int sim_rs_write(sim *s, const char *ns, const bson_t *doc, bool noop)
+{
+	return primary_write(s, ns, doc, noop, NULL, 0);
+}
+
+/* The same for an insert a mongos routed here, stamped with the router's id and sequence number. */
+int sim_rs_write_routed(sim *s, const char *ns, const bson_t *doc, const char *router, int64_t seq)
+{
+	return primary_write(s, ns, doc, false, router, seq);
 }
 
 static void write_noop(sim *s, const char *msg)
@@ -536,7 +552,7 @@ void sim_rs_init(sim *s)
 	s->start_ms = now;
 	bson_oid_init(&s->replica_set_id, NULL);
 	BSON_APPEND_UTF8(&o, "msg", "initiating set");
-	append_entry(s, NULL, &o, true, now);
+	append_entry(s, NULL, &o, true, now, NULL, 0);
 	bson_destroy(&o);
 	for (size_t i = 0; i < s->n_members; i++) {
 		sim_member *m = &s->members[i];
@@ -560,6 +576,7 @@ void sim_rs_free(sim *s)
 {
 	for (size_t i = 0; i < s->n_oplog; i++) {
 		free(s->oplog[i].ns);
+		free(s->oplog[i].router);
 		bson_destroy(s->oplog[i].doc);
 	}
 	free(s->oplog);

@@ -1,0 +1,332 @@
+/* SPDX-License-Identifier: AGPL-3.0-or-later */
+/* cmd_route.c: a simulated mongos's insert and find: each document lives on the shard its _id hashes to,
+   written on that shard's primary through the shard simulator's control socket (routed.c) and stamped
+   with this router's id and a sequence number that grows by one with every write that lands. */
+#include "autoconfig.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "sim.h"
+#include "cmd.h"
+
+/* A write held by a shard's fsync lock is tried again this often. */
+#define ROUTE_RETRY_MS 20
+/* The control line carries the document in hex: the simulator's limit for a routed document. */
+#define ROUTE_DOC_MAX (256 * 1024)
+
+/* An insert in progress across retries: the next document and what the ones before gave. */
+typedef struct route_state {
+	uint32_t next;
+	int32_t n;
+	bool stopped;
+	bson_t errors;
+} route_state;
+
+void sim_route_free(sim_conn *c)
+{
+	route_state *st = c->route;
+
+	if (!st)
+		return;
+	bson_destroy(&st->errors);
+	free(st);
+	c->route = NULL;
+}
+
+/* This routers' process stamps its writes with one id, chosen on the first write. */
+static void router_init(sim_cluster *cl)
+{
+	bson_oid_t oid;
+
+	if (cl->router_id[0])
+		return;
+	bson_oid_init(&oid, NULL);
+	bson_oid_to_string(&oid, cl->router_id);
+	cl->next_seq = 1;
+}
+
+/* The routing rule: FNV-1a 64 of the BSON {"": _id} (a number as a double, so 1, 1.0 and
+ * NumberLong(1) agree as equality does), mixed (the 64-bit finaliser of MurmurHash3, so that small
+ * integers spread), modulo the number of shards, in listShards order. */
+size_t sim_route_shard(const sim_cluster *cl, const bson_iter_t *id)
+{
+	bson_t one = BSON_INITIALIZER;
+	uint64_t h;
+
+	if (BSON_ITER_HOLDS_NUMBER(id))
+		BSON_APPEND_DOUBLE(&one, "", bson_iter_as_double(id));
+	else
+		bson_append_iter(&one, "", 0, id);
+	h = sim_fnv1a64(SIM_FNV_OFFSET, bson_get_data(&one), one.len);
+	bson_destroy(&one);
+	h ^= h >> 33;
+	h *= 0xff51afd7ed558ccdULL;
+	h ^= h >> 33;
+	return (size_t)(h % cl->n_shards);
+}
+
+/* A write error of the batch, at the client's index. */
+static void add_write_error(bson_t *errors, uint32_t index, int code, const char *msg)
+{
+	bson_t e;
+	char key[16];
+
+	snprintf(key, sizeof key, "%u", bson_count_keys(errors));
+	BSON_APPEND_DOCUMENT_BEGIN(errors, key, &e);
+	BSON_APPEND_INT32(&e, "index", (int32_t)index);
+	BSON_APPEND_INT32(&e, "code", code);
+	BSON_APPEND_UTF8(&e, "errmsg", msg);
+	bson_append_document_end(errors, &e);
+}
+
+/* A shard's write errors (index 0 of its one-document batch), renumbered to the client's index. */
+static void copy_write_errors(bson_t *errors, const bson_t *result, uint32_t index)
+{
+	bson_iter_t it, arr;
+
+	if (!bson_iter_init_find(&it, result, "writeErrors") || !BSON_ITER_HOLDS_ARRAY(&it) ||
+	    !bson_iter_recurse(&it, &arr))
+		return;
+	while (bson_iter_next(&arr)) {
+		const uint8_t *data;
+		uint32_t len;
+		bson_t one, e;
+		char key[16];
+
+		if (!BSON_ITER_HOLDS_DOCUMENT(&arr))
+			continue;
+		bson_iter_document(&arr, &len, &data);
+		if (!bson_init_static(&one, data, len))
+			continue;
+		snprintf(key, sizeof key, "%u", bson_count_keys(errors));
+		BSON_APPEND_DOCUMENT_BEGIN(errors, key, &e);
+		BSON_APPEND_INT32(&e, "index", (int32_t)index);
+		bson_copy_to_excluding_noinit(&one, &e, "index", NULL);
+		bson_append_document_end(errors, &e);
+	}
+}
+
+/* Route document d (index i of the batch) to its shard.  1 = it landed, 0 = a write error was
+ * recorded, 2 = the shard's primary is locked: try again later. */
+static int route_one(sim *s, const char *ns, const bson_t *d, uint32_t i, route_state *st)
+{
+	sim_cluster *cl = &s->cluster;
+	bson_t copy = BSON_INITIALIZER, *result = NULL;
+	bson_iter_t id;
+	char err[1024], *hex = NULL, *line = NULL, *ans = NULL;
+	int rc = 0, crc;
+	size_t shard;
+
+	/* A document without an _id gets one here (drivers add it before sending). */
+	if (!bson_iter_init_find(&id, d, "_id")) {
+		bson_oid_t oid;
+
+		bson_oid_init(&oid, NULL);
+		BSON_APPEND_OID(&copy, "_id", &oid);
+	}
+	bson_concat(&copy, d);
+	if (copy.len > ROUTE_DOC_MAX) {
+		add_write_error(&st->errors, i, 10334, "mongo-rs-sim: a document routed through the mongos is limited to 256 KiB");
+		goto out;
+	}
+	bson_iter_init_find(&id, &copy, "_id");
+	shard = sim_route_shard(cl, &id);
+	if (!(hex = sim_hex_encode(bson_get_data(&copy), copy.len)) ||
+	    asprintf(&line, "routed-insert %s %s %lld %s\n", ns, cl->router_id, (long long)cl->next_seq, hex) < 0) {
+		line = NULL;
+		add_write_error(&st->errors, i, 1, "out of memory");
+		goto out;
+	}
+	crc = sim_ctl_call(cl->shard_ctl[shard], line, SIM_CTL_TIMEOUT_MS, &ans, err, sizeof err);
+	if (crc == 1 && strcmp(err, SIM_ROUTED_LOCKED) == 0) {
+		rc = 2;
+	} else if (crc == 1 && strncmp(err, SIM_ROUTED_NO_PRIMARY, strlen(SIM_ROUTED_NO_PRIMARY)) == 0) {
+		add_write_error(&st->errors, i, 133, err);
+	} else if (crc != 0) {
+		char msg[1200];
+
+		snprintf(msg, sizeof msg, "the simulated cluster's component is not reachable: %s", err);
+		add_write_error(&st->errors, i, 6, msg);
+	} else if ((ans[strcspn(ans, "\n")] = '\0', !(result = sim_hex_decode(ans)))) {
+		add_write_error(&st->errors, i, 1, "mongo-rs-sim: the shard's answer is not hex BSON");
+	} else {
+		bson_iter_t n;
+
+		if (bson_iter_init_find(&n, result, "n") && bson_iter_as_int64(&n) == 1) {
+			cl->next_seq++;   /* the number is used only by a write that landed: no gaps */
+			st->n++;
+			rc = 1;
+		}
+		copy_write_errors(&st->errors, result, i);
+	}
+out:
+	if (result)
+		bson_destroy(result);
+	bson_destroy(&copy);
+	free(hex);
+	free(line);
+	free(ans);
+	return rc;
+}
+
+/* insert through the mongos: each document to its shard's primary, in order; a document whose shard's
+ * primary is fsync-locked holds the request (1) until it lands, as a write to that primary waits. */
+int cmd_mongos_insert(sim *s, sim_conn *c, const bson_t *body, const char *db, bson_t *r)
+{
+	route_state *st = c->route;
+	bson_iter_t it, docs;
+	bool ordered = true;
+	char ns[512];
+
+	if (!bson_iter_init_find(&it, body, "insert") || !BSON_ITER_HOLDS_UTF8(&it)) {
+		sim_cmd_error(r, 73, "InvalidNamespace", "insert: collection name must be a string");
+		return 0;
+	}
+	snprintf(ns, sizeof ns, "%s.%s", db, bson_iter_utf8(&it, NULL));
+	if (strchr(ns, ' ') || strchr(ns, '\n')) {
+		sim_cmd_error(r, 73, "InvalidNamespace", "mongo-rs-sim: a namespace routed through the mongos has no blanks");
+		return 0;
+	}
+	if (!bson_iter_init_find(&it, body, "documents") || !BSON_ITER_HOLDS_ARRAY(&it) ||
+	    !bson_iter_recurse(&it, &docs)) {
+		sim_cmd_error(r, 9, "FailedToParse", "insert: 'documents' must be an array");
+		return 0;
+	}
+	if (bson_iter_init_find(&it, body, "ordered"))
+		ordered = truthy(&it);
+	router_init(&s->cluster);
+	if (!st) {
+		if (!(st = calloc(1, sizeof *st))) {
+			sim_cmd_error(r, 1, "InternalError", "out of memory");
+			return 0;
+		}
+		bson_init(&st->errors);
+		c->route = st;
+	}
+	for (uint32_t i = 0; !st->stopped && bson_iter_next(&docs); i++) {
+		const uint8_t *data;
+		uint32_t len;
+		bson_t d;
+		int rc;
+
+		if (i < st->next || !BSON_ITER_HOLDS_DOCUMENT(&docs))
+			continue;
+		bson_iter_document(&docs, &len, &data);
+		if (!bson_init_static(&d, data, len))
+			continue;
+		if ((rc = route_one(s, ns, &d, i, st)) == 2) {
+			st->next = i;
+			c->retry_at_ms = sim_now_ms() + ROUTE_RETRY_MS;
+			return 1;
+		}
+		st->next = i + 1;
+		if (rc == 0 && ordered && !bson_empty(&st->errors))
+			st->stopped = true;
+	}
+	BSON_APPEND_INT32(r, "n", st->n);
+	if (!bson_empty(&st->errors))
+		BSON_APPEND_ARRAY(r, "writeErrors", &st->errors);
+	BSON_APPEND_DOUBLE(r, "ok", 1.0);
+	sim_route_free(c);
+	return 0;
+}
+
+/* Does the filter name one _id by equality (so one shard holds every match)? */
+static bool targets_one(const bson_t *filter, bson_iter_t *id)
+{
+	bson_iter_t sub;
+
+	if (!filter || !bson_iter_init_find(id, filter, "_id"))
+		return false;
+	if (BSON_ITER_HOLDS_DOCUMENT(id) && bson_iter_recurse(id, &sub) && bson_iter_next(&sub) &&
+	    bson_iter_key(&sub)[0] == '$')
+		return false;
+	return true;
+}
+
+/* find through the mongos: the shard the filter's _id names, else every shard in listShards order;
+ * read on each shard's primary; one batch (cursor id 0) as the members answer. */
+void cmd_mongos_find(sim *s, sim_conn *c, const bson_t *body, const char *db, bson_t *r)
+{
+	sim_cluster *cl = &s->cluster;
+	bson_iter_t it, id;
+	bson_t filter, cur, batch;
+	bool have_filter = false, one;
+	char ns[512], key[24], *hexf = NULL;
+	double limit = 0;
+	size_t n = 0, bytes = 0, first = 0, last = cl->n_shards;
+
+	(void)c;
+	if (!bson_iter_init_find(&it, body, "find") || !BSON_ITER_HOLDS_UTF8(&it)) {
+		sim_cmd_error(r, 73, "InvalidNamespace", "find: collection name must be a string");
+		return;
+	}
+	snprintf(ns, sizeof ns, "%s.%s", db, bson_iter_utf8(&it, NULL));
+	if (strchr(ns, ' ') || strchr(ns, '\n')) {
+		sim_cmd_error(r, 73, "InvalidNamespace", "mongo-rs-sim: a namespace routed through the mongos has no blanks");
+		return;
+	}
+	if (bson_iter_init_find(&it, body, "filter") && BSON_ITER_HOLDS_DOCUMENT(&it)) {
+		const uint8_t *data;
+		uint32_t len;
+
+		bson_iter_document(&it, &len, &data);
+		have_filter = bson_init_static(&filter, data, len) && !bson_empty(&filter);
+	}
+	get_number(body, "limit", &limit);
+	if (limit < 0)
+		limit = -limit;
+	if (have_filter && !(hexf = sim_hex_encode(bson_get_data(&filter), filter.len))) {
+		sim_cmd_error(r, 1, "InternalError", "out of memory");
+		return;
+	}
+	if ((one = have_filter && targets_one(&filter, &id))) {
+		first = sim_route_shard(cl, &id);
+		last = first + 1;
+	}
+	bson_init(&batch);
+	for (size_t k = first; k < last; k++) {
+		char err[1024], *line = NULL, *ans = NULL, *save = NULL, *hl;
+		int crc;
+
+		if (asprintf(&line, "routed-find %s%s%s\n", ns, hexf ? " " : "", hexf ? hexf : "") < 0) {
+			sim_cmd_error(r, 1, "InternalError", "out of memory");
+			goto out;
+		}
+		crc = sim_ctl_call(cl->shard_ctl[k], line, SIM_CTL_TIMEOUT_MS, &ans, err, sizeof err);
+		free(line);
+		if (crc != 0) {
+			if (crc == 1 && strncmp(err, SIM_ROUTED_NO_PRIMARY, strlen(SIM_ROUTED_NO_PRIMARY)) == 0)
+				sim_cmd_error(r, 133, "FailedToSatisfyReadPreference", "%s", err);
+			else
+				sim_cmd_error(r, 6, "HostUnreachable", "the simulated cluster's component is not reachable: %s", err);
+			free(ans);
+			goto out;
+		}
+		for (hl = strtok_r(ans, "\n", &save); hl; hl = strtok_r(NULL, "\n", &save)) {
+			bson_t *doc = sim_hex_decode(hl);
+
+			if (!doc)
+				continue;
+			if ((limit > 0 && n >= (size_t)limit) || bytes + doc->len > 8 * 1024 * 1024) {
+				bson_destroy(doc);
+				break;
+			}
+			snprintf(key, sizeof key, "%zu", n++);
+			BSON_APPEND_DOCUMENT(&batch, key, doc);
+			bytes += doc->len;
+			bson_destroy(doc);
+		}
+		free(ans);
+	}
+	BSON_APPEND_DOCUMENT_BEGIN(r, "cursor", &cur);
+	BSON_APPEND_ARRAY(&cur, "firstBatch", &batch);
+	BSON_APPEND_INT64(&cur, "id", 0);
+	BSON_APPEND_UTF8(&cur, "ns", ns);
+	bson_append_document_end(r, &cur);
+	BSON_APPEND_DOUBLE(r, "ok", 1.0);
+out:
+	bson_destroy(&batch);
+	free(hexf);
+}
