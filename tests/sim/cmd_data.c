@@ -106,19 +106,41 @@ int sim_data_insert_one(sim *s, const sim_member *m, const char *ns, const bson_
 		BSON_APPEND_OID(&copy, "_id", &oid);
 	}
 	bson_concat(&copy, d);
-	rc = sim_rs_write_routed(s, ns, &copy, router, seq) == 0 ? 1 : -1;
+	rc = sim_rs_write_kind(s, 'i', ns, &copy, router, seq) == 0 ? 1 : -1;
 	bson_destroy(&copy);
 	return rc;
 }
 
-/* The next applied document of ns on m matching filter (NULL: all) from oplog position *k on; NULL at
- * the end. */
+/* Is the document of oplog entry k (of ns) replaced or deleted by a later entry m has applied? */
+static bool superseded(const sim *s, const sim_member *m, size_t k)
+{
+	const sim_entry *e = &s->oplog[k];
+	bson_iter_t id, other;
+
+	if (s->n_mutations == 0 || !bson_iter_init_find(&id, e->doc, "_id"))
+		return false;
+	for (size_t j = s->n_mutations; j > 0; j--) {
+		size_t pos = s->mutations[j - 1];
+		const sim_entry *u = &s->oplog[pos];
+
+		if (pos <= k)
+			break;
+		if (pos < m->applied && strcmp(u->ns, e->ns) == 0 && bson_iter_init_find(&other, u->doc, "_id") &&
+		    value_eq(&id, &other))
+			return true;
+	}
+	return false;
+}
+
+/* The next live document of ns on m (inserted or updated, and not replaced or deleted since, in what
+ * m has applied) matching filter (NULL: all), from oplog position *k on; NULL at the end. */
 const bson_t *sim_data_next(const sim *s, const sim_member *m, const char *ns, const bson_t *filter, size_t *k)
 {
 	for (; *k < m->applied && *k < s->n_oplog; (*k)++) {
 		const sim_entry *e = &s->oplog[*k];
 
-		if (!e->noop && e->ns && strcmp(e->ns, ns) == 0 && matches(e->doc, filter)) {
+		if (!e->noop && e->kind != 'd' && e->ns && strcmp(e->ns, ns) == 0 && matches(e->doc, filter) &&
+		    !superseded(s, m, *k)) {
 			(*k)++;
 			return e->doc;
 		}
@@ -127,7 +149,7 @@ const bson_t *sim_data_next(const sim *s, const sim_member *m, const char *ns, c
 }
 
 /* Equality of two BSON values (numbers compare by value). */
-static bool value_eq(const bson_iter_t *a, const bson_iter_t *b)
+bool value_eq(const bson_iter_t *a, const bson_iter_t *b)
 {
 	const bson_value_t *va, *vb;
 
@@ -210,19 +232,17 @@ void cmd_find(sim *s, sim_conn *c, const sim_msg *req, const bson_t *body, const
 	BSON_APPEND_DOUBLE(r, "ok", 1.0);
 }
 
-/* Is there an applied document in ns whose _id equals id's value? */
+/* Is there a live document in ns whose _id equals id's value? */
 static bool id_taken(const sim *s, const sim_member *m, const char *ns, const bson_iter_t *id)
 {
-	for (size_t k = 0; k < m->applied && k < s->n_oplog; k++) {
-		const sim_entry *e = &s->oplog[k];
-		bson_iter_t other;
+	bson_t filter = BSON_INITIALIZER;
+	size_t k = 0;
+	bool taken;
 
-		if (e->noop || !e->ns || strcmp(e->ns, ns) != 0)
-			continue;
-		if (bson_iter_init_find(&other, e->doc, "_id") && value_eq(id, &other))
-			return true;
-	}
-	return false;
+	bson_append_iter(&filter, "_id", 3, id);
+	taken = sim_data_next(s, m, ns, &filter, &k) != NULL;
+	bson_destroy(&filter);
+	return taken;
 }
 
 /* A writeErrors entry for a duplicate _id, worded as the server words it. */
@@ -419,12 +439,10 @@ void cmd_aggregate(sim *s, sim_conn *c, const sim_msg *req, const bson_t *body, 
 			not_authorized(r, db, body);
 			return;
 		}
-		for (size_t k = 0; k < m->applied && k < s->n_oplog; k++) {
-			const sim_entry *e = &s->oplog[k];
+		const bson_t *doc;
 
-			if (!e->noop && e->ns && strcmp(e->ns, ns) == 0)
-				docs_push(&l, bson_copy(e->doc));
-		}
+		for (size_t k = 0; (doc = sim_data_next(s, m, ns, NULL, &k));)
+			docs_push(&l, bson_copy(doc));
 	}
 	while (bson_iter_next(&st)) {
 		bson_t stage;

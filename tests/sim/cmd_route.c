@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: AGPL-3.0-or-later */
-/* cmd_route.c: a simulated mongos's insert and find: each document lives on the shard its _id hashes to,
-   written on that shard's primary through the shard simulator's control socket (routed.c) and stamped
-   with this router's id and a sequence number that grows by one with every write that lands. */
+/* cmd_route.c: a simulated mongos's insert, update, delete and find: each document lives on the shard its
+   _id hashes to, written on that shard's primary through the shard simulator's control socket (routed.c),
+   each oplog entry stamped with this router's id and a sequence number that grows by one with every
+   entry that lands. */
 #include "autoconfig.h"
 
 #include <stdlib.h>
@@ -15,12 +16,13 @@
 /* The control line carries the document in hex: the simulator's limit for a routed document. */
 #define ROUTE_DOC_MAX (256 * 1024)
 
-/* An insert in progress across retries: the next document and what the ones before gave. */
+/* A write in progress across retries: the next statement, the shard it waits for, what the ones
+ * before gave (in the client's numbering). */
 typedef struct route_state {
 	uint32_t next;
-	int32_t n;
-	bool stopped;
-	bson_t errors;
+	size_t shard;       /* a statement sent to several shards: the next one (0: the first) */
+	bool stopped;       /* ordered, and a statement failed */
+	sim_write_result w;
 } route_state;
 
 void sim_route_free(sim_conn *c)
@@ -29,7 +31,7 @@ void sim_route_free(sim_conn *c)
 
 	if (!st)
 		return;
-	bson_destroy(&st->errors);
+	sim_write_result_clear(&st->w);
 	free(st);
 	c->route = NULL;
 }
@@ -80,13 +82,13 @@ static void add_write_error(bson_t *errors, uint32_t index, int code, const char
 	bson_append_document_end(errors, &e);
 }
 
-/* A shard's write errors (index 0 of its one-document batch), renumbered to the client's index. */
-static void copy_write_errors(bson_t *errors, const bson_t *result, uint32_t index)
+/* Append the shard's array `field` ({index: 0, ...} each: its one-statement batch) to out, each entry
+ * renumbered to the client's index. */
+static void copy_renumbered(bson_t *out, const bson_t *result, const char *field, uint32_t index)
 {
 	bson_iter_t it, arr;
 
-	if (!bson_iter_init_find(&it, result, "writeErrors") || !BSON_ITER_HOLDS_ARRAY(&it) ||
-	    !bson_iter_recurse(&it, &arr))
+	if (!bson_iter_init_find(&it, result, field) || !BSON_ITER_HOLDS_ARRAY(&it) || !bson_iter_recurse(&it, &arr))
 		return;
 	while (bson_iter_next(&arr)) {
 		const uint8_t *data;
@@ -99,137 +101,73 @@ static void copy_write_errors(bson_t *errors, const bson_t *result, uint32_t ind
 		bson_iter_document(&arr, &len, &data);
 		if (!bson_init_static(&one, data, len))
 			continue;
-		snprintf(key, sizeof key, "%u", bson_count_keys(errors));
-		BSON_APPEND_DOCUMENT_BEGIN(errors, key, &e);
+		snprintf(key, sizeof key, "%u", bson_count_keys(out));
+		BSON_APPEND_DOCUMENT_BEGIN(out, key, &e);
 		BSON_APPEND_INT32(&e, "index", (int32_t)index);
 		bson_copy_to_excluding_noinit(&one, &e, "index", NULL);
-		bson_append_document_end(errors, &e);
+		bson_append_document_end(out, &e);
 	}
 }
 
-/* Route document d (index i of the batch) to its shard.  1 = it landed, 0 = a write error was
- * recorded, 2 = the shard's primary is locked: try again later. */
-static int route_one(sim *s, const char *ns, const bson_t *d, uint32_t i, route_state *st)
+static int32_t result_int(const bson_t *b, const char *key)
+{
+	bson_iter_t it;
+
+	return bson_iter_init_find(&it, b, key) && BSON_ITER_HOLDS_NUMBER(&it) ? (int32_t)bson_iter_as_int64(&it) : 0;
+}
+
+/* Send statement stmt (index i of the client's batch) to shard k.  Returns how many it matched, inserted
+ * or deleted (its n), -1 after recording a write error, or -2 when the shard's primary is locked:
+ * try again later. */
+static int route_stmt(sim *s, const char *kind, const char *ns, const bson_t *stmt, uint32_t i, size_t k,
+                      sim_write_result *w)
 {
 	sim_cluster *cl = &s->cluster;
-	bson_t copy = BSON_INITIALIZER, *result = NULL;
-	bson_iter_t id;
+	bson_t *result = NULL;
 	char err[1024], *hex = NULL, *line = NULL, *ans = NULL;
-	int rc = 0, crc;
-	size_t shard;
+	int rc = -1, crc;
 
-	/* A document without an _id gets one here (drivers add it before sending). */
-	if (!bson_iter_init_find(&id, d, "_id")) {
-		bson_oid_t oid;
-
-		bson_oid_init(&oid, NULL);
-		BSON_APPEND_OID(&copy, "_id", &oid);
+	if (stmt->len > ROUTE_DOC_MAX) {
+		add_write_error(&w->errors, i, 10334, "mongo-rs-sim: a statement routed through the mongos is limited to 256 KiB");
+		return -1;
 	}
-	bson_concat(&copy, d);
-	if (copy.len > ROUTE_DOC_MAX) {
-		add_write_error(&st->errors, i, 10334, "mongo-rs-sim: a document routed through the mongos is limited to 256 KiB");
-		goto out;
-	}
-	bson_iter_init_find(&id, &copy, "_id");
-	shard = sim_route_shard(cl, &id);
-	if (!(hex = sim_hex_encode(bson_get_data(&copy), copy.len)) ||
-	    asprintf(&line, "routed-insert %s %s %lld %s\n", ns, cl->router_id, (long long)cl->next_seq, hex) < 0) {
+	if (!(hex = sim_hex_encode(bson_get_data(stmt), stmt->len)) ||
+	    asprintf(&line, "routed-write %s %s %s %lld %s\n", kind, ns, cl->router_id, (long long)cl->next_seq, hex) <
+	        0) {
 		line = NULL;
-		add_write_error(&st->errors, i, 1, "out of memory");
+		add_write_error(&w->errors, i, 1, "out of memory");
 		goto out;
 	}
-	crc = sim_ctl_call(cl->shard_ctl[shard], line, SIM_CTL_TIMEOUT_MS, &ans, err, sizeof err);
+	crc = sim_ctl_call(cl->shard_ctl[k], line, SIM_CTL_TIMEOUT_MS, &ans, err, sizeof err);
 	if (crc == 1 && strcmp(err, SIM_ROUTED_LOCKED) == 0) {
-		rc = 2;
+		rc = -2;
 	} else if (crc == 1 && strncmp(err, SIM_ROUTED_NO_PRIMARY, strlen(SIM_ROUTED_NO_PRIMARY)) == 0) {
-		add_write_error(&st->errors, i, 133, err);
+		add_write_error(&w->errors, i, 133, err);
 	} else if (crc != 0) {
 		char msg[1200];
 
 		snprintf(msg, sizeof msg, "the simulated cluster's component is not reachable: %s", err);
-		add_write_error(&st->errors, i, 6, msg);
+		add_write_error(&w->errors, i, 6, msg);
 	} else if ((ans[strcspn(ans, "\n")] = '\0', !(result = sim_hex_decode(ans)))) {
-		add_write_error(&st->errors, i, 1, "mongo-rs-sim: the shard's answer is not hex BSON");
+		add_write_error(&w->errors, i, 1, "mongo-rs-sim: the shard's answer is not hex BSON");
 	} else {
-		bson_iter_t n;
-
-		if (bson_iter_init_find(&n, result, "n") && bson_iter_as_int64(&n) == 1) {
-			cl->next_seq++;   /* the number is used only by a write that landed: no gaps */
-			st->n++;
-			rc = 1;
+		/* each oplog entry the statement wrote used one number: none is skipped, none used twice */
+		cl->next_seq += result_int(result, "seqs");
+		w->n += rc = result_int(result, "n");
+		w->n_modified += result_int(result, "nModified");
+		copy_renumbered(&w->upserted, result, "upserted", i);
+		if (bson_has_field(result, "writeErrors")) {
+			copy_renumbered(&w->errors, result, "writeErrors", i);
+			rc = -1;
 		}
-		copy_write_errors(&st->errors, result, i);
 	}
 out:
 	if (result)
 		bson_destroy(result);
-	bson_destroy(&copy);
 	free(hex);
 	free(line);
 	free(ans);
 	return rc;
-}
-
-/* insert through the mongos: each document to its shard's primary, in order; a document whose shard's
- * primary is fsync-locked holds the request (1) until it lands, as a write to that primary waits. */
-int cmd_mongos_insert(sim *s, sim_conn *c, const bson_t *body, const char *db, bson_t *r)
-{
-	route_state *st = c->route;
-	bson_iter_t it, docs;
-	bool ordered = true;
-	char ns[512];
-
-	if (!bson_iter_init_find(&it, body, "insert") || !BSON_ITER_HOLDS_UTF8(&it)) {
-		sim_cmd_error(r, 73, "InvalidNamespace", "insert: collection name must be a string");
-		return 0;
-	}
-	snprintf(ns, sizeof ns, "%s.%s", db, bson_iter_utf8(&it, NULL));
-	if (strchr(ns, ' ') || strchr(ns, '\n')) {
-		sim_cmd_error(r, 73, "InvalidNamespace", "mongo-rs-sim: a namespace routed through the mongos has no blanks");
-		return 0;
-	}
-	if (!bson_iter_init_find(&it, body, "documents") || !BSON_ITER_HOLDS_ARRAY(&it) ||
-	    !bson_iter_recurse(&it, &docs)) {
-		sim_cmd_error(r, 9, "FailedToParse", "insert: 'documents' must be an array");
-		return 0;
-	}
-	if (bson_iter_init_find(&it, body, "ordered"))
-		ordered = truthy(&it);
-	router_init(&s->cluster);
-	if (!st) {
-		if (!(st = calloc(1, sizeof *st))) {
-			sim_cmd_error(r, 1, "InternalError", "out of memory");
-			return 0;
-		}
-		bson_init(&st->errors);
-		c->route = st;
-	}
-	for (uint32_t i = 0; !st->stopped && bson_iter_next(&docs); i++) {
-		const uint8_t *data;
-		uint32_t len;
-		bson_t d;
-		int rc;
-
-		if (i < st->next || !BSON_ITER_HOLDS_DOCUMENT(&docs))
-			continue;
-		bson_iter_document(&docs, &len, &data);
-		if (!bson_init_static(&d, data, len))
-			continue;
-		if ((rc = route_one(s, ns, &d, i, st)) == 2) {
-			st->next = i;
-			c->retry_at_ms = sim_now_ms() + ROUTE_RETRY_MS;
-			return 1;
-		}
-		st->next = i + 1;
-		if (rc == 0 && ordered && !bson_empty(&st->errors))
-			st->stopped = true;
-	}
-	BSON_APPEND_INT32(r, "n", st->n);
-	if (!bson_empty(&st->errors))
-		BSON_APPEND_ARRAY(r, "writeErrors", &st->errors);
-	BSON_APPEND_DOUBLE(r, "ok", 1.0);
-	sim_route_free(c);
-	return 0;
 }
 
 /* Does the filter name one _id by equality (so one shard holds every match)? */
@@ -243,6 +181,111 @@ static bool targets_one(const bson_t *filter, bson_iter_t *id)
 	    bson_iter_key(&sub)[0] == '$')
 		return false;
 	return true;
+}
+
+/* insert, update and delete through the mongos, statement by statement in order: an insert to the
+ * shard of its document's _id; an update or delete to the shard of the _id its filter names, else to
+ * every shard (one that may change one document: until one matched).  A statement whose shard's
+ * primary is fsync-locked holds the request (1) until it lands, as a write to that primary waits. */
+int cmd_mongos_write(sim *s, sim_conn *c, const bson_t *body, const char *db, const char *kind, bson_t *r)
+{
+	const char *list = kind[0] == 'i' ? "documents" : kind[0] == 'u' ? "updates" : "deletes";
+	route_state *st = c->route;
+	bson_iter_t it, stmts;
+	bool ordered = true;
+	char ns[512];
+
+	if (!bson_iter_init_find(&it, body, kind) || !BSON_ITER_HOLDS_UTF8(&it)) {
+		sim_cmd_error(r, 73, "InvalidNamespace", "%s: collection name must be a string", kind);
+		return 0;
+	}
+	snprintf(ns, sizeof ns, "%s.%s", db, bson_iter_utf8(&it, NULL));
+	if (strchr(ns, ' ') || strchr(ns, '\n')) {
+		sim_cmd_error(r, 73, "InvalidNamespace", "mongo-rs-sim: a namespace routed through the mongos has no blanks");
+		return 0;
+	}
+	if (!bson_iter_init_find(&it, body, list) || !BSON_ITER_HOLDS_ARRAY(&it) || !bson_iter_recurse(&it, &stmts)) {
+		sim_cmd_error(r, 9, "FailedToParse", "%s: '%s' must be an array", kind, list);
+		return 0;
+	}
+	if (bson_iter_init_find(&it, body, "ordered"))
+		ordered = truthy(&it);
+	router_init(&s->cluster);
+	if (!st) {
+		if (!(st = calloc(1, sizeof *st))) {
+			sim_cmd_error(r, 1, "InternalError", "out of memory");
+			return 0;
+		}
+		sim_write_result_init(&st->w);
+		c->route = st;
+	}
+	for (uint32_t i = 0; !st->stopped && bson_iter_next(&stmts); i++) {
+		const uint8_t *data;
+		uint32_t len, errors_before = bson_count_keys(&st->w.errors);
+		bson_t raw, stmt = BSON_INITIALIZER, q;
+		bson_iter_t id, f;
+		size_t first = 0, last = s->cluster.n_shards;
+		bool single = false;
+
+		if (i < st->next || !BSON_ITER_HOLDS_DOCUMENT(&stmts))
+			continue;
+		bson_iter_document(&stmts, &len, &data);
+		if (!bson_init_static(&raw, data, len))
+			continue;
+		if (kind[0] == 'i') {
+			/* a document without an _id gets one here (drivers add it before sending) */
+			if (!bson_iter_init_find(&id, &raw, "_id")) {
+				bson_oid_t oid;
+
+				bson_oid_init(&oid, NULL);
+				BSON_APPEND_OID(&stmt, "_id", &oid);
+			}
+			bson_concat(&stmt, &raw);
+			bson_iter_init_find(&id, &stmt, "_id");
+			first = sim_route_shard(&s->cluster, &id);
+			last = first + 1;
+		} else {
+			bson_concat(&stmt, &raw);
+			if (bson_iter_init_find(&f, &stmt, "q") && BSON_ITER_HOLDS_DOCUMENT(&f)) {
+				bson_iter_document(&f, &len, &data);
+				if (bson_init_static(&q, data, len) && targets_one(&q, &id)) {
+					first = sim_route_shard(&s->cluster, &id);
+					last = first + 1;
+				}
+			}
+			if (kind[0] == 'u')
+				single = !(bson_iter_init_find(&f, &stmt, "multi") && truthy(&f));
+			else
+				single = bson_iter_init_find(&f, &stmt, "limit") && BSON_ITER_HOLDS_NUMBER(&f) &&
+				         bson_iter_as_int64(&f) == 1;
+			if (kind[0] == 'u' && last - first > 1 && bson_iter_init_find(&f, &stmt, "upsert") && truthy(&f)) {
+				add_write_error(&st->w.errors, i, 61,
+				                "Failed to target upsert by query :: could not extract exact shard key");
+				first = last;
+			}
+		}
+		for (size_t k = first + st->shard; k < last; k++) {
+			int got = route_stmt(s, kind, ns, &stmt, i, k, &st->w);
+
+			if (got == -2) {
+				st->next = i;
+				st->shard = k - first;
+				c->retry_at_ms = sim_now_ms() + ROUTE_RETRY_MS;
+				bson_destroy(&stmt);
+				return 1;
+			}
+			if (got < 0 || (single && got > 0))
+				break;
+		}
+		bson_destroy(&stmt);
+		st->next = i + 1;
+		st->shard = 0;
+		if (ordered && bson_count_keys(&st->w.errors) > errors_before)
+			st->stopped = true;
+	}
+	sim_write_result_reply(&st->w, kind[0] == 'u', r);
+	sim_route_free(c);
+	return 0;
 }
 
 /* find through the mongos: the shard the filter's _id names, else every shard in listShards order;

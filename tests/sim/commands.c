@@ -314,6 +314,13 @@ static int h_insert(sim *s, sim_conn *c, const sim_msg *req, const bson_t *b, co
 	return cmd_insert(s, c, b, db, r);
 }
 
+static int h_update(sim *s, sim_conn *c, const sim_msg *req, const bson_t *b, const char *db, const char *name,
+                    bson_t *r)
+{
+	UNUSED_ARGS;
+	return cmd_update(s, c, b, db, strcmp(name, "update") == 0, r);
+}
+
 static int h_find(sim *s, sim_conn *c, const sim_msg *req, const bson_t *b, const char *db, const char *name,
                   bson_t *r)
 {
@@ -468,6 +475,27 @@ static const sim_arg insert_args[] = {
 	{"encryptionInformation", "object", false, false, 13, 0},
 	{NULL, NULL, false, false, 0, 0}};
 
+/* write_ops.idl update and delete (strict since 3.6). */
+static const sim_arg update_args[] = {
+	{"updates", "array", true, true, 0, 0},
+	{"ordered", "bool", false, true, 0, 0},
+	{"bypassDocumentValidation", T_SAFE_BOOL, false, false, 0, 0},
+	{"stmtIds", "array", false, false, 0, 0},
+	{"let", "object", false, false, 13, 0},
+	{"collectionUUID", "binData", false, false, 17, 0},
+	{"isTimeseriesNamespace", "bool", false, false, 17, 0},
+	{"encryptionInformation", "object", false, false, 13, 0},
+	{NULL, NULL, false, false, 0, 0}};
+static const sim_arg delete_args[] = {
+	{"deletes", "array", true, true, 0, 0},
+	{"ordered", "bool", false, true, 0, 0},
+	{"stmtIds", "array", false, false, 0, 0},
+	{"let", "object", false, false, 13, 0},
+	{"collectionUUID", "binData", false, false, 17, 0},
+	{"isTimeseriesNamespace", "bool", false, false, 17, 0},
+	{"encryptionInformation", "object", false, false, 13, 0},
+	{NULL, NULL, false, false, 0, 0}};
+
 /* find_command.idl (strict; 4.4 parsed find by hand and refused unknown fields too). */
 static const sim_arg find_args[] = {
 	{"filter", "object", false, true, 0, 0},
@@ -562,6 +590,8 @@ static const sim_cmd_entry cmd_table[] = {
 	{"getCmdLineOpts",    0, 0, true,  false, SIM_ACT_CMD_LINE_OPTS,  0,  NULL,               h_cmd_line_opts},
 	{"hostInfo",          0, 0, true,  false, SIM_ACT_HOST_INFO,      0,  NULL,               h_host_info},
 	{"insert",            0, 0, false, false, SIM_ACT_INSERT,         6,  insert_args,        h_insert},
+	{"update",            0, 0, false, false, SIM_ACT_UPDATE,         6,  update_args,        h_update},
+	{"delete",            0, 0, false, false, SIM_ACT_REMOVE,         6,  delete_args,        h_update},
 	{"find",              0, 0, false, false, SIM_ACT_FIND,           9,  find_args,          h_find},
 	{"aggregate",         0, 0, false, false, 0,                      9,  aggregate_args,     h_aggregate},
 };
@@ -621,11 +651,11 @@ static int h_mongos_current_op(sim *s, sim_conn *c, const sim_msg *req, const bs
 	return 0;
 }
 
-static int h_mongos_insert(sim *s, sim_conn *c, const sim_msg *req, const bson_t *b, const char *db,
+static int h_mongos_write(sim *s, sim_conn *c, const sim_msg *req, const bson_t *b, const char *db,
                            const char *name, bson_t *r)
 {
 	UNUSED_ARGS;
-	return cmd_mongos_insert(s, c, b, db, r);
+	return cmd_mongos_write(s, c, b, db, name, r);
 }
 
 static int h_mongos_find(sim *s, sim_conn *c, const sim_msg *req, const bson_t *b, const char *db, const char *name,
@@ -662,7 +692,9 @@ static const sim_cmd_entry mongos_table[] = {
 	{"fsyncUnlock",       0, 0, true,  false, SIM_ACT_UNLOCK,         0,  NULL,               h_mongos_fsync_unlock},
 	{"currentOp",         0, 0, true,  false, SIM_ACT_INPROG,         0,  NULL,               h_mongos_current_op},
 	/* routed to the shards (cmd_route.c) */
-	{"insert",            0, 0, false, false, SIM_ACT_INSERT,         6,  insert_args,        h_mongos_insert},
+	{"insert",            0, 0, false, false, SIM_ACT_INSERT,         6,  insert_args,        h_mongos_write},
+	{"update",            0, 0, false, false, SIM_ACT_UPDATE,         6,  update_args,        h_mongos_write},
+	{"delete",            0, 0, false, false, SIM_ACT_REMOVE,         6,  delete_args,        h_mongos_write},
 	{"find",              0, 0, false, false, SIM_ACT_FIND,           9,  find_args,          h_mongos_find},
 };
 

@@ -14,7 +14,7 @@
 
 /*
  * DIR/<_id>/data      records: "SIMR" u32 doc_len u32 ts_t u32 ts_i i64 term, then doc_len bytes of BSON
- *                     {ts, t, wall, op: "n"|"i", [ns], o, [router, seq]} (router/seq: a write a mongos
+ *                     {ts, t, wall, op: "n"|"i"|"u"|"d", [ns], o, [router, seq]} (router/seq: a write a mongos
  *                     routed here, its router's id and sequence number); all integers little-endian.
  * DIR/<_id>/MANIFEST  text, replaced atomically (temp + rename) after each apply batch:
  *                     "mongo-rs-sim-manifest 1\nrecords=N\nbytes=B\nlast_optime=T:I\nchecksum=fnv1a64:HEX\n"
@@ -128,7 +128,7 @@ int sim_datadir_append(sim *s, sim_member *m, size_t from, size_t to)
 		BSON_APPEND_TIMESTAMP(&d, "ts", e->op.t, e->op.i);
 		BSON_APPEND_INT64(&d, "t", e->op.term);
 		BSON_APPEND_DATE_TIME(&d, "wall", e->op.wall_ms);
-		BSON_APPEND_UTF8(&d, "op", e->noop ? "n" : "i");
+		BSON_APPEND_UTF8(&d, "op", e->noop ? "n" : e->kind == 'u' ? "u" : e->kind == 'd' ? "d" : "i");
 		if (e->ns)
 			BSON_APPEND_UTF8(&d, "ns", e->ns);
 		BSON_APPEND_DOCUMENT(&d, "o", e->doc);

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: AGPL-3.0-or-later */
 /* routed.c: the shard side of what a simulated mongos routes to a shard (the control commands
-   `routed-insert` and `routed-find`, run on the set's current primary) and the hex BSON they carry. */
+   `routed-write` and `routed-find`, run on the set's current primary) and the hex BSON they carry. */
 #include "autoconfig.h"
 
 #include <stdlib.h>
@@ -81,51 +81,64 @@ static int routed_primary(sim *s, char *err, size_t errlen)
 }
 
 /*
- * routed-insert NS ROUTER SEQ HEX: insert one document on the primary, stamped with the router's id
- * and sequence number; prints the hex of {n: 0|1, [writeErrors]}.  A locked primary takes nothing and
- * answers SIM_ROUTED_LOCKED: the router holds the client's request and asks again.
+ * routed-write insert|update|delete NS ROUTER SEQ HEX: one statement (a document to insert, an update's
+ * {q, u, upsert, multi}, a delete's {q, limit}) on the primary, each oplog entry it writes stamped with
+ * the router's id and the sequence numbers from SEQ on; prints the hex of {n, nModified, [upserted],
+ * [writeErrors], seqs: how many numbers it used}.  A locked primary takes nothing and answers
+ * SIM_ROUTED_LOCKED: the router holds the client's request and asks again.
  * routed-find NS [HEX-FILTER]: every matching document the primary has, one hex line each.
  * -2 = not one of these.
  */
 int sim_routed_ctl(sim *s, int argc, char **argv, char **text, char *err, size_t errlen)
 {
-	bool insert = strcmp(argv[0], "routed-insert") == 0;
+	bool write = strcmp(argv[0], "routed-write") == 0;
 	bson_t *arg = NULL;
 	int p, rc = -1;
 
 	*text = NULL;
-	if (!insert && strcmp(argv[0], "routed-find") != 0)
+	if (!write && strcmp(argv[0], "routed-find") != 0)
 		return -2;
-	if (insert ? argc != 5 : argc < 2 || argc > 3) {
-		snprintf(err, errlen, "usage: %s", insert ? "routed-insert NS ROUTER SEQ HEX" : "routed-find NS [HEX-FILTER]");
+	if (write ? argc != 6 : argc < 2 || argc > 3) {
+		snprintf(err, errlen, "usage: %s",
+		         write ? "routed-write insert|update|delete NS ROUTER SEQ HEX" : "routed-find NS [HEX-FILTER]");
 		return -1;
 	}
 	if ((p = routed_primary(s, err, errlen)) < 0)
 		return -1;
-	if ((insert || argc == 3) && !(arg = sim_hex_decode(argv[insert ? 4 : 2]))) {
+	if ((write || argc == 3) && !(arg = sim_hex_decode(argv[write ? 5 : 2]))) {
 		snprintf(err, errlen, "%s: the document is not hex BSON", argv[0]);
 		return -1;
 	}
-	if (insert) {
-		bson_t result = BSON_INITIALIZER, errors = BSON_INITIALIZER;
-		char *end;
-		long long seq = strtoll(argv[3], &end, 10);
+	if (write) {
+		bson_t result = BSON_INITIALIZER;
+		sim_write_result w;
+		char *end, *kind = argv[1];
+		long long seq = strtoll(argv[4], &end, 10);
+		const sim_member *m = &s->members[p];
 		int n;
 
+		sim_write_result_init(&w);
 		if (*end || seq < 1) {
-			snprintf(err, errlen, "routed-insert: SEQ must be a positive number");
-		} else if (s->members[p].lock_count > 0) {
+			snprintf(err, errlen, "routed-write: SEQ must be a positive number");
+		} else if (strcmp(kind, "insert") != 0 && strcmp(kind, "update") != 0 && strcmp(kind, "delete") != 0) {
+			snprintf(err, errlen, "routed-write: insert, update or delete, not '%s'", kind);
+		} else if (m->lock_count > 0) {
 			snprintf(err, errlen, "%s", SIM_ROUTED_LOCKED);
-		} else if ((n = sim_data_insert_one(s, &s->members[p], argv[1], arg, 0, &errors, argv[2], seq)) < 0) {
-			snprintf(err, errlen, "routed-insert: the write failed");
 		} else {
-			BSON_APPEND_INT32(&result, "n", n);
-			if (!bson_empty(&errors))
-				BSON_APPEND_ARRAY(&result, "writeErrors", &errors);
+			if (kind[0] == 'i') {
+				if ((n = sim_data_insert_one(s, m, argv[2], arg, 0, &w.errors, argv[3], seq)) > 0)
+					w.n = w.seqs = n;
+			} else if (kind[0] == 'u') {
+				sim_data_update_stmt(s, m, argv[2], arg, 0, &w, argv[3], seq);
+			} else {
+				sim_data_delete_stmt(s, m, argv[2], arg, 0, &w, argv[3], seq);
+			}
+			sim_write_result_reply(&w, kind[0] == 'u', &result);
+			BSON_APPEND_INT32(&result, "seqs", w.seqs);
 			rc = (*text = hex_line(&result)) ? 0 : -1;
 		}
 		bson_destroy(&result);
-		bson_destroy(&errors);
+		sim_write_result_clear(&w);
 	} else {
 		size_t len = 0, cap = 0;
 		const bson_t *doc;

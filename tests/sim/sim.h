@@ -47,6 +47,8 @@ enum {
 	SIM_ACT_GET_SHARD_MAP = 1u << 16,
 	SIM_ACT_BALANCER_STATUS = 1u << 17,
 	SIM_ACT_BALANCER = 1u << 18,       /* balancerStart, balancerStop */
+	SIM_ACT_UPDATE = 1u << 19,
+	SIM_ACT_REMOVE = 1u << 20,         /* delete */
 	SIM_ACT_ALL = 0xffffffffu
 };
 
@@ -77,10 +79,11 @@ typedef struct sim_optime {
 	int64_t wall_ms;
 } sim_optime;
 
-/* One oplog entry (noop or insert). */
+/* One oplog entry (noop, insert, update or delete). */
 typedef struct sim_entry {
 	sim_optime op;
 	bool noop;
+	char kind;          /* 'i' insert, 'u' update (doc = the whole new document), 'd' delete (doc = {_id}) */
 	char *ns;           /* "db.coll" for inserts, NULL for noops */
 	bson_t *doc;        /* the inserted document (with _id), or the noop's o */
 	char *router;       /* a write routed by a mongos: the router's id (NULL: not routed) */
@@ -211,6 +214,8 @@ typedef struct sim {
 	int primary;            /* index or -1 */
 	sim_entry *oplog;
 	size_t n_oplog, cap_oplog;
+	size_t *mutations;      /* the oplog positions of the updates and deletes, in order */
+	size_t n_mutations, cap_mutations;
 	sim_optime committed;
 	int64_t next_noop_ms;
 	sim_conn *conns;
@@ -282,7 +287,7 @@ sim_optime sim_rs_optime(const sim *s, const sim_member *m);
 bool sim_rs_reachable(const sim *s, int idx);
 bool sim_rs_electable(const sim *s, int idx, int64_t now);
 int sim_rs_write(sim *s, const char *ns, const bson_t *doc, bool noop);
-int sim_rs_write_routed(sim *s, const char *ns, const bson_t *doc, const char *router, int64_t seq);
+int sim_rs_write_kind(sim *s, char kind, const char *ns, const bson_t *doc, const char *router, int64_t seq);
 void sim_rs_elect(sim *s, int idx);
 int sim_rs_best_electable(const sim *s, int exclude, int64_t now);
 void sim_rs_stepdown(sim *s, int idx);
