@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: AGPL-3.0-or-later */
 /* sim-route-client.c: libmongoc's collection API through a (simulated) mongos, for sim-sharded-data.sh:
  *   sim-route-client URI DB COLL PREFIX N
- * inserts N documents {_id: "PREFIX<i>", i} with insert_many (one OP_MSG document sequence), reads
- * them back with find_with_opts, one by _id, and the whole collection; prints key=value lines. */
+ * inserts N (>= 2) documents {_id: "PREFIX<i>", i} with insert_many (one OP_MSG document sequence),
+ * reads one back by _id with find_with_opts, updates PREFIX0 ($inc i by 100) with update_one, deletes
+ * PREFIX1 with delete_one, then counts the whole collection; prints key=value lines. */
 #include "autoconfig.h"
 
 #include <stdio.h>
@@ -40,8 +41,8 @@ int main(int argc, char **argv)
 	bson_iter_t it;
 	int n, rc = 1;
 
-	if (argc != 6 || (n = atoi(argv[5])) < 1 || n > 10000) {
-		fprintf(stderr, "usage: sim-route-client URI DB COLL PREFIX N (1..10000)\n");
+	if (argc != 6 || (n = atoi(argv[5])) < 2 || n > 10000) {
+		fprintf(stderr, "usage: sim-route-client URI DB COLL PREFIX N (2..10000)\n");
 		return 2;
 	}
 	mongoc_init();
@@ -72,6 +73,32 @@ int main(int argc, char **argv)
 		BSON_APPEND_UTF8(one, "_id", id);
 	}
 	printf("found_one=%ld\n", count(coll, one, &err));
+	{
+		char id0[64], id1[64];
+		bson_t *f0, *f1, *inc = BCON_NEW("$inc", "{", "i", BCON_INT32(100), "}"), ur = BSON_INITIALIZER, dr = BSON_INITIALIZER;
+		bool ok;
+
+		snprintf(id0, sizeof id0, "%s0", argv[4]);
+		snprintf(id1, sizeof id1, "%s1", argv[4]);
+		f0 = BCON_NEW("_id", BCON_UTF8(id0), "i", BCON_INT32(0));
+		f1 = BCON_NEW("_id", BCON_UTF8(id1));
+		ok = mongoc_collection_update_one(coll, f0, inc, NULL, &ur, &err);
+		if (ok && bson_iter_init_find(&it, &ur, "modifiedCount"))
+			printf("modified=%lld\n", (long long)bson_iter_as_int64(&it));
+		if (ok)
+			ok = mongoc_collection_delete_one(coll, f1, NULL, &dr, &err);
+		if (ok && bson_iter_init_find(&it, &dr, "deletedCount"))
+			printf("deleted=%lld\n", (long long)bson_iter_as_int64(&it));
+		bson_destroy(&ur);
+		bson_destroy(&dr);
+		bson_destroy(f0);
+		bson_destroy(f1);
+		bson_destroy(inc);
+		if (!ok) {
+			fprintf(stderr, "error: update_one/delete_one: %s\n", err.message);
+			goto out;
+		}
+	}
 	printf("found_all=%ld\n", count(coll, all, &err));
 	rc = 0;
 out:

@@ -64,6 +64,24 @@ elif step == "rule":
     emit("disjoint", all(not (held[a] & held[b]) for a in range(n) for b in range(a + 1, n)))
     emit("every_shard", all(len(h) > 0 for h in held))
     emit("by_rule", all(shard_of(i, n) == k for k, h in enumerate(held) for i in h))
+elif step == "modify":
+    # updates and deletes through the mongos: targeted by _id, and sent to every shard
+    c = coll()
+    r = c.update_one({"_id": 7}, {"$set": {"v": "seven"}, "$inc": {"n": 1}})
+    emit("u1", "%d/%d" % (r.matched_count, r.modified_count))
+    emit("doc7", c.find_one({"_id": 7}))
+    r = c.update_many({}, {"$set": {"all": True}})
+    emit("um", "%d/%d" % (r.matched_count, r.modified_count))
+    r = c.update_one({"_id": 500}, {"$set": {"up": 1}}, upsert=True)
+    emit("upserted", r.upserted_id)
+    try:
+        c.update_one({"v": "none"}, {"$set": {"x": 1}}, upsert=True)
+    except pymongo.errors.WriteError as e:
+        emit("upsert_untargeted", e.code)
+    emit("d1", c.delete_one({"_id": 8}).deleted_count)
+    emit("d_any", c.delete_one({"all": True}).deleted_count)
+    emit("left", len(list(c.find())))
+    emit("all_set", len(list(c.find({"all": True}))))
 elif step == "dup":
     try:
         coll().insert_one({"_id": int(args[0])})

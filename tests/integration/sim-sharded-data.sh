@@ -1,6 +1,6 @@
 #!/bin/bash
-# sim-sharded-data.sh: writes and reads through a simulated mongos land on the shards (pymongo, libmongoc,
-# mongosh when installed): each document on the one shard its _id hashes to, a write held while its
+# sim-sharded-data.sh: inserts, updates, deletes and reads through a simulated mongos land on the shards
+# (pymongo, libmongoc, mongosh when installed): each document on the one shard its _id hashes to, a write held while its
 # shard's primary is fsync-locked, currentOp on the mongos, and `verify --cluster` telling a copy of one
 # moment (taken under the cluster lock) from a copy of two moments.
 # SPDX-License-Identifier: AGPL-3.0-or-later
@@ -15,7 +15,7 @@ ROUTE_CLIENT=${ROUTE_CLIENT:-$top_builddir/tests/integration/sim-route-client}
 simt_init
 "$PY" -c 'import pymongo' 2>/dev/null || tap_skip_all "$PY has no pymongo"
 [ -x "$ROUTE_CLIENT" ] || tap_skip_all "$ROUTE_CLIENT is not built"
-tap_plan 38
+tap_plan 47
 
 ctl() { simc_ctl "$@"; }
 
@@ -76,12 +76,27 @@ tap_is "$(val dup dup)" 11000 "a duplicate _id through the mongos: 11000 from th
 # libmongoc's collection API
 APP_URI="mongodb://app:app-pw@${M_URI#mongodb://}?authSource=admin"
 T_TIMEOUT=60 t_run lc "$ROUTE_CLIENT" "$APP_URI" test routed c 25
-t_rc_is 0 "libmongoc: insert_many and find_with_opts through the mongos" lc
+t_rc_is 0 "libmongoc: insert_many, find_with_opts, update_one, delete_one through the mongos" lc
 tap_is "$(sed -n 's/^inserted=//p' "$T_OUT/lc.out")" 25 "libmongoc: 25 inserted"
 tap_is "$(sed -n 's/^found_one=//p' "$T_OUT/lc.out")" 1 "libmongoc: one found by _id"
-tap_is "$(sed -n 's/^found_all=//p' "$T_OUT/lc.out")" 65 "libmongoc: the whole collection, pymongo's 40 and its 25"
+tap_is "$(sed -n 's/^modified=//p' "$T_OUT/lc.out")/$(sed -n 's/^deleted=//p' "$T_OUT/lc.out")" 1/1 \
+	"libmongoc: update_one modified 1, delete_one deleted 1"
+tap_is "$(sed -n 's/^found_all=//p' "$T_OUT/lc.out")" 64 "libmongoc: the whole collection, pymongo's 40 and its 24"
 ctl "$SIMC_CTL" routing >"$T_OUT/routing.out"
-tap_like "$T_OUT/routing.out" 'next_seq=66 shards=2' "the router stamped 65 writes that landed (ctl routing: next_seq=66)"
+tap_like "$T_OUT/routing.out" 'next_seq=68 shards=2' "the router stamped the 67 writes that landed (ctl routing: next_seq=68)"
+
+# Updates and deletes through the mongos (pymongo)
+step modify
+tap_is "$(val modify u1)" 1/1 "pymongo: update_one by _id through the mongos: matched 1, modified 1"
+tap_is "$(val modify doc7)" '{"_id": 7, "n": 1, "v": "seven"}' "... \$set and \$inc applied on the owning shard"
+tap_is "$(val modify um)" 64/64 "pymongo: update_many({}) reaches every shard: 64 matched and modified"
+tap_is "$(val modify upserted)" 500 "pymongo: an upsert by _id inserts on the _id's shard"
+tap_is "$(val modify upsert_untargeted)" 61 "an upsert whose filter names no _id: 61 ShardKeyNotFound"
+tap_is "$(val modify d1)/$(val modify d_any)" 1/1 "pymongo: delete_one by _id, and delete_one without (the first shard with a match)"
+tap_is "$(val modify left)/$(val modify all_set)" 63/62 "63 documents left, 62 of them updated by update_many"
+ctl "$SIMC_CTL" routing >"$T_OUT/routing.out"
+BEFORE_LOCK=$(($(sed -n 's/.*next_seq=\([0-9]*\).*/\1/p' "$T_OUT/routing.out") - 1))
+tap_is "$BEFORE_LOCK" 135 "every insert, update and delete that landed used one sequence number (135)"
 
 # The cluster lock: writes wait, currentOp on the mongos says so, the copy is of one moment
 step lock
@@ -109,7 +124,8 @@ step currentOp
 tap_is "$(val currentOp fsyncLock)" absent "currentOp on the mongos: no fsyncLock after the unlock"
 verify "$T_DIR/one"
 tap_is "$VERIFY_RC" 0 "verify --cluster: the copy taken under the cluster lock passes"
-tap_like "$T_OUT/verify.out" '^cluster: one moment: 65 routed writes from 1 router' "... one moment, the 65 writes before the lock"
+tap_like "$T_OUT/verify.out" "^cluster: one moment: $BEFORE_LOCK routed writes from 1 router" \
+	"... one moment, the $BEFORE_LOCK writes before the lock"
 tap_is "$(grep -c ': whole: ' "$T_OUT/verify.out")" 3 "... each of the three copies is whole"
 
 # Two moments: sh0 copied, writes through the mongos, then sh1 and the CSRS copied (no lock)
@@ -142,14 +158,17 @@ if [ -n "$MONGOSH" ] && [ -x "$MONGOSH" ]; then
 	HOME=$T_DIR/home MONGOSH_FORCE_DISABLE_TELEMETRY_FOR_TESTING=1 T_TIMEOUT=90 t_run msh "$MONGOSH" "$M_URI" \
 		-u app -p app-pw --quiet --norc --eval '
 const c = db.getSiblingDB("test").routed;
-print("ins=" + c.insertOne({_id: "sh-" + 1, by: "mongosh"}).acknowledged);
+print("ins=" + c.insertMany([{_id: "sh-1", by: "mongosh"}, {_id: "sh-2", by: "mongosh"}]).acknowledged);
 print("one=" + c.find({_id: "sh-1"}).toArray().length);
-print("mine=" + c.find({by: "mongosh"}).toArray().length);'
-	t_rc_is 0 "mongosh: insertOne and find through the mongos" msh
-	tap_is "$(tr '\n' ' ' <"$T_OUT/msh.out")" "ins=true one=1 mine=1 " "mongosh: the document is read back"
+print("upd=" + c.updateMany({by: "mongosh"}, {$set: {seen: 1}}).modifiedCount);
+print("del=" + c.deleteOne({_id: "sh-2"}).deletedCount);
+print("mine=" + JSON.stringify(c.find({by: "mongosh"}).toArray()));'
+	t_rc_is 0 "mongosh: insertMany, find, updateMany, deleteOne through the mongos" msh
+	tap_is "$(tr '\n' ' ' <"$T_OUT/msh.out")" 'ins=true one=1 upd=2 del=1 mine=[{"_id":"sh-1","by":"mongosh","seen":1}] ' \
+		"mongosh: what it wrote is read back"
 else
 	tap_skip "mongosh through the mongos" "mongosh not installed"
-	tap_skip "mongosh: the document is read back" "mongosh not installed"
+	tap_skip "mongosh: what it wrote is read back" "mongosh not installed"
 fi
 
 tap_done
