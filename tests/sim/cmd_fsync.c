@@ -90,8 +90,10 @@ static bson_t *op_doc(sim *s, const sim_conn *k, const bson_t *body, const char 
 	BSON_APPEND_INT64(d, "opid", k->id * 1000 + (int64_t)(since_ms % 1000));
 	BSON_APPEND_INT64(d, "secs_running", running / 1000);
 	BSON_APPEND_INT64(d, "microsecs_running", running * 1000);
-	if (strcmp(cmd, "insert") == 0 && bson_iter_init_find(&it, body, "insert") && BSON_ITER_HOLDS_UTF8(&it)) {
-		BSON_APPEND_UTF8(d, "op", "insert");
+	if ((strcmp(cmd, "insert") == 0 || strcmp(cmd, "update") == 0 || strcmp(cmd, "delete") == 0) &&
+	    bson_iter_init_find(&it, body, cmd) && BSON_ITER_HOLDS_UTF8(&it)) {
+		/* the server names a delete's operation "remove" */
+		BSON_APPEND_UTF8(d, "op", strcmp(cmd, "delete") == 0 ? "remove" : cmd);
 		snprintf(ns, sizeof ns, "%s.%s", db, bson_iter_utf8(&it, NULL));
 	} else {
 		BSON_APPEND_UTF8(d, "op", "command");
