@@ -56,6 +56,8 @@ elif step == "find":
     emit("one", c.find_one({"_id": int(args[0])}))
     emit("by_v", len(list(c.find({"v": "x" * 10}))))
     emit("limit", len(list(c.find().limit(3))))
+    emit("count", c.count_documents({}))   # aggregate with $match and $group, through the router
+    emit("count_v", c.count_documents({"v": "x" * 10}))
 elif step == "rule":
     # args: N FILE...: each file holds what `ctl SHARD routed-find NS` printed for one shard (a document
     # in hex a line), in listShards order

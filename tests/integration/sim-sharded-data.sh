@@ -15,7 +15,7 @@ ROUTE_CLIENT=${ROUTE_CLIENT:-$top_builddir/tests/integration/sim-route-client}
 simt_init
 "$PY" -c 'import pymongo' 2>/dev/null || tap_skip_all "$PY has no pymongo"
 [ -x "$ROUTE_CLIENT" ] || tap_skip_all "$ROUTE_CLIENT is not built"
-tap_plan 47
+tap_plan 48
 
 ctl() { simc_ctl "$@"; }
 
@@ -63,6 +63,7 @@ tap_is "$(val find all)" 40 "pymongo: find through the mongos reads all 40 back 
 tap_is "$(val find one)" '{"_id": 7, "v": "xxxxxxxxxx"}' "pymongo: find_one by _id (one shard targeted)"
 tap_is "$(val find by_v)" 40 "pymongo: a filter on another field reaches every shard"
 tap_is "$(val find limit)" 3 "pymongo: limit is applied by the router"
+tap_is "$(val find count)/$(val find count_v)" 40/40 "pymongo: count_documents (aggregate \$match, \$group) through the mongos"
 ctl "$A_CTL" routed-find test.routed >"$T_DIR/a.hex"
 ctl "$B_CTL" routed-find test.routed >"$T_DIR/b.hex"
 tap_is "$(($(wc -l <"$T_DIR/a.hex") + $(wc -l <"$T_DIR/b.hex")))" 40 "the shards' primaries hold 40 documents between them"
@@ -162,9 +163,10 @@ print("ins=" + c.insertMany([{_id: "sh-1", by: "mongosh"}, {_id: "sh-2", by: "mo
 print("one=" + c.find({_id: "sh-1"}).toArray().length);
 print("upd=" + c.updateMany({by: "mongosh"}, {$set: {seen: 1}}).modifiedCount);
 print("del=" + c.deleteOne({_id: "sh-2"}).deletedCount);
+print("count=" + c.countDocuments({by: "mongosh"}));
 print("mine=" + JSON.stringify(c.find({by: "mongosh"}).toArray()));'
-	t_rc_is 0 "mongosh: insertMany, find, updateMany, deleteOne through the mongos" msh
-	tap_is "$(tr '\n' ' ' <"$T_OUT/msh.out")" 'ins=true one=1 upd=2 del=1 mine=[{"_id":"sh-1","by":"mongosh","seen":1}] ' \
+	t_rc_is 0 "mongosh: insertMany, find, updateMany, deleteOne, countDocuments through the mongos" msh
+	tap_is "$(tr '\n' ' ' <"$T_OUT/msh.out")" 'ins=true one=1 upd=2 del=1 count=1 mine=[{"_id":"sh-1","by":"mongosh","seen":1}] ' \
 		"mongosh: what it wrote is read back"
 else
 	tap_skip "mongosh through the mongos" "mongosh not installed"

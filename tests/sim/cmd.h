@@ -54,6 +54,7 @@ void cmd_mongos_current_op(sim *s, sim_conn *c, const bson_t *body, bson_t *r);
 size_t sim_route_shard(const sim_cluster *cl, const bson_iter_t *id);
 int cmd_mongos_write(sim *s, sim_conn *c, const bson_t *body, const char *db, const char *kind, bson_t *r);
 void cmd_mongos_find(sim *s, sim_conn *c, const bson_t *body, const char *db, bson_t *r);
+void cmd_mongos_aggregate(sim *s, sim_conn *c, const bson_t *body, const char *db, bson_t *r);
 
 /* cmd_data.c */
 int cmd_insert(sim *s, sim_conn *c, const bson_t *body, const char *db, bson_t *r);
@@ -66,6 +67,9 @@ void cmd_find(sim *s, sim_conn *c, const sim_msg *req, const bson_t *body, const
 void docs_push(doc_list *l, bson_t *d);
 void docs_clear(doc_list *l);
 void cmd_aggregate(sim *s, sim_conn *c, const sim_msg *req, const bson_t *body, const char *db, bson_t *r);
+int sim_aggregate_args(const bson_t *body, const char **coll, bson_iter_t *st, bson_t *r);
+void sim_aggregate_run(sim *s, sim_conn *c, const bson_t *body, const char *db, const char *coll, bson_iter_t *stages,
+                       doc_list *src, bson_t *r);
 
 /* cmd_update.c: update and delete (one statement each, on the primary m; router/seq stamp the entries
  * of a routed statement, *seqs counts them) */

@@ -374,37 +374,46 @@ unsupported:
 	return -1;
 }
 
-/* aggregate: $match (equality), $limit, $skip, $count, $group (counting) over a collection's applied
- * inserts or local.system.replset; {aggregate: 1} on admin with a leading $currentOp. */
-void cmd_aggregate(sim *s, sim_conn *c, const sim_msg *req, const bson_t *body, const char *db, bson_t *r)
+/* aggregate's arguments, as both a member and a mongos check them: *coll the collection (NULL for
+ * {aggregate: 1}), *st the stages.  0, or -1 with the error in r. */
+int sim_aggregate_args(const bson_t *body, const char **coll, bson_iter_t *st, bson_t *r)
 {
-	sim_member *m = &s->members[c->member];
-	doc_list l = {0};
-	bson_iter_t it, pipe, st;
-	bson_t cur, batch;
-	char ns[512], key[24];
-	const char *coll = NULL;
-	bool first = true;
-	size_t bytes = 0, n = 0;
+	bson_iter_t it, pipe;
 
+	*coll = NULL;
 	if (!bson_iter_init_find(&it, body, "aggregate"))
-		return;
+		return -1;
 	if (BSON_ITER_HOLDS_UTF8(&it))
-		coll = bson_iter_utf8(&it, NULL);
+		*coll = bson_iter_utf8(&it, NULL);
 	else if (!BSON_ITER_HOLDS_NUMBER(&it) || bson_iter_as_int64(&it) != 1) {
 		sim_cmd_error(r, 73, "InvalidNamespace", "Invalid value for aggregate: must be a collection name or 1");
-		return;
+		return -1;
 	}
 	if (!bson_iter_init_find(&pipe, body, "pipeline") || !BSON_ITER_HOLDS_ARRAY(&pipe) ||
-	    !bson_iter_recurse(&pipe, &st)) {
+	    !bson_iter_recurse(&pipe, st)) {
 		sim_cmd_error(r, 14, "TypeMismatch", "'pipeline' option must be specified as an array");
-		return;
+		return -1;
 	}
 	if (!bson_has_field(body, "cursor") && !bson_has_field(body, "explain")) {
 		sim_cmd_error(r, 9, "FailedToParse",
 		              "The 'cursor' option is required, except for aggregate with the explain argument");
-		return;
+		return -1;
 	}
+	return 0;
+}
+
+/* aggregate: $match (equality), $limit, $skip, $count, $group (counting) over a collection's live
+ * documents or local.system.replset; {aggregate: 1} on admin with a leading $currentOp. */
+void cmd_aggregate(sim *s, sim_conn *c, const sim_msg *req, const bson_t *body, const char *db, bson_t *r)
+{
+	sim_member *m = &s->members[c->member];
+	doc_list l = {0};
+	bson_iter_t st;
+	char ns[512];
+	const char *coll;
+
+	if (sim_aggregate_args(body, &coll, &st, r) != 0)
+		return;
 	if (m->state != SIM_ST_PRIMARY && m->state != SIM_ST_SECONDARY) {
 		sim_cmd_error(r, 13436, "NotPrimaryOrSecondary", "node is not in primary or recovering state");
 		return;
@@ -413,10 +422,7 @@ void cmd_aggregate(sim *s, sim_conn *c, const sim_msg *req, const bson_t *body, 
 		sim_cmd_error(r, 13435, "NotPrimaryNoSecondaryOk", "not primary and secondaryOk=false");
 		return;
 	}
-	if (coll)
-		snprintf(ns, sizeof ns, "%s.%s", db, coll);
-	else
-		snprintf(ns, sizeof ns, "%s.$cmd.aggregate", db);
+	snprintf(ns, sizeof ns, "%s.%s", db, coll ? coll : "");
 	if (coll && strcmp(ns, "local.system.replset") == 0) {
 		bson_t cfg;
 		bson_iter_t ci;
@@ -435,15 +441,34 @@ void cmd_aggregate(sim *s, sim_conn *c, const sim_msg *req, const bson_t *body, 
 		}
 		bson_destroy(&cfg);
 	} else if (coll) {
+		const bson_t *doc;
+
 		if (!sim_auth_has(s, c, SIM_ACT_FIND)) {
 			not_authorized(r, db, body);
 			return;
 		}
-		const bson_t *doc;
-
 		for (size_t k = 0; (doc = sim_data_next(s, m, ns, NULL, &k));)
 			docs_push(&l, bson_copy(doc));
 	}
+	sim_aggregate_run(s, c, body, db, coll, &st, &l, r);
+}
+
+/* Run the stages st over l (the source's documents; freed here) and answer: one batch, cursor id 0. */
+void sim_aggregate_run(sim *s, sim_conn *c, const bson_t *body, const char *db, const char *coll, bson_iter_t *stages,
+                       doc_list *src, bson_t *r)
+{
+	doc_list l = *src;
+	bson_iter_t st = *stages;
+	bson_t cur, batch;
+	char ns[512], key[24];
+	bool first = true;
+	size_t bytes = 0, n = 0;
+
+	*src = (doc_list){0};
+	if (coll)
+		snprintf(ns, sizeof ns, "%s.%s", db, coll);
+	else
+		snprintf(ns, sizeof ns, "%s.$cmd.aggregate", db);
 	while (bson_iter_next(&st)) {
 		bson_t stage;
 		bson_iter_t si;

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: AGPL-3.0-or-later */
-/* cmd_route.c: a simulated mongos's insert, update, delete and find: each document lives on the shard its
+/* cmd_route.c: a simulated mongos's insert, update, delete, find and aggregate: each document lives on the shard its
    _id hashes to, written on that shard's primary through the shard simulator's control socket (routed.c),
    each oplog entry stamped with this router's id and a sequence number that grows by one with every
    entry that lands. */
@@ -170,6 +170,18 @@ out:
 	return rc;
 }
 
+/* The collection's namespace for a routed request: "db.coll", which the control line carries as one
+ * word.  false with the error in r. */
+static bool routed_ns(const char *db, const char *coll, char *ns, size_t len, bson_t *r)
+{
+	snprintf(ns, len, "%s.%s", db, coll);
+	if (strchr(ns, ' ') || strchr(ns, '\n')) {
+		sim_cmd_error(r, 73, "InvalidNamespace", "mongo-rs-sim: a namespace routed through the mongos has no blanks");
+		return false;
+	}
+	return true;
+}
+
 /* Does the filter name one _id by equality (so one shard holds every match)? */
 static bool targets_one(const bson_t *filter, bson_iter_t *id)
 {
@@ -199,11 +211,8 @@ int cmd_mongos_write(sim *s, sim_conn *c, const bson_t *body, const char *db, co
 		sim_cmd_error(r, 73, "InvalidNamespace", "%s: collection name must be a string", kind);
 		return 0;
 	}
-	snprintf(ns, sizeof ns, "%s.%s", db, bson_iter_utf8(&it, NULL));
-	if (strchr(ns, ' ') || strchr(ns, '\n')) {
-		sim_cmd_error(r, 73, "InvalidNamespace", "mongo-rs-sim: a namespace routed through the mongos has no blanks");
+	if (!routed_ns(db, bson_iter_utf8(&it, NULL), ns, sizeof ns, r))
 		return 0;
-	}
 	if (!bson_iter_init_find(&it, body, list) || !BSON_ITER_HOLDS_ARRAY(&it) || !bson_iter_recurse(&it, &stmts)) {
 		sim_cmd_error(r, 9, "FailedToParse", "%s: '%s' must be an array", kind, list);
 		return 0;
@@ -288,6 +297,41 @@ int cmd_mongos_write(sim *s, sim_conn *c, const bson_t *body, const char *db, co
 	return 0;
 }
 
+/* The documents of ns matching the filter (hex, NULL: all) on shards [first, last), in order, read on
+ * their primaries into l.  0, or -1 with the error in r. */
+static int fetch_docs(sim *s, const char *ns, const char *hexf, size_t first, size_t last, doc_list *l, bson_t *r)
+{
+	sim_cluster *cl = &s->cluster;
+
+	for (size_t k = first; k < last; k++) {
+		char err[1024], *line = NULL, *ans = NULL, *save = NULL, *hl;
+		int crc;
+
+		if (asprintf(&line, "routed-find %s%s%s\n", ns, hexf ? " " : "", hexf ? hexf : "") < 0) {
+			sim_cmd_error(r, 1, "InternalError", "out of memory");
+			return -1;
+		}
+		crc = sim_ctl_call(cl->shard_ctl[k], line, SIM_CTL_TIMEOUT_MS, &ans, err, sizeof err);
+		free(line);
+		if (crc != 0) {
+			if (crc == 1 && strncmp(err, SIM_ROUTED_NO_PRIMARY, strlen(SIM_ROUTED_NO_PRIMARY)) == 0)
+				sim_cmd_error(r, 133, "FailedToSatisfyReadPreference", "%s", err);
+			else
+				sim_cmd_error(r, 6, "HostUnreachable", "the simulated cluster's component is not reachable: %s", err);
+			free(ans);
+			return -1;
+		}
+		for (hl = strtok_r(ans, "\n", &save); hl; hl = strtok_r(NULL, "\n", &save)) {
+			bson_t *doc = sim_hex_decode(hl);
+
+			if (doc)
+				docs_push(l, doc);
+		}
+		free(ans);
+	}
+	return 0;
+}
+
 /* find through the mongos: the shard the filter's _id names, else every shard in listShards order;
  * read on each shard's primary; one batch (cursor id 0) as the members answer. */
 void cmd_mongos_find(sim *s, sim_conn *c, const bson_t *body, const char *db, bson_t *r)
@@ -295,21 +339,19 @@ void cmd_mongos_find(sim *s, sim_conn *c, const bson_t *body, const char *db, bs
 	sim_cluster *cl = &s->cluster;
 	bson_iter_t it, id;
 	bson_t filter, cur, batch;
-	bool have_filter = false, one;
+	bool have_filter = false;
 	char ns[512], key[24], *hexf = NULL;
 	double limit = 0;
 	size_t n = 0, bytes = 0, first = 0, last = cl->n_shards;
+	doc_list l = {0};
 
 	(void)c;
 	if (!bson_iter_init_find(&it, body, "find") || !BSON_ITER_HOLDS_UTF8(&it)) {
 		sim_cmd_error(r, 73, "InvalidNamespace", "find: collection name must be a string");
 		return;
 	}
-	snprintf(ns, sizeof ns, "%s.%s", db, bson_iter_utf8(&it, NULL));
-	if (strchr(ns, ' ') || strchr(ns, '\n')) {
-		sim_cmd_error(r, 73, "InvalidNamespace", "mongo-rs-sim: a namespace routed through the mongos has no blanks");
+	if (!routed_ns(db, bson_iter_utf8(&it, NULL), ns, sizeof ns, r))
 		return;
-	}
 	if (bson_iter_init_find(&it, body, "filter") && BSON_ITER_HOLDS_DOCUMENT(&it)) {
 		const uint8_t *data;
 		uint32_t len;
@@ -324,52 +366,50 @@ void cmd_mongos_find(sim *s, sim_conn *c, const bson_t *body, const char *db, bs
 		sim_cmd_error(r, 1, "InternalError", "out of memory");
 		return;
 	}
-	if ((one = have_filter && targets_one(&filter, &id))) {
+	if (have_filter && targets_one(&filter, &id)) {
 		first = sim_route_shard(cl, &id);
 		last = first + 1;
 	}
-	bson_init(&batch);
-	for (size_t k = first; k < last; k++) {
-		char err[1024], *line = NULL, *ans = NULL, *save = NULL, *hl;
-		int crc;
-
-		if (asprintf(&line, "routed-find %s%s%s\n", ns, hexf ? " " : "", hexf ? hexf : "") < 0) {
-			sim_cmd_error(r, 1, "InternalError", "out of memory");
-			goto out;
-		}
-		crc = sim_ctl_call(cl->shard_ctl[k], line, SIM_CTL_TIMEOUT_MS, &ans, err, sizeof err);
-		free(line);
-		if (crc != 0) {
-			if (crc == 1 && strncmp(err, SIM_ROUTED_NO_PRIMARY, strlen(SIM_ROUTED_NO_PRIMARY)) == 0)
-				sim_cmd_error(r, 133, "FailedToSatisfyReadPreference", "%s", err);
-			else
-				sim_cmd_error(r, 6, "HostUnreachable", "the simulated cluster's component is not reachable: %s", err);
-			free(ans);
-			goto out;
-		}
-		for (hl = strtok_r(ans, "\n", &save); hl; hl = strtok_r(NULL, "\n", &save)) {
-			bson_t *doc = sim_hex_decode(hl);
-
-			if (!doc)
-				continue;
-			if ((limit > 0 && n >= (size_t)limit) || bytes + doc->len > 8 * 1024 * 1024) {
-				bson_destroy(doc);
-				break;
-			}
+	if (fetch_docs(s, ns, hexf, first, last, &l, r) == 0) {
+		BSON_APPEND_DOCUMENT_BEGIN(r, "cursor", &cur);
+		BSON_APPEND_ARRAY_BEGIN(&cur, "firstBatch", &batch);
+		for (size_t i = 0; i < l.n && (limit <= 0 || n < (size_t)limit) && bytes + l.v[i]->len <= 8 * 1024 * 1024;
+		     i++) {
 			snprintf(key, sizeof key, "%zu", n++);
-			BSON_APPEND_DOCUMENT(&batch, key, doc);
-			bytes += doc->len;
-			bson_destroy(doc);
+			BSON_APPEND_DOCUMENT(&batch, key, l.v[i]);
+			bytes += l.v[i]->len;
 		}
-		free(ans);
+		bson_append_array_end(&cur, &batch);
+		BSON_APPEND_INT64(&cur, "id", 0);
+		BSON_APPEND_UTF8(&cur, "ns", ns);
+		bson_append_document_end(r, &cur);
+		BSON_APPEND_DOUBLE(r, "ok", 1.0);
 	}
-	BSON_APPEND_DOCUMENT_BEGIN(r, "cursor", &cur);
-	BSON_APPEND_ARRAY(&cur, "firstBatch", &batch);
-	BSON_APPEND_INT64(&cur, "id", 0);
-	BSON_APPEND_UTF8(&cur, "ns", ns);
-	bson_append_document_end(r, &cur);
-	BSON_APPEND_DOUBLE(r, "ok", 1.0);
-out:
-	bson_destroy(&batch);
+	docs_clear(&l);
 	free(hexf);
+}
+
+/* aggregate through the mongos: a collection's documents from every shard's primary, in listShards
+ * order, through the stages a member knows, run on the router; {aggregate: 1} with $currentOp lists
+ * the routers' operations as currentOp does. */
+void cmd_mongos_aggregate(sim *s, sim_conn *c, const bson_t *body, const char *db, bson_t *r)
+{
+	doc_list l = {0};
+	bson_iter_t st;
+	const char *coll;
+	char ns[512];
+
+	if (sim_aggregate_args(body, &coll, &st, r) != 0)
+		return;
+	if (coll) {
+		if (!sim_auth_has(s, c, SIM_ACT_FIND)) {
+			not_authorized(r, db, body);
+			return;
+		}
+		if (!routed_ns(db, coll, ns, sizeof ns, r) || fetch_docs(s, ns, NULL, 0, s->cluster.n_shards, &l, r) != 0) {
+			docs_clear(&l);
+			return;
+		}
+	}
+	sim_aggregate_run(s, c, body, db, coll, &st, &l, r);
 }

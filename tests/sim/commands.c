@@ -666,6 +666,14 @@ static int h_mongos_find(sim *s, sim_conn *c, const sim_msg *req, const bson_t *
 	return 0;
 }
 
+static int h_mongos_aggregate(sim *s, sim_conn *c, const sim_msg *req, const bson_t *b, const char *db,
+                              const char *name, bson_t *r)
+{
+	UNUSED_ARGS;
+	cmd_mongos_aggregate(s, c, b, db, r);
+	return 0;
+}
+
 /* What a mongos answers (role = "mongos"); anything else is 59 as on a router without it (fsyncUnlock
  * too before the cluster lock: cmd_mongos.c). */
 static const sim_cmd_entry mongos_table[] = {
@@ -696,6 +704,7 @@ static const sim_cmd_entry mongos_table[] = {
 	{"update",            0, 0, false, false, SIM_ACT_UPDATE,         6,  update_args,        h_mongos_write},
 	{"delete",            0, 0, false, false, SIM_ACT_REMOVE,         6,  delete_args,        h_mongos_write},
 	{"find",              0, 0, false, false, SIM_ACT_FIND,           9,  find_args,          h_mongos_find},
+	{"aggregate",         0, 0, false, false, 0,                      9,  aggregate_args,     h_mongos_aggregate},
 };
 
 /* The entry for name at this server's version (and role), or NULL. */
