@@ -5,6 +5,7 @@
 
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 
 #include <mongoc/mongoc.h>
@@ -41,6 +42,7 @@ struct mbh_job {
 	mbh_state_rec rec;       /* what is recorded */
 	bool held;               /* rec describes a lock we hold */
 	bool snap;               /* snapshot mode: rec describes a snapshot we made (phase SNAPSHOT), the member is unlocked */
+	_Atomic int64_t lock_deadline; /* rec.deadline while held && !snap, else 0 (mbh_job_publish_deadline): for readers without mu */
 	mbh_child *child;        /* the command under the lock, until the owner thread reaps it (child_pgid 0: an unlock stopped it) */
 	long stray_watchdog;     /* a watchdog we stopped that was slow to exit: reaped later, never left a zombie */
 	char set[128];
@@ -78,6 +80,14 @@ struct mbh_job {
 #define MBH_RULE_SCRIPT 1
 #define MBH_RULE_LOCK 2
 int64_t mbh_job_deadline_ms(const mbh_job *j, int *rule);
+
+/*
+ * Hand the lock's deadline to the threads that read it without j->mu (the
+ * stream's reader, mbh_job_wait: another thread may be unlocking under mu
+ * meanwhile, across a network call they must not wait for).  Caller holds
+ * j->mu and has just changed held, snap or rec.deadline.
+ */
+void mbh_job_publish_deadline(mbh_job *j);
 
 /* "did not finish within script.timeout (N s)" or "... lock.max_seconds (N s) ...": what rule did, for what. */
 int mbh_job_deadline_error(const mbh_job *j, int rule, const char *what, mbh_error *err);
