@@ -140,7 +140,7 @@ start_command(mbh_job *j, const char *const *templ, bool expand, int flags, mbh_
 	if (mbh_child_spawn_via(&j->child, (flags & MBH_RUN_GATED) ? j->gate_path : NULL,
 				expand ? (const char *const *)argv : templ, x.env, flags, err) != 0)
 		goto out;
-	j->child_pgid = (sig_atomic_t)mbh_child_pid(j->child);
+	j->child_pgid = (int)mbh_child_pid(j->child);
 	j->cmd_started_ms = mbh_now_ms();
 	snprintf(j->cmd_name, sizeof(j->cmd_name), "%s",
 		 strrchr(templ[0], '/') != NULL && strrchr(templ[0], '/')[1] != '\0' ? strrchr(templ[0], '/') + 1 : templ[0]);

@@ -22,6 +22,9 @@
 #include "timefmt.h"
 #include "topology.h"
 
+/* mbh_job_cancel stores from a signal handler: only a lock-free atomic may be stored there */
+_Static_assert(ATOMIC_INT_LOCK_FREE == 2, "atomic_int must be lock-free");
+
 struct mbh_job {
 	const mbh_config *cfg;
 	mbh_logger *log;
@@ -32,8 +35,8 @@ struct mbh_job {
 	char *gate_path;         /* NULL: a gated command waits in a fork of this process */
 	int cancel_fd;           /* the caller's; -1 */
 	int cancel_pipe[2];      /* mbh_job_cancel writes [1]; waits poll [0] */
-	volatile sig_atomic_t cancelled;
-	volatile sig_atomic_t child_pgid; /* the running command's group, for mbh_job_cancel; 0 = none */
+	atomic_int cancelled;    /* atomics, not volatile sig_atomic_t: set by a signal handler or by another thread */
+	atomic_int child_pgid;   /* the running command's group, for mbh_job_cancel; 0 = none */
 	pthread_mutex_t mu;      /* the lock flow, the unlock and the reaping of the command run under it */
 	mongoc_uri_t *uri;       /* built once, holds the credentials */
 	mongoc_client_t *client; /* discovery */
