@@ -13,7 +13,6 @@ SECONDS=0
 CANCEL_MAX_MS=5000 # the lock's own wait on the member is 120 s (socketTimeoutMS): far beyond this
 
 sim_start_pss
-H2=$(sim_member_host 2)
 fp_hang_job 600
 now_ms() { echo $(($(date +%s%N) / 1000000)); }
 locked2() { [ "$(sim_lockcount 2)" = 1 ]; }
@@ -23,7 +22,7 @@ bacula_start || { echo "Bail out! the Bacula daemons do not start"; exit 1; }
 sim_ctl arm 2 fsync partition >/dev/null
 JOB=$(fp_start_job mongo-hang)
 wait_for "the fsync lock on member 2" 3000 locked2
-tap_ok "$(locked2 && grep -q '^partitioned=1' <(sim_ctl status | grep " host=$H2 " | tr ' ' '\n') && echo 0 || echo 1)" \
+tap_ok "$(locked2 && [ "$(sim_status_field 2 partitioned)" = 1 ] && echo 0 || echo 1)" \
 	"member 2 took the lock and is partitioned before replying (job ${JOB:-none})"
 WD=$(state_get "$T_STATE/rs0.state" watchdog_pid)
 t_note_watchdogs
