@@ -597,9 +597,15 @@ mbh_job_lock_count(const mbh_job *j)
 }
 
 const char *
-mbh_job_snapshot(const mbh_job *j)
+mbh_job_snapshot(mbh_job *j)
 {
-	return j->snap ? j->rec.snapshot : "";
+	bool snap;
+
+	/* snap under mu: another thread may be removing the snapshot (rec.snapshot itself stays as it is) */
+	pthread_mutex_lock(&j->mu);
+	snap = j->snap;
+	pthread_mutex_unlock(&j->mu);
+	return snap ? j->rec.snapshot : "";
 }
 
 /* Lock with the command started as part of it; see job.h. */
