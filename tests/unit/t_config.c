@@ -228,10 +228,10 @@ test_key_errors(void)
 	} cases[] = {
 		{ "uri = \"mongodb://h/\";\nbogus = 1;\n",
 		  "t.conf:2: unknown key 'bogus' (known: uri, username, password_file, connect_timeout_ms, "
-		  "selection, lock, state_dir, script, snapshot, log, metrics)" },
+		  "selection, lock, state_dir, script, snapshot, log, metrics, cluster)" },
 		{ "password = \"x\";\n",
 		  "t.conf:1: unknown key 'password' (known: uri, username, password_file, connect_timeout_ms, "
-		  "selection, lock, state_dir, script, snapshot, log, metrics)" },
+		  "selection, lock, state_dir, script, snapshot, log, metrics, cluster)" },
 		{ "selection = {\n  polcy = \"auto\";\n};\n",
 		  "t.conf:2: unknown key 'selection.polcy' (known: policy, member, max_lag_seconds, allow_delayed, tags)" },
 		{ "lock = { max_second = 5; };\n",
