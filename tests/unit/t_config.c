@@ -134,6 +134,8 @@ test_full_file(void)
 	is_int(c->log.level, MBH_LOG_DEBUG, "log.level");
 	is_str(c->metrics.textfile, "/var/lib/prometheus/node-exporter/mongo-backup-%s.prom", "metrics.textfile");
 	is_int(c->metrics.fsync, 0, "metrics.fsync");
+	is_int(c->cluster.mode, MBH_CLUSTER_EXACT, "cluster.mode");
+	is_str(c->cluster.name, "prod-cluster", "cluster.name");
 	is_str(c->source, fixture("full.conf"), "source is the path");
 	mbh_config_free(c);
 }
