@@ -5,6 +5,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -462,6 +463,15 @@ run_step(mbh_cluster *cl, step s, const bool *which)
 	free(args);
 }
 
+/* Has the caller's cancel descriptor turned readable (a signal to the program)? */
+static bool
+cancelled(const mbh_cluster *cl)
+{
+	struct pollfd pfd = { .fd = cl->cancel_fd, .events = POLLIN };
+
+	return cl->cancel_fd >= 0 && poll(&pfd, 1, 0) > 0 && (pfd.revents & (POLLIN | POLLHUP)) != 0;
+}
+
 /* ---- the record ----------------------------------------------------------------------------------------- */
 
 static int
@@ -713,6 +723,10 @@ mbh_cluster_lock(mbh_cluster *cl, mbh_error *err)
 		}
 	}
 	MBH_CRASH("cluster-chosen");
+	if (cancelled(cl)) {
+		mbh_error_fail(err, MBH_ERR_CANCELLED, "cancelled before the lock; nothing was locked");
+		goto fail;
+	}
 	/* the record first: whatever happens next, post knows every component and the balancer */
 	cl->rec->phase = MBH_PHASE_LOCKING;
 	cl->rec->since = wall_s();
@@ -1014,9 +1028,11 @@ mbh_cluster_post(mbh_cluster *cl, const char *name, mbh_error *err)
 	if (left)
 		goto out;
 	if (cl->rec->balancer_stopped) {
-		if (balancer_set(cl, true, err) != 0) {
-			mbh_error_prefix(err, "every lock of cluster %s is released but the balancer cannot be started "
-					 "again (run mongo-postbackup again)", name);
+		mbh_error_init(&e);
+		if (balancer_set(cl, true, &e) != 0) {
+			/* temporary, as an unreachable member is for one set: the record stays for the next post */
+			mbh_error_set(err, EX_TEMPFAIL, "every lock of cluster %s is released but the balancer cannot be "
+				      "started again (run mongo-postbackup again): %s", name, e.msg);
 			goto out;
 		}
 		cl->rec->balancer_stopped = false;

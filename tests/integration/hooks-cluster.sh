@@ -15,6 +15,7 @@ T_PASS=backup-pw # the cluster topologies' user
 UNLOCKED="csrs:0:0,1:0,2:0 sh0:0:0,1:0,2:0 sh1:0:0,1:0,2:0 sh2:0:0,1:0,2:0"
 
 simc_start 3 || { tap_fail "a CSRS, three shards and the routers start"; tap_done; exit 1; }
+ROUTER_PID=$SIM_PID
 CONF=$T_DIR/cluster.conf
 CFG_URI=$SIMC_URI t_config "$CONF"
 read -r -a SHARD_CTLS <<<"$SIMC_SHARD_CTLS"
@@ -199,5 +200,40 @@ post wdpost
 t_rc_is 0 "post after the watchdogs: exits 0" wdpost
 tap_unlike "$T_OUT/wdpost.err" 'unlocked 127' "post: nothing left to unlock"
 clean "watchdog, then post"
+
+# SIGTERM while the command runs (a Bacula cancel): the command is stopped, every lock released, the
+# balancer started again.
+env -C "$T_DIR" "$MBH_PRE" -c "$CONF" --exec -- sleep 60 >"$T_OUT/term.out" 2>"$T_OUT/term.err" &
+TERM_PID=$!
+n=0
+until one_secondary_each || [ $n -ge 200 ]; do sleep 0.05; n=$((n + 1)); done
+one_secondary_each
+tap_ok $? "--exec -- sleep 60: every component locked"
+kill -TERM "$TERM_PID"
+wait "$TERM_PID"
+T_RC=$?
+tap_ok "$([ "$T_RC" != 0 ] && echo 0 || echo 1)" "SIGTERM during the command: a failure ($T_RC)"
+clean "SIGTERM during --exec"
+
+# The mongos goes away while the cluster is locked: post releases every member (it needs only the
+# shards), keeps the record for the balancer (75); with a mongos back, post finishes.
+pre gone
+t_rc_is 0 "pre: exits 0" gone
+kill "$ROUTER_PID"
+wait "$ROUTER_PID" 2>/dev/null
+post gone-post
+t_rc_is 75 "post with the mongos gone: 75" gone-post
+tap_like "$T_OUT/gone-post.err" 'every lock of cluster csrs is released but the balancer cannot be started again' \
+	"... saying the locks are released and the balancer is not"
+tap_is "$(simc_locks)" "$UNLOCKED" "... every member is unlocked"
+tap_is "$(grep -c '^component=.* released$' "$CREC")" 4 "... the record marks the four released"
+tap_like "$CREC" '^balancer_stopped=1$' "... and keeps the balancer to start"
+simc_router "$SIMC_TOPOS/cluster-mongos.conf"
+CFG_URI=$SIMC_URI t_config "$CONF"
+post gone-post2
+t_rc_is 0 "post with a mongos back: exits 0" gone-post2
+tap_like "$T_OUT/gone-post2.err" 'started the balancer' "... starts the balancer"
+tap_unlike "$T_OUT/gone-post2.err" 'unlocked 127' "... and unlocks nothing twice"
+clean "mongos gone, then back"
 
 tap_done
