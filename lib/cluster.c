@@ -128,25 +128,49 @@ mongos_connect(mbh_cluster *cl, mbh_error *err)
 	return 0;
 }
 
-/* One admin command on the mongos; reply always initialised (caller destroys it). */
+/* One admin command {name: 1} through client; reply always initialised (caller destroys it). */
 static int
-mongos_cmd(mbh_cluster *cl, const char *name, bson_t *reply, mbh_error *err)
+client_cmd(mongoc_client_t *client, const char *name, bson_t *reply, mbh_error *err)
 {
 	bson_t cmd = BSON_INITIALIZER;
 	bson_error_t e;
 	bool ok;
 
 	BSON_APPEND_INT32(&cmd, name, 1);
-	if (mongos_connect(cl, err) != 0) {
-		bson_init(reply);
-		bson_destroy(&cmd);
-		return -1;
-	}
-	ok = mongoc_client_command_simple(cl->client, "admin", &cmd, NULL, reply, &e);
+	ok = mongoc_client_command_simple(client, "admin", &cmd, NULL, reply, &e);
 	bson_destroy(&cmd);
 	if (!ok)
-		return mbh_mongo_error(err, &e, cl->client, name, NULL);
+		return mbh_mongo_error(err, &e, client, name, NULL);
 	return 0;
+}
+
+/* One admin command on the mongos; reply always initialised (caller destroys it). */
+static int
+mongos_cmd(mbh_cluster *cl, const char *name, bson_t *reply, mbh_error *err)
+{
+	if (mongos_connect(cl, err) != 0) {
+		bson_init(reply);
+		return -1;
+	}
+	return client_cmd(cl->client, name, reply, err);
+}
+
+/* See cluster.h. */
+int
+mbh_cluster_balancer_start(const mongoc_uri_t *uri, mbh_error *err)
+{
+	mongoc_client_t *client;
+	bson_error_t e;
+	bson_t reply;
+	int rc;
+
+	if ((client = mongoc_client_new_from_uri_with_error(uri, &e)) == NULL)
+		return mbh_mongo_client_error(err, &e);
+	mongoc_client_set_error_api(client, MONGOC_ERROR_API_VERSION_2);
+	rc = client_cmd(client, "balancerStart", &reply, err);
+	bson_destroy(&reply);
+	mongoc_client_destroy(client);
+	return rc;
 }
 
 /* The balancer's mode ("full" or "off") into mode. */
@@ -746,6 +770,9 @@ mbh_cluster_lock(mbh_cluster *cl, mbh_error *err)
 		goto undo;
 	}
 	MBH_CRASH("cluster-balancer-stopped");
+	/* at the deadline the watchdogs start it again too, should nobody run the post-backup */
+	for (i = 0; i < cl->n; i++)
+		cl->comps[i].cfg.cluster.balancer_uri = cl->rec->balancer_stopped ? cl->cfg->uri : NULL;
 	run_step(cl, STEP_LOCK, NULL);
 	for (i = 0; i < cl->n; i++) {
 		comp *c = &cl->comps[i];

@@ -6,6 +6,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include <mongoc/mongoc.h>
+
 #include "cluster_rec.h"
 #include "config.h"
 #include "error.h"
@@ -127,6 +129,13 @@ int mbh_cluster_status(mbh_cluster *cl, const char *name, bool json, char **text
  * 5.0.22, 4.4.25 and later within their series.
  */
 bool mbh_cluster_fsync_gate(const char *version);
+
+/*
+ * balancerStart through the mongos at uri (built with mbh_uri_build: the
+ * run's credentials): for a component's watchdog that released its lock at
+ * the deadline (mbh_watchdog_settings.balancer_uri).  Errors as mongoerr.h.
+ */
+int mbh_cluster_balancer_start(const mongoc_uri_t *uri, mbh_error *err);
 
 /* Free; held locks stay held (for mongo-postbackup).  NULL is fine. */
 void mbh_cluster_free(mbh_cluster *cl);

@@ -196,6 +196,10 @@ n=0
 while [ "$(simc_locks)" != "$UNLOCKED" ] && [ $n -lt 100 ]; do sleep 0.1; n=$((n + 1)); done
 tap_is "$(simc_locks)" "$UNLOCKED" "the watchdogs unlocked all four members at the deadline"
 tap_is "$(ls "$T_STATE/csrs.cluster.d/"*.state 2>/dev/null | wc -l)" 0 "... and removed the components' records"
+n=0
+while [ "$(balancer_mode)" != full ] && [ $n -lt 50 ]; do sleep 0.1; n=$((n + 1)); done
+tap_is "$(balancer_mode)" full "... and started the balancer this backup had stopped"
+tap_like "$T_STATE/csrs.cluster.d/sh1.events" 'watchdog: started the balancer' "... saying so in the component's events"
 post wdpost
 t_rc_is 0 "post after the watchdogs: exits 0" wdpost
 tap_unlike "$T_OUT/wdpost.err" 'unlocked 127' "post: nothing left to unlock"
