@@ -1359,6 +1359,90 @@ out:
 	return rc;
 }
 
+/* ---- the plugin: one command per component, under the cluster's locks ---------------------------------- */
+
+/* See cluster.h. */
+const char *
+mbh_cluster_name(const mbh_cluster *cl)
+{
+	return cl->rec->name;
+}
+
+/* See cluster.h. */
+size_t
+mbh_cluster_ncomps(const mbh_cluster *cl)
+{
+	return cl->held ? cl->n : 0;
+}
+
+/* See cluster.h. */
+const mbh_cluster_comp *
+mbh_cluster_comp_at(const mbh_cluster *cl, size_t i)
+{
+	return cl->held && i < cl->n ? &cl->rec->comps[cl->comps[i].idx] : NULL;
+}
+
+/* See cluster.h. */
+mbh_job *
+mbh_cluster_comp_job(mbh_cluster *cl, size_t i)
+{
+	return cl->held && i < cl->n ? cl->comps[i].job : NULL;
+}
+
+/* See cluster.h. */
+int
+mbh_cluster_comp_spawn(mbh_cluster *cl, size_t i, const char *const *templ, int flags, mbh_child **out,
+		       mbh_error *err)
+{
+	const mbh_cluster_comp *r = mbh_cluster_comp_at(cl, i);
+	char env_cluster[200], env_comp[200];
+	const char *env[3] = { env_cluster, env_comp, NULL };
+	char label[300];
+
+	*out = NULL;
+	if (r == NULL)
+		return mbh_error_set(err, EX_SOFTWARE, "no component %zu is locked", i);
+	snprintf(env_cluster, sizeof(env_cluster), "MONGO_BACKUP_CLUSTER=%s", cl->rec->name);
+	snprintf(env_comp, sizeof(env_comp), "MONGO_BACKUP_COMPONENT=%s", r->name);
+	if (mbh_job_spawn_held(cl->comps[i].job, templ, env, flags, out, err) != 0) {
+		comp_label(r, label, sizeof(label));
+		return mbh_error_prefix(err, "%s", label);
+	}
+	return 0;
+}
+
+/* See cluster.h. */
+int
+mbh_cluster_unlock_async(mbh_cluster *cl, mbh_error *err)
+{
+	mbh_error e;
+	size_t i;
+	int rc = 0;
+
+	for (i = 0; i < cl->n; i++) {
+		mbh_error_init(&e);
+		mbh_job_cancel(cl->comps[i].job);
+		if (mbh_job_unlock_async(cl->comps[i].job, &e) != 0 && rc == 0) {
+			*err = e;
+			rc = -1;
+		}
+	}
+	return rc;
+}
+
+/* See cluster.h. */
+bool
+mbh_cluster_unlock_wait(mbh_cluster *cl, int timeout_ms)
+{
+	size_t i;
+	bool done = true;
+
+	for (i = 0; i < cl->n; i++)
+		if (!mbh_job_unlock_wait(cl->comps[i].job, cl->n > 0 ? timeout_ms / (int)cl->n : timeout_ms))
+			done = false;
+	return done;
+}
+
 /* See cluster.h. */
 void
 mbh_cluster_free(mbh_cluster *cl)
