@@ -91,4 +91,67 @@ tap_like "$T_OUT/backup.out" '^job 1: M_INFO: mongo-fd: cluster csrs was locked 
 	"backup: the job log says every lock was released after the last component's stream"
 clean backup
 
+# ---------------------------------------------------------------- restore: one component, then all
+declare -A FILE MEMBER
+for c in config sh0 sh1 sh2; do
+	FILE[$c]=$(ls "$T_OUT/files/"@mongo_csrs_"${c}"_*)
+	MEMBER[$c]=$(sed -n "s|^job 1: file /@mongo/csrs/$c/\([^/]*\)/dump.sh .*|\1|p" "$T_OUT/backup.out")
+done
+fname() { echo "/@mongo/csrs/$1/${MEMBER[$1]}/dump.sh"; }
+fd_run r1 restore --name restore-job --cmd "$CMD" --in "${FILE[sh1]}" --fname "$(fname sh1)" --where "$T_DIR/where"
+fd_status_is r1 1 T "restore of one shard (sh1): T"
+tap_ok "$(cmp -s "${FILE[sh1]}" "$T_OUT/restored.sh1" && echo 0 || echo 1)" "restore of sh1: script.restore got its stream, byte for byte"
+tap_is "$(ls "$T_OUT"/restored.* | wc -l | tr -d ' ')" 1 "restore of sh1: nothing else restored"
+tap_is "$(tr '\n' ' ' <"$T_OUT/restore.sh1.argv")" "sh1 ${MEMBER[sh1]%:*} ${MEMBER[sh1]##*:} " \
+	"restore of sh1: %s %h %p are the component and its member at the backup"
+tap_like "$T_OUT/restore.sh1.env" '^MONGO_BACKUP_CLUSTER=csrs$' "restore of sh1: MONGO_BACKUP_CLUSTER"
+tap_like "$T_OUT/restore.sh1.env" '^MONGO_BACKUP_COMPONENT=sh1$' "restore of sh1: MONGO_BACKUP_COMPONENT"
+tap_like "$T_OUT/restore.sh1.env" "^MONGO_BACKUP_PORT=${MEMBER[sh1]##*:}\$" "restore of sh1: MONGO_BACKUP_PORT"
+tap_is "$(simc_locks)" "$UNLOCKED" "restore: nothing locked"
+rm -f "$T_OUT"/restored.* "$T_OUT"/restore.*.argv
+args=()
+for c in config sh0 sh1 sh2; do
+	args+=(${args[0]:+--} restore --cmd "$CMD" --in "${FILE[$c]}" --fname "$(fname "$c")")
+done
+fd_run rall "${args[@]}"
+for i in 1 2 3 4; do
+	fd_status_is rall "$i" T "restore of all: job $i T"
+done
+for c in config sh0 sh1 sh2; do
+	tap_ok "$(cmp -s "${FILE[$c]}" "$T_OUT/restored.$c" && echo 0 || echo 1)" "restore of all: $c's stream into script.restore for $c"
+	tap_is "$(head -n 1 "$T_OUT/restore.$c.argv")" "$c" "restore of all: $c's command has %s = $c"
+done
+# without script.restore: each file under where (safefile's rules)
+CFG_URI=$SIMC_URI t_config "$T_DIR/where.conf" "script = { backup = [ \"$T_DIR/dump.sh\" ]; };"
+fd_run rw restore --cmd "mongo: config=$T_DIR/where.conf" --in "${FILE[sh0]}" --fname "$(fname sh0)" --where "$T_DIR/where"
+fd_status_is rw 1 T "restore under where: T"
+tap_ok "$(cmp -s "${FILE[sh0]}" "$T_DIR/where$(fname sh0)" && echo 0 || echo 1)" \
+	"restore under where: sh0's file is where/@mongo/csrs/sh0/MEMBER/dump.sh, byte for byte"
+tap_is "$(stat -c %a "$T_DIR/where$(fname sh0)")" 600 "restore under where: mode 0600"
+
+# ---------------------------------------------------------------- a component's command fails
+touch "$T_DIR/fail.sh1"
+fd_run fail backup --cmd "$CMD" --out-dir "$T_OUT/files"
+rm -f "$T_DIR/fail.sh1"
+fd_status_is fail 1 f "sh1's command exits 3: the job fails (f)"
+tap_like "$T_OUT/fail.out" '^job 1: M_FATAL: mongo-fd: component sh1: the backup command dump.sh exited with status 3' \
+	"sh1's command fails: the fatal message names the component and the status"
+tap_is "$(grep -c '^job 1: file ' "$T_OUT/fail.out")" 3 "sh1's command fails: config and sh0 were streamed, no file after sh1's"
+tap_like "$T_OUT/fail.out" '^job 1: M_INFO: mongo-fd: cluster csrs (was locked for [0-9.]+ s; [0-9]+ bytes streamed; )?every lock released after a failure$' \
+	"sh1's command fails: every lock released at once"
+clean "a component's command fails"
+
+# ---------------------------------------------------------------- a cancel mid-stream
+touch "$T_DIR/slow.sh0"
+fd_run cancel backup --cmd "$CMD" --cancel-after 300000
+rm -f "$T_DIR/slow.sh0"
+fd_status_is cancel 1 A "a cancel while sh0 streams: the job is cancelled (A)"
+ms=$(sed -n 's/^job 1: cancel returned after \([0-9]*\) ms$/\1/p' "$T_OUT/cancel.out")
+tap_ok "$([ -n "$ms" ] && [ "$ms" -lt 2000 ] && echo 0 || echo 1)" "a cancel: it returns at once ($ms ms)"
+tap_is "$(fd_count cancel 1 M_FATAL)" 0 "a cancel: no fatal message"
+tap_like "$T_OUT/cancel.out" '^job 1: M_INFO: mongo-fd: cancel received: stopping the commands and unlocking the cluster$' \
+	"a cancel: the job log says the cluster is being unlocked"
+tap_ok "$(pgrep -f -- "$T_DIR/dump.sh" >/dev/null && echo 1 || echo 0)" "a cancel: no backup command left running"
+clean "a cancel mid-stream"
+
 tap_done
