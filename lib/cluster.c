@@ -93,6 +93,7 @@ struct mbh_cluster {
 	comp *comps;
 	size_t n;
 	bool held;                 /* rec describes locks we hold */
+	pthread_mutex_t unlock_mu; /* mbh_cluster_unlock from two threads (the plugin's unload beside the job's) */
 };
 
 static char *
@@ -112,6 +113,7 @@ mbh_cluster_new(mbh_cluster **out, const mbh_cluster_params *p, mbh_error *err)
 		free(cl);
 		return mbh_error_set(err, EX_OSERR, "out of memory");
 	}
+	pthread_mutex_init(&cl->unlock_mu, NULL);
 	cl->cfg = p->cfg;
 	cl->log = p->log;
 	cl->cancel_fd = p->cancel_fd;
@@ -983,12 +985,14 @@ fail:
 int
 mbh_cluster_unlock(mbh_cluster *cl, mbh_error *err)
 {
-	int rc;
+	int rc = 0;
 
-	if (!cl->held || cl->state == NULL)
-		return 0;
-	rc = release_all(cl, err);
-	close_state(cl);
+	pthread_mutex_lock(&cl->unlock_mu);
+	if (cl->held && cl->state != NULL) {
+		rc = release_all(cl, err);
+		close_state(cl);
+	}
+	pthread_mutex_unlock(&cl->unlock_mu);
 	return rc;
 }
 
@@ -1478,5 +1482,6 @@ mbh_cluster_free(mbh_cluster *cl)
 	free(cl->mode);
 	free(cl->watchdog_path);
 	free(cl->gate_path);
+	pthread_mutex_destroy(&cl->unlock_mu);
 	free(cl);
 }

@@ -79,7 +79,8 @@ int mbh_cluster_lock(mbh_cluster *cl, mbh_error *err);
  * marked released in the record as it goes), then the balancer, then the
  * record.  A component that cannot be unlocked keeps its record and the
  * cluster's (EX_TEMPFAIL: run mongo-postbackup; its watchdog unlocks it at
- * the deadline).  0 when nothing is held.
+ * the deadline).  0 when nothing is held.  Two threads may call it (the
+ * plugin's unload beside the job's own thread): the second finds nothing held.
  */
 int mbh_cluster_unlock(mbh_cluster *cl, mbh_error *err);
 

@@ -1210,9 +1210,9 @@ mfd_load(const fdhost *h)
 	return 0;
 }
 
-/* Lock m within ms; false when someone holds it that long (a thread the signal interrupted, perhaps). */
-static bool
-lock_within(pthread_mutex_t *m, int ms)
+/* The CLOCK_REALTIME instant ms from now (what the timed waits take). */
+static struct timespec
+realtime_in(int ms)
 {
 	struct timespec ts;
 
@@ -1223,7 +1223,87 @@ lock_within(pthread_mutex_t *m, int ms)
 		ts.tv_sec++;
 		ts.tv_nsec -= 1000000000L;
 	}
+	return ts;
+}
+
+/* Lock m within ms; false when someone holds it that long (a thread the signal interrupted, perhaps). */
+static bool
+lock_within(pthread_mutex_t *m, int ms)
+{
+	struct timespec ts = realtime_in(ms);
+
 	return pthread_mutex_timedlock(m, &ts) == 0;
+}
+
+/* mbh_cluster_unlock on a thread of its own, for cluster_finish_within. */
+typedef struct finisher {
+	mbh_cluster *cl;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	bool done, abandoned;
+} finisher;
+
+static void
+finisher_free(finisher *fin)
+{
+	pthread_mutex_destroy(&fin->mu);
+	pthread_cond_destroy(&fin->cv);
+	free(fin);
+}
+
+static void *
+finish_thread(void *arg)
+{
+	finisher *fin = arg;
+	mbh_error err;
+	bool abandoned;
+
+	mbh_error_init(&err);
+	mbh_cluster_unlock(fin->cl, &err); /* its failure keeps the record: mongo-postbackup finishes it */
+	pthread_mutex_lock(&fin->mu);
+	fin->done = true;
+	abandoned = fin->abandoned;
+	pthread_cond_broadcast(&fin->cv);
+	pthread_mutex_unlock(&fin->mu);
+	if (abandoned)
+		finisher_free(fin);
+	return NULL;
+}
+
+/*
+ * After a cluster's components were unlocked at unload: start the balancer
+ * again and remove the record (mbh_cluster_unlock: the job's own thread may
+ * call it too, serialised), waiting up to ms (the mongos may not answer).
+ * True when it is done.
+ */
+static bool
+cluster_finish_within(mbh_cluster *cl, int ms)
+{
+	finisher *fin = calloc(1, sizeof(*fin));
+	struct timespec ts;
+	pthread_t th;
+	bool done;
+
+	if (fin == NULL)
+		return false;
+	fin->cl = cl;
+	pthread_mutex_init(&fin->mu, NULL);
+	pthread_cond_init(&fin->cv, NULL);
+	if (pthread_create(&th, NULL, finish_thread, fin) != 0) {
+		finisher_free(fin);
+		return false;
+	}
+	pthread_detach(th);
+	ts = realtime_in(ms);
+	pthread_mutex_lock(&fin->mu);
+	while (!fin->done && pthread_cond_timedwait(&fin->cv, &fin->mu, &ts) == 0)
+		;
+	done = fin->done;
+	fin->abandoned = !done; /* the thread frees it when it ends */
+	pthread_mutex_unlock(&fin->mu);
+	if (done)
+		finisher_free(fin);
+	return done;
 }
 
 /*
@@ -1257,7 +1337,7 @@ release_all(void)
 	for (i = 0; i < n; i++) {
 		mbh_error_init(&err);
 		if (held[i]->job == NULL) {
-			/* a cluster: its components; the record stays for mongo-postbackup, which starts the balancer */
+			/* a cluster: its components at once, in parallel; the balancer and the record below */
 			mbh_cluster_unlock_async(held[i]->cluster, &err);
 			continue;
 		}
@@ -1265,7 +1345,8 @@ release_all(void)
 		mbh_job_unlock_async(held[i]->job, &err);
 	}
 	for (i = 0; i < n; i++) {
-		if (held[i]->job == NULL ? !mbh_cluster_unlock_wait(held[i]->cluster, UNLOAD_WAIT_MS / n)
+		if (held[i]->job == NULL ? !mbh_cluster_unlock_wait(held[i]->cluster, UNLOAD_WAIT_MS / n) ||
+						   !cluster_finish_within(held[i]->cluster, UNLOAD_WAIT_MS / n)
 					 : !mbh_job_unlock_wait(held[i]->job, UNLOAD_WAIT_MS / n))
 			continue; /* still at it: the job stays in use, the process is ending anyway */
 		pthread_mutex_lock(&held[i]->mu);

@@ -85,7 +85,7 @@ tap_like "$LOG" 'mongo-fd: cluster csrs was locked for [0-9.]+ s; '"$SIZE"' byte
 	"job log: seconds locked, bytes streamed, every lock released after the last component"
 tap_is "$(simc_locks)" "$UNLOCKED" "after the job no member is locked"
 tap_is "$(balancer_mode)" full "after the job the balancer runs again"
-tap_ok "$([ ! -e "$CREC" ] && [ -z "$(ls "$T_STATE/csrs.cluster.d/"*.state 2>/dev/null)" ] && echo 0 || echo 1)" \
+tap_ok "$([ ! -e "$CREC" ] && [ -z "$(find "$T_STATE/csrs.cluster.d" -name '*.state' 2>/dev/null)" ] && echo 0 || echo 1)" \
 	"after the job no cluster record and no component record is left"
 
 # ---- the restore of one shard: its file alone selected

@@ -21,6 +21,7 @@ CMD="mongo: config=$CONF"
 CREC=$T_STATE/csrs.cluster.state
 SEEN=$T_OUT/seen
 mkdir -p "$SEEN"
+ms_since() { echo $((($(date +%s%N) - $1) / 1000000)); }
 balancer_mode() { simc_ctl "$SIMC_CTL" balancer | sed -n 's/^mode=\([^ ]*\).*/\1/p'; }
 
 # dump.sh: what each component's command saw (its argv, environment, every set's locks and the
@@ -33,8 +34,10 @@ printf '%s\n' "\$@" >"$SEEN/\$c.argv"
 env | grep '^MONGO_BACKUP_' | sort >"$SEEN/\$c.env"
 { echo "csrs:\$("$MBH_SIM" ctl "$SIMC_CONFIG_CTL" status | grep -c 'lockCount=1')"
   for s in $SIMC_SHARD_CTLS; do echo "shard:\$("$MBH_SIM" ctl "\$s" status | grep -c 'lockCount=1')"; done
-  "$MBH_SIM" ctl "$SIMC_CTL" balancer; } >"$SEEN/\$c.state"
+  "$MBH_SIM" ctl "$SIMC_CTL" balancer
+  echo "records=\$(find "$T_STATE/csrs.cluster.d" -name '*.state' | wc -l) balancer_stopped=\$(grep -c '^balancer_stopped=1' "$T_STATE/csrs.cluster.state")"; } >"$SEEN/\$c.state"
 [ -f "$T_DIR/fail.\$c" ] && exit 3
+[ -f "$T_DIR/hang.\$c" ] && { head -c 100000 /dev/zero; echo \$\$ >"$T_OUT/hang.pid"; exec sleep 300; }
 if [ -f "$T_DIR/slow.\$c" ]; then
 	for i in \$(seq 1 600); do head -c 65536 /dev/zero; sleep 0.05; done
 	exit 0
@@ -55,7 +58,7 @@ CFG_URI=$SIMC_URI t_config "$CONF" \
 clean() {
 	tap_is "$(simc_locks)" "$UNLOCKED" "$1: every member is unlocked"
 	tap_is "$(balancer_mode)" full "$1: the balancer runs again"
-	tap_ok "$([ ! -e "$CREC" ] && [ -z "$(ls "$T_STATE/csrs.cluster.d/"*.state 2>/dev/null)" ] && echo 0 || echo 1)" \
+	tap_ok "$([ ! -e "$CREC" ] && [ -z "$(find "$T_STATE/csrs.cluster.d" -name '*.state' 2>/dev/null)" ] && echo 0 || echo 1)" \
 		"$1: no cluster record and no component record left"
 	p_assert_no_watchdog "$1"
 }
@@ -83,6 +86,8 @@ for c in config sh0 sh1 sh2; do
 	tap_like "$SEEN/$c.env" "^MONGO_BACKUP_PORT=${member##*:}\$" "backup: $c's command: MONGO_BACKUP_PORT"
 	tap_is "$(grep -c ':1$' "$SEEN/$c.state")" 4 "backup: while $c's command ran, each of the four sets had one lock"
 	tap_like "$SEEN/$c.state" '^mode=off ' "backup: ... and the balancer was off"
+	tap_like "$SEEN/$c.state" '^records=4 balancer_stopped=1$' \
+		"backup: ... with the cluster's record (balancer_stopped=1) and the four components' records on disk"
 done
 tap_unlike "$T_OUT/backup.out" 'backup-pw' "backup: no password in the job log"
 tap_like "$T_OUT/backup.out" '^job 1: M_INFO: mongo-fd: cluster csrs locked \(skew [0-9]+ ms\): config=' \
@@ -153,5 +158,36 @@ tap_like "$T_OUT/cancel.out" '^job 1: M_INFO: mongo-fd: cancel received: stoppin
 	"a cancel: the job log says the cluster is being unlocked"
 tap_ok "$(pgrep -f -- "$T_DIR/dump.sh" >/dev/null && echo 1 || echo 0)" "a cancel: no backup command left running"
 clean "a cancel mid-stream"
+
+# ---------------------------------------------------------------- the storage daemon fails mid-stream
+fd_run sdfail backup --cmd "$CMD" --close-after 150000
+fd_status_is sdfail 1 f "the storage daemon fails during sh0's stream: the job fails (f)"
+tap_like "$T_OUT/sdfail.out" '^job 1: M_(FATAL|ERROR): mongo-fd: component sh0: the stream of dump.sh was closed after [0-9]+ bytes, before its end' \
+	"the storage daemon fails: the job log names the component and the early close"
+clean "the storage daemon fails mid-stream"
+
+# ---------------------------------------------------------------- a cancel while the cluster is being locked
+fd_run cancellock backup --cmd "$CMD" --cancel-at-ms 1
+fd_status_is cancellock 1 A "a cancel as the lock starts: the job is cancelled (A)"
+tap_is "$(fd_count cancellock 1 M_FATAL)" 0 "a cancel as the lock starts: no fatal message"
+clean "a cancel as the lock starts"
+
+# ---------------------------------------------------------------- SIGTERM: bacula-fd stops mid-stream
+rm -f "$T_OUT/hang.pid"
+touch "$T_DIR/hang.sh1"
+fd_bg term backup --cmd "$CMD"
+wait_for "hang.pid" 1000 test -s "$T_OUT/hang.pid"
+rm -f "$T_DIR/hang.sh1"
+t_note_watchdogs
+tap_is "$(simc_locks | grep -o ':1' | wc -l)" 4 "SIGTERM: four members are locked while sh1's command streams"
+start=$(date +%s%N)
+kill -TERM "$FD_PID"
+wait "$FD_PID"
+ms=$(ms_since "$start")
+tap_is "$(simc_locks)" "$UNLOCKED" "SIGTERM: every member unlocked by the time the file daemon has exited (${ms} ms)"
+tap_ok "$([ "$ms" -lt 10000 ] && echo 0 || echo 1)" "SIGTERM: the file daemon exits at once"
+tap_ok "$(t_pid_gone "$(cat "$T_OUT/hang.pid" 2>/dev/null)" 50 && echo 0 || echo 1)" "SIGTERM: sh1's command is gone"
+wait_for "no watchdog" 250 test -z "$(pgrep -f -- "mongo-backup-watchdog.*$T_STATE")"
+clean SIGTERM
 
 tap_done
