@@ -116,6 +116,7 @@ typedef struct fdjob {
 	struct timespec t_locked;
 	int cancel_pipe[2];        /* a cluster's cancel_fd: a cancel writes [1]; -1 when none */
 	size_t comp;               /* a cluster: the component whose file is the current one */
+	bool comp_read;            /* a cluster: the current file's stream was closed (read, or cut) */
 	int64_t cluster_bytes;     /* a cluster: bytes streamed, all components */
 } fdjob;
 
@@ -744,6 +745,7 @@ cluster_close(fdjob *f, fdhost_io *io)
 		     (long long)mbh_job_stream_bytes(job));
 out:
 	f->comp++;
+	f->comp_read = true;
 	if (!ok || f->comp >= mbh_cluster_ncomps(f->cluster))
 		unlock_now(f, ok ? "after the last component's stream" : "after a failure");
 	io->status = ok || atomic_load(&f->cancelled) ? 0 : -1;
@@ -1082,6 +1084,7 @@ mfd_start_backup_file(fdjob *job, fdhost_file *file)
 		return FDHOST_FAIL;
 	if (f->cluster != NULL && f->locked && cluster_file_name(f) != 0)
 		return FDHOST_FAIL;
+	f->comp_read = false;
 	if (f->fname == NULL || (f->mode == FD_BACKUP && !f->locked)) {
 		if (!f->failed && !atomic_load(&f->cancelled))
 			fatal(f, "no backup command was accepted for this file; see the messages above");
@@ -1102,6 +1105,14 @@ mfd_end_backup_file(fdjob *job)
 
 	if (f == NULL)
 		return FDHOST_FAIL;
+	if (f->cluster != NULL && f->locked && !f->comp_read && !atomic_load(&f->cancelled)) {
+		/* the daemon gave up on the file before reading it (the storage daemon went away) */
+		fatal(f, "the file of component %s was not read by the file daemon; the backup is incomplete",
+		      mbh_cluster_comp_at(f->cluster, f->comp) != NULL ? mbh_cluster_comp_at(f->cluster, f->comp)->name
+									 : "?");
+		unlock_now(f, "after a failure");
+		return FDHOST_OK;
+	}
 	if (f->cluster != NULL && f->locked && !f->failed && !atomic_load(&f->cancelled) &&
 	    f->comp < mbh_cluster_ncomps(f->cluster))
 		return FDHOST_MORE;

@@ -166,6 +166,17 @@ tap_like "$T_OUT/sdfail.out" '^job 1: M_(FATAL|ERROR): mongo-fd: component sh0: 
 	"the storage daemon fails: the job log names the component and the early close"
 clean "the storage daemon fails mid-stream"
 
+# ---------------------------------------------------------------- the file daemon fails before reading a file
+fd_run skipio backup --cmd "$CMD" --skip-io
+fd_status_is skipio 1 f "the storage daemon goes away before config's file is opened: the job fails (f)"
+tap_like "$T_OUT/skipio.out" '^job 1: M_INFO: mongo-fd: cluster csrs (was locked for [0-9.]+ s; [0-9]+ bytes streamed; )?every lock released after a failure$' \
+	"the file daemon fails before reading: every lock released at once"
+tap_is "$(grep -c 'M_FATAL: fakefd: the storage daemon went away before' "$T_OUT/skipio.out")" 1 \
+	"the file daemon fails before reading: no other component's file is offered"
+tap_like "$T_OUT/skipio.out" '^job 1: M_(FATAL|ERROR): mongo-fd: the file of component config was not read by the file daemon' \
+	"the file daemon fails before reading: the job log names the component"
+clean "the file daemon fails before reading a file"
+
 # ---------------------------------------------------------------- a cancel while the cluster is being locked
 fd_run cancellock backup --cmd "$CMD" --cancel-at-ms 1
 fd_status_is cancellock 1 A "a cancel as the lock starts: the job is cancelled (A)"
