@@ -15,6 +15,7 @@ fp_init
 tap_plan 24
 SECONDS=0
 
+# shellcheck disable=SC2034 # read by t_config
 T_PASS=backup-pw # the cluster topologies' user
 UNLOCKED="csrs:0:0,1:0,2:0 sh0:0:0,1:0,2:0 sh1:0:0,1:0,2:0"
 DATA=$T_DIR/data

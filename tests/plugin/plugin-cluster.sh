@@ -74,7 +74,7 @@ for c in config sh0 sh1 sh2; do
 	[ "$c" = config ] && set=csrs
 	tap_is "$(grep -c "^job 1: file /@mongo/csrs/$c/127\\.0\\.0\\.1:[0-9]*/dump\\.sh bytes=[1-9][0-9]*$" "$T_OUT/backup.out")" 1 \
 		"backup: one file for $c, /@mongo/csrs/$c/MEMBER/dump.sh"
-	f=$(ls "$T_OUT/files/"@mongo_csrs_"${c}"_* 2>/dev/null | head -n 1)
+	f=$(find "$T_OUT/files" -name "@mongo_csrs_${c}_*" | head -n 1)
 	member=$(sed -n "s|^job 1: file /@mongo/csrs/$c/\\([^/]*\\)/dump.sh .*|\\1|p" "$T_OUT/backup.out")
 	tap_is "$(sort -u <(cut -d' ' -f1-6 "$f"))" "component $c member $member set $set" \
 		"backup: $c's file holds $c's command's output, run for its locked member $member (set $set)"
@@ -99,14 +99,14 @@ clean backup
 # ---------------------------------------------------------------- restore: one component, then all
 declare -A FILE MEMBER
 for c in config sh0 sh1 sh2; do
-	FILE[$c]=$(ls "$T_OUT/files/"@mongo_csrs_"${c}"_*)
+	FILE[$c]=$(find "$T_OUT/files" -name "@mongo_csrs_${c}_*")
 	MEMBER[$c]=$(sed -n "s|^job 1: file /@mongo/csrs/$c/\([^/]*\)/dump.sh .*|\1|p" "$T_OUT/backup.out")
 done
 fname() { echo "/@mongo/csrs/$1/${MEMBER[$1]}/dump.sh"; }
 fd_run r1 restore --name restore-job --cmd "$CMD" --in "${FILE[sh1]}" --fname "$(fname sh1)" --where "$T_DIR/where"
 fd_status_is r1 1 T "restore of one shard (sh1): T"
 tap_ok "$(cmp -s "${FILE[sh1]}" "$T_OUT/restored.sh1" && echo 0 || echo 1)" "restore of sh1: script.restore got its stream, byte for byte"
-tap_is "$(ls "$T_OUT"/restored.* | wc -l | tr -d ' ')" 1 "restore of sh1: nothing else restored"
+tap_is "$(find "$T_OUT" -maxdepth 1 -name 'restored.*' | wc -l | tr -d ' ')" 1 "restore of sh1: nothing else restored"
 tap_is "$(tr '\n' ' ' <"$T_OUT/restore.sh1.argv")" "sh1 ${MEMBER[sh1]%:*} ${MEMBER[sh1]##*:} " \
 	"restore of sh1: %s %h %p are the component and its member at the backup"
 tap_like "$T_OUT/restore.sh1.env" '^MONGO_BACKUP_CLUSTER=csrs$' "restore of sh1: MONGO_BACKUP_CLUSTER"
