@@ -259,9 +259,10 @@ unlock_now(fdjob *f, const char *when)
 }
 
 /*
- * A cluster: release every lock and start the balancer again (the owner
- * thread: mbh_cluster_unlock is not for two threads at once; a cancel's
- * mbh_cluster_unlock_async may have unlocked the components already).
+ * A cluster: release every lock and start the balancer again, on the job's
+ * own thread (a cancel's mbh_cluster_unlock_async may have unlocked the
+ * components already; an unload's finisher may be at it too: the core
+ * serialises them and the second finds nothing held).
  */
 static void
 cluster_unlock_now(fdjob *f, const char *when)
