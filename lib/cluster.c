@@ -94,7 +94,10 @@ struct mbh_cluster {
 	size_t n;
 	bool held;                 /* rec describes locks we hold */
 	pthread_mutex_t unlock_mu; /* mbh_cluster_unlock from two threads (the plugin's unload beside the job's) */
+	bool closing;              /* mbh_cluster_free began (under unlock_mu): comp_idle leaves the comps alone */
 };
+
+static void comp_idle(void *ctx);
 
 static char *
 dup_or_null(const char *s)
@@ -416,6 +419,8 @@ make_comps(mbh_cluster *cl, mbh_error *err)
 		jp.cancel_fd = cl->cancel_fd;
 		jp.before_lock = gate_wait;
 		jp.before_lock_ctx = c;
+		jp.after_idle = comp_idle;
+		jp.after_idle_ctx = cl;
 		if (mbh_job_new(&c->job, &jp, err) != 0)
 			return -1;
 	}
@@ -1452,6 +1457,29 @@ mbh_cluster_unlock_async(mbh_cluster *cl, mbh_error *err)
 	return rc;
 }
 
+/*
+ * mbh_job_params.after_idle, on a component's helper thread: the idle rule
+ * released that component while its stream's reader is away (Bacula waiting
+ * for a volume); release the others now too, not when the reader comes back.
+ * The balancer and the record follow with the owner's mbh_cluster_unlock.
+ */
+static void
+comp_idle(void *ctx)
+{
+	mbh_cluster *cl = ctx;
+	mbh_error e;
+
+	mbh_error_init(&e);
+	pthread_mutex_lock(&cl->unlock_mu);
+	if (cl->held && !cl->closing) {
+		mbh_logf(cl->log, MBH_LOG_ERROR, "cluster %s: a stream stalled (script.idle_timeout): unlocking every "
+			 "component now", cl->rec->name);
+		if (mbh_cluster_unlock_async(cl, &e) != 0)
+			mbh_logf(cl->log, MBH_LOG_ERROR, "%s", e.msg);
+	}
+	pthread_mutex_unlock(&cl->unlock_mu);
+}
+
 /* See cluster.h. */
 bool
 mbh_cluster_unlock_wait(mbh_cluster *cl, int timeout_ms)
@@ -1471,6 +1499,9 @@ mbh_cluster_free(mbh_cluster *cl)
 {
 	if (cl == NULL)
 		return;
+	pthread_mutex_lock(&cl->unlock_mu);
+	cl->closing = true; /* a component's helper thread is joined below: it must not be using the others */
+	pthread_mutex_unlock(&cl->unlock_mu);
 	free_comps(cl);
 	close_state(cl);
 	if (cl->client != NULL)

@@ -63,6 +63,8 @@ mbh_job_new(mbh_job **out, const mbh_job_params *p, mbh_error *err)
 	j->cancel_fd = p->cancel_fd;
 	j->before_lock = p->before_lock;
 	j->before_lock_ctx = p->before_lock_ctx;
+	j->after_idle = p->after_idle;
+	j->after_idle_ctx = p->after_idle_ctx;
 	j->job_name = dup_or_empty(p->job_name);
 	j->mode = strdup(p->mode != NULL ? p->mode : "hooks");
 	j->set_override = p->set_name != NULL ? strdup(p->set_name) : NULL;

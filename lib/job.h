@@ -42,6 +42,14 @@ typedef struct mbh_job_params {
 	 */
 	int (*before_lock)(void *ctx);
 	void *before_lock_ctx;
+	/*
+	 * Called on the job's helper thread right after the idle rule (see
+	 * mbh_job_stream_open) stopped the command and unlocked: a cluster
+	 * releases its other components then, while the reader is still away.
+	 * NULL = none.
+	 */
+	void (*after_idle)(void *ctx);
+	void *after_idle_ctx;
 } mbh_job_params;
 
 /* Copy the parameters (strings too) into a new job.  No I/O.  Bad job name: EX_USAGE.  Caller owns *out. */

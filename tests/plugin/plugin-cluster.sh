@@ -21,6 +21,7 @@ CMD="mongo: config=$CONF"
 CREC=$T_STATE/csrs.cluster.state
 SEEN=$T_OUT/seen
 mkdir -p "$SEEN"
+all_unlocked() { [ "$(simc_locks)" = "$UNLOCKED" ]; }
 ms_since() { echo $((($(date +%s%N) - $1) / 1000000)); }
 balancer_mode() { simc_ctl "$SIMC_CTL" balancer | sed -n 's/^mode=\([^ ]*\).*/\1/p'; }
 
@@ -182,6 +183,30 @@ fd_run cancellock backup --cmd "$CMD" --cancel-at-ms 1
 fd_status_is cancellock 1 A "a cancel as the lock starts: the job is cancelled (A)"
 tap_is "$(fd_count cancellock 1 M_FATAL)" 0 "a cancel as the lock starts: no fatal message"
 clean "a cancel as the lock starts"
+
+# ---------------------------------------------------------------- no progress for script.idle_timeout
+# sh1's command writes 100000 bytes and hangs; the fake daemon stops reading during sh1's file (waiting
+# for a volume, say) for 8 s: the idle rule ends sh1's stream, and every member is unlocked then, not
+# when the daemon comes back.
+CFG_URI=$SIMC_URI t_config "$T_DIR/idle.conf" "lock = { max_seconds = 60; };" \
+	"script = { backup = [ \"$T_DIR/dump.sh\" ]; idle_timeout = 2; };"
+rm -f "$T_OUT/hang.pid"
+touch "$T_DIR/hang.sh1"
+fd_bg idle backup --cmd "mongo: config=$T_DIR/idle.conf" --pause-after 250000 --pause-ms 8000
+wait_for "hang.pid" 1000 test -s "$T_OUT/hang.pid"
+rm -f "$T_DIR/hang.sh1"
+start=$(date +%s%N)
+wait_for "every member unlocked" 300 all_unlocked
+ms=$(ms_since "$start")
+tap_is "$(simc_locks)" "$UNLOCKED" "idle: every member is unlocked while the file daemon is away (${ms} ms after sh1 stalled; script.idle_timeout 2 s)"
+tap_ok "$(kill -0 "$FD_PID" 2>/dev/null && echo 0 || echo 1)" "idle: ... before the file daemon comes back"
+wait "$FD_PID"
+fd_status_is idle 1 f "idle: the job fails (f)"
+tap_like "$T_OUT/idle.out" '^job 1: M_(ERROR|FATAL): mongo-fd: .*no progress for 2 s \(script.idle_timeout\)' "idle: the job log names the rule"
+tap_like "$T_OUT/idle.out" '^job 1: M_ERROR: mongo-fd: cluster csrs: a stream stalled \(script.idle_timeout\): unlocking every component now$' \
+	"idle: ... and says every component is unlocked"
+tap_ok "$(t_pid_gone "$(cat "$T_OUT/hang.pid" 2>/dev/null)" 50 && echo 0 || echo 1)" "idle: sh1's command is gone"
+clean idle
 
 # ---------------------------------------------------------------- SIGTERM: bacula-fd stops mid-stream
 rm -f "$T_OUT/hang.pid"
