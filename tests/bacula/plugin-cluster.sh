@@ -5,14 +5,14 @@
 # /@mongo/CLUSTER/COMPONENT/MEMBER/SCRIPT, each the tar of that component's locked member made while
 # every chosen member was locked; after it, everything is unlocked and the balancer runs again.  A
 # restore of one shard (that one file selected) streams exactly its bytes into the restore command for
-# that shard, and `mongo-rs-sim verify` finds the restored copy whole.
+# that shard, and `mongo-rs-sim verify` finds the restored copy whole; so does a restore of all three.
 # SPDX-License-Identifier: AGPL-3.0-or-later
 [ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"
 . "${top_srcdir:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/bacula/fdplugin.sh"
 # shellcheck source=../integration/sim-cluster.sh
 . "$top_srcdir/tests/integration/sim-cluster.sh"
 fp_init
-tap_plan 24
+tap_plan 29
 SECONDS=0
 
 # shellcheck disable=SC2034 # read by t_config
@@ -109,7 +109,21 @@ tap_is "$(tr '\n' ' ' <"$T_OUT/restore.sh1.argv" 2>/dev/null)" "sh1 ${M%:*} ${M#
 	"the restore command got the shard and its member at the backup (%s %h %p)"
 VERIFY_OUT=$(timeout -k 2 30 "$MBH_SIM" verify "$WHERE/sh1" 2>&1)
 tap_is "$?" 0 "mongo-rs-sim verify: the restored copy of sh1 is whole" || tap_diag "$VERIFY_OUT"
-tap_is "$(simc_locks)" "$UNLOCKED" "after the restore no member is locked"
+
+# ---- the restore of all three
+rm -f "$T_OUT"/restore.*.tar
+RALL=$(bacula_restore "$JOB" "$T_DIR/where-all")
+tap_ok $? "the restore of every file of job $JOB runs to its end (JobId ${RALL:-none})"
+tap_is "$(bacula_job_status "$RALL") $(fp_job_field "$RALL" JobFiles)" "T 3" "the restore of all ends T with three files" ||
+	bacula_diag_job "$RALL"
+for c in config sh0 sh1; do
+	set=$c
+	[ "$c" = config ] && set=csrs
+	tap_ok "$(cmp -s "$T_OUT/backup.$c.tar" "$T_OUT/restore.$c.tar" &&
+		timeout -k 2 30 "$MBH_SIM" verify "$T_DIR/where-all/$c" >/dev/null 2>&1 && echo 0 || echo 1)" \
+		"restore of all: $c's stream went to the restore command for $c, byte for byte, and the copy of $set is whole"
+done
+tap_is "$(simc_locks)" "$UNLOCKED" "after the restores no member is locked"
 
 bacula_stop
 tap_ok "$([ -z "$(t_alive_entries .bacula)" ] && echo 0 || echo 1)" "the Bacula daemons stopped on SIGTERM"
