@@ -44,7 +44,7 @@ DRY_RC=$?
 if [ "$DRY_RC" != 0 ] && printf '%s\n' "$DRY" | grep -Eq "replSetGetConfig.*(no such command|code 59)|not a replica set"; then
 	tap_skip_all "mongo-prebackup has no sharded-cluster hooks yet: its --dry-run on the mongos URI says: $(printf '%s\n' "$DRY" | head -n 1)"
 fi
-tap_plan 67
+tap_plan 74
 
 tap_is "$DRY_RC" 0 "mongo-prebackup --dry-run on the mongos URI succeeds" || tap_diag "$DRY"
 # the members the component jobs read: member 2 of each (passive first)
@@ -81,6 +81,12 @@ if [ -n "\${1:-}" ]; then
 	echo "component jobs running together: \$(ls '$BARRIER' | wc -l)"
 fi
 echo "locks: \$(simc_locks) balancer: \$(simc_ctl '$SIMC_CTL' balancer)"
+# member 2's optime in each component: it must not move while the member is read
+for c in config:'$SIMC_CONFIG_CTL' sh0:'$CTL_SH0' sh1:'$CTL_SH1'; do
+	printf '%s:%s ' "\${c%%:*}" "\$(simc_ctl "\${c#*:}" status | awk '{ for (i = 1; i <= NF; i++) if (\$i == "id=2") m = 1
+		for (i = 1; i <= NF && m; i++) if (\$i ~ /^optime=/) { print substr(\$i, 8); exit } }')"
+done | sed 's/^/optimes: /; s/ \$//'
+echo
 EOF
 chmod +x "$LOCKS"
 CHECK=$top_srcdir/conf/scripts/cluster-lock-held.sh
@@ -150,6 +156,20 @@ EOF
 	# the failure paths: sh1's job breaks after its check; sh0's job waits to be cancelled
 	component_job sh1-breaks sh1-fd sh1 "$H_SH1" "/bin/sh -c 'echo the backup of sh1 breaks; exit 3'"
 	component_job sh0-slow sh0-fd sh0 "$H_SH0" "/bin/sh -c ': >$T_DIR/sh0-slow.started; sleep 8'"
+	# why not one cluster job whose RunScript Console starts the component jobs: Bacula refuses it
+	cat <<EOF
+Job {
+  Name = "console-run"
+  JobDefs = "t-defs"
+  Type = Admin
+  RunScript {
+    RunsWhen = Before
+    RunsOnClient = no
+    FailJobOnError = yes
+    Console = "run job=sh0-backup yes"
+  }
+}
+EOF
 } >"$BACULA_ETC/jobs.conf"
 
 # the shipped snippet, with the few resources it names, is a config this director accepts (-t)
@@ -228,7 +248,16 @@ assert_released() {
 	tap_is "$(find "$T_STATE" -name '*.state' | wc -l)" 0 "$1: no state record is left"
 }
 
+# ---- case 0: a RunScript Console cannot start the component jobs (nor wait for them)
+CJ=$(bacula_run_job console-run)
+tap_is "$(bacula_job_status "$CJ")" E "case 0: a job whose RunScript Console says 'run job=sh0-backup' ends E" || bacula_diag_job "$CJ"
+tap_is "$(bacula_sql "SELECT COUNT(*) FROM Job WHERE Name = 'sh0-backup';")" 0 "case 0: and sh0-backup was not queued"
+
 COMPONENTS=(config-backup sh0-backup sh1-backup)
+declare -A LOCK_OPTIME
+# writers keep both shards' primaries busy through the whole test (bounded: 120 s)
+SIM_CTL=$CTL_SH0 bacula_writer_start
+SIM_CTL=$CTL_SH1 bacula_writer_start
 # ---- case 1: the whole run
 run_cluster cl-lock "${COMPONENTS[@]}" cl-unlock
 tap_ok $? "the lock job, the three component jobs and the unlock job run to their ends"
@@ -242,6 +271,12 @@ for j in "${COMPONENTS[@]}"; do
 		"$j: as its client starts reading, every chosen member is locked and the balancer is off"
 	tap_like "$L" "ClientAfterJob: locks: $ALL_LOCKED balancer: mode=off" \
 		"$j: when its client has read everything, the locks still hold"
+	comp=${j%-backup}
+	O1=$(sed -n "s/.*ClientBeforeJob: optimes: .*\\<$comp:\\([0-9:]*\\).*/\\1/p" "$L" | head -n 1)
+	O2=$(sed -n "s/.*ClientAfterJob: optimes: .*\\<$comp:\\([0-9:]*\\).*/\\1/p" "$L" | head -n 1)
+	tap_ok "$([ -n "$O1" ] && [ "$O1" = "$O2" ] && echo 0 || echo 1)" \
+		"$j: its member's optime did not move while its files were read ($O1, then $O2)"
+	LOCK_OPTIME[$comp]=$O1
 	F=$(bacula_sql "SELECT JobFiles || ' ' || JobErrors FROM Job WHERE JobId = ${IDS[$j]};")
 	tap_ok "$([ "${F%% *}" -gt 1 ] 2>/dev/null && [ "${F#* }" = 0 ] && echo 0 || echo 1)" \
 		"$j saved its member's files without errors (JobFiles JobErrors: $F)"
@@ -265,6 +300,18 @@ RJOB=$(BACULA_CLIENT=sh0-fd bacula_restore "${IDS[sh0-backup]}" "$WHERE")
 tap_is "$(bacula_job_status "$RJOB")" T "the restore of sh0's backup ends T" || bacula_diag_job "$RJOB"
 VOUT=$(timeout -k 2 30 "$MBH_SIM" verify "$WHERE$DATA/sh0/2" 2>&1)
 tap_ok $? "mongo-rs-sim verify: the restored copy of sh0's member 2 is whole" || tap_diag "$VOUT"
+tap_is "$(printf '%s\n' "$VOUT" | sed -n 's/^ok .*last_optime=\([0-9]*:[0-9]*\).*/\1/p')" "${LOCK_OPTIME[sh0]}" \
+	"the restored copy ends at the optime sh0's member 2 had while locked"
+COPY_RECORDS=$(printf '%s\n' "$VOUT" | sed -n 's/^ok records=\([0-9]*\) .*/\1/p')
+# the primary is being written: verify can catch it between two writes, so retry (bounded, 10 s)
+P_RECORDS=""
+for _ in $(seq 200); do
+	P_RECORDS=$(timeout -k 2 30 "$MBH_SIM" verify "$DATA/sh0/0" 2>/dev/null | sed -n 's/^ok records=\([0-9]*\) .*/\1/p')
+	[ -n "$P_RECORDS" ] && break
+	sleep 0.05
+done
+tap_ok "$([ -n "$COPY_RECORDS" ] && [ -n "$P_RECORDS" ] && [ "$P_RECORDS" -gt "$COPY_RECORDS" ] && echo 0 || echo 1)" \
+	"sh0's primary took writes during and after the lock (${P_RECORDS:-?} records, the copy ${COPY_RECORDS:-?})"
 
 # ---- case 2: a component job fails after its check: the others end T, the unlock still runs
 run_cluster cl-lock config-backup sh0-backup sh1-breaks cl-unlock
@@ -321,6 +368,7 @@ tap_is "$(balancer_mode)" full "case 4: the balancer runs"
 simc_ctl "$CTL_SH1" unlock 2 >/dev/null
 tap_is "$(simc_locks)" "$NONE_LOCKED" "case 4: after the other tool unlocks, nothing is locked"
 
+bacula_writer_stop
 bacula_stop
 tap_ok "$([ -z "$(t_alive_entries .bacula)" ] && echo 0 || echo 1)" "the Bacula daemons stopped on SIGTERM"
 tap_diag "elapsed: ${SECONDS} s"
