@@ -49,11 +49,12 @@ try:
 except ValueError as e:
     print("cluster-lock-held.sh: cannot read the status: %s" % e, file=sys.stderr)
     sys.exit(70)
-if not isinstance(st, dict) or "components" not in st:
-    print("cluster-lock-held.sh: the status is not a cluster'"'"'s (no components): is the uri a mongos?", file=sys.stderr)
+if not isinstance(st, dict):
+    print("cluster-lock-held.sh: the status is not a JSON object", file=sys.stderr)
     sys.exit(70)
 if not st.get("components"):
-    no("nothing is locked")
+    # no cluster record: one set'"'"'s status (nothing recorded), or a set'"'"'s lock, not a cluster'"'"'s
+    no("a lock of set %s, not of a cluster" % st.get("set") if st.get("locked") else "nothing is locked")
 if st.get("job") != job:
     no("the lock is job %s'"'"'s" % st.get("job"))
 if st.get("phase") != "LOCKED":
@@ -65,7 +66,7 @@ c = found[0]
 if c.get("member") != member:
     no("the member locked is %s" % c.get("member"))
 s = c.get("status") or {}
-if s.get("locked") is not True:
-    no("its lock is %s" % (c.get("state") or "released"))
+if c.get("state") != "locked" or s.get("locked") is not True:
+    no("its lock is %s" % c.get("state"))
 print("%s %s is locked for job %s (lockCount %s)" % (comp, member, job, c.get("lock_count")))
 ' "$2" "$3" "$4"
