@@ -44,7 +44,7 @@ DRY_RC=$?
 if [ "$DRY_RC" != 0 ] && printf '%s\n' "$DRY" | grep -Eq "replSetGetConfig.*(no such command|code 59)|not a replica set"; then
 	tap_skip_all "mongo-prebackup has no sharded-cluster hooks yet: its --dry-run on the mongos URI says: $(printf '%s\n' "$DRY" | head -n 1)"
 fi
-tap_plan 74
+tap_plan 76
 
 tap_is "$DRY_RC" 0 "mongo-prebackup --dry-run on the mongos URI succeeds" || tap_diag "$DRY"
 # the members the component jobs read: member 2 of each (passive first)
