@@ -8,7 +8,8 @@
 # client; an unlock job (Admin, Priority 12) runs `mongo-postbackup -c CLUSTER.conf --job MongoCluster`.
 # The director starts a job of a higher Priority number only once every job of a lower one has
 # ended, whatever their status, so the lock is held while every component job reads and released
-# after the last one, on every path: the whole run; a component job that fails; one that is
+# after the last one, on every path: the whole run, started by their Schedule (whose scheduler queues
+# jobs of one time in Priority order); a component job that fails; one that is
 # cancelled; a lock that is refused (the component jobs then fail, saving nothing).  Case 0 shows why
 # the order is not a RunScript Console of one cluster job: Bacula does not let it run jobs.
 # Skipped, saying so, while mongo-prebackup takes the mongos for a replica set (no cluster hooks).
@@ -46,7 +47,7 @@ DRY_RC=$?
 if [ "$DRY_RC" != 0 ] && printf '%s\n' "$DRY" | grep -Eq "replSetGetConfig.*(no such command|code 59)|not a replica set"; then
 	tap_skip_all "mongo-prebackup has no sharded-cluster hooks yet: its --dry-run on the mongos URI says: $(printf '%s\n' "$DRY" | head -n 1)"
 fi
-tap_plan 76
+tap_plan 78
 
 tap_is "$DRY_RC" 0 "mongo-prebackup --dry-run on the mongos URI succeeds" || tap_diag "$DRY"
 # the members the component jobs read: member 2 of each (passive first)
@@ -116,17 +117,19 @@ admin_job() {
 	echo "  Name = \"$1\""
 	echo "  JobDefs = \"t-defs\""
 	echo "  Type = Admin"
+	echo "  Schedule = \"t-cluster\""
 	echo "  Priority = $2"
 	runscript director Before "$3"
 	echo "}"
 }
 # component_job NAME CLIENT COMPONENT MEMBER [CLIENT-BEFORE]: a component's backup at Priority 11: the
 # lock check on the director, then (test only) the lock counts on the client before and after reading;
-# CLIENT-BEFORE, when given, is one more client script after those counts.
+# CLIENT-BEFORE, when given, is one more client script after those counts (and the job is on no Schedule).
 component_job() {
 	echo "Job {"
 	echo "  Name = \"$1\""
 	echo "  JobDefs = \"t-defs\""
+	[ -n "${5:-}" ] || echo "  Schedule = \"t-cluster\""
 	echo "  Client = $2"
 	echo "  FileSet = \"member-$3\""
 	echo "  Priority = 11"
@@ -137,6 +140,8 @@ component_job() {
 	echo "}"
 }
 {
+	# the Schedule of the run (written just before the director starts: see below)
+	echo "@$BACULA_ETC/schedule.conf"
 	for c in config:config sh0:sh0 sh1:sh1; do
 		cat <<EOF
 FileSet {
@@ -195,6 +200,24 @@ EOF
 SOUT=$(timeout -k 2 30 env "${BACULA_RUN_ENV[@]}" "$BACULA_DIR_BIN" -t -c "$SNIP/bacula-dir.conf" 2>&1 </dev/null)
 tap_ok $? "bacula-dir $BACULA_VERSION accepts conf/bacula-cluster-hooks-job.conf (-t)" || tap_diag "$SOUT"
 
+COMPONENTS=(config-backup sh0-backup sh1-backup)
+SCHEDULED=(cl-lock "${COMPONENTS[@]}" cl-unlock)
+declare -A LOCK_OPTIME
+# writers keep both shards' primaries busy through the whole test (bounded: 120 s)
+SIM_CTL=$CTL_SH0 bacula_writer_start
+SIM_CTL=$CTL_SH1 bacula_writer_start
+rm -rf "$BARRIER" && mkdir "$BARRIER"
+# The Schedule runs the five jobs at this minute, at once: the director's scheduler still runs a
+# job whose time came less than 60 s ago when it starts.  Within the first 30 s of a minute, so that
+# the director has started before that minute is over.
+[ "$((10#$(date +%S)))" -le 30 ] || sleep $((61 - 10#$(date +%S)))
+cat >"$BACULA_ETC/schedule.conf" <<EOF
+Schedule {
+  Name = "t-cluster"
+  Run = Full hourly at 0:$(date +%M)
+}
+EOF
+
 BACULA_EXTRA_FDS=(cfg-fd sh0-fd sh1-fd)
 if ! bacula_start; then
 	echo "Bail out! the Bacula daemons do not start"
@@ -202,8 +225,8 @@ if ! bacula_start; then
 fi
 tap_pass "one director, one storage daemon and file daemons t-fd, cfg-fd, sh0-fd, sh1-fd listen (:$BACULA_DIR_PORT, :$BACULA_SD_PORT, :$BACULA_FD_PORT, :${BACULA_FD_PORTS[cfg-fd]}, :${BACULA_FD_PORTS[sh0-fd]}, :${BACULA_FD_PORTS[sh1-fd]})"
 
-# run_cluster JOB...: queue the jobs in one console session, in this order, as a Schedule queues them
-# at one time; IDS[JOB] is each one's JobId; then wait for each to end.
+# run_cluster JOB...: queue the jobs in one console session, in this order (the Schedule's order);
+# IDS[JOB] is each one's JobId; then wait for each to end.
 declare -A IDS
 run_cluster() {
 	local j cmds=() ids out i=0
@@ -250,19 +273,30 @@ assert_released() {
 	tap_is "$(find "$T_STATE" -name '*.state' | wc -l)" 0 "$1: no state record is left"
 }
 
-# ---- case 0: a RunScript Console cannot start the component jobs (nor wait for them)
-CJ=$(bacula_run_job console-run)
-tap_is "$(bacula_job_status "$CJ")" E "case 0: a job whose RunScript Console says 'run job=sh0-backup' ends E" || bacula_diag_job "$CJ"
-tap_is "$(bacula_sql "SELECT COUNT(*) FROM Job WHERE Name = 'sh0-backup';")" 0 "case 0: and sh0-backup was not queued"
-
-COMPONENTS=(config-backup sh0-backup sh1-backup)
-declare -A LOCK_OPTIME
-# writers keep both shards' primaries busy through the whole test (bounded: 120 s)
-SIM_CTL=$CTL_SH0 bacula_writer_start
-SIM_CTL=$CTL_SH1 bacula_writer_start
-# ---- case 1: the whole run
-run_cluster cl-lock "${COMPONENTS[@]}" cl-unlock
-tap_ok $? "the lock job, the three component jobs and the unlock job run to their ends"
+# ---- case 1: the whole run, as the Schedule starts it: find the five jobs in the catalog (bounded,
+# 60 s), then wait for each to end
+IDS=()
+n=0
+while [ "$n" -lt 600 ]; do
+	for j in "${SCHEDULED[@]}"; do
+		IDS[$j]=$(bacula_sql "SELECT MIN(JobId) FROM Job WHERE Name = '$j';")
+	done
+	[ -z "${IDS[cl-unlock]}" ] || break
+	sleep 0.1
+	n=$((n + 1))
+done
+rc=0
+for j in "${SCHEDULED[@]}"; do
+	[ -n "${IDS[$j]}" ] && bacula_wait_job "${IDS[$j]}" || rc=1
+done
+tap_ok "$rc" "the Schedule runs the lock job, the three component jobs and the unlock job to their ends" ||
+	tap_diag "JobIds: $(for j in "${SCHEDULED[@]}"; do printf '%s=%s ' "$j" "${IDS[$j]}"; done)"
+tap_is "$(jobs_sql "COUNT(*) || ' ' || (MAX(strftime('%s', SchedTime)) - MIN(strftime('%s', SchedTime)) <= 1)" "${SCHEDULED[@]}")" "5 1" \
+	"the Schedule queued the five jobs at one time (within a second)"
+# the scheduler queues the jobs of one time in Priority order: the lock job first, the unlock job last
+tap_ok "$([ "${IDS[cl-lock]}" -lt "$(jobs_sql "MIN(JobId)" "${COMPONENTS[@]}")" ] &&
+	[ "$(jobs_sql "MAX(JobId)" "${COMPONENTS[@]}")" -lt "${IDS[cl-unlock]}" ] && echo 0 || echo 1)" \
+	"the Schedule queued cl-lock first and cl-unlock last (JobIds $(for j in "${SCHEDULED[@]}"; do printf '%s ' "${IDS[$j]}"; done))"
 tap_is "$(bacula_job_status "${IDS[cl-lock]}")" T "cl-lock (Priority 10) ends T" || bacula_diag_job "${IDS[cl-lock]}"
 for j in "${COMPONENTS[@]}"; do
 	L=$(log_of "$j" "$j")
@@ -314,6 +348,12 @@ for _ in $(seq 200); do
 done
 tap_ok "$([ -n "$COPY_RECORDS" ] && [ -n "$P_RECORDS" ] && [ "$P_RECORDS" -gt "$COPY_RECORDS" ] && echo 0 || echo 1)" \
 	"sh0's primary took writes during and after the lock (${P_RECORDS:-?} records, the copy ${COPY_RECORDS:-?})"
+
+# ---- case 0: a RunScript Console cannot start the component jobs (nor wait for them)
+N0=$(bacula_sql "SELECT COUNT(*) FROM Job WHERE Name = 'sh0-backup';")
+CJ=$(bacula_run_job console-run)
+tap_is "$(bacula_job_status "$CJ")" E "case 0: a job whose RunScript Console says 'run job=sh0-backup' ends E" || bacula_diag_job "$CJ"
+tap_is "$(bacula_sql "SELECT COUNT(*) FROM Job WHERE Name = 'sh0-backup';")" "$N0" "case 0: and sh0-backup was not queued"
 
 # ---- case 2: a component job fails after its check: the others end T, the unlock still runs
 run_cluster cl-lock config-backup sh0-backup sh1-breaks cl-unlock
