@@ -6,6 +6,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include <mongoc/mongoc.h>
+
 #include "cluster_rec.h"
 #include "config.h"
 #include "error.h"
@@ -54,12 +56,15 @@ int mbh_cluster_dry_run(mbh_cluster *cl, char **text, mbh_error *err);
 
 /*
  * The pre-backup flow: discover; refuse exact mode (before anything is
- * touched); take the cluster's flock; refuse when its record exists; choose
- * every component's member (any component without one: refused, nothing
- * touched); write the record (LOCKING: every component pending, the
- * balancer's mode); stop the balancer if it ran (recorded first; waits for a
- * running round); lock every component in parallel; record each member's
- * lock time and the skew (first to last lock reply), phase LOCKED.  A
+ * touched); take the cluster's flock; refuse when its record exists; write
+ * the record (LOCKING: every component pending, the balancer's mode); run
+ * every component's lock flow in parallel up to its fsync lock (discovery,
+ * choice, intent, watchdog, checks, freeze) and hold it there: a component
+ * that fails on its way (no eligible member) sends the others back, nothing
+ * is locked and the balancer is untouched; when all are there, stop the
+ * balancer if it ran (recorded first; waits for a running round) and let the
+ * locks go out together; record each member's lock time and the skew (first
+ * to last lock reply), phase LOCKED.  A
  * component that fails after others were locked: those are unlocked at once,
  * the balancer started again if it ran, the record removed, and the first
  * failure returned as "component NAME (set SET): WHY; ...".  On success the
@@ -127,6 +132,13 @@ int mbh_cluster_status(mbh_cluster *cl, const char *name, bool json, char **text
  * 5.0.22, 4.4.25 and later within their series.
  */
 bool mbh_cluster_fsync_gate(const char *version);
+
+/*
+ * balancerStart through the mongos at uri (built with mbh_uri_build: the
+ * run's credentials): for a component's watchdog that released its lock at
+ * the deadline (mbh_watchdog_settings.balancer_uri).  Errors as mongoerr.h.
+ */
+int mbh_cluster_balancer_start(const mongoc_uri_t *uri, mbh_error *err);
 
 /* Free; held locks stay held (for mongo-postbackup).  NULL is fine. */
 void mbh_cluster_free(mbh_cluster *cl);

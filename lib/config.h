@@ -84,6 +84,9 @@ typedef struct mbh_config {
 	struct {
 		int mode;            /* an mbh_cluster_mode, default online */
 		char *name;          /* names the cluster's record; NULL = the CSRS's set name */
+		const char *balancer_uri; /* not a key, NULL in every loaded config: cluster.c sets it
+					   * (borrowed) on its components' configs when it stopped the
+					   * balancer, so their watchdogs start it again at the deadline */
 	} cluster;
 	char **secrets;          /* NULL-terminated: every password and key passphrase met, for loggers; wiped on free */
 } mbh_config;

@@ -65,7 +65,8 @@ post probepost
 aftermath "cluster-chosen (probe)"
 
 # pre (hooks mode): the cluster's points, and the components' own points inside the parallel lock.
-for pt in cluster-chosen cluster-intent cluster-balancer-stopped pre-intent pre-locked cluster-locked; do
+for pt in cluster-intent pre-intent pre-frozen cluster-chosen cluster-balancer-record cluster-balancer-stopped pre-locked \
+	cluster-locked; do
 	MBH_CRASH_AT=$pt:KILL pre "c-$pt"
 	t_rc_is 137 "pre killed at $pt" "c-$pt"
 	post "p-$pt"
@@ -103,14 +104,17 @@ for pt in unlock-before cluster-post-released cluster-post-balancer; do
 	aftermath "post killed at $pt, then post"
 done
 
-# pre killed with its locks held, nobody runs post: the watchdogs unlock every member at the deadline;
-# the balancer stays stopped until post (the watchdog guards locks, not the balancer).
+# pre killed with its locks held, nobody runs post: the watchdogs unlock every member at the deadline
+# and start the balancer the run stopped; post then finds nothing locked and clears the record.
 MBH_CRASH_AT=cluster-locked:KILL pre w-locked --max-lock-seconds 3
 t_rc_is 137 "pre killed at cluster-locked (lock.max_seconds 3)" w-locked
 tap_is "$(balancer_mode)" off "meanwhile the balancer is stopped"
 n=0
 while [ "$(all_state)" != "$CLEAN" ] && [ $n -lt 100 ]; do sleep 0.1; n=$((n + 1)); done
 tap_is "$(all_state)" "$CLEAN" "the watchdogs unlocked (and unfroze) every member at the deadline"
+n=0
+while [ "$(balancer_mode)" != full ] && [ $n -lt 50 ]; do sleep 0.1; n=$((n + 1)); done
+tap_is "$(balancer_mode)" full "... and started the balancer again"
 post wp-locked
 t_rc_is 0 "post after the watchdogs: exits 0" wp-locked
 tap_unlike "$T_OUT/wp-locked.err" 'unlocked 127' "post: no member left to unlock"

@@ -156,8 +156,9 @@ tap_like "$T_OUT/noel-dry.out" '^refused: component sh1 \(set sh1\) has no membe
 	"--dry-run: the last line says which component refuses the run"
 pre noel
 t_rc_is 69 "pre, sh1 without a secondary: refused, 69" noel
-tap_is "$(grep -c . "$T_OUT/noel.err")" 1 "... with one line"
-tap_like "$T_OUT/noel.err" '^mongo-prebackup: .*component sh1 \(set sh1\): ' "... naming the component"
+tap_is "$(grep -c 'error:' "$T_OUT/noel.err")" 1 "... with one error line"
+tap_like "$(tail -n 1 "$T_OUT/noel.err" >"$T_OUT/noel.last"; echo "$T_OUT/noel.last")" \
+	'^mongo-prebackup: error: component sh1 \(set sh1\): ' "... the last, naming the component"
 tap_is "$(simc_locks | sed 's/sh1:[^ ]*/sh1:-/')" "csrs:0:0,1:0,2:0 sh0:0:0,1:0,2:0 sh1:- sh2:0:0,1:0,2:0" "... nothing was locked"
 tap_is "$(balancer_mode)" full "... the balancer was not touched"
 tap_ok "$([ ! -e "$CREC" ] && echo 0 || echo 1)" "... and no record was written"
@@ -186,6 +187,30 @@ t_run exact "$MBH_PRE" -c "$T_DIR/exact.conf"
 t_rc_is 78 "cluster.mode exact without snapshot mode: refused, 78" exact
 tap_like "$T_OUT/exact.err" 'needs snapshot mode .*use cluster.mode = "online"' "... naming snapshot mode and the alternative"
 tap_is "$(simc_locks)" "$UNLOCKED" "... nothing locked"
+CFG_URI=$SIMC_URI t_config "$T_DIR/exact2.conf" 'cluster = { mode = "exact"; };' \
+	'snapshot = { create = [ "/bin/echo", "/tmp/none" ]; remove = [ "/bin/true", "%S" ]; };'
+t_run exact2 "$MBH_PRE" -c "$T_DIR/exact2.conf"
+t_rc_is 78 "cluster.mode exact with snapshot mode on a 7.0.16 mongos: refused, 78" exact2
+tap_like "$T_OUT/exact2.err" 'cluster.mode "exact" is not implemented yet: nothing was locked; use cluster.mode = "online"' \
+	"... not implemented yet, saying so and naming online"
+sed 's/^max_wire_version = 21;/max_wire_version = 21;\nversion = "7.0.1";/' "$SIMC_TOPOS/cluster-mongos.conf" >"$T_DIR/mongos-701.conf"
+OLD_URI=$SIMC_URI
+OLD_CTL=$SIMC_CTL
+simc_router "$T_DIR/mongos-701.conf"
+CFG_URI=$SIMC_URI t_config "$T_DIR/exact3.conf" 'cluster = { mode = "exact"; };' \
+	'snapshot = { create = [ "/bin/echo", "/tmp/none" ]; remove = [ "/bin/true", "%S" ]; };'
+t_run exact3 "$MBH_PRE" -c "$T_DIR/exact3.conf" --dry-run
+t_rc_is 69 "cluster.mode exact on a 7.0.1 mongos (no fsync lock through mongos): --dry-run refuses, 69" exact3
+tap_like "$T_OUT/exact3.out" '^refused: cluster.mode "exact" needs fsync lock through mongos .* this cluster runs 7\.0\.1: use cluster.mode = "online"$' \
+	"... its last line names the version and the alternative"
+simc_ctl "$SIMC_CTL" shutdown >/dev/null 2>&1
+SIMC_URI=$OLD_URI
+SIMC_CTL=$OLD_CTL
+CFG_URI=$SIMC_URI t_config "$T_DIR/member.conf" 'selection = { policy = "member"; member = "127.0.0.1:1"; };'
+t_run member "$MBH_PRE" -c "$T_DIR/member.conf"
+t_rc_is 78 "selection.policy member with a cluster: refused, 78" member
+tap_like "$T_OUT/member.err" 'use selection.tags' "... naming selection.tags"
+tap_is "$(simc_locks)" "$UNLOCKED" "... nothing locked"
 
 # The watchdogs: at the deadline every member is unlocked though no post ran.
 pre wd --max-lock-seconds 3
@@ -196,6 +221,10 @@ n=0
 while [ "$(simc_locks)" != "$UNLOCKED" ] && [ $n -lt 100 ]; do sleep 0.1; n=$((n + 1)); done
 tap_is "$(simc_locks)" "$UNLOCKED" "the watchdogs unlocked all four members at the deadline"
 tap_is "$(ls "$T_STATE/csrs.cluster.d/"*.state 2>/dev/null | wc -l)" 0 "... and removed the components' records"
+n=0
+while [ "$(balancer_mode)" != full ] && [ $n -lt 50 ]; do sleep 0.1; n=$((n + 1)); done
+tap_is "$(balancer_mode)" full "... and started the balancer this backup had stopped"
+tap_like "$T_STATE/csrs.cluster.d/sh1.events" 'watchdog: started the balancer' "... saying so in the component's events"
 post wdpost
 t_rc_is 0 "post after the watchdogs: exits 0" wdpost
 tap_unlike "$T_OUT/wdpost.err" 'unlocked 127' "post: nothing left to unlock"
