@@ -8,10 +8,10 @@
 # client; an unlock job (Admin, Priority 12) runs `mongo-postbackup -c CLUSTER.conf --job MongoCluster`.
 # The director starts a job of a higher Priority number only once every job of a lower one has
 # ended, whatever their status, so the lock is held while every component job reads and released
-# after the last one, on every path: the whole run, started by their Schedule (whose scheduler queues
-# jobs of one time in Priority order); a component job that fails; one that is
-# cancelled; a lock that is refused (the component jobs then fail, saving nothing).  Case 0 shows why
-# the order is not a RunScript Console of one cluster job: Bacula does not let it run jobs.
+# after the last one, on every path: the whole run, started by their Schedule (whose scheduler
+# queues jobs of one time in Priority order); a component job that fails; one that is cancelled; a
+# lock that is refused (the component jobs then fail, saving nothing).  Case 0 shows why the order is
+# not a RunScript Console of one cluster job: Bacula does not let it run jobs.
 # Skipped, saying so, while mongo-prebackup takes the mongos for a replica set (no cluster hooks).
 # SPDX-License-Identifier: AGPL-3.0-or-later
 [ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"
