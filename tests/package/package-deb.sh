@@ -100,12 +100,13 @@ has() {
 missing=""
 for f in /usr/bin/mongo-prebackup /usr/bin/mongo-postbackup $WATCHDOG /usr/libexec/mongo-backup-hooks/mongo-backup-gate \
 	/usr/libexec/mongo-backup-hooks/snapshot-btrfs /usr/libexec/mongo-backup-hooks/snapshot-lvm \
-	/usr/libexec/mongo-backup-hooks/snapshot-zfs $EXAMPLES/scripts/dump-copy.sh; do
+	/usr/libexec/mongo-backup-hooks/snapshot-zfs $EXAMPLES/scripts/dump-copy.sh $EXAMPLES/scripts/cluster-lock-held.sh; do
 	has main -rwxr-xr-x "$f" || missing="$missing $f"
 done
 for f in /usr/share/man/man1/mongo-prebackup.1.gz /usr/share/man/man1/mongo-postbackup.1.gz \
 	/usr/share/man/man5/mongo-backup.conf.5.gz $EXAMPLES/mongo-backup.conf.example \
-	$EXAMPLES/mongo-backup-plugin.conf.example $EXAMPLES/bacula-hooks-job.conf $EXAMPLES/bacula-plugin-job.conf \
+	$EXAMPLES/mongo-backup-plugin.conf.example $EXAMPLES/bacula-hooks-job.conf $EXAMPLES/bacula-cluster-hooks-job.conf \
+	$EXAMPLES/bacula-plugin-job.conf \
 	$EXAMPLES/mongo-backup.rules.yml \
 	/usr/share/doc/mongo-backup-hooks/copyright; do
 	has main -rw-r--r-- "$f" || missing="$missing $f"
