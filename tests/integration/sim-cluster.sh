@@ -18,7 +18,7 @@ simc_start() {
 	local config=${4:-$SIMC_TOPOS/cluster-config.conf} i data=()
 	SIMC_SHARD_CTLS=""
 	SIMC_SHARD_NAMES=""
-	[ -z "${SIMC_DATA_DIR:-}" ] || data=(--data-dir "$SIMC_DATA_DIR/config")
+	[ -z "${SIMC_DATA_DIR:-}" ] || { mkdir -p "$SIMC_DATA_DIR" && data=(--data-dir "$SIMC_DATA_DIR/config"); } || return 1
 	sim_start "$config" "${data[@]}" || return 1
 	SIMC_CONFIG_CTL=$SIM_CTL
 	for ((i = 0; i < n; i++)); do
