@@ -93,6 +93,13 @@ mbh_job_cancel(mbh_job *j)
 		killpg(pg, SIGTERM);
 }
 
+/* See job.h. */
+int
+mbh_job_cancel_fd(const mbh_job *j)
+{
+	return j->cancel_pipe[0];
+}
+
 /* Cancelled by mbh_job_cancel or through the caller's fd? */
 bool
 mbh_job_cancelled(mbh_job *j)
@@ -463,6 +470,7 @@ lock_flow(mbh_job *j, const char *const *templ, bool expand, int flags, mbh_erro
 		}
 		goto out;
 	}
+	j->locked_ms = mbh_now_ms(); /* a cluster's skew is measured between its members' replies */
 	j->rec.lock_count = count;
 	j->held = true;
 	intent = froze = false; /* from here release_held cleans up */
@@ -592,6 +600,18 @@ int64_t
 mbh_job_lock_count(const mbh_job *j)
 {
 	return j->rec.lock_count;
+}
+
+const char *
+mbh_job_chosen(const mbh_job *j)
+{
+	return j->chosen;
+}
+
+int64_t
+mbh_job_locked_ms(const mbh_job *j)
+{
+	return j->locked_ms;
 }
 
 const char *
@@ -873,6 +893,7 @@ mbh_job_dry_run(mbh_job *j, char **text, mbh_error *err)
 		*err = sel_err;
 		goto out;
 	}
+	snprintf(j->chosen, sizeof(j->chosen), "%s", sel->chosen >= 0 ? t->members[sel->chosen].host : "");
 	if (mbh_job_render_choice(text, t, sel, err) != 0)
 		goto out;
 	if (append_snapshot_plan(j, t, sel, text, err) != 0)

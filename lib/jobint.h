@@ -44,6 +44,8 @@ struct mbh_job {
 	mbh_child *child;        /* the command under the lock, until the owner thread reaps it (child_pgid 0: an unlock stopped it) */
 	long stray_watchdog;     /* a watchdog we stopped that was slow to exit: reaped later, never left a zombie */
 	char set[128];
+	char chosen[262];        /* the member the last --dry-run would lock; "" = none */
+	int64_t locked_ms;       /* CLOCK_MONOTONIC ms when the last fsync lock's reply came; 0 = none */
 	int64_t cmd_started_ms;  /* CLOCK_MONOTONIC ms when the command under the lock was let run; 0 = none */
 	char cmd_name[64];       /* its base name, for messages */
 	struct {                 /* job_stream.c: the command's stdout as one stream; the owner thread only */
