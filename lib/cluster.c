@@ -39,7 +39,43 @@ typedef struct comp {
 	int rc;                /* what its thread's step returned */
 	mbh_error err;
 	char *text;            /* --dry-run: its member table */
+	struct gate *gate;     /* the lock: where its flow waits before the fsync lock */
+	bool arrived;          /* its flow reached the gate (under gate->mu) */
+	bool aborted;          /* ... and was sent back: another component failed first */
 } comp;
+
+/*
+ * Where every component's lock flow waits, right before its fsync lock,
+ * until all have arrived (then the balancer is stopped and the gate opened:
+ * the locks go out together) or one has failed on its way (then the gate
+ * aborts: nothing is locked anywhere).
+ */
+typedef struct gate {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	size_t n, arrived, left; /* left: flows that ended without arriving (failed before the lock) */
+	bool open, abort;
+} gate;
+
+/* mbh_job_params.before_lock: wait at the gate; -1 when it aborts. */
+static int
+gate_wait(void *ctx)
+{
+	comp *c = ctx;
+	gate *g = c->gate;
+	int rc;
+
+	pthread_mutex_lock(&g->mu);
+	c->arrived = true;
+	g->arrived++;
+	pthread_cond_broadcast(&g->cv);
+	while (!g->open && !g->abort)
+		pthread_cond_wait(&g->cv, &g->mu);
+	rc = g->open ? 0 : -1;
+	c->aborted = rc != 0;
+	pthread_mutex_unlock(&g->mu);
+	return rc;
+}
 
 struct mbh_cluster {
 	const mbh_config *cfg;
@@ -368,6 +404,8 @@ make_comps(mbh_cluster *cl, mbh_error *err)
 		jp.watchdog_path = cl->watchdog_path;
 		jp.gate_path = cl->gate_path;
 		jp.cancel_fd = cl->cancel_fd;
+		jp.before_lock = gate_wait;
+		jp.before_lock_ctx = c;
 		if (mbh_job_new(&c->job, &jp, err) != 0)
 			return -1;
 	}
@@ -446,6 +484,12 @@ step_thread(void *p)
 		break;
 	case STEP_LOCK:
 		c->rc = mbh_job_lock(c->job, &c->err);
+		pthread_mutex_lock(&c->gate->mu);
+		if (!c->arrived) {
+			c->gate->left++;
+			pthread_cond_broadcast(&c->gate->cv);
+		}
+		pthread_mutex_unlock(&c->gate->mu);
 		break;
 	case STEP_UNLOCK:
 		c->rc = mbh_job_unlock(c->job, &c->err);
@@ -454,11 +498,15 @@ step_thread(void *p)
 	return NULL;
 }
 
-/* Run step s on the components selected by which (NULL = all) in parallel, a thread each; wait for all. */
+/*
+ * Start step s on the components selected by which (NULL = all), a thread
+ * each; args holds cl->n entries and lives until join_step.  Without a
+ * thread a step runs here, one after the other (slower, never skipped),
+ * except the lock, which waits at a gate: that component fails instead.
+ */
 static void
-run_step(mbh_cluster *cl, step s, const bool *which)
+start_step(mbh_cluster *cl, step s, const bool *which, step_arg *args)
 {
-	step_arg *args = calloc(cl->n, sizeof(*args));
 	size_t i;
 
 	for (i = 0; i < cl->n; i++) {
@@ -474,16 +522,39 @@ run_step(mbh_cluster *cl, step s, const bool *which)
 			args[i].s = s;
 			c->started = pthread_create(&c->th, NULL, step_thread, &args[i]) == 0;
 		}
-		if (!c->started) {
-			/* no thread: do it here, one after the other (slower, never skipped) */
+		if (c->started)
+			continue;
+		if (s == STEP_LOCK) {
+			c->rc = mbh_error_set(&c->err, EX_OSERR, "cannot start a thread for its lock; nothing was locked");
+			pthread_mutex_lock(&c->gate->mu);
+			c->gate->left++;
+			pthread_mutex_unlock(&c->gate->mu);
+		} else {
 			step_arg one = { c, s };
 
 			step_thread(&one);
 		}
 	}
+}
+
+static void
+join_step(mbh_cluster *cl)
+{
+	size_t i;
+
 	for (i = 0; i < cl->n; i++)
 		if (cl->comps[i].started)
 			pthread_join(cl->comps[i].th, NULL);
+}
+
+/* Run step s (not the lock) on the components selected by which (NULL = all) in parallel; wait for all. */
+static void
+run_step(mbh_cluster *cl, step s, const bool *which)
+{
+	step_arg *args = calloc(cl->n, sizeof(*args));
+
+	start_step(cl, s, which, args);
+	join_step(cl);
 	free(args);
 }
 
@@ -710,10 +781,12 @@ mbh_cluster_lock(mbh_cluster *cl, mbh_error *err)
 	mbh_cluster_rec old;
 	mbh_error e;
 	char *text = NULL, label[300], since[64], line[2048];
-	bool present = false;
+	bool present = false, go = false;
 	int64_t first = INT64_MAX, last = 0, t;
-	size_t i, used;
+	size_t i, used, nlocked = 0;
+	step_arg *args = NULL;
 	int failed = -1;
+	gate g = { .n = 0 };
 
 	if (cl->held)
 		return mbh_error_set(err, EX_SOFTWARE, "this run already holds the cluster's locks");
@@ -736,21 +809,6 @@ mbh_cluster_lock(mbh_cluster *cl, mbh_error *err)
 			      old.name, old.job[0] != '\0' ? old.job : "-", old.pid, old.hostname, since);
 		goto fail;
 	}
-	/* every component's choice first: one without a member refuses the run before anything is touched */
-	run_step(cl, STEP_CHOOSE, NULL);
-	for (i = 0; i < cl->n; i++) {
-		if (cl->comps[i].rc != 0) {
-			*err = cl->comps[i].err;
-			comp_label(&cl->rec->comps[i], label, sizeof(label));
-			mbh_error_prefix(err, "%s", label);
-			goto fail;
-		}
-	}
-	MBH_CRASH("cluster-chosen");
-	if (cancelled(cl)) {
-		mbh_error_fail(err, MBH_ERR_CANCELLED, "cancelled before the lock; nothing was locked");
-		goto fail;
-	}
 	/* the record first: whatever happens next, post knows every component and the balancer */
 	cl->rec->phase = MBH_PHASE_LOCKING;
 	cl->rec->since = wall_s();
@@ -761,28 +819,74 @@ mbh_cluster_lock(mbh_cluster *cl, mbh_error *err)
 	cl->rec->hostname[sizeof(cl->rec->hostname) - 1] = '\0';
 	snprintf(cl->rec->job, sizeof(cl->rec->job), "%s", cl->job_name);
 	cl->rec->skew_ms = -1;
-	cl->rec->balancer_stopped = strcmp(cl->rec->balancer, "full") == 0;
+	cl->rec->balancer_stopped = false;
 	if (rec_write(cl, err) != 0)
 		goto fail;
 	MBH_CRASH("cluster-intent");
-	if (cl->rec->balancer_stopped && balancer_set(cl, false, err) != 0) {
-		mbh_error_prefix(err, "cannot stop the balancer; nothing was locked");
+	/*
+	 * Every component's flow up to its lock (discovery, choice, intent,
+	 * watchdog, checks, freeze), in parallel, then the gate: one that fails
+	 * on its way refuses the run before anything is locked or the balancer
+	 * touched; when all are there, the balancer is stopped and the locks go
+	 * out together.  At the deadline the watchdogs start the balancer again
+	 * too, should nobody run the post-backup.
+	 */
+	memset(&g, 0, sizeof(g));
+	g.n = cl->n;
+	pthread_mutex_init(&g.mu, NULL);
+	pthread_cond_init(&g.cv, NULL);
+	for (i = 0; i < cl->n; i++) {
+		cl->comps[i].gate = &g;
+		cl->comps[i].arrived = cl->comps[i].aborted = false;
+		cl->comps[i].cfg.cluster.balancer_uri = strcmp(cl->rec->balancer, "full") == 0 ? cl->cfg->uri : NULL;
+	}
+	if ((args = calloc(cl->n, sizeof(*args))) == NULL) {
+		mbh_error_set(err, EX_OSERR, "out of memory");
 		goto undo;
 	}
-	MBH_CRASH("cluster-balancer-stopped");
-	/* at the deadline the watchdogs start it again too, should nobody run the post-backup */
-	for (i = 0; i < cl->n; i++)
-		cl->comps[i].cfg.cluster.balancer_uri = cl->rec->balancer_stopped ? cl->cfg->uri : NULL;
-	run_step(cl, STEP_LOCK, NULL);
+	start_step(cl, STEP_LOCK, NULL, args);
+	pthread_mutex_lock(&g.mu);
+	while (g.arrived + g.left < g.n)
+		pthread_cond_wait(&g.cv, &g.mu);
+	go = g.left == 0;
+	pthread_mutex_unlock(&g.mu);
+	if (go) {
+		MBH_CRASH("cluster-chosen");
+		if (cancelled(cl)) {
+			mbh_error_fail(err, MBH_ERR_CANCELLED, "cancelled before the lock; nothing was locked");
+			go = false;
+		}
+	}
+	if (go && strcmp(cl->rec->balancer, "full") == 0) {
+		cl->rec->balancer_stopped = true; /* on record before it is stopped: post starts it again */
+		if (rec_write(cl, err) != 0 || (MBH_CRASH("cluster-balancer-record"), balancer_set(cl, false, err)) != 0) {
+			mbh_error_prefix(err, "cannot stop the balancer; nothing was locked");
+			go = false;
+		}
+	}
+	if (go)
+		MBH_CRASH("cluster-balancer-stopped");
+	pthread_mutex_lock(&g.mu);
+	if (go)
+		g.open = true;
+	else
+		g.abort = true;
+	pthread_cond_broadcast(&g.cv);
+	pthread_mutex_unlock(&g.mu);
+	join_step(cl);
+	free(args);
+	args = NULL;
 	for (i = 0; i < cl->n; i++) {
 		comp *c = &cl->comps[i];
 		mbh_cluster_comp *r = &cl->rec->comps[c->idx];
 
 		if (c->rc != 0) {
-			if (failed < 0)
+			/* the first that failed by itself, not one sent back from the gate */
+			if (failed < 0 && !c->aborted)
 				failed = (int)i;
 			continue;
 		}
+		nlocked++;
 		snprintf(r->member, sizeof(r->member), "%s", mbh_job_member(c->job));
 		r->lock_count = mbh_job_lock_count(c->job);
 		r->state = MBH_COMP_LOCKED;
@@ -793,12 +897,18 @@ mbh_cluster_lock(mbh_cluster *cl, mbh_error *err)
 			last = t;
 	}
 	cl->held = true;
+	if (!go && err->code != 0)
+		goto undo; /* the balancer or a cancel: every component was sent back */
 	if (failed >= 0) {
 		comp *c = &cl->comps[failed];
 
 		*err = c->err;
 		comp_label(&cl->rec->comps[c->idx], label, sizeof(label));
 		mbh_error_prefix(err, "%s", label);
+		goto undo;
+	}
+	if (nlocked < cl->n) {
+		mbh_error_set(err, EX_SOFTWARE, "a component was sent back from its lock with no failure to say why");
 		goto undo;
 	}
 	for (i = 0; i < cl->n; i++)
@@ -814,6 +924,8 @@ mbh_cluster_lock(mbh_cluster *cl, mbh_error *err)
 		used += (size_t)snprintf(line + used, sizeof(line) - used, " %s=%s (+%" PRId64 " ms)",
 					 cl->rec->comps[i].name, cl->rec->comps[i].member, cl->rec->comps[i].lock_ms);
 	mbh_logf(cl->log, MBH_LOG_INFO, "%s", line);
+	pthread_mutex_destroy(&g.mu);
+	pthread_cond_destroy(&g.cv);
 	free(text);
 	return 0;
 undo:
@@ -821,12 +933,20 @@ undo:
 	mbh_error_init(&e);
 	if (release_all(cl, &e) != 0) {
 		mbh_logf(cl->log, MBH_LOG_ERROR, "%s", e.msg);
-	} else {
+	} else if (nlocked > 0) {
 		size_t n = strnlen(err->msg, sizeof(err->msg));
 
 		snprintf(err->msg + n, sizeof(err->msg) - n, "; %s",
 			 cl->rec->balancer[0] == 'f' ? "what was locked is unlocked again, the balancer is running again"
 						     : "what was locked is unlocked again");
+	}
+	if (args != NULL) {
+		join_step(cl);
+		free(args);
+	}
+	if (g.n > 0) {
+		pthread_mutex_destroy(&g.mu);
+		pthread_cond_destroy(&g.cv);
 	}
 	free(text);
 	close_state(cl);

@@ -56,12 +56,15 @@ int mbh_cluster_dry_run(mbh_cluster *cl, char **text, mbh_error *err);
 
 /*
  * The pre-backup flow: discover; refuse exact mode (before anything is
- * touched); take the cluster's flock; refuse when its record exists; choose
- * every component's member (any component without one: refused, nothing
- * touched); write the record (LOCKING: every component pending, the
- * balancer's mode); stop the balancer if it ran (recorded first; waits for a
- * running round); lock every component in parallel; record each member's
- * lock time and the skew (first to last lock reply), phase LOCKED.  A
+ * touched); take the cluster's flock; refuse when its record exists; write
+ * the record (LOCKING: every component pending, the balancer's mode); run
+ * every component's lock flow in parallel up to its fsync lock (discovery,
+ * choice, intent, watchdog, checks, freeze) and hold it there: a component
+ * that fails on its way (no eligible member) sends the others back, nothing
+ * is locked and the balancer is untouched; when all are there, stop the
+ * balancer if it ran (recorded first; waits for a running round) and let the
+ * locks go out together; record each member's lock time and the skew (first
+ * to last lock reply), phase LOCKED.  A
  * component that fails after others were locked: those are unlocked at once,
  * the balancer started again if it ran, the record removed, and the first
  * failure returned as "component NAME (set SET): WHY; ...".  On success the

@@ -61,6 +61,8 @@ mbh_job_new(mbh_job **out, const mbh_job_params *p, mbh_error *err)
 	j->cfg = p->cfg;
 	j->log = p->log;
 	j->cancel_fd = p->cancel_fd;
+	j->before_lock = p->before_lock;
+	j->before_lock_ctx = p->before_lock_ctx;
 	j->job_name = dup_or_empty(p->job_name);
 	j->mode = strdup(p->mode != NULL ? p->mode : "hooks");
 	j->set_override = p->set_name != NULL ? strdup(p->set_name) : NULL;
@@ -454,6 +456,10 @@ lock_flow(mbh_job *j, const char *const *templ, bool expand, int flags, mbh_erro
 	MBH_CRASH("pre-frozen");
 	if (mbh_job_cancelled(j)) {
 		cancelled_error(err, "before the lock");
+		goto out;
+	}
+	if (j->before_lock != NULL && j->before_lock(j->before_lock_ctx) != 0) {
+		mbh_error_set(err, EX_TEMPFAIL, "%s was not locked: the run stopped before its lock", m->host);
 		goto out;
 	}
 	if (mbh_lock_fsync_lock(j->session, &count, &definite, err) != 0) {

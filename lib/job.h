@@ -33,6 +33,15 @@ typedef struct mbh_job_params {
 				    * told what to guard, a command started with the lock waits in it for the
 				    * lock (mbh_child_spawn_via); NULL = neither (a fork of this process waits) */
 	int cancel_fd;             /* readable = stop (the programs' signal pipe); -1 = none */
+	/*
+	 * Called on the lock flow's thread right before the fsync lock is sent
+	 * (the member checked, frozen, the intent on disk, the watchdog told):
+	 * a cluster holds its components there so that their locks go out
+	 * together.  Non-zero: the lock is not sent, the flow undoes what it did
+	 * and fails with EX_TEMPFAIL.  NULL = none.
+	 */
+	int (*before_lock)(void *ctx);
+	void *before_lock_ctx;
 } mbh_job_params;
 
 /* Copy the parameters (strings too) into a new job.  No I/O.  Bad job name: EX_USAGE.  Caller owns *out. */

@@ -30,6 +30,8 @@ struct mbh_job {
 	char *watchdog_path;     /* NULL: no watchdog */
 	char *gate_path;         /* NULL: a gated command waits in a fork of this process */
 	int cancel_fd;           /* the caller's; -1 */
+	int (*before_lock)(void *ctx); /* mbh_job_params */
+	void *before_lock_ctx;
 	int cancel_pipe[2];      /* mbh_job_cancel writes [1]; waits poll [0] */
 	volatile sig_atomic_t cancelled;
 	volatile sig_atomic_t child_pgid; /* the running command's group, for mbh_job_cancel; 0 = none */

@@ -65,7 +65,8 @@ post probepost
 aftermath "cluster-chosen (probe)"
 
 # pre (hooks mode): the cluster's points, and the components' own points inside the parallel lock.
-for pt in cluster-chosen cluster-intent cluster-balancer-stopped pre-intent pre-locked cluster-locked; do
+for pt in cluster-intent pre-intent pre-frozen cluster-chosen cluster-balancer-record cluster-balancer-stopped pre-locked \
+	cluster-locked; do
 	MBH_CRASH_AT=$pt:KILL pre "c-$pt"
 	t_rc_is 137 "pre killed at $pt" "c-$pt"
 	post "p-$pt"

@@ -156,8 +156,9 @@ tap_like "$T_OUT/noel-dry.out" '^refused: component sh1 \(set sh1\) has no membe
 	"--dry-run: the last line says which component refuses the run"
 pre noel
 t_rc_is 69 "pre, sh1 without a secondary: refused, 69" noel
-tap_is "$(grep -c . "$T_OUT/noel.err")" 1 "... with one line"
-tap_like "$T_OUT/noel.err" '^mongo-prebackup: .*component sh1 \(set sh1\): ' "... naming the component"
+tap_is "$(grep -c 'error:' "$T_OUT/noel.err")" 1 "... with one error line"
+tap_like "$(tail -n 1 "$T_OUT/noel.err" >"$T_OUT/noel.last"; echo "$T_OUT/noel.last")" \
+	'^mongo-prebackup: error: component sh1 \(set sh1\): ' "... the last, naming the component"
 tap_is "$(simc_locks | sed 's/sh1:[^ ]*/sh1:-/')" "csrs:0:0,1:0,2:0 sh0:0:0,1:0,2:0 sh1:- sh2:0:0,1:0,2:0" "... nothing was locked"
 tap_is "$(balancer_mode)" full "... the balancer was not touched"
 tap_ok "$([ ! -e "$CREC" ] && echo 0 || echo 1)" "... and no record was written"
