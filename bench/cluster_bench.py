@@ -30,7 +30,8 @@ SIMLINE = re.compile(r"^(\S+Z) member \d+: (fsync lock|fsyncUnlock),")
 
 
 def run(argv):
-    """Wall time (ms) and stderr lines with their arrival (ms after the spawn) of one run; exits on failure."""
+    """Wall time, CPU time (ms) and stderr lines with their arrival (ms after the spawn) of one run; exits on
+    failure.  The CPU time (user + system) is the program's and that of what it reaped (watchdogs, command)."""
     r, w = os.pipe()
     acts = [(os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
             (os.POSIX_SPAWN_OPEN, 1, os.devnull, os.O_WRONLY, 0), (os.POSIX_SPAWN_DUP2, w, 2),
@@ -49,12 +50,12 @@ def run(argv):
             line, buf = buf.split(b"\n", 1)
             lines.append((t, line.decode(errors="replace")))
     os.close(r)
-    _, status = os.waitpid(pid, 0)
+    _, status, ru = os.wait4(pid, 0)
     wall = (time.monotonic() - t0) * 1000.0
     if status != 0:
         sys.stderr.write("".join(l + "\n" for _, l in lines))
         sys.exit("cluster_bench: %s failed (wait status %d)" % (" ".join(argv), status))
-    return wall, lines
+    return wall, (ru.ru_utime + ru.ru_stime) * 1000.0, lines
 
 
 def ping_rtt(host):
@@ -123,25 +124,37 @@ def window(logs):
     return max(locks) - min(locks), max(unlocks) - min(locks)
 
 
-# Where a cluster run's time goes: each phase ends at the arrival of the first stderr line (of a -v run)
-# matching its pattern after the previous phase's end.
+# Where a cluster run's time goes: each phase ends at the arrival of a stderr line (of a -v run) matching its
+# pattern: the first one after the previous phase's end ("first"), or the last one before the next phase's
+# end ("last": the components work in parallel, the phase ends when the slowest is through).
 PHASES = [
-    ("start, config, connect to the mongos", r"discovering the sharded cluster"),
-    ("discovery through the mongos (getShardMap, listShards, balancerStatus, buildInfo)", r"cluster \S+: \d+ shards"),
-    ("choice on every component in parallel (each: discovery, SCRAM, currentOp)", r"stopped the balancer"),
-    ("lock on every component in parallel (each: discovery again, watchdog, intent, lock)", r"cluster \S+ locked"),
-    ("command (true), unlock every component, watchdogs stopped", r"started the balancer"),
+    ("start: exec, libraries, config", r"discovering the sharded cluster", "first"),
+    ("the mongos: connect, SCRAM, getShardMap, listShards, balancerStatus, buildInfo",
+     r"cluster \S+: \d+ shards", "first"),
+    ("every component's discovery in parallel (connect, SCRAM key derived per set, config, status)",
+     r"replica set \S+: \d+ members", "last"),
+    ("every component's choice, currentOp, watchdog, durable intent; balancerStop", r"stopped the balancer", "first"),
+    ("the locks go out together: fsync lock and re-check on every member", r"cluster \S+ locked", "first"),
+    ("command (true); every component unlocked, its record removed, watchdog stopped; balancerStart",
+     r"started the balancer", "first"),
 ]
 
 
 def breakdown(lines, wall):
     out, i, start = [], 0, 0.0
-    for name, pat in PHASES:
+    for k, (name, pat, how) in enumerate(PHASES):
         rx = re.compile(pat)
         while i < len(lines) and not rx.search(lines[i][1]):
             i += 1
         if i == len(lines):
             return None
+        if how == "last":
+            nxt = re.compile(PHASES[k + 1][1])
+            j = i
+            while j < len(lines) and not nxt.search(lines[j][1]):
+                if rx.search(lines[j][1]):
+                    i = j
+                j += 1
         out.append((name, lines[i][0] - start))
         start = lines[i][0]
     out.append(("exit", wall - start))
@@ -160,17 +173,19 @@ def main():
     setlog = [SimLog(slog)]
     cl_cmd = [pre, "-c", cconf, "--exec", "--", "true"]
     set_cmd = [pre, "-c", sconf, "--exec", "--", "true"]
-    r = {k: [] for k in ("cwall", "swall", "skew", "simskew", "cwin", "swin", "rtt", "members")}
+    r = {k: [] for k in ("cwall", "swall", "ccpu", "scpu", "skew", "simskew", "cwin", "swin", "rtt", "members")}
     lock_at = {}
     for i in range(runs):
         order = ("cluster", "set") if i % 2 == 0 else ("set", "cluster")
         for which in order:
             if which == "set":
-                wall, _ = run(set_cmd)
+                wall, cpu, _ = run(set_cmd)
                 r["swall"].append(wall)
+                r["scpu"].append(cpu)
                 r["swin"].append(window(setlog)[1])
                 continue
-            wall, lines = run(cl_cmd)
+            wall, cpu, lines = run(cl_cmd)
+            r["ccpu"].append(cpu)
             m = next((LOCKED.search(l) for _, l in lines if LOCKED.search(l)), None)
             if m is None:
                 sys.exit("cluster_bench: no 'cluster ... locked (skew ...)' line from the cluster run")
@@ -189,7 +204,7 @@ def main():
     # a few -v runs apart (they write more): where the cluster run's time goes
     phases = {}
     for _ in range(min(runs, 5)):
-        wall, lines = run([pre, "-c", cconf, "-v", "--exec", "--", "true"])
+        wall, _, lines = run([pre, "-c", cconf, "-v", "--exec", "--", "true"])
         window(clogs)
         b = breakdown(lines, wall)
         if b is None:
@@ -213,6 +228,8 @@ def main():
     row("wall time --exec -- true", spread(r["cwall"]) + " ms", spread(r["swall"]) + " ms",
         "%.2f" % (med(r["cwall"]) / med(r["swall"])),
         "<= 1.5 x one set" if shards >= 10 else "(1.5 x is the 10-shard target)", ok)
+    row("CPU time (with its watchdogs, command)", spread(r["ccpu"], "%.0f") + " ms", spread(r["scpu"], "%.0f") + " ms",
+        "%.2f" % (med(r["ccpu"]) / max(med(r["scpu"]), 1)), "(no target)", None)
     head = ("metric", "ours (median (min-max))", "baseline", "ratio", "target", "result")
     widths = [max(len(x[c]) for x in rows + [head]) for c in range(6)]
     fmt = "  ".join("%%-%ds" % w for w in widths)
@@ -226,7 +243,7 @@ def main():
           " ".join("%s +%g" % (n, med(lock_at[n])) for n in r["members"]))
     if phases:
         print("where a cluster run's time goes (median of %d runs with -v, ms):" % len(phases[PHASES[0][0]]))
-        for name, _ in PHASES + [("exit", None)]:
+        for name in [p[0] for p in PHASES] + ["exit"]:
             if name in phases:
                 print("  %7.1f  %s" % (med(phases[name]), name))
     return 0 if all(x[5] != "FAIL" for x in rows) else 1
