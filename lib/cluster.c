@@ -438,6 +438,10 @@ comp_label(const mbh_cluster_comp *c, char *buf, size_t len)
 static int
 mode_check(mbh_cluster *cl, mbh_error *err)
 {
+	if (cl->cfg->selection.policy == MBH_POLICY_MEMBER)
+		return mbh_error_set(err, EX_CONFIG,
+				     "selection.policy \"member\" names one member and a cluster needs one per shard and one "
+				     "of the config servers: use selection.tags (tag the members to back up) instead");
 	if (cl->cfg->cluster.mode == MBH_CLUSTER_EXACT) {
 		if (!mbh_cluster_fsync_gate(cl->version))
 			return mbh_error_set(err, EX_UNAVAILABLE,

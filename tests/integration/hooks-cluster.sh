@@ -187,6 +187,30 @@ t_run exact "$MBH_PRE" -c "$T_DIR/exact.conf"
 t_rc_is 78 "cluster.mode exact without snapshot mode: refused, 78" exact
 tap_like "$T_OUT/exact.err" 'needs snapshot mode .*use cluster.mode = "online"' "... naming snapshot mode and the alternative"
 tap_is "$(simc_locks)" "$UNLOCKED" "... nothing locked"
+CFG_URI=$SIMC_URI t_config "$T_DIR/exact2.conf" 'cluster = { mode = "exact"; };' \
+	'snapshot = { create = [ "/bin/echo", "/tmp/none" ]; remove = [ "/bin/true", "%S" ]; };'
+t_run exact2 "$MBH_PRE" -c "$T_DIR/exact2.conf"
+t_rc_is 78 "cluster.mode exact with snapshot mode on a 7.0.16 mongos: refused, 78" exact2
+tap_like "$T_OUT/exact2.err" 'cluster.mode "exact" is not implemented yet: nothing was locked; use cluster.mode = "online"' \
+	"... not implemented yet, saying so and naming online"
+sed 's/^max_wire_version = 21;/max_wire_version = 21;\nversion = "7.0.1";/' "$SIMC_TOPOS/cluster-mongos.conf" >"$T_DIR/mongos-701.conf"
+OLD_URI=$SIMC_URI
+OLD_CTL=$SIMC_CTL
+simc_router "$T_DIR/mongos-701.conf"
+CFG_URI=$SIMC_URI t_config "$T_DIR/exact3.conf" 'cluster = { mode = "exact"; };' \
+	'snapshot = { create = [ "/bin/echo", "/tmp/none" ]; remove = [ "/bin/true", "%S" ]; };'
+t_run exact3 "$MBH_PRE" -c "$T_DIR/exact3.conf" --dry-run
+t_rc_is 69 "cluster.mode exact on a 7.0.1 mongos (no fsync lock through mongos): --dry-run refuses, 69" exact3
+tap_like "$T_OUT/exact3.out" '^refused: cluster.mode "exact" needs fsync lock through mongos .* this cluster runs 7\.0\.1: use cluster.mode = "online"$' \
+	"... its last line names the version and the alternative"
+simc_ctl "$SIMC_CTL" shutdown >/dev/null 2>&1
+SIMC_URI=$OLD_URI
+SIMC_CTL=$OLD_CTL
+CFG_URI=$SIMC_URI t_config "$T_DIR/member.conf" 'selection = { policy = "member"; member = "127.0.0.1:1"; };'
+t_run member "$MBH_PRE" -c "$T_DIR/member.conf"
+t_rc_is 78 "selection.policy member with a cluster: refused, 78" member
+tap_like "$T_OUT/member.err" 'use selection.tags' "... naming selection.tags"
+tap_is "$(simc_locks)" "$UNLOCKED" "... nothing locked"
 
 # The watchdogs: at the deadline every member is unlocked though no post ran.
 pre wd --max-lock-seconds 3
