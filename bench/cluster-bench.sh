@@ -40,6 +40,15 @@ fi
 # shellcheck source=../tests/integration/sim-cluster.sh
 . "$top_srcdir/tests/integration/sim-cluster.sh"
 
+# The simulators log to the microsecond (the skew is a fraction of a millisecond on loopback): through a
+# wrapper, as simc_start starts them with fixed arguments.
+SIM_REAL=$MBH_SIM
+sim_usec() {
+	MBH_SIM=$T_DIR/mongo-rs-sim
+	printf '#!/bin/sh\ncase $1 in ctl | verify) exec %q "$@" ;; esac\nexec %q --log-usec "$@"\n' \
+		"$SIM_REAL" "$SIM_REAL" >"$MBH_SIM" && chmod +x "$MBH_SIM"
+}
+
 # online N: a cluster of N shards and one set of the same shape (P-S-S, the shards' topology file), measured
 # in alternation by bench/cluster_bench.py.  Run in a subshell: its own directory, its simulators stopped
 # at its exit.  Exit 0, 1 (a target missed) or 2.
@@ -47,11 +56,16 @@ online() {
 	local n=$1 c logs=() r locks
 	t_init >/dev/null
 	T_PASS=backup-pw # the cluster topologies' user
+	sim_usec || die "cannot write $T_DIR/mongo-rs-sim"
 	echo "starting a simulated cluster of $n shards and one set ..." >&2
 	simc_start "$n" >&2 || die "the simulated cluster did not start"
 	CFG_URI=$SIMC_URI t_config "$T_DIR/cluster.conf"
-	for c in "$SIMC_CONFIG_CTL" $SIMC_SHARD_CTLS; do
-		logs+=("$(dirname "$c")/sim.log")
+	logs=("config=$(dirname "$SIMC_CONFIG_CTL")/sim.log")
+	# shellcheck disable=SC2086 # the names (sh0 ...) are words by design
+	set -- $SIMC_SHARD_NAMES
+	for c in $SIMC_SHARD_CTLS; do
+		logs+=("$1=$(dirname "$c")/sim.log")
+		shift
 	done
 	sim_start "$SIMC_TOPOS/cluster-shard.conf" --set-name one >&2 || die "the simulated set did not start"
 	t_config "$T_DIR/set.conf"

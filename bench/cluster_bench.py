@@ -2,14 +2,14 @@
 # SPDX-License-Identifier: AGPL-3.0-or-later
 """cluster_bench.py: the measuring half of `make bench-cluster` (bench/cluster-bench.sh starts the simulators).
 
-usage: cluster_bench.py RUNS SHARDS PRE CLUSTER-CONF SET-CONF SET-LOG COMPONENT-LOG...
+usage: cluster_bench.py RUNS SHARDS PRE CLUSTER-CONF SET-CONF SET-LOG NAME=COMPONENT-LOG...
 
 Each of RUNS rounds runs, in alternating order so that both see the same load,
   * PRE -c CLUSTER-CONF --exec -- true  on the simulated cluster (SHARDS shards and the CSRS), and
   * PRE -c SET-CONF --exec -- true      on one replica set of the same shape (P-S-S, same users),
 then pings each member the cluster run locked (a raw OP_MSG ping on a fresh socket already connected:
 the member's round trip, the skew's baseline), and reads the simulators' logs (their own clock, 1 ms
-resolution) for the time each member was locked and unlocked.  Prints the table with the targets of
+resolution with --log-usec) for the time each member was locked and unlocked.  Prints the table with the targets of
 issue 18 and a breakdown of where the cluster run's time goes; exit status 1 when a target is missed.
 """
 import os
@@ -19,7 +19,7 @@ import statistics
 import struct
 import sys
 import time
-from datetime import datetime
+from datetime import datetime, timezone
 
 import bson
 
@@ -30,8 +30,8 @@ SIMLINE = re.compile(r"^(\S+Z) member \d+: (fsync lock|fsyncUnlock),")
 
 
 def run(argv):
-    """Wall time, CPU time (ms) and stderr lines with their arrival (ms after the spawn) of one run; exits on
-    failure.  The CPU time (user + system) is the program's and that of what it reaped (watchdogs, command)."""
+    """Wall time, CPU time (ms) and stderr lines with their arrival (ms after the spawn, and unix ms) of one
+    run; exits on failure.  The CPU time (user + system) is the program's and that of what it reaped (watchdogs, command)."""
     r, w = os.pipe()
     acts = [(os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
             (os.POSIX_SPAWN_OPEN, 1, os.devnull, os.O_WRONLY, 0), (os.POSIX_SPAWN_DUP2, w, 2),
@@ -43,17 +43,18 @@ def run(argv):
     while True:
         chunk = os.read(r, 65536)
         t = (time.monotonic() - t0) * 1000.0
+        epoch = time.time() * 1000.0
         if not chunk:
             break
         buf += chunk
         while b"\n" in buf:
             line, buf = buf.split(b"\n", 1)
-            lines.append((t, line.decode(errors="replace")))
+            lines.append((t, line.decode(errors="replace"), epoch))
     os.close(r)
     _, status, ru = os.wait4(pid, 0)
     wall = (time.monotonic() - t0) * 1000.0
     if status != 0:
-        sys.stderr.write("".join(l + "\n" for _, l in lines))
+        sys.stderr.write("".join(l + "\n" for _, l, _ in lines))
         sys.exit("cluster_bench: %s failed (wait status %d)" % (" ".join(argv), status))
     return wall, (ru.ru_utime + ru.ru_stime) * 1000.0, lines
 
@@ -106,22 +107,43 @@ class SimLog:
         for line in data[:cut].decode(errors="replace").splitlines():
             m = SIMLINE.match(line)
             if m:
-                t = datetime.strptime(m.group(1), "%Y-%m-%dT%H:%M:%S.%fZ").timestamp() * 1000.0
+                t = datetime.strptime(m.group(1), "%Y-%m-%dT%H:%M:%S.%fZ").replace(
+                    tzinfo=timezone.utc).timestamp() * 1000.0
                 (locks if m.group(2) == "fsync lock" else unlocks).append(t)
         return locks, unlocks
 
 
 def window(logs):
-    """(skew, window) in ms from the simulators' logs of one run: first lock to last lock, to last unlock."""
-    locks, unlocks = [], []
-    for lg in logs:
+    """From the simulators' logs of one run: (skew, window, {name: lock time after the first}, (first lock,
+    last lock, first unlock, last unlock) in unix ms), all in ms."""
+    locks, unlocks = {}, []
+    for name, lg in logs:
         lk, ul = lg.read()
         if len(lk) != 1 or len(ul) != 1:
             sys.exit("cluster_bench: %s: expected one fsync lock and one fsyncUnlock per run, found %d and %d"
                      % (lg.path, len(lk), len(ul)))
-        locks += lk
+        locks[name] = lk[0]
         unlocks += ul
-    return max(locks) - min(locks), max(unlocks) - min(locks)
+    first, last = min(locks.values()), max(locks.values())
+    return (last - first, max(unlocks) - first, {n: t - first for n, t in locks.items()},
+            (first, last, min(unlocks), max(unlocks)))
+
+
+# The lock window of a -v run, split at the members' clocks and the arrival of the run's lines.
+WINDOW = [
+    "the locks arrive (first to last, members' clocks)",
+    "re-checks on every component (hello, currentOp of another voter), each watchdog's start, LOCKED records",
+    "cluster record, command (true) run and reaped, first fsyncUnlock",
+    "the other fsyncUnlocks (one component at a time: the state directory's claim)",
+]
+
+
+def window_split(lines, sim):
+    first, last, ufirst, ulast = sim
+    at = next((e for _, l, e in lines if LOCKED.search(l)), None)
+    if at is None or not first <= last <= at <= ufirst <= ulast:
+        return None
+    return [last - first, at - last, ufirst - at, ulast - ufirst]
 
 
 # Where a cluster run's time goes: each phase ends at the arrival of a stderr line (of a -v run) matching its
@@ -169,12 +191,12 @@ def main():
     if len(sys.argv) < 8:
         sys.exit(__doc__)
     runs, shards, pre, cconf, sconf, slog = int(sys.argv[1]), int(sys.argv[2]), *sys.argv[3:7]
-    clogs = [SimLog(p) for p in sys.argv[7:]]
-    setlog = [SimLog(slog)]
+    clogs = [(a.split("=", 1)[0], SimLog(a.split("=", 1)[1])) for a in sys.argv[7:]]
+    setlog = [("set", SimLog(slog))]
     cl_cmd = [pre, "-c", cconf, "--exec", "--", "true"]
     set_cmd = [pre, "-c", sconf, "--exec", "--", "true"]
     r = {k: [] for k in ("cwall", "swall", "ccpu", "scpu", "skew", "simskew", "cwin", "swin", "rtt", "members")}
-    lock_at = {}
+    lock_at, prod_at = {}, {}
     for i in range(runs):
         order = ("cluster", "set") if i % 2 == 0 else ("set", "cluster")
         for which in order:
@@ -186,7 +208,7 @@ def main():
                 continue
             wall, cpu, lines = run(cl_cmd)
             r["ccpu"].append(cpu)
-            m = next((LOCKED.search(l) for _, l in lines if LOCKED.search(l)), None)
+            m = next((LOCKED.search(l) for _, l, _ in lines if LOCKED.search(l)), None)
             if m is None:
                 sys.exit("cluster_bench: no 'cluster ... locked (skew ...)' line from the cluster run")
             members = MEMBER.findall(m.group(2))
@@ -195,17 +217,21 @@ def main():
             r["cwall"].append(wall)
             r["skew"].append(int(m.group(1)))
             for name, _, at in members:
-                lock_at.setdefault(name, []).append(int(at))
-            sk, win = window(clogs)
+                prod_at.setdefault(name, []).append(int(at))
+            sk, win, at, _ = window(clogs)
+            for name, ms in at.items():
+                lock_at.setdefault(name, []).append(ms)
             r["simskew"].append(sk)
             r["cwin"].append(win)
             r["rtt"].append(max(ping_rtt(host) for _, host, _ in members))
             r["members"] = [name for name, _, _ in members]
     # a few -v runs apart (they write more): where the cluster run's time goes
-    phases = {}
+    phases, wsplit = {}, []
     for _ in range(min(runs, 5)):
         wall, _, lines = run([pre, "-c", cconf, "-v", "--exec", "--", "true"])
-        window(clogs)
+        ws = window_split(lines, window(clogs)[3])
+        if ws is not None:
+            wsplit.append(ws)
         b = breakdown(lines, wall)
         if b is None:
             continue
@@ -218,12 +244,13 @@ def main():
     def row(metric, ours, base, ratio, target, ok):
         rows.append((metric, ours, base, ratio, target, "info" if ok is None else ("PASS" if ok else "FAIL")))
 
-    skew, rtt = med(r["skew"]), med(r["rtt"])
-    row("skew first-last lock (product's skew_ms)", spread(r["skew"], "%.0f") + " ms",
+    skew, rtt = med(r["simskew"]), med(r["rtt"])
+    row("skew first-last lock (members' clocks)", spread(r["simskew"], "%.3f") + " ms",
         "RTT %.3f ms" % rtt, "%.1f RTT" % (skew / rtt), "<= 2 RTT (%.3f ms)" % (2 * rtt), skew <= 2 * rtt)
-    row("skew, simulators' clocks (1 ms res.)", spread(r["simskew"], "%.0f") + " ms", "-", "-", "-", None)
-    row("lock window first lock-last unlock", spread(r["cwin"], "%.0f") + " ms",
-        spread(r["swin"], "%.0f") + " ms", "%.2f" % (med(r["cwin"]) / max(med(r["swin"]), 1)), "(no target)", None)
+    row("skew as the product records it (skew_ms)", spread(r["skew"], "%.0f") + " ms", "-", "-",
+        "(1 ms resolution)", None)
+    row("lock window first lock-last unlock", spread(r["cwin"], "%.1f") + " ms",
+        spread(r["swin"], "%.1f") + " ms", "%.2f" % (med(r["cwin"]) / max(med(r["swin"]), 1)), "(no target)", None)
     ok = med(r["cwall"]) <= 1.5 * med(r["swall"]) if shards >= 10 else None
     row("wall time --exec -- true", spread(r["cwall"]) + " ms", spread(r["swall"]) + " ms",
         "%.2f" % (med(r["cwall"]) / med(r["swall"])),
@@ -239,13 +266,20 @@ def main():
         print(fmt % x)
     print("baseline of the skew: the slowest locked member's ping round trip (median of %d pings each, raw"
           " OP_MSG) measured after each run; of the window and the wall time: the same on one P-S-S set" % PINGS)
-    print("each member's lock time, ms after the first lock (median over the runs): " +
-          " ".join("%s +%g" % (n, med(lock_at[n])) for n in r["members"]))
+    print("each member's lock time after the first lock, median over the runs: members' clocks (ms): " +
+          " ".join("%s +%.3f" % (n, med(lock_at[n])) for n in r["members"]))
+    print("  ... and as the product records it (lock_ms): " +
+          " ".join("%s +%g" % (n, med(prod_at[n])) for n in r["members"]))
     if phases:
         print("where a cluster run's time goes (median of %d runs with -v, ms):" % len(phases[PHASES[0][0]]))
         for name in [p[0] for p in PHASES] + ["exit"]:
             if name in phases:
                 print("  %7.1f  %s" % (med(phases[name]), name))
+    if wsplit:
+        print("the lock window of those runs, split (median of %d, ms; sums of medians need not add up):" % len(wsplit))
+        for k, name in enumerate(WINDOW):
+            print("  %7.1f  %s" % (med([w[k] for w in wsplit]), name))
+        print("  %7.1f  the window" % med([sum(w) for w in wsplit]))
     return 0 if all(x[5] != "FAIL" for x in rows) else 1
 
 
