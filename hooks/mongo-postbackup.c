@@ -101,7 +101,7 @@ main(int argc, char **argv)
 		if (is_cluster) {
 			if (args.forget) {
 				mbh_error_set(&err, EX_USAGE, "--forget works on one replica set: give --set SET and "
-					      "--state-dir %s/%s.cluster.d", cfg->state_dir, cluster);
+					      "--state-dir %s/%s.cluster.d/SET", cfg->state_dir, cluster);
 				goto done;
 			}
 			rc = run_cluster(&args, cfg, cluster, &err);

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -32,6 +33,7 @@
 typedef struct comp {
 	mbh_config cfg;        /* the run's config, copied shallowly: this set's uri and state_dir */
 	char *uri;             /* owned: the set's connection string (may hold the run's password) */
+	char *dir;             /* owned: its state_dir, DIR/CLUSTER.cluster.d/SET (its own unlock claim) */
 	mbh_job *job;
 	size_t idx;            /* its line in the record */
 	pthread_t th;
@@ -349,6 +351,7 @@ free_comps(mbh_cluster *cl)
 		if (cl->comps[i].uri != NULL)
 			explicit_bzero(cl->comps[i].uri, strlen(cl->comps[i].uri));
 		free(cl->comps[i].uri);
+		free(cl->comps[i].dir);
 		free(cl->comps[i].text);
 	}
 	free(cl->comps);
@@ -392,7 +395,12 @@ make_comps(mbh_cluster *cl, mbh_error *err)
 			return -1;
 		c->cfg = *cl->cfg;
 		c->cfg.uri = c->uri;
-		c->cfg.state_dir = cl->comp_dir;
+		/* a directory each: a set's unlock claim is its directory's flock, and the unlocks go in parallel */
+		if (asprintf(&c->dir, "%s/%s", cl->comp_dir, rc->set) < 0) {
+			c->dir = NULL;
+			return mbh_error_set(err, EX_OSERR, "out of memory");
+		}
+		c->cfg.state_dir = c->dir;
 		/* online mode takes no snapshot: the cluster refuses a snapshot group before this */
 		c->cfg.snapshot.create = c->cfg.snapshot.remove = NULL;
 		memset(&jp, 0, sizeof(jp));
@@ -722,7 +730,7 @@ release_all(mbh_cluster *cl, mbh_error *err)
 			left = true;
 			continue;
 		}
-		if (mbh_state_peek(cl->comp_dir, r->set, &crec, &present, &e) != 0 || present) {
+		if (mbh_state_peek(c->dir, r->set, &crec, &present, &e) != 0 || present) {
 			/* a lock that may or may not have been taken: post finds out with currentOp */
 			left = true;
 			continue;
@@ -731,8 +739,13 @@ release_all(mbh_cluster *cl, mbh_error *err)
 	}
 	free(which);
 	cl->held = false;
+	/*
+	 * Only a record that stays needs to say what is released: the
+	 * components' own records are what keeps each unlock to one, and
+	 * starting a running balancer again changes nothing.
+	 */
 	mbh_error_init(&e);
-	if (rec_write(cl, &e) != 0)
+	if (left && rec_write(cl, &e) != 0)
 		mbh_logf(cl->log, MBH_LOG_WARNING, "%s", e.msg);
 	MBH_CRASH("cluster-unlocked");
 	if (cl->rec->balancer_stopped) {
@@ -748,7 +761,7 @@ release_all(mbh_cluster *cl, mbh_error *err)
 		} else {
 			cl->rec->balancer_stopped = false;
 			mbh_error_init(&e);
-			if (rec_write(cl, &e) != 0)
+			if (left && rec_write(cl, &e) != 0)
 				mbh_logf(cl->log, MBH_LOG_WARNING, "%s", e.msg);
 		}
 	}
@@ -826,6 +839,11 @@ mbh_cluster_lock(mbh_cluster *cl, mbh_error *err)
 	cl->rec->balancer_stopped = false;
 	if (rec_write(cl, err) != 0)
 		goto fail;
+	/* the components' directories go below it (each made by its own state_open, 0700) */
+	if (mkdir(cl->comp_dir, 0700) != 0 && errno != EEXIST) {
+		mbh_error_set(err, EX_CANTCREAT, "cannot create %s: %s", cl->comp_dir, strerror(errno));
+		goto undo;
+	}
 	MBH_CRASH("cluster-intent");
 	/*
 	 * Every component's flow up to its lock (discovery, choice, intent,

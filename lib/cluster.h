@@ -19,7 +19,7 @@
  * map.config) give the components; each is then a replica set handled by
  * its own mbh_job (job.h), with the run's config but the component's
  * connection string (mbh_uri_for_set: same credentials and options) and its
- * records under DIR/CLUSTER.cluster.d (cluster_rec.h): the same discovery,
+ * records under DIR/CLUSTER.cluster.d/SET (cluster_rec.h): the same discovery,
  * the same choice (passive first, lag, tags, never a primary, never a
  * majority stall), the same lock (intent, watchdog, freeze, currentOp check,
  * re-check), the same release.  The cluster adds the balancer (stopped only

@@ -14,9 +14,10 @@
  * Files, for a cluster named CLUSTER in state_dir DIR:
  *   DIR/CLUSTER.cluster.lock    flock()ed for the whole of every cluster run (as a set's SET.lock)
  *   DIR/CLUSTER.cluster.state   this record (mbh_state_write_text: atomic, durable, mode 0600)
- *   DIR/CLUSTER.cluster.d/      the components' own records, one per replica set (state.h's
- *                               SET.state with its token, watchdog, phase, lockCount, frozen),
- *                               written by each component's lock exactly as for one set
+ *   DIR/CLUSTER.cluster.d/SET/  each component's own state_dir: its record (state.h's SET.state
+ *                               with its token, watchdog, phase, lockCount, frozen), written by
+ *                               its lock exactly as for one set; a directory each, so that the
+ *                               unlock claims (a flock on the directory) let them go in parallel
  * The cluster record is written before the balancer is touched and before any
  * component's intent, so whoever finds it (mongo-postbackup) knows every
  * component that may hold a lock and whether to start the balancer again.

@@ -41,7 +41,7 @@ CLEAN="[locked: frozen:][locked: frozen:][locked: frozen:]"
 aftermath() {
 	tap_is "$(all_state)" "$CLEAN" "$1: every member of every set unlocked and unfrozen"
 	tap_is "$(balancer_mode)" full "$1: the balancer runs"
-	tap_ok "$([ ! -e "$CREC" ] && [ -z "$(ls "$T_STATE/csrs.cluster.d/"*.state 2>/dev/null)" ] && echo 0 || echo 1)" \
+	tap_ok "$([ ! -e "$CREC" ] && [ -z "$(ls "$T_STATE/csrs.cluster.d/"*/*.state 2>/dev/null)" ] && echo 0 || echo 1)" \
 		"$1: no cluster record, no component record"
 	t_assert_no_procs_in "$RUN" "$1"
 }

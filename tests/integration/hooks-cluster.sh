@@ -38,7 +38,7 @@ one_secondary_each() {
 clean() {
 	tap_is "$(simc_locks)" "$UNLOCKED" "$1: nothing is locked"
 	tap_is "$(balancer_mode)" full "$1: the balancer runs again"
-	tap_ok "$([ ! -e "$CREC" ] && [ -z "$(ls "$T_STATE/csrs.cluster.d/"*.state 2>/dev/null)" ] && echo 0 || echo 1)" \
+	tap_ok "$([ ! -e "$CREC" ] && [ -z "$(ls "$T_STATE/csrs.cluster.d/"*/*.state 2>/dev/null)" ] && echo 0 || echo 1)" \
 		"$1: no cluster record and no component record left"
 }
 
@@ -102,7 +102,7 @@ tap_like "$CREC" '^phase=LOCKED$' "the cluster record says LOCKED"
 tap_like "$CREC" '^balancer=full$' "... the balancer's prior mode"
 tap_like "$CREC" '^balancer_stopped=1$' "... that this backup stopped it"
 tap_is "$(grep -c '^component=.* 127\.0\.0\.1:[0-9]* 1 [0-9]* locked$' "$CREC")" 4 "... and the four components, locked"
-tap_is "$(ls "$T_STATE/csrs.cluster.d/"*.state | wc -l)" 4 "each component has its own record (token, watchdog) under csrs.cluster.d"
+tap_is "$(find "$T_STATE/csrs.cluster.d" -name '*.state' | wc -l)" 4 "each component has its own record (token, watchdog) under csrs.cluster.d"
 post status --status
 t_rc_is 0 "--status: exits 0" status
 tap_like "$T_OUT/status.out" '^cluster csrs \(online mode\): LOCKED since .* by job cj1' "--status: the cluster, LOCKED, its job"
@@ -220,11 +220,11 @@ tap_ok $? "pre: locked"
 n=0
 while [ "$(simc_locks)" != "$UNLOCKED" ] && [ $n -lt 100 ]; do sleep 0.1; n=$((n + 1)); done
 tap_is "$(simc_locks)" "$UNLOCKED" "the watchdogs unlocked all four members at the deadline"
-tap_is "$(ls "$T_STATE/csrs.cluster.d/"*.state 2>/dev/null | wc -l)" 0 "... and removed the components' records"
+tap_is "$(find "$T_STATE/csrs.cluster.d" -name '*.state' 2>/dev/null | wc -l)" 0 "... and removed the components' records"
 n=0
 while [ "$(balancer_mode)" != full ] && [ $n -lt 50 ]; do sleep 0.1; n=$((n + 1)); done
 tap_is "$(balancer_mode)" full "... and started the balancer this backup had stopped"
-tap_like "$T_STATE/csrs.cluster.d/sh1.events" 'watchdog: started the balancer' "... saying so in the component's events"
+tap_like "$T_STATE/csrs.cluster.d/sh1/sh1.events" 'watchdog: started the balancer' "... saying so in the component's events"
 post wdpost
 t_rc_is 0 "post after the watchdogs: exits 0" wdpost
 tap_unlike "$T_OUT/wdpost.err" 'unlocked 127' "post: nothing left to unlock"
