@@ -134,7 +134,7 @@ WINDOW = [
     "the locks arrive (first to last, members' clocks)",
     "re-checks on every component (hello, currentOp of another voter), each watchdog's start, LOCKED records",
     "cluster record, command (true) run and reaped, first fsyncUnlock",
-    "the other fsyncUnlocks (one component at a time: the state directory's claim)",
+    "the other fsyncUnlocks (first to last, members' clocks)",
 ]
 
 
