@@ -261,9 +261,9 @@ def main():
     widths = [max(len(x[c]) for x in rows + [head]) for c in range(6)]
     fmt = "  ".join("%%-%ds" % w for w in widths)
     print("online mode, %d shards + CSRS (%d members locked) vs one P-S-S set, %d runs" % (shards, shards + 1, runs))
-    print(fmt % head)
+    print((fmt % head).rstrip())
     for x in rows:
-        print(fmt % x)
+        print((fmt % x).rstrip())
     print("baseline of the skew: the slowest locked member's ping round trip (median of %d pings each, raw"
           " OP_MSG) measured after each run; of the window and the wall time: the same on one P-S-S set" % PINGS)
     print("each member's lock time after the first lock, median over the runs: members' clocks (ms): " +
