@@ -5,8 +5,9 @@
 #   online mode: the skew between the first and the last lock (target <= 2 round trips of the slowest
 #   locked member, measured by ping in the same run), each member's lock time, the lock window, and the
 #   wall time of mongo-prebackup --exec -- true against the same on one set (target <= 1.5 x at 10 shards);
-#   exact mode: the write pause against one snapshot's window (target <= 2 x), or, while the product
-#   refuses exact mode, that refusal, said as such: not measurable yet.
+#   exact mode: the write pause against one snapshot's window (target <= 2 x): the baseline (a set in
+#   snapshot mode on a btrfs loop device; needs root) is measured; while the product refuses exact mode,
+#   that refusal is said as such: not measurable yet.
 # SPDX-License-Identifier: AGPL-3.0-or-later
 #
 # BENCH_RUNS (default 15) rounds per cluster size; BENCH_SHARDS (default "3 10").  Needs python3-pymongo
@@ -83,9 +84,57 @@ online() {
 	return "$r"
 }
 
+# snapshot_window: the target's baseline, one snapshot's window: a P-S-S set in snapshot mode whose locked
+# member (the passive one) keeps its directory on a btrfs subvolume on a loop device; RUNS runs of
+# --exec -- true (lock, snapshot-btrfs, unlock); the window by the simulator's clock.  Prints
+# "median min max runs create-median" in ms, or nothing with the reason on stderr.  Run in a subshell (it mounts).
+snapshot_window() {
+	local c i
+	[ "$(id -u)" = 0 ] || { echo "needs root (losetup, mount)" >&2; return 1; }
+	for c in losetup mkfs.btrfs btrfs mount umount mountpoint; do
+		command -v "$c" >/dev/null 2>&1 || { echo "$c is missing (btrfs-progs, mount)" >&2; return 1; }
+	done
+	t_init >/dev/null
+	sim_usec || die "cannot write $T_DIR/mongo-rs-sim"
+	trap 'sim_stop >/dev/null 2>&1; t_btrfs_unmount; t_cleanup >/dev/null' EXIT
+	t_btrfs_mount >&2 # a refusal: a TAP skip line with the reason, and exit
+	btrfs subvolume create "$MNT/member2" >/dev/null || { echo "cannot create a subvolume" >&2; return 1; }
+	mkdir "$MNT/snapshots" "$T_DIR/data" && ln -s "$MNT/member2" "$T_DIR/data/2" || return 1
+	t_topology "$T_DIR/topo.conf" '{ port = 0; state = "PRIMARY"; }, { port = 0; }, { port = 0; priority = 0.0; }'
+	sim_start "$T_DIR/topo.conf" --data-dir "$T_DIR/data" >&2 || { echo "the simulator did not start" >&2; return 1; }
+	t_config "$T_DIR/snap.conf" \
+		"snapshot = { create = [ \"$top_srcdir/conf/scripts/snapshot-btrfs\", \"create\", \"$MNT/member2\", \"$MNT/snapshots\", \"%s-%j\" ];
+		  remove = [ \"$top_srcdir/conf/scripts/snapshot-btrfs\", \"remove\", \"%S\" ]; timeout = 60; };"
+	for i in $(seq 1 "$RUNS"); do
+		if ! "$MBH_PRE" -c "$T_DIR/snap.conf" --job "snap$i" --exec -- true </dev/null 2>>"$T_DIR/snap.err" ||
+			! "$MBH_POST" -c "$T_DIR/snap.conf" -q --job "snap$i" </dev/null; then
+			echo "mongo-prebackup --exec (then mongo-postbackup) in snapshot mode failed" >&2
+			return 1
+		fi
+	done
+	sim_ctl status >/dev/null # the log has caught up
+	[ "$(grep -c ' taken in [0-9]* ms' "$T_DIR/snap.err")" = "$RUNS" ] ||
+		{ echo "not every run says its snapshot was taken" >&2; return 1; }
+	"$PY" - "$SIM_LOG" "$T_DIR/snap.err" <<'PY'
+import re, statistics, sys
+from datetime import datetime
+ms = lambda s: datetime.strptime(s, "%Y-%m-%dT%H:%M:%S.%fZ").timestamp() * 1000.0
+w, start = [], None
+for line in open(sys.argv[1]):
+    m = re.match(r"(\S+Z) member 2: (fsync lock|fsyncUnlock),", line)
+    if m and m.group(2) == "fsync lock":
+        start = ms(m.group(1))
+    elif m and start is not None:
+        w.append(ms(m.group(1)) - start)
+        start = None
+taken = [int(t) for t in re.findall(r" taken in (\d+) ms", open(sys.argv[2]).read())]
+print("%.1f %.1f %.1f %d %d" % (statistics.median(w), min(w), max(w), len(w), statistics.median(taken)))
+PY
+}
+
 # exact: exact mode on 3 shards, measurable only once the product takes it.  Run in a subshell.
 exact() {
-	local erc
+	local erc base
 	t_init >/dev/null
 	T_PASS=backup-pw
 	echo "exact mode, 3 shards (btrfs snapshots on loop devices; target: write pause <= 2 x one snapshot's window)"
@@ -94,8 +143,16 @@ exact() {
 		"snapshot = { create = [ \"/bin/echo\", \"$T_DIR/no-snapshot\" ]; remove = [ \"/bin/true\" ]; timeout = 60; };"
 	"$MBH_PRE" -c "$T_DIR/exact.conf" --dry-run </dev/null >"$T_DIR/exact.out" 2>&1
 	erc=$?
+	base=$( (snapshot_window) 2>"$T_DIR/base.err")
+	if [ -n "$base" ]; then
+		read -r -a base <<<"$base"
+		echo "baseline, one snapshot's window (a P-S-S set in snapshot mode, btrfs on a loop device, ${base[3]} runs):" \
+			"median ${base[0]} ms (${base[1]}-${base[2]}), of which snapshot.create ${base[4]} ms (median); the target: a write pause <= $(awk -v m="${base[0]}" 'BEGIN { printf "%.1f", 2 * m }') ms"
+	else
+		echo "baseline, one snapshot's window: not measured: $(tail -n 1 "$T_DIR/base.err")"
+	fi
 	if [ "$erc" != 0 ] && grep -q 'not implemented yet' "$T_DIR/exact.out"; then
-		echo "not measurable yet: mongo-prebackup --dry-run refuses cluster.mode \"exact\" (exit $erc):"
+		echo "ours: not measurable yet: mongo-prebackup --dry-run refuses cluster.mode \"exact\" (exit $erc):"
 		grep -m1 'not implemented' "$T_DIR/exact.out" | sed 's/^/  /'
 		echo "result: n/a (nothing to measure; not counted as a failure)"
 		return 0
