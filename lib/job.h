@@ -122,8 +122,12 @@ const char *mbh_job_chosen(const mbh_job *j);
 /* After mbh_job_lock: when the fsync lock's reply came (CLOCK_MONOTONIC ms, run.h's mbh_now_ms); 0 = never. */
 int64_t mbh_job_locked_ms(const mbh_job *j);
 
-/* Snapshot mode, after mbh_job_lock: the path snapshot.create printed (what %S expands to); "" otherwise.  Borrowed. */
-const char *mbh_job_snapshot(const mbh_job *job);
+/*
+ * Snapshot mode, after mbh_job_lock: the path snapshot.create printed (what
+ * %S expands to); "" otherwise, or once an unlock (any thread) removed it.
+ * Borrowed.
+ */
+const char *mbh_job_snapshot(mbh_job *job);
 
 /*
  * Wait for the job's command to end: until it exits, script.timeout (when
