@@ -183,8 +183,14 @@ t_config "$CONF" 'lock = { max_seconds = 300; };' \
 sed -i '/^state_dir = /d' "$CONF"
 cat >"$T_DIR/note-watchdog.sh" <<EOF
 #!/bin/sh
-# the program of the watchdog the lock record names, as the client sees it
+# the program of the watchdog the lock record names, as the client sees it; in plugin mode the
+# command may start while that process is still the gate program it waited in (it execs the
+# watchdog at "go"): give it up to 5 s to become the watchdog
 pid=\$(sed -n 's/^watchdog_pid=//p' /var/lib/mongo-backup/rs0.state)
+i=0
+while [ "\$(readlink "/proc/\$pid/exe")" = /usr/libexec/mongo-backup-hooks/mongo-backup-gate ] && [ \$i -lt 50 ]; do
+	sleep 0.1; i=\$((i + 1))
+done
 echo "\$1 \$(readlink "/proc/\$pid/exe")" >>"$T_OUT/watchdog.txt"
 EOF
 cat >"$T_DIR/backup.sh" <<EOF
