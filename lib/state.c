@@ -528,11 +528,15 @@ mbh_state_remove(mbh_state *st, mbh_error *err)
 	return 0;
 }
 
-/* Take the unlock claim: flock on the directory itself, so it needs no file and no write access. */
+/*
+ * Take the unlock claim: flock on the directory itself, so it needs no file and no write access.  Polled
+ * every millisecond: the components of a cluster share one directory, so their releases queue here, and a
+ * coarser tick would add itself to the lock window once per component.
+ */
 int
 mbh_state_claim(int *out_fd, const char *dir, int timeout_ms, mbh_error *err)
 {
-	struct timespec tick = { 0, 10 * 1000 * 1000 };
+	struct timespec tick = { 0, 1000 * 1000 };
 	int fd, waited = 0;
 
 	*out_fd = -1;
@@ -546,7 +550,7 @@ mbh_state_claim(int *out_fd, const char *dir, int timeout_ms, mbh_error *err)
 			                     "run mongo-postbackup --status", dir);
 		}
 		nanosleep(&tick, NULL);
-		waited += 10;
+		waited += 1;
 	}
 	*out_fd = fd;
 	return 0;

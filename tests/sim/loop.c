@@ -53,7 +53,10 @@ void sim_logf(sim *s, const char *fmt, ...)
 	gmtime_r(&tv.tv_sec, &tm);
 	strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%S", &tm);
 	if (s->log) {
-		fprintf(s->log, "%s.%03dZ %s\n", stamp, (int)(tv.tv_usec / 1000), msg);
+		if (s->log_usec)
+			fprintf(s->log, "%s.%06dZ %s\n", stamp, (int)tv.tv_usec, msg);
+		else
+			fprintf(s->log, "%s.%03dZ %s\n", stamp, (int)(tv.tv_usec / 1000), msg);
 		fflush(s->log);
 	}
 	if (s->verbose)

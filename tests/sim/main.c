@@ -26,7 +26,7 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 	        "usage: mongo-rs-sim --topology FILE [--ready-file PATH] [--ctl SOCKET] [--data-dir DIR]\n"
-	        "                    [--tls-cert PEM --tls-key PEM [--tls-ca PEM]] [--log FILE] [-v[v]]\n"
+	        "                    [--tls-cert PEM --tls-key PEM [--tls-ca PEM]] [--log FILE [--log-usec]] [-v[v]]\n"
 	        "                    [--set-name NAME]   (overrides the topology's set_name: one file, N shards)\n"
 	        "                    [--config-server CTL --shard CTL [--shard CTL...]]   (role = \"mongos\")\n"
 	        "       mongo-rs-sim ctl SOCKET COMMAND [ARGS...]\n"
@@ -125,6 +125,7 @@ int main(int argc, char **argv)
 	                                     {"tls-key", required_argument, NULL, 'K'},
 	                                     {"tls-ca", required_argument, NULL, 'A'},
 	                                     {"log", required_argument, NULL, 'l'},
+	                                     {"log-usec", no_argument, NULL, 'u'},
 	                                     {"shard", required_argument, NULL, 'S'},
 	                                     {"set-name", required_argument, NULL, 'N'},
 	                                     {"config-server", required_argument, NULL, 'G'},
@@ -165,6 +166,7 @@ int main(int argc, char **argv)
 		case 'K': key = optarg; break;
 		case 'A': ca = optarg; break;
 		case 'l': logp = optarg; break;
+		case 'u': s.log_usec = true; break;
 		case 'N': setname = optarg; break;
 		case 'S':
 			if (add_shard(&s.cluster, optarg) != 0)

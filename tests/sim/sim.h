@@ -225,6 +225,7 @@ typedef struct sim {
 	int ctl_fd;
 	char *ctl_path;
 	FILE *log;
+	bool log_usec;             /* --log-usec: log times to the microsecond (benchmarks), not the millisecond */
 	int verbose;
 	char *seed_uri;
 	volatile sig_atomic_t stop;
