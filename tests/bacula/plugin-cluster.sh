@@ -31,7 +31,7 @@ cat >"$T_DIR/tar-comp.sh" <<EOF
 #!/bin/bash
 c=\$MONGO_BACKUP_COMPONENT
 case \$c in
-config) ctl=$SIMC_CONFIG_CTL dir=$DATA/csrs ;;
+config) ctl=$SIMC_CONFIG_CTL dir=$DATA/config ;;
 sh0) ctl=${SHARD_CTLS[0]} dir=$DATA/sh0 ;;
 sh1) ctl=${SHARD_CTLS[1]} dir=$DATA/sh1 ;;
 *) echo "unknown component \$c" >&2; exit 2 ;;
