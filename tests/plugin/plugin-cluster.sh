@@ -184,6 +184,19 @@ fd_status_is cancellock 1 A "a cancel as the lock starts: the job is cancelled (
 tap_is "$(fd_count cancellock 1 M_FATAL)" 0 "a cancel as the lock starts: no fatal message"
 clean "a cancel as the lock starts"
 
+# ---------------------------------------------------------------- two jobs for one cluster at once
+# job 1 streams sh0 slowly; job 2 starts once it has begun: refused, saying what to do; job 1 unharmed.
+touch "$T_DIR/slow.sh0"
+rm -f "$SEEN/sh0.state"
+fd_run two backup --cmd "$CMD" --name first -- backup --cmd "$CMD" --name second --wait-for "$SEEN/sh0.state"
+rm -f "$T_DIR/slow.sh0"
+fd_status_is two 1 T "two jobs at once: the first ends T"
+fd_status_is two 2 f "two jobs at once: the second fails (f)"
+tap_like "$T_OUT/two.out" '^job 2: M_FATAL: mongo-fd: the cluster was not locked: another run for csrs\.cluster holds .*csrs\.cluster\.lock \(pid [0-9]+\)' \
+	"two jobs at once: the second says another run holds the cluster"
+tap_is "$(grep -c '^job 1: file ' "$T_OUT/two.out")" 4 "two jobs at once: the first made its four files"
+clean "two jobs at once"
+
 # ---------------------------------------------------------------- no progress for script.idle_timeout
 # sh1's command writes 100000 bytes and hangs; the fake daemon stops reading during sh1's file (waiting
 # for a volume, say) for 8 s: the idle rule ends sh1's stream, and every member is unlocked then, not
