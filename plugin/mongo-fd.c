@@ -471,6 +471,36 @@ holder(fdjob *f, const mbh_error *err, char *buf, size_t len)
 }
 
 /*
+ * holder() for a cluster: when another run holds the cluster's flock, name
+ * its job from the cluster's record (another job of this bacula-fd,
+ * perhaps).  Returns the text to append ("" when there is nothing to add).
+ */
+static const char *
+cluster_holder(fdjob *f, const mbh_error *err, char *buf, size_t len)
+{
+	char rname[sizeof(((mbh_cluster_rec *)0)->name) + sizeof(MBH_CLUSTER_SUFFIX)], *text = NULL;
+	mbh_cluster_rec *rec = NULL;
+	mbh_error e;
+	bool present = false;
+
+	mbh_error_init(&e);
+	buf[0] = '\0';
+	if (!mbh_error_is(err, MBH_ERR_SET_BUSY) || mbh_cluster_name(f->cluster)[0] == '\0')
+		return buf;
+	snprintf(rname, sizeof(rname), "%s%s", mbh_cluster_name(f->cluster), MBH_CLUSTER_SUFFIX);
+	if (mbh_state_peek_text(f->cfg->state_dir, rname, &text, &present, &e) == 0 && present &&
+	    (rec = calloc(1, sizeof(*rec))) != NULL && mbh_cluster_rec_parse(rec, text, &e) == 0)
+		snprintf(buf, len, "; it is job %s, which locks cluster %s (%s); run this job again once it has ended",
+			 rec->job[0] != '\0' ? rec->job : "-", rec->name,
+			 rec->phase == MBH_PHASE_LOCKED ? "LOCKED" : "LOCKING");
+	else
+		snprintf(buf, len, "; run this job again once that run has ended");
+	free(rec);
+	free(text);
+	return buf;
+}
+
+/*
  * A mongos URI: lock the whole cluster; the files (one per component) and
  * their commands follow, startBackupFile after startBackupFile.
  */
@@ -480,6 +510,7 @@ cluster_command(fdjob *f)
 	mbh_cluster_params params = { .cancel_fd = -1 };
 	mbh_cluster *cl = NULL;
 	mbh_error err;
+	char who[700];
 
 	mbh_error_init(&err);
 	if (pipe2(f->cancel_pipe, O_CLOEXEC | O_NONBLOCK) != 0) {
@@ -507,7 +538,7 @@ cluster_command(fdjob *f)
 		if (atomic_load(&f->cancelled))
 			jmsg(f, FDHOST_INFO, "%s", err.msg);
 		else
-			fatal(f, "the cluster was not locked: %s", err.msg);
+			fatal(f, "the cluster was not locked: %s%s", err.msg, cluster_holder(f, &err, who, sizeof(who)));
 		return FDHOST_FAIL;
 	}
 	f->locked = true;

@@ -192,8 +192,8 @@ fd_run two backup --cmd "$CMD" --name first -- backup --cmd "$CMD" --name second
 rm -f "$T_DIR/slow.sh0"
 fd_status_is two 1 T "two jobs at once: the first ends T"
 fd_status_is two 2 f "two jobs at once: the second fails (f)"
-tap_like "$T_OUT/two.out" '^job 2: M_FATAL: mongo-fd: the cluster was not locked: another run for csrs\.cluster holds .*csrs\.cluster\.lock \(pid [0-9]+\)' \
-	"two jobs at once: the second says another run holds the cluster"
+tap_like "$T_OUT/two.out" '^job 2: M_FATAL: mongo-fd: the cluster was not locked: another run for csrs\.cluster holds .*csrs\.cluster\.lock \(pid [0-9]+\); it is job first\.2026-01-01_00\.00\.00_01, which locks cluster csrs \(LOCKED\); run this job again once it has ended$' \
+	"two jobs at once: the second says which job holds the cluster and what to do"
 tap_is "$(grep -c '^job 1: file ' "$T_OUT/two.out")" 4 "two jobs at once: the first made its four files"
 clean "two jobs at once"
 
