@@ -66,6 +66,19 @@ mbh_watchdog_gate_path(const char *watchdog_path, const char *override, char *bu
 	return buf;
 }
 
+/* See watchdog.h. */
+const char *
+mbh_watchdog_releaser_path(const char *watchdog_path, char *buf, size_t len)
+{
+	const char *slash = watchdog_path != NULL ? strrchr(watchdog_path, '/') : NULL;
+
+	if (slash != NULL)
+		snprintf(buf, len, "%.*s/mongo-backup-watchdog-release", (int)(slash - watchdog_path), watchdog_path);
+	else
+		snprintf(buf, len, "%s", "");
+	return buf;
+}
+
 /* Start; see watchdog.h. */
 int
 mbh_watchdog_spawn(mbh_watchdog **out, const char *path, const char *gate, mbh_error *err)
@@ -209,16 +222,18 @@ out:
 int
 mbh_watchdog_send(mbh_watchdog *w, const mbh_config *cfg, const char *set, const char *token, mbh_error *err)
 {
-	char timeout[32];
+	char timeout[32], releaser[4096];
 
 	snprintf(timeout, sizeof(timeout), "%d", cfg->connect_timeout_ms);
+	mbh_watchdog_releaser_path(w->path, releaser, sizeof(releaser));
 	if (w->fd < 0 || send_item(w->fd, MBH_WD_URI, cfg->uri) != 0 ||
 	    send_item(w->fd, MBH_WD_USERNAME, cfg->username) != 0 ||
 	    send_item(w->fd, MBH_WD_PASSWORD, cfg->password) != 0 ||
 	    send_item(w->fd, MBH_WD_CONNECT_TIMEOUT, timeout) != 0 ||
 	    send_item(w->fd, MBH_WD_STATE_DIR, cfg->state_dir) != 0 || send_item(w->fd, MBH_WD_SET, set) != 0 ||
 	    send_item(w->fd, MBH_WD_TOKEN, token) != 0 || send_item(w->fd, MBH_WD_METRICS, cfg->metrics.textfile) != 0 ||
-	    send_item(w->fd, MBH_WD_METRICS_FSYNC, cfg->metrics.fsync > 0 ? "1" : "0") != 0)
+	    send_item(w->fd, MBH_WD_METRICS_FSYNC, cfg->metrics.fsync > 0 ? "1" : "0") != 0 ||
+	    send_item(w->fd, MBH_WD_RELEASER, releaser[0] != '\0' ? releaser : NULL) != 0)
 		return mbh_error_set(err, EX_OSERR, "the watchdog (pid %ld) exited before it was told what to guard; "
 				     "nothing was locked", (long)w->pid);
 	return 0;
@@ -383,7 +398,8 @@ enum item_kind {
 	ITEM_PID,    /* long, 0 (none) to PID_MAX */
 	ITEM_START,  /* uint64_t, a /proc start time */
 	ITEM_BIT,    /* bool, "0" or "1" */
-	ITEM_GO      /* bool, "1" */
+	ITEM_GO,     /* bool, "1" */
+	ITEM_RECORD  /* const char *, not empty (a record's text, parsed where it is used) */
 };
 
 /* The kernel's largest pid_max (2^22). */
@@ -411,6 +427,9 @@ static const struct {
 	{ MBH_WD_METRICS, ITEM_PATH, false, SET_OFF(metrics) },
 	{ MBH_WD_METRICS_FSYNC, ITEM_BIT, false, SET_OFF(metrics_fsync) },
 	{ MBH_WD_GO, ITEM_GO, false, SET_OFF(go) },
+	{ MBH_WD_RELEASER, ITEM_PATH, false, SET_OFF(releaser) },
+	{ MBH_WD_RECORD, ITEM_RECORD, false, SET_OFF(record) },
+	{ MBH_WD_FIRE, ITEM_GO, false, SET_OFF(fire) },
 };
 
 #define NITEMS (sizeof(items) / sizeof(items[0]))
@@ -442,6 +461,7 @@ item_check(size_t i, const char *v, mbh_error *err)
 	case ITEM_TEXT:
 		return 0;
 	case ITEM_URI:
+	case ITEM_RECORD:
 		if (v[0] == '\0')
 			return mbh_error_set(err, EX_DATAERR, "watchdog settings: '%s' is empty", name);
 		return 0;

@@ -25,15 +25,19 @@
  *
  * From "go" on it re-reads the record (never taking the run's flock) for
  * what it learns (the lockCount, the command), and exits when the record
- * holds another token or says SNAPSHOT (the member is unlocked).  At the
- * deadline it was handed, whatever became of the record (removed, made
- * unreadable, edited by hand), it kills the command's process group and
- * releases the member it was handed (mbh_release), retrying with backoff
- * until the member answers, logging each failure to syslog and
- * DIR/SET.events.  SIGTERM (sent by whoever released the lock) makes it exit;
- * MBH_WD_RELEASE_NOW makes it release at once, as at the deadline (sent by
- * mongo-postbackup when the record cannot be shown to be ours: the watchdog
- * knows the lock first-hand).
+ * holds another token or says SNAPSHOT (the member is unlocked): see
+ * wdguard.h.  That waiting program needs nothing but libc (the driver and
+ * its libraries cost a process ~5 ms of CPU to load), so a lock released in
+ * time never loads them.  At the deadline it was handed, whatever became of
+ * the record (removed, made unreadable, edited by hand), it becomes its
+ * releaser (mongo-backup-watchdog-release beside it: an exec, the same pid),
+ * handing it the settings, what it learned and "fire"; that one kills the
+ * command's process group and releases the member it was handed
+ * (mbh_release), retrying with backoff until the member answers, logging
+ * each failure to syslog and DIR/SET.events.  SIGTERM (sent by whoever
+ * released the lock) makes either exit; MBH_WD_RELEASE_NOW makes it release
+ * at once, as at the deadline (sent by mongo-postbackup when the record
+ * cannot be shown to be ours: the watchdog knows the lock first-hand).
  */
 #define MBH_WD_RELEASE_NOW SIGUSR1
 typedef struct mbh_watchdog mbh_watchdog;
@@ -53,6 +57,10 @@ typedef struct mbh_watchdog mbh_watchdog;
 #define MBH_WD_GO "go"
 #define MBH_WD_METRICS "metrics_textfile"     /* metrics.textfile; absent = off */
 #define MBH_WD_METRICS_FSYNC "metrics_fsync"  /* "1" or "0" */
+#define MBH_WD_RELEASER "releaser"            /* the release program's path (mbh_watchdog_releaser_path) */
+/* From the watchdog to its releaser only: */
+#define MBH_WD_RECORD "record"                /* what it learned: a record's text (mbh_state_format) */
+#define MBH_WD_FIRE "fire"                    /* "1": release now (the deadline, or MBH_WD_RELEASE_NOW) */
 
 /*
  * Start path, waiting for its settings on the pipe: started before the set
@@ -79,6 +87,9 @@ int mbh_watchdog_start(mbh_watchdog **out, const char *path, const mbh_config *c
  * none).  Returns buf.
  */
 const char *mbh_watchdog_gate_path(const char *watchdog_path, const char *override, char *buf, size_t len);
+
+/* The release program for watchdog_path: mongo-backup-watchdog-release in its directory ("" when it has none).  Returns buf. */
+const char *mbh_watchdog_releaser_path(const char *watchdog_path, char *buf, size_t len);
 
 /* The watchdog's pid and /proc starttime, for the record. */
 long mbh_watchdog_pid(const mbh_watchdog *w);
@@ -126,6 +137,9 @@ typedef struct mbh_watchdog_settings {
 	const char *metrics;    /* metrics.textfile; NULL = off */
 	bool metrics_fsync;
 	bool go;
+	const char *releaser;   /* NULL when not given */
+	const char *record;     /* NULL when not given */
+	bool fire;
 } mbh_watchdog_settings;
 
 /*
@@ -136,7 +150,8 @@ typedef struct mbh_watchdog_settings {
  * MBH_TOKEN_LEN hex digits, absolute paths for state_dir and
  * metrics_textfile, a set name mbh_state_set_name_ok refuses, a member that is no HOST:PORT,
  * numbers that are no unsigned decimal, a pid above 2^22, metrics_fsync or
- * go other than the sender's "0"/"1" and "1"), or no uri, state_dir, set or
+ * go or fire other than the sender's "0"/"1" and "1", a releaser that is no
+ * absolute path, an empty record), or no uri, state_dir, set or
  * token fail with EX_DATAERR naming the item, never its value (it may be a
  * password).
  */

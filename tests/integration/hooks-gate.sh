@@ -27,6 +27,8 @@ tap_is "$(readlink "/proc/$WD/exe" 2>/dev/null)" "$(readlink -f "$MONGO_BACKUP_W
 	"pre: the recorded watchdog ($WD) is the watchdog program (the gate program became it)"
 tap_is "$(tr '\0' ' ' <"/proc/$WD/cmdline" 2>/dev/null)" "mongo-backup-watchdog " "  with the watchdog's own argv"
 tap_is "$(ps -o sid= -p "$WD" | tr -d ' ')" "$WD" "  in a session of its own"
+tap_is "$(grep -c -E 'libmongoc|libssl|libcrypto' "/proc/$WD/maps" 2>/dev/null)" 0 \
+	"  waiting with libc alone: the driver is loaded only by its releaser, at the deadline"
 
 # ---- a run that fails before the lock (the set is locked already): its gate program goes with it
 RD=$(t_run_dir refused)

@@ -99,6 +99,7 @@ has() {
 }
 missing=""
 for f in /usr/bin/mongo-prebackup /usr/bin/mongo-postbackup $WATCHDOG /usr/libexec/mongo-backup-hooks/mongo-backup-gate \
+	/usr/libexec/mongo-backup-hooks/mongo-backup-watchdog-release \
 	/usr/libexec/mongo-backup-hooks/snapshot-btrfs /usr/libexec/mongo-backup-hooks/snapshot-lvm \
 	/usr/libexec/mongo-backup-hooks/snapshot-zfs $EXAMPLES/scripts/dump-copy.sh; do
 	has main -rwxr-xr-x "$f" || missing="$missing $f"
