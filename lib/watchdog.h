@@ -64,27 +64,24 @@ typedef struct mbh_watchdog mbh_watchdog;
 
 /*
  * Start path, waiting for its settings on the pipe: started before the set
- * is discovered, it costs the run nothing on the way to the lock.  With gate
- * (the gate program, watchdog/mongo-backup-gate; NULL = none) the process
- * waits in that small program and becomes the watchdog (same pid, same
- * session) at "go": a run that fails before the lock never loads the
- * watchdog and its driver (~6 ms of CPU), and the watchdog loads while the
- * member is locked, not on the way there.  mbh_watchdog_started says
- * whether it became the watchdog.  Caller owns *out.
+ * is discovered, it costs the run nothing on the way to the lock (it waits
+ * with libc alone; a run that fails before the lock closes the pipe and it
+ * exits).  Its releaser must be beside it (mbh_watchdog_releaser_path), or
+ * nothing starts.  Caller owns *out.
  */
-int mbh_watchdog_spawn(mbh_watchdog **out, const char *path, const char *gate, mbh_error *err);
+int mbh_watchdog_spawn(mbh_watchdog **out, const char *path, mbh_error *err);
 
 /* Send it the settings (everything but "go"); once, before mbh_watchdog_go. */
 int mbh_watchdog_send(mbh_watchdog *w, const mbh_config *cfg, const char *set, const char *token, mbh_error *err);
 
-/* Both at once, without a gate program: start path and send it the settings.  Caller owns *out. */
+/* Both at once: start path and send it the settings.  Caller owns *out. */
 int mbh_watchdog_start(mbh_watchdog **out, const char *path, const mbh_config *cfg, const char *set,
 		       const char *token, mbh_error *err);
 
 /*
- * The gate program for watchdog_path: override when set (MONGO_BACKUP_GATE),
- * else mongo-backup-gate in the watchdog's directory ("" when the path has
- * none).  Returns buf.
+ * The gate program a command started before the lock waits in (run.h):
+ * override when set (MONGO_BACKUP_GATE), else mongo-backup-gate in the
+ * watchdog's directory ("" when the path has none).  Returns buf.
  */
 const char *mbh_watchdog_gate_path(const char *watchdog_path, const char *override, char *buf, size_t len);
 
@@ -95,20 +92,8 @@ const char *mbh_watchdog_releaser_path(const char *watchdog_path, char *buf, siz
 long mbh_watchdog_pid(const mbh_watchdog *w);
 uint64_t mbh_watchdog_starttime(const mbh_watchdog *w);
 
-/*
- * The intent rec is durable: send what it guards (rec's member, deadline,
- * command), "go", and close the pipe (in the gate program: it becomes the
- * watchdog now).
- */
+/* The intent rec is durable: send what it guards (rec's member, deadline, command), "go", and close the pipe. */
 int mbh_watchdog_go(mbh_watchdog *w, const mbh_state_rec *rec, mbh_error *err);
-
-/*
- * After mbh_watchdog_go, started in the gate program: wait until it is the
- * watchdog (its exec: ~1 ms; the driver loads afterwards, in it); -1 with
- * why when it could not become one (the lock must then be released).  0
- * at once when not started in the gate program.
- */
-int mbh_watchdog_started(mbh_watchdog *w, mbh_error *err);
 
 /* Close the pipe (without "go" the watchdog exits) and free; the process itself lives on.  NULL is fine. */
 void mbh_watchdog_free(mbh_watchdog *w);
