@@ -202,9 +202,15 @@ main(void)
 	sigaction(SIGINT, &sa, NULL);
 	sa.sa_handler = on_release;
 	sigaction(MBH_WD_RELEASE_NOW, &sa, NULL);
-	/* started with it blocked (lib/watchdog.c): one sent while we were starting was kept for this handler */
+	/*
+	 * Started with it blocked (lib/watchdog.c), and by the watchdog with
+	 * SIGTERM and SIGINT blocked too: one sent while we were starting was
+	 * kept for these handlers.
+	 */
 	sigemptyset(&sa.sa_mask);
 	sigaddset(&sa.sa_mask, MBH_WD_RELEASE_NOW);
+	sigaddset(&sa.sa_mask, SIGTERM);
+	sigaddset(&sa.sa_mask, SIGINT);
 	sigprocmask(SIG_UNBLOCK, &sa.sa_mask, NULL);
 	signal(SIGHUP, SIG_IGN);
 	signal(SIGPIPE, SIG_IGN);

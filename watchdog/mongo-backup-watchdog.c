@@ -106,8 +106,20 @@ fire(mbh_wd_guard *g, int attempt)
 	sigset_t keep, old;
 	int fd, n = 0, e;
 
-	if (stop_requested)
+	/*
+	 * Held from here to the exec: a SIGTERM (someone released the lock) or a
+	 * MBH_WD_RELEASE_NOW sent meanwhile waits for the releaser's handlers
+	 * (it unblocks them), rather than being taken here and lost with us.
+	 */
+	sigemptyset(&keep);
+	sigaddset(&keep, SIGTERM);
+	sigaddset(&keep, SIGINT);
+	sigaddset(&keep, MBH_WD_RELEASE_NOW);
+	sigprocmask(SIG_BLOCK, &keep, &old);
+	if (stop_requested) {
+		sigprocmask(SIG_SETMASK, &old, NULL);
 		return -1; /* released meanwhile: the guard ends */
+	}
 	if (g->learned && (n = mbh_state_format(&g->rec, rec, sizeof(rec))) < 0)
 		n = 0; /* cannot happen for a record we parsed; the releaser reads it again anyway */
 	if ((fd = memfd_create(IDENT, MFD_CLOEXEC)) < 0 || write_all(fd, st->raw, st->len) != 0 ||
@@ -118,15 +130,12 @@ fire(mbh_wd_guard *g, int attempt)
 		e = errno;
 		if (fd >= 0)
 			close(fd);
+		sigprocmask(SIG_SETMASK, &old, NULL);
 		syslog(LOG_ERR, "watchdog: cannot hand the lock on %s (set %s) to its releaser, try %d: %s; trying again",
 		       g->rec.member, g->rec.set_name, attempt, strerror(e));
 		return -1;
 	}
 	close(fd);
-	/* a MBH_WD_RELEASE_NOW sent while the releaser starts waits for its handler (it unblocks it) */
-	sigemptyset(&keep);
-	sigaddset(&keep, MBH_WD_RELEASE_NOW);
-	sigprocmask(SIG_BLOCK, &keep, &old);
 	execv(g->s->releaser, argv);
 	e = errno;
 	sigprocmask(SIG_SETMASK, &old, NULL);
