@@ -61,6 +61,8 @@ mbh_job_new(mbh_job **out, const mbh_job_params *p, mbh_error *err)
 	j->cfg = p->cfg;
 	j->log = p->log;
 	j->cancel_fd = p->cancel_fd;
+	j->before_lock = p->before_lock;
+	j->before_lock_ctx = p->before_lock_ctx;
 	j->job_name = dup_or_empty(p->job_name);
 	j->mode = strdup(p->mode != NULL ? p->mode : "hooks");
 	j->set_override = p->set_name != NULL ? strdup(p->set_name) : NULL;
@@ -91,6 +93,13 @@ mbh_job_cancel(mbh_job *j)
 		b = 0;
 	if (pg > 0)
 		killpg(pg, SIGTERM);
+}
+
+/* See job.h. */
+int
+mbh_job_cancel_fd(const mbh_job *j)
+{
+	return j->cancel_pipe[0];
 }
 
 /* Cancelled by mbh_job_cancel or through the caller's fd? */
@@ -140,7 +149,7 @@ start_command(mbh_job *j, const char *const *templ, bool expand, int flags, mbh_
 	if (mbh_child_spawn_via(&j->child, (flags & MBH_RUN_GATED) ? j->gate_path : NULL,
 				expand ? (const char *const *)argv : templ, x.env, flags, err) != 0)
 		goto out;
-	j->child_pgid = (sig_atomic_t)mbh_child_pid(j->child);
+	j->child_pgid = (int)mbh_child_pid(j->child);
 	j->cmd_started_ms = mbh_now_ms();
 	snprintf(j->cmd_name, sizeof(j->cmd_name), "%s",
 		 strrchr(templ[0], '/') != NULL && strrchr(templ[0], '/')[1] != '\0' ? strrchr(templ[0], '/') + 1 : templ[0]);
@@ -234,6 +243,7 @@ release_held(mbh_job *j, mbh_error *err)
 	mbh_metrics_note_release(&j->metrics, &j->rec, released, false);
 	if (rc == 0 || released) {
 		j->held = false;
+		mbh_job_publish_deadline(j);
 		reap_watchdog(j, wd, WATCHDOG_REAP_MS);
 		mbh_lock_session_free(j->session);
 		j->session = NULL;
@@ -448,6 +458,10 @@ lock_flow(mbh_job *j, const char *const *templ, bool expand, int flags, mbh_erro
 		cancelled_error(err, "before the lock");
 		goto out;
 	}
+	if (j->before_lock != NULL && j->before_lock(j->before_lock_ctx) != 0) {
+		mbh_error_set(err, EX_TEMPFAIL, "%s was not locked: the run stopped before its lock", m->host);
+		goto out;
+	}
 	if (mbh_lock_fsync_lock(j->session, &count, &definite, err) != 0) {
 		if (!definite) {
 			char why[MBH_ERRMSG_LEN];
@@ -462,8 +476,10 @@ lock_flow(mbh_job *j, const char *const *templ, bool expand, int flags, mbh_erro
 		}
 		goto out;
 	}
+	j->locked_ms = mbh_now_ms(); /* a cluster's skew is measured between its members' replies */
 	j->rec.lock_count = count;
 	j->held = true;
+	mbh_job_publish_deadline(j);
 	intent = froze = false; /* from here release_held cleans up */
 	MBH_CRASH("pre-locked");
 
@@ -590,9 +606,27 @@ mbh_job_lock_count(const mbh_job *j)
 }
 
 const char *
-mbh_job_snapshot(const mbh_job *j)
+mbh_job_chosen(const mbh_job *j)
 {
-	return j->snap ? j->rec.snapshot : "";
+	return j->chosen;
+}
+
+int64_t
+mbh_job_locked_ms(const mbh_job *j)
+{
+	return j->locked_ms;
+}
+
+const char *
+mbh_job_snapshot(mbh_job *j)
+{
+	bool snap;
+
+	/* snap under mu: another thread may be removing the snapshot (rec.snapshot itself stays as it is) */
+	pthread_mutex_lock(&j->mu);
+	snap = j->snap;
+	pthread_mutex_unlock(&j->mu);
+	return snap ? j->rec.snapshot : "";
 }
 
 /* Lock with the command started as part of it; see job.h. */
@@ -636,22 +670,30 @@ wall_ms(void)
 }
 
 /* See jobint.h. */
+void
+mbh_job_publish_deadline(mbh_job *j)
+{
+	atomic_store(&j->lock_deadline, j->held && !j->snap ? j->rec.deadline : 0);
+}
+
+/* See jobint.h. */
 int64_t
 mbh_job_deadline_ms(const mbh_job *j, int *rule)
 {
 	int64_t d = 0, lock_end, lock_ms = mbh_seconds_ms(j->cfg->lock.max_seconds), grace = mbh_kill_grace_ms();
+	int64_t held_until = atomic_load(&j->lock_deadline); /* not held/snap/rec: another thread may be unlocking under mu */
 
 	*rule = MBH_RULE_NONE;
 	if (j->cfg->script.timeout > 0 && j->cmd_started_ms > 0) {
 		d = j->cmd_started_ms + (int64_t)j->cfg->script.timeout * 1000;
 		*rule = MBH_RULE_SCRIPT;
 	}
-	if (j->held && !j->snap && j->rec.deadline > 0) {
+	if (held_until > 0) {
 		/*
 		 * the SIGTERM goes out the kill grace early (when the lock lasts more
 		 * than two of them), so the SIGKILL lands on the deadline itself
 		 */
-		lock_end = mbh_now_ms() + (j->rec.deadline * 1000 - wall_ms()) - (lock_ms > 2 * grace ? grace : 0);
+		lock_end = mbh_now_ms() + (held_until * 1000 - wall_ms()) - (lock_ms > 2 * grace ? grace : 0);
 		if (d == 0 || lock_end < d) {
 			d = lock_end;
 			*rule = MBH_RULE_LOCK;
@@ -695,6 +737,7 @@ mbh_job_wait(mbh_job *j, int *status, mbh_error *err)
 {
 	mbh_error e;
 	bool by_deadline = false;
+	int64_t held_until;
 	int rc;
 
 	*status = -1;
@@ -705,7 +748,7 @@ mbh_job_wait(mbh_job *j, int *status, mbh_error *err)
 	rc = mbh_child_await(j->child, command_timeout(j, &by_deadline), j->cancel_pipe[0], j->cancel_fd, &e);
 	if (rc != 0 && e.code == EX_TEMPFAIL && !mbh_job_cancelled(j))
 		mbh_job_deadline_error(j, by_deadline ? MBH_RULE_LOCK : MBH_RULE_SCRIPT, "the command", &e);
-	else if (rc == 0 && !j->snap && wall_ms() >= j->rec.deadline * 1000)
+	else if (rc == 0 && (held_until = atomic_load(&j->lock_deadline)) > 0 && wall_ms() >= held_until * 1000)
 		rc = mbh_error_set(&e, EX_TEMPFAIL, "the command ended as the lock's time (lock.max_seconds = %d s) ran out",
 				   j->cfg->lock.max_seconds);
 	pthread_mutex_lock(&j->mu);
@@ -733,6 +776,7 @@ release_snapshot(mbh_job *j, mbh_error *err)
 	if (mbh_job_snapshot_remove(j, &j->rec, err) != 0)
 		return -1;
 	j->snap = false;
+	mbh_job_publish_deadline(j);
 	mbh_lock_session_free(j->session);
 	j->session = NULL;
 	mbh_state_free(j->state);
@@ -868,6 +912,7 @@ mbh_job_dry_run(mbh_job *j, char **text, mbh_error *err)
 		*err = sel_err;
 		goto out;
 	}
+	snprintf(j->chosen, sizeof(j->chosen), "%s", sel->chosen >= 0 ? t->members[sel->chosen].host : "");
 	if (mbh_job_render_choice(text, t, sel, err) != 0)
 		goto out;
 	if (append_snapshot_plan(j, t, sel, text, err) != 0)

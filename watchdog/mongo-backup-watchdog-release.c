@@ -23,6 +23,7 @@
 
 #include <mongoc/mongoc.h>
 
+#include "cluster.h"
 #include "config.h"
 #include "crash.h"
 #include "lock.h"
@@ -116,7 +117,7 @@ now_ms(void)
 /* One try at releasing the lock rec describes.  Returns 0 when nothing is locked any more. */
 static int
 try_release(mbh_logger *lg, const mbh_watchdog_settings *s, const mongoc_uri_t *uri, const mbh_state_rec *rec,
-	    int attempt)
+	    int attempt, bool *released_out)
 {
 	mbh_lock_session *session = NULL;
 	mbh_metrics m = { .textfile = s->metrics, .state_dir = s->state_dir, .fsync = s->metrics_fsync, .log = lg };
@@ -152,8 +153,34 @@ try_release(mbh_logger *lg, const mbh_watchdog_settings *s, const mongoc_uri_t *
 	}
 	if (rc == 0)
 		mbh_metrics_note_release(&m, rec, released, true);
+	*released_out = released;
 	mbh_lock_session_free(session);
 	return rc;
+}
+
+/*
+ * A cluster's component released here at its deadline: the run that stopped
+ * the balancer is gone, so start it again (each component's watchdog does:
+ * the command is idempotent).  Failures are logged: mongo-postbackup, which
+ * the cluster's record still asks for, tries again.
+ */
+static void
+start_balancer(mbh_logger *lg, const mbh_watchdog_settings *s)
+{
+	mongoc_uri_t *uri = NULL;
+	mbh_uri_settings us = { .uri = s->balancer_uri, .username = s->username, .password = s->password,
+				.connect_timeout_ms = s->connect_timeout_ms };
+	char line[MBH_ERRMSG_LEN + 128];
+	mbh_error err;
+
+	mbh_error_init(&err);
+	if (mbh_uri_build(&uri, &us, &err) == 0 && mbh_cluster_balancer_start(uri, &err) == 0)
+		snprintf(line, sizeof(line), "watchdog: started the balancer of the cluster %s belongs to", s->set);
+	else
+		snprintf(line, sizeof(line), "watchdog: could not start the balancer again (run mongo-postbackup): %s",
+			 err.msg);
+	event(lg, err.code == 0 ? MBH_LOG_WARNING : MBH_LOG_ERROR, s, line);
+	mongoc_uri_destroy(uri);
 }
 
 /* What the guard's callbacks use. */
@@ -162,13 +189,18 @@ typedef struct releaser {
 	const mongoc_uri_t *uri;
 } releaser;
 
-/* The guard's fire: one try at the release. */
+/* The guard's fire: one try at the release (then, for a cluster's component, the balancer). */
 static int
 fire(mbh_wd_guard *g, int attempt)
 {
 	const releaser *x = g->ctx;
+	bool released = false;
 
-	return try_release(x->lg, g->s, x->uri, &g->rec, attempt);
+	if (try_release(x->lg, g->s, x->uri, &g->rec, attempt, &released) != 0)
+		return -1;
+	if (released && g->s->balancer_uri != NULL)
+		start_balancer(x->lg, g->s);
+	return 0;
 }
 
 /* The guard's warning: the record cannot be read. */

@@ -101,12 +101,13 @@ missing=""
 for f in /usr/bin/mongo-prebackup /usr/bin/mongo-postbackup $WATCHDOG /usr/libexec/mongo-backup-hooks/mongo-backup-gate \
 	/usr/libexec/mongo-backup-hooks/mongo-backup-watchdog-release \
 	/usr/libexec/mongo-backup-hooks/snapshot-btrfs /usr/libexec/mongo-backup-hooks/snapshot-lvm \
-	/usr/libexec/mongo-backup-hooks/snapshot-zfs $EXAMPLES/scripts/dump-copy.sh; do
+	/usr/libexec/mongo-backup-hooks/snapshot-zfs $EXAMPLES/scripts/dump-copy.sh $EXAMPLES/scripts/cluster-lock-held.sh; do
 	has main -rwxr-xr-x "$f" || missing="$missing $f"
 done
 for f in /usr/share/man/man1/mongo-prebackup.1.gz /usr/share/man/man1/mongo-postbackup.1.gz \
 	/usr/share/man/man5/mongo-backup.conf.5.gz $EXAMPLES/mongo-backup.conf.example \
-	$EXAMPLES/mongo-backup-plugin.conf.example $EXAMPLES/bacula-hooks-job.conf $EXAMPLES/bacula-plugin-job.conf \
+	$EXAMPLES/mongo-backup-plugin.conf.example $EXAMPLES/bacula-hooks-job.conf $EXAMPLES/bacula-cluster-hooks-job.conf \
+	$EXAMPLES/bacula-plugin-job.conf \
 	$EXAMPLES/mongo-backup.rules.yml \
 	/usr/share/doc/mongo-backup-hooks/copyright; do
 	has main -rw-r--r-- "$f" || missing="$missing $f"
@@ -184,7 +185,8 @@ t_config "$CONF" 'lock = { max_seconds = 300; };' \
 sed -i '/^state_dir = /d' "$CONF"
 cat >"$T_DIR/note-watchdog.sh" <<EOF
 #!/bin/sh
-# the program of the watchdog the lock record names, as the client sees it
+# the program of the watchdog the lock record names, as the client sees it (started as itself, before
+# the lock: never the gate program)
 pid=\$(sed -n 's/^watchdog_pid=//p' /var/lib/mongo-backup/rs0.state)
 echo "\$1 \$(readlink "/proc/\$pid/exe")" >>"$T_OUT/watchdog.txt"
 EOF

@@ -26,11 +26,12 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 	        "usage: mongo-rs-sim --topology FILE [--ready-file PATH] [--ctl SOCKET] [--data-dir DIR]\n"
-	        "                    [--tls-cert PEM --tls-key PEM [--tls-ca PEM]] [--log FILE] [-v[v]]\n"
+	        "                    [--tls-cert PEM --tls-key PEM [--tls-ca PEM]] [--log FILE [--log-usec]] [-v[v]]\n"
 	        "                    [--set-name NAME]   (overrides the topology's set_name: one file, N shards)\n"
 	        "                    [--config-server CTL --shard CTL [--shard CTL...]]   (role = \"mongos\")\n"
 	        "       mongo-rs-sim ctl SOCKET COMMAND [ARGS...]\n"
 	        "       mongo-rs-sim verify DBPATH\n"
+	        "       mongo-rs-sim verify --cluster [--whole-only] NAME=DBPATH...   (every shard and the CSRS)\n"
 	        "       mongo-rs-sim --help | --version\n"
 	        "A simulated MongoDB replica set on 127.0.0.1 (one port per member) for tests.\n"
 	        "Prints the seed URI first on stdout once every member listens. See tests/sim/README.md.\n");
@@ -124,6 +125,7 @@ int main(int argc, char **argv)
 	                                     {"tls-key", required_argument, NULL, 'K'},
 	                                     {"tls-ca", required_argument, NULL, 'A'},
 	                                     {"log", required_argument, NULL, 'l'},
+	                                     {"log-usec", no_argument, NULL, 'u'},
 	                                     {"shard", required_argument, NULL, 'S'},
 	                                     {"set-name", required_argument, NULL, 'N'},
 	                                     {"config-server", required_argument, NULL, 'G'},
@@ -145,6 +147,8 @@ int main(int argc, char **argv)
 	s.primary = -1;
 	if (argc >= 2 && strcmp(argv[1], "ctl") == 0)
 		return sim_ctl_client(argc - 2, argv + 2);
+	if (argc >= 3 && strcmp(argv[1], "verify") == 0 && strcmp(argv[2], "--cluster") == 0)
+		return sim_verify_cluster(argc - 3, argv + 3);
 	if (argc >= 2 && strcmp(argv[1], "verify") == 0) {
 		if (argc != 3) {
 			fprintf(stderr, "usage: mongo-rs-sim verify DBPATH\n");
@@ -162,6 +166,7 @@ int main(int argc, char **argv)
 		case 'K': key = optarg; break;
 		case 'A': ca = optarg; break;
 		case 'l': logp = optarg; break;
+		case 'u': s.log_usec = true; break;
 		case 'N': setname = optarg; break;
 		case 'S':
 			if (add_shard(&s.cluster, optarg) != 0)
