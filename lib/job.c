@@ -370,9 +370,13 @@ lock_flow(mbh_job *j, const char *const *templ, bool expand, int flags, mbh_erro
 	j->rec.phase = MBH_PHASE_LOCKING;
 	clock_gettime(CLOCK_REALTIME, &now);
 	j->rec.since = (int64_t)now.tv_sec;
-	/* rounded up to the record's whole seconds: the watchdog may fire up to a second late, never early */
+	/*
+	 * the run and its watchdog (handed it) act on the ms; the record keeps
+	 * it rounded up to whole seconds, for post, --status and the metrics
+	 */
 	end_ms = (int64_t)now.tv_sec * 1000 + (now.tv_nsec + 999999) / 1000000 +
 	         mbh_seconds_ms(j->cfg->lock.max_seconds);
+	j->rec.deadline_ms = end_ms;
 	j->rec.deadline = (end_ms + 999) / 1000;
 	j->rec.pid = (long)getpid();
 	if (gethostname(j->rec.hostname, sizeof(j->rec.hostname)) != 0)
@@ -626,20 +630,6 @@ mbh_job_lock_spawn(mbh_job *j, const char *const *templ, int flags, mbh_child **
 	return -1;
 }
 
-/*
- * The wall clock in ms, read as the watchdog reads it (clock_gettime): time()
- * may lag a few ms behind it, so a command the watchdog killed on the
- * deadline would seem to end before it.
- */
-static int64_t
-wall_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* See jobint.h. */
 int64_t
 mbh_job_deadline_ms(const mbh_job *j, int *rule)
@@ -656,7 +646,8 @@ mbh_job_deadline_ms(const mbh_job *j, int *rule)
 		 * the SIGTERM goes out the kill grace early (when the lock lasts more
 		 * than two of them), so the SIGKILL lands on the deadline itself
 		 */
-		lock_end = mbh_now_ms() + (j->rec.deadline * 1000 - wall_ms()) - (lock_ms > 2 * grace ? grace : 0);
+		lock_end = mbh_now_ms() + (mbh_state_deadline_ms(&j->rec) - mbh_wall_ms()) -
+		           (lock_ms > 2 * grace ? grace : 0);
 		if (d == 0 || lock_end < d) {
 			d = lock_end;
 			*rule = MBH_RULE_LOCK;
@@ -710,7 +701,7 @@ mbh_job_wait(mbh_job *j, int *status, mbh_error *err)
 	rc = mbh_child_await(j->child, command_timeout(j, &by_deadline), j->cancel_pipe[0], j->cancel_fd, &e);
 	if (rc != 0 && e.code == EX_TEMPFAIL && !mbh_job_cancelled(j))
 		mbh_job_deadline_error(j, by_deadline ? MBH_RULE_LOCK : MBH_RULE_SCRIPT, "the command", &e);
-	else if (rc == 0 && !j->snap && wall_ms() >= j->rec.deadline * 1000)
+	else if (rc == 0 && !j->snap && mbh_wall_ms() >= mbh_state_deadline_ms(&j->rec))
 		rc = mbh_error_set(&e, EX_TEMPFAIL, "the command ended as the lock's time (lock.max_seconds = %d s) ran out",
 				   j->cfg->lock.max_seconds);
 	pthread_mutex_lock(&j->mu);
@@ -805,7 +796,7 @@ mbh_job_exec(mbh_job *j, const char *const *templ, int *status, mbh_error *err)
 		if (*status < 0)
 			*status = EX_TEMPFAIL;
 		mbh_error_init(&run_err);
-	} else if (*status == 128 + SIGKILL && wall_ms() >= j->rec.deadline * 1000) {
+	} else if (*status == 128 + SIGKILL && mbh_wall_ms() >= mbh_state_deadline_ms(&j->rec)) {
 		/* the watchdog reached the deadline first: it killed the command's group, then unlocked */
 		mbh_logf(j->log, MBH_LOG_WARNING,
 			 "the command was still running at the lock's deadline (lock.max_seconds %d): the watchdog "
