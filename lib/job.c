@@ -667,8 +667,8 @@ mbh_job_deadline_error(const mbh_job *j, int rule, const char *what, mbh_error *
 			     j->cfg->script.timeout);
 }
 
-/* Seconds until the command gets SIGTERM by the deadline rule (0 = none); *by_deadline: the lock's. */
-static int
+/* Ms until the command gets SIGTERM by the deadline rule (0 = none; 1 when due); *by_deadline: the lock's. */
+static int64_t
 command_timeout(const mbh_job *j, bool *by_deadline)
 {
 	int rule;
@@ -678,7 +678,7 @@ command_timeout(const mbh_job *j, bool *by_deadline)
 	if (d == 0)
 		return 0;
 	left = d - mbh_now_ms();
-	return left <= 1000 ? 1 : (int)((left + 999) / 1000);
+	return left < 1 ? 1 : left;
 }
 
 /*

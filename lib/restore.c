@@ -214,7 +214,7 @@ mbh_restore_close(mbh_restore *r, mbh_error *err)
 {
 	int64_t deadline, left, got;
 	mbh_error e;
-	int status = -1, secs;
+	int status = -1;
 
 	if (r->fd >= 0) {
 		int fd = r->fd;
@@ -229,13 +229,13 @@ mbh_restore_close(mbh_restore *r, mbh_error *err)
 		return mbh_error_set(err, EX_SOFTWARE, "no restore is open");
 	mbh_child_close_stdin(r->child);
 	deadline = deadline_ms(r);
-	secs = 0;
+	left = 0;
 	if (deadline > 0) {
 		left = deadline - mbh_now_ms();
-		secs = left <= 1000 ? 1 : (int)((left + 999) / 1000);
+		left = left < 1 ? 1 : left;
 	}
 	mbh_error_init(&e);
-	if (mbh_child_await(r->child, secs, r->cancel_pipe[0], -1, &e) != 0) {
+	if (mbh_child_await(r->child, left, r->cancel_pipe[0], -1, &e) != 0) {
 		stop_child(r, &status);
 		if (strstr(e.msg, "cancelled") != NULL)
 			return mbh_error_set(err, EX_TEMPFAIL, "the restore was cancelled");
