@@ -638,7 +638,7 @@ mbh_job_deadline_ms(const mbh_job *j, int *rule)
 
 	*rule = MBH_RULE_NONE;
 	if (j->cfg->script.timeout > 0 && j->cmd_started_ms > 0) {
-		d = j->cmd_started_ms + (int64_t)j->cfg->script.timeout * 1000;
+		d = j->cmd_started_ms + mbh_seconds_ms(j->cfg->script.timeout);
 		*rule = MBH_RULE_SCRIPT;
 	}
 	if (j->held && !j->snap && j->rec.deadline > 0) {

@@ -17,6 +17,7 @@
 #include "run.h"
 #include "safefile.h"
 #include "streamname.h"
+#include "testtime.h"
 
 struct mbh_restore {
 	const mbh_config *cfg;
@@ -144,7 +145,7 @@ out:
 static int64_t
 deadline_ms(const mbh_restore *r)
 {
-	return r->cfg->script.timeout > 0 ? r->started_ms + (int64_t)r->cfg->script.timeout * 1000 : 0;
+	return r->cfg->script.timeout > 0 ? r->started_ms + mbh_seconds_ms(r->cfg->script.timeout) : 0;
 }
 
 /* How much the command read: what was written minus what it left in the pipe. */

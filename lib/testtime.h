@@ -7,8 +7,8 @@
 
 /*
  * The product's own waits count whole seconds: lock.max_seconds (the
- * lock's deadline), script.idle_timeout (the stream's idle watch), the kill
- * grace, the watchdog's poll and its backoff.
+ * lock's deadline), script.timeout, script.idle_timeout, snapshot.timeout,
+ * the kill grace, the watchdog's poll and its backoff.
  * A test build (configure --enable-crash-points) honours the environment
  * variable MBH_TEST_SECOND_MS=N (1 to 1000): each of those seconds lasts
  * N ms, so that a test checks a rule about them in milliseconds.  The
