@@ -224,22 +224,6 @@ mbh_watchdog_send(mbh_watchdog *w, const mbh_config *cfg, const char *set, const
 	return 0;
 }
 
-/* Spawn, then send. */
-int
-mbh_watchdog_start(mbh_watchdog **out, const char *path, const mbh_config *cfg, const char *set,
-		   const char *token, mbh_error *err)
-{
-	if (mbh_watchdog_spawn(out, path, NULL, err) != 0)
-		return -1;
-	if (mbh_watchdog_send(*out, cfg, set, token, err) == 0)
-		return 0;
-	kill((pid_t)mbh_watchdog_pid(*out), SIGTERM);
-	mbh_watchdog_reap(mbh_watchdog_pid(*out), 1000);
-	mbh_watchdog_free(*out);
-	*out = NULL;
-	return -1;
-}
-
 long
 mbh_watchdog_pid(const mbh_watchdog *w)
 {

@@ -70,10 +70,6 @@ int mbh_watchdog_spawn(mbh_watchdog **out, const char *path, const char *gate, m
 /* Send it the settings (everything but "go"); once, before mbh_watchdog_go. */
 int mbh_watchdog_send(mbh_watchdog *w, const mbh_config *cfg, const char *set, const char *token, mbh_error *err);
 
-/* Both at once, without a gate program: start path and send it the settings.  Caller owns *out. */
-int mbh_watchdog_start(mbh_watchdog **out, const char *path, const mbh_config *cfg, const char *set,
-		       const char *token, mbh_error *err);
-
 /*
  * The gate program for watchdog_path: override when set (MONGO_BACKUP_GATE),
  * else mongo-backup-gate in the watchdog's directory ("" when the path has
