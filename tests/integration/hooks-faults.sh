@@ -10,6 +10,8 @@
 . "${top_srcdir:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/integration/simlib.sh"
 t_init
 T_TIMEOUT=40
+# the lock's seconds, script.timeout and the kill grace count 250 ms here (MBH_TEST_SECOND_MS, test builds)
+export MBH_TEST_SECOND_MS=250
 
 CONF=$T_DIR/rs0.conf
 SF=$T_STATE/rs0.state
@@ -65,7 +67,7 @@ rm -f "$SF"
 clean "--exec, record edited"
 
 # ---------------------------------------------------------------- hooks: the record removed between pre and post
-pre hooks-rm --job hooks-rm --max-lock-seconds 3
+pre hooks-rm --job hooks-rm --max-lock-seconds 4
 t_rc_is 0 "hooks, record removed: pre-backup exits 0" hooks-rm
 dl=$(state_get "$SF" deadline)
 rm -f "$SF"
@@ -76,11 +78,11 @@ tap_is "$(sim_lockcount 2)" 0 "hooks, record removed: the watchdog unlocked memb
 clean "hooks, record removed"
 
 # ---------------------------------------------------------------- hooks: a line added by hand
-# pre_then CASE EDIT: pre-backup (max_seconds 3), then EDIT the record; post refuses with one line;
+# pre_then CASE EDIT: pre-backup (max_seconds 6: 1.5 s), then EDIT the record; post refuses with one line;
 # the watchdog unlocks member 2 at the deadline it was handed.
 pre_then() {
 	local n=$1 dl wd ws
-	pre "$n" --job "$n" --max-lock-seconds 3
+	pre "$n" --job "$n" --max-lock-seconds 6
 	t_rc_is 0 "$n: pre-backup exits 0" "$n"
 	dl=$(state_get "$SF" deadline)
 	read -r wd ws <<<"$(state_get "$SF" watchdog_pid) $(state_get "$SF" watchdog_start)"
@@ -133,9 +135,10 @@ t_run st env -C "$RUN" "$MBH_PRE" -c "$T_DIR/st.conf" --exec -- sleep 30
 tap_like "$T_OUT/st.err" "script\\.timeout (= |\\()2 s" "--exec stopped by script.timeout: the message names script.timeout (2 s)"
 tap_unlike "$T_OUT/st.err" "lock\\.max_seconds" "--exec stopped by script.timeout: lock.max_seconds is not blamed"
 clean "--exec stopped by script.timeout"
-t_config "$T_DIR/ml.conf" "lock = { allow_majority_stall = true; max_seconds = 3; };" "script = { timeout = 7200; };"
+# (5 s: the SIGTERM goes out a kill grace before the deadline, so the run, not the watchdog, stops it)
+t_config "$T_DIR/ml.conf" "lock = { allow_majority_stall = true; max_seconds = 5; };" "script = { timeout = 7200; };"
 t_run ml env -C "$RUN" "$MBH_PRE" -c "$T_DIR/ml.conf" --exec -- sleep 30
-tap_like "$T_OUT/ml.err" "lock\\.max_seconds (= |\\()3 s" "--exec stopped at the lock's deadline: the message names lock.max_seconds (3 s)"
+tap_like "$T_OUT/ml.err" "lock\\.max_seconds (= |\\()5 s" "--exec stopped at the lock's deadline: the message names lock.max_seconds (5 s)"
 tap_unlike "$T_OUT/ml.err" "script\\.timeout" "--exec stopped at the lock's deadline: script.timeout is not blamed"
 clean "--exec stopped at the lock's deadline"
 
