@@ -140,7 +140,7 @@ start_command(mbh_job *j, const char *const *templ, bool expand, int flags, mbh_
 	if (mbh_child_spawn_via(&j->child, (flags & MBH_RUN_GATED) ? j->gate_path : NULL,
 				expand ? (const char *const *)argv : templ, x.env, flags, err) != 0)
 		goto out;
-	j->child_pgid = (sig_atomic_t)mbh_child_pid(j->child);
+	j->child_pgid = (int)mbh_child_pid(j->child);
 	j->cmd_started_ms = mbh_now_ms();
 	snprintf(j->cmd_name, sizeof(j->cmd_name), "%s",
 		 strrchr(templ[0], '/') != NULL && strrchr(templ[0], '/')[1] != '\0' ? strrchr(templ[0], '/') + 1 : templ[0]);
@@ -234,6 +234,7 @@ release_held(mbh_job *j, mbh_error *err)
 	mbh_metrics_note_release(&j->metrics, &j->rec, released, false);
 	if (rc == 0 || released) {
 		j->held = false;
+		mbh_job_publish_deadline(j);
 		reap_watchdog(j, wd, WATCHDOG_REAP_MS);
 		mbh_lock_session_free(j->session);
 		j->session = NULL;
@@ -469,6 +470,7 @@ lock_flow(mbh_job *j, const char *const *templ, bool expand, int flags, mbh_erro
 	}
 	j->rec.lock_count = count;
 	j->held = true;
+	mbh_job_publish_deadline(j);
 	intent = froze = false; /* from here release_held cleans up */
 	MBH_CRASH("pre-locked");
 
@@ -599,9 +601,15 @@ mbh_job_lock_count(const mbh_job *j)
 }
 
 const char *
-mbh_job_snapshot(const mbh_job *j)
+mbh_job_snapshot(mbh_job *j)
 {
-	return j->snap ? j->rec.snapshot : "";
+	bool snap;
+
+	/* snap under mu: another thread may be removing the snapshot (rec.snapshot itself stays as it is) */
+	pthread_mutex_lock(&j->mu);
+	snap = j->snap;
+	pthread_mutex_unlock(&j->mu);
+	return snap ? j->rec.snapshot : "";
 }
 
 /* Lock with the command started as part of it; see job.h. */
@@ -631,23 +639,30 @@ mbh_job_lock_spawn(mbh_job *j, const char *const *templ, int flags, mbh_child **
 }
 
 /* See jobint.h. */
+void
+mbh_job_publish_deadline(mbh_job *j)
+{
+	atomic_store(&j->lock_deadline_ms, j->held && !j->snap ? mbh_state_deadline_ms(&j->rec) : 0);
+}
+
+/* See jobint.h. */
 int64_t
 mbh_job_deadline_ms(const mbh_job *j, int *rule)
 {
 	int64_t d = 0, lock_end, lock_ms = mbh_seconds_ms(j->cfg->lock.max_seconds), grace = mbh_kill_grace_ms();
+	int64_t held_until = atomic_load(&j->lock_deadline_ms); /* not held/snap/rec: another thread may be unlocking under mu */
 
 	*rule = MBH_RULE_NONE;
 	if (j->cfg->script.timeout > 0 && j->cmd_started_ms > 0) {
 		d = j->cmd_started_ms + mbh_seconds_ms(j->cfg->script.timeout);
 		*rule = MBH_RULE_SCRIPT;
 	}
-	if (j->held && !j->snap && j->rec.deadline > 0) {
+	if (held_until > 0) {
 		/*
 		 * the SIGTERM goes out the kill grace early (when the lock lasts more
 		 * than two of them), so the SIGKILL lands on the deadline itself
 		 */
-		lock_end = mbh_now_ms() + (mbh_state_deadline_ms(&j->rec) - mbh_wall_ms()) -
-		           (lock_ms > 2 * grace ? grace : 0);
+		lock_end = mbh_now_ms() + (held_until - mbh_wall_ms()) - (lock_ms > 2 * grace ? grace : 0);
 		if (d == 0 || lock_end < d) {
 			d = lock_end;
 			*rule = MBH_RULE_LOCK;
@@ -691,6 +706,7 @@ mbh_job_wait(mbh_job *j, int *status, mbh_error *err)
 {
 	mbh_error e;
 	bool by_deadline = false;
+	int64_t held_until;
 	int rc;
 
 	*status = -1;
@@ -701,7 +717,7 @@ mbh_job_wait(mbh_job *j, int *status, mbh_error *err)
 	rc = mbh_child_await(j->child, command_timeout(j, &by_deadline), j->cancel_pipe[0], j->cancel_fd, &e);
 	if (rc != 0 && e.code == EX_TEMPFAIL && !mbh_job_cancelled(j))
 		mbh_job_deadline_error(j, by_deadline ? MBH_RULE_LOCK : MBH_RULE_SCRIPT, "the command", &e);
-	else if (rc == 0 && !j->snap && mbh_wall_ms() >= mbh_state_deadline_ms(&j->rec))
+	else if (rc == 0 && (held_until = atomic_load(&j->lock_deadline_ms)) > 0 && mbh_wall_ms() >= held_until)
 		rc = mbh_error_set(&e, EX_TEMPFAIL, "the command ended as the lock's time (lock.max_seconds = %d s) ran out",
 				   j->cfg->lock.max_seconds);
 	pthread_mutex_lock(&j->mu);
@@ -729,6 +745,7 @@ release_snapshot(mbh_job *j, mbh_error *err)
 	if (mbh_job_snapshot_remove(j, &j->rec, err) != 0)
 		return -1;
 	j->snap = false;
+	mbh_job_publish_deadline(j);
 	mbh_lock_session_free(j->session);
 	j->session = NULL;
 	mbh_state_free(j->state);

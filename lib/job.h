@@ -98,8 +98,12 @@ const char *mbh_job_set(const mbh_job *job);
 const char *mbh_job_member(const mbh_job *job);
 int64_t mbh_job_lock_count(const mbh_job *job);
 
-/* Snapshot mode, after mbh_job_lock: the path snapshot.create printed (what %S expands to); "" otherwise.  Borrowed. */
-const char *mbh_job_snapshot(const mbh_job *job);
+/*
+ * Snapshot mode, after mbh_job_lock: the path snapshot.create printed (what
+ * %S expands to); "" otherwise, or once an unlock (any thread) removed it.
+ * Borrowed.
+ */
+const char *mbh_job_snapshot(mbh_job *job);
 
 /*
  * Wait for the job's command to end: until it exits, script.timeout (when

@@ -210,6 +210,7 @@ mbh_job_snapshot_take(mbh_job *j, mbh_error *err)
 		goto out;
 	}
 	j->held = false;
+	mbh_job_publish_deadline(j);
 	mbh_watchdog_reap(wd, WATCHDOG_REAP_MS);
 	mbh_lock_session_free(j->session);
 	j->session = NULL;

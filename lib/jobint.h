@@ -5,6 +5,7 @@
 
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 
 #include <mongoc/mongoc.h>
@@ -21,6 +22,9 @@
 #include "timefmt.h"
 #include "topology.h"
 
+/* mbh_job_cancel stores from a signal handler: only a lock-free atomic may be stored there */
+_Static_assert(ATOMIC_INT_LOCK_FREE == 2, "atomic_int must be lock-free");
+
 struct mbh_job {
 	const mbh_config *cfg;
 	mbh_logger *log;
@@ -31,8 +35,8 @@ struct mbh_job {
 	char *gate_path;         /* NULL: a gated command waits in a fork of this process */
 	int cancel_fd;           /* the caller's; -1 */
 	int cancel_pipe[2];      /* mbh_job_cancel writes [1]; waits poll [0] */
-	volatile sig_atomic_t cancelled;
-	volatile sig_atomic_t child_pgid; /* the running command's group, for mbh_job_cancel; 0 = none */
+	atomic_int cancelled;    /* atomics, not volatile sig_atomic_t: set by a signal handler or by another thread */
+	atomic_int child_pgid;   /* the running command's group, for mbh_job_cancel; 0 = none */
 	pthread_mutex_t mu;      /* the lock flow, the unlock and the reaping of the command run under it */
 	mongoc_uri_t *uri;       /* built once, holds the credentials */
 	mongoc_client_t *client; /* discovery */
@@ -41,6 +45,8 @@ struct mbh_job {
 	mbh_state_rec rec;       /* what is recorded */
 	bool held;               /* rec describes a lock we hold */
 	bool snap;               /* snapshot mode: rec describes a snapshot we made (phase SNAPSHOT), the member is unlocked */
+	_Atomic int64_t lock_deadline_ms; /* mbh_state_deadline_ms(&rec) while held && !snap, else 0
+					   (mbh_job_publish_deadline): for readers without mu */
 	mbh_child *child;        /* the command under the lock, until the owner thread reaps it (child_pgid 0: an unlock stopped it) */
 	long stray_watchdog;     /* a watchdog we stopped that was slow to exit: reaped later, never left a zombie */
 	char set[128];
@@ -78,6 +84,14 @@ struct mbh_job {
 #define MBH_RULE_SCRIPT 1
 #define MBH_RULE_LOCK 2
 int64_t mbh_job_deadline_ms(const mbh_job *j, int *rule);
+
+/*
+ * Hand the lock's deadline to the threads that read it without j->mu (the
+ * stream's reader, mbh_job_wait: another thread may be unlocking under mu
+ * meanwhile, across a network call they must not wait for).  Caller holds
+ * j->mu and has just changed held, snap or rec.deadline.
+ */
+void mbh_job_publish_deadline(mbh_job *j);
 
 /* "did not finish within script.timeout (N s)" or "... lock.max_seconds (N s) ...": what rule did, for what. */
 int mbh_job_deadline_error(const mbh_job *j, int rule, const char *what, mbh_error *err);

@@ -55,10 +55,11 @@ Job {
 EOF
 }
 
-# fp_command_job NAME MAX: $T_DIR/rs0.conf with lock.max_seconds = MAX and script.backup =
-# $T_DIR/NAME.sh, and the jobs: a FileSet NAME whose plugin reads it, and its Job mongo-NAME.
+# fp_command_job NAME MAX [SCRIPT-SETTINGS]: $T_DIR/rs0.conf with lock.max_seconds = MAX and
+# script.backup = $T_DIR/NAME.sh (and SCRIPT-SETTINGS in the script group, e.g. "idle_timeout = 3;"),
+# and the jobs: a FileSet NAME whose plugin reads it, and its Job mongo-NAME.
 fp_command_job() {
-	t_config "$T_DIR/rs0.conf" "lock = { max_seconds = $2; };" "script = { backup = [ \"$T_DIR/$1.sh\" ]; };"
+	t_config "$T_DIR/rs0.conf" "lock = { max_seconds = $2; };" "script = { backup = [ \"$T_DIR/$1.sh\" ]; ${3:-}};"
 	{
 		fp_fileset "$1" "mongo: config=$T_DIR/rs0.conf"
 		fp_job "mongo-$1" "$1"

@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: AGPL-3.0-or-later
 # sim-server.py: pymongo against mongo-rs-sim as a server would answer: strict arguments per version,
 # $currentOp showing other clients' operations (a write held by the fsync lock), topologyVersion and
-# the awaitable hello, $clusterTime, automatic elections.
+# the awaitable hello, $clusterTime, automatic elections, update and delete.
 """TAP test run by /usr/bin/python3; starts and stops mongo-rs-sim itself."""
 
 import os
@@ -15,7 +15,7 @@ import tempfile
 import threading
 import time
 
-PLAN = 47
+PLAN = 60
 
 
 def topology(wire, name, election_ms=None, members=None, users=""):
@@ -206,6 +206,65 @@ def test_current_op(sim_bin, tmp, MongoClient, SON):
        "after fsyncUnlock the held insert completes and leaves $currentOp")
     c.close()
     w.close()
+    return [s]
+
+
+def test_update_delete(sim_bin, tmp, MongoClient, SON):
+    from pymongo import ReadPreference
+    from pymongo.errors import WriteError
+    s = Sim(sim_bin, tmp, topology(21, "rsud"))
+    if not ok(s.uri, "a set for update and delete starts"):
+        return [s]
+    c = MongoClient(s.uri, replicaSet="rsud", **KW)
+    col = c.ud.coll
+    col.insert_many([{"_id": i, "v": i, "g": i % 2} for i in range(10)])
+    r = col.update_one({"_id": 3}, {"$set": {"v": 30, "w": "x"}, "$inc": {"n": 2}, "$unset": {"g": ""}})
+    ok((r.matched_count, r.modified_count) == (1, 1) and col.find_one({"_id": 3}) == {"_id": 3, "v": 30, "n": 2, "w": "x"},
+       "update_one: $set, $inc (of a missing field) and $unset", col.find_one({"_id": 3}))
+    r = col.update_many({"g": 0}, {"$inc": {"v": 100}})
+    ok((r.matched_count, r.modified_count) == (5, 5) and sorted(d["v"] for d in col.find({"g": 0})) == [100, 102, 104, 106, 108],
+       "update_many: every match changed", list(col.find({"g": 0})))
+    r = col.update_one({"_id": 3}, {"$set": {"v": 30}})
+    ok((r.matched_count, r.modified_count) == (1, 0), "an update that changes nothing: matched 1, modified 0")
+    r = col.replace_one({"_id": 5}, {"r": True})
+    ok(col.find_one({"_id": 5}) == {"_id": 5, "r": True}, "replace_one keeps the _id", col.find_one({"_id": 5}))
+    r = col.update_one({"_id": 50, "k": "v"}, {"$set": {"u": 1}}, upsert=True)
+    ok(r.upserted_id == 50 and col.find_one({"_id": 50}) == {"_id": 50, "k": "v", "u": 1},
+       "upsert: the filter's equality fields, then the update", col.find_one({"_id": 50}))
+    r = col.delete_one({"g": 1})
+    ok(r.deleted_count == 1, "delete_one deletes one of several matches")
+    r = col.delete_many({"g": 0})
+    ok(r.deleted_count == 5 and col.count_documents({}) == 5, "delete_many deletes every match; 5 documents left",
+       col.count_documents({}))
+    col.insert_one({"_id": 0, "again": True})
+    ok(col.find_one({"_id": 0}) == {"_id": 0, "again": True}, "a deleted _id can be inserted again")
+    sec = c.get_database("ud", read_preference=ReadPreference.SECONDARY).coll
+    deadline = time.monotonic() + 5
+    while sec.count_documents({}) != 6 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    ok(sec.count_documents({}) == 6 and sec.find_one({"_id": 3}) == col.find_one({"_id": 3}),
+       "the secondaries replicate the updates and deletes")
+    codes = []
+    for upd in ({"$push": {"a": 1}}, {"$set": {"_id": 9}}, {"$inc": {"w": 1}}):
+        try:
+            col.update_one({"_id": 3}, upd)
+            codes.append(None)
+        except WriteError as e:
+            codes.append(e.code)
+    ok(codes == [9, 66, 14], "an unknown modifier: 9; changing _id: 66; $inc of a string: 14", codes)
+    code, msg = error_of(lambda: c.ud.command(SON([("update", "coll")])))
+    ok(code == 40414 and msg == "BSON field 'update.updates' is missing but a required field",
+       "update without updates: 40414", (code, msg))
+    c.admin.command("fsync", lock=True)
+    done = []
+    t = threading.Thread(target=lambda: done.append(col.delete_many({})), daemon=True)
+    t.start()
+    time.sleep(0.5)
+    held = not done
+    c.admin.command("fsyncUnlock")
+    t.join(10)
+    ok(held and len(done) == 1 and done[0].deleted_count == 6, "a delete waits for the fsync lock, then runs")
+    c.close()
     return [s]
 
 
@@ -459,7 +518,7 @@ def main():
     return 0 if failed == 0 and count == PLAN else 1
 
 
-TESTS = [test_strict, test_current_op, test_monitoring, test_elections, test_saslprep, test_getnonce]
+TESTS = [test_strict, test_current_op, test_monitoring, test_elections, test_saslprep, test_getnonce, test_update_delete]
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -37,7 +37,7 @@ void cmd_fsync(sim *s, sim_conn *c, const bson_t *body, bson_t *r);
 void cmd_fsync_unlock(sim *s, sim_conn *c, bson_t *r);
 void collect_ops(sim *s, sim_conn *c, const bson_t *body, const char *db, bool all_users, bool idle,
 		 doc_list *l);
-void cmd_current_op(sim *s, sim_conn *c, const bson_t *body, bson_t *r);
+void cmd_current_op(sim *s, sim_conn *c, const bson_t *body, bool locked, bson_t *r);
 
 /* cmd_mongos.c: what a mongos answers (the cluster through the component simulators). */
 void build_mongos_hello(sim *s, sim_conn *c, const bson_t *req, bool hello_name, bson_t *r);
@@ -47,14 +47,46 @@ void cmd_balancer_status(sim *s, bson_t *r);
 int cmd_balancer_start_stop(sim *s, bool start, bson_t *r);
 void cmd_mongos_fsync(sim *s, sim_conn *c, const bson_t *body, bson_t *r);
 void cmd_mongos_fsync_unlock(sim *s, bson_t *r);
+void cmd_mongos_current_op(sim *s, sim_conn *c, const bson_t *body, bson_t *r);
+
+/* cmd_route.c: insert, update, delete and find through a mongos, each document on the shard its _id
+ * hashes to. */
+size_t sim_route_shard(const sim_cluster *cl, const bson_iter_t *id);
+int cmd_mongos_write(sim *s, sim_conn *c, const bson_t *body, const char *db, const char *kind, bson_t *r);
+void cmd_mongos_find(sim *s, sim_conn *c, const bson_t *body, const char *db, bson_t *r);
+void cmd_mongos_aggregate(sim *s, sim_conn *c, const bson_t *body, const char *db, bson_t *r);
 
 /* cmd_data.c */
 int cmd_insert(sim *s, sim_conn *c, const bson_t *body, const char *db, bson_t *r);
+int sim_data_insert_one(sim *s, const sim_member *m, const char *ns, const bson_t *d, int32_t index, bson_t *errors,
+                        const char *router, int64_t seq);
+const bson_t *sim_data_next(const sim *s, const sim_member *m, const char *ns, const bson_t *filter, size_t *k);
 bool matches(const bson_t *doc, const bson_t *filter);
+bool value_eq(const bson_iter_t *a, const bson_iter_t *b);
 void cmd_find(sim *s, sim_conn *c, const sim_msg *req, const bson_t *body, const char *db, bson_t *r);
 void docs_push(doc_list *l, bson_t *d);
 void docs_clear(doc_list *l);
 void cmd_aggregate(sim *s, sim_conn *c, const sim_msg *req, const bson_t *body, const char *db, bson_t *r);
+int sim_aggregate_args(const bson_t *body, const char **coll, bson_iter_t *st, bson_t *r);
+void sim_aggregate_run(sim *s, sim_conn *c, const bson_t *body, const char *db, const char *coll, bson_iter_t *stages,
+                       doc_list *src, bson_t *r);
+
+/* cmd_update.c: update and delete (one statement each, on the primary m; router/seq stamp the entries
+ * of a routed statement, *seqs counts them) */
+typedef struct sim_write_result {
+	int32_t n, n_modified;
+	int32_t seqs;           /* oplog entries written (each routed one used one sequence number) */
+	bson_t upserted;        /* [{index, _id}] */
+	bson_t errors;          /* writeErrors */
+} sim_write_result;
+void sim_write_result_init(sim_write_result *w);
+void sim_write_result_clear(sim_write_result *w);
+void sim_write_result_reply(const sim_write_result *w, bool update, bson_t *r);
+int sim_data_update_stmt(sim *s, const sim_member *m, const char *ns, const bson_t *stmt, int32_t index,
+                         sim_write_result *w, const char *router, int64_t seq);
+int sim_data_delete_stmt(sim *s, const sim_member *m, const char *ns, const bson_t *stmt, int32_t index,
+                         sim_write_result *w, const char *router, int64_t seq);
+int cmd_update(sim *s, sim_conn *c, const bson_t *body, const char *db, bool update, bson_t *r);
 
 /* cmd_admin.c */
 void cmd_connection_status(sim *s, sim_conn *c, const bson_t *body, bson_t *r);

@@ -62,31 +62,19 @@ int cmd_insert(sim *s, sim_conn *c, const bson_t *body, const char *db, bson_t *
 	for (int32_t index = 0; bson_iter_next(&docs); index++) {
 		const uint8_t *data;
 		uint32_t len;
-		bson_t d, copy;
-		bson_iter_t idit;
+		bson_t d;
+		int rc;
 
 		if (!BSON_ITER_HOLDS_DOCUMENT(&docs))
 			continue;
 		bson_iter_document(&docs, &len, &data);
 		if (!bson_init_static(&d, data, len))
 			continue;
-		if (bson_iter_init_find(&idit, &d, "_id") && id_taken(s, m, ns, &idit)) {
-			append_dup_error(&errors, index, ns, &idit);
-			if (ordered)
-				break;
-			continue;
-		}
-		bson_init(&copy);
-		if (!bson_iter_init_find(&idit, &d, "_id")) {
-			bson_oid_t oid;
-
-			bson_oid_init(&oid, NULL);
-			BSON_APPEND_OID(&copy, "_id", &oid);
-		}
-		bson_concat(&copy, &d);
-		if (sim_rs_write(s, ns, &copy, false) == 0)
+		rc = sim_data_insert_one(s, m, ns, &d, index, &errors, NULL, 0);
+		if (rc > 0)
 			n++;
-		bson_destroy(&copy);
+		else if (rc == 0 && ordered)
+			break;
 	}
 	BSON_APPEND_INT32(r, "n", n);
 	if (!bson_empty(&errors))
@@ -96,8 +84,72 @@ int cmd_insert(sim *s, sim_conn *c, const bson_t *body, const char *db, bson_t *
 	return 0;
 }
 
+/* Insert one document d (an _id is added when it has none) on the primary m: 1 = inserted, 0 = a
+ * duplicate _id (the write error, at index, appended to errors), -1 = failed.  router/seq: a write a
+ * mongos routed here, stamped with them (NULL: a client's own). */
+int sim_data_insert_one(sim *s, const sim_member *m, const char *ns, const bson_t *d, int32_t index, bson_t *errors,
+                        const char *router, int64_t seq)
+{
+	bson_iter_t idit;
+	bson_t copy;
+	int rc;
+
+	if (bson_iter_init_find(&idit, d, "_id") && id_taken(s, m, ns, &idit)) {
+		append_dup_error(errors, index, ns, &idit);
+		return 0;
+	}
+	bson_init(&copy);
+	if (!bson_iter_init_find(&idit, d, "_id")) {
+		bson_oid_t oid;
+
+		bson_oid_init(&oid, NULL);
+		BSON_APPEND_OID(&copy, "_id", &oid);
+	}
+	bson_concat(&copy, d);
+	rc = sim_rs_write_kind(s, 'i', ns, &copy, router, seq) == 0 ? 1 : -1;
+	bson_destroy(&copy);
+	return rc;
+}
+
+/* Is the document of oplog entry k (of ns) replaced or deleted by a later entry m has applied? */
+static bool superseded(const sim *s, const sim_member *m, size_t k)
+{
+	const sim_entry *e = &s->oplog[k];
+	bson_iter_t id, other;
+
+	if (s->n_mutations == 0 || !bson_iter_init_find(&id, e->doc, "_id"))
+		return false;
+	for (size_t j = s->n_mutations; j > 0; j--) {
+		size_t pos = s->mutations[j - 1];
+		const sim_entry *u = &s->oplog[pos];
+
+		if (pos <= k)
+			break;
+		if (pos < m->applied && strcmp(u->ns, e->ns) == 0 && bson_iter_init_find(&other, u->doc, "_id") &&
+		    value_eq(&id, &other))
+			return true;
+	}
+	return false;
+}
+
+/* The next live document of ns on m (inserted or updated, and not replaced or deleted since, in what
+ * m has applied) matching filter (NULL: all), from oplog position *k on; NULL at the end. */
+const bson_t *sim_data_next(const sim *s, const sim_member *m, const char *ns, const bson_t *filter, size_t *k)
+{
+	for (; *k < m->applied && *k < s->n_oplog; (*k)++) {
+		const sim_entry *e = &s->oplog[*k];
+
+		if (!e->noop && e->kind != 'd' && e->ns && strcmp(e->ns, ns) == 0 && matches(e->doc, filter) &&
+		    !superseded(s, m, *k)) {
+			(*k)++;
+			return e->doc;
+		}
+	}
+	return NULL;
+}
+
 /* Equality of two BSON values (numbers compare by value). */
-static bool value_eq(const bson_iter_t *a, const bson_iter_t *b)
+bool value_eq(const bson_iter_t *a, const bson_iter_t *b)
 {
 	const bson_value_t *va, *vb;
 
@@ -137,6 +189,7 @@ void cmd_find(sim *s, sim_conn *c, const sim_msg *req, const bson_t *body, const
 	sim_member *m = &s->members[c->member];
 	bson_iter_t it;
 	bson_t cur, batch, filter;
+	const bson_t *doc;
 	bool have_filter = false;
 	char ns[512], key[16];
 	double limit = 0;
@@ -165,16 +218,12 @@ void cmd_find(sim *s, sim_conn *c, const sim_msg *req, const bson_t *body, const
 	get_number(body, "limit", &limit);
 	BSON_APPEND_DOCUMENT_BEGIN(r, "cursor", &cur);
 	BSON_APPEND_ARRAY_BEGIN(&cur, "firstBatch", &batch);
-	for (size_t k = 0; k < m->applied && k < s->n_oplog; k++) {
-		const sim_entry *e = &s->oplog[k];
-
-		if (e->noop || !e->ns || strcmp(e->ns, ns) != 0 || !matches(e->doc, have_filter ? &filter : NULL))
-			continue;
-		if ((limit > 0 && n >= (size_t)limit) || bytes + e->doc->len > 8 * 1024 * 1024)
+	for (size_t k = 0; (doc = sim_data_next(s, m, ns, have_filter ? &filter : NULL, &k));) {
+		if ((limit > 0 && n >= (size_t)limit) || bytes + doc->len > 8 * 1024 * 1024)
 			break;
 		snprintf(key, sizeof key, "%zu", n++);
-		BSON_APPEND_DOCUMENT(&batch, key, e->doc);
-		bytes += e->doc->len;
+		BSON_APPEND_DOCUMENT(&batch, key, doc);
+		bytes += doc->len;
 	}
 	bson_append_array_end(&cur, &batch);
 	BSON_APPEND_INT64(&cur, "id", 0);
@@ -183,19 +232,17 @@ void cmd_find(sim *s, sim_conn *c, const sim_msg *req, const bson_t *body, const
 	BSON_APPEND_DOUBLE(r, "ok", 1.0);
 }
 
-/* Is there an applied document in ns whose _id equals id's value? */
+/* Is there a live document in ns whose _id equals id's value? */
 static bool id_taken(const sim *s, const sim_member *m, const char *ns, const bson_iter_t *id)
 {
-	for (size_t k = 0; k < m->applied && k < s->n_oplog; k++) {
-		const sim_entry *e = &s->oplog[k];
-		bson_iter_t other;
+	bson_t filter = BSON_INITIALIZER;
+	size_t k = 0;
+	bool taken;
 
-		if (e->noop || !e->ns || strcmp(e->ns, ns) != 0)
-			continue;
-		if (bson_iter_init_find(&other, e->doc, "_id") && value_eq(id, &other))
-			return true;
-	}
-	return false;
+	bson_append_iter(&filter, "_id", 3, id);
+	taken = sim_data_next(s, m, ns, &filter, &k) != NULL;
+	bson_destroy(&filter);
+	return taken;
 }
 
 /* A writeErrors entry for a duplicate _id, worded as the server words it. */
@@ -327,37 +374,46 @@ unsupported:
 	return -1;
 }
 
-/* aggregate: $match (equality), $limit, $skip, $count, $group (counting) over a collection's applied
- * inserts or local.system.replset; {aggregate: 1} on admin with a leading $currentOp. */
-void cmd_aggregate(sim *s, sim_conn *c, const sim_msg *req, const bson_t *body, const char *db, bson_t *r)
+/* aggregate's arguments, as both a member and a mongos check them: *coll the collection (NULL for
+ * {aggregate: 1}), *st the stages.  0, or -1 with the error in r. */
+int sim_aggregate_args(const bson_t *body, const char **coll, bson_iter_t *st, bson_t *r)
 {
-	sim_member *m = &s->members[c->member];
-	doc_list l = {0};
-	bson_iter_t it, pipe, st;
-	bson_t cur, batch;
-	char ns[512], key[24];
-	const char *coll = NULL;
-	bool first = true;
-	size_t bytes = 0, n = 0;
+	bson_iter_t it, pipe;
 
+	*coll = NULL;
 	if (!bson_iter_init_find(&it, body, "aggregate"))
-		return;
+		return -1;
 	if (BSON_ITER_HOLDS_UTF8(&it))
-		coll = bson_iter_utf8(&it, NULL);
+		*coll = bson_iter_utf8(&it, NULL);
 	else if (!BSON_ITER_HOLDS_NUMBER(&it) || bson_iter_as_int64(&it) != 1) {
 		sim_cmd_error(r, 73, "InvalidNamespace", "Invalid value for aggregate: must be a collection name or 1");
-		return;
+		return -1;
 	}
 	if (!bson_iter_init_find(&pipe, body, "pipeline") || !BSON_ITER_HOLDS_ARRAY(&pipe) ||
-	    !bson_iter_recurse(&pipe, &st)) {
+	    !bson_iter_recurse(&pipe, st)) {
 		sim_cmd_error(r, 14, "TypeMismatch", "'pipeline' option must be specified as an array");
-		return;
+		return -1;
 	}
 	if (!bson_has_field(body, "cursor") && !bson_has_field(body, "explain")) {
 		sim_cmd_error(r, 9, "FailedToParse",
 		              "The 'cursor' option is required, except for aggregate with the explain argument");
-		return;
+		return -1;
 	}
+	return 0;
+}
+
+/* aggregate: $match (equality), $limit, $skip, $count, $group (counting) over a collection's live
+ * documents or local.system.replset; {aggregate: 1} on admin with a leading $currentOp. */
+void cmd_aggregate(sim *s, sim_conn *c, const sim_msg *req, const bson_t *body, const char *db, bson_t *r)
+{
+	sim_member *m = &s->members[c->member];
+	doc_list l = {0};
+	bson_iter_t st;
+	char ns[512];
+	const char *coll;
+
+	if (sim_aggregate_args(body, &coll, &st, r) != 0)
+		return;
 	if (m->state != SIM_ST_PRIMARY && m->state != SIM_ST_SECONDARY) {
 		sim_cmd_error(r, 13436, "NotPrimaryOrSecondary", "node is not in primary or recovering state");
 		return;
@@ -366,10 +422,7 @@ void cmd_aggregate(sim *s, sim_conn *c, const sim_msg *req, const bson_t *body, 
 		sim_cmd_error(r, 13435, "NotPrimaryNoSecondaryOk", "not primary and secondaryOk=false");
 		return;
 	}
-	if (coll)
-		snprintf(ns, sizeof ns, "%s.%s", db, coll);
-	else
-		snprintf(ns, sizeof ns, "%s.$cmd.aggregate", db);
+	snprintf(ns, sizeof ns, "%s.%s", db, coll ? coll : "");
 	if (coll && strcmp(ns, "local.system.replset") == 0) {
 		bson_t cfg;
 		bson_iter_t ci;
@@ -388,17 +441,34 @@ void cmd_aggregate(sim *s, sim_conn *c, const sim_msg *req, const bson_t *body, 
 		}
 		bson_destroy(&cfg);
 	} else if (coll) {
+		const bson_t *doc;
+
 		if (!sim_auth_has(s, c, SIM_ACT_FIND)) {
 			not_authorized(r, db, body);
 			return;
 		}
-		for (size_t k = 0; k < m->applied && k < s->n_oplog; k++) {
-			const sim_entry *e = &s->oplog[k];
-
-			if (!e->noop && e->ns && strcmp(e->ns, ns) == 0)
-				docs_push(&l, bson_copy(e->doc));
-		}
+		for (size_t k = 0; (doc = sim_data_next(s, m, ns, NULL, &k));)
+			docs_push(&l, bson_copy(doc));
 	}
+	sim_aggregate_run(s, c, body, db, coll, &st, &l, r);
+}
+
+/* Run the stages st over l (the source's documents; freed here) and answer: one batch, cursor id 0. */
+void sim_aggregate_run(sim *s, sim_conn *c, const bson_t *body, const char *db, const char *coll, bson_iter_t *stages,
+                       doc_list *src, bson_t *r)
+{
+	doc_list l = *src;
+	bson_iter_t st = *stages;
+	bson_t cur, batch;
+	char ns[512], key[24];
+	bool first = true;
+	size_t bytes = 0, n = 0;
+
+	*src = (doc_list){0};
+	if (coll)
+		snprintf(ns, sizeof ns, "%s.%s", db, coll);
+	else
+		snprintf(ns, sizeof ns, "%s.$cmd.aggregate", db);
 	while (bson_iter_next(&st)) {
 		bson_t stage;
 		bson_iter_t si;

@@ -90,8 +90,10 @@ static bson_t *op_doc(sim *s, const sim_conn *k, const bson_t *body, const char 
 	BSON_APPEND_INT64(d, "opid", k->id * 1000 + (int64_t)(since_ms % 1000));
 	BSON_APPEND_INT64(d, "secs_running", running / 1000);
 	BSON_APPEND_INT64(d, "microsecs_running", running * 1000);
-	if (strcmp(cmd, "insert") == 0 && bson_iter_init_find(&it, body, "insert") && BSON_ITER_HOLDS_UTF8(&it)) {
-		BSON_APPEND_UTF8(d, "op", "insert");
+	if ((strcmp(cmd, "insert") == 0 || strcmp(cmd, "update") == 0 || strcmp(cmd, "delete") == 0) &&
+	    bson_iter_init_find(&it, body, cmd) && BSON_ITER_HOLDS_UTF8(&it)) {
+		/* the server names a delete's operation "remove" */
+		BSON_APPEND_UTF8(d, "op", strcmp(cmd, "delete") == 0 ? "remove" : cmd);
 		snprintf(ns, sizeof ns, "%s.%s", db, bson_iter_utf8(&it, NULL));
 	} else {
 		BSON_APPEND_UTF8(d, "op", "command");
@@ -123,7 +125,8 @@ void collect_ops(sim *s, sim_conn *c, const bson_t *body, const char *db, bool a
                         doc_list *l)
 {
 	for (sim_conn *k = s->conns; k; k = k->next) {
-		if (k->kind != SIM_CONN_MEMBER || k->member != c->member || k->dead)
+		/* A mongos's operations reach the shards from every router: on a mongos, every router's. */
+		if (k->kind != SIM_CONN_MEMBER || (k->member != c->member && s->role != SIM_ROLE_MONGOS) || k->dead)
 			continue;
 		if (!all_users && s->auth && k->user != c->user)
 			continue;
@@ -136,8 +139,9 @@ void collect_ops(sim *s, sim_conn *c, const bson_t *body, const char *db, bool a
 	}
 }
 
-/* currentOp: {currentOp: 1, $all, $ownOps, FILTER...}; fsyncLock and info while the member is locked. */
-void cmd_current_op(sim *s, sim_conn *c, const bson_t *body, bson_t *r)
+/* currentOp: {currentOp: 1, $all, $ownOps, FILTER...}; fsyncLock and info while locked (the member's
+ * lock; on a mongos, a lock of the cluster's). */
+void cmd_current_op(sim *s, sim_conn *c, const bson_t *body, bool locked, bson_t *r)
 {
 	bson_t arr, filter = BSON_INITIALIZER;
 	bson_iter_t it;
@@ -176,7 +180,7 @@ void cmd_current_op(sim *s, sim_conn *c, const bson_t *body, bson_t *r)
 	bson_append_array_end(r, &arr);
 	docs_clear(&l);
 	bson_destroy(&filter);
-	if (s->members[c->member].lock_count > 0) {
+	if (locked) {
 		BSON_APPEND_BOOL(r, "fsyncLock", true);
 		BSON_APPEND_UTF8(r, "info", "use db.fsyncUnlock() to terminate the fsync write/snapshot lock");
 	}

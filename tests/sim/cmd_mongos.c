@@ -10,8 +10,6 @@
 #include "sim.h"
 #include "cmd.h"
 
-/* A component simulator's control socket answers within this (it is a loopback Unix socket). */
-#define CTL_TIMEOUT_MS 5000
 
 /* One component (shard or CSRS) as the mongos sees it now. */
 typedef struct component {
@@ -19,6 +17,7 @@ typedef struct component {
 	char name[64];      /* the replica set name, which is also the shard's _id */
 	char conn[1024];    /* "rsName/host:port,host:port" */
 	char primary[32];   /* "host:port", "" = none */
+	long long primary_locks;  /* the primary's fsync lock count */
 } component;
 
 /* The set's name, connection string and current primary, from its uri and status. */
@@ -29,8 +28,8 @@ static int component_read(const char *ctl, component *out, char *err, size_t err
 
 	memset(out, 0, sizeof *out);
 	out->ctl = ctl;
-	if (sim_ctl_call(ctl, "uri\n", CTL_TIMEOUT_MS, &uri, err, errlen) != 0 ||
-	    sim_ctl_call(ctl, "status\n", CTL_TIMEOUT_MS, &status, err, errlen) != 0)
+	if (sim_ctl_call(ctl, "uri\n", SIM_CTL_TIMEOUT_MS, &uri, err, errlen) != 0 ||
+	    sim_ctl_call(ctl, "status\n", SIM_CTL_TIMEOUT_MS, &status, err, errlen) != 0)
 		goto out;
 	/* mongodb://H1,H2/?replicaSet=NAME */
 	if (strncmp(uri, "mongodb://", 10) != 0 || !(q = strstr(uri, "/?replicaSet=")) ||
@@ -43,11 +42,14 @@ static int component_read(const char *ctl, component *out, char *err, size_t err
 	snprintf(out->name, sizeof out->name, "%.*s", (int)strcspn(q + 13, "\n"), q + 13);
 	snprintf(out->conn, sizeof out->conn, "%s/%s", out->name, hosts);
 	for (line = strtok_r(status, "\n", &q); line; line = strtok_r(NULL, "\n", &q)) {
-		char host[32];
+		char host[32], *lc;
 
 		if (strstr(line, " state=PRIMARY ") && strstr(line, " up=1 ") && strstr(line, " partitioned=0 ") &&
-		    sscanf(line, "id=%*d host=%31s", host) == 1)
+		    sscanf(line, "id=%*d host=%31s", host) == 1) {
 			snprintf(out->primary, sizeof out->primary, "%s", host);
+			if ((lc = strstr(line, " lockCount=")))
+				out->primary_locks = strtoll(lc + 11, NULL, 10);
+		}
 	}
 	rc = 0;
 out:
@@ -215,7 +217,7 @@ static void unlock_taken(sim *s, component *v, const bool *locked, size_t n)
 		if (!locked[i])
 			continue;
 		snprintf(line, sizeof line, "unlock %s\n", v[i].primary);
-		if (sim_ctl_call(v[i].ctl, line, CTL_TIMEOUT_MS, &ans, err, sizeof err) != 0)
+		if (sim_ctl_call(v[i].ctl, line, SIM_CTL_TIMEOUT_MS, &ans, err, sizeof err) != 0)
 			sim_logf(s, "mongos: unlocking %s after a failed cluster lock: %s", v[i].conn, err);
 		free(ans);
 	}
@@ -270,7 +272,7 @@ void cmd_mongos_fsync(sim *s, sim_conn *c, const bson_t *body, bson_t *r)
 			goto out;
 		}
 		snprintf(line, sizeof line, "lock %s\n", v[i].primary);
-		if (sim_ctl_call(v[i].ctl, line, CTL_TIMEOUT_MS, &ans, err, sizeof err) != 0 ||
+		if (sim_ctl_call(v[i].ctl, line, SIM_CTL_TIMEOUT_MS, &ans, err, sizeof err) != 0 ||
 		    sscanf(ans, "lockCount=%lld", &count) != 1) {
 			free(ans);
 			unlock_taken(s, v, locked, i);
@@ -331,7 +333,7 @@ void cmd_mongos_fsync_unlock(sim *s, bson_t *r)
 		BSON_APPEND_DOCUMENT_BEGIN(&raw, v[i].conn, &one);
 		if (v[i].primary[0]) {
 			snprintf(line, sizeof line, "unlock %s\n", v[i].primary);
-			rc = sim_ctl_call(v[i].ctl, line, CTL_TIMEOUT_MS, &ans, err, sizeof err);
+			rc = sim_ctl_call(v[i].ctl, line, SIM_CTL_TIMEOUT_MS, &ans, err, sizeof err);
 		}
 		if (rc == 0 && sscanf(ans, "lockCount=%lld", &count) == 1) {
 			BSON_APPEND_UTF8(&one, "info", "fsyncUnlock completed");
@@ -359,6 +361,26 @@ void cmd_mongos_fsync_unlock(sim *s, bson_t *r)
 	}
 	bson_destroy(&raw);
 	free(v);
+}
+
+/* currentOp on a mongos: the operations of this router (a routed write held by a shard's lock shows
+ * waitingForLock) and, while any component's primary is fsync-locked (the cluster lock holds them
+ * all), fsyncLock: true and info, as a member says them. */
+void cmd_mongos_current_op(sim *s, sim_conn *c, const bson_t *body, bson_t *r)
+{
+	char err[512];
+	size_t n = 0;
+	component *v = components(s, &n, err, sizeof err);
+	bool locked = false;
+
+	if (!v) {
+		unreachable(r, err);
+		return;
+	}
+	for (size_t i = 0; i < n; i++)
+		locked = locked || v[i].primary_locks > 0;
+	free(v);
+	cmd_current_op(s, c, body, locked, r);
 }
 
 /* The mongos's control commands; -2 = not one of them. */
@@ -397,6 +419,13 @@ int sim_mongos_ctl(sim *s, int argc, char **argv, char **text, char *err, size_t
 		snprintf(cl->stall, sizeof cl->stall, "%s", strcmp(argv[1], "none") == 0 ? "" : argv[1]);
 		return 0;
 	}
+	if (strcmp(argv[0], "routing") == 0) {
+		/* The routed writes' stamp: this process's router id and the next sequence number. */
+		if (asprintf(text, "router=%s next_seq=%lld shards=%zu\n", cl->router_id[0] ? cl->router_id : "-",
+		             (long long)(cl->next_seq ? cl->next_seq : 1), cl->n_shards) < 0)
+			*text = NULL;
+		return 0;
+	}
 	if (strcmp(argv[0], "balancer") == 0) {
 		if (asprintf(text, "mode=%s inBalancerRound=%d numBalancerRounds=%lld ddl=%d\n",
 		             cl->balancer_off ? "off" : "full", cl->in_round ? 1 : 0, (long long)cl->rounds,
@@ -414,7 +443,7 @@ int sim_mongos_ctl(sim *s, int argc, char **argv, char **text, char *err, size_t
 			char *st = NULL, *line, *save;
 
 			if (component_read(i == 0 ? cl->config_ctl : cl->shard_ctl[i - 1], &c, err, errlen) != 0 ||
-			    sim_ctl_call(c.ctl, "status\n", CTL_TIMEOUT_MS, &st, err, errlen) != 0) {
+			    sim_ctl_call(c.ctl, "status\n", SIM_CTL_TIMEOUT_MS, &st, err, errlen) != 0) {
 				free(out);
 				free(st);
 				return -1;

@@ -303,7 +303,7 @@ static int h_current_op(sim *s, sim_conn *c, const sim_msg *req, const bson_t *b
                         bson_t *r)
 {
 	UNUSED_ARGS;
-	cmd_current_op(s, c, b, r);
+	cmd_current_op(s, c, b, s->members[c->member].lock_count > 0, r);
 	return 0;
 }
 
@@ -312,6 +312,13 @@ static int h_insert(sim *s, sim_conn *c, const sim_msg *req, const bson_t *b, co
 {
 	UNUSED_ARGS;
 	return cmd_insert(s, c, b, db, r);
+}
+
+static int h_update(sim *s, sim_conn *c, const sim_msg *req, const bson_t *b, const char *db, const char *name,
+                    bson_t *r)
+{
+	UNUSED_ARGS;
+	return cmd_update(s, c, b, db, strcmp(name, "update") == 0, r);
 }
 
 static int h_find(sim *s, sim_conn *c, const sim_msg *req, const bson_t *b, const char *db, const char *name,
@@ -468,6 +475,27 @@ static const sim_arg insert_args[] = {
 	{"encryptionInformation", "object", false, false, 13, 0},
 	{NULL, NULL, false, false, 0, 0}};
 
+/* write_ops.idl update and delete (strict since 3.6). */
+static const sim_arg update_args[] = {
+	{"updates", "array", true, true, 0, 0},
+	{"ordered", "bool", false, true, 0, 0},
+	{"bypassDocumentValidation", T_SAFE_BOOL, false, false, 0, 0},
+	{"stmtIds", "array", false, false, 0, 0},
+	{"let", "object", false, false, 13, 0},
+	{"collectionUUID", "binData", false, false, 17, 0},
+	{"isTimeseriesNamespace", "bool", false, false, 17, 0},
+	{"encryptionInformation", "object", false, false, 13, 0},
+	{NULL, NULL, false, false, 0, 0}};
+static const sim_arg delete_args[] = {
+	{"deletes", "array", true, true, 0, 0},
+	{"ordered", "bool", false, true, 0, 0},
+	{"stmtIds", "array", false, false, 0, 0},
+	{"let", "object", false, false, 13, 0},
+	{"collectionUUID", "binData", false, false, 17, 0},
+	{"isTimeseriesNamespace", "bool", false, false, 17, 0},
+	{"encryptionInformation", "object", false, false, 13, 0},
+	{NULL, NULL, false, false, 0, 0}};
+
 /* find_command.idl (strict; 4.4 parsed find by hand and refused unknown fields too). */
 static const sim_arg find_args[] = {
 	{"filter", "object", false, true, 0, 0},
@@ -562,6 +590,8 @@ static const sim_cmd_entry cmd_table[] = {
 	{"getCmdLineOpts",    0, 0, true,  false, SIM_ACT_CMD_LINE_OPTS,  0,  NULL,               h_cmd_line_opts},
 	{"hostInfo",          0, 0, true,  false, SIM_ACT_HOST_INFO,      0,  NULL,               h_host_info},
 	{"insert",            0, 0, false, false, SIM_ACT_INSERT,         6,  insert_args,        h_insert},
+	{"update",            0, 0, false, false, SIM_ACT_UPDATE,         6,  update_args,        h_update},
+	{"delete",            0, 0, false, false, SIM_ACT_REMOVE,         6,  delete_args,        h_update},
 	{"find",              0, 0, false, false, SIM_ACT_FIND,           9,  find_args,          h_find},
 	{"aggregate",         0, 0, false, false, 0,                      9,  aggregate_args,     h_aggregate},
 };
@@ -613,6 +643,37 @@ static int h_mongos_fsync_unlock(sim *s, sim_conn *c, const sim_msg *req, const 
 	return 0;
 }
 
+static int h_mongos_current_op(sim *s, sim_conn *c, const sim_msg *req, const bson_t *b, const char *db,
+                               const char *name, bson_t *r)
+{
+	UNUSED_ARGS;
+	cmd_mongos_current_op(s, c, b, r);
+	return 0;
+}
+
+static int h_mongos_write(sim *s, sim_conn *c, const sim_msg *req, const bson_t *b, const char *db,
+                           const char *name, bson_t *r)
+{
+	UNUSED_ARGS;
+	return cmd_mongos_write(s, c, b, db, name, r);
+}
+
+static int h_mongos_find(sim *s, sim_conn *c, const sim_msg *req, const bson_t *b, const char *db, const char *name,
+                         bson_t *r)
+{
+	UNUSED_ARGS;
+	cmd_mongos_find(s, c, b, db, r);
+	return 0;
+}
+
+static int h_mongos_aggregate(sim *s, sim_conn *c, const sim_msg *req, const bson_t *b, const char *db,
+                              const char *name, bson_t *r)
+{
+	UNUSED_ARGS;
+	cmd_mongos_aggregate(s, c, b, db, r);
+	return 0;
+}
+
 /* What a mongos answers (role = "mongos"); anything else is 59 as on a router without it (fsyncUnlock
  * too before the cluster lock: cmd_mongos.c). */
 static const sim_cmd_entry mongos_table[] = {
@@ -637,6 +698,13 @@ static const sim_cmd_entry mongos_table[] = {
 	{"balancerStop",      0, 0, true,  false, SIM_ACT_BALANCER,       0,  NULL,               h_balancer_start_stop},
 	{"fsync",             0, 0, true,  false, SIM_ACT_FSYNC,          25, fsync_args,         h_mongos_fsync},
 	{"fsyncUnlock",       0, 0, true,  false, SIM_ACT_UNLOCK,         0,  NULL,               h_mongos_fsync_unlock},
+	{"currentOp",         0, 0, true,  false, SIM_ACT_INPROG,         0,  NULL,               h_mongos_current_op},
+	/* routed to the shards (cmd_route.c) */
+	{"insert",            0, 0, false, false, SIM_ACT_INSERT,         6,  insert_args,        h_mongos_write},
+	{"update",            0, 0, false, false, SIM_ACT_UPDATE,         6,  update_args,        h_mongos_write},
+	{"delete",            0, 0, false, false, SIM_ACT_REMOVE,         6,  delete_args,        h_mongos_write},
+	{"find",              0, 0, false, false, SIM_ACT_FIND,           9,  find_args,          h_mongos_find},
+	{"aggregate",         0, 0, false, false, 0,                      9,  aggregate_args,     h_mongos_aggregate},
 };
 
 /* The entry for name at this server's version (and role), or NULL. */

@@ -238,12 +238,15 @@ static int do_write(sim *s, long n, char *err, size_t errlen)
 /* Run one control command; *out = the reply text (malloc'd, ends with "ok" or "error: ..."). */
 void sim_ctl_handle_line(sim *s, const char *line, char **out, size_t *outlen)
 {
-	char buf[4096], err[512] = "", *argv[32], *p;
+	char *buf = strdup(line), err[512] = "", *argv[32], *p;
 	int argc = 0, idx = -1, rc = -1;
 	outbuf o = {0};
 	long v;
 
-	snprintf(buf, sizeof buf, "%s", line);
+	if (!buf) {
+		snprintf(err, sizeof err, "out of memory");
+		goto done;
+	}
 	/* Split on blanks, in place. */
 	for (p = buf; *p && argc < 32;) {
 		while (*p == ' ' || *p == '\t')
@@ -274,6 +277,15 @@ void sim_ctl_handle_line(sim *s, const char *line, char **out, size_t *outlen)
 			snprintf(err, sizeof err, "usage: write [N] (1..1000000)");
 		else
 			rc = do_write(s, v, err, sizeof err);
+	} else if (s->role != SIM_ROLE_MONGOS && strncmp(argv[0], "routed-", 7) == 0) {
+		char *text = NULL;
+
+		rc = sim_routed_ctl(s, argc, argv, &text, err, sizeof err);
+		if (text)
+			outf(&o, "%s", text);
+		free(text);
+		if (rc == -2)
+			snprintf(err, sizeof err, "unknown command '%s'", argv[0]);
 	} else {
 		static const char *const with_member[] = {"stepdown", "elect", "kill",    "revive",   "partition",
 		                                          "heal",     "lag",   "slow",    "lock",     "unlock",
@@ -409,7 +421,7 @@ void sim_ctl_handle_line(sim *s, const char *line, char **out, size_t *outlen)
 done:
 	/* Anything but a look changes what hello says: the waiting hellos answer now. */
 	if (rc == 0 && argc > 0 && strcmp(argv[0], "status") != 0 && strcmp(argv[0], "uri") != 0 &&
-	    strcmp(argv[0], "counters") != 0 && strcmp(argv[0], "write") != 0)
+	    strcmp(argv[0], "counters") != 0 && strcmp(argv[0], "write") != 0 && strncmp(argv[0], "routed-", 7) != 0)
 		sim_rs_topology_changed(s);
 	if (rc == 0)
 		outf(&o, "ok\n");
@@ -422,6 +434,7 @@ done:
 	}
 	*out = o.data;
 	*outlen = o.len;
+	free(buf);
 }
 
 /* Send one control line to the simulator at path and read its whole answer (within timeout_ms).

@@ -14,16 +14,16 @@
 
 /*
  * DIR/<_id>/data      records: "SIMR" u32 doc_len u32 ts_t u32 ts_i i64 term, then doc_len bytes of BSON
- *                     {ts, t, wall, op: "n"|"i", [ns], o}; all integers little-endian.
+ *                     {ts, t, wall, op: "n"|"i"|"u"|"d", [ns], o, [router, seq]} (router/seq: a write a mongos
+ *                     routed here, its router's id and sequence number); all integers little-endian.
  * DIR/<_id>/MANIFEST  text, replaced atomically (temp + rename) after each apply batch:
  *                     "mongo-rs-sim-manifest 1\nrecords=N\nbytes=B\nlast_optime=T:I\nchecksum=fnv1a64:HEX\n"
  */
 
 #define REC_HDR 24
-#define FNV_OFFSET 1469598103934665603ULL
 #define FNV_PRIME 1099511628211ULL
 
-static uint64_t fnv(uint64_t h, const uint8_t *p, size_t n)
+uint64_t sim_fnv1a64(uint64_t h, const uint8_t *p, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
 		h ^= p[i];
@@ -106,7 +106,7 @@ int sim_datadir_open(sim *s, sim_member *m, char *err, size_t errlen)
 		snprintf(err, errlen, "cannot create %s: %s", path, strerror(errno));
 		return -1;
 	}
-	m->dd.hash = FNV_OFFSET;
+	m->dd.hash = SIM_FNV_OFFSET;
 	if (write_manifest(m) != 0) {
 		snprintf(err, errlen, "cannot write %s/MANIFEST: %s", m->dd.path, strerror(errno));
 		return -1;
@@ -128,10 +128,14 @@ int sim_datadir_append(sim *s, sim_member *m, size_t from, size_t to)
 		BSON_APPEND_TIMESTAMP(&d, "ts", e->op.t, e->op.i);
 		BSON_APPEND_INT64(&d, "t", e->op.term);
 		BSON_APPEND_DATE_TIME(&d, "wall", e->op.wall_ms);
-		BSON_APPEND_UTF8(&d, "op", e->noop ? "n" : "i");
+		BSON_APPEND_UTF8(&d, "op", e->noop ? "n" : e->kind == 'u' ? "u" : e->kind == 'd' ? "d" : "i");
 		if (e->ns)
 			BSON_APPEND_UTF8(&d, "ns", e->ns);
 		BSON_APPEND_DOCUMENT(&d, "o", e->doc);
+		if (e->router) {
+			BSON_APPEND_UTF8(&d, "router", e->router);
+			BSON_APPEND_INT64(&d, "seq", e->seq);
+		}
 		memcpy(hdr, "SIMR", 4);
 		put32(hdr + 4, d.len);
 		put32(hdr + 8, e->op.t);
@@ -143,8 +147,8 @@ int sim_datadir_append(sim *s, sim_member *m, size_t from, size_t to)
 		         ? 0
 		         : -1;
 		if (rc == 0) {
-			m->dd.hash = fnv(m->dd.hash, hdr, REC_HDR);
-			m->dd.hash = fnv(m->dd.hash, bson_get_data(&d), d.len);
+			m->dd.hash = sim_fnv1a64(m->dd.hash, hdr, REC_HDR);
+			m->dd.hash = sim_fnv1a64(m->dd.hash, bson_get_data(&d), d.len);
 			m->dd.bytes += REC_HDR + d.len;
 			m->dd.records++;
 			m->dd.last = e->op;
@@ -177,22 +181,47 @@ static int parse_u64(const char *v, unsigned long long *out)
 	return errno || *end ? -1 : 0;
 }
 
-/* `mongo-rs-sim verify DIR`: 0 when whole, EX_DATAERR with the reason when not. */
-int sim_datadir_verify(const char *dir)
+/* Remember a routed write's mark found in a record. */
+static int add_mark(sim_dd_info *info, const bson_t *rec)
+{
+	bson_iter_t r, q;
+	sim_dd_mark *nm;
+
+	if (!bson_iter_init_find(&r, rec, "router") || !BSON_ITER_HOLDS_UTF8(&r) || !bson_iter_init_find(&q, rec, "seq") ||
+	    !BSON_ITER_HOLDS_INT64(&q))
+		return 0;
+	if (!(nm = realloc(info->marks, (info->n_marks + 1) * sizeof *nm)))
+		return -1;
+	info->marks = nm;
+	snprintf(nm[info->n_marks].router, sizeof nm[info->n_marks].router, "%s", bson_iter_utf8(&r, NULL));
+	nm[info->n_marks++].seq = bson_iter_int64(&q);
+	return 0;
+}
+
+void sim_dd_info_free(sim_dd_info *info)
+{
+	free(info->marks);
+	memset(info, 0, sizeof *info);
+}
+
+/* Check a data directory copy: whole (the data file's length, checksum, record count and last optime
+ * agree with the MANIFEST) fills info and returns 0; otherwise -1 with the reason in err. */
+int sim_datadir_check(const char *dir, sim_dd_info *info, char *err, size_t errlen)
 {
 	char path[4096], text[1024], *line, *nl;
 	unsigned long long records = 0, bytes = 0, hash = 0, ot = 0, oi = 0, n_rec = 0;
 	unsigned got = 0;
 	uint8_t *data = NULL;
 	struct stat st;
-	int fd = -1, rc = EX_DATAERR;
+	int fd = -1, rc = -1;
 	ssize_t n;
 	size_t off = 0, tl = 0;
 	uint32_t last_t = 0, last_i = 0;
 
+	memset(info, 0, sizeof *info);
 	snprintf(path, sizeof path, "%s/MANIFEST", dir);
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
-		fprintf(stderr, "mongo-rs-sim verify: %s: cannot open: %s\n", path, strerror(errno));
+		snprintf(err, errlen, "%s: cannot open: %s", path, strerror(errno));
 		goto out;
 	}
 	while (tl < sizeof text - 1 && (n = read(fd, text + tl, sizeof text - 1 - tl)) > 0)
@@ -201,14 +230,14 @@ int sim_datadir_verify(const char *dir)
 	close(fd);
 	fd = -1;
 	if (strncmp(text, "mongo-rs-sim-manifest 1\n", 24) != 0) {
-		fprintf(stderr, "mongo-rs-sim verify: %s: not a mongo-rs-sim MANIFEST\n", path);
+		snprintf(err, errlen, "%s: not a mongo-rs-sim MANIFEST", path);
 		goto out;
 	}
 	for (line = text + 24; *line; line = nl + 1) {
 		char *eq;
 
 		if (!(nl = strchr(line, '\n'))) {
-			fprintf(stderr, "mongo-rs-sim verify: %s: truncated line\n", path);
+			snprintf(err, errlen, "%s: truncated line", path);
 			goto out;
 		}
 		*nl = '\0';
@@ -248,32 +277,32 @@ int sim_datadir_verify(const char *dir)
 		}
 	}
 	if (got != 15) {
-		fprintf(stderr, "mongo-rs-sim verify: %s/MANIFEST: malformed\n", dir);
+		snprintf(err, errlen, "%s/MANIFEST: malformed", dir);
 		goto out;
 	}
 	snprintf(path, sizeof path, "%s/data", dir);
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0 || fstat(fd, &st) != 0) {
-		fprintf(stderr, "mongo-rs-sim verify: %s: cannot open: %s\n", path, strerror(errno));
+		snprintf(err, errlen, "%s: cannot open: %s", path, strerror(errno));
 		goto out;
 	}
 	if ((unsigned long long)st.st_size != bytes) {
-		fprintf(stderr,
-		        "mongo-rs-sim verify: %s has %lld bytes but the MANIFEST says %llu: a torn copy "
-		        "(copied while the member was applying writes)\n",
-		        path, (long long)st.st_size, bytes);
+		snprintf(err, errlen,
+		         "%s has %lld bytes but the MANIFEST says %llu: a torn copy (copied while the member was "
+		         "applying writes)",
+		         path, (long long)st.st_size, bytes);
 		goto out;
 	}
 	if (bytes > (1ULL << 31) || !(data = malloc(bytes ? bytes : 1))) {
-		fprintf(stderr, "mongo-rs-sim verify: %s: too large\n", path);
+		snprintf(err, errlen, "%s: too large", path);
 		goto out;
 	}
 	for (off = 0; off < bytes; off += (size_t)n)
 		if ((n = read(fd, data + off, bytes - off)) <= 0) {
-			fprintf(stderr, "mongo-rs-sim verify: %s: short read\n", path);
+			snprintf(err, errlen, "%s: short read", path);
 			goto out;
 		}
-	if (fnv(FNV_OFFSET, data, bytes) != hash) {
-		fprintf(stderr, "mongo-rs-sim verify: %s: checksum does not match the MANIFEST (a torn copy)\n", path);
+	if (sim_fnv1a64(SIM_FNV_OFFSET, data, bytes) != hash) {
+		snprintf(err, errlen, "%s: checksum does not match the MANIFEST (a torn copy)", path);
 		goto out;
 	}
 	for (off = 0; off < bytes;) {
@@ -281,13 +310,17 @@ int sim_datadir_verify(const char *dir)
 		bson_t d;
 
 		if (bytes - off < REC_HDR || memcmp(data + off, "SIMR", 4) != 0) {
-			fprintf(stderr, "mongo-rs-sim verify: %s: bad record header at offset %zu\n", path, off);
+			snprintf(err, errlen, "%s: bad record header at offset %zu", path, off);
 			goto out;
 		}
 		dl = get32(data + off + 4);
 		if (dl < 5 || dl > bytes - off - REC_HDR || !bson_init_static(&d, data + off + REC_HDR, dl) ||
 		    !bson_validate(&d, BSON_VALIDATE_NONE, NULL)) {
-			fprintf(stderr, "mongo-rs-sim verify: %s: bad record at offset %zu\n", path, off);
+			snprintf(err, errlen, "%s: bad record at offset %zu", path, off);
+			goto out;
+		}
+		if (add_mark(info, &d) != 0) {
+			snprintf(err, errlen, "out of memory");
 			goto out;
 		}
 		last_t = get32(data + off + 8);
@@ -296,16 +329,34 @@ int sim_datadir_verify(const char *dir)
 		off += REC_HDR + dl;
 	}
 	if (n_rec != records || (records && (last_t != ot || last_i != oi))) {
-		fprintf(stderr,
-		        "mongo-rs-sim verify: %s: %llu records ending at %u:%u, the MANIFEST says %llu ending at %llu:%llu\n",
-		        path, n_rec, last_t, last_i, records, ot, oi);
+		snprintf(err, errlen, "%s: %llu records ending at %u:%u, the MANIFEST says %llu ending at %llu:%llu", path,
+		         n_rec, last_t, last_i, records, ot, oi);
 		goto out;
 	}
-	printf("ok records=%llu last_optime=%llu:%llu\n", records, ot, oi);
+	info->records = records;
+	info->last_t = ot;
+	info->last_i = oi;
 	rc = 0;
 out:
 	if (fd >= 0)
 		close(fd);
 	free(data);
+	if (rc != 0)
+		sim_dd_info_free(info);
 	return rc;
+}
+
+/* `mongo-rs-sim verify DIR`: 0 when whole, EX_DATAERR with the reason when not. */
+int sim_datadir_verify(const char *dir)
+{
+	sim_dd_info info;
+	char err[8192];
+
+	if (sim_datadir_check(dir, &info, err, sizeof err) != 0) {
+		fprintf(stderr, "mongo-rs-sim verify: %s\n", err);
+		return EX_DATAERR;
+	}
+	printf("ok records=%llu last_optime=%llu:%llu\n", info.records, info.last_t, info.last_i);
+	sim_dd_info_free(&info);
+	return 0;
 }

@@ -24,7 +24,8 @@
 
 #define READ_CHUNK 65536
 #define IN_LIMIT ((size_t)SIM_MAX_MESSAGE + READ_CHUNK)
-#define CTL_LINE_MAX 4096
+/* A control line carries at most one routed document (hex) or a fault command. */
+#define CTL_LINE_MAX (1024 * 1024 + 4096)
 
 /* Wall-clock milliseconds (optimes are wall-clock based, like a server's). */
 int64_t sim_now_ms(void)
@@ -160,6 +161,7 @@ static void conn_free(sim_conn *c)
 		free(o);
 	}
 	sim_auth_conn_reset(c);
+	sim_route_free(c);
 	if (c->op_body)
 		bson_destroy(c->op_body);
 	free(c->cert_subject);
@@ -588,6 +590,12 @@ int sim_loop_run(sim *s)
 				c->redispatch = true;
 				c->await_done = true;
 			}
+			/* A request held for a retry (a routed write waiting for a shard's lock) runs again. */
+			if (c->held && c->retry_at_ms && c->retry_at_ms <= now) {
+				c->held = false;
+				c->redispatch = true;
+				c->retry_at_ms = 0;
+			}
 			if (c->kind == SIM_CONN_MEMBER)
 				process_member_input(s, c);
 			if (!c->dead && c->out_head && !conn_write(s, c, now))
@@ -649,6 +657,8 @@ int sim_loop_run(sim *s)
 				ev |= POLLIN;
 			if (c->awaiting && c->held && c->await_until_ms < next)
 				next = c->await_until_ms;
+			if (c->held && c->retry_at_ms && c->retry_at_ms < next)
+				next = c->retry_at_ms;
 			pfd[n] = (struct pollfd){.fd = c->fd, .events = ev};
 			ptr[n] = c;
 			kind[n++] = PF_CONN;

@@ -31,6 +31,7 @@ static void usage(FILE *f)
 	        "                    [--config-server CTL --shard CTL [--shard CTL...]]   (role = \"mongos\")\n"
 	        "       mongo-rs-sim ctl SOCKET COMMAND [ARGS...]\n"
 	        "       mongo-rs-sim verify DBPATH\n"
+	        "       mongo-rs-sim verify --cluster [--whole-only] NAME=DBPATH...   (every shard and the CSRS)\n"
 	        "       mongo-rs-sim --help | --version\n"
 	        "A simulated MongoDB replica set on 127.0.0.1 (one port per member) for tests.\n"
 	        "Prints the seed URI first on stdout once every member listens. See tests/sim/README.md.\n");
@@ -145,6 +146,8 @@ int main(int argc, char **argv)
 	s.primary = -1;
 	if (argc >= 2 && strcmp(argv[1], "ctl") == 0)
 		return sim_ctl_client(argc - 2, argv + 2);
+	if (argc >= 3 && strcmp(argv[1], "verify") == 0 && strcmp(argv[2], "--cluster") == 0)
+		return sim_verify_cluster(argc - 3, argv + 3);
 	if (argc >= 2 && strcmp(argv[1], "verify") == 0) {
 		if (argc != 3) {
 			fprintf(stderr, "usage: mongo-rs-sim verify DBPATH\n");

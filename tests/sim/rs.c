@@ -85,10 +85,20 @@ static sim_optime next_optime(sim *s, int64_t now)
 	return op;
 }
 
-static int append_entry(sim *s, const char *ns, const bson_t *doc, bool noop, int64_t now)
+static int append_entry(sim *s, char kind, const char *ns, const bson_t *doc, bool noop, int64_t now,
+                        const char *router, int64_t seq)
 {
 	sim_entry *e;
 
+	if (kind != 'i' && s->n_mutations == s->cap_mutations) {
+		size_t cap = s->cap_mutations ? s->cap_mutations * 2 : 64;
+		size_t *n = realloc(s->mutations, cap * sizeof *n);
+
+		if (!n)
+			return -1;
+		s->mutations = n;
+		s->cap_mutations = cap;
+	}
 	if (s->n_oplog == s->cap_oplog) {
 		size_t cap = s->cap_oplog ? s->cap_oplog * 2 : 1024;
 		sim_entry *n = realloc(s->oplog, cap * sizeof *n);
@@ -102,30 +112,50 @@ static int append_entry(sim *s, const char *ns, const bson_t *doc, bool noop, in
 	memset(e, 0, sizeof *e);
 	e->op = next_optime(s, now);
 	e->noop = noop;
+	e->kind = kind;
 	e->ns = ns ? strdup(ns) : NULL;
 	e->doc = doc ? bson_copy(doc) : bson_new();
-	if ((ns && !e->ns) || !e->doc) {
+	e->router = router ? strdup(router) : NULL;
+	e->seq = seq;
+	if ((ns && !e->ns) || !e->doc || (router && !e->router)) {
 		free(e->ns);
+		free(e->router);
 		bson_destroy(e->doc);
 		return -1;
 	}
+	if (kind != 'i')
+		s->mutations[s->n_mutations++] = s->n_oplog;
 	s->n_oplog++;
 	return 0;
 }
 
-/* The primary takes one write (or no-op) and applies it; 0 or -1 (no primary / no memory). */
-int sim_rs_write(sim *s, const char *ns, const bson_t *doc, bool noop)
+/* The primary takes one entry and applies it; 0 or -1 (no primary / no memory). */
+static int primary_write(sim *s, char kind, const char *ns, const bson_t *doc, bool noop, const char *router,
+                         int64_t seq)
 {
 	sim_member *p;
 
 	if (s->primary < 0)
 		return -1;
 	p = &s->members[s->primary];
-	if (append_entry(s, ns, doc, noop, sim_now_ms()) != 0)
+	if (append_entry(s, kind, ns, doc, noop, sim_now_ms(), router, seq) != 0)
 		return -1;
 	apply_upto(s, p, s->n_oplog);
 	sim_rs_update_commit(s);
 	return 0;
+}
+
+/* The primary takes one write (or no-op) and applies it; 0 or -1 (no primary / no memory). */
+int sim_rs_write(sim *s, const char *ns, const bson_t *doc, bool noop)
+{
+	return primary_write(s, 'i', ns, doc, noop, NULL, 0);
+}
+
+/* The primary takes one insert, update or delete (kind 'i', 'u', 'd'); router/seq: a write a mongos
+ * routed here is stamped with the router's id and sequence number (router NULL: a client's own). */
+int sim_rs_write_kind(sim *s, char kind, const char *ns, const bson_t *doc, const char *router, int64_t seq)
+{
+	return primary_write(s, kind, ns, doc, false, router, seq);
 }
 
 static void write_noop(sim *s, const char *msg)
@@ -536,7 +566,7 @@ void sim_rs_init(sim *s)
 	s->start_ms = now;
 	bson_oid_init(&s->replica_set_id, NULL);
 	BSON_APPEND_UTF8(&o, "msg", "initiating set");
-	append_entry(s, NULL, &o, true, now);
+	append_entry(s, 'i', NULL, &o, true, now, NULL, 0);
 	bson_destroy(&o);
 	for (size_t i = 0; i < s->n_members; i++) {
 		sim_member *m = &s->members[i];
@@ -560,9 +590,13 @@ void sim_rs_free(sim *s)
 {
 	for (size_t i = 0; i < s->n_oplog; i++) {
 		free(s->oplog[i].ns);
+		free(s->oplog[i].router);
 		bson_destroy(s->oplog[i].doc);
 	}
 	free(s->oplog);
 	s->oplog = NULL;
 	s->n_oplog = 0;
+	free(s->mutations);
+	s->mutations = NULL;
+	s->n_mutations = s->cap_mutations = 0;
 }

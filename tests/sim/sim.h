@@ -47,6 +47,8 @@ enum {
 	SIM_ACT_GET_SHARD_MAP = 1u << 16,
 	SIM_ACT_BALANCER_STATUS = 1u << 17,
 	SIM_ACT_BALANCER = 1u << 18,       /* balancerStart, balancerStop */
+	SIM_ACT_UPDATE = 1u << 19,
+	SIM_ACT_REMOVE = 1u << 20,         /* delete */
 	SIM_ACT_ALL = 0xffffffffu
 };
 
@@ -64,6 +66,8 @@ typedef struct sim_cluster {
 	int64_t rounds;         /* numBalancerRounds */
 	bool ddl_running;       /* a DDL operation is in progress (ctl ddl start) */
 	char stall[64];         /* this component's fsync lock times out (ctl stall NAME) */
+	char router_id[25];     /* this routers' process, stamped on every routed write (an ObjectId's hex) */
+	int64_t next_seq;       /* the sequence number the next routed write that lands gets */
 } sim_cluster;
 
 /* One-shot fault actions for `arm`. */
@@ -75,12 +79,15 @@ typedef struct sim_optime {
 	int64_t wall_ms;
 } sim_optime;
 
-/* One oplog entry (noop or insert). */
+/* One oplog entry (noop, insert, update or delete). */
 typedef struct sim_entry {
 	sim_optime op;
 	bool noop;
+	char kind;          /* 'i' insert, 'u' update (doc = the whole new document), 'd' delete (doc = {_id}) */
 	char *ns;           /* "db.coll" for inserts, NULL for noops */
 	bson_t *doc;        /* the inserted document (with _id), or the noop's o */
+	char *router;       /* a write routed by a mongos: the router's id (NULL: not routed) */
+	int64_t seq;        /* ... and the router's sequence number for it */
 } sim_entry;
 
 typedef struct sim_counter {
@@ -171,6 +178,8 @@ typedef struct sim_conn {
 	int64_t await_until_ms; /* ... or for its maxAwaitTimeMS to run out */
 	bool await_done;        /* the wait is over: answer at once */
 	int64_t reply_delay_ms;  /* the next reply waits this long (a mongos's lock timeout) */
+	int64_t retry_at_ms;    /* held: run the request again then (a routed write waits for a shard's lock) */
+	void *route;            /* a mongos's routed request in progress (cmd_route.c), NULL: none */
 	bool close_after_flush;
 	bool dead;
 	/* authentication */
@@ -205,6 +214,8 @@ typedef struct sim {
 	int primary;            /* index or -1 */
 	sim_entry *oplog;
 	size_t n_oplog, cap_oplog;
+	size_t *mutations;      /* the oplog positions of the updates and deletes, in order */
+	size_t n_mutations, cap_mutations;
 	sim_optime committed;
 	int64_t next_noop_ms;
 	sim_conn *conns;
@@ -276,6 +287,7 @@ sim_optime sim_rs_optime(const sim *s, const sim_member *m);
 bool sim_rs_reachable(const sim *s, int idx);
 bool sim_rs_electable(const sim *s, int idx, int64_t now);
 int sim_rs_write(sim *s, const char *ns, const bson_t *doc, bool noop);
+int sim_rs_write_kind(sim *s, char kind, const char *ns, const bson_t *doc, const char *router, int64_t seq);
 void sim_rs_elect(sim *s, int idx);
 int sim_rs_best_electable(const sim *s, int exclude, int64_t now);
 void sim_rs_stepdown(sim *s, int idx);
@@ -319,7 +331,8 @@ void sim_loop_retime_replies(sim *s, int idx, int64_t latest_ms);
 void sim_loop_wake_hellos(sim *s);
 int sim_tls_init(sim *s, char *err, size_t errlen);
 
-/* ctl.c */
+/* ctl.c (a component simulator's control socket, a loopback Unix socket, answers within SIM_CTL_TIMEOUT_MS) */
+#define SIM_CTL_TIMEOUT_MS 5000
 int sim_ctl_call(const char *path, const char *line, int timeout_ms, char **answer, char *err, size_t errlen);
 int sim_ctl_listen(sim *s, char *err, size_t errlen);
 void sim_ctl_handle_line(sim *s, const char *line, char **out, size_t *outlen);
@@ -329,10 +342,43 @@ int sim_ctl_client(int argc, char **argv);
 int sim_mongos_ctl(sim *s, int argc, char **argv, char **text, char *err, size_t errlen);
 void sim_cluster_free(sim_cluster *cl);
 
+/* routed.c: the shard side of writes and reads routed by a mongos, and their hex BSON encoding.
+ * Its refusals, as the router reads them: */
+#define SIM_ROUTED_LOCKED "the primary is fsync-locked"
+#define SIM_ROUTED_NO_PRIMARY "Could not find host matching read preference { mode: \"primary\" } for set "
+char *sim_hex_encode(const uint8_t *data, size_t len);
+bson_t *sim_hex_decode(const char *hex);
+int sim_routed_ctl(sim *s, int argc, char **argv, char **text, char *err, size_t errlen);
+
+/* cmd_route.c: the mongos side (requests held for a shard are freed with their connection). */
+void sim_route_free(sim_conn *c);
+
+/* verify_cluster.c: `mongo-rs-sim verify --cluster ...` */
+int sim_verify_cluster(int argc, char **argv);
+
 /* datadir.c */
+#define SIM_FNV_OFFSET 1469598103934665603ULL
+uint64_t sim_fnv1a64(uint64_t h, const uint8_t *p, size_t n);
 int sim_datadir_open(sim *s, sim_member *m, char *err, size_t errlen);
 int sim_datadir_append(sim *s, sim_member *m, size_t from, size_t to);
 void sim_datadir_close(sim_member *m);
 int sim_datadir_verify(const char *dir);
+
+/* One routed write found in a data directory: the router and its sequence number. */
+typedef struct sim_dd_mark {
+	char router[32];
+	int64_t seq;
+} sim_dd_mark;
+
+/* What `verify` finds in a data directory copy. */
+typedef struct sim_dd_info {
+	unsigned long long records;
+	unsigned long long last_t, last_i;
+	sim_dd_mark *marks;     /* every routed write, in the file's order */
+	size_t n_marks;
+} sim_dd_info;
+
+int sim_datadir_check(const char *dir, sim_dd_info *info, char *err, size_t errlen);
+void sim_dd_info_free(sim_dd_info *info);
 
 #endif

@@ -25,8 +25,8 @@ static const struct {
 	                       SIM_ACT_LIST_SHARDS | SIM_ACT_GET_SHARD_MAP | SIM_ACT_BALANCER_STATUS},
 	{"hostManager", SIM_ACT_FSYNC | SIM_ACT_UNLOCK | SIM_ACT_SERVER_STATUS},
 	{"clusterManager", SIM_ACT_STATE_CHANGE | SIM_ACT_BALANCER},
-	{"readWrite", SIM_ACT_INSERT | SIM_ACT_FIND},
-	{"readWriteAnyDatabase", SIM_ACT_INSERT | SIM_ACT_FIND | SIM_ACT_LIST_DATABASES},
+	{"readWrite", SIM_ACT_INSERT | SIM_ACT_FIND | SIM_ACT_UPDATE | SIM_ACT_REMOVE},
+	{"readWriteAnyDatabase", SIM_ACT_INSERT | SIM_ACT_FIND | SIM_ACT_UPDATE | SIM_ACT_REMOVE | SIM_ACT_LIST_DATABASES},
 	{"read", SIM_ACT_FIND},
 	{"readAnyDatabase", SIM_ACT_FIND | SIM_ACT_LIST_DATABASES},
 };
@@ -40,6 +40,7 @@ static const struct {
 	{"buildInfo", SIM_ACT_BUILDINFO},        {"fsync", SIM_ACT_FSYNC},
 	{"unlock", SIM_ACT_UNLOCK},              {"replSetStateChange", SIM_ACT_STATE_CHANGE},
 	{"insert", SIM_ACT_INSERT},              {"find", SIM_ACT_FIND},
+	{"update", SIM_ACT_UPDATE},              {"remove", SIM_ACT_REMOVE},
 	{"getParameter", SIM_ACT_GET_PARAMETER}, {"getLog", SIM_ACT_GET_LOG},
 	{"listDatabases", SIM_ACT_LIST_DATABASES}, {"hostInfo", SIM_ACT_HOST_INFO},
 	{"getCmdLineOpts", SIM_ACT_CMD_LINE_OPTS},
