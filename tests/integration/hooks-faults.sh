@@ -50,8 +50,9 @@ wait_count() {
 }
 
 # ---------------------------------------------------------------- --exec: the record removed under the lock
-# (the command waits for the LOCKED record, written as it starts)
-pre exec-rm --exec -- sh -c "sleep 0.5; rm -f '$SF'; sleep 0.3"
+# (the command waits for the LOCKED record, written as it starts: up to 10 s, in 20 ms steps)
+LOCKED_WAIT="n=0; until grep -qs '^phase=LOCKED' '$SF' || [ \$n -ge 500 ]; do sleep 0.02; n=\$((n + 1)); done"
+pre exec-rm --exec -- sh -c "$LOCKED_WAIT; rm -f '$SF'; sleep 0.3"
 t_rc_is 0 "--exec, record removed by hand under the lock: the run exits 0 (its command did)" exec-rm
 tap_is "$(sim_lockcount 2)" 0 "--exec, record removed: the run unlocked its member anyway"
 tap_like "$T_OUT/exec-rm.err" "record .*rs0\\.state.* (was removed|is gone)" "--exec, record removed: it says the record was gone"
@@ -59,7 +60,7 @@ clean "--exec, record removed"
 
 # --exec: the record edited to name another member, which someone else has locked.
 sim_ctl lock 1 >/dev/null
-pre exec-edit --exec -- sh -c "sleep 0.5; sed -i 's/^member=.*/member=$H1/' '$SF'; sleep 0.3"
+pre exec-edit --exec -- sh -c "$LOCKED_WAIT; sed -i 's/^member=.*/member=$H1/' '$SF'; sleep 0.3"
 tap_is "$(sim_lockcount 2)" 0 "--exec, record edited to another member: the run unlocked its own member"
 tap_is "$(sim_lockcount 1)" 1 "--exec, record edited: someone else's lock on member 1 is left alone"
 sim_ctl unlock 1 >/dev/null
