@@ -2,6 +2,7 @@
 /* mongo-postbackup.c: release the fsync lock mongo-prebackup recorded, or show it (--status). */
 #include "autoconfig.h"
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sysexits.h>
@@ -9,6 +10,7 @@
 #include <mongoc/mongoc.h>
 
 #include "cli.h"
+#include "cluster.h"
 #include "config.h"
 #include "job.h"
 #include "log.h"
@@ -35,6 +37,30 @@ static const cli_program program = {
 	.noptions = sizeof(options) / sizeof(options[0]),
 };
 
+/* The cluster named name: --status (--json) or the post.  The exit status, or -1 with err. */
+static int
+run_cluster(const cli_args *args, const mbh_config *cfg, const char *name, mbh_error *err)
+{
+	mbh_cluster_params cp = { .cfg = cfg, .log = cli_log, .job_name = args->job, .cancel_fd = -1 };
+	mbh_cluster *cl = NULL;
+	char *text = NULL;
+	int rc = -1;
+
+	if (mbh_cluster_new(&cl, &cp, err) != 0)
+		return -1;
+	if (args->status) {
+		if (mbh_cluster_status(cl, name, args->json, &text, err) == 0 || text != NULL)
+			fputs(text, stdout);
+		if (err->code == 0)
+			rc = 0;
+	} else if (mbh_cluster_post(cl, name, err) == 0) {
+		rc = 0;
+	}
+	free(text);
+	mbh_cluster_free(cl);
+	return rc;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -45,6 +71,8 @@ main(int argc, char **argv)
 	mbh_error err;
 	char *text = NULL;
 	int rc = EX_SOFTWARE;
+	char cluster[160];
+	bool is_cluster = false;
 
 	mbh_error_init(&err);
 	mongoc_init();
@@ -65,6 +93,20 @@ main(int argc, char **argv)
 	if (args.json && !args.status) {
 		mbh_error_set(&err, EX_USAGE, "--json goes with --status; try --help");
 		goto done;
+	}
+	/* a cluster's record in state_dir (and no --set): the cluster's post (cluster.h) */
+	if (args.set == NULL) {
+		if (mbh_cluster_find(cfg, cluster, sizeof(cluster), &is_cluster, &err) != 0)
+			goto done;
+		if (is_cluster) {
+			if (args.forget) {
+				mbh_error_set(&err, EX_USAGE, "--forget works on one replica set: give --set SET and "
+					      "--state-dir %s/%s.cluster.d/SET", cfg->state_dir, cluster);
+				goto done;
+			}
+			rc = run_cluster(&args, cfg, cluster, &err);
+			goto done;
+		}
 	}
 	if (args.forget) {
 		if (mbh_job_forget(job, &err) != 0)

@@ -2,6 +2,7 @@
 /* mongo-prebackup.c: choose a secondary, fsync-lock it and record the lock (or run a command under it). */
 #include "autoconfig.h"
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sysexits.h>
@@ -9,6 +10,7 @@
 #include <mongoc/mongoc.h>
 
 #include "cli.h"
+#include "cluster.h"
 #include "config.h"
 #include "job.h"
 #include "log.h"
@@ -45,6 +47,44 @@ static const cli_program program = {
 	.noptions = sizeof(options) / sizeof(options[0]),
 };
 
+/*
+ * A mongos URI: the cluster's flow (cluster.h), cancelled by the signals
+ * that cancel job.  The exit status, or -1 with err.
+ */
+static int
+run_cluster(const cli_args *args, const mbh_config *cfg, mbh_job *job, mbh_error *err)
+{
+	mbh_cluster_params cp = {
+		.cfg = cfg,
+		.log = cli_log,
+		.job_name = args->job,
+		.mode = args->exec ? "exec" : "hooks",
+		.watchdog_path = args->dry_run ? NULL : cli_watchdog_path(),
+		.gate_path = args->dry_run ? NULL : cli_gate_path(),
+		.cancel_fd = mbh_job_cancel_fd(job),
+	};
+	mbh_cluster *cl = NULL;
+	char *text = NULL;
+	int rc = -1, status = 0;
+
+	if (mbh_cluster_new(&cl, &cp, err) != 0)
+		return -1;
+	if (args->dry_run) {
+		if (mbh_cluster_dry_run(cl, &text, err) == 0 || text != NULL)
+			fputs(text, stdout);
+		if (err->code == 0)
+			rc = 0;
+	} else if (args->exec) {
+		if (mbh_cluster_exec(cl, (const char *const *)args->command, &status, err) == 0)
+			rc = status;
+	} else if (mbh_cluster_lock(cl, err) == 0) {
+		rc = 0;
+	}
+	free(text);
+	mbh_cluster_free(cl);
+	return rc;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -55,6 +95,7 @@ main(int argc, char **argv)
 	mbh_error err;
 	char *text = NULL;
 	int rc = EX_SOFTWARE, status = 0;
+	bool is_mongos = false;
 
 	mbh_error_init(&err);
 	mongoc_init();
@@ -69,6 +110,15 @@ main(int argc, char **argv)
 	if (mbh_job_new(&job, &params, &err) != 0)
 		goto done;
 	cli_signals(job);
+	if (mbh_job_is_mongos(job, &is_mongos, &err) != 0) {
+		if (!args.dry_run)
+			mbh_job_outcome(job, false, MBH_METRICS_FAIL_LOCK, -1);
+		goto done;
+	}
+	if (is_mongos) {
+		rc = run_cluster(&args, cfg, job, &err);
+		goto done;
+	}
 	if (args.dry_run) {
 		if (mbh_job_dry_run(job, &text, &err) != 0 && text == NULL)
 			goto done;

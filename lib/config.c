@@ -19,6 +19,7 @@
 #include "escape.h"
 #include "log.h"
 #include "run.h"
+#include "state.h"
 #include "strv.h"
 #include "uri.h"
 
@@ -34,6 +35,7 @@ typedef enum key_type {
 	KT_BOOL,
 	KT_POLICY,
 	KT_LEVEL,
+	KT_CMODE,   /* cluster.mode: online or exact */
 	KT_STRV,
 	KT_TAGS
 } key_type;
@@ -44,7 +46,7 @@ typedef struct key_spec {
 	key_type type;
 	long min, max;  /* KT_INT */
 	size_t off;     /* where the value lives in mbh_config; unused for groups */
-	long def;       /* KT_INT, KT_BOOL, KT_LEVEL: the default mbh_config_finish fills in */
+	long def;       /* KT_INT, KT_BOOL, KT_LEVEL, KT_CMODE: the default mbh_config_finish fills in */
 } key_spec;
 
 #define OFF(field) offsetof(mbh_config, field)
@@ -82,12 +84,16 @@ static const key_spec keys[] = {
 	{ "metrics", KT_GROUP, 0, 0, 0, 0 },
 	{ "metrics.textfile", KT_PATH, 0, 0, OFF(metrics.textfile), 0 },
 	{ "metrics.fsync", KT_BOOL, 0, 0, OFF(metrics.fsync), 1 },
+	{ "cluster", KT_GROUP, 0, 0, 0, 0 },
+	{ "cluster.mode", KT_CMODE, 0, 0, OFF(cluster.mode), MBH_CLUSTER_ONLINE },
+	{ "cluster.name", KT_STRING, 0, 0, OFF(cluster.name), 0 },
 };
 
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
 
 static const char *const policy_names[] = { "auto", "local", "member" };
 static const char *const level_names[] = { "error", "warning", "notice", "info", "debug" };
+static const char *const cmode_names[] = { "online", "exact" };
 
 /*
  * What mbh_config_new hands out: the public struct plus where every key was
@@ -179,6 +185,9 @@ type_phrase(const key_spec *k, const char *value, char *buf, size_t len)
 		break;
 	case KT_LEVEL:
 		snprintf(buf, len, "must be one of error, warning, notice, info, debug");
+		break;
+	case KT_CMODE:
+		snprintf(buf, len, "must be one of " MBH_CLUSTER_MODE_NAMES);
 		break;
 	case KT_STRV:
 		snprintf(buf, len, "must be a non-empty list of strings, e.g. [ \"/path/to/script\", \"%%h\" ]");
@@ -389,10 +398,12 @@ apply_setting(cfg_impl *ci, const key_spec *k, size_t idx, config_setting_t *s, 
 		break;
 	case KT_POLICY:
 	case KT_LEVEL:
+	case KT_CMODE:
 		str = config_setting_get_string(s);
 		if (type != CONFIG_TYPE_STRING || str == NULL)
 			goto bad;
-		n = k->type == KT_POLICY ? name_index(policy_names, 3, str) : name_index(level_names, 5, str);
+		n = k->type == KT_POLICY ? name_index(policy_names, 3, str)
+		  : k->type == KT_CMODE ? name_index(cmode_names, 2, str) : name_index(level_names, 5, str);
 		if (n < 0)
 			goto bad;
 		if (k->type == KT_POLICY)
@@ -659,7 +670,8 @@ mbh_config_new(mbh_config **out, mbh_error *err)
 		return oom(err);
 	c = &ci->pub;
 	for (i = 0; i < NKEYS; i++) {
-		if (keys[i].type == KT_INT || keys[i].type == KT_BOOL || keys[i].type == KT_LEVEL)
+		if (keys[i].type == KT_INT || keys[i].type == KT_BOOL || keys[i].type == KT_LEVEL ||
+		    keys[i].type == KT_CMODE)
 			*(int *)((char *)c + keys[i].off) = -1;
 		else if (keys[i].type == KT_POLICY)
 			*(mbh_policy *)((char *)c + keys[i].off) = (mbh_policy)-1;
@@ -760,7 +772,9 @@ mbh_config_set_as(mbh_config *cfg, const char *key, const char *value, const cha
 		break;
 	case KT_POLICY:
 	case KT_LEVEL:
-		n = k->type == KT_POLICY ? name_index(policy_names, 3, value) : name_index(level_names, 5, value);
+	case KT_CMODE:
+		n = k->type == KT_POLICY ? name_index(policy_names, 3, value)
+		  : k->type == KT_CMODE ? name_index(cmode_names, 2, value) : name_index(level_names, 5, value);
 		if (n < 0)
 			goto bad;
 		if (k->type == KT_POLICY)
@@ -971,6 +985,10 @@ check_commands(cfg_impl *ci, mbh_error *err)
 	    check_template(ci, "snapshot.create", cfg->snapshot.create, 0, err) != 0 ||
 	    check_template(ci, "snapshot.remove", cfg->snapshot.remove, 2, err) != 0)
 		return -1;
+	/* it names a file in state_dir, as a set's name does */
+	if (cfg->cluster.name != NULL && !mbh_state_set_name_ok(cfg->cluster.name))
+		return mbh_error_set(err, EX_CONFIG, "%s: 'cluster.name' must be 1 to 127 letters, digits, '.', '_' or '-' "
+				     "(it names the cluster's record in state_dir)", where_of(ci, "cluster.name"));
 	return 0;
 }
 
@@ -1006,7 +1024,8 @@ mbh_config_finish(mbh_config *cfg, mbh_error *err)
 	for (i = 0; i < NKEYS; i++) {
 		int *v = (int *)((char *)cfg + keys[i].off);
 
-		if ((keys[i].type == KT_INT || keys[i].type == KT_BOOL || keys[i].type == KT_LEVEL) && *v < 0 &&
+		if ((keys[i].type == KT_INT || keys[i].type == KT_BOOL || keys[i].type == KT_LEVEL ||
+		    keys[i].type == KT_CMODE) && *v < 0 &&
 		    keys[i].off != OFF(connect_timeout_ms))
 			*v = (int)keys[i].def;
 	}
@@ -1115,6 +1134,7 @@ mbh_config_free(mbh_config *cfg)
 	free(cfg->selection.tags);
 	free(cfg->state_dir);
 	free(cfg->metrics.textfile);
+	free(cfg->cluster.name);
 	mbh_strv_free(cfg->script.backup);
 	mbh_strv_free(cfg->script.restore);
 	mbh_strv_free(cfg->snapshot.create);

@@ -21,6 +21,15 @@ typedef enum mbh_policy {
 /* Pure: the policy named name ("auto", "local" or "member"), or -1. */
 int mbh_policy_from_name(const char *name);
 
+/* cluster.mode: how a sharded cluster (a mongos URI) is backed up (cluster.h). */
+typedef enum mbh_cluster_mode {
+	MBH_CLUSTER_ONLINE = 0, /* balancer stopped, one secondary per component locked in parallel */
+	MBH_CLUSTER_EXACT       /* fsync lock through mongos + snapshot mode on every primary */
+} mbh_cluster_mode;
+
+/* The modes' names, as messages list them. */
+#define MBH_CLUSTER_MODE_NAMES "online, exact"
+
 typedef struct mbh_tag {
 	char *key;
 	char *value;
@@ -72,6 +81,13 @@ typedef struct mbh_config {
 		char *textfile;      /* Prometheus textfile ("%s" = the set); NULL = metrics off (the default) */
 		int fsync;           /* default 1: the file is on disk before the lock is taken */
 	} metrics;
+	struct {
+		int mode;            /* an mbh_cluster_mode, default online */
+		char *name;          /* names the cluster's record; NULL = the CSRS's set name */
+		const char *balancer_uri; /* not a key, NULL in every loaded config: cluster.c sets it
+					   * (borrowed) on its components' configs when it stopped the
+					   * balancer, so their watchdogs start it again at the deadline */
+	} cluster;
 	char **secrets;          /* NULL-terminated: every password and key passphrase met, for loggers; wiped on free */
 } mbh_config;
 

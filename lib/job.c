@@ -61,6 +61,8 @@ mbh_job_new(mbh_job **out, const mbh_job_params *p, mbh_error *err)
 	j->cfg = p->cfg;
 	j->log = p->log;
 	j->cancel_fd = p->cancel_fd;
+	j->before_lock = p->before_lock;
+	j->before_lock_ctx = p->before_lock_ctx;
 	j->job_name = dup_or_empty(p->job_name);
 	j->mode = strdup(p->mode != NULL ? p->mode : "hooks");
 	j->set_override = p->set_name != NULL ? strdup(p->set_name) : NULL;
@@ -91,6 +93,13 @@ mbh_job_cancel(mbh_job *j)
 		b = 0;
 	if (pg > 0)
 		killpg(pg, SIGTERM);
+}
+
+/* See job.h. */
+int
+mbh_job_cancel_fd(const mbh_job *j)
+{
+	return j->cancel_pipe[0];
 }
 
 /* Cancelled by mbh_job_cancel or through the caller's fd? */
@@ -454,6 +463,10 @@ lock_flow(mbh_job *j, const char *const *templ, bool expand, int flags, mbh_erro
 		cancelled_error(err, "before the lock");
 		goto out;
 	}
+	if (j->before_lock != NULL && j->before_lock(j->before_lock_ctx) != 0) {
+		mbh_error_set(err, EX_TEMPFAIL, "%s was not locked: the run stopped before its lock", m->host);
+		goto out;
+	}
 	if (mbh_lock_fsync_lock(j->session, &count, &definite, err) != 0) {
 		if (!definite) {
 			char why[MBH_ERRMSG_LEN];
@@ -468,6 +481,7 @@ lock_flow(mbh_job *j, const char *const *templ, bool expand, int flags, mbh_erro
 		}
 		goto out;
 	}
+	j->locked_ms = mbh_now_ms(); /* a cluster's skew is measured between its members' replies */
 	j->rec.lock_count = count;
 	j->held = true;
 	mbh_job_publish_deadline(j);
@@ -598,6 +612,18 @@ int64_t
 mbh_job_lock_count(const mbh_job *j)
 {
 	return j->rec.lock_count;
+}
+
+const char *
+mbh_job_chosen(const mbh_job *j)
+{
+	return j->chosen;
+}
+
+int64_t
+mbh_job_locked_ms(const mbh_job *j)
+{
+	return j->locked_ms;
 }
 
 const char *
@@ -881,6 +907,7 @@ mbh_job_dry_run(mbh_job *j, char **text, mbh_error *err)
 		*err = sel_err;
 		goto out;
 	}
+	snprintf(j->chosen, sizeof(j->chosen), "%s", sel->chosen >= 0 ? t->members[sel->chosen].host : "");
 	if (mbh_job_render_choice(text, t, sel, err) != 0)
 		goto out;
 	if (append_snapshot_plan(j, t, sel, text, err) != 0)

@@ -33,6 +33,15 @@ typedef struct mbh_job_params {
 				    * told what to guard, a command started with the lock waits in it for the
 				    * lock (mbh_child_spawn_via); NULL = neither (a fork of this process waits) */
 	int cancel_fd;             /* readable = stop (the programs' signal pipe); -1 = none */
+	/*
+	 * Called on the lock flow's thread right before the fsync lock is sent
+	 * (the member checked, frozen, the intent on disk, the watchdog told):
+	 * a cluster holds its components there so that their locks go out
+	 * together.  Non-zero: the lock is not sent, the flow undoes what it did
+	 * and fails with EX_TEMPFAIL.  NULL = none.
+	 */
+	int (*before_lock)(void *ctx);
+	void *before_lock_ctx;
 } mbh_job_params;
 
 /* Copy the parameters (strings too) into a new job.  No I/O.  Bad job name: EX_USAGE.  Caller owns *out. */
@@ -90,6 +99,15 @@ int mbh_job_lock_spawn(mbh_job *job, const char *const *templ, int flags, mbh_ch
 const char *mbh_job_set(const mbh_job *job);
 
 /*
+ * Is the URI a mongos (its hello says msg: "isdbgrid"), that is a sharded
+ * cluster (cluster.h) rather than a replica set?  The job's own discovery
+ * client asks (the hello every run sends first, no authentication), so a
+ * replica set's run that follows costs nothing more.  Its failures are the
+ * ones mbh_job_lock would report (an unreachable URI: EX_UNAVAILABLE).
+ */
+int mbh_job_is_mongos(mbh_job *job, bool *is_mongos, mbh_error *err);
+
+/*
  * After mbh_job_lock: the member ("host:port") and the lockCount it
  * returned.  Borrowed.  After a failed lock the count tells whether the
  * member was locked (and unlocked again: a re-check, snapshot.create): > 0,
@@ -97,6 +115,12 @@ const char *mbh_job_set(const mbh_job *job);
  */
 const char *mbh_job_member(const mbh_job *job);
 int64_t mbh_job_lock_count(const mbh_job *job);
+
+/* After mbh_job_dry_run: the member it would lock ("host:port"), "" when none.  Borrowed. */
+const char *mbh_job_chosen(const mbh_job *j);
+
+/* After mbh_job_lock: when the fsync lock's reply came (CLOCK_MONOTONIC ms, run.h's mbh_now_ms); 0 = never. */
+int64_t mbh_job_locked_ms(const mbh_job *j);
 
 /*
  * Snapshot mode, after mbh_job_lock: the path snapshot.create printed (what
@@ -137,6 +161,9 @@ int mbh_job_unlock(mbh_job *job, mbh_error *err);
 
 /* Any thread, any time, async: stop what the job is doing (lock flow, command).  Does not unlock. */
 void mbh_job_cancel(mbh_job *job);
+
+/* A descriptor that turns readable at mbh_job_cancel (for other jobs' cancel_fd: a cluster's components).  Borrowed. */
+int mbh_job_cancel_fd(const mbh_job *job);
 
 /*
  * Any thread; returns at once: mbh_job_unlock on the job's own helper

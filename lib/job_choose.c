@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <strings.h>
 #include <sysexits.h>
 
@@ -94,13 +95,60 @@ likely_member(mbh_job *j)
 	return best;
 }
 
+/*
+ * The discovery client (made once) and its first scan (every member's
+ * hello, no authentication yet).  Its failure is the one to report: a
+ * second try inside libmongoc's 5 s cooldown would only say "No servers yet
+ * eligible for rescan".  *sd: a server it found (caller destroys).
+ */
+static int
+first_scan(mbh_job *j, mongoc_server_description_t **sd, mbh_error *err)
+{
+	mongoc_read_prefs_t *prefs;
+	bson_error_t e;
+
+	if (j->client == NULL) {
+		if ((j->client = mongoc_client_new_from_uri_with_error(j->uri, &e)) == NULL)
+			return mbh_mongo_client_error(err, &e);
+		mongoc_client_set_error_api(j->client, MONGOC_ERROR_API_VERSION_2);
+		mbh_scram_once(j->client); /* it may authenticate to two members: derive the key once */
+	}
+	prefs = mongoc_read_prefs_new(MONGOC_READ_PRIMARY_PREFERRED);
+	*sd = mongoc_client_select_server(j->client, false, prefs, &e);
+	mongoc_read_prefs_destroy(prefs);
+	if (*sd == NULL)
+		return mbh_mongo_error(err, &e, j->client, "hello", NULL);
+	return 0;
+}
+
+/* See job.h. */
+int
+mbh_job_is_mongos(mbh_job *j, bool *is_mongos, mbh_error *err)
+{
+	mongoc_server_description_t *sd;
+
+	struct timespec now;
+
+	*is_mongos = false;
+	clock_gettime(CLOCK_REALTIME, &now);
+	j->t_begin = (double)now.tv_sec + now.tv_nsec / 1e9; /* a failure here is the run's: its metrics start now */
+	if (mbh_job_uri(j, err) != 0)
+		return -1;
+	/* a connection string naming its replica set is one: no question to ask */
+	if (mongoc_uri_get_replica_set(j->uri) != NULL)
+		return 0;
+	if (first_scan(j, &sd, err) != 0)
+		return -1;
+	*is_mongos = strcmp(mongoc_server_description_type(sd), "Mongos") == 0;
+	mongoc_server_description_destroy(sd);
+	return 0;
+}
+
 /* Connect for discovery and read the member table. */
 int
 mbh_job_discover(mbh_job *j, mbh_topology **out, mbh_error *err)
 {
-	mongoc_read_prefs_t *prefs;
 	mongoc_server_description_t *sd;
-	bson_error_t e;
 	mbh_error e2;
 	uint32_t id;
 
@@ -108,22 +156,8 @@ mbh_job_discover(mbh_job *j, mbh_topology **out, mbh_error *err)
 	if (mbh_job_uri(j, err) != 0)
 		return -1;
 	mbh_logf(j->log, MBH_LOG_DEBUG, "discovering the replica set");
-	if (j->client == NULL) {
-		if ((j->client = mongoc_client_new_from_uri_with_error(j->uri, &e)) == NULL)
-			return mbh_mongo_client_error(err, &e);
-		mongoc_client_set_error_api(j->client, MONGOC_ERROR_API_VERSION_2);
-		mbh_scram_once(j->client); /* it may authenticate to two members: derive the key once */
-	}
-	/*
-	 * The first scan (every member's hello, no authentication yet).  Its
-	 * failure is the one to report: a second try inside libmongoc's 5 s
-	 * cooldown would only say "No servers yet eligible for rescan".
-	 */
-	prefs = mongoc_read_prefs_new(MONGOC_READ_PRIMARY_PREFERRED);
-	sd = mongoc_client_select_server(j->client, false, prefs, &e);
-	mongoc_read_prefs_destroy(prefs);
-	if (sd == NULL)
-		return mbh_mongo_error(err, &e, j->client, "hello", NULL);
+	if (first_scan(j, &sd, err) != 0)
+		return -1;
 	mongoc_server_description_destroy(sd);
 	id = likely_member(j);
 	if (id != 0) {

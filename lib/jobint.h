@@ -34,6 +34,8 @@ struct mbh_job {
 	char *watchdog_path;     /* NULL: no watchdog */
 	char *gate_path;         /* NULL: a gated command waits in a fork of this process */
 	int cancel_fd;           /* the caller's; -1 */
+	int (*before_lock)(void *ctx); /* mbh_job_params */
+	void *before_lock_ctx;
 	int cancel_pipe[2];      /* mbh_job_cancel writes [1]; waits poll [0] */
 	atomic_int cancelled;    /* atomics, not volatile sig_atomic_t: set by a signal handler or by another thread */
 	atomic_int child_pgid;   /* the running command's group, for mbh_job_cancel; 0 = none */
@@ -50,6 +52,8 @@ struct mbh_job {
 	mbh_child *child;        /* the command under the lock, until the owner thread reaps it (child_pgid 0: an unlock stopped it) */
 	long stray_watchdog;     /* a watchdog we stopped that was slow to exit: reaped later, never left a zombie */
 	char set[128];
+	char chosen[262];        /* the member the last --dry-run would lock; "" = none */
+	int64_t locked_ms;       /* CLOCK_MONOTONIC ms when the last fsync lock's reply came; 0 = none */
 	int64_t cmd_started_ms;  /* CLOCK_MONOTONIC ms when the command under the lock was let run; 0 = none */
 	char cmd_name[64];       /* its base name, for messages */
 	struct {                 /* job_stream.c: the command's stdout as one stream; the owner thread only */

@@ -248,7 +248,7 @@ out:
 
 /* Read and parse the record NAME in DIRFD (PATH for messages); no record is *present = false. */
 static int
-read_record(int dirfd, const char *name, const char *path, mbh_state_rec *out, bool *present, mbh_error *err)
+read_text(int dirfd, const char *name, const char *path, char **text, bool *present, mbh_error *err)
 {
 	char *buf = NULL;
 	struct stat sb;
@@ -299,15 +299,36 @@ read_record(int dirfd, const char *name, const char *path, mbh_state_rec *out, b
 		              path);
 		goto out;
 	}
-	if (mbh_state_parse(out, buf, err) != 0) {
+	*text = buf;
+	buf = NULL;
+	*present = true;
+	rc = 0;
+out:
+	free(buf);
+	close(fd);
+	return rc;
+}
+
+/* Read and parse the record NAME in DIRFD (PATH for messages); no record is *present = false. */
+static int
+read_record(int dirfd, const char *name, const char *path, mbh_state_rec *out, bool *present, mbh_error *err)
+{
+	char *text = NULL;
+	int rc = -1;
+
+	if (read_text(dirfd, name, path, &text, present, err) != 0)
+		return -1;
+	if (!*present)
+		return 0;
+	*present = false;
+	if (mbh_state_parse(out, text, err) != 0) {
 		mbh_error_prefix(err, "%s", path);
 		goto out;
 	}
 	*present = true;
 	rc = 0;
 out:
-	free(buf);
-	close(fd);
+	free(text);
 	return rc;
 }
 
@@ -344,20 +365,12 @@ out:
  * (without the fsyncs when !durable).  dir and path are for messages.
  */
 static int
-write_record(int dirfd, const char *dir, const char *name, const char *path, const mbh_state_rec *rec,
-	     bool durable, mbh_error *err)
+write_text(int dirfd, const char *dir, const char *name, const char *path, const char *buf, size_t len,
+	   bool durable, mbh_error *err)
 {
-	char buf[4096], tmp[192];
-	int fd = -1, len, rc = -1, tries;
+	char tmp[192];
+	int fd = -1, rc = -1, tries;
 
-	if (!value_ok(rec->job))
-		return mbh_error_set(err, EX_USAGE, "job name contains a control character: use a plain job name");
-	if (!value_ok(rec->hostname) || !value_ok(rec->member) || !set_name_ok(rec->set_name) ||
-	    !mode_ok(rec->mode) || rec->member[0] == '\0')
-		return mbh_error_set(err, EX_SOFTWARE, "refusing to write an invalid record to %s", path);
-	len = mbh_state_format(rec, buf, sizeof(buf));
-	if (len < 0)
-		return mbh_error_set(err, EX_SOFTWARE, "refusing to write an invalid record to %s", path);
 	snprintf(tmp, sizeof(tmp), ".%s.tmp.%ld", name, (long)getpid());
 	for (tries = 0; tries < 2; tries++) {
 		fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY, 0600);
@@ -370,7 +383,7 @@ write_record(int dirfd, const char *dir, const char *name, const char *path, con
 		mbh_error_set(err, EX_CANTCREAT, "cannot create a temporary file in %s: %s", dir, strerror(errno));
 		goto out;
 	}
-	if (mbh_fdio_write_all(fd, buf, (size_t)len) != 0) {
+	if (mbh_fdio_write_all(fd, buf, len) != 0) {
 		mbh_error_set(err, EX_CANTCREAT, "cannot write %s: %s", path, strerror(errno));
 		goto out;
 	}
@@ -399,8 +412,65 @@ out:
 		close(fd);
 	if (rc != 0 && tmp[0] != '\0')
 		unlinkat(dirfd, tmp, 0);
+	return rc;
+}
+
+/* Format and write rec as write_text does. */
+static int
+write_record(int dirfd, const char *dir, const char *name, const char *path, const mbh_state_rec *rec,
+	     bool durable, mbh_error *err)
+{
+	char buf[4096];
+	int len, rc;
+
+	if (!value_ok(rec->job))
+		return mbh_error_set(err, EX_USAGE, "job name contains a control character: use a plain job name");
+	if (!value_ok(rec->hostname) || !value_ok(rec->member) || !set_name_ok(rec->set_name) ||
+	    !mode_ok(rec->mode) || rec->member[0] == '\0')
+		return mbh_error_set(err, EX_SOFTWARE, "refusing to write an invalid record to %s", path);
+	len = mbh_state_format(rec, buf, sizeof(buf));
+	if (len < 0)
+		return mbh_error_set(err, EX_SOFTWARE, "refusing to write an invalid record to %s", path);
+	rc = write_text(dirfd, dir, name, path, buf, (size_t)len, durable, err);
 	explicit_bzero(buf, sizeof(buf));
 	return rc;
+}
+
+/* See state.h. */
+int
+mbh_state_read_text(mbh_state *st, char **text, bool *present, mbh_error *err)
+{
+	*text = NULL;
+	return read_text(st->dirfd, st->state_name, st->state_path, text, present, err);
+}
+
+/* See state.h. */
+int
+mbh_state_peek_text(const char *dir, const char *name, char **text, bool *present, mbh_error *err)
+{
+	char *fname = NULL, *path = NULL;
+	int rc = -1;
+
+	*text = NULL;
+	*present = false;
+	if (!set_name_ok(name))
+		return mbh_error_set(err, EX_DATAERR, "invalid record name '%s'", name);
+	if ((fname = join(name, ".state", "")) == NULL || (path = join(dir, "/", fname)) == NULL) {
+		mbh_error_set(err, EX_OSERR, "out of memory");
+		goto out;
+	}
+	rc = read_text(AT_FDCWD, path, path, text, present, err);
+out:
+	free(fname);
+	free(path);
+	return rc;
+}
+
+/* See state.h. */
+int
+mbh_state_write_text(mbh_state *st, const char *text, mbh_error *err)
+{
+	return write_text(st->dirfd, st->dir, st->state_name, st->state_path, text, strlen(text), true, err);
 }
 
 /* Replace the record (under the flock). */
@@ -513,6 +583,9 @@ mbh_state_list(char ***out, const char *dir, mbh_error *err)
 	while ((de = readdir(d)) != NULL) {
 		len = strlen(de->d_name);
 		if (len <= 6 || strcmp(de->d_name + len - 6, ".state") != 0 || de->d_name[0] == '.')
+			continue;
+		/* a cluster's record (cluster.h) is not a set's */
+		if (len > 14 && strcmp(de->d_name + len - 14, ".cluster.state") == 0)
 			continue;
 		if ((nv = realloc(v, (n + 2) * sizeof(*v))) == NULL)
 			break;

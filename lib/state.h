@@ -116,6 +116,18 @@ int mbh_state_unlink(const char *dir, const char *set_name, mbh_error *err);
  */
 int mbh_state_put(const char *dir, const mbh_state_rec *rec, mbh_error *err);
 
+/*
+ * A record of another kind kept in the same files and with the same
+ * guarantees (a cluster's: cluster.h, opened with mbh_state_open under the
+ * name "CLUSTER.cluster"): its text, read under the flock, peeked without it
+ * (dir and name as for mbh_state_open), or replaced atomically and durably.
+ * *text is malloc'ed (caller frees), NULL when there is no record.
+ * mbh_state_list leaves such records ("*.cluster.state") out.
+ */
+int mbh_state_read_text(mbh_state *st, char **text, bool *present, mbh_error *err);
+int mbh_state_peek_text(const char *dir, const char *name, char **text, bool *present, mbh_error *err);
+int mbh_state_write_text(mbh_state *st, const char *text, mbh_error *err);
+
 /* Path of the state file, for messages.  Borrowed. */
 const char *mbh_state_path(const mbh_state *st);
 

@@ -580,3 +580,132 @@ mbh_hostport_check(const char *host_port, char *why, size_t whylen)
 	}
 	return 0;
 }
+
+/* See uri.h. */
+int
+mbh_uri_parse_set_conn(const char *conn, char *set, size_t setlen, char *hosts, size_t hostslen, mbh_error *err)
+{
+	const char *slash = conn != NULL ? strchr(conn, '/') : NULL;
+	char why[96], one[300];
+	const char *p, *comma;
+	size_t n;
+
+	if (slash == NULL || slash == conn || slash[1] == '\0')
+		return mbh_error_set(err, EX_PROTOCOL, "'%s' is not a replica set's \"SET/HOST:PORT,...\" (a shard "
+				     "that is not a replica set cannot be backed up)",
+				     conn != NULL ? conn : "");
+	n = (size_t)(slash - conn);
+	if (n >= setlen || strlen(slash + 1) >= hostslen)
+		return mbh_error_set(err, EX_PROTOCOL, "the connection string '%.64s...' is too long", conn);
+	for (p = slash + 1; *p != '\0'; p = comma + 1) {
+		comma = strchr(p, ',');
+		if (comma == NULL)
+			comma = p + strlen(p);
+		if ((size_t)(comma - p) >= sizeof(one) || comma == p)
+			return mbh_error_set(err, EX_PROTOCOL, "'%s': an empty or too long host", conn);
+		memcpy(one, p, (size_t)(comma - p));
+		one[comma - p] = '\0';
+		if (mbh_hostport_check(one, why, sizeof(why)) != 0)
+			return mbh_error_set(err, EX_PROTOCOL, "'%s': host '%s': %s", conn, one, why);
+		if (*comma == '\0')
+			break;
+	}
+	memcpy(set, conn, n);
+	set[n] = '\0';
+	snprintf(hosts, hostslen, "%s", slash + 1);
+	return 0;
+}
+
+/* Is the query option opt[0..len) one a set's URI must not carry over (name compared case-insensitively)? */
+static bool
+dropped_option(const char *opt, size_t len)
+{
+	static const char *const drop[] = { "replicaset", "directconnection", "loadbalanced", "srvservicename",
+					    "srvmaxhosts" };
+	size_t i, klen;
+	const char *eq = memchr(opt, '=', len);
+
+	klen = eq != NULL ? (size_t)(eq - opt) : len;
+	for (i = 0; i < sizeof(drop) / sizeof(drop[0]); i++)
+		if (strlen(drop[i]) == klen && strncasecmp(opt, drop[i], klen) == 0)
+			return true;
+	return false;
+}
+
+/* Does the query q[0..len) set option name (tls or ssl)? */
+static bool
+has_option(const char *q, size_t len, const char *name)
+{
+	size_t i = 0, n = strlen(name);
+
+	while (i < len) {
+		size_t end = i;
+
+		while (end < len && q[end] != '&')
+			end++;
+		if (end - i > n && q[i + n] == '=' && strncasecmp(q + i, name, n) == 0)
+			return true;
+		i = end + 1;
+	}
+	return false;
+}
+
+/* See uri.h. */
+int
+mbh_uri_for_set(char **out, const char *base, const char *set, const char *hosts, mbh_error *err)
+{
+	mbh_uri_userinfo ui;
+	const char *scheme_end, *rest, *path, *q;
+	size_t len, start, hosts_end, i;
+	bool srv;
+	char *buf = NULL;
+	size_t blen = 0;
+	FILE *f;
+
+	*out = NULL;
+	len = strlen(base);
+	scheme_end = strstr(base, "://");
+	if (scheme_end == NULL)
+		return mbh_error_set(err, EX_USAGE, "the connection string has no mongodb:// scheme");
+	srv = (size_t)(scheme_end - base) == 11 && strncmp(base, "mongodb+srv", 11) == 0;
+	start = (size_t)(scheme_end - base) + 3;
+	mbh_uri_find_userinfo(base, len, &ui);
+	rest = base + (ui.present ? ui.at_off + 1 : start);
+	hosts_end = strcspn(rest, "/?");
+	path = rest + hosts_end;
+	q = strchr(path, '?');
+	if ((f = open_memstream(&buf, &blen)) == NULL)
+		return mbh_error_set(err, EX_OSERR, "out of memory");
+	fputs("mongodb://", f);
+	if (ui.present)
+		fwrite(base + start, 1, ui.at_off + 1 - start, f);
+	fprintf(f, "%s/", hosts);
+	/* the database (auth source) part, kept */
+	if (*path == '/')
+		fwrite(path + 1, 1, q != NULL ? (size_t)(q - path - 1) : strlen(path + 1), f);
+	fputc('?', f);
+	if (q != NULL) {
+		const char *o = q + 1;
+
+		while (*o != '\0') {
+			i = strcspn(o, "&");
+			if (i > 0 && !dropped_option(o, i)) {
+				fwrite(o, 1, i, f);
+				fputc('&', f);
+			}
+			o += i;
+			if (*o == '&')
+				o++;
+		}
+	}
+	/* mongodb+srv implies TLS; the set's plain string must say it */
+	if (srv && (q == NULL || (!has_option(q + 1, strlen(q + 1), "tls") && !has_option(q + 1, strlen(q + 1), "ssl"))))
+		fputs("tls=true&", f);
+	fprintf(f, "replicaSet=%s", set);
+	if (fclose(f) != 0 || buf == NULL) {
+		free(buf);
+		return mbh_error_set(err, EX_OSERR, "out of memory");
+	}
+	*out = buf;
+	return 0;
+}

@@ -84,4 +84,22 @@ int mbh_hostport_split(const char *host_port, char *host, size_t hostlen, int *p
  */
 int mbh_hostport_check(const char *host_port, char *why, size_t whylen);
 
+/*
+ * Pure: split a replica set's connection string as mongos gives it
+ * ("SET/HOST:PORT,HOST:PORT", listShards' host, getShardMap's map) into SET
+ * and the hosts ("HOST:PORT,..."), each host checked.  Anything else (a
+ * shard that is a lone mongod: "HOST:PORT") fails with EX_PROTOCOL.
+ */
+int mbh_uri_parse_set_conn(const char *conn, char *set, size_t setlen, char *hosts, size_t hostslen, mbh_error *err);
+
+/*
+ * Pure: the connection string of one replica set behind a mongos, from the
+ * mongos's (base): the same scheme-less userinfo, database and options, the
+ * set's hosts in place of the routers, replicaSet=SET, and none of
+ * replicaSet, directConnection, loadBalanced or the SRV options
+ * (mongodb+srv:// becomes mongodb:// with tls=true unless tls/ssl is given).
+ * It holds base's password if base does: treat it as base.  Caller frees *out.
+ */
+int mbh_uri_for_set(char **out, const char *base, const char *set, const char *hosts, mbh_error *err);
+
 #endif

@@ -218,7 +218,8 @@ mbh_watchdog_send(mbh_watchdog *w, const mbh_config *cfg, const char *set, const
 	    send_item(w->fd, MBH_WD_CONNECT_TIMEOUT, timeout) != 0 ||
 	    send_item(w->fd, MBH_WD_STATE_DIR, cfg->state_dir) != 0 || send_item(w->fd, MBH_WD_SET, set) != 0 ||
 	    send_item(w->fd, MBH_WD_TOKEN, token) != 0 || send_item(w->fd, MBH_WD_METRICS, cfg->metrics.textfile) != 0 ||
-	    send_item(w->fd, MBH_WD_METRICS_FSYNC, cfg->metrics.fsync > 0 ? "1" : "0") != 0)
+	    send_item(w->fd, MBH_WD_METRICS_FSYNC, cfg->metrics.fsync > 0 ? "1" : "0") != 0 ||
+	    send_item(w->fd, MBH_WD_BALANCER_URI, cfg->cluster.balancer_uri) != 0)
 		return mbh_error_set(err, EX_OSERR, "the watchdog (pid %ld) exited before it was told what to guard; "
 				     "nothing was locked", (long)w->pid);
 	return 0;
@@ -396,6 +397,7 @@ static const struct {
 	{ MBH_WD_COMMAND_START, ITEM_START, false, SET_OFF(command_start) },
 	{ MBH_WD_METRICS, ITEM_PATH, false, SET_OFF(metrics) },
 	{ MBH_WD_METRICS_FSYNC, ITEM_BIT, false, SET_OFF(metrics_fsync) },
+	{ MBH_WD_BALANCER_URI, ITEM_URI, false, SET_OFF(balancer_uri) },
 	{ MBH_WD_GO, ITEM_GO, false, SET_OFF(go) },
 };
 

@@ -52,6 +52,7 @@ typedef struct mbh_watchdog mbh_watchdog;
 #define MBH_WD_COMMAND_PID "command_pid"
 #define MBH_WD_COMMAND_START "command_start"
 #define MBH_WD_GO "go"
+#define MBH_WD_BALANCER_URI "balancer_uri"   /* a cluster's mongos: balancerStart after a release at the deadline */
 #define MBH_WD_METRICS "metrics_textfile"     /* metrics.textfile; absent = off */
 #define MBH_WD_METRICS_FSYNC "metrics_fsync"  /* "1" or "0" */
 
@@ -121,6 +122,7 @@ typedef struct mbh_watchdog_settings {
 	long command_pid;       /* 0: none */
 	uint64_t command_start;
 	const char *metrics;    /* metrics.textfile; NULL = off */
+	const char *balancer_uri; /* a cluster's component: start its balancer after releasing at the deadline; NULL = not one */
 	bool metrics_fsync;
 	bool go;
 } mbh_watchdog_settings;

@@ -16,6 +16,7 @@
 
 #include <mongoc/mongoc.h>
 
+#include "cluster.h"
 #include "config.h"
 #include "crash.h"
 #include "lock.h"
@@ -110,7 +111,7 @@ nap(int64_t ms)
 /* One try at releasing the lock rec describes.  Returns 0 when nothing is locked any more. */
 static int
 try_release(mbh_logger *lg, const mbh_watchdog_settings *s, const mongoc_uri_t *uri, const mbh_state_rec *rec,
-	    int attempt)
+	    int attempt, bool *released_out)
 {
 	mbh_lock_session *session = NULL;
 	mbh_metrics m = { .textfile = s->metrics, .state_dir = s->state_dir, .fsync = s->metrics_fsync, .log = lg };
@@ -146,8 +147,34 @@ try_release(mbh_logger *lg, const mbh_watchdog_settings *s, const mongoc_uri_t *
 	}
 	if (rc == 0)
 		mbh_metrics_note_release(&m, rec, released, true);
+	*released_out = released;
 	mbh_lock_session_free(session);
 	return rc;
+}
+
+/*
+ * A cluster's component released here at its deadline: the run that stopped
+ * the balancer is gone, so start it again (each component's watchdog does:
+ * the command is idempotent).  Failures are logged: mongo-postbackup, which
+ * the cluster's record still asks for, tries again.
+ */
+static void
+start_balancer(mbh_logger *lg, const mbh_watchdog_settings *s)
+{
+	mongoc_uri_t *uri = NULL;
+	mbh_uri_settings us = { .uri = s->balancer_uri, .username = s->username, .password = s->password,
+				.connect_timeout_ms = s->connect_timeout_ms };
+	char line[MBH_ERRMSG_LEN + 128];
+	mbh_error err;
+
+	mbh_error_init(&err);
+	if (mbh_uri_build(&uri, &us, &err) == 0 && mbh_cluster_balancer_start(uri, &err) == 0)
+		snprintf(line, sizeof(line), "watchdog: started the balancer of the cluster %s belongs to", s->set);
+	else
+		snprintf(line, sizeof(line), "watchdog: could not start the balancer again (run mongo-postbackup): %s",
+			 err.msg);
+	event(lg, err.code == 0 ? MBH_LOG_WARNING : MBH_LOG_ERROR, s, line);
+	mongoc_uri_destroy(uri);
 }
 
 /*
@@ -182,7 +209,7 @@ guard(mbh_logger *lg, const mbh_watchdog_settings *s, const mongoc_uri_t *uri)
 {
 	mbh_state_rec rec, cur;
 	mbh_error err;
-	bool present = false, fired = false, warned = false;
+	bool present = false, fired = false, warned = false, released = false;
 	int64_t poll_ms = mbh_seconds_ms(POLL_S), backoff = poll_ms, left;
 	int attempt = 0;
 
@@ -229,8 +256,11 @@ guard(mbh_logger *lg, const mbh_watchdog_settings *s, const mongoc_uri_t *uri)
 		}
 		fired = true;
 		MBH_CRASH("watchdog-fired");
-		if (try_release(lg, s, uri, &rec, ++attempt) == 0)
+		if (try_release(lg, s, uri, &rec, ++attempt, &released) == 0) {
+			if (released && s->balancer_uri != NULL)
+				start_balancer(lg, s);
 			return 0;
+		}
 		nap(backoff);
 		backoff = backoff * 2 > mbh_seconds_ms(BACKOFF_MAX_S) ? mbh_seconds_ms(BACKOFF_MAX_S) : backoff * 2;
 	}

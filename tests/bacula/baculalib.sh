@@ -19,6 +19,13 @@
 # Full, t-fd, t-file, Default, Standard), Job t-restore (the one Restore job), and a last line
 # `@$BACULA_ETC/jobs.conf`.  Maximum Concurrent Jobs is 5 or more everywhere.
 #
+# More file daemons, standing for more hosts (a sharded cluster's shards): name them before
+# bacula_start, e.g. BACULA_EXTRA_FDS=(sh0-fd sh1-fd).  Each is a FileDaemon and a director Client of
+# that name on its own free port (BACULA_FD_PORTS[NAME]), with its own config (etc/bacula-fd-NAME.conf),
+# working directory (fd-NAME/), output and log (log/fd-NAME.out, log/fd-NAME.log), the same Plugin
+# Directory and BACULA_FD_ENV as t-fd; its pid is BACULA_FD_PIDS[NAME], stopped by pid with the others.
+# t-fd stays what it is (BACULA_FD_PORT, BACULA_FD_PID, etc/bacula-fd.conf, fd/, log/fd.*).
+#
 # Which Bacula (BACULA_SERIES; one scenario file serves both, tests/bacula/bacula-15/ sets it):
 #   system (the default, also when empty): the installed one (PATH, then /usr/sbin), whatever its
 #           version: 9.6.7 on Debian 12, 15.0.3 on Debian 13;
@@ -63,6 +70,8 @@ BACULA_SD_PORT=""
 BACULA_DIR_PID=""
 BACULA_FD_PID=""
 BACULA_SD_PID=""
+BACULA_EXTRA_FDS=()          # names of more file daemons (see above)
+declare -gA BACULA_FD_PORTS=() BACULA_FD_PIDS=()
 
 # bacula_diag TEXT...: diagnostics as TAP comments on stderr (the helpers are used inside $(...),
 # whose stdout is a value; the test driver puts stderr in the test's log).
@@ -250,6 +259,7 @@ bacula_stop() {
 	BACULA_DIR_PID=""
 	BACULA_FD_PID=""
 	BACULA_SD_PID=""
+	BACULA_FD_PIDS=()
 }
 
 # bacula_stop_all: the daemons, then the test's background processes (bacula_bg_add).
@@ -297,16 +307,17 @@ bacula_pid_listens() {
 	return 1
 }
 
-# bacula_pick_ports: three distinct free ports for the director, file and storage daemons.  Like the
+# bacula_pick_ports: distinct free ports for the director, file and storage daemons (and one for each
+# of BACULA_EXTRA_FDS, in BACULA_FD_PORTS).  Like the
 # simulator's members (which bind port 0), the choice is the system's free ports, but taken below the
 # ephemeral range (ip_local_port_range), where outgoing connections never land; never Bacula's
 # defaults 9101-9103.  Another test may take a port in between: bacula_start then tries new ones.
 bacula_pick_ports() {
-	local lo=10000 hi eph p tries=0 picked=()
+	local lo=10000 hi eph p tries=0 picked=() i
 	eph=$(awk '{ print $1 }' /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null)
 	hi=$((${eph:-32768} - 1))
 	[ "$hi" -gt $((lo + 1000)) ] || hi=65000
-	while [ "${#picked[@]}" -lt 3 ]; do
+	while [ "${#picked[@]}" -lt $((3 + ${#BACULA_EXTRA_FDS[@]})) ]; do
 		tries=$((tries + 1))
 		[ "$tries" -le 1000 ] || { bacula_diag "bacula: no free port found in $lo-$hi"; return 1; }
 		p=$((lo + (RANDOM * 32768 + RANDOM) % (hi - lo + 1)))
@@ -316,6 +327,10 @@ bacula_pick_ports() {
 	BACULA_DIR_PORT=${picked[0]}
 	BACULA_FD_PORT=${picked[1]}
 	BACULA_SD_PORT=${picked[2]}
+	BACULA_FD_PORTS=()
+	for ((i = 0; i < ${#BACULA_EXTRA_FDS[@]}; i++)); do
+		BACULA_FD_PORTS[${BACULA_EXTRA_FDS[i]}]=${picked[i + 3]}
+	done
 	export BACULA_DIR_PORT BACULA_FD_PORT BACULA_SD_PORT
 }
 
@@ -326,14 +341,63 @@ bacula_password() {
 	od -An -tx1 -N16 /dev/urandom | tr -d ' \n'
 }
 
-# bacula_write_configs: the four configs in $BACULA_ETC for the current ports, new random passwords.
+# bacula_fd_conf NAME PORT PASSWORD WORKDIR LOGNAME: a file daemon's config on stdout.
+bacula_fd_conf() {
+	cat <<EOF
+# written by baculalib.sh for $(basename "$0")
+Director {
+  Name = t-dir
+  Password = "$3"
+}
+FileDaemon {
+  Name = $1
+  FDport = $2
+  FDAddress = 127.0.0.1
+  WorkingDirectory = "$4"
+  Pid Directory = "$4"
+  Plugin Directory = "${BACULA_PLUGIN_DIR:-$BACULA_HOME/plugins}"
+  Maximum Concurrent Jobs = 20
+}
+Messages {
+  Name = Standard
+  director = t-dir = all, !skipped, !restored
+  append = "$BACULA_HOME/log/$5.log" = all, !skipped, !restored
+}
+EOF
+}
+
+# bacula_dir_client NAME PORT PASSWORD: a director's Client resource on stdout.
+bacula_dir_client() {
+	cat <<EOF
+Client {
+  Name = $1
+  Address = 127.0.0.1
+  FDPort = $2
+  Catalog = MyCatalog
+  Password = "$3"
+  AutoPrune = no
+  Maximum Concurrent Jobs = 10
+}
+EOF
+}
+
+# bacula_write_configs: the configs in $BACULA_ETC for the current ports, new random passwords.
 bacula_write_configs() {
-	local b=$BACULA_HOME e=$BACULA_ETC dpw fpw spw
+	local b=$BACULA_HOME e=$BACULA_ETC dpw fpw spw f xpw clients
 	dpw=$(bacula_password)
 	fpw=$(bacula_password)
 	spw=$(bacula_password)
 	(
 		umask 077
+		# the extra file daemons' Clients come before the test's jobs.conf, which names them
+		clients=""
+		for f in "${BACULA_EXTRA_FDS[@]}"; do
+			xpw=$(bacula_password)
+			mkdir -p "$b/fd-$f" || exit 1
+			bacula_fd_conf "$f" "${BACULA_FD_PORTS[$f]}" "$xpw" "$b/fd-$f" "fd-$f" >"$e/bacula-fd-$f.conf"
+			clients="$clients$(bacula_dir_client "$f" "${BACULA_FD_PORTS[$f]}" "$xpw")
+"
+		done
 		cat >"$e/bacula-dir.conf" <<EOF
 # written by baculalib.sh for $(basename "$0")
 Director {
@@ -353,15 +417,8 @@ Catalog {
   dbuser = ""
   dbpassword = ""
 }
-Client {
-  Name = t-fd
-  Address = 127.0.0.1
-  FDPort = $BACULA_FD_PORT
-  Catalog = MyCatalog
-  Password = "$fpw"
-  AutoPrune = no
-  Maximum Concurrent Jobs = 10
-}
+$(bacula_dir_client t-fd "$BACULA_FD_PORT" "$fpw")
+$clients
 Storage {
   Name = t-file
   Address = 127.0.0.1
@@ -422,27 +479,7 @@ Job {
 # the test's own FileSets and Jobs
 @$e/jobs.conf
 EOF
-		cat >"$e/bacula-fd.conf" <<EOF
-# written by baculalib.sh for $(basename "$0")
-Director {
-  Name = t-dir
-  Password = "$fpw"
-}
-FileDaemon {
-  Name = t-fd
-  FDport = $BACULA_FD_PORT
-  FDAddress = 127.0.0.1
-  WorkingDirectory = "$b/fd"
-  Pid Directory = "$b/fd"
-  Plugin Directory = "${BACULA_PLUGIN_DIR:-$b/plugins}"
-  Maximum Concurrent Jobs = 20
-}
-Messages {
-  Name = Standard
-  director = t-dir = all, !skipped, !restored
-  append = "$b/log/fd.log" = all, !skipped, !restored
-}
-EOF
+		bacula_fd_conf t-fd "$BACULA_FD_PORT" "$fpw" "$b/fd" fd >"$e/bacula-fd.conf"
 		cat >"$e/bacula-sd.conf" <<EOF
 # written by baculalib.sh for $(basename "$0")
 Storage {
@@ -488,15 +525,16 @@ EOF
 
 # bacula_check_configs: each daemon's -t config test; the first failure is shown and returns 1.
 bacula_check_configs() {
-	local d bin out
-	for d in dir sd fd; do
+	local d bin out f
+	for d in dir sd fd "${BACULA_EXTRA_FDS[@]/#/fd-}"; do
 		case $d in
 		dir) bin=$BACULA_DIR_BIN ;;
 		sd) bin=$BACULA_SD_BIN ;;
-		fd) bin=$BACULA_FD_BIN ;;
+		fd*) bin=$BACULA_FD_BIN ;;
 		esac
-		if ! out=$(timeout -k 2 30 env "${BACULA_RUN_ENV[@]}" "$bin" -t -c "$BACULA_ETC/bacula-$d.conf" 2>&1 </dev/null); then
-			bacula_diag "bacula: bacula-$d rejects its config ($BACULA_ETC/bacula-$d.conf):"
+		f=$BACULA_ETC/bacula-$d.conf
+		if ! out=$(timeout -k 2 30 env "${BACULA_RUN_ENV[@]}" "$bin" -t -c "$f" 2>&1 </dev/null); then
+			bacula_diag "bacula: ${bin##*/} rejects its config ($f):"
 			bacula_diag "$out"
 			return 1
 		fi
@@ -553,24 +591,33 @@ bacula_wait_listen() {
 }
 
 # bacula_start: pick ports, write the configs, create the catalog, check the configs, start bacula-sd,
-# bacula-fd (under `env "${BACULA_FD_ENV[@]}"`) and bacula-dir in the foreground (-f) as background
-# processes of the test, and wait until each listens.  Up to 3 attempts when a port is taken.
+# bacula-fd (and one per BACULA_EXTRA_FDS; all under `env "${BACULA_FD_ENV[@]}"`) and bacula-dir in the
+# foreground (-f) as background processes of the test, and wait until each listens.  Up to 3 attempts
+# when a port is taken.
 bacula_start() {
-	local rc dbg=()
+	local rc dbg=() f pid
 	[ -n "${BACULA_FD_DEBUG:-}" ] && dbg=(-d "$BACULA_FD_DEBUG" -dt)
 	for _ in 1 2 3; do
 		bacula_pick_ports || return 1
 		bacula_write_configs || return 1
 		bacula_create_catalog || return 1
 		bacula_check_configs || return 1
-		rm -f "$BACULA_HOME"/log/*.out "$BACULA_HOME"/log/{sd,fd,dir}.log
+		rm -f "$BACULA_HOME"/log/*.out "$BACULA_HOME"/log/{sd,fd,dir}.log "$BACULA_HOME"/log/fd-*.log
 		bacula_spawn sd BACULA_SD_PID env "${BACULA_RUN_ENV[@]}" "$BACULA_SD_BIN" -f -c "$BACULA_ETC/bacula-sd.conf"
 		bacula_spawn fd BACULA_FD_PID env "${BACULA_RUN_ENV[@]}" "${BACULA_FD_ENV[@]}" "$BACULA_FD_BIN" -f -c "$BACULA_ETC/bacula-fd.conf" "${dbg[@]}"
+		for f in "${BACULA_EXTRA_FDS[@]}"; do
+			bacula_spawn "fd-$f" pid env "${BACULA_RUN_ENV[@]}" "${BACULA_FD_ENV[@]}" "$BACULA_FD_BIN" -f -c "$BACULA_ETC/bacula-fd-$f.conf" "${dbg[@]}"
+			BACULA_FD_PIDS[$f]=$pid
+		done
 		bacula_spawn dir BACULA_DIR_PID env "${BACULA_RUN_ENV[@]}" "$BACULA_DIR_BIN" -f -c "$BACULA_ETC/bacula-dir.conf"
 		rc=0
 		bacula_wait_listen sd "$BACULA_SD_PID" "$BACULA_SD_PORT" &&
-			bacula_wait_listen fd "$BACULA_FD_PID" "$BACULA_FD_PORT" &&
-			bacula_wait_listen dir "$BACULA_DIR_PID" "$BACULA_DIR_PORT" || rc=$?
+			bacula_wait_listen fd "$BACULA_FD_PID" "$BACULA_FD_PORT" || rc=$?
+		for f in "${BACULA_EXTRA_FDS[@]}"; do
+			[ "$rc" = 0 ] || break
+			bacula_wait_listen "fd-$f" "${BACULA_FD_PIDS[$f]}" "${BACULA_FD_PORTS[$f]}" || rc=$?
+		done
+		[ "$rc" = 0 ] && { bacula_wait_listen dir "$BACULA_DIR_PID" "$BACULA_DIR_PORT" || rc=$?; }
 		if [ "$rc" = 0 ]; then
 			export BACULA_DIR_PID BACULA_FD_PID BACULA_SD_PID
 			return 0

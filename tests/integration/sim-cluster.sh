@@ -11,17 +11,19 @@ SIMC_TOPOS=${SIMC_TOPOS:-$top_srcdir/tests/sim/topologies}
 # simc_start NSHARDS [MONGOS-TOPOLOGY [SHARD-TOPOLOGY [CONFIG-TOPOLOGY]]]: start the cluster. Sets
 # SIMC_URI (the routers' seed), SIMC_CTL (the routers' control socket), SIMC_CONFIG_CTL, and
 # SIMC_SHARD_CTLS / SIMC_SHARD_NAMES (space-separated, in listShards order: sh0, sh1, ...).
-# With SIMC_DATA_DIR set, each component persists under $SIMC_DATA_DIR/NAME/<_id>/ (csrs, sh0, ...).
+# With SIMC_DATA_DIR set, the members keep data files (--data-dir): the CSRS's under
+# $SIMC_DATA_DIR/config/<member id>, shard shN's under $SIMC_DATA_DIR/shN/<member id>.
 simc_start() {
 	local n=$1 mongos=${2:-$SIMC_TOPOS/cluster-mongos.conf} shard=${3:-$SIMC_TOPOS/cluster-shard.conf}
-	local config=${4:-$SIMC_TOPOS/cluster-config.conf} i
+	local config=${4:-$SIMC_TOPOS/cluster-config.conf} i data=()
 	SIMC_SHARD_CTLS=""
 	SIMC_SHARD_NAMES=""
-	[ -z "${SIMC_DATA_DIR:-}" ] || mkdir -p "$SIMC_DATA_DIR" || return 1
-	sim_start "$config" ${SIMC_DATA_DIR:+--data-dir "$SIMC_DATA_DIR/csrs"} || return 1
+	[ -z "${SIMC_DATA_DIR:-}" ] || data=(--data-dir "$SIMC_DATA_DIR/config")
+	sim_start "$config" "${data[@]}" || return 1
 	SIMC_CONFIG_CTL=$SIM_CTL
 	for ((i = 0; i < n; i++)); do
-		sim_start "$shard" --set-name "sh$i" ${SIMC_DATA_DIR:+--data-dir "$SIMC_DATA_DIR/sh$i"} || return 1
+		[ -z "${SIMC_DATA_DIR:-}" ] || data=(--data-dir "$SIMC_DATA_DIR/sh$i")
+		sim_start "$shard" --set-name "sh$i" "${data[@]}" || return 1
 		SIMC_SHARD_CTLS="$SIMC_SHARD_CTLS${SIMC_SHARD_CTLS:+ }$SIM_CTL"
 		SIMC_SHARD_NAMES="$SIMC_SHARD_NAMES${SIMC_SHARD_NAMES:+ }sh$i"
 	done

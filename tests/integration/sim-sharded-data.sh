@@ -43,7 +43,7 @@ copy() {
 verify() {
 	local dir=$1
 	shift
-	timeout -k 2 30 "$MBH_SIM" verify --cluster "$@" "config=$dir/csrs" "sh0=$dir/sh0" "sh1=$dir/sh1" \
+	timeout -k 2 30 "$MBH_SIM" verify --cluster "$@" "config=$dir/config" "sh0=$dir/sh0" "sh1=$dir/sh1" \
 		>"$T_OUT/verify.out" 2>&1
 	VERIFY_RC=$?
 }
@@ -112,7 +112,7 @@ sleep 1
 tap_ok "$(kill -0 "$INS_PID" 2>/dev/null && echo 0 || echo 1)" "an insert through the mongos is held by the cluster lock"
 step currentOp
 tap_is "$(val currentOp waiting)" '["test.routed"]' "currentOp on the mongos shows it waitingForLock"
-copy "$T_DIR/one" csrs sh0 sh1
+copy "$T_DIR/one" config sh0 sh1
 step unlock
 tap_is "$(val unlock ok)" 1.0 "fsyncUnlock through the mongos"
 wait "$INS_PID"
@@ -132,7 +132,7 @@ tap_is "$(grep -c ': whole: ' "$T_OUT/verify.out")" 3 "... each of the three cop
 # Two moments: sh0 copied, writes through the mongos, then sh1 and the CSRS copied (no lock)
 copy "$T_DIR/two" sh0
 step insert 2000 30
-copy "$T_DIR/two" sh1 csrs
+copy "$T_DIR/two" sh1 config
 verify "$T_DIR/two"
 tap_is "$VERIFY_RC" 65 "verify --cluster: a copy of two moments fails (65)"
 tap_like "$T_OUT/verify.out" "^cluster: not one moment: router [0-9a-f]+'s write [0-9]+ is in no copy while its later write [0-9]+ is \\(in sh1\\)" \

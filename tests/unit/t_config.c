@@ -134,6 +134,8 @@ test_full_file(void)
 	is_int(c->log.level, MBH_LOG_DEBUG, "log.level");
 	is_str(c->metrics.textfile, "/var/lib/prometheus/node-exporter/mongo-backup-%s.prom", "metrics.textfile");
 	is_int(c->metrics.fsync, 0, "metrics.fsync");
+	is_int(c->cluster.mode, MBH_CLUSTER_EXACT, "cluster.mode");
+	is_str(c->cluster.name, "prod-cluster", "cluster.name");
 	is_str(c->source, fixture("full.conf"), "source is the path");
 	mbh_config_free(c);
 }
@@ -228,10 +230,10 @@ test_key_errors(void)
 	} cases[] = {
 		{ "uri = \"mongodb://h/\";\nbogus = 1;\n",
 		  "t.conf:2: unknown key 'bogus' (known: uri, username, password_file, connect_timeout_ms, "
-		  "selection, lock, state_dir, script, snapshot, log, metrics)" },
+		  "selection, lock, state_dir, script, snapshot, log, metrics, cluster)" },
 		{ "password = \"x\";\n",
 		  "t.conf:1: unknown key 'password' (known: uri, username, password_file, connect_timeout_ms, "
-		  "selection, lock, state_dir, script, snapshot, log, metrics)" },
+		  "selection, lock, state_dir, script, snapshot, log, metrics, cluster)" },
 		{ "selection = {\n  polcy = \"auto\";\n};\n",
 		  "t.conf:2: unknown key 'selection.polcy' (known: policy, member, max_lag_seconds, allow_delayed, tags)" },
 		{ "lock = { max_second = 5; };\n",

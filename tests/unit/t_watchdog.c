@@ -58,6 +58,14 @@ test_good(void)
 		   "deadline in whole seconds (earlier versions): kept as its ms");
 	}
 	{
+		static const char cl[] = GOOD "balancer_uri=mongodb://m1:1,m2:1/\0go=1\0";
+
+		ok(parse(&s, cl, sizeof(cl) - 1, &err, buf, sizeof(buf)) == 0 && s.balancer_uri != NULL &&
+		   strcmp(s.balancer_uri, "mongodb://m1:1,m2:1/") == 0, "a cluster component's balancer_uri: parsed");
+		ok(parse(&s, GOOD, sizeof(GOOD) - 1, &err, buf, sizeof(buf)) == 0 && s.balancer_uri == NULL,
+		   "no balancer_uri: NULL (not a cluster, or the balancer was not stopped)");
+	}
+	{
 		static const char min[] = "uri=mongodb://h/\0state_dir=/s\0set=rs0\0token=" TOKEN "\0";
 
 		ok(parse(&s, min, sizeof(min) - 1, &err, buf, sizeof(buf)) == 0 && s.username == NULL &&
@@ -116,6 +124,7 @@ test_bad(void)
 		C("command_pid=4194305\0", "watchdog settings: 'command_pid' is not a pid (0 to 4194304)"),
 		C("metrics_textfile=rs0.prom\0", "watchdog settings: 'metrics_textfile' is not an absolute path"),
 		C("metrics_fsync=yes\0", "watchdog settings: 'metrics_fsync' is neither 0 nor 1"),
+		C("balancer_uri=\0", "watchdog settings: 'balancer_uri' is empty"),
 		C("uri=mongodb://h/\0state_dir=/s\0set=rs 0\0token=" TOKEN "\0",
 		  "watchdog settings: 'set' is not a replica set name"),
 #undef C
