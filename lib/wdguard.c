@@ -9,6 +9,7 @@
 
 #include "crash.h"
 #include "testtime.h"
+#include "timefmt.h"
 #include "wdguard.h"
 
 #define POLL_S 1         /* how often the record is read while the deadline is far */
@@ -22,16 +23,6 @@ nap(const mbh_wd_guard *g, int64_t ms)
 
 	if (!*g->stop && !*g->release_now && ms > 0)
 		nanosleep(&ts, NULL);
-}
-
-/* The wall clock in ms (the record's deadline is wall-clock seconds). */
-static int64_t
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 /*
@@ -50,8 +41,10 @@ learn(mbh_wd_guard *g, const mbh_state_rec *cur)
 		memcpy(g->rec.member, k.member, sizeof(g->rec.member));
 	memcpy(g->rec.token, k.token, sizeof(g->rec.token));
 	memcpy(g->rec.set_name, k.set_name, sizeof(g->rec.set_name));
-	if (k.deadline > 0)
+	if (k.deadline_ms > 0) {
 		g->rec.deadline = k.deadline;
+		g->rec.deadline_ms = k.deadline_ms;
+	}
 	if (g->rec.command_pid <= 0) {
 		g->rec.command_pid = k.command_pid;
 		g->rec.command_start = k.command_start;
@@ -75,7 +68,8 @@ mbh_wd_guard_init(mbh_wd_guard *g, const mbh_watchdog_settings *s, mbh_error *er
 	snprintf(g->rec.token, sizeof(g->rec.token), "%s", s->token);
 	snprintf(g->rec.mode, sizeof(g->rec.mode), "hooks");
 	g->rec.phase = MBH_PHASE_LOCKING;
-	g->rec.deadline = s->deadline;
+	g->rec.deadline_ms = s->deadline_ms;
+	g->rec.deadline = (s->deadline_ms + 999) / 1000;
 	g->rec.command_pid = s->command_pid;
 	g->rec.command_start = s->command_start;
 	if (s->record == NULL)
@@ -119,12 +113,12 @@ mbh_wd_guard_run(mbh_wd_guard *g)
 			return 0;
 		}
 		/* no record: released (then we get SIGTERM) or removed by hand: the deadline still holds */
-		if (g->rec.deadline <= 0 || g->rec.member[0] == '\0') {
+		if (mbh_state_deadline_ms(&g->rec) <= 0 || g->rec.member[0] == '\0') {
 			nap(g, poll_ms); /* not handed what it guards and no record read yet */
 			continue;
 		}
-		/* wake on the deadline itself, not up to a poll after it */
-		left = g->rec.deadline * 1000 - now_ms();
+		/* wake on the deadline itself (to the ms it was handed), not up to a poll after it */
+		left = mbh_state_deadline_ms(&g->rec) - mbh_wall_ms();
 		if (!g->fired && left > 0 && !*g->release_now) {
 			nap(g, left < poll_ms ? left : poll_ms);
 			continue;

@@ -104,16 +104,6 @@ event(mbh_logger *lg, mbh_log_level level, const mbh_watchdog_settings *s, const
 	close(fd);
 }
 
-/* The wall clock in ms (the record's deadline is wall-clock seconds). */
-static int64_t
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* One try at releasing the lock rec describes.  Returns 0 when nothing is locked any more. */
 static int
 try_release(mbh_logger *lg, const mbh_watchdog_settings *s, const mongoc_uri_t *uri, const mbh_state_rec *rec,
@@ -132,7 +122,7 @@ try_release(mbh_logger *lg, const mbh_watchdog_settings *s, const mongoc_uri_t *
 	    mbh_release(lg, session, s->state_dir, rec, MBH_RELEASER_WATCHDOG, &stop_requested, &released, &err) == 0) {
 		snprintf(line, sizeof(line), "the fsync lock on %s (set %s, job %s, pid %ld) %s; %s%s%s",
 			 rec->member, rec->set_name, rec->job[0] != '\0' ? rec->job : "-", rec->pid,
-			 now_ms() < rec->deadline * 1000
+			 mbh_wall_ms() < mbh_state_deadline_ms(rec)
 				 ? "was to be released at mongo-postbackup's request (its record was changed by hand)"
 				 : "outlived lock.max_seconds",
 			 released ? "the watchdog unlocked it" : "it was released meanwhile",
