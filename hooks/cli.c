@@ -203,6 +203,9 @@ cli_parse(cli_args *out, const char *prog, const cli_option *opts, size_t nopts,
 		case CLI_FORGET:
 			out->forget = true;
 			break;
+		case CLI_CHECK_HELD:
+			out->check_held = optarg;
+			break;
 		}
 	}
 	if (out->help || out->version) {
