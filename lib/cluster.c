@@ -1006,8 +1006,8 @@ mbh_cluster_exec(mbh_cluster *cl, const char *const *templ, int *status, mbh_err
 	bool expand = templ == NULL;
 	size_t len = 0, i;
 	FILE *f;
-	int64_t left_ms;
-	int timeout_s, rc = -1;
+	int64_t left_ms, timeout_ms;
+	int rc = -1;
 
 	*status = EX_SOFTWARE;
 	if (templ == NULL)
@@ -1049,11 +1049,11 @@ mbh_cluster_exec(mbh_cluster *cl, const char *const *templ, int *status, mbh_err
 	if (mbh_child_spawn(&child, expand ? (const char *const *)argv : templ, env, 0, &run_err) != 0)
 		goto unlock;
 	/* script.timeout, and the lock's deadline with the kill grace taken off (the watchdogs unlock then) */
-	left_ms = cl->rec->deadline * 1000 - wall_s() * 1000 - mbh_kill_grace_ms();
-	timeout_s = (int)(left_ms > 1000 ? left_ms / mbh_seconds_ms(1) : 1);
-	if (cl->cfg->script.timeout > 0 && cl->cfg->script.timeout < timeout_s)
-		timeout_s = cl->cfg->script.timeout;
-	if (mbh_child_wait(child, timeout_s, cl->cancel_fd, status, &run_err) != 0) {
+	left_ms = cl->rec->deadline * 1000 - mbh_wall_ms() - mbh_kill_grace_ms();
+	timeout_ms = left_ms > 1 ? left_ms : 1;
+	if (cl->cfg->script.timeout > 0 && mbh_seconds_ms(cl->cfg->script.timeout) < timeout_ms)
+		timeout_ms = mbh_seconds_ms(cl->cfg->script.timeout);
+	if (mbh_child_wait(child, timeout_ms, cl->cancel_fd, status, &run_err) != 0) {
 		mbh_logf(cl->log, MBH_LOG_WARNING, "%s", run_err.msg);
 		if (*status < 0)
 			*status = EX_TEMPFAIL;

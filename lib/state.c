@@ -675,6 +675,13 @@ phase_name(mbh_phase p)
 														: NULL;
 }
 
+/* See state.h. */
+int64_t
+mbh_state_deadline_ms(const mbh_state_rec *rec)
+{
+	return rec->deadline_ms > 0 ? rec->deadline_ms : rec->deadline * 1000;
+}
+
 /* The phase's name in the record. */
 const char *
 mbh_state_phase_name(mbh_phase phase)

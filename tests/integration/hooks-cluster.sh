@@ -263,6 +263,13 @@ tap_is "$(find "$T_STATE/csrs.cluster.d" -name '*.state' 2>/dev/null | wc -l)" 0
 n=0
 while [ "$(balancer_mode)" != full ] && [ $n -lt 50 ]; do sleep 0.1; n=$((n + 1)); done
 tap_is "$(balancer_mode)" full "... and started the balancer this backup had stopped"
+# (each watchdog acts at its own component's deadline, to the ms: sh1's may write its line after another
+# watchdog started the balancer)
+n=0
+while ! grep -qs 'watchdog: started the balancer' "$T_STATE/csrs.cluster.d/sh1/sh1.events" && [ $n -lt 50 ]; do
+	sleep 0.1
+	n=$((n + 1))
+done
 tap_like "$T_STATE/csrs.cluster.d/sh1/sh1.events" 'watchdog: started the balancer' "... saying so in the component's events"
 post wdpost
 t_rc_is 0 "post after the watchdogs: exits 0" wdpost
