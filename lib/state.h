@@ -139,6 +139,13 @@ void mbh_state_free(mbh_state *st);
 /* Pure: may s name a set (it becomes a file name in DIR: a safe alphabet, 1 to 127 bytes, not "." or "..")? */
 bool mbh_state_set_name_ok(const char *s);
 
+/*
+ * Does rec's watchdog still guard its lock: a watchdog pid recorded, and that
+ * process (same start time: not a reused pid) alive, a zombie not counting.
+ * Reads /proc; the one rule for --status's "stale" and for --check-held.
+ */
+bool mbh_state_guarded(const mbh_state_rec *rec);
+
 /* Pure: the deadline the lock ends at, unix ms: rec's deadline_ms when set, else its deadline's second. */
 int64_t mbh_state_deadline_ms(const mbh_state_rec *rec);
 
