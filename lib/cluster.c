@@ -93,7 +93,11 @@ struct mbh_cluster {
 	comp *comps;
 	size_t n;
 	bool held;                 /* rec describes locks we hold */
+	pthread_mutex_t unlock_mu; /* mbh_cluster_unlock from two threads (the plugin's unload beside the job's) */
+	bool closing;              /* mbh_cluster_free began (under unlock_mu): comp_idle leaves the comps alone */
 };
+
+static void comp_idle(void *ctx);
 
 static char *
 dup_or_null(const char *s)
@@ -112,6 +116,7 @@ mbh_cluster_new(mbh_cluster **out, const mbh_cluster_params *p, mbh_error *err)
 		free(cl);
 		return mbh_error_set(err, EX_OSERR, "out of memory");
 	}
+	pthread_mutex_init(&cl->unlock_mu, NULL);
 	cl->cfg = p->cfg;
 	cl->log = p->log;
 	cl->cancel_fd = p->cancel_fd;
@@ -414,6 +419,8 @@ make_comps(mbh_cluster *cl, mbh_error *err)
 		jp.cancel_fd = cl->cancel_fd;
 		jp.before_lock = gate_wait;
 		jp.before_lock_ctx = c;
+		jp.after_idle = comp_idle;
+		jp.after_idle_ctx = cl;
 		if (mbh_job_new(&c->job, &jp, err) != 0)
 			return -1;
 	}
@@ -983,12 +990,14 @@ fail:
 int
 mbh_cluster_unlock(mbh_cluster *cl, mbh_error *err)
 {
-	int rc;
+	int rc = 0;
 
-	if (!cl->held || cl->state == NULL)
-		return 0;
-	rc = release_all(cl, err);
-	close_state(cl);
+	pthread_mutex_lock(&cl->unlock_mu);
+	if (cl->held && cl->state != NULL) {
+		rc = release_all(cl, err);
+		close_state(cl);
+	}
+	pthread_mutex_unlock(&cl->unlock_mu);
 	return rc;
 }
 
@@ -1494,12 +1503,122 @@ out:
 	return rc;
 }
 
+/* ---- the plugin: one command per component, under the cluster's locks ---------------------------------- */
+
+/* See cluster.h. */
+const char *
+mbh_cluster_name(const mbh_cluster *cl)
+{
+	return cl->rec->name;
+}
+
+/* See cluster.h. */
+size_t
+mbh_cluster_ncomps(const mbh_cluster *cl)
+{
+	return cl->held ? cl->n : 0;
+}
+
+/* See cluster.h. */
+const mbh_cluster_comp *
+mbh_cluster_comp_at(const mbh_cluster *cl, size_t i)
+{
+	return cl->held && i < cl->n ? &cl->rec->comps[cl->comps[i].idx] : NULL;
+}
+
+/* See cluster.h. */
+mbh_job *
+mbh_cluster_comp_job(mbh_cluster *cl, size_t i)
+{
+	return cl->held && i < cl->n ? cl->comps[i].job : NULL;
+}
+
+/* See cluster.h. */
+int
+mbh_cluster_comp_spawn(mbh_cluster *cl, size_t i, const char *const *templ, int flags, mbh_child **out,
+		       mbh_error *err)
+{
+	const mbh_cluster_comp *r = mbh_cluster_comp_at(cl, i);
+	char env_cluster[200], env_comp[200];
+	const char *env[3] = { env_cluster, env_comp, NULL };
+	char label[300];
+
+	*out = NULL;
+	if (r == NULL)
+		return mbh_error_set(err, EX_SOFTWARE, "no component %zu is locked", i);
+	snprintf(env_cluster, sizeof(env_cluster), "MONGO_BACKUP_CLUSTER=%s", cl->rec->name);
+	snprintf(env_comp, sizeof(env_comp), "MONGO_BACKUP_COMPONENT=%s", r->name);
+	if (mbh_job_spawn_held(cl->comps[i].job, templ, env, flags, out, err) != 0) {
+		comp_label(r, label, sizeof(label));
+		return mbh_error_prefix(err, "%s", label);
+	}
+	return 0;
+}
+
+/* See cluster.h. */
+int
+mbh_cluster_unlock_async(mbh_cluster *cl, mbh_error *err)
+{
+	mbh_error e;
+	size_t i;
+	int rc = 0;
+
+	for (i = 0; i < cl->n; i++) {
+		mbh_error_init(&e);
+		mbh_job_cancel(cl->comps[i].job);
+		if (mbh_job_unlock_async(cl->comps[i].job, &e) != 0 && rc == 0) {
+			*err = e;
+			rc = -1;
+		}
+	}
+	return rc;
+}
+
+/*
+ * mbh_job_params.after_idle, on a component's helper thread: the idle rule
+ * released that component while its stream's reader is away (Bacula waiting
+ * for a volume); release the others now too, not when the reader comes back.
+ * The balancer and the record follow with the owner's mbh_cluster_unlock.
+ */
+static void
+comp_idle(void *ctx)
+{
+	mbh_cluster *cl = ctx;
+	mbh_error e;
+
+	mbh_error_init(&e);
+	pthread_mutex_lock(&cl->unlock_mu);
+	if (cl->held && !cl->closing) {
+		mbh_logf(cl->log, MBH_LOG_ERROR, "cluster %s: a stream stalled (script.idle_timeout): unlocking every "
+			 "component now", cl->rec->name);
+		if (mbh_cluster_unlock_async(cl, &e) != 0)
+			mbh_logf(cl->log, MBH_LOG_ERROR, "%s", e.msg);
+	}
+	pthread_mutex_unlock(&cl->unlock_mu);
+}
+
+/* See cluster.h. */
+bool
+mbh_cluster_unlock_wait(mbh_cluster *cl, int timeout_ms)
+{
+	size_t i;
+	bool done = true;
+
+	for (i = 0; i < cl->n; i++)
+		if (!mbh_job_unlock_wait(cl->comps[i].job, cl->n > 0 ? timeout_ms / (int)cl->n : timeout_ms))
+			done = false;
+	return done;
+}
+
 /* See cluster.h. */
 void
 mbh_cluster_free(mbh_cluster *cl)
 {
 	if (cl == NULL)
 		return;
+	pthread_mutex_lock(&cl->unlock_mu);
+	cl->closing = true; /* a component's helper thread is joined below: it must not be using the others */
+	pthread_mutex_unlock(&cl->unlock_mu);
 	free_comps(cl);
 	close_state(cl);
 	if (cl->client != NULL)
@@ -1511,5 +1630,6 @@ mbh_cluster_free(mbh_cluster *cl)
 	free(cl->mode);
 	free(cl->watchdog_path);
 	free(cl->gate_path);
+	pthread_mutex_destroy(&cl->unlock_mu);
 	free(cl);
 }

@@ -63,6 +63,8 @@ mbh_job_new(mbh_job **out, const mbh_job_params *p, mbh_error *err)
 	j->cancel_fd = p->cancel_fd;
 	j->before_lock = p->before_lock;
 	j->before_lock_ctx = p->before_lock_ctx;
+	j->after_idle = p->after_idle;
+	j->after_idle_ctx = p->after_idle_ctx;
 	j->job_name = dup_or_empty(p->job_name);
 	j->mode = strdup(p->mode != NULL ? p->mode : "hooks");
 	j->set_override = p->set_name != NULL ? strdup(p->set_name) : NULL;
@@ -137,17 +139,25 @@ cancelled_error(mbh_error *err, const char *what)
  * template (%h %p %s %j); a command line given by hand runs verbatim.
  */
 static int
-start_command(mbh_job *j, const char *const *templ, bool expand, int flags, mbh_error *err)
+start_command(mbh_job *j, const char *const *templ, bool expand, int flags, const char *const *extra_env,
+	      mbh_error *err)
 {
 	mbh_cmd_env x;
+	const char *env[16];
 	char **argv = NULL;
+	size_t n = 0, i;
 	int rc = -1;
 
 	mbh_cmd_env_fill(&x, &j->rec);
+	for (i = 0; x.env[i] != NULL && n < sizeof(env) / sizeof(env[0]) - 1; i++)
+		env[n++] = x.env[i];
+	for (i = 0; extra_env != NULL && extra_env[i] != NULL && n < sizeof(env) / sizeof(env[0]) - 1; i++)
+		env[n++] = extra_env[i];
+	env[n] = NULL;
 	if (expand && mbh_run_expand(&argv, templ, &x.vars, err) != 0)
 		goto out;
 	if (mbh_child_spawn_via(&j->child, (flags & MBH_RUN_GATED) ? j->gate_path : NULL,
-				expand ? (const char *const *)argv : templ, x.env, flags, err) != 0)
+				expand ? (const char *const *)argv : templ, env, flags, err) != 0)
 		goto out;
 	j->child_pgid = (int)mbh_child_pid(j->child);
 	j->cmd_started_ms = mbh_now_ms();
@@ -267,7 +277,7 @@ snapshot_then_command(mbh_job *j, const char *const *templ, bool expand, int fla
 		return -1;
 	if (templ == NULL)
 		return 0;
-	if (start_command(j, templ, expand, flags, run_err) != 0) {
+	if (start_command(j, templ, expand, flags, NULL, run_err) != 0) {
 		mbh_logf(j->log, MBH_LOG_DEBUG, "the command did not start: %s", run_err->msg);
 		return 0;
 	}
@@ -400,7 +410,7 @@ lock_flow(mbh_job *j, const char *const *templ, bool expand, int flags, mbh_erro
 	}
 
 	if (templ != NULL && j->cfg->snapshot.create == NULL &&
-	    start_command(j, templ, expand, flags | MBH_RUN_GATED, err) != 0)
+	    start_command(j, templ, expand, flags | MBH_RUN_GATED, NULL, err) != 0)
 		goto out;
 	if (wd != NULL) {
 		if (mbh_watchdog_send(wd, j->cfg, j->rec.set_name, j->rec.token, err) != 0)
@@ -657,6 +667,44 @@ mbh_job_lock_spawn(mbh_job *j, const char *const *templ, int flags, mbh_child **
 			      run_err.code != 0 ? run_err.msg : "unknown reason",
 			      rc != 0 ? e.msg : j->snap ? "the snapshot was removed" : "the member was unlocked again");
 	return -1;
+}
+
+/* A command under a lock already held (a cluster's component, one after another); see job.h. */
+int
+mbh_job_spawn_held(mbh_job *j, const char *const *templ, const char *const *extra_env, int flags, mbh_child **out,
+		   mbh_error *err)
+{
+	int rc = -1;
+
+	*out = NULL;
+	pthread_mutex_lock(&j->mu);
+	if (!j->held || j->snap) {
+		mbh_error_set(err, EX_SOFTWARE, "no lock is held to run %s under", templ[0]);
+		goto out;
+	}
+	forget_stopped_command(j);
+	if (j->child != NULL) {
+		mbh_error_set(err, EX_SOFTWARE, "a command already runs under the lock on %s", j->rec.member);
+		goto out;
+	}
+	if (mbh_job_cancelled(j)) {
+		mbh_error_fail(err, MBH_ERR_CANCELLED, "cancelled before %s started", templ[0]);
+		goto out;
+	}
+	if (start_command(j, templ, true, flags & ~MBH_RUN_GATED, extra_env, err) != 0)
+		goto out;
+	/* the record names the command, so that whoever unlocks (the watchdog too) stops it first */
+	if (mbh_state_write_volatile(j->state, &j->rec, err) != 0) {
+		stop_command(j);
+		forget_stopped_command(j);
+		mbh_error_prefix(err, "cannot record the command under the lock on %s, so it was stopped", j->rec.member);
+		goto out;
+	}
+	*out = j->child;
+	rc = 0;
+out:
+	pthread_mutex_unlock(&j->mu);
+	return rc;
 }
 
 /* See jobint.h. */

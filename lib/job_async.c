@@ -49,6 +49,8 @@ end_idle_stream(mbh_job *j)
 	mbh_error_init(&e);
 	if (mbh_job_unlock(j, &e) != 0)
 		mbh_logf(j->log, MBH_LOG_ERROR, "unlocking after the stream stalled failed: %s", e.msg);
+	if (j->after_idle != NULL)
+		j->after_idle(j->after_idle_ctx);
 }
 
 static void *

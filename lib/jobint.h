@@ -36,6 +36,8 @@ struct mbh_job {
 	int cancel_fd;           /* the caller's; -1 */
 	int (*before_lock)(void *ctx); /* mbh_job_params */
 	void *before_lock_ctx;
+	void (*after_idle)(void *ctx); /* mbh_job_params */
+	void *after_idle_ctx;
 	int cancel_pipe[2];      /* mbh_job_cancel writes [1]; waits poll [0] */
 	atomic_int cancelled;    /* atomics, not volatile sig_atomic_t: set by a signal handler or by another thread */
 	atomic_int child_pgid;   /* the running command's group, for mbh_job_cancel; 0 = none */

@@ -76,12 +76,13 @@ open_command(mbh_restore *r, const mbh_stream_name *sn, mbh_error *err)
 {
 	mbh_state_rec rec;
 	mbh_cmd_env x;
-	const char *env[8];
-	char *where_env = NULL, **argv = NULL;
+	const char *env[10];
+	char *where_env = NULL, **argv = NULL, env_cluster[200], env_comp[200];
 	int n = 0, rc = -1;
 
 	memset(&rec, 0, sizeof(rec));
-	snprintf(rec.set_name, sizeof(rec.set_name), "%s", sn->set);
+	/* a cluster's component: the stored name holds the component (shard _id or "config"), not its set */
+	snprintf(rec.set_name, sizeof(rec.set_name), "%s", sn->cluster[0] != '\0' ? sn->component : sn->set);
 	snprintf(rec.member, sizeof(rec.member), "%s", sn->member);
 	snprintf(rec.job, sizeof(rec.job), "%s", r->job_name);
 	mbh_cmd_env_fill(&x, &rec);
@@ -95,6 +96,12 @@ open_command(mbh_restore *r, const mbh_stream_name *sn, mbh_error *err)
 		goto out;
 	}
 	env[n++] = where_env;
+	if (sn->cluster[0] != '\0') {
+		snprintf(env_cluster, sizeof(env_cluster), "MONGO_BACKUP_CLUSTER=%s", sn->cluster);
+		snprintf(env_comp, sizeof(env_comp), "MONGO_BACKUP_COMPONENT=%s", sn->component);
+		env[n++] = env_cluster;
+		env[n++] = env_comp;
+	}
 	env[n] = NULL;
 	if ((r->target = strdup(base_name(r->cfg->script.restore[0]))) == NULL) {
 		mbh_error_set(err, EX_OSERR, "out of memory");

@@ -107,7 +107,7 @@ done
 for f in /usr/share/man/man1/mongo-prebackup.1.gz /usr/share/man/man1/mongo-postbackup.1.gz \
 	/usr/share/man/man5/mongo-backup.conf.5.gz $EXAMPLES/mongo-backup.conf.example \
 	$EXAMPLES/mongo-backup-plugin.conf.example $EXAMPLES/bacula-hooks-job.conf $EXAMPLES/bacula-cluster-hooks-job.conf \
-	$EXAMPLES/bacula-plugin-job.conf \
+	$EXAMPLES/bacula-plugin-job.conf $EXAMPLES/bacula-plugin-cluster.conf $EXAMPLES/mongo-backup-plugin-cluster.conf.example \
 	$EXAMPLES/mongo-backup.rules.yml \
 	/usr/share/doc/mongo-backup-hooks/copyright; do
 	has main -rw-r--r-- "$f" || missing="$missing $f"
