@@ -53,6 +53,8 @@ typedef struct mbh_watchdog mbh_watchdog;
 #define MBH_WD_GO "go"
 #define MBH_WD_BALANCER_URI "balancer_uri"   /* a cluster's mongos: balancerStart after a release at the deadline */
 #define MBH_WD_METRICS "metrics_textfile"     /* metrics.textfile; absent = off */
+#define MBH_WD_CLUSTER_UNLOCK "cluster_unlock" /* "1": exact mode: uri is a mongos, set the cluster's record; at
+                                                 * the deadline fsyncUnlock through the mongos (every primary) */
 #define MBH_WD_METRICS_FSYNC "metrics_fsync"  /* "1" or "0" */
 
 /*
@@ -93,6 +95,17 @@ uint64_t mbh_watchdog_starttime(const mbh_watchdog *w);
 int mbh_watchdog_go(mbh_watchdog *w, const mbh_state_rec *rec, mbh_error *err);
 
 /*
+ * Exact mode (a cluster's lock through the mongos): the cluster's record
+ * (mbh_watchdog_send's set: "CLUSTER.cluster") is durable: send
+ * cluster_unlock, the deadline and "go", and close the pipe.  The watchdog
+ * then exits when that record is gone from its lock (phase SNAPSHOT, another
+ * token) and at the deadline sends fsyncUnlock through the mongos until it
+ * answers (a "not locked" answer included), then starts the balancer when it
+ * was handed balancer_uri.
+ */
+int mbh_watchdog_go_cluster(mbh_watchdog *w, int64_t deadline, mbh_error *err);
+
+/*
  * After mbh_watchdog_go, started in the gate program: wait until it is the
  * watchdog (its exec: ~1 ms; the driver loads afterwards, in it); -1 with
  * why when it could not become one (the lock must then be released).  0
@@ -127,6 +140,7 @@ typedef struct mbh_watchdog_settings {
 	const char *metrics;    /* metrics.textfile; NULL = off */
 	const char *balancer_uri; /* a cluster's component: start its balancer after releasing at the deadline; NULL = not one */
 	bool metrics_fsync;
+	bool cluster_unlock;    /* exact mode: unlock through the mongos at uri (no member) */
 	bool go;
 } mbh_watchdog_settings;
 
@@ -138,7 +152,8 @@ typedef struct mbh_watchdog_settings {
  * MBH_TOKEN_LEN hex digits, absolute paths for state_dir and
  * metrics_textfile, a set name mbh_state_set_name_ok refuses, a member that is no HOST:PORT,
  * numbers that are no unsigned decimal, a pid above 2^22, metrics_fsync or
- * go other than the sender's "0"/"1" and "1"), or no uri, state_dir, set or
+ * go other than the sender's "0"/"1" and "1", cluster_unlock other than "1",
+ * cluster_unlock with a member), or no uri, state_dir, set or
  * token fail with EX_DATAERR naming the item, never its value (it may be a
  * password).
  */

@@ -17,6 +17,7 @@
 #include <mongoc/mongoc.h>
 
 #include "cluster.h"
+#include "cluster_rec.h"
 #include "config.h"
 #include "crash.h"
 #include "lock.h"
@@ -274,6 +275,56 @@ guard(mbh_logger *lg, const mbh_watchdog_settings *s, const mongoc_uri_t *uri)
 	return 0;
 }
 
+/*
+ * Exact mode: guard the cluster's lock through the mongos.  The record
+ * (DIR/CLUSTER.cluster.state, read without its flock) says SNAPSHOT or
+ * holds another token: the run unlocked, we exit.  At the deadline (or on
+ * MBH_WD_RELEASE_NOW), whatever the record says: fsyncUnlock through the
+ * mongos until it answers, then the balancer when we were handed it.
+ */
+static int
+guard_cluster(mbh_logger *lg, const mbh_watchdog_settings *s, const mongoc_uri_t *uri)
+{
+	static mbh_cluster_rec rec;
+	char *text = NULL, line[MBH_ERRMSG_LEN + 256];
+	bool present = false, was_locked = false;
+	int64_t poll_ms = mbh_seconds_ms(POLL_S), backoff = poll_ms, left;
+	mbh_error err;
+	int attempt = 0;
+
+	while (!stop_requested) {
+		mbh_error_init(&err);
+		free(text);
+		text = NULL;
+		if (mbh_state_peek_text(s->state_dir, s->set, &text, &present, &err) == 0 && present &&
+		    mbh_cluster_rec_parse(&rec, text, &err) == 0 &&
+		    (strcmp(rec.token, s->token) != 0 || rec.phase == MBH_PHASE_SNAPSHOT))
+			break; /* released by the run (the snapshots are post's), or another run's record */
+		left = s->deadline * 1000 - now_ms();
+		if (left > 0 && !release_requested) {
+			nap(left < poll_ms ? left : poll_ms);
+			continue;
+		}
+		MBH_CRASH("watchdog-fired");
+		mbh_error_init(&err);
+		if (mbh_cluster_fsync_unlock(uri, &was_locked, &err) == 0) {
+			snprintf(line, sizeof(line), "the fsync lock through the mongos (%s) outlived lock.max_seconds; %s",
+				 s->set, was_locked ? "the watchdog unlocked every primary" : "it was released meanwhile");
+			event(lg, was_locked ? MBH_LOG_ERROR : MBH_LOG_INFO, s, line);
+			if (s->balancer_uri != NULL)
+				start_balancer(lg, s);
+			break;
+		}
+		snprintf(line, sizeof(line), "watchdog: could not unlock %s through the mongos, try %d: %s; trying again",
+			 s->set, ++attempt, err.msg);
+		event(lg, MBH_LOG_ERROR, s, line);
+		nap(backoff);
+		backoff = backoff * 2 > mbh_seconds_ms(BACKOFF_MAX_S) ? mbh_seconds_ms(BACKOFF_MAX_S) : backoff * 2;
+	}
+	free(text);
+	return 0;
+}
+
 int
 main(void)
 {
@@ -330,7 +381,7 @@ main(void)
 		goto out;
 	}
 	MBH_CRASH("watchdog-go");
-	rc = guard(lg, s, uri);
+	rc = s->cluster_unlock ? guard_cluster(lg, s, uri) : guard(lg, s, uri);
 out:
 	mongoc_uri_destroy(uri);
 	mbh_logger_free(lg);
