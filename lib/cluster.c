@@ -1902,6 +1902,8 @@ mbh_cluster_status(mbh_cluster *cl, const char *name, bool json, char **text, mb
 			BSON_APPEND_INT64(&doc, "lock_ms", r->lock_ms);
 			BSON_APPEND_INT64(&doc, "lock_count", r->lock_count);
 			BSON_APPEND_UTF8(&doc, "state", mbh_comp_state_name(r->state));
+			if (r->snapshot[0] != '\0')
+				BSON_APPEND_UTF8(&doc, "snapshot", r->snapshot); /* exact mode */
 			if (bson_init_from_json(&sub, ctext, -1, &be)) {
 				BSON_APPEND_DOCUMENT(&doc, "status", &sub);
 				bson_destroy(&sub);
@@ -1914,6 +1916,8 @@ mbh_cluster_status(mbh_cluster *cl, const char *name, bool json, char **text, mb
 			if (r->member[0] != '\0' && r->lock_ms >= 0)
 				fprintf(f, " %s, lock time +%" PRId64 " ms, lockCount %" PRId64, r->member, r->lock_ms,
 					r->lock_count);
+			if (r->snapshot[0] != '\0')
+				fprintf(f, ", snapshot %s", r->snapshot); /* exact mode */
 			fprintf(f, "\n%s", ctext);
 		}
 	}

@@ -168,6 +168,17 @@ tap_is "$(nsnaps)" 4 "after pre: four snapshots"
 tap_like "$CREC" '^phase=SNAPSHOT$' "the record: phase SNAPSHOT"
 tap_is "$(grep -c '^snapshot=' "$CREC")" 4 "the record names the four snapshots"
 tap_like "$CREC" '^token=[0-9a-f]{32}$' "the record holds the lock's token"
+tap_is "$(grep -c '^component=.* 127\.0\.0\.1:[0-9]* 1 0 released$' "$CREC")" 4 \
+	"the record: every component's primary, its lockCount from all.raw (1), released"
+post status --status
+t_rc_is 0 "--status: exits 0" status
+tap_like "$T_OUT/status.out" '^cluster csrs \(exact mode\): SNAPSHOT since .* by job hk1' "--status: exact mode, SNAPSHOT, the job"
+tap_is "$(grep -c '^component .*: released 127\.0\.0\.1:[0-9]*, lock time +0 ms, lockCount 1, snapshot /' "$T_OUT/status.out")" 4 \
+	"--status: every component's primary, lockCount and snapshot"
+post json --status --json
+t_rc_is 0 "--status --json: exits 0" json
+tap_is "$("$PY" -c 'import json,sys; d=json.load(open(sys.argv[1])); print(d["mode"], d["phase"], sorted(c["name"] for c in d["components"]), all(c["snapshot"].startswith("/") for c in d["components"]))' "$T_OUT/json.out" 2>&1)" \
+	"exact SNAPSHOT ['config', 'sh0', 'sh1', 'sh2'] True" "--status --json: mode, phase, every component's snapshot"
 post hpost --job hk1
 t_rc_is 0 "exact post: exits 0" hpost
 clean "hooks mode"
