@@ -628,6 +628,8 @@ close_state(mbh_cluster *cl)
 	cl->state = NULL;
 }
 
+static void exact_dry_run(mbh_cluster *cl, FILE *f, mbh_error *err);
+
 /* ---- --dry-run ------------------------------------------------------------------------------------------ */
 
 /* See cluster.h. */
@@ -670,6 +672,10 @@ mbh_cluster_dry_run(mbh_cluster *cl, char **text, mbh_error *err)
 	fputc('\n', f);
 	if (mode_check(cl, &mode_err) != 0) {
 		fprintf(f, "refused: %s\n", mode_err.msg);
+	} else if (cl->rec->mode == MBH_CLUSTER_EXACT) {
+		/* exact mode locks the primaries through the mongos: the secondaries' verdicts above do not matter */
+		refused = NULL;
+		exact_dry_run(cl, f, &mode_err);
 	} else if (refused != NULL) {
 		comp_label(&cl->rec->comps[refused->idx], label, sizeof(label));
 		fprintf(f, "refused: %s has no member to lock; nothing would be locked\n", label);
@@ -1097,6 +1103,26 @@ exact_release(mbh_cluster *cl, mbh_error *err)
 	cl->held = false;
 	mbh_logf(cl->log, MBH_LOG_INFO, "cluster %s: every snapshot removed, nothing locked", cl->rec->name);
 	return 0;
+}
+
+/* --dry-run's last line in exact mode: every primary that the mongos would lock and snapshot.create would copy. */
+static void
+exact_dry_run(mbh_cluster *cl, FILE *f, mbh_error *err)
+{
+	char primary[262], label[300];
+	size_t i;
+
+	fputs("would lock through the mongos and snapshot:", f);
+	for (i = 0; i < cl->n; i++) {
+		if (set_primary(cl, &cl->comps[i], primary, sizeof(primary), err) != 0) {
+			comp_label(&cl->rec->comps[i], label, sizeof(label));
+			mbh_error_prefix(err, "%s", label);
+			fprintf(f, "\nrefused: %s\n", err->msg);
+			return;
+		}
+		fprintf(f, " %s=%s", cl->rec->comps[i].name, primary);
+	}
+	fputc('\n', f);
 }
 
 /* The lockCount of every component from the mongos's reply: all.raw {"SET/HOSTS": {lockCount}}. */
