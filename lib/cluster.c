@@ -978,7 +978,7 @@ snap_thread(void *p)
 	if (mbh_run_expand(&argv, (const char *const *)cl->cfg->snapshot.create, &x.vars, &sj->err) != 0 ||
 	    mbh_child_spawn(&c, (const char *const *)argv, x.env, MBH_RUN_PIPE_STDOUT, &sj->err) != 0)
 		goto out;
-	if (mbh_child_capture_line(c, cl->cfg->snapshot.timeout, cl->cancel_fd, -1, sj->out, sizeof(sj->out),
+	if (mbh_child_capture_line(c, mbh_seconds_ms(cl->cfg->snapshot.timeout), cl->cancel_fd, -1, sj->out, sizeof(sj->out),
 				   snap_printed, sj, &status, &sj->err) != 0)
 		goto out;
 	if (status != 0) {
@@ -1020,7 +1020,7 @@ snap_remove(mbh_cluster *cl, size_t i, mbh_error *err)
 	    mbh_child_spawn(&c, (const char *const *)argv, x.env, 0, err) != 0)
 		goto out;
 	mbh_error_init(&e);
-	if (mbh_child_wait(c, cl->cfg->snapshot.timeout, -1, &status, &e) != 0 || status != 0) {
+	if (mbh_child_wait(c, mbh_seconds_ms(cl->cfg->snapshot.timeout), -1, &status, &e) != 0 || status != 0) {
 		mbh_error_set(err, EX_TEMPFAIL, "snapshot.remove (%s) of %s %s; it stays on record: run mongo-postbackup "
 			      "again", argv[0], r->snapshot, status != 0 && e.code == 0 ? "failed" : "timed out");
 		goto out;
@@ -1213,7 +1213,7 @@ exact_lock(mbh_cluster *cl, mbh_error *err)
 	}
 	if (rec_write(cl, err) != 0)
 		goto undo;
-	if (wd != NULL && mbh_watchdog_go_cluster(wd, cl->rec->deadline, err) != 0)
+	if (wd != NULL && mbh_watchdog_go_cluster(wd, cl->rec->deadline * 1000, err) != 0)
 		goto undo;
 	mbh_watchdog_free(wd);
 	wd = NULL;
@@ -1578,8 +1578,8 @@ mbh_cluster_exec(mbh_cluster *cl, const char *const *templ, int *status, mbh_err
 	bool expand = templ == NULL;
 	size_t len = 0, i;
 	FILE *f;
-	int64_t left_ms;
-	int timeout_s, rc = -1;
+	int64_t left_ms, timeout_ms;
+	int rc = -1;
 
 	*status = EX_SOFTWARE;
 	if (templ == NULL)
@@ -1641,13 +1641,13 @@ mbh_cluster_exec(mbh_cluster *cl, const char *const *templ, int *status, mbh_err
 	if (mbh_child_spawn(&child, expand ? (const char *const *)argv : templ, env, 0, &run_err) != 0)
 		goto unlock;
 	/* script.timeout, and the lock's deadline with the kill grace taken off (the watchdogs unlock then) */
-	left_ms = cl->rec->deadline * 1000 - wall_s() * 1000 - mbh_kill_grace_ms();
-	timeout_s = (int)(left_ms > 1000 ? left_ms / mbh_seconds_ms(1) : 1);
-	if (cl->cfg->script.timeout > 0 && cl->cfg->script.timeout < timeout_s)
-		timeout_s = cl->cfg->script.timeout;
-	if (cl->rec->mode == MBH_CLUSTER_EXACT)
-		timeout_s = cl->cfg->script.timeout; /* nothing is locked: the snapshots wait for it */
-	if (mbh_child_wait(child, timeout_s, cl->cancel_fd, status, &run_err) != 0) {
+	left_ms = cl->rec->deadline * 1000 - mbh_wall_ms() - mbh_kill_grace_ms();
+	timeout_ms = left_ms > 1 ? left_ms : 1;
+	if (cl->cfg->script.timeout > 0 && mbh_seconds_ms(cl->cfg->script.timeout) < timeout_ms)
+		timeout_ms = mbh_seconds_ms(cl->cfg->script.timeout);
+	if (cl->rec->mode == MBH_CLUSTER_EXACT) /* nothing is locked: the snapshots wait for it */
+		timeout_ms = cl->cfg->script.timeout > 0 ? mbh_seconds_ms(cl->cfg->script.timeout) : 0;
+	if (mbh_child_wait(child, timeout_ms, cl->cancel_fd, status, &run_err) != 0) {
 		mbh_logf(cl->log, MBH_LOG_WARNING, "%s", run_err.msg);
 		if (*status < 0)
 			*status = EX_TEMPFAIL;
@@ -1977,6 +1977,123 @@ out:
 	free(ctext);
 	bson_free(js);
 	bson_destroy(&b);
+	return rc;
+}
+
+/* Split "COMPONENT=HOST:PORT"; -1 when it is not one (an empty part, a port not in 1..65535). */
+static int
+held_arg(const char *arg, char *cname, size_t cnamelen, char *member, size_t memberlen)
+{
+	const char *eq = strchr(arg, '='), *colon;
+	char *end;
+	long port;
+
+	if (eq == NULL || eq == arg || (size_t)(eq - arg) >= cnamelen || strlen(eq + 1) >= memberlen)
+		return -1;
+	colon = strrchr(eq + 1, ':');
+	if (colon == NULL || colon == eq + 1 || colon[1] < '0' || colon[1] > '9')
+		return -1;
+	errno = 0;
+	port = strtol(colon + 1, &end, 10);
+	if (errno != 0 || *end != '\0' || port < 1 || port > 65535)
+		return -1;
+	snprintf(cname, cnamelen, "%.*s", (int)(eq - arg), arg);
+	snprintf(member, memberlen, "%s", eq + 1);
+	return 0;
+}
+
+/* See cluster.h. */
+int
+mbh_cluster_check_held(const mbh_config *cfg, const char *name, const char *job, const char *arg, char *held,
+		       size_t heldlen, mbh_error *err)
+{
+	char cname[sizeof(((mbh_cluster_comp *)0)->name)], member[sizeof(((mbh_cluster_comp *)0)->member)];
+	char rname[160], what[600], *text = NULL, *dir = NULL;
+	const mbh_cluster_comp *c = NULL;
+	mbh_cluster_rec *rec = NULL;
+	mbh_state_rec srec;
+	bool present = false;
+	size_t i;
+	int rc = -1;
+
+	held[0] = '\0';
+	if (held_arg(arg, cname, sizeof(cname), member, sizeof(member)) != 0)
+		return mbh_error_set(err, EX_USAGE, "--check-held wants COMPONENT=HOST:PORT (a shard's name or "
+				     "\"config\", then the member), not '%s'", arg);
+	snprintf(what, sizeof(what), "%s %s is not locked%s%s", cname, member, job != NULL ? " for job " : "",
+		 job != NULL ? job : "");
+	if (name == NULL || name[0] == '\0')
+		return mbh_error_set(err, EX_UNAVAILABLE, "%s: no cluster's backup is recorded in %s", what,
+				     cfg->state_dir);
+	if (rec_name(name, rname, sizeof(rname)) != 0)
+		return mbh_error_set(err, EX_CONFIG, "the cluster name '%s' is too long", name);
+	if ((rec = calloc(1, sizeof(*rec))) == NULL)
+		return mbh_error_set(err, EX_OSERR, "out of memory");
+	if (mbh_state_peek_text(cfg->state_dir, rname, &text, &present, err) != 0)
+		goto out;
+	if (!present) {
+		mbh_error_set(err, EX_UNAVAILABLE, "%s: nothing is locked for cluster %s (no record in %s)", what, name,
+			      cfg->state_dir);
+		goto out;
+	}
+	if (mbh_cluster_rec_parse(rec, text, err) != 0) {
+		mbh_error_prefix(err, "%s/%s.state", cfg->state_dir, rname);
+		goto out;
+	}
+	if (job != NULL && strcmp(rec->job, job) != 0) {
+		mbh_error_set(err, EX_UNAVAILABLE, "%s: the locks of cluster %s are %s%s%s", what, name,
+			      rec->job[0] != '\0' ? "job " : "", rec->job[0] != '\0' ? rec->job : "of no job",
+			      rec->job[0] != '\0' ? "'s" : "");
+		goto out;
+	}
+	if (rec->phase != MBH_PHASE_LOCKED) {
+		mbh_error_set(err, EX_UNAVAILABLE, "%s: cluster %s is %s, not LOCKED", what, name,
+			      mbh_state_phase_name(rec->phase));
+		goto out;
+	}
+	for (i = 0; i < rec->ncomps && c == NULL; i++)
+		if (strcmp(rec->comps[i].name, cname) == 0)
+			c = &rec->comps[i];
+	if (c == NULL) {
+		mbh_error_set(err, EX_UNAVAILABLE, "%s: cluster %s has no component %s", what, name, cname);
+		goto out;
+	}
+	if (strcmp(c->member, member) != 0) {
+		mbh_error_set(err, EX_UNAVAILABLE, "%s: the member of %s locked is %s", what, cname,
+			      c->member[0] != '\0' ? c->member : "none (not chosen yet)");
+		goto out;
+	}
+	if (c->state != MBH_COMP_LOCKED) {
+		mbh_error_set(err, EX_UNAVAILABLE, "%s: its lock is %s", what, mbh_comp_state_name(c->state));
+		goto out;
+	}
+	/* the component's own record is the lock's truth: its watchdog unlocks it at the deadline */
+	if (asprintf(&dir, "%s/%s%s.d/%s", cfg->state_dir, name, MBH_CLUSTER_SUFFIX, c->set) < 0) {
+		dir = NULL;
+		mbh_error_set(err, EX_OSERR, "out of memory");
+		goto out;
+	}
+	memset(&srec, 0, sizeof(srec));
+	if (mbh_state_peek(dir, c->set, &srec, &present, err) != 0)
+		goto out;
+	if (!present || srec.phase != MBH_PHASE_LOCKED || strcmp(srec.member, member) != 0) {
+		mbh_error_set(err, EX_UNAVAILABLE, "%s: the record of set %s in %s says %s%s%s", what, c->set, dir,
+			      present ? mbh_state_phase_name(srec.phase) : "nothing is locked",
+			      present ? " on " : "", present ? srec.member : "");
+		goto out;
+	}
+	if (!mbh_state_guarded(&srec)) {
+		mbh_error_set(err, EX_UNAVAILABLE, "%s: no watchdog guards its lock (pid %ld is not running): run "
+			      "mongo-postbackup to release it", what, srec.watchdog_pid);
+		goto out;
+	}
+	snprintf(held, heldlen, "%s %s is locked for job %s (lockCount %" PRId64 ")", cname, member,
+		 rec->job[0] != '\0' ? rec->job : "-", srec.lock_count);
+	rc = 0;
+out:
+	free(dir);
+	free(text);
+	free(rec);
 	return rc;
 }
 

@@ -143,6 +143,24 @@ int mbh_cluster_post(mbh_cluster *cl, const char *name, mbh_error *err);
 int mbh_cluster_status(mbh_cluster *cl, const char *name, bool json, char **text, mbh_error *err);
 
 /*
+ * --check-held ARG, ARG "COMPONENT=HOST:PORT": may a backup of COMPONENT
+ * (a shard's _id, or "config") read HOST:PORT's files now?  name is the
+ * cluster mbh_cluster_find found (NULL: none).  Reads the cluster's record
+ * and the component's own record (its directory under NAME.cluster.d)
+ * without their flocks: connects to nothing, changes nothing.  0 when the
+ * record is job's (job NULL: any job's), its phase LOCKED, COMPONENT's
+ * member HOST:PORT in state "locked", and the component's own record
+ * LOCKED on that member with its watchdog running (mbh_state_guarded, as
+ * --status judges it); *held then says so in one line ("... is locked for
+ * job J (lockCount N)").  Otherwise EX_UNAVAILABLE with one line "COMPONENT
+ * HOST:PORT is not locked for job J: WHY" (no record, another job's, the
+ * phase, no such component, another member, not locked, no watchdog); a
+ * malformed ARG: EX_USAGE; a record that cannot be read: its error.
+ */
+int mbh_cluster_check_held(const mbh_config *cfg, const char *name, const char *job, const char *arg, char *held,
+			   size_t heldlen, mbh_error *err);
+
+/*
  * Pure: can a server of this version (buildInfo's "version", "A.B.C...")
  * take an fsync lock through mongos?  7.1 and later, and 7.0.2, 6.0.11,
  * 5.0.22, 4.4.25 and later within their series.

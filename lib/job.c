@@ -380,9 +380,13 @@ lock_flow(mbh_job *j, const char *const *templ, bool expand, int flags, mbh_erro
 	j->rec.phase = MBH_PHASE_LOCKING;
 	clock_gettime(CLOCK_REALTIME, &now);
 	j->rec.since = (int64_t)now.tv_sec;
-	/* rounded up to the record's whole seconds: the watchdog may fire up to a second late, never early */
+	/*
+	 * the run and its watchdog (handed it) act on the ms; the record keeps
+	 * it rounded up to whole seconds, for post, --status and the metrics
+	 */
 	end_ms = (int64_t)now.tv_sec * 1000 + (now.tv_nsec + 999999) / 1000000 +
 	         mbh_seconds_ms(j->cfg->lock.max_seconds);
+	j->rec.deadline_ms = end_ms;
 	j->rec.deadline = (end_ms + 999) / 1000;
 	j->rec.pid = (long)getpid();
 	if (gethostname(j->rec.hostname, sizeof(j->rec.hostname)) != 0)
@@ -660,25 +664,11 @@ mbh_job_lock_spawn(mbh_job *j, const char *const *templ, int flags, mbh_child **
 	return -1;
 }
 
-/*
- * The wall clock in ms, read as the watchdog reads it (clock_gettime): time()
- * may lag a few ms behind it, so a command the watchdog killed on the
- * deadline would seem to end before it.
- */
-static int64_t
-wall_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* See jobint.h. */
 void
 mbh_job_publish_deadline(mbh_job *j)
 {
-	atomic_store(&j->lock_deadline, j->held && !j->snap ? j->rec.deadline : 0);
+	atomic_store(&j->lock_deadline_ms, j->held && !j->snap ? mbh_state_deadline_ms(&j->rec) : 0);
 }
 
 /* See jobint.h. */
@@ -686,11 +676,11 @@ int64_t
 mbh_job_deadline_ms(const mbh_job *j, int *rule)
 {
 	int64_t d = 0, lock_end, lock_ms = mbh_seconds_ms(j->cfg->lock.max_seconds), grace = mbh_kill_grace_ms();
-	int64_t held_until = atomic_load(&j->lock_deadline); /* not held/snap/rec: another thread may be unlocking under mu */
+	int64_t held_until = atomic_load(&j->lock_deadline_ms); /* not held/snap/rec: another thread may be unlocking under mu */
 
 	*rule = MBH_RULE_NONE;
 	if (j->cfg->script.timeout > 0 && j->cmd_started_ms > 0) {
-		d = j->cmd_started_ms + (int64_t)j->cfg->script.timeout * 1000;
+		d = j->cmd_started_ms + mbh_seconds_ms(j->cfg->script.timeout);
 		*rule = MBH_RULE_SCRIPT;
 	}
 	if (held_until > 0) {
@@ -698,7 +688,7 @@ mbh_job_deadline_ms(const mbh_job *j, int *rule)
 		 * the SIGTERM goes out the kill grace early (when the lock lasts more
 		 * than two of them), so the SIGKILL lands on the deadline itself
 		 */
-		lock_end = mbh_now_ms() + (held_until * 1000 - wall_ms()) - (lock_ms > 2 * grace ? grace : 0);
+		lock_end = mbh_now_ms() + (held_until - mbh_wall_ms()) - (lock_ms > 2 * grace ? grace : 0);
 		if (d == 0 || lock_end < d) {
 			d = lock_end;
 			*rule = MBH_RULE_LOCK;
@@ -718,8 +708,8 @@ mbh_job_deadline_error(const mbh_job *j, int rule, const char *what, mbh_error *
 			     j->cfg->script.timeout);
 }
 
-/* Seconds until the command gets SIGTERM by the deadline rule (0 = none); *by_deadline: the lock's. */
-static int
+/* Ms until the command gets SIGTERM by the deadline rule (0 = none; 1 when due); *by_deadline: the lock's. */
+static int64_t
 command_timeout(const mbh_job *j, bool *by_deadline)
 {
 	int rule;
@@ -729,7 +719,7 @@ command_timeout(const mbh_job *j, bool *by_deadline)
 	if (d == 0)
 		return 0;
 	left = d - mbh_now_ms();
-	return left <= 1000 ? 1 : (int)((left + 999) / 1000);
+	return left < 1 ? 1 : left;
 }
 
 /*
@@ -753,7 +743,7 @@ mbh_job_wait(mbh_job *j, int *status, mbh_error *err)
 	rc = mbh_child_await(j->child, command_timeout(j, &by_deadline), j->cancel_pipe[0], j->cancel_fd, &e);
 	if (rc != 0 && e.code == EX_TEMPFAIL && !mbh_job_cancelled(j))
 		mbh_job_deadline_error(j, by_deadline ? MBH_RULE_LOCK : MBH_RULE_SCRIPT, "the command", &e);
-	else if (rc == 0 && (held_until = atomic_load(&j->lock_deadline)) > 0 && wall_ms() >= held_until * 1000)
+	else if (rc == 0 && (held_until = atomic_load(&j->lock_deadline_ms)) > 0 && mbh_wall_ms() >= held_until)
 		rc = mbh_error_set(&e, EX_TEMPFAIL, "the command ended as the lock's time (lock.max_seconds = %d s) ran out",
 				   j->cfg->lock.max_seconds);
 	pthread_mutex_lock(&j->mu);
@@ -849,7 +839,7 @@ mbh_job_exec(mbh_job *j, const char *const *templ, int *status, mbh_error *err)
 		if (*status < 0)
 			*status = EX_TEMPFAIL;
 		mbh_error_init(&run_err);
-	} else if (*status == 128 + SIGKILL && wall_ms() >= j->rec.deadline * 1000) {
+	} else if (*status == 128 + SIGKILL && mbh_wall_ms() >= mbh_state_deadline_ms(&j->rec)) {
 		/* the watchdog reached the deadline first: it killed the command's group, then unlocked */
 		mbh_logf(j->log, MBH_LOG_WARNING,
 			 "the command was still running at the lock's deadline (lock.max_seconds %d): the watchdog "

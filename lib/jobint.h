@@ -47,7 +47,8 @@ struct mbh_job {
 	mbh_state_rec rec;       /* what is recorded */
 	bool held;               /* rec describes a lock we hold */
 	bool snap;               /* snapshot mode: rec describes a snapshot we made (phase SNAPSHOT), the member is unlocked */
-	_Atomic int64_t lock_deadline; /* rec.deadline while held && !snap, else 0 (mbh_job_publish_deadline): for readers without mu */
+	_Atomic int64_t lock_deadline_ms; /* mbh_state_deadline_ms(&rec) while held && !snap, else 0
+					   (mbh_job_publish_deadline): for readers without mu */
 	mbh_child *child;        /* the command under the lock, until the owner thread reaps it (child_pgid 0: an unlock stopped it) */
 	long stray_watchdog;     /* a watchdog we stopped that was slow to exit: reaped later, never left a zombie */
 	char set[128];

@@ -176,7 +176,7 @@ act_on_memory(mbh_logger *lg, const mbh_state_rec *want, mbh_releaser who, const
 {
 	char deadline[64];
 
-	if (who == MBH_RELEASER_RUN && (int64_t)time(NULL) >= want->deadline) {
+	if (who == MBH_RELEASER_RUN && mbh_wall_ms() >= mbh_state_deadline_ms(want)) {
 		mbh_fmt_time(want->deadline, deadline, sizeof(deadline));
 		if (fate == REC_GONE)
 			/* what the watchdog leaves once it has released the lock at the deadline */

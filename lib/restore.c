@@ -17,6 +17,7 @@
 #include "run.h"
 #include "safefile.h"
 #include "streamname.h"
+#include "testtime.h"
 
 struct mbh_restore {
 	const mbh_config *cfg;
@@ -144,7 +145,7 @@ out:
 static int64_t
 deadline_ms(const mbh_restore *r)
 {
-	return r->cfg->script.timeout > 0 ? r->started_ms + (int64_t)r->cfg->script.timeout * 1000 : 0;
+	return r->cfg->script.timeout > 0 ? r->started_ms + mbh_seconds_ms(r->cfg->script.timeout) : 0;
 }
 
 /* How much the command read: what was written minus what it left in the pipe. */
@@ -214,7 +215,7 @@ mbh_restore_close(mbh_restore *r, mbh_error *err)
 {
 	int64_t deadline, left, got;
 	mbh_error e;
-	int status = -1, secs;
+	int status = -1;
 
 	if (r->fd >= 0) {
 		int fd = r->fd;
@@ -229,13 +230,13 @@ mbh_restore_close(mbh_restore *r, mbh_error *err)
 		return mbh_error_set(err, EX_SOFTWARE, "no restore is open");
 	mbh_child_close_stdin(r->child);
 	deadline = deadline_ms(r);
-	secs = 0;
+	left = 0;
 	if (deadline > 0) {
 		left = deadline - mbh_now_ms();
-		secs = left <= 1000 ? 1 : (int)((left + 999) / 1000);
+		left = left < 1 ? 1 : left;
 	}
 	mbh_error_init(&e);
-	if (mbh_child_await(r->child, secs, r->cancel_pipe[0], -1, &e) != 0) {
+	if (mbh_child_await(r->child, left, r->cancel_pipe[0], -1, &e) != 0) {
 		stop_child(r, &status);
 		if (strstr(e.msg, "cancelled") != NULL)
 			return mbh_error_set(err, EX_TEMPFAIL, "the restore was cancelled");

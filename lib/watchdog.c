@@ -225,22 +225,6 @@ mbh_watchdog_send(mbh_watchdog *w, const mbh_config *cfg, const char *set, const
 	return 0;
 }
 
-/* Spawn, then send. */
-int
-mbh_watchdog_start(mbh_watchdog **out, const char *path, const mbh_config *cfg, const char *set,
-		   const char *token, mbh_error *err)
-{
-	if (mbh_watchdog_spawn(out, path, NULL, err) != 0)
-		return -1;
-	if (mbh_watchdog_send(*out, cfg, set, token, err) == 0)
-		return 0;
-	kill((pid_t)mbh_watchdog_pid(*out), SIGTERM);
-	mbh_watchdog_reap(mbh_watchdog_pid(*out), 1000);
-	mbh_watchdog_free(*out);
-	*out = NULL;
-	return -1;
-}
-
 long
 mbh_watchdog_pid(const mbh_watchdog *w)
 {
@@ -262,10 +246,10 @@ mbh_watchdog_go(mbh_watchdog *w, const mbh_state_rec *rec, mbh_error *err)
 
 	if (w == NULL || w->fd < 0)
 		return mbh_error_set(err, EX_SOFTWARE, "the watchdog is not waiting for go");
-	snprintf(deadline, sizeof(deadline), "%lld", (long long)rec->deadline);
+	snprintf(deadline, sizeof(deadline), "%lld", (long long)mbh_state_deadline_ms(rec));
 	snprintf(cpid, sizeof(cpid), "%ld", rec->command_pid);
 	snprintf(cstart, sizeof(cstart), "%llu", (unsigned long long)rec->command_start);
-	if (send_item(w->fd, MBH_WD_MEMBER, rec->member) != 0 || send_item(w->fd, MBH_WD_DEADLINE, deadline) != 0 ||
+	if (send_item(w->fd, MBH_WD_MEMBER, rec->member) != 0 || send_item(w->fd, MBH_WD_DEADLINE_MS, deadline) != 0 ||
 	    send_item(w->fd, MBH_WD_COMMAND_PID, cpid) != 0 || send_item(w->fd, MBH_WD_COMMAND_START, cstart) != 0 ||
 	    mbh_fdio_write_all(w->fd, MBH_WD_GO "=1", sizeof(MBH_WD_GO "=1")) != 0)
 		rc = mbh_error_set(err, EX_OSERR, "the watchdog (pid %ld) exited before the lock; nothing was locked",
@@ -291,15 +275,15 @@ mbh_watchdog_go(mbh_watchdog *w, const mbh_state_rec *rec, mbh_error *err)
 
 /* See watchdog.h. */
 int
-mbh_watchdog_go_cluster(mbh_watchdog *w, int64_t deadline, mbh_error *err)
+mbh_watchdog_go_cluster(mbh_watchdog *w, int64_t deadline_ms, mbh_error *err)
 {
 	char dl[32];
 	int rc = 0;
 
 	if (w == NULL || w->fd < 0 || w->gate_fd >= 0)
 		return mbh_error_set(err, EX_SOFTWARE, "the watchdog is not waiting for go (or waits in the gate program)");
-	snprintf(dl, sizeof(dl), "%lld", (long long)deadline);
-	if (send_item(w->fd, MBH_WD_CLUSTER_UNLOCK, "1") != 0 || send_item(w->fd, MBH_WD_DEADLINE, dl) != 0 ||
+	snprintf(dl, sizeof(dl), "%lld", (long long)deadline_ms);
+	if (send_item(w->fd, MBH_WD_CLUSTER_UNLOCK, "1") != 0 || send_item(w->fd, MBH_WD_DEADLINE_MS, dl) != 0 ||
 	    mbh_fdio_write_all(w->fd, MBH_WD_GO "=1", sizeof(MBH_WD_GO "=1")) != 0)
 		rc = mbh_error_set(err, EX_OSERR, "the watchdog (pid %ld) exited before the lock; nothing was locked",
 				   (long)w->pid);
@@ -399,7 +383,8 @@ mbh_token_new(char *buf, size_t len)
 enum item_kind {
 	ITEM_TEXT, ITEM_URI, ITEM_PATH, ITEM_SET, ITEM_TOKEN, ITEM_MEMBER, /* const char * */
 	ITEM_MS,     /* int, 1 to MBH_URI_CONNECT_TIMEOUT_MAX_MS */
-	ITEM_TIME,   /* int64_t, unix seconds */
+	ITEM_TIME,   /* int64_t, unix seconds, kept as ms */
+	ITEM_TIME_MS, /* int64_t, unix ms */
 	ITEM_PID,    /* long, 0 (none) to PID_MAX */
 	ITEM_START,  /* uint64_t, a /proc start time */
 	ITEM_BIT,    /* bool, "0" or "1" */
@@ -425,7 +410,8 @@ static const struct {
 	{ MBH_WD_SET, ITEM_SET, true, SET_OFF(set) },
 	{ MBH_WD_TOKEN, ITEM_TOKEN, true, SET_OFF(token) },
 	{ MBH_WD_MEMBER, ITEM_MEMBER, false, SET_OFF(member) },
-	{ MBH_WD_DEADLINE, ITEM_TIME, false, SET_OFF(deadline) },
+	{ MBH_WD_DEADLINE_MS, ITEM_TIME_MS, false, SET_OFF(deadline_ms) },
+	{ MBH_WD_DEADLINE, ITEM_TIME, false, SET_OFF(deadline_ms) },
 	{ MBH_WD_COMMAND_PID, ITEM_PID, false, SET_OFF(command_pid) },
 	{ MBH_WD_COMMAND_START, ITEM_START, false, SET_OFF(command_start) },
 	{ MBH_WD_METRICS, ITEM_PATH, false, SET_OFF(metrics) },
@@ -494,8 +480,10 @@ item_check(size_t i, const char *v, mbh_error *err)
 			return mbh_error_set(err, EX_DATAERR, "watchdog settings: '%s' is not HOST:PORT (%s)", name, why);
 		return 0;
 	case ITEM_TIME:
+	case ITEM_TIME_MS:
 	case ITEM_START:
-		if (!unsigned_ok(v, &u) || (items[i].kind == ITEM_TIME && u > INT64_MAX))
+		if (!unsigned_ok(v, &u) || (items[i].kind == ITEM_TIME_MS && u > INT64_MAX) ||
+		    (items[i].kind == ITEM_TIME && u > INT64_MAX / 1000))
 			return mbh_error_set(err, EX_DATAERR, "watchdog settings: '%s' is not an unsigned number", name);
 		return 0;
 	case ITEM_PID:
@@ -521,7 +509,7 @@ mbh_watchdog_settings_parse(mbh_watchdog_settings *out, char *buf, size_t len, m
 {
 	bool seen[NITEMS] = { false };
 	char *p, *next, *eq, *end = buf + len, *field;
-	size_t i, n = 0;
+	size_t i, k, n = 0;
 
 	memset(out, 0, sizeof(*out));
 	for (p = buf; p < end; p = next, n++) {
@@ -539,6 +527,11 @@ mbh_watchdog_settings_parse(mbh_watchdog_settings *out, char *buf, size_t len, m
 		if (seen[i])
 			return mbh_error_set(err, EX_DATAERR, "watchdog settings: '%s' is given twice", items[i].name);
 		seen[i] = true;
+		/* two names for one field (deadline in seconds from earlier versions, deadline_ms): one only */
+		for (k = 0; k < NITEMS; k++)
+			if (k != i && seen[k] && items[k].off == items[i].off)
+				return mbh_error_set(err, EX_DATAERR, "watchdog settings: '%s' and '%s' are both given",
+						     items[k].name, items[i].name);
 		if (item_check(i, eq, err) != 0)
 			return -1;
 		field = (char *)out + items[i].off;
@@ -547,6 +540,9 @@ mbh_watchdog_settings_parse(mbh_watchdog_settings *out, char *buf, size_t len, m
 			*(int *)field = (int)strtol(eq, NULL, 10);
 			break;
 		case ITEM_TIME:
+			*(int64_t *)field = (int64_t)strtoull(eq, NULL, 10) * 1000;
+			break;
+		case ITEM_TIME_MS:
 			*(int64_t *)field = (int64_t)strtoull(eq, NULL, 10);
 			break;
 		case ITEM_PID:

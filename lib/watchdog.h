@@ -47,7 +47,8 @@ typedef struct mbh_watchdog mbh_watchdog;
 #define MBH_WD_SET "set"
 #define MBH_WD_TOKEN "token"
 #define MBH_WD_MEMBER "member"
-#define MBH_WD_DEADLINE "deadline"
+#define MBH_WD_DEADLINE_MS "deadline_ms" /* unix ms */
+#define MBH_WD_DEADLINE "deadline"       /* unix seconds: sent by runs of earlier versions only */
 #define MBH_WD_COMMAND_PID "command_pid"
 #define MBH_WD_COMMAND_START "command_start"
 #define MBH_WD_GO "go"
@@ -72,10 +73,6 @@ int mbh_watchdog_spawn(mbh_watchdog **out, const char *path, const char *gate, m
 /* Send it the settings (everything but "go"); once, before mbh_watchdog_go. */
 int mbh_watchdog_send(mbh_watchdog *w, const mbh_config *cfg, const char *set, const char *token, mbh_error *err);
 
-/* Both at once, without a gate program: start path and send it the settings.  Caller owns *out. */
-int mbh_watchdog_start(mbh_watchdog **out, const char *path, const mbh_config *cfg, const char *set,
-		       const char *token, mbh_error *err);
-
 /*
  * The gate program for watchdog_path: override when set (MONGO_BACKUP_GATE),
  * else mongo-backup-gate in the watchdog's directory ("" when the path has
@@ -88,22 +85,22 @@ long mbh_watchdog_pid(const mbh_watchdog *w);
 uint64_t mbh_watchdog_starttime(const mbh_watchdog *w);
 
 /*
- * The intent rec is durable: send what it guards (rec's member, deadline,
- * command), "go", and close the pipe (in the gate program: it becomes the
- * watchdog now).
+ * The intent rec is durable: send what it guards (rec's member, deadline to
+ * the ms (mbh_state_deadline_ms), command), "go", and close the pipe (in the
+ * gate program: it becomes the watchdog now).
  */
 int mbh_watchdog_go(mbh_watchdog *w, const mbh_state_rec *rec, mbh_error *err);
 
 /*
  * Exact mode (a cluster's lock through the mongos): the cluster's record
  * (mbh_watchdog_send's set: "CLUSTER.cluster") is durable: send
- * cluster_unlock, the deadline and "go", and close the pipe.  The watchdog
+ * cluster_unlock, the deadline (unix ms) and "go", and close the pipe.  The watchdog
  * then exits when that record is gone from its lock (phase SNAPSHOT, another
  * token) and at the deadline sends fsyncUnlock through the mongos until it
  * answers (a "not locked" answer included), then starts the balancer when it
  * was handed balancer_uri.
  */
-int mbh_watchdog_go_cluster(mbh_watchdog *w, int64_t deadline, mbh_error *err);
+int mbh_watchdog_go_cluster(mbh_watchdog *w, int64_t deadline_ms, mbh_error *err);
 
 /*
  * After mbh_watchdog_go, started in the gate program: wait until it is the
@@ -134,7 +131,7 @@ typedef struct mbh_watchdog_settings {
 	const char *uri, *username, *password, *state_dir, *set, *token;
 	int connect_timeout_ms; /* 0 when not given: the URI's, else the default */
 	const char *member;     /* NULL when not given (a run of an earlier version) */
-	int64_t deadline;       /* unix seconds; 0 when not given */
+	int64_t deadline_ms;    /* unix ms (deadline_ms, or deadline's seconds); 0 when not given */
 	long command_pid;       /* 0: none */
 	uint64_t command_start;
 	const char *metrics;    /* metrics.textfile; NULL = off */
@@ -151,11 +148,11 @@ typedef struct mbh_watchdog_settings {
  * (connect_timeout_ms 1 to MBH_URI_CONNECT_TIMEOUT_MAX_MS, a token of
  * MBH_TOKEN_LEN hex digits, absolute paths for state_dir and
  * metrics_textfile, a set name mbh_state_set_name_ok refuses, a member that is no HOST:PORT,
- * numbers that are no unsigned decimal, a pid above 2^22, metrics_fsync or
- * go other than the sender's "0"/"1" and "1", cluster_unlock other than "1",
- * cluster_unlock with a member), or no uri, state_dir, set or
- * token fail with EX_DATAERR naming the item, never its value (it may be a
- * password).
+ * numbers that are no unsigned decimal, a deadline past 2^63 ms, a pid above
+ * 2^22, metrics_fsync or go other than the sender's "0"/"1" and "1", cluster_unlock
+ * other than "1" or with a member), both
+ * deadline and deadline_ms, or no uri, state_dir, set or token fail with
+ * EX_DATAERR naming the item, never its value (it may be a password).
  */
 int mbh_watchdog_settings_parse(mbh_watchdog_settings *out, char *buf, size_t len, mbh_error *err);
 

@@ -109,16 +109,6 @@ nap(int64_t ms)
 		nanosleep(&ts, NULL);
 }
 
-/* The wall clock in ms (the record's deadline is wall-clock seconds). */
-static int64_t
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* One try at releasing the lock rec describes.  Returns 0 when nothing is locked any more. */
 static int
 try_release(mbh_logger *lg, const mbh_watchdog_settings *s, const mongoc_uri_t *uri, const mbh_state_rec *rec,
@@ -137,7 +127,7 @@ try_release(mbh_logger *lg, const mbh_watchdog_settings *s, const mongoc_uri_t *
 	    mbh_release(lg, session, s->state_dir, rec, MBH_RELEASER_WATCHDOG, &stop_requested, &released, &err) == 0) {
 		snprintf(line, sizeof(line), "the fsync lock on %s (set %s, job %s, pid %ld) %s; %s%s%s",
 			 rec->member, rec->set_name, rec->job[0] != '\0' ? rec->job : "-", rec->pid,
-			 now_ms() < rec->deadline * 1000
+			 mbh_wall_ms() < mbh_state_deadline_ms(rec)
 				 ? "was to be released at mongo-postbackup's request (its record was changed by hand)"
 				 : "outlived lock.max_seconds",
 			 released ? "the watchdog unlocked it" : "it was released meanwhile",
@@ -204,8 +194,10 @@ learn(mbh_state_rec *rec, const mbh_state_rec *cur)
 		memcpy(rec->member, k.member, sizeof(rec->member));
 	memcpy(rec->token, k.token, sizeof(rec->token));
 	memcpy(rec->set_name, k.set_name, sizeof(rec->set_name));
-	if (k.deadline > 0)
+	if (k.deadline_ms > 0) {
 		rec->deadline = k.deadline;
+		rec->deadline_ms = k.deadline_ms;
+	}
 	if (rec->command_pid <= 0) {
 		rec->command_pid = k.command_pid;
 		rec->command_start = k.command_start;
@@ -229,7 +221,8 @@ guard(mbh_logger *lg, const mbh_watchdog_settings *s, const mongoc_uri_t *uri)
 	snprintf(rec.token, sizeof(rec.token), "%s", s->token);
 	snprintf(rec.mode, sizeof(rec.mode), "hooks");
 	rec.phase = MBH_PHASE_LOCKING;
-	rec.deadline = s->deadline;
+	rec.deadline_ms = s->deadline_ms;
+	rec.deadline = (s->deadline_ms + 999) / 1000;
 	rec.command_pid = s->command_pid;
 	rec.command_start = s->command_start;
 	while (!stop_requested) {
@@ -252,12 +245,12 @@ guard(mbh_logger *lg, const mbh_watchdog_settings *s, const mongoc_uri_t *uri)
 			return 0;
 		}
 		/* no record: released (then we get SIGTERM) or removed by hand: the deadline still holds */
-		if (rec.deadline <= 0 || rec.member[0] == '\0') {
+		if (mbh_state_deadline_ms(&rec) <= 0 || rec.member[0] == '\0') {
 			nap(poll_ms); /* not handed what it guards and no record read yet */
 			continue;
 		}
-		/* wake on the deadline itself, not up to a poll after it */
-		left = rec.deadline * 1000 - now_ms();
+		/* wake on the deadline itself (to the ms it was handed), not up to a poll after it */
+		left = mbh_state_deadline_ms(&rec) - mbh_wall_ms();
 		if (!fired && left > 0 && !release_requested) {
 			nap(left < poll_ms ? left : poll_ms);
 			continue;
@@ -300,7 +293,7 @@ guard_cluster(mbh_logger *lg, const mbh_watchdog_settings *s, const mongoc_uri_t
 		    mbh_cluster_rec_parse(&rec, text, &err) == 0 &&
 		    (strcmp(rec.token, s->token) != 0 || rec.phase == MBH_PHASE_SNAPSHOT))
 			break; /* released by the run (the snapshots are post's), or another run's record */
-		left = s->deadline * 1000 - now_ms();
+		left = s->deadline_ms - mbh_wall_ms();
 		if (left > 0 && !release_requested) {
 			nap(left < poll_ms ? left : poll_ms);
 			continue;

@@ -41,14 +41,21 @@ test_good(void)
 	   strcmp(s.token, TOKEN) == 0 && !s.go, "  every value where it belongs; no go yet");
 	ok(parse(&s, go, sizeof(go) - 1, &err, buf, sizeof(buf)) == 0 && s.go, "with go=1: go");
 	{
-		static const char more[] = GOOD "member=db2:27017\0deadline=1700007200\0command_pid=4242\0"
+		static const char more[] = GOOD "member=db2:27017\0deadline_ms=1700007200250\0command_pid=4242\0"
 					   "command_start=987654321\0metrics_textfile=/var/lib/node/rs0.prom\0"
 					   "metrics_fsync=1\0go=1\0";
 
 		ok(parse(&s, more, sizeof(more) - 1, &err, buf, sizeof(buf)) == 0 && strcmp(s.member, "db2:27017") == 0 &&
-		   s.deadline == 1700007200 && s.command_pid == 4242 && s.command_start == 987654321 &&
+		   s.deadline_ms == 1700007200250 && s.command_pid == 4242 && s.command_start == 987654321 &&
 		   strcmp(s.metrics, "/var/lib/node/rs0.prom") == 0 && s.metrics_fsync && s.go,
-		   "what go adds (member, deadline, command) and the metrics items: parsed");
+		   "what go adds (member, deadline to the ms, command) and the metrics items: parsed");
+	}
+	{
+		/* a run of an earlier version (a plugin in a bacula-fd not restarted since the upgrade) */
+		static const char old[] = GOOD "member=db2:27017\0deadline=1700007200\0go=1\0";
+
+		ok(parse(&s, old, sizeof(old) - 1, &err, buf, sizeof(buf)) == 0 && s.deadline_ms == 1700007200000,
+		   "deadline in whole seconds (earlier versions): kept as its ms");
 	}
 	{
 		static const char cl[] = GOOD "balancer_uri=mongodb://m1:1,m2:1/\0go=1\0";
@@ -60,10 +67,10 @@ test_good(void)
 	}
 	{
 		static const char ex[] = "uri=mongodb://m1:1,m2:1/\0state_dir=/s\0set=c1.cluster\0token=" TOKEN
-					 "\0balancer_uri=mongodb://m1:1,m2:1/\0cluster_unlock=1\0deadline=1700007200\0go=1\0";
+					 "\0balancer_uri=mongodb://m1:1,m2:1/\0cluster_unlock=1\0deadline_ms=1700007200250\0go=1\0";
 
 		ok(parse(&s, ex, sizeof(ex) - 1, &err, buf, sizeof(buf)) == 0 && s.cluster_unlock && s.member == NULL &&
-		   strcmp(s.set, "c1.cluster") == 0 && s.deadline == 1700007200 && s.go,
+		   strcmp(s.set, "c1.cluster") == 0 && s.deadline_ms == 1700007200250 && s.go,
 		   "exact mode: cluster_unlock=1, the cluster's record, a deadline and no member: parsed");
 		ok(parse(&s, GOOD, sizeof(GOOD) - 1, &err, buf, sizeof(buf)) == 0 && !s.cluster_unlock,
 		   "no cluster_unlock: a member's lock, as before");
@@ -116,6 +123,13 @@ test_bad(void)
 		C("member=db2\0", "watchdog settings: 'member' is not HOST:PORT (no :PORT)"),
 		C("deadline=-1\0", "watchdog settings: 'deadline' is not an unsigned number"),
 		C("deadline=99999999999999999999\0", "watchdog settings: 'deadline' is not an unsigned number"),
+		C("deadline=9223372036854776\0", "watchdog settings: 'deadline' is not an unsigned number"),
+		C("deadline_ms=9223372036854775808\0", "watchdog settings: 'deadline_ms' is not an unsigned number"),
+		C("deadline_ms=1700007200250x\0", "watchdog settings: 'deadline_ms' is not an unsigned number"),
+		C("deadline=1700007200\0deadline_ms=1700007200250\0",
+		  "watchdog settings: 'deadline' and 'deadline_ms' are both given"),
+		C("deadline_ms=1700007200250\0deadline=1700007200\0",
+		  "watchdog settings: 'deadline_ms' and 'deadline' are both given"),
 		C("command_start=12a\0", "watchdog settings: 'command_start' is not an unsigned number"),
 		C("command_pid=4194305\0", "watchdog settings: 'command_pid' is not a pid (0 to 4194304)"),
 		C("metrics_textfile=rs0.prom\0", "watchdog settings: 'metrics_textfile' is not an absolute path"),
