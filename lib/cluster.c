@@ -2002,6 +2002,30 @@ held_arg(const char *arg, char *cname, size_t cnamelen, char *member, size_t mem
 	return 0;
 }
 
+/* --check-held in exact mode: COMPONENT's snapshot of HOST:PORT exists on record (nothing is locked). */
+static int
+exact_check_held(const mbh_cluster_rec *rec, const char *name, const char *cname, const char *member,
+		 const char *job, char *held, size_t heldlen, mbh_error *err)
+{
+	const mbh_cluster_comp *c = NULL;
+	size_t i;
+
+	for (i = 0; i < rec->ncomps && c == NULL; i++)
+		if (strcmp(rec->comps[i].name, cname) == 0)
+			c = &rec->comps[i];
+	if (c == NULL)
+		return mbh_error_set(err, EX_UNAVAILABLE, "%s %s has no snapshot: cluster %s has no component %s", cname,
+				     member, name, cname);
+	if (rec->phase != MBH_PHASE_SNAPSHOT || c->snapshot[0] == '\0' || strcmp(c->member, member) != 0)
+		return mbh_error_set(err, EX_UNAVAILABLE, "%s %s has no snapshot for job %s: cluster %s (exact mode) is %s, "
+				     "its snapshot of %s is %s", cname, member, job != NULL ? job : "-", name,
+				     mbh_state_phase_name(rec->phase), c->member[0] != '\0' ? c->member : "-",
+				     c->snapshot[0] != '\0' ? c->snapshot : "not taken");
+	snprintf(held, heldlen, "%s %s is snapshotted for job %s: read %s", cname, member,
+		 rec->job[0] != '\0' ? rec->job : "-", c->snapshot);
+	return 0;
+}
+
 /* See cluster.h. */
 int
 mbh_cluster_check_held(const mbh_config *cfg, const char *name, const char *job, const char *arg, char *held,
@@ -2044,6 +2068,10 @@ mbh_cluster_check_held(const mbh_config *cfg, const char *name, const char *job,
 		mbh_error_set(err, EX_UNAVAILABLE, "%s: the locks of cluster %s are %s%s%s", what, name,
 			      rec->job[0] != '\0' ? "job " : "", rec->job[0] != '\0' ? rec->job : "of no job",
 			      rec->job[0] != '\0' ? "'s" : "");
+		goto out;
+	}
+	if (rec->mode == MBH_CLUSTER_EXACT) {
+		rc = exact_check_held(rec, name, cname, member, job, held, heldlen, err);
 		goto out;
 	}
 	if (rec->phase != MBH_PHASE_LOCKED) {

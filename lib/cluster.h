@@ -156,6 +156,9 @@ int mbh_cluster_status(mbh_cluster *cl, const char *name, bool json, char **text
  * HOST:PORT is not locked for job J: WHY" (no record, another job's, the
  * phase, no such component, another member, not locked, no watchdog); a
  * malformed ARG: EX_USAGE; a record that cannot be read: its error.
+ * Exact mode (nothing stays locked): 0 when the record (phase SNAPSHOT)
+ * holds COMPONENT's snapshot of HOST:PORT (its primary); *held then says
+ * "... is snapshotted for job J: read PATH".
  */
 int mbh_cluster_check_held(const mbh_config *cfg, const char *name, const char *job, const char *arg, char *held,
 			   size_t heldlen, mbh_error *err);

@@ -25,6 +25,7 @@ SIMC_DATA_DIR=$DATA simc_start 3 || {
 }
 MAIN_URI=$SIMC_URI
 MAIN_CTL=$SIMC_CTL
+MAIN_PID=$SIM_PID
 read -r -a SHARD_CTLS <<<"$SIMC_SHARD_CTLS"
 CREC=$T_STATE/csrs.cluster.state
 
@@ -42,6 +43,7 @@ create)
 	id=\$("$MBH_SIM" ctl "\$ctl" status | sed -n "s/^id=\([0-9]*\) host=\$2:\$3 .*/\1/p")
 	[ -n "\$id" ] || exit 65
 	[ "\${SNAP_FAIL:-}" != "\$4" ] || exit 3
+	[ "\${SNAP_KILL_ROUTER:-}" != "\$4" ] || "$MBH_SIM" ctl "$MAIN_CTL" shutdown >/dev/null 2>&1 || true
 	out=$SNAPS/\$dir.\$\$
 	cp -a "$DATA/\$dir/\$id" "\$out"
 	echo "\$out"
@@ -168,6 +170,14 @@ tap_is "$(grep -c '^snapshot=' "$CREC")" 4 "the record names the four snapshots"
 tap_like "$CREC" '^token=[0-9a-f]{32}$' "the record holds the lock's token"
 tap_is "$(grep -c '^component=.* 127\.0\.0\.1:[0-9]* 1 0 released$' "$CREC")" 4 \
 	"the record: every component's primary, its lockCount from all.raw (1), released"
+SH0_PRIMARY=$(sed -n 's/^component=sh0 [^ ]* [^ ]* \([^ ]*\) .*/\1/p' "$CREC")
+post held --job hk1 --check-held "sh0=$SH0_PRIMARY"
+t_rc_is 0 "--check-held sh0=ITS PRIMARY: exits 0" held
+tap_like "$T_OUT/held.out" "^sh0 $SH0_PRIMARY is snapshotted for job hk1: read $SNAPS/sh0\\." "... naming the snapshot to read"
+post held2 --job hk1 --check-held "sh0=127.0.0.1:1"
+t_rc_is 69 "--check-held of another member: 69" held2
+post held3 --job other --check-held "sh0=$SH0_PRIMARY"
+t_rc_is 69 "--check-held for another job: 69" held3
 post status --status
 t_rc_is 0 "--status: exits 0" status
 tap_like "$T_OUT/status.out" '^cluster csrs \(exact mode\): SNAPSHOT since .* by job hk1' "--status: exact mode, SNAPSHOT, the job"
@@ -277,5 +287,23 @@ tap_like "$T_STATE/csrs.cluster.events" 'outlived lock\.max_seconds; the watchdo
 tap_like "$T_OUT/w-post.err" 'fsyncUnlock through the mongos: a primary was not locked' \
 	"post's unlock finds it released already (one unlock per lock)" 
 clean "watchdog, then post"
+
+# The mongos gone before the unlock (shut down while the snapshots are taken): the run fails, the
+# primaries stay locked and the record says so; mongo-postbackup through another router unlocks them
+# and removes the snapshots.
+SNAP_KILL_ROUTER=csrs pre gone --job gone --exec -- true
+t_rc_is 69 "the mongos gone before the unlock: fails (69)" gone
+tap_like "$T_OUT/gone.err" 'cannot unlock cluster csrs through the mongos \(run mongo-postbackup' "... saying what to do"
+tap_is "$(simc_locks)" "csrs:0:1,1:0,2:0 sh0:0:1,1:0,2:0 sh1:0:1,1:0,2:0 sh2:0:1,1:0,2:0" "... every primary stays locked"
+tap_like "$CREC" '^phase=LOCKED$' "... and the record says LOCKED"
+n=0
+while kill -0 "$MAIN_PID" 2>/dev/null && [ $n -lt 50 ]; do sleep 0.1; n=$((n + 1)); done
+simc_router "$SIMC_TOPOS/cluster-mongos.conf" || tap_fail "another router starts"
+MAIN_URI=$SIMC_URI
+MAIN_CTL=$SIMC_CTL
+CFG_URI=$MAIN_URI t_config "$CONF" 'cluster = { mode = "exact"; };' "$SNAPCONF"
+post gone-post --job gone
+t_rc_is 0 "post through the new router: exits 0" gone-post
+clean "the mongos gone, then post through another"
 
 tap_done
