@@ -808,13 +808,16 @@ wall_s(void)
 
 /* fsyncUnlock through client (a mongos): *was_locked false when a component answers that it is not locked. */
 static int
-client_fsync_unlock(mongoc_client_t *client, bool *was_locked, mbh_error *err)
+client_fsync_unlock(mongoc_client_t *client, bool *was_locked, bson_t *out, mbh_error *err)
 {
 	bson_t reply;
 	bson_error_t e;
 	bson_t *cmd = BCON_NEW("fsyncUnlock", BCON_INT32(1));
 	bool ok = mongoc_client_command_simple(client, "admin", cmd, NULL, &reply, &e);
 	int rc = 0;
+
+	if (ok && out != NULL)
+		bson_copy_to(&reply, out);
 
 	*was_locked = true;
 	if (!ok) {
@@ -840,7 +843,7 @@ mbh_cluster_fsync_unlock(const mongoc_uri_t *uri, bool *was_locked, mbh_error *e
 	if ((client = mongoc_client_new_from_uri_with_error(uri, &e)) == NULL)
 		return mbh_mongo_client_error(err, &e);
 	mongoc_client_set_error_api(client, MONGOC_ERROR_API_VERSION_2);
-	rc = client_fsync_unlock(client, was_locked, err);
+	rc = client_fsync_unlock(client, was_locked, NULL, err);
 	mongoc_client_destroy(client);
 	return rc;
 }
@@ -850,12 +853,38 @@ static int
 exact_unlock(mbh_cluster *cl, mbh_error *err)
 {
 	bool was_locked = false;
+	bson_t reply = BSON_INITIALIZER;
+	bson_iter_t it, raw, one;
+	const mbh_cluster_comp *c;
+	size_t i, n;
 
-	if (mongos_connect(cl, err) != 0 || client_fsync_unlock(cl->client, &was_locked, err) != 0) {
+	if (mongos_connect(cl, err) != 0 || client_fsync_unlock(cl->client, &was_locked, &reply, err) != 0) {
+		bson_destroy(&reply);
 		mbh_error_prefix(err, "cannot unlock cluster %s through the mongos (run mongo-postbackup; its watchdog "
 				 "unlocks it at the deadline)", cl->rec->name);
 		return -1;
 	}
+	/* each primary's count must be one lower than our lock left it: anything else is someone else's lock */
+	if (was_locked && bson_iter_init_find(&it, &reply, "raw") && BSON_ITER_HOLDS_DOCUMENT(&it) &&
+	    bson_iter_recurse(&it, &raw)) {
+		while (bson_iter_next(&raw)) {
+			n = strcspn(bson_iter_key(&raw), "/");
+			for (i = 0, c = NULL; i < cl->rec->ncomps && c == NULL; i++)
+				if (strlen(cl->rec->comps[i].set) == n &&
+				    strncmp(cl->rec->comps[i].set, bson_iter_key(&raw), n) == 0)
+					c = &cl->rec->comps[i];
+			if (c == NULL || c->lock_count <= 0 || !BSON_ITER_HOLDS_DOCUMENT(&raw) ||
+			    !bson_iter_recurse(&raw, &one) || !bson_iter_find(&one, "lockCount") ||
+			    !BSON_ITER_HOLDS_NUMBER(&one))
+				continue;
+			if (bson_iter_as_int64(&one) != c->lock_count - 1)
+				mbh_logf(cl->log, MBH_LOG_WARNING,
+					 "component %s: fsyncUnlock left %s with lockCount %" PRId64 ", ours was %" PRId64
+					 ": another fsync lock is held there (not ours: left alone)",
+					 c->name, c->member, bson_iter_as_int64(&one), c->lock_count);
+		}
+	}
+	bson_destroy(&reply);
 	mbh_logf(cl->log, was_locked ? MBH_LOG_INFO : MBH_LOG_WARNING, "%s",
 		 was_locked ? "unlocked every primary through the mongos"
 			    : "fsyncUnlock through the mongos: a primary was not locked (released already)");
@@ -1146,6 +1175,10 @@ exact_counts(mbh_cluster *cl, const bson_t *reply, mbh_error *err)
 		    !bson_iter_find(&one, "lockCount") || !BSON_ITER_HOLDS_NUMBER(&one))
 			continue;
 		cl->rec->comps[i].lock_count = bson_iter_as_int64(&one);
+		if (cl->rec->comps[i].lock_count > 1)
+			mbh_logf(cl->log, MBH_LOG_WARNING, "component %s: lockCount %" PRId64 " after our lock on %s: another "
+				 "fsync lock is held there (not ours: left alone)", cl->rec->comps[i].name,
+				 cl->rec->comps[i].lock_count, cl->rec->comps[i].member);
 		cl->rec->comps[i].state = MBH_COMP_LOCKED;
 		cl->rec->comps[i].lock_ms = 0;
 		seen++;
@@ -1179,6 +1212,7 @@ exact_lock(mbh_cluster *cl, mbh_error *err)
 	snap_job *sj = NULL;
 	pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 	bson_t *cmd = NULL, reply;
+	bson_iter_t it;
 	bson_error_t be;
 	mbh_error e;
 	char rname[160], primary[262], line[2048];
@@ -1187,6 +1221,20 @@ exact_lock(mbh_cluster *cl, mbh_error *err)
 	size_t i, used;
 	int failed = -1;
 
+	/* someone else's lock on a primary: currentOp on the mongos says fsyncLock while any is held */
+	if (mongos_cmd(cl, "currentOp", &reply, err) != 0)
+		goto undo;
+	if (bson_iter_init_find(&it, &reply, "fsyncLock") && bson_iter_as_bool(&it)) {
+		if (cl->cfg->lock.refuse_if_locked != 0) {
+			mbh_error_set(err, EX_TEMPFAIL, "a primary of cluster %s is already fsync-locked by someone else "
+				      "(currentOp on the mongos shows fsyncLock); find who holds it, or run with "
+				      "--allow-locked to lock it once more; nothing was locked", cl->rec->name);
+			goto undo;
+		}
+		mbh_logf(cl->log, MBH_LOG_WARNING, "a primary of cluster %s is already fsync-locked by someone else; "
+			 "locking every primary once more", cl->rec->name);
+	}
+	bson_destroy(&reply);
 	bson_init(&reply);
 	/* every primary: the members the mongos will lock, named on record before it does */
 	for (i = 0; i < cl->rec->ncomps; i++) {

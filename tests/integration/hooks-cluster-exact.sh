@@ -219,6 +219,23 @@ tap_like "$T_OUT/ddl.err" 'DDL operation.*try again when it has ended' "... sayi
 tap_is "$(grep -c '^create ' "$T_OUT/snap.log")" 0 "DDL: no snapshot.create ran"
 clean "DDL refusal"
 
+# Someone else's lock on a primary (sh2's): refused before anything is locked; with --allow-locked,
+# taken once more and released once, the other lock left as it was.
+OTHER="csrs:0:0,1:0,2:0 sh0:0:0,1:0,2:0 sh1:0:0,1:0,2:0 sh2:0:1,1:0,2:0"
+simc_ctl "${SHARD_CTLS[2]}" lock 0 >/dev/null
+pre other --exec -- true
+t_rc_is 75 "a primary already fsync-locked by someone else: refused (75)" other
+tap_like "$T_OUT/other.err" 'already fsync-locked by someone else .*--allow-locked.*nothing was locked' "... saying what to do"
+tap_is "$(simc_locks)" "$OTHER" "... the other lock alone is held"
+pre other2 --allow-locked --exec -- true
+t_rc_is 0 "--allow-locked: the backup runs" other2
+tap_like "$T_OUT/other2.err" 'component sh2: lockCount 2 after our lock on 127\.0\.0\.1:[0-9]+: another fsync lock is held there' \
+	"... the lock's count (all.raw) says another lock is held there"
+tap_unlike "$T_OUT/other2.err" 'fsyncUnlock left' "... and the unlock's count is ours minus one on every primary"
+tap_is "$(simc_locks)" "$OTHER" "... the other lock is left as it was"
+simc_ctl "${SHARD_CTLS[2]}" unlock 0 >/dev/null
+clean "someone else's lock"
+
 # A snapshot.create failing on one component: unlocked at once, the others' snapshots removed.
 : >"$T_OUT/snap.log"
 SNAP_FAIL=sh1 pre sfail --exec -- true
