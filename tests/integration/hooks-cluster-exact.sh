@@ -284,6 +284,18 @@ tap_is "$(sort -u "$T_OUT/named.all" | while read -r p; do grep -qxF "remove $p"
 tap_diag "copies made by a snapshot.create whose path the killed run never read: $(nsnaps)"
 rm -rf "${SNAPS:?}"/*
 
+# SIGTERM while the snapshots are taken (the first printed): the others are cancelled, every primary
+# unlocked, every snapshot on record removed, the run fails; nothing is left for post.
+MBH_CRASH_AT=exact-snapshot-printed:TERM pre term --job term --exec -- true
+tap_ok "$([ "$T_RC" != 0 ] && [ "$T_RC" != 137 ] && [ "$T_RC" != 124 ] && echo 0 || echo 1)" \
+	"SIGTERM while the snapshots are taken: the run ends, failing ($T_RC)"
+tap_is "$(simc_locks)" "$UNLOCKED" "SIGTERM: nothing is locked"
+tap_is "$(balancer_mode)" full "SIGTERM: the balancer runs"
+tap_ok "$([ ! -e "$CREC" ] && echo 0 || echo 1)" "SIGTERM: no cluster record left"
+tap_like "$T_OUT/term.err" 'removed the snapshot /' "SIGTERM: the snapshot printed is removed"
+tap_diag "copies left by the snapshot.create commands cancelled mid-copy: $(nsnaps)"
+rm -rf "${SNAPS:?}"/*
+
 # The watchdog: a run killed while the mongos lock holds and nobody runs post: at the deadline the
 # watchdog unlocks through the mongos and starts the balancer; post removes what is left.
 WCONF=$T_DIR/wd.conf
