@@ -1253,7 +1253,7 @@ exact_lock(mbh_cluster *cl, mbh_error *err)
 	if (cl->watchdog_path != NULL) {
 		wcfg = *cl->cfg;
 		wcfg.cluster.balancer_uri = strcmp(cl->rec->balancer, "full") == 0 ? cl->cfg->uri : NULL;
-		if (mbh_watchdog_spawn(&wd, cl->watchdog_path, NULL, err) != 0 ||
+		if (mbh_watchdog_spawn(&wd, cl->watchdog_path, err) != 0 ||
 		    mbh_watchdog_send(wd, &wcfg, rname, cl->rec->token, err) != 0)
 			goto undo;
 		cl->rec->watchdog_pid = mbh_watchdog_pid(wd);

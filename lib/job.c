@@ -288,17 +288,16 @@ snapshot_then_command(mbh_job *j, const char *const *templ, bool expand, int fla
  *
  * Order, and why it is safe (invariant 2: never a lock without a durable
  * record, and never a record without a watchdog):
- *   watchdog  started before discovery, waiting in the gate program (a
- *             run that fails before the lock never loads it), told what to
+ *   watchdog  started before discovery, waiting with libc alone (it loads
+ *             the driver only to release at the deadline), told what to
  *             guard once the member is chosen, nothing until "go";
  *   command   forked, waiting at its gate (it dies with this thread);
  *   LOCKING   the intent, naming the watchdog, durable before the lock;
- *   go        the watchdog guards the record from now on (in the gate
- *             program, it becomes the watchdog now, loading meanwhile);
+ *   go        the watchdog guards the record from now on;
  *   lock      hello, currentOp, freeze, fsync lock, hello again;
  *   command   let exec right after that re-check;
  *   stall     the re-check of invariant 6 while it starts (a failure kills it);
- *   outcomes  the command's exec, and the watchdog's (else unlocked at once);
+ *   outcome   the command's exec;
  *   LOCKED    written while it runs, not fsynced: should a crash of the
  *             machine lose it, the durable intent covers the lock (post and
  *             the watchdog check currentOp).
@@ -334,7 +333,7 @@ lock_flow(mbh_job *j, const char *const *templ, bool expand, int flags, mbh_erro
 		return cancelled_error(err, "before discovery");
 	/* started now, the watchdog's exec and start-up overlap the discovery: off the way to the lock */
 	if (j->watchdog_path != NULL) {
-		if (mbh_watchdog_spawn(&wd, j->watchdog_path, j->gate_path, err) != 0)
+		if (mbh_watchdog_spawn(&wd, j->watchdog_path, err) != 0)
 			goto out;
 		idle_wd = mbh_watchdog_pid(wd);
 	}
@@ -505,12 +504,8 @@ lock_flow(mbh_job *j, const char *const *templ, bool expand, int flags, mbh_erro
 	if (j->cfg->lock.allow_majority_stall <= 0 &&
 	    mbh_select_recheck(t, (size_t)sel->chosen, mbh_job_ask_fsync, j, err) != 0)
 		goto out;
-	/* meanwhile the command exec'd and the watchdog, let become one at "go", became one: their outcomes */
+	/* meanwhile the command exec'd: its outcome */
 	release_command(j, true, run_err);
-	if (mbh_watchdog_started(wd, err) != 0) {
-		mbh_error_prefix(err, "locked %s without a watchdog, so it was unlocked again", m->host);
-		goto out;
-	}
 	/* a stop asked for meanwhile: unlock (the command is stopped first), and no snapshot */
 	if (mbh_job_cancelled(j)) {
 		mbh_error_set(err, EX_TEMPFAIL, "cancelled right after locking %s; unlocked it again", m->host);

@@ -29,9 +29,9 @@ typedef struct mbh_job_params {
 	const char *mode;          /* "hooks", "exec" or "plugin", recorded; NULL = "hooks" */
 	const char *set_name;      /* post/status: the set when the URI has no replicaSet=; NULL = find it */
 	const char *watchdog_path; /* the watchdog program, started before every lock; NULL = no watchdog */
-	const char *gate_path;     /* the gate program (mbh_watchdog_gate_path): the watchdog waits in it until
-				    * told what to guard, a command started with the lock waits in it for the
-				    * lock (mbh_child_spawn_via); NULL = neither (a fork of this process waits) */
+	const char *gate_path;     /* the gate program (mbh_watchdog_gate_path): a command started with the lock
+				    * waits in it for the lock (mbh_child_spawn_via); NULL = a fork of this
+				    * process waits */
 	int cancel_fd;             /* readable = stop (the programs' signal pipe); -1 = none */
 	/*
 	 * Called on the lock flow's thread right before the fsync lock is sent

@@ -994,3 +994,12 @@ mbh_state_set_name_ok(const char *s)
 {
 	return set_name_ok(s);
 }
+
+/* Same lock? */
+bool
+mbh_state_same_lock(const mbh_state_rec *a, const mbh_state_rec *want)
+{
+	if (a->token[0] != '\0' || want->token[0] != '\0')
+		return strcmp(a->token, want->token) == 0;
+	return strcmp(a->member, want->member) == 0 && a->since == want->since && a->pid == want->pid;
+}

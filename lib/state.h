@@ -192,4 +192,7 @@ int mbh_state_format(const mbh_state_rec *rec, char *buf, size_t len);
  */
 int mbh_state_parse(mbh_state_rec *out, const char *text, mbh_error *err);
 
+/* Is a the record of the same lock as want (token, or member+since+pid for records without one)? */
+bool mbh_state_same_lock(const mbh_state_rec *a, const mbh_state_rec *want);
+
 #endif

@@ -25,15 +25,19 @@
  *
  * From "go" on it re-reads the record (never taking the run's flock) for
  * what it learns (the lockCount, the command), and exits when the record
- * holds another token or says SNAPSHOT (the member is unlocked).  At the
- * deadline it was handed, whatever became of the record (removed, made
- * unreadable, edited by hand), it kills the command's process group and
- * releases the member it was handed (mbh_release), retrying with backoff
- * until the member answers, logging each failure to syslog and
- * DIR/SET.events.  SIGTERM (sent by whoever released the lock) makes it exit;
- * MBH_WD_RELEASE_NOW makes it release at once, as at the deadline (sent by
- * mongo-postbackup when the record cannot be shown to be ours: the watchdog
- * knows the lock first-hand).
+ * holds another token or says SNAPSHOT (the member is unlocked): see
+ * wdguard.h.  That waiting program needs nothing but libc (the driver and
+ * its libraries cost a process ~5 ms of CPU to load), so a lock released in
+ * time never loads them.  At the deadline it was handed, whatever became of
+ * the record (removed, made unreadable, edited by hand), it becomes its
+ * releaser (mongo-backup-watchdog-release beside it: an exec, the same pid),
+ * handing it the settings, what it learned and "fire"; that one kills the
+ * command's process group and releases the member it was handed
+ * (mbh_release), retrying with backoff until the member answers, logging
+ * each failure to syslog and DIR/SET.events.  SIGTERM (sent by whoever
+ * released the lock) makes either exit; MBH_WD_RELEASE_NOW makes it release
+ * at once, as at the deadline (sent by mongo-postbackup when the record
+ * cannot be shown to be ours: the watchdog knows the lock first-hand).
  */
 #define MBH_WD_RELEASE_NOW SIGUSR1
 typedef struct mbh_watchdog mbh_watchdog;
@@ -57,28 +61,32 @@ typedef struct mbh_watchdog mbh_watchdog;
 #define MBH_WD_CLUSTER_UNLOCK "cluster_unlock" /* "1": exact mode: uri is a mongos, set the cluster's record; at
                                                  * the deadline fsyncUnlock through the mongos (every primary) */
 #define MBH_WD_METRICS_FSYNC "metrics_fsync"  /* "1" or "0" */
+#define MBH_WD_RELEASER "releaser"            /* the release program's path (mbh_watchdog_releaser_path) */
+/* From the watchdog to its releaser only: */
+#define MBH_WD_RECORD "record"                /* what it learned: a record's text (mbh_state_format) */
+#define MBH_WD_FIRE "fire"                    /* "1": release now (the deadline, or MBH_WD_RELEASE_NOW) */
 
 /*
  * Start path, waiting for its settings on the pipe: started before the set
- * is discovered, it costs the run nothing on the way to the lock.  With gate
- * (the gate program, watchdog/mongo-backup-gate; NULL = none) the process
- * waits in that small program and becomes the watchdog (same pid, same
- * session) at "go": a run that fails before the lock never loads the
- * watchdog and its driver (~6 ms of CPU), and the watchdog loads while the
- * member is locked, not on the way there.  mbh_watchdog_started says
- * whether it became the watchdog.  Caller owns *out.
+ * is discovered, it costs the run nothing on the way to the lock (it waits
+ * with libc alone; a run that fails before the lock closes the pipe and it
+ * exits).  Its releaser must be beside it (mbh_watchdog_releaser_path), or
+ * nothing starts.  Caller owns *out.
  */
-int mbh_watchdog_spawn(mbh_watchdog **out, const char *path, const char *gate, mbh_error *err);
+int mbh_watchdog_spawn(mbh_watchdog **out, const char *path, mbh_error *err);
 
 /* Send it the settings (everything but "go"); once, before mbh_watchdog_go. */
 int mbh_watchdog_send(mbh_watchdog *w, const mbh_config *cfg, const char *set, const char *token, mbh_error *err);
 
 /*
- * The gate program for watchdog_path: override when set (MONGO_BACKUP_GATE),
- * else mongo-backup-gate in the watchdog's directory ("" when the path has
- * none).  Returns buf.
+ * The gate program a command started before the lock waits in (run.h):
+ * override when set (MONGO_BACKUP_GATE), else mongo-backup-gate in the
+ * watchdog's directory ("" when the path has none).  Returns buf.
  */
 const char *mbh_watchdog_gate_path(const char *watchdog_path, const char *override, char *buf, size_t len);
+
+/* The release program for watchdog_path: mongo-backup-watchdog-release in its directory ("" when it has none).  Returns buf. */
+const char *mbh_watchdog_releaser_path(const char *watchdog_path, char *buf, size_t len);
 
 /* The watchdog's pid and /proc starttime, for the record. */
 long mbh_watchdog_pid(const mbh_watchdog *w);
@@ -86,29 +94,21 @@ uint64_t mbh_watchdog_starttime(const mbh_watchdog *w);
 
 /*
  * The intent rec is durable: send what it guards (rec's member, deadline to
- * the ms (mbh_state_deadline_ms), command), "go", and close the pipe (in the
- * gate program: it becomes the watchdog now).
+ * the ms (mbh_state_deadline_ms), command), "go", and close the pipe.
  */
 int mbh_watchdog_go(mbh_watchdog *w, const mbh_state_rec *rec, mbh_error *err);
 
 /*
  * Exact mode (a cluster's lock through the mongos): the cluster's record
  * (mbh_watchdog_send's set: "CLUSTER.cluster") is durable: send
- * cluster_unlock, the deadline (unix ms) and "go", and close the pipe.  The watchdog
- * then exits when that record is gone from its lock (phase SNAPSHOT, another
- * token) and at the deadline sends fsyncUnlock through the mongos until it
- * answers (a "not locked" answer included), then starts the balancer when it
- * was handed balancer_uri.
+ * cluster_unlock, the deadline (unix ms) and "go", and close the pipe.  The
+ * watchdog then exits when that record no longer holds its lock (phase
+ * SNAPSHOT, another token) and at the deadline becomes its releaser, which
+ * sends fsyncUnlock through the mongos until it answers (a "not locked"
+ * answer included), then starts the balancer when it was handed
+ * balancer_uri.
  */
 int mbh_watchdog_go_cluster(mbh_watchdog *w, int64_t deadline_ms, mbh_error *err);
-
-/*
- * After mbh_watchdog_go, started in the gate program: wait until it is the
- * watchdog (its exec: ~1 ms; the driver loads afterwards, in it); -1 with
- * why when it could not become one (the lock must then be released).  0
- * at once when not started in the gate program.
- */
-int mbh_watchdog_started(mbh_watchdog *w, mbh_error *err);
 
 /* Close the pipe (without "go" the watchdog exits) and free; the process itself lives on.  NULL is fine. */
 void mbh_watchdog_free(mbh_watchdog *w);
@@ -139,6 +139,9 @@ typedef struct mbh_watchdog_settings {
 	bool metrics_fsync;
 	bool cluster_unlock;    /* exact mode: unlock through the mongos at uri (no member) */
 	bool go;
+	const char *releaser;   /* NULL when not given */
+	const char *record;     /* NULL when not given */
+	bool fire;
 } mbh_watchdog_settings;
 
 /*
@@ -149,10 +152,10 @@ typedef struct mbh_watchdog_settings {
  * MBH_TOKEN_LEN hex digits, absolute paths for state_dir and
  * metrics_textfile, a set name mbh_state_set_name_ok refuses, a member that is no HOST:PORT,
  * numbers that are no unsigned decimal, a deadline past 2^63 ms, a pid above
- * 2^22, metrics_fsync or go other than the sender's "0"/"1" and "1", cluster_unlock
- * other than "1" or with a member), both
- * deadline and deadline_ms, or no uri, state_dir, set or token fail with
- * EX_DATAERR naming the item, never its value (it may be a password).
+ * 2^22, metrics_fsync or go or fire other than the sender's "0"/"1" and "1",
+ * a releaser that is no absolute path, an empty record, cluster_unlock
+ * other than "1" or with a member), both deadline and deadline_ms, or no uri, state_dir, set or token fail with EX_DATAERR naming
+ * the item, never its value (it may be a password).
  */
 int mbh_watchdog_settings_parse(mbh_watchdog_settings *out, char *buf, size_t len, mbh_error *err);
 

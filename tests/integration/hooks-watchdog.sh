@@ -1,6 +1,7 @@
 #!/bin/bash
 # hooks-watchdog.sh: a lock never outlives lock.max_seconds: the detached watchdog unlocks, clears the
-# record and says so in DIR/SET.events; mongo-postbackup stops the watchdog when it unlocks.
+# record and says so in DIR/SET.events; mongo-postbackup stops the watchdog when it unlocks.  A watchdog
+# without its releaser beside it (the program it becomes to unlock) locks nothing.
 # SPDX-License-Identifier: AGPL-3.0-or-later
 [ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"
 . "${top_srcdir:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/integration/simlib.sh"
@@ -105,6 +106,18 @@ tap_is "$(wc -l <"$EV" 2>/dev/null)" "$lines2" "stale watchdog: no events line f
 t_run newpost "$MBH_POST" -c "$CONF"
 t_rc_is 0 "stale watchdog: post for the second run exits 0" newpost
 t_assert_unlocked "stale watchdog: unlocked"
+
+# A watchdog whose releaser is missing could never unlock: nothing is locked, and the error names it.
+mkdir -p "$T_DIR/lone"
+cp "$MONGO_BACKUP_WATCHDOG" "$T_DIR/lone/mongo-backup-watchdog"
+fsyncs=$(sim_counter 2 fsync)
+MONGO_BACKUP_WATCHDOG=$T_DIR/lone/mongo-backup-watchdog MONGO_BACKUP_GATE=$(dirname "$MONGO_BACKUP_WATCHDOG")/mongo-backup-gate \
+	t_run lone "$MBH_PRE" -c "$CONF" --job lone
+t_rc_is 69 "no releaser: pre exits 69" lone
+tap_like "$T_OUT/lone.err" "its releaser $T_DIR/lone/mongo-backup-watchdog-release: No such file or directory" \
+	"  the error names it"
+tap_is "$(sim_counter 2 fsync)" "$fsyncs" "  no fsync lock was sent"
+t_assert_no_state "  no record"
 
 sim_stop
 tap_done

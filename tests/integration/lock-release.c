@@ -214,7 +214,7 @@ test_release(void)
 	tap_ok(strncmp(err.msg, "cannot reach 127.0.0.1:1; the lock is still held; run mongo-postbackup again when it "
 		       "is back", 85) == 0 && strstr(err.msg, "cannot reach 127.0.0.1:1: ") == NULL,
 	       "  says the lock is still held, naming the member once");
-	tap_ok(read_record(&got) && mbh_release_same_lock(&got, &r), "  the record stays for the next try");
+	tap_ok(read_record(&got) && mbh_state_same_lock(&got, &r), "  the record stays for the next try");
 	drop_record();
 	mbh_lock_session_free(s);
 	free(member);
@@ -255,32 +255,30 @@ wait_released(int ms)
 }
 
 /*
- * Start the watchdog as a run does (mbh_watchdog_spawn in the gate program
- * beside it, then mbh_watchdog_send): *w, its pid; false when it failed.
+ * Start the watchdog as a run does (mbh_watchdog_spawn, then
+ * mbh_watchdog_send): *w, its pid; false when it failed.
  */
 static bool
 wd_start(mbh_watchdog **w, const char *path, const mbh_config *cfg, const char *token)
 {
-	char gate[4096];
 	mbh_error err;
 
 	mbh_error_init(&err);
-	mbh_watchdog_gate_path(path, NULL, gate, sizeof(gate));
-	if (mbh_watchdog_spawn(w, path, gate, &err) != 0 || mbh_watchdog_send(*w, cfg, SET, token, &err) != 0) {
+	if (mbh_watchdog_spawn(w, path, &err) != 0 || mbh_watchdog_send(*w, cfg, SET, token, &err) != 0) {
 		tap_diag("watchdog: %s", err.msg);
 		return false;
 	}
 	return true;
 }
 
-/* "go" with what r guards, and wait until the gate program has become the watchdog. */
+/* "go" with what r guards. */
 static bool
 wd_go(mbh_watchdog *w, const mbh_state_rec *r)
 {
 	mbh_error err;
 
 	mbh_error_init(&err);
-	if (mbh_watchdog_go(w, r, &err) != 0 || mbh_watchdog_started(w, &err) != 0) {
+	if (mbh_watchdog_go(w, r, &err) != 0) {
 		tap_diag("watchdog: %s", err.msg);
 		return false;
 	}

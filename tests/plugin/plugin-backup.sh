@@ -87,8 +87,8 @@ tap_like "$T_OUT/notfound.out" "^job 1: M_FATAL: mongo-fd: the backup command di
 	"command not found: the message names it"
 after "command not found"
 
-# The watchdog waits for "go", and the command for the lock, in the gate program (beside the watchdog;
-# MONGO_BACKUP_GATE): one that is not there fails the job before anything is locked, naming it.
+# The command waits for the lock in the gate program (beside the watchdog; MONGO_BACKUP_GATE): one that
+# is not there fails the job before anything is locked, naming it.
 t_config "$CONF" "script = { backup = [ \"$T_DIR/dump.sh\" ]; };"
 before=$(($(sim_counter 1 fsync) + $(sim_counter 2 fsync)))
 MONGO_BACKUP_GATE=$T_DIR/no-such-gate fd_run nogate backup --cmd "$CMD"
