@@ -977,8 +977,8 @@ snap_printed(void *ctx, const char *printed)
 	mbh_error e;
 
 	snprintf(line, sizeof(line), "%s", printed);
-	if (snap_path(line) == NULL || strlen(line) > MBH_SNAPSHOT_MAX)
-		return;
+	if (r->snapshot[0] != '\0' || snap_path(line) == NULL || strlen(line) > MBH_SNAPSHOT_MAX)
+		return; /* on record already (said while it ran), or no path */
 	pthread_mutex_lock(sj->mu);
 	snprintf(r->snapshot, sizeof(r->snapshot), "%s", line);
 	mbh_error_init(&e);
@@ -998,7 +998,7 @@ snap_thread(void *p)
 	mbh_cmd_env x;
 	mbh_child *c = NULL;
 	char **argv = NULL;
-	int status = -1;
+	int status = -1, rc;
 
 	comp_state_rec(cl, sj->i, &srec);
 	srec.snapshot[0] = '\0';
@@ -1007,8 +1007,11 @@ snap_thread(void *p)
 	if (mbh_run_expand(&argv, (const char *const *)cl->cfg->snapshot.create, &x.vars, &sj->err) != 0 ||
 	    mbh_child_spawn(&c, (const char *const *)argv, x.env, MBH_RUN_PIPE_STDOUT, &sj->err) != 0)
 		goto out;
-	if (mbh_child_capture_line(c, mbh_seconds_ms(cl->cfg->snapshot.timeout), cl->cancel_fd, -1, sj->out, sizeof(sj->out),
-				   snap_printed, sj, &status, &sj->err) != 0)
+	rc = mbh_child_capture_line(c, mbh_seconds_ms(cl->cfg->snapshot.timeout), cl->cancel_fd, -1, sj->out,
+				    sizeof(sj->out), snap_printed, sj, &status, &sj->err);
+	/* a create that printed its line and ended at once: the line is read after its end, not while it ran */
+	snap_printed(sj, sj->out);
+	if (rc != 0)
 		goto out;
 	if (status != 0) {
 		mbh_error_set(&sj->err, EX_TEMPFAIL, "snapshot.create (%s) of %s failed (exit %d)", argv[0], r->member,
