@@ -1338,6 +1338,8 @@ exact_lock(mbh_cluster *cl, mbh_error *err)
 	if (exact_unlock(cl, err) != 0) {
 		rec_write(cl, &e);
 		free(sj);
+		bson_destroy(cmd);
+		bson_destroy(&reply);
 		close_state(cl);
 		return -1; /* the record stays: post or the watchdog unlocks, post removes the snapshots */
 	}
