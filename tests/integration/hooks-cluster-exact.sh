@@ -119,6 +119,7 @@ tap_is "$(grep -c ': whole: ' "$T_OUT/check.verify")" 4 "verify --cluster: the f
 tap_like "$T_OUT/check.env" '^MONGO_BACKUP_SNAPSHOTS=config=/[^ ]* sh0=/[^ ]* sh1=/[^ ]* sh2=/[^ ]*$' \
 	"the command gets MONGO_BACKUP_SNAPSHOTS: component=path for all four"
 tap_like "$T_OUT/check.env" '^MONGO_BACKUP_PAUSE_MS=[0-9]+$' "the command gets MONGO_BACKUP_PAUSE_MS"
+tap_diag "the writes' pause (4 cp -a snapshots in parallel): $(sed -n 's/^MONGO_BACKUP_PAUSE_MS=//p' "$T_OUT/check.env") ms"
 tap_is "$(grep -c 'lockCount=[1-9]' "$T_OUT/check.locks")" 0 \
 	"while the command runs, nothing is locked (it reads the snapshots)"
 tap_like "$T_OUT/exec.err" 'writes paused [0-9]+ ms; snapshots: config=/' "the log says the write pause and the snapshots"
