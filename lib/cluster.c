@@ -18,9 +18,12 @@
 #include <mongoc/mongoc.h>
 
 #include "cluster.h"
+#include "cmdenv.h"
 #include "crash.h"
 #include "job.h"
+#include "lock.h"
 #include "mongoerr.h"
+#include "release.h"
 #include "run.h"
 #include "scram_once.h"
 #include "state.h"
@@ -28,6 +31,7 @@
 #include "testtime.h"
 #include "timefmt.h"
 #include "uri.h"
+#include "watchdog.h"
 
 /* One component: a replica set handled by its own job. */
 typedef struct comp {
@@ -95,6 +99,7 @@ struct mbh_cluster {
 	bool held;                 /* rec describes locks we hold */
 	pthread_mutex_t unlock_mu; /* mbh_cluster_unlock from two threads (the plugin's unload beside the job's) */
 	bool closing;              /* mbh_cluster_free began (under unlock_mu): comp_idle leaves the comps alone */
+	int64_t pause_ms;          /* exact mode: the writes' pause, lock reply to unlock reply */
 };
 
 static void comp_idle(void *ctx);
@@ -458,6 +463,11 @@ mode_check(mbh_cluster *cl, mbh_error *err)
 				     "selection.policy \"member\" names one member and a cluster needs one per shard and one "
 				     "of the config servers: use selection.tags (tag the members to back up) instead");
 	if (cl->cfg->cluster.mode == MBH_CLUSTER_EXACT) {
+		/* the plugin streams from each locked member's command: exact mode's snapshots are not wired there yet */
+		if (strcmp(cl->mode, "plugin") == 0)
+			return mbh_error_set(err, EX_CONFIG,
+					     "cluster.mode \"exact\" is not available in plugin mode yet: use hooks mode "
+					     "(RunScripts around the jobs that read the snapshots) or cluster.mode = \"online\"");
 		if (!mbh_cluster_fsync_gate(cl->version))
 			return mbh_error_set(err, EX_UNAVAILABLE,
 					     "cluster.mode \"exact\" needs fsync lock through mongos (MongoDB 7.1, or 7.0.2, "
@@ -469,9 +479,11 @@ mode_check(mbh_cluster *cl, mbh_error *err)
 					     "cluster.mode \"exact\" needs snapshot mode (a snapshot group in the config: "
 					     "every primary's data is snapshotted under the lock): add one, or use "
 					     "cluster.mode = \"online\"");
-		return mbh_error_set(err, EX_CONFIG,
-				     "cluster.mode \"exact\" is not implemented yet: nothing was locked; use cluster.mode = "
-				     "\"online\"");
+		if (cl->cfg->snapshot.remove == NULL)
+			return mbh_error_set(err, EX_CONFIG,
+					     "cluster.mode \"exact\" needs snapshot.remove beside snapshot.create (every "
+					     "snapshot is removed after the backup): add it");
+		return 0;
 	}
 	if (cl->cfg->snapshot.create != NULL)
 		return mbh_error_set(err, EX_CONFIG,
@@ -628,6 +640,8 @@ close_state(mbh_cluster *cl)
 	cl->state = NULL;
 }
 
+static void exact_dry_run(mbh_cluster *cl, FILE *f, mbh_error *err);
+
 /* ---- --dry-run ------------------------------------------------------------------------------------------ */
 
 /* See cluster.h. */
@@ -670,6 +684,10 @@ mbh_cluster_dry_run(mbh_cluster *cl, char **text, mbh_error *err)
 	fputc('\n', f);
 	if (mode_check(cl, &mode_err) != 0) {
 		fprintf(f, "refused: %s\n", mode_err.msg);
+	} else if (cl->rec->mode == MBH_CLUSTER_EXACT) {
+		/* exact mode locks the primaries through the mongos: the secondaries' verdicts above do not matter */
+		refused = NULL;
+		exact_dry_run(cl, f, &mode_err);
 	} else if (refused != NULL) {
 		comp_label(&cl->rec->comps[refused->idx], label, sizeof(label));
 		fprintf(f, "refused: %s has no member to lock; nothing would be locked\n", label);
@@ -798,6 +816,612 @@ wall_s(void)
 	return (int64_t)ts.tv_sec;
 }
 
+/* ---- exact mode: one fsync lock through the mongos, a snapshot of every primary --------------------------- */
+
+/* fsyncUnlock through client (a mongos): *was_locked false when a component answers that it is not locked. */
+static int
+client_fsync_unlock(mongoc_client_t *client, bool *was_locked, bson_t *out, mbh_error *err)
+{
+	bson_t reply;
+	bson_error_t e;
+	bson_t *cmd = BCON_NEW("fsyncUnlock", BCON_INT32(1));
+	bool ok = mongoc_client_command_simple(client, "admin", cmd, NULL, &reply, &e);
+	int rc = 0;
+
+	if (ok && out != NULL)
+		bson_copy_to(&reply, out);
+
+	*was_locked = true;
+	if (!ok) {
+		if (mbh_mongo_error_is_server(&e) && e.code != 13 && mbh_lock_is_not_locked_error(e.code, e.message))
+			*was_locked = false;
+		else
+			rc = mbh_mongo_error(err, &e, client, "fsyncUnlock", "the mongos");
+	}
+	bson_destroy(&reply);
+	bson_destroy(cmd);
+	return rc;
+}
+
+/* See cluster.h. */
+int
+mbh_cluster_fsync_unlock(const mongoc_uri_t *uri, bool *was_locked, mbh_error *err)
+{
+	mongoc_client_t *client;
+	bson_error_t e;
+	int rc;
+
+	*was_locked = false;
+	if ((client = mongoc_client_new_from_uri_with_error(uri, &e)) == NULL)
+		return mbh_mongo_client_error(err, &e);
+	mongoc_client_set_error_api(client, MONGOC_ERROR_API_VERSION_2);
+	rc = client_fsync_unlock(client, was_locked, NULL, err);
+	mongoc_client_destroy(client);
+	return rc;
+}
+
+/* The run's own unlock through the mongos, logged. */
+static int
+exact_unlock(mbh_cluster *cl, mbh_error *err)
+{
+	bool was_locked = false;
+	bson_t reply = BSON_INITIALIZER;
+	bson_iter_t it, raw, one;
+	const mbh_cluster_comp *c;
+	size_t i, n;
+
+	if (mongos_connect(cl, err) != 0 || client_fsync_unlock(cl->client, &was_locked, &reply, err) != 0) {
+		bson_destroy(&reply);
+		mbh_error_prefix(err, "cannot unlock cluster %s through the mongos (run mongo-postbackup; its watchdog "
+				 "unlocks it at the deadline)", cl->rec->name);
+		return -1;
+	}
+	/* each primary's count must be one lower than our lock left it: anything else is someone else's lock */
+	if (was_locked && bson_iter_init_find(&it, &reply, "raw") && BSON_ITER_HOLDS_DOCUMENT(&it) &&
+	    bson_iter_recurse(&it, &raw)) {
+		while (bson_iter_next(&raw)) {
+			n = strcspn(bson_iter_key(&raw), "/");
+			for (i = 0, c = NULL; i < cl->rec->ncomps && c == NULL; i++)
+				if (strlen(cl->rec->comps[i].set) == n &&
+				    strncmp(cl->rec->comps[i].set, bson_iter_key(&raw), n) == 0)
+					c = &cl->rec->comps[i];
+			if (c == NULL || c->lock_count <= 0 || !BSON_ITER_HOLDS_DOCUMENT(&raw) ||
+			    !bson_iter_recurse(&raw, &one) || !bson_iter_find(&one, "lockCount") ||
+			    !BSON_ITER_HOLDS_NUMBER(&one))
+				continue;
+			if (bson_iter_as_int64(&one) != c->lock_count - 1)
+				mbh_logf(cl->log, MBH_LOG_WARNING,
+					 "component %s: fsyncUnlock left %s with lockCount %" PRId64 ", ours was %" PRId64
+					 ": another fsync lock is held there (not ours: left alone)",
+					 c->name, c->member, bson_iter_as_int64(&one), c->lock_count);
+		}
+	}
+	bson_destroy(&reply);
+	mbh_logf(cl->log, was_locked ? MBH_LOG_INFO : MBH_LOG_WARNING, "%s",
+		 was_locked ? "unlocked every primary through the mongos"
+			    : "fsyncUnlock through the mongos: a primary was not locked (released already)");
+	return 0;
+}
+
+/* The current primary of component c ("host:port") into out. */
+static int
+set_primary(const mbh_cluster *cl, const comp *c, char *out, size_t len, mbh_error *err)
+{
+	mbh_uri_settings us;
+	mongoc_uri_t *uri = NULL;
+	mongoc_client_t *client = NULL;
+	bson_error_t e;
+	bson_t reply;
+	bson_iter_t it;
+	int rc = -1;
+
+	bson_init(&reply);
+	mbh_config_uri_settings(&c->cfg, &us);
+	if (mbh_uri_build(&uri, &us, err) != 0)
+		goto out;
+	if ((client = mongoc_client_new_from_uri_with_error(uri, &e)) == NULL) {
+		mbh_mongo_client_error(err, &e);
+		goto out;
+	}
+	mongoc_client_set_error_api(client, MONGOC_ERROR_API_VERSION_2);
+	mbh_scram_once(client);
+	bson_destroy(&reply);
+	if (client_cmd(client, "hello", &reply, err) != 0)
+		goto out;
+	if (!bson_iter_init_find(&it, &reply, "primary") || !BSON_ITER_HOLDS_UTF8(&it)) {
+		mbh_error_set(err, EX_UNAVAILABLE, "no primary (exact mode locks every component's primary)");
+		goto out;
+	}
+	snprintf(out, len, "%s", bson_iter_utf8(&it, NULL));
+	rc = 0;
+out:
+	(void)cl;
+	bson_destroy(&reply);
+	if (client != NULL)
+		mongoc_client_destroy(client);
+	mongoc_uri_destroy(uri);
+	return rc;
+}
+
+/* A record of component i as the single-set commands see it (for %h %p %s %j %S and MONGO_BACKUP_*). */
+static void
+comp_state_rec(const mbh_cluster *cl, size_t i, mbh_state_rec *out)
+{
+	memset(out, 0, sizeof(*out));
+	snprintf(out->set_name, sizeof(out->set_name), "%s", cl->rec->comps[i].set);
+	snprintf(out->member, sizeof(out->member), "%s", cl->rec->comps[i].member);
+	snprintf(out->job, sizeof(out->job), "%s", cl->rec->job);
+	snprintf(out->snapshot, sizeof(out->snapshot), "%s", cl->rec->comps[i].snapshot);
+}
+
+/* One component's snapshot.create, on its own thread. */
+typedef struct snap_job {
+	mbh_cluster *cl;
+	size_t i;
+	pthread_mutex_t *mu; /* guards the record */
+	pthread_t th;
+	bool started;
+	int rc;
+	mbh_error err;
+	char out[4096];
+} snap_job;
+
+/* The first line of buf (cut there, a trailing CR dropped) when a record may hold it, else NULL. */
+static const char *
+snap_path(char *buf)
+{
+	size_t n;
+
+	buf[strcspn(buf, "\n")] = '\0';
+	n = strlen(buf);
+	if (n > 0 && buf[n - 1] == '\r')
+		buf[n - 1] = '\0';
+	return mbh_state_snapshot_path_ok(buf) ? buf : NULL;
+}
+
+/* snapshot.create printed its path: on record at once (post removes it, whatever happens next). */
+static void
+snap_printed(void *ctx, const char *printed)
+{
+	snap_job *sj = ctx;
+	mbh_cluster_comp *r = &sj->cl->rec->comps[sj->i];
+	char line[4096];
+	mbh_error e;
+
+	snprintf(line, sizeof(line), "%s", printed);
+	if (r->snapshot[0] != '\0' || snap_path(line) == NULL || strlen(line) > MBH_SNAPSHOT_MAX)
+		return; /* on record already (said while it ran), or no path */
+	pthread_mutex_lock(sj->mu);
+	snprintf(r->snapshot, sizeof(r->snapshot), "%s", line);
+	mbh_error_init(&e);
+	if (rec_write(sj->cl, &e) != 0)
+		mbh_logf(sj->cl->log, MBH_LOG_WARNING, "%s", e.msg);
+	pthread_mutex_unlock(sj->mu);
+	MBH_CRASH("exact-snapshot-printed");
+}
+
+static void *
+snap_thread(void *p)
+{
+	snap_job *sj = p;
+	mbh_cluster *cl = sj->cl;
+	const mbh_cluster_comp *r = &cl->rec->comps[sj->i];
+	mbh_state_rec srec;
+	mbh_cmd_env x;
+	mbh_child *c = NULL;
+	char **argv = NULL;
+	int status = -1, rc;
+
+	comp_state_rec(cl, sj->i, &srec);
+	srec.snapshot[0] = '\0';
+	mbh_cmd_env_fill(&x, &srec);
+	sj->rc = -1;
+	if (mbh_run_expand(&argv, (const char *const *)cl->cfg->snapshot.create, &x.vars, &sj->err) != 0 ||
+	    mbh_child_spawn(&c, (const char *const *)argv, x.env, MBH_RUN_PIPE_STDOUT, &sj->err) != 0)
+		goto out;
+	rc = mbh_child_capture_line(c, mbh_seconds_ms(cl->cfg->snapshot.timeout), cl->cancel_fd, -1, sj->out,
+				    sizeof(sj->out), snap_printed, sj, &status, &sj->err);
+	/* a create that printed its line and ended at once: the line is read after its end, not while it ran */
+	snap_printed(sj, sj->out);
+	if (rc != 0)
+		goto out;
+	if (status != 0) {
+		mbh_error_set(&sj->err, EX_TEMPFAIL, "snapshot.create (%s) of %s failed (exit %d)", argv[0], r->member,
+			      status);
+		goto out;
+	}
+	if (r->snapshot[0] == '\0') {
+		mbh_error_set(&sj->err, EX_DATAERR, "snapshot.create (%s) of %s printed no absolute path on its first "
+			      "line", argv[0], r->member);
+		goto out;
+	}
+	sj->rc = 0;
+out:
+	mbh_child_free(c);
+	mbh_strv_free(argv);
+	return NULL;
+}
+
+/* snapshot.remove of component i's snapshot; cleared from the record when it worked. */
+static int
+snap_remove(mbh_cluster *cl, size_t i, mbh_error *err)
+{
+	mbh_cluster_comp *r = &cl->rec->comps[i];
+	mbh_state_rec srec;
+	mbh_cmd_env x;
+	mbh_child *c = NULL;
+	char **argv = NULL;
+	mbh_error e;
+	int status = -1, rc = -1;
+
+	if (cl->cfg->snapshot.remove == NULL)
+		return mbh_error_set(err, EX_CONFIG, "the record names the snapshot %s but the config has no "
+				     "snapshot.remove: use the config that made it, then run mongo-postbackup again",
+				     r->snapshot);
+	comp_state_rec(cl, i, &srec);
+	mbh_cmd_env_fill(&x, &srec);
+	if (mbh_run_expand(&argv, (const char *const *)cl->cfg->snapshot.remove, &x.vars, err) != 0 ||
+	    mbh_child_spawn(&c, (const char *const *)argv, x.env, 0, err) != 0)
+		goto out;
+	mbh_error_init(&e);
+	if (mbh_child_wait(c, mbh_seconds_ms(cl->cfg->snapshot.timeout), -1, &status, &e) != 0 || status != 0) {
+		mbh_error_set(err, EX_TEMPFAIL, "snapshot.remove (%s) of %s %s; it stays on record: run mongo-postbackup "
+			      "again", argv[0], r->snapshot, status != 0 && e.code == 0 ? "failed" : "timed out");
+		goto out;
+	}
+	mbh_logf(cl->log, MBH_LOG_INFO, "removed the snapshot %s (%s)", r->snapshot, r->name);
+	r->snapshot[0] = '\0';
+	if (rec_write(cl, err) != 0)
+		goto out;
+	MBH_CRASH("exact-snapshot-removed");
+	rc = 0;
+out:
+	mbh_child_free(c);
+	mbh_strv_free(argv);
+	return rc;
+}
+
+/* Stop the watchdog the record names (its lock is released). */
+static void
+exact_stop_watchdog(mbh_cluster *cl)
+{
+	mbh_state_rec srec;
+
+	memset(&srec, 0, sizeof(srec));
+	srec.watchdog_pid = cl->rec->watchdog_pid;
+	srec.watchdog_start = cl->rec->watchdog_start;
+	mbh_release_stop_watchdog(cl->log, &srec);
+	mbh_watchdog_reap(srec.watchdog_pid, 1000);
+}
+
+/*
+ * Release whatever the record says exact mode holds (under the cluster's
+ * flock): the mongos lock unless phase SNAPSHOT, the balancer, every
+ * snapshot (each once: cleared from the record as it goes), the record.
+ */
+static int
+exact_release(mbh_cluster *cl, mbh_error *err)
+{
+	mbh_error e;
+	size_t i;
+	int rc = 0;
+
+	if (cl->rec->phase != MBH_PHASE_SNAPSHOT) {
+		MBH_CRASH("exact-release-before");
+		if (exact_unlock(cl, err) != 0)
+			return -1;
+		cl->rec->phase = MBH_PHASE_SNAPSHOT;
+		for (i = 0; i < cl->rec->ncomps; i++)
+			cl->rec->comps[i].state = MBH_COMP_RELEASED;
+		if (rec_write(cl, err) != 0)
+			return -1;
+		MBH_CRASH("exact-release-unlocked");
+	}
+	exact_stop_watchdog(cl);
+	if (cl->rec->balancer_stopped) {
+		if (balancer_set(cl, true, err) != 0) {
+			mbh_error_prefix(err, "nothing of cluster %s is locked but the balancer cannot be started again "
+					 "(run mongo-postbackup again)", cl->rec->name);
+			err->code = EX_TEMPFAIL;
+			return -1;
+		}
+		cl->rec->balancer_stopped = false;
+		if (rec_write(cl, err) != 0)
+			return -1;
+	}
+	for (i = 0; i < cl->rec->ncomps; i++) {
+		if (cl->rec->comps[i].snapshot[0] == '\0')
+			continue;
+		mbh_error_init(&e);
+		if (snap_remove(cl, i, &e) != 0) {
+			mbh_logf(cl->log, MBH_LOG_ERROR, "component %s: %s", cl->rec->comps[i].name, e.msg);
+			if (rc == 0)
+				*err = e;
+			rc = -1;
+		}
+	}
+	if (rc != 0)
+		return -1;
+	if (mbh_state_remove(cl->state, err) != 0)
+		return -1;
+	cl->held = false;
+	mbh_logf(cl->log, MBH_LOG_INFO, "cluster %s: every snapshot removed, nothing locked", cl->rec->name);
+	return 0;
+}
+
+/* --dry-run's last line in exact mode: every primary that the mongos would lock and snapshot.create would copy. */
+static void
+exact_dry_run(mbh_cluster *cl, FILE *f, mbh_error *err)
+{
+	char primary[262], label[300];
+	size_t i;
+
+	fputs("would lock through the mongos and snapshot:", f);
+	for (i = 0; i < cl->n; i++) {
+		if (set_primary(cl, &cl->comps[i], primary, sizeof(primary), err) != 0) {
+			comp_label(&cl->rec->comps[i], label, sizeof(label));
+			mbh_error_prefix(err, "%s", label);
+			fprintf(f, "\nrefused: %s\n", err->msg);
+			return;
+		}
+		fprintf(f, " %s=%s", cl->rec->comps[i].name, primary);
+	}
+	fputc('\n', f);
+}
+
+/* The lockCount of every component from the mongos's reply: all.raw {"SET/HOSTS": {lockCount}}. */
+static int
+exact_counts(mbh_cluster *cl, const bson_t *reply, mbh_error *err)
+{
+	bson_iter_t it, raw, one;
+	size_t i, seen = 0, n;
+	const char *key;
+
+	if (!bson_iter_init(&it, reply) || !bson_iter_find_descendant(&it, "all.raw", &raw) ||
+	    !BSON_ITER_HOLDS_DOCUMENT(&raw) || !bson_iter_recurse(&raw, &it))
+		return mbh_error_set(err, EX_PROTOCOL, "fsync lock through the mongos: no all.raw in the reply");
+	while (bson_iter_next(&it)) {
+		key = bson_iter_key(&it);
+		n = strcspn(key, "/");
+		for (i = 0; i < cl->rec->ncomps; i++)
+			if (strlen(cl->rec->comps[i].set) == n && strncmp(cl->rec->comps[i].set, key, n) == 0)
+				break;
+		if (i == cl->rec->ncomps || !BSON_ITER_HOLDS_DOCUMENT(&it) || !bson_iter_recurse(&it, &one) ||
+		    !bson_iter_find(&one, "lockCount") || !BSON_ITER_HOLDS_NUMBER(&one))
+			continue;
+		cl->rec->comps[i].lock_count = bson_iter_as_int64(&one);
+		if (cl->rec->comps[i].lock_count > 1)
+			mbh_logf(cl->log, MBH_LOG_WARNING, "component %s: lockCount %" PRId64 " after our lock on %s: another "
+				 "fsync lock is held there (not ours: left alone)", cl->rec->comps[i].name,
+				 cl->rec->comps[i].lock_count, cl->rec->comps[i].member);
+		cl->rec->comps[i].state = MBH_COMP_LOCKED;
+		cl->rec->comps[i].lock_ms = 0;
+		seen++;
+	}
+	if (seen != cl->rec->ncomps)
+		return mbh_error_set(err, EX_PROTOCOL, "fsync lock through the mongos locked %zu components, the cluster "
+				     "has %zu (listShards changed?)", seen, cl->rec->ncomps);
+	return 0;
+}
+
+/* The write pause's clock. */
+static int64_t
+mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/*
+ * Exact mode's lock (see cluster.h), from the record's first intent on:
+ * cl->state is flocked and the record (LOCKING) written.  Returns with the
+ * snapshots taken and nothing locked (phase SNAPSHOT), or everything undone.
+ */
+static int
+exact_lock(mbh_cluster *cl, mbh_error *err)
+{
+	mbh_config wcfg;
+	mbh_watchdog *wd = NULL;
+	snap_job *sj = NULL;
+	pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+	bson_t *cmd = NULL, reply;
+	bson_iter_t it;
+	bson_error_t be;
+	mbh_error e;
+	char rname[160], primary[262], line[2048];
+	bool locked = false;
+	int64_t t_lock = 0;
+	size_t i, used;
+	int failed = -1;
+
+	/* someone else's lock on a primary: currentOp on the mongos says fsyncLock while any is held */
+	if (mongos_cmd(cl, "currentOp", &reply, err) != 0)
+		goto undo;
+	if (bson_iter_init_find(&it, &reply, "fsyncLock") && bson_iter_as_bool(&it)) {
+		if (cl->cfg->lock.refuse_if_locked != 0) {
+			mbh_error_set(err, EX_TEMPFAIL, "a primary of cluster %s is already fsync-locked by someone else "
+				      "(currentOp on the mongos shows fsyncLock); find who holds it, or run with "
+				      "--allow-locked to lock it once more; nothing was locked", cl->rec->name);
+			goto undo;
+		}
+		mbh_logf(cl->log, MBH_LOG_WARNING, "a primary of cluster %s is already fsync-locked by someone else; "
+			 "locking every primary once more", cl->rec->name);
+	}
+	bson_destroy(&reply);
+	bson_init(&reply);
+	/* every primary: the members the mongos will lock, named on record before it does */
+	for (i = 0; i < cl->rec->ncomps; i++) {
+		if (set_primary(cl, &cl->comps[i], primary, sizeof(primary), err) != 0) {
+			comp_label(&cl->rec->comps[i], line, sizeof(line));
+			mbh_error_prefix(err, "%s; nothing was locked", line);
+			goto undo;
+		}
+		snprintf(cl->rec->comps[i].member, sizeof(cl->rec->comps[i].member), "%s", primary);
+	}
+	if (mbh_token_new(cl->rec->token, sizeof(cl->rec->token)) != 0) {
+		mbh_error_set(err, EX_OSERR, "cannot make a lock token; nothing was locked");
+		goto undo;
+	}
+	rec_name(cl->rec->name, rname, sizeof(rname));
+	if (cl->watchdog_path != NULL) {
+		wcfg = *cl->cfg;
+		wcfg.cluster.balancer_uri = strcmp(cl->rec->balancer, "full") == 0 ? cl->cfg->uri : NULL;
+		if (mbh_watchdog_spawn(&wd, cl->watchdog_path, err) != 0 ||
+		    mbh_watchdog_send(wd, &wcfg, rname, cl->rec->token, err) != 0)
+			goto undo;
+		cl->rec->watchdog_pid = mbh_watchdog_pid(wd);
+		cl->rec->watchdog_start = mbh_watchdog_starttime(wd);
+	}
+	if (rec_write(cl, err) != 0)
+		goto undo;
+	if (wd != NULL && mbh_watchdog_go_cluster(wd, cl->rec->deadline * 1000, err) != 0)
+		goto undo;
+	mbh_watchdog_free(wd);
+	wd = NULL;
+	MBH_CRASH("exact-intent");
+	if (cancelled(cl)) {
+		mbh_error_fail(err, MBH_ERR_CANCELLED, "cancelled before the lock; nothing was locked");
+		goto undo;
+	}
+	/* the balancer as in online mode: no migration runs into the moment, started again iff it ran */
+	if (strcmp(cl->rec->balancer, "full") == 0) {
+		cl->rec->balancer_stopped = true;
+		if (rec_write(cl, err) != 0 || balancer_set(cl, false, err) != 0) {
+			mbh_error_prefix(err, "cannot stop the balancer; nothing was locked");
+			goto undo;
+		}
+	}
+	MBH_CRASH("exact-balancer-stopped");
+	cmd = BCON_NEW("fsync", BCON_INT32(1), "lock", BCON_BOOL(true));
+	bson_destroy(&reply);
+	locked = true; /* in doubt from here: a reply lost on the way still leaves every primary locked */
+	if (!mongoc_client_command_simple(cl->client, "admin", cmd, NULL, &reply, &be)) {
+		mbh_mongo_error(err, &be, cl->client, "fsync lock", "the mongos");
+		if (mbh_mongo_error_is_server(&be))
+			locked = false; /* the mongos unlocks what it took before it fails */
+		if (strstr(be.message, "DDL") != NULL)
+			mbh_error_prefix(err, "a DDL operation runs in the cluster: try again when it has ended");
+		mbh_error_prefix(err, "cluster %s: nothing is locked", cl->rec->name);
+		goto undo;
+	}
+	t_lock = mono_ms();
+	MBH_CRASH("exact-locked");
+	if (exact_counts(cl, &reply, err) != 0)
+		goto undo;
+	cl->rec->phase = MBH_PHASE_LOCKED;
+	if (rec_write(cl, err) != 0)
+		goto undo;
+	/* re-check: the primaries locked are the ones on record (an election in between: refused) */
+	for (i = 0; i < cl->rec->ncomps; i++) {
+		if (set_primary(cl, &cl->comps[i], primary, sizeof(primary), err) != 0 ||
+		    strcmp(primary, cl->rec->comps[i].member) != 0) {
+			if (err->code == 0)
+				mbh_error_set(err, EX_TEMPFAIL, "its primary changed from %s to %s during the lock",
+					      cl->rec->comps[i].member, primary);
+			comp_label(&cl->rec->comps[i], line, sizeof(line));
+			mbh_error_prefix(err, "%s", line);
+			goto undo;
+		}
+	}
+	/* every primary's snapshot at once: the writes pause for the slowest */
+	if ((sj = calloc(cl->rec->ncomps, sizeof(*sj))) == NULL) {
+		mbh_error_set(err, EX_OSERR, "out of memory");
+		goto undo;
+	}
+	for (i = 0; i < cl->rec->ncomps; i++) {
+		sj[i].cl = cl;
+		sj[i].i = i;
+		sj[i].mu = &mu;
+		mbh_error_init(&sj[i].err);
+		sj[i].started = pthread_create(&sj[i].th, NULL, snap_thread, &sj[i]) == 0;
+		if (!sj[i].started)
+			snap_thread(&sj[i]);
+	}
+	for (i = 0; i < cl->rec->ncomps; i++)
+		if (sj[i].started)
+			pthread_join(sj[i].th, NULL);
+	for (i = 0; i < cl->rec->ncomps && failed < 0; i++)
+		if (sj[i].rc != 0)
+			failed = (int)i;
+	MBH_CRASH("exact-snapshots");
+	/* unlock at once, whatever the snapshots did */
+	if (exact_unlock(cl, err) != 0) {
+		rec_write(cl, &e);
+		free(sj);
+		bson_destroy(cmd);
+		bson_destroy(&reply);
+		close_state(cl);
+		return -1; /* the record stays: post or the watchdog unlocks, post removes the snapshots */
+	}
+	locked = false;
+	cl->pause_ms = mono_ms() - t_lock;
+	cl->rec->phase = MBH_PHASE_SNAPSHOT;
+	for (i = 0; i < cl->rec->ncomps; i++)
+		cl->rec->comps[i].state = MBH_COMP_RELEASED;
+	if (rec_write(cl, err) != 0)
+		goto undo;
+	MBH_CRASH("exact-unlocked");
+	if (failed >= 0) {
+		*err = sj[failed].err;
+		comp_label(&cl->rec->comps[failed], line, sizeof(line));
+		mbh_error_prefix(err, "%s", line);
+		goto undo;
+	}
+	exact_stop_watchdog(cl);
+	if (cl->rec->balancer_stopped) {
+		mbh_error_init(&e);
+		if (balancer_set(cl, true, &e) != 0)
+			mbh_logf(cl->log, MBH_LOG_ERROR, "cannot start the balancer again (mongo-postbackup will): %s", e.msg);
+		else
+			cl->rec->balancer_stopped = false;
+		mbh_error_init(&e);
+		if (rec_write(cl, &e) != 0)
+			mbh_logf(cl->log, MBH_LOG_WARNING, "%s", e.msg);
+	}
+	used = (size_t)snprintf(line, sizeof(line), "cluster %s: writes paused %" PRId64 " ms; snapshots:", cl->rec->name,
+				cl->pause_ms);
+	for (i = 0; i < cl->rec->ncomps && used < sizeof(line); i++)
+		used += (size_t)snprintf(line + used, sizeof(line) - used, " %s=%s", cl->rec->comps[i].name,
+					 cl->rec->comps[i].snapshot);
+	mbh_logf(cl->log, MBH_LOG_INFO, "%s", line);
+	cl->held = true;
+	free(sj);
+	bson_destroy(cmd);
+	bson_destroy(&reply);
+	return 0;
+undo:
+	/* nothing stays: the lock (if it may be held), the balancer, the snapshots made, the record */
+	if (wd != NULL) {
+		mbh_watchdog_free(wd); /* the pipe closed without go: it exits */
+		wd = NULL;
+	}
+	mbh_error_init(&e);
+	if (locked && exact_unlock(cl, &e) != 0) {
+		mbh_logf(cl->log, MBH_LOG_ERROR, "%s", e.msg);
+		rec_write(cl, &e);
+		goto out;
+	}
+	cl->rec->phase = MBH_PHASE_SNAPSHOT;
+	for (i = 0; i < cl->rec->ncomps; i++)
+		cl->rec->comps[i].state = MBH_COMP_RELEASED;
+	mbh_error_init(&e);
+	if (exact_release(cl, &e) != 0) {
+		mbh_logf(cl->log, MBH_LOG_ERROR, "%s", e.msg);
+	} else {
+		size_t n = strnlen(err->msg, sizeof(err->msg));
+
+		snprintf(err->msg + n, sizeof(err->msg) - n, "; nothing is locked, no snapshot is left");
+	}
+out:
+	free(sj);
+	bson_destroy(cmd);
+	bson_destroy(&reply);
+	close_state(cl);
+	return -1;
+}
+
 /* See cluster.h. */
 int
 mbh_cluster_lock(mbh_cluster *cl, mbh_error *err)
@@ -846,6 +1470,8 @@ mbh_cluster_lock(mbh_cluster *cl, mbh_error *err)
 	cl->rec->balancer_stopped = false;
 	if (rec_write(cl, err) != 0)
 		goto fail;
+	if (cl->rec->mode == MBH_CLUSTER_EXACT)
+		return exact_lock(cl, err);
 	/* the components' directories go below it (each made by its own state_open, 0700) */
 	if (mkdir(cl->comp_dir, 0700) != 0 && errno != EEXIST) {
 		mbh_error_set(err, EX_CANTCREAT, "cannot create %s: %s", cl->comp_dir, strerror(errno));
@@ -994,7 +1620,10 @@ mbh_cluster_unlock(mbh_cluster *cl, mbh_error *err)
 
 	pthread_mutex_lock(&cl->unlock_mu);
 	if (cl->held && cl->state != NULL) {
-		rc = release_all(cl, err);
+		if (cl->rec->mode == MBH_CLUSTER_EXACT)
+			rc = exact_release(cl, err);
+		else
+			rc = release_all(cl, err);
 		close_state(cl);
 	}
 	pthread_mutex_unlock(&cl->unlock_mu);
@@ -1007,8 +1636,9 @@ mbh_cluster_unlock(mbh_cluster *cl, mbh_error *err)
 int
 mbh_cluster_exec(mbh_cluster *cl, const char *const *templ, int *status, mbh_error *err)
 {
-	char env_cluster[200], env_job[200], env_skew[64], *env_members = NULL, **argv = NULL;
-	const char *env[5];
+	char env_cluster[200], env_job[200], env_skew[64], env_pause[64], *env_members = NULL, *env_snaps = NULL,
+	     **argv = NULL;
+	const char *env[7];
 	mbh_run_vars vars;
 	mbh_child *child = NULL;
 	mbh_error run_err, unlock_err;
@@ -1048,6 +1678,26 @@ mbh_cluster_exec(mbh_cluster *cl, const char *const *templ, int *status, mbh_err
 	env[2] = env_skew;
 	env[3] = env_job;
 	env[4] = NULL;
+	if (cl->rec->mode == MBH_CLUSTER_EXACT) {
+		/* the command reads the snapshots, never the live primaries */
+		if ((f = open_memstream(&env_snaps, &len)) != NULL) {
+			fputs("MONGO_BACKUP_SNAPSHOTS=", f);
+			for (i = 0; i < cl->rec->ncomps; i++)
+				fprintf(f, "%s%s=%s", i > 0 ? " " : "", cl->rec->comps[i].name, cl->rec->comps[i].snapshot);
+			if (fclose(f) != 0) {
+				free(env_snaps);
+				env_snaps = NULL;
+			}
+		}
+		if (env_snaps == NULL) {
+			mbh_error_set(&run_err, EX_OSERR, "out of memory");
+			goto unlock;
+		}
+		snprintf(env_pause, sizeof(env_pause), "MONGO_BACKUP_PAUSE_MS=%" PRId64, cl->pause_ms);
+		env[4] = env_snaps;
+		env[5] = env_pause;
+		env[6] = NULL;
+	}
 	memset(&vars, 0, sizeof(vars));
 	vars.host = "";
 	vars.port = "";
@@ -1062,6 +1712,8 @@ mbh_cluster_exec(mbh_cluster *cl, const char *const *templ, int *status, mbh_err
 	timeout_ms = left_ms > 1 ? left_ms : 1;
 	if (cl->cfg->script.timeout > 0 && mbh_seconds_ms(cl->cfg->script.timeout) < timeout_ms)
 		timeout_ms = mbh_seconds_ms(cl->cfg->script.timeout);
+	if (cl->rec->mode == MBH_CLUSTER_EXACT) /* nothing is locked: the snapshots wait for it */
+		timeout_ms = cl->cfg->script.timeout > 0 ? mbh_seconds_ms(cl->cfg->script.timeout) : 0;
 	if (mbh_child_wait(child, timeout_ms, cl->cancel_fd, status, &run_err) != 0) {
 		mbh_logf(cl->log, MBH_LOG_WARNING, "%s", run_err.msg);
 		if (*status < 0)
@@ -1073,6 +1725,7 @@ unlock:
 	mbh_child_free(child);
 	mbh_strv_free(argv);
 	free(env_members);
+	free(env_snaps);
 	mbh_error_init(&unlock_err);
 	if (mbh_cluster_unlock(cl, &unlock_err) != 0) {
 		*err = unlock_err;
@@ -1177,6 +1830,10 @@ mbh_cluster_post(mbh_cluster *cl, const char *name, mbh_error *err)
 			      "the locks of cluster %s belong to job %s (pid %ld on %s, since %s), not to job %s: left "
 			      "alone; run mongo-postbackup without --job to release them anyway",
 			      name, cl->rec->job, cl->rec->pid, cl->rec->hostname, since, cl->job_name);
+		goto out;
+	}
+	if (cl->rec->mode == MBH_CLUSTER_EXACT) {
+		rc = exact_release(cl, err);
 		goto out;
 	}
 	if (make_comps(cl, err) != 0)
@@ -1338,6 +1995,8 @@ mbh_cluster_status(mbh_cluster *cl, const char *name, bool json, char **text, mb
 			BSON_APPEND_INT64(&doc, "lock_ms", r->lock_ms);
 			BSON_APPEND_INT64(&doc, "lock_count", r->lock_count);
 			BSON_APPEND_UTF8(&doc, "state", mbh_comp_state_name(r->state));
+			if (r->snapshot[0] != '\0')
+				BSON_APPEND_UTF8(&doc, "snapshot", r->snapshot); /* exact mode */
 			if (bson_init_from_json(&sub, ctext, -1, &be)) {
 				BSON_APPEND_DOCUMENT(&doc, "status", &sub);
 				bson_destroy(&sub);
@@ -1350,6 +2009,8 @@ mbh_cluster_status(mbh_cluster *cl, const char *name, bool json, char **text, mb
 			if (r->member[0] != '\0' && r->lock_ms >= 0)
 				fprintf(f, " %s, lock time +%" PRId64 " ms, lockCount %" PRId64, r->member, r->lock_ms,
 					r->lock_count);
+			if (r->snapshot[0] != '\0')
+				fprintf(f, ", snapshot %s", r->snapshot); /* exact mode */
 			fprintf(f, "\n%s", ctext);
 		}
 	}
@@ -1408,6 +2069,30 @@ held_arg(const char *arg, char *cname, size_t cnamelen, char *member, size_t mem
 	return 0;
 }
 
+/* --check-held in exact mode: COMPONENT's snapshot of HOST:PORT exists on record (nothing is locked). */
+static int
+exact_check_held(const mbh_cluster_rec *rec, const char *name, const char *cname, const char *member,
+		 const char *job, char *held, size_t heldlen, mbh_error *err)
+{
+	const mbh_cluster_comp *c = NULL;
+	size_t i;
+
+	for (i = 0; i < rec->ncomps && c == NULL; i++)
+		if (strcmp(rec->comps[i].name, cname) == 0)
+			c = &rec->comps[i];
+	if (c == NULL)
+		return mbh_error_set(err, EX_UNAVAILABLE, "%s %s has no snapshot: cluster %s has no component %s", cname,
+				     member, name, cname);
+	if (rec->phase != MBH_PHASE_SNAPSHOT || c->snapshot[0] == '\0' || strcmp(c->member, member) != 0)
+		return mbh_error_set(err, EX_UNAVAILABLE, "%s %s has no snapshot for job %s: cluster %s (exact mode) is %s, "
+				     "its snapshot of %s is %s", cname, member, job != NULL ? job : "-", name,
+				     mbh_state_phase_name(rec->phase), c->member[0] != '\0' ? c->member : "-",
+				     c->snapshot[0] != '\0' ? c->snapshot : "not taken");
+	snprintf(held, heldlen, "%s %s is snapshotted for job %s: read %s", cname, member,
+		 rec->job[0] != '\0' ? rec->job : "-", c->snapshot);
+	return 0;
+}
+
 /* See cluster.h. */
 int
 mbh_cluster_check_held(const mbh_config *cfg, const char *name, const char *job, const char *arg, char *held,
@@ -1450,6 +2135,10 @@ mbh_cluster_check_held(const mbh_config *cfg, const char *name, const char *job,
 		mbh_error_set(err, EX_UNAVAILABLE, "%s: the locks of cluster %s are %s%s%s", what, name,
 			      rec->job[0] != '\0' ? "job " : "", rec->job[0] != '\0' ? rec->job : "of no job",
 			      rec->job[0] != '\0' ? "'s" : "");
+		goto out;
+	}
+	if (rec->mode == MBH_CLUSTER_EXACT) {
+		rc = exact_check_held(rec, name, cname, member, job, held, heldlen, err);
 		goto out;
 	}
 	if (rec->phase != MBH_PHASE_LOCKED) {

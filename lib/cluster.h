@@ -71,6 +71,20 @@ int mbh_cluster_dry_run(mbh_cluster *cl, char **text, mbh_error *err);
  * failure returned as "component NAME (set SET): WHY; ...".  On success the
  * locks are held (each guarded by its watchdog) until mbh_cluster_unlock or
  * mongo-postbackup (mbh_cluster_post).
+ *
+ * Exact mode (cluster.mode "exact", snapshot mode): after the refusals
+ * (mongos version, no snapshot group: nothing touched) the record's intent
+ * names every component's primary and the lock's token, a watchdog that
+ * unlocks through the mongos at the deadline is started, the balancer
+ * stopped if it ran, fsync {lock: true} sent to the mongos (every primary's
+ * lockCount recorded from all.raw), the primaries re-checked, snapshot.create
+ * run for every primary in parallel (each path on record as soon as
+ * printed), fsyncUnlock sent to the mongos at once (the write pause is the
+ * slowest snapshot), the balancer started again if it ran: phase SNAPSHOT,
+ * nothing locked, the snapshots held until mbh_cluster_unlock or
+ * mongo-postbackup removes each (snapshot.remove) exactly once.  A failed
+ * snapshot.create: unlocked at once, the snapshots made removed, the
+ * component named.
  */
 int mbh_cluster_lock(mbh_cluster *cl, mbh_error *err);
 
@@ -90,7 +104,9 @@ int mbh_cluster_unlock(mbh_cluster *cl, mbh_error *err);
  * mbh_cluster_unlock.  The command gets MONGO_BACKUP_CLUSTER (the name),
  * MONGO_BACKUP_MEMBERS ("NAME=HOST:PORT ..." in record order: "config"
  * first, then the shards in listShards order), MONGO_BACKUP_SKEW_MS and
- * MONGO_BACKUP_JOB; %s expands to the cluster's name, %j to the job, %h and
+ * MONGO_BACKUP_JOB, and in exact mode MONGO_BACKUP_SNAPSHOTS ("NAME=PATH ..."
+ * in the same order: each component's snapshot of its primary) and
+ * MONGO_BACKUP_PAUSE_MS (the writes' pause: lock reply to unlock reply); %s expands to the cluster's name, %j to the job, %h and
  * %p to nothing.  *status = its exit status; 0 when the lock and the unlock
  * worked.
  */
@@ -142,6 +158,9 @@ int mbh_cluster_status(mbh_cluster *cl, const char *name, bool json, char **text
  * HOST:PORT is not locked for job J: WHY" (no record, another job's, the
  * phase, no such component, another member, not locked, no watchdog); a
  * malformed ARG: EX_USAGE; a record that cannot be read: its error.
+ * Exact mode (nothing stays locked): 0 when the record (phase SNAPSHOT)
+ * holds COMPONENT's snapshot of HOST:PORT (its primary); *held then says
+ * "... is snapshotted for job J: read PATH".
  */
 int mbh_cluster_check_held(const mbh_config *cfg, const char *name, const char *job, const char *arg, char *held,
 			   size_t heldlen, mbh_error *err);
@@ -193,6 +212,14 @@ int mbh_cluster_comp_spawn(mbh_cluster *cl, size_t i, const char *const *templ, 
  */
 int mbh_cluster_unlock_async(mbh_cluster *cl, mbh_error *err);
 bool mbh_cluster_unlock_wait(mbh_cluster *cl, int timeout_ms);
+
+/*
+ * Exact mode's release: fsyncUnlock through the mongos at uri (every
+ * component's primary, once).  *was_locked false when the mongos answers
+ * that a component was not locked (released already: by the run, post or
+ * the watchdog); 0 then too.  Errors as mongoerr.h.
+ */
+int mbh_cluster_fsync_unlock(const mongoc_uri_t *uri, bool *was_locked, mbh_error *err);
 
 /* Free; held locks stay held (for mongo-postbackup).  NULL is fine. */
 void mbh_cluster_free(mbh_cluster *cl);

@@ -57,13 +57,15 @@ mbh_cluster_rec_format(const mbh_cluster_rec *r, char **text, mbh_error *err)
 	*text = NULL;
 	if (!word_ok(r->name) || (r->mode != 0 && r->mode != 1) || !word_ok(r->balancer) || !value_ok(r->hostname) ||
 	    !value_ok(r->job) || r->ncomps > MBH_CLUSTER_MAX_COMPONENTS ||
-	    (r->phase != MBH_PHASE_LOCKING && r->phase != MBH_PHASE_LOCKED))
+	    (r->phase != MBH_PHASE_LOCKING && r->phase != MBH_PHASE_LOCKED && r->phase != MBH_PHASE_SNAPSHOT) ||
+	    (r->token[0] != '\0' && !word_ok(r->token)))
 		return mbh_error_set(err, EX_SOFTWARE, "refusing to write an invalid cluster record");
 	for (i = 0; i < r->ncomps; i++) {
 		const mbh_cluster_comp *c = &r->comps[i];
 
 		if (!word_ok(c->name) || !word_ok(c->set) || !word_ok(c->hosts) ||
-		    (c->member[0] != '\0' && !word_ok(c->member)) || (unsigned)c->state > MBH_COMP_RELEASED)
+		    (c->member[0] != '\0' && !word_ok(c->member)) || (unsigned)c->state > MBH_COMP_RELEASED ||
+		    (c->snapshot[0] != '\0' && !mbh_state_snapshot_path_ok(c->snapshot)))
 			return mbh_error_set(err, EX_SOFTWARE, "refusing to write an invalid cluster record (component %zu)",
 					     i);
 	}
@@ -73,12 +75,17 @@ mbh_cluster_rec_format(const mbh_cluster_rec *r, char **text, mbh_error *err)
 		modes[r->mode], mbh_state_phase_name(r->phase), r->balancer, r->balancer_stopped ? 1 : 0);
 	fprintf(f, "since=%" PRId64 "\ndeadline=%" PRId64 "\npid=%ld\nhostname=%s\njob=%s\nskew_ms=%" PRId64 "\n",
 		r->since, r->deadline, r->pid, r->hostname, r->job, r->skew_ms);
+	if (r->token[0] != '\0')
+		fprintf(f, "token=%s\nwatchdog=%ld %" PRIu64 "\n", r->token, r->watchdog_pid, r->watchdog_start);
 	for (i = 0; i < r->ncomps; i++) {
 		const mbh_cluster_comp *c = &r->comps[i];
 
 		fprintf(f, "component=%s %s %s %s %" PRId64 " %" PRId64 " %s\n", c->name, c->set, c->hosts,
 			c->member[0] != '\0' ? c->member : "-", c->lock_count, c->lock_ms, comp_states[c->state]);
 	}
+	for (i = 0; i < r->ncomps; i++)
+		if (r->comps[i].snapshot[0] != '\0')
+			fprintf(f, "snapshot=%s %s\n", r->comps[i].name, r->comps[i].snapshot);
 	if (fclose(f) != 0 || buf == NULL) {
 		free(buf);
 		return mbh_error_set(err, EX_OSERR, "out of memory");
@@ -137,6 +144,39 @@ parse_component(mbh_cluster_comp *c, char *v)
 	return 0;
 }
 
+/* "PID START" */
+static int
+parse_watchdog(mbh_cluster_rec *r, const char *v)
+{
+	unsigned long long start;
+	long pid;
+	int used = 0;
+
+	if (sscanf(v, "%ld %llu%n", &pid, &start, &used) != 2 || v[used] != '\0' || pid < 0 || v[0] == '-')
+		return -1;
+	r->watchdog_pid = pid;
+	r->watchdog_start = start;
+	return 0;
+}
+
+/* "NAME PATH": a component already on record (component lines come first) and a path a record may hold. */
+static int
+parse_snapshot(mbh_cluster_rec *r, char *v)
+{
+	char *sp = strchr(v, ' ');
+	size_t i;
+
+	if (sp == NULL)
+		return -1;
+	*sp = '\0';
+	for (i = 0; i < r->ncomps; i++)
+		if (strcmp(r->comps[i].name, v) == 0)
+			break;
+	if (i == r->ncomps || r->comps[i].snapshot[0] != '\0' || !mbh_state_snapshot_path_ok(sp + 1))
+		return -1;
+	return copy(r->comps[i].snapshot, sizeof(r->comps[i].snapshot), sp + 1);
+}
+
 /* See cluster_rec.h. */
 int
 mbh_cluster_rec_parse(mbh_cluster_rec *r, const char *text, mbh_error *err)
@@ -175,6 +215,8 @@ mbh_cluster_rec_parse(mbh_cluster_rec *r, const char *text, mbh_error *err)
 				r->phase = MBH_PHASE_LOCKING;
 			else if (strcmp(v, "LOCKED") == 0)
 				r->phase = MBH_PHASE_LOCKED;
+			else if (strcmp(v, "SNAPSHOT") == 0)
+				r->phase = MBH_PHASE_SNAPSHOT;
 			else
 				goto bad;
 		} else if (strcmp(line, "balancer") == 0) {
@@ -203,6 +245,16 @@ mbh_cluster_rec_parse(mbh_cluster_rec *r, const char *text, mbh_error *err)
 				goto bad;
 		} else if (strcmp(line, "skew_ms") == 0) {
 			if (parse_i64(v, &r->skew_ms) != 0)
+				goto bad;
+		} else if (strcmp(line, "token") == 0) {
+			if (strlen(v) != MBH_TOKEN_LEN || strspn(v, "0123456789abcdef") != MBH_TOKEN_LEN ||
+			    copy(r->token, sizeof(r->token), v) != 0)
+				goto bad;
+		} else if (strcmp(line, "watchdog") == 0) {
+			if (parse_watchdog(r, v) != 0)
+				goto bad;
+		} else if (strcmp(line, "snapshot") == 0) {
+			if (parse_snapshot(r, v) != 0)
 				goto bad;
 		} else if (strcmp(line, "component") == 0) {
 			if (r->ncomps == MBH_CLUSTER_MAX_COMPONENTS || parse_component(&r->comps[r->ncomps], v) != 0)

@@ -36,6 +36,12 @@
  * "config"); HOSTS "h:p,h:p"; MEMBER "-" before the choice; LOCK_MS the
  * member's lock time (ms from the cluster's first lock reply to its own), -1
  * before; STATE "pending", "locked" or "released".
+ * Exact mode adds (one fsync lock through the mongos holds every primary):
+ *   token=HEX                     the lock's token (its watchdog knows it)
+ *   watchdog=PID START            the watchdog that unlocks through the mongos at the deadline
+ *   snapshot=NAME PATH            component NAME's snapshot (PATH to the end of the line),
+ *                                 written as soon as snapshot.create printed it
+ * and phase SNAPSHOT: the mongos lock is released, the snapshots remain for post.
  */
 #define MBH_CLUSTER_MAX_COMPONENTS 64
 #define MBH_CLUSTER_SUFFIX ".cluster"  /* the record's name in state_dir: CLUSTER.cluster */
@@ -51,6 +57,7 @@ typedef struct mbh_cluster_comp {
 	char set[128];         /* its replica set */
 	char hosts[1024];      /* "host:port,..." */
 	char member[262];      /* "host:port" locked; "" before */
+	char snapshot[MBH_SNAPSHOT_MAX + 1]; /* exact mode: its snapshot's path; "" = none */
 	int64_t lock_count;
 	int64_t lock_ms;       /* -1 = not locked */
 	mbh_comp_state state;
@@ -67,6 +74,9 @@ typedef struct mbh_cluster_rec {
 	char hostname[256];
 	char job[MBH_JOB_NAME_MAX + 1];
 	int64_t skew_ms;
+	char token[MBH_TOKEN_LEN + 1]; /* exact mode: the mongos lock's token; "" = none */
+	long watchdog_pid;     /* exact mode: its watchdog; 0 = none */
+	uint64_t watchdog_start;
 	size_t ncomps;
 	mbh_cluster_comp comps[MBH_CLUSTER_MAX_COMPONENTS];
 } mbh_cluster_rec;

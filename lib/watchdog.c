@@ -253,6 +253,25 @@ mbh_watchdog_go(mbh_watchdog *w, const mbh_state_rec *rec, mbh_error *err)
 	return rc;
 }
 
+/* See watchdog.h. */
+int
+mbh_watchdog_go_cluster(mbh_watchdog *w, int64_t deadline_ms, mbh_error *err)
+{
+	char dl[32];
+	int rc = 0;
+
+	if (w == NULL || w->fd < 0)
+		return mbh_error_set(err, EX_SOFTWARE, "the watchdog is not waiting for go");
+	snprintf(dl, sizeof(dl), "%lld", (long long)deadline_ms);
+	if (send_item(w->fd, MBH_WD_CLUSTER_UNLOCK, "1") != 0 || send_item(w->fd, MBH_WD_DEADLINE_MS, dl) != 0 ||
+	    mbh_fdio_write_all(w->fd, MBH_WD_GO "=1", sizeof(MBH_WD_GO "=1")) != 0)
+		rc = mbh_error_set(err, EX_OSERR, "the watchdog (pid %ld) exited before the lock; nothing was locked",
+				   (long)w->pid);
+	close(w->fd);
+	w->fd = -1;
+	return rc;
+}
+
 /* Close and free. */
 void
 mbh_watchdog_free(mbh_watchdog *w)
@@ -355,6 +374,7 @@ static const struct {
 	{ MBH_WD_METRICS, ITEM_PATH, false, SET_OFF(metrics) },
 	{ MBH_WD_METRICS_FSYNC, ITEM_BIT, false, SET_OFF(metrics_fsync) },
 	{ MBH_WD_BALANCER_URI, ITEM_URI, false, SET_OFF(balancer_uri) },
+	{ MBH_WD_CLUSTER_UNLOCK, ITEM_GO, false, SET_OFF(cluster_unlock) },
 	{ MBH_WD_GO, ITEM_GO, false, SET_OFF(go) },
 	{ MBH_WD_RELEASER, ITEM_PATH, false, SET_OFF(releaser) },
 	{ MBH_WD_RECORD, ITEM_RECORD, false, SET_OFF(record) },
@@ -504,5 +524,9 @@ mbh_watchdog_settings_parse(mbh_watchdog_settings *out, char *buf, size_t len, m
 	for (i = 0; i < NITEMS; i++)
 		if (items[i].required && !seen[i])
 			return mbh_error_set(err, EX_DATAERR, "watchdog settings: '%s' is missing", items[i].name);
+	/* the mongos lock holds every primary: a member named beside it would be a second lock to release */
+	if (out->cluster_unlock && out->member != NULL)
+		return mbh_error_set(err, EX_DATAERR, "watchdog settings: '%s' and '%s' exclude each other",
+				     MBH_WD_CLUSTER_UNLOCK, MBH_WD_MEMBER);
 	return 0;
 }

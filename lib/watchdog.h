@@ -58,6 +58,8 @@ typedef struct mbh_watchdog mbh_watchdog;
 #define MBH_WD_GO "go"
 #define MBH_WD_BALANCER_URI "balancer_uri"   /* a cluster's mongos: balancerStart after a release at the deadline */
 #define MBH_WD_METRICS "metrics_textfile"     /* metrics.textfile; absent = off */
+#define MBH_WD_CLUSTER_UNLOCK "cluster_unlock" /* "1": exact mode: uri is a mongos, set the cluster's record; at
+                                                 * the deadline fsyncUnlock through the mongos (every primary) */
 #define MBH_WD_METRICS_FSYNC "metrics_fsync"  /* "1" or "0" */
 #define MBH_WD_RELEASER "releaser"            /* the release program's path (mbh_watchdog_releaser_path) */
 /* From the watchdog to its releaser only: */
@@ -96,6 +98,18 @@ uint64_t mbh_watchdog_starttime(const mbh_watchdog *w);
  */
 int mbh_watchdog_go(mbh_watchdog *w, const mbh_state_rec *rec, mbh_error *err);
 
+/*
+ * Exact mode (a cluster's lock through the mongos): the cluster's record
+ * (mbh_watchdog_send's set: "CLUSTER.cluster") is durable: send
+ * cluster_unlock, the deadline (unix ms) and "go", and close the pipe.  The
+ * watchdog then exits when that record no longer holds its lock (phase
+ * SNAPSHOT, another token) and at the deadline becomes its releaser, which
+ * sends fsyncUnlock through the mongos until it answers (a "not locked"
+ * answer included), then starts the balancer when it was handed
+ * balancer_uri.
+ */
+int mbh_watchdog_go_cluster(mbh_watchdog *w, int64_t deadline_ms, mbh_error *err);
+
 /* Close the pipe (without "go" the watchdog exits) and free; the process itself lives on.  NULL is fine. */
 void mbh_watchdog_free(mbh_watchdog *w);
 
@@ -123,6 +137,7 @@ typedef struct mbh_watchdog_settings {
 	const char *metrics;    /* metrics.textfile; NULL = off */
 	const char *balancer_uri; /* a cluster's component: start its balancer after releasing at the deadline; NULL = not one */
 	bool metrics_fsync;
+	bool cluster_unlock;    /* exact mode: unlock through the mongos at uri (no member) */
 	bool go;
 	const char *releaser;   /* NULL when not given */
 	const char *record;     /* NULL when not given */
@@ -138,8 +153,8 @@ typedef struct mbh_watchdog_settings {
  * metrics_textfile, a set name mbh_state_set_name_ok refuses, a member that is no HOST:PORT,
  * numbers that are no unsigned decimal, a deadline past 2^63 ms, a pid above
  * 2^22, metrics_fsync or go or fire other than the sender's "0"/"1" and "1",
- * a releaser that is no absolute path, an empty record), both deadline and
- * deadline_ms, or no uri, state_dir, set or token fail with EX_DATAERR naming
+ * a releaser that is no absolute path, an empty record, cluster_unlock
+ * other than "1" or with a member), both deadline and deadline_ms, or no uri, state_dir, set or token fail with EX_DATAERR naming
  * the item, never its value (it may be a password).
  */
 int mbh_watchdog_settings_parse(mbh_watchdog_settings *out, char *buf, size_t len, mbh_error *err);

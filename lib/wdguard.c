@@ -4,9 +4,11 @@
 
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "cluster_rec.h"
 #include "crash.h"
 #include "testtime.h"
 #include "timefmt.h"
@@ -82,10 +84,58 @@ mbh_wd_guard_init(mbh_wd_guard *g, const mbh_watchdog_settings *s, mbh_error *er
 	return 0;
 }
 
+/*
+ * Exact mode (cluster_unlock): the lock is the cluster's through the mongos
+ * and its record the cluster's (DIR/CLUSTER.cluster.state, read without its
+ * flock): SNAPSHOT or another token, the run unlocked; at the deadline (or
+ * on release_now), whatever the record says, fire until it succeeds.
+ */
+static int
+guard_cluster(mbh_wd_guard *g)
+{
+	static mbh_cluster_rec rec; /* large; the program guards one lock */
+	const mbh_watchdog_settings *s = g->s;
+	char *text = NULL;
+	bool present = false, warned = false;
+	int64_t poll_ms = mbh_seconds_ms(POLL_S), backoff = poll_ms, left;
+	mbh_error err;
+	int attempt = 0;
+
+	while (!*g->stop) {
+		mbh_error_init(&err);
+		free(text);
+		text = NULL;
+		if (mbh_state_peek_text(s->state_dir, s->set, &text, &present, &err) != 0 ||
+		    (present && mbh_cluster_rec_parse(&rec, text, &err) != 0)) {
+			if (!warned)
+				g->warn(g, err.msg);
+			warned = true;
+		} else if (present && (strcmp(rec.token, s->token) != 0 || rec.phase == MBH_PHASE_SNAPSHOT)) {
+			break; /* released by the run (the snapshots are post's), or another run's record */
+		}
+		left = s->deadline_ms - mbh_wall_ms();
+		if (!g->fired && left > 0 && !*g->release_now) {
+			nap(g, left < poll_ms ? left : poll_ms);
+			continue;
+		}
+		if (!g->fired)
+			MBH_CRASH("watchdog-fired");
+		g->fired = true;
+		if (g->fire(g, ++attempt) == 0)
+			break;
+		nap(g, backoff);
+		backoff = backoff * 2 > mbh_seconds_ms(BACKOFF_MAX_S) ? mbh_seconds_ms(BACKOFF_MAX_S) : backoff * 2;
+	}
+	free(text);
+	return 0;
+}
+
 /* See wdguard.h. */
 int
 mbh_wd_guard_run(mbh_wd_guard *g)
 {
+	if (g->s->cluster_unlock)
+		return guard_cluster(g);
 	const mbh_watchdog_settings *s = g->s;
 	mbh_state_rec cur;
 	mbh_error err;

@@ -173,6 +173,32 @@ start_balancer(mbh_logger *lg, const mbh_watchdog_settings *s)
 	mongoc_uri_destroy(uri);
 }
 
+/* Exact mode: one try at fsyncUnlock through the mongos (every primary), then the balancer.  0: nothing locked. */
+static int
+release_cluster(mbh_logger *lg, const mbh_watchdog_settings *s, const mongoc_uri_t *uri, int attempt)
+{
+	char line[MBH_ERRMSG_LEN + 256];
+	bool was_locked = false;
+	mbh_error err;
+
+	mbh_error_init(&err);
+	MBH_CRASH("watchdog-release");
+	if (mbh_cluster_fsync_unlock(uri, &was_locked, &err) != 0) {
+		snprintf(line, sizeof(line), "watchdog: could not unlock %s through the mongos, try %d: %s; trying again",
+			 s->set, attempt, err.msg);
+		event(lg, MBH_LOG_ERROR, s, line);
+		return -1;
+	}
+	snprintf(line, sizeof(line), "the fsync lock through the mongos (%s) %s; %s", s->set,
+		 mbh_wall_ms() < s->deadline_ms ? "was to be released at mongo-postbackup's request"
+						: "outlived lock.max_seconds",
+		 was_locked ? "the watchdog unlocked every primary" : "it was released meanwhile");
+	event(lg, was_locked ? MBH_LOG_ERROR : MBH_LOG_INFO, s, line);
+	if (s->balancer_uri != NULL)
+		start_balancer(lg, s);
+	return 0;
+}
+
 /* What the guard's callbacks use. */
 typedef struct releaser {
 	mbh_logger *lg;
@@ -186,6 +212,8 @@ fire(mbh_wd_guard *g, int attempt)
 	const releaser *x = g->ctx;
 	bool released = false;
 
+	if (g->s->cluster_unlock)
+		return release_cluster(x->lg, g->s, x->uri, attempt);
 	if (try_release(x->lg, g->s, x->uri, &g->rec, attempt, &released) != 0)
 		return -1;
 	if (released && g->s->balancer_uri != NULL)

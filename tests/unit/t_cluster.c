@@ -62,7 +62,7 @@ test_record(void)
 		"name=x\nphase=LOCKED\nbalancer=full\n",                                   /* no version */
 		"mbh-cluster=2\nname=x\nphase=LOCKED\nbalancer=full\n",                    /* unknown version */
 		"mbh-cluster=1\nname=x\nphase=LOCKED\n",                                   /* no balancer */
-		"mbh-cluster=1\nname=x\nphase=SNAPSHOT\nbalancer=full\n",                  /* no such phase */
+		"mbh-cluster=1\nname=x\nphase=FROZEN\nbalancer=full\n",                    /* no such phase */
 		"mbh-cluster=1\nname=x\nphase=LOCKED\nbalancer=half\n",                    /* no such mode */
 		"mbh-cluster=1\nname=x\nphase=LOCKED\nbalancer=full\nwhat=1\n",            /* unknown key */
 		"mbh-cluster=1\nname=x\nphase=LOCKED\nbalancer=full\ncomponent=a b c\n",   /* short component */
@@ -108,6 +108,74 @@ test_record(void)
 	snprintf(r->hostname, sizeof(r->hostname), "a\nb=c");
 	ok(mbh_cluster_rec_format(r, &bad, &err) != 0, "format refuses a newline in a value");
 	is_str(mbh_comp_state_name(MBH_COMP_LOCKED), "locked", "state names");
+	free(text);
+	free(text2);
+	free(r);
+	free(back);
+}
+
+/* Exact mode's lines: the token, the watchdog, a snapshot per component, phase SNAPSHOT. */
+static void
+test_record_exact(void)
+{
+	mbh_cluster_rec *r = calloc(1, sizeof(*r)), *back = calloc(1, sizeof(*back));
+	mbh_error err;
+	char *text = NULL, *text2 = NULL, *bad = NULL;
+	size_t i;
+	static const char head[] = "mbh-cluster=1\nname=x\nmode=exact\nphase=SNAPSHOT\nbalancer=full\n"
+				   "component=a b h:1 h:1 1 0 released\n";
+	static const char *const corrupt[] = {
+		"snapshot=zz /snap/zz\n",                             /* no such component */
+		"snapshot=a relative/path\n",                         /* not a path a record may hold */
+		"snapshot=a /s/1\nsnapshot=a /s/2\n",                 /* twice */
+		"snapshot=a\n",                                       /* no path */
+		"token=0123\n",                                       /* short */
+		"token=0123456789ABCDEF0123456789abcdef\n",           /* upper case */
+		"watchdog=-5 1\n",
+		"watchdog=12\n",
+		"watchdog=12 1 2\n",
+	};
+
+	fill(r);
+	r->mode = MBH_CLUSTER_EXACT;
+	r->phase = MBH_PHASE_SNAPSHOT;
+	snprintf(r->token, sizeof(r->token), "0123456789abcdef0123456789abcdef");
+	r->watchdog_pid = 4242;
+	r->watchdog_start = 987654321;
+	snprintf(r->comps[0].snapshot, sizeof(r->comps[0].snapshot), "/snap/config with blank");
+	snprintf(r->comps[2].snapshot, sizeof(r->comps[2].snapshot), "/snap/shB");
+	mbh_error_init(&err);
+	ok(mbh_cluster_rec_format(r, &text, &err) == 0 && text != NULL, "exact: format (%s)", err.msg);
+	ok(text != NULL && strstr(text, "mode=exact\nphase=SNAPSHOT\n") != NULL, "exact: mode and phase SNAPSHOT");
+	ok(text != NULL && strstr(text, "token=0123456789abcdef0123456789abcdef\nwatchdog=4242 987654321\n") != NULL,
+	   "exact: the token and the watchdog");
+	ok(text != NULL && strstr(text, "snapshot=config /snap/config with blank\n") != NULL &&
+	   strstr(text, "snapshot=shB /snap/shB\n") != NULL && strstr(text, "snapshot=shA") == NULL,
+	   "exact: a snapshot line per component that has one (the path to the end of the line)");
+	ok(mbh_cluster_rec_parse(back, text, &err) == 0, "exact: parse (%s)", err.msg);
+	is_int(back->mode, MBH_CLUSTER_EXACT, "exact: parse: mode");
+	is_int(back->phase, MBH_PHASE_SNAPSHOT, "exact: parse: phase");
+	is_str(back->token, r->token, "exact: parse: token");
+	is_int(back->watchdog_pid, 4242, "exact: parse: watchdog pid");
+	ok(back->watchdog_start == 987654321, "exact: parse: watchdog start");
+	is_str(back->comps[0].snapshot, "/snap/config with blank", "exact: parse: a snapshot with a blank");
+	is_str(back->comps[1].snapshot, "", "exact: parse: none");
+	ok(mbh_cluster_rec_format(back, &text2, &err) == 0 && text2 != NULL && strcmp(text, text2) == 0,
+	   "exact: format(parse(text)) is text");
+	for (i = 0; i < sizeof(corrupt) / sizeof(corrupt[0]); i++) {
+		char buf[512];
+
+		snprintf(buf, sizeof(buf), "%s%s", head, corrupt[i]);
+		mbh_error_init(&err);
+		ok(mbh_cluster_rec_parse(back, buf, &err) != 0 && err.code == EX_DATAERR,
+		   "exact: parse refuses a corrupt line (%zu): '%s'", i, err.msg);
+	}
+	mbh_error_init(&err);
+	ok(mbh_cluster_rec_parse(back, head, &err) == 0 && back->token[0] == '\0' && back->watchdog_pid == 0,
+	   "exact: no token, no watchdog (an online record): fine");
+	snprintf(r->comps[1].snapshot, sizeof(r->comps[1].snapshot), "relative");
+	ok(mbh_cluster_rec_format(r, &bad, &err) != 0 && err.code == EX_SOFTWARE, "exact: format refuses a relative snapshot");
+	free(bad);
 	free(text);
 	free(text2);
 	free(r);
@@ -238,6 +306,7 @@ main(void)
 	tap_init();
 	mongoc_init();
 	test_record();
+	test_record_exact();
 	test_conn();
 	test_uri_for_set();
 	test_gate();

@@ -77,6 +77,16 @@ test_good(void)
 		   !s.fire, "  none of them given: none");
 	}
 	{
+		static const char ex[] = "uri=mongodb://m1:1,m2:1/\0state_dir=/s\0set=c1.cluster\0token=" TOKEN
+					 "\0balancer_uri=mongodb://m1:1,m2:1/\0cluster_unlock=1\0deadline_ms=1700007200250\0go=1\0";
+
+		ok(parse(&s, ex, sizeof(ex) - 1, &err, buf, sizeof(buf)) == 0 && s.cluster_unlock && s.member == NULL &&
+		   strcmp(s.set, "c1.cluster") == 0 && s.deadline_ms == 1700007200250 && s.go,
+		   "exact mode: cluster_unlock=1, the cluster's record, a deadline and no member: parsed");
+		ok(parse(&s, GOOD, sizeof(GOOD) - 1, &err, buf, sizeof(buf)) == 0 && !s.cluster_unlock,
+		   "no cluster_unlock: a member's lock, as before");
+	}
+	{
 		static const char min[] = "uri=mongodb://h/\0state_dir=/s\0set=rs0\0token=" TOKEN "\0";
 
 		ok(parse(&s, min, sizeof(min) - 1, &err, buf, sizeof(buf)) == 0 && s.username == NULL &&
@@ -136,6 +146,11 @@ test_bad(void)
 		C("metrics_textfile=rs0.prom\0", "watchdog settings: 'metrics_textfile' is not an absolute path"),
 		C("metrics_fsync=yes\0", "watchdog settings: 'metrics_fsync' is neither 0 nor 1"),
 		C("balancer_uri=\0", "watchdog settings: 'balancer_uri' is empty"),
+		C("cluster_unlock=0\0", "watchdog settings: 'cluster_unlock' is not 1"),
+		C("cluster_unlock=yes\0", "watchdog settings: 'cluster_unlock' is not 1"),
+		C(GOOD "cluster_unlock=1\0cluster_unlock=1\0", "watchdog settings: 'cluster_unlock' is given twice"),
+		C(GOOD "cluster_unlock=1\0member=db2:27017\0",
+		  "watchdog settings: 'cluster_unlock' and 'member' exclude each other"),
 		C("uri=mongodb://h/\0state_dir=/s\0set=rs 0\0token=" TOKEN "\0",
 		  "watchdog settings: 'set' is not a replica set name"),
 		C("releaser=mongo-backup-watchdog-release\0", "watchdog settings: 'releaser' is not an absolute path"),
