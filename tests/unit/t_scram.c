@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../lib/scram.h"
+#include "../../lib/scram_client.h"
 #include "tap.h"
 
 typedef struct vector {

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: AGPL-3.0-or-later */
-/* scram.h: the client side of a SCRAM-SHA-1 / SCRAM-SHA-256 conversation, its keys derived once per run. */
-#ifndef MBH_SCRAM_H
-#define MBH_SCRAM_H
+/* scram_client.h: the client side of a SCRAM-SHA-1 / SCRAM-SHA-256 conversation, its keys derived once per run. */
+#ifndef MBH_SCRAM_CLIENT_H
+#define MBH_SCRAM_CLIENT_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -21,7 +21,9 @@ typedef enum { MBH_SCRAM_SHA1, MBH_SCRAM_SHA256 } mbh_scram_mech;
  * (mechanism, user, salt, iterations): the members of a set, and every
  * component of a cluster with the same user document, share one salt, so
  * the 10,000-15,000 PBKDF2 rounds are paid once.  The salted password is
- * never kept.  Not thread-safe: one cache per thread of work.
+ * never kept, nor the password: a cache holds ONE password's keys (the
+ * run's), a lookup with another password under the same key gets them.
+ * Not thread-safe: one cache per thread of work.
  */
 typedef struct mbh_scram_cache mbh_scram_cache;
 

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: AGPL-3.0-or-later */
-/* scram.c: the client side of SCRAM (RFC 5802, RFC 7677, MongoDB's SHA-1 variant), keys derived with OpenSSL's PBKDF2. */
+/* scram_client.c: the client side of SCRAM (RFC 5802, RFC 7677, MongoDB's SHA-1 variant), keys derived with OpenSSL's PBKDF2. */
 #include "autoconfig.h"
 
 #include <errno.h>
@@ -12,7 +12,7 @@
 #include <openssl/hmac.h>
 #include <openssl/rand.h>
 
-#include "scram.h"
+#include "scram_client.h"
 
 #define MIN_ITERATIONS 4096 /* RFC 7677's floor; a server asking fewer is not to be helped */
 #define SALT_MAX 128
@@ -40,14 +40,14 @@ mech_md(mbh_scram_mech mech)
 	return mech == MBH_SCRAM_SHA256 ? EVP_sha256() : EVP_sha1();
 }
 
-/* See scram.h. */
+/* See scram_client.h. */
 mbh_scram_cache *
 mbh_scram_cache_new(void)
 {
 	return calloc(1, sizeof(mbh_scram_cache));
 }
 
-/* See scram.h. */
+/* See scram_client.h. */
 void
 mbh_scram_cache_free(mbh_scram_cache *c)
 {
@@ -64,14 +64,14 @@ mbh_scram_cache_free(mbh_scram_cache *c)
 	free(c);
 }
 
-/* See scram.h. */
+/* See scram_client.h. */
 unsigned
 mbh_scram_cache_derivations(const mbh_scram_cache *c)
 {
 	return c->derivations;
 }
 
-/* See scram.h. */
+/* See scram_client.h. */
 int
 mbh_scram_keys(mbh_scram_cache *c, mbh_scram_mech mech, const char *user, const char *password, const uint8_t *salt,
 	       size_t salt_len, uint32_t iterations, uint8_t *client_key, uint8_t *server_key, size_t *hlen,
@@ -120,7 +120,7 @@ mbh_scram_keys(mbh_scram_cache *c, mbh_scram_mech mech, const char *user, const 
 	return 0;
 }
 
-/* See scram.h. */
+/* See scram_client.h. */
 void
 mbh_scram_sha1_password(const char *user, const char *password, char out[33])
 {
@@ -145,7 +145,7 @@ mbh_scram_sha1_password(const char *user, const char *password, char out[33])
 	OPENSSL_cleanse(d, sizeof(d));
 }
 
-/* See scram.h. */
+/* See scram_client.h. */
 bool
 mbh_scram_password_is_plain(const char *password)
 {
@@ -211,7 +211,7 @@ escape_user(const char *user)
 	return out;
 }
 
-/* See scram.h. */
+/* See scram_client.h. */
 int
 mbh_scram_client_first(mbh_scram_conv *conv, mbh_scram_mech mech, const char *user, const char *nonce,
 		       const char **client_first, mbh_error *err)
@@ -255,7 +255,7 @@ attr(const char *msg, size_t len, char k, size_t *vlen)
 	return NULL;
 }
 
-/* See scram.h. */
+/* See scram_client.h. */
 int
 mbh_scram_client_final(mbh_scram_conv *conv, mbh_scram_cache *cache, const char *user, const char *password,
 		       const char *server_first, size_t len, mbh_error *err)
@@ -325,7 +325,7 @@ out:
 	return rc;
 }
 
-/* See scram.h. */
+/* See scram_client.h. */
 int
 mbh_scram_verify_server(const mbh_scram_conv *conv, const char *server_final, size_t len, mbh_error *err)
 {
@@ -346,7 +346,7 @@ mbh_scram_verify_server(const mbh_scram_conv *conv, const char *server_final, si
 	return 0;
 }
 
-/* See scram.h. */
+/* See scram_client.h. */
 void
 mbh_scram_conv_clear(mbh_scram_conv *conv)
 {
@@ -456,7 +456,7 @@ sasl_reply(const bson_t *reply, int32_t *conv_id, const uint8_t **payload, uint3
 	return 0;
 }
 
-/* See scram.h. */
+/* See scram_client.h. */
 int
 mbh_scram_auth_stream(mongoc_stream_t *stream, int32_t timeout_ms, mbh_scram_cache *cache, mbh_scram_mech mech,
 		      const char *source, const char *user, const char *password, mbh_error *err)
