@@ -472,6 +472,10 @@ mbh_scram_auth_stream(mongoc_stream_t *stream, int32_t timeout_ms, mbh_scram_cac
 	bool done = false;
 	int rc = -1, step;
 
+	/* SCRAM-SHA-256 wants the SASLprep'ed password; we do not implement SASLprep: libmongoc's path does */
+	if (mech == MBH_SCRAM_SHA256 && !mbh_scram_password_is_plain(password))
+		return mbh_error_set(err, EX_SOFTWARE, "SCRAM-SHA-256: the password needs SASLprep: "
+				     "authenticate through libmongoc instead");
 	if (mech == MBH_SCRAM_SHA1) {
 		mbh_scram_sha1_password(user, password, hashed);
 		pw = hashed;

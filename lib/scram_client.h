@@ -98,7 +98,10 @@ void mbh_scram_conv_clear(mbh_scram_conv *conv);
  * user on source (the auth database) with mech: saslStart (with
  * skipEmptyExchange) and saslContinue as OP_MSG, each read bounded by
  * timeout_ms, the server's signature verified.  password: the URI's, as
- * given (SCRAM-SHA-1's hashing is done here).  0 on success; -1 and err:
+ * given (SCRAM-SHA-1's hashing is done here); for SCRAM-SHA-256 it must be
+ * plain (mbh_scram_password_is_plain: no SASLprep here, EX_SOFTWARE
+ * otherwise; the caller leaves such a password to libmongoc, which does
+ * it).  Needs OP_MSG (MongoDB 3.6 and later).  0 on success; -1 and err:
  * EX_NOPERM when the server refused the credentials or its signature is
  * wrong, EX_UNAVAILABLE on I/O, EX_PROTOCOL on a malformed reply.
  */

@@ -121,6 +121,9 @@ main(void)
 	ok(mbh_scram_password_is_plain("pencil ~!"), "printable ASCII needs no SASLprep");
 	ok(!mbh_scram_password_is_plain("p\xc3\xa9ncil") && !mbh_scram_password_is_plain("a\tb"),
 	   "non-ASCII or a control character needs SASLprep");
+	/* no SASLprep here: such a password is refused before any I/O (the stream is never touched) */
+	ok(mbh_scram_auth_stream(NULL, 1000, cache, MBH_SCRAM_SHA256, "admin", "u", "p\xc3\xa9ncil", &err) != 0 &&
+	   err.code == EX_SOFTWARE, "SCRAM-SHA-256 with a password needing SASLprep: left to libmongoc (%s)", err.msg);
 	mbh_scram_cache_free(cache);
 	return tap_done();
 }
