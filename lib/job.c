@@ -63,6 +63,7 @@ mbh_job_new(mbh_job **out, const mbh_job_params *p, mbh_error *err)
 	j->cancel_fd = p->cancel_fd;
 	j->before_lock = p->before_lock;
 	j->before_lock_ctx = p->before_lock_ctx;
+	j->shared_login = p->login;
 	j->job_name = dup_or_empty(p->job_name);
 	j->mode = strdup(p->mode != NULL ? p->mode : "hooks");
 	j->set_override = p->set_name != NULL ? strdup(p->set_name) : NULL;
@@ -994,6 +995,8 @@ mbh_job_free(mbh_job *j)
 		mongoc_client_destroy(j->client);
 	}
 	mongoc_uri_destroy(j->uri);
+	if (j->login != j->shared_login)
+		mbh_scram_login_free(j->login); /* after every client made with it */
 	if (j->cancel_pipe[0] >= 0)
 		close(j->cancel_pipe[0]);
 	if (j->cancel_pipe[1] >= 0)

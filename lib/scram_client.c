@@ -3,6 +3,7 @@
 #include "autoconfig.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,6 +31,7 @@ typedef struct cache_entry {
 } cache_entry;
 
 struct mbh_scram_cache {
+	pthread_mutex_t mu; /* a cluster's components authenticate from their own threads */
 	cache_entry *head;
 	unsigned derivations;
 };
@@ -44,7 +46,13 @@ mech_md(mbh_scram_mech mech)
 mbh_scram_cache *
 mbh_scram_cache_new(void)
 {
-	return calloc(1, sizeof(mbh_scram_cache));
+	mbh_scram_cache *c = calloc(1, sizeof(mbh_scram_cache));
+
+	if (c != NULL && pthread_mutex_init(&c->mu, NULL) != 0) {
+		free(c);
+		c = NULL;
+	}
+	return c;
 }
 
 /* See scram_client.h. */
@@ -61,21 +69,27 @@ mbh_scram_cache_free(mbh_scram_cache *c)
 		OPENSSL_cleanse(e, sizeof(*e));
 		free(e);
 	}
+	pthread_mutex_destroy(&c->mu);
 	free(c);
 }
 
 /* See scram_client.h. */
 unsigned
-mbh_scram_cache_derivations(const mbh_scram_cache *c)
+mbh_scram_cache_derivations(mbh_scram_cache *c)
 {
-	return c->derivations;
+	unsigned n;
+
+	pthread_mutex_lock(&c->mu);
+	n = c->derivations;
+	pthread_mutex_unlock(&c->mu);
+	return n;
 }
 
-/* See scram_client.h. */
-int
-mbh_scram_keys(mbh_scram_cache *c, mbh_scram_mech mech, const char *user, const char *password, const uint8_t *salt,
-	       size_t salt_len, uint32_t iterations, uint8_t *client_key, uint8_t *server_key, size_t *hlen,
-	       mbh_error *err)
+/* mbh_scram_keys with c->mu held. */
+static int
+keys_locked(mbh_scram_cache *c, mbh_scram_mech mech, const char *user, const char *password, const uint8_t *salt,
+	    size_t salt_len, uint32_t iterations, uint8_t *client_key, uint8_t *server_key, size_t *hlen,
+	    mbh_error *err)
 {
 	const EVP_MD *md = mech_md(mech);
 	uint8_t salted[MBH_SCRAM_HASH_MAX];
@@ -118,6 +132,20 @@ mbh_scram_keys(mbh_scram_cache *c, mbh_scram_mech mech, const char *user, const 
 	memcpy(client_key, e->client_key, *hlen);
 	memcpy(server_key, e->server_key, *hlen);
 	return 0;
+}
+
+/* See scram_client.h.  A second thread wanting the same keys waits for the first one's derivation. */
+int
+mbh_scram_keys(mbh_scram_cache *c, mbh_scram_mech mech, const char *user, const char *password, const uint8_t *salt,
+	       size_t salt_len, uint32_t iterations, uint8_t *client_key, uint8_t *server_key, size_t *hlen,
+	       mbh_error *err)
+{
+	int rc;
+
+	pthread_mutex_lock(&c->mu);
+	rc = keys_locked(c, mech, user, password, salt, salt_len, iterations, client_key, server_key, hlen, err);
+	pthread_mutex_unlock(&c->mu);
+	return rc;
 }
 
 /* See scram_client.h. */
@@ -442,7 +470,7 @@ sasl_reply(const bson_t *reply, int32_t *conv_id, const uint8_t **payload, uint3
 
 		/* 18 AuthenticationFailed, 11 UserNotFound, 334 MechanismUnavailable: the credentials; anything else as said */
 		if (code == 18 || code == 11 || code == 334)
-			return mbh_error_set(err, EX_NOPERM, "Authentication failed.");
+			return mbh_error_set(err, EX_NOPERM, "%s", MBH_SCRAM_REFUSED);
 		return mbh_error_set(err, EX_UNAVAILABLE, "SCRAM: the server refused the conversation (code %d)",
 				     (int)code);
 	}

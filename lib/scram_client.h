@@ -12,6 +12,7 @@
 #include "error.h"
 
 #define MBH_SCRAM_HASH_MAX 32   /* SHA-256's size; SHA-1's is 20 */
+#define MBH_SCRAM_REFUSED "Authentication failed." /* err.msg when the server refused the credentials */
 #define MBH_SCRAM_NONCE_LEN 24  /* random bytes in the client nonce, before base64 */
 
 typedef enum { MBH_SCRAM_SHA1, MBH_SCRAM_SHA256 } mbh_scram_mech;
@@ -23,7 +24,8 @@ typedef enum { MBH_SCRAM_SHA1, MBH_SCRAM_SHA256 } mbh_scram_mech;
  * the 10,000-15,000 PBKDF2 rounds are paid once.  The salted password is
  * never kept, nor the password: a cache holds ONE password's keys (the
  * run's), a lookup with another password under the same key gets them.
- * Not thread-safe: one cache per thread of work.
+ * Thread-safe: a cluster's components share one from their own threads
+ * (a thread wanting keys being derived waits for them).
  */
 typedef struct mbh_scram_cache mbh_scram_cache;
 
@@ -34,7 +36,7 @@ mbh_scram_cache *mbh_scram_cache_new(void);
 void mbh_scram_cache_free(mbh_scram_cache *c);
 
 /* How many derivations the cache has done (what it saved is the rest of the lookups). */
-unsigned mbh_scram_cache_derivations(const mbh_scram_cache *c);
+unsigned mbh_scram_cache_derivations(mbh_scram_cache *c);
 
 /*
  * client_key and server_key (*hlen bytes each: 20 or 32) of password under
@@ -102,8 +104,8 @@ void mbh_scram_conv_clear(mbh_scram_conv *conv);
  * plain (mbh_scram_password_is_plain: no SASLprep here, EX_SOFTWARE
  * otherwise; the caller leaves such a password to libmongoc, which does
  * it).  Needs OP_MSG (MongoDB 3.6 and later).  0 on success; -1 and err:
- * EX_NOPERM when the server refused the credentials or its signature is
- * wrong, EX_UNAVAILABLE on I/O, EX_PROTOCOL on a malformed reply.
+ * EX_NOPERM when the server refused the credentials (err.msg is then
+ * MBH_SCRAM_REFUSED, libmongoc's words) or its signature is wrong, EX_UNAVAILABLE on I/O, EX_PROTOCOL on a malformed reply.
  */
 int mbh_scram_auth_stream(mongoc_stream_t *stream, int32_t timeout_ms, mbh_scram_cache *cache, mbh_scram_mech mech,
 			  const char *source, const char *user, const char *password, mbh_error *err);

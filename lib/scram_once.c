@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: AGPL-3.0-or-later */
-/* scram_once.c: one SCRAM key derivation per client: its handshakes go out without speculative authentication. */
+/* scram_once.c: one SCRAM key derivation per run: our own SCRAM on each connection, or libmongoc's without speculative authentication. */
 #include "autoconfig.h"
 
 #include <sys/socket.h>
@@ -7,12 +7,15 @@
 #include <errno.h>
 #include <netdb.h>
 #include <poll.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
 #include <unistd.h>
 
+#include "scram_client.h"
 #include "scram_once.h"
+#include "uri.h"
 
 #define OP_QUERY 2004
 #define OP_MSG 2013
@@ -96,6 +99,47 @@ void
 mbh_scram_once(mongoc_client_t *client)
 {
 	(void)client; /* 1.25 and later cache derived keys per process on every path */
+}
+
+/* Without libmongoc's stream initiator our own SCRAM cannot sit under its connections: libmongoc's path. */
+mbh_scram_login *
+mbh_scram_login_new(const mongoc_uri_t *uri)
+{
+	(void)uri;
+	return NULL;
+}
+
+void
+mbh_scram_login_free(mbh_scram_login *l)
+{
+	(void)l;
+}
+
+bool
+mbh_scram_login_holds(mbh_scram_login *l, const mongoc_uri_t *uri)
+{
+	(void)l;
+	(void)uri;
+	return false;
+}
+
+bool
+mbh_scram_login_failed(mbh_scram_login *l, mbh_error *err)
+{
+	(void)l;
+	(void)err;
+	return false;
+}
+
+mongoc_client_t *
+mbh_scram_client_new(const mongoc_uri_t *uri, mbh_scram_login *login, bson_error_t *e)
+{
+	mongoc_client_t *client = mongoc_client_new_from_uri_with_error(uri, e);
+
+	(void)login;
+	if (client != NULL)
+		mongoc_client_set_error_api(client, MONGOC_ERROR_API_VERSION_2);
+	return client;
 }
 
 #else
@@ -273,11 +317,11 @@ connect_failure(const mongoc_host_list_t *host, int timeout_ms, char *buf, size_
 	return why;
 }
 
+/* libmongoc's own connection to host (TCP or TLS, its connect timeout); NULL and error saying why not. */
 static mongoc_stream_t *
-plain_initiator(const mongoc_uri_t *uri, const mongoc_host_list_t *host, void *client, bson_error_t *error)
+base_connect(const mongoc_uri_t *uri, const mongoc_host_list_t *host, void *client, bson_error_t *error)
 {
 	mongoc_stream_t *base = mongoc_client_default_stream_initiator(uri, host, client, error);
-	plain_stream *p;
 	const char *why;
 	char buf[128];
 	size_t n;
@@ -287,8 +331,18 @@ plain_initiator(const mongoc_uri_t *uri, const mongoc_host_list_t *host, void *c
 		n = strlen(error->message);
 		if (why != NULL && n < sizeof(error->message))
 			snprintf(error->message + n, sizeof(error->message) - n, ": %s", why);
-		return NULL;
 	}
+	return base;
+}
+
+static mongoc_stream_t *
+plain_initiator(const mongoc_uri_t *uri, const mongoc_host_list_t *host, void *client, bson_error_t *error)
+{
+	mongoc_stream_t *base = base_connect(uri, host, client, error);
+	plain_stream *p;
+
+	if (base == NULL)
+		return NULL;
 	p = bson_malloc0(sizeof(*p));
 	p->base = base;
 	p->vtable.type = STREAM_TYPE;
@@ -316,6 +370,219 @@ mbh_scram_once(mongoc_client_t *client)
 	if (mongoc_uri_get_username(uri) == NULL || (mech != NULL && strncasecmp(mech, "SCRAM-", 6) != 0))
 		return;
 	mongoc_client_set_stream_initiator(client, plain_initiator, client);
+}
+
+
+/* One client made with a login: what its stream initiator needs (libmongoc's default one wants the client). */
+typedef struct login_client {
+	struct login_client *next;
+	mongoc_client_t *client;
+	mbh_scram_login *login;
+} login_client;
+
+struct mbh_scram_login {
+	pthread_mutex_t mu; /* mech, failed, failure, clients: a cluster's components use it from their threads */
+	char *user, *password, *source;
+	int mech;          /* an mbh_scram_mech, or -1: not known yet (see authenticate) */
+	mbh_scram_cache *cache;
+	bool failed;
+	mbh_error failure; /* why the server refused (failed) */
+	login_client *clients;
+};
+
+static void
+wipe_free(char *s)
+{
+	if (s != NULL) {
+		explicit_bzero(s, strlen(s));
+		free(s);
+	}
+}
+
+/* See scram_once.h. */
+mbh_scram_login *
+mbh_scram_login_new(const mongoc_uri_t *uri)
+{
+	const char *user = mongoc_uri_get_username(uri), *pw = mongoc_uri_get_password(uri);
+	const char *mech = mongoc_uri_get_auth_mechanism(uri), *source = mongoc_uri_get_auth_source(uri);
+	mbh_scram_login *l;
+
+	if (user == NULL || pw == NULL)
+		return NULL;
+	if (mech != NULL && strcasecmp(mech, "SCRAM-SHA-1") != 0 && strcasecmp(mech, "SCRAM-SHA-256") != 0)
+		return NULL;
+	/* SCRAM-SHA-256 hashes the SASLprep'ed password: libmongoc does SASLprep, we do not */
+	if ((mech == NULL || strcasecmp(mech, "SCRAM-SHA-256") == 0) && !mbh_scram_password_is_plain(pw))
+		return NULL;
+	if ((l = calloc(1, sizeof(*l))) == NULL)
+		return NULL;
+	if (pthread_mutex_init(&l->mu, NULL) != 0) {
+		free(l);
+		return NULL;
+	}
+	l->mech = mech == NULL ? -1 : strcasecmp(mech, "SCRAM-SHA-1") == 0 ? MBH_SCRAM_SHA1 : MBH_SCRAM_SHA256;
+	l->user = strdup(user);
+	l->password = strdup(pw);
+	l->source = strdup(source != NULL ? source : "admin");
+	l->cache = mbh_scram_cache_new();
+	if (l->user == NULL || l->password == NULL || l->source == NULL || l->cache == NULL) {
+		mbh_scram_login_free(l);
+		return NULL;
+	}
+	return l;
+}
+
+/* See scram_once.h. */
+void
+mbh_scram_login_free(mbh_scram_login *l)
+{
+	login_client *c, *next;
+
+	if (l == NULL)
+		return;
+	for (c = l->clients; c != NULL; c = next) {
+		next = c->next;
+		free(c);
+	}
+	free(l->user);
+	wipe_free(l->password);
+	free(l->source);
+	mbh_scram_cache_free(l->cache);
+	pthread_mutex_destroy(&l->mu);
+	free(l);
+}
+
+/* See scram_once.h. */
+bool
+mbh_scram_login_holds(mbh_scram_login *l, const mongoc_uri_t *uri)
+{
+	mbh_scram_login *other;
+	bool same;
+
+	if (l == NULL || (other = mbh_scram_login_new(uri)) == NULL)
+		return false;
+	same = strcmp(l->user, other->user) == 0 && strcmp(l->password, other->password) == 0 &&
+	       strcmp(l->source, other->source) == 0;
+	pthread_mutex_lock(&l->mu);
+	same = same && (other->mech < 0 || other->mech == l->mech);
+	pthread_mutex_unlock(&l->mu);
+	mbh_scram_login_free(other);
+	return same;
+}
+
+/* See scram_once.h. */
+bool
+mbh_scram_login_failed(mbh_scram_login *l, mbh_error *err)
+{
+	bool failed;
+
+	if (l == NULL)
+		return false;
+	pthread_mutex_lock(&l->mu);
+	if ((failed = l->failed) && err != NULL)
+		*err = l->failure;
+	pthread_mutex_unlock(&l->mu);
+	return failed;
+}
+
+/*
+ * Authenticate a fresh connection.  With no mechanism in the URI: SCRAM-SHA-256,
+ * and SCRAM-SHA-1 when the server refuses it (a user without SHA-256
+ * credentials; libmongoc asks the handshake's saslSupportedMechs instead, but
+ * a hello of ours before libmongoc's would make the server refuse the client
+ * metadata of libmongoc's).  The mechanism that worked is kept for the
+ * next connections.  A wrong server signature is never retried.
+ */
+static int
+authenticate(mbh_scram_login *l, mongoc_stream_t *s, int32_t timeout_ms, mbh_error *err)
+{
+	int mech;
+
+	pthread_mutex_lock(&l->mu);
+	mech = l->mech;
+	pthread_mutex_unlock(&l->mu);
+	if (mech < 0) {
+		if (mbh_scram_auth_stream(s, timeout_ms, l->cache, MBH_SCRAM_SHA256, l->source, l->user, l->password,
+					  err) == 0)
+			mech = MBH_SCRAM_SHA256;
+		else if (strcmp(err->msg, MBH_SCRAM_REFUSED) != 0 ||
+			 mbh_scram_auth_stream(s, timeout_ms, l->cache, MBH_SCRAM_SHA1, l->source, l->user, l->password,
+					       err) != 0)
+			return -1;
+		else
+			mech = MBH_SCRAM_SHA1;
+		pthread_mutex_lock(&l->mu);
+		l->mech = mech;
+		pthread_mutex_unlock(&l->mu);
+		return 0;
+	}
+	return mbh_scram_auth_stream(s, timeout_ms, l->cache, (mbh_scram_mech)mech, l->source, l->user, l->password,
+				     err);
+}
+
+static mongoc_stream_t *
+login_initiator(const mongoc_uri_t *uri, const mongoc_host_list_t *host, void *data, bson_error_t *error)
+{
+	login_client *lc = data;
+	mongoc_stream_t *base = base_connect(uri, host, lc->client, error);
+	int32_t timeout_ms = mongoc_uri_get_option_as_int32(uri, MONGOC_URI_CONNECTTIMEOUTMS, 10000);
+	mbh_error err = { 0 };
+
+	if (base == NULL || authenticate(lc->login, base, timeout_ms, &err) == 0)
+		return base;
+	mongoc_stream_destroy(base);
+	if (err.code == EX_UNAVAILABLE) { /* the connection broke mid-conversation: a network error, as libmongoc's */
+		bson_set_error(error, MONGOC_ERROR_STREAM, MONGOC_ERROR_STREAM_SOCKET, "%s on %s", err.msg,
+			       host->host_and_port);
+		return NULL;
+	}
+	pthread_mutex_lock(&lc->login->mu);
+	lc->login->failed = true;
+	lc->login->failure = err;
+	pthread_mutex_unlock(&lc->login->mu);
+	bson_set_error(error, MONGOC_ERROR_CLIENT, MONGOC_ERROR_CLIENT_AUTHENTICATE, "%s", err.msg);
+	return NULL;
+}
+
+/* See scram_once.h. */
+mongoc_client_t *
+mbh_scram_client_new(const mongoc_uri_t *uri, mbh_scram_login *login, bson_error_t *e)
+{
+	mongoc_uri_t *bare = NULL;
+	mongoc_client_t *client;
+	login_client *lc;
+	mbh_error err = { 0 };
+	int rc = login != NULL ? mbh_uri_without_credentials(&bare, uri, &err) : 1;
+
+	if (rc < 0) {
+		bson_set_error(e, MONGOC_ERROR_COMMAND, MONGOC_ERROR_COMMAND_INVALID_ARG, "%s", err.msg);
+		return NULL;
+	}
+	if (rc > 0) { /* libmongoc authenticates */
+		if ((client = mongoc_client_new_from_uri_with_error(uri, e)) == NULL)
+			return NULL;
+		mongoc_client_set_error_api(client, MONGOC_ERROR_API_VERSION_2);
+		mbh_scram_once(client);
+		return client;
+	}
+	client = mongoc_client_new_from_uri_with_error(bare, e);
+	mongoc_uri_destroy(bare);
+	if (client == NULL)
+		return NULL;
+	if ((lc = calloc(1, sizeof(*lc))) == NULL) {
+		mongoc_client_destroy(client);
+		bson_set_error(e, MONGOC_ERROR_CLIENT, MONGOC_ERROR_CLIENT_NOT_READY, "out of memory");
+		return NULL;
+	}
+	mongoc_client_set_error_api(client, MONGOC_ERROR_API_VERSION_2);
+	lc->client = client;
+	lc->login = login;
+	pthread_mutex_lock(&login->mu);
+	lc->next = login->clients;
+	login->clients = lc;
+	pthread_mutex_unlock(&login->mu);
+	mongoc_client_set_stream_initiator(client, login_initiator, lc);
+	return client;
 }
 
 #endif
