@@ -57,29 +57,38 @@ command_offset(const uint8_t *msg, size_t len)
 	}
 }
 
+/* Is msg[0..len) a hello (or isMaster) command?  Its document in *doc (static, over msg), where it starts in *at. */
+static bool
+hello_doc(const uint8_t *msg, size_t len, bson_t *doc, size_t *at)
+{
+	bson_iter_t it;
+	size_t doc_len;
+	const char *name;
+
+	if (len < HEADER_LEN || len > HELLO_MAX || get_le32(msg) != len || (*at = command_offset(msg, len)) == 0 ||
+	    *at + 5 > len)
+		return false;
+	doc_len = get_le32(msg + *at);
+	if (doc_len < 5 || doc_len > len - *at || !bson_init_static(doc, msg + *at, doc_len))
+		return false;
+	if (!bson_iter_init(&it, doc) || !bson_iter_next(&it))
+		return false;
+	name = bson_iter_key(&it);
+	return strcasecmp(name, "hello") == 0 || strcasecmp(name, "isMaster") == 0;
+}
+
 /* See scram_once.h. */
 bool
 mbh_hello_strip_speculative(const uint8_t *msg, size_t len, uint8_t **out, size_t *out_len)
 {
 	bson_t doc, rest;
-	bson_iter_t it;
 	size_t at, doc_len, new_len;
-	const char *name;
 
 	*out = NULL;
 	*out_len = 0;
-	if (len < HEADER_LEN || len > HELLO_MAX || get_le32(msg) != len || (at = command_offset(msg, len)) == 0 ||
-	    at + 5 > len)
+	if (!hello_doc(msg, len, &doc, &at) || !bson_has_field(&doc, "speculativeAuthenticate"))
 		return false;
-	doc_len = get_le32(msg + at);
-	if (doc_len < 5 || doc_len > len - at || !bson_init_static(&doc, msg + at, doc_len))
-		return false;
-	if (!bson_iter_init(&it, &doc) || !bson_iter_next(&it))
-		return false;
-	name = bson_iter_key(&it);
-	if ((strcasecmp(name, "hello") != 0 && strcasecmp(name, "isMaster") != 0) ||
-	    !bson_has_field(&doc, "speculativeAuthenticate"))
-		return false;
+	doc_len = doc.len;
 	bson_init(&rest);
 	bson_copy_to_excluding_noinit(&doc, &rest, "speculativeAuthenticate", NULL);
 	new_len = len - doc_len + rest.len;
@@ -151,10 +160,21 @@ mbh_scram_client_new(const mongoc_uri_t *uri, mbh_scram_login *login, bson_error
 mongoc_stream_t *mongoc_client_default_stream_initiator(const mongoc_uri_t *uri, const mongoc_host_list_t *host,
 							 void *user_data, bson_error_t *error);
 
-/* libmongoc's own stream, with the handshake's speculativeAuthenticate left out. */
+typedef struct login_client login_client;
+static int login_stream(login_client *lc, mongoc_stream_t *base, int32_t timeout_ms);
+
+/*
+ * libmongoc's own stream, with the handshake's speculativeAuthenticate left
+ * out; with lc, authenticated by our own SCRAM before its first command
+ * (not before a hello: the monitoring of a member the run does not use
+ * stays unauthenticated, as libmongoc's own authentication does).
+ */
 typedef struct plain_stream {
 	mongoc_stream_t vtable; /* first: libmongoc calls through it */
 	mongoc_stream_t *base;
+	login_client *lc;       /* NULL: libmongoc authenticates */
+	bool authed;
+	int32_t auth_ms;        /* the bound of each read or write of the conversation */
 } plain_stream;
 
 static mongoc_stream_t *
@@ -237,14 +257,24 @@ plain_writev(mongoc_stream_t *s, mongoc_iovec_t *iov, size_t iovcnt, int32_t tim
 	size_t total = 0, i, done = 0, out_len = 0;
 	ssize_t n;
 
+	plain_stream *p = (plain_stream *)s;
+	bson_t doc;
+	size_t at;
+
 	for (i = 0; i < iovcnt; i++)
 		total += iov[i].iov_len;
+	if (total <= sizeof(buf))
+		for (i = 0; i < iovcnt; i++) {
+			memcpy(buf + done, iov[i].iov_base, iov[i].iov_len);
+			done += iov[i].iov_len;
+		}
+	if (p->lc != NULL && !p->authed && (total > sizeof(buf) || !hello_doc(buf, total, &doc, &at))) {
+		if (login_stream(p->lc, p->base, p->auth_ms) != 0)
+			return -1; /* libmongoc: a failed send; the run's error: the login's (mbh_scram_login_failed) */
+		p->authed = true;
+	}
 	if (total > sizeof(buf))
 		return mongoc_stream_writev(base_of(s), iov, iovcnt, timeout_msec);
-	for (i = 0; i < iovcnt; i++) {
-		memcpy(buf + done, iov[i].iov_base, iov[i].iov_len);
-		done += iov[i].iov_len;
-	}
 	if (!mbh_hello_strip_speculative(buf, total, &out, &out_len))
 		return mongoc_stream_writev(base_of(s), iov, iovcnt, timeout_msec);
 	for (done = 0; done < out_len; done += (size_t)n) {
@@ -335,15 +365,14 @@ base_connect(const mongoc_uri_t *uri, const mongoc_host_list_t *host, void *clie
 	return base;
 }
 
+/* base wrapped (see plain_stream). */
 static mongoc_stream_t *
-plain_initiator(const mongoc_uri_t *uri, const mongoc_host_list_t *host, void *client, bson_error_t *error)
+wrap(mongoc_stream_t *base, login_client *lc, int32_t auth_ms)
 {
-	mongoc_stream_t *base = base_connect(uri, host, client, error);
-	plain_stream *p;
+	plain_stream *p = bson_malloc0(sizeof(*p));
 
-	if (base == NULL)
-		return NULL;
-	p = bson_malloc0(sizeof(*p));
+	p->lc = lc;
+	p->auth_ms = auth_ms;
 	p->base = base;
 	p->vtable.type = STREAM_TYPE;
 	p->vtable.destroy = plain_destroy;
@@ -360,6 +389,14 @@ plain_initiator(const mongoc_uri_t *uri, const mongoc_host_list_t *host, void *c
 	return &p->vtable;
 }
 
+static mongoc_stream_t *
+plain_initiator(const mongoc_uri_t *uri, const mongoc_host_list_t *host, void *client, bson_error_t *error)
+{
+	mongoc_stream_t *base = base_connect(uri, host, client, error);
+
+	return base != NULL ? wrap(base, NULL, 0) : NULL;
+}
+
 void
 mbh_scram_once(mongoc_client_t *client)
 {
@@ -374,11 +411,11 @@ mbh_scram_once(mongoc_client_t *client)
 
 
 /* One client made with a login: what its stream initiator needs (libmongoc's default one wants the client). */
-typedef struct login_client {
+struct login_client {
 	struct login_client *next;
 	mongoc_client_t *client;
 	mbh_scram_login *login;
-} login_client;
+};
 
 struct mbh_scram_login {
 	pthread_mutex_t mu; /* mech, failed, failure, clients: a cluster's components use it from their threads */
@@ -520,28 +557,35 @@ authenticate(mbh_scram_login *l, mongoc_stream_t *s, int32_t timeout_ms, mbh_err
 				     err);
 }
 
-static mongoc_stream_t *
-login_initiator(const mongoc_uri_t *uri, const mongoc_host_list_t *host, void *data, bson_error_t *error)
+/* Authenticate base, a connection of lc's client; a refusal is kept in the login. */
+static int
+login_stream(login_client *lc, mongoc_stream_t *base, int32_t timeout_ms)
 {
-	login_client *lc = data;
-	mongoc_stream_t *base = base_connect(uri, host, lc->client, error);
-	int32_t timeout_ms = mongoc_uri_get_option_as_int32(uri, MONGOC_URI_CONNECTTIMEOUTMS, 10000);
 	mbh_error err = { 0 };
 
-	if (base == NULL || authenticate(lc->login, base, timeout_ms, &err) == 0)
-		return base;
-	mongoc_stream_destroy(base);
+	if (authenticate(lc->login, base, timeout_ms, &err) == 0)
+		return 0;
 	if (err.code == EX_UNAVAILABLE) { /* the connection broke mid-conversation: a network error, as libmongoc's */
-		bson_set_error(error, MONGOC_ERROR_STREAM, MONGOC_ERROR_STREAM_SOCKET, "%s on %s", err.msg,
-			       host->host_and_port);
-		return NULL;
+		errno = ECONNRESET;
+		return -1;
 	}
 	pthread_mutex_lock(&lc->login->mu);
 	lc->login->failed = true;
 	lc->login->failure = err;
 	pthread_mutex_unlock(&lc->login->mu);
-	bson_set_error(error, MONGOC_ERROR_CLIENT, MONGOC_ERROR_CLIENT_AUTHENTICATE, "%s", err.msg);
-	return NULL;
+	errno = EACCES;
+	return -1;
+}
+
+static mongoc_stream_t *
+login_initiator(const mongoc_uri_t *uri, const mongoc_host_list_t *host, void *data, bson_error_t *error)
+{
+	login_client *lc = data;
+	mongoc_stream_t *base = base_connect(uri, host, lc->client, error);
+
+	if (base == NULL)
+		return NULL;
+	return wrap(base, lc, mongoc_uri_get_option_as_int32(uri, MONGOC_URI_CONNECTTIMEOUTMS, 10000));
 }
 
 /* See scram_once.h. */
