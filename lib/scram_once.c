@@ -124,6 +124,13 @@ mbh_scram_login_free(mbh_scram_login *l)
 	(void)l;
 }
 
+unsigned
+mbh_scram_login_derivations(mbh_scram_login *l)
+{
+	(void)l;
+	return 0;
+}
+
 bool
 mbh_scram_login_holds(mbh_scram_login *l, const mongoc_uri_t *uri)
 {
@@ -487,6 +494,13 @@ mbh_scram_login_free(mbh_scram_login *l)
 	mbh_scram_cache_free(l->cache);
 	pthread_mutex_destroy(&l->mu);
 	free(l);
+}
+
+/* See scram_once.h. */
+unsigned
+mbh_scram_login_derivations(mbh_scram_login *l)
+{
+	return l != NULL ? mbh_scram_cache_derivations(l->cache) : 0;
 }
 
 /* See scram_once.h. */

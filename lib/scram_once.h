@@ -43,6 +43,9 @@ typedef struct mbh_scram_login mbh_scram_login;
 mbh_scram_login *mbh_scram_login_new(const mongoc_uri_t *uri);
 void mbh_scram_login_free(mbh_scram_login *l);
 
+/* How many times l derived SCRAM keys (0 for NULL): once per run is the point. */
+unsigned mbh_scram_login_derivations(mbh_scram_login *l);
+
 /* Does l (NULL: no) hold uri's credentials (user, password, auth source, mechanism)? */
 bool mbh_scram_login_holds(mbh_scram_login *l, const mongoc_uri_t *uri);
 

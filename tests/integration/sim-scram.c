@@ -7,10 +7,13 @@
 #include <string.h>
 #include <time.h>
 
+#include "../../lib/mongoerr.h"
 #include "../../lib/scram_client.h"
+#include "../../lib/scram_once.h"
+#include "../../lib/uri.h"
 #include "sim-harness.h"
 
-#define PLAN 12
+#define PLAN 24
 
 static const char *topology =
 	"set_name = \"rs0\";\n"
@@ -21,6 +24,91 @@ static const char *topology =
 	"  { name = \"backup\"; password = \"s3cret-pw\"; db = \"admin\";\n"
 	"    mechanisms = [ \"SCRAM-SHA-256\", \"SCRAM-SHA-1\" ]; roles = [ \"clusterMonitor\" ]; }\n"
 	");\n";
+
+/* replSetGetStatus (clusterMonitor) through client: true when it ran; else e. */
+static bool
+status_cmd(mongoc_client_t *client, bson_error_t *e)
+{
+	bson_t cmd = BSON_INITIALIZER, reply;
+	bool ok;
+
+	BSON_APPEND_INT32(&cmd, "replSetGetStatus", 1);
+	ok = mongoc_client_command_simple(client, "admin", &cmd, NULL, &reply, e);
+	bson_destroy(&reply);
+	bson_destroy(&cmd);
+	return ok;
+}
+
+/*
+ * The product's clients (scram_once.h): libmongoc holds no password, our
+ * SCRAM authenticates each connection before its first command, a
+ * connection libmongoc re-opens too; refusals keep today's words.
+ */
+static void
+test_product_client(sim *s)
+{
+	char *uri_str = sim_direct_uri(s, 1, "backup:s3cret-pw", "serverSelectionTimeoutMS=3000");
+	mongoc_uri_t *uri = mongoc_uri_new(uri_str);
+	mbh_scram_login *login = mbh_scram_login_new(uri);
+	mongoc_client_t *c;
+	bson_error_t e;
+	mbh_error err = { 0 };
+	bool ok;
+
+	tap_ok(login != NULL, "a SCRAM URI with a plain password gets our login");
+	c = mbh_scram_client_new(uri, login, &e);
+	tap_ok(c != NULL && mongoc_uri_get_password(mongoc_client_get_uri(c)) == NULL &&
+	       mongoc_uri_get_username(mongoc_client_get_uri(c)) == NULL,
+	       "the client libmongoc holds has no user nor password");
+	{ /* the control: the same command without our login is refused */
+		mongoc_uri_t *bare = NULL;
+		mongoc_client_t *plain;
+
+		mbh_uri_without_credentials(&bare, uri, &err);
+		plain = mongoc_client_new_from_uri(bare);
+		ok = status_cmd(plain, &e);
+		tap_ok(!ok && e.code == 13, "without our SCRAM, replSetGetStatus is refused (13 Unauthorized)");
+		mongoc_client_destroy(plain);
+		mongoc_uri_destroy(bare);
+	}
+	ok = status_cmd(c, &e);
+	if (!tap_ok(ok, "replSetGetStatus (clusterMonitor) runs: the connection is authenticated"))
+		tap_diag("%s", e.message);
+	sim_ctl(s, NULL, "kill 1");
+	ok = status_cmd(c, &e);
+	tap_ok(!ok, "member killed: the command fails (%s)", e.message);
+	tap_ok(!mbh_scram_login_failed(login, NULL), "a network failure is not an authentication failure");
+	sim_ctl(s, NULL, "revive 1");
+	ok = status_cmd(c, &e);
+	if (!tap_ok(ok, "member revived: libmongoc's new connection is authenticated again (no 13 Unauthorized)"))
+		tap_diag("%d/%d %s", e.domain, e.code, e.message);
+	sim_ctl(s, NULL, "arm 1 replSetGetStatus kill");
+	ok = status_cmd(c, &e);
+	tap_ok(!ok, "member killed mid-command: no reply (%s)", e.message);
+	sim_ctl(s, NULL, "revive 1");
+	ok = status_cmd(c, &e);
+	if (!tap_ok(ok, "revived: the next command re-authenticates and runs"))
+		tap_diag("%d/%d %s", e.domain, e.code, e.message);
+	tap_is_int(mbh_scram_login_derivations(login), 1, "one key derivation for three connections");
+	mongoc_client_destroy(c);
+	mbh_scram_login_free(login);
+	mongoc_uri_destroy(uri);
+	free(uri_str);
+
+	uri_str = sim_direct_uri(s, 1, "backup:wrong-pw", "serverSelectionTimeoutMS=3000");
+	uri = mongoc_uri_new(uri_str);
+	login = mbh_scram_login_new(uri);
+	c = mbh_scram_client_new(uri, login, &e);
+	ok = status_cmd(c, &e);
+	mbh_mongo_error_as(&err, &e, uri, login, "replSetGetStatus", NULL);
+	tap_ok(!ok && mbh_scram_login_failed(login, NULL), "wrong password: refused, kept in the login");
+	tap_ok(err.code == EX_NOPERM && strstr(err.msg, "authentication failed for user backup") != NULL &&
+	       strstr(err.msg, "wrong-pw") == NULL, "and reported as today: %s", err.msg);
+	mongoc_client_destroy(c);
+	mbh_scram_login_free(login);
+	mongoc_uri_destroy(uri);
+	free(uri_str);
+}
 
 /* A plain TCP stream to member id of s (libmongoc's socket stream); NULL on failure. */
 static mongoc_stream_t *
@@ -161,6 +249,8 @@ main(void)
 		mongoc_client_destroy(c);
 		free(uri);
 	}
+
+	test_product_client(s);
 
 	sim_ctl(s, NULL, "kill 0");
 	st = connect_member(s, 0);
