@@ -988,8 +988,9 @@ mbh_job_free(mbh_job *j)
 		/*
 		 * Drop the one implicit session without endSessions: the driver would
 		 * send it to the primary, whose connection may not be authenticated
-		 * yet (discovery and the lock went to the member), costing a whole
-		 * SCRAM key derivation just to end a session the server expires anyway.
+		 * yet (discovery and the lock went to the member), costing a SCRAM
+		 * conversation (with libmongoc's own, a whole key derivation) just to
+		 * end a session the server expires anyway.
 		 */
 		mongoc_client_reset(j->client);
 		mongoc_client_destroy(j->client);

@@ -53,9 +53,10 @@ hello_has_tags(const bson_t *hello, const mbh_config *cfg)
  * unauthenticated hello of each member: the forced member, else a passive
  * (priority 0) secondary before the others, with the required tags, the
  * freshest lastWrite first.  Discovery then asks that member, and the lock
- * reuses its authenticated connection: libmongoc 1.23 derives the SCRAM key
- * once per member connection, ~20 ms each.  0 = no guess.  A wrong guess
- * (say a hidden member is chosen) only costs that second derivation.
+ * reuses its authenticated connection (one SCRAM conversation fewer; with
+ * libmongoc's own authentication, one key derivation fewer, ~20 ms).
+ * 0 = no guess.  A wrong guess (say a hidden member is chosen) only costs
+ * that second conversation.
  */
 static uint32_t
 likely_member(mbh_job *j)

@@ -98,10 +98,9 @@ int64_t mbh_topology_lag_seconds(const mbh_topology *t, size_t i);
  * over the discovery client's own connection when its topology knows m as a
  * secondary (no new connection), else (hidden and delayed members, which are
  * never in hello) over a direct connection with the URI's credentials.
- * Note that libmongoc 1.23 completes the speculative authentication of each
- * member's connection with a fresh SCRAM key derivation (its SCRAM cache is
- * not used on that path): asking a member costs one derivation, ~15-20 ms,
- * unless the run talks to that member anyway.  Matches mbh_fsync_ask_fn
+ * With the asker's login (scram_once.h) that connection reuses the run's
+ * SCRAM keys (one SCRAM conversation, no derivation); without it,
+ * libmongoc 1.23 derives them again (~15-20 ms).  Matches mbh_fsync_ask_fn
  * (select.h) with ctx a mbh_fsync_asker.  Errors name the member.
  */
 /*

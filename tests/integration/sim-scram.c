@@ -13,7 +13,7 @@
 #include "../../lib/uri.h"
 #include "sim-harness.h"
 
-#define PLAN 24
+#define PLAN 26
 
 static const char *topology =
 	"set_name = \"rs0\";\n"
@@ -22,7 +22,9 @@ static const char *topology =
 	"members = ( { port = 0; state = \"PRIMARY\"; }, { port = 0; } );\n"
 	"users = (\n"
 	"  { name = \"backup\"; password = \"s3cret-pw\"; db = \"admin\";\n"
-	"    mechanisms = [ \"SCRAM-SHA-256\", \"SCRAM-SHA-1\" ]; roles = [ \"clusterMonitor\" ]; }\n"
+	"    mechanisms = [ \"SCRAM-SHA-256\", \"SCRAM-SHA-1\" ]; roles = [ \"clusterMonitor\" ]; },\n"
+	"  { name = \"old\"; password = \"0ld-pw\"; db = \"admin\";\n"
+	"    mechanisms = [ \"SCRAM-SHA-1\" ]; roles = [ \"clusterMonitor\" ]; }\n"
 	");\n";
 
 /* replSetGetStatus (clusterMonitor) through client: true when it ran; else e. */
@@ -108,6 +110,32 @@ test_product_client(sim *s)
 	mbh_scram_login_free(login);
 	mongoc_uri_destroy(uri);
 	free(uri_str);
+}
+
+/* A user with SCRAM-SHA-1 credentials only: named by the URI, or found by the login (SCRAM-SHA-256 refused). */
+static void
+test_sha1_user(sim *s)
+{
+	static const char *const opts[] = { "authMechanism=SCRAM-SHA-1", "serverSelectionTimeoutMS=3000" };
+	bson_error_t e;
+	size_t i;
+
+	for (i = 0; i < 2; i++) {
+		char *uri_str = sim_direct_uri(s, 0, "old:0ld-pw", opts[i]);
+		mongoc_uri_t *uri = mongoc_uri_new(uri_str);
+		mbh_scram_login *login = mbh_scram_login_new(uri);
+		mongoc_client_t *c = mbh_scram_client_new(uri, login, &e);
+		bool ok = status_cmd(c, &e) && status_cmd(c, &e);
+
+		if (!tap_ok(ok && login != NULL && !mbh_scram_login_failed(login, NULL),
+			    "SCRAM-SHA-1-only user, %s: authenticated by our SCRAM", i == 0 ? "authMechanism=SCRAM-SHA-1" :
+			    "no authMechanism (SCRAM-SHA-256 refused, then SCRAM-SHA-1)"))
+			tap_diag("%s", e.message);
+		mongoc_client_destroy(c);
+		mbh_scram_login_free(login);
+		mongoc_uri_destroy(uri);
+		free(uri_str);
+	}
 }
 
 /* A plain TCP stream to member id of s (libmongoc's socket stream); NULL on failure. */
@@ -251,6 +279,7 @@ main(void)
 	}
 
 	test_product_client(s);
+	test_sha1_user(s);
 
 	sim_ctl(s, NULL, "kill 0");
 	st = connect_member(s, 0);
