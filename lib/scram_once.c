@@ -427,7 +427,8 @@ struct login_client {
 struct mbh_scram_login {
 	pthread_mutex_t mu; /* mech, failed, failure, clients: a cluster's components use it from their threads */
 	char *user, *password, *source;
-	int mech;          /* an mbh_scram_mech, or -1: not known yet (see authenticate) */
+	int mech;          /* the URI's mechanism (an mbh_scram_mech), or -1: negotiated (see authenticate) */
+	int last;          /* the mechanism that worked last when negotiated, -1 = none yet */
 	mbh_scram_cache *cache;
 	bool failed;
 	mbh_error failure; /* why the server refused (failed) */
@@ -465,6 +466,7 @@ mbh_scram_login_new(const mongoc_uri_t *uri)
 		return NULL;
 	}
 	l->mech = mech == NULL ? -1 : strcasecmp(mech, "SCRAM-SHA-1") == 0 ? MBH_SCRAM_SHA1 : MBH_SCRAM_SHA256;
+	l->last = -1;
 	l->user = strdup(user);
 	l->password = strdup(pw);
 	l->source = strdup(source != NULL ? source : "admin");
@@ -513,10 +515,7 @@ mbh_scram_login_holds(mbh_scram_login *l, const mongoc_uri_t *uri)
 	if (l == NULL || (other = mbh_scram_login_new(uri)) == NULL)
 		return false;
 	same = strcmp(l->user, other->user) == 0 && strcmp(l->password, other->password) == 0 &&
-	       strcmp(l->source, other->source) == 0;
-	pthread_mutex_lock(&l->mu);
-	same = same && (other->mech < 0 || other->mech == l->mech);
-	pthread_mutex_unlock(&l->mu);
+	       strcmp(l->source, other->source) == 0 && other->mech == l->mech;
 	mbh_scram_login_free(other);
 	return same;
 }
@@ -537,38 +536,38 @@ mbh_scram_login_failed(mbh_scram_login *l, mbh_error *err)
 }
 
 /*
- * Authenticate a fresh connection.  With no mechanism in the URI: SCRAM-SHA-256,
- * and SCRAM-SHA-1 when the server refuses it (a user without SHA-256
- * credentials; libmongoc asks the handshake's saslSupportedMechs instead, but
- * a hello of ours before libmongoc's would make the server refuse the client
- * metadata of libmongoc's).  The mechanism that worked is kept for the
- * next connections.  A wrong server signature is never retried.
+ * Authenticate a fresh connection.  With no mechanism in the URI: the one
+ * that worked last (SCRAM-SHA-256 first), and the other one when the server
+ * refuses it (a user without SHA-256 credentials, or a cluster's shard whose
+ * user document differs; libmongoc asks the handshake's saslSupportedMechs
+ * instead, but a hello of ours before libmongoc's would make the server
+ * refuse the client metadata of libmongoc's).  So a wrong password is
+ * refused twice.  A wrong server signature is never retried.
  */
 static int
 authenticate(mbh_scram_login *l, mongoc_stream_t *s, int32_t timeout_ms, mbh_error *err)
 {
-	int mech;
+	mbh_scram_mech first;
+	int last;
 
+	if (l->mech >= 0)
+		return mbh_scram_auth_stream(s, timeout_ms, l->cache, (mbh_scram_mech)l->mech, l->source, l->user,
+					     l->password, err);
 	pthread_mutex_lock(&l->mu);
-	mech = l->mech;
+	last = l->last;
 	pthread_mutex_unlock(&l->mu);
-	if (mech < 0) {
-		if (mbh_scram_auth_stream(s, timeout_ms, l->cache, MBH_SCRAM_SHA256, l->source, l->user, l->password,
-					  err) == 0)
-			mech = MBH_SCRAM_SHA256;
-		else if (strcmp(err->msg, MBH_SCRAM_REFUSED) != 0 ||
-			 mbh_scram_auth_stream(s, timeout_ms, l->cache, MBH_SCRAM_SHA1, l->source, l->user, l->password,
-					       err) != 0)
+	first = last >= 0 ? (mbh_scram_mech)last : MBH_SCRAM_SHA256;
+	if (mbh_scram_auth_stream(s, timeout_ms, l->cache, first, l->source, l->user, l->password, err) != 0) {
+		if (strcmp(err->msg, MBH_SCRAM_REFUSED) != 0)
 			return -1;
-		else
-			mech = MBH_SCRAM_SHA1;
-		pthread_mutex_lock(&l->mu);
-		l->mech = mech;
-		pthread_mutex_unlock(&l->mu);
-		return 0;
+		first = first == MBH_SCRAM_SHA256 ? MBH_SCRAM_SHA1 : MBH_SCRAM_SHA256;
+		if (mbh_scram_auth_stream(s, timeout_ms, l->cache, first, l->source, l->user, l->password, err) != 0)
+			return -1;
 	}
-	return mbh_scram_auth_stream(s, timeout_ms, l->cache, (mbh_scram_mech)mech, l->source, l->user, l->password,
-				     err);
+	pthread_mutex_lock(&l->mu);
+	l->last = (int)first;
+	pthread_mutex_unlock(&l->mu);
+	return 0;
 }
 
 /* Authenticate base, a connection of lc's client; a refusal is kept in the login. */

@@ -54,16 +54,18 @@ bool mbh_scram_login_failed(mbh_scram_login *l, mbh_error *err);
 
 /*
  * A client for uri.  With login: libmongoc gets uri without its
- * credentials (mbh_uri_without_credentials) and every connection it opens,
- * a re-opened one too, is authenticated by login right after libmongoc's
- * TCP/TLS connect, before its handshake; the server's signature is
- * verified.  A failure to authenticate is that connection's error (the
- * member is unreachable to libmongoc) and is kept in login
- * (mbh_scram_login_failed).  Mechanism: the URI's authMechanism, else
- * SCRAM-SHA-256, else (refused) SCRAM-SHA-1, the one that worked kept in
- * login.  Without login (or when the URI cannot be rebuilt, e.g.
- * mongodb+srv://): libmongoc authenticates, mbh_scram_once applied.  The
- * client uses error API 2.  NULL and *e on failure.
+ * credentials (mbh_uri_without_credentials) and every connection it opens
+ * (TCP/TLS its own), a re-opened one too, is authenticated by login before
+ * its first command (a connection that only carries hellos, monitoring,
+ * is not, as with libmongoc's own authentication); the server's signature
+ * is verified.  A refusal fails that command (a failed send to libmongoc)
+ * and is kept in login (mbh_scram_login_failed, mbh_mongo_error_as); a
+ * network failure mid-conversation is one to libmongoc too.  Mechanism:
+ * the URI's authMechanism, else the one that worked last (SCRAM-SHA-256
+ * first) and the other one when the server refuses it.  Without login (or
+ * when the URI cannot be rebuilt, e.g. mongodb+srv://): libmongoc
+ * authenticates, mbh_scram_once applied.  The client uses error API 2.
+ * NULL and *e on failure.
  */
 mongoc_client_t *mbh_scram_client_new(const mongoc_uri_t *uri, mbh_scram_login *login, bson_error_t *e);
 
