@@ -36,6 +36,12 @@ PHASES = [
 ]
 
 
+def quantile(xs, q):
+    """The q-quantile of xs (nearest rank)."""
+    s = sorted(xs)
+    return s[min(len(s) - 1, max(0, int(round(q * (len(s) - 1)))))]
+
+
 def children_cpu():
     r = resource.getrusage(resource.RUSAGE_CHILDREN)
     return r.ru_utime + r.ru_stime
@@ -106,6 +112,7 @@ def main():
     load0 = os.getloadavg()
     wall = {"ours": [], "floor": []}
     cpu = {"ours": [], "floor": []}
+    pairs = []  # ours / floor, the two runs of one iteration (back to back: the same load)
     parts = [[] for _ in range(len(PHASES) + 1)]
     vwall = []
     for i in range(runs):
@@ -113,6 +120,7 @@ def main():
             w, c = timed(ours if name == "ours" else floor)
             wall[name].append(w)
             cpu[name].append(c)
+        pairs.append(wall["ours"][-1] / wall["floor"][-1])
         lines, total = stamped(ours_v)
         vwall.append(total)
         for k, v in enumerate(phases_of(lines, total)):
@@ -130,6 +138,10 @@ def main():
          "%.3f" % (min(wall["ours"]) / min(wall["floor"])), "(median judged)", "info"),
         ("CPU time (user+sys, with children), median", "%.1f ms" % med(cpu["ours"]), "%.1f ms" % med(cpu["floor"]),
          "%.3f" % (med(cpu["ours"]) / med(cpu["floor"])), "(no target)", "info"),
+        ("ratio of each pair (ours/floor): p10 median p90", "", "",
+         "%.3f %.3f %.3f" % (quantile(pairs, 0.1), med(pairs), quantile(pairs, 0.9)), "(median judged)", "info"),
+        ("pairs within the target", "", "", "%d of %d" % (sum(1 for r in pairs if r <= TARGET), len(pairs)),
+         "(median judged)", "info"),
     ]
     head = ("metric", "ours", "floor", "ratio", "target", "result")
     widths = [max(len(r[i]) for r in rows + [head]) for i in range(6)]

@@ -49,15 +49,19 @@ static int
 check_long_name(const char *arg, const cli_option *opts, size_t nopts, mbh_error *err)
 {
 	const char *name = arg + 2, *full = NULL;
-	size_t len = strcspn(name, "="), i, matches = 0;
-	char q[128], typed[128];
+	size_t len = strcspn(name, "="), i, matches = 0, used = 0;
+	char q[128], typed[128], all[256];
 
+	all[0] = '\0';
 	for (i = 0; i < nopts; i++) {
 		if (strlen(opts[i].name) == len && strncmp(opts[i].name, name, len) == 0)
 			return 0;
 		if (len > 0 && strncmp(opts[i].name, name, len) == 0) {
 			full = opts[i].name;
 			matches++;
+			if (used < sizeof(all))
+				used += (size_t)snprintf(all + used, sizeof(all) - used, "%s--%s", used > 0 ? " or " : "",
+							 full);
 		}
 	}
 	if (password_like(name, len))
@@ -67,6 +71,9 @@ check_long_name(const char *arg, const cli_option *opts, size_t nopts, mbh_error
 	if (matches == 1)
 		return mbh_error_set(err, EX_USAGE, "option --%s must be written in full: --%s; try --help",
 		                     mbh_escape(typed, q, sizeof(q)), full);
+	if (matches > 1)
+		return mbh_error_set(err, EX_USAGE, "option --%s must be written in full: %s; try --help",
+		                     mbh_escape(typed, q, sizeof(q)), all);
 	return mbh_error_set(err, EX_USAGE, "unknown option --%s; try --help", mbh_escape(typed, q, sizeof(q)));
 }
 
@@ -202,6 +209,9 @@ cli_parse(cli_args *out, const char *prog, const cli_option *opts, size_t nopts,
 			break;
 		case CLI_FORGET:
 			out->forget = true;
+			break;
+		case CLI_CHECK_HELD:
+			out->check_held = optarg;
 			break;
 		}
 	}

@@ -30,7 +30,8 @@ typedef enum cli_id {
 	CLI_EXEC,
 	CLI_STATUS,
 	CLI_JSON,
-	CLI_FORGET
+	CLI_FORGET,
+	CLI_CHECK_HELD
 } cli_id;
 
 /* One row of a program's option table: parsing and --help come from it. */
@@ -73,6 +74,7 @@ typedef struct cli_args {
 	const char *config;
 	const char *job;
 	const char *set;
+	const char *check_held;   /* --check-held COMPONENT=HOST:PORT */
 	bool check, dry_run, exec, status, json, forget, help, version;
 	int verbosity;            /* -1 quiet, 0, 1 verbose */
 	char **command;           /* --exec: argv of the command, in argv */

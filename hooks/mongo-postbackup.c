@@ -25,12 +25,14 @@ static const cli_option options[] = {
 	{ "json", 0, false, CLI_JSON, NULL, NULL, NULL, "with --status: one JSON object, for scripts" },
 	{ "forget", 0, false, CLI_FORGET, NULL, NULL, NULL,
 	  "discard the record of a member that no longer answers (it is NOT unlocked)" },
+	{ "check-held", 0, true, CLI_CHECK_HELD, NULL, NULL, "COMPONENT=HOST:PORT",
+	  "exit 0 only while that cluster component's member is locked (for --job); change nothing" },
 	CLI_OUTPUT_OPTIONS,
 };
 
 static const cli_program program = {
 	.name = PROG,
-	.synopsis = "[OPTIONS] [--status [--json] | --forget]",
+	.synopsis = "[OPTIONS] [--status [--json] | --forget | --check-held COMPONENT=HOST:PORT]",
 	.about = "Release the fsync lock mongo-prebackup took on a MongoDB replica-set member, using\n"
 		 "the state file, and remove its snapshot in snapshot mode; or show what is locked.",
 	.options = options,
@@ -71,7 +73,7 @@ main(int argc, char **argv)
 	mbh_error err;
 	char *text = NULL;
 	int rc = EX_SOFTWARE;
-	char cluster[160];
+	char cluster[160], held[600];
 	bool is_cluster = false;
 
 	mbh_error_init(&err);
@@ -90,6 +92,11 @@ main(int argc, char **argv)
 		mbh_error_set(&err, EX_USAGE, "--status and --forget exclude each other; try --help");
 		goto done;
 	}
+	if (args.check_held != NULL && (args.status || args.forget || args.set != NULL)) {
+		mbh_error_set(&err, EX_USAGE, "--check-held goes with --job alone (not --status, --forget or --set); "
+			      "try --help");
+		goto done;
+	}
 	if (args.json && !args.status) {
 		mbh_error_set(&err, EX_USAGE, "--json goes with --status; try --help");
 		goto done;
@@ -98,6 +105,14 @@ main(int argc, char **argv)
 	if (args.set == NULL) {
 		if (mbh_cluster_find(cfg, cluster, sizeof(cluster), &is_cluster, &err) != 0)
 			goto done;
+		if (args.check_held != NULL) {
+			if (mbh_cluster_check_held(cfg, is_cluster ? cluster : NULL, args.job, args.check_held, held,
+						   sizeof(held), &err) != 0)
+				goto done;
+			printf("%s\n", held);
+			rc = 0;
+			goto done;
+		}
 		if (is_cluster) {
 			if (args.forget) {
 				mbh_error_set(&err, EX_USAGE, "--forget works on one replica set: give --set SET and "

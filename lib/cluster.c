@@ -94,7 +94,11 @@ struct mbh_cluster {
 	comp *comps;
 	size_t n;
 	bool held;                 /* rec describes locks we hold */
+	pthread_mutex_t unlock_mu; /* mbh_cluster_unlock from two threads (the plugin's unload beside the job's) */
+	bool closing;              /* mbh_cluster_free began (under unlock_mu): comp_idle leaves the comps alone */
 };
+
+static void comp_idle(void *ctx);
 
 static char *
 dup_or_null(const char *s)
@@ -113,6 +117,7 @@ mbh_cluster_new(mbh_cluster **out, const mbh_cluster_params *p, mbh_error *err)
 		free(cl);
 		return mbh_error_set(err, EX_OSERR, "out of memory");
 	}
+	pthread_mutex_init(&cl->unlock_mu, NULL);
 	cl->cfg = p->cfg;
 	cl->log = p->log;
 	cl->cancel_fd = p->cancel_fd;
@@ -428,6 +433,8 @@ make_comps(mbh_cluster *cl, mbh_error *err)
 		jp.before_lock = gate_wait;
 		jp.before_lock_ctx = c;
 		jp.login = cl->login;
+		jp.after_idle = comp_idle;
+		jp.after_idle_ctx = cl;
 		if (mbh_job_new(&c->job, &jp, err) != 0)
 			return -1;
 	}
@@ -997,12 +1004,14 @@ fail:
 int
 mbh_cluster_unlock(mbh_cluster *cl, mbh_error *err)
 {
-	int rc;
+	int rc = 0;
 
-	if (!cl->held || cl->state == NULL)
-		return 0;
-	rc = release_all(cl, err);
-	close_state(cl);
+	pthread_mutex_lock(&cl->unlock_mu);
+	if (cl->held && cl->state != NULL) {
+		rc = release_all(cl, err);
+		close_state(cl);
+	}
+	pthread_mutex_unlock(&cl->unlock_mu);
 	return rc;
 }
 
@@ -1020,8 +1029,8 @@ mbh_cluster_exec(mbh_cluster *cl, const char *const *templ, int *status, mbh_err
 	bool expand = templ == NULL;
 	size_t len = 0, i;
 	FILE *f;
-	int64_t left_ms;
-	int timeout_s, rc = -1;
+	int64_t left_ms, timeout_ms;
+	int rc = -1;
 
 	*status = EX_SOFTWARE;
 	if (templ == NULL)
@@ -1063,11 +1072,11 @@ mbh_cluster_exec(mbh_cluster *cl, const char *const *templ, int *status, mbh_err
 	if (mbh_child_spawn(&child, expand ? (const char *const *)argv : templ, env, 0, &run_err) != 0)
 		goto unlock;
 	/* script.timeout, and the lock's deadline with the kill grace taken off (the watchdogs unlock then) */
-	left_ms = cl->rec->deadline * 1000 - wall_s() * 1000 - mbh_kill_grace_ms();
-	timeout_s = (int)(left_ms > 1000 ? left_ms / mbh_seconds_ms(1) : 1);
-	if (cl->cfg->script.timeout > 0 && cl->cfg->script.timeout < timeout_s)
-		timeout_s = cl->cfg->script.timeout;
-	if (mbh_child_wait(child, timeout_s, cl->cancel_fd, status, &run_err) != 0) {
+	left_ms = cl->rec->deadline * 1000 - mbh_wall_ms() - mbh_kill_grace_ms();
+	timeout_ms = left_ms > 1 ? left_ms : 1;
+	if (cl->cfg->script.timeout > 0 && mbh_seconds_ms(cl->cfg->script.timeout) < timeout_ms)
+		timeout_ms = mbh_seconds_ms(cl->cfg->script.timeout);
+	if (mbh_child_wait(child, timeout_ms, cl->cancel_fd, status, &run_err) != 0) {
 		mbh_logf(cl->log, MBH_LOG_WARNING, "%s", run_err.msg);
 		if (*status < 0)
 			*status = EX_TEMPFAIL;
@@ -1391,12 +1400,239 @@ out:
 	return rc;
 }
 
+/* Split "COMPONENT=HOST:PORT"; -1 when it is not one (an empty part, a port not in 1..65535). */
+static int
+held_arg(const char *arg, char *cname, size_t cnamelen, char *member, size_t memberlen)
+{
+	const char *eq = strchr(arg, '='), *colon;
+	char *end;
+	long port;
+
+	if (eq == NULL || eq == arg || (size_t)(eq - arg) >= cnamelen || strlen(eq + 1) >= memberlen)
+		return -1;
+	colon = strrchr(eq + 1, ':');
+	if (colon == NULL || colon == eq + 1 || colon[1] < '0' || colon[1] > '9')
+		return -1;
+	errno = 0;
+	port = strtol(colon + 1, &end, 10);
+	if (errno != 0 || *end != '\0' || port < 1 || port > 65535)
+		return -1;
+	snprintf(cname, cnamelen, "%.*s", (int)(eq - arg), arg);
+	snprintf(member, memberlen, "%s", eq + 1);
+	return 0;
+}
+
+/* See cluster.h. */
+int
+mbh_cluster_check_held(const mbh_config *cfg, const char *name, const char *job, const char *arg, char *held,
+		       size_t heldlen, mbh_error *err)
+{
+	char cname[sizeof(((mbh_cluster_comp *)0)->name)], member[sizeof(((mbh_cluster_comp *)0)->member)];
+	char rname[160], what[600], *text = NULL, *dir = NULL;
+	const mbh_cluster_comp *c = NULL;
+	mbh_cluster_rec *rec = NULL;
+	mbh_state_rec srec;
+	bool present = false;
+	size_t i;
+	int rc = -1;
+
+	held[0] = '\0';
+	if (held_arg(arg, cname, sizeof(cname), member, sizeof(member)) != 0)
+		return mbh_error_set(err, EX_USAGE, "--check-held wants COMPONENT=HOST:PORT (a shard's name or "
+				     "\"config\", then the member), not '%s'", arg);
+	snprintf(what, sizeof(what), "%s %s is not locked%s%s", cname, member, job != NULL ? " for job " : "",
+		 job != NULL ? job : "");
+	if (name == NULL || name[0] == '\0')
+		return mbh_error_set(err, EX_UNAVAILABLE, "%s: no cluster's backup is recorded in %s", what,
+				     cfg->state_dir);
+	if (rec_name(name, rname, sizeof(rname)) != 0)
+		return mbh_error_set(err, EX_CONFIG, "the cluster name '%s' is too long", name);
+	if ((rec = calloc(1, sizeof(*rec))) == NULL)
+		return mbh_error_set(err, EX_OSERR, "out of memory");
+	if (mbh_state_peek_text(cfg->state_dir, rname, &text, &present, err) != 0)
+		goto out;
+	if (!present) {
+		mbh_error_set(err, EX_UNAVAILABLE, "%s: nothing is locked for cluster %s (no record in %s)", what, name,
+			      cfg->state_dir);
+		goto out;
+	}
+	if (mbh_cluster_rec_parse(rec, text, err) != 0) {
+		mbh_error_prefix(err, "%s/%s.state", cfg->state_dir, rname);
+		goto out;
+	}
+	if (job != NULL && strcmp(rec->job, job) != 0) {
+		mbh_error_set(err, EX_UNAVAILABLE, "%s: the locks of cluster %s are %s%s%s", what, name,
+			      rec->job[0] != '\0' ? "job " : "", rec->job[0] != '\0' ? rec->job : "of no job",
+			      rec->job[0] != '\0' ? "'s" : "");
+		goto out;
+	}
+	if (rec->phase != MBH_PHASE_LOCKED) {
+		mbh_error_set(err, EX_UNAVAILABLE, "%s: cluster %s is %s, not LOCKED", what, name,
+			      mbh_state_phase_name(rec->phase));
+		goto out;
+	}
+	for (i = 0; i < rec->ncomps && c == NULL; i++)
+		if (strcmp(rec->comps[i].name, cname) == 0)
+			c = &rec->comps[i];
+	if (c == NULL) {
+		mbh_error_set(err, EX_UNAVAILABLE, "%s: cluster %s has no component %s", what, name, cname);
+		goto out;
+	}
+	if (strcmp(c->member, member) != 0) {
+		mbh_error_set(err, EX_UNAVAILABLE, "%s: the member of %s locked is %s", what, cname,
+			      c->member[0] != '\0' ? c->member : "none (not chosen yet)");
+		goto out;
+	}
+	if (c->state != MBH_COMP_LOCKED) {
+		mbh_error_set(err, EX_UNAVAILABLE, "%s: its lock is %s", what, mbh_comp_state_name(c->state));
+		goto out;
+	}
+	/* the component's own record is the lock's truth: its watchdog unlocks it at the deadline */
+	if (asprintf(&dir, "%s/%s%s.d/%s", cfg->state_dir, name, MBH_CLUSTER_SUFFIX, c->set) < 0) {
+		dir = NULL;
+		mbh_error_set(err, EX_OSERR, "out of memory");
+		goto out;
+	}
+	memset(&srec, 0, sizeof(srec));
+	if (mbh_state_peek(dir, c->set, &srec, &present, err) != 0)
+		goto out;
+	if (!present || srec.phase != MBH_PHASE_LOCKED || strcmp(srec.member, member) != 0) {
+		mbh_error_set(err, EX_UNAVAILABLE, "%s: the record of set %s in %s says %s%s%s", what, c->set, dir,
+			      present ? mbh_state_phase_name(srec.phase) : "nothing is locked",
+			      present ? " on " : "", present ? srec.member : "");
+		goto out;
+	}
+	if (!mbh_state_guarded(&srec)) {
+		mbh_error_set(err, EX_UNAVAILABLE, "%s: no watchdog guards its lock (pid %ld is not running): run "
+			      "mongo-postbackup to release it", what, srec.watchdog_pid);
+		goto out;
+	}
+	snprintf(held, heldlen, "%s %s is locked for job %s (lockCount %" PRId64 ")", cname, member,
+		 rec->job[0] != '\0' ? rec->job : "-", srec.lock_count);
+	rc = 0;
+out:
+	free(dir);
+	free(text);
+	free(rec);
+	return rc;
+}
+
+/* ---- the plugin: one command per component, under the cluster's locks ---------------------------------- */
+
+/* See cluster.h. */
+const char *
+mbh_cluster_name(const mbh_cluster *cl)
+{
+	return cl->rec->name;
+}
+
+/* See cluster.h. */
+size_t
+mbh_cluster_ncomps(const mbh_cluster *cl)
+{
+	return cl->held ? cl->n : 0;
+}
+
+/* See cluster.h. */
+const mbh_cluster_comp *
+mbh_cluster_comp_at(const mbh_cluster *cl, size_t i)
+{
+	return cl->held && i < cl->n ? &cl->rec->comps[cl->comps[i].idx] : NULL;
+}
+
+/* See cluster.h. */
+mbh_job *
+mbh_cluster_comp_job(mbh_cluster *cl, size_t i)
+{
+	return cl->held && i < cl->n ? cl->comps[i].job : NULL;
+}
+
+/* See cluster.h. */
+int
+mbh_cluster_comp_spawn(mbh_cluster *cl, size_t i, const char *const *templ, int flags, mbh_child **out,
+		       mbh_error *err)
+{
+	const mbh_cluster_comp *r = mbh_cluster_comp_at(cl, i);
+	char env_cluster[200], env_comp[200];
+	const char *env[3] = { env_cluster, env_comp, NULL };
+	char label[300];
+
+	*out = NULL;
+	if (r == NULL)
+		return mbh_error_set(err, EX_SOFTWARE, "no component %zu is locked", i);
+	snprintf(env_cluster, sizeof(env_cluster), "MONGO_BACKUP_CLUSTER=%s", cl->rec->name);
+	snprintf(env_comp, sizeof(env_comp), "MONGO_BACKUP_COMPONENT=%s", r->name);
+	if (mbh_job_spawn_held(cl->comps[i].job, templ, env, flags, out, err) != 0) {
+		comp_label(r, label, sizeof(label));
+		return mbh_error_prefix(err, "%s", label);
+	}
+	return 0;
+}
+
+/* See cluster.h. */
+int
+mbh_cluster_unlock_async(mbh_cluster *cl, mbh_error *err)
+{
+	mbh_error e;
+	size_t i;
+	int rc = 0;
+
+	for (i = 0; i < cl->n; i++) {
+		mbh_error_init(&e);
+		mbh_job_cancel(cl->comps[i].job);
+		if (mbh_job_unlock_async(cl->comps[i].job, &e) != 0 && rc == 0) {
+			*err = e;
+			rc = -1;
+		}
+	}
+	return rc;
+}
+
+/*
+ * mbh_job_params.after_idle, on a component's helper thread: the idle rule
+ * released that component while its stream's reader is away (Bacula waiting
+ * for a volume); release the others now too, not when the reader comes back.
+ * The balancer and the record follow with the owner's mbh_cluster_unlock.
+ */
+static void
+comp_idle(void *ctx)
+{
+	mbh_cluster *cl = ctx;
+	mbh_error e;
+
+	mbh_error_init(&e);
+	pthread_mutex_lock(&cl->unlock_mu);
+	if (cl->held && !cl->closing) {
+		mbh_logf(cl->log, MBH_LOG_ERROR, "cluster %s: a stream stalled (script.idle_timeout): unlocking every "
+			 "component now", cl->rec->name);
+		if (mbh_cluster_unlock_async(cl, &e) != 0)
+			mbh_logf(cl->log, MBH_LOG_ERROR, "%s", e.msg);
+	}
+	pthread_mutex_unlock(&cl->unlock_mu);
+}
+
+/* See cluster.h. */
+bool
+mbh_cluster_unlock_wait(mbh_cluster *cl, int timeout_ms)
+{
+	size_t i;
+	bool done = true;
+
+	for (i = 0; i < cl->n; i++)
+		if (!mbh_job_unlock_wait(cl->comps[i].job, cl->n > 0 ? timeout_ms / (int)cl->n : timeout_ms))
+			done = false;
+	return done;
+}
+
 /* See cluster.h. */
 void
 mbh_cluster_free(mbh_cluster *cl)
 {
 	if (cl == NULL)
 		return;
+	pthread_mutex_lock(&cl->unlock_mu);
+	cl->closing = true; /* a component's helper thread is joined below: it must not be using the others */
+	pthread_mutex_unlock(&cl->unlock_mu);
 	free_comps(cl);
 	close_state(cl);
 	if (cl->client != NULL)
@@ -1409,5 +1645,6 @@ mbh_cluster_free(mbh_cluster *cl)
 	free(cl->mode);
 	free(cl->watchdog_path);
 	free(cl->gate_path);
+	pthread_mutex_destroy(&cl->unlock_mu);
 	free(cl);
 }

@@ -11,6 +11,7 @@
 #include "cluster_rec.h"
 #include "config.h"
 #include "error.h"
+#include "job.h"
 #include "log.h"
 
 /*
@@ -78,7 +79,8 @@ int mbh_cluster_lock(mbh_cluster *cl, mbh_error *err);
  * marked released in the record as it goes), then the balancer, then the
  * record.  A component that cannot be unlocked keeps its record and the
  * cluster's (EX_TEMPFAIL: run mongo-postbackup; its watchdog unlocks it at
- * the deadline).  0 when nothing is held.
+ * the deadline).  0 when nothing is held.  Two threads may call it (the
+ * plugin's unload beside the job's own thread): the second finds nothing held.
  */
 int mbh_cluster_unlock(mbh_cluster *cl, mbh_error *err);
 
@@ -127,6 +129,24 @@ int mbh_cluster_post(mbh_cluster *cl, const char *name, mbh_error *err);
 int mbh_cluster_status(mbh_cluster *cl, const char *name, bool json, char **text, mbh_error *err);
 
 /*
+ * --check-held ARG, ARG "COMPONENT=HOST:PORT": may a backup of COMPONENT
+ * (a shard's _id, or "config") read HOST:PORT's files now?  name is the
+ * cluster mbh_cluster_find found (NULL: none).  Reads the cluster's record
+ * and the component's own record (its directory under NAME.cluster.d)
+ * without their flocks: connects to nothing, changes nothing.  0 when the
+ * record is job's (job NULL: any job's), its phase LOCKED, COMPONENT's
+ * member HOST:PORT in state "locked", and the component's own record
+ * LOCKED on that member with its watchdog running (mbh_state_guarded, as
+ * --status judges it); *held then says so in one line ("... is locked for
+ * job J (lockCount N)").  Otherwise EX_UNAVAILABLE with one line "COMPONENT
+ * HOST:PORT is not locked for job J: WHY" (no record, another job's, the
+ * phase, no such component, another member, not locked, no watchdog); a
+ * malformed ARG: EX_USAGE; a record that cannot be read: its error.
+ */
+int mbh_cluster_check_held(const mbh_config *cfg, const char *name, const char *job, const char *arg, char *held,
+			   size_t heldlen, mbh_error *err);
+
+/*
  * Pure: can a server of this version (buildInfo's "version", "A.B.C...")
  * take an fsync lock through mongos?  7.1 and later, and 7.0.2, 6.0.11,
  * 5.0.22, 4.4.25 and later within their series.
@@ -139,6 +159,40 @@ bool mbh_cluster_fsync_gate(const char *version);
  * the deadline (mbh_watchdog_settings.balancer_uri).  Errors as mongoerr.h.
  */
 int mbh_cluster_balancer_start(const mongoc_uri_t *uri, mbh_error *err);
+
+/*
+ * The plugin (one Bacula job streams every component's backup command as
+ * one file each while the whole cluster stays locked).  After a successful
+ * mbh_cluster_lock, until mbh_cluster_unlock: the cluster's name, the
+ * number of components (0 when nothing is held), component i's record line
+ * (name, set, member; "config" first, then the shards in listShards order)
+ * and its job (for job.h's stream calls on the command below).  Borrowed.
+ */
+const char *mbh_cluster_name(const mbh_cluster *cl);
+size_t mbh_cluster_ncomps(const mbh_cluster *cl);
+const mbh_cluster_comp *mbh_cluster_comp_at(const mbh_cluster *cl, size_t i);
+mbh_job *mbh_cluster_comp_job(mbh_cluster *cl, size_t i);
+
+/*
+ * Start templ (a config template: %h %p %s %j are component i's locked
+ * member, its set and the job) under component i's lock (mbh_job_spawn_held),
+ * with MONGO_BACKUP_CLUSTER and MONGO_BACKUP_COMPONENT added to the
+ * environment.  Errors name the component.  The locks stay held whatever
+ * happens: mbh_cluster_unlock releases them.
+ */
+int mbh_cluster_comp_spawn(mbh_cluster *cl, size_t i, const char *const *templ, int flags, mbh_child **out,
+			   mbh_error *err);
+
+/*
+ * Any thread, returns at once, between a successful mbh_cluster_lock and
+ * mbh_cluster_unlock (the components stay allocated meanwhile): cancel every
+ * component (its command is stopped) and unlock it on its job's helper
+ * thread (mbh_job_unlock_async).  The owner's mbh_cluster_unlock still
+ * follows: it waits for those, starts the balancer again and removes the
+ * record.  mbh_cluster_unlock_wait: wait up to timeout_ms for them.
+ */
+int mbh_cluster_unlock_async(mbh_cluster *cl, mbh_error *err);
+bool mbh_cluster_unlock_wait(mbh_cluster *cl, int timeout_ms);
 
 /* Free; held locks stay held (for mongo-postbackup).  NULL is fine. */
 void mbh_cluster_free(mbh_cluster *cl);

@@ -64,6 +64,8 @@ mbh_job_new(mbh_job **out, const mbh_job_params *p, mbh_error *err)
 	j->before_lock = p->before_lock;
 	j->before_lock_ctx = p->before_lock_ctx;
 	j->shared_login = p->login;
+	j->after_idle = p->after_idle;
+	j->after_idle_ctx = p->after_idle_ctx;
 	j->job_name = dup_or_empty(p->job_name);
 	j->mode = strdup(p->mode != NULL ? p->mode : "hooks");
 	j->set_override = p->set_name != NULL ? strdup(p->set_name) : NULL;
@@ -138,17 +140,25 @@ cancelled_error(mbh_error *err, const char *what)
  * template (%h %p %s %j); a command line given by hand runs verbatim.
  */
 static int
-start_command(mbh_job *j, const char *const *templ, bool expand, int flags, mbh_error *err)
+start_command(mbh_job *j, const char *const *templ, bool expand, int flags, const char *const *extra_env,
+	      mbh_error *err)
 {
 	mbh_cmd_env x;
+	const char *env[16];
 	char **argv = NULL;
+	size_t n = 0, i;
 	int rc = -1;
 
 	mbh_cmd_env_fill(&x, &j->rec);
+	for (i = 0; x.env[i] != NULL && n < sizeof(env) / sizeof(env[0]) - 1; i++)
+		env[n++] = x.env[i];
+	for (i = 0; extra_env != NULL && extra_env[i] != NULL && n < sizeof(env) / sizeof(env[0]) - 1; i++)
+		env[n++] = extra_env[i];
+	env[n] = NULL;
 	if (expand && mbh_run_expand(&argv, templ, &x.vars, err) != 0)
 		goto out;
 	if (mbh_child_spawn_via(&j->child, (flags & MBH_RUN_GATED) ? j->gate_path : NULL,
-				expand ? (const char *const *)argv : templ, x.env, flags, err) != 0)
+				expand ? (const char *const *)argv : templ, env, flags, err) != 0)
 		goto out;
 	j->child_pgid = (int)mbh_child_pid(j->child);
 	j->cmd_started_ms = mbh_now_ms();
@@ -268,7 +278,7 @@ snapshot_then_command(mbh_job *j, const char *const *templ, bool expand, int fla
 		return -1;
 	if (templ == NULL)
 		return 0;
-	if (start_command(j, templ, expand, flags, run_err) != 0) {
+	if (start_command(j, templ, expand, flags, NULL, run_err) != 0) {
 		mbh_logf(j->log, MBH_LOG_DEBUG, "the command did not start: %s", run_err->msg);
 		return 0;
 	}
@@ -289,17 +299,16 @@ snapshot_then_command(mbh_job *j, const char *const *templ, bool expand, int fla
  *
  * Order, and why it is safe (invariant 2: never a lock without a durable
  * record, and never a record without a watchdog):
- *   watchdog  started before discovery, waiting in the gate program (a
- *             run that fails before the lock never loads it), told what to
+ *   watchdog  started before discovery, waiting with libc alone (it loads
+ *             the driver only to release at the deadline), told what to
  *             guard once the member is chosen, nothing until "go";
  *   command   forked, waiting at its gate (it dies with this thread);
  *   LOCKING   the intent, naming the watchdog, durable before the lock;
- *   go        the watchdog guards the record from now on (in the gate
- *             program, it becomes the watchdog now, loading meanwhile);
+ *   go        the watchdog guards the record from now on;
  *   lock      hello, currentOp, freeze, fsync lock, hello again;
  *   command   let exec right after that re-check;
  *   stall     the re-check of invariant 6 while it starts (a failure kills it);
- *   outcomes  the command's exec, and the watchdog's (else unlocked at once);
+ *   outcome   the command's exec;
  *   LOCKED    written while it runs, not fsynced: should a crash of the
  *             machine lose it, the durable intent covers the lock (post and
  *             the watchdog check currentOp).
@@ -335,7 +344,7 @@ lock_flow(mbh_job *j, const char *const *templ, bool expand, int flags, mbh_erro
 		return cancelled_error(err, "before discovery");
 	/* started now, the watchdog's exec and start-up overlap the discovery: off the way to the lock */
 	if (j->watchdog_path != NULL) {
-		if (mbh_watchdog_spawn(&wd, j->watchdog_path, j->gate_path, err) != 0)
+		if (mbh_watchdog_spawn(&wd, j->watchdog_path, err) != 0)
 			goto out;
 		idle_wd = mbh_watchdog_pid(wd);
 	}
@@ -381,9 +390,13 @@ lock_flow(mbh_job *j, const char *const *templ, bool expand, int flags, mbh_erro
 	j->rec.phase = MBH_PHASE_LOCKING;
 	clock_gettime(CLOCK_REALTIME, &now);
 	j->rec.since = (int64_t)now.tv_sec;
-	/* rounded up to the record's whole seconds: the watchdog may fire up to a second late, never early */
+	/*
+	 * the run and its watchdog (handed it) act on the ms; the record keeps
+	 * it rounded up to whole seconds, for post, --status and the metrics
+	 */
 	end_ms = (int64_t)now.tv_sec * 1000 + (now.tv_nsec + 999999) / 1000000 +
 	         mbh_seconds_ms(j->cfg->lock.max_seconds);
+	j->rec.deadline_ms = end_ms;
 	j->rec.deadline = (end_ms + 999) / 1000;
 	j->rec.pid = (long)getpid();
 	if (gethostname(j->rec.hostname, sizeof(j->rec.hostname)) != 0)
@@ -398,7 +411,7 @@ lock_flow(mbh_job *j, const char *const *templ, bool expand, int flags, mbh_erro
 	}
 
 	if (templ != NULL && j->cfg->snapshot.create == NULL &&
-	    start_command(j, templ, expand, flags | MBH_RUN_GATED, err) != 0)
+	    start_command(j, templ, expand, flags | MBH_RUN_GATED, NULL, err) != 0)
 		goto out;
 	if (wd != NULL) {
 		if (mbh_watchdog_send(wd, j->cfg, j->rec.set_name, j->rec.token, err) != 0)
@@ -502,12 +515,8 @@ lock_flow(mbh_job *j, const char *const *templ, bool expand, int flags, mbh_erro
 	if (j->cfg->lock.allow_majority_stall <= 0 &&
 	    mbh_select_recheck(t, (size_t)sel->chosen, mbh_job_ask_fsync, j, err) != 0)
 		goto out;
-	/* meanwhile the command exec'd and the watchdog, let become one at "go", became one: their outcomes */
+	/* meanwhile the command exec'd: its outcome */
 	release_command(j, true, run_err);
-	if (mbh_watchdog_started(wd, err) != 0) {
-		mbh_error_prefix(err, "locked %s without a watchdog, so it was unlocked again", m->host);
-		goto out;
-	}
 	/* a stop asked for meanwhile: unlock (the command is stopped first), and no snapshot */
 	if (mbh_job_cancelled(j)) {
 		mbh_error_set(err, EX_TEMPFAIL, "cancelled right after locking %s; unlocked it again", m->host);
@@ -661,25 +670,49 @@ mbh_job_lock_spawn(mbh_job *j, const char *const *templ, int flags, mbh_child **
 	return -1;
 }
 
-/*
- * The wall clock in ms, read as the watchdog reads it (clock_gettime): time()
- * may lag a few ms behind it, so a command the watchdog killed on the
- * deadline would seem to end before it.
- */
-static int64_t
-wall_ms(void)
+/* A command under a lock already held (a cluster's component, one after another); see job.h. */
+int
+mbh_job_spawn_held(mbh_job *j, const char *const *templ, const char *const *extra_env, int flags, mbh_child **out,
+		   mbh_error *err)
 {
-	struct timespec ts;
+	int rc = -1;
 
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	*out = NULL;
+	pthread_mutex_lock(&j->mu);
+	if (!j->held || j->snap) {
+		mbh_error_set(err, EX_SOFTWARE, "no lock is held to run %s under", templ[0]);
+		goto out;
+	}
+	forget_stopped_command(j);
+	if (j->child != NULL) {
+		mbh_error_set(err, EX_SOFTWARE, "a command already runs under the lock on %s", j->rec.member);
+		goto out;
+	}
+	if (mbh_job_cancelled(j)) {
+		mbh_error_fail(err, MBH_ERR_CANCELLED, "cancelled before %s started", templ[0]);
+		goto out;
+	}
+	if (start_command(j, templ, true, flags & ~MBH_RUN_GATED, extra_env, err) != 0)
+		goto out;
+	/* the record names the command, so that whoever unlocks (the watchdog too) stops it first */
+	if (mbh_state_write_volatile(j->state, &j->rec, err) != 0) {
+		stop_command(j);
+		forget_stopped_command(j);
+		mbh_error_prefix(err, "cannot record the command under the lock on %s, so it was stopped", j->rec.member);
+		goto out;
+	}
+	*out = j->child;
+	rc = 0;
+out:
+	pthread_mutex_unlock(&j->mu);
+	return rc;
 }
 
 /* See jobint.h. */
 void
 mbh_job_publish_deadline(mbh_job *j)
 {
-	atomic_store(&j->lock_deadline, j->held && !j->snap ? j->rec.deadline : 0);
+	atomic_store(&j->lock_deadline_ms, j->held && !j->snap ? mbh_state_deadline_ms(&j->rec) : 0);
 }
 
 /* See jobint.h. */
@@ -687,11 +720,11 @@ int64_t
 mbh_job_deadline_ms(const mbh_job *j, int *rule)
 {
 	int64_t d = 0, lock_end, lock_ms = mbh_seconds_ms(j->cfg->lock.max_seconds), grace = mbh_kill_grace_ms();
-	int64_t held_until = atomic_load(&j->lock_deadline); /* not held/snap/rec: another thread may be unlocking under mu */
+	int64_t held_until = atomic_load(&j->lock_deadline_ms); /* not held/snap/rec: another thread may be unlocking under mu */
 
 	*rule = MBH_RULE_NONE;
 	if (j->cfg->script.timeout > 0 && j->cmd_started_ms > 0) {
-		d = j->cmd_started_ms + (int64_t)j->cfg->script.timeout * 1000;
+		d = j->cmd_started_ms + mbh_seconds_ms(j->cfg->script.timeout);
 		*rule = MBH_RULE_SCRIPT;
 	}
 	if (held_until > 0) {
@@ -699,7 +732,7 @@ mbh_job_deadline_ms(const mbh_job *j, int *rule)
 		 * the SIGTERM goes out the kill grace early (when the lock lasts more
 		 * than two of them), so the SIGKILL lands on the deadline itself
 		 */
-		lock_end = mbh_now_ms() + (held_until * 1000 - wall_ms()) - (lock_ms > 2 * grace ? grace : 0);
+		lock_end = mbh_now_ms() + (held_until - mbh_wall_ms()) - (lock_ms > 2 * grace ? grace : 0);
 		if (d == 0 || lock_end < d) {
 			d = lock_end;
 			*rule = MBH_RULE_LOCK;
@@ -719,8 +752,8 @@ mbh_job_deadline_error(const mbh_job *j, int rule, const char *what, mbh_error *
 			     j->cfg->script.timeout);
 }
 
-/* Seconds until the command gets SIGTERM by the deadline rule (0 = none); *by_deadline: the lock's. */
-static int
+/* Ms until the command gets SIGTERM by the deadline rule (0 = none; 1 when due); *by_deadline: the lock's. */
+static int64_t
 command_timeout(const mbh_job *j, bool *by_deadline)
 {
 	int rule;
@@ -730,7 +763,7 @@ command_timeout(const mbh_job *j, bool *by_deadline)
 	if (d == 0)
 		return 0;
 	left = d - mbh_now_ms();
-	return left <= 1000 ? 1 : (int)((left + 999) / 1000);
+	return left < 1 ? 1 : left;
 }
 
 /*
@@ -754,7 +787,7 @@ mbh_job_wait(mbh_job *j, int *status, mbh_error *err)
 	rc = mbh_child_await(j->child, command_timeout(j, &by_deadline), j->cancel_pipe[0], j->cancel_fd, &e);
 	if (rc != 0 && e.code == EX_TEMPFAIL && !mbh_job_cancelled(j))
 		mbh_job_deadline_error(j, by_deadline ? MBH_RULE_LOCK : MBH_RULE_SCRIPT, "the command", &e);
-	else if (rc == 0 && (held_until = atomic_load(&j->lock_deadline)) > 0 && wall_ms() >= held_until * 1000)
+	else if (rc == 0 && (held_until = atomic_load(&j->lock_deadline_ms)) > 0 && mbh_wall_ms() >= held_until)
 		rc = mbh_error_set(&e, EX_TEMPFAIL, "the command ended as the lock's time (lock.max_seconds = %d s) ran out",
 				   j->cfg->lock.max_seconds);
 	pthread_mutex_lock(&j->mu);
@@ -850,7 +883,7 @@ mbh_job_exec(mbh_job *j, const char *const *templ, int *status, mbh_error *err)
 		if (*status < 0)
 			*status = EX_TEMPFAIL;
 		mbh_error_init(&run_err);
-	} else if (*status == 128 + SIGKILL && wall_ms() >= j->rec.deadline * 1000) {
+	} else if (*status == 128 + SIGKILL && mbh_wall_ms() >= mbh_state_deadline_ms(&j->rec)) {
 		/* the watchdog reached the deadline first: it killed the command's group, then unlocked */
 		mbh_logf(j->log, MBH_LOG_WARNING,
 			 "the command was still running at the lock's deadline (lock.max_seconds %d): the watchdog "

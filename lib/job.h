@@ -30,9 +30,9 @@ typedef struct mbh_job_params {
 	const char *mode;          /* "hooks", "exec" or "plugin", recorded; NULL = "hooks" */
 	const char *set_name;      /* post/status: the set when the URI has no replicaSet=; NULL = find it */
 	const char *watchdog_path; /* the watchdog program, started before every lock; NULL = no watchdog */
-	const char *gate_path;     /* the gate program (mbh_watchdog_gate_path): the watchdog waits in it until
-				    * told what to guard, a command started with the lock waits in it for the
-				    * lock (mbh_child_spawn_via); NULL = neither (a fork of this process waits) */
+	const char *gate_path;     /* the gate program (mbh_watchdog_gate_path): a command started with the lock
+				    * waits in it for the lock (mbh_child_spawn_via); NULL = a fork of this
+				    * process waits */
 	int cancel_fd;             /* readable = stop (the programs' signal pipe); -1 = none */
 	/*
 	 * Called on the lock flow's thread right before the fsync lock is sent
@@ -50,6 +50,14 @@ typedef struct mbh_job_params {
 	 * run.  NULL = the job makes its own.
 	 */
 	mbh_scram_login *login;
+	/*
+	 * Called on the job's helper thread right after the idle rule (see
+	 * mbh_job_stream_open) stopped the command and unlocked: a cluster
+	 * releases its other components then, while the reader is still away.
+	 * NULL = none.
+	 */
+	void (*after_idle)(void *ctx);
+	void *after_idle_ctx;
 } mbh_job_params;
 
 /* Copy the parameters (strings too) into a new job.  No I/O.  Bad job name: EX_USAGE.  Caller owns *out. */
@@ -99,6 +107,21 @@ int mbh_job_lock(mbh_job *job, mbh_error *err);
  * detail (mbh_error_detail); any other failure locked nothing.
  */
 int mbh_job_lock_spawn(mbh_job *job, const char *const *templ, int flags, mbh_child **out, mbh_error *err);
+
+/*
+ * A command started under a lock mbh_job_lock already holds (not snapshot
+ * mode): templ expanded (%h %p %s %j) and run at once, no shell, its own
+ * process group, with the environment of mbh_job_lock_spawn plus extra_env
+ * (NULL-terminated "NAME=VALUE", or NULL), recorded in the set's record so
+ * that whoever unlocks stops it first (invariant 8).  The stream and wait
+ * calls below then read it under the same deadline rule (script.timeout from
+ * its start, the lock's deadline).  For a cluster's components, run one
+ * after another while all stay locked.  *out as mbh_job_lock_spawn's.  No
+ * lock held, or a command still running: EX_SOFTWARE; cancelled:
+ * MBH_ERR_CANCELLED.  The lock stays held whatever happens.
+ */
+int mbh_job_spawn_held(mbh_job *job, const char *const *templ, const char *const *extra_env, int flags,
+		       mbh_child **out, mbh_error *err);
 
 /*
  * The set: "" until discovery found it, then its name, also when the lock

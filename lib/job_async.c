@@ -27,9 +27,9 @@ at_ms(int64_t at)
 	return ts;
 }
 
-/* The stream made no progress for idle_ms: say so, stop the command and unlock (called without async.mu). */
+/* The stream made no progress for script.idle_timeout: say so, stop the command and unlock (without async.mu). */
 static void
-end_idle_stream(mbh_job *j, int64_t idle_ms)
+end_idle_stream(mbh_job *j)
 {
 	mbh_error e;
 	char member[300];
@@ -42,13 +42,15 @@ end_idle_stream(mbh_job *j, int64_t idle_ms)
 		      "the stream of %s made no progress for %lld s (script.idle_timeout) while %s was locked: the "
 		      "command was stopped and the member unlocked; if Bacula waits for a volume, let it spool the data "
 		      "(SpoolData = yes in the Job) or use snapshot mode, which holds no lock while the stream runs",
-		      j->cmd_name, (long long)(idle_ms / 1000), member);
+		      j->cmd_name, (long long)j->cfg->script.idle_timeout, member);
 	j->async.idle_fired = true;
 	pthread_mutex_unlock(&j->async.mu);
 	mbh_logf(j->log, MBH_LOG_ERROR, "%s", j->async.idle_err.msg);
 	mbh_error_init(&e);
 	if (mbh_job_unlock(j, &e) != 0)
 		mbh_logf(j->log, MBH_LOG_ERROR, "unlocking after the stream stalled failed: %s", e.msg);
+	if (j->after_idle != NULL)
+		j->after_idle(j->after_idle_ctx);
 }
 
 static void *
@@ -77,7 +79,7 @@ helper(void *arg)
 			if (mbh_now_ms() >= due) {
 				j->async.idle_ms = 0;
 				pthread_mutex_unlock(&j->async.mu);
-				end_idle_stream(j, idle);
+				end_idle_stream(j);
 				pthread_mutex_lock(&j->async.mu);
 				continue;
 			}

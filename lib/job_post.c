@@ -118,7 +118,7 @@ remove_left_snapshot(mbh_job *j, const mbh_state_rec *was, mbh_error *err)
 
 	if (mbh_state_read(j->state, &now, &present, err) != 0)
 		return -1;
-	if (!present || !mbh_release_same_lock(&now, was) || now.phase != MBH_PHASE_SNAPSHOT) {
+	if (!present || !mbh_state_same_lock(&now, was) || now.phase != MBH_PHASE_SNAPSHOT) {
 		mbh_logf(j->log, MBH_LOG_WARNING, "the record of the snapshot %s is gone; it was not removed here",
 			 was->snapshot);
 		return 0;

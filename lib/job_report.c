@@ -138,8 +138,7 @@ mbh_job_render_status(char **text, const char *set, const char *state_dir, const
 			fprintf(f, "command:   pid %ld (%s)\n", rec->command_pid,
 				mbh_proc_starttime(rec->command_pid) == rec->command_start ? "running" : "gone");
 		mbh_fmt_time(rec->deadline, deadline, sizeof(deadline));
-		/* a dead watchdog may be a zombie for a while (its parent, bacula-fd or init, reaps it late) */
-		running = rec->watchdog_pid > 0 && mbh_proc_running(rec->watchdog_pid, rec->watchdog_start);
+		running = mbh_state_guarded(rec);
 		if (rec->watchdog_pid > 0 && running)
 			fprintf(f, "watchdog:  pid %ld (running), unlocks at %s%s\n", rec->watchdog_pid, deadline,
 				rec->deadline < (int64_t)time(NULL) ? " (passed: it keeps trying)" : "");
@@ -199,7 +198,7 @@ mbh_job_render_status_json(char **text, const char *set, const char *state_dir, 
 	*text = NULL;
 	*stale = false;
 	if (locked) {
-		wd_running = rec->watchdog_pid > 0 && mbh_proc_running(rec->watchdog_pid, rec->watchdog_start);
+		wd_running = mbh_state_guarded(rec);
 		*stale = !wd_running;
 	}
 	if (present && rec->command_pid > 0)

@@ -12,6 +12,7 @@
 #include "jobint.h"
 #include "release.h"
 #include "run.h"
+#include "testtime.h"
 #include "uri.h"
 #include "watchdog.h"
 
@@ -97,7 +98,7 @@ run_create(mbh_job *j, char *out, size_t len, int *status, mbh_error *err)
 	mbh_logf(j->log, MBH_LOG_DEBUG, "running snapshot.create %s (pid %ld)", argv[0], mbh_child_pid(c));
 	cr.j = j;
 	cr.c = c;
-	rc = mbh_child_capture_line(c, j->cfg->snapshot.timeout, j->cancel_pipe[0], j->cancel_fd, out, len,
+	rc = mbh_child_capture_line(c, mbh_seconds_ms(j->cfg->snapshot.timeout), j->cancel_pipe[0], j->cancel_fd, out, len,
 				    record_printed, &cr, status, err);
 	/* it has ended: nothing of it is left to kill */
 	j->rec.command_pid = 0;
@@ -271,7 +272,7 @@ mbh_job_snapshot_remove(mbh_job *j, const mbh_state_rec *rec, mbh_error *err)
 		goto out;
 	}
 	mbh_error_init(&e);
-	if (mbh_child_wait(c, j->cfg->snapshot.timeout, -1, &status, &e) != 0) {
+	if (mbh_child_wait(c, mbh_seconds_ms(j->cfg->snapshot.timeout), -1, &status, &e) != 0) {
 		mbh_error_set(err, EX_TEMPFAIL,
 			      "snapshot.remove (%s) of %s timed out after %d s (snapshot.timeout) and was killed; the "
 			      "snapshot and its record stay: run mongo-postbackup again",

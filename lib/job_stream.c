@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "jobint.h"
+#include "testtime.h"
 
 /* See job.h. */
 int
@@ -46,7 +47,7 @@ out:
 	pthread_mutex_unlock(&j->mu);
 	if (fd >= 0)
 		close(fd);
-	if (watch && mbh_job_async_watch(j, (int64_t)j->cfg->script.idle_timeout * 1000, err) != 0)
+	if (watch && mbh_job_async_watch(j, mbh_seconds_ms(j->cfg->script.idle_timeout), err) != 0)
 		return -1;
 	return rc;
 }

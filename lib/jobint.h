@@ -36,6 +36,8 @@ struct mbh_job {
 	int cancel_fd;           /* the caller's; -1 */
 	int (*before_lock)(void *ctx); /* mbh_job_params */
 	void *before_lock_ctx;
+	void (*after_idle)(void *ctx); /* mbh_job_params */
+	void *after_idle_ctx;
 	int cancel_pipe[2];      /* mbh_job_cancel writes [1]; waits poll [0] */
 	atomic_int cancelled;    /* atomics, not volatile sig_atomic_t: set by a signal handler or by another thread */
 	atomic_int child_pgid;   /* the running command's group, for mbh_job_cancel; 0 = none */
@@ -49,7 +51,8 @@ struct mbh_job {
 	mbh_state_rec rec;       /* what is recorded */
 	bool held;               /* rec describes a lock we hold */
 	bool snap;               /* snapshot mode: rec describes a snapshot we made (phase SNAPSHOT), the member is unlocked */
-	_Atomic int64_t lock_deadline; /* rec.deadline while held && !snap, else 0 (mbh_job_publish_deadline): for readers without mu */
+	_Atomic int64_t lock_deadline_ms; /* mbh_state_deadline_ms(&rec) while held && !snap, else 0
+					   (mbh_job_publish_deadline): for readers without mu */
 	mbh_child *child;        /* the command under the lock, until the owner thread reaps it (child_pgid 0: an unlock stopped it) */
 	long stray_watchdog;     /* a watchdog we stopped that was slow to exit: reaped later, never left a zombie */
 	char set[128];

@@ -19,15 +19,6 @@
 #define CLAIM_WAIT_MS 30000
 #define KILL_WAIT_MS 3000
 
-/* Same lock? */
-bool
-mbh_release_same_lock(const mbh_state_rec *a, const mbh_state_rec *want)
-{
-	if (a->token[0] != '\0' || want->token[0] != '\0')
-		return strcmp(a->token, want->token) == 0;
-	return strcmp(a->member, want->member) == 0 && a->since == want->since && a->pid == want->pid;
-}
-
 /* Stop the watchdog. */
 void
 mbh_release_stop_watchdog(mbh_logger *lg, const mbh_state_rec *rec)
@@ -176,7 +167,7 @@ act_on_memory(mbh_logger *lg, const mbh_state_rec *want, mbh_releaser who, const
 {
 	char deadline[64];
 
-	if (who == MBH_RELEASER_RUN && (int64_t)time(NULL) >= want->deadline) {
+	if (who == MBH_RELEASER_RUN && mbh_wall_ms() >= mbh_state_deadline_ms(want)) {
 		mbh_fmt_time(want->deadline, deadline, sizeof(deadline));
 		if (fate == REC_GONE)
 			/* what the watchdog leaves once it has released the lock at the deadline */
@@ -222,11 +213,11 @@ mbh_release(mbh_logger *lg, mbh_lock_session *session, const char *state_dir, co
 		snprintf(whybuf, sizeof(whybuf), "cannot be read (%s)", rerr.msg);
 		why = whybuf;
 		fate = REC_UNREADABLE;
-	} else if (present && mbh_release_same_lock(&rec, want) && rec.phase == MBH_PHASE_SNAPSHOT) {
+	} else if (present && mbh_state_same_lock(&rec, want) && rec.phase == MBH_PHASE_SNAPSHOT) {
 		/* unlocked already; only its snapshot is left, and that is not ours to touch here */
 		rc = 0;
 		goto out;
-	} else if (!present || !mbh_release_same_lock(&rec, want)) {
+	} else if (!present || !mbh_state_same_lock(&rec, want)) {
 		if (!known) {
 			mbh_logf(lg, MBH_LOG_DEBUG, "the lock on %s was released by someone else", want->member);
 			rc = 0;

@@ -58,9 +58,6 @@ void mbh_release_stop_watchdog(mbh_logger *lg, const mbh_state_rec *rec);
  */
 bool mbh_release_ask_watchdog(mbh_logger *lg, const mbh_state_rec *rec);
 
-/* Is a the record of the same lock as want (token, or member+since+pid for records without one)? */
-bool mbh_release_same_lock(const mbh_state_rec *a, const mbh_state_rec *want);
-
 /* "the lock is still held" (or "may be": LOCKING) after an unreachable member, with the deadline; keeps err's cause. */
 int mbh_release_still_held(mbh_error *err, const mbh_state_rec *rec, bool may);
 

@@ -17,6 +17,7 @@
 #include "run.h"
 #include "safefile.h"
 #include "streamname.h"
+#include "testtime.h"
 
 struct mbh_restore {
 	const mbh_config *cfg;
@@ -75,12 +76,13 @@ open_command(mbh_restore *r, const mbh_stream_name *sn, mbh_error *err)
 {
 	mbh_state_rec rec;
 	mbh_cmd_env x;
-	const char *env[8];
-	char *where_env = NULL, **argv = NULL;
+	const char *env[10];
+	char *where_env = NULL, **argv = NULL, env_cluster[200], env_comp[200];
 	int n = 0, rc = -1;
 
 	memset(&rec, 0, sizeof(rec));
-	snprintf(rec.set_name, sizeof(rec.set_name), "%s", sn->set);
+	/* a cluster's component: the stored name holds the component (shard _id or "config"), not its set */
+	snprintf(rec.set_name, sizeof(rec.set_name), "%s", sn->cluster[0] != '\0' ? sn->component : sn->set);
 	snprintf(rec.member, sizeof(rec.member), "%s", sn->member);
 	snprintf(rec.job, sizeof(rec.job), "%s", r->job_name);
 	mbh_cmd_env_fill(&x, &rec);
@@ -94,6 +96,12 @@ open_command(mbh_restore *r, const mbh_stream_name *sn, mbh_error *err)
 		goto out;
 	}
 	env[n++] = where_env;
+	if (sn->cluster[0] != '\0') {
+		snprintf(env_cluster, sizeof(env_cluster), "MONGO_BACKUP_CLUSTER=%s", sn->cluster);
+		snprintf(env_comp, sizeof(env_comp), "MONGO_BACKUP_COMPONENT=%s", sn->component);
+		env[n++] = env_cluster;
+		env[n++] = env_comp;
+	}
 	env[n] = NULL;
 	if ((r->target = strdup(base_name(r->cfg->script.restore[0]))) == NULL) {
 		mbh_error_set(err, EX_OSERR, "out of memory");
@@ -144,7 +152,7 @@ out:
 static int64_t
 deadline_ms(const mbh_restore *r)
 {
-	return r->cfg->script.timeout > 0 ? r->started_ms + (int64_t)r->cfg->script.timeout * 1000 : 0;
+	return r->cfg->script.timeout > 0 ? r->started_ms + mbh_seconds_ms(r->cfg->script.timeout) : 0;
 }
 
 /* How much the command read: what was written minus what it left in the pipe. */
@@ -214,7 +222,7 @@ mbh_restore_close(mbh_restore *r, mbh_error *err)
 {
 	int64_t deadline, left, got;
 	mbh_error e;
-	int status = -1, secs;
+	int status = -1;
 
 	if (r->fd >= 0) {
 		int fd = r->fd;
@@ -229,13 +237,13 @@ mbh_restore_close(mbh_restore *r, mbh_error *err)
 		return mbh_error_set(err, EX_SOFTWARE, "no restore is open");
 	mbh_child_close_stdin(r->child);
 	deadline = deadline_ms(r);
-	secs = 0;
+	left = 0;
 	if (deadline > 0) {
 		left = deadline - mbh_now_ms();
-		secs = left <= 1000 ? 1 : (int)((left + 999) / 1000);
+		left = left < 1 ? 1 : left;
 	}
 	mbh_error_init(&e);
-	if (mbh_child_await(r->child, secs, r->cancel_pipe[0], -1, &e) != 0) {
+	if (mbh_child_await(r->child, left, r->cancel_pipe[0], -1, &e) != 0) {
 		stop_child(r, &status);
 		if (strstr(e.msg, "cancelled") != NULL)
 			return mbh_error_set(err, EX_TEMPFAIL, "the restore was cancelled");

@@ -32,7 +32,9 @@ int mbh_restore_new(mbh_restore **out, const mbh_restore_params *p, mbh_error *e
  * /@mongo/SET/HOST:PORT/SCRIPT, read from its end).  With script.restore:
  * start it (no shell, its own group) with the stream on its stdin, %s %h %p
  * %j and MONGO_BACKUP_SET, _HOST, _PORT, _JOB, _WHERE from the stored name
- * (the core's command environment); without: create the file anew below
+ * (the core's command environment; a cluster's component's name
+ * /@mongo/CLUSTER/COMPONENT/HOST:PORT/SCRIPT: %s and MONGO_BACKUP_SET are the
+ * COMPONENT, plus MONGO_BACKUP_CLUSTER and MONGO_BACKUP_COMPONENT); without: create the file anew below
  * the directory before "/@mongo/" (mbh_safefile_create: no link followed,
  * no one else's directory, mode 0600).
  */

@@ -690,7 +690,7 @@ mbh_kill_grace_ms(void)
 
 /*
  * The wait of mbh_child_await and mbh_child_capture: until the child ends;
- * SIGTERM at timeout_s or when a cancel fd turns readable, SIGKILL
+ * SIGTERM at timeout_ms or when a cancel fd turns readable, SIGKILL
  * the kill grace later.  With buf, its stdout is drained into buf meanwhile
  * (*open_out: not at EOF yet), and on_line(ctx, buf) is called once, as soon
  * as buf holds a whole first line.  Returns NONE, TIMEOUT or CANCEL (why it
@@ -699,7 +699,7 @@ mbh_kill_grace_ms(void)
 enum { NONE, TIMEOUT, CANCEL };
 
 static int
-wait_loop(mbh_child *c, int timeout_s, int cancel_fd, int cancel_fd2, char *buf, size_t len, size_t *used,
+wait_loop(mbh_child *c, int64_t timeout_ms, int cancel_fd, int cancel_fd2, char *buf, size_t len, size_t *used,
 	  bool *open_out, mbh_run_line_fn on_line, void *ctx, mbh_error *err)
 {
 	enum { RUNNING, TERMINATING, KILLED } phase = RUNNING;
@@ -707,8 +707,8 @@ wait_loop(mbh_child *c, int timeout_s, int cancel_fd, int cancel_fd2, char *buf,
 	struct pollfd pfd[4];
 	int why = NONE, nfds, k, tmo, pr, out_idx, first_cancel;
 
-	if (timeout_s > 0)
-		deadline = now_ms() + (int64_t)timeout_s * 1000;
+	if (timeout_ms > 0)
+		deadline = now_ms() + timeout_ms;
 	while (!child_exited(c)) {
 		nfds = 0;
 		out_idx = -1;
@@ -777,10 +777,13 @@ wait_loop(mbh_child *c, int timeout_s, int cancel_fd, int cancel_fd2, char *buf,
 
 /* Why wait_loop stopped the child, as an error (0 when it ended by itself). */
 static int
-stop_error(const mbh_child *c, int why, int timeout_s, mbh_error *err)
+stop_error(const mbh_child *c, int why, int64_t timeout_ms, mbh_error *err)
 {
+	if (why == TIMEOUT && timeout_ms % 1000 == 0)
+		return mbh_error_fail(err, MBH_ERR_TIMED_OUT, "%s timed out after %lld s", c->name,
+				      (long long)(timeout_ms / 1000));
 	if (why == TIMEOUT)
-		return mbh_error_fail(err, MBH_ERR_TIMED_OUT, "%s timed out after %d s", c->name, timeout_s);
+		return mbh_error_fail(err, MBH_ERR_TIMED_OUT, "%s timed out after %lld ms", c->name, (long long)timeout_ms);
 	if (why == CANCEL)
 		return mbh_error_fail(err, MBH_ERR_CANCELLED, "%s cancelled", c->name);
 	return 0;
@@ -788,28 +791,28 @@ stop_error(const mbh_child *c, int why, int timeout_s, mbh_error *err)
 
 /* Wait for the child to end, without reaping it; see run.h. */
 int
-mbh_child_await(mbh_child *c, int timeout_s, int cancel_fd, int cancel_fd2, mbh_error *err)
+mbh_child_await(mbh_child *c, int64_t timeout_ms, int cancel_fd, int cancel_fd2, mbh_error *err)
 {
 	int why;
 
 	if (c == NULL || c->reaped)
 		return mbh_error_set(err, EX_SOFTWARE, "no child to wait for");
-	if ((why = wait_loop(c, timeout_s, cancel_fd, cancel_fd2, NULL, 0, NULL, NULL, NULL, NULL, err)) < 0)
+	if ((why = wait_loop(c, timeout_ms, cancel_fd, cancel_fd2, NULL, 0, NULL, NULL, NULL, NULL, err)) < 0)
 		return -1;
-	return stop_error(c, why, timeout_s, err);
+	return stop_error(c, why, timeout_ms, err);
 }
 
 /* Capture stdout while waiting; see run.h. */
 int
-mbh_child_capture(mbh_child *c, int timeout_s, int cancel_fd, int cancel_fd2, char *buf, size_t len, int *status,
+mbh_child_capture(mbh_child *c, int64_t timeout_ms, int cancel_fd, int cancel_fd2, char *buf, size_t len, int *status,
 		  mbh_error *err)
 {
-	return mbh_child_capture_line(c, timeout_s, cancel_fd, cancel_fd2, buf, len, NULL, NULL, status, err);
+	return mbh_child_capture_line(c, timeout_ms, cancel_fd, cancel_fd2, buf, len, NULL, NULL, status, err);
 }
 
 /* The same, telling on_line about the first line as soon as it is there; see run.h. */
 int
-mbh_child_capture_line(mbh_child *c, int timeout_s, int cancel_fd, int cancel_fd2, char *buf, size_t len,
+mbh_child_capture_line(mbh_child *c, int64_t timeout_ms, int cancel_fd, int cancel_fd2, char *buf, size_t len,
 		       mbh_run_line_fn on_line, void *ctx, int *status, mbh_error *err)
 {
 	size_t used = 0;
@@ -825,14 +828,14 @@ mbh_child_capture_line(mbh_child *c, int timeout_s, int cancel_fd, int cancel_fd
 	fl = fcntl(c->out_fd, F_GETFL);
 	if (fl < 0 || fcntl(c->out_fd, F_SETFL, fl | O_NONBLOCK) != 0)
 		return mbh_error_set(err, EX_OSERR, "reading %s: fcntl: %s", c->name, strerror(errno));
-	if ((why = wait_loop(c, timeout_s, cancel_fd, cancel_fd2, buf, len, &used, &open_out, on_line, ctx, err)) < 0)
+	if ((why = wait_loop(c, timeout_ms, cancel_fd, cancel_fd2, buf, len, &used, &open_out, on_line, ctx, err)) < 0)
 		return -1;
 	/* what it wrote before it ended; a descendant that kept the pipe open is not waited for */
 	if (open_out)
 		drain(c->out_fd, buf, len, &used);
 	if (mbh_child_reap(c, status, err) != 0)
 		return -1;
-	return stop_error(c, why, timeout_s, err);
+	return stop_error(c, why, timeout_ms, err);
 }
 
 /* Write all of buf to the child's stdin; see run.h. */
@@ -915,13 +918,13 @@ mbh_child_reap(mbh_child *c, int *status, mbh_error *err)
 
 /* Await, then reap; see run.h. */
 int
-mbh_child_wait(mbh_child *c, int timeout_s, int cancel_fd, int *status, mbh_error *err)
+mbh_child_wait(mbh_child *c, int64_t timeout_ms, int cancel_fd, int *status, mbh_error *err)
 {
 	mbh_error e;
 	int rc;
 
 	mbh_error_init(&e);
-	rc = mbh_child_await(c, timeout_s, cancel_fd, -1, &e);
+	rc = mbh_child_await(c, timeout_ms, cancel_fd, -1, &e);
 	if (c != NULL && !c->reaped && mbh_child_reap(c, status, err) != 0)
 		return -1;
 	if (rc != 0 && err != NULL)

@@ -125,31 +125,31 @@ int64_t mbh_now_ms(void);
 /*
  * Wait for the child to end without polling (pidfd + poll), and without
  * reaping it (its process group id stays ours until mbh_child_reap).
- * timeout_s 0 = none; on timeout the group gets SIGTERM, then SIGKILL the
+ * timeout_ms 0 = none; on timeout the group gets SIGTERM, then SIGKILL the
  * kill grace later, and this fails with MBH_ERR_TIMED_OUT (EX_TEMPFAIL) "...
- * timed out after N s".  If a cancel fd (>= 0) becomes readable the child is stopped
- * the same way and this fails with MBH_ERR_CANCELLED (EX_TEMPFAIL) "...
- * cancelled".
+ * timed out after N s" (or "N ms" when it is no whole second).  If a
+ * cancel fd (>= 0) becomes readable the child is stopped the same way and
+ * this fails with MBH_ERR_CANCELLED (EX_TEMPFAIL) "... cancelled".
  */
-int mbh_child_await(mbh_child *c, int timeout_s, int cancel_fd, int cancel_fd2, mbh_error *err);
+int mbh_child_await(mbh_child *c, int64_t timeout_ms, int cancel_fd, int cancel_fd2, mbh_error *err);
 
 /* Reap an ended child: *status = its exit code, or 128+signal. */
 int mbh_child_reap(mbh_child *c, int *status, mbh_error *err);
 
 /* mbh_child_await with one cancel fd, then mbh_child_reap (the status is filled on a timeout too). */
-int mbh_child_wait(mbh_child *c, int timeout_s, int cancel_fd, int *status, mbh_error *err);
+int mbh_child_wait(mbh_child *c, int64_t timeout_ms, int cancel_fd, int *status, mbh_error *err);
 
 /*
  * For a child started with MBH_RUN_PIPE_STDOUT: read its stdout until it
  * ends (the first len-1 bytes are kept in buf, NUL-terminated; more is read
  * and dropped; what is still in the pipe when it exits is read, a descendant
  * holding the pipe open is not waited for), then reap it: *status = its exit
- * code, or 128+signal.  timeout_s (0 = none) and the cancel fds work as in
+ * code, or 128+signal.  timeout_ms (0 = none) and the cancel fds work as in
  * mbh_child_await (SIGTERM, SIGKILL the kill grace later, EX_TEMPFAIL "...
  * timed out after N s" / "... cancelled"); buf then holds what it printed
  * before.
  */
-int mbh_child_capture(mbh_child *c, int timeout_s, int cancel_fd, int cancel_fd2, char *buf, size_t len,
+int mbh_child_capture(mbh_child *c, int64_t timeout_ms, int cancel_fd, int cancel_fd2, char *buf, size_t len,
 		      int *status, mbh_error *err);
 
 /*
@@ -159,7 +159,7 @@ int mbh_child_capture(mbh_child *c, int timeout_s, int cancel_fd, int cancel_fd2
  * path snapshot.create prints goes on record at once).
  */
 typedef void (*mbh_run_line_fn)(void *ctx, const char *printed);
-int mbh_child_capture_line(mbh_child *c, int timeout_s, int cancel_fd, int cancel_fd2, char *buf, size_t len,
+int mbh_child_capture_line(mbh_child *c, int64_t timeout_ms, int cancel_fd, int cancel_fd2, char *buf, size_t len,
 			   mbh_run_line_fn on_line, void *ctx, int *status, mbh_error *err);
 
 /* Send sig to the child's process group (if not reaped yet). */

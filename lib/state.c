@@ -19,6 +19,7 @@
 
 #include "escape.h"
 #include "fdio.h"
+#include "proc.h"
 #include "state.h"
 
 #define STATE_HEADER "# mongo-backup-hooks state v1"
@@ -674,6 +675,13 @@ phase_name(mbh_phase p)
 														: NULL;
 }
 
+/* See state.h. */
+int64_t
+mbh_state_deadline_ms(const mbh_state_rec *rec)
+{
+	return rec->deadline_ms > 0 ? rec->deadline_ms : rec->deadline * 1000;
+}
+
 /* The phase's name in the record. */
 const char *
 mbh_state_phase_name(mbh_phase phase)
@@ -681,6 +689,14 @@ mbh_state_phase_name(mbh_phase phase)
 	const char *n = phase_name(phase);
 
 	return n != NULL ? n : "?";
+}
+
+/* See state.h. */
+bool
+mbh_state_guarded(const mbh_state_rec *rec)
+{
+	/* a dead watchdog may be a zombie for a while (its parent, bacula-fd or init, reaps it late) */
+	return rec->watchdog_pid > 0 && mbh_proc_running(rec->watchdog_pid, rec->watchdog_start);
 }
 
 /* A path a remove command may be handed; see state.h. */
@@ -977,4 +993,13 @@ bool
 mbh_state_set_name_ok(const char *s)
 {
 	return set_name_ok(s);
+}
+
+/* Same lock? */
+bool
+mbh_state_same_lock(const mbh_state_rec *a, const mbh_state_rec *want)
+{
+	if (a->token[0] != '\0' || want->token[0] != '\0')
+		return strcmp(a->token, want->token) == 0;
+	return strcmp(a->member, want->member) == 0 && a->since == want->since && a->pid == want->pid;
 }

@@ -36,7 +36,13 @@ typedef struct mbh_state_rec {
 	mbh_phase phase;
 	int64_t lock_count;      /* returned by our fsync lock; 0 while LOCKING */
 	int64_t since;           /* unix seconds when the intent was written */
-	int64_t deadline;        /* unix seconds when the watchdog unlocks; 0 = none */
+	int64_t deadline;        /* unix seconds when the watchdog unlocks (rounded up); 0 = none */
+	/*
+	 * Never in the file: the deadline to the ms, as the run that locked and
+	 * its watchdog (handed it) act on it; 0 in a record read from the file,
+	 * whose deadline then counts whole seconds (mbh_state_deadline_ms).
+	 */
+	int64_t deadline_ms;
 	long pid;                /* the process that locked */
 	char hostname[256];      /* where that process ran */
 	char job[MBH_JOB_NAME_MAX + 1]; /* Bacula job name/id or "" */
@@ -133,6 +139,16 @@ void mbh_state_free(mbh_state *st);
 /* Pure: may s name a set (it becomes a file name in DIR: a safe alphabet, 1 to 127 bytes, not "." or "..")? */
 bool mbh_state_set_name_ok(const char *s);
 
+/*
+ * Does rec's watchdog still guard its lock: a watchdog pid recorded, and that
+ * process (same start time: not a reused pid) alive, a zombie not counting.
+ * Reads /proc; the one rule for --status's "stale" and for --check-held.
+ */
+bool mbh_state_guarded(const mbh_state_rec *rec);
+
+/* Pure: the deadline the lock ends at, unix ms: rec's deadline_ms when set, else its deadline's second. */
+int64_t mbh_state_deadline_ms(const mbh_state_rec *rec);
+
 /* "LOCKING", "LOCKED", "SNAPSHOT" ("?" for anything else). */
 const char *mbh_state_phase_name(mbh_phase phase);
 
@@ -175,5 +191,8 @@ int mbh_state_format(const mbh_state_rec *rec, char *buf, size_t len);
  * watchdog).
  */
 int mbh_state_parse(mbh_state_rec *out, const char *text, mbh_error *err);
+
+/* Is a the record of the same lock as want (token, or member+since+pid for records without one)? */
+bool mbh_state_same_lock(const mbh_state_rec *a, const mbh_state_rec *want);
 
 #endif

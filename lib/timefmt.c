@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: AGPL-3.0-or-later */
-/* timefmt.c: a time as messages, --status and the events file show it. */
+/* timefmt.c: the wall clock, and a time as messages, --status and the events file show it. */
 #include "autoconfig.h"
 
 #include <stdio.h>
@@ -16,4 +16,14 @@ mbh_fmt_time(int64_t t, char *buf, size_t len)
 
 	if (localtime_r(&tt, &tm) == NULL || strftime(buf, len, "%Y-%m-%d %H:%M:%S %z", &tm) == 0)
 		snprintf(buf, len, "@%lld", (long long)t);
+}
+
+/* See timefmt.h. */
+int64_t
+mbh_wall_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }

@@ -9,6 +9,7 @@
 #include <mongoc/mongoc.h>
 
 #include "error.h"
+#include "hostport.h"
 
 /*
  * Copy uri into out with any password in the userinfo replaced by "*****"
@@ -81,17 +82,6 @@ void mbh_uri_find_userinfo(const char *uri, size_t len, mbh_uri_userinfo *out);
 
 /* Percent-decode src[0..len) into a new string (invalid escapes are kept as they are).  NULL on no memory. */
 char *mbh_uri_unescape(const char *src, size_t len);
-
-/* Split "host:port" (or "[v6]:port") into host (NUL-terminated) and port. Returns 0 or -1. */
-int mbh_hostport_split(const char *host_port, char *host, size_t hostlen, int *port);
-
-/*
- * Pure: is host_port a member address as a user must write it, "HOST:PORT"
- * or "[IPV6]:PORT" with the port written out (1 to 65535)?  Returns 0, or -1
- * with why set to what is wrong ("no :PORT", "port 0 is not between 1 and
- * 65535", ...), never quoting the string itself.
- */
-int mbh_hostport_check(const char *host_port, char *why, size_t whylen);
 
 /*
  * Pure: split a replica set's connection string as mongos gives it

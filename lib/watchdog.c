@@ -3,7 +3,6 @@
 #include "autoconfig.h"
 
 #include <sys/random.h>
-#include <sys/socket.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <errno.h>
@@ -30,21 +29,26 @@
 struct mbh_watchdog {
 	pid_t pid;
 	uint64_t start;
-	int fd;      /* write end of its stdin; -1 once closed */
-	int gate_fd; /* started in the gate program: its gate until opened; -1 */
-	int err_fd;  /* started in the gate program: the exec's errno, EOF once it is the watchdog; -1 */
+	int fd; /* write end of its stdin; -1 once closed */
 	char *path;
 };
 
-#define GATE_FD 3 /* the gate program's descriptors (watchdog/mongo-backup-gate.c) */
-#define GATE_ERR_FD 4
-
-/* One "name=value\0" item. */
+/* One "name=value\0" item, in one write when it fits (a few dozen items a lock, not one syscall per part). */
 static int
 send_item(int fd, const char *name, const char *value)
 {
+	char buf[1024];
+	int n, rc;
+
 	if (value == NULL)
 		return 0;
+	n = snprintf(buf, sizeof(buf), "%s=%s", name, value);
+	if (n > 0 && (size_t)n < sizeof(buf)) {
+		rc = mbh_fdio_write_all(fd, buf, (size_t)n + 1);
+		explicit_bzero(buf, sizeof(buf)); /* it may hold the password */
+		return rc;
+	}
+	explicit_bzero(buf, sizeof(buf));
 	if (mbh_fdio_write_all(fd, name, strlen(name)) != 0 || mbh_fdio_write_all(fd, "=", 1) != 0 ||
 	    mbh_fdio_write_all(fd, value, strlen(value) + 1) != 0)
 		return -1;
@@ -66,16 +70,28 @@ mbh_watchdog_gate_path(const char *watchdog_path, const char *override, char *bu
 	return buf;
 }
 
+/* See watchdog.h. */
+const char *
+mbh_watchdog_releaser_path(const char *watchdog_path, char *buf, size_t len)
+{
+	const char *slash = watchdog_path != NULL ? strrchr(watchdog_path, '/') : NULL;
+
+	if (slash != NULL)
+		snprintf(buf, len, "%.*s/mongo-backup-watchdog-release", (int)(slash - watchdog_path), watchdog_path);
+	else
+		snprintf(buf, len, "%s", "");
+	return buf;
+}
+
 /* Start; see watchdog.h. */
 int
-mbh_watchdog_spawn(mbh_watchdog **out, const char *path, const char *gate, mbh_error *err)
+mbh_watchdog_spawn(mbh_watchdog **out, const char *path, mbh_error *err)
 {
 	posix_spawn_file_actions_t fa;
 	posix_spawnattr_t attr;
 	sigset_t none, defaults; /* none: all but MBH_WD_RELEASE_NOW unblocked */
 	mbh_watchdog *w = NULL;
 	char *const argv[] = { (char *)"mongo-backup-watchdog", NULL };
-	char *const gated_argv[] = { (char *)gate, (char *)path, (char *)"--", (char *)"mongo-backup-watchdog", NULL };
 	/*
 	 * No libmongoc counters in /dev/shm: nobody reads a watchdog's, and one
 	 * stopped (SIGTERM) while it starts would leave its file behind.
@@ -87,7 +103,8 @@ mbh_watchdog_spawn(mbh_watchdog **out, const char *path, const char *gate, mbh_e
 	const char *at = getenv("MBH_CRASH_AT"), *sec = getenv(MBH_TEST_SECOND_ENV);
 	int nenv = 2; /* after PATH and MONGOC_DISABLE_SHM */
 #endif
-	int fds[2] = { -1, -1 }, gp[2] = { -1, -1 }, ep[2] = { -1, -1 }, hi_gate = -1, hi_err = -1, rc = -1, e;
+	char releaser[4096];
+	int fds[2] = { -1, -1 }, rc = -1, e;
 	bool fa_ok = false, attr_ok = false;
 
 	*out = NULL;
@@ -95,23 +112,17 @@ mbh_watchdog_spawn(mbh_watchdog **out, const char *path, const char *gate, mbh_e
 		free(w);
 		return mbh_error_set(err, EX_OSERR, "out of memory");
 	}
-	w->fd = w->gate_fd = w->err_fd = -1;
+	w->fd = -1;
 	w->pid = -1;
-	/* in the gate program, the watchdog's own exec comes later: a watchdog that is not there is said now */
-	if (gate != NULL && access(gate, X_OK) != 0) {
-		mbh_error_set(err, EX_UNAVAILABLE, "cannot start the watchdog %s: its gate program %s: %s; nothing was "
-			      "locked", path, gate, strerror(errno));
+	/* its releaser is exec'd only at the deadline: one that is not there is said now */
+	mbh_watchdog_releaser_path(path, releaser, sizeof(releaser));
+	if (releaser[0] == '\0' || access(releaser, X_OK) != 0) {
+		mbh_error_set(err, EX_UNAVAILABLE, "cannot start the watchdog %s: its releaser %s: %s; nothing was locked",
+			      path, releaser[0] != '\0' ? releaser : "(no directory)",
+			      releaser[0] != '\0' ? strerror(errno) : "not an absolute path");
 		goto out;
 	}
-	if (gate != NULL && access(path, X_OK) != 0) {
-		mbh_error_set(err, EX_UNAVAILABLE, "cannot start the watchdog %s: %s; nothing was locked", path,
-			      strerror(errno));
-		goto out;
-	}
-	if (pipe2(fds, O_CLOEXEC) != 0 ||
-	    (gate != NULL && (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, gp) != 0 || pipe2(ep, O_CLOEXEC) != 0 ||
-			      (hi_gate = fcntl(gp[0], F_DUPFD_CLOEXEC, GATE_ERR_FD + 1)) < 0 ||
-			      (hi_err = fcntl(ep[1], F_DUPFD_CLOEXEC, GATE_ERR_FD + 1)) < 0))) {
+	if (pipe2(fds, O_CLOEXEC) != 0) {
 		mbh_error_set(err, EX_OSERR, "cannot start the watchdog: pipe: %s", strerror(errno));
 		goto out;
 	}
@@ -125,16 +136,11 @@ mbh_watchdog_spawn(mbh_watchdog **out, const char *path, const char *gate, mbh_e
 	posix_spawn_file_actions_adddup2(&fa, fds[0], 0);
 	posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
 	posix_spawn_file_actions_adddup2(&fa, 1, 2);
-	if (gate != NULL) {
-		/* the gate program's gate and error pipe (their sources are above both, so neither is clobbered) */
-		posix_spawn_file_actions_adddup2(&fa, hi_gate, GATE_FD);
-		posix_spawn_file_actions_adddup2(&fa, hi_err, GATE_ERR_FD);
-	}
-	posix_spawn_file_actions_addclosefrom_np(&fa, gate != NULL ? GATE_ERR_FD + 1 : 3);
+	posix_spawn_file_actions_addclosefrom_np(&fa, 3);
 	/*
 	 * MBH_WD_RELEASE_NOW blocked until the watchdog has its handler (it
-	 * unblocks it then): one sent while it starts (or waits in the gate
-	 * program) is kept for it, never taken by the default action (death).
+	 * unblocks it then): one sent while it starts is kept for it, never
+	 * taken by the default action (death).
 	 */
 	sigemptyset(&none);
 	sigaddset(&none, MBH_WD_RELEASE_NOW);
@@ -159,21 +165,17 @@ mbh_watchdog_spawn(mbh_watchdog **out, const char *path, const char *gate, mbh_e
 		envp[nenv++] = second;
 	}
 #endif
-	e = posix_spawn(&w->pid, gate != NULL ? gate : path, &fa, &attr, gate != NULL ? gated_argv : argv, envp);
+	e = posix_spawn(&w->pid, path, &fa, &attr, argv, envp);
 	if (e != 0) {
 		w->pid = -1;
-		mbh_error_set(err, EX_UNAVAILABLE, "cannot start the watchdog %s: %s; nothing was locked",
-			      gate != NULL ? gate : path, strerror(e));
+		mbh_error_set(err, EX_UNAVAILABLE, "cannot start the watchdog %s: %s; nothing was locked", path,
+			      strerror(e));
 		goto out;
 	}
 	close(fds[0]);
 	fds[0] = -1;
 	w->fd = fds[1];
 	fds[1] = -1;
-	w->gate_fd = gp[1];
-	gp[1] = -1;
-	w->err_fd = ep[0];
-	ep[0] = -1;
 	w->start = mbh_proc_starttime(w->pid);
 	*out = w;
 	w = NULL;
@@ -187,16 +189,6 @@ out:
 		close(fds[0]);
 	if (fds[1] >= 0)
 		close(fds[1]);
-	for (e = 0; e < 2; e++) {
-		if (gp[e] >= 0)
-			close(gp[e]);
-		if (ep[e] >= 0)
-			close(ep[e]);
-	}
-	if (hi_gate >= 0)
-		close(hi_gate);
-	if (hi_err >= 0)
-		close(hi_err);
 	if (w != NULL && w->pid > 0) {
 		kill(w->pid, SIGTERM);
 		mbh_watchdog_reap(w->pid, 1000);
@@ -209,9 +201,10 @@ out:
 int
 mbh_watchdog_send(mbh_watchdog *w, const mbh_config *cfg, const char *set, const char *token, mbh_error *err)
 {
-	char timeout[32];
+	char timeout[32], releaser[4096];
 
 	snprintf(timeout, sizeof(timeout), "%d", cfg->connect_timeout_ms);
+	mbh_watchdog_releaser_path(w->path, releaser, sizeof(releaser));
 	if (w->fd < 0 || send_item(w->fd, MBH_WD_URI, cfg->uri) != 0 ||
 	    send_item(w->fd, MBH_WD_USERNAME, cfg->username) != 0 ||
 	    send_item(w->fd, MBH_WD_PASSWORD, cfg->password) != 0 ||
@@ -219,26 +212,11 @@ mbh_watchdog_send(mbh_watchdog *w, const mbh_config *cfg, const char *set, const
 	    send_item(w->fd, MBH_WD_STATE_DIR, cfg->state_dir) != 0 || send_item(w->fd, MBH_WD_SET, set) != 0 ||
 	    send_item(w->fd, MBH_WD_TOKEN, token) != 0 || send_item(w->fd, MBH_WD_METRICS, cfg->metrics.textfile) != 0 ||
 	    send_item(w->fd, MBH_WD_METRICS_FSYNC, cfg->metrics.fsync > 0 ? "1" : "0") != 0 ||
-	    send_item(w->fd, MBH_WD_BALANCER_URI, cfg->cluster.balancer_uri) != 0)
+	    send_item(w->fd, MBH_WD_BALANCER_URI, cfg->cluster.balancer_uri) != 0 ||
+	    send_item(w->fd, MBH_WD_RELEASER, releaser[0] != '\0' ? releaser : NULL) != 0)
 		return mbh_error_set(err, EX_OSERR, "the watchdog (pid %ld) exited before it was told what to guard; "
 				     "nothing was locked", (long)w->pid);
 	return 0;
-}
-
-/* Spawn, then send. */
-int
-mbh_watchdog_start(mbh_watchdog **out, const char *path, const mbh_config *cfg, const char *set,
-		   const char *token, mbh_error *err)
-{
-	if (mbh_watchdog_spawn(out, path, NULL, err) != 0)
-		return -1;
-	if (mbh_watchdog_send(*out, cfg, set, token, err) == 0)
-		return 0;
-	kill((pid_t)mbh_watchdog_pid(*out), SIGTERM);
-	mbh_watchdog_reap(mbh_watchdog_pid(*out), 1000);
-	mbh_watchdog_free(*out);
-	*out = NULL;
-	return -1;
 }
 
 long
@@ -262,50 +240,16 @@ mbh_watchdog_go(mbh_watchdog *w, const mbh_state_rec *rec, mbh_error *err)
 
 	if (w == NULL || w->fd < 0)
 		return mbh_error_set(err, EX_SOFTWARE, "the watchdog is not waiting for go");
-	snprintf(deadline, sizeof(deadline), "%lld", (long long)rec->deadline);
+	snprintf(deadline, sizeof(deadline), "%lld", (long long)mbh_state_deadline_ms(rec));
 	snprintf(cpid, sizeof(cpid), "%ld", rec->command_pid);
 	snprintf(cstart, sizeof(cstart), "%llu", (unsigned long long)rec->command_start);
-	if (send_item(w->fd, MBH_WD_MEMBER, rec->member) != 0 || send_item(w->fd, MBH_WD_DEADLINE, deadline) != 0 ||
+	if (send_item(w->fd, MBH_WD_MEMBER, rec->member) != 0 || send_item(w->fd, MBH_WD_DEADLINE_MS, deadline) != 0 ||
 	    send_item(w->fd, MBH_WD_COMMAND_PID, cpid) != 0 || send_item(w->fd, MBH_WD_COMMAND_START, cstart) != 0 ||
 	    mbh_fdio_write_all(w->fd, MBH_WD_GO "=1", sizeof(MBH_WD_GO "=1")) != 0)
 		rc = mbh_error_set(err, EX_OSERR, "the watchdog (pid %ld) exited before the lock; nothing was locked",
 				   (long)w->pid);
 	close(w->fd);
 	w->fd = -1;
-	/* in the gate program: it becomes the watchdog now, loading while the member is locked */
-	if (rc == 0 && w->gate_fd >= 0) {
-		ssize_t n;
-
-		do {
-			n = send(w->gate_fd, "g", 1, MSG_NOSIGNAL);
-		} while (n < 0 && errno == EINTR);
-		if (n != 1)
-			rc = mbh_error_set(err, EX_OSERR, "the watchdog (pid %ld) exited before the lock; nothing was "
-					   "locked", (long)w->pid);
-	}
-	if (w->gate_fd >= 0)
-		close(w->gate_fd);
-	w->gate_fd = -1;
-	return rc;
-}
-
-/* Did the gate program become the watchdog?  Its exec's outcome (EOF: it did). */
-int
-mbh_watchdog_started(mbh_watchdog *w, mbh_error *err)
-{
-	int child_errno = 0, rc = 0;
-	ssize_t n;
-
-	if (w == NULL || w->err_fd < 0)
-		return 0;
-	do {
-		n = read(w->err_fd, &child_errno, sizeof(child_errno));
-	} while (n < 0 && errno == EINTR);
-	close(w->err_fd);
-	w->err_fd = -1;
-	if (n == (ssize_t)sizeof(child_errno))
-		rc = mbh_error_set(err, EX_UNAVAILABLE, "cannot start the watchdog %s: %s", w->path,
-				   strerror(child_errno));
 	return rc;
 }
 
@@ -317,10 +261,6 @@ mbh_watchdog_free(mbh_watchdog *w)
 		return;
 	if (w->fd >= 0)
 		close(w->fd);
-	if (w->gate_fd >= 0)
-		close(w->gate_fd);
-	if (w->err_fd >= 0)
-		close(w->err_fd);
 	free(w->path);
 	free(w);
 }
@@ -380,11 +320,13 @@ mbh_token_new(char *buf, size_t len)
 enum item_kind {
 	ITEM_TEXT, ITEM_URI, ITEM_PATH, ITEM_SET, ITEM_TOKEN, ITEM_MEMBER, /* const char * */
 	ITEM_MS,     /* int, 1 to MBH_URI_CONNECT_TIMEOUT_MAX_MS */
-	ITEM_TIME,   /* int64_t, unix seconds */
+	ITEM_TIME,   /* int64_t, unix seconds, kept as ms */
+	ITEM_TIME_MS, /* int64_t, unix ms */
 	ITEM_PID,    /* long, 0 (none) to PID_MAX */
 	ITEM_START,  /* uint64_t, a /proc start time */
 	ITEM_BIT,    /* bool, "0" or "1" */
-	ITEM_GO      /* bool, "1" */
+	ITEM_GO,     /* bool, "1" */
+	ITEM_RECORD  /* const char *, not empty (a record's text, parsed where it is used) */
 };
 
 /* The kernel's largest pid_max (2^22). */
@@ -406,13 +348,17 @@ static const struct {
 	{ MBH_WD_SET, ITEM_SET, true, SET_OFF(set) },
 	{ MBH_WD_TOKEN, ITEM_TOKEN, true, SET_OFF(token) },
 	{ MBH_WD_MEMBER, ITEM_MEMBER, false, SET_OFF(member) },
-	{ MBH_WD_DEADLINE, ITEM_TIME, false, SET_OFF(deadline) },
+	{ MBH_WD_DEADLINE_MS, ITEM_TIME_MS, false, SET_OFF(deadline_ms) },
+	{ MBH_WD_DEADLINE, ITEM_TIME, false, SET_OFF(deadline_ms) },
 	{ MBH_WD_COMMAND_PID, ITEM_PID, false, SET_OFF(command_pid) },
 	{ MBH_WD_COMMAND_START, ITEM_START, false, SET_OFF(command_start) },
 	{ MBH_WD_METRICS, ITEM_PATH, false, SET_OFF(metrics) },
 	{ MBH_WD_METRICS_FSYNC, ITEM_BIT, false, SET_OFF(metrics_fsync) },
 	{ MBH_WD_BALANCER_URI, ITEM_URI, false, SET_OFF(balancer_uri) },
 	{ MBH_WD_GO, ITEM_GO, false, SET_OFF(go) },
+	{ MBH_WD_RELEASER, ITEM_PATH, false, SET_OFF(releaser) },
+	{ MBH_WD_RECORD, ITEM_RECORD, false, SET_OFF(record) },
+	{ MBH_WD_FIRE, ITEM_GO, false, SET_OFF(fire) },
 };
 
 #define NITEMS (sizeof(items) / sizeof(items[0]))
@@ -444,6 +390,7 @@ item_check(size_t i, const char *v, mbh_error *err)
 	case ITEM_TEXT:
 		return 0;
 	case ITEM_URI:
+	case ITEM_RECORD:
 		if (v[0] == '\0')
 			return mbh_error_set(err, EX_DATAERR, "watchdog settings: '%s' is empty", name);
 		return 0;
@@ -474,8 +421,10 @@ item_check(size_t i, const char *v, mbh_error *err)
 			return mbh_error_set(err, EX_DATAERR, "watchdog settings: '%s' is not HOST:PORT (%s)", name, why);
 		return 0;
 	case ITEM_TIME:
+	case ITEM_TIME_MS:
 	case ITEM_START:
-		if (!unsigned_ok(v, &u) || (items[i].kind == ITEM_TIME && u > INT64_MAX))
+		if (!unsigned_ok(v, &u) || (items[i].kind == ITEM_TIME_MS && u > INT64_MAX) ||
+		    (items[i].kind == ITEM_TIME && u > INT64_MAX / 1000))
 			return mbh_error_set(err, EX_DATAERR, "watchdog settings: '%s' is not an unsigned number", name);
 		return 0;
 	case ITEM_PID:
@@ -501,7 +450,7 @@ mbh_watchdog_settings_parse(mbh_watchdog_settings *out, char *buf, size_t len, m
 {
 	bool seen[NITEMS] = { false };
 	char *p, *next, *eq, *end = buf + len, *field;
-	size_t i, n = 0;
+	size_t i, k, n = 0;
 
 	memset(out, 0, sizeof(*out));
 	for (p = buf; p < end; p = next, n++) {
@@ -519,6 +468,11 @@ mbh_watchdog_settings_parse(mbh_watchdog_settings *out, char *buf, size_t len, m
 		if (seen[i])
 			return mbh_error_set(err, EX_DATAERR, "watchdog settings: '%s' is given twice", items[i].name);
 		seen[i] = true;
+		/* two names for one field (deadline in seconds from earlier versions, deadline_ms): one only */
+		for (k = 0; k < NITEMS; k++)
+			if (k != i && seen[k] && items[k].off == items[i].off)
+				return mbh_error_set(err, EX_DATAERR, "watchdog settings: '%s' and '%s' are both given",
+						     items[k].name, items[i].name);
 		if (item_check(i, eq, err) != 0)
 			return -1;
 		field = (char *)out + items[i].off;
@@ -527,6 +481,9 @@ mbh_watchdog_settings_parse(mbh_watchdog_settings *out, char *buf, size_t len, m
 			*(int *)field = (int)strtol(eq, NULL, 10);
 			break;
 		case ITEM_TIME:
+			*(int64_t *)field = (int64_t)strtoull(eq, NULL, 10) * 1000;
+			break;
+		case ITEM_TIME_MS:
 			*(int64_t *)field = (int64_t)strtoull(eq, NULL, 10);
 			break;
 		case ITEM_PID:

@@ -85,7 +85,7 @@ job_of(bpContext *ctx)
 static bRC
 rc_of(fdhost_rc rc)
 {
-	return rc == FDHOST_OK ? bRC_OK : rc == FDHOST_SEEN ? bRC_Seen : bRC_Error;
+	return rc == FDHOST_OK ? bRC_OK : rc == FDHOST_SEEN ? bRC_Seen : rc == FDHOST_MORE ? bRC_More : bRC_Error;
 }
 
 static bRC

@@ -28,7 +28,8 @@ typedef struct fdjob fdjob;           /* the logic's instance (only the logic lo
 typedef enum fdhost_rc {
 	FDHOST_OK = 0,
 	FDHOST_FAIL, /* this step failed (the logic has sent an FDHOST_FATAL message when the job must fail) */
-	FDHOST_SEEN  /* checkFile: the file is one of ours, not a deleted one */
+	FDHOST_SEEN, /* checkFile: the file is one of ours, not a deleted one */
+	FDHOST_MORE  /* endBackupFile: another file of this command follows (startBackupFile again) */
 } fdhost_rc;
 
 /* The kinds of job message.  Only FDHOST_FATAL fails the job; FDHOST_ERROR makes it "OK -- with warnings". */
@@ -59,7 +60,7 @@ typedef enum fdhost_event {
 	FDHOST_EV_END_RESTORE_JOB   /* always sent */
 } fdhost_event;
 
-/* The one file a backup command makes (startBackupFile): filled by the logic. */
+/* A file a backup command makes (startBackupFile; one per component for a cluster): filled by the logic. */
 typedef struct fdhost_file {
 	const char *fname; /* stays valid until the next command */
 	mode_t mode;       /* type and permission bits */

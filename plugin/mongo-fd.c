@@ -21,6 +21,7 @@
 
 #include <mongoc/mongoc.h>
 
+#include "cluster.h"
 #include "config.h"
 #include "error.h"
 #include "fdcommand.h"
@@ -55,8 +56,21 @@
  * cancel returns at once), EndBackupJob, freePlugin and mfd_unload.  Every
  * failure sends FDHOST_FATAL: anything less leaves the job "OK".
  *
+ * A sharded cluster (the config's URI is a mongos): the backup command
+ * event locks the whole cluster (mbh_cluster_lock: one secondary per shard
+ * and of the config servers, the balancer stopped); then one file per
+ * component, /@mongo/CLUSTER/COMPONENT/MEMBER/SCRIPT, each the output of
+ * script.backup started for that component's locked member at its IO_OPEN
+ * (mbh_cluster_comp_spawn) and read as that component's job's stream (the
+ * same deadline and idle rules); endBackupFile answers "more" until the
+ * last; every lock is released (mbh_cluster_unlock, the balancer started
+ * again) after the last file, at the first failure, or on the same paths as
+ * one set's (a cancel: mbh_cluster_unlock_async at once, the rest on the
+ * job's thread).
+ *
  * Restore: mbh_restore: script.restore gets the stream on its stdin, or,
- * without one, the file is created anew below where.
+ * without one, the file is created anew below where (one restore command
+ * event per file, so one shard or all).
  */
 
 #ifndef MBH_WATCHDOG_PATH
@@ -86,7 +100,9 @@ typedef struct fdjob {
 	pthread_cond_t idle;       /* users dropped to 0 */
 	mbh_job *job;
 	mbh_restore *restore;
-	int users;                 /* other threads inside a core call on job */
+	mbh_cluster *cluster;      /* a mongos URI's backup: the cluster run, instead of job's lock */
+	bool cluster_held;         /* cluster's lock succeeded: a cancel may unlock its components */
+	int users;                 /* other threads inside a core call on job or cluster */
 	atomic_bool cancelled;
 
 	/* Owner thread only below. */
@@ -98,6 +114,10 @@ typedef struct fdjob {
 	const char *script;        /* borrowed from cfg: the basename of the command */
 	bool snap;                 /* snapshot mode: the member was unlocked at once, the command reads a snapshot */
 	struct timespec t_locked;
+	int cancel_pipe[2];        /* a cluster's cancel_fd: a cancel writes [1]; -1 when none */
+	size_t comp;               /* a cluster: the component whose file is the current one */
+	bool comp_read;            /* a cluster: the current file's stream was closed (read, or cut) */
+	int64_t cluster_bytes;     /* a cluster: bytes streamed, all components */
 } fdjob;
 
 /* Set once by mfd_load, read-only afterwards. */
@@ -195,6 +215,9 @@ base_name(const char *path)
  * stream.  An unlock that fails is reported with what the core says to do.
  */
 static void
+cluster_unlock_now(fdjob *f, const char *when);
+
+static void
 unlock_now(fdjob *f, const char *when)
 {
 	mbh_error err;
@@ -203,6 +226,10 @@ unlock_now(fdjob *f, const char *when)
 	char snapshot[MBH_SNAPSHOT_MAX + 1] = "";
 	long long bytes;
 
+	if (f->cluster != NULL) {
+		cluster_unlock_now(f, when);
+		return;
+	}
 	mbh_error_init(&err);
 	pthread_mutex_lock(&f->mu);
 	job = f->job;
@@ -231,6 +258,58 @@ unlock_now(fdjob *f, const char *when)
 	pthread_mutex_unlock(&f->mu);
 }
 
+/*
+ * A cluster: release every lock and start the balancer again, on the job's
+ * own thread (a cancel's mbh_cluster_unlock_async may have unlocked the
+ * components already; an unload's finisher may be at it too: the core
+ * serialises them and the second finds nothing held).
+ */
+static void
+cluster_unlock_now(fdjob *f, const char *when)
+{
+	mbh_error err;
+	bool was_locked = f->locked && !atomic_load(&f->cancelled);
+	char name[128];
+
+	mbh_error_init(&err);
+	if (f->cluster == NULL || !f->locked)
+		return;
+	f->locked = false;
+	snprintf(name, sizeof(name), "%s", mbh_cluster_name(f->cluster));
+	if (mbh_cluster_unlock(f->cluster, &err) != 0)
+		jmsg(f, atomic_load(&f->cancelled) ? FDHOST_ERROR : FDHOST_FATAL, "unlocking cluster %s %s failed: %s",
+		     name, when, err.msg);
+	else if (was_locked)
+		jmsg(f, FDHOST_INFO, "cluster %s was locked for %.3f s; %lld bytes streamed; every lock released %s",
+		     name, seconds_since(&f->t_locked), (long long)f->cluster_bytes, when);
+	else
+		jmsg(f, FDHOST_INFO, "cluster %s: every lock released %s", name, when);
+}
+
+/* Unlock and forget the cluster run (waits for a cancel still working on it). */
+static void
+cluster_drop(fdjob *f)
+{
+	mbh_cluster *cl;
+
+	cluster_unlock_now(f, "at the end of the job");
+	pthread_mutex_lock(&f->mu);
+	while (f->users > 0)
+		pthread_cond_wait(&f->idle, &f->mu);
+	cl = f->cluster;
+	f->cluster = NULL;
+	f->cluster_held = false;
+	pthread_mutex_unlock(&f->mu);
+	mbh_cluster_free(cl);
+	for (int i = 0; i < 2; i++) {
+		if (f->cancel_pipe[i] >= 0)
+			close(f->cancel_pipe[i]);
+		f->cancel_pipe[i] = -1;
+	}
+	f->comp = 0;
+	f->cluster_bytes = 0;
+}
+
 /* Unlock and forget the job (waits for a cancel still working on it). */
 static void
 job_drop(fdjob *f)
@@ -253,6 +332,7 @@ command_reset(fdjob *f)
 {
 	mbh_restore *r;
 
+	cluster_drop(f);
 	job_drop(f);
 	pthread_mutex_lock(&f->mu);
 	while (f->users > 0)
@@ -288,16 +368,27 @@ job_cancel(fdjob *f)
 	mbh_error err;
 	mbh_job *job;
 	mbh_restore *r;
+	mbh_cluster *cl;
+	char b = 1;
 
 	mbh_error_init(&err);
 	pthread_mutex_lock(&f->mu);
 	atomic_store(&f->cancelled, true);
 	job = f->job;
 	r = f->restore;
-	if (job != NULL || r != NULL)
+	cl = f->cluster_held ? f->cluster : NULL;
+	if (job != NULL || r != NULL || cl != NULL)
 		f->users++;
+	/* a cluster's lock flow and streams watch this descriptor */
+	if (f->cancel_pipe[1] >= 0 && write(f->cancel_pipe[1], &b, 1) < 0)
+		b = 0;
 	pthread_mutex_unlock(&f->mu);
-	jmsg(f, FDHOST_INFO, "cancel received%s", job != NULL ? ": stopping the command and unlocking" : "");
+	jmsg(f, FDHOST_INFO, "cancel received%s",
+	     job != NULL ? ": stopping the command and unlocking"
+	     : cl != NULL ? ": stopping the commands and unlocking the cluster" : "");
+	if (cl != NULL && mbh_cluster_unlock_async(cl, &err) != 0)
+		jmsg(f, FDHOST_ERROR, "unlocking the cluster after the cancel failed: %s (the job's end tries again)",
+		     err.msg);
 	if (r != NULL)
 		mbh_restore_cancel(r);
 	if (job != NULL) {
@@ -305,7 +396,7 @@ job_cancel(fdjob *f)
 		if (mbh_job_unlock_async(job, &err) != 0 && mbh_job_unlock(job, &err) != 0)
 			jmsg(f, FDHOST_ERROR, "unlocking after the cancel failed: %s", err.msg);
 	}
-	if (job == NULL && r == NULL)
+	if (job == NULL && r == NULL && cl == NULL)
 		return;
 	pthread_mutex_lock(&f->mu);
 	f->users--;
@@ -379,6 +470,112 @@ holder(fdjob *f, const mbh_error *err, char *buf, size_t len)
 	return buf;
 }
 
+/*
+ * holder() for a cluster: when another run holds the cluster's flock, name
+ * its job from the cluster's record (another job of this bacula-fd,
+ * perhaps).  Returns the text to append ("" when there is nothing to add).
+ */
+static const char *
+cluster_holder(fdjob *f, const mbh_error *err, char *buf, size_t len)
+{
+	char rname[sizeof(((mbh_cluster_rec *)0)->name) + sizeof(MBH_CLUSTER_SUFFIX)], *text = NULL;
+	mbh_cluster_rec *rec = NULL;
+	mbh_error e;
+	bool present = false;
+
+	mbh_error_init(&e);
+	buf[0] = '\0';
+	if (!mbh_error_is(err, MBH_ERR_SET_BUSY) || mbh_cluster_name(f->cluster)[0] == '\0')
+		return buf;
+	snprintf(rname, sizeof(rname), "%s%s", mbh_cluster_name(f->cluster), MBH_CLUSTER_SUFFIX);
+	if (mbh_state_peek_text(f->cfg->state_dir, rname, &text, &present, &e) == 0 && present &&
+	    (rec = calloc(1, sizeof(*rec))) != NULL && mbh_cluster_rec_parse(rec, text, &e) == 0)
+		snprintf(buf, len, "; it is job %s, which locks cluster %s (%s); run this job again once it has ended",
+			 rec->job[0] != '\0' ? rec->job : "-", rec->name,
+			 rec->phase == MBH_PHASE_LOCKED ? "LOCKED" : "LOCKING");
+	else
+		snprintf(buf, len, "; run this job again once that run has ended");
+	free(rec);
+	free(text);
+	return buf;
+}
+
+/*
+ * A mongos URI: lock the whole cluster; the files (one per component) and
+ * their commands follow, startBackupFile after startBackupFile.
+ */
+static fdhost_rc
+cluster_command(fdjob *f)
+{
+	mbh_cluster_params params = { .cancel_fd = -1 };
+	mbh_cluster *cl = NULL;
+	mbh_error err;
+	char who[700];
+
+	mbh_error_init(&err);
+	if (pipe2(f->cancel_pipe, O_CLOEXEC | O_NONBLOCK) != 0) {
+		f->cancel_pipe[0] = f->cancel_pipe[1] = -1;
+		fatal(f, "cannot make a pipe: %s", strerror(errno));
+		return FDHOST_FAIL;
+	}
+	params.cfg = f->cfg;
+	params.log = f->log;
+	params.job_name = f->cmd->job != NULL ? f->cmd->job : f->bacula_job;
+	params.mode = "plugin";
+	params.watchdog_path = watchdog_path[0] != '\0' ? watchdog_path : NULL;
+	params.gate_path = gate_path[0] != '\0' ? gate_path : NULL;
+	params.cancel_fd = f->cancel_pipe[0];
+	if (mbh_cluster_new(&cl, &params, &err) != 0) {
+		fatal(f, "%s", err.msg);
+		return FDHOST_FAIL;
+	}
+	pthread_mutex_lock(&f->mu);
+	f->cluster = cl; /* the cancel reaches its lock flow through cancel_pipe from now on */
+	pthread_mutex_unlock(&f->mu);
+	if (atomic_load(&f->cancelled))
+		return FDHOST_FAIL;
+	if (mbh_cluster_lock(cl, &err) != 0) {
+		if (atomic_load(&f->cancelled))
+			jmsg(f, FDHOST_INFO, "%s", err.msg);
+		else
+			fatal(f, "the cluster was not locked: %s%s", err.msg, cluster_holder(f, &err, who, sizeof(who)));
+		return FDHOST_FAIL;
+	}
+	f->locked = true;
+	clock_gettime(CLOCK_MONOTONIC, &f->t_locked);
+	pthread_mutex_lock(&f->mu);
+	f->cluster_held = true; /* a cancel from now on unlocks the components at once */
+	pthread_mutex_unlock(&f->mu);
+	if (atomic_load(&f->cancelled)) {
+		unlock_now(f, "after the cancel");
+		return FDHOST_FAIL;
+	}
+	f->comp = 0;
+	jmsg(f, FDHOST_INFO, "cluster %s locked: the output of %s for each of its %zu components follows, one file each",
+	     mbh_cluster_name(cl), f->script, mbh_cluster_ncomps(cl));
+	return FDHOST_OK;
+}
+
+/* A cluster's current file: name it after its component and that component's locked member. */
+static int
+cluster_file_name(fdjob *f)
+{
+	const mbh_cluster_comp *c = mbh_cluster_comp_at(f->cluster, f->comp);
+	mbh_error err;
+
+	mbh_error_init(&err);
+	free(f->fname);
+	f->fname = NULL;
+	if (c == NULL)
+		return -1;
+	if (mbh_stream_name_build_cluster(&f->fname, mbh_cluster_name(f->cluster), c->name, c->member, f->script,
+					  &err) != 0) {
+		fatal(f, "%s", err.msg);
+		return -1;
+	}
+	return 0;
+}
+
 /* bEventBackupCommand: load, choose, lock and start script.backup.  The only place anything gets locked. */
 static fdhost_rc
 backup_command(fdjob *f, const char *text)
@@ -388,6 +585,7 @@ backup_command(fdjob *f, const char *text)
 	mbh_job *job = NULL;
 	char *name = NULL, who[700];
 	fdhost_rc rc = FDHOST_FAIL;
+	bool is_mongos = false;
 
 	mbh_error_init(&err);
 	if (command_load(f, text, FD_BACKUP) != 0)
@@ -406,6 +604,16 @@ backup_command(fdjob *f, const char *text)
 	params.gate_path = gate_path[0] != '\0' ? gate_path : NULL;
 	if (mbh_job_new(&job, &params, &err) != 0) {
 		fatal(f, "%s", err.msg);
+		goto out;
+	}
+	if (mbh_job_is_mongos(job, &is_mongos, &err) != 0) {
+		fatal(f, "nothing was locked: %s", err.msg);
+		goto out;
+	}
+	if (is_mongos) {
+		mbh_job_free(job); /* its only use: the hello that said "mongos" */
+		job = NULL;
+		rc = cluster_command(f);
 		goto out;
 	}
 	pthread_mutex_lock(&f->mu);
@@ -500,7 +708,79 @@ out:
 static const char *
 undoing(const fdjob *f)
 {
-	return f->snap ? "the snapshot is being removed" : "the member is being unlocked";
+	return f->cluster != NULL ? "every lock of the cluster is being released"
+	       : f->snap          ? "the snapshot is being removed"
+				  : "the member is being unlocked";
+}
+
+/* The job whose command's output the current file is: one set's, or the cluster's current component's. */
+static mbh_job *
+stream_job(fdjob *f)
+{
+	return f->cluster != NULL ? mbh_cluster_comp_job(f->cluster, f->comp) : f->job;
+}
+
+/* IO_OPEN of a cluster's file: start script.backup for the component's locked member and read its output. */
+static void
+cluster_open(fdjob *f, fdhost_io *io)
+{
+	const mbh_cluster_comp *c = mbh_cluster_comp_at(f->cluster, f->comp);
+	mbh_child *child = NULL;
+	mbh_error err;
+
+	mbh_error_init(&err);
+	io->status = -1;
+	io->io_errno = atomic_load(&f->cancelled) ? EINTR : EIO;
+	if (c == NULL || !f->locked || atomic_load(&f->cancelled))
+		goto out;
+	if (mbh_cluster_comp_spawn(f->cluster, f->comp, (const char *const *)f->cfg->script.backup, MBH_RUN_PIPE_STDOUT,
+				   &child, &err) != 0) {
+		if (!atomic_load(&f->cancelled))
+			fatal(f, "%s; %s", err.msg, undoing(f));
+		goto out;
+	}
+	if (mbh_job_stream_open(stream_job(f), &err) != 0) {
+		fatal(f, "%s; %s", err.msg, undoing(f));
+		goto out;
+	}
+	jmsg(f, FDHOST_INFO, "started %s (pid %ld) for component %s under the lock on %s", f->cfg->script.backup[0],
+	     mbh_child_pid(child), c->name, c->member);
+	f->streaming = true;
+	io->status = 0;
+	io->io_errno = 0;
+out:
+	if (io->status != 0 && f->locked)
+		unlock_now(f, "after a failure");
+}
+
+/* IO_CLOSE of a cluster's file: the component's command's verdict; every lock released after the last or a failure. */
+static void
+cluster_close(fdjob *f, fdhost_io *io)
+{
+	const mbh_cluster_comp *c = mbh_cluster_comp_at(f->cluster, f->comp);
+	mbh_job *job = stream_job(f);
+	mbh_error err;
+	int status = -1;
+	bool ok = false;
+
+	mbh_error_init(&err);
+	if (job == NULL || c == NULL || !f->streaming)
+		goto out;
+	f->streaming = false;
+	if (mbh_job_stream_close(job, &status, &err) != 0)
+		fatal(f, "component %s: %s", c->name, err.msg);
+	else
+		ok = !f->failed;
+	f->cluster_bytes += mbh_job_stream_bytes(job);
+	if (ok)
+		jmsg(f, FDHOST_INFO, "%s ended (status 0) for component %s: %lld bytes", f->script, c->name,
+		     (long long)mbh_job_stream_bytes(job));
+out:
+	f->comp++;
+	f->comp_read = true;
+	if (!ok || f->comp >= mbh_cluster_ncomps(f->cluster))
+		unlock_now(f, ok ? "after the last component's stream" : "after a failure");
+	io->status = ok || atomic_load(&f->cancelled) ? 0 : -1;
 }
 
 /*
@@ -513,6 +793,10 @@ backup_open(fdjob *f, fdhost_io *io)
 {
 	mbh_error err;
 
+	if (f->cluster != NULL) {
+		cluster_open(f, io);
+		return;
+	}
 	mbh_error_init(&err);
 	io->status = -1;
 	io->io_errno = atomic_load(&f->cancelled) ? EINTR : EIO;
@@ -540,17 +824,18 @@ out:
 static void
 backup_read(fdjob *f, fdhost_io *io)
 {
+	mbh_job *job = stream_job(f);
 	mbh_error err;
 	size_t got = 0;
 
 	mbh_error_init(&err);
 	io->status = -1;
 	io->io_errno = atomic_load(&f->cancelled) ? EINTR : EBADF;
-	if (!f->streaming || f->job == NULL)
+	if (!f->streaming || job == NULL)
 		return;
-	if (mbh_job_stream_read(f->job, io->buf, (size_t)io->count, &got, &err) != 0) {
-		io->io_errno = atomic_load(&f->cancelled) || mbh_job_cancelled(f->job) ? EINTR : EIO;
-		if (io->io_errno != EINTR && mbh_job_holds(f->job))
+	if (mbh_job_stream_read(job, io->buf, (size_t)io->count, &got, &err) != 0) {
+		io->io_errno = atomic_load(&f->cancelled) || mbh_job_cancelled(job) ? EINTR : EIO;
+		if (io->io_errno != EINTR && mbh_job_holds(job))
 			fatal(f, "%s; %s", err.msg, undoing(f));
 		else if (io->io_errno != EINTR)
 			fatal(f, "%s", err.msg); /* the idle rule released it already, and said so */
@@ -572,6 +857,10 @@ backup_close(fdjob *f, fdhost_io *io)
 	int status = -1;
 	bool ok = false;
 
+	if (f->cluster != NULL) {
+		cluster_close(f, io);
+		return;
+	}
 	mbh_error_init(&err);
 	if (f->job == NULL || !f->streaming)
 		goto out;
@@ -725,6 +1014,7 @@ mfd_new(fdhost_ctx *ctx, fdjob **out)
 		goto out;
 	f->magic = PLUGIN_MAGIC;
 	f->ctx = ctx;
+	f->cancel_pipe[0] = f->cancel_pipe[1] = -1;
 	atomic_init(&f->cancelled, false);
 	atomic_init(&f->job_level, MBH_LOG_INFO);
 	pthread_mutex_init(&f->mu, NULL);
@@ -824,6 +1114,9 @@ mfd_start_backup_file(fdjob *job, fdhost_file *file)
 
 	if (f == NULL || file == NULL)
 		return FDHOST_FAIL;
+	if (f->cluster != NULL && f->locked && cluster_file_name(f) != 0)
+		return FDHOST_FAIL;
+	f->comp_read = false;
 	if (f->fname == NULL || (f->mode == FD_BACKUP && !f->locked)) {
 		if (!f->failed && !atomic_load(&f->cancelled))
 			fatal(f, "no backup command was accepted for this file; see the messages above");
@@ -836,11 +1129,26 @@ mfd_start_backup_file(fdjob *job, fdhost_file *file)
 	return FDHOST_OK;
 }
 
-/* One file per command: nothing more to back up. */
+/* One file per command; a cluster's: one per component, while they all stay locked. */
 fdhost_rc
 mfd_end_backup_file(fdjob *job)
 {
-	return fdjob_of(job) != NULL ? FDHOST_OK : FDHOST_FAIL;
+	fdjob *f = fdjob_of(job);
+
+	if (f == NULL)
+		return FDHOST_FAIL;
+	if (f->cluster != NULL && f->locked && !f->comp_read && !atomic_load(&f->cancelled)) {
+		/* the daemon gave up on the file before reading it (the storage daemon went away) */
+		fatal(f, "the file of component %s was not read by the file daemon; the backup is incomplete",
+		      mbh_cluster_comp_at(f->cluster, f->comp) != NULL ? mbh_cluster_comp_at(f->cluster, f->comp)->name
+									 : "?");
+		unlock_now(f, "after a failure");
+		return FDHOST_OK;
+	}
+	if (f->cluster != NULL && f->locked && !f->failed && !atomic_load(&f->cancelled) &&
+	    f->comp < mbh_cluster_ncomps(f->cluster))
+		return FDHOST_MORE;
+	return FDHOST_OK;
 }
 
 fdhost_rc
@@ -945,9 +1253,9 @@ mfd_load(const fdhost *h)
 	return 0;
 }
 
-/* Lock m within ms; false when someone holds it that long (a thread the signal interrupted, perhaps). */
-static bool
-lock_within(pthread_mutex_t *m, int ms)
+/* The CLOCK_REALTIME instant ms from now (what the timed waits take). */
+static struct timespec
+realtime_in(int ms)
 {
 	struct timespec ts;
 
@@ -958,7 +1266,87 @@ lock_within(pthread_mutex_t *m, int ms)
 		ts.tv_sec++;
 		ts.tv_nsec -= 1000000000L;
 	}
+	return ts;
+}
+
+/* Lock m within ms; false when someone holds it that long (a thread the signal interrupted, perhaps). */
+static bool
+lock_within(pthread_mutex_t *m, int ms)
+{
+	struct timespec ts = realtime_in(ms);
+
 	return pthread_mutex_timedlock(m, &ts) == 0;
+}
+
+/* mbh_cluster_unlock on a thread of its own, for cluster_finish_within. */
+typedef struct finisher {
+	mbh_cluster *cl;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	bool done, abandoned;
+} finisher;
+
+static void
+finisher_free(finisher *fin)
+{
+	pthread_mutex_destroy(&fin->mu);
+	pthread_cond_destroy(&fin->cv);
+	free(fin);
+}
+
+static void *
+finish_thread(void *arg)
+{
+	finisher *fin = arg;
+	mbh_error err;
+	bool abandoned;
+
+	mbh_error_init(&err);
+	mbh_cluster_unlock(fin->cl, &err); /* its failure keeps the record: mongo-postbackup finishes it */
+	pthread_mutex_lock(&fin->mu);
+	fin->done = true;
+	abandoned = fin->abandoned;
+	pthread_cond_broadcast(&fin->cv);
+	pthread_mutex_unlock(&fin->mu);
+	if (abandoned)
+		finisher_free(fin);
+	return NULL;
+}
+
+/*
+ * After a cluster's components were unlocked at unload: start the balancer
+ * again and remove the record (mbh_cluster_unlock: the job's own thread may
+ * call it too, serialised), waiting up to ms (the mongos may not answer).
+ * True when it is done.
+ */
+static bool
+cluster_finish_within(mbh_cluster *cl, int ms)
+{
+	finisher *fin = calloc(1, sizeof(*fin));
+	struct timespec ts;
+	pthread_t th;
+	bool done;
+
+	if (fin == NULL)
+		return false;
+	fin->cl = cl;
+	pthread_mutex_init(&fin->mu, NULL);
+	pthread_cond_init(&fin->cv, NULL);
+	if (pthread_create(&th, NULL, finish_thread, fin) != 0) {
+		finisher_free(fin);
+		return false;
+	}
+	pthread_detach(th);
+	ts = realtime_in(ms);
+	pthread_mutex_lock(&fin->mu);
+	while (!fin->done && pthread_cond_timedwait(&fin->cv, &fin->mu, &ts) == 0)
+		;
+	done = fin->done;
+	fin->abandoned = !done; /* the thread frees it when it ends */
+	pthread_mutex_unlock(&fin->mu);
+	if (done)
+		finisher_free(fin);
+	return done;
 }
 
 /*
@@ -981,7 +1369,7 @@ release_all(void)
 	for (f = live; f != NULL; f = f->next) {
 		alive++;
 		if (n < (int)(sizeof(held) / sizeof(held[0])) && lock_within(&f->mu, 1000)) {
-			if (f->job != NULL) {
+			if (f->job != NULL || (f->cluster != NULL && f->cluster_held)) {
 				f->users++; /* the job stays while we use it */
 				held[n++] = f;
 			}
@@ -991,11 +1379,18 @@ release_all(void)
 	pthread_mutex_unlock(&live_mu);
 	for (i = 0; i < n; i++) {
 		mbh_error_init(&err);
+		if (held[i]->job == NULL) {
+			/* a cluster: its components at once, in parallel; the balancer and the record below */
+			mbh_cluster_unlock_async(held[i]->cluster, &err);
+			continue;
+		}
 		mbh_job_cancel(held[i]->job);
 		mbh_job_unlock_async(held[i]->job, &err);
 	}
 	for (i = 0; i < n; i++) {
-		if (!mbh_job_unlock_wait(held[i]->job, UNLOAD_WAIT_MS / n))
+		if (held[i]->job == NULL ? !mbh_cluster_unlock_wait(held[i]->cluster, UNLOAD_WAIT_MS / n) ||
+						   !cluster_finish_within(held[i]->cluster, UNLOAD_WAIT_MS / n)
+					 : !mbh_job_unlock_wait(held[i]->job, UNLOAD_WAIT_MS / n))
 			continue; /* still at it: the job stays in use, the process is ending anyway */
 		pthread_mutex_lock(&held[i]->mu);
 		held[i]->users--;

@@ -1,38 +1,31 @@
 /* SPDX-License-Identifier: AGPL-3.0-or-later */
-/* mongo-backup-watchdog.c: unlock one recorded fsync lock once lock.max_seconds have passed, however long it takes. */
+/*
+ * mongo-backup-watchdog.c: guard one recorded fsync lock until it is
+ * released, and at its deadline become the releaser
+ * (mongo-backup-watchdog-release: an exec, the same pid) that unlocks it.
+ * Only libc: a lock released in time, as nearly all are, never loads the
+ * driver and its libraries (see lib/watchdog.h, lib/wdguard.h).
+ */
 #include "autoconfig.h"
 
+#include <sys/mman.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdbool.h>
-#include <stdint.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <syslog.h>
-#include <time.h>
 #include <unistd.h>
 
-#include <mongoc/mongoc.h>
-
-#include "cluster.h"
-#include "config.h"
 #include "crash.h"
-#include "lock.h"
-#include "log.h"
-#include "metrics.h"
-#include "release.h"
 #include "state.h"
-#include "testtime.h"
-#include "timefmt.h"
-#include "uri.h"
 #include "watchdog.h"
+#include "wdguard.h"
 
 #define IDENT "mongo-backup-watchdog"
 #define SETTINGS_MAX 65536
-#define POLL_S 1        /* how often the record is read while the deadline is far */
-#define BACKOFF_MAX_S 60 /* the longest wait between two tries at the unlock */
+#define RECORD_MAX 4096 /* a formatted record (mbh_state_format) is well under this */
 
 static volatile sig_atomic_t stop_requested, release_requested;
 
@@ -51,227 +44,112 @@ on_release(int sig)
 	release_requested = 1;
 }
 
-/* What the starting run sent on stdin: the items, parsed in place into s. */
+/* What the starting run sent on stdin: as sent (handed on at the deadline), and parsed from a copy. */
 typedef struct settings {
+	char raw[SETTINGS_MAX];
+	size_t len;
 	char buf[SETTINGS_MAX + 1];
 	mbh_watchdog_settings s;
 } settings;
 
-/* Read the items until EOF and parse them (mbh_watchdog_settings_parse). */
+/* Read the items until EOF and parse a copy (mbh_watchdog_settings_parse). */
 static int
 read_settings(settings *st, mbh_error *err)
 {
-	size_t used = 0;
 	ssize_t r;
 
 	memset(st, 0, sizeof(*st));
-	while (used < SETTINGS_MAX) {
-		r = read(0, st->buf + used, SETTINGS_MAX - used);
+	while (st->len < SETTINGS_MAX) {
+		r = read(0, st->raw + st->len, SETTINGS_MAX - st->len);
 		if (r < 0 && errno == EINTR)
 			continue;
 		if (r <= 0)
 			break;
-		used += (size_t)r;
+		st->len += (size_t)r;
 	}
-	if (used == SETTINGS_MAX)
+	if (st->len == SETTINGS_MAX)
 		return mbh_error_set(err, EX_DATAERR, "watchdog settings: more than %d bytes", SETTINGS_MAX);
-	return mbh_watchdog_settings_parse(&st->s, st->buf, used, err);
+	memcpy(st->buf, st->raw, st->len);
+	return mbh_watchdog_settings_parse(&st->s, st->buf, st->len, err);
 }
 
-/* Log a line loudly: syslog (through the logger) and DIR/SET.events (0600, no symlinks). */
-static void
-event(mbh_logger *lg, mbh_log_level level, const mbh_watchdog_settings *s, const char *line)
-{
-	char path[4096], buf[2048], now[64];
-	int fd, n;
-
-	mbh_logf(lg, level, "%s", line);
-	snprintf(path, sizeof(path), "%s/%s.events", s->state_dir, s->set);
-	fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
-	if (fd < 0)
-		return; /* a read-only state directory: syslog has it */
-	mbh_fmt_time(time(NULL), now, sizeof(now));
-	mbh_logger_redact(lg, line, buf, sizeof(buf) - 100);
-	n = snprintf(path, sizeof(path), "%s %s\n", now, buf);
-	if (n > 0 && write(fd, path, (size_t)n < sizeof(path) ? (size_t)n : sizeof(path) - 1) < 0)
-		n = -1;
-	close(fd);
-}
-
-/* Sleep up to ms milliseconds, waking early on SIGTERM or SIGUSR1. */
-static void
-nap(int64_t ms)
-{
-	struct timespec ts = { .tv_sec = (time_t)(ms / 1000), .tv_nsec = (long)(ms % 1000) * 1000000 };
-
-	if (!stop_requested && !release_requested && ms > 0)
-		nanosleep(&ts, NULL);
-}
-
-/* The wall clock in ms (the record's deadline is wall-clock seconds). */
-static int64_t
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* One try at releasing the lock rec describes.  Returns 0 when nothing is locked any more. */
+/* Write all of buf[0..len) to fd. */
 static int
-try_release(mbh_logger *lg, const mbh_watchdog_settings *s, const mongoc_uri_t *uri, const mbh_state_rec *rec,
-	    int attempt, bool *released_out)
+write_all(int fd, const void *buf, size_t len)
 {
-	mbh_lock_session *session = NULL;
-	mbh_metrics m = { .textfile = s->metrics, .state_dir = s->state_dir, .fsync = s->metrics_fsync, .log = lg };
-	char line[MBH_ERRMSG_LEN + MBH_SNAPSHOT_MAX + 1024];
-	bool released = false;
-	mbh_error err;
-	int rc = -1;
+	const char *p = buf;
+	ssize_t n;
 
-	mbh_error_init(&err);
-	MBH_CRASH("watchdog-release");
-	if (mbh_lock_session_new(&session, uri, rec->member, NULL, &err) == 0 &&
-	    mbh_release(lg, session, s->state_dir, rec, MBH_RELEASER_WATCHDOG, &stop_requested, &released, &err) == 0) {
-		snprintf(line, sizeof(line), "the fsync lock on %s (set %s, job %s, pid %ld) %s; %s%s%s",
-			 rec->member, rec->set_name, rec->job[0] != '\0' ? rec->job : "-", rec->pid,
-			 now_ms() < rec->deadline * 1000
-				 ? "was to be released at mongo-postbackup's request (its record was changed by hand)"
-				 : "outlived lock.max_seconds",
-			 released ? "the watchdog unlocked it" : "it was released meanwhile",
-			 released && rec->snapshot[0] != '\0' ? "; its snapshot stays for mongo-postbackup: " : "",
-			 released ? rec->snapshot : "");
-		event(lg, released ? MBH_LOG_ERROR : MBH_LOG_INFO, s, line);
-		rc = 0;
-	} else if (released) {
-		/* unlocked; only the record could not be removed */
-		snprintf(line, sizeof(line), "watchdog: %s", err.msg);
-		event(lg, MBH_LOG_ERROR, s, line);
-		rc = 0;
-	} else {
-		snprintf(line, sizeof(line),
-			 "watchdog: could not unlock %s (set %s) after lock.max_seconds, try %d: %s; trying again",
-			 rec->member, rec->set_name, attempt, err.msg);
-		event(lg, MBH_LOG_ERROR, s, line);
-	}
-	if (rc == 0)
-		mbh_metrics_note_release(&m, rec, released, true);
-	*released_out = released;
-	mbh_lock_session_free(session);
-	return rc;
-}
-
-/*
- * A cluster's component released here at its deadline: the run that stopped
- * the balancer is gone, so start it again (each component's watchdog does:
- * the command is idempotent).  Failures are logged: mongo-postbackup, which
- * the cluster's record still asks for, tries again.
- */
-static void
-start_balancer(mbh_logger *lg, const mbh_watchdog_settings *s)
-{
-	mongoc_uri_t *uri = NULL;
-	mbh_uri_settings us = { .uri = s->balancer_uri, .username = s->username, .password = s->password,
-				.connect_timeout_ms = s->connect_timeout_ms };
-	char line[MBH_ERRMSG_LEN + 128];
-	mbh_error err;
-
-	mbh_error_init(&err);
-	if (mbh_uri_build(&uri, &us, &err) == 0 && mbh_cluster_balancer_start(uri, &err) == 0)
-		snprintf(line, sizeof(line), "watchdog: started the balancer of the cluster %s belongs to", s->set);
-	else
-		snprintf(line, sizeof(line), "watchdog: could not start the balancer again (run mongo-postbackup): %s",
-			 err.msg);
-	event(lg, err.code == 0 ? MBH_LOG_WARNING : MBH_LOG_ERROR, s, line);
-	mongoc_uri_destroy(uri);
-}
-
-/*
- * What the record adds to what we were handed (the lockCount, the phase, the
- * command reading the member, the snapshot): the member, the token and the
- * deadline stay the ones we were handed, whatever the file says.
- */
-static void
-learn(mbh_state_rec *rec, const mbh_state_rec *cur)
-{
-	mbh_state_rec k = *rec;
-
-	*rec = *cur;
-	/* a run of an earlier version hands neither: then the first record it wrote tells them, once */
-	if (k.member[0] != '\0')
-		memcpy(rec->member, k.member, sizeof(rec->member));
-	memcpy(rec->token, k.token, sizeof(rec->token));
-	memcpy(rec->set_name, k.set_name, sizeof(rec->set_name));
-	if (k.deadline > 0)
-		rec->deadline = k.deadline;
-	if (rec->command_pid <= 0) {
-		rec->command_pid = k.command_pid;
-		rec->command_start = k.command_start;
-	}
-}
-
-/* Guard the lock until it is released, by someone else or by us. */
-static int
-guard(mbh_logger *lg, const mbh_watchdog_settings *s, const mongoc_uri_t *uri)
-{
-	mbh_state_rec rec, cur;
-	mbh_error err;
-	bool present = false, fired = false, warned = false, released = false;
-	int64_t poll_ms = mbh_seconds_ms(POLL_S), backoff = poll_ms, left;
-	int attempt = 0;
-
-	/* what we were handed: a lock that may or may not be taken yet (LOCKING) until the record says more */
-	memset(&rec, 0, sizeof(rec));
-	snprintf(rec.set_name, sizeof(rec.set_name), "%s", s->set);
-	snprintf(rec.member, sizeof(rec.member), "%s", s->member != NULL ? s->member : "");
-	snprintf(rec.token, sizeof(rec.token), "%s", s->token);
-	snprintf(rec.mode, sizeof(rec.mode), "hooks");
-	rec.phase = MBH_PHASE_LOCKING;
-	rec.deadline = s->deadline;
-	rec.command_pid = s->command_pid;
-	rec.command_start = s->command_start;
-	while (!stop_requested) {
-		mbh_error_init(&err);
-		if (mbh_state_peek(s->state_dir, s->set, &cur, &present, &err) != 0) {
-			/* unreadable (being replaced, a full disk, touched by hand): the deadline still holds */
-			if (!warned)
-				mbh_logf(lg, MBH_LOG_WARNING, "watchdog: %s", err.msg);
-			warned = true;
-		} else if (present && mbh_release_same_lock(&cur, &rec)) {
-			/* SNAPSHOT: unlocked; the snapshot left is mongo-postbackup's */
-			if (cur.phase == MBH_PHASE_SNAPSHOT)
-				return 0;
-			learn(&rec, &cur);
-		} else if (present) {
-			/* another run's record: that run found none, so ours was released */
-			return 0;
-		} else if (s->member == NULL) {
-			/* a run of an earlier version, which hands nothing: its record is all we know */
-			return 0;
-		}
-		/* no record: released (then we get SIGTERM) or removed by hand: the deadline still holds */
-		if (rec.deadline <= 0 || rec.member[0] == '\0') {
-			nap(poll_ms); /* not handed what it guards and no record read yet */
+	while (len > 0) {
+		n = write(fd, p, len);
+		if (n < 0 && errno == EINTR)
 			continue;
-		}
-		/* wake on the deadline itself, not up to a poll after it */
-		left = rec.deadline * 1000 - now_ms();
-		if (!fired && left > 0 && !release_requested) {
-			nap(left < poll_ms ? left : poll_ms);
-			continue;
-		}
-		fired = true;
-		MBH_CRASH("watchdog-fired");
-		if (try_release(lg, s, uri, &rec, ++attempt, &released) == 0) {
-			if (released && s->balancer_uri != NULL)
-				start_balancer(lg, s);
-			return 0;
-		}
-		nap(backoff);
-		backoff = backoff * 2 > mbh_seconds_ms(BACKOFF_MAX_S) ? mbh_seconds_ms(BACKOFF_MAX_S) : backoff * 2;
+		if (n <= 0)
+			return -1;
+		p += n;
+		len -= (size_t)n;
 	}
 	return 0;
+}
+
+/*
+ * The guard's fire: become the releaser, its stdin a memory file holding
+ * the settings as sent, what the record taught us and "fire".  Returns only
+ * when that fails (the guard tries again after a backoff).
+ */
+static int
+fire(mbh_wd_guard *g, int attempt)
+{
+	const settings *st = g->ctx;
+	char rec[RECORD_MAX];
+	char *const argv[] = { (char *)"mongo-backup-watchdog-release", NULL };
+	sigset_t keep, old;
+	int fd, n = 0, e;
+
+	/*
+	 * Held from here to the exec: a SIGTERM (someone released the lock) or a
+	 * MBH_WD_RELEASE_NOW sent meanwhile waits for the releaser's handlers
+	 * (it unblocks them), rather than being taken here and lost with us.
+	 */
+	sigemptyset(&keep);
+	sigaddset(&keep, SIGTERM);
+	sigaddset(&keep, SIGINT);
+	sigaddset(&keep, MBH_WD_RELEASE_NOW);
+	sigprocmask(SIG_BLOCK, &keep, &old);
+	if (stop_requested) {
+		sigprocmask(SIG_SETMASK, &old, NULL);
+		return -1; /* released meanwhile: the guard ends */
+	}
+	if (g->learned && (n = mbh_state_format(&g->rec, rec, sizeof(rec))) < 0)
+		n = 0; /* cannot happen for a record we parsed; the releaser reads it again anyway */
+	if ((fd = memfd_create(IDENT, MFD_CLOEXEC)) < 0 || write_all(fd, st->raw, st->len) != 0 ||
+	    write_all(fd, MBH_WD_FIRE "=1", sizeof(MBH_WD_FIRE "=1")) != 0 ||
+	    (n > 0 && (write_all(fd, MBH_WD_RECORD "=", sizeof(MBH_WD_RECORD)) != 0 ||
+		       write_all(fd, rec, (size_t)n + 1) != 0)) ||
+	    lseek(fd, 0, SEEK_SET) != 0 || dup2(fd, 0) != 0) {
+		e = errno;
+		if (fd >= 0)
+			close(fd);
+		sigprocmask(SIG_SETMASK, &old, NULL);
+		syslog(LOG_ERR, "watchdog: cannot hand the lock on %s (set %s) to its releaser, try %d: %s; trying again",
+		       g->rec.member, g->rec.set_name, attempt, strerror(e));
+		return -1;
+	}
+	close(fd);
+	execv(g->s->releaser, argv);
+	e = errno;
+	sigprocmask(SIG_SETMASK, &old, NULL);
+	syslog(LOG_ERR, "watchdog: cannot start its releaser %s for the lock on %s (set %s), try %d: %s; trying again",
+	       g->s->releaser, g->rec.member, g->rec.set_name, attempt, strerror(e));
+	return -1;
+}
+
+/* The guard's warning: the record cannot be read. */
+static void
+warn(mbh_wd_guard *g, const char *msg)
+{
+	(void)g;
+	syslog(LOG_WARNING, "watchdog: %s", msg);
 }
 
 int
@@ -279,10 +157,9 @@ main(void)
 {
 	static settings st;
 	const mbh_watchdog_settings *s = &st.s;
-	mongoc_uri_t *uri = NULL;
-	mbh_logger *lg = NULL;
+	mbh_wd_guard g = { .stop = &stop_requested, .release_now = &release_requested, .fire = fire, .warn = warn,
+			   .ctx = &st };
 	struct sigaction sa;
-	mbh_uri_settings us;
 	mbh_error err;
 	int rc = 1, fd;
 
@@ -301,7 +178,9 @@ main(void)
 	signal(SIGPIPE, SIG_IGN);
 	openlog(IDENT, LOG_PID, LOG_DAEMON);
 	mbh_error_init(&err);
-	if (read_settings(&st, &err) != 0) {
+	if (read_settings(&st, &err) != 0 ||
+	    (s->go && s->releaser == NULL &&
+	     mbh_error_set(&err, EX_DATAERR, "watchdog settings: '%s' is missing", MBH_WD_RELEASER) != 0)) {
 		/* named, never quoted (a value may be the password); the record names this dead watchdog for --status */
 		syslog(LOG_ERR, "%s; nothing is guarded: run mongo-postbackup --status", err.msg);
 		goto out;
@@ -315,28 +194,13 @@ main(void)
 		dup2(fd, 0);
 		close(fd);
 	}
-	mongoc_init();
-	if (mbh_logger_new(&lg, IDENT, MBH_LOG_INFO, MBH_LOG_SYSLOG, NULL, NULL) != 0)
-		goto out;
-	mbh_logger_add_secret(lg, s->password);
-	us.uri = s->uri;
-	us.username = s->username;
-	us.password = s->password;
-	us.password_file = NULL;
-	us.connect_timeout_ms = s->connect_timeout_ms;
 	mbh_error_init(&err);
-	if (mbh_uri_build(&uri, &us, &err) != 0) {
-		mbh_logf(lg, MBH_LOG_ERROR, "watchdog: %s", err.msg);
-		goto out;
-	}
+	if (mbh_wd_guard_init(&g, s, &err) != 0)
+		syslog(LOG_WARNING, "watchdog: %s", err.msg);
 	MBH_CRASH("watchdog-go");
-	rc = guard(lg, s, uri);
+	rc = mbh_wd_guard_run(&g);
 out:
-	mongoc_uri_destroy(uri);
-	mbh_logger_free(lg);
 	explicit_bzero(&st, sizeof(st));
-	if (lg != NULL)
-		mongoc_cleanup();
 	closelog();
 	return rc;
 }

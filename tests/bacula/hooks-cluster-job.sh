@@ -93,8 +93,8 @@ echo
 EOF
 chmod +x "$LOCKS"
 CHECK=$top_srcdir/conf/scripts/cluster-lock-held.sh
-# the director's RunScripts find the build's mongo-postbackup and Debian's python3
-export MONGO_POSTBACKUP=$MBH_POST PYTHON3=/usr/bin/python3
+# the director's RunScripts find the build's mongo-postbackup
+export MONGO_POSTBACKUP=$MBH_POST
 
 # ---- the jobs (the snippet's, with the test's paths)
 # runscript WHERE WHEN COMMAND: one RunScript; WHERE client or director; After ones run on failure too.
@@ -401,7 +401,7 @@ tap_like "$L" "BeforeJob: mongo-prebackup: error: " "case 4: the pre-backup's re
 for j in "${COMPONENTS[@]}"; do
 	L=$(log_of "$j" "refused-$j")
 	tap_is "$(bacula_job_status "${IDS[$j]}")" E "case 4: $j ends E (its check failed)" || bacula_diag_job "${IDS[$j]}"
-	tap_like "$L" "BeforeJob: cluster-lock-held.sh: .* is not locked for job $RUN" "case 4: $j: the check says its member is not locked"
+	tap_like "$L" "BeforeJob: mongo-postbackup: error: .* is not locked for job $RUN" "case 4: $j: the check says its member is not locked"
 	tap_is "$(bacula_sql "SELECT JobFiles FROM Job WHERE JobId = ${IDS[$j]};")" 0 "case 4: $j saved no file"
 done
 tap_is "$(bacula_job_status "${IDS[cl-unlock]}")" T "case 4: cl-unlock ends T (nothing to release)" || bacula_diag_job "${IDS[cl-unlock]}"

@@ -114,6 +114,41 @@ post json --status --json
 t_rc_is 0 "--status --json: exits 0" json
 tap_is "$("$PY" -c 'import json,sys; d=json.load(open(sys.argv[1])); print(d["cluster"], d["locked"], d["balancer_stopped"], len(d["components"]), sorted(c["name"] for c in d["components"]), all(c["status"]["locked"] and c["status"]["watchdog_running"] for c in d["components"]))' "$T_OUT/json.out" 2>&1)" \
 	"csrs True True 4 ['config', 'sh0', 'sh1', 'sh2'] True" "--status --json: one object, four locked components with their watchdogs"
+# --check-held, through conf/scripts/cluster-lock-held.sh (each component's Bacula job asks it first):
+# read-only, one line saying what differs.
+HELD=$top_srcdir/conf/scripts/cluster-lock-held.sh
+held() { local n=$1; shift; t_run "$n" env MONGO_POSTBACKUP="$MBH_POST" sh "$HELD" "$CONF" "$@"; }
+SH0_MEMBER=$(sed -n 's/^component=sh0 [^ ]* [^ ]* \([^ ]*\) .*/\1/p' "$CREC")
+SH0_OTHER=$(sed -n 's/^component=sh0 [^ ]* \([^ ]*\) .*/\1/p' "$CREC" | tr , '\n' | grep -vxF "$SH0_MEMBER" | head -n 1)
+held held cj1 sh0 "$SH0_MEMBER"
+t_rc_is 0 "--check-held sh0=its locked member, job cj1: 0" held
+tap_is "$(cat "$T_OUT/held.out")" "sh0 $SH0_MEMBER is locked for job cj1 (lockCount 1)" "--check-held: says it is locked, with the lockCount"
+held held_member cj1 sh0 "$SH0_OTHER"
+t_rc_is 69 "--check-held sh0=another of its members: 69" held_member
+tap_is "$(cat "$T_OUT/held_member.err")" \
+	"mongo-postbackup: error: sh0 $SH0_OTHER is not locked for job cj1: the member of sh0 locked is $SH0_MEMBER" \
+	"--check-held: one line naming the member that is locked"
+held held_job other-job sh0 "$SH0_MEMBER"
+t_rc_is 69 "--check-held for another job: 69" held_job
+tap_like "$T_OUT/held_job.err" "^mongo-postbackup: error: sh0 .* is not locked for job other-job: the locks of cluster csrs are job cj1's$" \
+	"--check-held: one line naming the job whose lock it is"
+held held_bad cj1 sh0 "${SH0_MEMBER%:*}"
+t_rc_is 64 "--check-held with a malformed HOST:PORT: 64" held_bad
+tap_like "$T_OUT/held_bad.err" "^mongo-postbackup: error: --check-held wants COMPONENT=HOST:PORT" "--check-held: says what it wants"
+t_run held_usage sh "$HELD" "$CONF" cj1 sh0
+t_rc_is 64 "cluster-lock-held.sh with three arguments: 64" held_usage
+t_run held_status "$MBH_POST" -c "$CONF" --status --check-held "sh0=$SH0_MEMBER"
+t_rc_is 64 "--check-held with --status: 64" held_status
+tap_is "$(simc_locks | grep -o ':1' | wc -l)" 4 "--check-held changed nothing: the four locks are held"
+SH2_REC=$(ls "$T_STATE"/csrs.cluster.d/sh2/*.state)
+SH2_WD=$(state_get "$SH2_REC" watchdog_pid)
+SH2_MEMBER=$(state_get "$SH2_REC" member)
+kill -KILL "$SH2_WD" 2>/dev/null
+for _ in $(seq 50); do [ -z "$(t_starttime "$SH2_WD")" ] || grep -q '^State:.*Z' "/proc/$SH2_WD/status" 2>/dev/null && break; sleep 0.1; done
+held held_wd cj1 sh2 "$SH2_MEMBER"
+t_rc_is 69 "--check-held once sh2's watchdog is killed: 69" held_wd
+tap_like "$T_OUT/held_wd.err" "^mongo-postbackup: error: sh2 .* is not locked for job cj1: no watchdog guards its lock \\(pid $SH2_WD is not running\\)" \
+	"--check-held: says no watchdog guards the lock"
 pre again
 t_rc_is 75 "pre while the cluster is locked: refused, 75" again
 tap_like "$T_OUT/again.err" 'cluster csrs is already locked by job cj1 .*run mongo-postbackup first' "... saying by whom and what to do"
@@ -128,6 +163,10 @@ t_rc_is 0 "post again: nothing to do, exits 0" unlock2
 tap_unlike "$T_OUT/unlock2.err" 'unlocked 127' "post again: unlocks nothing (exactly once)"
 post status2 --status
 tap_like "$T_OUT/status2.out" '^nothing is locked' "--status after post: nothing is locked"
+held held_none cj1 sh0 "$SH0_MEMBER"
+t_rc_is 69 "--check-held after post: 69" held_none
+tap_like "$T_OUT/held_none.err" "^mongo-postbackup: error: sh0 .* is not locked for job cj1: no cluster's backup is recorded in " \
+	"--check-held after post: says no cluster's backup is recorded"
 CFG_URI=$SIMC_URI t_config "$T_DIR/named.conf" 'cluster = { name = "csrs"; };'
 t_run status3 "$MBH_POST" -c "$T_DIR/named.conf" --status --json
 tap_like "$T_OUT/status3.out" '^\{ "cluster" : "csrs", "locked" : false, "components" : \[ *\] \}$' \
@@ -224,10 +263,12 @@ tap_is "$(find "$T_STATE/csrs.cluster.d" -name '*.state' 2>/dev/null | wc -l)" 0
 n=0
 while [ "$(balancer_mode)" != full ] && [ $n -lt 50 ]; do sleep 0.1; n=$((n + 1)); done
 tap_is "$(balancer_mode)" full "... and started the balancer this backup had stopped"
-# the watchdog writes its event after the balancer answered: give it the moment that takes
+# (each watchdog acts at its own component's deadline, to the ms: sh1's may write its line after another
+# watchdog started the balancer)
 n=0
-while ! grep -q 'watchdog: started the balancer' "$T_STATE/csrs.cluster.d/sh1/sh1.events" 2>/dev/null && [ $n -lt 50 ]; do
-	sleep 0.1; n=$((n + 1))
+while ! grep -qs 'watchdog: started the balancer' "$T_STATE/csrs.cluster.d/sh1/sh1.events" && [ $n -lt 50 ]; do
+	sleep 0.1
+	n=$((n + 1))
 done
 tap_like "$T_STATE/csrs.cluster.d/sh1/sh1.events" 'watchdog: started the balancer' "... saying so in the component's events"
 post wdpost

@@ -137,14 +137,15 @@ for sig in KILL TERM INT; do
 	aftermath "$n" "$wd" "$ws"
 done
 
-# The watchdog stopped at its own points (a 1 s lock: it acts at once).  Whatever happens to it, a
+# The watchdog stopped at its own points (a lock of 2 s of 250 ms, MBH_TEST_SECOND_MS in a test build:
+# it acts 500 ms after the lock, to the ms it was handed).  Whatever happens to it, a
 # lock is never stranded silently: either the watchdog unlocked it, or --status says NOT RUNNING and
 # fails; then post-backup releases it.
 for pt in watchdog-go watchdog-fired watchdog-release; do
 	for sig in KILL TERM INT; do
 		n="$pt:$sig"
 		rm -f "$CMDPID"
-		MBH_CRASH_AT=$pt:$sig pre "$n-pre" "$n" --max-lock-seconds 1
+		MBH_CRASH_AT=$pt:$sig MBH_TEST_SECOND_MS=250 pre "$n-pre" "$n" --max-lock-seconds 2
 		t_rc_is 0 "$n: pre-backup exits 0" "$n-pre"
 		read -r wd ws <<<"$(wd_of_record)"
 		# the watchdog ends (its point, or its work done) within a few seconds of the deadline

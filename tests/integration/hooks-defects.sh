@@ -69,7 +69,8 @@ t_rc_is 0 "job name of 127 bytes: post-backup with the same --job exits 0" j127p
 clean "job name of 127 bytes"
 
 # ---- 5. --exec whose log pipe closes early (| head -n1): SIGPIPE must not cost the unlock
-timeout -k 5 30 env -C "$RUN" "$MBH_PRE" -c "$CONF" --job pipe --exec -- sleep 2 2>&1 </dev/null |
+# (head is gone once it has the first line, the lock's; the command outlives it by far)
+timeout -k 5 30 env -C "$RUN" "$MBH_PRE" -c "$CONF" --job pipe --exec -- sleep 0.5 2>&1 </dev/null |
 	head -n1 >"$T_OUT/pipe.head"
 rcs=("${PIPESTATUS[@]}")
 tap_is "${rcs[0]}" 0 "--exec | head -n1: pre-backup exits 0 by itself (not 141 of SIGPIPE)"
@@ -88,9 +89,10 @@ COPIER=(sh -c 'echo "$$ $(sed "s/^.*) //" /proc/$$/stat | cut -d" " -f20)" >"$1.
 for who in post watchdog; do
 	n="SIGKILL of --exec, then $who"
 	rm -f "$COPY" "$CMDPID"
+	# (the lock's seconds count 250 ms in a test build, MBH_TEST_SECOND_MS: the watchdog's 6 are 1.5 s)
 	mls=30
-	[ "$who" = watchdog ] && mls=2
-	env -C "$RUN" "$MBH_PRE" -c "$CONF" --job "copy-$who" --max-lock-seconds "$mls" --exec -- "${COPIER[@]}" \
+	[ "$who" = watchdog ] && mls=6
+	MBH_TEST_SECOND_MS=250 env -C "$RUN" "$MBH_PRE" -c "$CONF" --job "copy-$who" --max-lock-seconds "$mls" --exec -- "${COPIER[@]}" \
 		</dev/null >"$T_OUT/copy-$who.out" 2>"$T_OUT/copy-$who.err" &
 	PRE=$!
 	t_bg_register "$PRE"
@@ -177,8 +179,9 @@ else
 	t_rc_is 0 "read-only state dir, writable again: post clears the stale record" ropost2
 	tap_ok "$([ -e "$rosf" ] && echo 1 || echo 0)" "read-only state dir, writable again: no record"
 
-	# the watchdog unlocks at the deadline although it cannot touch the record
-	pre rowd --job rowd --state-dir "$ROST" --max-lock-seconds 2
+	# the watchdog unlocks at the deadline although it cannot touch the record (4 s of 250 ms, in a test
+	# build: MBH_TEST_SECOND_MS)
+	MBH_TEST_SECOND_MS=250 pre rowd --job rowd --state-dir "$ROST" --max-lock-seconds 4
 	t_rc_is 0 "read-only state dir, watchdog: pre-backup exits 0" rowd
 	dl=$(state_get "$rosf" deadline)
 	mount -o remount,ro "$ROST"

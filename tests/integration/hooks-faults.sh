@@ -10,6 +10,8 @@
 . "${top_srcdir:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/integration/simlib.sh"
 t_init
 T_TIMEOUT=40
+# the lock's seconds, script.timeout and the kill grace count 250 ms here (MBH_TEST_SECOND_MS, test builds)
+export MBH_TEST_SECOND_MS=250
 
 CONF=$T_DIR/rs0.conf
 SF=$T_STATE/rs0.state
@@ -48,8 +50,9 @@ wait_count() {
 }
 
 # ---------------------------------------------------------------- --exec: the record removed under the lock
-# (the command waits for the LOCKED record, written as it starts)
-pre exec-rm --exec -- sh -c "sleep 0.5; rm -f '$SF'; sleep 0.3"
+# (the command waits for the LOCKED record, written as it starts: up to 10 s, in 20 ms steps)
+LOCKED_WAIT="n=0; until grep -qs '^phase=LOCKED' '$SF' || [ \$n -ge 500 ]; do sleep 0.02; n=\$((n + 1)); done"
+pre exec-rm --exec -- sh -c "$LOCKED_WAIT; rm -f '$SF'; sleep 0.3"
 t_rc_is 0 "--exec, record removed by hand under the lock: the run exits 0 (its command did)" exec-rm
 tap_is "$(sim_lockcount 2)" 0 "--exec, record removed: the run unlocked its member anyway"
 tap_like "$T_OUT/exec-rm.err" "record .*rs0\\.state.* (was removed|is gone)" "--exec, record removed: it says the record was gone"
@@ -57,7 +60,7 @@ clean "--exec, record removed"
 
 # --exec: the record edited to name another member, which someone else has locked.
 sim_ctl lock 1 >/dev/null
-pre exec-edit --exec -- sh -c "sleep 0.5; sed -i 's/^member=.*/member=$H1/' '$SF'; sleep 0.3"
+pre exec-edit --exec -- sh -c "$LOCKED_WAIT; sed -i 's/^member=.*/member=$H1/' '$SF'; sleep 0.3"
 tap_is "$(sim_lockcount 2)" 0 "--exec, record edited to another member: the run unlocked its own member"
 tap_is "$(sim_lockcount 1)" 1 "--exec, record edited: someone else's lock on member 1 is left alone"
 sim_ctl unlock 1 >/dev/null
@@ -65,7 +68,7 @@ rm -f "$SF"
 clean "--exec, record edited"
 
 # ---------------------------------------------------------------- hooks: the record removed between pre and post
-pre hooks-rm --job hooks-rm --max-lock-seconds 3
+pre hooks-rm --job hooks-rm --max-lock-seconds 4
 t_rc_is 0 "hooks, record removed: pre-backup exits 0" hooks-rm
 dl=$(state_get "$SF" deadline)
 rm -f "$SF"
@@ -76,11 +79,11 @@ tap_is "$(sim_lockcount 2)" 0 "hooks, record removed: the watchdog unlocked memb
 clean "hooks, record removed"
 
 # ---------------------------------------------------------------- hooks: a line added by hand
-# pre_then CASE EDIT: pre-backup (max_seconds 3), then EDIT the record; post refuses with one line;
+# pre_then CASE EDIT: pre-backup (max_seconds 6: 1.5 s), then EDIT the record; post refuses with one line;
 # the watchdog unlocks member 2 at the deadline it was handed.
 pre_then() {
 	local n=$1 dl wd ws
-	pre "$n" --job "$n" --max-lock-seconds 3
+	pre "$n" --job "$n" --max-lock-seconds 6
 	t_rc_is 0 "$n: pre-backup exits 0" "$n"
 	dl=$(state_get "$SF" deadline)
 	read -r wd ws <<<"$(state_get "$SF" watchdog_pid) $(state_get "$SF" watchdog_start)"
@@ -133,9 +136,10 @@ t_run st env -C "$RUN" "$MBH_PRE" -c "$T_DIR/st.conf" --exec -- sleep 30
 tap_like "$T_OUT/st.err" "script\\.timeout (= |\\()2 s" "--exec stopped by script.timeout: the message names script.timeout (2 s)"
 tap_unlike "$T_OUT/st.err" "lock\\.max_seconds" "--exec stopped by script.timeout: lock.max_seconds is not blamed"
 clean "--exec stopped by script.timeout"
-t_config "$T_DIR/ml.conf" "lock = { allow_majority_stall = true; max_seconds = 3; };" "script = { timeout = 7200; };"
+# (5 s: the SIGTERM goes out a kill grace before the deadline, so the run, not the watchdog, stops it)
+t_config "$T_DIR/ml.conf" "lock = { allow_majority_stall = true; max_seconds = 5; };" "script = { timeout = 7200; };"
 t_run ml env -C "$RUN" "$MBH_PRE" -c "$T_DIR/ml.conf" --exec -- sleep 30
-tap_like "$T_OUT/ml.err" "lock\\.max_seconds (= |\\()3 s" "--exec stopped at the lock's deadline: the message names lock.max_seconds (3 s)"
+tap_like "$T_OUT/ml.err" "lock\\.max_seconds (= |\\()5 s" "--exec stopped at the lock's deadline: the message names lock.max_seconds (5 s)"
 tap_unlike "$T_OUT/ml.err" "script\\.timeout" "--exec stopped at the lock's deadline: script.timeout is not blamed"
 clean "--exec stopped at the lock's deadline"
 

@@ -136,14 +136,14 @@ t_assert_unlocked "killed at fsync: nothing locked"
 t_assert_no_state "killed at fsync: no state left"
 
 # ---- the member is partitioned at the lock: pre gives up when the socket times out (the product's
-# default is 120 s for a slow flush; the URI's socketTimeoutMS=3000 shortens it here), never hangs
+# default is 120 s for a slow flush; the URI's socketTimeoutMS=1000 shortens it here), never hangs
 sim_ctl arm 2 fsync partition >/dev/null
-CFG_URI="$SIM_URI&socketTimeoutMS=3000" t_config "$CONF"
+CFG_URI="$SIM_URI&socketTimeoutMS=1000" t_config "$CONF"
 s=$(date +%s)
 T_TIMEOUT=30 t_run armpart "$MBH_PRE" -c "$CONF" --job armpart
 e=$(date +%s)
 t_config "$CONF"
-tap_isnt "$T_RC" 124 "partitioned at fsync: pre gives up within 30 s with socketTimeoutMS=3000 (exit $T_RC after $((e - s)) s)"
+tap_isnt "$T_RC" 124 "partitioned at fsync: pre gives up within 30 s with socketTimeoutMS=1000 (exit $T_RC after $((e - s)) s)"
 tap_isnt "$T_RC" 0 "partitioned at fsync: pre fails"
 tap_like "$T_OUT/armpart.err" "^mongo-prebackup: error: .*mongo-postbackup" "partitioned at fsync: the error says to run mongo-postbackup"
 tap_is "$(grep '^mongo-prebackup: error: ' "$T_OUT/armpart.err" | grep -o "$H2" | wc -l)" 1 "partitioned at fsync: the error line names the member once (not garbled)"
@@ -157,9 +157,12 @@ t_assert_no_state "partitioned at fsync, healed: no state left"
 t_run pp "$MBH_PRE" -c "$CONF" --job pp
 t_rc_is 0 "partition at post: pre exits 0" pp
 sim_ctl partition 2 >/dev/null
+# (a connect timeout of 1 s: the bound is the config's, whatever it is)
+t_config "$CONF" 'connect_timeout_ms = 1000;'
 s=$(date +%s)
 t_run pppost "$MBH_POST" -c "$CONF"
 e=$(date +%s)
+t_config "$CONF"
 t_rc_is 75 "partition at post: post exits 75 (after $((e - s)) s)" pppost
 tap_ok "$([ -f "$SF" ] && echo 0 || echo 1)" "partition at post: the record is kept"
 sim_ctl heal 2 >/dev/null
@@ -168,7 +171,8 @@ t_rc_is 0 "partition at post, healed: post exits 0" pppost2
 t_assert_unlocked "partition at post, healed: unlocked"
 
 # ---- --exec outliving lock.max_seconds: the command is stopped and the member unlocked at the deadline
-t_run longexec "$MBH_PRE" -c "$CONF" --max-lock-seconds 1 --exec -- sleep 60
+# (its 1 s, and the kill grace, count 250 ms in a test build, MBH_TEST_SECOND_MS)
+MBH_TEST_SECOND_MS=250 t_run longexec "$MBH_PRE" -c "$CONF" --max-lock-seconds 1 --exec -- sleep 60
 tap_isnt "$T_RC" 0 "--exec past max_seconds: a failure ($T_RC)"
 tap_isnt "$T_RC" 124 "--exec past max_seconds: does not run to the end of the command"
 tap_like "$T_OUT/longexec.err" "^mongo-prebackup: (warning|error): .*(timed out|max_seconds|deadline)" "--exec past max_seconds: says the lock time ran out"

@@ -151,10 +151,12 @@ tap_like "$T_OUT/cmissing.err" "snapshot\\.create: cannot run $T_DIR/no-such-scr
 clean "create cannot be run"
 
 # ---- create hangs past snapshot.timeout: killed, counted as a failure, the member unlocked
+# (its 3 s, and the kill grace, count 250 ms seconds in a test build, MBH_TEST_SECOND_MS)
 SNAP_TIMEOUT=3 snap_config
 rm -f "$T_OUT/create.pid"
 s=$(date +%s)
-t_run chang env SNAPTEST_FAULT=create-hang SNAPTEST_PIDFILE="$T_OUT/create.pid" "$MBH_PRE" -c "$CONF" --job ch
+MBH_TEST_SECOND_MS=250 t_run chang env SNAPTEST_FAULT=create-hang SNAPTEST_PIDFILE="$T_OUT/create.pid" \
+	"$MBH_PRE" -c "$CONF" --job ch
 e=$(date +%s)
 t_rc_is 75 "create hangs: exits 75" chang
 tap_ok "$([ $((e - s)) -le 8 ] && echo 0 || echo 1)" "create hangs: stopped at snapshot.timeout (3 s) plus the kill grace ($((e - s)) s)"
@@ -163,7 +165,7 @@ tap_like "$T_OUT/chang.err" "snapshot\\.create \\(.*\\) timed out after 3 s \\(s
 tap_ok "$(t_pid_gone "$(cat "$T_OUT/create.pid" 2>/dev/null)" 50 && echo 0 || echo 1)" "create hangs: the create process is gone"
 clean "create hangs"
 
-t_run chang2 env SNAPTEST_FAULT=create-hang-after "$MBH_PRE" -c "$CONF" --job ch2
+MBH_TEST_SECOND_MS=250 t_run chang2 env SNAPTEST_FAULT=create-hang-after "$MBH_PRE" -c "$CONF" --job ch2
 t_rc_is 75 "create hangs after printing a path: exits 75" chang2
 tap_like "$SNAPTEST_LOG" "^remove $SNAPS/rs0-ch2-1 " "create hangs after printing a path: that snapshot is removed"
 clean "create hangs after printing a path"
@@ -180,7 +182,7 @@ tap_like "$T_OUT/rfail.err" "snapshot\\.remove \\(.*\\) of $RS failed \\(exit 5\
 tap_ok "$([ -d "$RS" ] && [ "$(state_get "$SF" phase)" = SNAPSHOT ] && echo 0 || echo 1)" "remove fails: snapshot and SNAPSHOT record kept"
 SNAP_TIMEOUT=3 snap_config
 s=$(date +%s)
-t_run rhang env SNAPTEST_FAULT=remove-hang "$MBH_POST" -c "$CONF"
+MBH_TEST_SECOND_MS=250 t_run rhang env SNAPTEST_FAULT=remove-hang "$MBH_POST" -c "$CONF"
 e=$(date +%s)
 snap_config
 t_rc_is 75 "remove hangs: post exits 75" rhang

@@ -538,6 +538,14 @@ test_two_jobs(void)
 
 /* ---------------------------------------------------------------- 2. cancel from another thread */
 
+/* Member id answers ms late: every command, or only cmd (NULL: every one). */
+static void
+set_slow(sim *s, int id, int ms, const char *cmd)
+{
+	if (sim_ctl(s, NULL, "slow %d %d %s", id, ms, cmd != NULL ? cmd : "") != 0)
+		tap_diag("ctl slow %d %d %s failed", id, ms, cmd != NULL ? cmd : "");
+}
+
 enum cancel_when { AFTER_DELAY, WHEN_LOCKED, WHEN_STREAMING };
 
 typedef struct canceller {
@@ -581,13 +589,6 @@ cancel_thread(void *arg)
 	return NULL;
 }
 
-static void
-set_slow(sim *s, int id, int ms)
-{
-	if (sim_ctl(s, NULL, "slow %d %d", id, ms) != 0)
-		tap_diag("ctl slow %d %d failed", id, ms);
-}
-
 /* mbh_job_lock on a job cancelled by c (started first); returns the lock's rc. */
 static int
 lock_under_cancel(tjob *t, canceller *c, mbh_error *err, int64_t *elapsed_after_cancel)
@@ -629,14 +630,14 @@ test_cancel(void)
 
 	/* during discovery: every member answers 300 ms late, the cancel comes 150 ms in */
 	for (int id = 0; id < 3; id++)
-		set_slow(SA, id, 300);
+		set_slow(SA, id, 300, NULL);
 	tjob_open(&t, CFG_A, "job-cancel-1");
 	memset(&c, 0, sizeof(c));
 	c.when = AFTER_DELAY;
 	c.delay_ms = 150;
 	rc = lock_under_cancel(&t, &c, &err, &after);
 	for (int id = 0; id < 3; id++)
-		set_slow(SA, id, 0);
+		set_slow(SA, id, 0, NULL);
 	if (!tap_ok(rc != 0 && err.code == EX_TEMPFAIL && strstr(err.msg, "cancelled") != NULL,
 		    "cancel during discovery: EX_TEMPFAIL, cancelled (%s)", err.msg))
 		recorder_diag(&t.rec, "cancel during discovery");
@@ -646,14 +647,14 @@ test_cancel(void)
 	tjob_close(&t);
 	nothing_left(SA, SET_A, "cancel during discovery");
 
-	/* during the lock: member 2 answers 600 ms late; cancel once it is locked, before the reply */
+	/* during the lock: member 2 answers fsync 600 ms late; cancel once it is locked, before the reply */
 	unlocks = counter(SA, PASSIVE_A, "fsyncUnlock");
-	set_slow(SA, PASSIVE_A, 600);
+	set_slow(SA, PASSIVE_A, 600, "fsync");
 	tjob_open(&t, CFG_A, "job-cancel-2");
 	memset(&c, 0, sizeof(c));
 	c.when = WHEN_LOCKED;
 	rc = lock_under_cancel(&t, &c, &err, &after);
-	set_slow(SA, PASSIVE_A, 0);
+	set_slow(SA, PASSIVE_A, 0, NULL);
 	tap_ok(c.fired, "cancel during the lock: the member was seen locked before the reply");
 	if (!tap_ok(rc != 0 && err.code == EX_TEMPFAIL && strstr(err.msg, "cancelled") != NULL,
 		    "cancel during the lock: EX_TEMPFAIL, cancelled (%s)", err.msg))
@@ -1002,6 +1003,7 @@ test_wait_unlock_race(void)
 	tjob t;
 	mbh_error err;
 	int rounds = 12, bad = 0, status, rc;
+	bool late;
 	long pid;
 
 	tjob_open(&t, CFG_A, "job-race");
@@ -1019,11 +1021,16 @@ test_wait_unlock_race(void)
 		l.job = t.job;
 		l.delay_ms = i % 4; /* 0..3 ms: the unlock lands before, at and after the wait's start */
 		pthread_create(&th, NULL, late_unlock_thread, &l);
-		/* and twice the owner comes only once the unlock is surely over */
-		th_pause_ms(i % 6 == 5 ? 1200 * slow_factor : i % 3);
+		/* and twice the owner comes only once the unlock is over (its thread joined) */
+		late = i % 6 == 5;
+		if (late)
+			pthread_join(th, NULL);
+		else
+			th_pause_ms(i % 3);
 		mbh_error_init(&err);
 		rc = mbh_job_wait(t.job, &status, &err);
-		pthread_join(th, NULL);
+		if (!late)
+			pthread_join(th, NULL);
 		if (rc != -1 || err.code != EX_TEMPFAIL || l.rc != 0 || group_alive(pid) != 0) {
 			tap_diag("race round %d: wait %d (code %d: %s), unlock %d (%s), group alive %d", i, rc, err.code,
 				 err.msg, l.rc, l.err.msg, group_alive(pid));
@@ -1063,6 +1070,7 @@ typedef struct asker {
 	int delay_ms;
 	int64_t took_ms;
 	int rc;
+	bool unslow; /* then PASSIVE_A answers at once again (the undo is not what is measured) */
 } asker;
 
 static void *
@@ -1082,6 +1090,8 @@ ask_thread(void *arg)
 	mbh_job_cancel(a->job);
 	a->rc = mbh_job_unlock_async(a->job, &err);
 	a->took_ms = th_now_ms() - t0;
+	if (a->unslow)
+		set_slow(SA, PASSIVE_A, 0, NULL);
 	return NULL;
 }
 
@@ -1127,16 +1137,17 @@ test_stream(void)
 	nothing_left(SA, SET_A, "empty");
 
 	/* an unlock asked while the lock flow waits on a slow member returns at once; the flow undoes its lock */
-	set_slow(SA, PASSIVE_A, 1500);
+	set_slow(SA, PASSIVE_A, 1500, NULL);
 	tjob_open(&t, CFG_A, "job-stream-3");
 	memset(&a, 0, sizeof(a));
 	a.job = t.job;
 	a.delay_ms = 300;
+	a.unslow = true; /* at 1.5 s a command the undo took 7.5 s of the 10 s bound */
 	pthread_create(&th, NULL, ask_thread, &a);
 	mbh_error_init(&err);
 	rc = mbh_job_lock(t.job, &err);
 	pthread_join(th, NULL);
-	set_slow(SA, PASSIVE_A, 0);
+	set_slow(SA, PASSIVE_A, 0, NULL);
 	tap_ok(a.rc == 0 && a.took_ms < 200 * slow_factor,
 	       "async unlock during a slow lock: asked and returned in %lld ms (the member answers in 1.5 s)",
 	       (long long)a.took_ms);

@@ -30,10 +30,11 @@
 #include "release.h"
 #include "sim-harness.h"
 #include "state.h"
+#include "timefmt.h"
 #include "uri.h"
 #include "watchdog.h"
 
-#define PLAN 46
+#define PLAN 48
 #define SET "lr-rs"
 #define SECONDARY 1
 
@@ -213,7 +214,7 @@ test_release(void)
 	tap_ok(strncmp(err.msg, "cannot reach 127.0.0.1:1; the lock is still held; run mongo-postbackup again when it "
 		       "is back", 85) == 0 && strstr(err.msg, "cannot reach 127.0.0.1:1: ") == NULL,
 	       "  says the lock is still held, naming the member once");
-	tap_ok(read_record(&got) && mbh_release_same_lock(&got, &r), "  the record stays for the next try");
+	tap_ok(read_record(&got) && mbh_state_same_lock(&got, &r), "  the record stays for the next try");
 	drop_record();
 	mbh_lock_session_free(s);
 	free(member);
@@ -253,6 +254,37 @@ wait_released(int ms)
 	return false;
 }
 
+/*
+ * Start the watchdog as a run does (mbh_watchdog_spawn, then
+ * mbh_watchdog_send): *w, its pid; false when it failed.
+ */
+static bool
+wd_start(mbh_watchdog **w, const char *path, const mbh_config *cfg, const char *token)
+{
+	mbh_error err;
+
+	mbh_error_init(&err);
+	if (mbh_watchdog_spawn(w, path, &err) != 0 || mbh_watchdog_send(*w, cfg, SET, token, &err) != 0) {
+		tap_diag("watchdog: %s", err.msg);
+		return false;
+	}
+	return true;
+}
+
+/* "go" with what r guards. */
+static bool
+wd_go(mbh_watchdog *w, const mbh_state_rec *r)
+{
+	mbh_error err;
+
+	mbh_error_init(&err);
+	if (mbh_watchdog_go(w, r, &err) != 0) {
+		tap_diag("watchdog: %s", err.msg);
+		return false;
+	}
+	return true;
+}
+
 /* watchdog.c and the watchdog program. */
 static void
 test_watchdog(const char *path)
@@ -263,7 +295,7 @@ test_watchdog(const char *path)
 	mbh_watchdog *w = NULL;
 	mbh_state_rec r;
 	mbh_error err;
-	int64_t count = 0;
+	int64_t count = 0, released_at;
 	bool definite, released = false, said = false;
 	long pid;
 	FILE *f;
@@ -271,27 +303,35 @@ test_watchdog(const char *path)
 	mbh_error_init(&err);
 	/* a pipe closed without "go": nothing to guard */
 	record_of(&r, member, 0);
-	tap_ok(cfg != NULL && mbh_watchdog_start(&w, path, cfg, SET, r.token, &err) == 0 && mbh_watchdog_pid(w) > 0,
-	       "watchdog: started");
+	tap_ok(cfg != NULL && wd_start(&w, path, cfg, r.token) && mbh_watchdog_pid(w) > 0, "watchdog: started");
 	pid = mbh_watchdog_pid(w);
 	tap_ok(mbh_watchdog_starttime(w) == mbh_proc_starttime(pid), "  its start time is its /proc start time");
 	mbh_watchdog_free(w);
 	w = NULL;
 	tap_ok(mbh_watchdog_reap(pid, 5000), "watchdog: without \"go\" it exits at once");
 
-	/* at the deadline it unlocks, removes the record and says so */
+	/*
+	 * at the deadline it was handed, to the ms (300 ms from now), it unlocks,
+	 * removes the record and says so; the record's own deadline (whole
+	 * seconds, a minute later here) is not what it acts on
+	 */
 	tap_ok(mbh_lock_fsync_lock(s, &count, &definite, &err) == 0 && count == 1, "watchdog: the member locked");
 	record_of(&r, member, count);
-	r.deadline = (int64_t)time(NULL) + 1;
-	tap_ok(mbh_watchdog_start(&w, path, cfg, SET, r.token, &err) == 0, "watchdog: started for that lock");
+	tap_ok(wd_start(&w, path, cfg, r.token), "watchdog: started for that lock");
 	r.watchdog_pid = mbh_watchdog_pid(w);
 	r.watchdog_start = mbh_watchdog_starttime(w);
+	r.deadline_ms = mbh_wall_ms() + 300;
+	r.deadline = r.deadline_ms / 1000 + 60;
 	write_record(&r);
-	tap_ok(mbh_watchdog_go(w, &r, &err) == 0, "  told to go once the record is on disk");
+	tap_ok(wd_go(w, &r), "  told to go once the record is on disk");
 	pid = mbh_watchdog_pid(w);
 	mbh_watchdog_free(w);
 	w = NULL;
 	tap_ok(wait_released(15000), "watchdog: after the deadline the member is unlocked and the record gone");
+	released_at = mbh_wall_ms();
+	tap_ok(released_at >= r.deadline_ms, "  not before the deadline it was handed");
+	tap_ok(released_at < r.deadline * 1000, "  at the deadline it was handed, to the ms (%lld ms after it), not "
+	       "the record's", (long long)(released_at - r.deadline_ms));
 	tap_ok(mbh_watchdog_reap(pid, 5000), "  and it exits");
 	snprintf(events, sizeof(events), "%s/%s.events", state_dir, SET);
 	if ((f = fopen(events, "r")) != NULL) {
@@ -307,14 +347,13 @@ test_watchdog(const char *path)
 	/* a release before the deadline stops it */
 	tap_ok(mbh_lock_fsync_lock(s, &count, &definite, &err) == 0, "watchdog: the member locked again");
 	record_of(&r, member, count);
-	tap_ok(mbh_watchdog_start(&w, path, cfg, SET, r.token, &err) == 0, "  a watchdog started for it");
+	tap_ok(wd_start(&w, path, cfg, r.token), "  a watchdog started for it");
 	r.watchdog_pid = mbh_watchdog_pid(w);
 	r.watchdog_start = mbh_watchdog_starttime(w);
 	write_record(&r);
-	mbh_watchdog_go(w, &r, &err);
+	wd_go(w, &r);
 	mbh_watchdog_free(w);
 	w = NULL;
-	th_pause_ms(300);
 	tap_ok(mbh_proc_running(r.watchdog_pid, r.watchdog_start), "  it guards the lock (deadline in an hour)");
 	tap_ok(mbh_release(LG, s, state_dir, &r, MBH_RELEASER_POST, NULL, &released, &err) == 0 && released,
 	       "  released by post");

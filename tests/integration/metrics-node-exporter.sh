@@ -72,9 +72,10 @@ tap_is "$(scraped post 'mongo_backup_successes_total{set="rs0"}')" 1 "post: the 
 tap_ok "$(awk -v t="$(scraped post 'mongo_backup_last_success_timestamp_seconds{set="rs0"}')" -v n="$(date +%s)" \
 	'BEGIN { exit !(t > n - 60 && t <= n + 1) }' && echo 0 || echo 1)" "post: the last success is now"
 
-# A run killed while it holds the lock; the watchdog ends the lock at lock.max_seconds.
-t_config "$CONF" "$METRICS" 'lock = { max_seconds = 3; };'
-"$MBH_PRE" -c "$CONF" --job killed --exec -- sleep 60 </dev/null >"$T_OUT/killed.out" 2>&1 &
+# A run killed while it holds the lock; the watchdog ends the lock at lock.max_seconds (6 s of 250 ms in
+# a test build, MBH_TEST_SECOND_MS: 1.5 s, room for a scrape while it is held).
+t_config "$CONF" "$METRICS" 'lock = { max_seconds = 6; };'
+MBH_TEST_SECOND_MS=250 "$MBH_PRE" -c "$CONF" --job killed --exec -- sleep 60 </dev/null >"$T_OUT/killed.out" 2>&1 &
 KPID=$!
 t_bg_register "$KPID"
 wait_for "the LOCKED record" 500 grep -qs '^phase=LOCKED' "$SF"

@@ -99,6 +99,7 @@ has() {
 }
 missing=""
 for f in /usr/bin/mongo-prebackup /usr/bin/mongo-postbackup $WATCHDOG /usr/libexec/mongo-backup-hooks/mongo-backup-gate \
+	/usr/libexec/mongo-backup-hooks/mongo-backup-watchdog-release \
 	/usr/libexec/mongo-backup-hooks/snapshot-btrfs /usr/libexec/mongo-backup-hooks/snapshot-lvm \
 	/usr/libexec/mongo-backup-hooks/snapshot-zfs $EXAMPLES/scripts/dump-copy.sh $EXAMPLES/scripts/cluster-lock-held.sh; do
 	has main -rwxr-xr-x "$f" || missing="$missing $f"
@@ -106,7 +107,7 @@ done
 for f in /usr/share/man/man1/mongo-prebackup.1.gz /usr/share/man/man1/mongo-postbackup.1.gz \
 	/usr/share/man/man5/mongo-backup.conf.5.gz $EXAMPLES/mongo-backup.conf.example \
 	$EXAMPLES/mongo-backup-plugin.conf.example $EXAMPLES/bacula-hooks-job.conf $EXAMPLES/bacula-cluster-hooks-job.conf \
-	$EXAMPLES/bacula-plugin-job.conf \
+	$EXAMPLES/bacula-plugin-job.conf $EXAMPLES/bacula-plugin-cluster.conf $EXAMPLES/mongo-backup-plugin-cluster.conf.example \
 	$EXAMPLES/mongo-backup.rules.yml \
 	/usr/share/doc/mongo-backup-hooks/copyright; do
 	has main -rw-r--r-- "$f" || missing="$missing $f"
@@ -184,14 +185,9 @@ t_config "$CONF" 'lock = { max_seconds = 300; };' \
 sed -i '/^state_dir = /d' "$CONF"
 cat >"$T_DIR/note-watchdog.sh" <<EOF
 #!/bin/sh
-# the program of the watchdog the lock record names, as the client sees it; in plugin mode the
-# command may start while that process is still the gate program it waited in (it execs the
-# watchdog at "go"): give it up to 5 s to become the watchdog
+# the program of the watchdog the lock record names, as the client sees it (started as itself, before
+# the lock: never the gate program)
 pid=\$(sed -n 's/^watchdog_pid=//p' /var/lib/mongo-backup/rs0.state)
-i=0
-while [ "\$(readlink "/proc/\$pid/exe")" = /usr/libexec/mongo-backup-hooks/mongo-backup-gate ] && [ \$i -lt 50 ]; do
-	sleep 0.1; i=\$((i + 1))
-done
 echo "\$1 \$(readlink "/proc/\$pid/exe")" >>"$T_OUT/watchdog.txt"
 EOF
 cat >"$T_DIR/backup.sh" <<EOF

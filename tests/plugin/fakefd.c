@@ -27,7 +27,7 @@
  *   fakefd [-v] [-i INTERFACE] PLUGIN.so info
  *   fakefd [-v] [-i INTERFACE] PLUGIN.so JOB [-- JOB]...
  * where JOB is one of
- *   backup   --cmd STRING [--cmd STRING]... [--out FILE] [--cancel-after BYTES] [--cancel-at-ms MS]
+ *   backup   --cmd STRING [--cmd STRING]... [--out FILE] [--out-dir DIR] [--cancel-after BYTES] [--cancel-at-ms MS]
  *            [--skip-io] [--skip-endjob] [--close-after BYTES] [--pause-after BYTES --pause-ms MS]
  *   restore  --cmd STRING --in FILE --fname NAME [--where DIR]
  *   estimate --cmd STRING
@@ -40,6 +40,9 @@
  * daemon fails mid-stream (it stops reading and closes the file, as
  * bacula-fd does after "Network send error to SD"); --pause-after one that
  * stops calling IO_READ for a while (waiting for a volume to be mounted).
+ * --out-dir writes each file of a backup to a file of its own in DIR, named
+ * after the stored name with its slashes made '_' (a plugin command making
+ * several files: endBackupFile's bRC_More).
  * SIGTERM is handled as bacula-fd 9.6 does (terminate_filed): on whichever
  * thread gets it, unloadPlugin, then exit, with the jobs still running.
  *
@@ -60,6 +63,7 @@
  *   job N: M_TYPE: TEXT            every JobMessage the plugin sent, named by
  *                                  the interface's numbers (3 is M_EVENTS on 22)
  *   job N: ODD message type T ...  a type a plugin must never send
+ *   job N: file NAME bytes=B       (backups) each file read whole, at its IO_CLOSE
  *   job N: status=S files=F bytes=B errors=E fname=NAME
  *   job N: reads=R short=S         (backups that read data) IO_READs that returned
  *                                  data, and how many of them less than asked
@@ -84,6 +88,7 @@ typedef struct job {
 	const char *cmds[8];     /* backup: one per Plugin= line, run in turn */
 	int ncmds;
 	const char *out;
+	const char *out_dir;
 	const char *in;
 	const char *where;
 	const char *fname;
@@ -320,6 +325,28 @@ wait_for(job *j)
 	trace(j, "%s appeared after %ld ms", j->wait_for, ms_since(&t0));
 }
 
+/* --out-dir: the file one backup file goes to (DIR/the stored name with '/' made '_'), or NULL. */
+static FILE *
+open_out_file(job *j, const char *fname)
+{
+	char path[4096], *p;
+	FILE *f;
+	int n;
+
+	if (j->out_dir == NULL)
+		return NULL;
+	n = snprintf(path, sizeof(path), "%s/", j->out_dir);
+	if (n < 0 || (size_t)n >= sizeof(path))
+		return NULL;
+	snprintf(path + n, sizeof(path) - (size_t)n, "%s", fname[0] == '/' ? fname + 1 : fname);
+	for (p = path + n; *p != '\0'; p++)
+		if (*p == '/')
+			*p = '_';
+	if ((f = fopen(path, "w")) == NULL)
+		fd_error(j, "cannot write %s: %s", path, strerror(errno));
+	return f;
+}
+
 /* One Plugin= line of a backup: BackupCommand, startBackupFile, pluginIO, endBackupFile (again on bRC_More). */
 static void
 backup_command(job *j, const char *cmd, FILE *out)
@@ -327,6 +354,8 @@ backup_command(job *j, const char *cmd, FILE *out)
 	fake_save sp;
 	struct io_pkt io;
 	char *buf = NULL;
+	FILE *fout = NULL;
+	long long file_bytes = 0;
 	bRC rc;
 
 	if (j->cancel_at_ms >= 0)
@@ -348,6 +377,10 @@ backup_command(job *j, const char *cmd, FILE *out)
 			break;
 		}
 		snprintf(j->saved_fname, sizeof(j->saved_fname), "%s", sp.fname);
+		file_bytes = j->bytes;
+		if (fout != NULL)
+			fclose(fout);
+		fout = open_out_file(j, sp.fname);
 		if (sp.type == FT_REG && !sp.no_read && j->skip_io) {
 			atomic_fetch_add(&j->fatals, 1);
 			say("job %d: M_FATAL: fakefd: the storage daemon went away before %s was opened", j->jobid,
@@ -391,6 +424,8 @@ backup_command(job *j, const char *cmd, FILE *out)
 						j->short_reads++;
 					if (out != NULL)
 						fwrite(buf, 1, (size_t)io.status, out);
+					if (fout != NULL)
+						fwrite(buf, 1, (size_t)io.status, fout);
 					j->bytes += io.status;
 					if (j->cancel_after >= 0 && j->bytes >= j->cancel_after)
 						start_canceller(j);
@@ -419,6 +454,7 @@ backup_command(job *j, const char *cmd, FILE *out)
 					fd_error(j, "Close error on file %s", sp.fname);
 				if (!atomic_load(&j->cancelled))
 					j->files++;
+				say("job %d: file %s bytes=%lld", j->jobid, sp.fname, j->bytes - file_bytes);
 			}
 		} else if (sp.type == FT_REG) {
 			j->files++;
@@ -426,6 +462,8 @@ backup_command(job *j, const char *cmd, FILE *out)
 		rc = pf->endBackupFile(&j->ctx);
 		trace(j, "endBackupFile -> %d", (int)rc);
 	} while (rc == bRC_More && !atomic_load(&j->cancelled));
+	if (fout != NULL)
+		fclose(fout);
 	free(buf);
 }
 
@@ -750,6 +788,8 @@ parse_job(job *j, int n, char **argv, int *i)
 		}
 		else if (strcmp(o, "--out") == 0)
 			j->out = v;
+		else if (strcmp(o, "--out-dir") == 0)
+			j->out_dir = v;
 		else if (strcmp(o, "--in") == 0)
 			j->in = v;
 		else if (strcmp(o, "--where") == 0)

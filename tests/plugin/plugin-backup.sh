@@ -87,8 +87,8 @@ tap_like "$T_OUT/notfound.out" "^job 1: M_FATAL: mongo-fd: the backup command di
 	"command not found: the message names it"
 after "command not found"
 
-# The watchdog waits for "go", and the command for the lock, in the gate program (beside the watchdog;
-# MONGO_BACKUP_GATE): one that is not there fails the job before anything is locked, naming it.
+# The command waits for the lock in the gate program (beside the watchdog; MONGO_BACKUP_GATE): one that
+# is not there fails the job before anything is locked, naming it.
 t_config "$CONF" "script = { backup = [ \"$T_DIR/dump.sh\" ]; };"
 before=$(($(sim_counter 1 fsync) + $(sim_counter 2 fsync)))
 MONGO_BACKUP_GATE=$T_DIR/no-such-gate fd_run nogate backup --cmd "$CMD"
@@ -101,9 +101,10 @@ after "gate program missing"
 # script.timeout: a command that never ends is stopped, the job fails, the member is unlocked.
 printf '#!/bin/sh\necho $$ >"%s"\nprintf started\nexec sleep 300\n' "$T_OUT/hang.pid" >"$T_DIR/hang.sh"
 chmod +x "$T_DIR/hang.sh"
+# (its 2 s, and the kill grace, count 250 ms in a test build, MBH_TEST_SECOND_MS)
 t_config "$CONF" "script = { backup = [ \"$T_DIR/hang.sh\" ]; timeout = 2; };"
 start=$(date +%s)
-fd_run timeout backup --cmd "$CMD"
+MBH_TEST_SECOND_MS=250 fd_run timeout backup --cmd "$CMD"
 took=$(($(date +%s) - start))
 fd_status_is timeout 1 f "script.timeout: the job fails (f)"
 tap_like "$T_OUT/timeout.out" "^job 1: M_FATAL: mongo-fd: the backup command hang.sh did not finish within script.timeout \\(2 s\\)" \

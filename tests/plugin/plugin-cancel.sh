@@ -46,9 +46,10 @@ p_assert_clean "cancel while locking"
 
 # ---------------------------------------------------------------- the file daemon dies mid-stream
 rm -f "$T_OUT/hang.pid"
-# (the 4 s lock counts 500 ms seconds in a test build, MBH_TEST_SECOND_MS: 2 s, room for the checks)
+# (the 4 s lock counts 300 ms seconds in a test build, MBH_TEST_SECOND_MS: 1.2 s, room for the checks;
+# the watchdog acts on it to the ms)
 t_config "$CONF" "script = { backup = [ \"$T_DIR/hang.sh\" ]; };" "lock = { max_seconds = 4; };"
-MBH_TEST_SECOND_MS=500 fd_bg killed backup --cmd "$CMD"
+MBH_TEST_SECOND_MS=300 fd_bg killed backup --cmd "$CMD"
 n=0
 while [ ! -s "$T_OUT/hang.pid" ] && [ "$n" -lt 1500 ]; do
 	sleep 0.02

@@ -74,7 +74,8 @@ printf '#!/bin/sh\nexec sleep 60\n' >"$T_DIR/stuck.sh"
 chmod +x "$T_DIR/stuck.sh"
 t_config "$T_DIR/stuck.conf" "script = { restore = [ \"$T_DIR/stuck.sh\" ]; timeout = 3; };"
 start=$(date +%s)
-T_TIMEOUT=40 fd_run stuck restore --cmd "mongo: config=$T_DIR/stuck.conf" --in "$T_OUT/saved" --fname "$FNAME"
+# (its 3 s, and the kill grace, count 250 ms in a test build, MBH_TEST_SECOND_MS)
+MBH_TEST_SECOND_MS=250 T_TIMEOUT=40 fd_run stuck restore --cmd "mongo: config=$T_DIR/stuck.conf" --in "$T_OUT/saved" --fname "$FNAME"
 fd_status_is stuck 1 f "stuck: the restore job fails (f)"
 tap_ok "$([ $(($(date +%s) - start)) -lt 10 ] && echo 0 || echo 1)" "stuck: within script.timeout (3 s) and the kill grace"
 tap_like "$T_OUT/stuck.out" "^job 1: M_FATAL: mongo-fd: the restore command stuck.sh did not finish within script.timeout \\(3 s\\)" \

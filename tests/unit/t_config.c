@@ -163,6 +163,30 @@ test_example(void)
 	mbh_config_free(c);
 }
 
+/* The shipped plugin-mode cluster example (conf/mongo-backup-plugin-cluster.conf.example) must stay valid too. */
+static void
+test_cluster_example(void)
+{
+	char path[PATH_MAX];
+	const char *src = getenv("top_srcdir");
+	mbh_config *c = NULL;
+	mbh_error err;
+	int r;
+
+	snprintf(path, sizeof(path), "%s/conf/mongo-backup-plugin-cluster.conf.example", src ? src : ".");
+	mbh_error_init(&err);
+	mbh_config_new(&c, &err);
+	r = mbh_config_load_file(c, path, &err);
+	ok(r == 0, "conf/mongo-backup-plugin-cluster.conf.example loads");
+	if (r != 0)
+		diag("%s", err.msg);
+	ok(c->uri && strstr(c->uri, "mongos1") != NULL && c->cluster.mode == MBH_CLUSTER_ONLINE &&
+	   c->selection.policy == MBH_POLICY_AUTO && c->lock.max_seconds == 14400 && c->script.backup &&
+	   c->script.idle_timeout == 600,
+	   "  and sets the documented values");
+	mbh_config_free(c);
+}
+
 /* Every setting left out gets its documented default (mongo-backup.conf(5)). */
 static void
 test_defaults(void)
@@ -838,6 +862,7 @@ main(void)
 	test_file_errors();
 	test_defaults();
 	test_example();
+	test_cluster_example();
 	test_key_errors();
 	test_set();
 	test_finish();

@@ -41,24 +41,24 @@ test_same_lock(void)
 
 	sample(&a);
 	b = a;
-	ok(mbh_release_same_lock(&a, &b), "same token: the same lock");
+	ok(mbh_state_same_lock(&a, &b), "same token: the same lock");
 	b.lock_count = 7;
 	b.phase = MBH_PHASE_SNAPSHOT;
-	ok(mbh_release_same_lock(&a, &b), "  whatever else the record says now");
+	ok(mbh_state_same_lock(&a, &b), "  whatever else the record says now");
 	b.token[0] = 'f';
-	ok(!mbh_release_same_lock(&a, &b), "another token: another lock");
+	ok(!mbh_state_same_lock(&a, &b), "another token: another lock");
 	b.token[0] = '\0';
-	ok(!mbh_release_same_lock(&a, &b), "a token on one side only: another lock");
+	ok(!mbh_state_same_lock(&a, &b), "a token on one side only: another lock");
 	a.token[0] = '\0';
-	ok(mbh_release_same_lock(&a, &b), "no tokens (an old record): member, since and pid agree");
+	ok(mbh_state_same_lock(&a, &b), "no tokens (an old record): member, since and pid agree");
 	b.since++;
-	ok(!mbh_release_same_lock(&a, &b), "  another since: another lock");
+	ok(!mbh_state_same_lock(&a, &b), "  another since: another lock");
 	b = a;
 	b.pid++;
-	ok(!mbh_release_same_lock(&a, &b), "  another pid: another lock");
+	ok(!mbh_state_same_lock(&a, &b), "  another pid: another lock");
 	b = a;
 	snprintf(b.member, sizeof(b.member), "h3:27017");
-	ok(!mbh_release_same_lock(&a, &b), "  another member: another lock");
+	ok(!mbh_state_same_lock(&a, &b), "  another member: another lock");
 }
 
 /* An unreachable member: the lock is still held, the driver's words kept, the deadline named. */

@@ -66,11 +66,11 @@ test_kill_grace(void)
 #endif
 	mbh_error_init(&err);
 	t0 = mono_ms();
-	ok(mbh_child_spawn(&c, stubborn, NULL, 0, &err) == 0 && mbh_child_wait(c, 1, -1, &status, &err) != 0 &&
+	ok(mbh_child_spawn(&c, stubborn, NULL, 0, &err) == 0 && mbh_child_wait(c, 200, -1, &status, &err) != 0 &&
 	   status == 128 + SIGKILL, "a child ignoring SIGTERM is killed");
 	took = mono_ms() - t0;
-	ok(took >= 1000 + mbh_kill_grace_ms() && took < 1000 + mbh_kill_grace_ms() + 1500,
-	   "  one grace after the timeout's SIGTERM (%lld ms for 1 s + %lld ms)", (long long)took,
+	ok(took >= 200 + mbh_kill_grace_ms() && took < 200 + mbh_kill_grace_ms() + 1500,
+	   "  one grace after the timeout's SIGTERM (%lld ms for 200 ms + %lld ms)", (long long)took,
 	   (long long)mbh_kill_grace_ms());
 	mbh_child_free(c);
 }
@@ -157,22 +157,22 @@ test_capture(void)
 
 	mbh_error_init(&err);
 	ok(mbh_child_spawn(&c, two, NULL, MBH_RUN_PIPE_STDOUT, &err) == 0 &&
-	   mbh_child_capture(c, 10, -1, -1, buf, sizeof(buf), &status, &err) == 0 && status == 2,
+	   mbh_child_capture(c, 10000, -1, -1, buf, sizeof(buf), &status, &err) == 0 && status == 2,
 	   "capture: runs to the end, status 2");
 	is_str(buf, "/snap/one\nsecond line\n", "  the output");
 	mbh_child_free(c);
 	c = NULL;
 	ok(mbh_child_spawn(&c, big, NULL, MBH_RUN_PIPE_STDOUT, &err) == 0 &&
-	   mbh_child_capture(c, 10, -1, -1, buf, sizeof(buf), &status, &err) == 0 && status == 0,
+	   mbh_child_capture(c, 10000, -1, -1, buf, sizeof(buf), &status, &err) == 0 && status == 0,
 	   "capture: 300 kB of output are read (the child never blocks) and status 0");
 	ok(strlen(buf) == sizeof(buf) - 1 && strncmp(buf, "/snap/big\n", 10) == 0, "  only the first 63 bytes kept");
 	mbh_child_free(c);
 	c = NULL;
 	t0 = time(NULL);
 	ok(mbh_child_spawn(&c, hang, NULL, MBH_RUN_PIPE_STDOUT, &err) == 0 &&
-	   mbh_child_capture(c, 1, -1, -1, buf, sizeof(buf), &status, &err) != 0 && err.code == EX_TEMPFAIL &&
-	   status == 128 + SIGTERM, "capture: timed out after 1 s, SIGTERM");
-	is_str(err.msg, "/bin/sh timed out after 1 s", "  message");
+	   mbh_child_capture(c, 250, -1, -1, buf, sizeof(buf), &status, &err) != 0 && err.code == EX_TEMPFAIL &&
+	   status == 128 + SIGTERM, "capture: timed out after 250 ms, SIGTERM");
+	is_str(err.msg, "/bin/sh timed out after 250 ms", "  message");
 	ok(mbh_error_is(&err, MBH_ERR_TIMED_OUT), "  the reason: timed out");
 	is_str(buf, "/snap/partial\n", "  what it printed before is kept");
 	ok(time(NULL) - t0 <= 4, "  within the timeout and the grace");
@@ -180,7 +180,7 @@ test_capture(void)
 	c = NULL;
 	t0 = time(NULL);
 	ok(mbh_child_spawn(&c, orphan, NULL, MBH_RUN_PIPE_STDOUT, &err) == 0 &&
-	   mbh_child_capture(c, 20, -1, -1, buf, sizeof(buf), &status, &err) == 0 && status == 0 &&
+	   mbh_child_capture(c, 20000, -1, -1, buf, sizeof(buf), &status, &err) == 0 && status == 0 &&
 	   time(NULL) - t0 <= 3, "capture: a descendant holding stdout open is not waited for");
 	is_str(buf, "/snap/orphan\n", "  the output");
 	kill(-(pid_t)mbh_child_pid(c), SIGKILL); /* the orphaned sleep, still in the group */
@@ -188,7 +188,7 @@ test_capture(void)
 	c = NULL;
 	t0 = time(NULL);
 	ok(mbh_child_spawn(&c, ignore, NULL, MBH_RUN_PIPE_STDOUT, &err) == 0 &&
-	   mbh_child_capture(c, 1, -1, -1, buf, sizeof(buf), &status, &err) != 0 && err.code == EX_TEMPFAIL &&
+	   mbh_child_capture(c, 250, -1, -1, buf, sizeof(buf), &status, &err) != 0 && err.code == EX_TEMPFAIL &&
 	   status == 128 + SIGKILL && time(NULL) - t0 <= 5,
 	   "capture: a child that ignores SIGTERM gets SIGKILL after the grace");
 	mbh_child_free(c);
@@ -204,7 +204,7 @@ test_capture(void)
 	mbh_child_free(c);
 	close(pipefd[0]);
 	close(pipefd[1]);
-	ok(mbh_child_capture(NULL, 1, -1, -1, buf, sizeof(buf), &status, &err) != 0 && err.code == EX_SOFTWARE,
+	ok(mbh_child_capture(NULL, 1000, -1, -1, buf, sizeof(buf), &status, &err) != 0 && err.code == EX_SOFTWARE,
 	   "capture without a child: EX_SOFTWARE");
 }
 
@@ -231,7 +231,7 @@ test_gated(void)
 	usleep(200000);
 	ok(stat(f1, &st) != 0 && errno == ENOENT, "gated: nothing runs before the gate opens (200 ms later)");
 	ok(c != NULL && mbh_child_open_gate(c, &err) == 0, "gated: the gate opens (the exec worked)");
-	ok(c != NULL && mbh_child_capture(c, 10, -1, -1, buf, sizeof(buf), &status, &err) == 0 && status == 0,
+	ok(c != NULL && mbh_child_capture(c, 10000, -1, -1, buf, sizeof(buf), &status, &err) == 0 && status == 0,
 	   "gated: then it runs to its end, status 0");
 	is_str(buf, "out\n", "  its stdout is the pipe");
 	ok(stat(f1, &st) == 0, "  and it did its work");
@@ -311,7 +311,7 @@ test_gated_via(void)
 	ok(stat(f1, &st) != 0 && errno == ENOENT, "  nothing runs before the gate opens (200 ms later)");
 	ok(getpgid((pid_t)mbh_child_pid(c)) == (pid_t)mbh_child_pid(c), "  in a process group of its own");
 	ok(c != NULL && mbh_child_open_gate(c, &err) == 0, "  the gate opens (the command's exec worked)");
-	ok(c != NULL && mbh_child_capture(c, 10, -1, -1, buf, sizeof(buf), &status, &err) == 0 && status == 0,
+	ok(c != NULL && mbh_child_capture(c, 10000, -1, -1, buf, sizeof(buf), &status, &err) == 0 && status == 0,
 	   "  then it runs to its end, status 0");
 	is_str(buf, "out\n", "  its stdout is the pipe");
 	ok(stat(f1, &st) == 0, "  and it did its work");
@@ -319,7 +319,7 @@ test_gated_via(void)
 	c = NULL;
 
 	ok(mbh_child_spawn_via(&c, MBH_TEST_GATE, show, env, MBH_RUN_PIPE_STDOUT | MBH_RUN_GATED, &err) == 0 &&
-	   mbh_child_open_gate(c, &err) == 0 && mbh_child_capture(c, 10, -1, -1, buf, sizeof(buf), &status, &err) == 0,
+	   mbh_child_open_gate(c, &err) == 0 && mbh_child_capture(c, 10000, -1, -1, buf, sizeof(buf), &status, &err) == 0,
 	   "via the gate program: a command that shows its environment and group");
 	snprintf(exe, sizeof(exe), "seen %ld", mbh_child_pid(c));
 	is_str(buf, exe, "  it has the environment it was given and its pid is its group (the same process throughout)");
@@ -367,7 +367,7 @@ test_gated_via(void)
 
 /* Run argv to the end; returns wait's result, status in *status, err filled. */
 static int
-run(const char *const *argv, const char *const *env, int timeout, int cancel_fd, int *status, mbh_error *err)
+run(const char *const *argv, const char *const *env, int64_t timeout_ms, int cancel_fd, int *status, mbh_error *err)
 {
 	mbh_child *c = NULL;
 	int r;
@@ -376,7 +376,7 @@ run(const char *const *argv, const char *const *env, int timeout, int cancel_fd,
 	*status = -1;
 	if (mbh_child_spawn(&c, argv, env, 0, err) != 0)
 		return -2;
-	r = mbh_child_wait(c, timeout, cancel_fd, status, err);
+	r = mbh_child_wait(c, timeout_ms, cancel_fd, status, err);
 	mbh_child_free(c);
 	return r;
 }
@@ -403,7 +403,7 @@ capture(const char *const *argv, const char *const *env, char *buf, size_t len, 
 		used += (size_t)n;
 	}
 	buf[used] = '\0';
-	r = mbh_child_wait(c, 30, -1, status, &err);
+	r = mbh_child_wait(c, 30000, -1, status, &err);
 	mbh_child_free(c);
 	return r;
 }
@@ -463,11 +463,11 @@ test_timeout_cancel(void)
 	mbh_error err;
 	int status, p[2];
 
-	ok(run(sleeper, NULL, 1, -1, &status, &err) != 0 && err.code == EX_TEMPFAIL, "timeout: EX_TEMPFAIL");
+	ok(run(sleeper, NULL, 1000, -1, &status, &err) != 0 && err.code == EX_TEMPFAIL, "timeout: EX_TEMPFAIL");
 	is_str(err.msg, "/bin/sh timed out after 1 s", "  message");
 	ok(mbh_error_is(&err, MBH_ERR_TIMED_OUT), "  the reason: timed out");
 	is_int(status, 128 + SIGTERM, "  stopped by SIGTERM");
-	ok(run(stubborn, NULL, 1, -1, &status, &err) != 0 && err.code == EX_TEMPFAIL, "a child ignoring SIGTERM");
+	ok(run(stubborn, NULL, 250, -1, &status, &err) != 0 && err.code == EX_TEMPFAIL, "a child ignoring SIGTERM");
 	is_int(status, 128 + SIGKILL, "  is killed with SIGKILL after the grace period");
 
 	if (pipe(p) != 0)
@@ -489,7 +489,7 @@ test_timeout_cancel(void)
 		mbh_error_init(&err);
 		if (mbh_child_spawn(&c, tree, NULL, MBH_RUN_PIPE_STDOUT, &err) == 0) {
 			ok(getpgid((pid_t)mbh_child_pid(c)) == (pid_t)mbh_child_pid(c), "the child leads its own process group");
-			mbh_child_wait(c, 1, -1, &status, &err);
+			mbh_child_wait(c, 250, -1, &status, &err);
 			ok(read(mbh_child_stdout_fd(c), &b, 1) == 0, "after a timeout the whole group is gone (EOF on stdout)");
 			mbh_child_free(c);
 			c = NULL;
@@ -542,7 +542,7 @@ test_env_fds(void)
 		n = read(mbh_child_stdout_fd(c), out, sizeof(out) - 1);
 		out[n > 0 ? n : 0] = '\0';
 		is_str(out, "restore-bytes", "the bytes come back through stdout");
-		ok(mbh_child_wait(c, 10, -1, &status, &err) == 0 && status == 0, "cat exits 0 on EOF");
+		ok(mbh_child_wait(c, 10000, -1, &status, &err) == 0 && status == 0, "cat exits 0 on EOF");
 		mbh_child_free(c);
 	} else {
 		ok(0, "spawn cat: %s", err.msg);
@@ -686,7 +686,7 @@ test_dies_with_parent(void)
 		n = read(mbh_child_stdout_fd(c), line, sizeof(line) - 1);
 		bg = n > 0 ? strtol(line, NULL, 10) : 0;
 		bg_start = mbh_proc_starttime(bg);
-		ok(mbh_child_wait(c, 10, -1, &status, &err) == 0 && status == 0 && mbh_proc_starttime(leader) == 0,
+		ok(mbh_child_wait(c, 10000, -1, &status, &err) == 0 && status == 0 && mbh_proc_starttime(leader) == 0,
 		   "  its leader exited and was reaped");
 		ok(bg > 0 && mbh_proc_running(bg, bg_start), "  its background child (%ld) runs on", bg);
 		ok(mbh_run_kill_group(leader, start, mbh_proc_starttime, 3000),
@@ -718,12 +718,12 @@ test_feed(void)
 	ok(mbh_child_spawn(&c, reader, NULL, MBH_RUN_PIPE_STDIN, &err) == 0, "feed: spawn a reader");
 	ok(mbh_child_feed(c, big, sizeof(big), &in, 0, -1, &err) == 0 && in == sizeof(big), "feed: 1 MiB written");
 	mbh_child_close_stdin(c);
-	ok(mbh_child_wait(c, 10, -1, &status, &err) == 0 && status == 0, "  it read to the end and exited 0");
+	ok(mbh_child_wait(c, 10000, -1, &status, &err) == 0 && status == 0, "  it read to the end and exited 0");
 	is_int(mbh_child_stdin_unread(c), 0, "  nothing left unread");
 	mbh_child_free(c);
 
 	ok(mbh_child_spawn(&c, quitter, NULL, MBH_RUN_PIPE_STDIN, &err) == 0, "feed: a child that exits at once");
-	ok(mbh_child_await(c, 10, -1, -1, &err) == 0, "  has exited");
+	ok(mbh_child_await(c, 10000, -1, -1, &err) == 0, "  has exited");
 	rc = mbh_child_feed(c, big, sizeof(big), &in, 0, -1, &err);
 	ok(rc == MBH_FEED_GONE && in == 0, "  MBH_FEED_GONE (no EPIPE, no SIGPIPE), nothing written (%zu)", in);
 	mbh_child_free(c);
@@ -731,7 +731,7 @@ test_feed(void)
 	ok(mbh_child_spawn(&c, part, NULL, MBH_RUN_PIPE_STDIN, &err) == 0, "feed: a child that reads 100 bytes");
 	ok(mbh_child_feed(c, big, 5000, &in, 0, -1, &err) == 0 && in == 5000, "  5000 bytes fit in the pipe");
 	mbh_child_close_stdin(c);
-	ok(mbh_child_wait(c, 10, -1, &status, &err) == 0 && status == 0, "  it exited 0");
+	ok(mbh_child_wait(c, 10000, -1, &status, &err) == 0 && status == 0, "  it exited 0");
 	is_int(mbh_child_stdin_unread(c), 4900, "  4900 bytes left unread: it read 100");
 	mbh_child_free(c);
 

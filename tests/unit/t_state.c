@@ -97,6 +97,26 @@ test_format_parse(void)
 	ok(mbh_state_format(&r, buf, sizeof(buf)) == -1, "format refuses a newline in a value");
 }
 
+/* The deadline to the ms lives in memory only: the file keeps its whole seconds. */
+static void
+test_deadline_ms(void)
+{
+	mbh_state_rec r, p;
+	mbh_error err;
+	char with[2048], without[2048];
+
+	sample(&r);
+	ok(mbh_state_deadline_ms(&r) == r.deadline * 1000, "no deadline_ms: the deadline's second, in ms");
+	ok(mbh_state_format(&r, without, sizeof(without)) > 0, "format without deadline_ms");
+	r.deadline_ms = r.deadline * 1000 - 750;
+	ok(mbh_state_deadline_ms(&r) == r.deadline * 1000 - 750, "deadline_ms set: it, to the ms");
+	ok(mbh_state_format(&r, with, sizeof(with)) > 0 && strcmp(with, without) == 0,
+	   "format: deadline_ms changes nothing in the file");
+	mbh_error_init(&err);
+	ok(mbh_state_parse(&p, with, &err) == 0 && p.deadline_ms == 0 && p.deadline == r.deadline,
+	   "parse: deadline_ms 0, the deadline in whole seconds");
+}
+
 static void
 parse_fails(const char *text, const char *want)
 {
@@ -607,6 +627,7 @@ main(void)
 	}
 	snprintf(base, sizeof(base), "%s", tmpl);
 	test_format_parse();
+	test_deadline_ms();
 	test_parse_errors();
 	test_snapshot_record();
 	test_seal();

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: AGPL-3.0-or-later */
-/* t_streamname.c: the stored name /@mongo/SET/HOST:PORT/SCRIPT, built and read back from the end of a path (TAP). */
+/* t_streamname.c: the stored names /@mongo/SET/HOST:PORT/SCRIPT and /@mongo/CLUSTER/COMPONENT/HOST:PORT/SCRIPT, built and read back from the end of a path (TAP). */
 #include "autoconfig.h"
 
 #include <stdlib.h>
@@ -31,6 +31,46 @@ parses(const char *path, size_t base_len, const char *set, const char *member, c
 	is_str(sn.set, set, "  set");
 	is_str(sn.member, member, "  member");
 	is_str(sn.script, script, "  script");
+	is_str(sn.cluster, "", "  no cluster");
+	is_str(sn.component, "", "  no component");
+}
+
+/* parse PATH as a cluster's stored name and expect the parts. */
+static void
+parses_cluster(const char *path, size_t base_len, const char *cluster, const char *component, const char *member,
+	       const char *script)
+{
+	mbh_stream_name sn;
+	mbh_error err;
+
+	mbh_error_init(&err);
+	if (!ok(mbh_stream_name_parse(path, &sn, &err) == 0, "%s parses (a cluster's)", path)) {
+		diag("%s", err.msg);
+		return;
+	}
+	is_int((long long)sn.base_len, (long long)base_len, "  the directory before it");
+	is_str(sn.cluster, cluster, "  cluster");
+	is_str(sn.component, component, "  component");
+	is_str(sn.member, member, "  member");
+	is_str(sn.script, script, "  script");
+	is_str(sn.set, "", "  no set");
+}
+
+static void
+test_build_cluster(void)
+{
+	mbh_stream_name sn;
+	char *name = NULL;
+	mbh_error err;
+
+	mbh_error_init(&err);
+	ok(mbh_stream_name_build_cluster(&name, "csrs", "config", "127.0.0.1:27019", "/usr/lib/dump.sh", &err) == 0,
+	   "build a cluster's");
+	is_str(name, "/@mongo/csrs/config/127.0.0.1:27019/dump.sh", "  cluster, component, member, script");
+	ok(mbh_stream_name_parse(name, &sn, &err) == 0 && strcmp(sn.component, "config") == 0 &&
+		   strcmp(sn.cluster, "csrs") == 0,
+	   "  read back");
+	free(name);
 }
 
 static void
@@ -64,5 +104,16 @@ main(void)
 	parses("/@mongo/rs0/db2:1/", 0, NULL, NULL, NULL);
 	parses("@mongo/rs0/db2:1/s", 0, NULL, NULL, NULL);
 	parses("", 0, NULL, NULL, NULL);
+	test_build_cluster();
+	parses_cluster("/@mongo/csrs/sh0/127.0.0.1:27018/dump.sh", 0, "csrs", "sh0", "127.0.0.1:27018", "dump.sh");
+	parses_cluster("/tmp/r/@mongo/prod/config/[::1]:27019/tar.sh", 6, "prod", "config", "[::1]:27019", "tar.sh");
+	/* a where holding a set's stored name: the end of the path decides */
+	parses_cluster("/srv/@mongo/rs0/db:1/@mongo/c/sh1/h:2/s", 20, "c", "sh1", "h:2", "s");
+	/* a set's name under a where ending in @mongo stays a set's (tried first) */
+	parses("/tmp/@mongo/@mongo/rs0/h:1/s", 11, "rs0", "h:1", "s");
+	parses("/@mongo/c/sh0/db2/dump.sh", 0, NULL, NULL, NULL);
+	parses("/@mongo/c/sh0/h:1/", 0, NULL, NULL, NULL);
+	parses("/x/c/sh0/h:1/s", 0, NULL, NULL, NULL);
+	parses("/@mongo/c//h:1/s", 0, NULL, NULL, NULL);
 	return tap_done();
 }
