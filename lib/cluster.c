@@ -89,6 +89,7 @@ struct mbh_cluster {
 	char *job_name, *mode, *watchdog_path, *gate_path;
 	int cancel_fd;
 	mongoc_uri_t *uri;         /* the mongos's */
+	mbh_scram_login *login;    /* with uri: one SCRAM key derivation for the mongos and every component */
 	mongoc_client_t *client;
 	char version[64];          /* buildInfo on the mongos */
 	char *comp_dir;            /* DIR/CLUSTER.cluster.d */
@@ -158,27 +159,39 @@ mbh_cluster_fsync_gate(const char *version)
 
 /* ---- the mongos ---------------------------------------------------------------------------------------- */
 
+/* The mongos's URI and the run's SCRAM login (NULL: libmongoc authenticates), built once. */
+static int
+cluster_uri(mbh_cluster *cl, mbh_error *err)
+{
+	mbh_uri_settings us;
+
+	if (cl->uri != NULL)
+		return 0;
+	mbh_config_uri_settings(cl->cfg, &us);
+	if (mbh_uri_build(&cl->uri, &us, err) != 0)
+		return -1;
+	cl->login = mbh_scram_login_new(cl->uri);
+	return 0;
+}
+
 static int
 mongos_connect(mbh_cluster *cl, mbh_error *err)
 {
-	mbh_uri_settings us;
 	bson_error_t e;
 
 	if (cl->client != NULL)
 		return 0;
-	mbh_config_uri_settings(cl->cfg, &us);
-	if (cl->uri == NULL && mbh_uri_build(&cl->uri, &us, err) != 0)
+	if (cluster_uri(cl, err) != 0)
 		return -1;
-	if ((cl->client = mongoc_client_new_from_uri_with_error(cl->uri, &e)) == NULL)
+	if ((cl->client = mbh_scram_client_new(cl->uri, cl->login, &e)) == NULL)
 		return mbh_mongo_client_error(err, &e);
-	mongoc_client_set_error_api(cl->client, MONGOC_ERROR_API_VERSION_2);
-	mbh_scram_once(cl->client);
 	return 0;
 }
 
-/* One admin command {name: 1} through client; reply always initialised (caller destroys it). */
+/* One admin command {name: 1} through client (made from uri with login); reply always initialised (caller destroys it). */
 static int
-client_cmd(mongoc_client_t *client, const char *name, bson_t *reply, mbh_error *err)
+client_cmd(mongoc_client_t *client, const mongoc_uri_t *uri, mbh_scram_login *login, const char *name, bson_t *reply,
+	   mbh_error *err)
 {
 	bson_t cmd = BSON_INITIALIZER;
 	bson_error_t e;
@@ -188,7 +201,7 @@ client_cmd(mongoc_client_t *client, const char *name, bson_t *reply, mbh_error *
 	ok = mongoc_client_command_simple(client, "admin", &cmd, NULL, reply, &e);
 	bson_destroy(&cmd);
 	if (!ok)
-		return mbh_mongo_error(err, &e, client, name, NULL);
+		return mbh_mongo_error_as(err, &e, uri, login, name, NULL);
 	return 0;
 }
 
@@ -200,7 +213,7 @@ mongos_cmd(mbh_cluster *cl, const char *name, bson_t *reply, mbh_error *err)
 		bson_init(reply);
 		return -1;
 	}
-	return client_cmd(cl->client, name, reply, err);
+	return client_cmd(cl->client, cl->uri, cl->login, name, reply, err);
 }
 
 /* See cluster.h. */
@@ -215,7 +228,7 @@ mbh_cluster_balancer_start(const mongoc_uri_t *uri, mbh_error *err)
 	if ((client = mongoc_client_new_from_uri_with_error(uri, &e)) == NULL)
 		return mbh_mongo_client_error(err, &e);
 	mongoc_client_set_error_api(client, MONGOC_ERROR_API_VERSION_2);
-	rc = client_cmd(client, "balancerStart", &reply, err);
+	rc = client_cmd(client, uri, NULL, "balancerStart", &reply, err);
 	bson_destroy(&reply);
 	mongoc_client_destroy(client);
 	return rc;
@@ -390,7 +403,7 @@ make_comps(mbh_cluster *cl, mbh_error *err)
 	size_t i;
 
 	free_comps(cl);
-	if (set_comp_dir(cl, err) != 0)
+	if (set_comp_dir(cl, err) != 0 || cluster_uri(cl, err) != 0) /* the login the components share */
 		return -1;
 	if ((cl->comps = calloc(cl->rec->ncomps, sizeof(*cl->comps))) == NULL)
 		return mbh_error_set(err, EX_OSERR, "out of memory");
@@ -424,6 +437,7 @@ make_comps(mbh_cluster *cl, mbh_error *err)
 		jp.cancel_fd = cl->cancel_fd;
 		jp.before_lock = gate_wait;
 		jp.before_lock_ctx = c;
+		jp.login = cl->login;
 		jp.after_idle = comp_idle;
 		jp.after_idle_ctx = cl;
 		if (mbh_job_new(&c->job, &jp, err) != 0)
@@ -2312,6 +2326,7 @@ mbh_cluster_free(mbh_cluster *cl)
 	close_state(cl);
 	if (cl->client != NULL)
 		mongoc_client_destroy(cl->client);
+	mbh_scram_login_free(cl->login); /* after the components' jobs and the mongos's client */
 	mongoc_uri_destroy(cl->uri);
 	free(cl->comp_dir);
 	free(cl->rec);

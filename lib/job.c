@@ -63,6 +63,7 @@ mbh_job_new(mbh_job **out, const mbh_job_params *p, mbh_error *err)
 	j->cancel_fd = p->cancel_fd;
 	j->before_lock = p->before_lock;
 	j->before_lock_ctx = p->before_lock_ctx;
+	j->shared_login = p->login;
 	j->after_idle = p->after_idle;
 	j->after_idle_ctx = p->after_idle_ctx;
 	j->job_name = dup_or_empty(p->job_name);
@@ -1020,13 +1021,16 @@ mbh_job_free(mbh_job *j)
 		/*
 		 * Drop the one implicit session without endSessions: the driver would
 		 * send it to the primary, whose connection may not be authenticated
-		 * yet (discovery and the lock went to the member), costing a whole
-		 * SCRAM key derivation just to end a session the server expires anyway.
+		 * yet (discovery and the lock went to the member), costing a SCRAM
+		 * conversation (with libmongoc's own, a whole key derivation) just to
+		 * end a session the server expires anyway.
 		 */
 		mongoc_client_reset(j->client);
 		mongoc_client_destroy(j->client);
 	}
 	mongoc_uri_destroy(j->uri);
+	if (j->login != j->shared_login)
+		mbh_scram_login_free(j->login); /* after every client made with it */
 	if (j->cancel_pipe[0] >= 0)
 		close(j->cancel_pipe[0]);
 	if (j->cancel_pipe[1] >= 0)

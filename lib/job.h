@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include "config.h"
+#include "scram_once.h"
 #include "error.h"
 #include "log.h"
 #include "metrics.h"
@@ -42,6 +43,13 @@ typedef struct mbh_job_params {
 	 */
 	int (*before_lock)(void *ctx);
 	void *before_lock_ctx;
+	/*
+	 * The SCRAM login (scram_once.h) of a run that makes several jobs (a
+	 * cluster's components): borrowed, must outlive the job; used when it
+	 * holds the job's own credentials, so the keys are derived once per
+	 * run.  NULL = the job makes its own.
+	 */
+	mbh_scram_login *login;
 	/*
 	 * Called on the job's helper thread right after the idle rule (see
 	 * mbh_job_stream_open) stopped the command and unlocked: a cluster

@@ -154,7 +154,7 @@ mbh_job_post(mbh_job *j, mbh_error *err)
 		rc = mbh_job_snapshot_remove(j, &rec, err);
 		goto out;
 	}
-	if (mbh_job_uri(j, err) != 0 || mbh_lock_session_new(&j->session, j->uri, rec.member, err) != 0)
+	if (mbh_job_uri(j, err) != 0 || mbh_lock_session_new(&j->session, j->uri, rec.member, j->login, err) != 0)
 		goto out;
 	MBH_CRASH("unlock-before");
 	rc = mbh_release(j->log, j->session, j->cfg->state_dir, &rec, MBH_RELEASER_POST, NULL, &released, err);
@@ -198,7 +198,7 @@ mbh_job_forget(mbh_job *j, mbh_error *err)
 		rc = 0;
 		goto out;
 	}
-	if (mbh_job_uri(j, err) != 0 || mbh_lock_session_new(&j->session, j->uri, rec.member, err) != 0)
+	if (mbh_job_uri(j, err) != 0 || mbh_lock_session_new(&j->session, j->uri, rec.member, j->login, err) != 0)
 		goto out;
 	mbh_error_init(&e);
 	if (mbh_lock_hello(j->session, &hello, &e) == 0 || !mbh_error_is(&e, MBH_ERR_UNREACHABLE)) {

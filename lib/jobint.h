@@ -44,6 +44,8 @@ struct mbh_job {
 	pthread_mutex_t mu;      /* the lock flow, the unlock and the reaping of the command run under it */
 	mongoc_uri_t *uri;       /* built once, holds the credentials */
 	mongoc_client_t *client; /* discovery */
+	mbh_scram_login *login;  /* with uri: the run's SCRAM keys, shared by its clients; NULL: libmongoc's auth */
+	mbh_scram_login *shared_login; /* mbh_job_params.login, borrowed; NULL = none */
 	mbh_state *state;        /* flock held while not NULL */
 	mbh_lock_session *session;
 	mbh_state_rec rec;       /* what is recorded */

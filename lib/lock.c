@@ -16,11 +16,21 @@ struct mbh_lock_session {
 	uint32_t server_id;          /* 0: a direct client of our own; else a server of a borrowed client */
 	mongoc_read_prefs_t *prefs;  /* primaryPreferred, for the borrowed client's secondary */
 	bool borrowed;               /* client is not ours to destroy */
+	mongoc_uri_t *uri;           /* the member's connection string with its credentials, for messages */
+	mbh_scram_login *login; /* our SCRAM under the client (scram_once.h), or NULL: libmongoc's */
 };
+
+/* A failed command's error: see mbh_mongo_error_as. */
+static int
+fail(mbh_lock_session *s, const bson_error_t *e, const char *command, mbh_error *err)
+{
+	return mbh_mongo_error_as(err, e, s->uri, s->login, command, s->host);
+}
 
 /* Open a session (no I/O yet). */
 int
-mbh_lock_session_new(mbh_lock_session **out, const mongoc_uri_t *base, const char *host_port, mbh_error *err)
+mbh_lock_session_new(mbh_lock_session **out, const mongoc_uri_t *base, const char *host_port, mbh_scram_login *login,
+		     mbh_error *err)
 {
 	mbh_lock_session *s = NULL;
 	mongoc_uri_t *uri = NULL;
@@ -34,11 +44,13 @@ mbh_lock_session_new(mbh_lock_session **out, const mongoc_uri_t *base, const cha
 	}
 	if (mbh_uri_for_member(&uri, base, host_port, err) != 0)
 		goto out;
-	if ((s->client = mongoc_client_new_from_uri_with_error(uri, &e)) == NULL) {
+	if ((s->client = mbh_scram_client_new(uri, login, &e)) == NULL) {
 		mbh_error_set(err, EX_USAGE, "cannot use the connection string for %s: %s", host_port, e.message);
 		goto out;
 	}
-	mongoc_client_set_error_api(s->client, MONGOC_ERROR_API_VERSION_2);
+	s->login = login;
+	s->uri = uri;
+	uri = NULL;
 	*out = s;
 	s = NULL;
 	rc = 0;
@@ -51,17 +63,19 @@ out:
 /* A session on a server that a borrowed client already knows (see lock.h). */
 int
 mbh_lock_session_new_shared(mbh_lock_session **out, mongoc_client_t *client, uint32_t server_id,
-			    const char *host_port, mbh_error *err)
+			    const char *host_port, const mongoc_uri_t *uri, mbh_scram_login *login, mbh_error *err)
 {
 	mbh_lock_session *s = NULL;
 
 	*out = NULL;
 	if ((s = calloc(1, sizeof(*s))) == NULL || (s->host = strdup(host_port)) == NULL ||
-	    (s->prefs = mongoc_read_prefs_new(MONGOC_READ_PRIMARY_PREFERRED)) == NULL) {
+	    (s->prefs = mongoc_read_prefs_new(MONGOC_READ_PRIMARY_PREFERRED)) == NULL ||
+	    (s->uri = mongoc_uri_copy(uri != NULL ? uri : mongoc_client_get_uri(client))) == NULL) {
 		mbh_lock_session_free(s);
 		return mbh_error_set(err, EX_OSERR, "out of memory");
 	}
 	s->client = client;
+	s->login = login;
 	s->borrowed = true;
 	s->server_id = server_id;
 	*out = s;
@@ -121,14 +135,14 @@ mbh_lock_hello(mbh_lock_session *s, mbh_hello *out, mbh_error *err)
 	memset(out, 0, sizeof(*out));
 	if (!run(s, cmd, &reply, &e)) {
 		if (!(mbh_mongo_error_is_server(&e) && e.code == 59)) {
-			mbh_mongo_error(err, &e, s->client, "hello", s->host);
+			fail(s, &e, "hello", err);
 			goto out;
 		}
 		bson_destroy(&reply);
 		bson_destroy(cmd);
 		cmd = BCON_NEW("isMaster", BCON_INT32(1));
 		if (!run(s, cmd, &reply, &e)) {
-			mbh_mongo_error(err, &e, s->client, "isMaster", s->host);
+			fail(s, &e, "isMaster", err);
 			goto out;
 		}
 	}
@@ -154,7 +168,7 @@ mbh_lock_is_fsync_locked(mbh_lock_session *s, bool *locked, mbh_error *err)
 
 	*locked = false;
 	if (!run(s, cmd, &reply, &e)) {
-		mbh_mongo_error(err, &e, s->client, "currentOp", s->host);
+		fail(s, &e, "currentOp", err);
 		goto out;
 	}
 	*locked = reply_bool(&reply, "fsyncLock");
@@ -175,7 +189,7 @@ mbh_lock_freeze(mbh_lock_session *s, int seconds, mbh_error *err)
 	int rc = 0;
 
 	if (!run(s, cmd, &reply, &e))
-		rc = mbh_mongo_error(err, &e, s->client, "replSetFreeze", s->host);
+		rc = fail(s, &e, "replSetFreeze", err);
 	bson_destroy(&reply);
 	bson_destroy(cmd);
 	return rc;
@@ -194,7 +208,7 @@ mbh_lock_fsync_lock(mbh_lock_session *s, int64_t *lock_count, bool *definite, mb
 	*definite = true;
 	if (!run(s, cmd, &reply, &e)) {
 		*definite = mbh_mongo_error_is_server(&e);
-		mbh_mongo_error(err, &e, s->client, "fsync", s->host);
+		fail(s, &e, "fsync", err);
 		goto out;
 	}
 	*lock_count = reply_lock_count(&reply);
@@ -229,7 +243,7 @@ mbh_lock_fsync_unlock(mbh_lock_session *s, int64_t *lock_count, bool *was_locked
 			rc = 0;
 			goto out;
 		}
-		mbh_mongo_error(err, &e, s->client, "fsyncUnlock", s->host);
+		fail(s, &e, "fsyncUnlock", err);
 		goto out;
 	}
 	*lock_count = reply_lock_count(&reply);
@@ -249,6 +263,7 @@ mbh_lock_session_free(mbh_lock_session *s)
 	if (s->client != NULL && !s->borrowed)
 		mongoc_client_destroy(s->client);
 	mongoc_read_prefs_destroy(s->prefs);
+	mongoc_uri_destroy(s->uri);
 	free(s->host);
 	free(s);
 }

@@ -9,6 +9,7 @@
 #include <mongoc/mongoc.h>
 
 #include "error.h"
+#include "scram_once.h"
 
 /*
  * One session with one member: a libmongoc client on a directConnection=true
@@ -28,9 +29,12 @@ typedef struct mbh_hello {
 
 /*
  * Open a session to host_port with base's credentials and TLS options (no
- * network I/O yet: the first command connects).  Caller owns *out.
+ * network I/O yet: the first command connects).  login (NULL: none): the
+ * run's SCRAM login (scram_once.h), borrowed: its connection is
+ * authenticated with the run's keys.  Caller owns *out.
  */
-int mbh_lock_session_new(mbh_lock_session **out, const mongoc_uri_t *base, const char *host_port, mbh_error *err);
+int mbh_lock_session_new(mbh_lock_session **out, const mongoc_uri_t *base, const char *host_port, mbh_scram_login *login,
+			 mbh_error *err);
 
 /*
  * A session on server_id of a client that already discovered the set (a
@@ -40,10 +44,14 @@ int mbh_lock_session_new(mbh_lock_session **out, const mongoc_uri_t *base, const
  * preference so $readPreference is sent as on a direct connection.  client
  * is borrowed: it must outlive the session, which never destroys it.  A
  * server the topology has since dropped fails the command (a transport
- * error: the outcome of an fsync lock is then unknown).  Caller owns *out.
+ * error: the outcome of an fsync lock is then unknown).  uri: the
+ * connection string with its credentials, for messages (NULL: the
+ * client's); login: the one the client was made with, or NULL.  Caller
+ * owns *out.
  */
 int mbh_lock_session_new_shared(mbh_lock_session **out, mongoc_client_t *client, uint32_t server_id,
-				const char *host_port, mbh_error *err);
+				const char *host_port, const mongoc_uri_t *uri, mbh_scram_login *login,
+				mbh_error *err);
 
 /* The member this session talks to ("host:port").  Borrowed. */
 const char *mbh_lock_session_host(const mbh_lock_session *s);

@@ -7,6 +7,7 @@
 
 #include "escape.h"
 #include "mongoerr.h"
+#include "scram_client.h"
 #include "uri.h"
 
 /* The privilege (action) each command needs, and a built-in role that has it. */
@@ -49,7 +50,15 @@ int
 mbh_mongo_error(mbh_error *err, const bson_error_t *e, mongoc_client_t *client, const char *command,
 		const char *target)
 {
-	const mongoc_uri_t *uri = client != NULL ? mongoc_client_get_uri(client) : NULL;
+	return mbh_mongo_error_as(err, e, client != NULL ? mongoc_client_get_uri(client) : NULL, NULL, command, target);
+}
+
+/* See mongoerr.h. */
+int
+mbh_mongo_error_as(mbh_error *err, const bson_error_t *e, const mongoc_uri_t *uri, mbh_scram_login *login,
+		   const char *command, const char *target)
+{
+	mbh_error refused;
 	const char *user = uri != NULL ? mongoc_uri_get_username(uri) : NULL;
 	char where[512], lead[sizeof(where) + 16];
 	size_t i;
@@ -61,6 +70,14 @@ mbh_mongo_error(mbh_error *err, const bson_error_t *e, mongoc_client_t *client, 
 	else
 		snprintf(where, sizeof(where), "the replica set");
 
+	/* our own SCRAM refused (scram_once.h): libmongoc only saw an unreachable member */
+	if (mbh_scram_login_failed(login, &refused)) {
+		if (strcmp(refused.msg, MBH_SCRAM_REFUSED) == 0)
+			return mbh_error_set(err, EX_NOPERM,
+					     "authentication failed for user %s: check username/password_file",
+					     user != NULL ? user : "(none)");
+		return mbh_error_set(err, refused.code, "authentication to %s failed: %s", where, refused.msg);
+	}
 	if (e->domain == MONGOC_ERROR_CLIENT && e->code == MONGOC_ERROR_CLIENT_AUTHENTICATE) {
 		const char *mech = uri != NULL ? mongoc_uri_get_auth_mechanism(uri) : NULL;
 

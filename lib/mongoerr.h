@@ -8,6 +8,7 @@
 
 #include "error.h"
 #include "log.h"
+#include "scram_once.h"
 
 /*
  * Fill err from the driver error e of command `command` sent through client
@@ -22,6 +23,15 @@
  */
 int mbh_mongo_error(mbh_error *err, const bson_error_t *e, mongoc_client_t *client, const char *command,
 		    const char *target);
+
+/*
+ * The same for a client made with login (scram_once.h; NULL: none): uri is
+ * the connection string with its credentials (the client's has none), and a
+ * refusal of our own SCRAM comes first: EX_NOPERM as above, or (a wrong
+ * server signature) the reason it kept.
+ */
+int mbh_mongo_error_as(mbh_error *err, const bson_error_t *e, const mongoc_uri_t *uri, mbh_scram_login *login,
+		       const char *command, const char *target);
 
 /*
  * Fill err from the error of mongoc_client_new_from_uri_with_error (or a pool's)

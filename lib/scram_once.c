@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: AGPL-3.0-or-later */
-/* scram_once.c: one SCRAM key derivation per client: its handshakes go out without speculative authentication. */
+/* scram_once.c: one SCRAM key derivation per run: our own SCRAM on each connection, or libmongoc's without speculative authentication. */
 #include "autoconfig.h"
 
 #include <sys/socket.h>
@@ -7,12 +7,15 @@
 #include <errno.h>
 #include <netdb.h>
 #include <poll.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
 #include <unistd.h>
 
+#include "scram_client.h"
 #include "scram_once.h"
+#include "uri.h"
 
 #define OP_QUERY 2004
 #define OP_MSG 2013
@@ -54,29 +57,38 @@ command_offset(const uint8_t *msg, size_t len)
 	}
 }
 
+/* Is msg[0..len) a hello (or isMaster) command?  Its document in *doc (static, over msg), where it starts in *at. */
+static bool
+hello_doc(const uint8_t *msg, size_t len, bson_t *doc, size_t *at)
+{
+	bson_iter_t it;
+	size_t doc_len;
+	const char *name;
+
+	if (len < HEADER_LEN || len > HELLO_MAX || get_le32(msg) != len || (*at = command_offset(msg, len)) == 0 ||
+	    *at + 5 > len)
+		return false;
+	doc_len = get_le32(msg + *at);
+	if (doc_len < 5 || doc_len > len - *at || !bson_init_static(doc, msg + *at, doc_len))
+		return false;
+	if (!bson_iter_init(&it, doc) || !bson_iter_next(&it))
+		return false;
+	name = bson_iter_key(&it);
+	return strcasecmp(name, "hello") == 0 || strcasecmp(name, "isMaster") == 0;
+}
+
 /* See scram_once.h. */
 bool
 mbh_hello_strip_speculative(const uint8_t *msg, size_t len, uint8_t **out, size_t *out_len)
 {
 	bson_t doc, rest;
-	bson_iter_t it;
 	size_t at, doc_len, new_len;
-	const char *name;
 
 	*out = NULL;
 	*out_len = 0;
-	if (len < HEADER_LEN || len > HELLO_MAX || get_le32(msg) != len || (at = command_offset(msg, len)) == 0 ||
-	    at + 5 > len)
+	if (!hello_doc(msg, len, &doc, &at) || !bson_has_field(&doc, "speculativeAuthenticate"))
 		return false;
-	doc_len = get_le32(msg + at);
-	if (doc_len < 5 || doc_len > len - at || !bson_init_static(&doc, msg + at, doc_len))
-		return false;
-	if (!bson_iter_init(&it, &doc) || !bson_iter_next(&it))
-		return false;
-	name = bson_iter_key(&it);
-	if ((strcasecmp(name, "hello") != 0 && strcasecmp(name, "isMaster") != 0) ||
-	    !bson_has_field(&doc, "speculativeAuthenticate"))
-		return false;
+	doc_len = doc.len;
 	bson_init(&rest);
 	bson_copy_to_excluding_noinit(&doc, &rest, "speculativeAuthenticate", NULL);
 	new_len = len - doc_len + rest.len;
@@ -98,6 +110,54 @@ mbh_scram_once(mongoc_client_t *client)
 	(void)client; /* 1.25 and later cache derived keys per process on every path */
 }
 
+/* Without libmongoc's stream initiator our own SCRAM cannot sit under its connections: libmongoc's path. */
+mbh_scram_login *
+mbh_scram_login_new(const mongoc_uri_t *uri)
+{
+	(void)uri;
+	return NULL;
+}
+
+void
+mbh_scram_login_free(mbh_scram_login *l)
+{
+	(void)l;
+}
+
+unsigned
+mbh_scram_login_derivations(mbh_scram_login *l)
+{
+	(void)l;
+	return 0;
+}
+
+bool
+mbh_scram_login_holds(mbh_scram_login *l, const mongoc_uri_t *uri)
+{
+	(void)l;
+	(void)uri;
+	return false;
+}
+
+bool
+mbh_scram_login_failed(mbh_scram_login *l, mbh_error *err)
+{
+	(void)l;
+	(void)err;
+	return false;
+}
+
+mongoc_client_t *
+mbh_scram_client_new(const mongoc_uri_t *uri, mbh_scram_login *login, bson_error_t *e)
+{
+	mongoc_client_t *client = mongoc_client_new_from_uri_with_error(uri, e);
+
+	(void)login;
+	if (client != NULL)
+		mongoc_client_set_error_api(client, MONGOC_ERROR_API_VERSION_2);
+	return client;
+}
+
 #else
 
 #define STREAM_TYPE 0x6d6268 /* none of libmongoc's MONGOC_STREAM_* types */
@@ -107,10 +167,21 @@ mbh_scram_once(mongoc_client_t *client)
 mongoc_stream_t *mongoc_client_default_stream_initiator(const mongoc_uri_t *uri, const mongoc_host_list_t *host,
 							 void *user_data, bson_error_t *error);
 
-/* libmongoc's own stream, with the handshake's speculativeAuthenticate left out. */
+typedef struct login_client login_client;
+static int login_stream(login_client *lc, mongoc_stream_t *base, int32_t timeout_ms);
+
+/*
+ * libmongoc's own stream, with the handshake's speculativeAuthenticate left
+ * out; with lc, authenticated by our own SCRAM before its first command
+ * (not before a hello: the monitoring of a member the run does not use
+ * stays unauthenticated, as libmongoc's own authentication does).
+ */
 typedef struct plain_stream {
 	mongoc_stream_t vtable; /* first: libmongoc calls through it */
 	mongoc_stream_t *base;
+	login_client *lc;       /* NULL: libmongoc authenticates */
+	bool authed;
+	int32_t auth_ms;        /* the bound of each read or write of the conversation */
 } plain_stream;
 
 static mongoc_stream_t *
@@ -193,14 +264,24 @@ plain_writev(mongoc_stream_t *s, mongoc_iovec_t *iov, size_t iovcnt, int32_t tim
 	size_t total = 0, i, done = 0, out_len = 0;
 	ssize_t n;
 
+	plain_stream *p = (plain_stream *)s;
+	bson_t doc;
+	size_t at;
+
 	for (i = 0; i < iovcnt; i++)
 		total += iov[i].iov_len;
+	if (total <= sizeof(buf))
+		for (i = 0; i < iovcnt; i++) {
+			memcpy(buf + done, iov[i].iov_base, iov[i].iov_len);
+			done += iov[i].iov_len;
+		}
+	if (p->lc != NULL && !p->authed && (total > sizeof(buf) || !hello_doc(buf, total, &doc, &at))) {
+		if (login_stream(p->lc, p->base, p->auth_ms) != 0)
+			return -1; /* libmongoc: a failed send; the run's error: the login's (mbh_scram_login_failed) */
+		p->authed = true;
+	}
 	if (total > sizeof(buf))
 		return mongoc_stream_writev(base_of(s), iov, iovcnt, timeout_msec);
-	for (i = 0; i < iovcnt; i++) {
-		memcpy(buf + done, iov[i].iov_base, iov[i].iov_len);
-		done += iov[i].iov_len;
-	}
 	if (!mbh_hello_strip_speculative(buf, total, &out, &out_len))
 		return mongoc_stream_writev(base_of(s), iov, iovcnt, timeout_msec);
 	for (done = 0; done < out_len; done += (size_t)n) {
@@ -273,11 +354,11 @@ connect_failure(const mongoc_host_list_t *host, int timeout_ms, char *buf, size_
 	return why;
 }
 
+/* libmongoc's own connection to host (TCP or TLS, its connect timeout); NULL and error saying why not. */
 static mongoc_stream_t *
-plain_initiator(const mongoc_uri_t *uri, const mongoc_host_list_t *host, void *client, bson_error_t *error)
+base_connect(const mongoc_uri_t *uri, const mongoc_host_list_t *host, void *client, bson_error_t *error)
 {
 	mongoc_stream_t *base = mongoc_client_default_stream_initiator(uri, host, client, error);
-	plain_stream *p;
 	const char *why;
 	char buf[128];
 	size_t n;
@@ -287,9 +368,18 @@ plain_initiator(const mongoc_uri_t *uri, const mongoc_host_list_t *host, void *c
 		n = strlen(error->message);
 		if (why != NULL && n < sizeof(error->message))
 			snprintf(error->message + n, sizeof(error->message) - n, ": %s", why);
-		return NULL;
 	}
-	p = bson_malloc0(sizeof(*p));
+	return base;
+}
+
+/* base wrapped (see plain_stream). */
+static mongoc_stream_t *
+wrap(mongoc_stream_t *base, login_client *lc, int32_t auth_ms)
+{
+	plain_stream *p = bson_malloc0(sizeof(*p));
+
+	p->lc = lc;
+	p->auth_ms = auth_ms;
 	p->base = base;
 	p->vtable.type = STREAM_TYPE;
 	p->vtable.destroy = plain_destroy;
@@ -306,6 +396,14 @@ plain_initiator(const mongoc_uri_t *uri, const mongoc_host_list_t *host, void *c
 	return &p->vtable;
 }
 
+static mongoc_stream_t *
+plain_initiator(const mongoc_uri_t *uri, const mongoc_host_list_t *host, void *client, bson_error_t *error)
+{
+	mongoc_stream_t *base = base_connect(uri, host, client, error);
+
+	return base != NULL ? wrap(base, NULL, 0) : NULL;
+}
+
 void
 mbh_scram_once(mongoc_client_t *client)
 {
@@ -316,6 +414,232 @@ mbh_scram_once(mongoc_client_t *client)
 	if (mongoc_uri_get_username(uri) == NULL || (mech != NULL && strncasecmp(mech, "SCRAM-", 6) != 0))
 		return;
 	mongoc_client_set_stream_initiator(client, plain_initiator, client);
+}
+
+
+/* One client made with a login: what its stream initiator needs (libmongoc's default one wants the client). */
+struct login_client {
+	struct login_client *next;
+	mongoc_client_t *client;
+	mbh_scram_login *login;
+};
+
+struct mbh_scram_login {
+	pthread_mutex_t mu; /* mech, failed, failure, clients: a cluster's components use it from their threads */
+	char *user, *password, *source;
+	int mech;          /* the URI's mechanism (an mbh_scram_mech), or -1: negotiated (see authenticate) */
+	int last;          /* the mechanism that worked last when negotiated, -1 = none yet */
+	mbh_scram_cache *cache;
+	bool failed;
+	mbh_error failure; /* why the server refused (failed) */
+	login_client *clients;
+};
+
+static void
+wipe_free(char *s)
+{
+	if (s != NULL) {
+		explicit_bzero(s, strlen(s));
+		free(s);
+	}
+}
+
+/* See scram_once.h. */
+mbh_scram_login *
+mbh_scram_login_new(const mongoc_uri_t *uri)
+{
+	const char *user = mongoc_uri_get_username(uri), *pw = mongoc_uri_get_password(uri);
+	const char *mech = mongoc_uri_get_auth_mechanism(uri), *source = mongoc_uri_get_auth_source(uri);
+	mbh_scram_login *l;
+
+	if (user == NULL || pw == NULL)
+		return NULL;
+	if (mech != NULL && strcasecmp(mech, "SCRAM-SHA-1") != 0 && strcasecmp(mech, "SCRAM-SHA-256") != 0)
+		return NULL;
+	/* SCRAM-SHA-256 hashes the SASLprep'ed password: libmongoc does SASLprep, we do not */
+	if ((mech == NULL || strcasecmp(mech, "SCRAM-SHA-256") == 0) && !mbh_scram_password_is_plain(pw))
+		return NULL;
+	if ((l = calloc(1, sizeof(*l))) == NULL)
+		return NULL;
+	if (pthread_mutex_init(&l->mu, NULL) != 0) {
+		free(l);
+		return NULL;
+	}
+	l->mech = mech == NULL ? -1 : strcasecmp(mech, "SCRAM-SHA-1") == 0 ? MBH_SCRAM_SHA1 : MBH_SCRAM_SHA256;
+	l->last = -1;
+	l->user = strdup(user);
+	l->password = strdup(pw);
+	l->source = strdup(source != NULL ? source : "admin");
+	l->cache = mbh_scram_cache_new();
+	if (l->user == NULL || l->password == NULL || l->source == NULL || l->cache == NULL) {
+		mbh_scram_login_free(l);
+		return NULL;
+	}
+	return l;
+}
+
+/* See scram_once.h. */
+void
+mbh_scram_login_free(mbh_scram_login *l)
+{
+	login_client *c, *next;
+
+	if (l == NULL)
+		return;
+	for (c = l->clients; c != NULL; c = next) {
+		next = c->next;
+		free(c);
+	}
+	free(l->user);
+	wipe_free(l->password);
+	free(l->source);
+	mbh_scram_cache_free(l->cache);
+	pthread_mutex_destroy(&l->mu);
+	free(l);
+}
+
+/* See scram_once.h. */
+unsigned
+mbh_scram_login_derivations(mbh_scram_login *l)
+{
+	return l != NULL ? mbh_scram_cache_derivations(l->cache) : 0;
+}
+
+/* See scram_once.h. */
+bool
+mbh_scram_login_holds(mbh_scram_login *l, const mongoc_uri_t *uri)
+{
+	mbh_scram_login *other;
+	bool same;
+
+	if (l == NULL || (other = mbh_scram_login_new(uri)) == NULL)
+		return false;
+	same = strcmp(l->user, other->user) == 0 && strcmp(l->password, other->password) == 0 &&
+	       strcmp(l->source, other->source) == 0 && other->mech == l->mech;
+	mbh_scram_login_free(other);
+	return same;
+}
+
+/* See scram_once.h. */
+bool
+mbh_scram_login_failed(mbh_scram_login *l, mbh_error *err)
+{
+	bool failed;
+
+	if (l == NULL)
+		return false;
+	pthread_mutex_lock(&l->mu);
+	if ((failed = l->failed) && err != NULL)
+		*err = l->failure;
+	pthread_mutex_unlock(&l->mu);
+	return failed;
+}
+
+/*
+ * Authenticate a fresh connection.  With no mechanism in the URI: the one
+ * that worked last (SCRAM-SHA-256 first), and the other one when the server
+ * refuses it (a user without SHA-256 credentials, or a cluster's shard whose
+ * user document differs; libmongoc asks the handshake's saslSupportedMechs
+ * instead, but a hello of ours before libmongoc's would make the server
+ * refuse the client metadata of libmongoc's).  So a wrong password is
+ * refused twice.  A wrong server signature is never retried.
+ */
+static int
+authenticate(mbh_scram_login *l, mongoc_stream_t *s, int32_t timeout_ms, mbh_error *err)
+{
+	mbh_scram_mech first;
+	int last;
+
+	if (l->mech >= 0)
+		return mbh_scram_auth_stream(s, timeout_ms, l->cache, (mbh_scram_mech)l->mech, l->source, l->user,
+					     l->password, err);
+	pthread_mutex_lock(&l->mu);
+	last = l->last;
+	pthread_mutex_unlock(&l->mu);
+	first = last >= 0 ? (mbh_scram_mech)last : MBH_SCRAM_SHA256;
+	if (mbh_scram_auth_stream(s, timeout_ms, l->cache, first, l->source, l->user, l->password, err) != 0) {
+		if (strcmp(err->msg, MBH_SCRAM_REFUSED) != 0)
+			return -1;
+		first = first == MBH_SCRAM_SHA256 ? MBH_SCRAM_SHA1 : MBH_SCRAM_SHA256;
+		if (mbh_scram_auth_stream(s, timeout_ms, l->cache, first, l->source, l->user, l->password, err) != 0)
+			return -1;
+	}
+	pthread_mutex_lock(&l->mu);
+	l->last = (int)first;
+	pthread_mutex_unlock(&l->mu);
+	return 0;
+}
+
+/* Authenticate base, a connection of lc's client; a refusal is kept in the login. */
+static int
+login_stream(login_client *lc, mongoc_stream_t *base, int32_t timeout_ms)
+{
+	mbh_error err = { 0 };
+
+	if (authenticate(lc->login, base, timeout_ms, &err) == 0)
+		return 0;
+	if (err.code == EX_UNAVAILABLE) { /* the connection broke mid-conversation: a network error, as libmongoc's */
+		errno = ECONNRESET;
+		return -1;
+	}
+	pthread_mutex_lock(&lc->login->mu);
+	lc->login->failed = true;
+	lc->login->failure = err;
+	pthread_mutex_unlock(&lc->login->mu);
+	errno = EACCES;
+	return -1;
+}
+
+static mongoc_stream_t *
+login_initiator(const mongoc_uri_t *uri, const mongoc_host_list_t *host, void *data, bson_error_t *error)
+{
+	login_client *lc = data;
+	mongoc_stream_t *base = base_connect(uri, host, lc->client, error);
+
+	if (base == NULL)
+		return NULL;
+	return wrap(base, lc, mongoc_uri_get_option_as_int32(uri, MONGOC_URI_CONNECTTIMEOUTMS, 10000));
+}
+
+/* See scram_once.h. */
+mongoc_client_t *
+mbh_scram_client_new(const mongoc_uri_t *uri, mbh_scram_login *login, bson_error_t *e)
+{
+	mongoc_uri_t *bare = NULL;
+	mongoc_client_t *client;
+	login_client *lc;
+	mbh_error err = { 0 };
+	int rc = login != NULL ? mbh_uri_without_credentials(&bare, uri, &err) : 1;
+
+	if (rc < 0) {
+		bson_set_error(e, MONGOC_ERROR_COMMAND, MONGOC_ERROR_COMMAND_INVALID_ARG, "%s", err.msg);
+		return NULL;
+	}
+	if (rc > 0) { /* libmongoc authenticates */
+		if ((client = mongoc_client_new_from_uri_with_error(uri, e)) == NULL)
+			return NULL;
+		mongoc_client_set_error_api(client, MONGOC_ERROR_API_VERSION_2);
+		mbh_scram_once(client);
+		return client;
+	}
+	client = mongoc_client_new_from_uri_with_error(bare, e);
+	mongoc_uri_destroy(bare);
+	if (client == NULL)
+		return NULL;
+	if ((lc = calloc(1, sizeof(*lc))) == NULL) {
+		mongoc_client_destroy(client);
+		bson_set_error(e, MONGOC_ERROR_CLIENT, MONGOC_ERROR_CLIENT_NOT_READY, "out of memory");
+		return NULL;
+	}
+	mongoc_client_set_error_api(client, MONGOC_ERROR_API_VERSION_2);
+	lc->client = client;
+	lc->login = login;
+	pthread_mutex_lock(&login->mu);
+	lc->next = login->clients;
+	login->clients = lc;
+	pthread_mutex_unlock(&login->mu);
+	mongoc_client_set_stream_initiator(client, login_initiator, lc);
+	return client;
 }
 
 #endif

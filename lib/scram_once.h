@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: AGPL-3.0-or-later */
-/* scram_once.h: one SCRAM key derivation per client, however many members it authenticates to. */
+/* scram_once.h: one SCRAM key derivation per run, however many members and clients it authenticates to. */
 #ifndef MBH_SCRAM_ONCE_H
 #define MBH_SCRAM_ONCE_H
 
@@ -8,6 +8,8 @@
 #include <stdint.h>
 
 #include <mongoc/mongoc.h>
+
+#include "error.h"
 
 /*
  * libmongoc before 1.25 keeps the derived SCRAM secrets per client
@@ -25,6 +27,47 @@
  * TLS, the connect timeout) underneath.
  */
 void mbh_scram_once(mongoc_client_t *client);
+
+/*
+ * A run's (or job's) SCRAM login: the user, password, auth source and
+ * mechanism of its connection string and one key cache (scram_client.h),
+ * shared by every client the run opens, so that the keys are derived once
+ * (with OpenSSL's PBKDF2, several times faster than libmongoc 1.23's own).
+ * NULL when authentication stays libmongoc's: no user, a mechanism other
+ * than SCRAM (X.509...), a SCRAM-SHA-256 password that needs SASLprep (we
+ * do not implement SASLprep; libmongoc does), or no memory.  It must
+ * outlive the clients made with it; clients in several threads may share
+ * it.  Free wipes the password and keys.
+ */
+typedef struct mbh_scram_login mbh_scram_login;
+mbh_scram_login *mbh_scram_login_new(const mongoc_uri_t *uri);
+void mbh_scram_login_free(mbh_scram_login *l);
+
+/* How many times l derived SCRAM keys (0 for NULL): once per run is the point. */
+unsigned mbh_scram_login_derivations(mbh_scram_login *l);
+
+/* Does l (NULL: no) hold uri's credentials (user, password, auth source, mechanism)? */
+bool mbh_scram_login_holds(mbh_scram_login *l, const mongoc_uri_t *uri);
+
+/* true and err filled when a connection made with l failed to authenticate (NULL l: false). */
+bool mbh_scram_login_failed(mbh_scram_login *l, mbh_error *err);
+
+/*
+ * A client for uri.  With login: libmongoc gets uri without its
+ * credentials (mbh_uri_without_credentials) and every connection it opens
+ * (TCP/TLS its own), a re-opened one too, is authenticated by login before
+ * its first command (a connection that only carries hellos, monitoring,
+ * is not, as with libmongoc's own authentication); the server's signature
+ * is verified.  A refusal fails that command (a failed send to libmongoc)
+ * and is kept in login (mbh_scram_login_failed, mbh_mongo_error_as); a
+ * network failure mid-conversation is one to libmongoc too.  Mechanism:
+ * the URI's authMechanism, else the one that worked last (SCRAM-SHA-256
+ * first) and the other one when the server refuses it.  Without login (or
+ * when the URI cannot be rebuilt, e.g. mongodb+srv://): libmongoc
+ * authenticates, mbh_scram_once applied.  The client uses error API 2.
+ * NULL and *e on failure.
+ */
+mongoc_client_t *mbh_scram_client_new(const mongoc_uri_t *uri, mbh_scram_login *login, bson_error_t *e);
 
 /*
  * Pure, for the above and its test: msg[0..len) is one wire message; when

@@ -399,7 +399,8 @@ out:
 
 /* Run one admin command with primaryPreferred; the reply is always initialised. */
 static int
-run_admin(mongoc_client_t *client, uint32_t server_id, const char *command, bson_t *reply, mbh_error *err)
+run_admin(mongoc_client_t *client, const mongoc_uri_t *uri, mbh_scram_login *login, uint32_t server_id,
+	  const char *command, bson_t *reply, mbh_error *err)
 {
 	mongoc_read_prefs_t *prefs = mongoc_read_prefs_new(MONGOC_READ_PRIMARY_PREFERRED);
 	bson_t *cmd = BCON_NEW(command, BCON_INT32(1));
@@ -412,7 +413,8 @@ run_admin(mongoc_client_t *client, uint32_t server_id, const char *command, bson
 	else
 		ok = mongoc_client_command_simple(client, "admin", cmd, prefs, reply, &e);
 	if (!ok)
-		rc = mbh_mongo_error(err, &e, client, command, NULL);
+		rc = uri != NULL ? mbh_mongo_error_as(err, &e, uri, login, command, NULL)
+				 : mbh_mongo_error(err, &e, client, command, NULL);
 	bson_destroy(cmd);
 	mongoc_read_prefs_destroy(prefs);
 	return rc;
@@ -420,24 +422,26 @@ run_admin(mongoc_client_t *client, uint32_t server_id, const char *command, bson
 
 /* Fetch both replies and build the table. */
 int
-mbh_topology_fetch(mbh_topology **out, mongoc_client_t *client, mbh_error *err)
+mbh_topology_fetch(mbh_topology **out, mongoc_client_t *client, const mongoc_uri_t *uri, mbh_scram_login *login,
+		   mbh_error *err)
 {
-	return mbh_topology_fetch_from(out, client, 0, err);
+	return mbh_topology_fetch_from(out, client, uri, login, 0, err);
 }
 
 /* The same from one member (server_id from the client's topology; 0 = primaryPreferred). */
 int
-mbh_topology_fetch_from(mbh_topology **out, mongoc_client_t *client, uint32_t server_id, mbh_error *err)
+mbh_topology_fetch_from(mbh_topology **out, mongoc_client_t *client, const mongoc_uri_t *uri,
+			mbh_scram_login *login, uint32_t server_id, mbh_error *err)
 {
 	bson_t config_reply, status_reply;
 	int rc = -1;
 
 	*out = NULL;
 	bson_init(&status_reply);
-	if (run_admin(client, server_id, "replSetGetConfig", &config_reply, err) != 0)
+	if (run_admin(client, uri, login, server_id, "replSetGetConfig", &config_reply, err) != 0)
 		goto out;
 	bson_destroy(&status_reply);
-	if (run_admin(client, server_id, "replSetGetStatus", &status_reply, err) != 0)
+	if (run_admin(client, uri, login, server_id, "replSetGetStatus", &status_reply, err) != 0)
 		goto out;
 	rc = mbh_topology_from_replies(out, &config_reply, &status_reply, err);
 out:
@@ -492,17 +496,17 @@ client_secondary(mongoc_client_t *client, const char *host_port)
 /* A session to one member: over the client when it can, else direct. */
 int
 mbh_topology_session(mbh_lock_session **out, mongoc_client_t *client, const mongoc_uri_t *uri,
-		     const char *host_port, bool *shared, mbh_error *err)
+		     mbh_scram_login *login, const char *host_port, bool *shared, mbh_error *err)
 {
 	uint32_t id = client_secondary(client, host_port);
 
 	*out = NULL;
 	*shared = id != 0;
 	if (id != 0)
-		return mbh_lock_session_new_shared(out, client, id, host_port, err);
+		return mbh_lock_session_new_shared(out, client, id, host_port, uri, login, err);
 	if (uri == NULL)
 		return mbh_error_set(err, EX_SOFTWARE, "no connection to %s", host_port);
-	return mbh_lock_session_new(out, uri, host_port, err);
+	return mbh_lock_session_new(out, uri, host_port, login, err);
 }
 
 /* currentOp on one member: is it fsync-locked (by anyone)? */
@@ -515,7 +519,7 @@ mbh_topology_ask_fsync(void *asker, const mbh_member *m, bool *locked, mbh_error
 	int rc;
 
 	*locked = false;
-	rc = mbh_topology_session(&s, a->client, a->uri, m->host, &shared, err);
+	rc = mbh_topology_session(&s, a->client, a->uri, a->login, m->host, &shared, err);
 	if (rc == 0)
 		rc = mbh_lock_is_fsync_locked(s, locked, err);
 	mbh_lock_session_free(s);

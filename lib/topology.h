@@ -74,18 +74,21 @@ typedef struct mbh_topology {
 int mbh_topology_from_replies(mbh_topology **out, const bson_t *config_reply, const bson_t *status_reply, mbh_error *err);
 
 /*
- * Run replSetGetConfig and replSetGetStatus (primaryPreferred) on client.
+ * Run replSetGetConfig and replSetGetStatus (primaryPreferred) on client
+ * (uri and login: see mbh_mongo_error_as; NULL uri: the client's).
  * Unreachable set: EX_UNAVAILABLE; auth failure: EX_NOPERM; command refused
  * as unauthorized: EX_NOPERM naming the missing privilege.
  */
-int mbh_topology_fetch(mbh_topology **out, mongoc_client_t *client, mbh_error *err);
+int mbh_topology_fetch(mbh_topology **out, mongoc_client_t *client, const mongoc_uri_t *uri, mbh_scram_login *login,
+		       mbh_error *err);
 
 /*
  * The same, asking one member: server_id is a server of client's topology
  * (0 = primaryPreferred, as mbh_topology_fetch).  A secondary answers from
  * its own view (other members' optimes as of the last heartbeat, <= 2 s old).
  */
-int mbh_topology_fetch_from(mbh_topology **out, mongoc_client_t *client, uint32_t server_id, mbh_error *err);
+int mbh_topology_fetch_from(mbh_topology **out, mongoc_client_t *client, const mongoc_uri_t *uri,
+			    mbh_scram_login *login, uint32_t server_id, mbh_error *err);
 
 /* Lag of member i behind the primary (or the newest member when there is no primary), seconds, >= 0. */
 int64_t mbh_topology_lag_seconds(const mbh_topology *t, size_t i);
@@ -95,24 +98,25 @@ int64_t mbh_topology_lag_seconds(const mbh_topology *t, size_t i);
  * over the discovery client's own connection when its topology knows m as a
  * secondary (no new connection), else (hidden and delayed members, which are
  * never in hello) over a direct connection with the URI's credentials.
- * Note that libmongoc 1.23 completes the speculative authentication of each
- * member's connection with a fresh SCRAM key derivation (its SCRAM cache is
- * not used on that path): asking a member costs one derivation, ~15-20 ms,
- * unless the run talks to that member anyway.  Matches mbh_fsync_ask_fn
+ * With the asker's login (scram_once.h) that connection reuses the run's
+ * SCRAM keys (one SCRAM conversation, no derivation); without it,
+ * libmongoc 1.23 derives them again (~15-20 ms).  Matches mbh_fsync_ask_fn
  * (select.h) with ctx a mbh_fsync_asker.  Errors name the member.
  */
 /*
  * A session to host_port: on client's connection when its topology shows the
  * member as a secondary (no new connection, no second SCRAM conversation),
  * else a direct connection built from uri (hidden and delayed members never
- * appear in hello).  *shared says which.  Caller owns *out.
+ * appear in hello).  *shared says which.  login: the one client was made
+ * with (scram_once.h), or NULL.  Caller owns *out.
  */
 int mbh_topology_session(mbh_lock_session **out, mongoc_client_t *client, const mongoc_uri_t *uri,
-			 const char *host_port, bool *shared, mbh_error *err);
+			 mbh_scram_login *login, const char *host_port, bool *shared, mbh_error *err);
 
 typedef struct mbh_fsync_asker {
 	mongoc_client_t *client;    /* the discovery client (borrowed) */
 	const mongoc_uri_t *uri;    /* its URI, for direct connections (borrowed) */
+	mbh_scram_login *login;     /* the run's SCRAM login (borrowed), or NULL */
 } mbh_fsync_asker;
 
 int mbh_topology_ask_fsync(void *asker, const mbh_member *m, bool *locked, mbh_error *err);

@@ -2,6 +2,8 @@
 /* uri.c: connection strings: validate, apply credentials and timeouts, per-member URIs, redaction. */
 #include "autoconfig.h"
 
+#include <sys/socket.h>
+
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -338,9 +340,9 @@ member_skips(const char *key)
 	return false;
 }
 
-/* Copy the general options (TLS, timeouts, ...) of base onto m. */
+/* Copy the general options (TLS, timeouts, ...) of base onto m; the member-only ones too when all. */
 static int
-copy_options(mongoc_uri_t *m, const mongoc_uri_t *base, mbh_error *err)
+copy_options(mongoc_uri_t *m, const mongoc_uri_t *base, bool all, mbh_error *err)
 {
 	const bson_t *opts = mongoc_uri_get_options(base);
 	bson_iter_t it;
@@ -351,7 +353,7 @@ copy_options(mongoc_uri_t *m, const mongoc_uri_t *base, mbh_error *err)
 		return 0;
 	while (bson_iter_next(&it)) {
 		key = bson_iter_key(&it);
-		if (member_skips(key))
+		if (!all && member_skips(key))
 			continue;
 		ok = true;
 		if (BSON_ITER_HOLDS_BOOL(&it) && mongoc_uri_option_is_bool(key))
@@ -448,7 +450,7 @@ mbh_uri_for_member(mongoc_uri_t **out, const mongoc_uri_t *base, const char *hos
 		              mbh_escape(berr.message, dmsg, sizeof(dmsg)));
 		goto out;
 	}
-	if (copy_options(m, base, err) != 0 || copy_credentials(m, base, err) != 0 ||
+	if (copy_options(m, base, false, err) != 0 || copy_credentials(m, base, err) != 0 ||
 	    copy_compressors(m, base, err) != 0)
 		goto out;
 	appname = mongoc_uri_get_appname(base);
@@ -471,6 +473,45 @@ out:
 	return rc;
 }
 
+/* base without its credentials; see uri.h. */
+int
+mbh_uri_without_credentials(mongoc_uri_t **out, const mongoc_uri_t *base, mbh_error *err)
+{
+	const mongoc_host_list_t *h = mongoc_uri_get_hosts(base);
+	mongoc_uri_t *m = NULL;
+	bson_error_t berr;
+	char str[4096];
+	size_t used;
+	int n;
+
+	*out = NULL;
+	if (h == NULL || mongoc_uri_get_srv_hostname(base) != NULL)
+		return 1; /* mongodb+srv://: its hosts come later, from DNS */
+	used = (size_t)snprintf(str, sizeof(str), "mongodb://");
+	for (; h != NULL; h = h->next) {
+		if (h->family == AF_UNIX)
+			return 1;
+		n = snprintf(str + used, sizeof(str) - used, "%s%s", used > 10 ? "," : "", h->host_and_port);
+		if (n < 0 || (size_t)n >= sizeof(str) - used)
+			return 1;
+		used += (size_t)n;
+	}
+	if (used + 2 > sizeof(str))
+		return 1;
+	strcat(str, "/");
+	memset(&berr, 0, sizeof(berr));
+	if ((m = mongoc_uri_new_with_error(str, &berr)) == NULL)
+		return 1;
+	if (copy_options(m, base, true, err) != 0 || copy_compressors(m, base, err) != 0) {
+		mongoc_uri_destroy(m);
+		return -1;
+	}
+	mongoc_uri_set_read_prefs_t(m, mongoc_uri_get_read_prefs_t(base));
+	mongoc_uri_set_read_concern(m, mongoc_uri_get_read_concern(base));
+	mongoc_uri_set_write_concern(m, mongoc_uri_get_write_concern(base));
+	*out = m;
+	return 0;
+}
 /* See uri.h. */
 int
 mbh_uri_parse_set_conn(const char *conn, char *set, size_t setlen, char *hosts, size_t hostslen, mbh_error *err)

@@ -57,6 +57,15 @@ int mbh_uri_build(mongoc_uri_t **out, const mbh_uri_settings *in, mbh_error *err
 int mbh_uri_for_member(mongoc_uri_t **out, const mongoc_uri_t *base, const char *host_port, mbh_error *err);
 
 /*
+ * base with the same hosts, options (TLS, replicaSet, timeouts, appname...),
+ * read and write concerns, but no user, password nor auth options: for a
+ * client whose connections we authenticate ourselves (scram_once.h).  1 and
+ * *out NULL when that cannot be done faithfully (mongodb+srv://, a Unix
+ * socket): keep base.  -1 and err on failure.  Caller owns *out.
+ */
+int mbh_uri_without_credentials(mongoc_uri_t **out, const mongoc_uri_t *base, mbh_error *err);
+
+/*
  * Pure: where the userinfo of uri is.  The userinfo runs from after "://" (or
  * the start when there is none) to the LAST '@' before the query; the user is
  * what comes before its first ':', the password what comes after.  Offsets

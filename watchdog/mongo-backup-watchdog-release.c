@@ -118,7 +118,7 @@ try_release(mbh_logger *lg, const mbh_watchdog_settings *s, const mongoc_uri_t *
 
 	mbh_error_init(&err);
 	MBH_CRASH("watchdog-release");
-	if (mbh_lock_session_new(&session, uri, rec->member, &err) == 0 &&
+	if (mbh_lock_session_new(&session, uri, rec->member, NULL, &err) == 0 &&
 	    mbh_release(lg, session, s->state_dir, rec, MBH_RELEASER_WATCHDOG, &stop_requested, &released, &err) == 0) {
 		snprintf(line, sizeof(line), "the fsync lock on %s (set %s, job %s, pid %ld) %s; %s%s%s",
 			 rec->member, rec->set_name, rec->job[0] != '\0' ? rec->job : "-", rec->pid,

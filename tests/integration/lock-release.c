@@ -61,7 +61,7 @@ session_to(const char *host_port)
 	mbh_error err;
 
 	mbh_error_init(&err);
-	if (mbh_lock_session_new(&s, BASE, host_port != NULL ? host_port : h, &err) != 0)
+	if (mbh_lock_session_new(&s, BASE, host_port != NULL ? host_port : h, NULL, &err) != 0)
 		tap_diag("session: %s", err.msg);
 	free(h);
 	return s;
