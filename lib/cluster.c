@@ -933,14 +933,13 @@ set_primary(const mbh_cluster *cl, const comp *c, char *out, size_t len, mbh_err
 	mbh_config_uri_settings(&c->cfg, &us);
 	if (mbh_uri_build(&uri, &us, err) != 0)
 		goto out;
-	if ((client = mongoc_client_new_from_uri_with_error(uri, &e)) == NULL) {
+	/* the run's login: the component's user document derives its keys once for the whole run */
+	if ((client = mbh_scram_client_new(uri, cl->login, &e)) == NULL) {
 		mbh_mongo_client_error(err, &e);
 		goto out;
 	}
-	mongoc_client_set_error_api(client, MONGOC_ERROR_API_VERSION_2);
-	mbh_scram_once(client);
 	bson_destroy(&reply);
-	if (client_cmd(client, "hello", &reply, err) != 0)
+	if (client_cmd(client, uri, cl->login, "hello", &reply, err) != 0)
 		goto out;
 	if (!bson_iter_init_find(&it, &reply, "primary") || !BSON_ITER_HOLDS_UTF8(&it)) {
 		mbh_error_set(err, EX_UNAVAILABLE, "no primary (exact mode locks every component's primary)");
@@ -949,7 +948,6 @@ set_primary(const mbh_cluster *cl, const comp *c, char *out, size_t len, mbh_err
 	snprintf(out, len, "%s", bson_iter_utf8(&it, NULL));
 	rc = 0;
 out:
-	(void)cl;
 	bson_destroy(&reply);
 	if (client != NULL)
 		mongoc_client_destroy(client);
