@@ -280,10 +280,13 @@ cluster_unlock_now(fdjob *f, const char *when)
 		jmsg(f, atomic_load(&f->cancelled) ? FDHOST_ERROR : FDHOST_FATAL, "unlocking cluster %s %s failed: %s",
 		     name, when, err.msg);
 	else if (was_locked)
-		jmsg(f, FDHOST_INFO, "cluster %s was locked for %.3f s; %lld bytes streamed; every lock released %s",
+		jmsg(f, FDHOST_INFO, f->snap ? "cluster %s: snapshots held for %.3f s; %lld bytes streamed; every "
+					       "snapshot removed %s"
+					     : "cluster %s was locked for %.3f s; %lld bytes streamed; every lock released %s",
 		     name, seconds_since(&f->t_locked), (long long)f->cluster_bytes, when);
 	else
-		jmsg(f, FDHOST_INFO, "cluster %s: every lock released %s", name, when);
+		jmsg(f, FDHOST_INFO, f->snap ? "cluster %s: every snapshot removed %s" : "cluster %s: every lock released %s",
+		     name, when);
 }
 
 /* Unlock and forget the cluster run (waits for a cancel still working on it). */
@@ -551,8 +554,11 @@ cluster_command(fdjob *f)
 		return FDHOST_FAIL;
 	}
 	f->comp = 0;
-	jmsg(f, FDHOST_INFO, "cluster %s locked: the output of %s for each of its %zu components follows, one file each",
-	     mbh_cluster_name(cl), f->script, mbh_cluster_ncomps(cl));
+	/* exact mode: the lock is over already, each component's snapshot of its primary is read instead */
+	f->snap = mbh_cluster_comp_at(cl, 0) != NULL && mbh_cluster_comp_at(cl, 0)->snapshot[0] != '\0';
+	jmsg(f, FDHOST_INFO, "cluster %s %s: the output of %s for each of its %zu components follows, one file each",
+	     mbh_cluster_name(cl), f->snap ? "snapshotted (exact mode, nothing locked)" : "locked", f->script,
+	     mbh_cluster_ncomps(cl));
 	return FDHOST_OK;
 }
 
@@ -708,7 +714,8 @@ out:
 static const char *
 undoing(const fdjob *f)
 {
-	return f->cluster != NULL ? "every lock of the cluster is being released"
+	return f->cluster != NULL ? (f->snap ? "every snapshot of the cluster is being removed"
+					     : "every lock of the cluster is being released")
 	       : f->snap          ? "the snapshot is being removed"
 				  : "the member is being unlocked";
 }
@@ -743,8 +750,12 @@ cluster_open(fdjob *f, fdhost_io *io)
 		fatal(f, "%s; %s", err.msg, undoing(f));
 		goto out;
 	}
-	jmsg(f, FDHOST_INFO, "started %s (pid %ld) for component %s under the lock on %s", f->cfg->script.backup[0],
-	     mbh_child_pid(child), c->name, c->member);
+	if (c->snapshot[0] != '\0')
+		jmsg(f, FDHOST_INFO, "started %s (pid %ld) for component %s reading the snapshot %s of %s",
+		     f->cfg->script.backup[0], mbh_child_pid(child), c->name, c->snapshot, c->member);
+	else
+		jmsg(f, FDHOST_INFO, "started %s (pid %ld) for component %s under the lock on %s",
+		     f->cfg->script.backup[0], mbh_child_pid(child), c->name, c->member);
 	f->streaming = true;
 	io->status = 0;
 	io->io_errno = 0;
