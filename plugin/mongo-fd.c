@@ -66,7 +66,9 @@
  * last; every lock is released (mbh_cluster_unlock, the balancer started
  * again) after the last file, at the first failure, or on the same paths as
  * one set's (a cancel: mbh_cluster_unlock_async at once, the rest on the
- * job's thread).
+ * job's thread).  Exact mode: the lock ends inside mbh_cluster_lock; each
+ * file is script.backup read from the component's snapshot of its primary
+ * (MEMBER), and mbh_cluster_unlock removes every snapshot on those paths.
  *
  * Restore: mbh_restore: script.restore gets the stream on its stdin, or,
  * without one, the file is created anew below where (one restore command
@@ -727,7 +729,7 @@ stream_job(fdjob *f)
 	return f->cluster != NULL ? mbh_cluster_comp_job(f->cluster, f->comp) : f->job;
 }
 
-/* IO_OPEN of a cluster's file: start script.backup for the component's locked member and read its output. */
+/* IO_OPEN of a cluster's file: start script.backup for the component's locked member (its snapshot) and read its output. */
 static void
 cluster_open(fdjob *f, fdhost_io *io)
 {
