@@ -477,11 +477,6 @@ mode_check(mbh_cluster *cl, mbh_error *err)
 				     "selection.policy \"member\" names one member and a cluster needs one per shard and one "
 				     "of the config servers: use selection.tags (tag the members to back up) instead");
 	if (cl->cfg->cluster.mode == MBH_CLUSTER_EXACT) {
-		/* the plugin streams from each locked member's command: exact mode's snapshots are not wired there yet */
-		if (strcmp(cl->mode, "plugin") == 0)
-			return mbh_error_set(err, EX_CONFIG,
-					     "cluster.mode \"exact\" is not available in plugin mode yet: use hooks mode "
-					     "(RunScripts around the jobs that read the snapshots) or cluster.mode = \"online\"");
 		if (!mbh_cluster_fsync_gate(cl->version))
 			return mbh_error_set(err, EX_UNAVAILABLE,
 					     "cluster.mode \"exact\" needs fsync lock through mongos (MongoDB 7.1, or 7.0.2, "
@@ -1051,12 +1046,17 @@ snap_remove(mbh_cluster *cl, size_t i, mbh_error *err)
 	mbh_child *c = NULL;
 	char **argv = NULL;
 	mbh_error e;
+	size_t k;
 	int status = -1, rc = -1;
 
 	if (cl->cfg->snapshot.remove == NULL)
 		return mbh_error_set(err, EX_CONFIG, "the record names the snapshot %s but the config has no "
 				     "snapshot.remove: use the config that made it, then run mongo-postbackup again",
 				     r->snapshot);
+	/* whoever removes a snapshot stops the command reading it first (the plugin's stream of it) */
+	for (k = 0; k < cl->n; k++)
+		if (cl->comps[k].idx == i && cl->comps[k].job != NULL)
+			mbh_job_stop_command(cl->comps[k].job);
 	comp_state_rec(cl, i, &srec);
 	mbh_cmd_env_fill(&x, &srec);
 	if (mbh_run_expand(&argv, (const char *const *)cl->cfg->snapshot.remove, &x.vars, err) != 0 ||
@@ -2230,13 +2230,22 @@ mbh_cluster_comp_spawn(mbh_cluster *cl, size_t i, const char *const *templ, int 
 	char env_cluster[200], env_comp[200];
 	const char *env[3] = { env_cluster, env_comp, NULL };
 	char label[300];
+	mbh_state_rec srec;
+	int rc;
 
 	*out = NULL;
 	if (r == NULL)
 		return mbh_error_set(err, EX_SOFTWARE, "no component %zu is locked", i);
 	snprintf(env_cluster, sizeof(env_cluster), "MONGO_BACKUP_CLUSTER=%s", cl->rec->name);
 	snprintf(env_comp, sizeof(env_comp), "MONGO_BACKUP_COMPONENT=%s", r->name);
-	if (mbh_job_spawn_held(cl->comps[i].job, templ, env, flags, out, err) != 0) {
+	if (cl->rec->mode == MBH_CLUSTER_EXACT) {
+		/* nothing is locked: the command reads the component's snapshot of its primary */
+		comp_state_rec(cl, cl->comps[i].idx, &srec);
+		rc = mbh_job_spawn_snapshot(cl->comps[i].job, &srec, templ, env, flags, out, err);
+	} else {
+		rc = mbh_job_spawn_held(cl->comps[i].job, templ, env, flags, out, err);
+	}
+	if (rc != 0) {
 		comp_label(r, label, sizeof(label));
 		return mbh_error_prefix(err, "%s", label);
 	}

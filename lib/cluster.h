@@ -181,7 +181,8 @@ int mbh_cluster_balancer_start(const mongoc_uri_t *uri, mbh_error *err);
 
 /*
  * The plugin (one Bacula job streams every component's backup command as
- * one file each while the whole cluster stays locked).  After a successful
+ * one file each while the whole cluster stays locked; exact mode: while
+ * every component's snapshot stays).  After a successful
  * mbh_cluster_lock, until mbh_cluster_unlock: the cluster's name, the
  * number of components (0 when nothing is held), component i's record line
  * (name, set, member; "config" first, then the shards in listShards order)
@@ -196,8 +197,11 @@ mbh_job *mbh_cluster_comp_job(mbh_cluster *cl, size_t i);
  * Start templ (a config template: %h %p %s %j are component i's locked
  * member, its set and the job) under component i's lock (mbh_job_spawn_held),
  * with MONGO_BACKUP_CLUSTER and MONGO_BACKUP_COMPONENT added to the
- * environment.  Errors name the component.  The locks stay held whatever
- * happens: mbh_cluster_unlock releases them.
+ * environment.  Exact mode: against component i's snapshot instead
+ * (mbh_job_spawn_snapshot: %S and MONGO_BACKUP_SNAPSHOT its path, %h %p the
+ * primary snapshotted), nothing locked; mbh_cluster_unlock stops it before
+ * it removes that snapshot.  Errors name the component.  The locks (the
+ * snapshots) stay held whatever happens: mbh_cluster_unlock releases them.
  */
 int mbh_cluster_comp_spawn(mbh_cluster *cl, size_t i, const char *const *templ, int flags, mbh_child **out,
 			   mbh_error *err);

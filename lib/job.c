@@ -708,6 +708,51 @@ out:
 	return rc;
 }
 
+/* A command reading a snapshot that another owner holds (a cluster in exact mode); see job.h. */
+int
+mbh_job_spawn_snapshot(mbh_job *j, const mbh_state_rec *src, const char *const *templ, const char *const *extra_env,
+		       int flags, mbh_child **out, mbh_error *err)
+{
+	int rc = -1;
+
+	*out = NULL;
+	pthread_mutex_lock(&j->mu);
+	if (j->held || j->snap || src->snapshot[0] == '\0') {
+		mbh_error_set(err, EX_SOFTWARE, "no snapshot to run %s against", templ[0]);
+		goto out;
+	}
+	forget_stopped_command(j);
+	if (j->child != NULL) {
+		mbh_error_set(err, EX_SOFTWARE, "a command already reads the snapshot %s", j->rec.snapshot);
+		goto out;
+	}
+	if (mbh_job_cancelled(j)) {
+		mbh_error_fail(err, MBH_ERR_CANCELLED, "cancelled before %s started", templ[0]);
+		goto out;
+	}
+	/* the record's fields are what start_command gives the command (%h %p %s %j %S, MONGO_BACKUP_*) */
+	snprintf(j->rec.set_name, sizeof(j->rec.set_name), "%s", src->set_name);
+	snprintf(j->rec.member, sizeof(j->rec.member), "%s", src->member);
+	snprintf(j->rec.job, sizeof(j->rec.job), "%s", src->job);
+	snprintf(j->rec.snapshot, sizeof(j->rec.snapshot), "%s", src->snapshot);
+	if (start_command(j, templ, true, flags & ~MBH_RUN_GATED, extra_env, err) != 0)
+		goto out;
+	*out = j->child;
+	rc = 0;
+out:
+	pthread_mutex_unlock(&j->mu);
+	return rc;
+}
+
+/* See job.h. */
+void
+mbh_job_stop_command(mbh_job *j)
+{
+	pthread_mutex_lock(&j->mu);
+	stop_command(j);
+	pthread_mutex_unlock(&j->mu);
+}
+
 /* See jobint.h. */
 void
 mbh_job_publish_deadline(mbh_job *j)

@@ -12,6 +12,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "run.h"
+#include "state.h"
 
 /*
  * A job holds everything one run needs (no globals), so a long-lived process
@@ -122,6 +123,23 @@ int mbh_job_lock_spawn(mbh_job *job, const char *const *templ, int flags, mbh_ch
  */
 int mbh_job_spawn_held(mbh_job *job, const char *const *templ, const char *const *extra_env, int flags,
 		       mbh_child **out, mbh_error *err);
+
+/*
+ * A command reading a snapshot that another owner holds and removes (a
+ * cluster in exact mode: nothing is locked, this job holds nothing): src's
+ * set_name, member, job and snapshot are the command's %s %h %p %j %S and
+ * MONGO_BACKUP_* (MONGO_BACKUP_SNAPSHOT too), plus extra_env; no shell, its
+ * own process group; the stream and wait calls read it under script.timeout
+ * (no lock deadline, no idle watch: nothing is locked).  The snapshot's owner
+ * calls mbh_job_stop_command before it removes the snapshot.  A job holding
+ * a lock, or a command still running: EX_SOFTWARE; cancelled:
+ * MBH_ERR_CANCELLED.
+ */
+int mbh_job_spawn_snapshot(mbh_job *job, const mbh_state_rec *src, const char *const *templ,
+			   const char *const *extra_env, int flags, mbh_child **out, mbh_error *err);
+
+/* Any thread: stop the job's command (SIGTERM, then SIGKILL) and wait for its end; the owner still reaps it. */
+void mbh_job_stop_command(mbh_job *job);
 
 /*
  * The set: "" until discovery found it, then its name, also when the lock

@@ -66,7 +66,9 @@
  * last; every lock is released (mbh_cluster_unlock, the balancer started
  * again) after the last file, at the first failure, or on the same paths as
  * one set's (a cancel: mbh_cluster_unlock_async at once, the rest on the
- * job's thread).
+ * job's thread).  Exact mode: the lock ends inside mbh_cluster_lock; each
+ * file is script.backup read from the component's snapshot of its primary
+ * (MEMBER), and mbh_cluster_unlock removes every snapshot on those paths.
  *
  * Restore: mbh_restore: script.restore gets the stream on its stdin, or,
  * without one, the file is created anew below where (one restore command
@@ -280,10 +282,13 @@ cluster_unlock_now(fdjob *f, const char *when)
 		jmsg(f, atomic_load(&f->cancelled) ? FDHOST_ERROR : FDHOST_FATAL, "unlocking cluster %s %s failed: %s",
 		     name, when, err.msg);
 	else if (was_locked)
-		jmsg(f, FDHOST_INFO, "cluster %s was locked for %.3f s; %lld bytes streamed; every lock released %s",
+		jmsg(f, FDHOST_INFO, f->snap ? "cluster %s: snapshots held for %.3f s; %lld bytes streamed; every "
+					       "snapshot removed %s"
+					     : "cluster %s was locked for %.3f s; %lld bytes streamed; every lock released %s",
 		     name, seconds_since(&f->t_locked), (long long)f->cluster_bytes, when);
 	else
-		jmsg(f, FDHOST_INFO, "cluster %s: every lock released %s", name, when);
+		jmsg(f, FDHOST_INFO, f->snap ? "cluster %s: every snapshot removed %s" : "cluster %s: every lock released %s",
+		     name, when);
 }
 
 /* Unlock and forget the cluster run (waits for a cancel still working on it). */
@@ -551,8 +556,11 @@ cluster_command(fdjob *f)
 		return FDHOST_FAIL;
 	}
 	f->comp = 0;
-	jmsg(f, FDHOST_INFO, "cluster %s locked: the output of %s for each of its %zu components follows, one file each",
-	     mbh_cluster_name(cl), f->script, mbh_cluster_ncomps(cl));
+	/* exact mode: the lock is over already, each component's snapshot of its primary is read instead */
+	f->snap = mbh_cluster_comp_at(cl, 0) != NULL && mbh_cluster_comp_at(cl, 0)->snapshot[0] != '\0';
+	jmsg(f, FDHOST_INFO, "cluster %s %s: the output of %s for each of its %zu components follows, one file each",
+	     mbh_cluster_name(cl), f->snap ? "snapshotted (exact mode, nothing locked)" : "locked", f->script,
+	     mbh_cluster_ncomps(cl));
 	return FDHOST_OK;
 }
 
@@ -708,7 +716,8 @@ out:
 static const char *
 undoing(const fdjob *f)
 {
-	return f->cluster != NULL ? "every lock of the cluster is being released"
+	return f->cluster != NULL ? (f->snap ? "every snapshot of the cluster is being removed"
+					     : "every lock of the cluster is being released")
 	       : f->snap          ? "the snapshot is being removed"
 				  : "the member is being unlocked";
 }
@@ -720,7 +729,7 @@ stream_job(fdjob *f)
 	return f->cluster != NULL ? mbh_cluster_comp_job(f->cluster, f->comp) : f->job;
 }
 
-/* IO_OPEN of a cluster's file: start script.backup for the component's locked member and read its output. */
+/* IO_OPEN of a cluster's file: start script.backup for the component's locked member (its snapshot) and read its output. */
 static void
 cluster_open(fdjob *f, fdhost_io *io)
 {
@@ -743,8 +752,12 @@ cluster_open(fdjob *f, fdhost_io *io)
 		fatal(f, "%s; %s", err.msg, undoing(f));
 		goto out;
 	}
-	jmsg(f, FDHOST_INFO, "started %s (pid %ld) for component %s under the lock on %s", f->cfg->script.backup[0],
-	     mbh_child_pid(child), c->name, c->member);
+	if (c->snapshot[0] != '\0')
+		jmsg(f, FDHOST_INFO, "started %s (pid %ld) for component %s reading the snapshot %s of %s",
+		     f->cfg->script.backup[0], mbh_child_pid(child), c->name, c->snapshot, c->member);
+	else
+		jmsg(f, FDHOST_INFO, "started %s (pid %ld) for component %s under the lock on %s",
+		     f->cfg->script.backup[0], mbh_child_pid(child), c->name, c->member);
 	f->streaming = true;
 	io->status = 0;
 	io->io_errno = 0;

@@ -6,13 +6,16 @@
 # every chosen member was locked; after it, everything is unlocked and the balancer runs again.  A
 # restore of one shard (that one file selected) streams exactly its bytes into the restore command for
 # that shard, and `mongo-rs-sim verify` finds the restored copy whole; so does a restore of all three.
+# Then exact mode (cluster.mode "exact"): one job snapshots every primary (cp -a) under one lock through
+# the mongos and stores each component's tar of its snapshot while nothing is locked; the three copies
+# are whole and of one moment (verify --cluster) and every snapshot is removed after.
 # SPDX-License-Identifier: AGPL-3.0-or-later
 [ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"
 . "${top_srcdir:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/bacula/fdplugin.sh"
 # shellcheck source=../integration/sim-cluster.sh
 . "$top_srcdir/tests/integration/sim-cluster.sh"
 fp_init
-tap_plan 29
+tap_plan 39
 SECONDS=0
 
 # shellcheck disable=SC2034 # read by t_config
@@ -52,9 +55,41 @@ chmod +x "$T_DIR/tar-comp.sh" "$T_DIR/untar-comp.sh"
 CONF=$T_DIR/cluster.conf
 CFG_URI=$SIMC_URI t_config "$CONF" 'lock = { max_seconds = 300; };' \
 	"script = { backup = [ \"$T_DIR/tar-comp.sh\" ]; restore = [ \"$T_DIR/untar-comp.sh\", \"%s\", \"%h\", \"%p\" ]; timeout = 120; };"
+# exact mode: snapshot.create copies the primary's data directory, script.backup tars the snapshot (%S)
+SNAPS=$T_DIR/snaps
+mkdir -p "$SNAPS"
+cat >"$T_DIR/snap.sh" <<EOF
+#!/bin/bash
+set -eu
+echo "\$*" >>"$T_OUT/snap.log"
+case \$1 in
+create)
+	case \$4 in csrs) ctl=$SIMC_CONFIG_CTL; dir=config ;; sh0) ctl=${SHARD_CTLS[0]}; dir=sh0 ;;
+	sh1) ctl=${SHARD_CTLS[1]}; dir=sh1 ;; *) exit 64 ;; esac
+	id=\$("$MBH_SIM" ctl "\$ctl" status | sed -n "s/^id=\([0-9]*\) host=\$2:\$3 .*/\1/p")
+	[ -n "\$id" ] || exit 65
+	cp -a "$DATA/\$dir/\$id" "$SNAPS/\$dir.\$\$"
+	echo "$SNAPS/\$dir.\$\$"
+	;;
+remove) rm -rf "\$2" ;;
+*) exit 64 ;;
+esac
+EOF
+cat >"$T_DIR/tar-snap.sh" <<EOF
+#!/bin/bash
+"$MBH_SIM" ctl "$SIMC_CTL" members >"$T_OUT/exact.\$MONGO_BACKUP_COMPONENT.locks"
+tar -C "\$1" -cf - . | tee "$T_OUT/exact.\$MONGO_BACKUP_COMPONENT.tar"
+EOF
+chmod +x "$T_DIR/snap.sh" "$T_DIR/tar-snap.sh"
+ECONF=$T_DIR/exact.conf
+CFG_URI=$SIMC_URI t_config "$ECONF" 'cluster = { mode = "exact"; };' \
+	"script = { backup = [ \"$T_DIR/tar-snap.sh\", \"%S\" ]; timeout = 120; };" \
+	"snapshot = { create = [ \"$T_DIR/snap.sh\", \"create\", \"%h\", \"%p\", \"%s\" ]; remove = [ \"$T_DIR/snap.sh\", \"remove\", \"%S\" ]; timeout = 60; };"
 {
 	fp_fileset mongo-cluster "mongo: config=$CONF"
 	fp_job mongo-cluster mongo-cluster
+	fp_fileset mongo-exact "mongo: config=$ECONF"
+	fp_job mongo-exact mongo-exact
 } >"$BACULA_ETC/jobs.conf"
 bacula_start || { echo "Bail out! the Bacula daemons do not start"; exit 1; }
 tap_pass "bacula-sd, bacula-fd (with mongo-fd.so) and bacula-dir listen on 127.0.0.1"
@@ -124,6 +159,42 @@ for c in config sh0 sh1; do
 		"restore of all: $c's stream went to the restore command for $c, byte for byte, and the copy of $set is whole"
 done
 tap_is "$(simc_locks)" "$UNLOCKED" "after the restores no member is locked"
+
+# ---- exact mode: one job, every primary snapshotted at one moment, each file from its snapshot
+t0=$SECONDS
+EJOB=$(bacula_run_job mongo-exact)
+tap_ok $? "job mongo-exact (cluster.mode exact) runs to its end (JobId ${EJOB:-none}, $((SECONDS - t0)) s)"
+bacula_job_log "$EJOB" >"$T_OUT/exact.log"
+tap_is "$(bacula_job_status "$EJOB") $(fp_job_field "$EJOB" JobFiles) $(fp_job_field "$EJOB" JobErrors)" "T 3 0" \
+	"exact: JobStatus T, three files, no errors" || bacula_diag_job "$EJOB"
+EFILES=$(bacula_sql "SELECT Path.Path || File.Filename FROM File JOIN Path USING (PathId) WHERE File.JobId = $((EJOB)) ORDER BY 1;" 2>/dev/null ||
+	bacula_sql "SELECT Path.Path || Filename.Name FROM File JOIN Path USING (PathId) JOIN Filename USING (FilenameId) WHERE File.JobId = $((EJOB)) ORDER BY 1;")
+named=0
+for c in config sh0 sh1; do
+	set=$c
+	[ "$c" = config ] && set=csrs
+	p=$(sed -n "s/^create \([^ ]*\) \([0-9]*\) $set\$/\1:\2/p" "$T_OUT/snap.log")
+	printf '%s\n' "$EFILES" | grep -qx "/@mongo/csrs/$c/$p/tar-snap.sh" && named=$((named + 1))
+done
+tap_is "$named" 3 "exact: the catalog names each component's file after the primary that was snapshotted" || tap_diag "$EFILES"
+tap_is "$(cat "$T_OUT"/exact.*.locks 2>/dev/null | grep -c 'lockCount=[1-9]') $(find "$T_OUT" -name 'exact.*.locks' | wc -l)" "0 3" \
+	"exact: nothing was locked while each of the three commands streamed"
+args=()
+for c in config sh0 sh1; do
+	mkdir -p "$T_DIR/ecopy/$c"
+	tar -C "$T_DIR/ecopy/$c" -xf "$T_OUT/exact.$c.tar" 2>/dev/null
+	args+=("$c=$T_DIR/ecopy/$c")
+done
+VERIFY_OUT=$(timeout -k 2 60 "$MBH_SIM" verify --cluster "${args[@]}" 2>&1)
+tap_is "$?" 0 "exact: verify --cluster on the three stored streams: exit 0" || tap_diag "$VERIFY_OUT"
+printf '%s\n' "$VERIFY_OUT" >"$T_OUT/exact.verify"
+tap_like "$T_OUT/exact.verify" '^cluster: one moment: ' "exact: ... one moment"
+tap_like "$T_OUT/exact.log" 'mongo-fd: cluster csrs: snapshots held for [0-9.]+ s; [0-9]+ bytes streamed; every snapshot removed after the last component' \
+	"exact: job log: every snapshot removed after the last component"
+tap_is "$(find "$SNAPS" -mindepth 1 -maxdepth 1 | wc -l) $(grep -c '^create ' "$T_OUT/snap.log") $(grep -c '^remove ' "$T_OUT/snap.log")" "0 3 3" \
+	"exact: three snapshots made, each removed once, none left"
+tap_ok "$([ ! -e "$CREC" ] && echo 0 || echo 1)" "exact: no cluster record left"
+tap_is "$(simc_locks) $(balancer_mode)" "$UNLOCKED full" "exact: nothing locked and the balancer runs after the job"
 
 bacula_stop
 tap_ok "$([ -z "$(t_alive_entries .bacula)" ] && echo 0 || echo 1)" "the Bacula daemons stopped on SIGTERM"

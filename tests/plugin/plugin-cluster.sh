@@ -239,14 +239,4 @@ tap_ok "$(t_pid_gone "$(cat "$T_OUT/hang.pid" 2>/dev/null)" 50 && echo 0 || echo
 wait_for "no watchdog" 250 test -z "$(pgrep -f -- "mongo-backup-watchdog.*$T_STATE")"
 clean SIGTERM
 
-# ---------------------------------------------------------------- exact mode: not in plugin mode yet
-CFG_URI=$SIMC_URI t_config "$T_DIR/exact.conf" 'cluster = { mode = "exact"; };' \
-	"script = { backup = [ \"$T_DIR/dump.sh\", \"%s\", \"%h\", \"%p\", \"%j\" ]; };" \
-	"snapshot = { create = [ \"/bin/true\" ]; remove = [ \"/bin/true\", \"%S\" ]; };"
-fd_run exact backup --cmd "mongo: config=$T_DIR/exact.conf"
-fd_status_is exact 1 f "exact mode in plugin mode: the job fails (f)"
-tap_like "$T_OUT/exact.out" 'cluster.mode "exact" is not available in plugin mode yet: use hooks mode' \
-	"exact mode in plugin mode: the job log says so and names hooks mode and online mode"
-clean exact
-
 tap_done
