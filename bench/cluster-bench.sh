@@ -93,7 +93,7 @@ online() {
 # the two under a writer through the mongos.  Needs root.  Run in a subshell: it mounts; its EXIT trap
 # stops the simulators, unmounts and detaches what it made, removes the files.
 exact() {
-	local c fs id port ctls logs=() r snap=$top_srcdir/conf/scripts/snapshot-btrfs
+	local c fs id port ctls logs=() floor=() r snap=$top_srcdir/conf/scripts/snapshot-btrfs
 	mnts=() loops=() # not local: the EXIT trap runs after the return
 	echo "exact mode, 3 shards (btrfs snapshots on loop devices; target: write pause <= 2 x one snapshot's window)"
 	[ "$(id -u)" = 0 ] || { echo "result: not measured: needs root (losetup, mount)"; return 0; }
@@ -118,6 +118,7 @@ exact() {
 			[ "$fs" != set ] || [ "$id" = 2 ] || continue
 			btrfs subvolume create "$MNT/$id" >/dev/null || die "cannot create a btrfs subvolume on $LOOP"
 		done
+		[ "$fs" = set ] || floor+=("$MNT/0:$MNT/snapshots") # the primary's (member 0 in the cluster topologies)
 	done
 	ln -s ../fs-csrs/mnt "$T_DIR/data/config" && for id in 0 1 2; do ln -s "../fs-sh$id/mnt" "$T_DIR/data/sh$id"; done ||
 		return 2
@@ -147,7 +148,8 @@ exact() {
 			"$MBH_POST" -c "$T_DIR/$c.conf" -q --job "warm-$c" </dev/null || die "mongo-prebackup --exec -- true failed ($c)"
 	done
 	echo "measuring $RUNS rounds (exact and the baseline alternately, a writer through the mongos) ..." >&2
-	"$PY" "$top_srcdir/bench/exact_bench.py" "$RUNS" "$MBH_PRE" "$MBH_POST" "$T_DIR/exact.conf" "$T_DIR/set.conf" \
+	EXACT_SNAPSHOT=$snap EXACT_FLOOR="${floor[*]}" \
+		"$PY" "$top_srcdir/bench/exact_bench.py" "$RUNS" "$MBH_PRE" "$MBH_POST" "$T_DIR/exact.conf" "$T_DIR/set.conf" \
 		"$SIMC_URI" "$T_DIR" "$SIM_LOG" "${logs[@]}" </dev/null
 	r=$?
 	[ "$r" -le 1 ] || die "the measurement failed"

@@ -4,6 +4,7 @@
 loop device and starts the simulators).
 
 usage: exact_bench.py RUNS PRE POST EXACT-CONF SET-CONF MONGOS-URI OUTDIR SET-LOG COMPONENT-LOG...
+environment: EXACT_SNAPSHOT (the snapshot-btrfs script), EXACT_FLOOR ("SUBVOLUME:SNAPDIR ..." of the primaries)
 
 Each of RUNS rounds runs, in alternating order so that both see the same load,
   * PRE -c EXACT-CONF --exec  on the cluster in exact mode (every primary snapshotted by snapshot-btrfs), and
@@ -12,10 +13,13 @@ Each of RUNS rounds runs, in alternating order so that both see the same load,
 each followed by POST.  Meanwhile a writer inserts through the mongos in a loop; the write pause of an exact
 run is the product's MONGO_BACKUP_PAUSE_MS and, independently, the writer's longest gap between two
 acknowledged inserts during that run.  Target (issue 18): <= 2 x the baseline's median.  Exit 1 when missed.
+Each round also runs the snapshot script by itself, nothing locked: once on one primary's subvolume, and on
+every primary's at once (the slowest of those is what this host makes of parallel snapshots: the pause's floor).
 """
 import os
 import re
 import statistics
+import subprocess
 import sys
 import threading
 import time
@@ -60,6 +64,25 @@ class Writer(threading.Thread):
         return best * 1000.0
 
 
+def creates(script, pairs, tag):
+    """snapshot-btrfs create on every SUBVOLUME:SNAPDIR of pairs at once, nothing locked; the slowest's time (ms);
+    then each snapshot removed."""
+    procs, paths = [], []
+    t0 = time.monotonic()
+    for k, pair in enumerate(pairs):
+        sub, snapdir = pair.split(":", 1)
+        procs.append(subprocess.Popen([script, "create", sub, snapdir, "%s-%d" % (tag, k)], stdout=subprocess.PIPE))
+    for pr in procs:
+        out, _ = pr.communicate()
+        if pr.returncode != 0:
+            sys.exit("exact_bench: %s create failed (exit %d)" % (script, pr.returncode))
+        paths.append(out.decode().splitlines()[0])
+    ms = (time.monotonic() - t0) * 1000.0
+    for path in paths:
+        subprocess.run([script, "remove", path], check=True)
+    return ms
+
+
 def lock_span(logs):
     """First fsync lock to last fsyncUnlock over the components' logs since the last read (members' clocks, ms),
     or None unless every log holds one of each."""
@@ -80,13 +103,16 @@ def main():
     pre, post, econf, sconf, uri, out, slog = sys.argv[2:9]
     setlog, clogs = SimLog(slog), [SimLog(p, CTLLOCK) for p in sys.argv[9:]]
     pausef = os.path.join(out, "pause")
+    script, floor = os.environ["EXACT_SNAPSHOT"], os.environ["EXACT_FLOOR"].split()
     writer = Writer(uri)
     writer.start()
     time.sleep(0.5)
     if writer.error or not writer.acks:
         sys.exit("exact_bench: the writer through the mongos does not write: %s" % writer.error)
-    r = {k: [] for k in ("base", "taken", "pause", "logged", "gap", "floor", "span", "wall")}
+    r = {k: [] for k in ("base", "taken", "pause", "logged", "gap", "floor", "span", "wall", "one", "all")}
     for i in range(runs):
+        r["one"].append(creates(script, floor[:1], "one%d" % i))
+        r["all"].append(creates(script, floor, "all%d" % i))
         for which in (("exact", "set") if i % 2 == 0 else ("set", "exact")):
             job = "%s%d" % (which, i + 1)
             if which == "set":
@@ -119,13 +145,6 @@ def main():
             span = lock_span(clogs)
             if span is not None:
                 r["span"].append(span)
-    if os.environ.get("EXACT_DUMP"):
-        for k in range(3):
-            _, _, lines = run([pre, "-c", econf, "--job", "v%d" % k, "-vv", "--exec", "--", "true"])
-            run([post, "-c", econf, "-q", "--job", "v%d" % k])
-            with open(os.environ["EXACT_DUMP"], "a") as f:
-                for t, l, _ in lines:
-                    f.write("%8.1f %s\n" % (t, l))
     writer.stop.set()
     writer.join(130)
     if writer.error:
@@ -147,20 +166,25 @@ def main():
     if len(r["span"]) == len(r["pause"]):
         row("primaries locked, first lock to last unlock (members' clocks)", r["span"], False)
     row("the writer's longest gap during the set runs (no cluster lock: its floor)", r["floor"], False)
+    row("snapshot-btrfs create alone, nothing locked (one primary's)", r["one"], False)
+    row("snapshot-btrfs create on the %d primaries at once, nothing locked: the slowest" % len(floor), r["all"], False)
     head = ("metric", "ours (median (min-max))", "baseline: one snapshot's window", "ratio", "target", "result")
     widths = [max(len(x[c]) for x in rows + [head]) for c in range(6)]
     fmt = "  ".join("%%-%ds" % w for w in widths)
-    print("exact mode, 3 shards + CSRS (4 primaries, each on a btrfs subvolume of one loop device, snapshot-btrfs),"
-          " %d runs alternating with the baseline" % runs)
+    print("exact mode, 3 shards + CSRS (every member's data on a btrfs subvolume, one loop device per component,"
+          " snapshot-btrfs), %d runs alternating with the baseline" % runs)
     print((fmt % head).rstrip())
     for x in rows:
         print((fmt % x).rstrip())
-    print("baseline: a P-S-S set in snapshot mode, its passive member on a subvolume of the same btrfs, lock to unlock"
+    print("baseline: a P-S-S set in snapshot mode, its passive member on a subvolume of a fifth btrfs loop device, lock to unlock"
           " by the member's clock; its snapshot.create took %s ms (median (min-max))" % spread(r["taken"], "%.0f"))
     print("the log's 'writes paused N ms' agreed with MONGO_BACKUP_PAUSE_MS in %d of %d runs; exact --exec wall time"
           " %s ms; %d inserts acknowledged through the mongos"
           % (sum(a == b for a, b in zip(r["logged"], r["pause"])), len(r["pause"]), spread(r["wall"]),
              len(writer.acks)))
+    print("the pause against the %d parallel creates by themselves (this host's floor for it): %.2f x; the pause"
+          " minus their time (the lock's reply, the re-check of every primary, the unlock; medians): %.1f ms"
+          % (len(floor), med(r["pause"]) / med(r["all"]), med(r["pause"]) - med(r["all"])))
     return 0 if all(x[5] != "FAIL" for x in rows) else 1
 
 
