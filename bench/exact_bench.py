@@ -40,7 +40,7 @@ class Writer(threading.Thread):
         super().__init__(daemon=True)
         self.client = pymongo.MongoClient(uri, username="app", password="app-pw", authSource="admin",
                                           serverSelectionTimeoutMS=10000, socketTimeoutMS=120000)
-        self.acks, self.error, self.stop = [], None, threading.Event()
+        self.acks, self.wall, self.error, self.stop = [], [], None, threading.Event()
 
     def run(self):
         coll, n = self.client.bench.docs, 0
@@ -48,6 +48,7 @@ class Writer(threading.Thread):
             while not self.stop.is_set():
                 coll.insert_one({"n": n})
                 self.acks.append(time.monotonic())
+                self.wall.append(time.time() * 1000.0)
                 n += 1
         except Exception as e:  # reported by main: a write that fails is a finding, not a pause
             self.error = e
@@ -62,6 +63,15 @@ class Writer(threading.Thread):
             if a[i - 1] > t1:
                 break
         return best * 1000.0
+
+    def around(self, t0, t1):
+        """(ms from the last ack before unix ms t0 to t0, ms from t1 to the first ack after t1), or None."""
+        w = list(self.wall)
+        before = [a for a in w if a < t0]
+        after = [a for a in w if a > t1]
+        if not before or not after:
+            return None
+        return t0 - before[-1], after[0] - t1
 
 
 def creates(script, pairs, tag):
@@ -84,8 +94,8 @@ def creates(script, pairs, tag):
 
 
 def lock_span(logs):
-    """First fsync lock to last fsyncUnlock over the components' logs since the last read (members' clocks, ms),
-    or None unless every log holds one of each."""
+    """(first lock, last unlock) over the components' logs since the last read (members' clocks, unix ms), or None
+    unless every log holds one of each."""
     locks, unlocks = [], []
     for lg in logs:
         lk, ul = lg.read()
@@ -93,7 +103,7 @@ def lock_span(logs):
             return None
         locks += lk
         unlocks += ul
-    return max(unlocks) - min(locks)
+    return min(locks), max(unlocks)
 
 
 def main():
@@ -109,7 +119,7 @@ def main():
     time.sleep(0.5)
     if writer.error or not writer.acks:
         sys.exit("exact_bench: the writer through the mongos does not write: %s" % writer.error)
-    r = {k: [] for k in ("base", "taken", "pause", "logged", "gap", "floor", "span", "wall", "one", "all")}
+    r = {k: [] for k in ("base", "taken", "pause", "logged", "gap", "floor", "span", "wall", "one", "all", "pre", "post")}
     for i in range(runs):
         r["one"].append(creates(script, floor[:1], "one%d" % i))
         r["all"].append(creates(script, floor, "all%d" % i))
@@ -144,7 +154,12 @@ def main():
             r["wall"].append(wall)
             span = lock_span(clogs)
             if span is not None:
-                r["span"].append(span)
+                r["span"].append(span[1] - span[0])
+                time.sleep(0.05)  # an ack after the unlock
+                ar = writer.around(*span)
+                if ar is not None:
+                    r["pre"].append(ar[0])
+                    r["post"].append(ar[1])
     writer.stop.set()
     writer.join(130)
     if writer.error:
@@ -182,6 +197,13 @@ def main():
           " %s ms; %d inserts acknowledged through the mongos"
           % (sum(a == b for a, b in zip(r["logged"], r["pause"])), len(r["pause"]), spread(r["wall"]),
              len(writer.acks)))
+    if r["pre"]:
+        print("the writer's gap around the lock (members' clocks against the writer's, median of %d): %.1f ms from its"
+              " last ack to the first primary's lock, %.1f ms from the last unlock to its next ack"
+              % (len(r["pre"]), med(r["pre"]), med(r["post"])))
+        print("  (the simulated mongos tries a write held by a locked primary again every 20 ms, ROUTE_RETRY_MS in"
+              " tests/sim/cmd_route.c: up to 20 ms after the unlock are the simulator's, where a mongos's write waits"
+              " on the primary's lock itself)")
     print("the pause against the %d parallel creates by themselves (this host's floor for it): %.2f x; the pause"
           " minus their time (the lock's reply, the re-check of every primary, the unlock; medians): %.1f ms"
           % (len(floor), med(r["pause"]) / med(r["all"]), med(r["pause"]) - med(r["all"])))
