@@ -997,19 +997,6 @@ typedef struct snap_job {
 	char out[4096];
 } snap_job;
 
-/* The first line of buf (cut there, a trailing CR dropped) when a record may hold it, else NULL. */
-static const char *
-snap_path(char *buf)
-{
-	size_t n;
-
-	buf[strcspn(buf, "\n")] = '\0';
-	n = strlen(buf);
-	if (n > 0 && buf[n - 1] == '\r')
-		buf[n - 1] = '\0';
-	return mbh_state_snapshot_path_ok(buf) ? buf : NULL;
-}
-
 /* snapshot.create printed its path: on record at once (post removes it, whatever happens next). */
 static void
 snap_printed(void *ctx, const char *printed)
@@ -1020,7 +1007,7 @@ snap_printed(void *ctx, const char *printed)
 	mbh_error e;
 
 	snprintf(line, sizeof(line), "%s", printed);
-	if (r->snapshot[0] != '\0' || snap_path(line) == NULL || strlen(line) > MBH_SNAPSHOT_MAX)
+	if (r->snapshot[0] != '\0' || mbh_state_snapshot_printed(line) == NULL || strlen(line) > MBH_SNAPSHOT_MAX)
 		return; /* on record already (said while it ran), or no path */
 	pthread_mutex_lock(sj->mu);
 	snprintf(r->snapshot, sizeof(r->snapshot), "%s", line);

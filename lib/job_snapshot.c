@@ -29,7 +29,6 @@ elapsed_ms(const struct timespec *t0)
 	return ((int64_t)t1.tv_sec - t0->tv_sec) * 1000 + (t1.tv_nsec - t0->tv_nsec) / 1000000;
 }
 
-static const char *printed_path(char *out);
 
 /* What record_printed needs: the job, and create itself. */
 typedef struct create_run {
@@ -57,7 +56,7 @@ record_printed(void *ctx, const char *printed)
 		return;
 	memcpy(line, printed, n);
 	line[n] = '\0';
-	if (printed_path(line) == NULL) /* at most MBH_SNAPSHOT_MAX bytes: printed_path checked */
+	if (mbh_state_snapshot_printed(line) == NULL) /* at most MBH_SNAPSHOT_MAX bytes: mbh_state_snapshot_printed checked */
 		return;
 	j->rec.phase = MBH_PHASE_LOCKED;
 	snprintf(j->rec.snapshot, sizeof(j->rec.snapshot), "%.*s", MBH_SNAPSHOT_MAX, line);
@@ -109,19 +108,6 @@ out:
 	return rc;
 }
 
-/* The first line of out (cut there) when it is a path a record may hold, else NULL. */
-static const char *
-printed_path(char *out)
-{
-	size_t n;
-
-	out[strcspn(out, "\n")] = '\0';
-	n = strlen(out);
-	if (n > 0 && out[n - 1] == '\r')
-		out[n - 1] = '\0';
-	return mbh_state_snapshot_path_ok(out) ? out : NULL;
-}
-
 /* The record of a snapshot whose member is unlocked, as mbh_release leaves it. */
 static void
 as_snapshot_record(mbh_state_rec *rec, const char *path)
@@ -162,7 +148,7 @@ mbh_job_snapshot_take(mbh_job *j, mbh_error *err)
 			mbh_error_prefix(&cause, "snapshot.create");
 	}
 	/* whatever it printed, even when it failed: what it made must go */
-	if (printed_path(out) != NULL) /* at most MBH_SNAPSHOT_MAX bytes: printed_path checked */
+	if (mbh_state_snapshot_printed(out) != NULL) /* at most MBH_SNAPSHOT_MAX bytes: mbh_state_snapshot_printed checked */
 		snprintf(path, sizeof(path), "%.*s", MBH_SNAPSHOT_MAX, out);
 	if (cause.code == 0 && status != 0)
 		mbh_error_set(&cause, EX_TEMPFAIL, "snapshot.create (%s) failed (exit %d)", create, status);

@@ -706,6 +706,19 @@ mbh_state_guarded(const mbh_state_rec *rec)
 	return rec->watchdog_pid > 0 && mbh_proc_running(rec->watchdog_pid, rec->watchdog_start);
 }
 
+/* See state.h. */
+const char *
+mbh_state_snapshot_printed(char *buf)
+{
+	size_t n;
+
+	buf[strcspn(buf, "\n")] = '\0';
+	n = strlen(buf);
+	if (n > 0 && buf[n - 1] == '\r')
+		buf[n - 1] = '\0';
+	return mbh_state_snapshot_path_ok(buf) ? buf : NULL;
+}
+
 /* A path a remove command may be handed; see state.h. */
 bool
 mbh_state_snapshot_path_ok(const char *s)

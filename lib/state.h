@@ -162,6 +162,12 @@ const char *mbh_state_phase_name(mbh_phase phase);
 bool mbh_state_snapshot_path_ok(const char *s);
 
 /*
+ * What snapshot.create printed: its first line (buf is cut there, a
+ * trailing CR dropped) when mbh_state_snapshot_path_ok takes it, else NULL.
+ */
+const char *mbh_state_snapshot_printed(char *buf);
+
+/*
  * Pure: the one rule for job names, wherever one comes from (--job, the
  * plugin string, the job API): the record holds it whole and a log prints it
  * on one line, so at most MBH_JOB_NAME_MAX bytes, no control character,
