@@ -59,7 +59,7 @@ if len(locks) != 4 or len(unlocks) != 4:
 t0, t1 = min(locks), min(unlocks)
 n = [0, 0, 0]
 for line in open(sys.argv[1]):
-    m = re.match(r"\d+ (\d+\.\d+) f(?:data)?sync\(", line)
+    m = re.match(r"\d+\s+(\d+\.\d+)\s+f(?:data)?sync\(", line)  # strace pads the pid to 5 columns
     if m:
         t = float(m.group(1))
         n[0 if t < t0 else 1 if t <= t1 else 2] += 1
@@ -68,6 +68,7 @@ PYEOF
 )
 read -r before inside after <<<"$counts"
 tap_diag "fsyncs before the lock, in the pause, after the unlock: $counts"
+[ "${before:-0}" -gt 0 ] 2>/dev/null || tap_diag_file "$T_OUT/trace" "the trace"
 tap_ok "$([ "${before:-0}" -gt 0 ] 2>/dev/null && echo 0 || echo 1)" "the trace sees the run's fsyncs (the durable intent before the lock)"
 tap_is "$inside" 0 "no fsync while the primaries are locked (the writes' pause waits for no disk)"
 tap_ok "$([ "${after:-0}" -ge 2 ] 2>/dev/null && echo 0 || echo 1)" "the record after the unlock is durable (fsync of the file and its directory)"
