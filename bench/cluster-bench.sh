@@ -5,9 +5,10 @@
 #   online mode: the skew between the first and the last lock (target <= 2 round trips of the slowest
 #   locked member, measured by ping in the same run), each member's lock time, the lock window, and the
 #   wall time of mongo-prebackup --exec -- true against the same on one set (target <= 1.5 x at 10 shards);
-#   exact mode: the write pause against one snapshot's window (target <= 2 x): the baseline (a set in
-#   snapshot mode on a btrfs loop device; needs root) is measured; while the product refuses exact mode,
-#   that refusal is said as such: not measurable yet.
+#   exact mode (3 shards): the write pause (MONGO_BACKUP_PAUSE_MS, and a writer's longest gap between
+#   acknowledged inserts through the mongos) with every primary on btrfs and snapshot-btrfs as
+#   snapshot.create, against one snapshot's window (a set in snapshot mode on the same btrfs loop device)
+#   measured alternately in the same run (target <= 2 x).  Needs root; without it, said and not counted.
 # SPDX-License-Identifier: AGPL-3.0-or-later
 #
 # BENCH_RUNS (default 15) rounds per cluster size; BENCH_SHARDS (default "3 10").  Needs python3-pymongo
@@ -84,85 +85,79 @@ online() {
 	return "$r"
 }
 
-# snapshot_window: the target's baseline, one snapshot's window: a P-S-S set in snapshot mode whose locked
-# member (the passive one) keeps its directory on a btrfs subvolume on a loop device; RUNS runs of
-# --exec -- true (lock, snapshot-btrfs, unlock); the window by the simulator's clock.  Prints
-# "median min max runs create-median" in ms, or nothing with the reason on stderr.  Run in a subshell (it mounts).
-snapshot_window() {
-	local c i
-	[ "$(id -u)" = 0 ] || { echo "needs root (losetup, mount)" >&2; return 1; }
-	for c in losetup mkfs.btrfs btrfs mount umount mountpoint; do
-		command -v "$c" >/dev/null 2>&1 || { echo "$c is missing (btrfs-progs, mount)" >&2; return 1; }
-	done
-	t_init >/dev/null
-	sim_usec || die "cannot write $T_DIR/mongo-rs-sim"
-	trap 'sim_stop >/dev/null 2>&1; t_btrfs_unmount; t_cleanup >/dev/null' EXIT
-	t_btrfs_mount >&2 # a refusal: a TAP skip line with the reason, and exit
-	btrfs subvolume create "$MNT/member2" >/dev/null || { echo "cannot create a subvolume" >&2; return 1; }
-	mkdir "$MNT/snapshots" "$T_DIR/data" && ln -s "$MNT/member2" "$T_DIR/data/2" || return 1
-	t_topology "$T_DIR/topo.conf" '{ port = 0; state = "PRIMARY"; }, { port = 0; }, { port = 0; priority = 0.0; }'
-	sim_start "$T_DIR/topo.conf" --data-dir "$T_DIR/data" >&2 || { echo "the simulator did not start" >&2; return 1; }
-	t_config "$T_DIR/snap.conf" \
-		"snapshot = { create = [ \"$top_srcdir/conf/scripts/snapshot-btrfs\", \"create\", \"$MNT/member2\", \"$MNT/snapshots\", \"%s-%j\" ];
-		  remove = [ \"$top_srcdir/conf/scripts/snapshot-btrfs\", \"remove\", \"%S\" ]; timeout = 60; };"
-	for i in $(seq 1 "$RUNS"); do
-		if ! "$MBH_PRE" -c "$T_DIR/snap.conf" --job "snap$i" --exec -- true </dev/null 2>>"$T_DIR/snap.err" ||
-			! "$MBH_POST" -c "$T_DIR/snap.conf" -q --job "snap$i" </dev/null; then
-			echo "mongo-prebackup --exec (then mongo-postbackup) in snapshot mode failed" >&2
-			return 1
-		fi
-	done
-	sim_ctl status >/dev/null # the log has caught up
-	[ "$(grep -c ' taken in [0-9]* ms' "$T_DIR/snap.err")" = "$RUNS" ] ||
-		{ echo "not every run says its snapshot was taken" >&2; return 1; }
-	"$PY" - "$SIM_LOG" "$T_DIR/snap.err" <<'PY'
-import re, statistics, sys
-from datetime import datetime
-ms = lambda s: datetime.strptime(s, "%Y-%m-%dT%H:%M:%S.%fZ").timestamp() * 1000.0
-w, start = [], None
-for line in open(sys.argv[1]):
-    m = re.match(r"(\S+Z) member 2: (fsync lock|fsyncUnlock),", line)
-    if m and m.group(2) == "fsync lock":
-        start = ms(m.group(1))
-    elif m and start is not None:
-        w.append(ms(m.group(1)) - start)
-        start = None
-taken = [int(t) for t in re.findall(r" taken in (\d+) ms", open(sys.argv[2]).read())]
-print("%.1f %.1f %.1f %d %d" % (statistics.median(w), min(w), max(w), len(w), statistics.median(taken)))
-PY
-}
-
-# exact: exact mode on 3 shards, measurable only once the product takes it.  Run in a subshell.
+# exact: exact mode on 3 shards against its baseline, in one run: one btrfs filesystem on a loop device per
+# component, as each primary has its own disk (snapshots on one filesystem commit one after another): the
+# CSRS's and every shard's members' data directories (SIMC_DATA_DIR/NAME, a link to FS/mnt) are subvolumes,
+# reached by the member's port (T_DIR/port/PORT, a link: snapshot.create gets %p); and one P-S-S set in
+# snapshot mode whose passive member's directory is a subvolume of a fifth.  bench/exact_bench.py alternates
+# the two under a writer through the mongos.  Needs root.  Run in a subshell: it mounts; its EXIT trap
+# stops the simulators, unmounts and detaches what it made, removes the files.
 exact() {
-	local erc base
-	t_init >/dev/null
-	T_PASS=backup-pw
+	local c fs id port ctls logs=() floor=() r snap=$top_srcdir/conf/scripts/snapshot-btrfs
+	mnts=() loops=() # not local: the EXIT trap runs after the return
 	echo "exact mode, 3 shards (btrfs snapshots on loop devices; target: write pause <= 2 x one snapshot's window)"
-	simc_start 3 >&2 || die "the simulated cluster did not start"
+	[ "$(id -u)" = 0 ] || { echo "result: not measured: needs root (losetup, mount)"; return 0; }
+	for c in losetup mkfs.btrfs btrfs mount umount mountpoint; do
+		command -v "$c" >/dev/null 2>&1 || { echo "result: not measured: $c is missing (btrfs-progs, mount)"; return 0; }
+	done
+	t_init >/dev/null
+	T_PASS=backup-pw # the cluster topologies' user
+	sim_usec || die "cannot write $T_DIR/mongo-rs-sim"
+	# shellcheck disable=SC2154 # p: the trap's own loop variable
+	trap 'for p in $(t_alive_entries .sims); do t_kill "$p"; done
+		for i in "${!mnts[@]}"; do MNT=${mnts[$i]} LOOP=${loops[$i]} t_btrfs_unmount; done
+		MNT="" LOOP=""; t_cleanup >/dev/null' EXIT
+	mkdir "$T_DIR/data" "$T_DIR/port" || return 2
+	for fs in csrs sh0 sh1 sh2 set; do
+		mkdir "$T_DIR/fs-$fs" || return 2
+		T_DIR=$T_DIR/fs-$fs t_btrfs_mount >&2 # a refusal: a TAP skip line with the reason, and exit
+		mnts+=("$MNT")
+		loops+=("$LOOP")
+		mkdir "$MNT/snapshots" || return 2
+		for id in 0 1 2; do
+			[ "$fs" != set ] || [ "$id" = 2 ] || continue
+			btrfs subvolume create "$MNT/$id" >/dev/null || die "cannot create a btrfs subvolume on $LOOP"
+		done
+		[ "$fs" = set ] || floor+=("$MNT/0:$MNT/snapshots") # the primary's (member 0 in the cluster topologies)
+	done
+	ln -s ../fs-csrs/mnt "$T_DIR/data/config" && for id in 0 1 2; do ln -s "../fs-sh$id/mnt" "$T_DIR/data/sh$id"; done ||
+		return 2
+	echo "starting a simulated cluster of 3 shards and one set, their data on ${loops[*]} ..." >&2
+	SIMC_DATA_DIR=$T_DIR/data simc_start 3 >&2 || die "the simulated cluster did not start"
+	ctls=("csrs=$SIMC_CONFIG_CTL")
+	read -r -a c <<<"$SIMC_SHARD_CTLS"
+	for id in 0 1 2; do ctls+=("sh$id=${c[$id]}"); done
+	for c in "${ctls[@]}"; do
+		logs+=("$(dirname "${c#*=}")/sim.log")
+		while read -r id port; do
+			ln -s "../fs-${c%%=*}/mnt/$id" "$T_DIR/port/$port" || return 2
+		done < <(simc_ctl "${c#*=}" status | sed -n 's/^id=\([0-9]*\) host=[^ ]*:\([0-9]*\) .*/\1 \2/p')
+	done
+	[ "$(find "$T_DIR/port" -type l | wc -l)" = 12 ] || die "cannot tell the cluster members' ports"
 	CFG_URI=$SIMC_URI t_config "$T_DIR/exact.conf" 'cluster = { mode = "exact"; };' \
-		"snapshot = { create = [ \"/bin/echo\", \"$T_DIR/no-snapshot\" ]; remove = [ \"/bin/true\" ]; timeout = 60; };"
-	"$MBH_PRE" -c "$T_DIR/exact.conf" --dry-run </dev/null >"$T_DIR/exact.out" 2>&1
-	erc=$?
-	base=$( (snapshot_window) 2>"$T_DIR/base.err")
-	if [ -n "$base" ]; then
-		read -r -a base <<<"$base"
-		echo "baseline, one snapshot's window (a P-S-S set in snapshot mode, btrfs on a loop device, ${base[3]} runs):" \
-			"median ${base[0]} ms (${base[1]}-${base[2]}), of which snapshot.create ${base[4]} ms (median); the target: a write pause <= $(awk -v m="${base[0]}" 'BEGIN { printf "%.1f", 2 * m }') ms"
-	else
-		echo "baseline, one snapshot's window: not measured: $(tail -n 1 "$T_DIR/base.err")"
-	fi
-	if [ "$erc" != 0 ] && grep -q 'not implemented yet' "$T_DIR/exact.out"; then
-		echo "ours: not measurable yet: mongo-prebackup --dry-run refuses cluster.mode \"exact\" (exit $erc):"
-		grep -m1 'not implemented' "$T_DIR/exact.out" | sed 's/^/  /'
-		echo "result: n/a (nothing to measure; not counted as a failure)"
-		return 0
-	fi
-	# the product takes exact mode now: this part has to be written (a btrfs loop device under each primary's
-	# data directory, the write pause from the routers' held writes); say so, do not pretend
-	echo "mongo-prebackup --dry-run no longer refuses exact mode (exit $erc); this bench does not measure it yet:"
-	sed 's/^/  /' "$T_DIR/exact.out"
-	echo "result: FAIL (the exact-mode measurement is still to be written)"
-	return 1
+		"snapshot = { create = [ \"$snap\", \"create\", \"$T_DIR/port/%p\", \"$T_DIR/fs-%s/mnt/snapshots\", \"%s-%j\" ];
+		  remove = [ \"$snap\", \"remove\", \"%S\" ]; timeout = 60; };"
+	t_topology "$T_DIR/topo.conf" '{ port = 0; state = "PRIMARY"; }, { port = 0; }, { port = 0; priority = 0.0; }'
+	sim_start "$T_DIR/topo.conf" --data-dir "$T_DIR/fs-set/mnt" >&2 || die "the simulated set did not start"
+	t_config "$T_DIR/set.conf" \
+		"snapshot = { create = [ \"$snap\", \"create\", \"$T_DIR/fs-set/mnt/2\", \"$T_DIR/fs-set/mnt/snapshots\", \"%s-%j\" ];
+		  remove = [ \"$snap\", \"remove\", \"%S\" ]; timeout = 60; };"
+	# both must work before they are timed, and leave nothing behind
+	for c in exact set; do
+		"$MBH_PRE" -c "$T_DIR/$c.conf" -q --job "warm-$c" --exec -- true </dev/null &&
+			"$MBH_POST" -c "$T_DIR/$c.conf" -q --job "warm-$c" </dev/null || die "mongo-prebackup --exec -- true failed ($c)"
+	done
+	echo "measuring $RUNS rounds (exact and the baseline alternately, a writer through the mongos) ..." >&2
+	EXACT_SNAPSHOT=$snap EXACT_FLOOR="${floor[*]}" \
+		"$PY" "$top_srcdir/bench/exact_bench.py" "$RUNS" "$MBH_PRE" "$MBH_POST" "$T_DIR/exact.conf" "$T_DIR/set.conf" \
+		"$SIMC_URI" "$T_DIR" "$SIM_LOG" "${logs[@]}" </dev/null
+	r=$?
+	[ "$r" -le 1 ] || die "the measurement failed"
+	! grep -q ":[1-9]" <<<"$(simc_locks)" || die "something is left locked: $(simc_locks)"
+	for c in "${mnts[@]}"; do
+		[ -z "$(ls -A "$c/snapshots")" ] || die "snapshots are left in $c/snapshots: $(ls "$c/snapshots")"
+	done
+	return "$r"
 }
 
 rc=0

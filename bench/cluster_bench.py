@@ -92,10 +92,11 @@ def ping_rtt(host):
 
 
 class SimLog:
-    """New fsync lock / fsyncUnlock lines of one simulator's log since the last read."""
+    """New lock and unlock lines of one simulator's log since the last read (pattern: groups time and kind; the
+    kinds "fsyncUnlock" and "unlock" are unlocks, any other a lock)."""
 
-    def __init__(self, path):
-        self.path, self.off = path, os.path.getsize(path)
+    def __init__(self, path, pattern=SIMLINE):
+        self.path, self.off, self.pattern = path, os.path.getsize(path), pattern
 
     def read(self):
         with open(self.path, "rb") as f:
@@ -105,11 +106,11 @@ class SimLog:
         self.off += cut
         locks, unlocks = [], []
         for line in data[:cut].decode(errors="replace").splitlines():
-            m = SIMLINE.match(line)
+            m = self.pattern.match(line)
             if m:
                 t = datetime.strptime(m.group(1), "%Y-%m-%dT%H:%M:%S.%fZ").replace(
                     tzinfo=timezone.utc).timestamp() * 1000.0
-                (locks if m.group(2) == "fsync lock" else unlocks).append(t)
+                (unlocks if m.group(2) in ("fsyncUnlock", "unlock") else locks).append(t)
         return locks, unlocks
 
 

@@ -474,6 +474,13 @@ mbh_state_write_text(mbh_state *st, const char *text, mbh_error *err)
 	return write_text(st->dirfd, st->dir, st->state_name, st->state_path, text, strlen(text), true, err);
 }
 
+/* See state.h. */
+int
+mbh_state_write_text_volatile(mbh_state *st, const char *text, mbh_error *err)
+{
+	return write_text(st->dirfd, st->dir, st->state_name, st->state_path, text, strlen(text), false, err);
+}
+
 /* Replace the record (under the flock). */
 int
 mbh_state_write(mbh_state *st, const mbh_state_rec *rec, mbh_error *err)

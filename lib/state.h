@@ -127,6 +127,8 @@ int mbh_state_put(const char *dir, const mbh_state_rec *rec, mbh_error *err);
 int mbh_state_read_text(mbh_state *st, char **text, bool *present, mbh_error *err);
 int mbh_state_peek_text(const char *dir, const char *name, char **text, bool *present, mbh_error *err);
 int mbh_state_write_text(mbh_state *st, const char *text, mbh_error *err);
+/* The same without the fsyncs: for what is written while writes wait on a lock (a durable intent covers it). */
+int mbh_state_write_text_volatile(mbh_state *st, const char *text, mbh_error *err);
 
 /* Path of the state file, for messages.  Borrowed. */
 const char *mbh_state_path(const mbh_state *st);
