@@ -110,6 +110,12 @@ mbh_scram_once(mongoc_client_t *client)
 	(void)client; /* 1.25 and later cache derived keys per process on every path */
 }
 
+bool
+mbh_scram_own(void)
+{
+	return false;
+}
+
 /* Without libmongoc's stream initiator our own SCRAM cannot sit under its connections: libmongoc's path. */
 mbh_scram_login *
 mbh_scram_login_new(const mongoc_uri_t *uri)
@@ -159,6 +165,12 @@ mbh_scram_client_new(const mongoc_uri_t *uri, mbh_scram_login *login, bson_error
 }
 
 #else
+
+bool
+mbh_scram_own(void)
+{
+	return true;
+}
 
 #define STREAM_TYPE 0x6d6268 /* none of libmongoc's MONGOC_STREAM_* types */
 #define PROBE_MS 200           /* the second look at a failed connect (see connect_failure) */

@@ -40,6 +40,14 @@ void mbh_scram_once(mongoc_client_t *client);
  * it.  Free wipes the password and keys.
  */
 typedef struct mbh_scram_login mbh_scram_login;
+
+/*
+ * Does this build authenticate with our own SCRAM?  Only under libmongoc
+ * 1.23 and 1.24 with its default stream initiator exported; elsewhere every
+ * login is NULL and libmongoc authenticates (1.25 and later cache derived
+ * keys per process themselves).
+ */
+bool mbh_scram_own(void);
 mbh_scram_login *mbh_scram_login_new(const mongoc_uri_t *uri);
 void mbh_scram_login_free(mbh_scram_login *l);
 

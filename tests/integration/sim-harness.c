@@ -86,6 +86,20 @@ tap_ok(bool cond, const char *fmt, ...)
 }
 
 void
+tap_skip(const char *fmt, ...)
+{
+	va_list ap;
+
+	tap_count++;
+	printf("ok %d # SKIP ", tap_count);
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	printf("\n");
+	fflush(stdout);
+}
+
+void
 tap_diag(const char *fmt, ...)
 {
 	va_list ap;

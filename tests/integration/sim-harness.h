@@ -19,6 +19,9 @@ void tap_skip_all(const char *why) __attribute__((noreturn));
 /* One test point; returns cond so callers can chain diagnostics. */
 bool tap_ok(bool cond, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* One test point that cannot run here: "ok N # SKIP why". */
+void tap_skip(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
 /* A "# ..." diagnostic line on stdout. */
 void tap_diag(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 

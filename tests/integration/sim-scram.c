@@ -13,6 +13,11 @@
 #include "../../lib/uri.h"
 #include "sim-harness.h"
 
+/* A point about our own SCRAM under the product's clients: skipped where libmongoc authenticates (mbh_scram_own). */
+#define OWN_WHY "libmongoc authenticates in this build (libmongoc 1.25 or later, or no stream initiator to sit under)"
+#define own_ok(cond, ...) (mbh_scram_own() ? tap_ok((cond), __VA_ARGS__) : (tap_skip(OWN_WHY), true))
+#define own_is_int(got, want, ...) (mbh_scram_own() ? tap_is_int((got), (want), __VA_ARGS__) : (tap_skip(OWN_WHY), true))
+
 #define PLAN 26
 
 static const char *topology =
@@ -57,9 +62,9 @@ test_product_client(sim *s)
 	mbh_error err = { 0 };
 	bool ok;
 
-	tap_ok(login != NULL, "a SCRAM URI with a plain password gets our login");
+	own_ok(login != NULL, "a SCRAM URI with a plain password gets our login");
 	c = mbh_scram_client_new(uri, login, &e);
-	tap_ok(c != NULL && mongoc_uri_get_password(mongoc_client_get_uri(c)) == NULL &&
+	own_ok(c != NULL && mongoc_uri_get_password(mongoc_client_get_uri(c)) == NULL &&
 	       mongoc_uri_get_username(mongoc_client_get_uri(c)) == NULL,
 	       "the client libmongoc holds has no user nor password");
 	{ /* the control: the same command without our login is refused */
@@ -91,7 +96,7 @@ test_product_client(sim *s)
 	ok = status_cmd(c, &e);
 	if (!tap_ok(ok, "revived: the next command re-authenticates and runs"))
 		tap_diag("%d/%d %s", e.domain, e.code, e.message);
-	tap_is_int(mbh_scram_login_derivations(login), 1, "one key derivation for three connections");
+	own_is_int(mbh_scram_login_derivations(login), 1, "one key derivation for three connections");
 	mongoc_client_destroy(c);
 	mbh_scram_login_free(login);
 	mongoc_uri_destroy(uri);
@@ -103,7 +108,7 @@ test_product_client(sim *s)
 	c = mbh_scram_client_new(uri, login, &e);
 	ok = status_cmd(c, &e);
 	mbh_mongo_error_as(&err, &e, uri, login, "replSetGetStatus", NULL);
-	tap_ok(!ok && mbh_scram_login_failed(login, NULL), "wrong password: refused, kept in the login");
+	own_ok(!ok && mbh_scram_login_failed(login, NULL), "wrong password: refused, kept in the login");
 	tap_ok(err.code == EX_NOPERM && strstr(err.msg, "authentication failed for user backup") != NULL &&
 	       strstr(err.msg, "wrong-pw") == NULL, "and reported as today: %s", err.msg);
 	mongoc_client_destroy(c);
@@ -127,9 +132,10 @@ test_sha1_user(sim *s)
 		mongoc_client_t *c = mbh_scram_client_new(uri, login, &e);
 		bool ok = status_cmd(c, &e) && status_cmd(c, &e);
 
-		if (!tap_ok(ok && login != NULL && !mbh_scram_login_failed(login, NULL),
-			    "SCRAM-SHA-1-only user, %s: authenticated by our SCRAM", i == 0 ? "authMechanism=SCRAM-SHA-1" :
-			    "no authMechanism (SCRAM-SHA-256 refused, then SCRAM-SHA-1)"))
+		if (!tap_ok(ok && (!mbh_scram_own() || (login != NULL && !mbh_scram_login_failed(login, NULL))),
+			    "SCRAM-SHA-1-only user, %s: authenticated by %s", i == 0 ? "authMechanism=SCRAM-SHA-1" :
+			    "no authMechanism (SCRAM-SHA-256 refused, then SCRAM-SHA-1)",
+			    mbh_scram_own() ? "our SCRAM" : "libmongoc (this build)"))
 			tap_diag("%s", e.message);
 		mongoc_client_destroy(c);
 		mbh_scram_login_free(login);
