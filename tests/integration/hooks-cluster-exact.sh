@@ -70,24 +70,6 @@ clean() {
 	tap_is "$(nsnaps)" 0 "$1: no snapshot left"
 }
 
-# Writers through the mongos: inserts in a loop until $T_DIR/stop exists.
-writers() {
-	rm -f "$T_DIR/stop"
-	"$PY" - "$MAIN_URI" "$T_DIR/stop" >"$T_OUT/writer.out" 2>&1 <<'PYEOF' &
-import os, sys, pymongo
-c = pymongo.MongoClient(sys.argv[1], username="app", password="app-pw", authSource="admin",
-                        serverSelectionTimeoutMS=10000, socketTimeoutMS=60000)
-n = 0
-while not os.path.exists(sys.argv[2]):
-    c.app.docs.insert_one({"n": n})
-    n += 1
-print("inserted=%d" % n)
-PYEOF
-	WRITER=$!
-	t_remember .bg "$WRITER"
-	sleep 0.5
-}
-stop_writers() { : >"$T_DIR/stop"; wait "$WRITER"; }
 
 # The command of an exact run: verify --cluster over MONGO_BACKUP_SNAPSHOTS while they exist.
 CHECK=$T_DIR/check.sh
@@ -110,7 +92,7 @@ tap_like "$T_OUT/dry.out" '^cluster csrs \(exact mode\)' "--dry-run: names exact
 tap_like "$T_OUT/dry.out" "^would lock through the mongos and snapshot: config=127\\.0\\.0\\.1:[0-9]+ sh0=" "--dry-run: the last line names every primary"
 
 # The backup under writers: whole and one moment.
-writers
+simc_writers "$MAIN_URI"
 pre exec --job ex1 --exec -- "$CHECK"
 t_rc_is 0 "exact --exec under writers through the mongos: exits 0" exec
 tap_is "$(cat "$T_OUT/check.rc" 2>/dev/null)" 0 "verify --cluster on the snapshots: exit 0 (whole and one moment)"
@@ -123,7 +105,7 @@ tap_diag "the writes' pause (4 cp -a snapshots in parallel): $(sed -n 's/^MONGO_
 tap_is "$(grep -c 'lockCount=[1-9]' "$T_OUT/check.locks")" 0 \
 	"while the command runs, nothing is locked (it reads the snapshots)"
 tap_like "$T_OUT/exec.err" 'writes paused [0-9]+ ms; snapshots: config=/' "the log says the write pause and the snapshots"
-stop_writers
+simc_stop_writers
 tap_like "$T_OUT/writer.out" '^inserted=[1-9][0-9]*$' "the writers went on through the mongos (paused, never failed)"
 tap_is "$(grep -c '^create ' "$T_OUT/snap.log")" 4 "snapshot.create ran once per component"
 tap_is "$(grep -c '^remove ' "$T_OUT/snap.log")" 4 "snapshot.remove ran once per snapshot"
@@ -151,9 +133,9 @@ echo \$? >"$T_OUT/ocheck.rc"
 rm -rf "$T_DIR"/online.*
 EOF
 chmod +x "$OCHECK"
-writers
+simc_writers "$MAIN_URI"
 t_run online "$MBH_PRE" -c "$OCONF" --job on1 --exec -- "$OCHECK"
-stop_writers
+simc_stop_writers
 t_rc_is 0 "online --exec under the same writers: exits 0" online
 tap_is "$(grep -c ': whole: ' "$T_OUT/ocheck.verify")" 4 "online mode: the four copies are whole"
 tap_like "$T_OUT/ocheck.verify" '^cluster: (one moment|not one moment): ' \

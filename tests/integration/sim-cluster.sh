@@ -73,3 +73,25 @@ simc_locks() {
 	done
 	echo "$out"
 }
+
+# simc_writers URI: writers through the routers at URI (user "app" of cluster-mongos.conf), inserting in
+# a loop until simc_stop_writers; their count goes to $T_OUT/writer.out as "inserted=N".
+simc_writers() {
+	rm -f "$T_DIR/stop"
+	/usr/bin/python3 - "$1" "$T_DIR/stop" >"$T_OUT/writer.out" 2>&1 <<'PYEOF' &
+import os, sys, pymongo
+c = pymongo.MongoClient(sys.argv[1], username="app", password="app-pw", authSource="admin",
+                        serverSelectionTimeoutMS=10000, socketTimeoutMS=60000)
+n = 0
+while not os.path.exists(sys.argv[2]):
+    c.app.docs.insert_one({"n": n})
+    n += 1
+print("inserted=%d" % n)
+PYEOF
+	SIMC_WRITER=$!
+	t_remember .bg "$SIMC_WRITER"
+	sleep 0.5
+}
+
+# simc_stop_writers: stop simc_writers' writers and wait for them.
+simc_stop_writers() { : >"$T_DIR/stop"; wait "$SIMC_WRITER"; }

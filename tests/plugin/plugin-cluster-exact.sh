@@ -89,30 +89,12 @@ clean() {
 	rm -f "$T_OUT/snap.log"
 }
 
-# Writers through the mongos: inserts in a loop until $T_DIR/stop exists.
-writers() {
-	rm -f "$T_DIR/stop"
-	"$PY" - "$SIMC_URI" "$T_DIR/stop" >"$T_OUT/writer.out" 2>&1 <<'PYEOF' &
-import os, sys, pymongo
-c = pymongo.MongoClient(sys.argv[1], username="app", password="app-pw", authSource="admin",
-                        serverSelectionTimeoutMS=10000, socketTimeoutMS=60000)
-n = 0
-while not os.path.exists(sys.argv[2]):
-    c.app.docs.insert_one({"n": n})
-    n += 1
-print("inserted=%d" % n)
-PYEOF
-	WRITER=$!
-	t_remember .bg "$WRITER"
-	sleep 0.5
-}
-stop_writers() { : >"$T_DIR/stop"; wait "$WRITER"; }
 
 # ---------------------------------------------------------------- backup under writers
 mkdir -p "$T_OUT/files"
-writers
+simc_writers "$SIMC_URI"
 fd_run backup backup --name exact-job --cmd "$CMD" --out-dir "$T_OUT/files"
-stop_writers
+simc_stop_writers
 tap_like "$T_OUT/writer.out" '^inserted=[1-9][0-9]*$' "the writers went on through the mongos (paused, never failed)"
 fd_status_is backup 1 T "backup: T"
 tap_is "$(fd_field backup 1 files)" 4 "backup: four files (the config servers and three shards)"
