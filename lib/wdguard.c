@@ -85,6 +85,32 @@ mbh_wd_guard_init(mbh_wd_guard *g, const mbh_watchdog_settings *s, mbh_error *er
 }
 
 /*
+ * One turn of a guard at deadline_ms (wall clock, ms): before it, and
+ * unless asked to release now, sleep until it (waking on the deadline
+ * itself, to the ms it was handed) or the next poll; from then on fire,
+ * and after a failure sleep the backoff, doubled up to BACKOFF_MAX_S.
+ * true once a fire succeeded: nothing it guards is locked any more.
+ */
+static bool
+deadline_turn(mbh_wd_guard *g, int64_t deadline_ms, int *attempt, int64_t *backoff)
+{
+	int64_t poll_ms = mbh_seconds_ms(POLL_S), left = deadline_ms - mbh_wall_ms();
+
+	if (!g->fired && left > 0 && !*g->release_now) {
+		nap(g, left < poll_ms ? left : poll_ms);
+		return false;
+	}
+	if (!g->fired)
+		MBH_CRASH("watchdog-fired");
+	g->fired = true;
+	if (g->fire(g, ++*attempt) == 0)
+		return true;
+	nap(g, *backoff);
+	*backoff = *backoff * 2 > mbh_seconds_ms(BACKOFF_MAX_S) ? mbh_seconds_ms(BACKOFF_MAX_S) : *backoff * 2;
+	return false;
+}
+
+/*
  * Exact mode (cluster_unlock): the lock is the cluster's through the mongos
  * and its record the cluster's (DIR/CLUSTER.cluster.state, read without its
  * flock): SNAPSHOT or another token, the run unlocked; at the deadline (or
@@ -93,54 +119,47 @@ mbh_wd_guard_init(mbh_wd_guard *g, const mbh_watchdog_settings *s, mbh_error *er
 static int
 guard_cluster(mbh_wd_guard *g)
 {
-	static mbh_cluster_rec rec; /* large; the program guards one lock */
+	mbh_cluster_rec *rec = malloc(sizeof(*rec)); /* large for a stack */
 	const mbh_watchdog_settings *s = g->s;
 	char *text = NULL;
 	bool present = false, warned = false;
-	int64_t poll_ms = mbh_seconds_ms(POLL_S), backoff = poll_ms, left;
+	int64_t backoff = mbh_seconds_ms(POLL_S);
 	mbh_error err;
 	int attempt = 0;
 
+	if (rec == NULL)
+		g->warn(g, "out of memory reading the cluster's record: only the deadline holds");
 	while (!*g->stop) {
 		mbh_error_init(&err);
 		free(text);
 		text = NULL;
-		if (mbh_state_peek_text(s->state_dir, s->set, &text, &present, &err) != 0 ||
-		    (present && mbh_cluster_rec_parse(&rec, text, &err) != 0)) {
+		if (rec == NULL) {
+			/* nothing to read the record into: the deadline still holds */
+		} else if (mbh_state_peek_text(s->state_dir, s->set, &text, &present, &err) != 0 ||
+			   (present && mbh_cluster_rec_parse(rec, text, &err) != 0)) {
 			if (!warned)
 				g->warn(g, err.msg);
 			warned = true;
-		} else if (present && (strcmp(rec.token, s->token) != 0 || rec.phase == MBH_PHASE_SNAPSHOT)) {
+		} else if (present && (strcmp(rec->token, s->token) != 0 || rec->phase == MBH_PHASE_SNAPSHOT)) {
 			break; /* released by the run (the snapshots are post's), or another run's record */
 		}
-		left = s->deadline_ms - mbh_wall_ms();
-		if (!g->fired && left > 0 && !*g->release_now) {
-			nap(g, left < poll_ms ? left : poll_ms);
-			continue;
-		}
-		if (!g->fired)
-			MBH_CRASH("watchdog-fired");
-		g->fired = true;
-		if (g->fire(g, ++attempt) == 0)
+		if (deadline_turn(g, s->deadline_ms, &attempt, &backoff))
 			break;
-		nap(g, backoff);
-		backoff = backoff * 2 > mbh_seconds_ms(BACKOFF_MAX_S) ? mbh_seconds_ms(BACKOFF_MAX_S) : backoff * 2;
 	}
 	free(text);
+	free(rec);
 	return 0;
 }
 
-/* See wdguard.h. */
-int
-mbh_wd_guard_run(mbh_wd_guard *g)
+/* One set's lock: its record (read without the flock) until released, or the deadline. */
+static int
+guard_member(mbh_wd_guard *g)
 {
-	if (g->s->cluster_unlock)
-		return guard_cluster(g);
 	const mbh_watchdog_settings *s = g->s;
 	mbh_state_rec cur;
 	mbh_error err;
 	bool present = false, warned = false;
-	int64_t poll_ms = mbh_seconds_ms(POLL_S), backoff = poll_ms, left;
+	int64_t poll_ms = mbh_seconds_ms(POLL_S), backoff = poll_ms;
 	int attempt = 0;
 
 	while (!*g->stop) {
@@ -167,19 +186,15 @@ mbh_wd_guard_run(mbh_wd_guard *g)
 			nap(g, poll_ms); /* not handed what it guards and no record read yet */
 			continue;
 		}
-		/* wake on the deadline itself (to the ms it was handed), not up to a poll after it */
-		left = mbh_state_deadline_ms(&g->rec) - mbh_wall_ms();
-		if (!g->fired && left > 0 && !*g->release_now) {
-			nap(g, left < poll_ms ? left : poll_ms);
-			continue;
-		}
-		if (!g->fired)
-			MBH_CRASH("watchdog-fired");
-		g->fired = true;
-		if (g->fire(g, ++attempt) == 0)
+		if (deadline_turn(g, mbh_state_deadline_ms(&g->rec), &attempt, &backoff))
 			return 0;
-		nap(g, backoff);
-		backoff = backoff * 2 > mbh_seconds_ms(BACKOFF_MAX_S) ? mbh_seconds_ms(BACKOFF_MAX_S) : backoff * 2;
 	}
 	return 0;
+}
+
+/* See wdguard.h. */
+int
+mbh_wd_guard_run(mbh_wd_guard *g)
+{
+	return g->s->cluster_unlock ? guard_cluster(g) : guard_member(g);
 }

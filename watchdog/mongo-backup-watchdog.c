@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "crash.h"
+#include "fdio.h"
 #include "state.h"
 #include "watchdog.h"
 #include "wdguard.h"
@@ -73,25 +74,6 @@ read_settings(settings *st, mbh_error *err)
 	return mbh_watchdog_settings_parse(&st->s, st->buf, st->len, err);
 }
 
-/* Write all of buf[0..len) to fd. */
-static int
-write_all(int fd, const void *buf, size_t len)
-{
-	const char *p = buf;
-	ssize_t n;
-
-	while (len > 0) {
-		n = write(fd, p, len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return -1;
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
 /*
  * The guard's fire: become the releaser, its stdin a memory file holding
  * the settings as sent, what the record taught us and "fire".  Returns only
@@ -122,10 +104,10 @@ fire(mbh_wd_guard *g, int attempt)
 	}
 	if (g->learned && (n = mbh_state_format(&g->rec, rec, sizeof(rec))) < 0)
 		n = 0; /* cannot happen for a record we parsed; the releaser reads it again anyway */
-	if ((fd = memfd_create(IDENT, MFD_CLOEXEC)) < 0 || write_all(fd, st->raw, st->len) != 0 ||
-	    write_all(fd, MBH_WD_FIRE "=1", sizeof(MBH_WD_FIRE "=1")) != 0 ||
-	    (n > 0 && (write_all(fd, MBH_WD_RECORD "=", sizeof(MBH_WD_RECORD)) != 0 ||
-		       write_all(fd, rec, (size_t)n + 1) != 0)) ||
+	if ((fd = memfd_create(IDENT, MFD_CLOEXEC)) < 0 || mbh_fdio_write_all(fd, st->raw, st->len) != 0 ||
+	    mbh_fdio_write_all(fd, MBH_WD_FIRE "=1", sizeof(MBH_WD_FIRE "=1")) != 0 ||
+	    (n > 0 && (mbh_fdio_write_all(fd, MBH_WD_RECORD "=", sizeof(MBH_WD_RECORD)) != 0 ||
+		       mbh_fdio_write_all(fd, rec, (size_t)n + 1) != 0)) ||
 	    lseek(fd, 0, SEEK_SET) != 0 || dup2(fd, 0) != 0) {
 		e = errno;
 		if (fd >= 0)
