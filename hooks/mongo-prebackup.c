@@ -42,7 +42,10 @@ static const cli_program program = {
 	.synopsis = "[OPTIONS] [--dry-run | --exec -- CMD [ARGS...]]",
 	.about = "Choose a secondary of a MongoDB replica set, fsync-lock it for a file-level backup\n"
 		 "and record the lock for mongo-postbackup (or run CMD under the lock).  In snapshot mode\n"
-		 "(a snapshot group in the config) it unlocks right after a filesystem snapshot instead.",
+		 "(a snapshot group in the config) it unlocks right after a filesystem snapshot instead.\n"
+		 "A mongos URI backs up a sharded cluster: one secondary per shard and of the config\n"
+		 "servers locked at once (cluster.mode \"online\"), or every primary through the mongos\n"
+		 "for snapshots of one moment (\"exact\"); see SHARDED CLUSTERS in mongo-prebackup(1).",
 	.options = options,
 	.noptions = sizeof(options) / sizeof(options[0]),
 };
